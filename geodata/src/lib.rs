@@ -1,0 +1,14 @@
+//! rentgrid-geodata: the domain model of rental-housing and grid management, the coordinate
+//! systems met in Chinese data, the Atlas (an in-memory R-tree snapshot of a district) and the
+//! deterministic demo city.
+
+pub mod atlas;
+pub mod cow;
+pub mod crs;
+pub mod demo;
+pub mod idcard;
+pub mod model;
+pub mod reference;
+
+pub use atlas::{Atlas, AtlasError, AtlasInput, BuildingStats, StatsDelta};
+pub use model::*;

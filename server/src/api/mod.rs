@@ -1,0 +1,174 @@
+//! The HTTP API. [`app`] builds the router from state, apart from `main`, so tests drive it
+//! with `oneshot` and no socket.
+
+mod extract;
+mod features;
+mod visits;
+
+use crate::error::{ApiError, ApiResult};
+use crate::scope::Scope;
+use crate::state::AppState;
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use geo::Rect;
+use rentgrid_analysis::kpi::{self, Level};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use tower_http::compression::CompressionLayer;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::trace::TraceLayer;
+
+pub use extract::ApiJson;
+
+/// The most buildings one `/api/buildings` response carries.
+pub const MAX_BUILDINGS: usize = 10_000;
+
+/// The router: API routes, then the web map's static files.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/api/district", get(district))
+        .route("/api/grids", get(features::grids))
+        .route("/api/grids/{id}", get(features::grid))
+        .route("/api/buildings", get(features::buildings))
+        .route("/api/buildings/{id}", get(features::building))
+        .route("/api/basemap", get(features::basemap))
+        .route("/api/stats", get(stats))
+        .route("/api/visits", post(visits::create))
+        .route("/api/{*rest}", get(unknown_api));
+    let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
+    let router = match web {
+        Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
+        None => api.fallback(no_web_map),
+    };
+    router.layer(CompressionLayer::new()).layer(TraceLayer::new_for_http()).with_state(state)
+}
+
+async fn unknown_api(uri: Uri) -> ApiError {
+    ApiError::NotFound(format!("no API endpoint at {}", uri.path()))
+}
+
+async fn no_web_map(uri: Uri) -> Response {
+    if uri.path() == "/" {
+        Html(
+            "<!doctype html><meta charset=utf-8><title>rentgrid</title><p>rentgrid is running, but the web map \
+             is not built. Run <code>npm ci &amp;&amp; npm run build</code> in <code>web-map/</code>, then start \
+             <code>rentgrid serve --web web-map/dist</code>. The API is at <a href=/api/district>/api/district</a>.",
+        )
+        .into_response()
+    } else {
+        ApiError::NotFound(format!("nothing at {}", uri.path())).into_response()
+    }
+}
+
+async fn health(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    let atlas = state.atlas();
+    let info = state.store().info().await?;
+    Ok(Json(json!({
+        "status": "ok",
+        "store": info.backend,
+        "origin": info.origin,
+        "grids": atlas.grids().len(),
+        "buildings": atlas.buildings().len(),
+        "atlas_version": atlas.version(),
+    })))
+}
+
+async fn district(State(state): State<AppState>, _scope: Scope) -> Json<Value> {
+    let atlas = state.atlas();
+    let bb = atlas.bbox();
+    let d = atlas.district();
+    Json(json!({
+        "code": d.code,
+        "name": d.name,
+        "bbox": [bb.min().x, bb.min().y, bb.max().x, bb.max().y],
+        "center": [bb.center().x, bb.center().y],
+        "targets": state.targets(),
+        "streets": atlas.streets().len(),
+        "communities": atlas.communities().len(),
+        "grids": atlas.grids().len(),
+    }))
+}
+
+/// `GET /api/stats?level=district|street|community|grid`: KPIs of every place at that level.
+async fn stats(
+    State(state): State<AppState>,
+    scope: Scope,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let level: Level = q.get("level").map_or(Ok(Level::Street), |s| s.parse()).map_err(ApiError::BadRequest)?;
+    let atlas = state.atlas();
+    let counts = state.grid_counts(&atlas);
+    let mut rows = kpi::rollup(&atlas, &counts, level, state.targets());
+    if level == Level::Grid {
+        rows.retain(|r| r.grid_id.is_none_or(|g| scope.sees_grid(g)));
+    }
+    let body = json!({ "level": level, "targets": state.targets(), "rows": rows });
+    Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
+}
+
+/// Parses `minLon,minLat,maxLon,maxLat`.
+pub fn parse_bbox(s: &str) -> Result<Rect<f64>, ApiError> {
+    let bad =
+        |why: &str| ApiError::BadRequest(format!("bbox {s:?} {why}: expected minLon,minLat,maxLon,maxLat in degrees"));
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    if parts.len() != 4 {
+        return Err(bad("does not have 4 numbers"));
+    }
+    let mut v = [0.0f64; 4];
+    for (i, p) in parts.iter().enumerate() {
+        v[i] = p.parse::<f64>().map_err(|_| bad("has a value that is not a number"))?;
+        if !v[i].is_finite() {
+            return Err(bad("has a value that is not finite"));
+        }
+    }
+    let [x0, y0, x1, y1] = v;
+    if !(-180.0..=180.0).contains(&x0)
+        || !(-180.0..=180.0).contains(&x1)
+        || !(-90.0..=90.0).contains(&y0)
+        || !(-90.0..=90.0).contains(&y1)
+    {
+        return Err(bad("is outside longitude ±180 / latitude ±90"));
+    }
+    if x0 > x1 || y0 > y1 {
+        return Err(bad("has its minimum above its maximum"));
+    }
+    Ok(Rect::new(geo::coord! { x: x0, y: y0 }, geo::coord! { x: x1, y: y1 }))
+}
+
+/// Parses a numeric id from a path segment.
+fn parse_id(what: &str, raw: &str) -> Result<u32, ApiError> {
+    raw.parse::<u32>().map_err(|_| ApiError::BadRequest(format!("{what} id {raw:?} is not a whole number")))
+}
+
+/// Path parameter holding an id.
+type IdPath = Path<String>;
+
+/// 404 for an id that does not exist.
+fn not_found(what: &str, id: u32) -> ApiError {
+    ApiError::NotFound(format!("{what} {id} does not exist"))
+}
+
+/// A JSON response with a status.
+fn json_status(status: StatusCode, v: Value) -> Response {
+    (status, Json(v)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bbox_parsing_explains_mistakes() {
+        assert!(parse_bbox("121.5,29.8,121.6,29.9").is_ok());
+        assert!(parse_bbox(" 121.5 , 29.8,121.6,29.9").is_ok());
+        for bad in ["", "1,2,3", "a,b,c,d", "121.6,29.8,121.5,29.9", "190,0,191,1", "NaN,0,1,1", "1,2,3,4,5"] {
+            let e = parse_bbox(bad).unwrap_err();
+            assert!(matches!(e, ApiError::BadRequest(ref m) if m.contains("minLon")), "{bad}: {e:?}");
+        }
+    }
+}

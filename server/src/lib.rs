@@ -1,0 +1,12 @@
+//! rentgrid-server: the stores, access scopes, the HTTP API and the start-up that ties them
+//! together. The `rentgrid` binary (`main.rs`) is a thin CLI over [`startup`].
+
+pub mod api;
+pub mod error;
+pub mod scope;
+pub mod startup;
+pub mod state;
+pub mod store;
+
+pub use api::app;
+pub use state::AppState;

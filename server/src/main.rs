@@ -1,0 +1,216 @@
+//! `rentgrid`: serve the map and API, generate the demo city, migrate the store.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use rentgrid_analysis::kpi::Targets;
+use rentgrid_geodata::demo::{DEFAULT_AS_OF, DEFAULT_SEED, DemoOptions};
+use rentgrid_server::startup;
+use rentgrid_server::store::sqlite::{FILE_NAME, parse_date};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// rentgrid: rental housing and grid management (出租房屋与网格化管理) on one map.
+///
+/// Districts register migrant residents and rental housing, divide their territory into grids
+/// (网格) and send caseworkers (综管员) street by street. rentgrid keeps the register, shows
+/// every grid coloured by its KPIs, and serves the data to the web map, QGIS and GDAL.
+#[derive(Parser)]
+#[command(version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web map and the HTTP API. An empty data directory is seeded with the demo city.
+    ///
+    /// Example: rentgrid serve --data ./data --listen 127.0.0.1:8080
+    Serve {
+        /// Data directory holding the SQLite store (created if missing).
+        #[arg(long, env = "RENTGRID_DATA", default_value = "data")]
+        data: PathBuf,
+        /// Address to listen on; port 0 picks a free port (the chosen URL is printed).
+        #[arg(long, env = "RENTGRID_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Directory of the built web map (web-map/dist); without it only the API is served.
+        #[arg(long, env = "RENTGRID_WEB")]
+        web: Option<PathBuf>,
+        /// KPI targets, e.g. `reg_rate=0.9,rental_rate=0.95` (defaults from the policy texts).
+        #[arg(long, env = "RENTGRID_TARGETS")]
+        targets: Option<String>,
+        /// Seed of the demo city used to fill an empty store.
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Size of that demo city (1 = ~1,000 grids, ~100k rental units).
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
+    /// Generate the demo city (海曙区, Ningbo) into a data directory.
+    ///
+    /// The same seed and scale always give the same city. Example: rentgrid demo --data ./data --scale 0.2
+    Demo {
+        /// Data directory (created if missing).
+        #[arg(long, env = "RENTGRID_DATA", default_value = "data")]
+        data: PathBuf,
+        /// Random seed.
+        #[arg(long, default_value_t = DEFAULT_SEED)]
+        seed: u64,
+        /// Size: 1 = ~1,000 grids and ~100k rental units; 20 = a city of ~2M rental units.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        /// Last day of the 12 months of history (YYYY-MM-DD).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Replace what the data directory holds.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Apply the store's schema migrations (serve does this for the embedded store by itself).
+    Migrate {
+        /// Data directory.
+        #[arg(long, env = "RENTGRID_DATA", default_value = "data")]
+        data: PathBuf,
+    },
+}
+
+fn parse_targets(s: &str) -> anyhow::Result<Targets> {
+    let mut t = Targets::default();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').with_context(|| format!("target {pair:?} is not name=value"))?;
+        let v: f64 = v.trim().parse().with_context(|| format!("target {k} = {v:?} is not a number"))?;
+        if !(0.0..=1.0).contains(&v) {
+            bail!("target {k} = {v} must be a fraction between 0 and 1");
+        }
+        match k.trim() {
+            "reg_rate" => t.reg_rate = v,
+            "permit_rate" => t.permit_rate = v,
+            "rental_rate" => t.rental_rate = v,
+            "consistency_rate" => t.consistency_rate = v,
+            "pledge_rate" => t.pledge_rate = v,
+            other => {
+                bail!("unknown target {other:?}: use reg_rate, permit_rate, rental_rate, consistency_rate, pledge_rate")
+            }
+        }
+    }
+    Ok(t)
+}
+
+fn bar() -> ProgressBar {
+    let pb = ProgressBar::new(1000);
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg:32} [{bar:40}] {percent:>3}% {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb
+}
+
+async fn seed(data: &Path, opts: &DemoOptions) -> anyhow::Result<()> {
+    let store = startup::open_sqlite(data).await?;
+    if !store.is_empty().await? {
+        bail!("{} already holds a district; pass --force to replace it", data.display());
+    }
+    eprintln!("generating the demo city 海曙区 (seed {}, scale {}) into {}", opts.seed, opts.scale, data.display());
+    let gen_bar = bar();
+    let mut on_gen = |stage: &str, f: f64| {
+        gen_bar.set_message(stage.to_string());
+        gen_bar.set_position((f * 1000.0) as u64);
+    };
+    let save_bar = Mutex::new(None::<ProgressBar>);
+    let on_save = |label: &str, done: u64, total: u64| {
+        let Ok(mut slot) = save_bar.lock() else { return };
+        let pb = slot.get_or_insert_with(bar);
+        pb.set_message(format!("saving {label}"));
+        pb.set_position(if total == 0 { 1000 } else { done * 1000 / total });
+    };
+    let city = startup::seed_demo(store.as_ref(), opts, &mut on_gen, &on_save).await?;
+    gen_bar.finish_and_clear();
+    if let Ok(Some(pb)) = save_bar.lock().map(|mut s| s.take()) {
+        pb.finish_and_clear();
+    }
+    eprintln!(
+        "demo city ready: {} streets, {} communities, {} grids, {} buildings, {} rental units, {} persons, {} caseworkers",
+        city.streets.len(),
+        city.communities.len(),
+        city.grids.len(),
+        city.buildings.len(),
+        city.rental_units.len(),
+        city.persons.len(),
+        city.caseworkers.len()
+    );
+    Ok(())
+}
+
+fn remove_store(data: &Path) -> anyhow::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let p = data.join(format!("{FILE_NAME}{suffix}"));
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo { data, seed: s, scale, as_of, force } => {
+            let as_of = match as_of {
+                None => DEFAULT_AS_OF,
+                Some(d) => parse_date(&d).with_context(|| format!("--as-of {d:?} is not a date as YYYY-MM-DD"))?,
+            };
+            if force {
+                remove_store(&data)?;
+            }
+            seed(&data, &DemoOptions { seed: s, scale, as_of }).await
+        }
+        Command::Migrate { data } => {
+            startup::open_sqlite(&data).await?;
+            eprintln!("{} is at the current schema", data.join(FILE_NAME).display());
+            Ok(())
+        }
+        Command::Serve { data, listen, web, targets, seed: s, scale } => {
+            let targets = targets.as_deref().map(parse_targets).transpose()?.unwrap_or_default();
+            let web = web.or_else(|| Some(PathBuf::from("web-map/dist")).filter(|p| p.join("index.html").is_file()));
+            let store = startup::open_sqlite(&data).await?;
+            if store.is_empty().await? {
+                eprintln!("{} holds no data yet: seeding the demo city", data.display());
+                drop(store);
+                seed(&data, &DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF }).await?;
+            }
+            let store = startup::open_sqlite(&data).await?;
+            let state = startup::state_for(store, targets, web.clone()).await?;
+            match &web {
+                Some(w) => eprintln!("serving the web map from {}", w.display()),
+                None => eprintln!("web map not built (web-map/dist): serving the API only"),
+            }
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            let addr = listener.local_addr()?;
+            println!("listening on http://{addr}");
+            axum::serve(listener, rentgrid_server::app(state))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "rentgrid=info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,61 @@
+//! Opening a data directory, seeding the demo city into an empty store, building the Atlas.
+
+use crate::state::AppState;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Progress, Store, StoreError};
+use rentgrid_analysis::kpi::Targets;
+use rentgrid_geodata::demo::{self, DemoOptions};
+use rentgrid_geodata::{Atlas, AtlasError, City};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Errors while starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored data does not make a consistent Atlas.
+    #[error("the stored data is inconsistent: {0}")]
+    Atlas(#[from] AtlasError),
+    /// The demo generator refused its options.
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
+}
+
+/// Generation progress: (stage, fraction done).
+pub type GenProgress<'a> = &'a mut dyn FnMut(&str, f64);
+
+/// Generates the demo city and saves it into `store`, returning it.
+pub async fn seed_demo(
+    store: &dyn Store,
+    opts: &DemoOptions,
+    gen_progress: GenProgress<'_>,
+    save_progress: Progress<'_>,
+) -> Result<City, StartupError> {
+    let city = demo::generate(opts, gen_progress)?;
+    let origin = format!("demo seed={} scale={} as_of={}", opts.seed, opts.scale, opts.as_of);
+    store.save_city(&city, &origin, save_progress).await?;
+    Ok(city)
+}
+
+/// Builds the Atlas from what `store` holds.
+pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
+    let input = store.load_atlas_input().await?;
+    Ok(Atlas::build(input)?)
+}
+
+/// Opens the SQLite store in `data_dir`.
+pub async fn open_sqlite(data_dir: &Path) -> Result<Arc<dyn Store>, StartupError> {
+    Ok(Arc::new(SqliteStore::open(data_dir).await?))
+}
+
+/// The state for serving `store`.
+pub async fn state_for(
+    store: Arc<dyn Store>,
+    targets: Targets,
+    web_dir: Option<PathBuf>,
+) -> Result<AppState, StartupError> {
+    let atlas = load_atlas(store.as_ref()).await?;
+    Ok(AppState::new(store, atlas, targets, web_dir))
+}

@@ -1,0 +1,104 @@
+//! The server's shared state: the store, the current Atlas snapshot and the write lock.
+
+use crate::store::{NewVisit, Store, StoreError, VisitOutcome};
+use arc_swap::ArcSwap;
+use rentgrid_analysis::kpi::{self, Counts, Targets};
+use rentgrid_geodata::Atlas;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Everything handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    atlas: ArcSwap<Atlas>,
+    /// Serialises writes: commit to the store, then swap in the updated Atlas.
+    write: tokio::sync::Mutex<()>,
+    targets: Targets,
+    web_dir: Option<PathBuf>,
+    grid_counts: Mutex<Option<(u64, Arc<Vec<Counts>>)>>,
+    basemap: Arc<bytes_cache::Cached>,
+}
+
+/// Caches of immutable responses.
+pub mod bytes_cache {
+    use std::sync::OnceLock;
+    /// A response body computed once.
+    #[derive(Default)]
+    pub struct Cached(pub OnceLock<Vec<u8>>);
+}
+
+impl AppState {
+    /// State over `store` and its loaded `atlas`.
+    pub fn new(store: Arc<dyn Store>, atlas: Atlas, targets: Targets, web_dir: Option<PathBuf>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                atlas: ArcSwap::from_pointee(atlas),
+                write: tokio::sync::Mutex::new(()),
+                targets,
+                web_dir,
+                grid_counts: Mutex::new(None),
+                basemap: Arc::new(bytes_cache::Cached::default()),
+            }),
+        }
+    }
+
+    /// The current snapshot. Readers keep the snapshot they took for the whole request.
+    pub fn atlas(&self) -> Arc<Atlas> {
+        self.inner.atlas.load_full()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// KPI targets.
+    pub fn targets(&self) -> &Targets {
+        &self.inner.targets
+    }
+
+    /// Where the built web map is, if served.
+    pub fn web_dir(&self) -> Option<&PathBuf> {
+        self.inner.web_dir.as_ref()
+    }
+
+    /// The base map response, built once (its data never changes while serving).
+    pub fn basemap_cache(&self) -> &bytes_cache::Cached {
+        &self.inner.basemap
+    }
+
+    /// Per-grid counts of `atlas`, computed once per snapshot.
+    pub fn grid_counts(&self, atlas: &Atlas) -> Arc<Vec<Counts>> {
+        let mut guard = match self.inner.grid_counts.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((v, c)) = guard.as_ref()
+            && *v == atlas.version()
+        {
+            return c.clone();
+        }
+        let counts = Arc::new(kpi::grid_counts(atlas));
+        *guard = Some((atlas.version(), counts.clone()));
+        counts
+    }
+
+    /// Records a visit: commits it to the store, then publishes an Atlas with its effect.
+    /// Readers see the old snapshot or the new one, never half of the write.
+    pub async fn record_visit(&self, visit: &NewVisit) -> Result<(VisitOutcome, Arc<Atlas>), StoreError> {
+        let _guard = self.inner.write.lock().await;
+        let outcome = self.inner.store.record_visit(visit).await?;
+        if outcome.replayed {
+            return Ok((outcome, self.atlas()));
+        }
+        let next = Arc::new(self.atlas().with_deltas(&[outcome.delta]));
+        self.inner.atlas.store(next.clone());
+        Ok((outcome, next))
+    }
+}
