@@ -11,6 +11,7 @@ use crate::cow::CowVec;
 use crate::model::{
     Block, Building, BuildingId, City, Community, CommunityKind, District, Grid, GridId, Road, Street, Workplace,
 };
+use geo::orient::{Direction, Orient};
 use geo::{BoundingRect, GeodesicArea, InteriorPoint, Intersects, LineString, MultiPolygon, Point, Rect};
 use rstar::primitives::{GeomWithData, Line, Rectangle};
 use rstar::{AABB, RTree};
@@ -305,7 +306,7 @@ impl Atlas {
             let si = community_entries[ci].street;
             community_entries[ci].grids.push(g.id);
             street_entries[si].grids.push(g.id);
-            let area_km2 = g.geometry.geodesic_area_unsigned() / 1e6;
+            let area_km2 = g.geometry.orient(Direction::Default).geodesic_area_unsigned() / 1e6;
             let label_point = largest_part_interior_point(&g.geometry);
             grid_entries.push(GridEntry {
                 grid: g,

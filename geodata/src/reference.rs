@@ -3,6 +3,7 @@
 //! See `data/derive-haishu.mjs` for where it comes from and its attribution.
 
 use crate::crs::Crs;
+use geo::orient::{Direction, Orient};
 use geo::{Coord, LineString, MultiPolygon, Polygon};
 use serde::Deserialize;
 
@@ -73,7 +74,7 @@ pub fn haishu() -> Reference {
             })
             .collect()
     };
-    let outline = MultiPolygon(
+    let parts = MultiPolygon(
         raw.district
             .outline
             .iter()
@@ -81,6 +82,9 @@ pub fn haishu() -> Reference {
             .map(|rings| Polygon::new(ring(&rings[0]), rings[1..].iter().map(ring).collect()))
             .collect(),
     );
+    // The source's coordinates are quantised to 1/1024°, which makes its rings touch themselves;
+    // a union resolves that into valid polygons. Then RFC 7946 winding: exteriors counter-clockwise.
+    let outline = geo::unary_union(&parts.0).orient(Direction::Default);
     Reference {
         attribution: raw.attribution,
         code: raw.district.code,
@@ -107,7 +111,8 @@ mod tests {
         // 海曙区 after the 2016 re-division covers about 595 km².
         let km2 = r.outline.geodesic_area_unsigned() / 1e6;
         assert!((560.0..640.0).contains(&km2), "{km2} km²");
-        assert!(r.outline.is_valid());
+        let problems: Vec<String> = r.outline.validation_errors().iter().map(|e| e.to_string()).collect();
+        assert!(problems.is_empty(), "{problems:?}");
         assert!(!r.attribution.is_empty());
     }
 }

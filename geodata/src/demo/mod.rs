@@ -15,6 +15,7 @@ mod people;
 use crate::crs::LocalProjection;
 use crate::model::*;
 use crate::reference::{self, Reference};
+use geo::orient::Orient;
 use geo::{BoundingRect, Centroid, Contains, Coord, LineString, MapCoords, MultiPolygon, Point, Polygon};
 use layout::{Layout, grow_balanced, grow_weighted, weighted_index};
 use rand::{Rng, SeedableRng};
@@ -126,9 +127,11 @@ pub fn generate(opts: &DemoOptions, progress: &mut dyn FnMut(&str, f64)) -> Resu
         } else {
             f64::INFINITY
         };
-        s_core.min(s_town) * k
+        // Below scale 1 blocks stay as fine as at scale 1, so every community keeps its land;
+        // grids, buildings and people still shrink with the scale.
+        s_core.min(s_town) * k.min(1.0)
     };
-    let seeds = layout::seeds(&outline_m, spacing, 170.0 * k, &mut rng);
+    let seeds = layout::seeds(&outline_m, spacing, 170.0 * k.min(1.0), &mut rng);
     let lay = layout::voronoi(&seeds, &outline_m);
     let nb = lay.blocks.len();
     progress("街区 blocks and roads", 1.0);
@@ -281,7 +284,7 @@ pub fn generate(opts: &DemoOptions, progress: &mut dyn FnMut(&str, f64)) -> Resu
                     grid_of_block[*b] = id;
                 }
             }
-            let union = geo::unary_union(polys);
+            let union = geo::unary_union(polys).orient(geo::orient::Direction::Default);
             grids.push(Grid {
                 id,
                 code: format!("{}{:03}", c.code, region + 1),

@@ -1,0 +1,241 @@
+// End-to-end test of the web map: a real rentgrid server on a small demo city, the built web map,
+// headless Chromium (software WebGL) and a real mouse click.
+//
+//   RENTGRID_BIN=target/debug/rentgrid RENTGRID_WEB=web-map/dist node --test tests/browser/
+//
+// RENTGRID_BIN  the built server binary (required)
+// RENTGRID_WEB  the built web map, `web-map/dist` (default: that folder in this repository)
+// RENTGRID_SCREENSHOT  if set, a PNG of the map with a grid's popup open is saved there
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
+
+const DEMO_TIMEOUT_MS = 180_000;
+const LISTEN_TIMEOUT_MS = 60_000;
+const READY_TIMEOUT_MS = 90_000;
+
+/** The web map's `formatPct` (web-map/src/format.ts), so the test expects exactly what users see. */
+const formatPct = (x) => (x === null ? '—' : (x * 100).toFixed(1) + '%');
+
+/** Runs a process to its end; rejects with its output when it fails or takes too long. */
+function run(command, args, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${command} ${args.join(' ')} took over ${timeoutMs / 1000}s:\n${output}`));
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(output);
+      else reject(new Error(`${command} ${args.join(' ')} exited with ${code ?? signal}:\n${output}`));
+    });
+  });
+}
+
+/**
+ * Starts `rentgrid serve` and resolves with the process and its URL once it prints
+ * `listening on http://…` on stdout.
+ */
+function startServer(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.env.RENTGRID_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    const keep = (line) => {
+      log = (log + line + '\n').slice(-20_000);
+    };
+    const fail = (message) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${message}\n--- server output ---\n${log}`));
+    };
+    const timer = setTimeout(() => fail(`no "listening on" line within ${LISTEN_TIMEOUT_MS / 1000}s`), LISTEN_TIMEOUT_MS);
+    createInterface({ input: child.stderr }).on('line', keep);
+    // Reading stdout to its end also keeps the pipe from filling up while the server runs.
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      keep(line);
+      const match = /listening on (http:\/\/[^\s/]+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1], log: () => log });
+      }
+    });
+    child.on('error', (error) => fail(`could not start ${process.env.RENTGRID_BIN}: ${error.message}`));
+    child.on('exit', (code, signal) => fail(`the server exited with ${code ?? signal} before listening`));
+  });
+}
+
+/** Stops the server, politely first. */
+async function stopServer(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const web = path.resolve(process.env.RENTGRID_WEB ?? path.join(import.meta.dirname, '../../web-map/dist'));
+
+/** What is missing to run the test, or null. */
+function missingSetup() {
+  if (!process.env.RENTGRID_BIN) {
+    return 'RENTGRID_BIN is not set: point it at the built server, e.g. RENTGRID_BIN=target/debug/rentgrid';
+  }
+  if (!existsSync(process.env.RENTGRID_BIN)) {
+    return `RENTGRID_BIN=${process.env.RENTGRID_BIN} does not exist: build the server first (cargo build -p rentgrid-server)`;
+  }
+  if (!existsSync(path.join(web, 'index.html'))) {
+    return `${web}/index.html is missing: build the web map (cd web-map && npm ci && npm run build) or set RENTGRID_WEB`;
+  }
+  return null;
+}
+
+describe('the web map', () => {
+  const missing = missingSetup();
+  if (missing) {
+    // A failure, not a skip: a CI that forgot to build the server must not pass.
+    it('has a server binary and a built web map', () => assert.fail(missing));
+    return;
+  }
+
+  let dataDir;
+  let server;
+  let browser;
+  let page;
+  let origin;
+  /** Every URL the page (and its workers) requested. */
+  const requests = [];
+  /** Page errors, console errors and failed responses. */
+  const problems = [];
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'rentgrid-browser-'));
+    await run(process.env.RENTGRID_BIN, ['demo', '--data', dataDir, '--scale', '0.05'], DEMO_TIMEOUT_MS);
+    server = await startServer(['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
+    origin = new URL(server.url).origin;
+
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      // Playwright adds --enable-unsafe-swiftshader: WebGL runs in software, no GPU needed.
+      args: ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-sandbox'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    context.on('request', (request) => requests.push(request.url()));
+    page = await context.newPage();
+    page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
+    });
+
+    await page.goto(`${server.url}/`);
+    try {
+      await page.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+    } catch (error) {
+      throw new Error(`the map never became ready: ${error.message}\n${problems.join('\n')}`);
+    }
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (server) await stopServer(server.child);
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('shows the district in the title bar', async () => {
+    const district = await (await fetch(`${origin}/api/district`)).json();
+    const title = await page.locator('.rg-header h1').innerText();
+    assert.equal(title.replace(/\s+/g, ' ').trim(), `rentgrid · ${district.name} 出租房屋与网格化管理`);
+  });
+
+  it('opens a popup with the KPIs of the grid that is clicked', async () => {
+    const grids = await (await fetch(`${origin}/api/grids`)).json();
+    // Largest grids first: the easiest to hit. Each candidate's label point is inside its polygon.
+    const candidates = grids.features
+      .filter((f) => f.properties.persons > 0)
+      .sort((a, b) => b.properties.area_km2 - a.properties.area_km2)
+      .map((f) => ({ id: f.properties.id, point: f.properties.label_point }));
+    assert.ok(candidates.length > 0, 'the demo city has no grid with persons > 0');
+
+    // The first candidate whose label point is on the map's canvas, not under the legend.
+    const target = await page.evaluate((list) => {
+      const map = window.__rentgrid.map;
+      const canvas = map.getCanvas();
+      const rect = canvas.getBoundingClientRect();
+      for (const { id, point } of list) {
+        const p = map.project(point);
+        const x = rect.left + p.x;
+        const y = rect.top + p.y;
+        if (document.elementFromPoint(x, y) === canvas) return { id, x, y };
+      }
+      return null;
+    }, candidates);
+    assert.ok(target, 'no grid with persons > 0 has its label point on the visible map');
+    const grid = grids.features.find((f) => f.properties.id === target.id).properties;
+
+    await page.mouse.click(target.x, target.y);
+    const popup = page.locator('.rg-popup');
+    await popup.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.equal((await popup.locator('.rg-grid-card h3').innerText()).trim(), grid.name);
+    assert.equal(
+      (await popup.locator('tr[data-kpi="reg_rate"] .rg-value').innerText()).trim(),
+      formatPct(grid.reg_rate),
+    );
+    const text = await popup.innerText();
+    assert.ok(text.includes(grid.name), `popup text lacks ${grid.name}:\n${text}`);
+    assert.ok(text.includes(formatPct(grid.reg_rate)), `popup text lacks ${formatPct(grid.reg_rate)}:\n${text}`);
+
+    if (process.env.RENTGRID_SCREENSHOT) await page.screenshot({ path: process.env.RENTGRID_SCREENSHOT });
+
+    // The language switch redraws the open popup in English.
+    await page.click('.rg-lang');
+    await page.locator('.rg-popup th', { hasText: 'Migrant registration' }).waitFor({ timeout: 5_000 });
+    assert.equal((await popup.locator('tr[data-kpi="reg_rate"] .rg-value').innerText()).trim(), formatPct(grid.reg_rate));
+    await page.click('.rg-lang');
+  });
+
+  it('loads buildings for the view when zoomed in', async () => {
+    const district = await (await fetch(`${origin}/api/district`)).json();
+    const some = await (await fetch(`${origin}/api/buildings?bbox=${district.bbox.join(',')}&limit=1`)).json();
+    assert.equal(some.features.length, 1, 'the demo city has no buildings');
+    const { geometry } = some.features[0];
+    const ring = geometry.type === 'Polygon' ? geometry.coordinates[0] : geometry.coordinates[0][0];
+    const centre = [0, 1].map((axis) => ring.reduce((sum, p) => sum + p[axis], 0) / ring.length);
+
+    const buildingsResponse = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/buildings');
+    await page.evaluate((center) => window.__rentgrid.map.jumpTo({ center, zoom: 16 }), centre);
+    const response = await buildingsResponse;
+    assert.equal(response.status(), 200);
+    assert.ok((await response.json()).features.length > 0, `no buildings around ${centre}`);
+    await page.waitForFunction(
+      () => window.__rentgrid.map.queryRenderedFeatures({ layers: ['buildings-fill'] }).length > 0,
+      null,
+      { timeout: 20_000 },
+    );
+  });
+
+  it('made every request to its own origin and logged no error', () => {
+    assert.ok(requests.length > 0);
+    // data: URLs (inline icons) never touch the network; blob: URLs carry the page's origin.
+    const foreign = requests.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);
+    assert.deepEqual(foreign, [], `requests left ${origin}`);
+    assert.deepEqual(problems, []);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * The rentgrid HTTP API as the map uses it: the response types of the contract and one typed
+ * fetch per endpoint. Every URL is on the page's own origin.
+ */
+import type { Feature, FeatureCollection, LineString, MultiLineString, MultiPolygon, Polygon } from 'geojson';
+
+/** [minLon, minLat, maxLon, maxLat] in WGS84. */
+export type BBox = [number, number, number, number];
+
+/** The indicators a grid is measured by; each is a rate in 0..1. */
+export const KPIS = ['reg_rate', 'permit_rate', 'rental_rate', 'consistency_rate', 'pledge_rate'] as const;
+export type Kpi = (typeof KPIS)[number];
+
+/** `GET /api/district`. */
+export interface District {
+  code: string;
+  name: string;
+  bbox: BBox;
+  center: [number, number];
+  /** The target of each indicator, e.g. `reg_rate: 0.9` for ≥90%. */
+  targets: Record<Kpi, number>;
+}
+
+/** How a grid's registration rate stands against its target. */
+export type RegStatus = 'meets' | 'near' | 'below' | 'none';
+
+/** The properties of one grid in `GET /api/grids`. Rates are null when their denominator is 0. */
+export interface GridProperties extends Record<Kpi, number | null> {
+  id: number;
+  code: string;
+  name: string;
+  community_code: string;
+  community_name: string;
+  street_code: string;
+  street_name: string;
+  /** A point guaranteed to lie inside the grid's polygon. */
+  label_point: [number, number];
+  area_km2: number;
+  buildings: number;
+  rental_units: number;
+  rental_units_registered: number;
+  persons: number;
+  persons_registered: number;
+  persons_with_permit: number;
+  persons_consistent: number;
+  pledges_signed: number;
+  /** 95% interval of `reg_rate`. */
+  reg_rate_low: number | null;
+  reg_rate_high: number | null;
+  persons_per_km2: number;
+  reg_status: RegStatus;
+}
+
+export type GridCollection = FeatureCollection<Polygon | MultiPolygon, GridProperties>;
+
+/** The kinds of building the demo city and importers know. */
+export const BUILDING_KINDS = ['tower', 'walkup', 'village_house', 'factory', 'dormitory', 'shop'] as const;
+export type BuildingKind = (typeof BUILDING_KINDS)[number];
+
+export interface BuildingProperties {
+  id: number;
+  kind: BuildingKind;
+  /** The door-plate address, where the server knows it (not part of the contract yet). */
+  address?: string;
+  grid_id: number;
+  floors: number;
+  rental_units: number;
+  rental_units_registered: number;
+  persons: number;
+  persons_registered: number;
+}
+
+/** `GET /api/buildings?bbox=…`: a page of buildings plus how many matched in all. */
+export interface BuildingCollection extends FeatureCollection<Polygon | MultiPolygon, BuildingProperties> {
+  numberMatched: number;
+  numberReturned: number;
+}
+
+export type RoadClass = 'arterial' | 'secondary' | 'local';
+
+/** One feature of `GET /api/basemap`, told apart by `kind`. */
+export type BasemapFeature =
+  | Feature<Polygon | MultiPolygon, { kind: 'district' }>
+  | Feature<Polygon | MultiPolygon, { kind: 'street'; code: string; name: string }>
+  | Feature<Polygon | MultiPolygon, { kind: 'block' }>
+  | Feature<Polygon | MultiPolygon, { kind: 'water' }>
+  | Feature<LineString | MultiLineString, { kind: 'road'; class: RoadClass }>;
+
+export interface BasemapCollection {
+  type: 'FeatureCollection';
+  features: BasemapFeature[];
+}
+
+/** A failed request, with the server's stable error code when it sent one. */
+class ApiError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The absolute URL of an API path on this page's origin. */
+function apiUrl(path: string): string {
+  return new URL(`/api/${path}`, window.location.origin).href;
+}
+
+async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const url = apiUrl(path);
+  const response = await fetch(url, { headers: { Accept: 'application/json' }, ...(signal ? { signal } : {}) });
+  if (!response.ok) {
+    // The server answers errors as {"code": "...", "message": "..."}; anything else is reported as is.
+    let code: string | undefined;
+    let message = `${response.status} ${response.statusText}`;
+    try {
+      const body = (await response.json()) as { code?: unknown; message?: unknown };
+      if (typeof body.code === 'string') code = body.code;
+      if (typeof body.message === 'string') message = body.message;
+    } catch {
+      // Not JSON: keep the status line.
+    }
+    throw new ApiError(url, response.status, code, message);
+  }
+  return (await response.json()) as T;
+}
+
+export const fetchDistrict = (): Promise<District> => getJson('district');
+export const fetchGrids = (): Promise<GridCollection> => getJson('grids');
+export const fetchBasemap = (): Promise<BasemapCollection> => getJson('basemap');
+
+/** Buildings intersecting `bbox`, at most `limit` of them. */
+export function fetchBuildings(bbox: BBox, limit: number, signal: AbortSignal): Promise<BuildingCollection> {
+  const coords = bbox.map((c) => c.toFixed(6)).join(',');
+  return getJson(`buildings?bbox=${coords}&limit=${limit}`, signal);
+}

@@ -1,0 +1,17 @@
+/** Number formatting shared by the legend and the popups. */
+import { getLang } from './i18n';
+
+/** A rate in 0..1 as a percentage with one decimal (`0.932` → `93.2%`); `—` when there is none. */
+export function formatPct(x: number | null): string {
+  return x === null ? '—' : (x * 100).toFixed(1) + '%';
+}
+
+/** A target as people say it: `0.9` → `90%`, `0.955` → `95.5%`. */
+export function formatTarget(x: number): string {
+  return `${Number((x * 100).toFixed(1))}%`;
+}
+
+/** A count with the current language's grouping (`12,345`). */
+export function formatCount(n: number): string {
+  return Math.round(n).toLocaleString(getLang());
+}

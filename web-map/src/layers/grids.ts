@@ -1,0 +1,231 @@
+/**
+ * Grids (网格) from `GET /api/grids`, coloured by how their migrant registration rate
+ * (流动人口登记率) stands against the target. Clicking a grid shows its indicators.
+ */
+import type { ExpressionSpecification } from '@maplibre/maplibre-gl-style-spec';
+import { fetchGrids, KPIS, type District, type GridProperties, type Kpi, type RegStatus } from '../api';
+import { formatCount, formatPct, formatTarget } from '../format';
+import { defineStrings } from '../i18n';
+import { h } from '../ui/dom';
+import type { MapLayer, SlottedLayer } from './types';
+
+const t = defineStrings(
+  'grids',
+  {
+    title: '网格 · 流动人口登记率',
+    note: '流动人口登记率 目标 ≥{target}',
+    meets: '达标',
+    near: '接近目标',
+    below: '未达标',
+    none: '无流动人口',
+    places: '{community} · {street}',
+    indicator: '指标',
+    actual: '实际',
+    target: '目标',
+    interval: '95% 区间 {low}–{high}',
+    reg_rate: '流动人口登记率',
+    permit_rate: '登记做证率',
+    rental_rate: '出租房屋登记率',
+    consistency_rate: '人户一致率',
+    pledge_rate: '治安责任保证书签订率',
+    persons: '实有流动人口',
+    persons_registered: '已登记',
+    rental_units: '出租房屋（套）',
+    buildings: '建筑（栋）',
+    persons_per_km2: '人口密度',
+    perKm2: '{n} 人/km²',
+  },
+  {
+    title: 'Grids · migrant registration',
+    note: 'Migrant registration rate, target ≥{target}',
+    meets: 'Meets target',
+    near: 'Near target',
+    below: 'Below target',
+    none: 'No migrants',
+    places: '{community} · {street}',
+    indicator: 'Indicator',
+    actual: 'Actual',
+    target: 'Target',
+    interval: '95% CI {low}–{high}',
+    reg_rate: 'Migrant registration',
+    permit_rate: 'Registered with permit',
+    rental_rate: 'Rental unit registration',
+    consistency_rate: 'Person–household match',
+    pledge_rate: 'Landlord pledges signed',
+    persons: 'Migrants',
+    persons_registered: 'Registered',
+    rental_units: 'Rental units',
+    buildings: 'Buildings',
+    persons_per_km2: 'Density',
+    perKm2: '{n} /km²',
+  },
+);
+
+const SOURCE = 'grids';
+const FILL = 'grids-fill';
+
+/** The colour of each registration status: green, amber, red, grey. */
+const STATUS_COLORS: Record<RegStatus, string> = {
+  meets: '#2f9e5b',
+  near: '#f0a81c',
+  below: '#d9473f',
+  none: '#9aa4ae',
+};
+const STATUSES = Object.keys(STATUS_COLORS) as RegStatus[];
+
+const hovered: ExpressionSpecification = ['boolean', ['feature-state', 'hover'], false];
+const selected: ExpressionSpecification = ['boolean', ['feature-state', 'selected'], false];
+
+const styleLayers: SlottedLayer[] = [
+  {
+    slot: 'thematic',
+    layer: {
+      id: FILL,
+      type: 'fill',
+      source: SOURCE,
+      paint: {
+        'fill-color': [
+          'match',
+          ['get', 'reg_status'],
+          'meets', STATUS_COLORS.meets,
+          'near', STATUS_COLORS.near,
+          'below', STATUS_COLORS.below,
+          STATUS_COLORS.none,
+        ],
+        // Lighter when zoomed in, so buildings and roads read through the colour.
+        'fill-opacity': [
+          'interpolate', ['linear'], ['zoom'],
+          13, ['case', selected, 0.85, hovered, 0.8, 0.62],
+          16, ['case', selected, 0.5, hovered, 0.45, 0.22],
+        ],
+      },
+    },
+  },
+  {
+    slot: 'thematic',
+    layer: {
+      id: 'grids-outline',
+      type: 'line',
+      source: SOURCE,
+      layout: { 'line-join': 'round' },
+      paint: {
+        'line-color': '#ffffff',
+        'line-width': ['interpolate', ['linear'], ['zoom'], 11, 0.6, 15, 1.6],
+        'line-opacity': 0.9,
+      },
+    },
+  },
+  // Drawn after every outline so a highlighted grid is never half hidden by its neighbours.
+  {
+    slot: 'overlay',
+    layer: {
+      id: 'grids-highlight',
+      type: 'line',
+      source: SOURCE,
+      layout: { 'line-join': 'round' },
+      paint: {
+        'line-color': '#12203d',
+        'line-width': ['case', selected, 3.2, 2],
+        'line-opacity': ['case', ['any', selected, hovered], 1, 0],
+      },
+    },
+  },
+];
+
+/** How a rate compares with its target, as a CSS class of its popup row. */
+function rowStatus(kpi: Kpi, grid: GridProperties, target: number): RegStatus {
+  if (kpi === 'reg_rate') return grid.reg_status;
+  const value = grid[kpi];
+  if (value === null) return 'none';
+  return value >= target ? 'meets' : 'below';
+}
+
+function renderPopup(grid: GridProperties, district: District): HTMLElement {
+  const rows = KPIS.map((kpi) => {
+    const target = district.targets[kpi];
+    const interval =
+      kpi === 'reg_rate' && grid.reg_rate_low !== null && grid.reg_rate_high !== null
+        ? h('small', null, t('interval', { low: formatPct(grid.reg_rate_low), high: formatPct(grid.reg_rate_high) }))
+        : null;
+    return h(
+      'tr',
+      { class: `rg-kpi rg-${rowStatus(kpi, grid, target)}`, 'data-kpi': kpi },
+      h('th', { scope: 'row' }, t(kpi)),
+      h('td', { class: 'rg-num' }, h('span', { class: 'rg-value' }, formatPct(grid[kpi])), interval),
+      h('td', { class: 'rg-num rg-target' }, `≥${formatTarget(target)}`),
+    );
+  });
+  const count = (key: 'persons' | 'persons_registered' | 'rental_units' | 'buildings') =>
+    h('div', null, h('dt', null, t(key)), h('dd', null, formatCount(grid[key])));
+  return h(
+    'section',
+    { class: 'rg-grid-card' },
+    h(
+      'header',
+      null,
+      h('h3', null, grid.name),
+      h('p', null, t('places', { community: grid.community_name, street: grid.street_name })),
+      h('span', { class: `rg-badge rg-${grid.reg_status}` }, t(grid.reg_status)),
+    ),
+    h(
+      'table',
+      { class: 'rg-kpis' },
+      h(
+        'thead',
+        null,
+        h('tr', null, h('th', { scope: 'col' }, t('indicator')), h('th', { scope: 'col' }, t('actual')), h('th', { scope: 'col' }, t('target'))),
+      ),
+      h('tbody', null, ...rows),
+    ),
+    h(
+      'dl',
+      { class: 'rg-counts' },
+      count('persons'),
+      count('persons_registered'),
+      count('rental_units'),
+      count('buildings'),
+      h('div', { class: 'rg-wide' }, h('dt', null, t('persons_per_km2')), h('dd', null, t('perKm2', { n: formatCount(grid.persons_per_km2) }))),
+    ),
+  );
+}
+
+/** Creates the grids layer. */
+export function createGridsLayer(): MapLayer {
+  const grids = new Map<number, GridProperties>();
+  let district: District | undefined;
+
+  return {
+    id: 'grids',
+    styleLayers,
+    hoverLayerId: FILL,
+    async attach(ctx) {
+      district = ctx.district;
+      const data = await fetchGrids();
+      for (const feature of data.features) grids.set(feature.properties.id, feature.properties);
+      // `promoteId` makes `feature-state` key on the grid id whatever the feature ids are.
+      ctx.map.addSource(SOURCE, { type: 'geojson', data, promoteId: 'id' });
+    },
+    legend(d) {
+      const counts = new Map<RegStatus, number>(STATUSES.map((s) => [s, 0]));
+      for (const grid of grids.values()) counts.set(grid.reg_status, (counts.get(grid.reg_status) ?? 0) + 1);
+      return {
+        title: t('title'),
+        note: t('note', { target: formatTarget(d.targets.reg_rate) }),
+        items: STATUSES.map((status) => ({
+          swatch: { type: 'fill', color: STATUS_COLORS[status], outline: '#ffffff' },
+          label: t(status),
+          count: formatCount(counts.get(status) ?? 0),
+        })),
+      };
+    },
+    popup: {
+      layerIds: [FILL],
+      render(feature) {
+        // The rendered feature's properties lose nulls and nested arrays; read the fetched record.
+        const grid = grids.get(Number(feature.id));
+        if (!grid || !district) return h('section', null, String(feature.id));
+        return renderPopup(grid, district);
+      },
+    },
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * The rentgrid web map: the title bar, the map composed from the layer registry, the legend and the
+ * popups. Everything it loads comes from the page's own origin.
+ */
+import 'maplibre-gl/dist/maplibre-gl.css';
+import './style.css';
+// The worker is bundled as an asset of its own; MapLibre cannot find it next to a bundled module.
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
+import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } from 'maplibre-gl';
+import { fetchDistrict } from './api';
+import { getLang, onLangChange, setLang, t } from './i18n';
+import { createLayers } from './layers';
+import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
+import { h, isNarrowScreen } from './ui/dom';
+import { bindInteraction, type Popups } from './ui/interaction';
+import { createLegend, type Legend } from './ui/legend';
+
+setWorkerUrl(workerUrl);
+
+declare global {
+  interface Window {
+    /** For tests and the console: the live map. */
+    __rentgrid?: { map: MapLibreMap };
+  }
+}
+
+/**
+ * Room kept free around the district when fitting it: the legend covers the right on wide screens
+ * and, collapsed, the top on phones.
+ */
+function fitPadding() {
+  return isNarrowScreen()
+    ? { top: 64, bottom: 40, left: 16, right: 16 }
+    : { top: 32, bottom: 32, left: 32, right: 360 };
+}
+
+/** Builds the app inside `root`; returns the function that tears it down again. */
+function mount(root: HTMLElement): () => void {
+  const disposers: (() => void)[] = [];
+  let stopped = false;
+  let districtName = '';
+  let legend: Legend | undefined;
+  let popups: Popups | undefined;
+
+  const nameEl = h('span', { class: 'rg-district' });
+  const titleEl = h('span', { class: 'rg-title' });
+  const langButton = h('button', { type: 'button', class: 'rg-lang' });
+  const header = h(
+    'header',
+    { class: 'rg-header' },
+    h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), nameEl, ' ', titleEl),
+    langButton,
+  );
+  const mapEl = h('div', { class: 'rg-map' });
+  const banner = h('div', { class: 'rg-banner', role: 'alert', hidden: true });
+  const loadingText = h('span');
+  const loading = h('div', { class: 'rg-loading', role: 'status' }, h('span', { class: 'rg-spinner' }), loadingText);
+  const main = h('main', { class: 'rg-main' }, mapEl, banner, loading);
+  root.replaceChildren(header, main);
+
+  const renderChrome = () => {
+    nameEl.textContent = districtName;
+    titleEl.textContent = t('appTitle');
+    langButton.textContent = t('switchLang');
+    langButton.setAttribute('aria-label', t('switchLangLabel'));
+    loadingText.textContent = t('loading');
+    document.title = districtName ? t('documentTitle', { district: districtName }) : `rentgrid · ${t('appTitle')}`;
+  };
+  langButton.addEventListener('click', () => setLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN'));
+  disposers.push(
+    onLangChange(() => {
+      renderChrome();
+      legend?.render();
+      popups?.refresh();
+    }),
+  );
+  renderChrome();
+
+  const showError = (error: unknown) => {
+    console.error(error);
+    const detail = error instanceof Error ? error.message : String(error);
+    banner.textContent = t('loadFailed', { detail });
+    banner.hidden = false;
+  };
+
+  const start = async () => {
+    const district = await fetchDistrict();
+    if (stopped) return;
+    districtName = district.name;
+    renderChrome();
+
+    const map = new MapLibreMap({
+      container: mapEl,
+      // The style starts empty: the base map is a layer like any other, drawn from our own data.
+      style: { version: 8, sources: {}, layers: [] },
+      bounds: district.bbox,
+      fitBoundsOptions: { padding: fitPadding() },
+      maxZoom: 19,
+      // Every feature on the map is our own data; there is nothing to attribute.
+      attributionControl: false,
+      dragRotate: false,
+      pitchWithRotate: false,
+      touchPitch: false,
+    });
+    map.touchZoomRotate.disableRotation();
+    map.addControl(new NavigationControl({ showCompass: false }), 'bottom-right');
+    map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
+    map.on('error', (event) => showError(event.error));
+    window.__rentgrid = { map };
+    disposers.push(() => {
+      map.remove();
+      delete window.__rentgrid;
+    });
+
+    await map.once('load');
+    if (stopped) return;
+
+    const layers = createLayers();
+    const visibility = new Map<string, boolean>(layers.map((layer) => [layer.id, true]));
+    const ctx: LayerContext = { map, district, refreshLegend: () => legend?.render(), reportError: showError };
+    const results = await Promise.allSettled(layers.map((layer) => layer.attach(ctx)));
+    if (stopped) return;
+    const attached: MapLayer[] = [];
+    results.forEach((result, i) => {
+      if (result.status === 'fulfilled') {
+        attached.push(layers[i]!);
+        if (result.value) disposers.push(result.value);
+      } else {
+        showError(result.reason);
+      }
+    });
+
+    // Sources are in; add the style layers slot by slot so each layer lands at its height.
+    for (const slot of SLOTS) {
+      for (const layer of attached) {
+        for (const styled of layer.styleLayers) if (styled.slot === slot) map.addLayer(styled.layer);
+      }
+    }
+
+    legend = createLegend({
+      layers: attached,
+      district,
+      isVisible: (id) => visibility.get(id) ?? true,
+      setVisible: (id, visible) => {
+        const layer = attached.find((l) => l.id === id);
+        if (!layer) return;
+        visibility.set(id, visible);
+        for (const { layer: styled } of layer.styleLayers) {
+          map.setLayoutProperty(styled.id, 'visibility', visible ? 'visible' : 'none');
+        }
+        layer.onVisibilityChange?.(visible);
+        legend?.render();
+      },
+    });
+    main.append(legend.element);
+    popups = bindInteraction(map, attached);
+    disposers.push(() => popups?.destroy());
+
+    await map.once('idle');
+    if (stopped) return;
+    loading.remove();
+    // Tests wait for this: the map has loaded and drawn every layer's first data.
+    if (attached.length === layers.length) document.documentElement.dataset.ready = '1';
+  };
+
+  start().catch((error: unknown) => {
+    if (stopped) return;
+    loading.remove();
+    showError(error);
+  });
+
+  return () => {
+    stopped = true;
+    for (const dispose of disposers.reverse()) dispose();
+    delete document.documentElement.dataset.ready;
+  };
+}
+
+const unmount = mount(document.getElementById('app')!);
+import.meta.hot?.dispose(unmount);

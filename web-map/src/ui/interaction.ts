@@ -1,0 +1,134 @@
+/**
+ * Pointer interaction shared by all layers: `feature-state` `hover` under the pointer, and one
+ * popup (class `rg-popup`) for a click, made of a section from every layer hit, top-most first.
+ * The features shown in the popup carry `feature-state` `selected` until it closes.
+ */
+import {
+  Popup,
+  type FeatureIdentifier,
+  type LngLat,
+  type Map,
+  type MapGeoJSONFeature,
+  type MapLayerMouseEvent,
+  type MapMouseEvent,
+} from 'maplibre-gl';
+import type { MapLayer } from '../layers/types';
+import { h, isNarrowScreen } from './dom';
+
+type FeatureRef = Required<Pick<FeatureIdentifier, 'source' | 'id'>>;
+
+function refOf(feature: MapGeoJSONFeature): FeatureRef | undefined {
+  return feature.id === undefined ? undefined : { source: feature.source, id: feature.id };
+}
+
+/** Hover highlight for every layer that asks for it; returns a function that removes it. */
+function bindHover(map: Map, layers: readonly MapLayer[]): () => void {
+  const unbinders = layers.flatMap((layer) => {
+    const layerId = layer.hoverLayerId;
+    if (layerId === undefined) return [];
+    let current: FeatureRef | undefined;
+    const clear = () => {
+      if (current) map.setFeatureState(current, { hover: false });
+      current = undefined;
+    };
+    const onMove = (event: MapLayerMouseEvent) => {
+      const feature = event.features?.[0];
+      const next = feature && refOf(feature);
+      if (next && current && next.id === current.id) return;
+      clear();
+      if (next) {
+        map.setFeatureState(next, { hover: true });
+        current = next;
+      }
+    };
+    map.on('mousemove', layerId, onMove);
+    map.on('mouseleave', layerId, clear);
+    return [() => {
+      map.off('mousemove', layerId, onMove);
+      map.off('mouseleave', layerId, clear);
+    }];
+  });
+  return () => unbinders.forEach((unbind) => unbind());
+}
+
+export interface Popups {
+  /** Redraws the open popup's content (after a language switch). */
+  refresh(): void;
+  /** Removes the popup and every listener. */
+  destroy(): void;
+}
+
+/**
+ * Click popups for the layers' `popup` specs, plus the hover highlight. Call it once the layers'
+ * style layers are on the map.
+ */
+export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
+  const specs = layers.flatMap((layer) => (layer.popup ? [layer.popup] : []));
+  // Top-most first: later layers draw above earlier ones.
+  const clickable = specs.flatMap((spec) => spec.layerIds).reverse();
+
+  const popup = new Popup({ className: 'rg-popup', maxWidth: 'min(380px, calc(100vw - 24px))' });
+  let shown: MapGeoJSONFeature[] = [];
+  let selected: FeatureRef[] = [];
+
+  const clearSelection = () => {
+    for (const ref of selected) map.setFeatureState(ref, { selected: false });
+    selected = [];
+  };
+
+  const render = () =>
+    h(
+      'div',
+      { class: 'rg-popup-body' },
+      ...shown.flatMap((feature) => {
+        const spec = specs.find((s) => s.layerIds.includes(feature.layer.id));
+        return spec ? [spec.render(feature)] : [];
+      }),
+    );
+
+  const open = (features: MapGeoJSONFeature[], at: LngLat) => {
+    clearSelection();
+    // One section per layer: the top-most feature of each.
+    const seen = new Set<string>();
+    shown = features.filter((f) => !seen.has(f.layer.id) && seen.add(f.layer.id));
+    selected = shown.flatMap((f) => refOf(f) ?? []);
+    for (const ref of selected) map.setFeatureState(ref, { selected: true });
+    popup.setLngLat(at).setDOMContent(render());
+    // Re-adding an open popup would close it first, and its `close` would clear the new selection.
+    if (!popup.isOpen()) popup.addTo(map);
+    // A phone has no room beside the point: bring it low on the screen, the popup opens above it.
+    if (isNarrowScreen()) map.easeTo({ center: at, offset: [0, map.getContainer().clientHeight * 0.3] });
+  };
+
+  const onClick = (event: MapMouseEvent) => {
+    const features = clickable.length ? map.queryRenderedFeatures(event.point, { layers: clickable }) : [];
+    if (features.length) open(features, event.lngLat);
+    else popup.remove();
+  };
+  // Pointer cursor over anything clickable.
+  const onEnter = () => (map.getCanvas().style.cursor = 'pointer');
+  const onLeave = () => (map.getCanvas().style.cursor = '');
+
+  popup.on('close', clearSelection);
+  map.on('click', onClick);
+  if (clickable.length) {
+    map.on('mouseenter', clickable, onEnter);
+    map.on('mouseleave', clickable, onLeave);
+  }
+  const unbindHover = bindHover(map, layers);
+
+  return {
+    refresh() {
+      if (popup.isOpen()) popup.setDOMContent(render());
+    },
+    destroy() {
+      unbindHover();
+      map.off('click', onClick);
+      if (clickable.length) {
+        map.off('mouseenter', clickable, onEnter);
+        map.off('mouseleave', clickable, onLeave);
+      }
+      popup.remove();
+    },
+  };
+}
