@@ -140,7 +140,10 @@ pub fn wilson(k: u32, n: u32) -> Option<(f64, f64)> {
     let denom = 1.0 + z * z / n;
     let centre = (p + z * z / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
-    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+    // At k = 0 and k = n the bounds are exactly 0 and 1; say so rather than round near them.
+    let low = if k == 0.0 { 0.0 } else { (centre - half).max(0.0) };
+    let high = if k == n { 1.0 } else { (centre + half).min(1.0) };
+    Some((low, high))
 }
 
 impl Kpi {
@@ -360,6 +363,7 @@ mod tests {
         let (lo, hi) = wilson(81, 100).unwrap();
         assert!((lo - 0.722_212).abs() < 1e-5, "{lo}");
         assert!((hi - 0.874_852).abs() < 1e-5, "{hi}");
+        assert_eq!(wilson(37, 37).unwrap().1, 1.0);
         let (lo, hi) = wilson(0, 10).unwrap();
         assert_eq!(lo, 0.0);
         assert!(hi > 0.25 && hi < 0.35);

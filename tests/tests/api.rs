@@ -1,0 +1,358 @@
+//! The HTTP API over the embedded store, driven through the real router with `oneshot`:
+//! consistency of KPIs across levels, bad input, and visits (idempotent, all-or-nothing).
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use rentgrid_analysis::kpi::Targets;
+use rentgrid_geodata::AtlasInput;
+use rentgrid_geodata::demo::DemoOptions;
+use rentgrid_server::store::Store;
+use rentgrid_server::store::sqlite::SqliteStore;
+use rentgrid_server::{AppState, app, startup};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Arc<SqliteStore>,
+    router: Router,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let opts = DemoOptions { scale: 0.05, ..Default::default() };
+    startup::seed_demo(store.as_ref(), &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+    let state = startup::state_for(store.clone(), Targets::default(), None).await.unwrap();
+    Fixture { _dir: dir, store, router: app(state) }
+}
+
+async fn send(router: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+async fn get(router: &Router, uri: &str) -> (StatusCode, Value) {
+    send(router, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+async fn post_json(router: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
+    let req =
+        Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
+    send(router, req).await
+}
+
+const COUNTS: [&str; 8] = [
+    "buildings",
+    "rental_units",
+    "rental_units_registered",
+    "pledges_signed",
+    "persons",
+    "persons_registered",
+    "persons_with_permit",
+    "persons_consistent",
+];
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("{k} missing in {v}"))
+}
+
+/// Asserts an error response: the status, a stable code and a message that mentions `hint`.
+fn assert_error(res: &(StatusCode, Value), status: StatusCode, hint: &str) {
+    assert_eq!(res.0, status, "{}", res.1);
+    assert!(res.1["code"].is_string(), "no code in {}", res.1);
+    let msg = res.1["message"].as_str().unwrap_or_default();
+    assert!(msg.contains(hint), "message {msg:?} does not mention {hint:?}");
+}
+
+#[tokio::test]
+async fn grid_kpis_sum_to_community_street_and_district_totals() {
+    let f = fixture().await;
+    let (status, grids) = get(&f.router, "/api/grids").await;
+    assert_eq!(status, StatusCode::OK);
+    let features = grids["features"].as_array().unwrap();
+    assert!(features.len() >= 280, "{} grids", features.len());
+    let mut by_street: BTreeMap<String, BTreeMap<&str, u64>> = BTreeMap::new();
+    let mut by_community: BTreeMap<String, BTreeMap<&str, u64>> = BTreeMap::new();
+    for f in features {
+        let p = &f["properties"];
+        assert_eq!(f["id"], p["id"]);
+        for k in COUNTS {
+            *by_street.entry(p["street_code"].as_str().unwrap().into()).or_default().entry(k).or_default() += n(p, k);
+            *by_community.entry(p["community_code"].as_str().unwrap().into()).or_default().entry(k).or_default() +=
+                n(p, k);
+        }
+        // The rate is the ratio of the counts shown beside it.
+        if n(p, "persons") > 0 {
+            let r = n(p, "persons_registered") as f64 / n(p, "persons") as f64;
+            assert!((p["reg_rate"].as_f64().unwrap() - r).abs() < 1e-12);
+            assert!(p["reg_rate_low"].as_f64().unwrap() <= r && r <= p["reg_rate_high"].as_f64().unwrap());
+        } else {
+            assert!(p["reg_rate"].is_null() && p["reg_status"] == "none");
+        }
+    }
+    for (level, sums) in [("street", &by_street), ("community", &by_community)] {
+        let (status, stats) = get(&f.router, &format!("/api/stats?level={level}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let rows = stats["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), sums.len(), "{level} rows");
+        for row in rows {
+            let code = row["code"].as_str().unwrap();
+            for k in COUNTS {
+                assert_eq!(n(row, k), sums[code][k], "{level} {code} {k}");
+            }
+        }
+    }
+    let (_, district) = get(&f.router, "/api/stats?level=district").await;
+    let d = &district["rows"][0];
+    for k in COUNTS {
+        let total: u64 = by_street.values().map(|s| s[k]).sum();
+        assert_eq!(n(d, k), total, "district {k}");
+    }
+    assert_eq!(d["code"], "330203");
+    assert_eq!(district["targets"]["reg_rate"], 0.9);
+}
+
+#[tokio::test]
+async fn what_the_store_loads_is_what_was_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).await.unwrap();
+    let opts = DemoOptions { scale: 0.05, seed: 3, ..Default::default() };
+    let city = startup::seed_demo(&store, &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+    let loaded = store.load_atlas_input().await.unwrap();
+    let expected = AtlasInput::from_city(&city);
+    assert!(loaded.grids == expected.grids, "grid geometry changed in the store");
+    assert_eq!(loaded.buildings, expected.buildings);
+    assert_eq!(loaded.building_stats, expected.building_stats);
+    assert_eq!(loaded.communities, expected.communities);
+    assert_eq!(loaded.streets, expected.streets);
+    assert_eq!(loaded.roads, expected.roads);
+    assert_eq!(loaded.workplaces, expected.workplaces);
+    assert_eq!(loaded.district, expected.district);
+    // A second seed into the same store is refused and changes nothing.
+    let again = startup::seed_demo(&store, &opts, &mut |_, _| {}, &|_, _, _| {}).await;
+    assert!(again.is_err());
+    assert_eq!(store.load_atlas_input().await.unwrap().building_stats, expected.building_stats);
+}
+
+#[tokio::test]
+async fn bad_requests_get_a_4xx_with_a_message() {
+    let f = fixture().await;
+    let r = &f.router;
+    for bbox in ["1,2,3", "a,b,c,d", "121.6,29.8,121.5,29.9", "200,0,201,1", "1,2,3,inf"] {
+        assert_error(&get(r, &format!("/api/buildings?bbox={bbox}")).await, StatusCode::BAD_REQUEST, "bbox");
+    }
+    assert_error(&get(r, "/api/buildings").await, StatusCode::BAD_REQUEST, "bbox is required");
+    assert_error(&get(r, "/api/buildings?bbox=121,29,122,30&limit=0").await, StatusCode::BAD_REQUEST, "limit");
+    assert_error(&get(r, "/api/buildings?bbox=121,29,122,30&limit=x").await, StatusCode::BAD_REQUEST, "limit");
+    assert_error(&get(r, "/api/grids/999999").await, StatusCode::NOT_FOUND, "grid 999999");
+    assert_error(&get(r, "/api/grids/abc").await, StatusCode::BAD_REQUEST, "not a whole number");
+    assert_error(&get(r, "/api/buildings/4000000000").await, StatusCode::NOT_FOUND, "building");
+    assert_error(&get(r, "/api/stats?level=planet").await, StatusCode::BAD_REQUEST, "level");
+    assert_error(&get(r, "/api/nothing-here").await, StatusCode::NOT_FOUND, "/api/nothing-here");
+    assert_error(&post_json(r, "/api/visits", "{not json").await, StatusCode::BAD_REQUEST, "JSON");
+    assert_error(&post_json(r, "/api/visits", "").await, StatusCode::BAD_REQUEST, "");
+    let plain = Request::post("/api/visits").body(Body::from("{}")).unwrap();
+    assert_error(&send(r, plain).await, StatusCode::BAD_REQUEST, "Content-Type");
+    assert_error(
+        &post_json(r, "/api/visits", r#"{"building_id":1}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "client_id",
+    );
+    assert_error(
+        &post_json(r, "/api/visits", r#"{"client_id":"a","building_id":1,"colour":"red"}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "colour",
+    );
+    assert_error(
+        &post_json(r, "/api/visits", r#"{"client_id":"a","building_id":-1}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "building_id",
+    );
+    assert_error(
+        &post_json(r, "/api/visits", r#"{"client_id":"a b","building_id":1}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "client_id",
+    );
+    assert_error(
+        &post_json(r, "/api/visits", r#"{"client_id":"a","building_id":99999999}"#).await,
+        StatusCode::NOT_FOUND,
+        "building 99999999",
+    );
+    assert_error(
+        &post_json(r, "/api/visits", r#"{"client_id":"a","building_id":1,"visited_on":"2999-01-01"}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "future",
+    );
+    assert_error(
+        &post_json(r, "/api/visits", r#"{"client_id":"a","building_id":1,"visited_on":"31/12/2025"}"#).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "YYYY-MM-DD",
+    );
+    assert_error(
+        &post_json(
+            r,
+            "/api/visits",
+            r#"{"client_id":"a","building_id":1,"new_units":[{"label":"1","tenants":2,"pledge_signed":true}]}"#,
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "registered",
+    );
+    // None of these recorded anything.
+    let visits: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM visits WHERE client_id = 'a'")
+        .fetch_one(f.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(visits, 0);
+}
+
+/// A building holding a known but unregistered person, that person, and the building's grid.
+async fn unregistered_person(store: &SqliteStore) -> (u32, u32, u32) {
+    let (person, building, grid): (i64, i64, i64) = sqlx::query_as(
+        "SELECT p.id, p.building_id, b.grid_id FROM persons p JOIN buildings b ON b.id = p.building_id \
+         WHERE p.registered = 0 ORDER BY p.id LIMIT 1",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    (person as u32, building as u32, grid as u32)
+}
+
+#[tokio::test]
+async fn a_visit_updates_the_map_at_once_and_a_replay_changes_nothing() {
+    let f = fixture().await;
+    let r = &f.router;
+    let (person, building, grid) = unregistered_person(&f.store).await;
+    let (_, before) = get(r, &format!("/api/grids/{grid}")).await;
+    let (_, district_before) = get(r, "/api/stats?level=district").await;
+    let body = json!({
+        "client_id": "3f1c2a9e-0000-4000-8000-000000000001",
+        "building_id": building,
+        "visited_on": "2026-11-02",
+        "register_persons": [person],
+        "new_units": [{ "label": "9-901", "tenants": 3, "registered": true, "pledge_signed": true }],
+        "notes": "发现一户未登记出租户，当场登记",
+    })
+    .to_string();
+    let (status, created) = post_json(r, "/api/visits", &body).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["replayed"], false);
+    assert_eq!(created["visit"]["units_found"], 1);
+    assert_eq!(created["visit"]["persons_found"], 3);
+    assert_eq!(created["grid"]["grid_id"], grid);
+
+    let (_, after) = get(r, &format!("/api/grids/{grid}")).await;
+    let (b, a) = (&before["properties"], &after["properties"]);
+    assert_eq!(n(a, "persons_registered"), n(b, "persons_registered") + 1);
+    assert_eq!(n(a, "persons_consistent"), n(b, "persons_consistent") + 1);
+    assert_eq!(n(a, "rental_units"), n(b, "rental_units") + 1);
+    assert_eq!(n(a, "rental_units_registered"), n(b, "rental_units_registered") + 1);
+    assert_eq!(n(a, "pledges_signed"), n(b, "pledges_signed") + 1);
+    assert!(a["reg_rate"].as_f64().unwrap() > b["reg_rate"].as_f64().unwrap());
+    assert_eq!(created["grid"]["persons_registered"], a["persons_registered"]);
+
+    // The same submission again (a retry after a dropped connection): 200, nothing changes.
+    let (status, replay) = post_json(r, "/api/visits", &body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replay["replayed"], true);
+    assert_eq!(replay["visit"]["id"], created["visit"]["id"]);
+    let (_, again) = get(r, &format!("/api/grids/{grid}")).await;
+    assert_eq!(again, after);
+    // The same client id for different content is a conflict, and changes nothing either.
+    let other = body.replace("当场登记", "改了内容");
+    assert_error(&post_json(r, "/api/visits", &other).await, StatusCode::CONFLICT, "client_id");
+    assert_eq!(get(r, &format!("/api/grids/{grid}")).await.1, after);
+
+    // The district moved by exactly the same amounts.
+    let (_, district_after) = get(r, "/api/stats?level=district").await;
+    let (db, da) = (&district_before["rows"][0], &district_after["rows"][0]);
+    assert_eq!(n(da, "persons_registered"), n(db, "persons_registered") + 1);
+    assert_eq!(n(da, "rental_units"), n(db, "rental_units") + 1);
+
+    // It is in the store: a fresh start from the same file sees it.
+    let state = startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap();
+    let (_, reloaded) = get(&app(state), &format!("/api/grids/{grid}")).await;
+    assert_eq!(reloaded["properties"], after["properties"]);
+}
+
+#[tokio::test]
+async fn a_rejected_visit_applies_nothing_of_itself() {
+    let f = fixture().await;
+    let r = &f.router;
+    let (person, building, grid) = unregistered_person(&f.store).await;
+    let foreign_unit: i64 = sqlx::query_scalar("SELECT id FROM rental_units WHERE building_id <> ? LIMIT 1")
+        .bind(building)
+        .fetch_one(f.store.pool())
+        .await
+        .unwrap();
+    let (_, before) = get(r, &format!("/api/grids/{grid}")).await;
+    // The person is valid, the unit belongs to another building: the whole visit is refused.
+    let body = json!({
+        "client_id": "reject-1",
+        "building_id": building,
+        "register_persons": [person],
+        "register_units": [foreign_unit],
+    });
+    assert_error(
+        &post_json(r, "/api/visits", &body.to_string()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not in building",
+    );
+    // A pledge for a unit that stays unregistered is refused too.
+    let unregistered_unit: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM rental_units WHERE building_id = ? AND registered = 0 LIMIT 1")
+            .bind(building)
+            .fetch_optional(f.store.pool())
+            .await
+            .unwrap();
+    if let Some(u) = unregistered_unit {
+        let body = json!({ "client_id": "reject-2", "building_id": building, "register_persons": [person], "pledge_units": [u] });
+        assert_error(&post_json(r, "/api/visits", &body.to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "pledge");
+    }
+    assert_eq!(get(r, &format!("/api/grids/{grid}")).await.1, before);
+    let registered: bool = sqlx::query_scalar("SELECT registered FROM persons WHERE id = ?")
+        .bind(person)
+        .fetch_one(f.store.pool())
+        .await
+        .unwrap();
+    assert!(!registered, "the rejected visit registered the person anyway");
+    let visits: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM visits WHERE client_id LIKE 'reject-%'")
+        .fetch_one(f.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(visits, 0);
+}
+
+#[tokio::test]
+async fn buildings_in_a_box_and_by_id() {
+    let f = fixture().await;
+    let r = &f.router;
+    let (_, grids) = get(r, "/api/grids").await;
+    let p = &grids["features"][0]["properties"]["label_point"];
+    let (x, y) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+    let (status, fc) =
+        get(r, &format!("/api/buildings?bbox={},{},{},{}", x - 0.02, y - 0.02, x + 0.02, y + 0.02)).await;
+    assert_eq!(status, StatusCode::OK);
+    let matched = n(&fc, "numberMatched");
+    assert!(matched > 0);
+    assert_eq!(n(&fc, "numberReturned"), fc["features"].as_array().unwrap().len() as u64);
+    let (_, limited) =
+        get(r, &format!("/api/buildings?bbox={},{},{},{}&limit=1", x - 0.02, y - 0.02, x + 0.02, y + 0.02)).await;
+    assert_eq!(limited["features"].as_array().unwrap().len(), 1);
+    assert_eq!(n(&limited, "numberMatched"), matched);
+    let id = fc["features"][0]["id"].as_u64().unwrap();
+    let (status, one) = get(r, &format!("/api/buildings/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["properties"]["id"], id);
+    // Nothing person-level is served.
+    let text = fc.to_string();
+    assert!(!text.contains("id_number") && !text.contains("phone"));
+}
