@@ -31,6 +31,9 @@ impl Default for Targets {
     }
 }
 
+/// How far below its target a rate still counts as near it (5 percentage points).
+pub const NEAR_BAND: f64 = 0.05;
+
 /// How a place stands against the registration target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -155,7 +158,7 @@ impl Kpi {
         let reg_status = match reg_rate {
             None => Status::None,
             Some(r) if r >= targets.reg_rate => Status::Meets,
-            Some(r) if r >= targets.reg_rate - 0.05 => Status::Near,
+            Some(r) if r >= targets.reg_rate - NEAR_BAND => Status::Near,
             Some(_) => Status::Below,
         };
         Self {

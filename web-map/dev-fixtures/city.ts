@@ -198,6 +198,7 @@ function buildCity(): City {
       bbox: [WEST, SOUTH, round(EAST), round(NORTH)],
       center: [round((WEST + EAST) / 2), round((SOUTH + NORTH) / 2)],
       targets: TARGETS,
+      near_band: 0.05,
     },
     grids: { type: 'FeatureCollection', features: grids },
     basemap: { type: 'FeatureCollection', features: [...basemapOutlines(), ...blocks, ...roads()] },

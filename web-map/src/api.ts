@@ -19,6 +19,8 @@ export interface District {
   center: [number, number];
   /** The target of each indicator, e.g. `reg_rate: 0.9` for ≥90%. */
   targets: Record<Kpi, number>;
+  /** How far below its target a rate still counts as near it (0.05 = 5 points). */
+  near_band: number;
 }
 
 /** How a grid's registration rate stands against its target. */

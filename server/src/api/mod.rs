@@ -88,6 +88,7 @@ async fn district(State(state): State<AppState>, _scope: Scope) -> Json<Value> {
         "bbox": [bb.min().x, bb.min().y, bb.max().x, bb.max().y],
         "center": [bb.center().x, bb.center().y],
         "targets": state.targets(),
+        "near_band": kpi::NEAR_BAND,
         "streets": atlas.streets().len(),
         "communities": atlas.communities().len(),
         "grids": atlas.grids().len(),

@@ -14,9 +14,9 @@ const t = defineStrings(
   {
     title: '网格 · 流动人口登记率',
     note: '流动人口登记率 目标 ≥{target}',
-    meets: '达标',
-    near: '接近目标',
-    below: '未达标',
+    meets: '达标 ≥{target}',
+    near: '接近目标 {low}–{target}',
+    below: '未达标 <{low}',
     none: '无流动人口',
     places: '{community} · {street}',
     indicator: '指标',
@@ -38,9 +38,9 @@ const t = defineStrings(
   {
     title: 'Grids · migrant registration',
     note: 'Migrant registration rate, target ≥{target}',
-    meets: 'Meets target',
-    near: 'Near target',
-    below: 'Below target',
+    meets: 'Meets target ≥{target}',
+    near: 'Near target {low}–{target}',
+    below: 'Below target <{low}',
     none: 'No migrants',
     places: '{community} · {street}',
     indicator: 'Indicator',
@@ -65,6 +65,11 @@ const SOURCE = 'grids';
 const FILL = 'grids-fill';
 
 /** The colour of each registration status: green, amber, red, grey. */
+/** The thresholds a status label names: the target and the lower end of "near". */
+function statusVars(d: District): Record<string, string> {
+  return { target: formatTarget(d.targets.reg_rate), low: formatTarget(d.targets.reg_rate - d.near_band) };
+}
+
 const STATUS_COLORS: Record<RegStatus, string> = {
   meets: '#2f9e5b',
   near: '#f0a81c',
@@ -165,7 +170,7 @@ function renderPopup(grid: GridProperties, district: District): HTMLElement {
       null,
       h('h3', null, grid.name),
       h('p', null, t('places', { community: grid.community_name, street: grid.street_name })),
-      h('span', { class: `rg-badge rg-${grid.reg_status}` }, t(grid.reg_status)),
+      h('span', { class: `rg-badge rg-${grid.reg_status}` }, t(grid.reg_status, statusVars(district))),
     ),
     h(
       'table',
@@ -213,7 +218,7 @@ export function createGridsLayer(): MapLayer {
         note: t('note', { target: formatTarget(d.targets.reg_rate) }),
         items: STATUSES.map((status) => ({
           swatch: { type: 'fill', color: STATUS_COLORS[status], outline: '#ffffff' },
-          label: t(status),
+          label: t(status, statusVars(d)),
           count: formatCount(counts.get(status) ?? 0),
         })),
       };
