@@ -53,6 +53,17 @@ impl BuildingStats {
     }
 }
 
+/// A piece of boundary two grids share, from the lower id's side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SharedEdge {
+    /// The grid with the lower id.
+    pub a: GridId,
+    /// The grid with the higher id.
+    pub b: GridId,
+    /// The segment, as it lies on `a`'s boundary.
+    pub line: geo::Line<f64>,
+}
+
 /// What an Atlas is built from: the register without person-level records.
 #[derive(Debug, Clone)]
 pub struct AtlasInput {
@@ -208,6 +219,7 @@ struct Fixed {
     grid_index: RTree<GridBox>,
     building_index: RTree<BuildingBox>,
     workplace_index: RTree<PointItem>,
+    shared_edges: Vec<SharedEdge>,
     bbox: Rect<f64>,
 }
 
@@ -292,7 +304,7 @@ impl Atlas {
         for b in &buildings {
             by_grid[b.grid_id as usize].push(b.id);
         }
-        let neighbours = rook_adjacency(&grids);
+        let (neighbours, shared_edges) = rook_adjacency(&grids);
         let mut grid_entries = Vec::with_capacity(grids.len());
         for ((g, bs), nb) in grids.into_iter().zip(by_grid).zip(neighbours) {
             let Some(&ci) = community_ix.get(g.community_code.as_str()) else {
@@ -360,6 +372,7 @@ impl Atlas {
             grid_index,
             building_index,
             workplace_index,
+            shared_edges,
             bbox,
         };
         Ok(Self { fixed: Arc::new(fixed), stats: CowVec::from_vec(building_stats), version: 0 })
@@ -467,6 +480,12 @@ impl Atlas {
         ids
     }
 
+    /// Every boundary segment two grids share, once. Boundaries between streets or communities
+    /// are the shared edges whose grids lie in different ones.
+    pub fn shared_edges(&self) -> &[SharedEdge] {
+        &self.fixed.shared_edges
+    }
+
     /// Grids sharing a boundary segment with `id`.
     pub fn neighbours(&self, id: GridId) -> &[GridId] {
         self.grid(id).map(|g| g.neighbours.as_slice()).unwrap_or(&[])
@@ -504,8 +523,9 @@ const SHARED_TOLERANCE: f64 = 1e-7;
 
 /// Rook adjacency: two grids are neighbours when a piece of boundary of positive length is
 /// common to both. Found by testing the midpoint of every boundary segment against the other
-/// grids' segments in an R-tree, which tolerates T-junctions and differing vertices.
-fn rook_adjacency(grids: &[Grid]) -> Vec<Vec<GridId>> {
+/// grids' segments in an R-tree, which tolerates T-junctions and differing vertices. Also
+/// returns the shared segments, each once (from the lower id's side).
+fn rook_adjacency(grids: &[Grid]) -> (Vec<Vec<GridId>>, Vec<SharedEdge>) {
     type Seg = GeomWithData<Line<[f64; 2]>, GridId>;
     let rings = |g: &Grid| -> Vec<LineString<f64>> {
         g.geometry
@@ -526,18 +546,25 @@ fn rook_adjacency(grids: &[Grid]) -> Vec<Vec<GridId>> {
     }
     let tree = RTree::bulk_load(segs);
     let mut out: Vec<BTreeSet<GridId>> = vec![BTreeSet::new(); grids.len()];
+    let mut edges = Vec::new();
     for g in grids {
         for ring in rings(g) {
             for l in ring.lines() {
                 let mid = [(l.start.x + l.end.x) / 2.0, (l.start.y + l.end.y) / 2.0];
-                for s in tree.locate_within_distance(mid, SHARED_TOLERANCE * SHARED_TOLERANCE) {
-                    if s.data != g.id {
-                        out[g.id as usize].insert(s.data);
-                        out[s.data as usize].insert(g.id);
+                let others: BTreeSet<GridId> = tree
+                    .locate_within_distance(mid, SHARED_TOLERANCE * SHARED_TOLERANCE)
+                    .map(|s| s.data)
+                    .filter(|&o| o != g.id)
+                    .collect();
+                for o in others {
+                    out[g.id as usize].insert(o);
+                    out[o as usize].insert(g.id);
+                    if g.id < o {
+                        edges.push(SharedEdge { a: g.id, b: o, line: l });
                     }
                 }
             }
         }
     }
-    out.into_iter().map(|s| s.into_iter().collect()).collect()
+    (out.into_iter().map(|s| s.into_iter().collect()).collect(), edges)
 }

@@ -10,5 +10,5 @@ pub mod idcard;
 pub mod model;
 pub mod reference;
 
-pub use atlas::{Atlas, AtlasError, AtlasInput, BuildingStats, StatsDelta};
+pub use atlas::{Atlas, AtlasError, AtlasInput, BuildingStats, SharedEdge, StatsDelta};
 pub use model::*;

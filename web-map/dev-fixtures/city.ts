@@ -249,6 +249,15 @@ function basemapOutlines(): Feature[] {
       properties: { kind: 'street', code: street.code, name: street.name },
       geometry: { type: 'Polygon', coordinates: outline((c, r) => inDistrict(c, r) && streetOf(c) === street) },
     })),
+    // The server sends each shared boundary once; the fixture's street rings are close enough for dev.
+    {
+      type: 'Feature',
+      properties: { kind: 'street_boundary' },
+      geometry: {
+        type: 'MultiLineString',
+        coordinates: STREETS.flatMap((street) => outline((c, r) => inDistrict(c, r) && streetOf(c) === street)),
+      },
+    },
     { type: 'Feature', properties: { kind: 'water' }, geometry: { type: 'Polygon', coordinates: outline((c, r) => LAKE.has(`${c},${r}`)) } },
   ];
 }

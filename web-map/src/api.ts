@@ -86,7 +86,8 @@ export type BasemapFeature =
   | Feature<Polygon | MultiPolygon, { kind: 'street'; code: string; name: string }>
   | Feature<Polygon | MultiPolygon, { kind: 'block' }>
   | Feature<Polygon | MultiPolygon, { kind: 'water' }>
-  | Feature<LineString | MultiLineString, { kind: 'road'; class: RoadClass }>;
+  | Feature<LineString | MultiLineString, { kind: 'road'; class: RoadClass }>
+  | Feature<MultiLineString, { kind: 'street_boundary' | 'community_boundary' }>;
 
 export interface BasemapCollection {
   type: 'FeatureCollection';

@@ -16,7 +16,7 @@ use crate::crs::LocalProjection;
 use crate::model::*;
 use crate::reference::{self, Reference};
 use geo::orient::Orient;
-use geo::{BoundingRect, Centroid, Contains, Coord, LineString, MapCoords, MultiPolygon, Point, Polygon};
+use geo::{Area, BoundingRect, Centroid, Contains, Coord, LineString, MapCoords, MultiPolygon, Point, Polygon};
 use layout::{Layout, grow_balanced, grow_weighted, weighted_index};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -284,7 +284,7 @@ pub fn generate(opts: &DemoOptions, progress: &mut dyn FnMut(&str, f64)) -> Resu
                     grid_of_block[*b] = id;
                 }
             }
-            let union = geo::unary_union(polys).orient(geo::orient::Direction::Default);
+            let union = clean(geo::unary_union(polys)).orient(geo::orient::Direction::Default);
             grids.push(Grid {
                 id,
                 code: format!("{}{:03}", c.code, region + 1),
@@ -531,6 +531,54 @@ pub fn generate(opts: &DemoOptions, progress: &mut dyn FnMut(&str, f64)) -> Resu
         tips,
         hidden: pg.hidden,
     })
+}
+
+/// Removes what boolean operations leave behind at rounding scale: spikes, collinear and
+/// duplicate vertices, and zero-area rings (tolerance 1 mm, in metres).
+fn clean(mp: MultiPolygon<f64>) -> MultiPolygon<f64> {
+    MultiPolygon(
+        mp.0.into_iter()
+            .filter_map(|p| {
+                let (ext, ints) = p.into_inner();
+                let ext = clean_ring(&ext)?;
+                Some(Polygon::new(ext, ints.iter().filter_map(clean_ring).collect()))
+            })
+            .collect(),
+    )
+}
+
+fn clean_ring(ring: &LineString<f64>) -> Option<LineString<f64>> {
+    const EPS: f64 = 1e-3;
+    let mut pts: Vec<Coord<f64>> = ring.0.clone();
+    if pts.len() > 1 && pts.first() == pts.last() {
+        pts.pop();
+    }
+    let dist = |a: Coord<f64>, b: Coord<f64>| (a.x - b.x).hypot(a.y - b.y);
+    loop {
+        let n = pts.len();
+        if n < 3 {
+            return None;
+        }
+        let drop = (0..n).find(|&i| {
+            let (a, b, c) = (pts[(i + n - 1) % n], pts[i], pts[(i + 1) % n]);
+            if dist(a, b) < EPS {
+                return true;
+            }
+            let ac = dist(a, c);
+            let cross = ((b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x)).abs();
+            ac < EPS || cross / ac < EPS
+        });
+        match drop {
+            Some(i) => {
+                pts.remove(i);
+            }
+            None => break,
+        }
+    }
+    let mut closed = pts;
+    closed.push(closed[0]);
+    let ls = LineString(closed);
+    (Polygon::new(ls.clone(), vec![]).unsigned_area() > 1.0).then_some(ls)
 }
 
 fn street_name(r: &Reference, communities: &[Community], grid: u32, grids: &[Grid]) -> String {

@@ -175,6 +175,24 @@ fn basemap_json(atlas: &Atlas) -> String {
             "properties": { "kind": "street", "code": s.street.code, "name": s.street.name },
         }));
     }
+    // Boundaries between streets and between communities of one street, each segment once.
+    let (mut street_lines, mut community_lines) = (Vec::new(), Vec::new());
+    for e in atlas.shared_edges() {
+        let (Some(a), Some(b)) = (atlas.grid(e.a), atlas.grid(e.b)) else { continue };
+        let line = LineString::from(vec![e.line.start, e.line.end]);
+        if a.street != b.street {
+            street_lines.push(line);
+        } else if a.community != b.community {
+            community_lines.push(line);
+        }
+    }
+    for (kind, lines) in [("street_boundary", street_lines), ("community_boundary", community_lines)] {
+        features.push(json!({
+            "type": "Feature",
+            "geometry": geometry(MultiLineString(lines)),
+            "properties": { "kind": kind },
+        }));
+    }
     let blocks = MultiPolygon(atlas.blocks().iter().map(|b| b.geometry.clone()).collect());
     features.push(json!({ "type": "Feature", "geometry": geometry(blocks), "properties": { "kind": "block" } }));
     for class in [RoadClass::Local, RoadClass::Secondary, RoadClass::Arterial] {

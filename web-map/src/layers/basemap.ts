@@ -1,6 +1,7 @@
 /**
  * The base map, drawn from our own data (`GET /api/basemap`): a plain background, water, city
- * blocks, roads by class, street (街道) boundaries and the district outline. No remote tiles.
+ * blocks, roads by class, street (街道) and community (社区) boundaries and the district outline.
+ * No remote tiles.
  */
 import type { ExpressionSpecification } from '@maplibre/maplibre-gl-style-spec';
 import { fetchBasemap } from '../api';
@@ -13,6 +14,7 @@ const t = defineStrings(
     title: '底图',
     district: '区界',
     street: '街道界',
+    community: '社区界',
     arterial: '主干道',
     secondary: '次干道',
     local: '支路',
@@ -23,6 +25,7 @@ const t = defineStrings(
     title: 'Base map',
     district: 'District boundary',
     street: 'Street boundary',
+    community: 'Community boundary',
     arterial: 'Arterial road',
     secondary: 'Secondary road',
     local: 'Local road',
@@ -44,6 +47,7 @@ const BASEMAP_COLORS = {
   arterial: '#fbe3a6',
   arterialCasing: '#e2bf6a',
   street: '#4a5568',
+  community: '#7a8699',
   district: '#1f2a44',
 } as const;
 
@@ -146,10 +150,23 @@ const styleLayers: SlottedLayer[] = [
   {
     slot: 'overlay',
     layer: {
+      id: 'basemap-communities',
+      type: 'line',
+      source: SOURCE,
+      minzoom: 11,
+      filter: kindIs('community_boundary'),
+      layout: { 'line-join': 'round' },
+      paint: { 'line-color': BASEMAP_COLORS.community, 'line-width': 1, 'line-dasharray': [1, 2] },
+    },
+  },
+  {
+    slot: 'overlay',
+    layer: {
       id: 'basemap-streets',
       type: 'line',
       source: SOURCE,
-      filter: kindIs('street'),
+      // Each boundary segment comes once, so the dashes are not drawn twice out of phase.
+      filter: kindIs('street_boundary'),
       layout: { 'line-join': 'round' },
       paint: { 'line-color': BASEMAP_COLORS.street, 'line-width': 1.6, 'line-dasharray': [3, 2] },
     },
@@ -184,6 +201,7 @@ export function createBasemapLayer(): MapLayer {
         items: [
           { swatch: { type: 'line', color: BASEMAP_COLORS.district, width: 3 }, label: t('district') },
           { swatch: { type: 'line', color: BASEMAP_COLORS.street, width: 2, dashed: true }, label: t('street') },
+          { swatch: { type: 'line', color: BASEMAP_COLORS.community, width: 1, dashed: true }, label: t('community') },
           {
             swatch: { type: 'line', color: BASEMAP_COLORS.arterial, casing: BASEMAP_COLORS.arterialCasing, width: 5 },
             label: t('arterial'),
