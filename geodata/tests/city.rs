@@ -1,6 +1,8 @@
 //! The demo city and the Atlas over it: determinism, hierarchy integrity, and the Atlas's
 //! queries against brute-force scans.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use geo::{BoundingRect, Contains, Distance, Euclidean, Intersects, Point, Rect, Validation};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -124,7 +124,7 @@ async fn seed(data: &Path, opts: &DemoOptions) -> anyhow::Result<()> {
         let Ok(mut slot) = save_bar.lock() else { return };
         let pb = slot.get_or_insert_with(bar);
         pb.set_message(format!("saving {label}"));
-        pb.set_position(if total == 0 { 1000 } else { done * 1000 / total });
+        pb.set_position((done * 1000).checked_div(total).unwrap_or(1000));
     };
     let city = startup::seed_demo(store.as_ref(), opts, &mut on_gen, &on_save).await?;
     gen_bar.finish_and_clear();

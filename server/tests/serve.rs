@@ -2,6 +2,8 @@
 //! demo city, prints where it listens, and serves 400+ grids whose KPIs add up to the street and
 //! district totals.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

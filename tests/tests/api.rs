@@ -1,6 +1,8 @@
 //! The HTTP API over the embedded store, driven through the real router with `oneshot`:
 //! consistency of KPIs across levels, bad input, and visits (idempotent, all-or-nothing).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -10,7 +12,7 @@ use rentgrid_geodata::AtlasInput;
 use rentgrid_geodata::demo::DemoOptions;
 use rentgrid_server::store::Store;
 use rentgrid_server::store::sqlite::SqliteStore;
-use rentgrid_server::{AppState, app, startup};
+use rentgrid_server::{app, startup};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -282,11 +282,8 @@ pub fn grow_balanced(
         regions[r].push(s);
     }
     let mut stuck = vec![false; n];
-    loop {
-        // The lightest region that can still grow.
-        let Some(r) = (0..n).filter(|&r| !stuck[r]).min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b))) else {
-            break;
-        };
+    // The lightest region that can still grow takes its nearest free neighbouring block.
+    while let Some(r) = (0..n).filter(|&r| !stuck[r]).min_by(|&a, &b| load[a].total_cmp(&load[b]).then(a.cmp(&b))) {
         let seed = seeds[r];
         let best = regions[r]
             .iter()

@@ -245,8 +245,8 @@ pub fn generate(opts: &DemoOptions, progress: &mut dyn FnMut(&str, f64)) -> Resu
     // Buildings, block by block.
     progress("楼栋 buildings", 0.0);
     let mut placed: Vec<Vec<(BuildingKind, Polygon<f64>)>> = Vec::with_capacity(nb);
-    for b in 0..nb {
-        let kind = communities.get(community_of_block[b]).map_or(CommunityKind::Rural, |c| c.kind);
+    for (b, &community) in community_of_block.iter().enumerate() {
+        let kind = communities.get(community).map_or(CommunityKind::Rural, |c| c.kind);
         placed.push(place_buildings(&lay.blocks[b].polygon, kind, k, &mut rng));
         if b % 256 == 0 {
             progress("楼栋 buildings", b as f64 / nb as f64);
