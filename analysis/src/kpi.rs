@@ -48,55 +48,28 @@ pub enum Status {
     None,
 }
 
-/// Counts summed over a place.
+/// Counts summed over a place: its buildings' [`BuildingStats`], how many buildings, its area.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Counts {
     /// Buildings.
     pub buildings: u32,
-    /// Rental units known to the register.
-    pub rental_units: u32,
-    /// Of which registered.
-    pub rental_units_registered: u32,
-    /// Registered units with the pledge signed.
-    pub pledges_signed: u32,
-    /// Person records.
-    pub persons: u32,
-    /// Registered persons.
-    pub persons_registered: u32,
-    /// Registered persons with a permit.
-    pub persons_with_permit: u32,
-    /// Registered persons living at their registered address.
-    pub persons_consistent: u32,
-    /// Visits recorded.
-    pub visits: u32,
     /// Area in km² (geodesic).
     pub area_km2: f64,
+    /// Rental units, persons, visits and their registration counts.
+    #[serde(flatten)]
+    pub stats: BuildingStats,
 }
 
 impl Counts {
     fn add_building(&mut self, s: &BuildingStats) {
         self.buildings += 1;
-        self.rental_units += s.rental_units;
-        self.rental_units_registered += s.rental_units_registered;
-        self.pledges_signed += s.pledges_signed;
-        self.persons += s.persons;
-        self.persons_registered += s.persons_registered;
-        self.persons_with_permit += s.persons_with_permit;
-        self.persons_consistent += s.persons_consistent;
-        self.visits += s.visits;
+        self.stats.add(s);
     }
 
     fn add(&mut self, o: &Counts) {
         self.buildings += o.buildings;
-        self.rental_units += o.rental_units;
-        self.rental_units_registered += o.rental_units_registered;
-        self.pledges_signed += o.pledges_signed;
-        self.persons += o.persons;
-        self.persons_registered += o.persons_registered;
-        self.persons_with_permit += o.persons_with_permit;
-        self.persons_consistent += o.persons_consistent;
-        self.visits += o.visits;
         self.area_km2 += o.area_km2;
+        self.stats.add(&o.stats);
     }
 }
 
@@ -152,8 +125,9 @@ pub fn wilson(k: u32, n: u32) -> Option<(f64, f64)> {
 impl Kpi {
     /// Derives the rates from counts.
     pub fn from_counts(counts: Counts, targets: &Targets) -> Self {
-        let reg_rate = ratio(counts.persons_registered, counts.persons);
-        let interval = wilson(counts.persons_registered, counts.persons);
+        let s = &counts.stats;
+        let reg_rate = ratio(s.persons_registered, s.persons);
+        let interval = wilson(s.persons_registered, s.persons);
         let density = |n: u32| (counts.area_km2 > 0.0).then(|| f64::from(n) / counts.area_km2);
         let reg_status = match reg_rate {
             None => Status::None,
@@ -166,12 +140,12 @@ impl Kpi {
             reg_rate,
             reg_rate_low: interval.map(|i| i.0),
             reg_rate_high: interval.map(|i| i.1),
-            permit_rate: ratio(counts.persons_with_permit, counts.persons),
-            rental_rate: ratio(counts.rental_units_registered, counts.rental_units),
-            consistency_rate: ratio(counts.persons_consistent, counts.persons_registered),
-            pledge_rate: ratio(counts.pledges_signed, counts.rental_units_registered),
-            persons_per_km2: density(counts.persons),
-            rental_units_per_km2: density(counts.rental_units),
+            permit_rate: ratio(s.persons_with_permit, s.persons),
+            rental_rate: ratio(s.rental_units_registered, s.rental_units),
+            consistency_rate: ratio(s.persons_consistent, s.persons_registered),
+            pledge_rate: ratio(s.pledges_signed, s.rental_units_registered),
+            persons_per_km2: density(s.persons),
+            rental_units_per_km2: density(s.rental_units),
             reg_status,
         }
     }
@@ -313,13 +287,13 @@ mod tests {
     use super::*;
 
     fn counts(persons: u32, registered: u32) -> Counts {
-        Counts { persons, persons_registered: registered, area_km2: 2.0, ..Counts::default() }
+        let stats = BuildingStats { persons, persons_registered: registered, ..BuildingStats::default() };
+        Counts { area_km2: 2.0, stats, ..Counts::default() }
     }
 
     #[test]
     fn rates_are_ratios_of_counts() {
-        let c = Counts {
-            buildings: 3,
+        let stats = BuildingStats {
             rental_units: 40,
             rental_units_registered: 38,
             pledges_signed: 19,
@@ -328,8 +302,8 @@ mod tests {
             persons_with_permit: 80,
             persons_consistent: 70,
             visits: 0,
-            area_km2: 0.5,
         };
+        let c = Counts { buildings: 3, area_km2: 0.5, stats };
         let k = Kpi::from_counts(c, &Targets::default());
         assert_eq!(k.reg_rate, Some(0.91));
         assert_eq!(k.permit_rate, Some(0.8));

@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 /// Counts the register holds for one building; KPIs are sums of these.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BuildingStats {
     /// Rental units known to the register.
     pub rental_units: u32,
@@ -248,6 +248,21 @@ pub struct StatsDelta {
     pub persons_consistent: u32,
     /// Visits recorded.
     pub visits: u32,
+}
+
+impl StatsDelta {
+    /// The change as counts to add.
+    pub fn as_stats(&self) -> BuildingStats {
+        BuildingStats {
+            rental_units: self.rental_units,
+            rental_units_registered: self.rental_units_registered,
+            pledges_signed: self.pledges_signed,
+            persons_registered: self.persons_registered,
+            persons_consistent: self.persons_consistent,
+            visits: self.visits,
+            ..BuildingStats::default()
+        }
+    }
 }
 
 fn rect_to_aabb(r: Rect<f64>) -> AABB<[f64; 2]> {
@@ -496,12 +511,7 @@ impl Atlas {
         let mut next = self.clone();
         for d in deltas {
             if let Some(s) = next.stats.get_mut(d.building_id as usize) {
-                s.rental_units += d.rental_units;
-                s.rental_units_registered += d.rental_units_registered;
-                s.pledges_signed += d.pledges_signed;
-                s.persons_registered += d.persons_registered;
-                s.persons_consistent += d.persons_consistent;
-                s.visits += d.visits;
+                s.add(&d.as_stats());
             }
         }
         next.version += 1;

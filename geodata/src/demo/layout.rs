@@ -195,29 +195,34 @@ pub fn voronoi(seeds: &[Coord<f64>], outline: &MultiPolygon<f64>) -> Layout {
     Layout { blocks, adjacency: adjacency.into_iter().map(|s| s.into_iter().collect()).collect(), roads }
 }
 
+/// A min-heap entry for Dijkstra-like searches: the lowest cost first, ties by the item.
+#[derive(Debug, PartialEq)]
+pub struct MinCost<T>(pub f64, pub T);
+
+impl<T: Ord> Eq for MinCost<T> {}
+
+impl<T: Ord> PartialOrd for MinCost<T> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl<T: Ord> Ord for MinCost<T> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        o.0.total_cmp(&self.0).then_with(|| o.1.cmp(&self.1))
+    }
+}
+
 /// Grows `anchors.len()` contiguous regions over `members` (a subset of blocks, all of them
 /// assigned in the end): multi-source Dijkstra where region `r` pays `distance / weight[r]`.
 pub fn grow_weighted(layout: &Layout, members: &[usize], anchors: &[usize], weights: &[f64]) -> BTreeMap<usize, usize> {
-    #[derive(PartialEq)]
-    struct Item(f64, usize, usize);
-    impl Eq for Item {}
-    impl PartialOrd for Item {
-        fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-            Some(self.cmp(o))
-        }
-    }
-    impl Ord for Item {
-        fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-            o.0.total_cmp(&self.0).then(o.1.cmp(&self.1)).then(o.2.cmp(&self.2))
-        }
-    }
     let allowed: BTreeSet<usize> = members.iter().copied().collect();
     let mut owner: BTreeMap<usize, usize> = BTreeMap::new();
     let mut heap = BinaryHeap::new();
     for (r, &a) in anchors.iter().enumerate() {
-        heap.push(Item(0.0, a, r));
+        heap.push(MinCost(0.0, (a, r)));
     }
-    while let Some(Item(d, b, r)) = heap.pop() {
+    while let Some(MinCost(d, (b, r))) = heap.pop() {
         if owner.contains_key(&b) {
             continue;
         }
@@ -227,7 +232,7 @@ pub fn grow_weighted(layout: &Layout, members: &[usize], anchors: &[usize], weig
             if allowed.contains(&n) && !owner.contains_key(&n) {
                 let sn = layout.blocks[n].seed;
                 let step = (sb.x() - sn.x()).hypot(sb.y() - sn.y()) / weights[r];
-                heap.push(Item(d + step, n, r));
+                heap.push(MinCost(d + step, (n, r)));
             }
         }
     }

@@ -17,7 +17,7 @@ use crate::model::*;
 use crate::reference::{self, Reference};
 use geo::orient::Orient;
 use geo::{Area, BoundingRect, Centroid, Contains, Coord, LineString, MapCoords, MultiPolygon, Point, Polygon};
-use layout::{Layout, grow_balanced, grow_weighted, weighted_index};
+use layout::{Layout, MinCost, grow_balanced, grow_weighted, weighted_index};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
@@ -1008,23 +1008,10 @@ fn classify_roads(
         // Dijkstra from `from` to `to`.
         let mut dist = vec![f64::INFINITY; node_pos.len()];
         let mut via: Vec<Option<(usize, usize)>> = vec![None; node_pos.len()];
-        #[derive(PartialEq)]
-        struct Q(f64, usize);
-        impl Eq for Q {}
-        impl PartialOrd for Q {
-            fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-                Some(self.cmp(o))
-            }
-        }
-        impl Ord for Q {
-            fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-                o.0.total_cmp(&self.0).then(o.1.cmp(&self.1))
-            }
-        }
         let mut heap = BinaryHeap::new();
         dist[*from] = 0.0;
-        heap.push(Q(0.0, *from));
-        while let Some(Q(d, n)) = heap.pop() {
+        heap.push(MinCost(0.0, *from));
+        while let Some(MinCost(d, n)) = heap.pop() {
             if n == *to {
                 break;
             }
@@ -1035,7 +1022,7 @@ fn classify_roads(
                 if d + len < dist[m] {
                     dist[m] = d + len;
                     via[m] = Some((n, road));
-                    heap.push(Q(d + len, m));
+                    heap.push(MinCost(d + len, m));
                 }
             }
         }
