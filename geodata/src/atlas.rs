@@ -11,7 +11,6 @@ use crate::cow::CowVec;
 use crate::model::{
     Block, Building, BuildingId, City, Community, CommunityKind, District, Grid, GridId, Road, Street, Workplace,
 };
-use geo::orient::{Direction, Orient};
 use geo::{BoundingRect, GeodesicArea, InteriorPoint, Intersects, LineString, MultiPolygon, Point, Rect};
 use rstar::primitives::{GeomWithData, Line, Rectangle};
 use rstar::{AABB, RTree};
@@ -333,7 +332,7 @@ impl Atlas {
             let si = community_entries[ci].street;
             community_entries[ci].grids.push(g.id);
             street_entries[si].grids.push(g.id);
-            let area_km2 = g.geometry.orient(Direction::Default).geodesic_area_unsigned() / 1e6;
+            let area_km2 = geodesic_area_m2(&g.geometry) / 1e6;
             let label_point = largest_part_interior_point(&g.geometry);
             grid_entries.push(GridEntry {
                 grid: g,
@@ -519,6 +518,20 @@ impl Atlas {
     }
 }
 
+/// The surface of the WGS84 ellipsoid, m².
+const EARTH_AREA_M2: f64 = 510_065_621_724_088.5;
+
+/// Geodesic area in m², ring by ring: each exterior less its holes. A ring's area is taken as
+/// the smaller side of the globe it bounds, so a ring of either winding, or a degenerate
+/// sliver left by boolean operations, never counts as the rest of the Earth.
+pub fn geodesic_area_m2(mp: &MultiPolygon<f64>) -> f64 {
+    let ring = |r: &LineString<f64>| {
+        let a = geo::Polygon::new(r.clone(), vec![]).geodesic_area_unsigned();
+        a.min(EARTH_AREA_M2 - a).max(0.0)
+    };
+    mp.0.iter().map(|p| (ring(p.exterior()) - p.interiors().iter().map(ring).sum::<f64>()).max(0.0)).sum()
+}
+
 fn largest_part_interior_point(mp: &MultiPolygon<f64>) -> Point<f64> {
     use geo::Area;
     mp.0.iter()
@@ -577,4 +590,34 @@ fn rook_adjacency(grids: &[Grid]) -> (Vec<Vec<GridId>>, Vec<SharedEdge>) {
         }
     }
     (out.into_iter().map(|s| s.into_iter().collect()).collect(), edges)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo::{LineString, Polygon};
+
+    fn square(x: f64, y: f64, d: f64) -> LineString<f64> {
+        LineString::from(vec![(x, y), (x + d, y), (x + d, y + d), (x, y + d), (x, y)])
+    }
+
+    #[test]
+    fn area_ignores_winding_and_degenerate_holes() {
+        let outer = square(121.5, 29.8, 0.01);
+        let reversed = LineString::from(outer.0.iter().rev().copied().collect::<Vec<_>>());
+        // A sliver hole of (almost) no area, in both windings, as boolean operations leave them.
+        let sliver =
+            LineString::from(vec![(121.502, 29.802), (121.503, 29.803), (121.502, 29.802 + 1e-13), (121.502, 29.802)]);
+        let sliver_rev = LineString::from(sliver.0.iter().rev().copied().collect::<Vec<_>>());
+        let plain = geodesic_area_m2(&MultiPolygon(vec![Polygon::new(outer.clone(), vec![])]));
+        // 0.01° × 0.01° at 29.8°N: about 1.107 km × 0.966 km.
+        assert!((plain - 1.07e6).abs() < 0.02e6, "{plain}");
+        for (ext, hole) in [(&outer, &sliver), (&reversed, &sliver_rev), (&outer, &sliver_rev), (&reversed, &sliver)] {
+            let a = geodesic_area_m2(&MultiPolygon(vec![Polygon::new(ext.clone(), vec![hole.clone()])]));
+            assert!((a - plain).abs() < 1.0, "{a} vs {plain}");
+        }
+        let holed = Polygon::new(outer.clone(), vec![square(121.502, 29.802, 0.005)]);
+        let quarter = geodesic_area_m2(&MultiPolygon(vec![Polygon::new(square(121.502, 29.802, 0.005), vec![])]));
+        assert!((geodesic_area_m2(&MultiPolygon(vec![holed])) - (plain - quarter)).abs() < 1.0);
+    }
 }

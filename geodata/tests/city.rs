@@ -57,6 +57,11 @@ fn the_hierarchy_is_the_real_one_and_complete() {
         assert_eq!(g.id as usize, i);
         assert!(g.geometry.is_valid(), "grid {} is not a valid polygon", g.code);
     }
+    // The grids tile the district: their areas add up to its area.
+    let grids: f64 = atlas().grids().iter().map(|g| g.area_km2).sum();
+    let district = rentgrid_geodata::atlas::geodesic_area_m2(&c.district.outline) / 1e6;
+    assert!(atlas().grids().iter().all(|g| g.area_km2 > 0.0));
+    assert!((grids - district).abs() / district < 0.01, "grids {grids} km² vs district {district} km²");
 }
 
 #[test]
