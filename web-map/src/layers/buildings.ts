@@ -2,12 +2,12 @@
  * Building footprints from `GET /api/buildings?bbox=`, fetched for the viewport once the map is
  * zoomed in far enough, and again (debounced) whenever the view settles.
  */
-import type { ExpressionSpecification } from '@maplibre/maplibre-gl-style-spec';
 import type { GeoJSONSource, Map as MapLibreMap } from 'maplibre-gl';
 import { BUILDING_KINDS, fetchBuildings, type BBox, type BuildingKind, type BuildingProperties } from '../api';
 import { formatCount } from '../format';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
+import { colorBy, hovered, selected } from './expressions';
 import type { MapLayer, SlottedLayer } from './types';
 
 const t = defineStrings(
@@ -66,8 +66,6 @@ const KIND_COLORS: Record<BuildingKind, string> = {
   shop: '#11898b',
 };
 
-const hovered: ExpressionSpecification = ['boolean', ['feature-state', 'hover'], false];
-const selected: ExpressionSpecification = ['boolean', ['feature-state', 'selected'], false];
 
 const styleLayers: SlottedLayer[] = [
   {
@@ -78,17 +76,7 @@ const styleLayers: SlottedLayer[] = [
       source: SOURCE,
       minzoom: MIN_ZOOM,
       paint: {
-        'fill-color': [
-          'match',
-          ['get', 'kind'],
-          'tower', KIND_COLORS.tower,
-          'walkup', KIND_COLORS.walkup,
-          'village_house', KIND_COLORS.village_house,
-          'factory', KIND_COLORS.factory,
-          'dormitory', KIND_COLORS.dormitory,
-          'shop', KIND_COLORS.shop,
-          '#888888',
-        ],
+        'fill-color': colorBy('kind', KIND_COLORS, '#888888'),
         'fill-opacity': ['case', ['any', hovered, selected], 1, 0.85],
       },
     },

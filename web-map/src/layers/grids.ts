@@ -2,11 +2,11 @@
  * Grids (网格) from `GET /api/grids`, coloured by how their migrant registration rate
  * (流动人口登记率) stands against the target. Clicking a grid shows its indicators.
  */
-import type { ExpressionSpecification } from '@maplibre/maplibre-gl-style-spec';
 import { fetchGrids, KPIS, type District, type GridProperties, type Kpi, type RegStatus } from '../api';
 import { formatCount, formatPct, formatTarget } from '../format';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
+import { colorBy, hovered, selected } from './expressions';
 import type { MapLayer, SlottedLayer } from './types';
 
 const t = defineStrings(
@@ -78,8 +78,6 @@ const STATUS_COLORS: Record<RegStatus, string> = {
 };
 const STATUSES = Object.keys(STATUS_COLORS) as RegStatus[];
 
-const hovered: ExpressionSpecification = ['boolean', ['feature-state', 'hover'], false];
-const selected: ExpressionSpecification = ['boolean', ['feature-state', 'selected'], false];
 
 const styleLayers: SlottedLayer[] = [
   {
@@ -89,14 +87,7 @@ const styleLayers: SlottedLayer[] = [
       type: 'fill',
       source: SOURCE,
       paint: {
-        'fill-color': [
-          'match',
-          ['get', 'reg_status'],
-          'meets', STATUS_COLORS.meets,
-          'near', STATUS_COLORS.near,
-          'below', STATUS_COLORS.below,
-          STATUS_COLORS.none,
-        ],
+        'fill-color': colorBy('reg_status', STATUS_COLORS, STATUS_COLORS.none),
         // Lighter when zoomed in, so buildings and roads read through the colour.
         'fill-opacity': [
           'interpolate', ['linear'], ['zoom'],
