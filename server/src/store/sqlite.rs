@@ -658,6 +658,8 @@ impl Store for SqliteStore {
         delta.pledges_signed +=
             update_in(&mut tx, "UPDATE rental_units SET pledge_signed = 1", None, "pledge_signed = 0", &v.pledge_units)
                 .await?;
+        // A person registered at the door is registered at the address where they were found,
+        // so they count as 人户一致 (living at their registered address).
         let newly = update_in(
             &mut tx,
             "UPDATE persons SET consistent = 1, registered = 1, registered_on = ",
