@@ -109,6 +109,7 @@ fn bar() -> ProgressBar {
 }
 
 async fn seed(data: &Path, opts: &DemoOptions) -> anyhow::Result<()> {
+    opts.validate()?;
     let store = startup::open_sqlite(data).await?;
     if !store.is_empty().await? {
         bail!("{} already holds a district; pass --force to replace it", data.display());
@@ -174,6 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { data, listen, web, targets, seed: s, scale } => {
             let targets = targets.as_deref().map(parse_targets).transpose()?.unwrap_or_default();
             let web = web.or_else(|| Some(PathBuf::from("web-map/dist")).filter(|p| p.join("index.html").is_file()));
+            DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF }.validate()?;
             let store = startup::open_sqlite(&data).await?;
             if store.is_empty().await? {
                 eprintln!("{} holds no data yet: seeding the demo city", data.display());

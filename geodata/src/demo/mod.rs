@@ -40,6 +40,16 @@ impl Default for DemoOptions {
     }
 }
 
+impl DemoOptions {
+    /// Checks the options without generating anything.
+    pub fn validate(&self) -> Result<(), DemoError> {
+        if !(0.01..=50.0).contains(&self.scale) || self.scale.is_nan() {
+            return Err(DemoError::Scale(self.scale));
+        }
+        Ok(())
+    }
+}
+
 /// The seed `rentgrid demo` and `rentgrid serve` use unless told otherwise.
 pub const DEFAULT_SEED: u64 = 20_240_601;
 /// The default end of the demo's history.
@@ -83,9 +93,7 @@ const SHORT_STAFFED: &[(&str, f64)] = &[("009", 0.74), ("102", 0.78), ("008", 0.
 
 /// Generates the demo city. `progress(stage, fraction)` is called as work advances.
 pub fn generate(opts: &DemoOptions, progress: &mut dyn FnMut(&str, f64)) -> Result<City, DemoError> {
-    if !(0.01..=50.0).contains(&opts.scale) || opts.scale.is_nan() {
-        return Err(DemoError::Scale(opts.scale));
-    }
+    opts.validate()?;
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let r = reference::haishu();
     let bb = r.outline.bounding_rect().map(|b| b.center()).unwrap_or(Coord { x: CORE.0, y: CORE.1 });
