@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::demo::{DEFAULT_AS_OF, DEFAULT_SEED, DemoOptions};
-use rentgrid_server::startup;
+use rentgrid_server::startup::{self, StoreLocation};
 use rentgrid_server::store::sqlite::{FILE_NAME, parse_date};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,15 +23,35 @@ struct Cli {
     command: Command,
 }
 
+/// Where the register lives.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// Data directory holding the embedded SQLite store (created if missing).
+    #[arg(long, env = "RENTGRID_DATA", default_value = "data")]
+    data: PathBuf,
+    /// PostgreSQL/PostGIS database URL, e.g. postgres://rentgrid@localhost/haishu. When given, the
+    /// register lives there and --data is not used.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn location(&self) -> StoreLocation {
+        match &self.database_url {
+            Some(url) => StoreLocation::Postgis(url.clone()),
+            None => StoreLocation::Sqlite(self.data.clone()),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the web map and the HTTP API. An empty data directory is seeded with the demo city.
     ///
     /// Example: rentgrid serve --data ./data --listen 127.0.0.1:8080
     Serve {
-        /// Data directory holding the SQLite store (created if missing).
-        #[arg(long, env = "RENTGRID_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Address to listen on; port 0 picks a free port (the chosen URL is printed).
         #[arg(long, env = "RENTGRID_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -52,9 +72,8 @@ enum Command {
     ///
     /// The same seed and scale always give the same city. Example: rentgrid demo --data ./data --scale 0.2
     Demo {
-        /// Data directory (created if missing).
-        #[arg(long, env = "RENTGRID_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Random seed.
         #[arg(long, default_value_t = DEFAULT_SEED)]
         seed: u64,
@@ -68,11 +87,13 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Apply the store's schema migrations (serve does this for the embedded store by itself).
+    /// Apply the store's schema migrations: needed once for a new PostGIS database (the embedded
+    /// SQLite store migrates itself).
+    ///
+    /// Example: rentgrid migrate --database-url postgres://rentgrid@localhost/haishu
     Migrate {
-        /// Data directory.
-        #[arg(long, env = "RENTGRID_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -108,13 +129,22 @@ fn bar() -> ProgressBar {
     pb
 }
 
-async fn seed(data: &Path, opts: &DemoOptions) -> anyhow::Result<()> {
-    opts.validate()?;
-    let store = startup::open_sqlite(data).await?;
-    if !store.is_empty().await? {
-        bail!("{} already holds a district; pass --force to replace it", data.display());
+fn describe(at: &StoreLocation) -> String {
+    match at {
+        StoreLocation::Sqlite(dir) => dir.display().to_string(),
+        StoreLocation::Postgis(url) => {
+            url.split('@').next_back().map(|h| format!("postgres://…@{h}")).unwrap_or_default()
+        }
     }
-    eprintln!("generating the demo city 海曙区 (seed {}, scale {}) into {}", opts.seed, opts.scale, data.display());
+}
+
+async fn seed(at: &StoreLocation, opts: &DemoOptions) -> anyhow::Result<()> {
+    opts.validate()?;
+    let store = startup::open_store(at, false).await?;
+    if !store.is_empty().await? {
+        bail!("{} already holds a district; pass --force to replace it", describe(at));
+    }
+    eprintln!("generating the demo city 海曙区 (seed {}, scale {}) into {}", opts.seed, opts.scale, describe(at));
     let gen_bar = bar();
     let mut on_gen = |stage: &str, f: f64| {
         gen_bar.set_message(stage.to_string());
@@ -157,32 +187,43 @@ fn remove_store(data: &Path) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Demo { data, seed: s, scale, as_of, force } => {
+        Command::Demo { store, seed: s, scale, as_of, force } => {
             let as_of = match as_of {
                 None => DEFAULT_AS_OF,
                 Some(d) => parse_date(&d).with_context(|| format!("--as-of {d:?} is not a date as YYYY-MM-DD"))?,
             };
+            let opts = DemoOptions { seed: s, scale, as_of };
+            opts.validate()?;
+            let at = store.location();
             if force {
-                remove_store(&data)?;
+                match &at {
+                    StoreLocation::Sqlite(dir) => remove_store(dir)?,
+                    StoreLocation::Postgis(url) => {
+                        rentgrid_server::store::postgis::PostgisStore::connect(url).await?.clear().await?;
+                    }
+                }
             }
-            seed(&data, &DemoOptions { seed: s, scale, as_of }).await
+            seed(&at, &opts).await
         }
-        Command::Migrate { data } => {
-            startup::open_sqlite(&data).await?;
-            eprintln!("{} is at the current schema", data.join(FILE_NAME).display());
+        Command::Migrate { store } => {
+            let at = store.location();
+            startup::open_store(&at, true).await?;
+            eprintln!("{} is at the current schema", describe(&at));
             Ok(())
         }
-        Command::Serve { data, listen, web, targets, seed: s, scale } => {
+        Command::Serve { store, listen, web, targets, seed: s, scale } => {
             let targets = targets.as_deref().map(parse_targets).transpose()?.unwrap_or_default();
             let web = web.or_else(|| Some(PathBuf::from("web-map/dist")).filter(|p| p.join("index.html").is_file()));
-            DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF }.validate()?;
-            let store = startup::open_sqlite(&data).await?;
-            if store.is_empty().await? {
-                eprintln!("{} holds no data yet: seeding the demo city", data.display());
-                drop(store);
-                seed(&data, &DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF }).await?;
+            let opts = DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF };
+            opts.validate()?;
+            let at = store.location();
+            let opened = startup::open_store(&at, false).await?;
+            if opened.is_empty().await? {
+                eprintln!("{} holds no data yet: seeding the demo city", describe(&at));
+                drop(opened);
+                seed(&at, &opts).await?;
             }
-            let store = startup::open_sqlite(&data).await?;
+            let store = startup::open_store(&at, false).await?;
             let state = startup::state_for(store, targets, web.clone()).await?;
             match &web {
                 Some(w) => eprintln!("serving the web map from {}", w.display()),

@@ -1,6 +1,7 @@
 //! Opening a data directory, seeding the demo city into an empty store, building the Atlas.
 
 use crate::state::AppState;
+use crate::store::postgis::PostgisStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Progress, Store, StoreError};
 use rentgrid_analysis::kpi::Targets;
@@ -43,6 +44,33 @@ pub async fn seed_demo(
 pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
     let input = store.load_atlas_input().await?;
     Ok(Atlas::build(input)?)
+}
+
+/// Where the register lives: a PostGIS database when a URL is given, else the embedded SQLite
+/// store in a data directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The SQLite file in this data directory.
+    Sqlite(PathBuf),
+    /// A PostgreSQL/PostGIS database URL.
+    Postgis(String),
+}
+
+/// Opens the store. SQLite migrates itself (it is embedded: nobody else shares its schema);
+/// PostGIS must already be at this build's schema, unless `migrate` is set, in which case
+/// pending migrations are applied first.
+pub async fn open_store(at: &StoreLocation, migrate: bool) -> Result<Arc<dyn Store>, StartupError> {
+    match at {
+        StoreLocation::Sqlite(dir) => open_sqlite(dir).await,
+        StoreLocation::Postgis(url) => {
+            let store = PostgisStore::connect(url).await?;
+            if migrate {
+                store.migrate().await?;
+            }
+            store.check_schema().await?;
+            Ok(Arc::new(store))
+        }
+    }
 }
 
 /// Opens the SQLite store in `data_dir`.

@@ -1,6 +1,6 @@
 //! `rentgrid serve` as a user runs it: on an empty data directory it says it seeds the default
 //! demo city, prints where it listens, and serves 400+ grids whose KPIs add up to the street and
-//! district totals.
+//! district totals; on a PostGIS database it refuses a schema it does not know until migrated.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -38,19 +38,15 @@ fn json(addr: &str, path: &str) -> Value {
     serde_json::from_str(&body).expect("JSON")
 }
 
-#[test]
-fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let child = Command::new(env!("CARGO_BIN_EXE_rentgrid"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env("RENTGRID_WEB", dir.path().join("no-web-map"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start rentgrid");
-    let mut server = Server(child);
+/// Starts `rentgrid` with `args`; returns it, the address it listens on, and a thread
+/// collecting what it says on stderr.
+fn start(args: &[&str], envs: &[(&str, &std::path::Path)]) -> (Server, String, std::thread::JoinHandle<String>) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rentgrid"));
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut server = Server(cmd.spawn().expect("start rentgrid"));
     let stdout = server.0.stdout.take().expect("stdout");
     let stderr = server.0.stderr.take().expect("stderr");
     let said = std::thread::spawn(move || {
@@ -59,16 +55,25 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
         all
     });
     let started = Instant::now();
-    let mut addr = None;
     for line in BufReader::new(stdout).lines() {
         let line = line.expect("a line");
         if let Some(url) = line.strip_prefix("listening on http://") {
-            addr = Some(url.trim().to_string());
-            break;
+            return (server, url.trim().to_string(), said);
         }
         assert!(started.elapsed() < Duration::from_secs(300), "no listening line");
     }
-    let addr = addr.expect("rentgrid printed where it listens");
+    drop(server);
+    panic!("rentgrid exited without listening: {}", said.join().unwrap_or_default());
+}
+
+#[test]
+fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_string_lossy().to_string();
+    let no_web = dir.path().join("no-web-map");
+    let (server, addr, said) =
+        start(&["serve", "--listen", "127.0.0.1:0", "--data", &data_arg], &[("RENTGRID_WEB", no_web.as_path())]);
 
     let grids = json(&addr, "/api/grids");
     let features = grids["features"].as_array().expect("features");
@@ -91,4 +96,31 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
     drop(server);
     let log = said.join().expect("stderr");
     assert!(log.contains("seeding the demo city"), "serve did not say it seeds: {log}");
+}
+
+#[test]
+fn postgis_serve_refuses_an_unknown_schema_until_migrated_then_seeds_itself() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (db, _store) = rt
+        .block_on(rentgrid_server::store::postgis::testing::TestDatabase::create(false))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rentgrid = env!("CARGO_BIN_EXE_rentgrid");
+    let refused = Command::new(rentgrid)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+        .output()
+        .expect("run rentgrid");
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("rentgrid migrate --database-url"), "{message}");
+    let migrated = Command::new(rentgrid).args(["migrate", "--database-url", &db.url]).output().expect("run rentgrid");
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+
+    let (server, addr, said) =
+        start(&["serve", "--listen", "127.0.0.1:0", "--scale", "0.05", "--database-url", &db.url], &[]);
+    let health = json(&addr, "/health");
+    assert_eq!(health["store"], "postgis");
+    assert!(health["grids"].as_u64().expect("grids") >= 280);
+    drop(server);
+    assert!(said.join().expect("stderr").contains("seeding the demo city"));
+    rt.block_on(db.drop_database());
 }

@@ -11,6 +11,7 @@ use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::AtlasInput;
 use rentgrid_geodata::demo::DemoOptions;
 use rentgrid_server::store::Store;
+use rentgrid_server::store::postgis::testing::TestDatabase;
 use rentgrid_server::store::sqlite::SqliteStore;
 use rentgrid_server::{app, startup};
 use serde_json::{Value, json};
@@ -18,20 +19,121 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use tower::ServiceExt;
 
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgis,
+}
+
+/// Direct access to the store's database, for setting up and checking what the API did. Write
+/// SQL both dialects accept: `NOT flag`, ids cast to BIGINT, values formatted in.
+enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgis(sqlx::PgPool),
+}
+
+impl Db {
+    /// One integer.
+    async fn int(&self, sql: &str) -> i64 {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Db::Postgis(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// One row of three integers.
+    async fn ints3(&self, sql: &str) -> (i64, i64, i64) {
+        match self {
+            Db::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+            Db::Postgis(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// The integers of the first column.
+    async fn ints(&self, sql: &str) -> Vec<i64> {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Db::Postgis(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        }
+    }
+}
+
+/// A store of one backend, direct access to its database, and the router over it. Each
+/// PostGIS fixture has its own throwaway database, dropped by [`Fixture::done`].
 struct Fixture {
     _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
+    pg: Option<TestDatabase>,
+    store: Arc<dyn Store>,
+    db: Db,
     router: Router,
 }
 
-async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
-    let opts = DemoOptions { scale: 0.05, ..Default::default() };
-    startup::seed_demo(store.as_ref(), &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
-    let state = startup::state_for(store.clone(), Targets::default(), None).await.unwrap();
-    Fixture { _dir: dir, store, router: app(state) }
+impl Fixture {
+    /// An empty store of `backend`.
+    async fn empty(backend: Backend) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, db, pg): (Arc<dyn Store>, Db, Option<TestDatabase>) = match backend {
+            Backend::Sqlite => {
+                let s = SqliteStore::open(dir.path()).await.unwrap();
+                let db = Db::Sqlite(s.pool().clone());
+                (Arc::new(s), db, None)
+            }
+            Backend::Postgis => {
+                let (tdb, s) = TestDatabase::create(true).await.unwrap_or_else(|e| panic!("{e}"));
+                let db = Db::Postgis(s.pool().clone());
+                (Arc::new(s), db, Some(tdb))
+            }
+        };
+        Fixture { _dir: dir, pg, store, db, router: Router::new() }
+    }
+
+    /// A store of `backend` seeded with a demo city, and the router over it.
+    async fn seeded(backend: Backend, opts: &DemoOptions) -> Fixture {
+        let mut f = Fixture::empty(backend).await;
+        startup::seed_demo(f.store.as_ref(), opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+        f.router = f.router_now().await;
+        f
+    }
+
+    /// A router over a fresh start from the store, as after a restart.
+    async fn router_now(&self) -> Router {
+        app(startup::state_for(self.store.clone(), Targets::default(), None).await.unwrap())
+    }
+
+    async fn done(self) {
+        let Fixture { pg, db, store, router, .. } = self;
+        drop((db, store, router));
+        if let Some(pg) = pg {
+            pg.drop_database().await;
+        }
+    }
 }
+
+fn small() -> DemoOptions {
+    DemoOptions { scale: 0.05, ..Default::default() }
+}
+
+/// Runs each scenario on both stores, as `sqlite::name` and `postgis::name`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await })*
+        }
+        mod postgis {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgis).await })*
+        }
+    };
+}
+
+on_both_stores!(
+    grid_kpis_sum_to_community_street_and_district_totals,
+    what_the_store_loads_is_what_was_saved,
+    bad_requests_get_a_4xx_with_a_message,
+    a_visit_updates_the_map_at_once_and_a_replay_changes_nothing,
+    a_rejected_visit_applies_nothing_of_itself,
+    buildings_in_a_box_and_by_id,
+);
 
 async fn send(router: &Router, req: Request<Body>) -> (StatusCode, Value) {
     let res = router.clone().oneshot(req).await.unwrap();
@@ -74,9 +176,8 @@ fn assert_error(res: &(StatusCode, Value), status: StatusCode, hint: &str) {
     assert!(msg.contains(hint), "message {msg:?} does not mention {hint:?}");
 }
 
-#[tokio::test]
-async fn grid_kpis_sum_to_community_street_and_district_totals() {
-    let f = fixture().await;
+async fn grid_kpis_sum_to_community_street_and_district_totals(backend: Backend) {
+    let f = Fixture::seeded(backend, &small()).await;
     let (status, grids) = get(&f.router, "/api/grids").await;
     assert_eq!(status, StatusCode::OK);
     let features = grids["features"].as_array().unwrap();
@@ -120,14 +221,14 @@ async fn grid_kpis_sum_to_community_street_and_district_totals() {
     }
     assert_eq!(d["code"], "330203");
     assert_eq!(district["targets"]["reg_rate"], 0.9);
+    f.done().await;
 }
 
-#[tokio::test]
-async fn what_the_store_loads_is_what_was_saved() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).await.unwrap();
+async fn what_the_store_loads_is_what_was_saved(backend: Backend) {
+    let f = Fixture::empty(backend).await;
+    let store = f.store.as_ref();
     let opts = DemoOptions { scale: 0.05, seed: 3, ..Default::default() };
-    let city = startup::seed_demo(&store, &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+    let city = startup::seed_demo(store, &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
     let loaded = store.load_atlas_input().await.unwrap();
     let expected = AtlasInput::from_city(&city);
     assert!(loaded.grids == expected.grids, "grid geometry changed in the store");
@@ -139,14 +240,14 @@ async fn what_the_store_loads_is_what_was_saved() {
     assert_eq!(loaded.workplaces, expected.workplaces);
     assert_eq!(loaded.district, expected.district);
     // A second seed into the same store is refused and changes nothing.
-    let again = startup::seed_demo(&store, &opts, &mut |_, _| {}, &|_, _, _| {}).await;
+    let again = startup::seed_demo(store, &opts, &mut |_, _| {}, &|_, _, _| {}).await;
     assert!(again.is_err());
     assert_eq!(store.load_atlas_input().await.unwrap().building_stats, expected.building_stats);
+    f.done().await;
 }
 
-#[tokio::test]
-async fn bad_requests_get_a_4xx_with_a_message() {
-    let f = fixture().await;
+async fn bad_requests_get_a_4xx_with_a_message(backend: Backend) {
+    let f = Fixture::seeded(backend, &small()).await;
     let r = &f.router;
     for bbox in ["1,2,3", "a,b,c,d", "121.6,29.8,121.5,29.9", "200,0,201,1", "1,2,3,inf"] {
         assert_error(&get(r, &format!("/api/buildings?bbox={bbox}")).await, StatusCode::BAD_REQUEST, "bbox");
@@ -209,30 +310,25 @@ async fn bad_requests_get_a_4xx_with_a_message() {
         "registered",
     );
     // None of these recorded anything.
-    let visits: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM visits WHERE client_id = 'a'")
-        .fetch_one(f.store.pool())
-        .await
-        .unwrap();
-    assert_eq!(visits, 0);
+    assert_eq!(f.db.int("SELECT COUNT(*) FROM visits WHERE client_id = 'a'").await, 0);
+    f.done().await;
 }
 
 /// A building holding a known but unregistered person, that person, and the building's grid.
-async fn unregistered_person(store: &SqliteStore) -> (u32, u32, u32) {
-    let (person, building, grid): (i64, i64, i64) = sqlx::query_as(
-        "SELECT p.id, p.building_id, b.grid_id FROM persons p JOIN buildings b ON b.id = p.building_id \
-         WHERE p.registered = 0 ORDER BY p.id LIMIT 1",
-    )
-    .fetch_one(store.pool())
-    .await
-    .unwrap();
+async fn unregistered_person(db: &Db) -> (u32, u32, u32) {
+    let (person, building, grid) = db
+        .ints3(
+            "SELECT CAST(p.id AS BIGINT), CAST(p.building_id AS BIGINT), CAST(b.grid_id AS BIGINT) \
+             FROM persons p JOIN buildings b ON b.id = p.building_id WHERE NOT p.registered ORDER BY p.id LIMIT 1",
+        )
+        .await;
     (person as u32, building as u32, grid as u32)
 }
 
-#[tokio::test]
-async fn a_visit_updates_the_map_at_once_and_a_replay_changes_nothing() {
-    let f = fixture().await;
+async fn a_visit_updates_the_map_at_once_and_a_replay_changes_nothing(backend: Backend) {
+    let f = Fixture::seeded(backend, &small()).await;
     let r = &f.router;
-    let (person, building, grid) = unregistered_person(&f.store).await;
+    let (person, building, grid) = unregistered_person(&f.db).await;
     let (_, before) = get(r, &format!("/api/grids/{grid}")).await;
     let (_, district_before) = get(r, "/api/stats?level=district").await;
     let body = json!({
@@ -279,22 +375,18 @@ async fn a_visit_updates_the_map_at_once_and_a_replay_changes_nothing() {
     assert_eq!(n(da, "persons_registered"), n(db, "persons_registered") + 1);
     assert_eq!(n(da, "rental_units"), n(db, "rental_units") + 1);
 
-    // It is in the store: a fresh start from the same file sees it.
-    let state = startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap();
-    let (_, reloaded) = get(&app(state), &format!("/api/grids/{grid}")).await;
+    // It is in the store: a fresh start from the same data sees it.
+    let (_, reloaded) = get(&f.router_now().await, &format!("/api/grids/{grid}")).await;
     assert_eq!(reloaded["properties"], after["properties"]);
+    f.done().await;
 }
 
-#[tokio::test]
-async fn a_rejected_visit_applies_nothing_of_itself() {
-    let f = fixture().await;
+async fn a_rejected_visit_applies_nothing_of_itself(backend: Backend) {
+    let f = Fixture::seeded(backend, &small()).await;
     let r = &f.router;
-    let (person, building, grid) = unregistered_person(&f.store).await;
-    let foreign_unit: i64 = sqlx::query_scalar("SELECT id FROM rental_units WHERE building_id <> ? LIMIT 1")
-        .bind(building)
-        .fetch_one(f.store.pool())
-        .await
-        .unwrap();
+    let (person, building, grid) = unregistered_person(&f.db).await;
+    let foreign_unit =
+        f.db.int(&format!("SELECT CAST(id AS BIGINT) FROM rental_units WHERE building_id <> {building} LIMIT 1")).await;
     let (_, before) = get(r, &format!("/api/grids/{grid}")).await;
     // The person is valid, the unit belongs to another building: the whole visit is refused.
     let body = json!({
@@ -309,33 +401,24 @@ async fn a_rejected_visit_applies_nothing_of_itself() {
         "not in building",
     );
     // A pledge for a unit that stays unregistered is refused too.
-    let unregistered_unit: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM rental_units WHERE building_id = ? AND registered = 0 LIMIT 1")
-            .bind(building)
-            .fetch_optional(f.store.pool())
-            .await
-            .unwrap();
-    if let Some(u) = unregistered_unit {
+    let unregistered_unit =
+        f.db.ints(&format!(
+            "SELECT CAST(id AS BIGINT) FROM rental_units WHERE building_id = {building} AND NOT registered LIMIT 1"
+        ))
+        .await;
+    if let Some(u) = unregistered_unit.first() {
         let body = json!({ "client_id": "reject-2", "building_id": building, "register_persons": [person], "pledge_units": [u] });
         assert_error(&post_json(r, "/api/visits", &body.to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "pledge");
     }
     assert_eq!(get(r, &format!("/api/grids/{grid}")).await.1, before);
-    let registered: bool = sqlx::query_scalar("SELECT registered FROM persons WHERE id = ?")
-        .bind(person)
-        .fetch_one(f.store.pool())
-        .await
-        .unwrap();
-    assert!(!registered, "the rejected visit registered the person anyway");
-    let visits: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM visits WHERE client_id LIKE 'reject-%'")
-        .fetch_one(f.store.pool())
-        .await
-        .unwrap();
-    assert_eq!(visits, 0);
+    let registered = f.db.int(&format!("SELECT COUNT(*) FROM persons WHERE id = {person} AND registered")).await;
+    assert_eq!(registered, 0, "the rejected visit registered the person anyway");
+    assert_eq!(f.db.int("SELECT COUNT(*) FROM visits WHERE client_id LIKE 'reject-%'").await, 0);
+    f.done().await;
 }
 
-#[tokio::test]
-async fn buildings_in_a_box_and_by_id() {
-    let f = fixture().await;
+async fn buildings_in_a_box_and_by_id(backend: Backend) {
+    let f = Fixture::seeded(backend, &small()).await;
     let r = &f.router;
     let (_, grids) = get(r, "/api/grids").await;
     let p = &grids["features"][0]["properties"]["label_point"];
@@ -357,4 +440,28 @@ async fn buildings_in_a_box_and_by_id() {
     // Nothing person-level is served.
     let text = fc.to_string();
     assert!(!text.contains("id_number") && !text.contains("phone"));
+    f.done().await;
+}
+
+#[tokio::test]
+async fn sqlite_and_postgis_serve_byte_identical_responses() {
+    let opts = DemoOptions { scale: 0.05, seed: 11, ..Default::default() };
+    let lite = Fixture::seeded(Backend::Sqlite, &opts).await;
+    let pg = Fixture::seeded(Backend::Postgis, &opts).await;
+    let mut uris: Vec<String> =
+        ["district", "street", "community", "grid"].iter().map(|l| format!("/api/stats?level={l}")).collect();
+    uris.extend(["/api/grids", "/api/basemap", "/api/district"].map(String::from));
+    for uri in uris {
+        let a = raw(&lite.router, &uri).await;
+        let b = raw(&pg.router, &uri).await;
+        assert!(a == b, "{uri} differs between SQLite ({} bytes) and PostGIS ({} bytes)", a.len(), b.len());
+    }
+    lite.done().await;
+    pg.done().await;
+}
+
+async fn raw(router: &Router, uri: &str) -> Vec<u8> {
+    let res = router.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{uri}");
+    res.into_body().collect().await.unwrap().to_bytes().to_vec()
 }

@@ -3,7 +3,9 @@
 //! the caller applies the returned [`StatsDelta`] to the Atlas only after the commit.
 
 pub mod codec;
+pub mod postgis;
 pub mod sqlite;
+pub mod wkb;
 
 use async_trait::async_trait;
 use rentgrid_geodata::{AtlasInput, City, StatsDelta, Visit};
@@ -28,6 +30,9 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The database's schema is missing, older or newer than this build's.
+    #[error("{0}")]
+    Schema(String),
     /// The store has no district yet.
     #[error("the store holds no district yet")]
     Empty,

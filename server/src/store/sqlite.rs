@@ -111,7 +111,8 @@ fn street_kind_str(k: StreetKind) -> &'static str {
     }
 }
 
-fn community_kind_str(k: CommunityKind) -> &'static str {
+/// The stored name of a community kind.
+pub fn community_kind_str(k: CommunityKind) -> &'static str {
     match k {
         CommunityKind::Urban => "urban",
         CommunityKind::UrbanVillage => "urban_village",
@@ -120,7 +121,8 @@ fn community_kind_str(k: CommunityKind) -> &'static str {
     }
 }
 
-fn parse_community_kind(s: &str) -> Option<CommunityKind> {
+/// Parses [`community_kind_str`].
+pub fn parse_community_kind(s: &str) -> Option<CommunityKind> {
     [CommunityKind::Urban, CommunityKind::UrbanVillage, CommunityKind::Industrial, CommunityKind::Rural]
         .into_iter()
         .find(|k| community_kind_str(*k) == s)
