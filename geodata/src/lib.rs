@@ -7,6 +7,7 @@ pub mod cow;
 pub mod crs;
 pub mod demo;
 pub mod idcard;
+pub mod import;
 pub mod model;
 pub mod reference;
 

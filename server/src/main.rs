@@ -87,6 +87,33 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Import a ledger (台帐) into the store.
+    ///
+    /// Every row is checked first; by default nothing is written unless every row is good (all or
+    /// nothing), and each bad row is listed with its row number, column and reason. A unit whose
+    /// 编号 is already stored is updated, not duplicated. Example:
+    /// rentgrid import units 出租房屋台帐.csv --crs gcj-02
+    Import {
+        /// What the ledger holds: `units` (出租房屋台帐).
+        #[arg(value_parser = ["units"])]
+        kind: String,
+        /// The ledger: CSV in UTF-8 (with or without BOM), GBK or GB18030.
+        file: PathBuf,
+        /// The file's text encoding, when detection guesses wrong: utf-8, gbk, gb18030.
+        #[arg(long)]
+        encoding: Option<String>,
+        /// The coordinate system of 经度/纬度: wgs84, cgcs2000, gcj-02 (AMap, Tencent), bd-09 (Baidu).
+        #[arg(long, default_value = "wgs84")]
+        crs: String,
+        /// Import the good rows and report the bad ones, instead of importing nothing.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Also write the bad rows to this CSV file (row, column, reason).
+        #[arg(long)]
+        report: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Apply the store's schema migrations: needed once for a new PostGIS database (the embedded
     /// SQLite store migrates itself).
     ///
@@ -151,12 +178,7 @@ async fn seed(at: &StoreLocation, opts: &DemoOptions) -> anyhow::Result<()> {
         gen_bar.set_position((f * 1000.0) as u64);
     };
     let save_bar = Mutex::new(None::<ProgressBar>);
-    let on_save = |label: &str, done: u64, total: u64| {
-        let Ok(mut slot) = save_bar.lock() else { return };
-        let pb = slot.get_or_insert_with(bar);
-        pb.set_message(format!("saving {label}"));
-        pb.set_position((done * 1000).checked_div(total).unwrap_or(1000));
-    };
+    let on_save = save_progress(&save_bar, "saving");
     let city = startup::seed_demo(store.as_ref(), opts, &mut on_gen, &on_save).await?;
     gen_bar.finish_and_clear();
     if let Ok(Some(pb)) = save_bar.lock().map(|mut s| s.take()) {
@@ -171,6 +193,83 @@ async fn seed(at: &StoreLocation, opts: &DemoOptions) -> anyhow::Result<()> {
         city.rental_units.len(),
         city.persons.len(),
         city.caseworkers.len()
+    );
+    Ok(())
+}
+
+/// Progress of store writes: a bar on a terminal, plain lines otherwise (logs, pipes).
+fn save_progress<'a>(
+    slot: &'a Mutex<Option<ProgressBar>>,
+    verb: &'a str,
+) -> impl Fn(&str, u64, u64) + Send + Sync + 'a {
+    move |label: &str, done: u64, total: u64| {
+        let Ok(mut slot) = slot.lock() else { return };
+        let pb = slot.get_or_insert_with(bar);
+        if pb.is_hidden() {
+            eprintln!("{verb} {label} {done}/{total}");
+        }
+        pb.set_message(format!("{verb} {label}"));
+        pb.set_position((done * 1000).checked_div(total).unwrap_or(1000));
+    }
+}
+
+async fn import_units(
+    file: &Path,
+    encoding: Option<&str>,
+    crs: &str,
+    skip_invalid: bool,
+    report: Option<&Path>,
+    at: &StoreLocation,
+) -> anyhow::Result<()> {
+    use rentgrid_geodata::import::{table, units};
+    let encoding = encoding.map(str::parse::<table::Encoding>).transpose().map_err(anyhow::Error::msg)?;
+    let crs: rentgrid_geodata::crs::Crs = crs.parse().map_err(anyhow::Error::msg)?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let table = table::read_csv(&bytes, encoding).with_context(|| format!("{}", file.display()))?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let parsed = units::parse(&table, crs, today).with_context(|| format!("{}", file.display()))?;
+    if !parsed.ignored_columns.is_empty() {
+        eprintln!("ignoring columns rentgrid does not know: {}", parsed.ignored_columns.join(", "));
+    }
+    let store = startup::open_store(at, false).await?;
+    let atlas = startup::load_atlas(store.as_ref()).await?;
+    let (good, resolve_errors) = units::resolve(parsed.records, &atlas, &table.headers);
+    let mut errors = parsed.errors;
+    errors.extend(resolve_errors);
+    errors.sort_by_key(|e| e.row);
+    let rows = table.rows.len();
+    for e in &errors {
+        eprintln!("{}: {e}", file.display());
+    }
+    if let Some(path) = report {
+        let mut out = String::from("\u{FEFF}row,column,reason\n");
+        for e in &errors {
+            let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            out.push_str(&format!("{},{},{}\n", e.row, q(e.column.as_deref().unwrap_or("")), q(&e.reason)));
+        }
+        std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let bad_rows = errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
+    if bad_rows > 0 && !skip_invalid {
+        bail!(
+            "nothing was imported: {bad_rows} of {rows} rows have problems (listed above). Fix them, or pass \
+             --skip-invalid to import the {} good rows",
+            good.len()
+        );
+    }
+    eprintln!("writing {} rental units ({}, {})", good.len(), table.encoding, describe(at));
+    let save_bar = Mutex::new(None::<ProgressBar>);
+    let counts = store.import_units(&good, &save_progress(&save_bar, "writing")).await?;
+    if let Ok(Some(pb)) = save_bar.lock().map(|mut s| s.take()) {
+        pb.finish_and_clear();
+    }
+    eprintln!(
+        "imported {} rental units: {} new, {} updated, {} landlords added{}",
+        good.len(),
+        counts.inserted,
+        counts.updated,
+        counts.landlords_added,
+        if bad_rows > 0 { format!("; {bad_rows} bad rows skipped") } else { String::new() }
     );
     Ok(())
 }
@@ -204,6 +303,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             seed(&at, &opts).await
+        }
+        Command::Import { kind: _, file, encoding, crs, skip_invalid, report, store } => {
+            import_units(&file, encoding.as_deref(), &crs, skip_invalid, report.as_deref(), &store.location()).await
         }
         Command::Migrate { store } => {
             let at = store.location();

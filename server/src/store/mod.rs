@@ -8,6 +8,7 @@ pub mod sqlite;
 pub mod wkb;
 
 use async_trait::async_trait;
+use rentgrid_geodata::import::units::ImportedUnit;
 use rentgrid_geodata::{AtlasInput, City, StatsDelta, Visit};
 use time::Date;
 
@@ -119,6 +120,20 @@ pub struct StoreInfo {
     pub origin: Option<String>,
 }
 
+/// What an import wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportCounts {
+    /// Units new to the store.
+    pub inserted: u64,
+    /// Units already there (same external id), now updated.
+    pub updated: u64,
+    /// Landlords added (those already known by ID number are reused).
+    pub landlords_added: u64,
+}
+
+/// Rows per write statement of an import.
+pub const IMPORT_CHUNK: usize = 2_000;
+
 /// Progress of a long store operation: (what, done, total).
 pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Send + Sync);
 
@@ -136,4 +151,8 @@ pub trait Store: Send + Sync {
     async fn load_atlas_input(&self) -> Result<AtlasInput>;
     /// Records a visit and its effects in one transaction.
     async fn record_visit(&self, visit: &NewVisit) -> Result<VisitOutcome>;
+    /// Writes imported rental units in one transaction: a unit whose external id is already
+    /// stored is updated, others are added; landlords are matched by ID number. Either every
+    /// unit is written or, on any failure (or the process being killed), none.
+    async fn import_units(&self, units: &[ImportedUnit], progress: Progress<'_>) -> Result<ImportCounts>;
 }

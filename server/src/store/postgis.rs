@@ -3,11 +3,13 @@
 //! whole columns as arrays (`UNNEST`), so a city takes a few statements per table, not a round
 //! trip per row.
 
+use super::sqlite::{UPSERT_UNIT, assign_landlords};
 use super::wkb;
-use super::{NewVisit, Progress, Result, Store, StoreError, StoreInfo, VisitOutcome};
+use super::{IMPORT_CHUNK, ImportCounts, NewVisit, Progress, Result, Store, StoreError, StoreInfo, VisitOutcome};
 use async_trait::async_trait;
 use geo::{Geometry, MultiPolygon, Point, Polygon};
 use rentgrid_geodata::atlas::BuildingStats;
+use rentgrid_geodata::import::units::ImportedUnit;
 use rentgrid_geodata::{
     AtlasInput, Block, Building, BuildingKind, City, Community, District, Grid, Road, RoadClass, StatsDelta, Street,
     StreetKind, Visit, Workplace,
@@ -15,6 +17,7 @@ use rentgrid_geodata::{
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Row};
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use time::Date;
 
@@ -763,6 +766,77 @@ impl Store for PostgisStore {
             notes: v.notes.clone(),
         };
         Ok(VisitOutcome { visit, replayed: false, delta })
+    }
+
+    async fn import_units(&self, units: &[ImportedUnit], progress: Progress<'_>) -> Result<ImportCounts> {
+        let mut tx = self.pool.begin().await?;
+        // One import at a time: landlord ids are allocated after the largest.
+        sqlx::query("LOCK TABLE landlords, rental_units IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        let c = &mut *tx;
+        let numbers: Vec<String> = units
+            .iter()
+            .filter_map(|u| u.unit.landlord.as_ref().map(|l| l.id_number.clone()).filter(|n| !n.is_empty()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut known: HashMap<String, i64> = HashMap::new();
+        for row in sqlx::query("SELECT id, id_number FROM landlords WHERE id_number = ANY($1)")
+            .bind(&numbers)
+            .fetch_all(&mut *c)
+            .await?
+        {
+            known.entry(row.try_get("id_number")?).or_insert(i64::from(row.try_get::<i32, _>("id")?));
+        }
+        let next: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), -1)::int8 + 1 FROM landlords").fetch_one(&mut *c).await?;
+        let (landlord_ids, new_landlords) = assign_landlords(units, &mut known, next);
+        chunked(c, &new_landlords, "landlords", progress, |rows| {
+            sqlx::query("INSERT INTO landlords (id, name, id_number, phone) SELECT * FROM UNNEST($1::int4[], $2::text[], $3::text[], $4::text[])")
+                .bind(rows.iter().map(|(id, _)| *id as i32).collect::<Vec<_>>())
+                .bind(rows.iter().map(|(_, l)| l.name.clone()).collect::<Vec<_>>())
+                .bind(rows.iter().map(|(_, l)| l.id_number.clone()).collect::<Vec<_>>())
+                .bind(rows.iter().map(|(_, l)| l.phone.clone()).collect::<Vec<_>>())
+        })
+        .await?;
+        let ids: Vec<String> = units.iter().map(|u| u.external_id.clone()).collect();
+        let existing: HashSet<String> =
+            sqlx::query_scalar("SELECT external_id FROM rental_units WHERE external_id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *c)
+                .await?
+                .into_iter()
+                .collect();
+        let rows: Vec<(&ImportedUnit, Option<i64>)> = units.iter().zip(landlord_ids).collect();
+        let total = rows.len() as u64;
+        let mut done = 0u64;
+        progress("rental units", 0, total);
+        for chunk in rows.chunks(IMPORT_CHUNK) {
+            sqlx::query(&format!(
+                "INSERT INTO rental_units (external_id, building_id, landlord_id, label, registered, registered_on, pledge_signed, tenants, mode, concentrated) \
+                 SELECT * FROM UNNEST($1::text[], $2::int4[], $3::int4[], $4::text[], $5::bool[], $6::date[], $7::bool[], $8::int4[], $9::text[], $10::bool[]){UPSERT_UNIT}"
+            ))
+            .bind(chunk.iter().map(|(u, _)| u.external_id.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(u, _)| int(u.building_id)).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(_, l)| l.map(|l| l as i32)).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(u, _)| u.unit.label.clone()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(u, _)| u.unit.registered).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(u, _)| u.unit.registered_on).collect::<Vec<Option<Date>>>())
+            .bind(chunk.iter().map(|(u, _)| u.unit.pledge_signed).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(u, _)| int(u.unit.tenants)).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(u, _)| u.unit.mode.as_str().to_string()).collect::<Vec<_>>())
+            .bind(chunk.iter().map(|(u, _)| u.unit.concentrated).collect::<Vec<_>>())
+            .execute(&mut *c)
+            .await?;
+            done += chunk.len() as u64;
+            progress("rental units", done, total);
+        }
+        tx.commit().await?;
+        let updated = units.iter().filter(|u| existing.contains(&u.external_id)).count() as u64;
+        Ok(ImportCounts {
+            inserted: units.len() as u64 - updated,
+            updated,
+            landlords_added: new_landlords.len() as u64,
+        })
     }
 }
 

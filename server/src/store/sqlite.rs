@@ -2,9 +2,10 @@
 //! readers are never blocked by the writer.
 
 use super::codec::{line, multipolygon, polygon, to_geojson};
-use super::{NewVisit, Progress, Result, Store, StoreError, StoreInfo, VisitOutcome};
+use super::{IMPORT_CHUNK, ImportCounts, NewVisit, Progress, Result, Store, StoreError, StoreInfo, VisitOutcome};
 use async_trait::async_trait;
 use rentgrid_geodata::atlas::BuildingStats;
+use rentgrid_geodata::import::units::{ImportedUnit, LandlordRecord};
 use rentgrid_geodata::{
     AtlasInput, Block, Building, BuildingKind, City, Community, CommunityKind, District, Grid, Road, RoadClass,
     StatsDelta, Street, StreetKind, Visit, Workplace,
@@ -13,6 +14,7 @@ use sqlx::migrate::Migrator;
 use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use time::Date;
@@ -87,15 +89,31 @@ async fn insert<'a, T: Sync>(
     rows: &'a [T],
     label: &str,
     progress: Progress<'_>,
+    bind: impl FnMut(&mut Separated<'_, 'a, Sqlite, &'static str>, &'a T),
+) -> Result<()> {
+    insert_then(conn, head, "", ncols.max(1), (30_000 / ncols.max(1)).max(1), rows, label, progress, bind).await
+}
+
+/// [`insert`] with `tail` after the values (an `ON CONFLICT` clause) and `per` rows a statement.
+#[allow(clippy::too_many_arguments)]
+async fn insert_then<'a, T: Sync>(
+    conn: &mut SqliteConnection,
+    head: &str,
+    tail: &str,
+    _ncols: usize,
+    per: usize,
+    rows: &'a [T],
+    label: &str,
+    progress: Progress<'_>,
     mut bind: impl FnMut(&mut Separated<'_, 'a, Sqlite, &'static str>, &'a T),
 ) -> Result<()> {
-    let per = (30_000 / ncols.max(1)).max(1);
     let total = rows.len() as u64;
     let mut done = 0u64;
     progress(label, 0, total);
     for chunk in rows.chunks(per) {
         let mut qb = QueryBuilder::<Sqlite>::new(head);
         qb.push_values(chunk, |mut b, row| bind(&mut b, row));
+        qb.push(tail);
         qb.build().execute(&mut *conn).await?;
         done += chunk.len() as u64;
         progress(label, done, total);
@@ -723,7 +741,117 @@ impl Store for SqliteStore {
         };
         Ok(VisitOutcome { visit, replayed: false, delta })
     }
+
+    async fn import_units(&self, units: &[ImportedUnit], progress: Progress<'_>) -> Result<ImportCounts> {
+        let mut tx = self.pool.begin().await?;
+        let c = &mut *tx;
+        let numbers: Vec<&str> = units
+            .iter()
+            .filter_map(|u| u.unit.landlord.as_ref().map(|l| l.id_number.as_str()).filter(|n| !n.is_empty()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut known: HashMap<String, i64> = HashMap::new();
+        for chunk in numbers.chunks(IMPORT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("SELECT id, id_number FROM landlords WHERE id_number IN ");
+            qb.push_tuples(chunk, |mut b, n| {
+                b.push_bind(*n);
+            });
+            for row in qb.build().fetch_all(&mut *c).await? {
+                known.entry(row.try_get("id_number")?).or_insert(row.try_get("id")?);
+            }
+        }
+        let next: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), -1) + 1 FROM landlords").fetch_one(&mut *c).await?;
+        let (landlord_ids, new_landlords) = assign_landlords(units, &mut known, next);
+        insert(
+            c,
+            "INSERT INTO landlords (id, name, id_number, phone) ",
+            4,
+            &new_landlords,
+            "landlords",
+            progress,
+            |b, (id, l)| {
+                b.push_bind(*id).push_bind(&l.name).push_bind(&l.id_number).push_bind(&l.phone);
+            },
+        )
+        .await?;
+        let mut existing: HashSet<String> = HashSet::new();
+        for chunk in units.chunks(IMPORT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("SELECT external_id FROM rental_units WHERE external_id IN ");
+            qb.push_tuples(chunk, |mut b, u| {
+                b.push_bind(&u.external_id);
+            });
+            for row in qb.build().fetch_all(&mut *c).await? {
+                existing.insert(row.try_get("external_id")?);
+            }
+        }
+        let rows: Vec<(&ImportedUnit, Option<i64>)> = units.iter().zip(landlord_ids).collect();
+        insert_then(
+            c,
+            "INSERT INTO rental_units (external_id, building_id, landlord_id, label, registered, registered_on, pledge_signed, tenants, mode, concentrated) ",
+            UPSERT_UNIT,
+            10,
+            IMPORT_CHUNK,
+            &rows,
+            "rental units",
+            progress,
+            |b, (u, landlord)| {
+                b.push_bind(&u.external_id)
+                    .push_bind(u.building_id)
+                    .push_bind(*landlord)
+                    .push_bind(&u.unit.label)
+                    .push_bind(u.unit.registered)
+                    .push_bind(u.unit.registered_on.map(fmt_date))
+                    .push_bind(u.unit.pledge_signed)
+                    .push_bind(u.unit.tenants)
+                    .push_bind(u.unit.mode.as_str())
+                    .push_bind(u.unit.concentrated);
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let updated = units.iter().filter(|u| existing.contains(&u.external_id)).count() as u64;
+        Ok(ImportCounts {
+            inserted: units.len() as u64 - updated,
+            updated,
+            landlords_added: new_landlords.len() as u64,
+        })
+    }
 }
+
+/// Landlord ids for imported units: known ID numbers reuse their landlord, the rest get new
+/// ids after the largest. Returns the id per unit and the landlords to insert.
+pub(super) fn assign_landlords<'a>(
+    units: &'a [ImportedUnit],
+    known: &mut HashMap<String, i64>,
+    mut next: i64,
+) -> (Vec<Option<i64>>, Vec<(i64, &'a LandlordRecord)>) {
+    let mut new = Vec::new();
+    let ids = units
+        .iter()
+        .map(|u| {
+            let l = u.unit.landlord.as_ref()?;
+            if let Some(&id) = known.get(&l.id_number).filter(|_| !l.id_number.is_empty()) {
+                return Some(id);
+            }
+            let id = next;
+            next += 1;
+            if !l.id_number.is_empty() {
+                known.insert(l.id_number.clone(), id);
+            }
+            new.push((id, l));
+            Some(id)
+        })
+        .collect();
+    (ids, new)
+}
+
+/// The `ON CONFLICT` clause of an import: the ledger's row replaces the stored unit.
+pub(super) const UPSERT_UNIT: &str = " ON CONFLICT (external_id) DO UPDATE SET building_id = excluded.building_id, \
+    landlord_id = excluded.landlord_id, label = excluded.label, registered = excluded.registered, \
+    registered_on = excluded.registered_on, pledge_signed = excluded.pledge_signed, tenants = excluded.tenants, \
+    mode = excluded.mode, concentrated = excluded.concentrated";
 
 fn visit_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Visit> {
     let day: String = row.try_get("visited_on")?;

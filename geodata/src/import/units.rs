@@ -1,0 +1,400 @@
+//! The rental-unit ledger (出租房屋台帐): one row per rental unit, found by its ledger id
+//! (编号), placed in a building by the building's id or by coordinates.
+//!
+//! | column | headers accepted | required |
+//! |---|---|---|
+//! | `external_id` | 编号, 房屋编号, 出租房屋编号, id | yes |
+//! | `building_id` | 楼栋编号, building | this or lon/lat |
+//! | `lon`, `lat` | 经度, 纬度, longitude, latitude, lng, x, y | this or building_id |
+//! | `label` | 房号, 室号, room | yes |
+//! | `landlord_name` | 房东姓名, 房东 | with the landlord's ID number |
+//! | `landlord_id_number` | 房东身份证号, 房东身份证号码 | no (checked by GB 11643 when given) |
+//! | `landlord_phone` | 房东电话, 房东联系电话 | no |
+//! | `registered` | 是否登记, 是否备案, 登记, 备案 | no (是/否; default 否) |
+//! | `registered_on` | 登记日期, 备案日期 | no |
+//! | `pledge_signed` | 保证书, 治安责任保证书, 是否签订保证书 | no (default 否) |
+//! | `tenants` | 租住人数, 居住人数, 人数 | no (default 0) |
+//! | `mode` | 管理模式 (委托式/自治式/旅馆式) | no (default 自治式) |
+//! | `concentrated` | 集中居住, 是否集中居住 | no (default 否) |
+
+use super::table::{FileError, Table};
+use super::{Column, Mapping, RowError, parse_date, parse_flag};
+use crate::atlas::Atlas;
+use crate::crs::{Crs, LocalProjection};
+use crate::idcard::IdNumber;
+use crate::model::{BuildingId, ManagementMode};
+use geo::{BoundingRect, Contains, Point, Rect};
+use std::collections::BTreeMap;
+use time::Date;
+
+const EXTERNAL_ID: usize = 0;
+const BUILDING: usize = 1;
+const LON: usize = 2;
+const LAT: usize = 3;
+const LABEL: usize = 4;
+const LANDLORD_NAME: usize = 5;
+const LANDLORD_ID: usize = 6;
+const LANDLORD_PHONE: usize = 7;
+const REGISTERED: usize = 8;
+const REGISTERED_ON: usize = 9;
+const PLEDGE: usize = 10;
+const TENANTS: usize = 11;
+const MODE: usize = 12;
+const CONCENTRATED: usize = 13;
+
+/// The columns of the ledger, in the order of the constants above.
+pub const COLUMNS: &[Column] = &[
+    Column { name: "external_id", aliases: &["编号", "房屋编号", "出租房屋编号", "id"] },
+    Column { name: "building_id", aliases: &["楼栋编号", "building"] },
+    Column { name: "lon", aliases: &["经度", "longitude", "lng", "x"] },
+    Column { name: "lat", aliases: &["纬度", "latitude", "y"] },
+    Column { name: "label", aliases: &["房号", "室号", "room"] },
+    Column { name: "landlord_name", aliases: &["房东姓名", "房东"] },
+    Column { name: "landlord_id_number", aliases: &["房东身份证号", "房东身份证号码"] },
+    Column { name: "landlord_phone", aliases: &["房东电话", "房东联系电话"] },
+    Column { name: "registered", aliases: &["是否登记", "是否备案", "登记", "备案"] },
+    Column { name: "registered_on", aliases: &["登记日期", "备案日期"] },
+    Column { name: "pledge_signed", aliases: &["保证书", "治安责任保证书", "是否签订保证书"] },
+    Column { name: "tenants", aliases: &["租住人数", "居住人数", "人数"] },
+    Column { name: "mode", aliases: &["管理模式"] },
+    Column { name: "concentrated", aliases: &["集中居住", "是否集中居住"] },
+];
+
+/// How far from a building's footprint a unit's coordinates may be and still be placed in it.
+pub const MAX_DISTANCE_M: f64 = 30.0;
+/// The most tenants one unit may record.
+pub const MAX_TENANTS: u32 = 500;
+
+/// Where a row puts its unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Place {
+    /// A building by id.
+    Building(BuildingId),
+    /// WGS84 coordinates (converted from the file's system).
+    Point(f64, f64),
+}
+
+/// A landlord as a row gives them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LandlordRecord {
+    /// Name.
+    pub name: String,
+    /// ID number, valid by GB 11643 (empty when not given).
+    pub id_number: String,
+    /// Phone (empty when not given).
+    pub phone: String,
+}
+
+/// A valid row, not yet placed in a building.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitRecord {
+    /// Its row in the file.
+    pub row: usize,
+    /// The ledger's id for the unit: a second import of it updates the same unit.
+    pub external_id: String,
+    /// Where it is.
+    pub place: Place,
+    /// The rest of the unit.
+    pub unit: UnitFields,
+}
+
+/// What a ledger says of a unit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnitFields {
+    /// Room label.
+    pub label: String,
+    /// Landlord, if given.
+    pub landlord: Option<LandlordRecord>,
+    /// 登记/备案.
+    pub registered: bool,
+    /// When registered.
+    pub registered_on: Option<Date>,
+    /// 治安责任保证书 signed.
+    pub pledge_signed: bool,
+    /// Tenants.
+    pub tenants: u32,
+    /// Management mode.
+    pub mode: ManagementMode,
+    /// 集中居住.
+    pub concentrated: bool,
+}
+
+/// A row placed in its building: what the store writes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportedUnit {
+    /// Row in the file.
+    pub row: usize,
+    /// The ledger's id.
+    pub external_id: String,
+    /// The building.
+    pub building_id: BuildingId,
+    /// The rest.
+    pub unit: UnitFields,
+}
+
+/// The valid rows, the bad ones, and the columns nobody knows.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    /// Rows that passed every check.
+    pub records: Vec<UnitRecord>,
+    /// One entry per problem.
+    pub errors: Vec<RowError>,
+    /// Headers ignored because they match no column.
+    pub ignored_columns: Vec<String>,
+}
+
+fn parse_mode(s: &str) -> Result<ManagementMode, String> {
+    match s.trim().to_lowercase().as_str() {
+        "" | "自治式" | "自治" | "self_managed" | "self-managed" => Ok(ManagementMode::SelfManaged),
+        "委托式" | "委托" | "entrusted" => Ok(ManagementMode::Entrusted),
+        "旅馆式" | "旅馆" | "hotel_style" | "hotel-style" | "hotel" => Ok(ManagementMode::HotelStyle),
+        _ => Err(format!("{s:?} is not a management mode (委托式, 自治式 or 旅馆式)")),
+    }
+}
+
+/// Checks every row of `table`; coordinates are read in `crs`; dates after `today` are refused.
+pub fn parse(table: &Table, crs: Crs, today: Date) -> Result<Parsed, FileError> {
+    let m = Mapping::new(COLUMNS, &table.headers);
+    let mut missing = Vec::new();
+    for (i, what) in [(EXTERNAL_ID, "编号 (external_id)"), (LABEL, "房号 (label)")] {
+        if !m.has(i) {
+            missing.push(what);
+        }
+    }
+    if !m.has(BUILDING) && !(m.has(LON) && m.has(LAT)) {
+        missing.push("楼栋编号 (building_id) or 经度/纬度 (lon/lat)");
+    }
+    if !missing.is_empty() {
+        return Err(FileError::MissingColumns(missing.join(", ")));
+    }
+    let mut out = Parsed { ignored_columns: m.unknown.clone(), ..Parsed::default() };
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (row, cells) in &table.rows {
+        let row = *row;
+        let mut errors = Vec::new();
+        let mut err = |col: usize, reason: String| {
+            errors.push(RowError { row, column: Some(m.header(col, COLUMNS[col].name)), reason });
+        };
+        let external_id = m.cell(EXTERNAL_ID, cells).to_string();
+        if external_id.is_empty() {
+            err(EXTERNAL_ID, "is empty".into());
+        } else if external_id.chars().count() > 64 {
+            err(EXTERNAL_ID, "is longer than 64 characters".into());
+        } else if let Some(first) = seen.get(&external_id) {
+            err(EXTERNAL_ID, format!("{external_id:?} already appears on row {first}"));
+        } else {
+            seen.insert(external_id.clone(), row);
+        }
+        let label = m.cell(LABEL, cells).to_string();
+        if label.is_empty() {
+            err(LABEL, "is empty".into());
+        } else if label.chars().count() > 40 {
+            err(LABEL, "is longer than 40 characters".into());
+        }
+        let building = m.cell(BUILDING, cells);
+        let place = if !building.is_empty() {
+            match building.parse::<u32>() {
+                Ok(id) => Some(Place::Building(id)),
+                Err(_) => {
+                    err(BUILDING, format!("{building:?} is not a building id"));
+                    None
+                }
+            }
+        } else {
+            let (lon, lat) = (m.cell(LON, cells), m.cell(LAT, cells));
+            match (lon.parse::<f64>(), lat.parse::<f64>()) {
+                _ if lon.is_empty() || lat.is_empty() => {
+                    err(
+                        if lon.is_empty() { LON } else { LAT },
+                        "is empty: give the building id or both coordinates".into(),
+                    );
+                    None
+                }
+                (Ok(x), Ok(y)) if x.is_finite() && y.is_finite() => {
+                    if (73.0..=136.0).contains(&x) && (3.0..=54.0).contains(&y) {
+                        let (x, y) = crs.to_wgs84(x, y);
+                        Some(Place::Point(x, y))
+                    } else if (73.0..=136.0).contains(&y) && (3.0..=54.0).contains(&x) {
+                        err(LON, format!("({x}, {y}) looks like latitude and longitude swapped"));
+                        None
+                    } else {
+                        err(LON, format!("({x}, {y}) is not a longitude/latitude in China"));
+                        None
+                    }
+                }
+                (Ok(_), Ok(_)) | (Err(_), _) => {
+                    err(LON, format!("{lon:?} is not a number"));
+                    None
+                }
+                (Ok(_), Err(_)) => {
+                    err(LAT, format!("{lat:?} is not a number"));
+                    None
+                }
+            }
+        };
+        let (name, idn, phone) =
+            (m.cell(LANDLORD_NAME, cells), m.cell(LANDLORD_ID, cells), m.cell(LANDLORD_PHONE, cells));
+        let landlord = if name.is_empty() && idn.is_empty() && phone.is_empty() {
+            None
+        } else {
+            if name.is_empty() {
+                err(LANDLORD_NAME, "is empty while other landlord columns are filled".into());
+            }
+            let id_number = if idn.is_empty() {
+                String::new()
+            } else {
+                match IdNumber::parse(idn) {
+                    Ok(id) => id.as_str().to_string(),
+                    Err(e) => {
+                        err(LANDLORD_ID, e.to_string());
+                        String::new()
+                    }
+                }
+            };
+            let phone_ok = phone.is_empty()
+                || (phone.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)) && (7..=20).contains(&phone.len()));
+            if !phone_ok {
+                err(LANDLORD_PHONE, format!("{phone:?} is not a phone number"));
+            }
+            Some(LandlordRecord { name: name.to_string(), id_number, phone: phone.to_string() })
+        };
+        let flag = |col: usize, err: &mut dyn FnMut(usize, String)| match parse_flag(m.cell(col, cells)) {
+            Ok(v) => v,
+            Err(e) => {
+                err(col, e);
+                None
+            }
+        };
+        let registered_flag = flag(REGISTERED, &mut err);
+        let pledge_signed = flag(PLEDGE, &mut err).unwrap_or(false);
+        let concentrated = flag(CONCENTRATED, &mut err).unwrap_or(false);
+        let date = m.cell(REGISTERED_ON, cells);
+        let registered_on = if date.is_empty() {
+            None
+        } else {
+            match parse_date(date) {
+                Ok(d) if d > today => {
+                    err(REGISTERED_ON, format!("{date} is in the future"));
+                    None
+                }
+                Ok(d) if d.year() < 1990 => {
+                    err(REGISTERED_ON, format!("{date} is before 1990"));
+                    None
+                }
+                Ok(d) => Some(d),
+                Err(e) => {
+                    err(REGISTERED_ON, e);
+                    None
+                }
+            }
+        };
+        let registered = match registered_flag {
+            Some(false) if registered_on.is_some() => {
+                err(REGISTERED, "says not registered, but a registration date is given".into());
+                false
+            }
+            Some(r) => r,
+            None => registered_on.is_some(),
+        };
+        if pledge_signed && !registered {
+            err(PLEDGE, "a safety pledge is signed for a registered unit, and this one is not registered".into());
+        }
+        let tenants_cell = m.cell(TENANTS, cells);
+        let tenants = if tenants_cell.is_empty() {
+            0
+        } else {
+            match tenants_cell.parse::<u32>() {
+                Ok(n) if n <= MAX_TENANTS => n,
+                _ => {
+                    err(TENANTS, format!("{tenants_cell:?} is not a number of people from 0 to {MAX_TENANTS}"));
+                    0
+                }
+            }
+        };
+        let mode = parse_mode(m.cell(MODE, cells)).unwrap_or_else(|e| {
+            err(MODE, e);
+            ManagementMode::SelfManaged
+        });
+        match (errors.is_empty(), place) {
+            (true, Some(place)) => out.records.push(UnitRecord {
+                row,
+                external_id,
+                place,
+                unit: UnitFields {
+                    label,
+                    landlord,
+                    registered,
+                    registered_on,
+                    pledge_signed,
+                    tenants,
+                    mode,
+                    concentrated,
+                },
+            }),
+            _ => out.errors.extend(errors),
+        }
+    }
+    Ok(out)
+}
+
+/// Places each record in a building of `atlas`: by id, or the building whose footprint holds
+/// its coordinates, or the nearest within [`MAX_DISTANCE_M`].
+pub fn resolve(
+    records: Vec<UnitRecord>,
+    atlas: &Atlas,
+    mapping_headers: &[String],
+) -> (Vec<ImportedUnit>, Vec<RowError>) {
+    let m = Mapping::new(COLUMNS, mapping_headers);
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for r in records {
+        let building = match r.place {
+            Place::Building(id) => atlas.building(id).map(|b| b.id).ok_or_else(|| RowError {
+                row: r.row,
+                column: Some(m.header(BUILDING, "building_id")),
+                reason: format!("building {id} does not exist"),
+            }),
+            Place::Point(lon, lat) => place_point(atlas, lon, lat).map_err(|reason| RowError {
+                row: r.row,
+                column: Some(m.header(LON, "lon")),
+                reason,
+            }),
+        };
+        match building {
+            Ok(building_id) => {
+                ok.push(ImportedUnit { row: r.row, external_id: r.external_id, building_id, unit: r.unit })
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    (ok, errors)
+}
+
+fn place_point(atlas: &Atlas, lon: f64, lat: f64) -> Result<BuildingId, String> {
+    if atlas.grid_at(lon, lat).is_none() {
+        return Err(format!("({lon:.6}, {lat:.6}) is outside {}", atlas.district().name));
+    }
+    let p = Point::new(lon, lat);
+    let d = 0.0005;
+    let near = Rect::new(geo::coord! { x: lon - d, y: lat - d }, geo::coord! { x: lon + d, y: lat + d });
+    if let Some(id) =
+        atlas.buildings_in(near).into_iter().find(|&id| atlas.building(id).is_some_and(|b| b.footprint.contains(&p)))
+    {
+        return Ok(id);
+    }
+    let proj = LocalProjection::new(lon, lat);
+    let nearest = atlas.nearest_buildings(lon, lat, 1).into_iter().next().and_then(|id| {
+        let fb = atlas.building(id)?.footprint.bounding_rect()?;
+        let cx = lon.clamp(fb.min().x, fb.max().x);
+        let cy = lat.clamp(fb.min().y, fb.max().y);
+        let (x, y) = proj.forward(cx, cy);
+        Some((id, x.hypot(y)))
+    });
+    match nearest {
+        Some((id, m)) if m <= MAX_DISTANCE_M => Ok(id),
+        Some((_, m)) => {
+            Err(format!("no building within {MAX_DISTANCE_M} m of ({lon:.6}, {lat:.6}): the nearest is {m:.0} m away"))
+        }
+        None => Err("the district has no buildings".into()),
+    }
+}

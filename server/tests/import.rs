@@ -1,0 +1,197 @@
+//! `rentgrid import units` on both stores, through the real binary: bad ledgers are refused
+//! whole with every bad row named, malformed files get a clear error, a re-import updates
+//! instead of duplicating, and an import killed with SIGKILL in the middle of writing leaves the
+//! store exactly as it was.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use rentgrid_geodata::atlas::BuildingStats;
+use rentgrid_server::startup::{self, StoreLocation};
+use rentgrid_server::store::postgis::testing::TestDatabase;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rentgrid");
+
+/// A small demo city in a fresh store of either kind.
+struct Store {
+    _dir: tempfile::TempDir,
+    args: Vec<String>,
+    at: StoreLocation,
+    pg: Option<TestDatabase>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Store {
+    fn new(postgis: bool) -> Store {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (args, at, pg) = if postgis {
+            let (db, _) = rt.block_on(TestDatabase::create(true)).unwrap_or_else(|e| panic!("{e}"));
+            (vec!["--database-url".to_string(), db.url.clone()], StoreLocation::Postgis(db.url.clone()), Some(db))
+        } else {
+            let data = dir.path().join("data");
+            (vec!["--data".to_string(), data.display().to_string()], StoreLocation::Sqlite(data), None)
+        };
+        let s = Store { _dir: dir, args, at, pg, rt };
+        let out = s.run(&["demo", "--scale", "0.05"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        s
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(BIN).args(args).args(&self.args).output().unwrap()
+    }
+
+    /// Everything the register counts, per building.
+    fn stats(&self) -> Vec<BuildingStats> {
+        self.rt.block_on(async {
+            let store = startup::open_store(&self.at, false).await.unwrap();
+            store.load_atlas_input().await.unwrap().building_stats
+        })
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> String {
+        let p = self._dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.display().to_string()
+    }
+
+    fn done(self) {
+        if let Some(db) = self.pg {
+            self.rt.block_on(db.drop_database());
+        }
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn refused_without_panic(o: &Output, hint: &str) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    assert!(e.contains(hint), "stderr does not mention {hint:?}: {e}");
+}
+
+fn bad_ledgers_are_refused_whole(postgis: bool) {
+    let s = Store::new(postgis);
+    let before = s.stats();
+    let ledger = "编号,楼栋编号,房号,房东姓名,房东身份证号,是否登记,登记日期,保证书,租住人数\n\
+                  A-1,1,101,王伟,11010519491231002X,是,2025-03-01,是,2\n\
+                  A-2,2,102,李娜,110105194912310021,是,2025-03-01,否,1\n\
+                  A-3,999999,103,,,否,,否,1\n\
+                  A-4,3,104,,,否,,是,1\n";
+    let path = s.file("ledger.csv", ledger.as_bytes());
+    let out = s.run(&["import", "units", &path]);
+    refused_without_panic(&out, "nothing was imported: 3 of 4 rows");
+    let e = stderr(&out);
+    assert!(e.contains("row 3, column 房东身份证号: the check digit is 1, expected X"), "{e}");
+    assert!(e.contains("row 4, column 楼栋编号: building 999999 does not exist"), "{e}");
+    assert!(e.contains("row 5, column 保证书"), "{e}");
+    assert_eq!(s.stats(), before, "a refused import changed the store");
+
+    // The good row alone, then again: one unit, updated the second time.
+    let out = s.run(&["import", "units", &path, "--skip-invalid"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 new, 0 updated, 1 landlords added; 3 bad rows skipped"), "{}", stderr(&out));
+    let once = s.stats();
+    assert_eq!(once[1].rental_units, before[1].rental_units + 1);
+    assert_eq!(once[1].pledges_signed, before[1].pledges_signed + 1);
+    let out = s.run(&["import", "units", &path, "--skip-invalid"]);
+    assert!(stderr(&out).contains("0 new, 1 updated, 0 landlords added"), "{}", stderr(&out));
+    assert_eq!(s.stats(), once, "a re-import duplicated or changed the unit");
+    s.done();
+}
+
+fn malformed_files_get_clear_errors(postgis: bool) {
+    let s = Store::new(postgis);
+    let before = s.stats();
+    let (gbk, _, _) = encoding_rs::GBK.encode("编号,楼栋编号,房号\nA-1,1,三楼\n");
+    let mut huge = b"external_id,building_id,label\nA-1,1,".to_vec();
+    huge.extend(std::iter::repeat_n(b'9', 100 * 1024 * 1024));
+    huge.push(b'\n');
+    let cases: Vec<(&str, Vec<u8>, Vec<&str>, &str)> = vec![
+        ("empty.csv", vec![], vec![], "the file is empty"),
+        ("header.csv", "编号,楼栋编号,房号\n".into(), vec![], "no data rows"),
+        ("binary.csv", vec![0xFF, 0xFE, 0x00, 0x81, 0x30, 0x00, 0xD8], vec![], "neither UTF-8 nor GBK"),
+        ("gbk.csv", gbk.to_vec(), vec!["--encoding", "utf-8"], "not valid UTF-8"),
+        ("columns.csv", "名称,地址\nx,y\n".into(), vec![], "missing column(s): 编号"),
+        ("huge.csv", huge, vec![], "row 2 is"),
+        ("coords.csv", "编号,经度,纬度,房号\nA-1,abc,29.8,1\nA-2,200,95,2\n".into(), vec![], "2 of 2 rows"),
+    ];
+    for (name, bytes, flags, hint) in cases {
+        let path = s.file(name, &bytes);
+        let mut args = vec!["import", "units", path.as_str()];
+        args.extend(flags);
+        refused_without_panic(&s.run(&args), hint);
+    }
+    let out = s.run(&["import", "units", "/nonexistent/ledger.csv"]);
+    refused_without_panic(&out, "cannot read /nonexistent/ledger.csv");
+    assert_eq!(s.stats(), before, "a malformed file changed the store");
+    s.done();
+}
+
+fn an_import_killed_mid_write_changes_nothing(postgis: bool) {
+    let s = Store::new(postgis);
+    let before = s.stats();
+    let n_buildings = before.len();
+    let mut ledger = String::from("编号,楼栋编号,房号,房东姓名,房东电话,是否登记,租住人数\n");
+    for i in 0..120_000 {
+        ledger.push_str(&format!(
+            "K-{i},{},{},房东{i},1380000{:04},是,2\n",
+            i % n_buildings,
+            i % 900 + 100,
+            i % 10_000
+        ));
+    }
+    let path = s.file("big.csv", ledger.as_bytes());
+    let mut child = Command::new(BIN)
+        .args(["import", "units", &path])
+        .args(&s.args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut killed_at = None;
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("writing rental units ")
+            && let Some((done, total)) = rest.split_once('/')
+            && done.parse::<u64>().unwrap() > 0
+            && done.parse::<u64>().unwrap() < total.parse::<u64>().unwrap()
+        {
+            child.kill().unwrap(); // SIGKILL
+            killed_at = Some(line.clone());
+            break;
+        }
+    }
+    let status = child.wait().unwrap();
+    let killed_at = killed_at.expect("the import finished before it could be killed mid-write");
+    assert!(!status.success(), "killed at {killed_at:?} but it exited successfully");
+    assert_eq!(s.stats(), before, "an import killed at {killed_at:?} left part of itself in the store");
+    // The store still works: the same import, run to the end, writes everything.
+    let out = s.run(&["import", "units", &path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after: u32 = s.stats().iter().map(|b| b.rental_units).sum();
+    assert_eq!(after, before.iter().map(|b| b.rental_units).sum::<u32>() + 120_000);
+    s.done();
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(false) })*
+        }
+        mod postgis {
+            $(#[test] fn $name() { super::$name(true) })*
+        }
+    };
+}
+
+on_both_stores!(
+    bad_ledgers_are_refused_whole,
+    malformed_files_get_clear_errors,
+    an_import_killed_mid_write_changes_nothing
+);
