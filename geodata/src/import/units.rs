@@ -161,7 +161,8 @@ pub fn parse(table: &Table, crs: Crs, today: Date) -> Result<Parsed, FileError> 
             missing.push(what);
         }
     }
-    if !m.has(BUILDING) && !(m.has(LON) && m.has(LAT)) {
+    let placed = m.has(BUILDING) || (m.has(LON) && m.has(LAT));
+    if !placed {
         missing.push("楼栋编号 (building_id) or 经度/纬度 (lon/lat)");
     }
     if !missing.is_empty() {
