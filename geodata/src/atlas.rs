@@ -397,6 +397,11 @@ impl Atlas {
         self.version
     }
 
+    /// Sets the snapshot counter (a rebuilt Atlas continues the count of the one it replaces).
+    pub fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+
     /// The district.
     pub fn district(&self) -> &District {
         &self.fixed.district

@@ -1,9 +1,10 @@
 //! The server's shared state: the store, the current Atlas snapshot and the write lock.
 
-use crate::store::{NewVisit, Store, StoreError, VisitOutcome};
+use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use arc_swap::ArcSwap;
 use rentgrid_analysis::kpi::{self, Counts, Targets};
 use rentgrid_geodata::Atlas;
+use rentgrid_geodata::import::units::ImportedUnit;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -100,5 +101,16 @@ impl AppState {
         let next = Arc::new(self.atlas().with_deltas(&[outcome.delta]));
         self.inner.atlas.store(next.clone());
         Ok((outcome, next))
+    }
+
+    /// Writes imported units (one transaction), then rebuilds the Atlas from the store and
+    /// publishes it. Readers keep the old snapshot until the new one is complete.
+    pub async fn import_units(&self, units: &[ImportedUnit]) -> Result<ImportCounts, crate::startup::StartupError> {
+        let _guard = self.inner.write.lock().await;
+        let counts = self.inner.store.import_units(units, &|_, _, _| {}).await?;
+        let mut next = crate::startup::load_atlas(self.inner.store.as_ref()).await?;
+        next.set_version(self.atlas().version() + 1);
+        self.inner.atlas.store(Arc::new(next));
+        Ok(counts)
     }
 }

@@ -133,6 +133,7 @@ on_both_stores!(
     a_visit_updates_the_map_at_once_and_a_replay_changes_nothing,
     a_rejected_visit_applies_nothing_of_itself,
     buildings_in_a_box_and_by_id,
+    an_import_through_the_api_updates_the_map_at_once,
 );
 
 async fn send(router: &Router, req: Request<Body>) -> (StatusCode, Value) {
@@ -464,4 +465,56 @@ async fn raw(router: &Router, uri: &str) -> Vec<u8> {
     let res = router.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK, "{uri}");
     res.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
+
+async fn post_bytes(router: &Router, uri: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let req = Request::post(uri).header(header::CONTENT_TYPE, "text/csv").body(Body::from(body)).unwrap();
+    send(router, req).await
+}
+
+async fn an_import_through_the_api_updates_the_map_at_once(backend: Backend) {
+    let f = Fixture::seeded(backend, &small()).await;
+    let r = &f.router;
+    let (_, building) = get(r, "/api/buildings/1").await;
+    let grid = building["properties"]["grid_id"].as_u64().unwrap();
+    let (_, before) = get(r, &format!("/api/grids/{grid}")).await;
+    let ledger = "编号,楼栋编号,房号,是否登记,登记日期,租住人数\nAPI-1,1,808,是,2025-06-01,3\nAPI-2,424242,809,否,,1\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(ledger);
+
+    let (status, refused) = post_bytes(r, "/api/imports/units", gbk.to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["errors"][0]["row"], 3);
+    assert_eq!(refused["errors"][0]["column"], "楼栋编号");
+    assert_eq!(get(r, &format!("/api/grids/{grid}")).await.1, before, "a refused import changed the map");
+
+    let (status, done) = post_bytes(r, "/api/imports/units?skip_invalid=true", gbk.to_vec()).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!((done["inserted"].as_u64(), done["skipped_rows"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(done["encoding"], "GB18030");
+    let (_, after) = get(r, &format!("/api/grids/{grid}")).await;
+    let (b, a) = (&before["properties"], &after["properties"]);
+    assert_eq!(n(a, "rental_units"), n(b, "rental_units") + 1);
+    assert_eq!(n(a, "rental_units_registered"), n(b, "rental_units_registered") + 1);
+
+    let (_, again) = post_bytes(r, "/api/imports/units?skip_invalid=true", gbk.to_vec()).await;
+    assert_eq!((again["inserted"].as_u64(), again["updated"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(get(r, &format!("/api/grids/{grid}")).await.1, after, "a re-import duplicated the unit");
+
+    assert_error(
+        &post_bytes(r, "/api/imports/units?encoding=latin1", gbk.to_vec()).await,
+        StatusCode::BAD_REQUEST,
+        "encoding",
+    );
+    assert_error(
+        &post_bytes(r, "/api/imports/units?crs=utm", gbk.to_vec()).await,
+        StatusCode::BAD_REQUEST,
+        "coordinate",
+    );
+    assert_error(&post_bytes(r, "/api/imports/units", vec![]).await, StatusCode::UNPROCESSABLE_ENTITY, "empty");
+    assert_error(
+        &post_bytes(r, "/api/imports/units?encoding=utf-8", gbk.to_vec()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "UTF-8",
+    );
+    f.done().await;
 }

@@ -399,3 +399,45 @@ fn place_point(atlas: &Atlas, lon: f64, lat: f64) -> Result<BuildingId, String> 
         None => Err("the district has no buildings".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::table::read_csv;
+
+    fn today() -> Date {
+        time::macros::date!(2026 - 11 - 01)
+    }
+
+    #[test]
+    fn english_headers_and_gcj02_coordinates_are_converted_to_wgs84() {
+        let (wlon, wlat) = (121.5431, 29.8702);
+        let (glon, glat) = crate::crs::wgs84_to_gcj02(wlon, wlat);
+        let csv = format!("external_id,lon,lat,label,mode,tenants\nU1,{glon},{glat},3-302,entrusted,4\n");
+        let t = read_csv(csv.as_bytes(), None).unwrap();
+        let p = parse(&t, Crs::Gcj02, today()).unwrap();
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        let Place::Point(x, y) = p.records[0].place else { panic!("not a point") };
+        let proj = LocalProjection::new(wlon, wlat);
+        let (dx, dy) = proj.forward(x, y);
+        assert!(dx.hypot(dy) < 0.01, "converted point is {} m off", dx.hypot(dy));
+        let u = &p.records[0].unit;
+        assert_eq!((u.mode, u.tenants, u.registered, u.pledge_signed), (ManagementMode::Entrusted, 4, false, false));
+    }
+
+    #[test]
+    fn a_registration_date_implies_registered_unless_the_row_says_otherwise() {
+        let csv = "编号,楼栋编号,房号,是否登记,登记日期\nA,1,1,,2024-01-02\nB,1,2,否,2024-01-02\n";
+        let p = parse(&read_csv(csv.as_bytes(), None).unwrap(), Crs::Wgs84, today()).unwrap();
+        assert!(p.records[0].unit.registered);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!((p.errors[0].row, p.errors[0].column.as_deref()), (3, Some("是否登记")));
+    }
+
+    #[test]
+    fn required_columns_are_named_when_missing() {
+        let p = parse(&read_csv("房号,备注\n1,x\n".as_bytes(), None).unwrap(), Crs::Wgs84, today());
+        let e = p.unwrap_err().to_string();
+        assert!(e.contains("编号 (external_id)") && e.contains("楼栋编号 (building_id) or 经度/纬度"), "{e}");
+    }
+}

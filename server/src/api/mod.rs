@@ -3,6 +3,7 @@
 
 mod extract;
 mod features;
+mod imports;
 mod visits;
 
 use crate::error::{ApiError, ApiResult};
@@ -39,6 +40,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/basemap", get(features::basemap))
         .route("/api/stats", get(stats))
         .route("/api/visits", post(visits::create))
+        .route(
+            "/api/imports/units",
+            post(imports::units).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
+        )
         .route("/api/{*rest}", get(unknown_api));
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
     let router = match web {

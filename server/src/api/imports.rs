@@ -1,0 +1,72 @@
+//! `POST /api/imports/units`: a rental-unit ledger (the CSV file as the request body), checked
+//! row by row against the current Atlas and written in one transaction.
+//!
+//! Query parameters: `encoding` (utf-8, gbk, gb18030; detected when absent), `crs` (wgs84,
+//! cgcs2000, gcj-02, bd-09; default wgs84), `skip_invalid` (true to import the good rows when
+//! some are bad). Answers 200 with the counts and any skipped rows, or 422 with every bad row
+//! and nothing written.
+
+use super::json_status;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use rentgrid_geodata::crs::Crs;
+use rentgrid_geodata::import::table::{self, Encoding};
+use rentgrid_geodata::import::units;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// The largest ledger accepted in one request (about a million rows).
+pub const MAX_BYTES: usize = 256 * 1024 * 1024;
+
+/// Imports a rental-unit ledger.
+pub async fn units(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let encoding = q.get("encoding").map(|e| e.parse::<Encoding>()).transpose().map_err(ApiError::BadRequest)?;
+    let crs = q.get("crs").map_or(Ok(Crs::Wgs84), |c| c.parse::<Crs>()).map_err(ApiError::BadRequest)?;
+    let skip_invalid = match q.get("skip_invalid").map(String::as_str) {
+        None | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => return Err(ApiError::BadRequest(format!("skip_invalid={other:?}: use true or false"))),
+    };
+    let table = table::read_csv(&body, encoding).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let parsed = units::parse(&table, crs, today).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let atlas = state.atlas();
+    let (good, resolve_errors) = units::resolve(parsed.records, &atlas, &table.headers);
+    let mut errors = parsed.errors;
+    errors.extend(resolve_errors);
+    errors.sort_by_key(|e| e.row);
+    let bad_rows = errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
+    if bad_rows > 0 && !skip_invalid {
+        return Ok(json_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({
+                "code": "invalid_rows",
+                "message": format!("nothing was imported: {bad_rows} of {} rows have problems", table.rows.len()),
+                "errors": errors,
+                "ignored_columns": parsed.ignored_columns,
+            }),
+        ));
+    }
+    let counts = state.import_units(&good).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(json_status(
+        StatusCode::OK,
+        json!({
+            "imported": good.len(),
+            "inserted": counts.inserted,
+            "updated": counts.updated,
+            "landlords_added": counts.landlords_added,
+            "skipped_rows": bad_rows,
+            "errors": errors,
+            "ignored_columns": parsed.ignored_columns,
+            "encoding": table.encoding.to_string(),
+        }),
+    ))
+}
