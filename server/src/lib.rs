@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod error;
+pub mod export;
 pub mod scope;
 pub mod startup;
 pub mod state;

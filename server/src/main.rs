@@ -114,6 +114,24 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Export a layer or table as GeoJSON, CSV (UTF-8 with BOM) or XLSX.
+    ///
+    /// Example: rentgrid export streets --format xlsx --output 街道考核.xlsx
+    Export {
+        /// grids, buildings, streets or communities.
+        layer: String,
+        /// geojson, csv or xlsx.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Where to write.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Header language of CSV and XLSX: zh or en.
+        #[arg(long, default_value = "zh")]
+        lang: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// Apply the store's schema migrations: needed once for a new PostGIS database (the embedded
     /// SQLite store migrates itself).
     ///
@@ -306,6 +324,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { kind: _, file, encoding, crs, skip_invalid, report, store } => {
             import_units(&file, encoding.as_deref(), &crs, skip_invalid, report.as_deref(), &store.location()).await
+        }
+        Command::Export { layer, format, output, lang, store } => {
+            use rentgrid_server::export::{self, Format, Lang, Layer};
+            let layer: Layer = layer.parse().map_err(anyhow::Error::msg)?;
+            let format: Format = format.parse().map_err(anyhow::Error::msg)?;
+            let lang = match lang.as_str() {
+                "zh" => Lang::Zh,
+                "en" => Lang::En,
+                other => bail!("--lang {other:?}: use zh or en"),
+            };
+            let opened = startup::open_store(&store.location(), false).await?;
+            let atlas = startup::load_atlas(opened.as_ref()).await?;
+            let scope = rentgrid_server::scope::Scope::everything();
+            let bytes = export::export(&atlas, &Targets::default(), layer, format, lang, &scope)?;
+            std::fs::write(&output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
+            eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
+            Ok(())
         }
         Command::Migrate { store } => {
             let at = store.location();

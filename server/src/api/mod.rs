@@ -39,6 +39,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/buildings/{id}", get(features::building))
         .route("/api/basemap", get(features::basemap))
         .route("/api/stats", get(stats))
+        .route("/api/exports/{file}", get(exports))
         .route("/api/visits", post(visits::create))
         .route(
             "/api/imports/units",
@@ -115,6 +116,36 @@ async fn stats(
     }
     let body = json!({ "level": level, "targets": state.targets(), "rows": rows });
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
+}
+
+/// `GET /api/exports/{layer}.{format}[?lang=zh|en]`: a layer or table as a file, within the
+/// caller's scope (grids, buildings, streets, communities; geojson, csv, xlsx).
+async fn exports(
+    State(state): State<AppState>,
+    scope: Scope,
+    Path(file): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    use crate::export::{self, Format, Lang, Layer};
+    let (layer, format) = file
+        .rsplit_once('.')
+        .ok_or_else(|| ApiError::NotFound(format!("name the file as layer.format, e.g. grids.csv, not {file:?}")))?;
+    let layer: Layer = layer.parse().map_err(ApiError::NotFound)?;
+    let format: Format = format.parse().map_err(ApiError::NotFound)?;
+    let lang = match q.get("lang").map(String::as_str) {
+        None | Some("zh") | Some("zh-CN") => Lang::Zh,
+        Some("en") => Lang::En,
+        Some(other) => return Err(ApiError::BadRequest(format!("lang={other:?}: use zh or en"))),
+    };
+    let atlas = state.atlas();
+    let targets = *state.targets();
+    let bytes = tokio::task::spawn_blocking(move || export::export(&atlas, &targets, layer, format, lang, &scope))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let disposition = format!("attachment; filename=\"{}\"", file.replace('"', ""));
+    Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response())
 }
 
 /// Parses `minLon,minLat,maxLon,maxLat`.
