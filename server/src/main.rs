@@ -97,7 +97,7 @@ enum Command {
         /// What the ledger holds: `units` (出租房屋台帐).
         #[arg(value_parser = ["units"])]
         kind: String,
-        /// The ledger: CSV in UTF-8 (with or without BOM), GBK or GB18030.
+        /// The ledger: an .xlsx workbook (first sheet), or CSV in UTF-8 (with or without BOM), GBK or GB18030.
         file: PathBuf,
         /// The file's text encoding, when detection guesses wrong: utf-8, gbk, gb18030.
         #[arg(long)]
@@ -243,7 +243,7 @@ async fn import_units(
     let encoding = encoding.map(str::parse::<table::Encoding>).transpose().map_err(anyhow::Error::msg)?;
     let crs: rentgrid_geodata::crs::Crs = crs.parse().map_err(anyhow::Error::msg)?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let table = table::read_csv(&bytes, encoding).with_context(|| format!("{}", file.display()))?;
+    let table = table::read_ledger(&bytes, encoding).with_context(|| format!("{}", file.display()))?;
     let today = time::OffsetDateTime::now_utc().date();
     let parsed = units::parse(&table, crs, today).with_context(|| format!("{}", file.display()))?;
     if !parsed.ignored_columns.is_empty() {

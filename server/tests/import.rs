@@ -179,6 +179,35 @@ fn an_import_killed_mid_write_changes_nothing(postgis: bool) {
     s.done();
 }
 
+fn an_xlsx_ledger_imports_like_csv(postgis: bool) {
+    let s = Store::new(postgis);
+    let before = s.stats();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["编号", "楼栋编号", "房号", "是否登记", "登记日期", "租住人数"].iter().enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    ws.write_string(1, 0, "XL-1").unwrap();
+    ws.write_number(1, 1, 2.0).unwrap();
+    ws.write_number(1, 2, 501.0).unwrap();
+    ws.write_string(1, 3, "是").unwrap();
+    let day = rust_xlsxwriter::ExcelDateTime::from_ymd(2025, 5, 20).unwrap();
+    ws.write_datetime_with_format(1, 4, &day, &rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd")).unwrap();
+    ws.write_number(1, 5, 2.0).unwrap();
+    let bytes = wb.save_to_buffer().unwrap();
+    let truncated = s.file("cut.xlsx", &bytes[..bytes.len() / 2]);
+    refused_without_panic(&s.run(&["import", "units", &truncated]), "not a readable .xlsx workbook");
+    assert_eq!(s.stats(), before);
+    let path = s.file("ledger.xlsx", &bytes);
+    let out = s.run(&["import", "units", &path]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let after = s.stats();
+    assert_eq!(after[2].rental_units, before[2].rental_units + 1);
+    assert_eq!(after[2].rental_units_registered, before[2].rental_units_registered + 1);
+    s.done();
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -193,5 +222,6 @@ macro_rules! on_both_stores {
 on_both_stores!(
     bad_ledgers_are_refused_whole,
     malformed_files_get_clear_errors,
-    an_import_killed_mid_write_changes_nothing
+    an_import_killed_mid_write_changes_nothing,
+    an_xlsx_ledger_imports_like_csv,
 );

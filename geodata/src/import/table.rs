@@ -67,6 +67,9 @@ pub enum FileError {
         /// Its length.
         bytes: usize,
     },
+    /// Not a readable workbook.
+    #[error("the file is not a readable .xlsx workbook (truncated, or not Excel 2007+): {0}")]
+    Xlsx(String),
     /// Required columns are missing.
     #[error("missing column(s): {0}")]
     MissingColumns(String),
@@ -158,6 +161,63 @@ pub fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, FileE
     Ok(Table { encoding, headers, rows })
 }
 
+/// Reads a ledger in either format: an XLSX workbook (recognised by its ZIP signature; the
+/// first sheet) or CSV text.
+pub fn read_ledger(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, FileError> {
+    if bytes.starts_with(b"PK\x03\x04") { read_xlsx(bytes) } else { read_csv(bytes, encoding) }
+}
+
+/// Reads the first sheet of an XLSX workbook: numbers without a fraction as integers, dates as
+/// YYYY-MM-DD, every cell trimmed, blank rows dropped.
+pub fn read_xlsx(bytes: &[u8]) -> Result<Table, FileError> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes))
+        .map_err(|e: calamine::XlsxError| FileError::Xlsx(e.to_string()))?;
+    let first = book.sheet_names().first().cloned().ok_or(FileError::Empty)?;
+    let range = book.worksheet_range(&first).map_err(|e| FileError::Xlsx(e.to_string()))?;
+    let first_row = range.start().map_or(0, |(r, _)| r as usize);
+    let text = |c: &Data| -> String {
+        match c {
+            Data::Empty => String::new(),
+            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().to_string(),
+            Data::Int(i) => i.to_string(),
+            Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+            Data::Float(f) => f.to_string(),
+            Data::Bool(b) => if *b { "是" } else { "否" }.to_string(),
+            Data::DateTime(d) => {
+                // Excel's serial day 0 is 1899-12-30 (with its 1900 leap-year quirk folded in).
+                let epoch = time::macros::date!(1899 - 12 - 30);
+                epoch
+                    .checked_add(time::Duration::days(d.as_f64().floor() as i64))
+                    .map(|day| day.to_string())
+                    .unwrap_or_default()
+            }
+            Data::Error(e) => format!("#{e:?}"),
+        }
+    };
+    let mut headers: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    for (i, r) in range.rows().enumerate() {
+        let row = first_row + i + 1;
+        let cells: Vec<String> = r.iter().map(text).collect();
+        if cells.iter().all(String::is_empty) {
+            continue;
+        }
+        if cells.iter().map(String::len).sum::<usize>() > MAX_RECORD_BYTES {
+            return Err(FileError::RecordTooLong { row, bytes: cells.iter().map(String::len).sum() });
+        }
+        match &headers {
+            None => headers = Some(cells),
+            Some(_) => rows.push((row, cells)),
+        }
+    }
+    let headers = headers.ok_or(FileError::Empty)?;
+    if rows.is_empty() {
+        return Err(FileError::NoRows);
+    }
+    Ok(Table { encoding: Encoding::Utf8, headers, rows })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +251,38 @@ mod tests {
         let mut big = b"a,b\n1,".to_vec();
         big.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES + 10));
         assert!(matches!(read_csv(&big, None).unwrap_err(), FileError::RecordTooLong { row: 2, .. }));
+    }
+
+    fn workbook() -> Vec<u8> {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (c, h) in ["编号", "楼栋编号", "房号", "登记日期", "租住人数"].iter().enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        ws.write_string(1, 0, "X-1").unwrap();
+        ws.write_number(1, 1, 12.0).unwrap();
+        ws.write_string(1, 2, "302").unwrap();
+        let date = rust_xlsxwriter::ExcelDateTime::from_ymd(2025, 3, 7).unwrap();
+        ws.write_datetime_with_format(1, 3, &date, &rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd"))
+            .unwrap();
+        ws.write_number(1, 4, 3.0).unwrap();
+        wb.save_to_buffer().unwrap()
+    }
+
+    #[test]
+    fn xlsx_ledgers_read_like_csv() {
+        let t = read_ledger(&workbook(), None).unwrap();
+        assert_eq!(t.headers[..3], ["编号", "楼栋编号", "房号"]);
+        assert_eq!(t.rows, vec![(2, vec!["X-1".into(), "12".into(), "302".into(), "2025-03-07".into(), "3".into()])]);
+    }
+
+    #[test]
+    fn a_truncated_workbook_is_an_error_not_a_panic() {
+        let wb = workbook();
+        for cut in [10, wb.len() / 3, wb.len() / 2, wb.len() - 10] {
+            let e = read_ledger(&wb[..cut], None).unwrap_err();
+            assert!(matches!(e, FileError::Xlsx(_)), "cut at {cut}: {e}");
+        }
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub async fn units(
         Some("true") | Some("1") => true,
         Some(other) => return Err(ApiError::BadRequest(format!("skip_invalid={other:?}: use true or false"))),
     };
-    let table = table::read_csv(&body, encoding).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let table = table::read_ledger(&body, encoding).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let today = time::OffsetDateTime::now_utc().date();
     let parsed = units::parse(&table, crs, today).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let atlas = state.atlas();
