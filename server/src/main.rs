@@ -94,8 +94,8 @@ enum Command {
     /// 编号 is already stored is updated, not duplicated. Example:
     /// rentgrid import units 出租房屋台帐.csv --crs gcj-02
     Import {
-        /// What the ledger holds: `units` (出租房屋台帐).
-        #[arg(value_parser = ["units"])]
+        /// What the file holds: `units` (出租房屋台帐, XLSX or CSV) or `buildings` (footprints, GeoJSON).
+        #[arg(value_parser = ["units", "buildings"])]
         kind: String,
         /// The ledger: an .xlsx workbook (first sheet), or CSV in UTF-8 (with or without BOM), GBK or GB18030.
         file: PathBuf,
@@ -254,27 +254,7 @@ async fn import_units(
     let (good, resolve_errors) = units::resolve(parsed.records, &atlas, &table.headers);
     let mut errors = parsed.errors;
     errors.extend(resolve_errors);
-    errors.sort_by_key(|e| e.row);
-    let rows = table.rows.len();
-    for e in &errors {
-        eprintln!("{}: {e}", file.display());
-    }
-    if let Some(path) = report {
-        let mut out = String::from("\u{FEFF}row,column,reason\n");
-        for e in &errors {
-            let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-            out.push_str(&format!("{},{},{}\n", e.row, q(e.column.as_deref().unwrap_or("")), q(&e.reason)));
-        }
-        std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))?;
-    }
-    let bad_rows = errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
-    if bad_rows > 0 && !skip_invalid {
-        bail!(
-            "nothing was imported: {bad_rows} of {rows} rows have problems (listed above). Fix them, or pass \
-             --skip-invalid to import the {} good rows",
-            good.len()
-        );
-    }
+    let bad_rows = gate(file, errors, table.rows.len(), good.len(), "rows", skip_invalid, report)?;
     eprintln!("writing {} rental units ({}, {})", good.len(), table.encoding, describe(at));
     let save_bar = Mutex::new(None::<ProgressBar>);
     let counts = store.import_units(&good, &save_progress(&save_bar, "writing")).await?;
@@ -288,6 +268,74 @@ async fn import_units(
         counts.updated,
         counts.landlords_added,
         if bad_rows > 0 { format!("; {bad_rows} bad rows skipped") } else { String::new() }
+    );
+    Ok(())
+}
+
+/// Prints every problem, writes the report file, and refuses (all or nothing) unless told to
+/// skip bad rows. Returns the number of bad rows (or features).
+fn gate(
+    file: &Path,
+    mut errors: Vec<rentgrid_geodata::import::RowError>,
+    total: usize,
+    good: usize,
+    what: &str,
+    skip_invalid: bool,
+    report: Option<&Path>,
+) -> anyhow::Result<usize> {
+    errors.sort_by_key(|e| e.row);
+    let place = if what == "features" { "feature" } else { "row" };
+    for e in &errors {
+        match &e.column {
+            Some(c) => eprintln!("{}: {place} {}, column {c}: {}", file.display(), e.row, e.reason),
+            None => eprintln!("{}: {place} {}: {}", file.display(), e.row, e.reason),
+        }
+    }
+    if let Some(path) = report {
+        let mut out = String::from("\u{FEFF}row,column,reason\n");
+        for e in &errors {
+            let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            out.push_str(&format!("{},{},{}\n", e.row, q(e.column.as_deref().unwrap_or("")), q(&e.reason)));
+        }
+        std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let bad = errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
+    if bad > 0 && !skip_invalid {
+        bail!(
+            "nothing was imported: {bad} of {total} {what} have problems (listed above). Fix them, or pass \
+             --skip-invalid to import the {good} good {what}"
+        );
+    }
+    Ok(bad)
+}
+
+async fn import_buildings(
+    file: &Path,
+    crs: &str,
+    skip_invalid: bool,
+    report: Option<&Path>,
+    at: &StoreLocation,
+) -> anyhow::Result<()> {
+    use rentgrid_geodata::import::buildings;
+    let crs: rentgrid_geodata::crs::Crs = crs.parse().map_err(anyhow::Error::msg)?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let store = startup::open_store(at, false).await?;
+    let atlas = startup::load_atlas(store.as_ref()).await?;
+    let (good, errors) = buildings::parse(&bytes, crs, &atlas).with_context(|| format!("{}", file.display()))?;
+    let total = good.len() + errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
+    let bad = gate(file, errors, total, good.len(), "features", skip_invalid, report)?;
+    eprintln!("writing {} buildings ({})", good.len(), describe(at));
+    let save_bar = Mutex::new(None::<ProgressBar>);
+    let counts = store.import_buildings(&good, &save_progress(&save_bar, "writing")).await?;
+    if let Ok(Some(pb)) = save_bar.lock().map(|mut s| s.take()) {
+        pb.finish_and_clear();
+    }
+    eprintln!(
+        "imported {} buildings: {} new, {} updated{}",
+        good.len(),
+        counts.inserted,
+        counts.updated,
+        if bad > 0 { format!("; {bad} bad features skipped") } else { String::new() }
     );
     Ok(())
 }
@@ -322,9 +370,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             seed(&at, &opts).await
         }
-        Command::Import { kind: _, file, encoding, crs, skip_invalid, report, store } => {
-            import_units(&file, encoding.as_deref(), &crs, skip_invalid, report.as_deref(), &store.location()).await
-        }
+        Command::Import { kind, file, encoding, crs, skip_invalid, report, store } => match kind.as_str() {
+            "buildings" => import_buildings(&file, &crs, skip_invalid, report.as_deref(), &store.location()).await,
+            _ => {
+                import_units(&file, encoding.as_deref(), &crs, skip_invalid, report.as_deref(), &store.location()).await
+            }
+        },
         Command::Export { layer, format, output, lang, store } => {
             use rentgrid_server::export::{self, Format, Lang, Layer};
             let layer: Layer = layer.parse().map_err(anyhow::Error::msg)?;

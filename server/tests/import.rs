@@ -208,6 +208,81 @@ fn an_xlsx_ledger_imports_like_csv(postgis: bool) {
     s.done();
 }
 
+fn building_footprints_are_checked_and_placed_in_their_grid(postgis: bool) {
+    let s = Store::new(postgis);
+    let atlas = s.rt.block_on(async {
+        let store = startup::open_store(&s.at, false).await.unwrap();
+        startup::load_atlas(store.as_ref()).await.unwrap()
+    });
+    let before = atlas.buildings().len();
+    let grid = &atlas.grids()[0];
+    let (x, y) = (grid.label_point.x(), grid.label_point.y());
+    let d = 0.00005;
+    let square = format!(
+        "[[[{},{}],[{},{}],[{},{}],[{},{}],[{},{}]]]",
+        x - d,
+        y - d,
+        x + d,
+        y - d,
+        x + d,
+        y + d,
+        x - d,
+        y + d,
+        x - d,
+        y - d
+    );
+    let bowtie = format!(
+        "[[[{},{}],[{},{}],[{},{}],[{},{}],[{},{}]]]",
+        x - d,
+        y - d,
+        x + d,
+        y + d,
+        x + d,
+        y - d,
+        x - d,
+        y + d,
+        x - d,
+        y - d
+    );
+    let far = "[[[100.0,30.0],[100.001,30.0],[100.001,30.001],[100.0,30.001],[100.0,30.0]]]";
+    let fc = format!(
+        r#"{{"type":"FeatureCollection","features":[
+        {{"type":"Feature","properties":{{"编号":"B-1","类型":"农民自建房","层数":4,"户数":8}},"geometry":{{"type":"Polygon","coordinates":{square}}}}},
+        {{"type":"Feature","properties":{{"编号":"B-2"}},"geometry":{{"type":"Polygon","coordinates":{bowtie}}}}},
+        {{"type":"Feature","properties":{{"编号":"B-3"}},"geometry":{{"type":"Polygon","coordinates":{far}}}}},
+        {{"type":"Feature","properties":{{"类型":"城堡"}},"geometry":{{"type":"Polygon","coordinates":{square}}}}}]}}"#
+    );
+    let path = s.file("buildings.geojson", fc.as_bytes());
+    let out = s.run(&["import", "buildings", &path]);
+    refused_without_panic(&out, "nothing was imported: 3 of 4 features");
+    let e = stderr(&out);
+    assert!(e.contains("feature 2: the footprint is not a valid polygon"), "{e}");
+    assert!(e.contains("feature 3: ") && e.contains("is outside 海曙区"), "{e}");
+    assert!(e.contains("feature 4, column external_id: is missing"), "{e}");
+    assert!(e.contains("feature 4, column 类型"), "{e}");
+    for (bad, hint) in [
+        ("not json", "the file is not JSON"),
+        (r#"{"type":"Feature"}"#, "not a GeoJSON FeatureCollection"),
+        (r#"{"type":"FeatureCollection","features":[]}"#, "has no features"),
+    ] {
+        let p = s.file("bad.geojson", bad.as_bytes());
+        refused_without_panic(&s.run(&["import", "buildings", &p]), hint);
+    }
+    assert_eq!(s.stats().len(), before);
+
+    let out = s.run(&["import", "buildings", &path, "--skip-invalid"]);
+    assert!(stderr(&out).contains("1 new, 0 updated; 3 bad features skipped"), "{}", stderr(&out));
+    let input =
+        s.rt.block_on(async { startup::open_store(&s.at, false).await.unwrap().load_atlas_input().await.unwrap() });
+    assert_eq!(input.buildings.len(), before + 1);
+    let added = &input.buildings[before];
+    assert_eq!((added.id as usize, added.grid_id, added.floors), (before, 0, 4));
+    let out = s.run(&["import", "buildings", &path, "--skip-invalid"]);
+    assert!(stderr(&out).contains("0 new, 1 updated"), "{}", stderr(&out));
+    assert_eq!(s.stats().len(), before + 1);
+    s.done();
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -224,4 +299,5 @@ on_both_stores!(
     malformed_files_get_clear_errors,
     an_import_killed_mid_write_changes_nothing,
     an_xlsx_ledger_imports_like_csv,
+    building_footprints_are_checked_and_placed_in_their_grid,
 );

@@ -3,7 +3,9 @@
 //!
 //! - [`table`]: reading CSV files in UTF-8 (with or without BOM), GBK or GB18030.
 //! - [`units`]: the rental-unit ledger (出租房屋台帐).
+//! - [`buildings`]: building footprints from GeoJSON.
 
+pub mod buildings;
 pub mod table;
 pub mod units;
 

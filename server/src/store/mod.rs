@@ -8,6 +8,7 @@ pub mod sqlite;
 pub mod wkb;
 
 use async_trait::async_trait;
+use rentgrid_geodata::import::buildings::ImportedBuilding;
 use rentgrid_geodata::import::units::ImportedUnit;
 use rentgrid_geodata::{AtlasInput, City, StatsDelta, Visit};
 use time::Date;
@@ -155,4 +156,7 @@ pub trait Store: Send + Sync {
     /// stored is updated, others are added; landlords are matched by ID number. Either every
     /// unit is written or, on any failure (or the process being killed), none.
     async fn import_units(&self, units: &[ImportedUnit], progress: Progress<'_>) -> Result<ImportCounts>;
+    /// Writes imported building footprints in one transaction: a building whose external id is
+    /// stored is updated, others are added after the largest id.
+    async fn import_buildings(&self, buildings: &[ImportedBuilding], progress: Progress<'_>) -> Result<ImportCounts>;
 }

@@ -9,6 +9,7 @@ use super::{IMPORT_CHUNK, ImportCounts, NewVisit, Progress, Result, Store, Store
 use async_trait::async_trait;
 use geo::{Geometry, MultiPolygon, Point, Polygon};
 use rentgrid_geodata::atlas::BuildingStats;
+use rentgrid_geodata::import::buildings::ImportedBuilding;
 use rentgrid_geodata::import::units::ImportedUnit;
 use rentgrid_geodata::{
     AtlasInput, Block, Building, BuildingKind, City, Community, District, Grid, Road, RoadClass, StatsDelta, Street,
@@ -766,6 +767,65 @@ impl Store for PostgisStore {
             notes: v.notes.clone(),
         };
         Ok(VisitOutcome { visit, replayed: false, delta })
+    }
+
+    async fn import_buildings(&self, buildings: &[ImportedBuilding], progress: Progress<'_>) -> Result<ImportCounts> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("LOCK TABLE buildings IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        let c = &mut *tx;
+        let ids: Vec<String> = buildings.iter().map(|b| b.external_id.clone()).collect();
+        let existing: HashSet<String> =
+            sqlx::query_scalar("SELECT external_id FROM buildings WHERE external_id = ANY($1)")
+                .bind(&ids)
+                .fetch_all(&mut *c)
+                .await?
+                .into_iter()
+                .collect();
+        let (old, new): (Vec<&ImportedBuilding>, Vec<&ImportedBuilding>) =
+            buildings.iter().partition(|b| existing.contains(&b.external_id));
+        let next: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), -1)::int8 + 1 FROM buildings").fetch_one(&mut *c).await?;
+        let new: Vec<(i64, &ImportedBuilding)> =
+            new.into_iter().enumerate().map(|(i, b)| (next + i as i64, b)).collect();
+        chunked(c, &new, "new buildings", progress, |rows| {
+            sqlx::query(
+                "INSERT INTO buildings (id, external_id, grid_id, kind, address, floors, dwellings, utility_accounts, point, footprint) \
+                 SELECT id, e, g, k, a, f, d, u, ST_GeomFromWKB(p, 4326), ST_GeomFromWKB(fp, 4326) \
+                 FROM UNNEST($1::int4[], $2::text[], $3::int4[], $4::text[], $5::text[], $6::int4[], $7::int4[], $8::int4[], $9::bytea[], $10::bytea[]) \
+                 AS t(id, e, g, k, a, f, d, u, p, fp)",
+            )
+            .bind(rows.iter().map(|(id, _)| *id as i32).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, b)| b.external_id.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, b)| int(b.grid_id)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, b)| b.kind.as_str().to_string()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, b)| b.address.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, b)| i32::from(b.floors)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, b)| int(b.dwellings)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, b)| int(b.utility_accounts)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, b)| wkb_of(b.point)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, b)| wkb_of(b.footprint.clone())).collect::<Vec<_>>())
+        })
+        .await?;
+        chunked(c, &old, "updated buildings", progress, |rows| {
+            sqlx::query(
+                "UPDATE buildings SET grid_id = v.g, kind = v.k, address = v.a, floors = v.f, dwellings = v.d, \
+                 utility_accounts = v.u, point = ST_GeomFromWKB(v.p, 4326), footprint = ST_GeomFromWKB(v.fp, 4326) \
+                 FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::int4[], $8::bytea[], $9::bytea[]) \
+                 AS v(e, g, k, a, f, d, u, p, fp) WHERE buildings.external_id = v.e",
+            )
+            .bind(rows.iter().map(|b| b.external_id.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|b| int(b.grid_id)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|b| b.kind.as_str().to_string()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|b| b.address.clone()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|b| i32::from(b.floors)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|b| int(b.dwellings)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|b| int(b.utility_accounts)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|b| wkb_of(b.point)).collect::<Vec<_>>())
+            .bind(rows.iter().map(|b| wkb_of(b.footprint.clone())).collect::<Vec<_>>())
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(ImportCounts { inserted: new.len() as u64, updated: old.len() as u64, landlords_added: 0 })
     }
 
     async fn import_units(&self, units: &[ImportedUnit], progress: Progress<'_>) -> Result<ImportCounts> {

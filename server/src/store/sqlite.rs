@@ -5,6 +5,7 @@ use super::codec::{line, multipolygon, polygon, to_geojson};
 use super::{IMPORT_CHUNK, ImportCounts, NewVisit, Progress, Result, Store, StoreError, StoreInfo, VisitOutcome};
 use async_trait::async_trait;
 use rentgrid_geodata::atlas::BuildingStats;
+use rentgrid_geodata::import::buildings::ImportedBuilding;
 use rentgrid_geodata::import::units::{ImportedUnit, LandlordRecord};
 use rentgrid_geodata::{
     AtlasInput, Block, Building, BuildingKind, City, Community, CommunityKind, District, Grid, Road, RoadClass,
@@ -740,6 +741,78 @@ impl Store for SqliteStore {
             notes: v.notes.clone(),
         };
         Ok(VisitOutcome { visit, replayed: false, delta })
+    }
+
+    async fn import_buildings(&self, buildings: &[ImportedBuilding], progress: Progress<'_>) -> Result<ImportCounts> {
+        let mut tx = self.pool.begin().await?;
+        let c = &mut *tx;
+        let mut existing: HashSet<String> = HashSet::new();
+        for chunk in buildings.chunks(IMPORT_CHUNK) {
+            let mut qb = QueryBuilder::<Sqlite>::new("SELECT external_id FROM buildings WHERE external_id IN ");
+            qb.push_tuples(chunk, |mut b, x| {
+                b.push_bind(&x.external_id);
+            });
+            for row in qb.build().fetch_all(&mut *c).await? {
+                existing.insert(row.try_get("external_id")?);
+            }
+        }
+        let (old, new): (Vec<&ImportedBuilding>, Vec<&ImportedBuilding>) =
+            buildings.iter().partition(|b| existing.contains(&b.external_id));
+        let next: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), -1) + 1 FROM buildings").fetch_one(&mut *c).await?;
+        let new: Vec<(i64, &ImportedBuilding)> =
+            new.into_iter().enumerate().map(|(i, b)| (next + i as i64, b)).collect();
+        insert_then(
+            c,
+            "INSERT INTO buildings (id, external_id, grid_id, kind, address, floors, dwellings, utility_accounts, lon, lat, footprint) ",
+            "",
+            11,
+            IMPORT_CHUNK,
+            &new,
+            "new buildings",
+            progress,
+            |q, (id, b)| {
+                q.push_bind(*id)
+                    .push_bind(&b.external_id)
+                    .push_bind(b.grid_id)
+                    .push_bind(b.kind.as_str())
+                    .push_bind(&b.address)
+                    .push_bind(u32::from(b.floors))
+                    .push_bind(b.dwellings)
+                    .push_bind(b.utility_accounts)
+                    .push_bind(b.point.x())
+                    .push_bind(b.point.y())
+                    .push_bind(to_geojson(b.footprint.clone()));
+            },
+        )
+        .await?;
+        insert_then(
+            c,
+            "UPDATE buildings SET grid_id = v.column2, kind = v.column3, address = v.column4, floors = v.column5, \
+             dwellings = v.column6, utility_accounts = v.column7, lon = v.column8, lat = v.column9, footprint = v.column10 \
+             FROM (",
+            ") AS v WHERE buildings.external_id = v.column1",
+            10,
+            IMPORT_CHUNK,
+            &old,
+            "updated buildings",
+            progress,
+            |q, b| {
+                q.push_bind(&b.external_id)
+                    .push_bind(b.grid_id)
+                    .push_bind(b.kind.as_str())
+                    .push_bind(&b.address)
+                    .push_bind(u32::from(b.floors))
+                    .push_bind(b.dwellings)
+                    .push_bind(b.utility_accounts)
+                    .push_bind(b.point.x())
+                    .push_bind(b.point.y())
+                    .push_bind(to_geojson(b.footprint.clone()));
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ImportCounts { inserted: new.len() as u64, updated: old.len() as u64, landlords_added: 0 })
     }
 
     async fn import_units(&self, units: &[ImportedUnit], progress: Progress<'_>) -> Result<ImportCounts> {
