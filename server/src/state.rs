@@ -4,6 +4,7 @@ use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use arc_swap::ArcSwap;
 use rentgrid_analysis::kpi::{self, Counts, Targets};
 use rentgrid_geodata::Atlas;
+use rentgrid_geodata::import::buildings::ImportedBuilding;
 use rentgrid_geodata::import::units::ImportedUnit;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -108,9 +109,27 @@ impl AppState {
     pub async fn import_units(&self, units: &[ImportedUnit]) -> Result<ImportCounts, crate::startup::StartupError> {
         let _guard = self.inner.write.lock().await;
         let counts = self.inner.store.import_units(units, &|_, _, _| {}).await?;
+        self.reload_atlas().await?;
+        Ok(counts)
+    }
+
+    /// Writes imported building footprints, then rebuilds and publishes the Atlas.
+    pub async fn import_buildings(
+        &self,
+        buildings: &[ImportedBuilding],
+    ) -> Result<ImportCounts, crate::startup::StartupError> {
+        let _guard = self.inner.write.lock().await;
+        let counts = self.inner.store.import_buildings(buildings, &|_, _, _| {}).await?;
+        self.reload_atlas().await?;
+        Ok(counts)
+    }
+
+    /// Rebuilds the Atlas from the store and swaps it in (the caller holds the write lock).
+    async fn reload_atlas(&self) -> Result<(), crate::startup::StartupError> {
         let mut next = crate::startup::load_atlas(self.inner.store.as_ref()).await?;
         next.set_version(self.atlas().version() + 1);
         self.inner.atlas.store(Arc::new(next));
-        Ok(counts)
+        // The base map's street boundaries do not depend on buildings or units: keep its cache.
+        Ok(())
     }
 }

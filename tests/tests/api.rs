@@ -134,6 +134,7 @@ on_both_stores!(
     a_rejected_visit_applies_nothing_of_itself,
     buildings_in_a_box_and_by_id,
     an_import_through_the_api_updates_the_map_at_once,
+    building_footprints_through_the_api_land_in_their_grid,
 );
 
 async fn send(router: &Router, req: Request<Body>) -> (StatusCode, Value) {
@@ -515,6 +516,52 @@ async fn an_import_through_the_api_updates_the_map_at_once(backend: Backend) {
         &post_bytes(r, "/api/imports/units?encoding=utf-8", gbk.to_vec()).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "UTF-8",
+    );
+    f.done().await;
+}
+
+async fn building_footprints_through_the_api_land_in_their_grid(backend: Backend) {
+    let f = Fixture::seeded(backend, &small()).await;
+    let r = &f.router;
+    let (_, grid) = get(r, "/api/grids/0").await;
+    let p = &grid["properties"]["label_point"];
+    let (x, y, d) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap(), 0.00005);
+    let ring =
+        |pts: [(f64, f64); 5]| json!([pts.iter().map(|(a, b)| json!([x + a * d, y + b * d])).collect::<Vec<_>>()]);
+    let square = ring([(-1., -1.), (1., -1.), (1., 1.), (-1., 1.), (-1., -1.)]);
+    let bowtie = ring([(-1., -1.), (1., 1.), (1., -1.), (-1., 1.), (-1., -1.)]);
+    let fc = |geom: &Value| {
+        json!({ "type": "FeatureCollection", "features": [
+            { "type": "Feature", "properties": { "编号": "API-B1", "层数": 3 }, "geometry": { "type": "Polygon", "coordinates": geom } }
+        ]})
+        .to_string()
+        .into_bytes()
+    };
+    let (status, refused) = post_bytes(r, "/api/imports/buildings", fc(&bowtie)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["errors"][0]["row"], 1);
+    assert!(refused["errors"][0]["reason"].as_str().unwrap().contains("not a valid polygon"));
+
+    let (status, done) = post_bytes(r, "/api/imports/buildings", fc(&square)).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["inserted"], 1);
+    let (_, after) = get(r, "/api/grids/0").await;
+    assert_eq!(n(&after["properties"], "buildings"), n(&grid["properties"], "buildings") + 1);
+    let bbox = format!("/api/buildings?bbox={},{},{},{}", x - d, y - d, x + d, y + d);
+    let (_, found) = get(r, &bbox).await;
+    assert!(
+        found["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["properties"]["floors"] == 3 && b["properties"]["grid_id"] == 0)
+    );
+    let (_, again) = post_bytes(r, "/api/imports/buildings", fc(&square)).await;
+    assert_eq!((again["inserted"].as_u64(), again["updated"].as_u64()), (Some(0), Some(1)));
+    assert_error(
+        &post_bytes(r, "/api/imports/buildings", b"{}".to_vec()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "FeatureCollection",
     );
     f.done().await;
 }

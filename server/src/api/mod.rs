@@ -45,6 +45,10 @@ pub fn app(state: AppState) -> Router {
             "/api/imports/units",
             post(imports::units).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
         )
+        .route(
+            "/api/imports/buildings",
+            post(imports::buildings).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
+        )
         .route("/api/{*rest}", get(unknown_api));
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
     let router = match web {
