@@ -130,8 +130,7 @@ pub fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, FileE
     }
     let (text, encoding) = decode(bytes, encoding)?;
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
-    let mut headers: Option<Vec<String>> = None;
-    let mut rows = Vec::new();
+    let mut lines = Vec::new();
     let mut record = csv::ByteRecord::new();
     loop {
         let row = reader.position().line() as usize;
@@ -145,16 +144,16 @@ pub fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, FileE
             return Err(FileError::RecordTooLong { row, bytes: bytes_len });
         }
         // The text was decoded to UTF-8 above, so every field is valid UTF-8.
-        let cells: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect();
-        if cells.iter().all(String::is_empty) {
-            continue;
-        }
-        match &headers {
-            None => headers = Some(cells),
-            Some(_) => rows.push((row, cells)),
-        }
+        lines.push((row, record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect()));
     }
-    let headers = headers.ok_or(FileError::Empty)?;
+    into_table(encoding, lines)
+}
+
+/// The first non-blank line is the header, the other non-blank lines are the rows.
+fn into_table(encoding: Encoding, lines: Vec<(usize, Vec<String>)>) -> Result<Table, FileError> {
+    let mut lines = lines.into_iter().filter(|(_, cells)| !cells.iter().all(String::is_empty));
+    let (_, headers) = lines.next().ok_or(FileError::Empty)?;
+    let rows: Vec<(usize, Vec<String>)> = lines.collect();
     if rows.is_empty() {
         return Err(FileError::NoRows);
     }
@@ -195,27 +194,17 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, FileError> {
             Data::Error(e) => format!("#{e:?}"),
         }
     };
-    let mut headers: Option<Vec<String>> = None;
-    let mut rows = Vec::new();
+    let mut lines = Vec::new();
     for (i, r) in range.rows().enumerate() {
         let row = first_row + i + 1;
         let cells: Vec<String> = r.iter().map(text).collect();
-        if cells.iter().all(String::is_empty) {
-            continue;
+        let bytes: usize = cells.iter().map(String::len).sum();
+        if bytes > MAX_RECORD_BYTES {
+            return Err(FileError::RecordTooLong { row, bytes });
         }
-        if cells.iter().map(String::len).sum::<usize>() > MAX_RECORD_BYTES {
-            return Err(FileError::RecordTooLong { row, bytes: cells.iter().map(String::len).sum() });
-        }
-        match &headers {
-            None => headers = Some(cells),
-            Some(_) => rows.push((row, cells)),
-        }
+        lines.push((row, cells));
     }
-    let headers = headers.ok_or(FileError::Empty)?;
-    if rows.is_empty() {
-        return Err(FileError::NoRows);
-    }
-    Ok(Table { encoding: Encoding::Utf8, headers, rows })
+    into_table(Encoding::Utf8, lines)
 }
 
 #[cfg(test)]

@@ -34,6 +34,12 @@ fn options(q: &HashMap<String, String>) -> Result<(Crs, bool), ApiError> {
     Ok((crs, skip_invalid))
 }
 
+/// Sorts problems by row and counts the rows (or features) that have any.
+fn sort_and_count(errors: &mut [rentgrid_geodata::import::RowError]) -> usize {
+    errors.sort_by_key(|e| e.row);
+    errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len()
+}
+
 /// The 422 answer of a refused import: every problem, nothing written.
 fn refused(errors: &[rentgrid_geodata::import::RowError], bad: usize, total: usize, what: &str) -> Response {
     json_status(
@@ -56,8 +62,7 @@ pub async fn buildings(
     let atlas = state.atlas();
     let (good, mut errors) = rentgrid_geodata::import::buildings::parse(&body, crs, &atlas)
         .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    errors.sort_by_key(|e| e.row);
-    let bad = errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
+    let bad = sort_and_count(&mut errors);
     if bad > 0 && !skip_invalid {
         return Ok(refused(&errors, bad, good.len() + bad, "features"));
     }
@@ -89,8 +94,7 @@ pub async fn units(
     let (good, resolve_errors) = units::resolve(parsed.records, &atlas, &table.headers);
     let mut errors = parsed.errors;
     errors.extend(resolve_errors);
-    errors.sort_by_key(|e| e.row);
-    let bad_rows = errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
+    let bad_rows = sort_and_count(&mut errors);
     if bad_rows > 0 && !skip_invalid {
         return Ok(refused(&errors, bad_rows, table.rows.len(), "rows"));
     }
