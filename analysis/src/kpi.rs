@@ -212,22 +212,24 @@ pub struct Row {
     pub kpi: Kpi,
 }
 
+/// The KPI row of one grid, or `None` for an unknown id.
+pub fn grid_row(atlas: &Atlas, grid_counts: &[Counts], id: u32, targets: &Targets) -> Option<Row> {
+    let g = atlas.grid(id)?;
+    let c = grid_counts.get(id as usize)?;
+    Some(Row {
+        code: g.grid.code.clone(),
+        name: g.grid.name.clone(),
+        parent_code: Some(g.grid.community_code.clone()),
+        grid_id: Some(g.grid.id),
+        kpi: Kpi::from_counts(*c, targets),
+    })
+}
+
 /// KPIs of every place at `level`, in the Atlas's order (grids by id, others by code order of
 /// the reference data), computed from `grid_counts`.
 pub fn rollup(atlas: &Atlas, grid_counts: &[Counts], level: Level, targets: &Targets) -> Vec<Row> {
     match level {
-        Level::Grid => atlas
-            .grids()
-            .iter()
-            .zip(grid_counts)
-            .map(|(g, c)| Row {
-                code: g.grid.code.clone(),
-                name: g.grid.name.clone(),
-                parent_code: Some(g.grid.community_code.clone()),
-                grid_id: Some(g.grid.id),
-                kpi: Kpi::from_counts(*c, targets),
-            })
-            .collect(),
+        Level::Grid => atlas.grids().iter().filter_map(|g| grid_row(atlas, grid_counts, g.grid.id, targets)).collect(),
         Level::Community => atlas
             .communities()
             .iter()

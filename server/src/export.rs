@@ -313,17 +313,18 @@ fn csv_field(c: &Cell) -> String {
     }
 }
 
-/// Writes `layer` in `format`, limited to what `scope` may see.
+/// Writes `layer` in `format`, limited to what `scope` may see; `counts` are the Atlas's grid
+/// counts ([`kpi::grid_counts`], which the server caches per snapshot).
 pub fn export(
     atlas: &Atlas,
+    counts: &[Counts],
     targets: &Targets,
     layer: Layer,
     format: Format,
     lang: Lang,
     scope: &Scope,
 ) -> Result<Vec<u8>, ExportError> {
-    let counts = kpi::grid_counts(atlas);
-    let t = table(atlas, &counts, targets, layer, scope);
+    let t = table(atlas, counts, targets, layer, scope);
     let header = |(key, zh): &(&'static str, &'static str)| if lang == Lang::Zh { *zh } else { *key };
     match format {
         Format::GeoJson => {

@@ -6,6 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::demo::{DEFAULT_AS_OF, DEFAULT_SEED, DemoOptions};
 use rentgrid_server::startup::{self, StoreLocation};
+use rentgrid_server::store::Store;
 use rentgrid_server::store::sqlite::{FILE_NAME, parse_date};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -183,9 +184,8 @@ fn describe(at: &StoreLocation) -> String {
     }
 }
 
-async fn seed(at: &StoreLocation, opts: &DemoOptions) -> anyhow::Result<()> {
+async fn seed(store: &dyn Store, at: &StoreLocation, opts: &DemoOptions) -> anyhow::Result<()> {
     opts.validate()?;
-    let store = startup::open_store(at, false).await?;
     if !store.is_empty().await? {
         bail!("{} already holds a district; pass --force to replace it", describe(at));
     }
@@ -197,7 +197,7 @@ async fn seed(at: &StoreLocation, opts: &DemoOptions) -> anyhow::Result<()> {
     };
     let save_bar = Mutex::new(None::<ProgressBar>);
     let on_save = save_progress(&save_bar, "saving");
-    let city = startup::seed_demo(store.as_ref(), opts, &mut on_gen, &on_save).await?;
+    let city = startup::seed_demo(store, opts, &mut on_gen, &on_save).await?;
     gen_bar.finish_and_clear();
     if let Ok(Some(pb)) = save_bar.lock().map(|mut s| s.take()) {
         pb.finish_and_clear();
@@ -368,7 +368,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
-            seed(&at, &opts).await
+            let opened = startup::open_store(&at, false).await?;
+            seed(opened.as_ref(), &at, &opts).await
         }
         Command::Import { kind, file, encoding, crs, skip_invalid, report, store } => match kind.as_str() {
             "buildings" => import_buildings(&file, &crs, skip_invalid, report.as_deref(), &store.location()).await,
@@ -388,7 +389,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let opened = startup::open_store(&store.location(), false).await?;
             let atlas = startup::load_atlas(opened.as_ref()).await?;
             let scope = rentgrid_server::scope::Scope::everything();
-            let bytes = export::export(&atlas, &Targets::default(), layer, format, lang, &scope)?;
+            let counts = rentgrid_analysis::kpi::grid_counts(&atlas);
+            let bytes = export::export(&atlas, &counts, &Targets::default(), layer, format, lang, &scope)?;
             std::fs::write(&output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
             eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
             Ok(())
@@ -405,13 +407,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF };
             opts.validate()?;
             let at = store.location();
-            let opened = startup::open_store(&at, false).await?;
-            if opened.is_empty().await? {
-                eprintln!("{} holds no data yet: seeding the demo city", describe(&at));
-                drop(opened);
-                seed(&at, &opts).await?;
-            }
             let store = startup::open_store(&at, false).await?;
+            if store.is_empty().await? {
+                eprintln!("{} holds no data yet: seeding the demo city", describe(&at));
+                seed(store.as_ref(), &at, &opts).await?;
+            }
             let state = startup::state_for(store, targets, web.clone()).await?;
             match &web {
                 Some(w) => eprintln!("serving the web map from {}", w.display()),

@@ -7,7 +7,7 @@ use rentgrid_geodata::Atlas;
 use rentgrid_geodata::import::buildings::ImportedBuilding;
 use rentgrid_geodata::import::units::ImportedUnit;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Everything handlers share.
 #[derive(Clone)]
@@ -23,15 +23,7 @@ struct Inner {
     targets: Targets,
     web_dir: Option<PathBuf>,
     grid_counts: Mutex<Option<(u64, Arc<Vec<Counts>>)>>,
-    basemap: Arc<bytes_cache::Cached>,
-}
-
-/// Caches of immutable responses.
-pub mod bytes_cache {
-    use std::sync::OnceLock;
-    /// A response body computed once.
-    #[derive(Default)]
-    pub struct Cached(pub OnceLock<Vec<u8>>);
+    basemap: OnceLock<Vec<u8>>,
 }
 
 impl AppState {
@@ -45,7 +37,7 @@ impl AppState {
                 targets,
                 web_dir,
                 grid_counts: Mutex::new(None),
-                basemap: Arc::new(bytes_cache::Cached::default()),
+                basemap: OnceLock::new(),
             }),
         }
     }
@@ -71,7 +63,7 @@ impl AppState {
     }
 
     /// The base map response, built once (its data never changes while serving).
-    pub fn basemap_cache(&self) -> &bytes_cache::Cached {
+    pub fn basemap_cache(&self) -> &OnceLock<Vec<u8>> {
         &self.inner.basemap
     }
 

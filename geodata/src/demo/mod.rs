@@ -854,7 +854,6 @@ impl<'a> PeopleGen<'a> {
             matches!(kind, BuildingKind::VillageHouse | BuildingKind::Dormitory | BuildingKind::Shop)
                 .then(|| self.landlord(rng));
         let mut hidden = HiddenOccupancy { building_id: id, units: 0, persons: 0 };
-        let mut known_units = 0u32;
         let mut occupied = 0u32;
         let mut persons_here = 0u32;
         for d in 0..dwellings {
@@ -870,7 +869,6 @@ impl<'a> PeopleGen<'a> {
                 hidden.persons += tenants;
                 continue;
             }
-            known_units += 1;
             let landlord_id = Some(match building_landlord {
                 Some(l) => l,
                 None => self.landlord(rng),
@@ -923,7 +921,6 @@ impl<'a> PeopleGen<'a> {
                 persons_here += 1;
             }
         }
-        let _ = known_units;
         if hidden.units > 0 || hidden.persons > 0 {
             self.hidden.push(hidden);
         }

@@ -142,11 +142,13 @@ async fn exports(
         Some(other) => return Err(ApiError::BadRequest(format!("lang={other:?}: use zh or en"))),
     };
     let atlas = state.atlas();
+    let counts = state.grid_counts(&atlas);
     let targets = *state.targets();
-    let bytes = tokio::task::spawn_blocking(move || export::export(&atlas, &targets, layer, format, lang, &scope))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let bytes =
+        tokio::task::spawn_blocking(move || export::export(&atlas, &counts, &targets, layer, format, lang, &scope))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
     let disposition = format!("attachment; filename=\"{}\"", file.replace('"', ""));
     Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
         .into_response())

@@ -9,7 +9,7 @@ use crate::store::{NewUnit, NewVisit};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use rentgrid_analysis::kpi::{self, Level};
+use rentgrid_analysis::kpi;
 use serde::Deserialize;
 use serde_json::json;
 use time::{Date, OffsetDateTime, UtcOffset};
@@ -122,10 +122,7 @@ pub async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<VisitRe
     }
     let (outcome, atlas) = state.record_visit(&visit).await?;
     let grid_id = atlas.building(outcome.visit.building_id).map(|b| b.grid_id);
-    let grid_row = grid_id.and_then(|g| {
-        let counts = state.grid_counts(&atlas);
-        kpi::rollup(&atlas, &counts, Level::Grid, state.targets()).into_iter().nth(g as usize)
-    });
+    let grid_row = grid_id.and_then(|g| kpi::grid_row(&atlas, &state.grid_counts(&atlas), g, state.targets()));
     let v = &outcome.visit;
     let status = if outcome.replayed { StatusCode::OK } else { StatusCode::CREATED };
     Ok(json_status(

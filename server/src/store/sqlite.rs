@@ -92,7 +92,7 @@ async fn insert<'a, T: Sync>(
     progress: Progress<'_>,
     bind: impl FnMut(&mut Separated<'_, 'a, Sqlite, &'static str>, &'a T),
 ) -> Result<()> {
-    insert_then(conn, head, "", ncols.max(1), (30_000 / ncols.max(1)).max(1), rows, label, progress, bind).await
+    insert_then(conn, head, "", (30_000 / ncols.max(1)).max(1), rows, label, progress, bind).await
 }
 
 /// [`insert`] with `tail` after the values (an `ON CONFLICT` clause) and `per` rows a statement.
@@ -101,7 +101,6 @@ async fn insert_then<'a, T: Sync>(
     conn: &mut SqliteConnection,
     head: &str,
     tail: &str,
-    _ncols: usize,
     per: usize,
     rows: &'a [T],
     label: &str,
@@ -766,7 +765,6 @@ impl Store for SqliteStore {
             c,
             "INSERT INTO buildings (id, external_id, grid_id, kind, address, floors, dwellings, utility_accounts, lon, lat, footprint) ",
             "",
-            11,
             IMPORT_CHUNK,
             &new,
             "new buildings",
@@ -792,7 +790,6 @@ impl Store for SqliteStore {
              dwellings = v.column6, utility_accounts = v.column7, lon = v.column8, lat = v.column9, footprint = v.column10 \
              FROM (",
             ") AS v WHERE buildings.external_id = v.column1",
-            10,
             IMPORT_CHUNK,
             &old,
             "updated buildings",
@@ -864,7 +861,6 @@ impl Store for SqliteStore {
             c,
             "INSERT INTO rental_units (external_id, building_id, landlord_id, label, registered, registered_on, pledge_signed, tenants, mode, concentrated) ",
             UPSERT_UNIT,
-            10,
             IMPORT_CHUNK,
             &rows,
             "rental units",
