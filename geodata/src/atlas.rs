@@ -220,6 +220,8 @@ struct Fixed {
     workplace_index: RTree<PointItem>,
     shared_edges: Vec<SharedEdge>,
     bbox: Rect<f64>,
+    grid_codes: HashMap<String, GridId>,
+    building_keys: HashMap<String, BuildingId>,
 }
 
 /// A read-only snapshot of a district: geometry, indexes and counts.
@@ -374,6 +376,8 @@ impl Atlas {
             .outline
             .bounding_rect()
             .unwrap_or_else(|| Rect::new(geo::coord! { x: 0.0, y: 0.0 }, geo::coord! { x: 0.0, y: 0.0 }));
+        let grid_codes = grid_entries.iter().map(|e| (e.grid.code.clone(), e.grid.id)).collect();
+        let building_keys = buildings.iter().map(|b| (b.external_id.clone(), b.id)).collect();
         let fixed = Fixed {
             district,
             streets: street_entries,
@@ -388,8 +392,20 @@ impl Atlas {
             workplace_index,
             shared_edges,
             bbox,
+            grid_codes,
+            building_keys,
         };
         Ok(Self { fixed: Arc::new(fixed), stats: CowVec::from_vec(building_stats), version: 0 })
+    }
+
+    /// The grid with this code (网格编码).
+    pub fn grid_by_code(&self, code: &str) -> Option<GridId> {
+        self.fixed.grid_codes.get(code).copied()
+    }
+
+    /// The building with this survey id (楼栋编号).
+    pub fn building_by_external_id(&self, external_id: &str) -> Option<BuildingId> {
+        self.fixed.building_keys.get(external_id).copied()
     }
 
     /// A snapshot counter: each applied write increments it (caches key on it).

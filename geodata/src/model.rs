@@ -165,6 +165,9 @@ impl BuildingKind {
 pub struct Building {
     /// Dense id.
     pub id: BuildingId,
+    /// 楼栋编号: the survey's id for it, which ledgers refer to (the demo numbers its buildings
+    /// with their ids).
+    pub external_id: String,
     /// The grid that holds its representative point.
     pub grid_id: GridId,
     /// Its kind.

@@ -931,7 +931,18 @@ impl<'a> PeopleGen<'a> {
         // Meters: one per occupied dwelling, with a little noise (shared or idle meters).
         let noise: i64 = if occupied > 0 { rng.random_range(-1..=1) } else { 0 };
         let utility_accounts = (i64::from(occupied) + noise).max(0) as u32;
-        Building { id, grid_id, kind, address, floors, dwellings, utility_accounts, footprint, point }
+        Building {
+            id,
+            external_id: id.to_string(),
+            grid_id,
+            kind,
+            address,
+            floors,
+            dwellings,
+            utility_accounts,
+            footprint,
+            point,
+        }
     }
 
     fn assign_employers(

@@ -261,10 +261,10 @@ impl Store for PostgisStore {
         .await?;
         chunked(c, &city.buildings, "buildings", progress, |rows| {
             sqlx::query(
-                "INSERT INTO buildings (id, grid_id, kind, address, floors, dwellings, utility_accounts, point, footprint) \
-                 SELECT id, g, k, a, f, d, u, ST_GeomFromWKB(p, 4326), ST_GeomFromWKB(fp, 4326) \
-                 FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::int4[], $8::bytea[], $9::bytea[]) \
-                 AS t(id, g, k, a, f, d, u, p, fp)",
+                "INSERT INTO buildings (id, grid_id, kind, address, floors, dwellings, utility_accounts, point, footprint, external_id) \
+                 SELECT id, g, k, a, f, d, u, ST_GeomFromWKB(p, 4326), ST_GeomFromWKB(fp, 4326), e \
+                 FROM UNNEST($1::int4[], $2::int4[], $3::text[], $4::text[], $5::int4[], $6::int4[], $7::int4[], $8::bytea[], $9::bytea[], $10::text[]) \
+                 AS t(id, g, k, a, f, d, u, p, fp, e)",
             )
             .bind(rows.iter().map(|b| int(b.id)).collect::<Vec<_>>())
             .bind(rows.iter().map(|b| int(b.grid_id)).collect::<Vec<_>>())
@@ -275,6 +275,7 @@ impl Store for PostgisStore {
             .bind(rows.iter().map(|b| int(b.utility_accounts)).collect::<Vec<_>>())
             .bind(rows.iter().map(|b| wkb_of(b.point)).collect::<Vec<_>>())
             .bind(rows.iter().map(|b| wkb_of(b.footprint.clone())).collect::<Vec<_>>())
+            .bind(rows.iter().map(|b| b.external_id.clone()).collect::<Vec<_>>())
         })
         .await?;
         chunked(c, &city.landlords, "landlords", progress, |rows| {
@@ -287,8 +288,8 @@ impl Store for PostgisStore {
         .await?;
         chunked(c, &city.rental_units, "rental units", progress, |rows| {
             sqlx::query(
-                "INSERT INTO rental_units (id, building_id, landlord_id, label, registered, registered_on, pledge_signed, tenants, mode, concentrated) \
-                 SELECT * FROM UNNEST($1::int4[], $2::int4[], $3::int4[], $4::text[], $5::bool[], $6::date[], $7::bool[], $8::int4[], $9::text[], $10::bool[])",
+                "INSERT INTO rental_units (id, building_id, landlord_id, label, registered, registered_on, pledge_signed, tenants, mode, concentrated, external_id) \
+                 SELECT * FROM UNNEST($1::int4[], $2::int4[], $3::int4[], $4::text[], $5::bool[], $6::date[], $7::bool[], $8::int4[], $9::text[], $10::bool[], $11::text[])",
             )
             .bind(rows.iter().map(|u| int(u.id)).collect::<Vec<_>>())
             .bind(rows.iter().map(|u| int(u.building_id)).collect::<Vec<_>>())
@@ -300,6 +301,7 @@ impl Store for PostgisStore {
             .bind(rows.iter().map(|u| int(u.tenants)).collect::<Vec<_>>())
             .bind(rows.iter().map(|u| u.mode.as_str().to_string()).collect::<Vec<_>>())
             .bind(rows.iter().map(|u| u.concentrated).collect::<Vec<_>>())
+            .bind(rows.iter().map(|u| u.id.to_string()).collect::<Vec<_>>())
         })
         .await?;
         chunked(c, &city.households, "households", progress, |rows| {
@@ -520,8 +522,8 @@ impl Store for PostgisStore {
         })
         .collect::<Result<Vec<_>>>()?;
         let buildings = sqlx::query(
-            "SELECT id, grid_id, kind, address, floors, dwellings, utility_accounts, ST_AsBinary(point) AS point, \
-             ST_AsBinary(footprint) AS footprint FROM buildings ORDER BY id",
+            "SELECT id, COALESCE(external_id, CAST(id AS TEXT)) AS external_id, grid_id, kind, address, floors, dwellings, \
+             utility_accounts, ST_AsBinary(point) AS point, ST_AsBinary(footprint) AS footprint FROM buildings ORDER BY id",
         )
         .fetch_all(p)
         .await?
@@ -532,6 +534,7 @@ impl Store for PostgisStore {
             let kind: String = r.try_get("kind")?;
             Ok(Building {
                 id,
+                external_id: r.try_get("external_id")?,
                 grid_id: u32_of(r, "grid_id")?,
                 kind: BuildingKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
                     what: "building",

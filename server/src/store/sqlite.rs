@@ -234,13 +234,14 @@ impl Store for SqliteStore {
         .await?;
         insert(
             c,
-            "INSERT INTO buildings (id, grid_id, kind, address, floors, dwellings, utility_accounts, lon, lat, footprint) ",
-            10,
+            "INSERT INTO buildings (id, external_id, grid_id, kind, address, floors, dwellings, utility_accounts, lon, lat, footprint) ",
+            11,
             &city.buildings,
             "buildings",
             progress,
             |b, x| {
                 b.push_bind(x.id)
+                    .push_bind(&x.external_id)
                     .push_bind(x.grid_id)
                     .push_bind(x.kind.as_str())
                     .push_bind(&x.address)
@@ -267,13 +268,14 @@ impl Store for SqliteStore {
         .await?;
         insert(
             c,
-            "INSERT INTO rental_units (id, building_id, landlord_id, label, registered, registered_on, pledge_signed, tenants, mode, concentrated) ",
-            10,
+            "INSERT INTO rental_units (id, external_id, building_id, landlord_id, label, registered, registered_on, pledge_signed, tenants, mode, concentrated) ",
+            11,
             &city.rental_units,
             "rental units",
             progress,
             |b, u| {
                 b.push_bind(u.id)
+                    .push_bind(u.id.to_string())
                     .push_bind(u.building_id)
                     .push_bind(u.landlord_id)
                     .push_bind(&u.label)
@@ -513,7 +515,8 @@ impl Store for SqliteStore {
             })
             .collect::<Result<Vec<_>>>()?;
         let buildings = sqlx::query(
-            "SELECT id, grid_id, kind, address, floors, dwellings, utility_accounts, lon, lat, footprint FROM buildings ORDER BY id",
+            "SELECT id, COALESCE(external_id, CAST(id AS TEXT)) AS external_id, grid_id, kind, address, floors, dwellings, \
+             utility_accounts, lon, lat, footprint FROM buildings ORDER BY id",
         )
         .fetch_all(p)
         .await?
@@ -523,6 +526,7 @@ impl Store for SqliteStore {
             let kind: String = r.try_get("kind")?;
             Ok(Building {
                 id,
+                external_id: r.try_get("external_id")?,
                 grid_id: u32_of(r, "grid_id")?,
                 kind: BuildingKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
                     what: "building",
