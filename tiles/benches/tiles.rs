@@ -1,0 +1,2 @@
+//! Placeholder until the tile benchmarks land.
+fn main() {}
