@@ -139,7 +139,8 @@ impl Generalise {
     fn clean(&self, rings: &[Vec<TilePoint>]) -> Vec<Vec<Vec<TilePoint>>> {
         let subject: Vec<Vec<IntPoint>> =
             rings.iter().map(|r| r.iter().map(|p| IntPoint::new(p[0], p[1])).collect()).collect();
-        let (lo, hi) = (-self.buffer, self.extent + self.buffer);
+        // The overlay may round a crossing one unit outward: cut one unit inside the buffer.
+        let (lo, hi) = (1 - self.buffer, self.extent + self.buffer - 1);
         let clip =
             vec![vec![IntPoint::new(lo, lo), IntPoint::new(hi, lo), IntPoint::new(hi, hi), IntPoint::new(lo, hi)]];
         let options = IntOverlayOptions {
@@ -151,9 +152,23 @@ impl Generalise {
         };
         let shapes = Overlay::with_contours_custom(&subject, &clip, options, Solver::default())
             .overlay(OverlayRule::Intersect, FillRule::EvenOdd);
+        // Wind each ring as MVT wants whatever the engine chose (its OGC mode may return a hole
+        // that touches its exterior wound like an exterior).
         shapes
             .into_iter()
-            .map(|shape| shape.into_iter().map(|c| c.into_iter().map(|p| [p.x, p.y]).collect()).collect())
+            .map(|shape| {
+                shape
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let mut r: Vec<TilePoint> = c.into_iter().map(|p| [p.x, p.y]).collect();
+                        if (twice_area(&r) > 0) != (i == 0) {
+                            r.reverse();
+                        }
+                        r
+                    })
+                    .collect()
+            })
             .collect()
     }
 }
