@@ -11,9 +11,9 @@
 //! | `dwellings` | 户数 | no (0) |
 //! | `utility_accounts` | 水电表, 水电表户数 | no (0) |
 
-use super::cells::{Row, Seen};
+use super::cells::Seen;
 pub use super::features::GeoJsonError;
-use super::{Column, Mapping, RowError, features};
+use super::{Column, RowError, features};
 use crate::atlas::Atlas;
 use crate::crs::Crs;
 use crate::model::{BuildingKind, GridId};
@@ -78,16 +78,9 @@ fn parse_kind(s: &str) -> Option<BuildingKind> {
 
 /// Reads and checks every feature; footprints are converted from `crs` and placed in grids.
 pub fn parse(bytes: &[u8], crs: Crs, atlas: &Atlas) -> Result<(Vec<ImportedBuilding>, Vec<RowError>), GeoJsonError> {
-    let mut ok = Vec::new();
-    let mut errors = Vec::new();
     let mut seen = Seen::features();
-    for f in features::read(bytes)? {
-        let m = Mapping::new(COLUMNS, &f.keys);
-        let mut r = Row::new(f.number, &f.values, &m, COLUMNS);
-        let external_id = r.required(EXTERNAL_ID, 64);
-        if !external_id.is_empty() {
-            r.check(EXTERNAL_ID, seen.check(&external_id, f.number));
-        }
+    features::check_features(bytes, COLUMNS, |r, f| {
+        let external_id = r.key(EXTERNAL_ID, 64, &mut seen);
         let kind = parse_kind(r.cell(KIND)).unwrap_or_else(|| {
             let reason =
                 format!("{:?} is not a building kind (高层住宅, 多层住宅, 农民自建房, 厂房, 宿舍, 商铺)", r.cell(KIND));
@@ -111,43 +104,35 @@ pub fn parse(bytes: &[u8], crs: Crs, atlas: &Atlas) -> Result<(Vec<ImportedBuild
                 None
             }
         };
-        let placed = footprint.and_then(|p| {
-            let proj = crate::crs::LocalProjection::new(p.exterior().0[0].x, p.exterior().0[0].y);
-            let m2 = p.map_coords(|c| {
-                let (x, y) = proj.forward(c.x, c.y);
-                geo::Coord { x, y }
-            });
-            let area = m2.unsigned_area();
-            if !(4.0..=1_000_000.0).contains(&area) {
-                r.err_row(format!("the footprint covers {area:.1} m²; a building covers 4 m² to 1 km²"));
-                return None;
-            }
-            let point = p.interior_point()?;
-            match atlas.grid_at(point.x(), point.y()) {
-                Some(grid) => Some((p, point, grid)),
-                None => {
-                    r.err_row(format!("({:.6}, {:.6}) is outside {}", point.x(), point.y(), atlas.district().name));
-                    None
-                }
-            }
+        let p = footprint?;
+        let proj = crate::crs::LocalProjection::new(p.exterior().0[0].x, p.exterior().0[0].y);
+        let m2 = p.map_coords(|c| {
+            let (x, y) = proj.forward(c.x, c.y);
+            geo::Coord { x, y }
         });
-        match (r.errors.is_empty(), placed) {
-            (true, Some((footprint, point, grid_id))) => ok.push(ImportedBuilding {
-                feature: f.number,
-                external_id,
-                grid_id,
-                kind,
-                address: r.cell(ADDRESS).to_string(),
-                floors,
-                dwellings,
-                utility_accounts,
-                footprint,
-                point,
-            }),
-            _ => errors.extend(r.errors),
+        let area = m2.unsigned_area();
+        if !(4.0..=1_000_000.0).contains(&area) {
+            r.err_row(format!("the footprint covers {area:.1} m²; a building covers 4 m² to 1 km²"));
+            return None;
         }
-    }
-    Ok((ok, errors))
+        let point = p.interior_point()?;
+        let Some(grid_id) = atlas.grid_at(point.x(), point.y()) else {
+            r.err_row(format!("({:.6}, {:.6}) is outside {}", point.x(), point.y(), atlas.district().name));
+            return None;
+        };
+        Some(ImportedBuilding {
+            feature: f.number,
+            external_id,
+            grid_id,
+            kind,
+            address: r.cell(ADDRESS).to_string(),
+            floors,
+            dwellings,
+            utility_accounts,
+            footprint: p,
+            point,
+        })
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! column's header as the file writes it and gives back a usable value (a default when bad), so
 //! a row's every problem is reported at once.
 
-use super::{Column, Mapping, RowError, parse_date, parse_flag};
+use super::table::Table;
+use super::{Column, Mapping, Parsed, RowError, parse_date, parse_flag};
 use crate::crs::Crs;
 use crate::idcard::IdNumber;
 use std::collections::BTreeMap;
@@ -67,6 +68,16 @@ impl<'a> Row<'a> {
             return String::new();
         }
         self.text(col, max_chars)
+    }
+
+    /// A required key that must be unique in the file (a duplicate is reported against `seen`).
+    pub fn key(&mut self, col: usize, max_chars: usize, seen: &mut Seen) -> String {
+        let key = self.required(col, max_chars);
+        if !key.is_empty() {
+            let row = self.row;
+            self.check(col, seen.check(&key, row));
+        }
+        key
     }
 
     /// A yes/no cell ([`parse_flag`]); `None` when empty or bad.
@@ -151,6 +162,25 @@ impl<'a> Row<'a> {
             }
         }
     }
+}
+
+/// Checks every row of `table` with `check`, which returns the record when it could build one;
+/// a row yields its record only when no check reported a problem.
+pub fn check_rows<T>(
+    table: &Table,
+    mapping: &Mapping,
+    columns: &[Column],
+    mut check: impl FnMut(&mut Row<'_>) -> Option<T>,
+) -> Parsed<T> {
+    let mut out = Parsed::new(mapping);
+    for (row, cells) in &table.rows {
+        let mut r = Row::new(*row, cells, mapping, columns);
+        match (check(&mut r), r.errors.is_empty()) {
+            (Some(record), true) => out.records.push(record),
+            _ => out.errors.extend(r.errors),
+        }
+    }
+    out
 }
 
 /// Parses a whole number from 0 to `max`; empty is `None`.

@@ -2,6 +2,8 @@
 //! and cells (so the ledgers' column mapping and [`Row`](super::cells::Row) checks apply), and
 //! its geometry is read as polygons converted to WGS84.
 
+use super::cells::Row;
+use super::{Column, Mapping, RowError};
 use crate::crs::Crs;
 use geo::{MapCoords, MultiPolygon, Validation};
 use serde_json::Value;
@@ -64,6 +66,26 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Feature>, GeoJsonError> {
             Feature { number: i + 1, keys, values, geometry: f.get("geometry").filter(|g| !g.is_null()).cloned() }
         })
         .collect())
+}
+
+/// Reads every feature and checks it with `check`, which returns the record when it could build
+/// one; a feature yields its record only when no check reported a problem.
+pub fn check_features<T>(
+    bytes: &[u8],
+    columns: &[Column],
+    mut check: impl FnMut(&mut Row<'_>, &Feature) -> Option<T>,
+) -> Result<(Vec<T>, Vec<RowError>), GeoJsonError> {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for f in read(bytes)? {
+        let m = Mapping::new(columns, &f.keys);
+        let mut r = Row::new(f.number, &f.values, &m, columns);
+        match (check(&mut r, &f), r.errors.is_empty()) {
+            (Some(record), true) => ok.push(record),
+            _ => errors.extend(r.errors),
+        }
+    }
+    Ok((ok, errors))
 }
 
 /// A Polygon or MultiPolygon geometry converted from `crs` to WGS84, and valid; the problem

@@ -6,10 +6,12 @@
 //! - [`features`]: reading GeoJSON FeatureCollections into rows of properties and polygons.
 //! - [`units`]: the rental-unit ledger (出租房屋台帐).
 //! - [`buildings`]: building footprints from GeoJSON.
+//! - [`grids`]: grids (网格) from GeoJSON.
 
 pub mod buildings;
 pub mod cells;
 pub mod features;
+pub mod grids;
 pub mod table;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -18,7 +18,7 @@
 //! | `mode` | 管理模式 (委托式/自治式/旅馆式) | no (default 自治式) |
 //! | `concentrated` | 集中居住, 是否集中居住 | no (default 否) |
 
-use super::cells::{Row, Seen};
+use super::cells::{Seen, check_rows};
 use super::table::{FileError, Table};
 use super::{Column, Mapping, RowError};
 use crate::atlas::Atlas;
@@ -158,14 +158,9 @@ pub fn parse(table: &Table, crs: Crs, today: Date) -> Result<Parsed, FileError> 
     if !missing.is_empty() {
         return Err(FileError::MissingColumns(missing.join(", ")));
     }
-    let mut out = Parsed::new(&m);
     let mut seen = Seen::rows();
-    for (row, cells) in &table.rows {
-        let mut r = Row::new(*row, cells, &m, COLUMNS);
-        let external_id = r.required(EXTERNAL_ID, 64);
-        if !external_id.is_empty() {
-            r.check(EXTERNAL_ID, seen.check(&external_id, *row));
-        }
+    Ok(check_rows(table, &m, COLUMNS, |r| {
+        let external_id = r.key(EXTERNAL_ID, 64, &mut seen);
         let label = r.required(LABEL, 40);
         let (survey_id, building_id) = (r.cell(BUILDING), r.cell(BUILDING_ID));
         let place = if !survey_id.is_empty() {
@@ -198,26 +193,13 @@ pub fn parse(table: &Table, crs: Crs, today: Date) -> Result<Parsed, FileError> 
             r.err(MODE, e);
             ManagementMode::SelfManaged
         });
-        match (r.errors.is_empty(), place) {
-            (true, Some(place)) => out.records.push(UnitRecord {
-                row: *row,
-                external_id,
-                place,
-                unit: UnitFields {
-                    label,
-                    landlord,
-                    registered,
-                    registered_on,
-                    pledge_signed,
-                    tenants,
-                    mode,
-                    concentrated,
-                },
-            }),
-            _ => out.errors.extend(r.errors),
-        }
-    }
-    Ok(out)
+        Some(UnitRecord {
+            row: r.row,
+            external_id,
+            place: place?,
+            unit: UnitFields { label, landlord, registered, registered_on, pledge_signed, tenants, mode, concentrated },
+        })
+    }))
 }
 
 /// Places each record in a building of `atlas`: by survey id or id, or the building whose footprint holds
