@@ -20,6 +20,9 @@ pub enum GeoJsonError {
     /// No features.
     #[error("the FeatureCollection has no features")]
     NoFeatures,
+    /// A boundary file for an empty register without the district.
+    #[error("the file has no district feature (层级 区/县), and the register has no district yet")]
+    NoDistrict,
 }
 
 /// One feature of a collection.
@@ -68,24 +71,33 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Feature>, GeoJsonError> {
         .collect())
 }
 
-/// Reads every feature and checks it with `check`, which returns the record when it could build
-/// one; a feature yields its record only when no check reported a problem.
+/// Reads every feature and checks it with `check` (see [`check_each`]).
 pub fn check_features<T>(
     bytes: &[u8],
     columns: &[Column],
-    mut check: impl FnMut(&mut Row<'_>, &Feature) -> Option<T>,
+    check: impl FnMut(&mut Row<'_>, &Feature) -> Option<T>,
 ) -> Result<(Vec<T>, Vec<RowError>), GeoJsonError> {
+    Ok(check_each(&read(bytes)?, columns, check))
+}
+
+/// Checks every feature with `check`, which returns the record when it could build one; a
+/// feature yields its record only when no check reported a problem.
+pub fn check_each<T>(
+    features: &[Feature],
+    columns: &[Column],
+    mut check: impl FnMut(&mut Row<'_>, &Feature) -> Option<T>,
+) -> (Vec<T>, Vec<RowError>) {
     let mut ok = Vec::new();
     let mut errors = Vec::new();
-    for f in read(bytes)? {
+    for f in features {
         let m = Mapping::new(columns, &f.keys);
         let mut r = Row::new(f.number, &f.values, &m, columns);
-        match (check(&mut r, &f), r.errors.is_empty()) {
+        match (check(&mut r, f), r.errors.is_empty()) {
             (Some(record), true) => ok.push(record),
             _ => errors.extend(r.errors),
         }
     }
-    Ok((ok, errors))
+    (ok, errors)
 }
 
 /// A Polygon or MultiPolygon geometry converted from `crs` to WGS84, and valid; the problem

@@ -7,7 +7,9 @@
 //! - [`units`]: the rental-unit ledger (出租房屋台帐).
 //! - [`buildings`]: building footprints from GeoJSON.
 //! - [`grids`]: grids (网格) from GeoJSON.
+//! - [`boundaries`]: the district, its streets (街道/镇/乡) and communities (社区/村) from GeoJSON.
 
+pub mod boundaries;
 pub mod buildings;
 pub mod cells;
 pub mod features;
