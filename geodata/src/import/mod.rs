@@ -6,6 +6,7 @@
 //! - [`features`]: reading GeoJSON FeatureCollections into rows of properties and polygons.
 //! - [`units`]: the rental-unit ledger (出租房屋台帐).
 //! - [`buildings`]: building footprints from GeoJSON.
+//! - [`persons`]: the migrant-person ledger (流动人口台帐).
 //! - [`grids`]: grids (网格) from GeoJSON.
 //! - [`boundaries`]: the district, its streets (街道/镇/乡) and communities (社区/村) from GeoJSON.
 
@@ -14,6 +15,7 @@ pub mod buildings;
 pub mod cells;
 pub mod features;
 pub mod grids;
+pub mod persons;
 pub mod table;
 #[cfg(test)]
 pub(crate) mod testing;
