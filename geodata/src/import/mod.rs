@@ -7,11 +7,13 @@
 //! - [`units`]: the rental-unit ledger (出租房屋台帐).
 //! - [`buildings`]: building footprints from GeoJSON.
 //! - [`persons`]: the migrant-person ledger (流动人口台帐).
+//! - [`caseworkers`]: the caseworker roster (综管员花名册).
 //! - [`grids`]: grids (网格) from GeoJSON.
 //! - [`boundaries`]: the district, its streets (街道/镇/乡) and communities (社区/村) from GeoJSON.
 
 pub mod boundaries;
 pub mod buildings;
+pub mod caseworkers;
 pub mod cells;
 pub mod features;
 pub mod grids;
