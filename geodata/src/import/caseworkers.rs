@@ -8,9 +8,9 @@
 //! | `street` | 所属街道, 街道, street_code | yes: a street's code or name |
 //! | `grids` | 包干网格, 网格, grid_codes | no: grid codes separated by `;` `；` `,` `，` `、` or spaces |
 
-use super::cells::{Seen, check_rows};
+use super::cells::{Seen, check_rows, mapping};
 use super::table::{FileError, Table};
-use super::{Column, Mapping, Parsed};
+use super::{Column, Parsed};
 use crate::atlas::Atlas;
 use crate::model::GridId;
 
@@ -44,11 +44,7 @@ pub struct ImportedCaseworker {
 
 /// Checks every row of `table` against the streets and grids of `atlas`.
 pub fn parse(table: &Table, atlas: &Atlas) -> Result<Parsed<ImportedCaseworker>, FileError> {
-    let m = Mapping::new(COLUMNS, &table.headers);
-    let missing = m.missing(COLUMNS, &[EXTERNAL_ID, NAME, STREET]);
-    if !missing.is_empty() {
-        return Err(FileError::MissingColumns(missing.join(", ")));
-    }
+    let m = mapping(table, COLUMNS, &[EXTERNAL_ID, NAME, STREET], None)?;
     let mut seen = Seen::rows();
     Ok(check_rows(table, &m, COLUMNS, |r| {
         let external_id = r.key(EXTERNAL_ID, 64, &mut seen);

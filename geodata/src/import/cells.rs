@@ -2,7 +2,7 @@
 //! column's header as the file writes it and gives back a usable value (a default when bad), so
 //! a row's every problem is reported at once.
 
-use super::table::Table;
+use super::table::{FileError, Table};
 use super::{Column, Mapping, Parsed, RowError, parse_date, parse_flag};
 use crate::crs::Crs;
 use crate::idcard::IdNumber;
@@ -162,6 +162,25 @@ impl<'a> Row<'a> {
             }
         }
     }
+}
+
+/// Maps `table`'s headers onto `columns`, or names the missing ones: each of `required`, and
+/// `place`'s description unless one of its groups of columns is wholly present.
+pub fn mapping(
+    table: &Table,
+    columns: &[Column],
+    required: &[usize],
+    place: Option<(&[&[usize]], &str)>,
+) -> Result<Mapping, FileError> {
+    let m = Mapping::new(columns, &table.headers);
+    let mut missing = m.missing(columns, required);
+    if let Some((_, what)) = place.filter(|(groups, _)| !groups.iter().any(|g| g.iter().all(|&i| m.has(i)))) {
+        missing.push(what.to_string());
+    }
+    if !missing.is_empty() {
+        return Err(FileError::MissingColumns(missing.join(", ")));
+    }
+    Ok(m)
 }
 
 /// Checks every row of `table` with `check`, which returns the record when it could build one;

@@ -15,9 +15,9 @@
 //! | `consistent` | 人户一致, 是否人户一致 | no (default 是 for registered persons; registered only) |
 //! | `workplace` | 工作单位编号, 单位编号, workplace_external_id | no: the workplace's ledger id |
 
-use super::cells::{Seen, check_rows};
+use super::cells::{Seen, check_rows, mapping};
 use super::table::{FileError, Table};
-use super::{Column, Mapping, Parsed};
+use super::{Column, Parsed};
 use time::Date;
 
 const UNIT: usize = 0;
@@ -74,11 +74,7 @@ pub struct ImportedPerson {
 
 /// Checks every row of `table`; dates after `today` are refused.
 pub fn parse(table: &Table, today: Date) -> Result<Parsed<ImportedPerson>, FileError> {
-    let m = Mapping::new(COLUMNS, &table.headers);
-    let missing = m.missing(COLUMNS, &[UNIT, NAME, ID_NUMBER]);
-    if !missing.is_empty() {
-        return Err(FileError::MissingColumns(missing.join(", ")));
-    }
+    let m = mapping(table, COLUMNS, &[UNIT, NAME, ID_NUMBER], None)?;
     let mut seen = Seen::rows();
     Ok(check_rows(table, &m, COLUMNS, |r| {
         let unit = r.required(UNIT, 64);

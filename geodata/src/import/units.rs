@@ -18,7 +18,7 @@
 //! | `mode` | 管理模式 (委托式/自治式/旅馆式) | no (default 自治式) |
 //! | `concentrated` | 集中居住, 是否集中居住 | no (default 否) |
 
-use super::cells::{Seen, check_rows};
+use super::cells::{Seen, check_rows, mapping};
 use super::table::{FileError, Table};
 use super::{Column, Mapping, RowError};
 use crate::atlas::Atlas;
@@ -150,14 +150,9 @@ fn parse_mode(s: &str) -> Result<ManagementMode, String> {
 
 /// Checks every row of `table`; coordinates are read in `crs`; dates after `today` are refused.
 pub fn parse(table: &Table, crs: Crs, today: Date) -> Result<Parsed, FileError> {
-    let m = Mapping::new(COLUMNS, &table.headers);
-    let mut missing = m.missing(COLUMNS, &[EXTERNAL_ID, LABEL]);
-    if !(m.has(BUILDING) || m.has(BUILDING_ID) || (m.has(LON) && m.has(LAT))) {
-        missing.push("楼栋编号 (building), 楼栋ID (building_id) or 经度/纬度 (lon/lat)".into());
-    }
-    if !missing.is_empty() {
-        return Err(FileError::MissingColumns(missing.join(", ")));
-    }
+    let place: &[&[usize]] = &[&[BUILDING], &[BUILDING_ID], &[LON, LAT]];
+    let what = "楼栋编号 (building), 楼栋ID (building_id) or 经度/纬度 (lon/lat)";
+    let m = mapping(table, COLUMNS, &[EXTERNAL_ID, LABEL], Some((place, what)))?;
     let mut seen = Seen::rows();
     Ok(check_rows(table, &m, COLUMNS, |r| {
         let external_id = r.key(EXTERNAL_ID, 64, &mut seen);
