@@ -9,6 +9,7 @@
 //! - [`persons`]: the migrant-person ledger (流动人口台帐).
 //! - [`caseworkers`]: the caseworker roster (综管员花名册).
 //! - [`workplaces`]: the workplace ledger (单位台帐, 工作地管理法).
+//! - [`visits`]: the visit log (走访记录).
 //! - [`grids`]: grids (网格) from GeoJSON.
 //! - [`boundaries`]: the district, its streets (街道/镇/乡) and communities (社区/村) from GeoJSON.
 
@@ -23,6 +24,7 @@ pub mod table;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod units;
+pub mod visits;
 pub mod workplaces;
 
 use std::fmt;
