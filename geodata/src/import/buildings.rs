@@ -11,13 +11,13 @@
 //! | `dwellings` | 户数 | no (0) |
 //! | `utility_accounts` | 水电表, 水电表户数 | no (0) |
 
-use super::{Column, Mapping, RowError};
+use super::cells::Seen;
+pub use super::features::GeoJsonError;
+use super::{Column, RowError, features};
 use crate::atlas::Atlas;
 use crate::crs::Crs;
 use crate::model::{BuildingKind, GridId};
-use geo::{Area, InteriorPoint, MapCoords, Point, Polygon, Validation};
-use serde_json::Value;
-use std::collections::BTreeMap;
+use geo::{Area, InteriorPoint, MapCoords, Point, Polygon};
 
 const EXTERNAL_ID: usize = 0;
 const KIND: usize = 1;
@@ -76,149 +76,95 @@ fn parse_kind(s: &str) -> Option<BuildingKind> {
     })
 }
 
-/// Why a GeoJSON file could not be read at all.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum GeoJsonError {
-    /// Not JSON.
-    #[error("the file is not JSON: {0}")]
-    Json(String),
-    /// JSON, but no FeatureCollection.
-    #[error("the file is not a GeoJSON FeatureCollection")]
-    NotFeatureCollection,
-    /// No features.
-    #[error("the FeatureCollection has no features")]
-    NoFeatures,
-}
-
 /// Reads and checks every feature; footprints are converted from `crs` and placed in grids.
 pub fn parse(bytes: &[u8], crs: Crs, atlas: &Atlas) -> Result<(Vec<ImportedBuilding>, Vec<RowError>), GeoJsonError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| GeoJsonError::Json(e.to_string()))?;
-    if doc.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(GeoJsonError::NotFeatureCollection);
-    }
-    let features = doc.get("features").and_then(Value::as_array).ok_or(GeoJsonError::NotFeatureCollection)?;
-    if features.is_empty() {
-        return Err(GeoJsonError::NoFeatures);
-    }
-    let mut ok = Vec::new();
-    let mut errors = Vec::new();
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, f) in features.iter().enumerate() {
-        let n = i + 1;
-        let props = f.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
-        let keys: Vec<String> = props.keys().cloned().collect();
-        let m = Mapping::new(COLUMNS, &keys);
-        let value = |col: usize| -> String {
-            if !m.has(col) {
-                return String::new();
-            }
-            match props.get(&m.header(col, "")) {
-                Some(Value::String(s)) => s.trim().to_string(),
-                Some(Value::Number(x)) => x.to_string(),
-                _ => String::new(),
-            }
-        };
-        let mut errs = Vec::new();
-        let mut err = |col: Option<usize>, reason: String| {
-            errs.push(RowError { row: n, column: col.map(|c| m.header(c, COLUMNS[c].name)), reason });
-        };
-        let external_id = value(EXTERNAL_ID);
-        if external_id.is_empty() {
-            err(Some(EXTERNAL_ID), "is missing".into());
-        } else if let Some(first) = seen.get(&external_id) {
-            err(Some(EXTERNAL_ID), format!("{external_id:?} already appears in feature {first}"));
-        } else {
-            seen.insert(external_id.clone(), n);
-        }
-        let kind = parse_kind(&value(KIND)).unwrap_or_else(|| {
-            err(
-                Some(KIND),
-                format!("{:?} is not a building kind (高层住宅, 多层住宅, 农民自建房, 厂房, 宿舍, 商铺)", value(KIND)),
-            );
+    let mut seen = Seen::features();
+    features::check_features(bytes, COLUMNS, |r, f| {
+        let external_id = r.key(EXTERNAL_ID, 64, &mut seen);
+        let kind = parse_kind(r.cell(KIND)).unwrap_or_else(|| {
+            let reason =
+                format!("{:?} is not a building kind (高层住宅, 多层住宅, 农民自建房, 厂房, 宿舍, 商铺)", r.cell(KIND));
+            r.err(KIND, reason);
             BuildingKind::Walkup
         });
-        let number = |col: usize, default: u32, max: u32, err: &mut dyn FnMut(Option<usize>, String)| -> u32 {
-            let v = value(col);
-            if v.is_empty() {
-                return default;
-            }
-            match v.parse::<u32>() {
-                Ok(x) if x <= max => x,
-                _ => {
-                    err(Some(col), format!("{v:?} is not a whole number from 0 to {max}"));
-                    default
-                }
-            }
+        let floors = match r.cell(FLOORS) {
+            "" => 1,
+            _ => r.count(FLOORS, 200) as u16,
         };
-        let floors = number(FLOORS, 1, 200, &mut err) as u16;
-        let dwellings = number(DWELLINGS, 0, 10_000, &mut err);
-        let utility_accounts = number(UTILITY, 0, 10_000, &mut err);
-        let footprint = match f.get("geometry").map(|g| serde_json::from_value::<geojson::Geometry>(g.clone())) {
-            Some(Ok(g)) => match geo::Geometry::<f64>::try_from(g) {
-                Ok(geo::Geometry::Polygon(p)) => Some(p),
-                Ok(geo::Geometry::MultiPolygon(mp)) if mp.0.len() == 1 => mp.0.into_iter().next(),
-                Ok(_) => {
-                    err(None, "the geometry is not a Polygon".into());
-                    None
-                }
-                Err(e) => {
-                    err(None, format!("the geometry is not valid GeoJSON: {e}"));
-                    None
-                }
-            },
-            Some(Err(e)) => {
-                err(None, format!("the geometry is not valid GeoJSON: {e}"));
+        let dwellings = r.count(DWELLINGS, 10_000);
+        let utility_accounts = r.count(UTILITY, 10_000);
+        let footprint = match features::polygons(f.geometry.as_ref(), crs) {
+            Ok(mp) if mp.0.len() == 1 => mp.0.into_iter().next(),
+            Ok(_) => {
+                r.err_row("the geometry has more than one polygon: a footprint is one Polygon");
                 None
             }
-            None => {
-                err(None, "has no geometry".into());
+            Err(e) => {
+                r.err_row(e);
                 None
             }
         };
-        let placed = footprint.and_then(|p| {
-            let p = p.map_coords(|c| {
-                let (x, y) = crs.to_wgs84(c.x, c.y);
-                geo::Coord { x, y }
-            });
-            if let Some(problem) = p.validation_errors().first() {
-                err(None, format!("the footprint is not a valid polygon: {problem}"));
-                return None;
-            }
-            let proj = crate::crs::LocalProjection::new(p.exterior().0[0].x, p.exterior().0[0].y);
-            let m2 = p.map_coords(|c| {
-                let (x, y) = proj.forward(c.x, c.y);
-                geo::Coord { x, y }
-            });
-            let area = m2.unsigned_area();
-            if !(4.0..=1_000_000.0).contains(&area) {
-                err(None, format!("the footprint covers {area:.1} m²; a building covers 4 m² to 1 km²"));
-                return None;
-            }
-            let point = p.interior_point()?;
-            match atlas.grid_at(point.x(), point.y()) {
-                Some(grid) => Some((p, point, grid)),
-                None => {
-                    err(None, format!("({:.6}, {:.6}) is outside {}", point.x(), point.y(), atlas.district().name));
-                    None
-                }
-            }
+        let p = footprint?;
+        let proj = crate::crs::LocalProjection::new(p.exterior().0[0].x, p.exterior().0[0].y);
+        let m2 = p.map_coords(|c| {
+            let (x, y) = proj.forward(c.x, c.y);
+            geo::Coord { x, y }
         });
-        match (errs.is_empty(), placed) {
-            (true, Some((footprint, point, grid_id))) => ok.push(ImportedBuilding {
-                feature: n,
-                external_id,
-                grid_id,
-                kind,
-                address: value(ADDRESS),
-                floors,
-                dwellings,
-                utility_accounts,
-                footprint,
-                point,
-            }),
-            _ => errors.extend(errs),
+        let area = m2.unsigned_area();
+        if !(4.0..=1_000_000.0).contains(&area) {
+            r.err_row(format!("the footprint covers {area:.1} m²; a building covers 4 m² to 1 km²"));
+            return None;
         }
+        let point = p.interior_point()?;
+        let Some(grid_id) = atlas.grid_at(point.x(), point.y()) else {
+            r.err_row(format!("({:.6}, {:.6}) is outside {}", point.x(), point.y(), atlas.district().name));
+            return None;
+        };
+        Some(ImportedBuilding {
+            feature: f.number,
+            external_id,
+            grid_id,
+            kind,
+            address: r.cell(ADDRESS).to_string(),
+            floors,
+            dwellings,
+            utility_accounts,
+            footprint: p,
+            point,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::testing::{atlas, ring};
+
+    fn feature(props: &str, coords: &str) -> String {
+        format!(
+            r#"{{"type":"Feature","properties":{{{props}}},"geometry":{{"type":"Polygon","coordinates":{coords}}}}}"#
+        )
     }
-    Ok((ok, errors))
+
+    #[test]
+    fn footprints_are_placed_in_grids_and_bad_features_reported() {
+        let good = ring(121.531, 29.831, 121.5313, 29.8313);
+        let doc = format!(
+            r#"{{"type":"FeatureCollection","features":[{},{},{},{}]}}"#,
+            feature(r#""编号":"N1","层数":5,"类型":"厂房""#, &good),
+            feature(r#""编号":"N1","层数":500"#, &good),
+            feature(r#""id":"N3""#, &ring(121.60, 29.90, 121.6003, 29.9003)),
+            feature(
+                r#""id":"N4","类型":"城堡""#,
+                "[[[121.51,29.81],[121.5103,29.8103],[121.5103,29.81],[121.51,29.8103],[121.51,29.81]]]"
+            ),
+        );
+        let (ok, errors) = parse(doc.as_bytes(), Crs::Wgs84, atlas()).unwrap();
+        assert_eq!(ok.len(), 1);
+        assert_eq!((ok[0].grid_id, ok[0].floors, ok[0].kind), (1, 5, BuildingKind::Factory));
+        let got: Vec<(usize, Option<&str>)> = errors.iter().map(|e| (e.row, e.column.as_deref())).collect();
+        assert_eq!(got, [(2, Some("编号")), (2, Some("层数")), (3, None), (4, Some("类型")), (4, None)]);
+        assert!(errors[2].reason.contains("outside 海曙区"), "{}", errors[2].reason);
+        assert!(errors[4].reason.contains("not a valid polygon"), "{}", errors[4].reason);
+    }
 }

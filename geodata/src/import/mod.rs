@@ -2,12 +2,30 @@
 //! validate every row, and report each bad row with its row number, column and reason.
 //!
 //! - [`table`]: reading CSV files in UTF-8 (with or without BOM), GBK or GB18030.
+//! - [`cells`]: checking one row's cells: text, flags, counts, dates, coordinates, ID numbers.
+//! - [`features`]: reading GeoJSON FeatureCollections into rows of properties and polygons.
 //! - [`units`]: the rental-unit ledger (出租房屋台帐).
 //! - [`buildings`]: building footprints from GeoJSON.
+//! - [`persons`]: the migrant-person ledger (流动人口台帐).
+//! - [`caseworkers`]: the caseworker roster (综管员花名册).
+//! - [`workplaces`]: the workplace ledger (单位台帐, 工作地管理法).
+//! - [`visits`]: the visit log (走访记录).
+//! - [`grids`]: grids (网格) from GeoJSON.
+//! - [`boundaries`]: the district, its streets (街道/镇/乡) and communities (社区/村) from GeoJSON.
 
+pub mod boundaries;
 pub mod buildings;
+pub mod caseworkers;
+pub mod cells;
+pub mod features;
+pub mod grids;
+pub mod persons;
 pub mod table;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod units;
+pub mod visits;
+pub mod workplaces;
 
 use std::fmt;
 
@@ -28,6 +46,24 @@ impl fmt::Display for RowError {
             Some(c) => write!(f, "row {}, column {c}: {}", self.row, self.reason),
             None => write!(f, "row {}: {}", self.row, self.reason),
         }
+    }
+}
+
+/// What a ledger parser returns: the valid rows, the bad ones, and the columns nobody knows.
+#[derive(Debug, Clone)]
+pub struct Parsed<T> {
+    /// Rows that passed every check.
+    pub records: Vec<T>,
+    /// One entry per problem.
+    pub errors: Vec<RowError>,
+    /// Headers ignored because they match no column.
+    pub ignored_columns: Vec<String>,
+}
+
+impl<T> Parsed<T> {
+    /// Nothing parsed yet; `ignored_columns` are the headers of `mapping` nobody knows.
+    pub fn new(mapping: &Mapping) -> Self {
+        Self { records: Vec::new(), errors: Vec::new(), ignored_columns: mapping.unknown.clone() }
     }
 }
 
@@ -77,6 +113,17 @@ impl Mapping {
     /// True when the column at `index` of the column list is present.
     pub fn has(&self, index: usize) -> bool {
         self.positions.get(index).copied().flatten().is_some()
+    }
+
+    /// The required columns (indexes into `columns`) that are absent, each named by its first
+    /// alias and its canonical name, e.g. `编号 (external_id)`.
+    pub fn missing(&self, columns: &[Column], required: &[usize]) -> Vec<String> {
+        required
+            .iter()
+            .filter(|&&i| !self.has(i))
+            .filter_map(|&i| columns.get(i))
+            .map(|c| format!("{} ({})", c.aliases.first().unwrap_or(&c.name), c.name))
+            .collect()
     }
 
     /// The cell of column `index` in `cells` ("" when absent).

@@ -1,11 +1,12 @@
 //! The rental-unit ledger (出租房屋台帐): one row per rental unit, found by its ledger id
-//! (编号), placed in a building by the building's id or by coordinates.
+//! (编号), placed in a building by the building's survey id, its internal id, or coordinates.
 //!
 //! | column | headers accepted | required |
 //! |---|---|---|
 //! | `external_id` | 编号, 房屋编号, 出租房屋编号, id | yes |
-//! | `building_id` | 楼栋编号, building | this or lon/lat |
-//! | `lon`, `lat` | 经度, 纬度, longitude, latitude, lng, x, y | this or building_id |
+//! | `building` | 楼栋编号, building_external_id (the survey's id of the building) | this, building_id or lon/lat |
+//! | `building_id` | 楼栋ID (rentgrid's internal numeric id) | this, building or lon/lat |
+//! | `lon`, `lat` | 经度, 纬度, longitude, latitude, lng, x, y | this or a building |
 //! | `label` | 房号, 室号, room | yes |
 //! | `landlord_name` | 房东姓名, 房东 | with the landlord's ID number |
 //! | `landlord_id_number` | 房东身份证号, 房东身份证号码 | no (checked by GB 11643 when given) |
@@ -17,18 +18,17 @@
 //! | `mode` | 管理模式 (委托式/自治式/旅馆式) | no (default 自治式) |
 //! | `concentrated` | 集中居住, 是否集中居住 | no (default 否) |
 
+use super::cells::{Seen, check_rows, mapping};
 use super::table::{FileError, Table};
-use super::{Column, Mapping, RowError, parse_date, parse_flag};
+use super::{Column, Mapping, RowError};
 use crate::atlas::Atlas;
 use crate::crs::{Crs, LocalProjection};
-use crate::idcard::IdNumber;
 use crate::model::{BuildingId, ManagementMode};
 use geo::{BoundingRect, Contains, Point, Rect};
-use std::collections::BTreeMap;
 use time::Date;
 
 const EXTERNAL_ID: usize = 0;
-const BUILDING: usize = 1;
+const BUILDING_ID: usize = 1;
 const LON: usize = 2;
 const LAT: usize = 3;
 const LABEL: usize = 4;
@@ -41,11 +41,12 @@ const PLEDGE: usize = 10;
 const TENANTS: usize = 11;
 const MODE: usize = 12;
 const CONCENTRATED: usize = 13;
+const BUILDING: usize = 14;
 
 /// The columns of the ledger, in the order of the constants above.
 pub const COLUMNS: &[Column] = &[
     Column { name: "external_id", aliases: &["编号", "房屋编号", "出租房屋编号", "id"] },
-    Column { name: "building_id", aliases: &["楼栋编号", "building"] },
+    Column { name: "building_id", aliases: &["楼栋ID", "楼栋id"] },
     Column { name: "lon", aliases: &["经度", "longitude", "lng", "x"] },
     Column { name: "lat", aliases: &["纬度", "latitude", "y"] },
     Column { name: "label", aliases: &["房号", "室号", "room"] },
@@ -58,6 +59,7 @@ pub const COLUMNS: &[Column] = &[
     Column { name: "tenants", aliases: &["租住人数", "居住人数", "人数"] },
     Column { name: "mode", aliases: &["管理模式"] },
     Column { name: "concentrated", aliases: &["集中居住", "是否集中居住"] },
+    Column { name: "building", aliases: &["楼栋编号", "building_external_id"] },
 ];
 
 /// How far from a building's footprint a unit's coordinates may be and still be placed in it.
@@ -66,9 +68,11 @@ pub const MAX_DISTANCE_M: f64 = 30.0;
 pub const MAX_TENANTS: u32 = 500;
 
 /// Where a row puts its unit.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Place {
-    /// A building by id.
+    /// A building by its survey id (楼栋编号).
+    SurveyId(String),
+    /// A building by rentgrid's internal id.
     Building(BuildingId),
     /// WGS84 coordinates (converted from the file's system).
     Point(f64, f64),
@@ -133,15 +137,7 @@ pub struct ImportedUnit {
 }
 
 /// The valid rows, the bad ones, and the columns nobody knows.
-#[derive(Debug, Clone, Default)]
-pub struct Parsed {
-    /// Rows that passed every check.
-    pub records: Vec<UnitRecord>,
-    /// One entry per problem.
-    pub errors: Vec<RowError>,
-    /// Headers ignored because they match no column.
-    pub ignored_columns: Vec<String>,
-}
+pub type Parsed = super::Parsed<UnitRecord>;
 
 fn parse_mode(s: &str) -> Result<ManagementMode, String> {
     match s.trim().to_lowercase().as_str() {
@@ -154,191 +150,54 @@ fn parse_mode(s: &str) -> Result<ManagementMode, String> {
 
 /// Checks every row of `table`; coordinates are read in `crs`; dates after `today` are refused.
 pub fn parse(table: &Table, crs: Crs, today: Date) -> Result<Parsed, FileError> {
-    let m = Mapping::new(COLUMNS, &table.headers);
-    let mut missing = Vec::new();
-    for (i, what) in [(EXTERNAL_ID, "编号 (external_id)"), (LABEL, "房号 (label)")] {
-        if !m.has(i) {
-            missing.push(what);
-        }
-    }
-    let placed = m.has(BUILDING) || (m.has(LON) && m.has(LAT));
-    if !placed {
-        missing.push("楼栋编号 (building_id) or 经度/纬度 (lon/lat)");
-    }
-    if !missing.is_empty() {
-        return Err(FileError::MissingColumns(missing.join(", ")));
-    }
-    let mut out = Parsed { ignored_columns: m.unknown.clone(), ..Parsed::default() };
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for (row, cells) in &table.rows {
-        let row = *row;
-        let mut errors = Vec::new();
-        let mut err = |col: usize, reason: String| {
-            errors.push(RowError { row, column: Some(m.header(col, COLUMNS[col].name)), reason });
-        };
-        let external_id = m.cell(EXTERNAL_ID, cells).to_string();
-        if external_id.is_empty() {
-            err(EXTERNAL_ID, "is empty".into());
-        } else if external_id.chars().count() > 64 {
-            err(EXTERNAL_ID, "is longer than 64 characters".into());
-        } else if let Some(first) = seen.get(&external_id) {
-            err(EXTERNAL_ID, format!("{external_id:?} already appears on row {first}"));
+    let place: &[&[usize]] = &[&[BUILDING], &[BUILDING_ID], &[LON, LAT]];
+    let what = "楼栋编号 (building), 楼栋ID (building_id) or 经度/纬度 (lon/lat)";
+    let m = mapping(table, COLUMNS, &[EXTERNAL_ID, LABEL], Some((place, what)))?;
+    let mut seen = Seen::rows();
+    Ok(check_rows(table, &m, COLUMNS, |r| {
+        let external_id = r.key(EXTERNAL_ID, 64, &mut seen);
+        let label = r.required(LABEL, 40);
+        let (survey_id, building_id) = (r.cell(BUILDING), r.cell(BUILDING_ID));
+        let place = if !survey_id.is_empty() {
+            Some(Place::SurveyId(r.text(BUILDING, 64)))
+        } else if !building_id.is_empty() {
+            let id = building_id.parse::<u32>().map_err(|_| format!("{building_id:?} is not a building id"));
+            r.check(BUILDING_ID, id).map(Place::Building)
         } else {
-            seen.insert(external_id.clone(), row);
-        }
-        let label = m.cell(LABEL, cells).to_string();
-        if label.is_empty() {
-            err(LABEL, "is empty".into());
-        } else if label.chars().count() > 40 {
-            err(LABEL, "is longer than 40 characters".into());
-        }
-        let building = m.cell(BUILDING, cells);
-        let place = if !building.is_empty() {
-            match building.parse::<u32>() {
-                Ok(id) => Some(Place::Building(id)),
-                Err(_) => {
-                    err(BUILDING, format!("{building:?} is not a building id"));
-                    None
-                }
-            }
-        } else {
-            let (lon, lat) = (m.cell(LON, cells), m.cell(LAT, cells));
-            match (lon.parse::<f64>(), lat.parse::<f64>()) {
-                _ if lon.is_empty() || lat.is_empty() => {
-                    err(
-                        if lon.is_empty() { LON } else { LAT },
-                        "is empty: give the building id or both coordinates".into(),
-                    );
-                    None
-                }
-                (Ok(x), Ok(y)) if x.is_finite() && y.is_finite() => {
-                    if (73.0..=136.0).contains(&x) && (3.0..=54.0).contains(&y) {
-                        let (x, y) = crs.to_wgs84(x, y);
-                        Some(Place::Point(x, y))
-                    } else if (73.0..=136.0).contains(&y) && (3.0..=54.0).contains(&x) {
-                        err(LON, format!("({x}, {y}) looks like latitude and longitude swapped"));
-                        None
-                    } else {
-                        err(LON, format!("({x}, {y}) is not a longitude/latitude in China"));
-                        None
-                    }
-                }
-                (Ok(_), Ok(_)) | (Err(_), _) => {
-                    err(LON, format!("{lon:?} is not a number"));
-                    None
-                }
-                (Ok(_), Err(_)) => {
-                    err(LAT, format!("{lat:?} is not a number"));
-                    None
-                }
-            }
+            r.lon_lat(LON, LAT, crs).map(|(x, y)| Place::Point(x, y))
         };
-        let (name, idn, phone) =
-            (m.cell(LANDLORD_NAME, cells), m.cell(LANDLORD_ID, cells), m.cell(LANDLORD_PHONE, cells));
+        let (name, idn, phone) = (r.cell(LANDLORD_NAME), r.cell(LANDLORD_ID), r.cell(LANDLORD_PHONE));
         let landlord = if name.is_empty() && idn.is_empty() && phone.is_empty() {
             None
         } else {
             if name.is_empty() {
-                err(LANDLORD_NAME, "is empty while other landlord columns are filled".into());
+                r.err(LANDLORD_NAME, "is empty while other landlord columns are filled");
             }
-            let id_number = if idn.is_empty() {
-                String::new()
-            } else {
-                match IdNumber::parse(idn) {
-                    Ok(id) => id.as_str().to_string(),
-                    Err(e) => {
-                        err(LANDLORD_ID, e.to_string());
-                        String::new()
-                    }
-                }
-            };
-            let phone_ok = phone.is_empty()
-                || (phone.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)) && (7..=20).contains(&phone.len()));
-            if !phone_ok {
-                err(LANDLORD_PHONE, format!("{phone:?} is not a phone number"));
-            }
-            Some(LandlordRecord { name: name.to_string(), id_number, phone: phone.to_string() })
+            let id_number = r.id_number(LANDLORD_ID);
+            let phone = r.phone(LANDLORD_PHONE);
+            Some(LandlordRecord { name: name.to_string(), id_number, phone })
         };
-        let flag = |col: usize, err: &mut dyn FnMut(usize, String)| match parse_flag(m.cell(col, cells)) {
-            Ok(v) => v,
-            Err(e) => {
-                err(col, e);
-                None
-            }
-        };
-        let registered_flag = flag(REGISTERED, &mut err);
-        let pledge_signed = flag(PLEDGE, &mut err).unwrap_or(false);
-        let concentrated = flag(CONCENTRATED, &mut err).unwrap_or(false);
-        let date = m.cell(REGISTERED_ON, cells);
-        let registered_on = if date.is_empty() {
-            None
-        } else {
-            match parse_date(date) {
-                Ok(d) if d > today => {
-                    err(REGISTERED_ON, format!("{date} is in the future"));
-                    None
-                }
-                Ok(d) if d.year() < 1990 => {
-                    err(REGISTERED_ON, format!("{date} is before 1990"));
-                    None
-                }
-                Ok(d) => Some(d),
-                Err(e) => {
-                    err(REGISTERED_ON, e);
-                    None
-                }
-            }
-        };
-        let registered = match registered_flag {
-            Some(false) if registered_on.is_some() => {
-                err(REGISTERED, "says not registered, but a registration date is given".into());
-                false
-            }
-            Some(r) => r,
-            None => registered_on.is_some(),
-        };
+        let (registered, registered_on) = r.registration(REGISTERED, REGISTERED_ON, today);
+        let pledge_signed = r.flag(PLEDGE).unwrap_or(false);
+        let concentrated = r.flag(CONCENTRATED).unwrap_or(false);
         if pledge_signed && !registered {
-            err(PLEDGE, "a safety pledge is signed for a registered unit, and this one is not registered".into());
+            r.err(PLEDGE, "a safety pledge is signed for a registered unit, and this one is not registered");
         }
-        let tenants_cell = m.cell(TENANTS, cells);
-        let tenants = if tenants_cell.is_empty() {
-            0
-        } else {
-            match tenants_cell.parse::<u32>() {
-                Ok(n) if n <= MAX_TENANTS => n,
-                _ => {
-                    err(TENANTS, format!("{tenants_cell:?} is not a number of people from 0 to {MAX_TENANTS}"));
-                    0
-                }
-            }
-        };
-        let mode = parse_mode(m.cell(MODE, cells)).unwrap_or_else(|e| {
-            err(MODE, e);
+        let tenants = r.count(TENANTS, MAX_TENANTS);
+        let mode = parse_mode(r.cell(MODE)).unwrap_or_else(|e| {
+            r.err(MODE, e);
             ManagementMode::SelfManaged
         });
-        match (errors.is_empty(), place) {
-            (true, Some(place)) => out.records.push(UnitRecord {
-                row,
-                external_id,
-                place,
-                unit: UnitFields {
-                    label,
-                    landlord,
-                    registered,
-                    registered_on,
-                    pledge_signed,
-                    tenants,
-                    mode,
-                    concentrated,
-                },
-            }),
-            _ => out.errors.extend(errors),
-        }
-    }
-    Ok(out)
+        Some(UnitRecord {
+            row: r.row,
+            external_id,
+            place: place?,
+            unit: UnitFields { label, landlord, registered, registered_on, pledge_signed, tenants, mode, concentrated },
+        })
+    }))
 }
 
-/// Places each record in a building of `atlas`: by id, or the building whose footprint holds
+/// Places each record in a building of `atlas`: by survey id or id, or the building whose footprint holds
 /// its coordinates, or the nearest within [`MAX_DISTANCE_M`].
 pub fn resolve(
     records: Vec<UnitRecord>,
@@ -350,9 +209,14 @@ pub fn resolve(
     let mut errors = Vec::new();
     for r in records {
         let building = match r.place {
+            Place::SurveyId(key) => atlas.building_by_external_id(&key).ok_or_else(|| RowError {
+                row: r.row,
+                column: Some(m.header(BUILDING, "building")),
+                reason: format!("building {key:?} does not exist"),
+            }),
             Place::Building(id) => atlas.building(id).map(|b| b.id).ok_or_else(|| RowError {
                 row: r.row,
-                column: Some(m.header(BUILDING, "building_id")),
+                column: Some(m.header(BUILDING_ID, "building_id")),
                 reason: format!("building {id} does not exist"),
             }),
             Place::Point(lon, lat) => place_point(atlas, lon, lat).map_err(|reason| RowError {
@@ -435,9 +299,27 @@ mod tests {
     }
 
     #[test]
+    fn a_unit_is_placed_by_the_buildings_survey_id_or_internal_id() {
+        let csv = "编号,楼栋编号,楼栋ID,房号\nA,B-2,,1\nB,,0,2\nC,B-9,,3\nD,,x,4\nA,B-1,,5\n";
+        let t = read_csv(csv.as_bytes(), None).unwrap();
+        let p = parse(&t, Crs::Wgs84, today()).unwrap();
+        let bad: Vec<(usize, Option<&str>)> = p.errors.iter().map(|e| (e.row, e.column.as_deref())).collect();
+        assert_eq!(bad, [(5, Some("楼栋ID")), (6, Some("编号"))]);
+        let (units, errors) = resolve(p.records, crate::import::testing::atlas(), &t.headers);
+        let placed: Vec<(usize, BuildingId)> = units.iter().map(|u| (u.row, u.building_id)).collect();
+        assert_eq!(placed, [(2, 1), (3, 0)]);
+        assert_eq!(errors.len(), 1);
+        assert_eq!((errors[0].row, errors[0].column.as_deref()), (4, Some("楼栋编号")));
+        assert!(errors[0].reason.contains("\"B-9\" does not exist"), "{}", errors[0].reason);
+    }
+
+    #[test]
     fn required_columns_are_named_when_missing() {
         let p = parse(&read_csv("房号,备注\n1,x\n".as_bytes(), None).unwrap(), Crs::Wgs84, today());
         let e = p.unwrap_err().to_string();
-        assert!(e.contains("编号 (external_id)") && e.contains("楼栋编号 (building_id) or 经度/纬度"), "{e}");
+        assert!(
+            e.contains("编号 (external_id)") && e.contains("楼栋编号 (building), 楼栋ID (building_id) or 经度/纬度"),
+            "{e}"
+        );
     }
 }
