@@ -151,13 +151,13 @@ pub fn local_moran(y: &[f64], w: &Weights, opts: &MoranOptions) -> StatsResult<L
 }
 
 /// The shared random draws: `permutations` rows of `k` distinct ids in `0..n−1`, with the values
-/// each id stands for when the site's own index is below it (`lo`) or at or above it (`hi`).
+/// each id stands for: `pair[0]` when the site's own index is above it, `pair[1]` (the next
+/// value) when the site's index is at or below it, since the site itself is left out.
 struct DrawTable {
     k: usize,
     permutations: usize,
     ids: Vec<u32>,
-    lo: Vec<f64>,
-    hi: Vec<f64>,
+    pairs: Vec<[f64; 2]>,
 }
 
 struct Sim {
@@ -197,9 +197,8 @@ impl DrawTable {
             }
             ids.extend_from_slice(&row);
         }
-        let lo = ids.iter().map(|&r| z[r as usize]).collect();
-        let hi = ids.iter().map(|&r| z[r as usize + 1]).collect();
-        Ok(Self { k, permutations, ids, lo, hi })
+        let pairs = ids.iter().map(|&r| [z[r as usize], z[r as usize + 1]]).collect();
+        Ok(Self { k, permutations, ids, pairs })
     }
 
     /// Streams the simulated I of site `site` against its observed `observed`.
@@ -211,17 +210,19 @@ impl DrawTable {
         }
         let (mut larger, mut sum, mut sumsq) = (0usize, 0.0, 0.0);
         let site = site as u32;
+        // Binary and row-standardised rows weigh every neighbour alike: sum, then scale once.
+        let uniform = weights.iter().all(|&x| x == weights[0]);
+        let factor = zi * scale * if uniform { weights[0] } else { 1.0 };
         for p in 0..self.permutations {
             let base = p * self.k;
             let ids = &self.ids[base..base + card];
-            let lo = &self.lo[base..base + card];
-            let hi = &self.hi[base..base + card];
-            let mut lag = 0.0;
-            for m in 0..card {
-                let v = if ids[m] >= site { hi[m] } else { lo[m] };
-                lag += weights[m] * v;
-            }
-            let sim = zi * lag * scale;
+            let pairs = &self.pairs[base..base + card];
+            let lag: f64 = if uniform {
+                ids.iter().zip(pairs).map(|(&id, pair)| pair[usize::from(id >= site)]).sum()
+            } else {
+                ids.iter().zip(pairs).zip(weights).map(|((&id, pair), w)| w * pair[usize::from(id >= site)]).sum()
+            };
+            let sim = factor * lag;
             larger += usize::from(sim >= observed);
             sum += sim;
             sumsq += sim * sim;
