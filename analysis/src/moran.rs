@@ -120,7 +120,7 @@ pub fn local_moran(y: &[f64], w: &Weights, opts: &MoranOptions) -> StatsResult<L
     let z: Vec<f64> = y.iter().map(|v| (v - mean) / s).collect();
     let den: f64 = z.iter().map(|v| v * v).sum();
     let scale = (n - 1) as f64 / den;
-    let lag = w.lag(&z);
+    let lag = w.lag(&z)?;
     let i: Vec<f64> = (0..n).map(|k| scale * z[k] * lag[k]).collect();
     let quadrant = z
         .iter()

@@ -368,11 +368,12 @@ impl Weights {
         (0..self.n()).filter(|&i| self.offsets[i] == self.offsets[i + 1]).count()
     }
 
-    /// `Σ_j w_ij x_j` for every site.
-    pub fn lag(&self, x: &[f64]) -> Vec<f64> {
-        (0..self.n())
+    /// The spatial lag `Σ_j w_ij x_j` of every site; `x` has one value per site.
+    pub fn lag(&self, x: &[f64]) -> StatsResult<Vec<f64>> {
+        crate::error::check_len("values", self.n(), x.len())?;
+        Ok((0..self.n())
             .map(|i| self.neighbours(i).iter().zip(self.weights(i)).map(|(&j, w)| w * x[j as usize]).sum())
-            .collect()
+            .collect())
     }
 
     /// Every link `i → j` has its `j → i` with the same weight.
