@@ -14,11 +14,14 @@ esda runs are capped so the script finishes in a few minutes: Local Moran up to
 ESDA_MORAN_MAX cells (default 20,022; its conditional randomisation copies the value vector per
 site, so time grows as n^2), Gi* and weights up to ESDA_MAX (default 1,000,000).
 
+Inputs go to a temporary directory, removed at the end unless RENTGRID_BENCH_KEEP is set.
+
 Usage: RENTGRID_PYTHON=/var/tmp/rentgrid-venv/bin/python; $RENTGRID_PYTHON bench/hotspot.py
 (needs esda, libpysal, numpy; numba makes esda's permutations fast and is used when installed).
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,7 +101,10 @@ def main():
             esda = f"{b:10.4f}" if b is not None else f"{'(capped)':>10}"
             ratio = f"{b / a:8.1f}" if b is not None and a > 0 else f"{'-':>8}"
             print(f"{row['name']:6} {row['n']:9d} | {step[:-2]:16} {a:10.4f} {esda} {ratio}")
-    print(f"\ninputs in {out}")
+    if os.environ.get("RENTGRID_BENCH_KEEP"):
+        print(f"\ninputs kept in {out}")
+    else:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

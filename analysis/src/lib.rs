@@ -7,12 +7,14 @@
 //! - [`moran`]: Local Moran's I clusters and outliers with permutation inference.
 //! - [`emerging`]: emerging hot spots over a monthly series (Gi\* per month, Mann-Kendall trend).
 //! - [`density`]: quartic kernel density in units per km².
+//! - [`hexgrid`]: H3 hexagons as an alternative tessellation to the drawn grids.
 //! - [`stats`]: normal tail probabilities and the Benjamini–Hochberg FDR.
 //! - [`error`]: the statistics modules' error type.
 
 pub mod density;
 pub mod emerging;
 pub mod error;
+pub mod hexgrid;
 pub mod hotspot;
 pub mod kpi;
 pub mod metrics;

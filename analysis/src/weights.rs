@@ -43,6 +43,11 @@ pub enum WeightsKind {
         /// Columns.
         cols: usize,
     },
+    /// H3 hexagons sharing an edge, at an H3 resolution.
+    H3 {
+        /// The H3 resolution (0–15).
+        resolution: u8,
+    },
     /// Neighbour lists given by the caller.
     Custom,
 }
@@ -101,6 +106,7 @@ impl fmt::Display for WeightsDescription {
             WeightsKind::Knn { k } => write!(f, "{k} nearest neighbours")?,
             WeightsKind::DistanceBand { threshold } => write!(f, "distance band {threshold}{unit}")?,
             WeightsKind::Lattice { rows, cols } => write!(f, "rook contiguity on a {rows}×{cols} lattice")?,
+            WeightsKind::H3 { resolution } => write!(f, "H3 hexagons sharing an edge, resolution {resolution}")?,
             WeightsKind::Custom => write!(f, "given neighbour lists")?,
         }
         let transform = match self.transform {
@@ -137,7 +143,7 @@ impl Weights {
         Self::from_lists(lists, WeightsKind::Custom, Units::Metres)
     }
 
-    fn from_lists(lists: &[Vec<u32>], kind: WeightsKind, units: Units) -> StatsResult<Self> {
+    pub(crate) fn from_lists(lists: &[Vec<u32>], kind: WeightsKind, units: Units) -> StatsResult<Self> {
         let n = lists.len();
         let mut offsets = Vec::with_capacity(n + 1);
         offsets.push(0);
