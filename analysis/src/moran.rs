@@ -22,6 +22,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
+/// The most permutations [`local_moran`] accepts.
+pub const MAX_PERMUTATIONS: usize = 99_999;
+
 /// Options of [`local_moran`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MoranOptions {
@@ -100,6 +103,10 @@ impl LocalMoran {
 pub fn local_moran(y: &[f64], w: &Weights, opts: &MoranOptions) -> StatsResult<LocalMoran> {
     check_len("values", w.n(), y.len())?;
     check_finite("value", y)?;
+    if opts.permutations > MAX_PERMUTATIONS {
+        let value = opts.permutations as f64;
+        return Err(StatsError::Parameter { name: "permutations", value, reason: "at most 99,999" });
+    }
     let n = y.len();
     let (mean, s) = mean_std(y);
     let weights = w.describe();

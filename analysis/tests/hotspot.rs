@@ -133,6 +133,8 @@ fn bad_input_is_an_error_not_nan() {
     assert!(gi_star(&[1.0, 2.0, f64::NAN, 3.0], &w, &GiOptions::default()).is_err());
     assert!(gi_star(&[1.0, 2.0], &w, &GiOptions::default()).is_err());
     assert!(local_moran(&[1.0, f64::INFINITY, 2.0, 3.0], &w, &MoranOptions::default()).is_err());
+    let too_many = MoranOptions { permutations: 10_000_000, ..MoranOptions::default() };
+    assert!(local_moran(&[1.0, 4.0, 2.0, 3.0], &w, &too_many).is_err());
 }
 
 #[test]
