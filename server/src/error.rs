@@ -22,6 +22,9 @@ pub enum ApiError {
     /// Conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not have this.
+    #[error("{0}")]
+    Forbidden(String),
     /// Our fault.
     #[error("internal error")]
     Internal(String),
@@ -34,6 +37,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -1,8 +1,14 @@
 //! Exports of the register's layers and tables, within the caller's [`Scope`]: GeoJSON, CSV
 //! (UTF-8 with a byte-order mark, so Excel opens Chinese text correctly; geometry as WKT) and
-//! XLSX (Chinese or English headers). Nothing person-level is exported.
+//! XLSX (Chinese or English headers).
+//!
+//! The register's ledgers (rental units with their landlords, persons, caseworkers, workplaces,
+//! visits) are person-level: they are exported only by `rentgrid export`, by whoever holds the
+//! store, in the columns their importers read, so that `rentgrid export all` and `rentgrid import
+//! all` move a district between stores. The API refuses them until login lands.
 
 use crate::scope::Scope;
+use crate::store::Ledger;
 use geo::Centroid;
 use rentgrid_analysis::kpi::{self, Counts, Kpi, Level, Targets};
 use rentgrid_geodata::Atlas;
@@ -19,18 +25,70 @@ pub enum Layer {
     Streets,
     /// KPIs per community (table).
     Communities,
+    /// The district outline, its streets and communities, as the boundaries importer reads them.
+    Boundaries,
+    /// A ledger of the store (person-level: CLI only).
+    Ledger(Ledger),
+}
+
+impl Layer {
+    /// Every layer, in the order `rentgrid import all` reads them back.
+    pub const ALL: [Layer; 10] = [
+        Layer::Boundaries,
+        Layer::Grids,
+        Layer::Buildings,
+        Layer::Ledger(Ledger::Workplaces),
+        Layer::Ledger(Ledger::Units),
+        Layer::Ledger(Ledger::Persons),
+        Layer::Ledger(Ledger::Caseworkers),
+        Layer::Ledger(Ledger::Visits),
+        Layer::Streets,
+        Layer::Communities,
+    ];
+
+    /// Its name in URLs, on the command line and as a file name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Grids => "grids",
+            Layer::Buildings => "buildings",
+            Layer::Streets => "streets",
+            Layer::Communities => "communities",
+            Layer::Boundaries => "boundaries",
+            Layer::Ledger(Ledger::Units) => "units",
+            Layer::Ledger(Ledger::Persons) => "persons",
+            Layer::Ledger(Ledger::Caseworkers) => "caseworkers",
+            Layer::Ledger(Ledger::Workplaces) => "workplaces",
+            Layer::Ledger(Ledger::Visits) => "visits",
+        }
+    }
+
+    /// Its sheet name in a workbook.
+    fn sheet(self, lang: Lang) -> &'static str {
+        if lang == Lang::En {
+            return self.as_str();
+        }
+        match self {
+            Layer::Grids => "网格",
+            Layer::Buildings => "建筑",
+            Layer::Streets => "街道",
+            Layer::Communities => "社区",
+            Layer::Boundaries => "行政区划",
+            Layer::Ledger(Ledger::Units) => "出租房屋",
+            Layer::Ledger(Ledger::Persons) => "流动人口",
+            Layer::Ledger(Ledger::Caseworkers) => "综管员",
+            Layer::Ledger(Ledger::Workplaces) => "单位",
+            Layer::Ledger(Ledger::Visits) => "走访记录",
+        }
+    }
 }
 
 impl std::str::FromStr for Layer {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "grids" => Ok(Layer::Grids),
-            "buildings" => Ok(Layer::Buildings),
-            "streets" => Ok(Layer::Streets),
-            "communities" => Ok(Layer::Communities),
-            _ => Err(format!("unknown layer {s:?}: use grids, buildings, streets or communities")),
-        }
+        Layer::ALL.into_iter().find(|l| l.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = Layer::ALL.iter().map(|l| l.as_str()).collect();
+            format!("unknown layer {s:?}: use {}", names.join(", "))
+        })
     }
 }
 
@@ -168,6 +226,7 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
                 ("id", "网格ID"),
                 ("code", "网格编码"),
                 ("name", "网格名称"),
+                ("community_code", "社区编码"),
                 ("community_name", "社区"),
                 ("street_name", "街道"),
                 ("area_km2", "面积（km²）"),
@@ -182,6 +241,7 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
                     Cell::Int(g.grid.id.into()),
                     Cell::Text(g.grid.code.clone()),
                     Cell::Text(g.grid.name.clone()),
+                    Cell::Text(g.grid.community_code.clone()),
                     Cell::Text(atlas.communities()[g.community].community.name.clone()),
                     Cell::Text(atlas.streets()[g.street].street.name.clone()),
                     Cell::Num(g.area_km2),
@@ -195,6 +255,7 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
         }
         Layer::Buildings => {
             let columns = vec![
+                ("external_id", "楼栋编号"),
                 ("id", "建筑ID"),
                 ("grid_id", "网格ID"),
                 ("kind", "类型"),
@@ -215,6 +276,7 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
                 let s = atlas.building_stats(b.id).copied().unwrap_or_default();
                 let c = b.footprint.centroid().unwrap_or(b.point);
                 rows.push(vec![
+                    Cell::Text(b.external_id.clone()),
                     Cell::Int(b.id.into()),
                     Cell::Int(b.grid_id.into()),
                     Cell::Text(b.kind.as_str().into()),
@@ -271,7 +333,141 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
             let geometry = vec![None; rows.len()];
             Table { columns, rows, geometry }
         }
+        Layer::Boundaries => {
+            let columns = vec![
+                ("level", "层级"),
+                ("code", "编码"),
+                ("name", "名称"),
+                ("street_code", "所属街道"),
+                ("kind", "类型"),
+            ];
+            let d = atlas.district();
+            let mut rows = vec![vec![
+                Cell::Text("district".into()),
+                Cell::Text(d.code.clone()),
+                Cell::Text(d.name.clone()),
+                Cell::Empty,
+                Cell::Empty,
+            ]];
+            let mut geometry = vec![Some(d.outline.clone().into())];
+            for s in atlas.streets().iter().filter(|s| s.grids.iter().all(|&g| scope.sees_grid(g))) {
+                rows.push(vec![
+                    Cell::Text("street".into()),
+                    Cell::Text(s.street.code.clone()),
+                    Cell::Text(s.street.name.clone()),
+                    Cell::Empty,
+                    Cell::Empty,
+                ]);
+                geometry.push(None);
+            }
+            for c in atlas.communities().iter().filter(|c| c.grids.iter().all(|&g| scope.sees_grid(g))) {
+                rows.push(vec![
+                    Cell::Text("community".into()),
+                    Cell::Text(c.community.code.clone()),
+                    Cell::Text(c.community.name.clone()),
+                    Cell::Text(c.community.street_code.clone()),
+                    Cell::Text(crate::store::sqlite::community_kind_str(c.community.kind).into()),
+                ]);
+                geometry.push(None);
+            }
+            Table { columns, rows, geometry }
+        }
+        Layer::Ledger(_) => Table { columns: vec![], rows: vec![], geometry: vec![] },
     }
+}
+
+/// The columns of a ledger as its importer reads them (English key, Chinese header), in the
+/// order of [`crate::store::ledger_sql`].
+fn ledger_columns(which: Ledger) -> Vec<(&'static str, &'static str)> {
+    match which {
+        Ledger::Units => vec![
+            ("external_id", "编号"),
+            ("building", "楼栋编号"),
+            ("label", "房号"),
+            ("landlord_name", "房东姓名"),
+            ("landlord_id_number", "房东身份证号"),
+            ("landlord_phone", "房东电话"),
+            ("registered", "是否登记"),
+            ("registered_on", "登记日期"),
+            ("pledge_signed", "治安责任保证书"),
+            ("tenants", "租住人数"),
+            ("mode", "管理模式"),
+            ("concentrated", "集中居住"),
+        ],
+        Ledger::Persons => vec![
+            ("unit", "出租房屋编号"),
+            ("household", "户号"),
+            ("name", "姓名"),
+            ("id_number", "身份证号"),
+            ("phone", "联系电话"),
+            ("registered", "是否登记"),
+            ("registered_on", "登记日期"),
+            ("permit", "是否办证"),
+            ("consistent", "人户一致"),
+            ("workplace", "工作单位编号"),
+        ],
+        Ledger::Caseworkers => {
+            vec![("external_id", "工号"), ("name", "姓名"), ("street", "所属街道"), ("grids", "包干网格")]
+        }
+        Ledger::Workplaces => vec![
+            ("external_id", "单位编号"),
+            ("name", "单位名称"),
+            ("building", "楼栋编号"),
+            ("lon", "经度"),
+            ("lat", "纬度"),
+            ("employees", "职工人数"),
+            ("migrant_workers", "流动人口数"),
+            ("responsibility_signed", "是否签订责任书"),
+            ("contracts_signed", "签订劳动合同人数"),
+            ("insured", "参保人数"),
+        ],
+        Ledger::Visits => vec![
+            ("client_id", "走访编号"),
+            ("building", "楼栋编号"),
+            ("caseworker", "综管员工号"),
+            ("visited_on", "走访日期"),
+            ("units_registered", "登记房屋数"),
+            ("pledges_signed", "签订保证书数"),
+            ("units_found", "新发现房屋数"),
+            ("persons_found", "新发现人数"),
+            ("notes", "备注"),
+        ],
+    }
+}
+
+/// A ledger read from the store as an exported table. The caseworker roster comes one row per
+/// (caseworker, grid) and leaves with one row per caseworker, grids joined by `;`.
+fn ledger_table(which: Ledger, rows: Vec<Vec<crate::store::Cell>>) -> Table {
+    use crate::store::Cell as S;
+    let cell = |c: S| match c {
+        S::Text(s) => Cell::Text(s),
+        S::Int(i) => u64::try_from(i).map_or(Cell::Text(i.to_string()), Cell::Int),
+        S::Num(f) => Cell::Num(f),
+        S::Null => Cell::Empty,
+    };
+    let mut out: Vec<Vec<Cell>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut row: Vec<Cell> = row.into_iter().map(cell).collect();
+        if which == Ledger::Caseworkers {
+            let grid = row.pop().unwrap_or(Cell::Empty);
+            match out.last_mut() {
+                Some(last) if last.first() == row.first() => {
+                    if let (Some(Cell::Text(list)), Cell::Text(g)) = (last.last_mut(), grid) {
+                        list.push(';');
+                        list.push_str(&g);
+                    }
+                    continue;
+                }
+                _ => row.push(match grid {
+                    Cell::Text(g) => Cell::Text(g),
+                    _ => Cell::Text(String::new()),
+                }),
+            }
+        }
+        out.push(row);
+    }
+    let geometry = vec![None; out.len()];
+    Table { columns: ledger_columns(which), rows: out, geometry }
 }
 
 /// Well-Known Text of a polygon or multipolygon (the only geometry exported as text).
@@ -324,7 +520,20 @@ pub fn export(
     lang: Lang,
     scope: &Scope,
 ) -> Result<Vec<u8>, ExportError> {
-    let t = table(atlas, counts, targets, layer, scope);
+    write(table(atlas, counts, targets, layer, scope), layer, format, lang)
+}
+
+/// Writes a ledger read from the store (`rows` as [`crate::store::Store::ledger`] returns them).
+pub fn export_ledger(
+    which: Ledger,
+    rows: Vec<Vec<crate::store::Cell>>,
+    format: Format,
+    lang: Lang,
+) -> Result<Vec<u8>, ExportError> {
+    write(ledger_table(which, rows), Layer::Ledger(which), format, lang)
+}
+
+fn write(t: Table, layer: Layer, format: Format, lang: Lang) -> Result<Vec<u8>, ExportError> {
     let header = |(key, zh): &(&'static str, &'static str)| if lang == Lang::Zh { *zh } else { *key };
     match format {
         Format::GeoJson => {
@@ -365,16 +574,7 @@ pub fn export(
         Format::Xlsx => {
             let err = |e: rust_xlsxwriter::XlsxError| ExportError(e.to_string());
             let mut wb = rust_xlsxwriter::Workbook::new();
-            let sheet_name = match (layer, lang) {
-                (Layer::Grids, Lang::Zh) => "网格",
-                (Layer::Buildings, Lang::Zh) => "建筑",
-                (Layer::Streets, Lang::Zh) => "街道",
-                (Layer::Communities, Lang::Zh) => "社区",
-                (Layer::Grids, Lang::En) => "grids",
-                (Layer::Buildings, Lang::En) => "buildings",
-                (Layer::Streets, Lang::En) => "streets",
-                (Layer::Communities, Lang::En) => "communities",
-            };
+            let sheet_name = layer.sheet(lang);
             let ws = wb.add_worksheet();
             ws.set_name(sheet_name).map_err(err)?;
             let bold = rust_xlsxwriter::Format::new().set_bold();

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod error;
 pub mod export;
+pub mod ingest;
 pub mod scope;
 pub mod startup;
 pub mod state;

@@ -5,9 +5,11 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::demo::{DEFAULT_AS_OF, DEFAULT_SEED, DemoOptions};
+use rentgrid_server::export::{self, Format, Lang, Layer};
+use rentgrid_server::ingest::{self, Kind};
 use rentgrid_server::startup::{self, StoreLocation};
-use rentgrid_server::store::Store;
 use rentgrid_server::store::sqlite::{FILE_NAME, parse_date};
+use rentgrid_server::store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -88,17 +90,23 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Import a ledger (台帐) into the store.
+    /// Import a GeoJSON layer or a ledger (台帐) into the store.
     ///
     /// Every row is checked first; by default nothing is written unless every row is good (all or
-    /// nothing), and each bad row is listed with its row number, column and reason. A unit whose
-    /// 编号 is already stored is updated, not duplicated. Example:
+    /// nothing), and each bad row is listed with its row number, column and reason. A record whose
+    /// key (编号, 网格编码, 身份证号, 工号, 走访编号…) is already stored is updated, not duplicated.
+    /// A new district is imported in this order: boundaries, grids, buildings, workplaces, units,
+    /// persons, caseworkers, visits. Example:
     /// rentgrid import units 出租房屋台帐.csv --crs gcj-02
     Import {
-        /// What the file holds: `units` (出租房屋台帐, XLSX or CSV) or `buildings` (footprints, GeoJSON).
-        #[arg(value_parser = ["units", "buildings"])]
+        /// What the file holds: `boundaries`, `grids`, `buildings` (GeoJSON); `units` (出租房屋台帐),
+        /// `persons` (流动人口台帐), `caseworkers` (综管员花名册), `workplaces` (单位台帐), `visits`
+        /// (走访记录) (XLSX or CSV).
+        /// `all` imports every such file of a directory, in that order.
+        #[arg(value_parser = ["boundaries", "grids", "buildings", "units", "persons", "caseworkers", "workplaces", "visits", "all"])]
         kind: String,
-        /// The ledger: an .xlsx workbook (first sheet), or CSV in UTF-8 (with or without BOM), GBK or GB18030.
+        /// The file: GeoJSON, or a ledger as an .xlsx workbook (first sheet) or CSV in UTF-8 (with or
+        /// without BOM), GBK or GB18030. For `all`: a directory written by `rentgrid export all`.
         file: PathBuf,
         /// The file's text encoding, when detection guesses wrong: utf-8, gbk, gb18030.
         #[arg(long)]
@@ -117,14 +125,18 @@ enum Command {
     },
     /// Export a layer or table as GeoJSON, CSV (UTF-8 with BOM) or XLSX.
     ///
+    /// `all` writes the whole district into the directory --output, in the files and columns
+    /// `rentgrid import all` reads back (GeoJSON layers, CSV or XLSX ledgers): the way to move a
+    /// district from one store to another. Ledgers hold personal data: keep the files safe.
     /// Example: rentgrid export streets --format xlsx --output 街道考核.xlsx
     Export {
-        /// grids, buildings, streets or communities.
+        /// grids, buildings, streets, communities, boundaries; the ledgers units, persons,
+        /// caseworkers, workplaces, visits; or all.
         layer: String,
-        /// geojson, csv or xlsx.
+        /// geojson, csv or xlsx (for `all`: the ledgers' format, csv or xlsx).
         #[arg(long, default_value = "csv")]
         format: String,
-        /// Where to write.
+        /// Where to write (for `all`: a directory).
         #[arg(long, short)]
         output: PathBuf,
         /// Header language of CSV and XLSX: zh or en.
@@ -231,7 +243,8 @@ fn save_progress<'a>(
     }
 }
 
-async fn import_units(
+async fn import(
+    kind: Kind,
     file: &Path,
     encoding: Option<&str>,
     crs: &str,
@@ -239,35 +252,41 @@ async fn import_units(
     report: Option<&Path>,
     at: &StoreLocation,
 ) -> anyhow::Result<()> {
-    use rentgrid_geodata::import::{table, units};
-    let encoding = encoding.map(str::parse::<table::Encoding>).transpose().map_err(anyhow::Error::msg)?;
+    use rentgrid_geodata::import::table::Encoding;
+    let encoding = encoding.map(str::parse::<Encoding>).transpose().map_err(anyhow::Error::msg)?;
     let crs: rentgrid_geodata::crs::Crs = crs.parse().map_err(anyhow::Error::msg)?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let table = table::read_ledger(&bytes, encoding).with_context(|| format!("{}", file.display()))?;
-    let today = time::OffsetDateTime::now_utc().date();
-    let parsed = units::parse(&table, crs, today).with_context(|| format!("{}", file.display()))?;
-    if !parsed.ignored_columns.is_empty() {
-        eprintln!("ignoring columns rentgrid does not know: {}", parsed.ignored_columns.join(", "));
-    }
     let store = startup::open_store(at, false).await?;
-    let atlas = startup::load_atlas(store.as_ref()).await?;
-    let (good, resolve_errors) = units::resolve(parsed.records, &atlas, &table.headers);
-    let mut errors = parsed.errors;
-    errors.extend(resolve_errors);
-    let bad_rows = gate(file, errors, table.rows.len(), good.len(), "rows", skip_invalid, report)?;
-    eprintln!("writing {} rental units ({}, {})", good.len(), table.encoding, describe(at));
+    let atlas = match startup::load_atlas(store.as_ref()).await {
+        Ok(a) => Some(a),
+        Err(startup::StartupError::Store(StoreError::Empty)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let opts = ingest::Options { encoding, crs, today: time::OffsetDateTime::now_utc().date() };
+    let checked = ingest::check(kind, &bytes, &opts, store.as_ref(), atlas.as_ref())
+        .await
+        .with_context(|| format!("{}", file.display()))?;
+    if !checked.ignored_columns.is_empty() {
+        eprintln!("ignoring columns rentgrid does not know: {}", checked.ignored_columns.join(", "));
+    }
+    let what = if kind.is_geojson() { "features" } else { "rows" };
+    gate(file, &checked, what, skip_invalid, report)?;
+    let encoding = checked.encoding.map(|e| format!("{e}, ")).unwrap_or_default();
+    eprintln!("writing {} {} ({encoding}{})", checked.batch.len(), kind.noun(), describe(at));
     let save_bar = Mutex::new(None::<ProgressBar>);
-    let counts = store.import_units(&good, &save_progress(&save_bar, "writing")).await?;
+    let counts = ingest::write(store.as_ref(), &checked.batch, &save_progress(&save_bar, "writing")).await?;
     if let Ok(Some(pb)) = save_bar.lock().map(|mut s| s.take()) {
         pb.finish_and_clear();
     }
+    let landlords =
+        if kind == Kind::Units { format!(", {} landlords added", counts.landlords_added) } else { String::new() };
+    let skipped = if checked.bad > 0 { format!("; {} bad {what} skipped", checked.bad) } else { String::new() };
     eprintln!(
-        "imported {} rental units: {} new, {} updated, {} landlords added{}",
-        good.len(),
+        "imported {} {}: {} new, {} updated{landlords}{skipped}",
+        checked.batch.len(),
+        kind.noun(),
         counts.inserted,
-        counts.updated,
-        counts.landlords_added,
-        if bad_rows > 0 { format!("; {bad_rows} bad rows skipped") } else { String::new() }
+        counts.updated
     );
     Ok(())
 }
@@ -276,16 +295,13 @@ async fn import_units(
 /// skip bad rows. Returns the number of bad rows (or features).
 fn gate(
     file: &Path,
-    mut errors: Vec<rentgrid_geodata::import::RowError>,
-    total: usize,
-    good: usize,
+    checked: &ingest::Checked,
     what: &str,
     skip_invalid: bool,
     report: Option<&Path>,
-) -> anyhow::Result<usize> {
-    errors.sort_by_key(|e| e.row);
+) -> anyhow::Result<()> {
     let place = if what == "features" { "feature" } else { "row" };
-    for e in &errors {
+    for e in &checked.errors {
         match &e.column {
             Some(c) => eprintln!("{}: {place} {}, column {c}: {}", file.display(), e.row, e.reason),
             None => eprintln!("{}: {place} {}: {}", file.display(), e.row, e.reason),
@@ -293,50 +309,41 @@ fn gate(
     }
     if let Some(path) = report {
         let mut out = String::from("\u{FEFF}row,column,reason\n");
-        for e in &errors {
+        for e in &checked.errors {
             let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
             out.push_str(&format!("{},{},{}\n", e.row, q(e.column.as_deref().unwrap_or("")), q(&e.reason)));
         }
         std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let bad = errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
+    let (bad, total, good) = (checked.bad, checked.total, checked.batch.len());
     if bad > 0 && !skip_invalid {
         bail!(
             "nothing was imported: {bad} of {total} {what} have problems (listed above). Fix them, or pass \
              --skip-invalid to import the {good} good {what}"
         );
     }
-    Ok(bad)
+    Ok(())
 }
 
-async fn import_buildings(
-    file: &Path,
-    crs: &str,
-    skip_invalid: bool,
-    report: Option<&Path>,
-    at: &StoreLocation,
+/// Writes one layer (ledgers straight from the store) to `path`.
+async fn export_to(
+    store: &dyn Store,
+    atlas: &rentgrid_geodata::Atlas,
+    layer: Layer,
+    format: Format,
+    lang: Lang,
+    path: &Path,
 ) -> anyhow::Result<()> {
-    use rentgrid_geodata::import::buildings;
-    let crs: rentgrid_geodata::crs::Crs = crs.parse().map_err(anyhow::Error::msg)?;
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let store = startup::open_store(at, false).await?;
-    let atlas = startup::load_atlas(store.as_ref()).await?;
-    let (good, errors) = buildings::parse(&bytes, crs, &atlas).with_context(|| format!("{}", file.display()))?;
-    let total = good.len() + errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len();
-    let bad = gate(file, errors, total, good.len(), "features", skip_invalid, report)?;
-    eprintln!("writing {} buildings ({})", good.len(), describe(at));
-    let save_bar = Mutex::new(None::<ProgressBar>);
-    let counts = store.import_buildings(&good, &save_progress(&save_bar, "writing")).await?;
-    if let Ok(Some(pb)) = save_bar.lock().map(|mut s| s.take()) {
-        pb.finish_and_clear();
-    }
-    eprintln!(
-        "imported {} buildings: {} new, {} updated{}",
-        good.len(),
-        counts.inserted,
-        counts.updated,
-        if bad > 0 { format!("; {bad} bad features skipped") } else { String::new() }
-    );
+    let bytes = match layer {
+        Layer::Ledger(which) => export::export_ledger(which, store.ledger(which).await?, format, lang)?,
+        _ => {
+            let counts = rentgrid_analysis::kpi::grid_counts(atlas);
+            let scope = rentgrid_server::scope::Scope::everything();
+            export::export(atlas, &counts, &Targets::default(), layer, format, lang, &scope)?
+        }
+    };
+    std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("wrote {} ({} bytes)", path.display(), bytes.len());
     Ok(())
 }
 
@@ -371,29 +378,55 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let opened = startup::open_store(&at, false).await?;
             seed(opened.as_ref(), &at, &opts).await
         }
-        Command::Import { kind, file, encoding, crs, skip_invalid, report, store } => match kind.as_str() {
-            "buildings" => import_buildings(&file, &crs, skip_invalid, report.as_deref(), &store.location()).await,
-            _ => {
-                import_units(&file, encoding.as_deref(), &crs, skip_invalid, report.as_deref(), &store.location()).await
+        Command::Import { kind, file, encoding, crs, skip_invalid, report, store } => {
+            let at = store.location();
+            if kind == "all" {
+                let mut any = false;
+                for kind in Kind::ALL {
+                    let candidates = if kind.is_geojson() { &["geojson", "json"][..] } else { &["csv", "xlsx"][..] };
+                    for ext in candidates {
+                        let path = file.join(format!("{}.{ext}", kind.as_str()));
+                        if path.exists() {
+                            any = true;
+                            import(kind, &path, encoding.as_deref(), &crs, skip_invalid, report.as_deref(), &at)
+                                .await?;
+                        }
+                    }
+                }
+                if !any {
+                    bail!(
+                        "{} holds none of boundaries.geojson, grids.geojson, buildings.geojson, units.csv …",
+                        file.display()
+                    );
+                }
+                return Ok(());
             }
-        },
+            let kind: Kind = kind.parse().map_err(anyhow::Error::msg)?;
+            import(kind, &file, encoding.as_deref(), &crs, skip_invalid, report.as_deref(), &at).await
+        }
         Command::Export { layer, format, output, lang, store } => {
-            use rentgrid_server::export::{self, Format, Lang, Layer};
-            let layer: Layer = layer.parse().map_err(anyhow::Error::msg)?;
-            let format: Format = format.parse().map_err(anyhow::Error::msg)?;
             let lang = match lang.as_str() {
                 "zh" => Lang::Zh,
                 "en" => Lang::En,
                 other => bail!("--lang {other:?}: use zh or en"),
             };
+            let format: Format = format.parse().map_err(anyhow::Error::msg)?;
             let opened = startup::open_store(&store.location(), false).await?;
             let atlas = startup::load_atlas(opened.as_ref()).await?;
-            let scope = rentgrid_server::scope::Scope::everything();
-            let counts = rentgrid_analysis::kpi::grid_counts(&atlas);
-            let bytes = export::export(&atlas, &counts, &Targets::default(), layer, format, lang, &scope)?;
-            std::fs::write(&output, &bytes).with_context(|| format!("cannot write {}", output.display()))?;
-            eprintln!("wrote {} ({} bytes)", output.display(), bytes.len());
-            Ok(())
+            if layer == "all" {
+                if format == Format::GeoJson {
+                    bail!("--format for `all` is the ledgers' format: csv or xlsx");
+                }
+                std::fs::create_dir_all(&output).with_context(|| format!("cannot create {}", output.display()))?;
+                for layer in Layer::ALL.into_iter().filter(|l| !matches!(l, Layer::Streets | Layer::Communities)) {
+                    let f = if matches!(layer, Layer::Ledger(_)) { format } else { Format::GeoJson };
+                    let path = output.join(format!("{}.{}", layer.as_str(), f.extension()));
+                    export_to(opened.as_ref(), &atlas, layer, f, lang, &path).await?;
+                }
+                return Ok(());
+            }
+            let layer: Layer = layer.parse().map_err(anyhow::Error::msg)?;
+            export_to(opened.as_ref(), &atlas, layer, format, lang, &output).await
         }
         Command::Migrate { store } => {
             let at = store.location();

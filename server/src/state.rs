@@ -1,13 +1,12 @@
 //! The server's shared state: the store, the current Atlas snapshot and the write lock.
 
+use crate::ingest::Batch;
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use arc_swap::ArcSwap;
 use rentgrid_analysis::kpi::{self, Counts, Targets};
 use rentgrid_geodata::Atlas;
-use rentgrid_geodata::import::buildings::ImportedBuilding;
-use rentgrid_geodata::import::units::ImportedUnit;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// Everything handlers share.
 #[derive(Clone)]
@@ -23,7 +22,7 @@ struct Inner {
     targets: Targets,
     web_dir: Option<PathBuf>,
     grid_counts: Mutex<Option<(u64, Arc<Vec<Counts>>)>>,
-    basemap: OnceLock<Vec<u8>>,
+    basemap: Mutex<Option<Arc<Vec<u8>>>>,
 }
 
 impl AppState {
@@ -37,7 +36,7 @@ impl AppState {
                 targets,
                 web_dir,
                 grid_counts: Mutex::new(None),
-                basemap: OnceLock::new(),
+                basemap: Mutex::new(None),
             }),
         }
     }
@@ -62,9 +61,14 @@ impl AppState {
         self.inner.web_dir.as_ref()
     }
 
-    /// The base map response, built once (its data never changes while serving).
-    pub fn basemap_cache(&self) -> &OnceLock<Vec<u8>> {
-        &self.inner.basemap
+    /// The base map response, built once per district geometry (an import of boundaries or
+    /// grids rebuilds it).
+    pub fn basemap(&self, build: impl FnOnce(&Atlas) -> Vec<u8>) -> Arc<Vec<u8>> {
+        let mut guard = match self.inner.basemap.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        guard.get_or_insert_with(|| Arc::new(build(&self.atlas()))).clone()
     }
 
     /// Per-grid counts of `atlas`, computed once per snapshot.
@@ -96,22 +100,11 @@ impl AppState {
         Ok((outcome, next))
     }
 
-    /// Writes imported units (one transaction), then rebuilds the Atlas from the store and
+    /// Writes a checked import (one transaction), then rebuilds the Atlas from the store and
     /// publishes it. Readers keep the old snapshot until the new one is complete.
-    pub async fn import_units(&self, units: &[ImportedUnit]) -> Result<ImportCounts, crate::startup::StartupError> {
+    pub async fn import(&self, batch: &Batch) -> Result<ImportCounts, crate::startup::StartupError> {
         let _guard = self.inner.write.lock().await;
-        let counts = self.inner.store.import_units(units, &|_, _, _| {}).await?;
-        self.reload_atlas().await?;
-        Ok(counts)
-    }
-
-    /// Writes imported building footprints, then rebuilds and publishes the Atlas.
-    pub async fn import_buildings(
-        &self,
-        buildings: &[ImportedBuilding],
-    ) -> Result<ImportCounts, crate::startup::StartupError> {
-        let _guard = self.inner.write.lock().await;
-        let counts = self.inner.store.import_buildings(buildings, &|_, _, _| {}).await?;
+        let counts = crate::ingest::write(self.inner.store.as_ref(), batch, &|_, _, _| {}).await?;
         self.reload_atlas().await?;
         Ok(counts)
     }
@@ -121,7 +114,9 @@ impl AppState {
         let mut next = crate::startup::load_atlas(self.inner.store.as_ref()).await?;
         next.set_version(self.atlas().version() + 1);
         self.inner.atlas.store(Arc::new(next));
-        // The base map's street boundaries do not depend on buildings or units: keep its cache.
+        if let Ok(mut basemap) = self.inner.basemap.lock() {
+            *basemap = None;
+        }
         Ok(())
     }
 }

@@ -88,7 +88,7 @@ fn bad_ledgers_are_refused_whole(postgis: bool) {
     refused_without_panic(&out, "nothing was imported: 3 of 4 rows");
     let e = stderr(&out);
     assert!(e.contains("row 3, column 房东身份证号: the check digit is 1, expected X"), "{e}");
-    assert!(e.contains("row 4, column 楼栋编号: building 999999 does not exist"), "{e}");
+    assert!(e.contains("row 4, column 楼栋编号: building \"999999\" does not exist"), "{e}");
     assert!(e.contains("row 5, column 保证书"), "{e}");
     assert_eq!(s.stats(), before, "a refused import changed the store");
 
@@ -256,9 +256,9 @@ fn building_footprints_are_checked_and_placed_in_their_grid(postgis: bool) {
     let out = s.run(&["import", "buildings", &path]);
     refused_without_panic(&out, "nothing was imported: 3 of 4 features");
     let e = stderr(&out);
-    assert!(e.contains("feature 2: the footprint is not a valid polygon"), "{e}");
+    assert!(e.contains("feature 2: the geometry is not a valid polygon"), "{e}");
     assert!(e.contains("feature 3: ") && e.contains("is outside 海曙区"), "{e}");
-    assert!(e.contains("feature 4, column external_id: is missing"), "{e}");
+    assert!(e.contains("feature 4, column external_id: is empty"), "{e}");
     assert!(e.contains("feature 4, column 类型"), "{e}");
     for (bad, hint) in [
         ("not json", "the file is not JSON"),
@@ -283,6 +283,98 @@ fn building_footprints_are_checked_and_placed_in_their_grid(postgis: bool) {
     s.done();
 }
 
+fn person_ledgers_are_checked_against_the_register(postgis: bool) {
+    let s = Store::new(postgis);
+    let before = s.stats();
+    let unit = s.rt.block_on(async {
+        let store = startup::open_store(&s.at, false).await.unwrap();
+        store.ledger(rentgrid_server::store::Ledger::Units).await.unwrap()
+    });
+    let (unit_key, building) = match (&unit[0][0], &unit[0][1]) {
+        (rentgrid_server::store::Cell::Text(u), rentgrid_server::store::Cell::Text(b)) => {
+            (u.clone(), b.parse::<usize>().unwrap())
+        }
+        other => panic!("{other:?}"),
+    };
+    let ledger = format!(
+        "出租房屋编号,户号,姓名,身份证号,是否登记,登记日期,是否办证\n\
+         {unit_key},H-1,张三,11010519491231002X,是,2025-03-01,是\n\
+         {unit_key},H-1,李四,110105194912310021,是,2025-03-01,否\n\
+         NO-SUCH-UNIT,H-2,王五,110101199003070513,否,,否\n\
+         {unit_key},H-1,赵六,11010519491231002X,否,,否\n"
+    );
+    let path = s.file("persons.csv", ledger.as_bytes());
+    let out = s.run(&["import", "persons", &path]);
+    refused_without_panic(&out, "nothing was imported: 3 of 4 rows");
+    let e = stderr(&out);
+    assert!(e.contains("row 3, column 身份证号"), "{e}");
+    assert!(e.contains("row 4, column 出租房屋编号") && e.contains("NO-SUCH-UNIT"), "{e}");
+    assert!(e.contains("row 5, column 身份证号"), "{e}");
+    assert_eq!(s.stats(), before, "a refused import changed the store");
+    for (name, bytes, hint) in [
+        ("empty.csv", Vec::new(), "the file is empty"),
+        ("cut.xlsx", b"PK\x03\x04\x14\x00\x06\x00".to_vec(), "not a readable .xlsx workbook"),
+        ("columns.csv", "姓名,地址\n张三,x\n".as_bytes().to_vec(), "missing column(s)"),
+    ] {
+        let p = s.file(name, &bytes);
+        refused_without_panic(&s.run(&["import", "persons", &p]), hint);
+    }
+    assert_eq!(s.stats(), before);
+
+    let out = s.run(&["import", "persons", &path, "--skip-invalid"]);
+    assert!(stderr(&out).contains("1 new, 0 updated; 3 bad rows skipped"), "{}", stderr(&out));
+    let after = s.stats();
+    assert_eq!(after[building].persons, before[building].persons + 1);
+    assert_eq!(after[building].persons_with_permit, before[building].persons_with_permit + 1);
+    let out = s.run(&["import", "persons", &path, "--skip-invalid"]);
+    assert!(stderr(&out).contains("0 new, 1 updated"), "{}", stderr(&out));
+    assert_eq!(s.stats(), after, "a re-import duplicated the person");
+    s.done();
+}
+
+fn grids_and_boundaries_are_checked(postgis: bool) {
+    let s = Store::new(postgis);
+    let atlas = s.rt.block_on(async {
+        let store = startup::open_store(&s.at, false).await.unwrap();
+        startup::load_atlas(store.as_ref()).await.unwrap()
+    });
+    let community = atlas.communities()[0].community.code.clone();
+    let p = atlas.grids()[0].label_point;
+    let (x, y, d) = (p.x(), p.y(), 0.001);
+    let ring = |pts: &[(f64, f64)]| {
+        let v: Vec<String> = pts.iter().map(|(a, b)| format!("[{a},{b}]")).collect();
+        format!("[[{}]]", v.join(","))
+    };
+    let square = ring(&[(x - d, y - d), (x + d, y - d), (x + d, y + d), (x - d, y + d), (x - d, y - d)]);
+    let bowtie = ring(&[(x - d, y - d), (x + d, y + d), (x + d, y - d), (x - d, y + d), (x - d, y - d)]);
+    let far = ring(&[(100.0, 30.0), (100.01, 30.0), (100.01, 30.01), (100.0, 30.01), (100.0, 30.0)]);
+    let fc = format!(
+        r#"{{"type":"FeatureCollection","features":[
+        {{"type":"Feature","properties":{{"网格编码":"G-NEW","网格名称":"新网格","社区编码":"{community}"}},"geometry":{{"type":"Polygon","coordinates":{square}}}}},
+        {{"type":"Feature","properties":{{"网格编码":"G-BOW","网格名称":"x","社区编码":"{community}"}},"geometry":{{"type":"Polygon","coordinates":{bowtie}}}}},
+        {{"type":"Feature","properties":{{"网格编码":"G-FAR","网格名称":"x","社区编码":"{community}"}},"geometry":{{"type":"Polygon","coordinates":{far}}}}},
+        {{"type":"Feature","properties":{{"网格编码":"G-X","网格名称":"x","社区编码":"000000000000"}},"geometry":{{"type":"Polygon","coordinates":{square}}}}}]}}"#
+    );
+    let path = s.file("grids.geojson", fc.as_bytes());
+    let out = s.run(&["import", "grids", &path]);
+    refused_without_panic(&out, "nothing was imported: 3 of 4 features");
+    let e = stderr(&out);
+    assert!(e.contains("feature 2") && e.contains("valid"), "{e}");
+    assert!(e.contains("feature 3"), "{e}");
+    assert!(e.contains("feature 4, column 社区编码"), "{e}");
+    let other = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"level":"district","code":"110101","name":"东城区"},"geometry":{"type":"Polygon","coordinates":[[[116.4,39.9],[116.41,39.9],[116.41,39.91],[116.4,39.9]]]}}]}"#;
+    let p = s.file("other.geojson", other.as_bytes());
+    refused_without_panic(&s.run(&["import", "boundaries", &p]), "is not this register's district, 330203");
+    let n = atlas.grids().len();
+    let out = s.run(&["import", "grids", &path, "--skip-invalid"]);
+    assert!(stderr(&out).contains("1 new, 0 updated; 3 bad features skipped"), "{}", stderr(&out));
+    let input =
+        s.rt.block_on(async { startup::open_store(&s.at, false).await.unwrap().load_atlas_input().await.unwrap() });
+    assert_eq!(input.grids.len(), n + 1);
+    assert_eq!((input.grids[n].id as usize, input.grids[n].code.as_str()), (n, "G-NEW"));
+    s.done();
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -300,4 +392,6 @@ on_both_stores!(
     an_import_killed_mid_write_changes_nothing,
     an_xlsx_ledger_imports_like_csv,
     building_footprints_are_checked_and_placed_in_their_grid,
+    person_ledgers_are_checked_against_the_register,
+    grids_and_boundaries_are_checked,
 );

@@ -115,6 +115,9 @@ async fn exports_stay_within_the_scope_and_bad_names_are_404() {
         ("/api/exports/planets.csv", StatusCode::NOT_FOUND),
         ("/api/exports/grids.pdf", StatusCode::NOT_FOUND),
         ("/api/exports/grids.csv?lang=fr", StatusCode::BAD_REQUEST),
+        // Person-level ledgers leave only through the CLI until login lands.
+        ("/api/exports/persons.csv", StatusCode::FORBIDDEN),
+        ("/api/exports/units.xlsx", StatusCode::FORBIDDEN),
     ] {
         let (got, _, body) = download(&router, uri).await;
         assert_eq!(got, status, "{uri}");

@@ -787,6 +787,8 @@ struct PeopleGen<'a> {
     hidden: Vec<HiddenOccupancy>,
     /// Known persons per building.
     persons_in: Vec<u32>,
+    /// ID numbers given so far: a person is recorded once (the register's key).
+    id_numbers: std::collections::HashSet<String>,
 }
 
 impl<'a> PeopleGen<'a> {
@@ -798,6 +800,7 @@ impl<'a> PeopleGen<'a> {
             units: vec![],
             households: vec![],
             persons: vec![],
+            id_numbers: std::collections::HashSet::new(),
             hidden: vec![],
             persons_in: vec![],
         }
@@ -807,13 +810,20 @@ impl<'a> PeopleGen<'a> {
         let male = rng.random_bool(0.6);
         let id = self.landlords.len() as u32;
         let local = ["330203".to_string(), "330212".to_string(), "330205".to_string()];
-        self.landlords.push(Landlord {
-            id,
-            name: people::name(male, rng),
-            id_number: people::id_number(&local, 1950, 1990, male, rng).as_str().to_string(),
-            phone: people::phone(rng),
-        });
+        let name = people::name(male, rng);
+        let id_number = self.unique_id_number(&local, 1950, 1990, male, rng);
+        self.landlords.push(Landlord { id, name, id_number, phone: people::phone(rng) });
         id
+    }
+
+    /// An ID number nobody in the city has yet: the register keys people by it.
+    fn unique_id_number(&mut self, areas: &[String], from: i32, to: i32, male: bool, rng: &mut ChaCha8Rng) -> String {
+        loop {
+            let n = people::id_number(areas, from, to, male, rng).as_str().to_string();
+            if self.id_numbers.insert(n.clone()) {
+                return n;
+            }
+        }
     }
 
     /// A registration date: 30% within the last year (the new rentals of the year), the rest earlier.
@@ -905,12 +915,14 @@ impl<'a> PeopleGen<'a> {
                 }
                 let male = rng.random_bool(0.56);
                 let pregistered = rng.random_bool((0.965 - 0.42 * weak).clamp(0.05, 1.0));
+                let name = people::name(male, rng);
+                let id_number = self.unique_id_number(&self.r.origin_areas, 1962, 2006, male, rng);
                 self.persons.push(Person {
                     id: self.persons.len() as u32,
                     household_id,
                     building_id: id,
-                    name: people::name(male, rng),
-                    id_number: people::id_number(&self.r.origin_areas, 1962, 2006, male, rng).as_str().to_string(),
+                    name,
+                    id_number,
                     phone: people::phone(rng),
                     registered: pregistered,
                     registered_on: pregistered.then(|| self.reg_date(rng)),

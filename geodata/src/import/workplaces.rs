@@ -6,12 +6,12 @@
 //! | `external_id` | 统一社会信用代码, 单位编号, 编号, id | yes (unique in the file) |
 //! | `name` | 单位名称, 名称 | yes |
 //! | `building` | 楼栋编号, building | this or lon/lat: the building's survey id |
-//! | `lon`, `lat` | 经度, 纬度, longitude, latitude, lng, x, y | this or building |
+//! | `lon`, `lat` | 经度, 纬度, longitude, latitude, lng, x, y | this or building (with both, the coordinates place it) |
 //! | `employees` | 职工人数, 员工人数 | no (default 0) |
 //! | `migrant_workers` | 流动人口数, 外来务工人数 | no (default 0; at most employees) |
 //! | `responsibility_signed` | 责任书, 是否签订责任书 | no (是/否; default 否) |
-//! | `contracts_signed` | 签订劳动合同人数, 劳动合同 | no (default 0; at most migrant workers) |
-//! | `insured` | 参保人数, 社保 | no (default 0; at most migrant workers) |
+//! | `contracts_signed` | 签订劳动合同人数, 劳动合同 | no (default 0; at most the employees) |
+//! | `insured` | 参保人数, 社保 | no (default 0; at most the employees) |
 
 use super::cells::{Seen, check_rows, mapping};
 use super::table::{FileError, Table};
@@ -93,9 +93,10 @@ pub fn parse(table: &Table, crs: Crs, atlas: &Atlas) -> Result<Parsed<ImportedWo
         let responsibility_signed = r.flag(RESPONSIBILITY).unwrap_or(false);
         let contracts_signed = r.count(CONTRACTS, MAX_EMPLOYEES);
         let insured = r.count(INSURED, MAX_EMPLOYEES);
+        // 五清 counts the employer's whole staff: contracts and insurance of all employees.
         for (col, n) in [(CONTRACTS, contracts_signed), (INSURED, insured)] {
-            if n > migrant_workers {
-                r.err(col, format!("{n} is more than the {migrant_workers} migrant workers"));
+            if n > employees {
+                r.err(col, format!("{n} is more than the {employees} employees"));
             }
         }
         let key = r.cell(BUILDING);
@@ -104,7 +105,14 @@ pub fn parse(table: &Table, crs: Crs, atlas: &Atlas) -> Result<Parsed<ImportedWo
                 r.err(BUILDING, format!("building {key:?} does not exist"));
                 return None;
             };
-            (Some(b.id), b.grid_id, b.point)
+            // Coordinates, when given too, say where in (or at) the building it is.
+            let point = if r.cell(LON).is_empty() && r.cell(LAT).is_empty() {
+                b.point
+            } else {
+                let (lon, lat) = r.lon_lat(LON, LAT, crs)?;
+                Point::new(lon, lat)
+            };
+            (Some(b.id), b.grid_id, point)
         } else {
             let (lon, lat) = r.lon_lat(LON, LAT, crs)?;
             let Some(grid) = atlas.grid_at(lon, lat) else {

@@ -155,8 +155,8 @@ pub async fn building(State(state): State<AppState>, scope: Scope, raw: IdPath) 
 /// `GET /api/basemap`: the base layer drawn from our own data — district outline, street and
 /// town areas, blocks, roads by class.
 pub async fn basemap(State(state): State<AppState>) -> Response {
-    let body = state.basemap_cache().get_or_init(|| basemap_json(&state.atlas()).into_bytes());
-    ([(header::CONTENT_TYPE, GEOJSON), (header::CACHE_CONTROL, "public, max-age=3600")], body.clone()).into_response()
+    let body = state.basemap(|atlas| basemap_json(atlas).into_bytes());
+    ([(header::CONTENT_TYPE, GEOJSON), (header::CACHE_CONTROL, "public, max-age=300")], body.to_vec()).into_response()
 }
 
 fn basemap_json(atlas: &Atlas) -> String {

@@ -1,6 +1,7 @@
-//! `POST /api/imports/units` (a rental-unit ledger, XLSX or CSV) and `POST /api/imports/buildings`
-//! (footprints, GeoJSON): the file is the request body, checked row by row (feature by feature)
-//! against the current Atlas and written in one transaction.
+//! `POST /api/imports/{kind}`: the file is the request body — GeoJSON for `boundaries`, `grids`
+//! and `buildings`; an XLSX or CSV ledger for `units`, `persons`, `caseworkers`, `workplaces` and
+//! `visits` — checked row by row (feature by feature) against the current Atlas and the
+//! register's keys, and written in one transaction (see [`crate::ingest`]).
 //!
 //! Query parameters: `encoding` (utf-8, gbk, gb18030; detected when absent), `crs` (wgs84,
 //! cgcs2000, gcj-02, bd-09; default wgs84), `skip_invalid` (true to import the good rows when
@@ -9,14 +10,17 @@
 
 use super::json_status;
 use crate::error::{ApiError, ApiResult};
+use crate::ingest::{self, IngestError, Kind, Options};
+use crate::startup::StartupError;
 use crate::state::AppState;
+use crate::store::StoreError;
 use axum::body::Bytes;
+use axum::extract::Path;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use rentgrid_geodata::crs::Crs;
-use rentgrid_geodata::import::table::{self, Encoding};
-use rentgrid_geodata::import::units;
+use rentgrid_geodata::import::table::Encoding;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -34,12 +38,6 @@ fn options(q: &HashMap<String, String>) -> Result<(Crs, bool), ApiError> {
     Ok((crs, skip_invalid))
 }
 
-/// Sorts problems by row and counts the rows (or features) that have any.
-fn sort_and_count(errors: &mut [rentgrid_geodata::import::RowError]) -> usize {
-    errors.sort_by_key(|e| e.row);
-    errors.iter().map(|e| e.row).collect::<std::collections::BTreeSet<_>>().len()
-}
-
 /// The 422 answer of a refused import: every problem, nothing written.
 fn refused(errors: &[rentgrid_geodata::import::RowError], bad: usize, total: usize, what: &str) -> Response {
     json_status(
@@ -52,64 +50,43 @@ fn refused(errors: &[rentgrid_geodata::import::RowError], bad: usize, total: usi
     )
 }
 
-/// Imports building footprints (GeoJSON FeatureCollection).
-pub async fn buildings(
+/// Imports a file of `kind` (the request body).
+pub async fn import(
     State(state): State<AppState>,
+    Path(kind): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let (crs, skip_invalid) = options(&q)?;
-    let atlas = state.atlas();
-    let (good, mut errors) = rentgrid_geodata::import::buildings::parse(&body, crs, &atlas)
-        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let bad = sort_and_count(&mut errors);
-    if bad > 0 && !skip_invalid {
-        return Ok(refused(&errors, bad, good.len() + bad, "features"));
-    }
-    let counts = state.import_buildings(&good).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(json_status(
-        StatusCode::OK,
-        json!({
-            "imported": good.len(),
-            "inserted": counts.inserted,
-            "updated": counts.updated,
-            "skipped_features": bad,
-            "errors": errors,
-        }),
-    ))
-}
-
-/// Imports a rental-unit ledger.
-pub async fn units(
-    State(state): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-    body: Bytes,
-) -> ApiResult<Response> {
+    let kind: Kind = kind.parse().map_err(ApiError::NotFound)?;
     let encoding = q.get("encoding").map(|e| e.parse::<Encoding>()).transpose().map_err(ApiError::BadRequest)?;
     let (crs, skip_invalid) = options(&q)?;
-    let table = table::read_ledger(&body, encoding).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
-    let today = time::OffsetDateTime::now_utc().date();
-    let parsed = units::parse(&table, crs, today).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let opts = Options { encoding, crs, today: time::OffsetDateTime::now_utc().date() };
     let atlas = state.atlas();
-    let (good, resolve_errors) = units::resolve(parsed.records, &atlas, &table.headers);
-    let mut errors = parsed.errors;
-    errors.extend(resolve_errors);
-    let bad_rows = sort_and_count(&mut errors);
-    if bad_rows > 0 && !skip_invalid {
-        return Ok(refused(&errors, bad_rows, table.rows.len(), "rows"));
+    let checked =
+        ingest::check(kind, &body, &opts, state.store().as_ref(), Some(&atlas)).await.map_err(|e| match e {
+            IngestError::Store(e) => ApiError::Internal(e.to_string()),
+            e => ApiError::Unprocessable(e.to_string()),
+        })?;
+    let what = if kind.is_geojson() { "features" } else { "rows" };
+    if checked.bad > 0 && !skip_invalid {
+        return Ok(refused(&checked.errors, checked.bad, checked.total, what));
     }
-    let counts = state.import_units(&good).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let counts = state.import(&checked.batch).await.map_err(|e| match e {
+        StartupError::Store(StoreError::Rejected(m)) => ApiError::Unprocessable(m),
+        e => ApiError::Internal(e.to_string()),
+    })?;
     Ok(json_status(
         StatusCode::OK,
         json!({
-            "imported": good.len(),
+            "kind": kind.as_str(),
+            "imported": checked.batch.len(),
             "inserted": counts.inserted,
             "updated": counts.updated,
             "landlords_added": counts.landlords_added,
-            "skipped_rows": bad_rows,
-            "errors": errors,
-            "ignored_columns": parsed.ignored_columns,
-            "encoding": table.encoding.to_string(),
+            (if kind.is_geojson() { "skipped_features" } else { "skipped_rows" }): checked.bad,
+            "errors": checked.errors,
+            "ignored_columns": checked.ignored_columns,
+            "encoding": checked.encoding.map(|e| e.to_string()),
         }),
     ))
 }

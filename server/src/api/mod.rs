@@ -42,12 +42,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/exports/{file}", get(exports))
         .route("/api/visits", post(visits::create))
         .route(
-            "/api/imports/units",
-            post(imports::units).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
-        )
-        .route(
-            "/api/imports/buildings",
-            post(imports::buildings).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
+            "/api/imports/{kind}",
+            post(imports::import).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
         )
         .route("/api/{*rest}", get(unknown_api));
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
@@ -123,7 +119,8 @@ async fn stats(
 }
 
 /// `GET /api/exports/{layer}.{format}[?lang=zh|en]`: a layer or table as a file, within the
-/// caller's scope (grids, buildings, streets, communities; geojson, csv, xlsx).
+/// caller's scope (grids, buildings, streets, communities, boundaries; geojson, csv, xlsx). The
+/// person-level ledgers answer 403.
 async fn exports(
     State(state): State<AppState>,
     scope: Scope,
@@ -135,6 +132,13 @@ async fn exports(
         .rsplit_once('.')
         .ok_or_else(|| ApiError::NotFound(format!("name the file as layer.format, e.g. grids.csv, not {file:?}")))?;
     let layer: Layer = layer.parse().map_err(ApiError::NotFound)?;
+    if let Layer::Ledger(_) = layer {
+        return Err(ApiError::Forbidden(format!(
+            "{} is a person-level ledger: until login lands it is exported only by `rentgrid export {}` on the server",
+            layer.as_str(),
+            layer.as_str()
+        )));
+    }
     let format: Format = format.parse().map_err(ApiError::NotFound)?;
     let lang = match q.get("lang").map(String::as_str) {
         None | Some("zh") | Some("zh-CN") => Lang::Zh,

@@ -3,13 +3,20 @@
 //! the caller applies the returned [`StatsDelta`] to the Atlas only after the commit.
 
 pub mod codec;
+mod ledgers;
 pub mod postgis;
 pub mod sqlite;
 pub mod wkb;
 
 use async_trait::async_trait;
+use rentgrid_geodata::import::boundaries::ImportedBoundaries;
 use rentgrid_geodata::import::buildings::ImportedBuilding;
+use rentgrid_geodata::import::caseworkers::ImportedCaseworker;
+use rentgrid_geodata::import::grids::ImportedGrid;
+use rentgrid_geodata::import::persons::ImportedPerson;
 use rentgrid_geodata::import::units::ImportedUnit;
+use rentgrid_geodata::import::visits::ImportedVisit;
+use rentgrid_geodata::import::workplaces::ImportedWorkplace;
 use rentgrid_geodata::{AtlasInput, City, StatsDelta, Visit};
 use time::Date;
 
@@ -132,6 +139,105 @@ pub struct ImportCounts {
     pub landlords_added: u64,
 }
 
+/// A person of the person ledger, placed in a stored rental unit: what the store writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRow {
+    /// The person as the ledger gives them; their normalised ID number is the key.
+    pub person: ImportedPerson,
+    /// The rental unit.
+    pub unit_id: u32,
+    /// Its building.
+    pub building_id: u32,
+    /// Household card number within the unit (the unit's 编号 when the ledger gives none).
+    pub card_no: String,
+    /// Employer.
+    pub workplace_id: Option<u32>,
+}
+
+/// Checked records of a ledger import, for [`Store::import_ledger`].
+#[derive(Debug, Clone, Copy)]
+pub enum LedgerRows<'a> {
+    /// District, streets, communities: each code already stored is updated, others added; fails
+    /// if the store's district has another code.
+    Boundaries(&'a ImportedBoundaries),
+    /// Grids: a code already stored is updated, others are added after the largest id.
+    Grids(&'a [ImportedGrid]),
+    /// Persons, creating their households: an ID number already stored is updated.
+    Persons(&'a [PersonRow]),
+    /// Caseworkers, replacing their contracted grids: a 工号 already stored is updated.
+    Caseworkers(&'a [ImportedCaseworker]),
+    /// Workplaces: a 单位编号 already stored is updated.
+    Workplaces(&'a [ImportedWorkplace]),
+    /// Visits: a 走访编号 (client id) already stored is updated.
+    Visits(&'a [VisitRow]),
+}
+
+/// A visit of the visit log with its caseworker resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitRow {
+    /// The visit as the ledger gives it.
+    pub visit: ImportedVisit,
+    /// Its caseworker.
+    pub caseworker_id: Option<u32>,
+}
+
+/// Tables whose ledger keys an import resolves: key → (id, parent id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyed {
+    /// Rental units by 编号 → (unit id, building id).
+    RentalUnits,
+    /// Workplaces by 单位编号 → (id, 0).
+    Workplaces,
+    /// Caseworkers by 工号 → (id, 0).
+    Caseworkers,
+}
+
+impl Keyed {
+    /// The query, the same on both backends: rows of (key, id, parent).
+    pub fn sql(self) -> &'static str {
+        match self {
+            Keyed::RentalUnits => {
+                "SELECT COALESCE(external_id, CAST(id AS TEXT)) AS k, id, building_id AS parent FROM rental_units"
+            }
+            Keyed::Workplaces => "SELECT COALESCE(external_id, CAST(id AS TEXT)) AS k, id, 0 AS parent FROM workplaces",
+            Keyed::Caseworkers => {
+                "SELECT COALESCE(external_id, CAST(id AS TEXT)) AS k, id, 0 AS parent FROM caseworkers"
+            }
+        }
+    }
+}
+
+/// Ledger keys of one table: key → (id, parent id).
+pub type Keys = std::collections::HashMap<String, (u32, u32)>;
+
+/// A ledger the store can write out whole (the CLI's full export).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ledger {
+    /// 出租房屋台帐.
+    Units,
+    /// 流动人口台帐.
+    Persons,
+    /// 综管员花名册: one row per (caseworker, grid); the exporter joins the grids.
+    Caseworkers,
+    /// 单位台帐.
+    Workplaces,
+    /// 走访记录.
+    Visits,
+}
+
+/// A cell read from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Text.
+    Text(String),
+    /// Whole number.
+    Int(i64),
+    /// Real number (exact: the shortest text that reads back the same).
+    Num(f64),
+    /// NULL.
+    Null,
+}
+
 /// Rows per write statement of an import.
 pub const IMPORT_CHUNK: usize = 2_000;
 
@@ -159,4 +265,50 @@ pub trait Store: Send + Sync {
     /// Writes imported building footprints in one transaction: a building whose external id is
     /// stored is updated, others are added after the largest id.
     async fn import_buildings(&self, buildings: &[ImportedBuilding], progress: Progress<'_>) -> Result<ImportCounts>;
+    /// Writes the rows of a ledger import in one transaction (see [`LedgerRows`] for how each
+    /// kind is keyed).
+    async fn import_ledger(&self, rows: LedgerRows<'_>, progress: Progress<'_>) -> Result<ImportCounts>;
+    /// The ledger keys of a table, for resolving an import's references.
+    async fn keys(&self, of: Keyed) -> Result<Keys>;
+    /// A whole ledger, in the columns of [`ledger_sql`], ordered by id.
+    async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>>;
+}
+
+/// The query that reads a ledger in the columns its importer reads. `xy` gives the workplace
+/// longitude and latitude expressions of the backend.
+pub fn ledger_sql(which: Ledger, xy: (&str, &str)) -> String {
+    match which {
+        Ledger::Units => "SELECT COALESCE(u.external_id, CAST(u.id AS TEXT)), COALESCE(b.external_id, CAST(b.id AS TEXT)), \
+             u.label, l.name, l.id_number, l.phone, CASE WHEN u.registered THEN '是' ELSE '否' END, \
+             CASE WHEN u.registered THEN u.registered_on END, \
+             CASE WHEN u.registered AND u.pledge_signed THEN '是' ELSE '否' END, u.tenants, u.mode, \
+             CASE WHEN u.concentrated THEN '是' ELSE '否' END \
+             FROM rental_units u JOIN buildings b ON b.id = u.building_id \
+             LEFT JOIN landlords l ON l.id = u.landlord_id ORDER BY u.id"
+            .into(),
+        Ledger::Persons => "SELECT COALESCE(u.external_id, CAST(u.id AS TEXT)), h.card_no, p.name, p.id_number, p.phone, \
+             CASE WHEN p.registered THEN '是' ELSE '否' END, CASE WHEN p.registered THEN p.registered_on END, \
+             CASE WHEN p.registered AND p.permit THEN '是' ELSE '否' END, \
+             CASE WHEN p.registered AND p.consistent THEN '是' ELSE '否' END, \
+             COALESCE(w.external_id, CAST(w.id AS TEXT)) \
+             FROM persons p JOIN households h ON h.id = p.household_id \
+             JOIN rental_units u ON u.id = h.rental_unit_id LEFT JOIN workplaces w ON w.id = p.workplace_id ORDER BY p.id"
+            .into(),
+        Ledger::Caseworkers => "SELECT COALESCE(c.external_id, CAST(c.id AS TEXT)), c.name, c.street_code, g.code \
+             FROM caseworkers c LEFT JOIN caseworker_grids cg ON cg.caseworker_id = c.id \
+             LEFT JOIN grids g ON g.id = cg.grid_id ORDER BY c.id, g.id"
+            .into(),
+        Ledger::Workplaces => format!(
+            "SELECT COALESCE(w.external_id, CAST(w.id AS TEXT)), w.name, b.external_id, {}, {}, w.employees, \
+             w.migrant_workers, CASE WHEN w.responsibility_signed THEN '是' ELSE '否' END, w.contracts_signed, w.insured \
+             FROM workplaces w LEFT JOIN buildings b ON b.id = w.building_id ORDER BY w.id",
+            xy.0, xy.1
+        ),
+        Ledger::Visits => "SELECT v.client_id, COALESCE(b.external_id, CAST(b.id AS TEXT)), \
+             COALESCE(c.external_id, CAST(c.id AS TEXT)), v.visited_on, v.units_registered, v.pledges_signed, \
+             v.units_found, v.persons_found, v.notes \
+             FROM visits v JOIN buildings b ON b.id = v.building_id LEFT JOIN caseworkers c ON c.id = v.caseworker_id \
+             ORDER BY v.id"
+            .into(),
+    }
 }

@@ -5,6 +5,7 @@
 
 use super::sqlite::{UPSERT_UNIT, assign_landlords};
 use super::wkb;
+use super::{Cell, Keyed, Keys, Ledger, LedgerRows, ledger_sql};
 use super::{IMPORT_CHUNK, ImportCounts, NewVisit, Progress, Result, Store, StoreError, StoreInfo, VisitOutcome};
 use async_trait::async_trait;
 use geo::{Geometry, MultiPolygon, Point, Polygon};
@@ -17,7 +18,9 @@ use rentgrid_geodata::{
 };
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::query_builder::Separated;
+use sqlx::{PgConnection, PgPool, Postgres, Row};
+use sqlx::{TypeInfo, ValueRef};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use time::Date;
@@ -37,6 +40,17 @@ pub struct PostgisStore {
 
 fn int(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// Binds a geometry as WKB, made a PostGIS geometry in SRID 4326.
+pub(crate) fn bind_geometry(b: &mut Separated<'_, '_, Postgres, &'static str>, g: Geometry<f64>) {
+    b.push("ST_GeomFromWKB(").push_bind_unseparated(wkb::encode(&g)).push_unseparated(", 4326)");
+}
+
+/// Locks `table` against other writers until the transaction ends (readers go on).
+pub(crate) async fn lock_table(c: &mut PgConnection, table: &'static str) -> Result<()> {
+    sqlx::query(&format!("LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")).execute(c).await?;
+    Ok(())
 }
 
 fn u32_of(row: &PgRow, col: &str) -> Result<u32> {
@@ -901,6 +915,18 @@ impl Store for PostgisStore {
             landlords_added: new_landlords.len() as u64,
         })
     }
+
+    async fn import_ledger(&self, rows: LedgerRows<'_>, progress: Progress<'_>) -> Result<ImportCounts> {
+        super::ledgers::postgres::import(&self.pool, rows, progress).await
+    }
+
+    async fn keys(&self, of: Keyed) -> Result<Keys> {
+        super::ledgers::postgres::keys(&self.pool, of).await
+    }
+
+    async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>> {
+        super::ledgers::postgres::ledger(&self.pool, &ledger_sql(which, ("ST_X(w.point)", "ST_Y(w.point)")), cell).await
+    }
 }
 
 fn visit_from_row(row: &PgRow) -> Result<Visit> {
@@ -974,4 +1000,23 @@ pub mod testing {
                 sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&self.admin).await;
         }
     }
+}
+
+/// A cell of any type, as PostgreSQL returns it.
+fn cell(r: &PgRow, i: usize) -> Result<Cell> {
+    let raw = r.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Cell::Null);
+    }
+    let ty = raw.type_info().name().to_string();
+    Ok(match ty.as_str() {
+        "INT2" => Cell::Int(r.try_get::<i16, _>(i)?.into()),
+        "INT4" => Cell::Int(r.try_get::<i32, _>(i)?.into()),
+        "INT8" => Cell::Int(r.try_get(i)?),
+        "FLOAT4" => Cell::Num(r.try_get::<f32, _>(i)?.into()),
+        "FLOAT8" => Cell::Num(r.try_get(i)?),
+        "BOOL" => Cell::Int(r.try_get::<bool, _>(i)?.into()),
+        "DATE" => Cell::Text(super::sqlite::fmt_date(r.try_get(i)?)),
+        _ => Cell::Text(r.try_get(i)?),
+    })
 }

@@ -2,6 +2,7 @@
 //! readers are never blocked by the writer.
 
 use super::codec::{line, multipolygon, polygon, to_geojson};
+use super::{Cell, Keyed, Keys, Ledger, LedgerRows, ledger_sql};
 use super::{IMPORT_CHUNK, ImportCounts, NewVisit, Progress, Result, Store, StoreError, StoreInfo, VisitOutcome};
 use async_trait::async_trait;
 use rentgrid_geodata::atlas::BuildingStats;
@@ -15,6 +16,7 @@ use sqlx::migrate::Migrator;
 use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{TypeInfo, ValueRef};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,6 +75,23 @@ impl SqliteStore {
     }
 }
 
+/// Binds a geometry as SQLite stores it: a point as two columns (lon, lat), others as GeoJSON.
+pub(crate) fn bind_geometry(b: &mut Separated<'_, '_, Sqlite, &'static str>, g: geo::Geometry<f64>) {
+    match g {
+        geo::Geometry::Point(p) => {
+            b.push_bind(p.x()).push_bind(p.y());
+        }
+        g => {
+            b.push_bind(to_geojson(g));
+        }
+    }
+}
+
+/// SQLite has one writer at a time: nothing to lock.
+pub(crate) async fn lock_nothing(_c: &mut SqliteConnection, _table: &'static str) -> Result<()> {
+    Ok(())
+}
+
 fn u32_of(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<u32> {
     let v: i64 = row.try_get(col)?;
     u32::try_from(v).map_err(|_| StoreError::Corrupt {
@@ -121,7 +140,7 @@ async fn insert_then<'a, T: Sync>(
     Ok(())
 }
 
-fn street_kind_str(k: StreetKind) -> &'static str {
+pub(crate) fn street_kind_str(k: StreetKind) -> &'static str {
     match k {
         StreetKind::Subdistrict => "subdistrict",
         StreetKind::Town => "town",
@@ -891,6 +910,18 @@ impl Store for SqliteStore {
             landlords_added: new_landlords.len() as u64,
         })
     }
+
+    async fn import_ledger(&self, rows: LedgerRows<'_>, progress: Progress<'_>) -> Result<ImportCounts> {
+        super::ledgers::sqlite::import(&self.pool, rows, progress).await
+    }
+
+    async fn keys(&self, of: Keyed) -> Result<Keys> {
+        super::ledgers::sqlite::keys(&self.pool, of).await
+    }
+
+    async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>> {
+        super::ledgers::sqlite::ledger(&self.pool, &ledger_sql(which, ("w.lon", "w.lat")), cell).await
+    }
 }
 
 /// Landlord ids for imported units: known ID numbers reuse their landlord, the rest get new
@@ -991,4 +1022,18 @@ async fn update_in(
     });
     let done = qb.build().execute(&mut *tx).await?;
     Ok(done.rows_affected() as u32)
+}
+
+/// A cell of any type, as SQLite holds it.
+fn cell(r: &sqlx::sqlite::SqliteRow, i: usize) -> Result<Cell> {
+    let raw = r.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Cell::Null);
+    }
+    let ty = raw.type_info().name().to_string();
+    Ok(match ty.as_str() {
+        "INTEGER" | "BOOLEAN" => Cell::Int(r.try_get(i)?),
+        "REAL" => Cell::Num(r.try_get(i)?),
+        _ => Cell::Text(r.try_get(i)?),
+    })
 }
