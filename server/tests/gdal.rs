@@ -129,7 +129,25 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
         assert_eq!(reported, matched, "{layer}: ogrinfo's feature count");
     }
 
-    // A bbox and a property filter reach the server: ogrinfo -spat counts what the API counts.
+    // A property filter: GDAL learns from the OpenAPI document (`service-desc`) that `reg_status`
+    // is a query parameter of the grids' items and sends the -where clause to the server.
+    let below = get_json(&addr, "/collections/grids/items?limit=1&reg_status=below")["numberMatched"]
+        .as_u64()
+        .expect("numberMatched");
+    let out = Command::new("ogrinfo")
+        .args(["-ro", "-al", "-geom=NO", "--debug", "on", "-where", "reg_status = 'below'", &root, "grids"])
+        .output()
+        .expect("run ogrinfo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let read = String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with("OGRFeature(grids):")).count();
+    let debug = String::from_utf8_lossy(&out.stderr);
+    let fetched: Vec<&str> = debug.lines().filter(|l| l.contains("Fetch(")).collect();
+    eprintln!("grids below target: ogrinfo read {read}, numberMatched {below}; requests:\n{}", fetched.join("\n"));
+    assert!(below > 0 && read as u64 == below, "{read} vs {below}");
+    assert!(fetched.iter().any(|l| l.contains("/api)")), "GDAL did not read the OpenAPI document");
+    assert!(fetched.iter().any(|l| l.contains("reg_status=below")), "the filter did not reach the server");
+
+    // A bbox: ogrinfo -spat reads what the API finds in the box.
     let grids = get_json(&addr, "/collections/grids?f=json");
     let b: Vec<f64> = grids["extent"]["spatial"]["bbox"][0]
         .as_array()

@@ -92,6 +92,8 @@ on_both_stores!(
 struct Answer {
     status: StatusCode,
     content_type: String,
+    /// The `Vary` headers, joined.
+    vary: String,
     body: Value,
 }
 
@@ -104,9 +106,11 @@ async fn get_with(router: &Router, uri: &str, accept: Option<&str>) -> Answer {
     let status = res.status();
     let content_type =
         res.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let vary: Vec<&str> = res.headers().get_all(header::VARY).iter().map(|v| v.to_str().unwrap()).collect();
+    let vary = vary.join(", ");
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
     let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    Answer { status, content_type, body }
+    Answer { status, content_type, vary, body }
 }
 
 async fn get(router: &Router, uri: &str) -> Answer {
@@ -195,6 +199,7 @@ async fn the_landing_page_links_the_api_conformance_and_collections(backend: Bac
         let a = get_with(r, uri, accept).await;
         assert_eq!(a.status, StatusCode::OK);
         assert_eq!(a.content_type, "application/json", "{uri} {accept:?}");
+        assert!(a.vary.contains("accept"), "{uri} {accept:?}: Vary {:?}", a.vary);
         let links = a.body["links"].as_array().unwrap();
         let desc = links.iter().find(|l| l["rel"] == "service-desc").expect("a service-desc link");
         assert_eq!(desc["href"], "/api");
@@ -209,6 +214,7 @@ async fn the_landing_page_links_the_api_conformance_and_collections(backend: Bac
         let a = get_with(r, uri, accept).await;
         assert_eq!(a.status, StatusCode::OK);
         assert!(a.content_type.starts_with("text/html"), "{uri} {accept:?}: {}", a.content_type);
+        assert!(a.vary.contains("accept"), "{uri} {accept:?}: Vary {:?}", a.vary);
     }
 
     let conf = ok(r, "/conformance").await;

@@ -549,8 +549,15 @@ fn wants_json(req: &Request) -> bool {
 /// Middleware answering `GET /` with the landing page for clients that want JSON; everything
 /// else (browsers) goes on to the web map.
 pub(super) async fn landing_at_root(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path() != "/" || !(req.method() == Method::GET || req.method() == Method::HEAD) || !wants_json(&req) {
+    if req.uri().path() != "/" {
         return next.run(req).await;
+    }
+    // The answer at `/` depends on Accept: say so to caches, whichever it is.
+    let vary = (header::VARY, axum::http::HeaderValue::from_static("accept"));
+    if !(req.method() == Method::GET || req.method() == Method::HEAD) || !wants_json(&req) {
+        let mut res = next.run(req).await;
+        res.headers_mut().append(vary.0, vary.1);
+        return res;
     }
     let base = base_url(req.headers());
     let atlas = state.atlas();
@@ -570,7 +577,9 @@ pub(super) async fn landing_at_root(State(state): State<AppState>, req: Request,
             link(format!("{base}/collections"), "data", "application/json", "the collections"),
         ],
     });
-    json_response("application/json", &body)
+    let mut res = json_response("application/json", &body);
+    res.headers_mut().append(vary.0, vary.1);
+    res
 }
 
 async fn conformance(Query(q): Query<Vec<(String, String)>>) -> ApiResult<Response> {
@@ -869,6 +878,53 @@ mod tests {
             assert!(parse_items_query(Collection::Buildings, &q(bad)).is_err(), "{bad:?}");
         }
         assert!(parse_items_query(Collection::Workplaces, &q(&[("responsibility_signed", "yes")])).is_err());
+    }
+
+    #[test]
+    fn a_limited_scope_sees_its_grids_and_only_whole_places() {
+        use crate::scope::Role;
+        use rentgrid_geodata::AtlasInput;
+        use rentgrid_geodata::demo::{self, DemoOptions};
+        let city = demo::generate(&DemoOptions { scale: 0.05, ..Default::default() }, &mut |_, _| {}).unwrap();
+        let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
+        let counts = kpi::grid_counts(&atlas);
+        let targets = Targets::default();
+        let derived = Derived::default();
+        // A supervisor of the first street: its grids, and one grid of the next street.
+        let street = &atlas.streets()[0];
+        let outside = atlas.streets()[1].grids[0];
+        let mut grids: BTreeSet<u32> = street.grids.iter().copied().collect();
+        grids.insert(outside);
+        let scope = Scope { role: Role::Supervisor, grids: Some(grids.clone()) };
+        let view = |c| View::new(c, &atlas, &counts, &targets, &scope, &derived);
+
+        let seen: Vec<u32> = view(Collection::Grids).keys(None).into_iter().map(|k| k as u32).collect();
+        assert_eq!(seen, grids.iter().copied().collect::<Vec<_>>());
+        let buildings = view(Collection::Buildings).keys(None);
+        let want = atlas.buildings().iter().filter(|b| grids.contains(&b.grid_id)).count();
+        assert_eq!(buildings.len(), want);
+        assert!(
+            view(Collection::Workplaces).keys(None).iter().all(|&k| grids.contains(&atlas.workplaces()[k].grid_id))
+        );
+        assert!(view(Collection::RentalUnits).keys(None).iter().all(|&k| buildings.binary_search(&k).is_ok()));
+        // The other street is partly visible, so it is not shown at all; communities are shown
+        // when all their grids are visible: the first street's, and the outside grid's if it is
+        // the only one of its community.
+        assert_eq!(view(Collection::Streets).keys(None), vec![0]);
+        let mut communities = view(Collection::Communities).keys(None);
+        communities.sort_unstable();
+        let mut want = street.communities.clone();
+        want.extend(atlas.grid(outside).map(|g| g.community).filter(|&c| atlas.communities()[c].grids == [outside]));
+        want.sort_unstable();
+        assert_eq!(communities, want);
+        // Single features outside the scope do not exist for it.
+        let hidden = atlas.grids().iter().map(|g| g.grid.id).find(|g| !grids.contains(g)).unwrap();
+        assert_eq!(view(Collection::Grids).key_of(&hidden.to_string()), None);
+        assert_eq!(view(Collection::Streets).key_of(&atlas.streets()[1].street.code), None);
+        assert!(view(Collection::Streets).key_of(&street.street.code).is_some());
+        // The extent is that of the grids it sees.
+        let extent = view(Collection::Grids).extent().unwrap();
+        assert!(extent.width() < atlas.bbox().width() || extent.height() < atlas.bbox().height());
     }
 
     #[test]
