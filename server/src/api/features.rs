@@ -15,9 +15,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-const GEOJSON: &str = "application/geo+json";
+/// The media type of GeoJSON.
+pub(super) const GEOJSON: &str = "application/geo+json";
 
-fn geometry(g: impl Into<Geometry<f64>>) -> Value {
+/// A geometry as a GeoJSON value.
+pub(super) fn geometry(g: impl Into<Geometry<f64>>) -> Value {
     let g: Geometry<f64> = g.into();
     serde_json::to_value(geojson::Geometry::from(&g)).unwrap_or(Value::Null)
 }
@@ -41,7 +43,8 @@ struct GridProps<'a> {
     kpi: Kpi,
 }
 
-fn grid_feature(atlas: &Atlas, g: &GridEntry, counts: &Counts, targets: &Targets) -> Value {
+/// A grid as a Feature with its KPIs.
+pub(super) fn grid_feature(atlas: &Atlas, g: &GridEntry, counts: &Counts, targets: &Targets) -> Value {
     let c = &atlas.communities()[g.community].community;
     let s = &atlas.streets()[g.street].street;
     let props = GridProps {
@@ -85,7 +88,8 @@ pub async fn grid(State(state): State<AppState>, scope: Scope, raw: IdPath) -> A
     Ok(geojson_response(grid_feature(&atlas, g, &counts[id as usize], state.targets())))
 }
 
-fn building_feature(atlas: &Atlas, id: u32) -> Option<Value> {
+/// A building as a Feature with its counts.
+pub(super) fn building_feature(atlas: &Atlas, id: u32) -> Option<Value> {
     let b = atlas.building(id)?;
     let s = atlas.building_stats(id).copied().unwrap_or_default();
     Some(json!({

@@ -4,6 +4,8 @@
 mod extract;
 mod features;
 mod imports;
+mod ogc;
+mod openapi;
 mod visits;
 
 use crate::error::{ApiError, ApiResult};
@@ -28,7 +30,8 @@ pub use extract::ApiJson;
 /// The most buildings one `/api/buildings` response carries.
 pub const MAX_BUILDINGS: usize = 10_000;
 
-/// The router: API routes, then the web map's static files.
+/// The router: API routes, OGC API – Features (its landing page at `/` for clients asking for
+/// JSON), then the web map's static files.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/health", get(health))
@@ -45,13 +48,19 @@ pub fn app(state: AppState) -> Router {
             "/api/imports/{kind}",
             post(imports::import).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
         )
-        .route("/api/{*rest}", get(unknown_api));
+        .route("/api", get(openapi::document))
+        .route("/api/{*rest}", get(unknown_api))
+        .merge(ogc::routes());
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
     let router = match web {
         Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
         None => api.fallback(no_web_map),
     };
-    router.layer(CompressionLayer::new()).layer(TraceLayer::new_for_http()).with_state(state)
+    router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ogc::landing_at_root))
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
 }
 
 async fn unknown_api(uri: Uri) -> ApiError {

@@ -1,0 +1,433 @@
+//! The OpenAPI 3.0 document served at `/api`: the OGC API – Features paths, one items path per
+//! collection with its property filters declared as query parameters (which is how GDAL and
+//! QGIS learn them), and the `/api/...` JSON endpoints in brief.
+
+use super::ogc::{self, CONFORMANCE, CRS84, Collection, DEFAULT_LIMIT, Kind, MAX_LIMIT};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// The media type of an OpenAPI 3.0 document in JSON.
+pub(super) const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
+
+/// `GET /api`: the OpenAPI document.
+pub(super) async fn document(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = ogc::base_url(&headers);
+    let name = state.atlas().district().name.clone();
+    let body = build(&base, &name);
+    ([(header::CONTENT_TYPE, OPENAPI_JSON)], body.to_string()).into_response()
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+fn geojson_content(schema: Value) -> Value {
+    json!({ "application/geo+json": { "schema": schema } })
+}
+
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn parameter(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/parameters/{name}") })
+}
+
+fn ok(description: &str, content: Value) -> Value {
+    json!({ "description": description, "content": content })
+}
+
+fn error(description: &str) -> Value {
+    json!({ "description": description, "content": json_content(reference("Exception")) })
+}
+
+/// A GET operation answering JSON, with the usual error responses.
+fn get_json(id: &str, summary: &str, tag: &str, parameters: Vec<Value>, schema: Value) -> Value {
+    json!({ "get": {
+        "operationId": id,
+        "summary": summary,
+        "tags": [tag],
+        "parameters": parameters,
+        "responses": {
+            "200": ok(summary, json_content(schema)),
+            "400": error("a malformed request; the message says what is wrong"),
+            "404": error("nothing there"),
+            "500": error("a server error"),
+        },
+    }})
+}
+
+/// The query parameter filtering `c`'s items on one of its properties.
+fn queryable_parameter(q: &ogc::Queryable) -> Value {
+    let schema = match q.kind {
+        Kind::Text => json!({ "type": "string" }),
+        Kind::Integer => json!({ "type": "integer", "minimum": 0 }),
+        Kind::Boolean => json!({ "type": "boolean" }),
+        Kind::OneOf(words) => json!({ "type": "string", "enum": words }),
+    };
+    json!({
+        "name": q.name,
+        "in": "query",
+        "required": false,
+        "style": "form",
+        "explode": false,
+        "description": format!("only features whose `{}` equals this: {}", q.name, q.description),
+        "schema": schema,
+    })
+}
+
+fn collection_paths(c: Collection, paths: &mut serde_json::Map<String, Value>) {
+    let mut params = vec![parameter("bbox"), parameter("limit"), parameter("offset"), parameter("f")];
+    params.extend(c.queryables().iter().map(queryable_parameter));
+    paths.insert(
+        format!("/collections/{}/items", c.id()),
+        json!({ "get": {
+            "operationId": format!("get_{}_items", c.id()),
+            "summary": format!("{}: a page of features", c.title()),
+            "description": format!(
+                "{} Features are ordered by id; follow the `next` link for the following page. \
+                 Property filters match exactly. Unknown query parameters are rejected (400).",
+                c.description()
+            ),
+            "tags": ["Data"],
+            "parameters": params,
+            "responses": {
+                "200": ok(
+                    &format!("{} ({} geometries)", c.title(), c.geometry_type()),
+                    geojson_content(reference("FeatureCollection")),
+                ),
+                "400": error("a malformed bbox, limit or offset, a bad filter value or an unknown parameter"),
+                "404": error("no such collection"),
+                "500": error("a server error"),
+            },
+        }}),
+    );
+    paths.insert(
+        format!("/collections/{}/items/{{featureId}}", c.id()),
+        json!({ "get": {
+            "operationId": format!("get_{}_item", c.id()),
+            "summary": format!("{}: one feature", c.title()),
+            "tags": ["Data"],
+            "parameters": [parameter("featureId"), parameter("f")],
+            "responses": {
+                "200": ok("the feature", geojson_content(reference("Feature"))),
+                "400": error("an unknown parameter"),
+                "404": error("no such feature, or one the caller may not see"),
+                "500": error("a server error"),
+            },
+        }}),
+    );
+}
+
+/// The `/api/...` JSON endpoints, briefly.
+fn api_paths(paths: &mut serde_json::Map<String, Value>) {
+    let any = json!({ "type": "object" });
+    let fc = reference("FeatureCollection");
+    let id = json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } });
+    let bbox_required = json!({
+        "name": "bbox", "in": "query", "required": true,
+        "description": "minLon,minLat,maxLon,maxLat in degrees (WGS84)",
+        "schema": { "type": "string" },
+    });
+    let simple = [
+        ("/health", "health", "liveness: store backend and Atlas counts", "System", vec![], any.clone()),
+        (
+            "/api/district",
+            "district",
+            "the district: code, name, bbox, centre, KPI targets",
+            "API",
+            vec![],
+            any.clone(),
+        ),
+        ("/api/grids", "grids", "every grid as a Feature with its KPIs", "API", vec![], fc.clone()),
+        ("/api/grids/{id}", "grid", "one grid", "API", vec![id.clone()], reference("Feature")),
+        (
+            "/api/buildings",
+            "buildings",
+            "building footprints in a box (at most 10,000)",
+            "API",
+            vec![bbox_required, json!({ "name": "limit", "in": "query", "schema": { "type": "integer" } })],
+            fc.clone(),
+        ),
+        ("/api/buildings/{id}", "building", "one building", "API", vec![id], reference("Feature")),
+        ("/api/basemap", "basemap", "the base map drawn from the register's own geometry", "API", vec![], fc),
+        (
+            "/api/stats",
+            "stats",
+            "KPIs of every place at a level",
+            "API",
+            vec![json!({ "name": "level", "in": "query",
+                         "schema": { "type": "string", "enum": ["district", "street", "community", "grid"] } })],
+            any.clone(),
+        ),
+    ];
+    for (path, op, summary, tag, params, schema) in simple {
+        paths.insert(path.into(), get_json(op, summary, tag, params, schema));
+    }
+    paths.insert(
+        "/api/exports/{file}".into(),
+        json!({ "get": {
+            "operationId": "export",
+            "summary": "a layer or table as a file: {grids|buildings|streets|communities}.{geojson|csv|xlsx}",
+            "tags": ["API"],
+            "parameters": [
+                { "name": "file", "in": "path", "required": true, "schema": { "type": "string" } },
+                { "name": "lang", "in": "query", "schema": { "type": "string", "enum": ["zh", "en"] } },
+            ],
+            "responses": {
+                "200": { "description": "the file", "content": {
+                    "application/geo+json": {}, "text/csv": {},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+                }},
+                "404": error("an unknown layer or format"),
+            },
+        }}),
+    );
+    let post = |op: &str, summary: &str, media: Value| {
+        json!({ "post": {
+            "operationId": op,
+            "summary": summary,
+            "tags": ["API"],
+            "requestBody": { "required": true, "content": media },
+            "responses": {
+                "200": ok("what was done", json_content(json!({ "type": "object" }))),
+                "400": error("a malformed request"),
+                "422": error("well-formed but not acceptable"),
+            },
+        }})
+    };
+    paths.insert(
+        "/api/visits".into(),
+        post("record_visit", "record a caseworker's visit (idempotent by client id)", json_content(any)),
+    );
+    let ledger = json!({
+        "text/csv": { "schema": { "type": "string", "format": "binary" } },
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+            { "schema": { "type": "string", "format": "binary" } },
+    });
+    paths.insert("/api/imports/units".into(), post("import_units", "import a rental-unit ledger", ledger));
+    paths.insert(
+        "/api/imports/buildings".into(),
+        post(
+            "import_buildings",
+            "import building footprints (GeoJSON)",
+            json!({ "application/geo+json": { "schema": { "type": "object" } } }),
+        ),
+    );
+}
+
+fn components() -> Value {
+    let link = json!({
+        "type": "object",
+        "required": ["href"],
+        "properties": {
+            "href": { "type": "string" },
+            "rel": { "type": "string" },
+            "type": { "type": "string" },
+            "title": { "type": "string" },
+        },
+    });
+    json!({
+        "parameters": {
+            "bbox": {
+                "name": "bbox", "in": "query", "required": false, "style": "form", "explode": false,
+                "description": "only features whose bounding box meets this box: minLon,minLat,maxLon,maxLat (CRS84)",
+                "schema": { "type": "array", "minItems": 4, "maxItems": 4, "items": { "type": "number" } },
+            },
+            "limit": {
+                "name": "limit", "in": "query", "required": false, "style": "form", "explode": false,
+                "description": format!("features per page; more than {MAX_LIMIT} is answered with {MAX_LIMIT}"),
+                "schema": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT },
+            },
+            "offset": {
+                "name": "offset", "in": "query", "required": false, "style": "form", "explode": false,
+                "description": "how many matching features to skip (the `next` link sets it)",
+                "schema": { "type": "integer", "minimum": 0, "default": 0 },
+            },
+            "f": {
+                "name": "f", "in": "query", "required": false, "style": "form", "explode": false,
+                "description": "the format: JSON (GeoJSON for features)",
+                "schema": { "type": "string", "enum": ["json"] },
+            },
+            "collectionId": {
+                "name": "collectionId", "in": "path", "required": true,
+                "schema": { "type": "string", "enum": Collection::ALL.map(Collection::id) },
+            },
+            "featureId": {
+                "name": "featureId", "in": "path", "required": true,
+                "description": "a feature's id: a number, or a street's or community's code",
+                "schema": { "type": "string" },
+            },
+        },
+        "schemas": {
+            "Exception": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": { "code": { "type": "string" }, "message": { "type": "string" } },
+            },
+            "Link": link,
+            "LandingPage": {
+                "type": "object",
+                "required": ["links"],
+                "properties": {
+                    "title": { "type": "string" },
+                    "description": { "type": "string" },
+                    "links": { "type": "array", "items": reference("Link") },
+                },
+            },
+            "ConfClasses": {
+                "type": "object",
+                "required": ["conformsTo"],
+                "properties": { "conformsTo": { "type": "array", "items": { "type": "string" } } },
+            },
+            "Collection": {
+                "type": "object",
+                "required": ["id", "links"],
+                "properties": {
+                    "id": { "type": "string" },
+                    "title": { "type": "string" },
+                    "description": { "type": "string" },
+                    "links": { "type": "array", "items": reference("Link") },
+                    "extent": { "type": "object" },
+                    "itemType": { "type": "string" },
+                    "crs": { "type": "array", "items": { "type": "string" } },
+                },
+            },
+            "Collections": {
+                "type": "object",
+                "required": ["links", "collections"],
+                "properties": {
+                    "links": { "type": "array", "items": reference("Link") },
+                    "collections": { "type": "array", "items": reference("Collection") },
+                },
+            },
+            "Feature": {
+                "type": "object",
+                "required": ["type", "geometry", "properties"],
+                "properties": {
+                    "type": { "type": "string", "enum": ["Feature"] },
+                    "id": { "oneOf": [{ "type": "string" }, { "type": "integer" }] },
+                    "geometry": { "type": "object", "nullable": true },
+                    "properties": { "type": "object", "nullable": true },
+                    "links": { "type": "array", "items": reference("Link") },
+                },
+            },
+            "FeatureCollection": {
+                "type": "object",
+                "required": ["type", "features"],
+                "properties": {
+                    "type": { "type": "string", "enum": ["FeatureCollection"] },
+                    "features": { "type": "array", "items": reference("Feature") },
+                    "links": { "type": "array", "items": reference("Link") },
+                    "timeStamp": { "type": "string", "format": "date-time" },
+                    "numberMatched": { "type": "integer", "minimum": 0 },
+                    "numberReturned": { "type": "integer", "minimum": 0 },
+                },
+            },
+        },
+    })
+}
+
+/// The document, with `base` (`http://host:port`, or empty) as its server.
+fn build(base: &str, district: &str) -> Value {
+    let mut paths = serde_json::Map::new();
+    paths.insert(
+        "/".into(),
+        get_json(
+            "landing_page",
+            "the landing page (ask for JSON: ?f=json)",
+            "Capabilities",
+            vec![parameter("f")],
+            reference("LandingPage"),
+        ),
+    );
+    paths.insert(
+        "/api".into(),
+        json!({ "get": {
+            "operationId": "api_definition",
+            "summary": "this document",
+            "tags": ["Capabilities"],
+            "responses": { "200": { "description": "the OpenAPI 3.0 document", "content": { OPENAPI_JSON: {} } } },
+        }}),
+    );
+    paths.insert(
+        "/conformance".into(),
+        get_json(
+            "conformance",
+            "the conformance classes implemented",
+            "Capabilities",
+            vec![parameter("f")],
+            reference("ConfClasses"),
+        ),
+    );
+    paths.insert(
+        "/collections".into(),
+        get_json("collections", "the collections", "Capabilities", vec![parameter("f")], reference("Collections")),
+    );
+    paths.insert(
+        "/collections/{collectionId}".into(),
+        get_json(
+            "collection",
+            "one collection: its extent (CRS84) and links",
+            "Capabilities",
+            vec![parameter("collectionId"), parameter("f")],
+            reference("Collection"),
+        ),
+    );
+    for c in Collection::ALL {
+        collection_paths(c, &mut paths);
+    }
+    api_paths(&mut paths);
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "rentgrid",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!(
+                "Rental housing and grid management of {district}: OGC API – Features for every layer ({}) \
+                 and the web map's JSON API. Coordinates are WGS84 longitude/latitude ({CRS84}). Conforms to: {}.",
+                Collection::ALL.map(Collection::id).join(", "),
+                CONFORMANCE.join(", ")
+            ),
+            "license": { "name": "MIT" },
+        },
+        "servers": [{ "url": if base.is_empty() { "/" } else { base } }],
+        "tags": [
+            { "name": "Capabilities", "description": "what the service offers" },
+            { "name": "Data", "description": "features of each collection" },
+            { "name": "API", "description": "the web map's JSON endpoints" },
+            { "name": "System", "description": "operations" },
+        ],
+        "paths": paths,
+        "components": components(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reference_resolves_and_every_operation_has_responses() {
+        let doc = build("http://127.0.0.1:8080", "海曙区");
+        let text = doc.to_string();
+        let mut rest = text.as_str();
+        while let Some(i) = rest.find("\"$ref\":\"#/") {
+            let tail = &rest[i + 9..];
+            let end = tail.find('"').unwrap();
+            let pointer = &tail[..end];
+            assert!(doc.pointer(pointer).is_some(), "unresolved $ref #/{pointer}");
+            rest = &tail[end..];
+        }
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            assert!(path.starts_with('/'));
+            for (method, op) in item.as_object().unwrap() {
+                assert!(["get", "post"].contains(&method.as_str()));
+                assert!(!op["responses"].as_object().unwrap().is_empty(), "{method} {path}");
+            }
+        }
+    }
+}
