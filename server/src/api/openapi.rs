@@ -171,7 +171,8 @@ fn api_paths(paths: &mut serde_json::Map<String, Value>) {
         "/api/exports/{file}".into(),
         json!({ "get": {
             "operationId": "export",
-            "summary": "a layer or table as a file: {grids|buildings|streets|communities}.{geojson|csv|xlsx}",
+            "summary": "a layer or table as a file: {grids|buildings|streets|communities|boundaries}.{geojson|csv|xlsx}; \
+                        the person-level ledgers answer 403",
             "tags": ["API"],
             "parameters": [
                 { "name": "file", "in": "path", "required": true, "schema": { "type": "string" } },
@@ -182,6 +183,7 @@ fn api_paths(paths: &mut serde_json::Map<String, Value>) {
                     "application/geo+json": {}, "text/csv": {},
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
                 }},
+                "403": error("a person-level ledger (exported only by the CLI until login lands)"),
                 "404": error("an unknown layer or format"),
             },
         }}),
@@ -203,20 +205,25 @@ fn api_paths(paths: &mut serde_json::Map<String, Value>) {
         "/api/visits".into(),
         post("record_visit", "record a caseworker's visit (idempotent by client id)", json_content(any)),
     );
-    let ledger = json!({
-        "text/csv": { "schema": { "type": "string", "format": "binary" } },
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
-            { "schema": { "type": "string", "format": "binary" } },
-    });
-    paths.insert("/api/imports/units".into(), post("import_units", "import a rental-unit ledger", ledger));
-    paths.insert(
-        "/api/imports/buildings".into(),
-        post(
-            "import_buildings",
-            "import building footprints (GeoJSON)",
-            json!({ "application/geo+json": { "schema": { "type": "object" } } }),
-        ),
+    let mut import = post(
+        "import",
+        "import a file: GeoJSON for boundaries, grids and buildings; an XLSX or CSV ledger for units, persons, \
+         caseworkers, workplaces and visits",
+        json!({
+            "application/geo+json": { "schema": { "type": "object" } },
+            "text/csv": { "schema": { "type": "string", "format": "binary" } },
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+                { "schema": { "type": "string", "format": "binary" } },
+        }),
     );
+    import["post"]["parameters"] = json!([
+        { "name": "kind", "in": "path", "required": true, "schema": { "type": "string", "enum": [
+            "boundaries", "grids", "buildings", "units", "persons", "caseworkers", "workplaces", "visits"] } },
+        { "name": "crs", "in": "query", "schema": { "type": "string", "enum": ["wgs84", "cgcs2000", "gcj-02", "bd-09"] } },
+        { "name": "encoding", "in": "query", "schema": { "type": "string", "enum": ["utf-8", "gbk", "gb18030"] } },
+        { "name": "skip_invalid", "in": "query", "schema": { "type": "boolean" } },
+    ]);
+    paths.insert("/api/imports/{kind}".into(), import);
 }
 
 fn components() -> Value {
