@@ -21,9 +21,13 @@ impl Drop for Server {
 
 /// A plain HTTP/1.0 GET (the server then closes the connection after the body).
 fn get(addr: &str, path: &str) -> (u16, String) {
+    get_as(addr, path, "application/json")
+}
+
+fn get_as(addr: &str, path: &str, accept: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n").expect("write");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n").expect("write");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read");
     let text = String::from_utf8(raw).expect("utf-8");
@@ -89,9 +93,12 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
     // The default demo city is the one the README describes.
     let persons = district["rows"][0]["persons"].as_u64().expect("persons");
     assert!((200_000..400_000).contains(&persons), "{persons} persons");
-    let (status, page) = get(&addr, "/");
+    let (status, page) = get_as(&addr, "/", "text/html");
     assert_eq!(status, 200);
     assert!(page.contains("web map"), "without a built map, / explains how to build it");
+    // A client asking for JSON gets the OGC API landing page instead.
+    let landing = json(&addr, "/");
+    assert!(landing["links"].as_array().expect("links").iter().any(|l| l["rel"] == "conformance"), "{landing}");
 
     drop(server);
     let log = said.join().expect("stderr");
