@@ -4,6 +4,7 @@
 mod extract;
 mod features;
 mod imports;
+mod tiles;
 mod visits;
 
 use crate::error::{ApiError, ApiResult};
@@ -49,7 +50,9 @@ pub fn app(state: AppState) -> Router {
             "/api/imports/buildings",
             post(imports::buildings).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
         )
-        .route("/api/{*rest}", get(unknown_api));
+        .route("/api/{*rest}", get(unknown_api))
+        .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
+        .route("/tiles/{file}", get(tiles::tilejson));
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
     let router = match web {
         Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
