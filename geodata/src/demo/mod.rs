@@ -787,6 +787,8 @@ struct PeopleGen<'a> {
     hidden: Vec<HiddenOccupancy>,
     /// Known persons per building.
     persons_in: Vec<u32>,
+    /// Person ID numbers issued so far: the register holds each once.
+    person_ids: std::collections::HashSet<String>,
 }
 
 impl<'a> PeopleGen<'a> {
@@ -800,7 +802,26 @@ impl<'a> PeopleGen<'a> {
             persons: vec![],
             hidden: vec![],
             persons_in: vec![],
+            person_ids: std::collections::HashSet::new(),
         }
+    }
+
+    /// `id` if no person has it yet, else the next free sequence number of the same area, birth
+    /// date and sex. Draws nothing, so the rest of the city is the same as without a clash.
+    fn unique_person_id(&mut self, id: &str) -> String {
+        let mut out = id.to_string();
+        if let (Some(head), Some(seq)) = (id.get(..14), id.get(14..17).and_then(|s| s.parse::<u16>().ok())) {
+            for k in 1..500u16 {
+                if !self.person_ids.contains(&out) {
+                    break;
+                }
+                if let Some(next) = crate::idcard::IdNumber::from_body(&format!("{head}{:03}", (seq + 2 * k) % 1000)) {
+                    out = next.as_str().to_string();
+                }
+            }
+        }
+        self.person_ids.insert(out.clone());
+        out
     }
 
     fn landlord(&mut self, rng: &mut ChaCha8Rng) -> u32 {
@@ -905,12 +926,15 @@ impl<'a> PeopleGen<'a> {
                 }
                 let male = rng.random_bool(0.56);
                 let pregistered = rng.random_bool((0.965 - 0.42 * weak).clamp(0.05, 1.0));
+                let name = people::name(male, rng);
+                let drawn = people::id_number(&self.r.origin_areas, 1962, 2006, male, rng);
+                let id_number = self.unique_person_id(drawn.as_str());
                 self.persons.push(Person {
                     id: self.persons.len() as u32,
                     household_id,
                     building_id: id,
-                    name: people::name(male, rng),
-                    id_number: people::id_number(&self.r.origin_areas, 1962, 2006, male, rng).as_str().to_string(),
+                    name,
+                    id_number,
                     phone: people::phone(rng),
                     registered: pregistered,
                     registered_on: pregistered.then(|| self.reg_date(rng)),
