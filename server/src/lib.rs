@@ -9,6 +9,7 @@ pub mod scope;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod tile_cache;
 
 pub use api::app;
 pub use state::AppState;

@@ -70,6 +70,9 @@ enum Command {
         /// Size of that demo city (1 = ~1,000 grids, ~100k rental units).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Memory for built vector tiles, in MiB; 0 builds every tile on request (for measuring).
+        #[arg(long, env = "RENTGRID_TILE_CACHE_MB", default_value_t = 256)]
+        tile_cache_mb: u64,
     },
     /// Generate the demo city (海曙区, Ningbo) into a data directory.
     ///
@@ -434,7 +437,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("{} is at the current schema", describe(&at));
             Ok(())
         }
-        Command::Serve { store, listen, web, targets, seed: s, scale } => {
+        Command::Serve { store, listen, web, targets, seed: s, scale, tile_cache_mb } => {
             let targets = targets.as_deref().map(parse_targets).transpose()?.unwrap_or_default();
             let web = web.or_else(|| Some(PathBuf::from("web-map/dist")).filter(|p| p.join("index.html").is_file()));
             let opts = DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF };
@@ -445,7 +448,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("{} holds no data yet: seeding the demo city", describe(&at));
                 seed(store.as_ref(), &at, &opts).await?;
             }
-            let state = startup::state_for(store, targets, web.clone()).await?;
+            let state = startup::state_for(store, targets, web.clone())
+                .await?
+                .with_tile_cache(tile_cache_mb.saturating_mul(1 << 20));
             match &web {
                 Some(w) => eprintln!("serving the web map from {}", w.display()),
                 None => eprintln!("web map not built (web-map/dist): serving the API only"),

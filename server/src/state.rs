@@ -2,6 +2,7 @@
 
 use crate::ingest::Batch;
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
+use crate::tile_cache::{self, TileCache};
 use arc_swap::ArcSwap;
 use rentgrid_analysis::kpi::{self, Counts, Targets};
 use rentgrid_geodata::Atlas;
@@ -23,6 +24,7 @@ struct Inner {
     web_dir: Option<PathBuf>,
     grid_counts: Mutex<Option<(u64, Arc<Vec<Counts>>)>>,
     basemap: Mutex<Option<Arc<Vec<u8>>>>,
+    tiles: TileCache,
 }
 
 impl AppState {
@@ -37,8 +39,23 @@ impl AppState {
                 web_dir,
                 grid_counts: Mutex::new(None),
                 basemap: Mutex::new(None),
+                tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
             }),
         }
+    }
+
+    /// The same state with a tile cache of `bytes` (0: no cache, every tile is built). Call it
+    /// before the state is cloned; later it changes nothing.
+    pub fn with_tile_cache(mut self, bytes: u64) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tiles = TileCache::new(bytes);
+        }
+        self
+    }
+
+    /// Built vector tiles and the map geometry they are drawn with.
+    pub fn tiles(&self) -> &TileCache {
+        &self.inner.tiles
     }
 
     /// The current snapshot. Readers keep the snapshot they took for the whole request.
@@ -96,7 +113,7 @@ impl AppState {
             return Ok((outcome, self.atlas()));
         }
         let next = Arc::new(self.atlas().with_deltas(&[outcome.delta]));
-        self.inner.atlas.store(next.clone());
+        self.inner.tiles.publish_deltas(&next, &[outcome.delta], || self.inner.atlas.store(next.clone()));
         Ok((outcome, next))
     }
 
@@ -113,7 +130,7 @@ impl AppState {
     async fn reload_atlas(&self) -> Result<(), crate::startup::StartupError> {
         let mut next = crate::startup::load_atlas(self.inner.store.as_ref()).await?;
         next.set_version(self.atlas().version() + 1);
-        self.inner.atlas.store(Arc::new(next));
+        self.inner.tiles.publish_reload(|| self.inner.atlas.store(Arc::new(next)));
         if let Ok(mut basemap) = self.inner.basemap.lock() {
             *basemap = None;
         }

@@ -193,6 +193,15 @@ describe('the web map', () => {
     await page.mouse.click(target.x, target.y);
     const popup = page.locator('.rg-popup');
     await popup.waitFor({ state: 'visible', timeout: 10_000 });
+    // The card shows the tile's values at once and the grid's full record once it has arrived.
+    await page.waitForFunction(
+      () => {
+        const places = document.querySelector('.rg-popup .rg-grid-card header p');
+        return places !== null && !places.textContent.includes('…');
+      },
+      null,
+      { timeout: 10_000 },
+    );
     assert.equal((await popup.locator('.rg-grid-card h3').innerText()).trim(), grid.name);
     assert.equal(
       (await popup.locator('tr[data-kpi="reg_rate"] .rg-value').innerText()).trim(),
@@ -211,7 +220,31 @@ describe('the web map', () => {
     await page.click('.rg-lang');
   });
 
-  it('loads buildings for the view when zoomed in', async () => {
+  it('draws every layer from our vector tiles', async () => {
+    const sources = await page.evaluate(() => window.__rentgrid.map.getStyle().sources);
+    assert.ok(Object.keys(sources).length >= 4, `sources: ${Object.keys(sources)}`);
+    for (const [id, source] of Object.entries(sources)) {
+      assert.equal(source.type, 'vector', `source ${id} is ${source.type}`);
+      assert.match(source.url, new RegExp(`^${origin}/tiles/[a-z_]+\\.json$`), `source ${id}`);
+    }
+    // The grids drawn come from tiles, with their KPI properties.
+    const grids = await page.evaluate(() =>
+      window.__rentgrid.map.queryRenderedFeatures({ layers: ['grids-fill'] }).map((f) => ({ id: f.id, ...f.properties })),
+    );
+    assert.ok(grids.length > 0, 'no grid is drawn');
+    for (const g of grids) {
+      assert.ok(typeof g.id === 'number' && typeof g.reg_status === 'string' && typeof g.persons === 'number', JSON.stringify(g));
+    }
+    assert.ok(grids.some((g) => typeof g.reg_rate === 'number'), 'no drawn grid has a registration rate');
+    const paths = requests.map((url) => new URL(url).pathname);
+    for (const layer of ['grids', 'basemap', 'boundaries']) {
+      assert.ok(paths.some((p) => p.startsWith(`/tiles/${layer}/`) && p.endsWith('.mvt')), `no ${layer} tile was requested`);
+    }
+    // No GeoJSON layer endpoints any more.
+    assert.ok(!paths.some((p) => p === '/api/basemap' || p === '/api/grids' || p === '/api/buildings'), paths.join('\n'));
+  });
+
+  it('draws building footprints from tiles when zoomed in', async () => {
     const district = await (await fetch(`${origin}/api/district`)).json();
     const some = await (await fetch(`${origin}/api/buildings?bbox=${district.bbox.join(',')}&limit=1`)).json();
     assert.equal(some.features.length, 1, 'the demo city has no buildings');
@@ -219,14 +252,47 @@ describe('the web map', () => {
     const ring = geometry.type === 'Polygon' ? geometry.coordinates[0] : geometry.coordinates[0][0];
     const centre = [0, 1].map((axis) => ring.reduce((sum, p) => sum + p[axis], 0) / ring.length);
 
-    const buildingsResponse = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/buildings');
+    const tileResponse = page.waitForResponse((r) => /^\/tiles\/buildings\/16\/\d+\/\d+\.mvt$/.test(new URL(r.url()).pathname));
     await page.evaluate((center) => window.__rentgrid.map.jumpTo({ center, zoom: 16 }), centre);
-    const response = await buildingsResponse;
-    assert.equal(response.status(), 200);
-    assert.ok((await response.json()).features.length > 0, `no buildings around ${centre}`);
+    const response = await tileResponse;
+    assert.ok([200, 204].includes(response.status()), `buildings tile: HTTP ${response.status()}`);
+    assert.equal(response.headers()['content-type'] ?? 'application/vnd.mapbox-vector-tile', 'application/vnd.mapbox-vector-tile');
     await page.waitForFunction(
       () => window.__rentgrid.map.queryRenderedFeatures({ layers: ['buildings-fill'] }).length > 0,
       null,
+      { timeout: 20_000 },
+    );
+  });
+
+  it('shows a recorded visit on the map without a reload', async () => {
+    // A building drawn now, and its grid's rental units as the tiles say.
+    const building = await page.evaluate(() => {
+      const f = window.__rentgrid.map.queryRenderedFeatures({ layers: ['buildings-fill'] })[0];
+      return { id: f.id, grid: f.properties.grid_id };
+    });
+    const unitsOnMap = (grid) =>
+      page.evaluate(
+        (g) => window.__rentgrid.map.querySourceFeatures('grids', { sourceLayer: 'grids' }).find((f) => f.id === g)?.properties.rental_units,
+        grid,
+      );
+    const before = await unitsOnMap(building.grid);
+    assert.equal(typeof before, 'number', `grid ${building.grid} is not in the loaded tiles`);
+    const response = await fetch(`${origin}/api/visits`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        client_id: `browser-test-${Date.now()}`,
+        building_id: building.id,
+        new_units: [{ label: '9-909', tenants: 2, registered: true }],
+      }),
+    });
+    assert.equal(response.status, 201, await response.text());
+    // What the 30-second timer does, at once.
+    await page.evaluate(() => window.__rentgrid.checkForUpdates());
+    await page.waitForFunction(
+      ({ grid, units }) =>
+        window.__rentgrid.map.querySourceFeatures('grids', { sourceLayer: 'grids' }).some((f) => f.id === grid && f.properties.rental_units === units),
+      { grid: building.grid, units: before + 1 },
       { timeout: 20_000 },
     );
   });

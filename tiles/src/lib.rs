@@ -5,7 +5,7 @@
 //! - [`geometry`]: projection into a tile, clipping to tile plus buffer, simplification,
 //!   quantisation and polygon repair.
 //! - [`cluster`]: clustering of dense point layers at low zoom.
-//! - [`mvt`]: the MVT 2.1 protobuf encoder.
+//! - [`mvt`]: the MVT 2.1 protobuf encoder; [`decode`] a reader for checking tiles.
 //! - [`layer`]: the tile sets ([`Layer`]) and their TileJSON `vector_layers`.
 //! - [`map_geometry`]: street and community areas, boundary lines and indexes derived once.
 //! - `layers`: one builder per layer.
@@ -15,6 +15,7 @@
 //! write drops the cached tiles [`tiles_to_invalidate`] lists.
 
 pub mod cluster;
+pub mod decode;
 pub mod geometry;
 pub mod layer;
 mod layers;

@@ -2,7 +2,7 @@
  * The rentgrid HTTP API as the map uses it: the response types of the contract and one typed
  * fetch per endpoint. Every URL is on the page's own origin.
  */
-import type { Feature, FeatureCollection, LineString, MultiLineString, MultiPolygon, Polygon } from 'geojson';
+import type { Feature, MultiPolygon, Polygon } from 'geojson';
 
 /** [minLon, minLat, maxLon, maxLat] in WGS84. */
 export type BBox = [number, number, number, number];
@@ -53,8 +53,6 @@ export interface GridProperties extends Record<Kpi, number | null> {
   reg_status: RegStatus;
 }
 
-export type GridCollection = FeatureCollection<Polygon | MultiPolygon, GridProperties>;
-
 /** The kinds of building the demo city and importers know. */
 export const BUILDING_KINDS = ['tower', 'walkup', 'village_house', 'factory', 'dormitory', 'shop'] as const;
 export type BuildingKind = (typeof BUILDING_KINDS)[number];
@@ -70,28 +68,6 @@ export interface BuildingProperties {
   rental_units_registered: number;
   persons: number;
   persons_registered: number;
-}
-
-/** `GET /api/buildings?bbox=…`: a page of buildings plus how many matched in all. */
-export interface BuildingCollection extends FeatureCollection<Polygon | MultiPolygon, BuildingProperties> {
-  numberMatched: number;
-  numberReturned: number;
-}
-
-export type RoadClass = 'arterial' | 'secondary' | 'local';
-
-/** One feature of `GET /api/basemap`, told apart by `kind`. */
-export type BasemapFeature =
-  | Feature<Polygon | MultiPolygon, { kind: 'district' }>
-  | Feature<Polygon | MultiPolygon, { kind: 'street'; code: string; name: string }>
-  | Feature<Polygon | MultiPolygon, { kind: 'block' }>
-  | Feature<Polygon | MultiPolygon, { kind: 'water' }>
-  | Feature<LineString | MultiLineString, { kind: 'road'; class: RoadClass }>
-  | Feature<MultiLineString, { kind: 'street_boundary' | 'community_boundary' }>;
-
-export interface BasemapCollection {
-  type: 'FeatureCollection';
-  features: BasemapFeature[];
 }
 
 /** A failed request, with the server's stable error code when it sent one. */
@@ -132,11 +108,32 @@ async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
 }
 
 export const fetchDistrict = (): Promise<District> => getJson('district');
-export const fetchGrids = (): Promise<GridCollection> => getJson('grids');
-export const fetchBasemap = (): Promise<BasemapCollection> => getJson('basemap');
 
-/** Buildings intersecting `bbox`, at most `limit` of them. */
-export function fetchBuildings(bbox: BBox, limit: number, signal: AbortSignal): Promise<BuildingCollection> {
-  const coords = bbox.map((c) => c.toFixed(6)).join(',');
-  return getJson(`buildings?bbox=${coords}&limit=${limit}`, signal);
+/** One grid with all its indicators and names (`GET /api/grids/{id}`). */
+export const fetchGrid = (id: number): Promise<Feature<Polygon | MultiPolygon, GridProperties>> => getJson(`grids/${id}`);
+
+/** A row of `GET /api/stats?level=grid`. */
+export interface GridStatsRow {
+  grid_id: number;
+  reg_status: RegStatus;
+}
+
+/** Every grid's registration status (for the legend's counts). */
+export async function fetchGridStatuses(): Promise<GridStatsRow[]> {
+  return (await getJson<{ rows: GridStatsRow[] }>('stats?level=grid')).rows;
+}
+
+/** The tile sets `GET /tiles/{layer}.json` describes. */
+export type TileSet = 'grids' | 'buildings' | 'rental_units' | 'workplaces' | 'boundaries' | 'basemap';
+
+/** The TileJSON URL of a tile set on this page's origin. */
+export function tileJsonUrl(layer: TileSet): string {
+  return new URL(`/tiles/${layer}.json`, window.location.origin).href;
+}
+
+/** The version of the server's data: it changes with every recorded visit or import. */
+export async function fetchDataVersion(): Promise<number> {
+  const response = await fetch(new URL('/health', window.location.origin).href, { headers: { Accept: 'application/json' } });
+  if (!response.ok) throw new ApiError(response.url, response.status, undefined, `${response.status} ${response.statusText}`);
+  return ((await response.json()) as { atlas_version: number }).atlas_version;
 }

@@ -7,7 +7,7 @@ import './style.css';
 // The worker is bundled as an asset of its own; MapLibre cannot find it next to a bundled module.
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } from 'maplibre-gl';
-import { fetchDistrict } from './api';
+import { fetchDataVersion, fetchDistrict } from './api';
 import { getLang, onLangChange, setLang, t } from './i18n';
 import { createLayers } from './layers';
 import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
@@ -19,8 +19,8 @@ setWorkerUrl(workerUrl);
 
 declare global {
   interface Window {
-    /** For tests and the console: the live map. */
-    __rentgrid?: { map: MapLibreMap };
+    /** For tests and the console: the live map, and a check for new data (as the timer does). */
+    __rentgrid?: { map: MapLibreMap; checkForUpdates?: () => Promise<void> };
   }
 }
 
@@ -33,6 +33,9 @@ function fitPadding() {
     ? { top: 64, bottom: 40, left: 16, right: 16 }
     : { top: 32, bottom: 32, left: 32, right: 360 };
 }
+
+/** How often the map asks whether the data changed (a visit recorded elsewhere, an import). */
+const UPDATE_CHECK_MS = 30_000;
 
 /** Builds the app inside `root`; returns the function that tears it down again. */
 function mount(root: HTMLElement): () => void {
@@ -155,6 +158,19 @@ function mount(root: HTMLElement): () => void {
     main.append(legend.element);
     popups = bindInteraction(map, attached);
     disposers.push(() => popups?.destroy());
+
+    // When the server's data changes, layers reload their tiles: revalidated by ETag, only the
+    // tiles over what changed come back with a body.
+    let version = await fetchDataVersion().catch(() => undefined);
+    const checkForUpdates = async () => {
+      const now = await fetchDataVersion();
+      if (stopped || now === version) return;
+      version = now;
+      for (const layer of attached) layer.refresh?.(ctx);
+    };
+    const timer = setInterval(() => void checkForUpdates().catch(() => {}), UPDATE_CHECK_MS);
+    disposers.push(() => clearInterval(timer));
+    window.__rentgrid = { map, checkForUpdates };
 
     await map.once('idle');
     if (stopped) return;

@@ -787,8 +787,8 @@ struct PeopleGen<'a> {
     hidden: Vec<HiddenOccupancy>,
     /// Known persons per building.
     persons_in: Vec<u32>,
-    /// ID numbers given so far: a person is recorded once (the register's key).
-    id_numbers: std::collections::HashSet<String>,
+    /// Person ID numbers issued so far: the register holds each once.
+    person_ids: std::collections::HashSet<String>,
 }
 
 impl<'a> PeopleGen<'a> {
@@ -800,10 +800,28 @@ impl<'a> PeopleGen<'a> {
             units: vec![],
             households: vec![],
             persons: vec![],
-            id_numbers: std::collections::HashSet::new(),
             hidden: vec![],
             persons_in: vec![],
+            person_ids: std::collections::HashSet::new(),
         }
+    }
+
+    /// `id` if no person has it yet, else the next free sequence number of the same area, birth
+    /// date and sex. Draws nothing, so the rest of the city is the same as without a clash.
+    fn unique_person_id(&mut self, id: &str) -> String {
+        let mut out = id.to_string();
+        if let (Some(head), Some(seq)) = (id.get(..14), id.get(14..17).and_then(|s| s.parse::<u16>().ok())) {
+            for k in 1..500u16 {
+                if !self.person_ids.contains(&out) {
+                    break;
+                }
+                if let Some(next) = crate::idcard::IdNumber::from_body(&format!("{head}{:03}", (seq + 2 * k) % 1000)) {
+                    out = next.as_str().to_string();
+                }
+            }
+        }
+        self.person_ids.insert(out.clone());
+        out
     }
 
     fn landlord(&mut self, rng: &mut ChaCha8Rng) -> u32 {
@@ -811,19 +829,10 @@ impl<'a> PeopleGen<'a> {
         let id = self.landlords.len() as u32;
         let local = ["330203".to_string(), "330212".to_string(), "330205".to_string()];
         let name = people::name(male, rng);
-        let id_number = self.unique_id_number(&local, 1950, 1990, male, rng);
+        let drawn = people::id_number(&local, 1950, 1990, male, rng);
+        let id_number = self.unique_person_id(drawn.as_str());
         self.landlords.push(Landlord { id, name, id_number, phone: people::phone(rng) });
         id
-    }
-
-    /// An ID number nobody in the city has yet: the register keys people by it.
-    fn unique_id_number(&mut self, areas: &[String], from: i32, to: i32, male: bool, rng: &mut ChaCha8Rng) -> String {
-        loop {
-            let n = people::id_number(areas, from, to, male, rng).as_str().to_string();
-            if self.id_numbers.insert(n.clone()) {
-                return n;
-            }
-        }
     }
 
     /// A registration date: 30% within the last year (the new rentals of the year), the rest earlier.
@@ -916,7 +925,8 @@ impl<'a> PeopleGen<'a> {
                 let male = rng.random_bool(0.56);
                 let pregistered = rng.random_bool((0.965 - 0.42 * weak).clamp(0.05, 1.0));
                 let name = people::name(male, rng);
-                let id_number = self.unique_id_number(&self.r.origin_areas, 1962, 2006, male, rng);
+                let drawn = people::id_number(&self.r.origin_areas, 1962, 2006, male, rng);
+                let id_number = self.unique_person_id(drawn.as_str());
                 self.persons.push(Person {
                     id: self.persons.len() as u32,
                     household_id,

@@ -6,6 +6,7 @@ mod features;
 mod imports;
 mod ogc;
 mod openapi;
+mod tiles;
 mod visits;
 
 use crate::error::{ApiError, ApiResult};
@@ -50,6 +51,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api", get(openapi::document))
         .route("/api/{*rest}", get(unknown_api))
+        .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
+        .route("/tiles/{file}", get(tiles::tilejson))
         .merge(ogc::routes());
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
     let router = match web {

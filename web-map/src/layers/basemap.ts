@@ -1,10 +1,10 @@
 /**
- * The base map, drawn from our own data (`GET /api/basemap`): a plain background, water, city
- * blocks, roads by class, street (街道) and community (社区) boundaries and the district outline.
- * No remote tiles.
+ * The base map, drawn from our own vector tiles: the `basemap` tile set (district land, city
+ * blocks, roads by class) and the `boundaries` tile set (street (街道), community (社区) and
+ * district lines). No remote tiles.
  */
 import type { ExpressionSpecification } from '@maplibre/maplibre-gl-style-spec';
-import { fetchBasemap } from '../api';
+import { tileJsonUrl } from '../api';
 import { defineStrings } from '../i18n';
 import type { MapLayer, SlottedLayer } from './types';
 
@@ -19,7 +19,6 @@ const t = defineStrings(
     secondary: '次干道',
     local: '支路',
     block: '街区',
-    water: '水域',
   },
   {
     title: 'Base map',
@@ -30,18 +29,18 @@ const t = defineStrings(
     secondary: 'Secondary road',
     local: 'Local road',
     block: 'City block',
-    water: 'Water',
   },
 );
 
 const SOURCE = 'basemap';
+/** Street, community and district lines. */
+const BOUNDARIES = 'boundaries';
 
 /** The palette of the base map: quiet, so the thematic layers carry the colour. */
 const BASEMAP_COLORS = {
   background: '#e4e7eb',
   land: '#f6f5f1',
   block: '#e9e6df',
-  water: '#b7d3ea',
   road: '#ffffff',
   roadCasing: '#cfd3d8',
   arterial: '#fbe3a6',
@@ -52,11 +51,7 @@ const BASEMAP_COLORS = {
 } as const;
 
 const kindIs = (kind: string): ExpressionSpecification => ['==', ['get', 'kind'], kind];
-const roadIs = (roadClass: string): ExpressionSpecification => [
-  'all',
-  kindIs('road'),
-  ['==', ['get', 'class'], roadClass],
-];
+const roadIs = (roadClass: string): ExpressionSpecification => ['==', ['get', 'class'], roadClass];
 
 /** Line width growing with zoom: `w12` px at zoom 12, doubling every 1.4 zoom levels or so. */
 const widthByZoom = (w12: number): ExpressionSpecification => [
@@ -75,11 +70,7 @@ const styleLayers: SlottedLayer[] = [
   { slot: 'base', layer: { id: 'basemap-background', type: 'background', paint: { 'background-color': BASEMAP_COLORS.background } } },
   {
     slot: 'base',
-    layer: { id: 'basemap-land', type: 'fill', source: SOURCE, filter: kindIs('district'), paint: { 'fill-color': BASEMAP_COLORS.land } },
-  },
-  {
-    slot: 'base',
-    layer: { id: 'basemap-water', type: 'fill', source: SOURCE, filter: kindIs('water'), paint: { 'fill-color': BASEMAP_COLORS.water } },
+    layer: { id: 'basemap-land', type: 'fill', source: SOURCE, 'source-layer': 'district', paint: { 'fill-color': BASEMAP_COLORS.land } },
   },
   {
     slot: 'base',
@@ -87,7 +78,7 @@ const styleLayers: SlottedLayer[] = [
       id: 'basemap-blocks',
       type: 'fill',
       source: SOURCE,
-      filter: kindIs('block'),
+      'source-layer': 'blocks',
       paint: { 'fill-color': BASEMAP_COLORS.block, 'fill-outline-color': '#ddd9d0' },
     },
   },
@@ -97,6 +88,7 @@ const styleLayers: SlottedLayer[] = [
       id: 'basemap-roads-local',
       type: 'line',
       source: SOURCE,
+      'source-layer': 'roads',
       filter: roadIs('local'),
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': BASEMAP_COLORS.road, 'line-width': widthByZoom(0.6) },
@@ -108,6 +100,7 @@ const styleLayers: SlottedLayer[] = [
       id: 'basemap-roads-secondary-casing',
       type: 'line',
       source: SOURCE,
+      'source-layer': 'roads',
       filter: roadIs('secondary'),
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': BASEMAP_COLORS.roadCasing, 'line-width': widthByZoom(1.6) },
@@ -119,6 +112,7 @@ const styleLayers: SlottedLayer[] = [
       id: 'basemap-roads-secondary',
       type: 'line',
       source: SOURCE,
+      'source-layer': 'roads',
       filter: roadIs('secondary'),
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': BASEMAP_COLORS.road, 'line-width': widthByZoom(1.1) },
@@ -130,6 +124,7 @@ const styleLayers: SlottedLayer[] = [
       id: 'basemap-roads-arterial-casing',
       type: 'line',
       source: SOURCE,
+      'source-layer': 'roads',
       filter: roadIs('arterial'),
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': BASEMAP_COLORS.arterialCasing, 'line-width': widthByZoom(2.6) },
@@ -141,6 +136,7 @@ const styleLayers: SlottedLayer[] = [
       id: 'basemap-roads-arterial',
       type: 'line',
       source: SOURCE,
+      'source-layer': 'roads',
       filter: roadIs('arterial'),
       layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': BASEMAP_COLORS.arterial, 'line-width': widthByZoom(1.9) },
@@ -152,9 +148,10 @@ const styleLayers: SlottedLayer[] = [
     layer: {
       id: 'basemap-communities',
       type: 'line',
-      source: SOURCE,
+      source: BOUNDARIES,
+      'source-layer': 'boundary_lines',
       minzoom: 11,
-      filter: kindIs('community_boundary'),
+      filter: kindIs('community'),
       layout: { 'line-join': 'round' },
       paint: { 'line-color': BASEMAP_COLORS.community, 'line-width': 1, 'line-dasharray': [1, 2] },
     },
@@ -164,9 +161,10 @@ const styleLayers: SlottedLayer[] = [
     layer: {
       id: 'basemap-streets',
       type: 'line',
-      source: SOURCE,
+      source: BOUNDARIES,
+      'source-layer': 'boundary_lines',
       // Each boundary segment comes once, so the dashes are not drawn twice out of phase.
-      filter: kindIs('street_boundary'),
+      filter: kindIs('street'),
       layout: { 'line-join': 'round' },
       paint: { 'line-color': BASEMAP_COLORS.street, 'line-width': 1.6, 'line-dasharray': [3, 2] },
     },
@@ -176,7 +174,8 @@ const styleLayers: SlottedLayer[] = [
     layer: {
       id: 'basemap-district',
       type: 'line',
-      source: SOURCE,
+      source: BOUNDARIES,
+      'source-layer': 'boundary_lines',
       filter: kindIs('district'),
       layout: { 'line-join': 'round' },
       paint: { 'line-color': BASEMAP_COLORS.district, 'line-width': 2.8 },
@@ -186,14 +185,13 @@ const styleLayers: SlottedLayer[] = [
 
 /** Creates the base map layer. */
 export function createBasemapLayer(): MapLayer {
-  let hasWater = false;
   return {
     id: 'basemap',
     styleLayers,
-    async attach({ map }) {
-      const data = await fetchBasemap();
-      hasWater = data.features.some((f) => f.properties.kind === 'water');
-      map.addSource(SOURCE, { type: 'geojson', data });
+    attach({ map }) {
+      map.addSource(SOURCE, { type: 'vector', url: tileJsonUrl('basemap') });
+      map.addSource(BOUNDARIES, { type: 'vector', url: tileJsonUrl('boundaries') });
+      return Promise.resolve();
     },
     legend() {
       return {
@@ -215,7 +213,6 @@ export function createBasemapLayer(): MapLayer {
             label: t('local'),
           },
           { swatch: { type: 'fill', color: BASEMAP_COLORS.block, outline: '#d6d1c6' }, label: t('block') },
-          ...(hasWater ? [{ swatch: { type: 'fill', color: BASEMAP_COLORS.water } as const, label: t('water') }] : []),
         ],
       };
     },

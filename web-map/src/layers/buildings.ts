@@ -1,9 +1,11 @@
 /**
- * Building footprints from `GET /api/buildings?bbox=`, fetched for the viewport once the map is
- * zoomed in far enough, and again (debounced) whenever the view settles.
+ * Buildings (楼栋) from our vector tiles (`/tiles/buildings.json`): footprints from zoom 14,
+ * below it points grouped into clusters (circles sized by `point_count`; the count is in the
+ * popup, as no glyphs are served). Clicking shows the building's or the cluster's counts.
  */
-import type { GeoJSONSource, Map as MapLibreMap } from 'maplibre-gl';
-import { BUILDING_KINDS, fetchBuildings, type BBox, type BuildingKind, type BuildingProperties } from '../api';
+import type { ExpressionSpecification } from '@maplibre/maplibre-gl-style-spec';
+import type { MapGeoJSONFeature } from 'maplibre-gl';
+import { BUILDING_KINDS, tileJsonUrl, type BuildingKind } from '../api';
 import { formatCount } from '../format';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
@@ -20,12 +22,10 @@ const t = defineStrings(
     factory: '厂房',
     dormitory: '集体宿舍',
     shop: '沿街商铺',
-    zoomIn: '放大到 {zoom} 级后显示',
-    loading: '加载中…',
-    shown: '当前视野 {n} 栋',
-    partial: '当前视野显示 {n} / {total} 栋，放大查看全部',
+    cluster: '建筑聚合（点击查看栋数）',
+    clustered: '放大到 {zoom} 级后显示轮廓',
+    clusterTitle: '{n} 栋建筑',
     floors: '{n} 层',
-    kindFloors: '{kind} · {n} 层',
     rentalUnits: '出租房屋（已登记/实有）',
     persons: '流动人口（已登记/实有）',
   },
@@ -37,25 +37,25 @@ const t = defineStrings(
     factory: 'Factory',
     dormitory: 'Dormitory',
     shop: 'Street shop',
-    zoomIn: 'Zoom in to level {zoom} to show',
-    loading: 'Loading…',
-    shown: '{n} in view',
-    partial: '{n} of {total} in view shown; zoom in for all',
+    cluster: 'Buildings grouped (click for the count)',
+    clustered: 'Zoom in to level {zoom} for footprints',
+    clusterTitle: '{n} buildings',
     floors: '{n} floors',
-    kindFloors: '{kind} · {n} floors',
     rentalUnits: 'Rental units (registered / actual)',
     persons: 'Migrants (registered / actual)',
   },
 );
 
 const SOURCE = 'buildings';
+/** The MVT layer of the `buildings` tile set. */
+const SOURCE_LAYER = 'buildings';
 const FILL = 'buildings-fill';
-/** Buildings are fetched and drawn from this zoom on. */
-const MIN_ZOOM = 14;
-/** At most this many buildings per request; the legend says when a view holds more. */
-const LIMIT = 5000;
-/** How long the view must rest before buildings are fetched for it. */
-const DEBOUNCE_MS = 250;
+const POINTS = 'buildings-points';
+/** From this zoom the tiles hold footprints; below it, points and clusters. */
+const FOOTPRINTS_FROM = 14;
+/** The tiles start at this zoom. */
+const MIN_ZOOM = 10;
+const CLUSTER_COLOR = '#5c6bc0';
 
 const KIND_COLORS: Record<BuildingKind, string> = {
   tower: '#3f51b5',
@@ -67,6 +67,9 @@ const KIND_COLORS: Record<BuildingKind, string> = {
 };
 
 
+const isPolygon: ExpressionSpecification = ['==', ['geometry-type'], 'Polygon'];
+const isPoint: ExpressionSpecification = ['==', ['geometry-type'], 'Point'];
+
 const styleLayers: SlottedLayer[] = [
   {
     slot: 'thematic',
@@ -74,7 +77,9 @@ const styleLayers: SlottedLayer[] = [
       id: FILL,
       type: 'fill',
       source: SOURCE,
-      minzoom: MIN_ZOOM,
+      'source-layer': SOURCE_LAYER,
+      minzoom: FOOTPRINTS_FROM,
+      filter: isPolygon,
       paint: {
         'fill-color': colorBy('kind', KIND_COLORS, '#888888'),
         'fill-opacity': ['case', ['any', hovered, selected], 1, 0.85],
@@ -87,7 +92,9 @@ const styleLayers: SlottedLayer[] = [
       id: 'buildings-outline',
       type: 'line',
       source: SOURCE,
-      minzoom: MIN_ZOOM,
+      'source-layer': SOURCE_LAYER,
+      minzoom: FOOTPRINTS_FROM,
+      filter: isPolygon,
       paint: {
         'line-color': ['case', selected, '#12203d', '#ffffff'],
         'line-width': ['case', selected, 2.5, 0.6],
@@ -95,133 +102,102 @@ const styleLayers: SlottedLayer[] = [
       },
     },
   },
+  {
+    slot: 'thematic',
+    layer: {
+      id: POINTS,
+      type: 'circle',
+      source: SOURCE,
+      'source-layer': SOURCE_LAYER,
+      minzoom: MIN_ZOOM,
+      maxzoom: FOOTPRINTS_FROM,
+      filter: isPoint,
+      paint: {
+        // A lone building by its kind's colour, a cluster in one colour sized by its count.
+        'circle-color': ['case', ['has', 'point_count'], CLUSTER_COLOR, colorBy('kind', KIND_COLORS, '#888888')],
+        'circle-radius': ['interpolate', ['linear'], ['sqrt', ['coalesce', ['get', 'point_count'], 1]], 1, 3, 10, 12, 30, 22],
+        'circle-opacity': ['case', ['any', hovered, selected], 0.95, 0.75],
+        'circle-stroke-color': ['case', selected, '#12203d', '#ffffff'],
+        'circle-stroke-width': ['case', selected, 2.5, 1],
+      },
+    },
+  },
 ];
 
-type Status =
-  | { state: 'zoomIn' }
-  | { state: 'loading' }
-  | { state: 'loaded'; returned: number; matched: number };
-
-function viewBBox(map: MapLibreMap): BBox {
-  const b = map.getBounds();
-  return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+/** A tile feature's number property, or 0. */
+function num(feature: MapGeoJSONFeature, key: string): number {
+  const v = (feature.properties as Record<string, unknown>)[key];
+  return typeof v === 'number' ? v : 0;
 }
 
-function renderPopup(building: BuildingProperties): HTMLElement {
-  const pair = (registered: number, actual: number) => `${formatCount(registered)} / ${formatCount(actual)}`;
+function renderPopup(feature: MapGeoJSONFeature): HTMLElement {
+  const pair = (registered: string, actual: string) =>
+    `${formatCount(num(feature, registered))} / ${formatCount(num(feature, actual))}`;
+  const kind = (feature.properties as Record<string, unknown>).kind as BuildingKind | undefined;
+  const count = num(feature, 'point_count');
+  const heading =
+    count > 0
+      ? h('header', null, h('span', { class: 'rg-dot', style: `background:${CLUSTER_COLOR}` }), h('h3', null, t('clusterTitle', { n: formatCount(count) })))
+      : h(
+          'header',
+          null,
+          h('span', { class: 'rg-dot', style: `background:${kind ? KIND_COLORS[kind] : '#888888'}` }),
+          h('h3', null, kind ? t(kind) : String(feature.id)),
+          h('p', null, t('floors', { n: num(feature, 'floors') })),
+        );
   return h(
     'section',
     { class: 'rg-building-card' },
-    h(
-      'header',
-      null,
-      h('span', { class: 'rg-dot', style: `background:${KIND_COLORS[building.kind]}` }),
-      h('h3', null, building.address ?? t(building.kind)),
-      h('p', null, building.address === undefined ? t('floors', { n: building.floors }) : t('kindFloors', { kind: t(building.kind), n: building.floors })),
-    ),
+    heading,
     h(
       'dl',
       { class: 'rg-counts' },
-      h('div', { class: 'rg-wide' }, h('dt', null, t('rentalUnits')), h('dd', null, pair(building.rental_units_registered, building.rental_units))),
-      h('div', { class: 'rg-wide' }, h('dt', null, t('persons')), h('dd', null, pair(building.persons_registered, building.persons))),
+      h('div', { class: 'rg-wide' }, h('dt', null, t('rentalUnits')), h('dd', null, pair('rental_units_registered', 'rental_units'))),
+      h('div', { class: 'rg-wide' }, h('dt', null, t('persons')), h('dd', null, pair('persons_registered', 'persons'))),
     ),
   );
 }
 
 /** Creates the buildings layer. */
 export function createBuildingsLayer(): MapLayer {
-  const buildings = new Map<number, BuildingProperties>();
-  let status: Status = { state: 'zoomIn' };
-  let visible = true;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let inFlight: AbortController | undefined;
-  /** Set by `attach`: fetches (debounced) for the current view. */
-  let schedule = (): void => {};
-
+  let zoom = 0;
   return {
     id: 'buildings',
     styleLayers,
     hoverLayerId: FILL,
-    async attach(ctx) {
+    attach(ctx) {
       const { map } = ctx;
-      map.addSource(SOURCE, { type: 'geojson', data: { type: 'FeatureCollection', features: [] }, promoteId: 'id' });
-
-      const setStatus = (next: Status) => {
-        status = next;
-        ctx.refreshLegend();
+      // Tiles carry feature ids (building ids; a cluster's smallest one): `feature-state` keys on them.
+      map.addSource(SOURCE, { type: 'vector', url: tileJsonUrl('buildings') });
+      zoom = map.getZoom();
+      // The legend says whether footprints or clusters are shown.
+      const onZoom = () => {
+        const before = zoom >= FOOTPRINTS_FROM;
+        zoom = map.getZoom();
+        if (before !== zoom >= FOOTPRINTS_FROM) ctx.refreshLegend();
       };
-
-      const load = async () => {
-        inFlight?.abort();
-        const controller = new AbortController();
-        inFlight = controller;
-        setStatus({ state: 'loading' });
-        try {
-          const data = await fetchBuildings(viewBBox(map), LIMIT, controller.signal);
-          buildings.clear();
-          for (const feature of data.features) buildings.set(feature.properties.id, feature.properties);
-          map.getSource<GeoJSONSource>(SOURCE)?.setData(data);
-          setStatus({ state: 'loaded', returned: data.numberReturned, matched: data.numberMatched });
-        } catch (error) {
-          if (controller.signal.aborted) return; // A newer view superseded this request.
-          ctx.reportError(error);
-        }
-      };
-
-      schedule = () => {
-        clearTimeout(timer);
-        if (map.getZoom() < MIN_ZOOM) {
-          // Keep the last buildings: the layer's minzoom hides them, and they are back at once
-          // when the user zooms in again.
-          inFlight?.abort();
-          if (status.state !== 'zoomIn') setStatus({ state: 'zoomIn' });
-          return;
-        }
-        if (visible) timer = setTimeout(() => void load(), DEBOUNCE_MS);
-      };
-
-      map.on('moveend', schedule);
-      schedule();
-      return () => {
-        map.off('moveend', schedule);
-        clearTimeout(timer);
-        inFlight?.abort();
-      };
+      map.on('zoomend', onZoom);
+      return Promise.resolve(() => map.off('zoomend', onZoom));
+    },
+    refresh(ctx) {
+      ctx.map.refreshTiles(SOURCE);
     },
     legend() {
-      let statusText: string | undefined;
-      switch (status.state) {
-        case 'zoomIn':
-          statusText = t('zoomIn', { zoom: MIN_ZOOM });
-          break;
-        case 'loading':
-          statusText = t('loading');
-          break;
-        case 'loaded':
-          statusText =
-            status.returned < status.matched
-              ? t('partial', { n: formatCount(status.returned), total: formatCount(status.matched) })
-              : t('shown', { n: formatCount(status.returned) });
-      }
       return {
         title: t('title'),
-        status: statusText,
-        items: BUILDING_KINDS.map((kind) => ({
-          swatch: { type: 'fill', color: KIND_COLORS[kind], outline: '#ffffff' },
-          label: t(kind),
-        })),
+        ...(zoom < FOOTPRINTS_FROM ? { status: t('clustered', { zoom: FOOTPRINTS_FROM }) } : {}),
+        items: [
+          ...BUILDING_KINDS.map((kind) => ({
+            swatch: { type: 'fill', color: KIND_COLORS[kind], outline: '#ffffff' } as const,
+            label: t(kind),
+          })),
+          { swatch: { type: 'circle', color: CLUSTER_COLOR } as const, label: t('cluster') },
+        ],
       };
     },
     popup: {
-      layerIds: [FILL],
-      render(feature) {
-        const building = buildings.get(Number(feature.id));
-        return building ? renderPopup(building) : h('section', null, String(feature.id));
-      },
-    },
-    onVisibilityChange(isVisible) {
-      visible = isVisible;
-      if (visible) schedule();
+      layerIds: [FILL, POINTS],
+      render: renderPopup,
     },
   };
 }

@@ -1,13 +1,25 @@
 /**
- * Grids (网格) from `GET /api/grids`, coloured by how their migrant registration rate
- * (流动人口登记率) stands against the target. Clicking a grid shows its indicators.
+ * Grids (网格) from our vector tiles (`/tiles/grids.json`), coloured by how their migrant
+ * registration rate (流动人口登记率) stands against the target, read from the tiles' `reg_status`
+ * (a grid without migrants has no rate: the no-data colour). Clicking a grid shows its indicators
+ * from the tile at once, then its names and interval from `GET /api/grids/{id}`.
  */
-import { fetchGrids, KPIS, type District, type GridProperties, type Kpi, type RegStatus } from '../api';
+import type { MapGeoJSONFeature } from 'maplibre-gl';
+import {
+  fetchGrid,
+  fetchGridStatuses,
+  KPIS,
+  tileJsonUrl,
+  type District,
+  type GridProperties,
+  type Kpi,
+  type RegStatus,
+} from '../api';
 import { formatCount, formatPct, formatTarget } from '../format';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
 import { colorBy, hovered, selected } from './expressions';
-import type { MapLayer, SlottedLayer } from './types';
+import type { LayerContext, MapLayer, SlottedLayer } from './types';
 
 const t = defineStrings(
   'grids',
@@ -62,6 +74,8 @@ const t = defineStrings(
 );
 
 const SOURCE = 'grids';
+/** The MVT layer of the `grids` tile set. */
+const SOURCE_LAYER = 'grids';
 const FILL = 'grids-fill';
 
 /** The colour of each registration status: green, amber, red, grey. */
@@ -86,6 +100,7 @@ const styleLayers: SlottedLayer[] = [
       id: FILL,
       type: 'fill',
       source: SOURCE,
+      'source-layer': SOURCE_LAYER,
       paint: {
         'fill-color': colorBy('reg_status', STATUS_COLORS, STATUS_COLORS.none),
         // Lighter when zoomed in, so buildings and roads read through the colour.
@@ -103,6 +118,7 @@ const styleLayers: SlottedLayer[] = [
       id: 'grids-outline',
       type: 'line',
       source: SOURCE,
+      'source-layer': SOURCE_LAYER,
       layout: { 'line-join': 'round' },
       paint: {
         'line-color': '#ffffff',
@@ -118,6 +134,7 @@ const styleLayers: SlottedLayer[] = [
       id: 'grids-highlight',
       type: 'line',
       source: SOURCE,
+      'source-layer': SOURCE_LAYER,
       layout: { 'line-join': 'round' },
       paint: {
         'line-color': '#12203d',
@@ -128,31 +145,59 @@ const styleLayers: SlottedLayer[] = [
   },
 ];
 
+/**
+ * What the popup shows: a grid's tile properties (rates absent when they have no denominator),
+ * completed by its API record once that has arrived.
+ */
+type GridCard = Pick<GridProperties, 'id' | 'name' | 'reg_status' | 'persons' | 'rental_units' | 'buildings'> &
+  Partial<GridProperties>;
+
+/** The popup's view of a tile feature. */
+function cardFromTile(feature: MapGeoJSONFeature): GridCard {
+  const p = feature.properties as Record<string, unknown>;
+  const num = (key: string) => (typeof p[key] === 'number' ? (p[key] as number) : null);
+  const card: GridCard = {
+    id: Number(feature.id ?? p.id),
+    name: String(p.name ?? ''),
+    reg_status: (p.reg_status as RegStatus | undefined) ?? 'none',
+    persons: num('persons') ?? 0,
+    rental_units: num('rental_units') ?? 0,
+    buildings: num('buildings') ?? 0,
+  };
+  for (const kpi of KPIS) card[kpi] = num(kpi);
+  return card;
+}
+
 /** How a rate compares with its target, as a CSS class of its popup row. */
-function rowStatus(kpi: Kpi, grid: GridProperties, target: number): RegStatus {
+function rowStatus(kpi: Kpi, grid: GridCard, target: number): RegStatus {
   if (kpi === 'reg_rate') return grid.reg_status;
-  const value = grid[kpi];
+  const value = grid[kpi] ?? null;
   if (value === null) return 'none';
   return value >= target ? 'meets' : 'below';
 }
 
-function renderPopup(grid: GridProperties, district: District): HTMLElement {
+function renderPopup(grid: GridCard, district: District): HTMLElement {
   const rows = KPIS.map((kpi) => {
     const target = district.targets[kpi];
+    const low = grid.reg_rate_low ?? null;
+    const high = grid.reg_rate_high ?? null;
     const interval =
-      kpi === 'reg_rate' && grid.reg_rate_low !== null && grid.reg_rate_high !== null
-        ? h('small', null, t('interval', { low: formatPct(grid.reg_rate_low), high: formatPct(grid.reg_rate_high) }))
+      kpi === 'reg_rate' && low !== null && high !== null
+        ? h('small', null, t('interval', { low: formatPct(low), high: formatPct(high) }))
         : null;
     return h(
       'tr',
       { class: `rg-kpi rg-${rowStatus(kpi, grid, target)}`, 'data-kpi': kpi },
       h('th', { scope: 'row' }, t(kpi)),
-      h('td', { class: 'rg-num' }, h('span', { class: 'rg-value' }, formatPct(grid[kpi])), interval),
+      h('td', { class: 'rg-num' }, h('span', { class: 'rg-value' }, formatPct(grid[kpi] ?? null)), interval),
       h('td', { class: 'rg-num rg-target' }, `≥${formatTarget(target)}`),
     );
   });
-  const count = (key: 'persons' | 'persons_registered' | 'rental_units' | 'buildings') =>
-    h('div', null, h('dt', null, t(key)), h('dd', null, formatCount(grid[key])));
+  const count = (key: 'persons' | 'persons_registered' | 'rental_units' | 'buildings') => {
+    const n = grid[key];
+    return h('div', null, h('dt', null, t(key)), h('dd', null, n === undefined ? '…' : formatCount(n)));
+  };
+  const density = grid.persons_per_km2;
   return h(
     'section',
     { class: 'rg-grid-card' },
@@ -160,7 +205,13 @@ function renderPopup(grid: GridProperties, district: District): HTMLElement {
       'header',
       null,
       h('h3', null, grid.name),
-      h('p', null, t('places', { community: grid.community_name, street: grid.street_name })),
+      h(
+        'p',
+        null,
+        grid.community_name === undefined || grid.street_name === undefined
+          ? '…'
+          : t('places', { community: grid.community_name, street: grid.street_name }),
+      ),
       h('span', { class: `rg-badge rg-${grid.reg_status}` }, t(grid.reg_status, statusVars(district))),
     ),
     h(
@@ -180,15 +231,27 @@ function renderPopup(grid: GridProperties, district: District): HTMLElement {
       count('persons_registered'),
       count('rental_units'),
       count('buildings'),
-      h('div', { class: 'rg-wide' }, h('dt', null, t('persons_per_km2')), h('dd', null, t('perKm2', { n: formatCount(grid.persons_per_km2) }))),
+      h('div', { class: 'rg-wide' }, h('dt', null, t('persons_per_km2')), h('dd', null, density === undefined ? '…' : t('perKm2', { n: formatCount(density) }))),
     ),
   );
 }
 
 /** Creates the grids layer. */
 export function createGridsLayer(): MapLayer {
-  const grids = new Map<number, GridProperties>();
+  /** Every grid's status, for the legend's counts. */
+  let statuses: RegStatus[] = [];
+  /** Grid records fetched for popups, by id; dropped when the data changes. */
+  const records = new Map<number, Promise<GridProperties>>();
   let district: District | undefined;
+
+  const loadStatuses = async (ctx: LayerContext) => {
+    try {
+      statuses = (await fetchGridStatuses()).map((row) => row.reg_status);
+      ctx.refreshLegend();
+    } catch (error) {
+      ctx.reportError(error);
+    }
+  };
 
   return {
     id: 'grids',
@@ -196,14 +259,18 @@ export function createGridsLayer(): MapLayer {
     hoverLayerId: FILL,
     async attach(ctx) {
       district = ctx.district;
-      const data = await fetchGrids();
-      for (const feature of data.features) grids.set(feature.properties.id, feature.properties);
-      // `promoteId` makes `feature-state` key on the grid id whatever the feature ids are.
-      ctx.map.addSource(SOURCE, { type: 'geojson', data, promoteId: 'id' });
+      // Tiles carry feature ids (the grid ids): `feature-state` keys on them.
+      ctx.map.addSource(SOURCE, { type: 'vector', url: tileJsonUrl('grids') });
+      await loadStatuses(ctx);
+    },
+    refresh(ctx) {
+      records.clear();
+      ctx.map.refreshTiles(SOURCE);
+      void loadStatuses(ctx);
     },
     legend(d) {
       const counts = new Map<RegStatus, number>(STATUSES.map((s) => [s, 0]));
-      for (const grid of grids.values()) counts.set(grid.reg_status, (counts.get(grid.reg_status) ?? 0) + 1);
+      for (const status of statuses) counts.set(status, (counts.get(status) ?? 0) + 1);
       return {
         title: t('title'),
         note: t('note', { target: formatTarget(d.targets.reg_rate) }),
@@ -217,10 +284,20 @@ export function createGridsLayer(): MapLayer {
     popup: {
       layerIds: [FILL],
       render(feature) {
-        // The rendered feature's properties lose nulls and nested arrays; read the fetched record.
-        const grid = grids.get(Number(feature.id));
-        if (!grid || !district) return h('section', null, String(feature.id));
-        return renderPopup(grid, district);
+        if (!district) return h('section', null, String(feature.id));
+        const d = district;
+        const card = cardFromTile(feature);
+        // The tile holds the rates and counts; names, the interval and density come from the API.
+        // Until the record arrives the card shows the tile's values and '…' for the rest.
+        const section = renderPopup(card, d);
+        let record = records.get(card.id);
+        if (!record) {
+          record = fetchGrid(card.id).then((f) => f.properties);
+          records.set(card.id, record);
+          record.catch(() => records.delete(card.id));
+        }
+        record.then((full) => section.replaceWith(renderPopup({ ...card, ...full }, d))).catch(() => {});
+        return section;
       },
     },
   };

@@ -4,6 +4,7 @@
  */
 import type {
   BackgroundLayerSpecification,
+  CircleLayerSpecification,
   FillLayerSpecification,
   LineLayerSpecification,
 } from '@maplibre/maplibre-gl-style-spec';
@@ -12,9 +13,13 @@ import type { District } from '../api';
 
 /**
  * The style layers a module may use. Symbol layers are left out on purpose: they need a glyph
- * server, and every name is shown in HTML (legend, popups) instead.
+ * server, and every name and count is shown in HTML (legend, popups) instead.
  */
-export type StyleLayer = BackgroundLayerSpecification | FillLayerSpecification | LineLayerSpecification;
+export type StyleLayer =
+  | BackgroundLayerSpecification
+  | CircleLayerSpecification
+  | FillLayerSpecification
+  | LineLayerSpecification;
 
 /** Where a style layer sits: the base map at the bottom, thematic data above it, overlays on top. */
 export const SLOTS = ['base', 'thematic', 'overlay'] as const;
@@ -28,6 +33,7 @@ export interface SlottedLayer {
 /** How one legend row is drawn. */
 export type Swatch =
   | { type: 'fill'; color: string; outline?: string }
+  | { type: 'circle'; color: string; outline?: string }
   | { type: 'line'; color: string; width: number; casing?: string; dashed?: boolean };
 
 export interface LegendItem {
@@ -70,7 +76,7 @@ export interface MapLayer {
   /** The layer's style layers, in drawing order within each slot. */
   readonly styleLayers: readonly SlottedLayer[];
   /**
-   * Loads the layer's data and adds its sources (its style layers are added by the app once every
+   * Adds the layer's sources (vector tiles from our server) and loads what its legend needs (its style layers are added by the app once every
    * layer is attached). May start listeners; returns the function that stops them.
    */
   attach(ctx: LayerContext): Promise<(() => void) | void>;
@@ -82,4 +88,9 @@ export interface MapLayer {
   readonly hoverLayerId?: string;
   /** Told when the user shows or hides the layer. */
   onVisibilityChange?(visible: boolean): void;
+  /**
+   * Told when the server's data changed (a visit or an import): reload what may have changed.
+   * Tiles are revalidated by their ETag, so unchanged ones cost a bodyless 304.
+   */
+  refresh?(ctx: LayerContext): void;
 }

@@ -15,10 +15,14 @@ import {
 import type { MapLayer } from '../layers/types';
 import { h, isNarrowScreen } from './dom';
 
-type FeatureRef = Required<Pick<FeatureIdentifier, 'source' | 'id'>>;
+type FeatureRef = Required<Pick<FeatureIdentifier, 'source' | 'id'>> & Pick<FeatureIdentifier, 'sourceLayer'>;
 
+/** The feature's `feature-state` key: source, id and, for vector tiles, the MVT layer. */
 function refOf(feature: MapGeoJSONFeature): FeatureRef | undefined {
-  return feature.id === undefined ? undefined : { source: feature.source, id: feature.id };
+  if (feature.id === undefined) return undefined;
+  const ref: FeatureRef = { source: feature.source, id: feature.id };
+  if (feature.sourceLayer !== undefined) ref.sourceLayer = feature.sourceLayer;
+  return ref;
 }
 
 /** Hover highlight for every layer that asks for it; returns a function that removes it. */

@@ -15,7 +15,7 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
   return element;
 }
 
-/** A 22×14 picture of one symbol: a filled box or a (cased, dashed) line. */
+/** A 22×14 picture of one symbol: a filled box, a dot or a (cased, dashed) line. */
 function renderSwatch(swatch: Swatch): SVGSVGElement {
   const root = svg('svg', { width: 22, height: 14, viewBox: '0 0 22 14', 'aria-hidden': 'true', class: 'rg-swatch' });
   if (swatch.type === 'fill') {
@@ -27,6 +27,10 @@ function renderSwatch(swatch: Swatch): SVGSVGElement {
         'stroke-width': 1,
       }),
     );
+    return root;
+  }
+  if (swatch.type === 'circle') {
+    root.append(svg('circle', { cx: 11, cy: 7, r: 5, fill: swatch.color, stroke: swatch.outline ?? '#ffffff', 'stroke-width': 1 }));
     return root;
   }
   const line = { x1: 1, y1: 7, x2: 21, y2: 7, 'stroke-linecap': swatch.dashed ? 'butt' : 'round' };

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Benchmarks vector tiles side by side in one run, on this machine: `rentgrid serve` (tiles built
+# from the in-memory Atlas) against Martin serving the same rows from PostGIS (ST_AsMVT on the
+# `grids` and `buildings` tables), for the `grids` and `buildings` layers at zooms 10 to 16 of the
+# scale-SCALE demo city (default 20):
+#   cold:   distinct tiles, no tile cache (rentgrid --tile-cache-mb 0, Martin cache_size_mb 0);
+#   cached: the same tiles again after one pass that filled each server's cache.
+# For each it prints requests/s, p50 and p99 latency (ms) of bench/load.mjs (CONC keep-alive
+# connections asking for gzip), and the rentgrid/Martin throughput ratio.
+#
+# Not the same work: our grid tiles carry the KPIs (computed per grid) and our buildings are
+# clustered points below zoom 14, where Martin draws every footprint. Read the ratios with that.
+#
+# Needs: PostgreSQL with PostGIS (scripts/ensure-tools --postgis), Node.js, and Martin
+#   cargo install martin --locked --no-default-features --features postgres
+# (or MARTIN=/path/to/martin). The SQLite data dir and the PostGIS database of each scale are kept
+# (DATA, DB) and reused by later runs: the scale-20 seed takes minutes.
+# Usage: bench/tiles.sh   (SCALE=… PER_ZOOM=… CONC=… ROUNDS=… to vary)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALE="${SCALE:-20}"
+PER_ZOOM="${PER_ZOOM:-200}"
+CONC="${CONC:-8}"
+ROUNDS="${ROUNDS:-3}"
+tag="s${SCALE//./_}"
+DATA="${DATA:-/var/tmp/rentgrid-bench-tiles-$tag}"
+DB="${DB:-rentgrid_bench_tiles_$tag}"
+admin="${RENTGRID_TEST_POSTGRES:-$(scripts/ensure-tools --postgis)}"
+MARTIN="${MARTIN:-$(command -v martin || true)}"
+if [ ! -x "$MARTIN" ]; then
+  echo "martin not found (cargo install martin --locked --no-default-features --features postgres, or set MARTIN):" \
+    "measuring rentgrid alone" >&2
+  MARTIN=""
+fi
+cargo build --release --locked -q -p rentgrid-server --bin rentgrid
+bin="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/rentgrid"
+pg_url() { python3 -c "import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path='/'+sys.argv[2])))" "$admin" "$1"; }
+url="$(pg_url "$DB")"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+# The city, once per scale: in SQLite for rentgrid, in PostGIS for Martin.
+if [ ! -e "$DATA/.seeded" ]; then
+  rm -rf "$DATA"; mkdir -p "$DATA"
+  echo "== seeding the scale-$SCALE city into $DATA" >&2
+  "$bin" demo --data "$DATA" --scale "$SCALE" >&2
+  touch "$DATA/.seeded"
+fi
+if [ -n "$MARTIN" ]; then
+if [ "$(psql "$admin" -Atqc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ] ||
+   [ "$(psql "$url" -Atqc "SELECT count(*) > 0 FROM grids" 2>/dev/null)" != t ]; then
+  echo "== seeding the scale-$SCALE city into PostGIS database $DB" >&2
+  psql "$admin" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+  "$bin" migrate --database-url "$url" >&2
+  "$bin" demo --scale "$SCALE" --database-url "$url" >&2
+fi
+psql "$url" -qc "ANALYZE grids; ANALYZE buildings"
+fi
+
+# `start NAME CMD…`: runs a server in the background, waits until it answers, echoes its PID.
+wait_http() { for _ in $(seq 600); do curl -fso /dev/null "$1" && return 0; sleep 0.5; done; echo "$1 never answered" >&2; exit 1; }
+free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+
+start_rentgrid() { # CACHE_MB → URL
+  local port; port=$(free_port)
+  "$bin" serve --data "$DATA" --listen "127.0.0.1:$port" --tile-cache-mb "$1" >"$work/rentgrid-$1.log" 2>&1 &
+  pids+=($!); echo "$!" > "$work/pid"
+  wait_http "http://127.0.0.1:$port/health"
+  # Derive the map geometry (once per Atlas) before measuring: not part of a tile's cost.
+  if [ -s "$work/tiles.txt" ]; then
+    read -r z x y < "$work/tiles.txt"
+    curl -fso /dev/null "http://127.0.0.1:$port/tiles/grids/$z/$x/$y.mvt" || true
+  fi
+  echo "http://127.0.0.1:$port"
+}
+start_martin() { # CACHE_MB → URL
+  local port; port=$(free_port)
+  cat > "$work/martin-$1.yaml" <<EOF
+listen_addresses: "127.0.0.1:$port"
+cache_size_mb: $1
+postgres:
+  connection_string: "$url"
+  auto_publish: false
+  tables:
+    grids:
+      schema: public
+      table: grids
+      srid: 4326
+      geometry_column: geom
+      geometry_type: MULTIPOLYGON
+      id_column: id
+      extent: 4096
+      buffer: 64
+      clip_geom: true
+      properties: { code: text, name: text, community_code: text }
+    buildings:
+      schema: public
+      table: buildings
+      srid: 4326
+      geometry_column: footprint
+      geometry_type: POLYGON
+      id_column: id
+      extent: 4096
+      buffer: 64
+      clip_geom: true
+      properties: { kind: text, grid_id: int4, floors: int4, dwellings: int4 }
+EOF
+  "$MARTIN" --config "$work/martin-$1.yaml" >"$work/martin-$1.log" 2>&1 &
+  pids+=($!); echo "$!" > "$work/pid"
+  wait_http "http://127.0.0.1:$port/catalog"
+  echo "http://127.0.0.1:$port"
+}
+stop_last() { kill "$(cat "$work/pid")" 2>/dev/null || true; wait "$(cat "$work/pid")" 2>/dev/null || true; }
+
+# The tiles: up to PER_ZOOM per zoom, spread evenly over the district's box, in a fixed order.
+first="$(start_rentgrid 0)"
+curl -fs "$first/api/district" > "$work/district.json"
+stop_last
+python3 - "$work/district.json" "$PER_ZOOM" > "$work/tiles.txt" <<'EOF'
+import json, math, sys
+d = json.load(open(sys.argv[1])); per = int(sys.argv[2])
+w, s, e, n = d["bbox"]
+def tile(lon, lat, z):
+    k = 2 ** z
+    x = int((lon + 180) / 360 * k)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * k)
+    return x, y
+for z in range(10, 17):
+    x0, y0 = tile(w, n, z); x1, y1 = tile(e, s, z)
+    all_ = [(x, y) for y in range(y0, y1 + 1) for x in range(x0, x1 + 1)]
+    step = max(1, len(all_) / per)
+    for i in range(min(per, len(all_))):
+        x, y = all_[int(i * step)]
+        print(z, x, y)
+EOF
+echo "== $(wc -l < "$work/tiles.txt") tiles per layer over zooms 10-16, $CONC connections, scale $SCALE" >&2
+
+urls() { # BASE STYLE(rentgrid|martin) LAYER Z [ROUNDS] → file
+  local f="$work/urls-$2-$3-$4-${5:-1}"
+  : > "$f"
+  for _ in $(seq "${5:-1}"); do
+    awk -v z="$4" -v base="$1" -v layer="$3" -v style="$2" '$1 == z {
+      if (style == "rentgrid") print base "/tiles/" layer "/" $1 "/" $2 "/" $3 ".mvt";
+      else print base "/" layer "/" $1 "/" $2 "/" $3 }' "$work/tiles.txt" >> "$f"
+  done
+  echo "$f"
+}
+measure() { # LABEL BASE STYLE MODE
+  local label="$1" base="$2" style="$3" mode="$4"
+  for layer in grids buildings; do
+    for z in 10 11 12 13 14 15 16; do
+      if [ "$mode" = cached ]; then
+        node bench/load.mjs "$(urls "$base" "$style" "$layer" "$z")" "$CONC" > /dev/null  # fill the cache
+        node bench/load.mjs "$(urls "$base" "$style" "$layer" "$z" "$ROUNDS")" "$CONC" "$label $mode $layer z$z"
+      else
+        node bench/load.mjs "$(urls "$base" "$style" "$layer" "$z")" "$CONC" "$label $mode $layer z$z"
+      fi
+    done
+  done >> "$work/results.jsonl"
+}
+
+echo "== rentgrid, cold" >&2; base="$(start_rentgrid 0)"; measure rentgrid "$base" rentgrid cold; stop_last
+echo "== rentgrid, cached" >&2; base="$(start_rentgrid 512)"; measure rentgrid "$base" rentgrid cached; stop_last
+if [ -n "$MARTIN" ]; then
+  echo "== martin, cold" >&2; base="$(start_martin 0)"; measure martin "$base" martin cold; stop_last
+  echo "== martin, cached" >&2; base="$(start_martin 512)"; measure martin "$base" martin cached; stop_last
+fi
+
+python3 - "$work/results.jsonl" <<'EOF'
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    server, mode, layer, z = r["label"].split()
+    rows[(mode, layer, z, server)] = r
+print(f"{'mode':6} {'layer':9} {'z':>3} | {'rentgrid req/s':>14} {'p50':>7} {'p99':>7} | {'martin req/s':>12} {'p50':>7} {'p99':>7} | {'ratio':>6}")
+for mode in ("cold", "cached"):
+    for layer in ("grids", "buildings"):
+        for z in range(10, 17):
+            a, b = rows.get((mode, layer, f"z{z}", "rentgrid")), rows.get((mode, layer, f"z{z}", "martin"))
+            if not a:
+                continue
+            theirs = f"{b['rps']:>12.0f} {b['p50_ms']:>7.2f} {b['p99_ms']:>7.2f}" if b else f"{'-':>12} {'-':>7} {'-':>7}"
+            ratio = f"{a['rps'] / b['rps']:>6.2f}" if b and b["rps"] else f"{'-':>6}"
+            print(f"{mode:6} {layer:9} {z:>3} | {a['rps']:>14.0f} {a['p50_ms']:>7.2f} {a['p99_ms']:>7.2f} | {theirs} | {ratio}")
+bad = [r for r in rows.values() if any(int(s) >= 400 for s in r["statuses"])]
+for r in bad:
+    print("errors in", r["label"], r["statuses"], file=sys.stderr)
+EOF

@@ -1,0 +1,202 @@
+//! Vector tiles: `GET /tiles/{layer}/{z}/{x}/{y}.mvt` (or `.pbf`, the same bytes) and TileJSON
+//! 3.0 at `GET /tiles/{layer}.json`, so MapLibre and GDAL's MVT driver read our layers.
+//!
+//! Tiles come from the [`TileCache`](crate::tile_cache::TileCache), built from the Atlas in the
+//! caller's scope. Caching by clients: every tile carries a weak `ETag` (a hash of its bytes) and
+//! `Cache-Control: max-age=0, must-revalidate`. A visit recolours its grid at once, and the
+//! caseworker who recorded it must see that on the next fetch, so a client may keep a tile but
+//! must ask again before using it; the answer is usually a bodyless 304, cheap for both sides,
+//! while a short `max-age` would show stale KPIs for its whole length. Tiles of a scope that
+//! sees everything are `public` (an HTTP cache in front of several servers may share them);
+//! those of a narrower scope are `private`.
+
+use crate::error::{ApiError, ApiResult};
+use crate::scope::Scope;
+use crate::state::AppState;
+use crate::tile_cache::CachedTile;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rentgrid_tiles::{Layer, TileId};
+use serde_json::{Value, json};
+
+/// The media type of Mapbox Vector Tiles.
+pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
+
+/// The attribution TileJSON carries.
+const ATTRIBUTION: &str = "rentgrid · 网格与出租房屋台账 (grid and rental housing register)";
+
+fn parse_layer(raw: &str) -> Result<Layer, ApiError> {
+    raw.parse::<Layer>().map_err(|e| ApiError::NotFound(e.to_string()))
+}
+
+fn parse_num<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, ApiError> {
+    raw.parse::<T>().map_err(|_| ApiError::BadRequest(format!("tile {what} {raw:?} is not a whole number")))
+}
+
+/// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: one tile, 204 when it draws nothing, 304 when the
+/// client's `If-None-Match` holds its tag; gzipped when the client accepts gzip.
+pub async fn tile(
+    State(state): State<AppState>,
+    scope: Scope,
+    Path((layer, z, x, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let layer = parse_layer(&layer)?;
+    let y = file
+        .strip_suffix(".mvt")
+        .or_else(|| file.strip_suffix(".pbf"))
+        .ok_or_else(|| ApiError::NotFound(format!("no tile at {file:?}: name it {{y}}.mvt or {{y}}.pbf")))?;
+    let (z, x, y) = (parse_num::<u8>("zoom", &z)?, parse_num::<u32>("x", &x)?, parse_num::<u32>("y", y)?);
+    let tile = TileId::new(z, x, y).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let public = scope.grids.is_none();
+    let built = tokio::task::spawn_blocking(move || state.tiles().get_or_build(&state, layer, tile, &scope))
+        .await
+        .map_err(|e| ApiError::Internal(format!("tile {layer}/{tile}: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("tile {layer}/{tile}: {e}")))?;
+    Ok(respond(&built, &headers, public))
+}
+
+fn respond(t: &CachedTile, req: &HeaderMap, public: bool) -> Response {
+    let mut h = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&t.etag) {
+        h.insert(header::ETAG, v);
+    }
+    let cache = if public { "public, max-age=0, must-revalidate" } else { "private, max-age=0, must-revalidate" };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if if_none_match(req, &t.etag) {
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    let (Some(body), Some(gz)) = (&t.body, &t.gzip) else {
+        return (StatusCode::NO_CONTENT, h).into_response();
+    };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT_CONTENT_TYPE));
+    if accepts_gzip(req) {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        (h, gz.clone()).into_response()
+    } else {
+        (h, body.clone()).into_response()
+    }
+}
+
+/// Whether `If-None-Match` lists `etag` (weak comparison, as RFC 9110 asks for it) or `*`.
+fn if_none_match(req: &HeaderMap, etag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    req.get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || bare(t) == bare(etag))
+}
+
+/// Whether `Accept-Encoding` allows gzip (`gzip` or `*` with a non-zero q).
+fn accepts_gzip(req: &HeaderMap) -> bool {
+    req.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q =
+            parts.filter_map(|p| p.trim().strip_prefix("q=")).find_map(|q| q.trim().parse::<f32>().ok()).unwrap_or(1.0);
+        (coding == "gzip" || coding == "x-gzip" || coding == "*") && q > 0.0
+    })
+}
+
+/// `GET /tiles/{layer}.json`: the tile set's TileJSON 3.0, with absolute tile URLs on the host
+/// the client asked.
+pub async fn tilejson(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let name = file
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::NotFound(format!("no tile set at /tiles/{file}: use /tiles/{{layer}}.json")))?;
+    let layer = parse_layer(name)?;
+    let atlas = state.atlas();
+    let bounds = rentgrid_tiles::bounds(&atlas);
+    let (minzoom, maxzoom) = (layer.minzoom(), layer.maxzoom());
+    let center_zoom = 13.clamp(minzoom, maxzoom);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| is_host(h));
+    let proto = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https" || *p == "http")
+        .unwrap_or("http");
+    let path = format!("/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", layer.as_str());
+    let url = host.map_or_else(|| path.clone(), |h| format!("{proto}://{h}{path}"));
+    let vector_layers: Vec<Value> = layer
+        .vector_layers()
+        .iter()
+        .map(|l| {
+            let fields: serde_json::Map<String, Value> =
+                l.fields.iter().map(|f| (f.name.to_owned(), Value::from(f.description))).collect();
+            json!({
+                "id": l.id,
+                "description": l.description,
+                "minzoom": l.minzoom,
+                "maxzoom": l.maxzoom,
+                "fields": fields,
+            })
+        })
+        .collect();
+    let body = json!({
+        "tilejson": "3.0.0",
+        "name": format!("rentgrid {}", layer.as_str()),
+        "description": format!("{} of {}", layer.as_str(), atlas.district().name),
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [url],
+        "vector_layers": vector_layers,
+        "bounds": bounds,
+        "center": [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, center_zoom],
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "attribution": ATTRIBUTION,
+    });
+    Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
+}
+
+/// A Host header we may echo into URLs: a name or address and an optional port, nothing else.
+fn is_host(h: &str) -> bool {
+    !h.is_empty() && h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(k.clone(), HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")));
+        }
+        h
+    }
+
+    #[test]
+    fn gzip_is_negotiated_by_accept_encoding() {
+        assert!(accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "gzip, deflate, br")])));
+        assert!(accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "br;q=1, gzip;q=0.5")])));
+        assert!(accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "*")])));
+        assert!(!accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "gzip;q=0")])));
+        assert!(!accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "identity")])));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let tag = "W/\"00ff\"";
+        assert!(if_none_match(&headers(&[(header::IF_NONE_MATCH, "\"00ff\"")]), tag));
+        assert!(if_none_match(&headers(&[(header::IF_NONE_MATCH, "\"a\", W/\"00ff\"")]), tag));
+        assert!(if_none_match(&headers(&[(header::IF_NONE_MATCH, "*")]), tag));
+        assert!(!if_none_match(&headers(&[(header::IF_NONE_MATCH, "\"00fe\"")]), tag));
+        assert!(!if_none_match(&HeaderMap::new(), tag));
+    }
+
+    #[test]
+    fn only_plain_hosts_are_echoed() {
+        assert!(is_host("127.0.0.1:8080") && is_host("[::1]:80") && is_host("rentgrid.example"));
+        assert!(!is_host("evil.example/x?") && !is_host(""));
+    }
+}

@@ -1,0 +1,260 @@
+//! The vector tile cache: built tiles (MVT bytes, their gzip and ETag) keyed by layer, tile and
+//! the caller's scope, bounded in bytes, and dropped exactly where a write changes what a tile
+//! draws ([`rentgrid_tiles::tiles_to_invalidate`]). It also holds the [`MapGeometry`] derived
+//! from the Atlas's geometry, shared by every snapshot until an import replaces the geometry.
+//!
+//! Consistency: a tile is built from one Atlas snapshot outside any lock, then inserted only if
+//! that snapshot is still the current one, checked under the read side of `gate`. A write swaps
+//! its snapshot in and drops its tiles under the write side, so an insert either sees the new
+//! snapshot (and is skipped) or happens before the write drops it. A stale tile never stays.
+
+use crate::scope::Scope;
+use crate::state::AppState;
+use axum::body::Bytes;
+use geo::{BoundingRect, Rect};
+use quick_cache::Weighter;
+use rentgrid_geodata::{Atlas, StatsDelta};
+use rentgrid_tiles::{Layer, MapGeometry, TileId, TileOptions, TileSources, build_tile, tiles_to_invalidate};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::Write;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+/// The cache's default bound: 256 MiB of tiles (raw plus gzip).
+pub const DEFAULT_CAPACITY_BYTES: u64 = 256 << 20;
+
+/// What identifies a cached tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TileKey {
+    /// The tile set.
+    pub layer: Layer,
+    /// The tile.
+    pub tile: TileId,
+    /// The caller's scope ([`scope_key`]): 0 for one that sees everything.
+    pub scope: u64,
+}
+
+/// A built tile as served.
+#[derive(Debug, Clone)]
+pub struct CachedTile {
+    /// The MVT bytes; `None` for an empty tile (204).
+    pub body: Option<Bytes>,
+    /// The same, gzipped.
+    pub gzip: Option<Bytes>,
+    /// A weak entity tag (quoted): a hash of the MVT bytes, so equal tiles share a tag across
+    /// restarts and gzip or not.
+    pub etag: String,
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<TileKey, CachedTile> for ByBytes {
+    fn weight(&self, _key: &TileKey, t: &CachedTile) -> u64 {
+        // Key, tag and bookkeeping cost about as much as a small tile.
+        let len = |b: &Option<Bytes>| b.as_ref().map_or(0, Bytes::len) as u64;
+        128 + len(&t.body) + len(&t.gzip)
+    }
+}
+
+/// The map geometry of one Atlas geometry generation.
+struct Derived {
+    generation: u64,
+    map: Arc<MapGeometry>,
+}
+
+/// Built tiles and the derived map geometry. Lives in [`AppState`].
+pub struct TileCache {
+    entries: Option<quick_cache::sync::Cache<TileKey, CachedTile, ByBytes>>,
+    gate: RwLock<()>,
+    /// Bumped when an import replaces the Atlas's geometry.
+    generation: Mutex<u64>,
+    derived: Mutex<Option<Derived>>,
+    /// Held while deriving, so concurrent first requests derive once.
+    deriving: Mutex<()>,
+}
+
+impl std::fmt::Debug for TileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileCache").field("tiles", &self.entries.as_ref().map(|c| c.len())).finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl TileCache {
+    /// A cache holding up to `capacity_bytes` of tiles; 0 caches nothing (every request builds
+    /// its tile: for measuring cold tiles).
+    pub fn new(capacity_bytes: u64) -> Self {
+        let entries = (capacity_bytes > 0).then(|| {
+            quick_cache::sync::Cache::with_weighter((capacity_bytes / 8192) as usize, capacity_bytes, ByBytes)
+        });
+        Self {
+            entries,
+            gate: RwLock::new(()),
+            generation: Mutex::new(0),
+            derived: Mutex::new(None),
+            deriving: Mutex::new(()),
+        }
+    }
+
+    /// Tiles held now.
+    pub fn len(&self) -> usize {
+        self.entries.as_ref().map_or(0, |c| c.len())
+    }
+
+    /// True when no tile is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Runs `swap` (which publishes a snapshot changed by `deltas`) and drops the tiles those
+    /// changes touch: for each building, its footprint's box in `buildings` and `rental_units`
+    /// and its grid's box in `grids` (the grid's KPIs colour all of it). `atlas` is the new
+    /// snapshot; boundaries, base map and workplaces do not change with building counts.
+    pub(crate) fn publish_deltas(&self, atlas: &Atlas, deltas: &[StatsDelta], swap: impl FnOnce()) {
+        let _write = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        swap();
+        let Some(entries) = &self.entries else { return };
+        let opts = TileOptions::default();
+        let mut ranges = Vec::new();
+        for d in deltas {
+            let Some(b) = atlas.building(d.building_id) else { continue };
+            let footprint = b.footprint.bounding_rect().unwrap_or_else(|| Rect::new(b.point.0, b.point.0));
+            for layer in [Layer::Buildings, Layer::RentalUnits] {
+                ranges.extend(tiles_to_invalidate(layer, footprint, &opts).into_iter().map(|r| (layer, r)));
+            }
+            if let Some(grid_box) = atlas.grid(b.grid_id).and_then(|g| g.grid.geometry.bounding_rect()) {
+                ranges
+                    .extend(tiles_to_invalidate(Layer::Grids, grid_box, &opts).into_iter().map(|r| (Layer::Grids, r)));
+            }
+        }
+        entries.retain(|k, _| !ranges.iter().any(|(layer, r)| *layer == k.layer && r.contains(k.tile)));
+    }
+
+    /// Runs `swap` (which publishes a snapshot rebuilt from the store) and drops every tile and
+    /// the derived map geometry.
+    pub(crate) fn publish_reload(&self, swap: impl FnOnce()) {
+        let _write = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        swap();
+        *lock(&self.generation) += 1;
+        *lock(&self.derived) = None;
+        if let Some(entries) = &self.entries {
+            entries.clear();
+        }
+    }
+
+    /// The current snapshot, its generation and its map geometry if derived, read together.
+    fn snapshot(&self, state: &AppState) -> (Arc<Atlas>, u64, Option<Arc<MapGeometry>>) {
+        let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let generation = *lock(&self.generation);
+        let map = lock(&self.derived).as_ref().filter(|d| d.generation == generation).map(|d| d.map.clone());
+        (state.atlas(), generation, map)
+    }
+
+    /// The map geometry of `atlas` (of `generation`), derived on first use.
+    fn map_geometry(&self, atlas: &Atlas, generation: u64, have: Option<Arc<MapGeometry>>) -> Arc<MapGeometry> {
+        if let Some(m) = have {
+            return m;
+        }
+        let _one = lock(&self.deriving);
+        if let Some(d) = lock(&self.derived).as_ref().filter(|d| d.generation == generation) {
+            return d.map.clone();
+        }
+        let map = Arc::new(MapGeometry::derive(atlas));
+        let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *lock(&self.generation) == generation {
+            *lock(&self.derived) = Some(Derived { generation, map: map.clone() });
+        }
+        map
+    }
+
+    /// The tile `tile` of `layer` as `scope` sees it: from the cache, or built from the current
+    /// snapshot and cached. Blocking (CPU-bound): call it off the async runtime.
+    pub fn get_or_build(
+        &self,
+        state: &AppState,
+        layer: Layer,
+        tile: TileId,
+        scope: &Scope,
+    ) -> Result<CachedTile, rentgrid_tiles::Error> {
+        let key = TileKey { layer, tile, scope: scope_key(scope) };
+        if let Some(hit) = self.entries.as_ref().and_then(|c| c.get(&key)) {
+            return Ok(hit);
+        }
+        let (atlas, generation, map) = self.snapshot(state);
+        let map = self.map_geometry(&atlas, generation, map);
+        let counts = state.grid_counts(&atlas);
+        let sees = |g| scope.sees_grid(g);
+        let src = TileSources {
+            atlas: &atlas,
+            grid_counts: &counts,
+            targets: state.targets(),
+            map: &map,
+            visible: if scope.grids.is_none() { None } else { Some(&sees) },
+        };
+        let bytes = build_tile(&src, layer, tile, &TileOptions::default())?;
+        let built = CachedTile {
+            etag: etag(bytes.as_deref().unwrap_or_default()),
+            gzip: bytes.as_deref().map(gzip),
+            body: bytes.map(Bytes::from),
+        };
+        if let Some(entries) = &self.entries {
+            let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if state.atlas().version() == atlas.version() && *lock(&self.generation) == generation {
+                entries.insert(key, built.clone());
+            }
+        }
+        Ok(built)
+    }
+}
+
+/// The cache key of a scope: 0 for one that sees the whole district, else a hash of its role
+/// and grids.
+pub fn scope_key(scope: &Scope) -> u64 {
+    match &scope.grids {
+        None => 0,
+        Some(grids) => {
+            let mut h = DefaultHasher::new();
+            (scope.role as u8, grids).hash(&mut h);
+            h.finish() | 1
+        }
+    }
+}
+
+/// A weak ETag of tile bytes.
+fn etag(bytes: &[u8]) -> String {
+    let mut h = DefaultHasher::new();
+    bytes.hash(&mut h);
+    format!("W/\"{:016x}\"", h.finish())
+}
+
+fn gzip(bytes: &[u8]) -> Bytes {
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 2), flate2::Compression::new(6));
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    Bytes::from(enc.finish().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::Role;
+
+    #[test]
+    fn scopes_that_see_everything_share_tiles_and_others_do_not() {
+        assert_eq!(scope_key(&Scope::everything()), 0);
+        let a = Scope { role: Role::Caseworker, grids: Some([1, 2].into_iter().collect()) };
+        let b = Scope { role: Role::Caseworker, grids: Some([1, 3].into_iter().collect()) };
+        assert_ne!(scope_key(&a), 0);
+        assert_ne!(scope_key(&a), scope_key(&b));
+    }
+
+    #[test]
+    fn equal_bytes_have_equal_tags() {
+        assert_eq!(etag(b"abc"), etag(b"abc"));
+        assert_ne!(etag(b"abc"), etag(b"abd"));
+        assert!(etag(b"").starts_with("W/\""));
+    }
+}
