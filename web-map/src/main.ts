@@ -172,7 +172,9 @@ function mount(root: HTMLElement): () => void {
     disposers.push(() => clearInterval(timer));
     window.__rentgrid = { map, checkForUpdates };
 
-    await map.once('idle');
+    // The map may have gone idle already while the version was fetched: 'idle' fires once per
+    // quiet spell, so waiting for the next one could wait for ever.
+    if (!map.loaded()) await map.once('idle');
     if (stopped) return;
     loading.remove();
     // Tests wait for this: the map has loaded and drawn every layer's first data.
