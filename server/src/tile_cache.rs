@@ -153,6 +153,12 @@ impl TileCache {
         (state.atlas(), generation, map)
     }
 
+    /// The map geometry (street and community areas, boundary lines) of the current snapshot.
+    pub fn map_geometry_now(&self, state: &AppState) -> Arc<MapGeometry> {
+        let (atlas, generation, have) = self.snapshot(state);
+        self.map_geometry(&atlas, generation, have)
+    }
+
     /// The map geometry of `atlas` (of `generation`), derived on first use.
     fn map_geometry(&self, atlas: &Atlas, generation: u64, have: Option<Arc<MapGeometry>>) -> Arc<MapGeometry> {
         if let Some(m) = have {

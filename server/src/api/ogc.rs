@@ -18,10 +18,11 @@ use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use geo::{BoundingRect, Intersects, MultiPolygon, Rect};
 use rentgrid_analysis::kpi::{self, Counts, Kpi, Level, Row, Targets};
 use rentgrid_geodata::Atlas;
+use rentgrid_tiles::MapGeometry;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
@@ -53,7 +54,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/collections/{id}", get(collection))
         .route("/collections/{id}/items", get(items))
         .route("/collections/{id}/items/{fid}", get(item))
-        .layer(Extension(Arc::new(Derived::default())))
 }
 
 /// A layer served as a collection.
@@ -209,17 +209,20 @@ impl Collection {
     }
 }
 
-/// Geometry derived once per router from the Atlas's grids, which do not change while serving
-/// (imports add buildings and units, never grids): grid bounding boxes and street and
-/// community areas.
-#[derive(Debug, Default)]
+/// Geometry a request needs besides the Atlas: the street and community areas of the tile
+/// cache's [`MapGeometry`] (derived once per district geometry and re-derived when an import
+/// reloads the Atlas), and the grids' bounding boxes, computed once per request when asked.
+#[derive(Debug)]
 struct Derived {
+    map: Arc<MapGeometry>,
     grid_bboxes: OnceLock<Vec<Option<Rect<f64>>>>,
-    street_areas: OnceLock<Vec<MultiPolygon<f64>>>,
-    community_areas: OnceLock<Vec<MultiPolygon<f64>>>,
 }
 
 impl Derived {
+    fn new(map: Arc<MapGeometry>) -> Self {
+        Self { map, grid_bboxes: OnceLock::new() }
+    }
+
     fn grid_bboxes(&self, atlas: &Atlas) -> &[Option<Rect<f64>>] {
         self.grid_bboxes.get_or_init(|| atlas.grids().iter().map(|g| g.grid.geometry.bounding_rect()).collect())
     }
@@ -230,17 +233,29 @@ impl Derived {
         grids.iter().filter_map(|&g| boxes.get(g as usize).copied().flatten()).reduce(union_rect)
     }
 
-    fn street_areas(&self, atlas: &Atlas) -> &[MultiPolygon<f64>] {
-        self.street_areas.get_or_init(|| atlas.streets().iter().map(|s| union_of(atlas, &s.grids)).collect())
+    /// The area of street `i` (streets come first in [`MapGeometry::areas`], in Atlas order).
+    fn street_area(&self, i: usize) -> Option<&MultiPolygon<f64>> {
+        self.map.areas().get(i).map(|a| &a.geometry)
     }
 
-    fn community_areas(&self, atlas: &Atlas) -> &[MultiPolygon<f64>] {
-        self.community_areas.get_or_init(|| atlas.communities().iter().map(|c| union_of(atlas, &c.grids)).collect())
+    /// The area of community `i` (after the streets, in Atlas order).
+    fn community_area(&self, atlas: &Atlas, i: usize) -> Option<&MultiPolygon<f64>> {
+        self.map.areas().get(atlas.streets().len() + i).map(|a| &a.geometry)
     }
 }
 
-fn union_of(atlas: &Atlas, grids: &[u32]) -> MultiPolygon<f64> {
-    geo::unary_union(grids.iter().filter_map(|&g| atlas.grid(g)).map(|g| &g.grid.geometry))
+/// Extracts the request's [`Derived`] geometry from the state's tile cache.
+struct Fresh(Arc<Derived>);
+
+impl axum::extract::FromRequestParts<AppState> for Fresh {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        _parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Fresh(Arc::new(Derived::new(state.tiles().map_geometry_now(state)))))
+    }
 }
 
 fn union_rect(a: Rect<f64>, b: Rect<f64>) -> Rect<f64> {
@@ -442,8 +457,8 @@ impl<'a> View<'a> {
             Collection::Streets | Collection::Communities => {
                 let row = self.rows.get(key)?;
                 let area = match self.collection {
-                    Collection::Streets => self.derived.street_areas(atlas).get(key),
-                    _ => self.derived.community_areas(atlas).get(key),
+                    Collection::Streets => self.derived.street_area(key),
+                    _ => self.derived.community_area(atlas, key),
                 }?;
                 let mut props = match serde_json::to_value(row) {
                     Ok(Value::Object(m)) => m,
@@ -611,7 +626,7 @@ fn collection_json(view: &View<'_>, base: &str) -> Value {
 async fn collections(
     State(state): State<AppState>,
     scope: Scope,
-    Extension(derived): Extension<Arc<Derived>>,
+    Fresh(derived): Fresh,
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
@@ -633,7 +648,7 @@ async fn collections(
 async fn collection(
     State(state): State<AppState>,
     scope: Scope,
-    Extension(derived): Extension<Arc<Derived>>,
+    Fresh(derived): Fresh,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
@@ -741,7 +756,7 @@ fn page_href(base: &str, c: Collection, q: &[(String, String)], limit: usize, of
 async fn items(
     State(state): State<AppState>,
     scope: Scope,
-    Extension(derived): Extension<Arc<Derived>>,
+    Fresh(derived): Fresh,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
@@ -805,7 +820,7 @@ fn now_rfc3339() -> String {
 async fn item(
     State(state): State<AppState>,
     scope: Scope,
-    Extension(derived): Extension<Arc<Derived>>,
+    Fresh(derived): Fresh,
     headers: HeaderMap,
     Path((id, fid)): Path<(String, String)>,
     Query(q): Query<Vec<(String, String)>>,
@@ -889,7 +904,7 @@ mod tests {
         let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
         let counts = kpi::grid_counts(&atlas);
         let targets = Targets::default();
-        let derived = Derived::default();
+        let derived = Derived::new(Arc::new(MapGeometry::derive(&atlas)));
         // A supervisor of the first street: its grids, and one grid of the next street.
         let street = &atlas.streets()[0];
         let outside = atlas.streets()[1].grids[0];
