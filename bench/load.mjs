@@ -1,8 +1,9 @@
 // A small HTTP load generator for bench/tiles.sh: GETs every URL of a list (one per line) with
 // `concurrency` keep-alive connections, asking for gzip as browsers do, and prints one JSON line:
-// requests, seconds, throughput, p50/p99 latency in ms, statuses and bytes received.
+// requests, seconds, throughput, p50/p99 latency in ms, statuses, bytes received and the largest
+// response. With RAW=1 it does not ask for gzip, so `max_kib` is the largest tile as encoded.
 //
-//   node bench/load.mjs URLS_FILE [concurrency=16] [label]
+//   [RAW=1] node bench/load.mjs URLS_FILE [concurrency=16] [label]
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
@@ -10,11 +11,12 @@ const [file, concArg = '16', label = ''] = process.argv.slice(2);
 const urls = readFileSync(file, 'utf8').split('\n').filter(Boolean);
 const concurrency = Number(concArg);
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const headers = process.env.RAW === '1' ? {} : { 'Accept-Encoding': 'gzip' };
 
 function get(url) {
   return new Promise((resolve, reject) => {
     const start = process.hrtime.bigint();
-    const req = http.get(url, { agent, headers: { 'Accept-Encoding': 'gzip' } }, (res) => {
+    const req = http.get(url, { agent, headers }, (res) => {
       let bytes = 0;
       res.on('data', (chunk) => (bytes += chunk.length));
       res.on('end', () => resolve({ status: res.statusCode, bytes, ms: Number(process.hrtime.bigint() - start) / 1e6 }));
@@ -27,6 +29,7 @@ function get(url) {
 const latencies = [];
 const statuses = {};
 let bytes = 0;
+let maxBytes = 0;
 let next = 0;
 const t0 = process.hrtime.bigint();
 await Promise.all(
@@ -36,6 +39,7 @@ await Promise.all(
       latencies.push(r.ms);
       statuses[r.status] = (statuses[r.status] ?? 0) + 1;
       bytes += r.bytes;
+      maxBytes = Math.max(maxBytes, r.bytes);
     }
   }),
 );
@@ -53,5 +57,6 @@ console.log(
     p99_ms: Number(pct(99).toFixed(2)),
     statuses,
     kib: Math.round(bytes / 1024),
+    max_kib: Number((maxBytes / 1024).toFixed(1)),
   }),
 );

@@ -6,7 +6,8 @@
 #   cold:   distinct tiles, no tile cache (rentgrid --tile-cache-mb 0, Martin cache_size_mb 0);
 #   cached: the same tiles again after one pass that filled each server's cache.
 # For each it prints requests/s, p50 and p99 latency (ms) of bench/load.mjs (CONC keep-alive
-# connections asking for gzip), and the rentgrid/Martin throughput ratio.
+# connections asking for gzip), and the rentgrid/Martin throughput ratio; then the largest tile
+# of each server, layer and zoom as encoded (not gzipped), against our 500 KB ceiling.
 #
 # Not the same work: our grid tiles carry the KPIs (computed per grid) and our buildings are
 # clustered points below zoom 14, where Martin draws every footprint. Read the ratios with that.
@@ -161,14 +162,22 @@ measure() { # LABEL BASE STYLE MODE
   done >> "$work/results.jsonl"
 }
 
-echo "== rentgrid, cold" >&2; base="$(start_rentgrid 0)"; measure rentgrid "$base" rentgrid cold; stop_last
+sizes() { # LABEL BASE STYLE: one pass without gzip, for the largest tile of each layer and zoom
+  for layer in grids buildings; do
+    for z in 10 11 12 13 14 15 16; do
+      RAW=1 node bench/load.mjs "$(urls "$2" "$3" "$layer" "$z")" "$CONC" "$1 size $layer z$z"
+    done
+  done >> "$work/sizes.jsonl"
+}
+
+echo "== rentgrid, cold" >&2; base="$(start_rentgrid 0)"; measure rentgrid "$base" rentgrid cold; sizes rentgrid "$base" rentgrid; stop_last
 echo "== rentgrid, cached" >&2; base="$(start_rentgrid 512)"; measure rentgrid "$base" rentgrid cached; stop_last
 if [ -n "$MARTIN" ]; then
-  echo "== martin, cold" >&2; base="$(start_martin 0)"; measure martin "$base" martin cold; stop_last
+  echo "== martin, cold" >&2; base="$(start_martin 0)"; measure martin "$base" martin cold; sizes martin "$base" martin; stop_last
   echo "== martin, cached" >&2; base="$(start_martin 512)"; measure martin "$base" martin cached; stop_last
 fi
 
-python3 - "$work/results.jsonl" <<'EOF'
+python3 - "$work/results.jsonl" "$work/sizes.jsonl" <<'EOF'
 import json, sys
 rows = {}
 for line in open(sys.argv[1]):
@@ -185,6 +194,22 @@ for mode in ("cold", "cached"):
             theirs = f"{b['rps']:>12.0f} {b['p50_ms']:>7.2f} {b['p99_ms']:>7.2f}" if b else f"{'-':>12} {'-':>7} {'-':>7}"
             ratio = f"{a['rps'] / b['rps']:>6.2f}" if b and b["rps"] else f"{'-':>6}"
             print(f"{mode:6} {layer:9} {z:>3} | {a['rps']:>14.0f} {a['p50_ms']:>7.2f} {a['p99_ms']:>7.2f} | {theirs} | {ratio}")
+sizes = {}
+for line in open(sys.argv[2]):
+    r = json.loads(line)
+    server, _, layer, z = r["label"].split()
+    sizes[(layer, z, server)] = r["max_kib"]
+print()
+print(f"largest tile (KiB, not gzipped) | {'layer':9} {'z':>3} | {'rentgrid':>9} | {'martin':>9}")
+for layer in ("grids", "buildings"):
+    for z in range(10, 17):
+        a, b = sizes.get((layer, f"z{z}", "rentgrid")), sizes.get((layer, f"z{z}", "martin"))
+        if a is None:
+            continue
+        print(f"{'':31} | {layer:9} {z:>3} | {a:>9.1f} | {b if b is not None else '-':>9}")
+over = [k for k, v in sizes.items() if k[2] == "rentgrid" and v > 500]
+if over:
+    print("rentgrid tiles over 500 KB:", over, file=sys.stderr)
 bad = [r for r in rows.values() if any(int(s) >= 400 for s in r["statuses"])]
 for r in bad:
     print("errors in", r["label"], r["statuses"], file=sys.stderr)

@@ -2,6 +2,9 @@
 //! collection of `rentgrid serve`, and reading a layer page by page (a small `PAGE_SIZE`, so it
 //! follows many `next` links) yields exactly as many features as the API's `numberMatched`.
 //!
+//! GDAL's MVT driver reads one of our vector tiles by its URL (`ogrinfo MVT:http://…/z/x/y.pbf`)
+//! and finds the same features, ids and properties as our own decoder.
+//!
 //! Needs GDAL's `ogrinfo` (`scripts/ensure-tools --gdal` installs it). Without it the test
 //! fails, saying so, unless `RENTGRID_SKIP_GDAL=1`.
 
@@ -49,17 +52,40 @@ fn rentgrid(args: &[&str]) -> Command {
     cmd
 }
 
-/// A JSON GET over plain HTTP/1.0.
-fn get_json(addr: &str, path: &str) -> Value {
+/// A GET over plain HTTP/1.0 that must answer 200: the body's bytes.
+fn get_ok(addr: &str, path: &str, accept: &str) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n").expect("write");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n").expect("write");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read");
-    let text = String::from_utf8(raw).expect("utf-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{path}: {head}\n{body}");
-    serde_json::from_str(body).expect("JSON")
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw.split_off(split + 4);
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{path}: {head}\n{}",
+        String::from_utf8_lossy(&body)
+    );
+    body
+}
+
+/// A JSON GET over plain HTTP/1.0.
+fn get_json(addr: &str, path: &str) -> Value {
+    serde_json::from_slice(&get_ok(addr, path, "application/json")).expect("JSON")
+}
+
+/// A tile property as ogrinfo prints it.
+fn text(v: &rentgrid_tiles::decode::Val) -> String {
+    use rentgrid_tiles::decode::Val;
+    match v {
+        Val::S(s) => s.clone(),
+        Val::F(f) => f.to_string(),
+        Val::D(d) => d.to_string(),
+        Val::I(n) | Val::Si(n) => n.to_string(),
+        Val::U(n) => n.to_string(),
+        Val::B(b) => b.to_string(),
+    }
 }
 
 /// Runs ogrinfo; returns its standard output, failing on a non-zero exit.
@@ -182,4 +208,52 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
     eprintln!("buildings in the box: ogrinfo read {read}, numberMatched {in_box}");
     // GDAL keeps features whose geometry meets the box: at most those whose bounding box does.
     assert!(read > 0 && read <= in_box, "{read} vs {in_box}");
+
+    // GDAL's MVT driver reads a grid tile at zoom 12 and a building tile at zoom 16 straight from
+    // their URLs: the same features (ids) and properties as our decoder finds in those bytes.
+    // Both at a building's corner, so neither tile is empty.
+    let building = get_json(&addr, "/collections/buildings/items?limit=1");
+    let corner = &building["features"][0]["geometry"]["coordinates"][0][0];
+    let (bx, by) = (corner[0].as_f64().expect("longitude"), corner[1].as_f64().expect("latitude"));
+    let centre = geo::Rect::new(geo::coord! { x: bx, y: by }, geo::coord! { x: bx, y: by });
+    for (layer, z, field) in [("grids", 12, "code"), ("buildings", 16, "kind")] {
+        let t = rentgrid_tiles::tile::tiles_touching_at(centre, z, 0.0).tiles().next().expect("a tile");
+        let path = format!("/tiles/{layer}/{}/{}/{}.pbf", t.z, t.x, t.y);
+        let ours = rentgrid_tiles::decode::decode(&get_ok(&addr, &path, "application/vnd.mapbox-vector-tile"))
+            .expect("our tile decodes");
+        let ours = ours.iter().find(|l| l.name == layer).unwrap_or_else(|| panic!("{path} has no {layer} layer"));
+        let expected: BTreeSet<(u64, String)> = ours
+            .features
+            .iter()
+            .map(|f| (f.id.expect("feature id"), f.props.get(field).map(text).unwrap_or_default()))
+            .collect();
+        let dump = ogrinfo(&["-ro", "-al", "-geom=SUMMARY", &format!("MVT:http://{addr}{path}"), layer]);
+        // Each `OGRFeature(grids):N` (GDAL's own numbering) is followed by indented fields, the
+        // tile's feature id among them as `mvt_id (Integer64) = 17`.
+        let mut read = BTreeSet::new();
+        let (mut id, mut value) = (None, None);
+        let field_value = |line: &str, name: &str| {
+            line.trim()
+                .strip_prefix(name)
+                .filter(|rest| rest.starts_with(" ("))
+                .and_then(|rest| rest.split_once(" = "))
+                .map(|(_, v)| v.to_string())
+        };
+        for line in dump.lines().chain(["OGRFeature(end):"]) {
+            if line.starts_with("OGRFeature(") {
+                if let Some(id) = id.take() {
+                    read.insert((id, value.take().unwrap_or_default()));
+                }
+            } else if let Some(v) = field_value(line, "mvt_id") {
+                id = Some(v.parse::<u64>().expect("a numeric mvt_id"));
+            } else if let Some(v) = field_value(line, field) {
+                value = Some(v);
+            }
+        }
+        eprintln!("ogrinfo MVT:{path}: {} features, ours {}", read.len(), expected.len());
+        assert!(!expected.is_empty(), "{path} holds no {layer}");
+        let ids = |s: &BTreeSet<(u64, String)>| s.iter().map(|(id, _)| *id).collect::<BTreeSet<u64>>();
+        assert_eq!(ids(&read), ids(&expected), "{path}: feature ids GDAL read vs ours");
+        assert_eq!(read, expected, "{path}: the {field} of each feature, GDAL's vs ours");
+    }
 }
