@@ -140,8 +140,7 @@ pub fn simulate(
         });
     }
     let (hidden_units_after, _) = hidden_in(&truth);
-    let mut hidden_after: Vec<HiddenOccupancy> =
-        truth.into_values().filter(|h| h.units > 0 || h.persons > 0).collect();
+    let mut hidden_after: Vec<HiddenOccupancy> = truth.into_values().filter(|h| h.units > 0 || h.persons > 0).collect();
     hidden_after.sort_by_key(|h| h.building_id);
     Ok(Simulation {
         visits,

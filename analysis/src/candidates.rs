@@ -46,8 +46,10 @@ pub struct CandidateWeights {
     pub gap_weight: f64,
     /// Pseudo-units a tip adds.
     pub tip_units: f64,
-    /// Share of a building's hidden units an ordinary visit finds.
+    /// Share of a building's hidden units an ordinary visit (走访) finds.
     pub visit_detection: f64,
+    /// Share a sweep visit (逐户清查, [`Evidence::sweeps`]) finds.
+    pub sweep_detection: f64,
     /// Days over which what a visit cleared fills up again (e-folding time).
     pub recovery_days: f64,
     /// Persons the register misses in known units, per known person and unit of hidden share.
@@ -68,6 +70,7 @@ impl Default for CandidateWeights {
             gap_weight: 0.5,
             tip_units: 1.5,
             visit_detection: 0.3,
+            sweep_detection: 0.8,
             recovery_days: 180.0,
             hidden_person_factor: 0.4,
             persons_per_household: 2.0,
@@ -101,7 +104,11 @@ impl CandidateWeights {
                 return Err(StatsError::Parameter { name, value, reason: "must be zero or more" });
             }
         }
-        for (name, value) in [("neighbour_share", self.neighbour_share), ("visit_detection", self.visit_detection)] {
+        for (name, value) in [
+            ("neighbour_share", self.neighbour_share),
+            ("visit_detection", self.visit_detection),
+            ("sweep_detection", self.sweep_detection),
+        ] {
             if !(0.0..=1.0).contains(&value) {
                 return Err(StatsError::Parameter { name, value, reason: "must lie in [0, 1]" });
             }
@@ -113,8 +120,10 @@ impl CandidateWeights {
 /// The records besides the Atlas the estimate reads: visits, spot checks, tips, and the day it is made.
 #[derive(Debug, Clone, Copy)]
 pub struct Evidence<'a> {
-    /// 走访 visits, any order.
+    /// 走访 routine visits, any order.
     pub visits: &'a [Visit],
+    /// Visits of a sweep campaign (逐户清查, household by household), which find more.
+    pub sweeps: &'a [Visit],
     /// 暗查/反查 spot checks.
     pub spot_checks: &'a [SpotCheck],
     /// 举报 tips.
@@ -294,11 +303,8 @@ impl Candidates {
     /// The buildings among `ids` worth a look (expected units above 0.05), most expected first
     /// (ties by id): what `GET /api/unregistered-candidates?bbox=` lists for `atlas.buildings_in(bbox)`.
     pub fn ranked(&self, ids: &[BuildingId]) -> Vec<&BuildingEstimate> {
-        let mut out: Vec<&BuildingEstimate> = ids
-            .iter()
-            .filter_map(|&id| self.buildings.get(id as usize))
-            .filter(|e| e.expected_units > 0.05)
-            .collect();
+        let mut out: Vec<&BuildingEstimate> =
+            ids.iter().filter_map(|&id| self.buildings.get(id as usize)).filter(|e| e.expected_units > 0.05).collect();
         out.sort_by(|a, b| b.expected_units.total_cmp(&a.expected_units).then(a.building_id.cmp(&b.building_id)));
         out
     }
@@ -378,7 +384,8 @@ fn grid_signals(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> Vec<GridS
             }
         }
     }
-    let (tk, tr) = (known.iter().map(|&k| f64::from(k)).sum::<f64>(), registered.iter().map(|&r| f64::from(r)).sum::<f64>());
+    let (tk, tr) =
+        (known.iter().map(|&k| f64::from(k)).sum::<f64>(), registered.iter().map(|&r| f64::from(r)).sum::<f64>());
     let district_unreg = if tk > 0.0 { 1.0 - tr / tk } else { 0.0 };
     // Unregistered share smoothed towards the district's with 10 pseudo-units.
     let unreg = |k: u32, r: u32| (f64::from(k - r.min(k)) + 10.0 * district_unreg) / (f64::from(k) + 10.0);
@@ -395,7 +402,8 @@ fn grid_signals(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> Vec<GridS
         .map(|i| {
             let own = unreg(known[i], registered[i]);
             let nbs = atlas.neighbours(i as GridId);
-            let (nk, nr) = nbs.iter().fold((0u32, 0u32), |(k, r), &j| (k + known[j as usize], r + registered[j as usize]));
+            let (nk, nr) =
+                nbs.iter().fold((0u32, 0u32), |(k, r), &j| (k + known[j as usize], r + registered[j as usize]));
             let next_door = if nbs.is_empty() { own } else { unreg(nk, nr) };
             let signal = (1.0 - w.neighbour_share) * own + w.neighbour_share * next_door;
             let p0 = (w.unregistered_to_hidden * signal).clamp(0.002, 0.95);
@@ -428,16 +436,18 @@ pub fn estimate(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> StatsResu
     let mut cleared = vec![1.0f64; nb];
     let mut exposure = vec![0.0f64; nb];
     let mut last_visit: Vec<Option<Date>> = vec![None; nb];
-    for v in ev.visits.iter().filter(|v| v.visited_on <= ev.as_of) {
+    let routine = ev.visits.iter().map(|v| (v, w.visit_detection));
+    let sweeps = ev.sweeps.iter().map(|v| (v, w.sweep_detection));
+    for (v, detection) in routine.chain(sweeps).filter(|(v, _)| v.visited_on <= ev.as_of) {
         let i = v.building_id as usize;
         if i >= nb {
             continue;
         }
         found_units[i] += v.units_found;
         found_persons[i] += v.persons_found;
-        exposure[i] += w.visit_detection;
+        exposure[i] += detection;
         let age = (ev.as_of - v.visited_on).whole_days() as f64;
-        cleared[i] *= 1.0 - w.visit_detection * (-age / w.recovery_days).exp();
+        cleared[i] *= 1.0 - detection * (-age / w.recovery_days).exp();
         last_visit[i] = last_visit[i].max(Some(v.visited_on));
     }
     let mut tips = vec![0u32; nb];
@@ -467,7 +477,9 @@ pub fn estimate(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> StatsResu
             continue;
         }
         let dw = f64::from(b.dwellings);
-        let known = f64::from(s.rental_units);
+        // The register before the visits' finds were added to it: the meters and the size
+        // speak of everything the building hid, found since or not.
+        let known = f64::from(s.rental_units.saturating_sub(found_units[i]));
         let expected_rentals = dw * norm.rental_share;
         // Prior: the grid's hidden share of the rentals a building like this has.
         let m0 = (expected_rentals.max(known) * h / (1.0 - h)).max(0.01);
@@ -550,9 +562,10 @@ pub fn estimate(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> StatsResu
         .map(|(i, g)| {
             let (mean, var, persons) = grid_sum[i];
             let (known, registered) = atlas.grid(i as GridId).map_or((0, 0), |e| {
-                e.buildings.iter().filter_map(|&b| atlas.building_stats(b)).fold((0u32, 0u32), |(k, r), s| {
-                    (k + s.rental_units, r + s.rental_units_registered)
-                })
+                e.buildings
+                    .iter()
+                    .filter_map(|&b| atlas.building_stats(b))
+                    .fold((0u32, 0u32), |(k, r), s| (k + s.rental_units, r + s.rental_units_registered))
             });
             let actual = f64::from(known) + mean;
             GridEstimate {

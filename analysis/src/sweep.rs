@@ -260,7 +260,9 @@ impl BlockGraph {
         crate::error::check_finite("value", &self.value)?;
         crate::error::check_finite("effort", &self.effort)?;
         if let Some(i) = self.effort.iter().position(|&e| e <= 0.0) {
-            return Err(StatsError::Parameter { name: "effort", value: self.effort[i], reason: "must be positive" }.into());
+            return Err(
+                StatsError::Parameter { name: "effort", value: self.effort[i], reason: "must be positive" }.into()
+            );
         }
         for (site, nbs) in self.neighbours.iter().enumerate() {
             if let Some(&j) = nbs.iter().find(|&&j| j >= n) {
@@ -284,8 +286,9 @@ impl BlockGraph {
         self.check()?;
         let n = self.value.len();
         if chain_len == 0 || chain_len > 5 {
-            return Err(StatsError::Parameter { name: "chain_len", value: chain_len as f64, reason: "must be 1 to 5" }
-                .into());
+            return Err(
+                StatsError::Parameter { name: "chain_len", value: chain_len as f64, reason: "must be 1 to 5" }.into()
+            );
         }
         if let Some(s) = seed.filter(|&s| s >= n) {
             return Err(SweepError::SeedOutsideArea(s as u32));
@@ -506,7 +509,12 @@ fn buildings_by_block(atlas: &Atlas, grids: &BTreeSet<GridId>) -> SweepResult<Ha
             let blocks = atlas.blocks();
             let holder = candidates.iter().copied().find(|&i| blocks[i].geometry.contains(&b.point)).or_else(|| {
                 candidates.iter().copied().min_by(|&x, &y| {
-                    let d = |i: usize| blocks[i].geometry.centroid().map_or(f64::INFINITY, |c| (c.x() - b.point.x()).hypot(c.y() - b.point.y()));
+                    let d = |i: usize| {
+                        blocks[i]
+                            .geometry
+                            .centroid()
+                            .map_or(f64::INFINITY, |c| (c.x() - b.point.x()).hypot(c.y() - b.point.y()))
+                    };
                     d(x).total_cmp(&d(y))
                 })
             });
@@ -559,19 +567,28 @@ impl WorkingDays<'_> {
     }
 }
 
-fn area_kpi(stats: &BuildingStats, buildings: u32, missing_units: f64, missing_persons: f64) -> AreaKpi {
-    let measured = Kpi::from_counts(Counts { buildings, area_km2: 0.0, stats: *stats }, &Targets::default());
-    let rate = |num: f64, den: f64| (den > 0.0).then(|| num / den);
+/// The area's KPIs with `found` of the expected missing units and persons registered: the
+/// measured rates from the counts, the estimated ones against the counts the area really has.
+fn area_kpi(stats: &BuildingStats, buildings: u32, missing: (f64, f64), found: (f64, f64)) -> AreaKpi {
+    let mut counts = *stats;
+    counts.rental_units += found.0.round() as u32;
+    counts.rental_units_registered += found.0.round() as u32;
+    counts.persons += found.1.round() as u32;
+    counts.persons_registered += found.1.round() as u32;
+    let measured = Kpi::from_counts(Counts { buildings, area_km2: 0.0, stats: counts }, &Targets::default());
     AreaKpi {
         measured,
-        expected_missing_units: missing_units,
-        expected_missing_persons: missing_persons,
-        estimated_rental_rate: rate(
-            f64::from(stats.rental_units_registered),
-            f64::from(stats.rental_units) + missing_units,
-        ),
-        estimated_reg_rate: rate(f64::from(stats.persons_registered), f64::from(stats.persons) + missing_persons),
+        expected_missing_units: missing.0 - found.0,
+        expected_missing_persons: missing.1 - found.1,
+        estimated_rental_rate: estimated_rate(stats.rental_units_registered, stats.rental_units, missing.0, found.0),
+        estimated_reg_rate: estimated_rate(stats.persons_registered, stats.persons, missing.1, found.1),
     }
+}
+
+/// (registered + found) / (known + missing), the rate against the estimated actual count.
+fn estimated_rate(registered: u32, known: u32, missing: f64, found: f64) -> Option<f64> {
+    let den = f64::from(known) + missing;
+    (den > 0.0).then(|| ((f64::from(registered) + found) / den).min(1.0))
 }
 
 fn check_input(caseworkers: &[Caseworker], input: &CampaignInput) -> SweepResult<()> {
@@ -591,8 +608,9 @@ fn check_input(caseworkers: &[Caseworker], input: &CampaignInput) -> SweepResult
         return Err(SweepError::ZeroCapacity);
     }
     if !(input.detection > 0.0 && input.detection <= 1.0) {
-        return Err(StatsError::Parameter { name: "detection", value: input.detection, reason: "must lie in (0, 1]" }
-            .into());
+        return Err(
+            StatsError::Parameter { name: "detection", value: input.detection, reason: "must lie in (0, 1]" }.into()
+        );
     }
     Ok(())
 }
@@ -607,7 +625,10 @@ pub fn plan_campaign(
 ) -> SweepResult<CampaignPlan> {
     check_input(caseworkers, input)?;
     if candidates.buildings.len() != atlas.buildings().len() {
-        return Err(SweepError::CandidatesMismatch { expected: atlas.buildings().len(), got: candidates.buildings.len() });
+        return Err(SweepError::CandidatesMismatch {
+            expected: atlas.buildings().len(),
+            got: candidates.buildings.len(),
+        });
     }
     let blocks = area_blocks(atlas, &input.area)?;
     if blocks.is_empty() {
@@ -634,13 +655,16 @@ pub fn plan_campaign(
     let graph = BlockGraph {
         value: units.iter().map(|u| u * d).collect(),
         effort: members.iter().map(|bs| bs.len() as f64 + BLOCK_OVERHEAD).collect(),
-        neighbours: polygon_neighbours(&polys).into_iter().map(|v| v.into_iter().map(|j| j as usize).collect()).collect(),
+        neighbours: polygon_neighbours(&polys)
+            .into_iter()
+            .map(|v| v.into_iter().map(|j| j as usize).collect())
+            .collect(),
     };
     let seed = match input.seed_block {
         None => None,
-        Some(id) => Some(
-            blocks.iter().position(|&i| atlas.blocks()[i].id == id).ok_or(SweepError::SeedOutsideArea(id))?,
-        ),
+        Some(id) => {
+            Some(blocks.iter().position(|&i| atlas.blocks()[i].id == id).ok_or(SweepError::SeedOutsideArea(id))?)
+        }
     };
     let order = graph.expanding_order(seed, input.chain_len)?;
 
@@ -658,7 +682,8 @@ pub fn plan_campaign(
             missing_persons += persons(b);
         }
     }
-    let kpi_before = area_kpi(&stats, n_buildings, missing_units, missing_persons);
+    let missing = (missing_units, missing_persons);
+    let kpi_before = area_kpi(&stats, n_buildings, missing, (0.0, 0.0));
 
     // The day-by-day schedule: the whole team on one block at a time, in order.
     let holidays: HashSet<Date> = input.holidays.iter().copied().collect();
@@ -691,19 +716,17 @@ pub fn plan_campaign(
             found_units += finds;
             assignments.push(Assignment { caseworker_id: cw, buildings: mine, expected_finds: finds });
         }
-        let rate = |num: f64, den: f64| (den > 0.0).then(|| (num / den).min(1.0));
         days.push(DayPlan {
             date,
             expected_finds: assignments.iter().map(|a| a.expected_finds).sum(),
             assignments,
-            projected_rental_rate: rate(
-                f64::from(stats.rental_units_registered) + found_units,
-                f64::from(stats.rental_units) + missing_units,
+            projected_rental_rate: estimated_rate(
+                stats.rental_units_registered,
+                stats.rental_units,
+                missing_units,
+                found_units,
             ),
-            projected_reg_rate: rate(
-                f64::from(stats.persons_registered) + found_persons,
-                f64::from(stats.persons) + missing_persons,
-            ),
+            projected_reg_rate: estimated_rate(stats.persons_registered, stats.persons, missing_persons, found_persons),
         });
     }
 
@@ -718,8 +741,7 @@ pub fn plan_campaign(
         previous_end = end;
         let (clear_start, clear_end) = days_iter.span_after(end, input.clear_days)?;
         let (rectify_start, rectify_end) = days_iter.span_after(clear_end, input.rectify_days)?;
-        let recheck =
-            days_iter.on_or_after(clear_end + Duration::weeks(i64::from(input.consolidate_after_weeks)))?;
+        let recheck = days_iter.on_or_after(clear_end + Duration::weeks(i64::from(input.consolidate_after_weeks)))?;
         let block = &atlas.blocks()[blocks[s.index]];
         steps.push(BlockStep {
             block_id: block.id,
@@ -738,18 +760,12 @@ pub fn plan_campaign(
             ],
         });
     }
-    let mut after = stats;
-    let found = missing_units * d;
-    after.rental_units += found.round() as u32;
-    after.rental_units_registered += found.round() as u32;
-    after.persons += (missing_persons * d).round() as u32;
-    after.persons_registered += (missing_persons * d).round() as u32;
-    let kpi_after = area_kpi(&after, n_buildings, missing_units - found, missing_persons * (1.0 - d));
+    let kpi_after = area_kpi(&stats, n_buildings, missing, (found_units, found_persons));
     Ok(CampaignPlan {
         grids: grids.into_iter().collect(),
         blocks: steps,
         days,
-        expected_finds: found,
+        expected_finds: found_units,
         kpi_before,
         kpi_after,
     })
