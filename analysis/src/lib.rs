@@ -8,9 +8,16 @@
 //! - [`emerging`]: emerging hot spots over a monthly series (Gi\* per month, Mann-Kendall trend).
 //! - [`density`]: quartic kernel density in units per km².
 //! - [`hexgrid`]: H3 hexagons as an alternative tessellation to the drawn grids.
+//! - [`candidates`]: where the register is weak: expected unregistered units and persons per
+//!   building and grid, with an uncertainty and the reasons.
+//! - [`sweep`]: 蚕食法 sweep campaigns: the expanding-search block order, phases and the daily
+//!   schedule per caseworker.
+//! - [`campaign_sim`]: a campaign run against the demo city's hidden ground truth.
 //! - [`stats`]: normal tail probabilities and the Benjamini–Hochberg FDR.
 //! - [`error`]: the statistics modules' error type.
 
+pub mod campaign_sim;
+pub mod candidates;
 pub mod density;
 pub mod emerging;
 pub mod error;
@@ -20,6 +27,7 @@ pub mod kpi;
 pub mod metrics;
 pub mod moran;
 pub mod stats;
+pub mod sweep;
 pub mod weights;
 
 pub use error::{StatsError, StatsResult};

@@ -243,6 +243,8 @@ pub struct StatsDelta {
     pub rental_units_registered: u32,
     /// Pledges newly signed on registered units.
     pub pledges_signed: u32,
+    /// Person records added (persons a visit found that the register lacked).
+    pub persons: u32,
     /// Persons that became registered.
     pub persons_registered: u32,
     /// Of those, living at the address they registered (人户一致).
@@ -258,6 +260,7 @@ impl StatsDelta {
             rental_units: self.rental_units,
             rental_units_registered: self.rental_units_registered,
             pledges_signed: self.pledges_signed,
+            persons: self.persons,
             persons_registered: self.persons_registered,
             persons_consistent: self.persons_consistent,
             visits: self.visits,
@@ -566,45 +569,61 @@ fn largest_part_interior_point(mp: &MultiPolygon<f64>) -> Point<f64> {
 const SHARED_TOLERANCE: f64 = 1e-7;
 
 /// Rook adjacency: two grids are neighbours when a piece of boundary of positive length is
-/// common to both. Found by testing the midpoint of every boundary segment against the other
-/// grids' segments in an R-tree, which tolerates T-junctions and differing vertices. Also
-/// returns the shared segments, each once (from the lower id's side).
+/// common to both. Also returns the shared segments, each once (from the lower id's side).
 fn rook_adjacency(grids: &[Grid]) -> (Vec<Vec<GridId>>, Vec<SharedEdge>) {
-    type Seg = GeomWithData<Line<[f64; 2]>, GridId>;
-    let rings = |g: &Grid| -> Vec<LineString<f64>> {
-        g.geometry
-            .0
-            .iter()
-            .flat_map(|p| std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()))
-            .collect()
-    };
+    let rings: Vec<Vec<LineString<f64>>> = grids.iter().map(|g| multipolygon_rings(&g.geometry)).collect();
+    shared_boundaries(&rings)
+}
+
+fn multipolygon_rings(mp: &MultiPolygon<f64>) -> Vec<LineString<f64>> {
+    mp.0.iter().flat_map(polygon_rings).collect()
+}
+
+fn polygon_rings(p: &geo::Polygon<f64>) -> Vec<LineString<f64>> {
+    std::iter::once(p.exterior().clone()).chain(p.interiors().iter().cloned()).collect()
+}
+
+/// Rook adjacency of polygons by position (blocks, or any other tessellation): `out[i]` lists,
+/// ascending, the positions of the polygons that share a piece of boundary of positive length
+/// with polygon `i`. The same test as the Atlas's grid adjacency.
+pub fn polygon_neighbours(polygons: &[&geo::Polygon<f64>]) -> Vec<Vec<u32>> {
+    let rings: Vec<Vec<LineString<f64>>> = polygons.iter().map(|p| polygon_rings(p)).collect();
+    shared_boundaries(&rings).0
+}
+
+/// Neighbours and shared segments of shapes given by their rings, identified by position. Found
+/// by testing the midpoint of every boundary segment against the other shapes' segments in an
+/// R-tree, which tolerates T-junctions and differing vertices.
+fn shared_boundaries(shapes: &[Vec<LineString<f64>>]) -> (Vec<Vec<u32>>, Vec<SharedEdge>) {
+    type Seg = GeomWithData<Line<[f64; 2]>, u32>;
     let mut segs: Vec<Seg> = Vec::new();
-    for g in grids {
-        for ring in rings(g) {
+    for (id, rings) in shapes.iter().enumerate() {
+        for ring in rings {
             for l in ring.lines() {
                 if l.start != l.end {
-                    segs.push(GeomWithData::new(Line::new([l.start.x, l.start.y], [l.end.x, l.end.y]), g.id));
+                    segs.push(GeomWithData::new(Line::new([l.start.x, l.start.y], [l.end.x, l.end.y]), id as u32));
                 }
             }
         }
     }
     let tree = RTree::bulk_load(segs);
-    let mut out: Vec<BTreeSet<GridId>> = vec![BTreeSet::new(); grids.len()];
+    let mut out: Vec<BTreeSet<u32>> = vec![BTreeSet::new(); shapes.len()];
     let mut edges = Vec::new();
-    for g in grids {
-        for ring in rings(g) {
+    for (id, rings) in shapes.iter().enumerate() {
+        let id = id as u32;
+        for ring in rings {
             for l in ring.lines() {
                 let mid = [(l.start.x + l.end.x) / 2.0, (l.start.y + l.end.y) / 2.0];
-                let others: BTreeSet<GridId> = tree
+                let others: BTreeSet<u32> = tree
                     .locate_within_distance(mid, SHARED_TOLERANCE * SHARED_TOLERANCE)
                     .map(|s| s.data)
-                    .filter(|&o| o != g.id)
+                    .filter(|&o| o != id)
                     .collect();
                 for o in others {
-                    out[g.id as usize].insert(o);
-                    out[o as usize].insert(g.id);
-                    if g.id < o {
-                        edges.push(SharedEdge { a: g.id, b: o, line: l });
+                    out[id as usize].insert(o);
+                    out[o as usize].insert(id);
+                    if id < o {
+                        edges.push(SharedEdge { a: id, b: o, line: l });
                     }
                 }
             }

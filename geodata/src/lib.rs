@@ -11,5 +11,5 @@ pub mod import;
 pub mod model;
 pub mod reference;
 
-pub use atlas::{Atlas, AtlasError, AtlasInput, BuildingStats, SharedEdge, StatsDelta};
+pub use atlas::{Atlas, AtlasError, AtlasInput, BuildingStats, SharedEdge, StatsDelta, polygon_neighbours};
 pub use model::*;

@@ -321,7 +321,7 @@ pub fn generate(opts: &DemoOptions, progress: &mut dyn FnMut(&str, f64)) -> Resu
             (weakness[ci] + rng.random_range(-0.08..0.08)).clamp(0.0, 1.0)
         })
         .collect();
-    let mut pg = PeopleGen::new(&r, opts.as_of);
+    let mut pg = PeopleGen::new(&r, opts.as_of, opts.seed);
     let mut buildings: Vec<Building> = Vec::new();
     for b in 0..nb {
         let gid = grid_of_block[b];
@@ -789,10 +789,19 @@ struct PeopleGen<'a> {
     persons_in: Vec<u32>,
     /// Person ID numbers issued so far: the register holds each once.
     person_ids: std::collections::HashSet<String>,
+    /// A stream of its own for the utility accounts of hidden units, so that drawing them
+    /// leaves every other draw of the city as it was.
+    meter_rng: ChaCha8Rng,
 }
 
+/// Mixed into the city's seed for [`PeopleGen::meter_rng`].
+const METER_STREAM: u64 = 0x6d65_7465_7273;
+/// Chance that a hidden rental unit carries a utility account of its own (a partitioned room
+/// with its own 分户表), on top of the one of the dwelling it was cut from.
+const HIDDEN_UNIT_METER: f64 = 0.75;
+
 impl<'a> PeopleGen<'a> {
-    fn new(r: &'a Reference, as_of: Date) -> Self {
+    fn new(r: &'a Reference, as_of: Date, seed: u64) -> Self {
         Self {
             r,
             as_of,
@@ -803,6 +812,7 @@ impl<'a> PeopleGen<'a> {
             hidden: vec![],
             persons_in: vec![],
             person_ids: std::collections::HashSet::new(),
+            meter_rng: ChaCha8Rng::seed_from_u64(seed ^ METER_STREAM),
         }
     }
 
@@ -950,9 +960,12 @@ impl<'a> PeopleGen<'a> {
             self.persons_in.resize(id as usize + 1, 0);
         }
         self.persons_in[id as usize] = persons_here;
-        // Meters: one per occupied dwelling, with a little noise (shared or idle meters).
+        // Meters: one per occupied dwelling, with a little noise (shared or idle meters); most
+        // hidden units are partitioned rooms (隔断/群租) with an account of their own, which is
+        // the signal "more meters than registered households" a sweep looks for.
         let noise: i64 = if occupied > 0 { rng.random_range(-1..=1) } else { 0 };
-        let utility_accounts = (i64::from(occupied) + noise).max(0) as u32;
+        let partitioned = (0..hidden.units).filter(|_| self.meter_rng.random_bool(HIDDEN_UNIT_METER)).count();
+        let utility_accounts = (i64::from(occupied) + noise).max(0) as u32 + partitioned as u32;
         Building {
             id,
             external_id: id.to_string(),
