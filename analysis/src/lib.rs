@@ -9,6 +9,11 @@
 //! - [`density`]: quartic kernel density in units per km².
 //! - [`hexgrid`]: H3 hexagons as an alternative tessellation to the drawn grids.
 //! - [`stats`]: normal tail probabilities and the Benjamini–Hochberg FDR.
+//! - [`tour`]: near-optimal closed tours through stops (nearest neighbour, 2-opt, Or-opt, Or-3opt,
+//!   iterated local search).
+//! - [`tsplib`]: a reader of TSPLIB `EUC_2D` instances, the tour solver's outside reference.
+//! - [`network`]: walking distances along the street network between buildings and stations.
+//! - [`route`]: a caseworker's day: the order to visit buildings from the community station.
 //! - [`error`]: the statistics modules' error type.
 
 pub mod density;
@@ -19,7 +24,11 @@ pub mod hotspot;
 pub mod kpi;
 pub mod metrics;
 pub mod moran;
+pub mod route;
+pub mod network;
 pub mod stats;
+pub mod tour;
+pub mod tsplib;
 pub mod weights;
 
 pub use error::{StatsError, StatsResult};
