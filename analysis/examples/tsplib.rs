@@ -3,7 +3,8 @@
 //! nearest-neighbour length and the solve time in seconds (best of `REPS`, default 3).
 //! `bench/tour.py` runs OR-Tools on the same instances and prints both side by side.
 //!
-//! `cargo run --release -p rentgrid-analysis --example tsplib [-- NAME…]`
+//! `cargo run --release -p rentgrid-analysis --example tsplib [-- NAME…]` (`KICKS=…` overrides the
+//! default number of kicks, to see the quality/time trade-off).
 
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
@@ -18,6 +19,8 @@ const INSTANCES: &[(&str, f64)] =
 fn main() {
     let names: Vec<String> = std::env::args().skip(1).collect();
     let reps: usize = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let kicks: Option<usize> = std::env::var("KICKS").ok().and_then(|k| k.parse().ok());
+    let opts = SolveOptions { kicks, ..SolveOptions::default() };
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/tsplib");
     for &(name, optimum) in INSTANCES {
         if !names.is_empty() && !names.iter().any(|n| n == name) {
@@ -30,7 +33,7 @@ fn main() {
         let mut tour = None;
         for _ in 0..reps {
             let t = Instant::now();
-            let r = solve(&m, 0, &SolveOptions::default()).unwrap();
+            let r = solve(&m, 0, &opts).unwrap();
             best = best.min(t.elapsed().as_secs_f64());
             tour = Some(r);
         }

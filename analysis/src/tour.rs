@@ -199,8 +199,8 @@ pub fn nearest_neighbour(m: &DistanceMatrix, depot: usize) -> TourResult<Vec<usi
 pub struct SolveOptions {
     /// Length of each stop's candidate list (its nearest stops) in the local search.
     pub neighbours: usize,
-    /// Number of double-bridge kicks of the iterated local search; `None`: 40 per stop,
-    /// at most 60,000.
+    /// Number of double-bridge kicks of the iterated local search; `None`: 10 per stop,
+    /// at least 2,000 and at most 8,000.
     pub kicks: Option<usize>,
     /// Stop kicking after this long even if kicks remain (makes the answer depend on the
     /// machine's speed). `None`: no limit.
@@ -242,10 +242,10 @@ pub fn solve(m: &DistanceMatrix, depot: usize, opts: &SolveOptions) -> TourResul
         s.push(c);
     }
     s.local_search();
-    let kicks = opts.kicks.unwrap_or((40 * n).min(60_000));
+    let kicks = opts.kicks.unwrap_or((10 * n).clamp(2_000, 8_000));
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let mut done = 0;
-    if n >= 8 {
+    if n >= 5 {
         while done < kicks {
             if done % 32 == 0 && opts.time_limit.is_some_and(|t| started.elapsed() >= t) {
                 break;
