@@ -35,7 +35,9 @@ fn tour(c: &mut Criterion) {
     let city = generate(&DemoOptions { scale: 1.0, ..Default::default() }, &mut |_, _| {}).unwrap();
     let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
     let busiest = (0..atlas.communities().len())
-        .max_by_key(|&c| atlas.communities()[c].grids.iter().map(|&g| atlas.grid(g).unwrap().buildings.len()).sum::<usize>())
+        .max_by_key(|&c| {
+            atlas.communities()[c].grids.iter().map(|&g| atlas.grid(g).unwrap().buildings.len()).sum::<usize>()
+        })
         .unwrap();
     let station = community_station(&atlas, busiest).unwrap();
     let buildings = atlas.nearest_buildings(station.x(), station.y(), 1000);

@@ -223,8 +223,8 @@ impl WalkingNetwork {
                             None => f64::INFINITY,
                             Some(sj) => {
                                 let f = &self.edges[sj.road];
-                                let mut walk = (dj.dist(f.from) + sj.offset_m)
-                                    .min(dj.dist(f.to) + f.length_m - sj.offset_m);
+                                let mut walk =
+                                    (dj.dist(f.from) + sj.offset_m).min(dj.dist(f.to) + f.length_m - sj.offset_m);
                                 if sj.road == si.road {
                                     walk = walk.min((sj.offset_m - si.offset_m).abs());
                                 }
@@ -304,7 +304,12 @@ struct Dijkstra {
 
 impl Dijkstra {
     fn new(nodes: usize) -> Self {
-        Dijkstra { dist: vec![f64::INFINITY; nodes], settled: vec![false; nodes], touched: Vec::new(), heap: BinaryHeap::new() }
+        Dijkstra {
+            dist: vec![f64::INFINITY; nodes],
+            settled: vec![false; nodes],
+            touched: Vec::new(),
+            heap: BinaryHeap::new(),
+        }
     }
 
     fn dist(&self, v: u32) -> f64 {

@@ -547,7 +547,8 @@ impl<'a> Search<'a> {
     fn between_dir(&self, a: u32, b: u32, c: u32, forward: bool) -> bool {
         let (a, c) = if forward { (a, c) } else { (c, a) };
         let n = self.n;
-        let (pa, pb, pc) = (self.pos[a as usize] as usize, self.pos[b as usize] as usize, self.pos[c as usize] as usize);
+        let (pa, pb, pc) =
+            (self.pos[a as usize] as usize, self.pos[b as usize] as usize, self.pos[c as usize] as usize);
         (pb + n - pa) % n <= (pc + n - pa) % n
     }
 
@@ -570,10 +571,8 @@ impl<'a> Search<'a> {
         if lb + lc + 2 > n {
             return;
         }
-        let delta = self.d(a_end, c1) + self.d(c2, b1) + self.d(b2, d1)
-            - self.d(a_end, b1)
-            - self.d(b2, c1)
-            - self.d(c2, d1);
+        let delta =
+            self.d(a_end, c1) + self.d(c2, b1) + self.d(b2, d1) - self.d(a_end, b1) - self.d(b2, c1) - self.d(c2, d1);
         for (s, len) in [(start, lb + lc), (start, lc), ((start + lc) % n, lb)] {
             if len >= 2 {
                 self.log.push((s as u32, len as u32));

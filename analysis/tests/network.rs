@@ -5,7 +5,7 @@
 
 use geo::{Distance, Haversine, LineString, Point, coord};
 use rentgrid_analysis::network::{NetworkError, NetworkOptions, StreetDistances, WalkingNetwork};
-use rentgrid_analysis::route::{RouteError, community_station, route_day, route_day_on, RouteOptions};
+use rentgrid_analysis::route::{RouteError, RouteOptions, community_station, route_day, route_day_on};
 use rentgrid_geodata::demo::{DemoOptions, generate};
 use rentgrid_geodata::model::{Road, RoadClass};
 use rentgrid_geodata::{Atlas, AtlasInput};
@@ -79,7 +79,7 @@ fn oracle(net: &WalkingNetwork, roads: &[Road], stops: &[Point<f64>]) -> Vec<Vec
     let base = nodes.len();
     let n_all = base + 2 * stops.len();
     let mut adj: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n_all];
-    let mut link = |a: usize, b: usize, w: f64, adj: &mut Vec<Vec<(usize, f64)>>| {
+    let link = |a: usize, b: usize, w: f64, adj: &mut Vec<Vec<(usize, f64)>>| {
         adj[a].push((b, w));
         adj[b].push((a, w));
     };
@@ -134,7 +134,11 @@ fn assert_matches_oracle(d: &StreetDistances, want: &[Vec<f64>], stops: &[Point<
             assert_eq!(got, d.matrix.get(j, i), "symmetric");
             if want[i][j].is_finite() {
                 assert!(!d.is_estimated(i, j));
-                assert!((got - want[i][j]).abs() < 1e-6 * want[i][j].max(1.0), "{i}→{j}: {got} vs oracle {}", want[i][j]);
+                assert!(
+                    (got - want[i][j]).abs() < 1e-6 * want[i][j].max(1.0),
+                    "{i}→{j}: {got} vs oracle {}",
+                    want[i][j]
+                );
             } else {
                 assert!(d.is_estimated(i, j), "{i}→{j} is unreachable and must be flagged");
                 let crow = Haversine.distance(stops[i], stops[j]);
@@ -151,13 +155,13 @@ fn a_hand_made_network_agrees_with_the_oracle() {
     assert_eq!(net.junctions(), 11);
     let p = |x: f64, y: f64| Point::new(LON0 + x, LAT0 + y);
     let stops = vec![
-        p(0.0005, -0.0003),  // south of the bottom-left road
-        p(0.0015, 0.0002),   // same road, further east: walks straight along it
-        p(0.0041, 0.0011),   // beside the bent road
-        p(0.0009, 0.0021),   // near the missing link's middle row
-        p(0.0035, 0.0039),   // top right
-        p(0.021, 0.0203),    // beside the far-away road: another component
-        p(0.0, 0.0),         // exactly on a junction
+        p(0.0005, -0.0003), // south of the bottom-left road
+        p(0.0015, 0.0002),  // same road, further east: walks straight along it
+        p(0.0041, 0.0011),  // beside the bent road
+        p(0.0009, 0.0021),  // near the missing link's middle row
+        p(0.0035, 0.0039),  // top right
+        p(0.021, 0.0203),   // beside the far-away road: another component
+        p(0.0, 0.0),        // exactly on a junction
     ];
     let d = net.distances(&stops, &NetworkOptions::default()).unwrap();
     let want = oracle(&net, &roads, &stops);
@@ -213,8 +217,7 @@ fn busy_community(atlas: &Atlas, max: usize) -> (usize, Vec<u32>) {
         .enumerate()
         .max_by_key(|(_, c)| c.grids.iter().map(|&g| atlas.grid(g).unwrap().buildings.len()).sum::<usize>())
         .unwrap();
-    let ids: Vec<u32> =
-        entry.grids.iter().flat_map(|&g| atlas.grid(g).unwrap().buildings.clone()).take(max).collect();
+    let ids: Vec<u32> = entry.grids.iter().flat_map(|&g| atlas.grid(g).unwrap().buildings.clone()).take(max).collect();
     (c, ids)
 }
 
@@ -258,8 +261,10 @@ fn a_day_visits_every_building_once_and_never_walks_more_than_nearest_neighbour(
     // Split the same buildings into two days: each building in exactly one of them.
     let net = WalkingNetwork::from_atlas(&atlas);
     let (first, second) = ids.split_at(ids.len() / 2);
-    let days: Vec<_> =
-        [first, second].iter().map(|b| route_day_on(&net, &atlas, station, b, &RouteOptions::default()).unwrap()).collect();
+    let days: Vec<_> = [first, second]
+        .iter()
+        .map(|b| route_day_on(&net, &atlas, station, b, &RouteOptions::default()).unwrap())
+        .collect();
     let mut all: Vec<u32> = days.iter().flat_map(|d| d.stops.clone()).collect();
     all.sort_unstable();
     let mut want = ids.clone();

@@ -44,7 +44,12 @@ fn tours_are_permutations_from_the_depot_and_never_lose_to_nearest_neighbour() {
             assert_tour(&nn, n, depot);
             assert!((t.length - m.tour_length(&t.order)).abs() < 1e-6, "reported length is the tour's");
             assert!((t.nearest_neighbour_length - m.tour_length(&nn)).abs() < 1e-6);
-            assert!(t.length <= t.nearest_neighbour_length + 1e-9, "n={n}: {} > {}", t.length, t.nearest_neighbour_length);
+            assert!(
+                t.length <= t.nearest_neighbour_length + 1e-9,
+                "n={n}: {} > {}",
+                t.length,
+                t.nearest_neighbour_length
+            );
         }
     }
 }
@@ -160,10 +165,7 @@ fn bad_matrices_and_depots_are_errors() {
 fn bad_tsplib_files_are_errors() {
     let head = "NAME: t\nTYPE: TSP\nDIMENSION: 2\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n";
     assert!(Instance::parse(&format!("{head}1 0 0\n2 3 4\nEOF\n")).is_ok());
-    assert!(matches!(
-        Instance::parse("NAME: t\nTYPE: ATSP\n"),
-        Err(TsplibError::Unsupported { line: 2, .. })
-    ));
+    assert!(matches!(Instance::parse("NAME: t\nTYPE: ATSP\n"), Err(TsplibError::Unsupported { line: 2, .. })));
     assert!(matches!(
         Instance::parse("NAME: t\nTYPE: TSP\nDIMENSION: 2\nEDGE_WEIGHT_TYPE: GEO\n"),
         Err(TsplibError::Unsupported { line: 4, .. })
