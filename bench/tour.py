@@ -51,7 +51,8 @@ def ortools(d, seconds):
     n = len(d)
     manager = pywrapcp.RoutingIndexManager(n, 1, 0)
     routing = pywrapcp.RoutingModel(manager)
-    cb = routing.RegisterTransitCallback(lambda i, j: d[manager.IndexToNode(i)][manager.IndexToNode(j)])
+    # The matrix lives on the C++ side: no Python callback per arc.
+    cb = routing.RegisterTransitMatrix(d)
     routing.SetArcCostEvaluatorOfAllVehicles(cb)
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC

@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py="$(scripts/ensure-python)"
-"$py" -c 'import ortools' 2>/dev/null || "$py" -m pip install -q --disable-pip-version-check 'ortools==9.*' >&2
+"$py" -c 'import ortools' 2>/dev/null || "$py" -m pip install -q --disable-pip-version-check 'ortools==9.15.6755' >&2
 exec "$py" bench/tour.py "$@"

@@ -9,9 +9,10 @@
 //!    (a city is examined again only after one of its tour edges changed):
 //!    - *2-opt*: replace edges (a, b), (c, d) by (a, c), (b, d), reversing the path between;
 //!    - *Or-opt*: move a segment of 1–3 stops elsewhere, in either orientation;
-//!    - *Or-3opt*: the sequential 3-opt move that moves a segment of any length: remove (a, b),
-//!      add (b, c) for a neighbour c of b, remove (c, d), add (d, e) for a neighbour e of d,
-//!      and close the tour; the Lin–Kernighan gain criterion prunes each step.
+//!    - *Or-3opt*: the sequential, Lin–Kernighan-style 3-opt move that swaps two adjacent
+//!      pieces of the tour of any length without reversing them (`t1 t2…t5 t6…t3 t4` becomes
+//!      `t1 t6…t3 t2…t5 t4`), found from t1 through a neighbour t3 of t2 and a neighbour t5 of
+//!      t4, each step keeping a positive partial gain.
 //!
 //!    The tour is an array with a position index; a path reversal reverses the shorter side.
 //! 3. **Iterated local search**: a *double-bridge* kick (cut three edges close together in the
@@ -27,7 +28,9 @@
 //!   changes that do not lengthen the tour (checked once more at the end).
 //! - It is near-optimal, not optimal: on the TSPLIB instances `analysis/tests/tour.rs` checks
 //!   (52 to 1,002 stops) it stays within 1% of the proven optimum up to 280 stops and within
-//!   2.5% at 1,002, in well under a second in a release build (`bench/tour.sh`).
+//!   2.5% at 1,002 (with the default budget it found the optimum of berlin52, kroA100, kroA200
+//!   and a280, and came within 1% on pr1002, in under 0.6 s on a loaded 2-core machine in a
+//!   release build; `bench/tour.sh` compares it with OR-Tools).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
