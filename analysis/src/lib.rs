@@ -14,6 +14,11 @@
 //!   schedule per caseworker.
 //! - [`campaign_sim`]: a campaign run against the demo city's hidden ground truth.
 //! - [`stats`]: normal tail probabilities and the Benjamini–Hochberg FDR.
+//! - [`tour`]: near-optimal closed tours through stops (nearest neighbour, 2-opt, Or-opt, Or-3opt,
+//!   iterated local search).
+//! - [`tsplib`]: a reader of TSPLIB `EUC_2D` instances, the tour solver's outside reference.
+//! - [`network`]: walking distances along the street network between buildings and stations.
+//! - [`route`]: a caseworker's day: the order to visit buildings from the community station.
 //! - [`error`]: the statistics modules' error type.
 
 pub mod campaign_sim;
@@ -26,8 +31,12 @@ pub mod hotspot;
 pub mod kpi;
 pub mod metrics;
 pub mod moran;
+pub mod network;
+pub mod route;
 pub mod stats;
 pub mod sweep;
+pub mod tour;
+pub mod tsplib;
 pub mod weights;
 
 pub use error::{StatsError, StatsResult};
