@@ -14,10 +14,12 @@
 //!
 //! A flip moves a boundary grid to a neighbouring area when it lowers the objective and leaves
 //! the donor contiguous (the grid is not an articulation point of the donor). The objective adds,
-//! per area with deviation `d = weight/target − 1`: a steep penalty on `|d|` beyond ε, `d²`, and
+//! per area with deviation `d = weight/target − 1`: a steep penalty on `|d|` beyond ε
+//! (`100·(x + 10x²)` for an excess `x`), `d²`, and
 //! `compactness_weight × (1/PP − 1)`, where PP is Polsby-Popper `4πA/P²` on a local metric
 //! projection (1 for a disc); plus `change_penalty` per grid away from today's holder in
-//! minimal-change mode.
+//! minimal-change mode (by default 0.02, more than a one-grid gain in `d²` or compactness, so
+//! that mode moves grids to bring areas within ±ε and little else).
 //!
 //! A grid's weight is the fractional caseworkers it needs under the staffing rule (see
 //! [`crate::staffing`]); a street with no population balances grid counts instead. When one grid
@@ -75,7 +77,7 @@ impl Default for TerritoryOptions {
             trees_per_split: 24,
             max_passes: 40,
             compactness_weight: 0.01,
-            change_penalty: 0.002,
+            change_penalty: 0.02,
             staff: BTreeMap::new(),
         }
     }
@@ -315,7 +317,8 @@ struct Plan<'g> {
     today: Vec<Option<usize>>,
 }
 
-const OVER_EPS_PENALTY: f64 = 1000.0;
+/// Weight of the part of a deviation beyond ε: far above everything else, so balance comes first.
+const OVER_EPS_PENALTY: f64 = 100.0;
 
 impl<'g> Plan<'g> {
     fn new(g: &'g Graph, of: Vec<usize>, k: usize, target: f64, opts: &TerritoryOptions) -> Self {
@@ -346,7 +349,7 @@ impl<'g> Plan<'g> {
         let d = weight / self.target - 1.0;
         let over = (d.abs() - self.eps).max(0.0);
         let inv_pp = if area > 0.0 { perim * perim / (4.0 * std::f64::consts::PI * area) - 1.0 } else { 0.0 };
-        OVER_EPS_PENALTY * over * over + d * d + self.alpha * inv_pp
+        OVER_EPS_PENALTY * (over + 10.0 * over * over) + d * d + self.alpha * inv_pp
     }
 
     fn shared_with(&self, v: usize, a: usize) -> f64 {
