@@ -35,8 +35,23 @@ fn main() {
     let shapes = GridShapes::measure(&atlas);
     let required = grid_requirements(&atlas, &rule);
     println!("grid shapes and requirements: {:.3} s", t.elapsed().as_secs_f64());
-    for mode in [Mode::MinimalChange, Mode::FromScratch] {
-        let opts = TerritoryOptions { mode, ..TerritoryOptions::default() };
+    // Today's teams (a few grids per caseworker in the demo), then coarse areas of about 200
+    // grids each, the shape of GerryChain's 50 districts on 10k cells.
+    let coarse: std::collections::BTreeMap<String, usize> =
+        atlas.streets().iter().map(|s| (s.street.code.clone(), (s.grids.len() / 200).max(1))).collect();
+    let runs = [
+        (
+            "minimal change, today's staff",
+            TerritoryOptions { mode: Mode::MinimalChange, ..TerritoryOptions::default() },
+        ),
+        ("from scratch, today's staff", TerritoryOptions { mode: Mode::FromScratch, ..TerritoryOptions::default() }),
+        (
+            "from scratch, one area per ~200 grids",
+            TerritoryOptions { mode: Mode::FromScratch, staff: coarse, ..TerritoryOptions::default() },
+        ),
+    ];
+    for (label, opts) in runs {
+        let mode = label;
         let t = Instant::now();
         let p = propose_with(&atlas, &shapes, &required, &city.caseworkers, &rule.name, &opts).expect("proposal");
         let secs = t.elapsed().as_secs_f64();
@@ -60,7 +75,7 @@ fn main() {
         let contiguous = |today: bool| {
             streets.iter().filter(|s| if today { s.today.all_contiguous } else { s.proposed.all_contiguous }).count()
         };
-        println!("{mode:?}: {secs:.3} s");
+        println!("{mode}: {secs:.3} s, {} areas", streets.iter().map(|s| s.staff).sum::<usize>());
         println!(
             "  streets with staff {}, of which ±{:.0}% reachable {} (a single grid forbids it in {}); within ±ε: {within}",
             streets.len(),

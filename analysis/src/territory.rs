@@ -525,11 +525,12 @@ impl<'g> Plan<'g> {
         improved
     }
 
-    /// Flips, then ejection chains and flips again while the chains help.
-    fn improve(&mut self, passes: usize, rng: &mut ChaCha8Rng) {
+    /// Flips, then (when ±ε is reachable at all) ejection chains and flips again while the
+    /// chains help.
+    fn improve(&mut self, passes: usize, chains: bool, rng: &mut ChaCha8Rng) {
         self.flip(passes, rng);
-        for _ in 0..8 {
-            if !self.rebalance(4 * self.weight.len()) {
+        for _ in 0..if chains { 4 } else { 0 } {
+            if !self.rebalance(2 * self.weight.len()) {
                 break;
             }
             self.flip(passes, rng);
@@ -990,7 +991,7 @@ fn plan_street(
         plan.mu = opts.change_penalty;
         plan.today = first.clone();
     }
-    plan.improve(opts.max_passes, rng);
+    plan.improve(opts.max_passes, best_possible_deviation <= opts.epsilon, rng);
     let holders: Vec<Vec<usize>> = plan.of.iter().map(|&a| vec![a]).collect();
     let areas = describe(&g, &holders, &owners, target, unit_weights, &req);
     let changed = (0..n).filter(|&v| first[v].map(|t| team[t].id) != owners[plan.of[v]]).count();
