@@ -13,6 +13,10 @@
 //! - [`sweep`]: 蚕食法 sweep campaigns: the expanding-search block order, phases and the daily
 //!   schedule per caseworker.
 //! - [`campaign_sim`]: a campaign run against the demo city's hidden ground truth.
+//! - [`staffing`]: staffing rules (配备比例) as configuration: caseworkers required, assigned, gap, cost.
+//! - [`coverage`]: 包干法 contracted areas: dissolved polygons, loads, uncovered and doubled grids.
+//! - [`territory`]: balanced, contiguous, compact contracted areas proposed per street.
+//! - [`assessment`]: monthly assessment (考核) of caseworkers: counts, spot-check deductions, score, rank.
 //! - [`stats`]: normal tail probabilities and the Benjamini–Hochberg FDR.
 //! - [`tour`]: near-optimal closed tours through stops (nearest neighbour, 2-opt, Or-opt, Or-3opt,
 //!   iterated local search).
@@ -21,8 +25,10 @@
 //! - [`route`]: a caseworker's day: the order to visit buildings from the community station.
 //! - [`error`]: the statistics modules' error type.
 
+pub mod assessment;
 pub mod campaign_sim;
 pub mod candidates;
+pub mod coverage;
 pub mod density;
 pub mod emerging;
 pub mod error;
@@ -33,8 +39,10 @@ pub mod metrics;
 pub mod moran;
 pub mod network;
 pub mod route;
+pub mod staffing;
 pub mod stats;
 pub mod sweep;
+pub mod territory;
 pub mod tour;
 pub mod tsplib;
 pub mod weights;
