@@ -59,6 +59,9 @@ impl Weighter<TileKey, CachedTile> for ByBytes {
     }
 }
 
+/// A heat surface of one count (`None`: nothing to count).
+type HeatEntry = (HeatCount, Option<Arc<HeatSurface>>);
+
 /// The map geometry of one Atlas geometry generation.
 struct Derived {
     generation: u64,
@@ -75,7 +78,7 @@ pub struct TileCache {
     /// Held while deriving, so concurrent first requests derive once.
     deriving: Mutex<()>,
     /// Heat surfaces of one Atlas version, by count (`None`: nothing to count).
-    heat: Mutex<(u64, Vec<(HeatCount, Option<Arc<HeatSurface>>)>)>,
+    heat: Mutex<(u64, Vec<HeatEntry>)>,
 }
 
 impl std::fmt::Debug for TileCache {

@@ -272,9 +272,9 @@ pub fn run(
     match p.method {
         Method::Gi => {
             let g = gi_star(&last, &w_sub, &GiOptions { fdr: true }).map_err(stats_error)?;
-            for k in 0..ids.len() {
+            for (k, &value) in last.iter().enumerate() {
                 sites.push(Site {
-                    value: last[k],
+                    value,
                     statistic: g.z[k],
                     z: g.z[k],
                     p: g.p[k],
