@@ -55,6 +55,8 @@ export default defineConfig({
     chunkSizeWarningLimit: 1500,
     // MapLibre's worker ships as `.mjs`; emit it as `.js` so any static server sends a JavaScript type.
     rolldownOptions: {
+      // Two pages: the map, and the printable monthly report.
+      input: { main: 'index.html', report: 'report.html' },
       output: {
         assetFileNames: (asset) =>
           asset.names.some((name) => name.endsWith('.mjs')) ? 'assets/[name]-[hash].js' : 'assets/[name]-[hash][extname]',

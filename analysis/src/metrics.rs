@@ -97,6 +97,62 @@ pub enum Metric {
     PledgeRate,
 }
 
+impl Metric {
+    /// Every metric, in a fixed order.
+    pub const ALL: [Metric; 12] = [
+        Metric::Persons,
+        Metric::RentalUnits,
+        Metric::UnregisteredPersons,
+        Metric::UnregisteredRentalUnits,
+        Metric::PersonsPerKm2,
+        Metric::RentalUnitsPerKm2,
+        Metric::UnregisteredPerKm2,
+        Metric::RegRate,
+        Metric::PermitRate,
+        Metric::RentalRate,
+        Metric::ConsistencyRate,
+        Metric::PledgeRate,
+    ];
+
+    /// The snake_case name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Persons => "persons",
+            Metric::RentalUnits => "rental_units",
+            Metric::UnregisteredPersons => "unregistered_persons",
+            Metric::UnregisteredRentalUnits => "unregistered_rental_units",
+            Metric::PersonsPerKm2 => "persons_per_km2",
+            Metric::RentalUnitsPerKm2 => "rental_units_per_km2",
+            Metric::UnregisteredPerKm2 => "unregistered_per_km2",
+            Metric::RegRate => "reg_rate",
+            Metric::PermitRate => "permit_rate",
+            Metric::RentalRate => "rental_rate",
+            Metric::ConsistencyRate => "consistency_rate",
+            Metric::PledgeRate => "pledge_rate",
+        }
+    }
+
+    /// True for the guarded KPI rates (values in 0–1).
+    pub fn is_rate(self) -> bool {
+        matches!(
+            self,
+            Metric::RegRate | Metric::PermitRate | Metric::RentalRate | Metric::ConsistencyRate | Metric::PledgeRate
+        )
+    }
+}
+
+impl std::str::FromStr for Metric {
+    type Err = String;
+
+    /// Parses [`Metric::as_str`]; the error lists the choices.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Metric::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = Metric::ALL.iter().map(|m| m.as_str()).collect();
+            format!("unknown metric {s:?}: use one of {}", names.join(", "))
+        })
+    }
+}
+
 impl GridMetrics {
     /// Metrics from a grid's counts.
     pub fn from_counts(grid_id: u32, c: &Counts, guard: &RateGuard) -> Self {

@@ -4,8 +4,10 @@ use crate::ingest::Batch;
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use crate::tile_cache::{self, TileCache};
 use arc_swap::ArcSwap;
+use rentgrid_analysis::history::{self, History};
 use rentgrid_analysis::kpi::{self, Counts, Targets};
 use rentgrid_geodata::Atlas;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +27,15 @@ struct Inner {
     grid_counts: Mutex<Option<(u64, Arc<Vec<Counts>>)>>,
     basemap: Mutex<Option<Arc<Vec<u8>>>>,
     tiles: TileCache,
+    history: Mutex<Option<(u64, Arc<History>)>>,
+    hotspots: Mutex<(u64, HashMap<String, Arc<String>>)>,
+}
+
+/// The most hot-spot responses kept per Atlas snapshot.
+const HOTSPOT_CACHE_ENTRIES: usize = 64;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl AppState {
@@ -40,6 +51,8 @@ impl AppState {
                 grid_counts: Mutex::new(None),
                 basemap: Mutex::new(None),
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
+                history: Mutex::new(None),
+                hotspots: Mutex::new((0, HashMap::new())),
             }),
         }
     }
@@ -102,6 +115,36 @@ impl AppState {
         let counts = Arc::new(kpi::grid_counts(atlas));
         *guard = Some((atlas.version(), counts.clone()));
         counts
+    }
+
+    /// The monthly history of per-grid counts behind `atlas` (read from the store once per
+    /// snapshot: a visit or an import makes a new one).
+    pub async fn history(&self, atlas: &Atlas) -> Result<Arc<History>, StoreError> {
+        if let Some((v, h)) = lock(&self.inner.history).as_ref()
+            && *v == atlas.version()
+        {
+            return Ok(h.clone());
+        }
+        let registrations = self.inner.store.monthly_registrations().await?;
+        let now = self.grid_counts(atlas);
+        let h = Arc::new(history::monthly_history(atlas, &now, &registrations, history::DEFAULT_MONTHS));
+        *lock(&self.inner.history) = Some((atlas.version(), h.clone()));
+        Ok(h)
+    }
+
+    /// A hot-spot response computed for the snapshot `version` under `key`, if kept.
+    pub fn hotspots_cached(&self, version: u64, key: &str) -> Option<Arc<String>> {
+        let cache = lock(&self.inner.hotspots);
+        (cache.0 == version).then(|| cache.1.get(key).cloned()).flatten()
+    }
+
+    /// Keeps a hot-spot response of snapshot `version` (responses of older snapshots are dropped).
+    pub fn hotspots_store(&self, version: u64, key: String, body: Arc<String>) {
+        let mut cache = lock(&self.inner.hotspots);
+        if cache.0 != version || cache.1.len() >= HOTSPOT_CACHE_ENTRIES {
+            *cache = (version, HashMap::new());
+        }
+        cache.1.insert(key, body);
     }
 
     /// Records a visit: commits it to the store, then publishes an Atlas with its effect.

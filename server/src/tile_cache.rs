@@ -14,6 +14,7 @@ use axum::body::Bytes;
 use geo::{BoundingRect, Rect};
 use quick_cache::Weighter;
 use rentgrid_geodata::{Atlas, StatsDelta};
+use rentgrid_tiles::heat::{HeatCount, HeatSurface};
 use rentgrid_tiles::{Layer, MapGeometry, TileId, TileOptions, TileSources, build_tile, tiles_to_invalidate};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
@@ -31,6 +32,8 @@ pub struct TileKey {
     pub tile: TileId,
     /// The caller's scope ([`scope_key`]): 0 for one that sees everything.
     pub scope: u64,
+    /// What the `heat` tile set counts ([`HeatCount::index`]); 0 for other layers.
+    pub variant: u8,
 }
 
 /// A built tile as served.
@@ -56,6 +59,9 @@ impl Weighter<TileKey, CachedTile> for ByBytes {
     }
 }
 
+/// A heat surface of one count (`None`: nothing to count).
+type HeatEntry = (HeatCount, Option<Arc<HeatSurface>>);
+
 /// The map geometry of one Atlas geometry generation.
 struct Derived {
     generation: u64,
@@ -71,6 +77,8 @@ pub struct TileCache {
     derived: Mutex<Option<Derived>>,
     /// Held while deriving, so concurrent first requests derive once.
     deriving: Mutex<()>,
+    /// Heat surfaces of one Atlas version, by count (`None`: nothing to count).
+    heat: Mutex<(u64, Vec<HeatEntry>)>,
 }
 
 impl std::fmt::Debug for TileCache {
@@ -96,6 +104,7 @@ impl TileCache {
             generation: Mutex::new(0),
             derived: Mutex::new(None),
             deriving: Mutex::new(()),
+            heat: Mutex::new((u64::MAX, Vec::new())),
         }
     }
 
@@ -130,7 +139,11 @@ impl TileCache {
                     .extend(tiles_to_invalidate(Layer::Grids, grid_box, &opts).into_iter().map(|r| (Layer::Grids, r)));
             }
         }
-        entries.retain(|k, _| !ranges.iter().any(|(layer, r)| *layer == k.layer && r.contains(k.tile)));
+        // A count changed anywhere moves the density within a kernel radius of it: the heat
+        // surface is rebuilt from the new snapshot, and every heat tile with it.
+        entries.retain(|k, _| {
+            k.layer != Layer::Heat && !ranges.iter().any(|(layer, r)| *layer == k.layer && r.contains(k.tile))
+        });
     }
 
     /// Runs `swap` (which publishes a snapshot rebuilt from the store) and drops every tile and
@@ -176,22 +189,46 @@ impl TileCache {
         map
     }
 
-    /// The tile `tile` of `layer` as `scope` sees it: from the cache, or built from the current
-    /// snapshot and cached. Blocking (CPU-bound): call it off the async runtime.
+    /// The heat surface of `count` over `atlas`, built once per Atlas version. Blocking.
+    pub fn heat_surface(
+        &self,
+        atlas: &Atlas,
+        count: HeatCount,
+    ) -> Result<Option<Arc<HeatSurface>>, rentgrid_tiles::Error> {
+        let mut heat = lock(&self.heat);
+        if heat.0 != atlas.version() {
+            *heat = (atlas.version(), Vec::new());
+        }
+        if let Some((_, s)) = heat.1.iter().find(|(c, _)| *c == count) {
+            return Ok(s.clone());
+        }
+        let surface = HeatSurface::build(atlas, count, None)
+            .map_err(|e| rentgrid_tiles::Error::Options(format!("heat surface: {e}")))?
+            .map(Arc::new);
+        heat.1.push((count, surface.clone()));
+        Ok(surface)
+    }
+
+    /// The tile `tile` of `layer` as `scope` sees it (for `heat`, the surface of `count`): from the
+    /// cache, or built from the current snapshot and cached. Blocking (CPU-bound): call it off the
+    /// async runtime.
     pub fn get_or_build(
         &self,
         state: &AppState,
         layer: Layer,
         tile: TileId,
         scope: &Scope,
+        count: HeatCount,
     ) -> Result<CachedTile, rentgrid_tiles::Error> {
-        let key = TileKey { layer, tile, scope: scope_key(scope) };
+        let variant = if layer == Layer::Heat { count.index() } else { 0 };
+        let key = TileKey { layer, tile, scope: scope_key(scope), variant };
         if let Some(hit) = self.entries.as_ref().and_then(|c| c.get(&key)) {
             return Ok(hit);
         }
         let (atlas, generation, map) = self.snapshot(state);
         let map = self.map_geometry(&atlas, generation, map);
         let counts = state.grid_counts(&atlas);
+        let heat = if layer == Layer::Heat { self.heat_surface(&atlas, count)? } else { None };
         let sees = |g| scope.sees_grid(g);
         let src = TileSources {
             atlas: &atlas,
@@ -199,6 +236,7 @@ impl TileCache {
             targets: state.targets(),
             map: &map,
             visible: if scope.grids.is_none() { None } else { Some(&sees) },
+            heat: heat.as_deref(),
         };
         let bytes = build_tile(&src, layer, tile, &TileOptions::default())?;
         let built = CachedTile {

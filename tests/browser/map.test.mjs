@@ -115,6 +115,7 @@ describe('the web map', () => {
   let dataDir;
   let server;
   let browser;
+  let context;
   let page;
   let origin;
   /** Every URL the page (and its workers) requested. */
@@ -134,7 +135,7 @@ describe('the web map', () => {
       // Playwright adds --enable-unsafe-swiftshader: WebGL runs in software, no GPU needed.
       args: ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-sandbox'],
     });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.on('request', (request) => requests.push(request.url()));
     page = await context.newPage();
     page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
@@ -295,6 +296,78 @@ describe('the web map', () => {
       { grid: building.grid, units: before + 1 },
       { timeout: 20_000 },
     );
+  });
+
+  it('opens the leaders\' view: heat and hot spots, a legend that explains confidence, a month slider, aggregates only', async () => {
+    const leaders = await context.newPage();
+    /** What the leaders' page requested (the context also logs it for the origin check below). */
+    const asked = [];
+    leaders.on('request', (request) => asked.push(new URL(request.url())));
+    leaders.on('pageerror', (error) => problems.push(`leaders page error: ${error.stack ?? error.message}`));
+    leaders.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`leaders console error: ${message.text()}`);
+    });
+    await leaders.goto(`${server.url}/?view=leaders`);
+    await leaders.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+
+    // The legend says what confidence and FDR mean, in one line each.
+    const legend = await leaders.locator('.rg-legend').innerText();
+    assert.match(legend, /置信度：.*99%\/95%\/90%/, legend);
+    assert.match(legend, /FDR：.*Benjamini–Hochberg/, legend);
+    assert.match(legend, /热点 99% 置信度/);
+    assert.match(legend, /核密度/);
+
+    // The slider holds the server's months and starts at the latest.
+    const hot = await (await fetch(`${origin}/api/hotspots?metric=unregistered_per_km2`)).json();
+    const months = hot.description.months_available;
+    assert.ok(months.length >= 12, `months: ${months}`);
+    const panel = leaders.locator('.rg-leaders');
+    assert.equal(await panel.getAttribute('data-month'), months.at(-1));
+    // Moving it (by keyboard, as a user can) redraws the hot spots of the first month.
+    const answered = leaders.waitForResponse((r) => r.url().includes('/api/hotspots') && r.url().includes(`month=${months[0]}`));
+    await leaders.focus('.rg-month-slider');
+    await leaders.keyboard.press('Home');
+    assert.equal((await answered).status(), 200);
+    await leaders.waitForFunction((m) => document.querySelector('.rg-leaders')?.dataset.shown === m, months[0], { timeout: 20_000 });
+    assert.ok((await leaders.locator('.rg-month').innerText()).includes(months[0]));
+    const drawn = await leaders.evaluate(() => window.__rentgrid.map.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length);
+    assert.ok(drawn > 0, 'no hot-spot grid is drawn');
+
+    // The ranking lists every street; small counts are suppressed.
+    const streets = (await (await fetch(`${origin}/api/stats?level=street`)).json()).rows;
+    const rows = leaders.locator('.rg-ranking').first().locator('tbody tr');
+    assert.equal(await rows.count(), streets.length);
+    for (const cell of await leaders.locator('.rg-ranking tbody tr td:nth-child(3)').allInnerTexts()) {
+      assert.ok(cell === '<5' || Number(cell.replace(/,/g, '')) >= 5, `count ${cell} shown`);
+    }
+
+    // Heat tiles came from the server; no request of this view can return person-level data.
+    assert.ok(asked.some((u) => /^\/tiles\/heat\/\d+\/\d+\/\d+\.mvt$/.test(u.pathname)), 'no heat tile was requested');
+    const allowed = [
+      /^\/api\/district$/,
+      /^\/api\/hotspots$/,
+      /^\/api\/stats$/,
+      /^\/health$/,
+      /^\/tiles\/(basemap|boundaries|heat)\.json$/,
+      /^\/tiles\/(basemap|boundaries|heat)\/\d+\/\d+\/\d+\.mvt$/,
+    ];
+    for (const u of asked.filter((u) => u.origin === origin && /^\/(api|tiles|health)/.test(u.pathname))) {
+      assert.ok(allowed.some((re) => re.test(u.pathname)), `the leaders' view requested ${u.pathname}${u.search}`);
+      if (u.pathname === '/api/stats') assert.match(u.search, /level=(street|community)/);
+    }
+
+    // The printable monthly report: a snapshot of the map and the table, for the month chosen.
+    const href = await leaders.locator('.rg-report-link').getAttribute('href');
+    assert.ok(href.includes(`month=${months[0]}`), href);
+    const report = await context.newPage();
+    report.on('pageerror', (error) => problems.push(`report page error: ${error.stack ?? error.message}`));
+    await report.goto(new URL(href, `${server.url}/`).href);
+    await report.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+    assert.match(await report.locator('.rg-report-snapshot').getAttribute('src'), /^data:image\/png;base64,/);
+    assert.ok((await report.locator('.rg-report-head').innerText()).includes(months[0]));
+    assert.equal(await report.locator('.rg-ranking').first().locator('tbody tr').count(), streets.length);
+    await report.close();
+    await leaders.close();
   });
 
   it('made every request to its own origin and logged no error', () => {

@@ -72,7 +72,14 @@ fn tiles(c: &mut Criterion) {
             atlas.buildings().len(),
             t.elapsed()
         );
-        let src = TileSources { atlas: &atlas, grid_counts: &counts, targets: &targets, map: &map, visible: None };
+        let src = TileSources {
+            atlas: &atlas,
+            grid_counts: &counts,
+            targets: &targets,
+            map: &map,
+            visible: None,
+            heat: None,
+        };
         let mut rng = ChaCha8Rng::seed_from_u64(TILES_SEED);
         let n = atlas.buildings().len() as u32;
         let mut group = c.benchmark_group(format!("tiles/scale/{label}"));

@@ -19,12 +19,21 @@ pub enum Layer {
     Boundaries,
     /// The base map drawn from our own data: district outline, blocks, roads.
     Basemap,
+    /// 核密度 the kernel density surface of persons, rental units or unregistered persons.
+    Heat,
 }
 
 impl Layer {
     /// Every layer, in a fixed order.
-    pub const ALL: [Layer; 6] =
-        [Layer::Grids, Layer::Buildings, Layer::RentalUnits, Layer::Workplaces, Layer::Boundaries, Layer::Basemap];
+    pub const ALL: [Layer; 7] = [
+        Layer::Grids,
+        Layer::Buildings,
+        Layer::RentalUnits,
+        Layer::Workplaces,
+        Layer::Boundaries,
+        Layer::Basemap,
+        Layer::Heat,
+    ];
 
     /// The name in URLs and TileJSON.
     pub fn as_str(self) -> &'static str {
@@ -35,6 +44,7 @@ impl Layer {
             Layer::Workplaces => "workplaces",
             Layer::Boundaries => "boundaries",
             Layer::Basemap => "basemap",
+            Layer::Heat => "heat",
         }
     }
 
@@ -47,6 +57,7 @@ impl Layer {
             Layer::Workplaces => crate::layers::workplaces::VECTOR_LAYERS,
             Layer::Boundaries => crate::layers::boundaries::VECTOR_LAYERS,
             Layer::Basemap => crate::layers::basemap::VECTOR_LAYERS,
+            Layer::Heat => crate::layers::heat::VECTOR_LAYERS,
         }
     }
 

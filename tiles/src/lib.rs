@@ -2,6 +2,7 @@
 //! library: no HTTP, no SQL, no async.
 //!
 //! - [`tile`]: Web Mercator tile maths, and the tiles a change touches.
+//! - [`heat`]: the kernel density surface the `heat` tile set draws, on a fixed raster in metres.
 //! - [`geometry`]: projection into a tile, clipping to tile plus buffer, simplification,
 //!   quantisation and polygon repair.
 //! - [`cluster`]: clustering of dense point layers at low zoom.
@@ -17,6 +18,7 @@
 pub mod cluster;
 pub mod decode;
 pub mod geometry;
+pub mod heat;
 pub mod layer;
 mod layers;
 pub mod map_geometry;
@@ -45,7 +47,7 @@ pub enum Error {
         y: u32,
     },
     /// A layer name that is not one of [`Layer::ALL`].
-    #[error("unknown tile layer {0:?}: use grids, buildings, rental_units, workplaces, boundaries or basemap")]
+    #[error("unknown tile layer {0:?}: use grids, buildings, rental_units, workplaces, boundaries, basemap or heat")]
     UnknownLayer(String),
     /// Options that cannot work.
     #[error("tile options: {0}")]
@@ -134,6 +136,9 @@ pub struct TileSources<'a> {
     /// The grids the caller may see (its Scope); `None` sees all. Grids, buildings, rental units
     /// and workplaces outside are left out; boundaries and the base map are drawn for everyone.
     pub visible: Option<&'a (dyn Fn(GridId) -> bool + Sync)>,
+    /// The heat surface the `heat` tile set draws ([`heat::HeatSurface::build`]); `None` draws
+    /// empty heat tiles.
+    pub heat: Option<&'a heat::HeatSurface>,
 }
 
 impl std::fmt::Debug for TileSources<'_> {

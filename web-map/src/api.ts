@@ -124,7 +124,7 @@ export async function fetchGridStatuses(): Promise<GridStatsRow[]> {
 }
 
 /** The tile sets `GET /tiles/{layer}.json` describes. */
-export type TileSet = 'grids' | 'buildings' | 'rental_units' | 'workplaces' | 'boundaries' | 'basemap';
+export type TileSet = 'grids' | 'buildings' | 'rental_units' | 'workplaces' | 'boundaries' | 'basemap' | 'heat';
 
 /** The TileJSON URL of a tile set on this page's origin. */
 export function tileJsonUrl(layer: TileSet): string {
@@ -136,4 +136,61 @@ export async function fetchDataVersion(): Promise<number> {
   const response = await fetch(new URL('/health', window.location.origin).href, { headers: { Accept: 'application/json' } });
   if (!response.ok) throw new ApiError(response.url, response.status, undefined, `${response.status} ${response.statusText}`);
   return ((await response.json()) as { atlas_version: number }).atlas_version;
+}
+
+/** A metric `GET /api/hotspots` maps. */
+export type HotspotMetric = 'unregistered_per_km2' | 'reg_rate' | 'rental_rate' | 'persons_per_km2';
+
+/** The properties of one grid in `GET /api/hotspots` (Gi*). */
+export interface HotspotProperties {
+  grid_id: number;
+  name: string;
+  value: number | null;
+  /** Gi* confidence bin: ±3 at 99%, ±2 at 95%, ±1 at 90%, 0 not significant; null when excluded. */
+  class: number | null;
+  class_label?: string;
+  z?: number;
+  p?: number;
+  q?: number;
+  fdr_significant?: boolean;
+}
+
+/** `GET /api/hotspots`: grids with their class, and what was run. */
+export interface Hotspots {
+  type: 'FeatureCollection';
+  features: Feature<Polygon | MultiPolygon, HotspotProperties>[];
+  description: {
+    method: string;
+    metric: string;
+    month: string | null;
+    months_available: string[];
+    alpha: number;
+    n: number;
+    weights: { kind: string; transform: string; text: string };
+  };
+}
+
+/** Gi* hot spots of `metric` at the end of `month` (today's register when absent). */
+export function fetchHotspots(metric: HotspotMetric, month?: string): Promise<Hotspots> {
+  const q = new URLSearchParams({ method: 'gi', metric, weights: 'queen' });
+  if (month) q.set('month', month);
+  return getJson(`hotspots?${q}`);
+}
+
+/** One row of `GET /api/stats?level=street|community`: aggregates only. */
+export interface PlaceRow {
+  code: string;
+  name: string;
+  parent_code: string | null;
+  persons: number;
+  persons_registered: number;
+  rental_units: number;
+  rental_units_registered: number;
+  reg_rate: number | null;
+  rental_rate: number | null;
+}
+
+/** The KPI rows of every street or community. */
+export async function fetchPlaceRows(level: 'street' | 'community'): Promise<PlaceRow[]> {
+  return (await getJson<{ rows: PlaceRow[] }>(`stats?level=${level}`)).rows;
 }

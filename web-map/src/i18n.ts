@@ -103,6 +103,8 @@ export const t = defineStrings(
     hideLegend: '收起图例',
     loading: '正在加载地图…',
     loadFailed: '数据加载失败：{detail}',
+    leadersView: '领导视图',
+    fullView: '返回全图',
   },
   {
     appTitle: 'Rental housing & grid management',
@@ -114,6 +116,8 @@ export const t = defineStrings(
     hideLegend: 'Hide legend',
     loading: 'Loading the map…',
     loadFailed: 'Could not load data: {detail}',
+    leadersView: 'Leaders',
+    fullView: 'Back to the full map',
   },
 );
 

@@ -10,6 +10,10 @@ import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } fro
 import { fetchDataVersion, fetchDistrict } from './api';
 import { getLang, onLangChange, setLang, t } from './i18n';
 import { createLayers } from './layers';
+import { createHeatLayer } from './layers/heat';
+import { createHotspotsLayer } from './layers/hotspots';
+import { createLeadersPanel } from './leaders/panel';
+import { createBasemapLayer } from './layers/basemap';
 import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
 import { h, isNarrowScreen } from './ui/dom';
 import { bindInteraction, type Popups } from './ui/interaction';
@@ -34,6 +38,9 @@ function fitPadding() {
     : { top: 32, bottom: 32, left: 32, right: 360 };
 }
 
+/** `?view=leaders` opens the leaders' view (领导视图): aggregates only. */
+const leadersView = new URLSearchParams(window.location.search).get('view') === 'leaders';
+
 /** How often the map asks whether the data changed (a visit recorded elsewhere, an import). */
 const UPDATE_CHECK_MS = 30_000;
 
@@ -48,11 +55,12 @@ function mount(root: HTMLElement): () => void {
   const nameEl = h('span', { class: 'rg-district' });
   const titleEl = h('span', { class: 'rg-title' });
   const langButton = h('button', { type: 'button', class: 'rg-lang' });
+  const viewLink = h('a', { class: 'rg-view', href: leadersView ? './' : '?view=leaders' });
   const header = h(
     'header',
     { class: 'rg-header' },
     h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), nameEl, ' ', titleEl),
-    langButton,
+    h('nav', { class: 'rg-nav' }, viewLink, langButton),
   );
   const mapEl = h('div', { class: 'rg-map' });
   const banner = h('div', { class: 'rg-banner', role: 'alert', hidden: true });
@@ -65,6 +73,7 @@ function mount(root: HTMLElement): () => void {
     nameEl.textContent = districtName;
     titleEl.textContent = t('appTitle');
     langButton.textContent = t('switchLang');
+    viewLink.textContent = leadersView ? t('fullView') : t('leadersView');
     langButton.setAttribute('aria-label', t('switchLangLabel'));
     loadingText.textContent = t('loading');
     document.title = districtName ? t('documentTitle', { district: districtName }) : `rentgrid · ${t('appTitle')}`;
@@ -118,7 +127,8 @@ function mount(root: HTMLElement): () => void {
     await map.once('load');
     if (stopped) return;
 
-    const layers = createLayers();
+    const hotspots = leadersView ? createHotspotsLayer() : undefined;
+    const layers = hotspots ? [createBasemapLayer(), createHeatLayer(), hotspots] : createLayers();
     const visibility = new Map<string, boolean>(layers.map((layer) => [layer.id, true]));
     const ctx: LayerContext = { map, district, refreshLegend: () => legend?.render(), reportError: showError };
     const results = await Promise.allSettled(layers.map((layer) => layer.attach(ctx)));
@@ -156,6 +166,12 @@ function mount(root: HTMLElement): () => void {
       },
     });
     main.append(legend.element);
+    if (hotspots && attached.includes(hotspots)) {
+      const panel = await createLeadersPanel(district, hotspots, showError);
+      if (stopped) return;
+      main.append(panel.element);
+      disposers.push(() => panel.destroy());
+    }
     popups = bindInteraction(map, attached);
     disposers.push(() => popups?.destroy());
 

@@ -322,6 +322,20 @@ pub fn generate(opts: &DemoOptions, progress: &mut dyn FnMut(&str, f64)) -> Resu
         })
         .collect();
     let mut pg = PeopleGen::new(&r, opts.as_of, opts.seed);
+    // The year's registration trend per community, by its position (no draws, so the rest of the
+    // city is as before): every third community ran a sweep lately (蚕食法: registrations pile up
+    // in the last months), every third stalled (the year's registrations came early, few lately).
+    pg.grid_trend = grids
+        .iter()
+        .map(|g| {
+            let ci = communities.iter().position(|c| c.code == g.community_code).unwrap_or(0);
+            match ci % 3 {
+                1 => Trend::Improving,
+                2 => Trend::Stalling,
+                _ => Trend::Steady,
+            }
+        })
+        .collect();
     let mut buildings: Vec<Building> = Vec::new();
     for b in 0..nb {
         let gid = grid_of_block[b];
@@ -792,6 +806,19 @@ struct PeopleGen<'a> {
     /// A stream of its own for the utility accounts of hidden units, so that drawing them
     /// leaves every other draw of the city as it was.
     meter_rng: ChaCha8Rng,
+    /// The registration trend of the year, per grid.
+    grid_trend: Vec<Trend>,
+}
+
+/// How a grid's registrations of the last year are spread over its months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trend {
+    /// Evenly.
+    Steady,
+    /// More and more towards the end of the year (a sweep).
+    Improving,
+    /// Mostly early in the year, few lately.
+    Stalling,
 }
 
 /// Mixed into the city's seed for [`PeopleGen::meter_rng`].
@@ -813,6 +840,7 @@ impl<'a> PeopleGen<'a> {
             persons_in: vec![],
             person_ids: std::collections::HashSet::new(),
             meter_rng: ChaCha8Rng::seed_from_u64(seed ^ METER_STREAM),
+            grid_trend: Vec::new(),
         }
     }
 
@@ -845,10 +873,20 @@ impl<'a> PeopleGen<'a> {
         id
     }
 
-    /// A registration date: 30% within the last year (the new rentals of the year), the rest earlier.
-    fn reg_date(&self, rng: &mut ChaCha8Rng) -> Date {
-        if rng.random_bool(0.3) {
-            self.as_of - Duration::days(rng.random_range(0..365))
+    /// A registration date: 30% within the last year (the new rentals of the year; 40% in a
+    /// grid that ran a sweep), the rest earlier. Within the year the grid's [`Trend`] skews the
+    /// dates towards its end (improving) or its start (stalling). Two draws, whatever the trend.
+    fn reg_date(&self, grid_id: u32, rng: &mut ChaCha8Rng) -> Date {
+        let trend = self.grid_trend.get(grid_id as usize).copied().unwrap_or(Trend::Steady);
+        let recent = if trend == Trend::Improving { 0.4 } else { 0.3 };
+        if rng.random_bool(recent) {
+            let u = rng.random_range(0..365i64) as f64 / 365.0;
+            let days_ago = match trend {
+                Trend::Steady => u,
+                Trend::Improving => u * u,
+                Trend::Stalling => 1.0 - (1.0 - u) * (1.0 - u),
+            };
+            self.as_of - Duration::days((days_ago * 365.0).floor().min(364.0) as i64)
         } else {
             self.as_of - Duration::days(rng.random_range(365..1825))
         }
@@ -910,7 +948,7 @@ impl<'a> PeopleGen<'a> {
                 landlord_id,
                 label: format!("{}{:02}", d / per_floor.max(1) + 1, d % per_floor.max(1) + 1),
                 registered,
-                registered_on: registered.then(|| self.reg_date(rng)),
+                registered_on: registered.then(|| self.reg_date(grid_id, rng)),
                 pledge_signed: registered && rng.random_bool((0.98 - 0.3 * weak).clamp(0.05, 1.0)),
                 tenants,
                 mode: match kind {
@@ -945,7 +983,7 @@ impl<'a> PeopleGen<'a> {
                     id_number,
                     phone: people::phone(rng),
                     registered: pregistered,
-                    registered_on: pregistered.then(|| self.reg_date(rng)),
+                    registered_on: pregistered.then(|| self.reg_date(grid_id, rng)),
                     permit: pregistered && rng.random_bool((0.93 - 0.28 * weak).clamp(0.05, 1.0)),
                     consistent: pregistered && rng.random_bool((0.84 - 0.35 * weak).clamp(0.05, 1.0)),
                     workplace_id: None,

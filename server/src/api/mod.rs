@@ -3,6 +3,7 @@
 
 mod extract;
 mod features;
+mod hotspots;
 mod imports;
 mod ogc;
 mod openapi;
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/buildings/{id}", get(features::building))
         .route("/api/basemap", get(features::basemap))
         .route("/api/stats", get(stats))
+        .route("/api/hotspots", get(hotspots::hotspots))
         .route("/api/exports/{file}", get(exports))
         .route("/api/visits", post(visits::create))
         .route(

@@ -224,6 +224,37 @@ fn api_paths(paths: &mut serde_json::Map<String, Value>) {
         { "name": "skip_invalid", "in": "query", "schema": { "type": "boolean" } },
     ]);
     paths.insert("/api/imports/{kind}".into(), import);
+    let q = |name: &str, schema: Value, description: &str| json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description });
+    let metrics: Vec<&str> = rentgrid_analysis::metrics::Metric::ALL.iter().map(|m| m.as_str()).collect();
+    paths.insert(
+        "/api/hotspots".into(),
+        json!({ "get": {
+            "operationId": "hotspots",
+            "summary": "hot spots of a grid metric: Getis-Ord Gi*, Local Moran's I or emerging hot spots over the \
+                        monthly history, as GeoJSON grids with value, statistic, z, p, q (FDR), fdr_significant and \
+                        class, and a top-level description of the run (method, metric, weights, alpha, permutations, \
+                        seed, n, months)",
+            "tags": ["API"],
+            "parameters": [
+                q("method", json!({ "type": "string", "enum": ["gi", "lisa", "emerging"], "default": "gi" }), "the statistic"),
+                q("metric", json!({ "type": "string", "enum": metrics, "default": "reg_rate" }), "the per-grid metric"),
+                q("weights", json!({ "type": "string", "default": "queen" }),
+                  "queen | rook | knn[:k] | distance:metres, optionally ,binary or ,row"),
+                q("tessellation", json!({ "type": "string", "enum": ["grid"], "default": "grid" }), "the areas analysed"),
+                q("month", json!({ "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$" }),
+                  "the metric at the end of this month (for emerging, the series ends there)"),
+                q("alpha", json!({ "type": "number", "enum": [0.10, 0.05, 0.01], "default": 0.05 }), "FDR level"),
+                q("permutations", json!({ "type": "integer", "minimum": 0, "maximum": 99_999, "default": 999 }),
+                  "LISA permutations"),
+                q("seed", json!({ "type": "integer", "minimum": 0, "default": 12345 }), "LISA permutation seed"),
+            ],
+            "responses": {
+                "200": ok("grids with their statistics", geojson_content(json!({ "type": "object" }))),
+                "400": error("a malformed parameter; the message names it"),
+                "422": error("a month outside the history, or too few months for emerging hot spots"),
+            },
+        }}),
+    );
 }
 
 fn components() -> Value {

@@ -15,11 +15,13 @@ use crate::scope::Scope;
 use crate::state::AppState;
 use crate::tile_cache::CachedTile;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use rentgrid_tiles::heat::HeatCount;
 use rentgrid_tiles::{Layer, TileId};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 /// The media type of Mapbox Vector Tiles.
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -41,9 +43,17 @@ pub async fn tile(
     State(state): State<AppState>,
     scope: Scope,
     Path((layer, z, x, file)): Path<(String, String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let layer = parse_layer(&layer)?;
+    let count: HeatCount = match q.get("count") {
+        None => HeatCount::default(),
+        Some(_) if layer != Layer::Heat => {
+            return Err(ApiError::BadRequest(format!("count= is a parameter of the heat tiles, not of {layer}")));
+        }
+        Some(c) => c.parse().map_err(ApiError::BadRequest)?,
+    };
     let y = file
         .strip_suffix(".mvt")
         .or_else(|| file.strip_suffix(".pbf"))
@@ -51,7 +61,7 @@ pub async fn tile(
     let (z, x, y) = (parse_num::<u8>("zoom", &z)?, parse_num::<u32>("x", &x)?, parse_num::<u32>("y", y)?);
     let tile = TileId::new(z, x, y).map_err(|e| ApiError::NotFound(e.to_string()))?;
     let public = scope.grids.is_none();
-    let built = tokio::task::spawn_blocking(move || state.tiles().get_or_build(&state, layer, tile, &scope))
+    let built = tokio::task::spawn_blocking(move || state.tiles().get_or_build(&state, layer, tile, &scope, count))
         .await
         .map_err(|e| ApiError::Internal(format!("tile {layer}/{tile}: {e}")))?
         .map_err(|e| ApiError::Internal(format!("tile {layer}/{tile}: {e}")))?;
@@ -107,6 +117,7 @@ fn accepts_gzip(req: &HeaderMap) -> bool {
 pub async fn tilejson(
     State(state): State<AppState>,
     Path(file): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let name = file
@@ -123,7 +134,14 @@ pub async fn tilejson(
         .and_then(|h| h.to_str().ok())
         .filter(|p| *p == "https" || *p == "http")
         .unwrap_or("http");
-    let path = format!("/tiles/{}/{{z}}/{{x}}/{{y}}.mvt", layer.as_str());
+    let query = match q.get("count") {
+        None => String::new(),
+        Some(_) if layer != Layer::Heat => {
+            return Err(ApiError::BadRequest(format!("count= is a parameter of the heat tiles, not of {layer}")));
+        }
+        Some(c) => format!("?count={}", c.parse::<HeatCount>().map_err(ApiError::BadRequest)?.as_str()),
+    };
+    let path = format!("/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", layer.as_str());
     let url = host.map_or_else(|| path.clone(), |h| format!("{proto}://{h}{path}"));
     let vector_layers: Vec<Value> = layer
         .vector_layers()

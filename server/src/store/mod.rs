@@ -17,7 +17,7 @@ use rentgrid_geodata::import::persons::ImportedPerson;
 use rentgrid_geodata::import::units::ImportedUnit;
 use rentgrid_geodata::import::visits::ImportedVisit;
 use rentgrid_geodata::import::workplaces::ImportedWorkplace;
-use rentgrid_geodata::{AtlasInput, City, StatsDelta, Visit};
+use rentgrid_geodata::{AtlasInput, City, MonthlyRegistrations, StatsDelta, Visit};
 use time::Date;
 
 /// Errors of the store.
@@ -272,6 +272,74 @@ pub trait Store: Send + Sync {
     async fn keys(&self, of: Keyed) -> Result<Keys>;
     /// A whole ledger, in the columns of [`ledger_sql`], ordered by id.
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>>;
+    /// Registrations with a date, counted per building and month: the monthly history's source.
+    async fn monthly_registrations(&self) -> Result<Vec<MonthlyRegistrations>>;
+}
+
+/// The queries of [`Store::monthly_registrations`], the same on both backends but for `month`,
+/// the backend's expression of a date column's `YYYY-MM`: persons (building, month, n, permit,
+/// consistent), then rental units (building, month, n, pledged).
+pub fn monthly_registrations_sql(month: impl Fn(&str) -> String) -> [String; 2] {
+    [
+        format!(
+            "SELECT CAST(building_id AS BIGINT) AS building_id, {m} AS month, CAST(COUNT(*) AS BIGINT) AS n, \
+             CAST(SUM(CASE WHEN permit THEN 1 ELSE 0 END) AS BIGINT) AS a, \
+             CAST(SUM(CASE WHEN consistent THEN 1 ELSE 0 END) AS BIGINT) AS b \
+             FROM persons WHERE registered AND registered_on IS NOT NULL GROUP BY building_id, {m}",
+            m = month("registered_on")
+        ),
+        format!(
+            "SELECT CAST(building_id AS BIGINT) AS building_id, {m} AS month, CAST(COUNT(*) AS BIGINT) AS n, \
+             CAST(SUM(CASE WHEN pledge_signed THEN 1 ELSE 0 END) AS BIGINT) AS a, CAST(0 AS BIGINT) AS b \
+             FROM rental_units WHERE registered AND registered_on IS NOT NULL GROUP BY building_id, {m}",
+            m = month("registered_on")
+        ),
+    ]
+}
+
+/// Merges the rows of [`monthly_registrations_sql`] — (building, `YYYY-MM`, n, a, b) of persons,
+/// then of rental units — into one record per building and month.
+pub fn merge_monthly_registrations(
+    persons: Vec<(i64, String, i64, i64, i64)>,
+    units: Vec<(i64, String, i64, i64, i64)>,
+) -> Result<Vec<MonthlyRegistrations>> {
+    use std::collections::BTreeMap;
+    let mut out: BTreeMap<(u32, rentgrid_geodata::Month), MonthlyRegistrations> = BTreeMap::new();
+    let num = |v: i64, what: &str| {
+        u32::try_from(v).map_err(|_| StoreError::Corrupt {
+            what: "registration count",
+            id: what.to_string(),
+            reason: format!("{v} is out of range"),
+        })
+    };
+    for (is_person, rows) in [(true, persons), (false, units)] {
+        for (building, month, n, a, b) in rows {
+            let building_id = num(building, "building_id")?;
+            let month: rentgrid_geodata::Month = month.parse().map_err(|reason| StoreError::Corrupt {
+                what: "registration date",
+                id: building.to_string(),
+                reason,
+            })?;
+            let r = out.entry((building_id, month)).or_insert(MonthlyRegistrations {
+                building_id,
+                month,
+                persons: 0,
+                persons_with_permit: 0,
+                persons_consistent: 0,
+                rental_units: 0,
+                pledges_signed: 0,
+            });
+            if is_person {
+                r.persons += num(n, "persons")?;
+                r.persons_with_permit += num(a, "permit")?;
+                r.persons_consistent += num(b, "consistent")?;
+            } else {
+                r.rental_units += num(n, "rental_units")?;
+                r.pledges_signed += num(a, "pledges")?;
+            }
+        }
+    }
+    Ok(out.into_values().collect())
 }
 
 /// The query that reads a ledger in the columns its importer reads. `xy` gives the workplace

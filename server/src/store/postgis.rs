@@ -927,6 +927,13 @@ impl Store for PostgisStore {
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>> {
         super::ledgers::postgres::ledger(&self.pool, &ledger_sql(which, ("ST_X(w.point)", "ST_Y(w.point)")), cell).await
     }
+
+    async fn monthly_registrations(&self) -> Result<Vec<rentgrid_geodata::MonthlyRegistrations>> {
+        let [persons, units] = super::monthly_registrations_sql(|c| format!("to_char({c}, 'YYYY-MM')"));
+        let persons = sqlx::query_as(&persons).fetch_all(&self.pool).await?;
+        let units = sqlx::query_as(&units).fetch_all(&self.pool).await?;
+        super::merge_monthly_registrations(persons, units)
+    }
 }
 
 fn visit_from_row(row: &PgRow) -> Result<Visit> {

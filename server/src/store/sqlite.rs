@@ -922,6 +922,13 @@ impl Store for SqliteStore {
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>> {
         super::ledgers::sqlite::ledger(&self.pool, &ledger_sql(which, ("w.lon", "w.lat")), cell).await
     }
+
+    async fn monthly_registrations(&self) -> Result<Vec<rentgrid_geodata::MonthlyRegistrations>> {
+        let [persons, units] = super::monthly_registrations_sql(|c| format!("substr({c}, 1, 7)"));
+        let persons = sqlx::query_as(&persons).fetch_all(&self.pool).await?;
+        let units = sqlx::query_as(&units).fetch_all(&self.pool).await?;
+        super::merge_monthly_registrations(persons, units)
+    }
 }
 
 /// Landlord ids for imported units: known ID numbers reuse their landlord, the rest get new

@@ -5,6 +5,7 @@ pub mod basemap;
 pub mod boundaries;
 pub mod buildings;
 pub mod grids;
+pub mod heat;
 pub mod rental_units;
 pub mod workplaces;
 
@@ -95,6 +96,7 @@ pub fn build(layer: Layer, ctx: &Ctx) -> Vec<LayerEncoder> {
         Layer::Workplaces => workplaces::build(ctx),
         Layer::Boundaries => boundaries::build(ctx),
         Layer::Basemap => basemap::build(ctx),
+        Layer::Heat => heat::build(ctx),
     }
 }
 

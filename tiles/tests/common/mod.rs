@@ -29,6 +29,7 @@ impl World {
             targets: &self.targets,
             map: &self.map,
             visible: None,
+            heat: None,
         }
     }
 

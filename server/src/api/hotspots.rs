@@ -1,0 +1,500 @@
+//! `GET /api/hotspots`: hot spots (热点分析) of a per-grid metric as GeoJSON, with everything
+//! needed to reproduce the run.
+//!
+//! Query parameters (every one optional):
+//! - `method`: `gi` (Getis-Ord Gi\*, default), `lisa` (Local Moran's I) or `emerging`
+//!   (emerging hot spots over the monthly history).
+//! - `metric`: one of [`Metric::ALL`] (default `reg_rate`).
+//! - `weights`: `queen` (default), `rook`, `knn[:k]` (k = 8), `distance:metres`, optionally followed
+//!   by `,binary` or `,row` (default binary for `gi` and `emerging`, row for `lisa`, as ArcGIS and
+//!   esda do). k-nearest and distance bands use each grid's label point, in metres.
+//! - `month=YYYY-MM`: the metric at the end of that month (for `emerging`, the series ends
+//!   there); default today's register (for `emerging`, every month of the history).
+//! - `alpha`: 0.10, 0.05 (default) or 0.01, the level of the Benjamini–Hochberg FDR test behind
+//!   `fdr_significant` (for `emerging` also the confidence a month's hot or cold spot needs).
+//! - `permutations` (`lisa`, default 999, at most 99,999) and `seed` (default 12345).
+//!
+//! Each feature is a grid with `value`, `statistic`, `z`, `p`, `q` (FDR-adjusted p),
+//! `fdr_significant` and `class`: the Gi\* confidence bin (±3 at 99%, ±2 at 95%, ±1 at 90%, 0 not
+//! significant), the LISA quadrant (`high_high`, `low_low`, `high_low`, `low_high` or
+//! `not_significant`) or the emerging hot spot category. Grids whose value is undefined (a rate
+//! under its small-number guard) are present with `value: null` and `class: null`. The top-level
+//! `description` states the method, metric, weights (kind, parameters, transform, self-weight,
+//! neighbour counts), alpha, permutations, seed, the sites analysed and the months available.
+
+use super::features::{GEOJSON, geometry};
+use crate::error::{ApiError, ApiResult};
+use crate::scope::Scope;
+use crate::state::AppState;
+use crate::tile_cache::scope_key;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use rentgrid_analysis::StatsError;
+use rentgrid_analysis::emerging::{EmergingOptions, emerging_hot_spots};
+use rentgrid_analysis::history::History;
+use rentgrid_analysis::hotspot::{GiOptions, bin_label, gi_star};
+use rentgrid_analysis::kpi::Counts;
+use rentgrid_analysis::metrics::{Metric, RateGuard, grid_metrics};
+use rentgrid_analysis::moran::{MAX_PERMUTATIONS, MoranOptions, local_moran};
+use rentgrid_analysis::stats::benjamini_hochberg;
+use rentgrid_analysis::weights::{Transform, Weights};
+use rentgrid_geodata::{Atlas, Month};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The statistic computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Getis-Ord Gi\*.
+    Gi,
+    /// Local Moran's I.
+    Lisa,
+    /// Emerging hot spots over the months.
+    Emerging,
+}
+
+impl Method {
+    fn as_str(self) -> &'static str {
+        match self {
+            Method::Gi => "gi",
+            Method::Lisa => "lisa",
+            Method::Emerging => "emerging",
+        }
+    }
+}
+
+/// How neighbours are found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Neighbours {
+    /// Grids sharing an edge or a vertex.
+    Queen,
+    /// Grids sharing an edge.
+    Rook,
+    /// The k nearest label points.
+    Knn(usize),
+    /// Label points within a distance, metres.
+    Distance(f64),
+}
+
+/// A checked request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    /// Statistic.
+    pub method: Method,
+    /// Metric mapped.
+    pub metric: Metric,
+    /// Neighbours.
+    pub neighbours: Neighbours,
+    /// Transform of the weights.
+    pub transform: Transform,
+    /// Month, if one was asked.
+    pub month: Option<Month>,
+    /// FDR level.
+    pub alpha: f64,
+    /// Permutations (LISA).
+    pub permutations: usize,
+    /// Seed (LISA).
+    pub seed: u64,
+}
+
+/// The parameters this endpoint knows.
+const KNOWN: [&str; 8] = ["method", "metric", "weights", "month", "alpha", "permutations", "seed", "tessellation"];
+
+/// The most neighbours `knn` takes.
+const MAX_K: usize = 64;
+/// The widest distance band, metres.
+const MAX_BAND_M: f64 = 50_000.0;
+
+fn bad(msg: String) -> ApiError {
+    ApiError::BadRequest(msg)
+}
+
+/// Parses the query; every mistake is a 400 with a message naming the parameter.
+pub fn parse(q: &HashMap<String, String>) -> ApiResult<Params> {
+    if let Some(unknown) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(bad(format!("unknown parameter {unknown:?}: use {}", KNOWN.join(", "))));
+    }
+    match q.get("tessellation").map(String::as_str) {
+        None | Some("grid") => {}
+        Some(other) => return Err(bad(format!("tessellation={other:?}: only grid is served"))),
+    }
+    let method = match q.get("method").map(String::as_str) {
+        None | Some("gi") => Method::Gi,
+        Some("lisa") => Method::Lisa,
+        Some("emerging") => Method::Emerging,
+        Some(other) => return Err(bad(format!("method={other:?}: use gi, lisa or emerging"))),
+    };
+    let metric: Metric = q.get("metric").map_or(Ok(Metric::RegRate), |s| s.parse()).map_err(bad)?;
+    let (neighbours, transform) = parse_weights(q.get("weights").map_or("queen", String::as_str), method)?;
+    let month = q.get("month").map(|s| s.parse::<Month>()).transpose().map_err(bad)?;
+    let alpha = match q.get("alpha").map(String::as_str) {
+        None => 0.05,
+        Some(s) => match s.parse::<f64>() {
+            Ok(a) if [0.10, 0.05, 0.01].contains(&a) => a,
+            _ => return Err(bad(format!("alpha={s:?}: use 0.10, 0.05 or 0.01"))),
+        },
+    };
+    let permutations = match q.get("permutations") {
+        None => MoranOptions::default().permutations,
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if n <= MAX_PERMUTATIONS => n,
+            _ => return Err(bad(format!("permutations={s:?}: a whole number from 0 to {MAX_PERMUTATIONS}"))),
+        },
+    };
+    let seed = match q.get("seed") {
+        None => MoranOptions::default().seed,
+        Some(s) => s.parse::<u64>().map_err(|_| bad(format!("seed={s:?}: a whole number from 0 to 2^64-1")))?,
+    };
+    Ok(Params { method, metric, neighbours, transform, month, alpha, permutations, seed })
+}
+
+/// Parses `kind[:parameter][,binary|row]`.
+fn parse_weights(raw: &str, method: Method) -> ApiResult<(Neighbours, Transform)> {
+    let help = "use queen, rook, knn[:k] or distance:metres, optionally followed by ,binary or ,row";
+    let (kind, transform) = match raw.split_once(',') {
+        None => (raw, if method == Method::Lisa { Transform::RowStandardised } else { Transform::Binary }),
+        Some((k, "binary")) => (k, Transform::Binary),
+        Some((k, "row")) => (k, Transform::RowStandardised),
+        Some((_, t)) => return Err(bad(format!("weights={raw:?}: transform {t:?} is not binary or row; {help}"))),
+    };
+    let (name, arg) = match kind.split_once(':') {
+        Some((n, a)) => (n, Some(a)),
+        None => (kind, None),
+    };
+    let neighbours = match (name, arg) {
+        ("queen", None) => Neighbours::Queen,
+        ("rook", None) => Neighbours::Rook,
+        ("knn", None) => Neighbours::Knn(8),
+        ("knn", Some(k)) => match k.parse::<usize>() {
+            Ok(k) if (1..=MAX_K).contains(&k) => Neighbours::Knn(k),
+            _ => return Err(bad(format!("weights={raw:?}: k must be a whole number from 1 to {MAX_K}"))),
+        },
+        ("distance", Some(m)) => match m.parse::<f64>() {
+            Ok(m) if m > 0.0 && m <= MAX_BAND_M => Neighbours::Distance(m),
+            _ => return Err(bad(format!("weights={raw:?}: the band must be metres above 0, at most {MAX_BAND_M}"))),
+        },
+        ("distance", None) => return Err(bad(format!("weights={raw:?}: give the band in metres, e.g. distance:1500"))),
+        _ => return Err(bad(format!("weights={raw:?}: {help}"))),
+    };
+    Ok((neighbours, transform))
+}
+
+/// A statistics error caused by the request's parameters or the data: 422 with its text.
+fn stats_error(e: StatsError) -> ApiError {
+    ApiError::Unprocessable(e.to_string())
+}
+
+/// The weights over every grid of `atlas`, by grid id.
+fn weights(atlas: &Atlas, p: &Params) -> ApiResult<Weights> {
+    let points = || atlas.grids().iter().map(|g| (g.label_point.x(), g.label_point.y())).collect::<Vec<_>>();
+    let w = match p.neighbours {
+        Neighbours::Queen => Weights::queen(atlas),
+        Neighbours::Rook => Weights::rook(atlas),
+        Neighbours::Knn(k) => Weights::knn_lonlat(&points(), k).map_err(stats_error)?,
+        Neighbours::Distance(m) => Weights::distance_band_lonlat(&points(), m).map_err(stats_error)?,
+    };
+    Ok(if p.transform == Transform::RowStandardised { w.row_standardised() } else { w })
+}
+
+/// One site's result.
+struct Site {
+    value: f64,
+    statistic: f64,
+    z: f64,
+    p: f64,
+    q: f64,
+    class: Value,
+    label: String,
+    extra: serde_json::Map<String, Value>,
+}
+
+/// The metric of every grid (by grid id) from per-grid counts.
+fn values(atlas: &Atlas, counts: &[Counts], metric: Metric) -> Vec<Option<f64>> {
+    grid_metrics(atlas, counts, &RateGuard::default()).iter().map(|m| m.value(metric)).collect()
+}
+
+/// Runs the analysis and builds the response body (all grids; `sees` filters the features).
+pub fn run(
+    atlas: &Atlas,
+    now: &[Counts],
+    history: &History,
+    p: &Params,
+    sees: &dyn Fn(u32) -> bool,
+) -> ApiResult<Value> {
+    let n_grids = atlas.grids().len();
+    let w = weights(atlas, p)?;
+    let month_counts = |m: Month| {
+        history.at(m).ok_or_else(|| {
+            let have = history.months.first().zip(history.last());
+            ApiError::Unprocessable(match have {
+                Some((a, b)) => format!("month={m}: the history covers {a} to {b}"),
+                None => format!("month={m}: the store holds no dated registrations, so there is no history"),
+            })
+        })
+    };
+    // Per-site values (for emerging: one row per month), then the sites kept.
+    let series: Vec<Vec<Option<f64>>> = match p.method {
+        Method::Emerging => {
+            let end = p.month.or(history.last()).ok_or_else(|| {
+                ApiError::Unprocessable("the store holds no dated registrations, so there is no history".into())
+            })?;
+            month_counts(end)?;
+            let rows: Vec<Vec<Option<f64>>> = history
+                .months
+                .iter()
+                .zip(&history.counts)
+                .filter(|(m, _)| **m <= end)
+                .map(|(_, c)| values(atlas, c, p.metric))
+                .collect();
+            if rows.len() < 3 {
+                return Err(ApiError::Unprocessable(format!(
+                    "emerging hot spots need at least 3 months; the history has {} up to {end}",
+                    rows.len()
+                )));
+            }
+            rows
+        }
+        _ => vec![match p.month {
+            Some(m) => values(atlas, month_counts(m)?, p.metric),
+            None => values(atlas, now, p.metric),
+        }],
+    };
+    let keep: Vec<bool> =
+        (0..n_grids).map(|i| series.iter().all(|row| row.get(i).is_some_and(Option::is_some))).collect();
+    let (w_sub, ids) = w.subset(&keep).map_err(stats_error)?;
+    let rows: Vec<Vec<f64>> =
+        series.iter().map(|row| ids.iter().map(|&i| row[i as usize].unwrap_or_default()).collect()).collect();
+    let last = rows.last().cloned().unwrap_or_default();
+    let mut sites: Vec<Site> = Vec::with_capacity(ids.len());
+    let mut months_used: Vec<String> = Vec::new();
+    match p.method {
+        Method::Gi => {
+            let g = gi_star(&last, &w_sub, &GiOptions { fdr: true }).map_err(stats_error)?;
+            for (k, &value) in last.iter().enumerate() {
+                sites.push(Site {
+                    value,
+                    statistic: g.z[k],
+                    z: g.z[k],
+                    p: g.p[k],
+                    q: g.q[k],
+                    class: g.bin[k].into(),
+                    label: bin_label(g.bin[k]).into(),
+                    extra: serde_json::Map::new(),
+                });
+            }
+        }
+        Method::Lisa => {
+            let opts = MoranOptions { permutations: p.permutations, seed: p.seed };
+            let m = local_moran(&last, &w_sub, &opts).map_err(stats_error)?;
+            let q = benjamini_hochberg(&m.p_sim);
+            for k in 0..ids.len() {
+                let significant = q[k] <= p.alpha;
+                let class = m.quadrant[k].filter(|_| significant);
+                let name = class.map_or(Value::from("not_significant"), |c| json!(c));
+                let mut extra = serde_json::Map::new();
+                extra.insert("lag".into(), m.lag[k].into());
+                extra.insert("standardised_value".into(), m.z[k].into());
+                sites.push(Site {
+                    value: last[k],
+                    statistic: m.i[k],
+                    z: m.z_sim[k],
+                    p: m.p_sim[k],
+                    q: q[k],
+                    label: name.as_str().unwrap_or_default().replace('_', "-"),
+                    class: name,
+                    extra,
+                });
+            }
+        }
+        Method::Emerging => {
+            let min_bin = if p.alpha <= 0.01 {
+                3
+            } else if p.alpha <= 0.05 {
+                2
+            } else {
+                1
+            };
+            let opts = EmergingOptions { min_bin, ..EmergingOptions::default() };
+            let e = emerging_hot_spots(&rows, &w_sub, &opts).map_err(stats_error)?;
+            months_used = history.months.iter().take(rows.len()).map(Month::to_string).collect();
+            let Some(final_month) = e.months.last() else {
+                return Err(ApiError::Internal("emerging hot spots returned no month".into()));
+            };
+            for (k, cell) in e.cells.iter().enumerate() {
+                let category = json!(cell.category);
+                let mut extra = serde_json::Map::new();
+                extra.insert("trend_p".into(), cell.trend.p.into());
+                extra.insert("hot_months".into(), cell.hot_months.into());
+                extra.insert("cold_months".into(), cell.cold_months.into());
+                extra.insert("bin".into(), final_month.bin[k].into());
+                extra.insert("z_by_month".into(), e.months.iter().map(|m| m.z[k]).collect::<Vec<f64>>().into());
+                sites.push(Site {
+                    value: last[k],
+                    statistic: cell.trend.z,
+                    z: final_month.z[k],
+                    p: final_month.p[k],
+                    q: final_month.q[k],
+                    label: category.as_str().unwrap_or_default().replace('_', " "),
+                    class: category,
+                    extra,
+                });
+            }
+        }
+    }
+    let mut by_grid: Vec<Option<Site>> = (0..n_grids).map(|_| None).collect();
+    for (site, &id) in sites.into_iter().zip(&ids) {
+        by_grid[id as usize] = Some(site);
+    }
+    let current = series.last().cloned().unwrap_or_default();
+    let features: Vec<Value> = atlas
+        .grids()
+        .iter()
+        .filter(|g| sees(g.grid.id))
+        .map(|g| {
+            let id = g.grid.id;
+            let mut props = json!({ "grid_id": id, "code": g.grid.code, "name": g.grid.name });
+            match &by_grid[id as usize] {
+                Some(s) => {
+                    props["value"] = s.value.into();
+                    props["statistic"] = s.statistic.into();
+                    props["z"] = s.z.into();
+                    props["p"] = s.p.into();
+                    props["q"] = s.q.into();
+                    props["fdr_significant"] = (s.q <= p.alpha).into();
+                    props["class"] = s.class.clone();
+                    props["class_label"] = s.label.clone().into();
+                    for (k, v) in &s.extra {
+                        props[k] = v.clone();
+                    }
+                }
+                None => {
+                    props["value"] = current.get(id as usize).copied().flatten().into();
+                    props["class"] = Value::Null;
+                    props["excluded"] =
+                        "the metric is undefined here (no area, or a rate below its small-number guard)".into();
+                }
+            }
+            json!({ "type": "Feature", "id": id, "geometry": geometry(g.grid.geometry.clone()), "properties": props })
+        })
+        .collect();
+    Ok(json!({
+        "type": "FeatureCollection",
+        "description": description(p, &w_sub, ids.len(), n_grids, history, months_used),
+        "features": features,
+    }))
+}
+
+/// What was run, with enough detail to run it again.
+fn description(p: &Params, w: &Weights, n: usize, grids: usize, history: &History, months: Vec<String>) -> Value {
+    let d = w.describe();
+    let (kind, parameters) = match p.neighbours {
+        Neighbours::Queen => ("queen", json!({})),
+        Neighbours::Rook => ("rook", json!({})),
+        Neighbours::Knn(k) => ("knn", json!({ "k": k, "points": "grid label points", "units": "metres" })),
+        Neighbours::Distance(m) => {
+            ("distance", json!({ "threshold_m": m, "points": "grid label points", "units": "metres" }))
+        }
+    };
+    let (statistic, self_weight) = match p.method {
+        Method::Gi => ("Getis-Ord Gi* z-score (binary weights, the site itself included)", 1),
+        Method::Lisa => ("Local Moran's I (conditional permutation p-values, as esda)", 0),
+        Method::Emerging => ("Mann-Kendall z of the monthly Gi* z-scores; z and p are the last month's Gi*", 1),
+    };
+    json!({
+        "method": p.method.as_str(),
+        "statistic": statistic,
+        "metric": p.metric.as_str(),
+        "tessellation": "grid",
+        "month": p.month.map(|m| m.to_string()),
+        "months": months,
+        "months_available": history.months.iter().map(Month::to_string).collect::<Vec<_>>(),
+        "weights": {
+            "kind": kind,
+            "parameters": parameters,
+            "transform": match p.transform { Transform::Binary => "binary", Transform::RowStandardised => "row" },
+            "self_weight": self_weight,
+            "structure": d,
+            "text": d.to_string(),
+        },
+        "alpha": p.alpha,
+        "fdr": "Benjamini-Hochberg",
+        "permutations": (p.method == Method::Lisa).then_some(p.permutations),
+        "seed": (p.method == Method::Lisa).then_some(p.seed),
+        "n": n,
+        "grids": grids,
+        "rate_guard": RateGuard::default().min_denominator,
+    })
+}
+
+/// `GET /api/hotspots`: see the module documentation.
+pub async fn hotspots(
+    State(state): State<AppState>,
+    scope: Scope,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let params = parse(&q)?;
+    let atlas = state.atlas();
+    let key = format!("{params:?}|{}", scope_key(&scope));
+    if let Some(body) = state.hotspots_cached(atlas.version(), &key) {
+        return Ok(respond(body));
+    }
+    let history = state.history(&atlas).await?;
+    let now = state.grid_counts(&atlas);
+    let version = atlas.version();
+    let body = tokio::task::spawn_blocking(move || {
+        run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g)).map(|v| Arc::new(v.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("hot spots: {e}")))??;
+    state.hotspots_store(version, key, body.clone());
+    Ok(respond(body))
+}
+
+fn respond(body: Arc<String>) -> Response {
+    ([(header::CONTENT_TYPE, GEOJSON), (header::CACHE_CONTROL, "no-cache")], body.as_str().to_owned()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn parameters_parse_with_defaults_and_mistakes_are_named() {
+        let p = parse(&q(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (p.method, p.metric, p.neighbours, p.transform),
+            (Method::Gi, Metric::RegRate, Neighbours::Queen, Transform::Binary)
+        );
+        let p = parse(&q(&[("method", "lisa"), ("weights", "knn:6")])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((p.neighbours, p.transform), (Neighbours::Knn(6), Transform::RowStandardised));
+        let p = parse(&q(&[("weights", "distance:1500,row"), ("month", "2026-03")])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (p.neighbours, p.month.map(|m| m.to_string())),
+            (Neighbours::Distance(1500.0), Some("2026-03".into()))
+        );
+        for (k, v) in [
+            ("method", "kriging"),
+            ("metric", "happiness"),
+            ("weights", "knn:0"),
+            ("weights", "distance"),
+            ("weights", "queen,log"),
+            ("alpha", "0.2"),
+            ("month", "2026-13"),
+            ("permutations", "100000"),
+            ("seed", "-1"),
+            ("tessellation", "voronoi"),
+            ("colour", "red"),
+        ] {
+            match parse(&q(&[(k, v)])) {
+                Err(ApiError::BadRequest(m)) => assert!(m.contains(k) || m.contains(v), "{k}={v}: {m}"),
+                other => panic!("{k}={v}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! Hot spots and the heat surface over HTTP, on both stores: `/api/hotspots` against the
+//! statistics of `rentgrid-analysis` run on the store's own data, its bad parameters, the
+//! monthly history and emerging hot spots, and heat tiles whose density at a place is the
+//! kernel density there at every zoom.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use geo::{Contains, Coord, LineString, Point, Polygon};
+use http_body_util::BodyExt;
+use rentgrid_analysis::density::KernelDensity;
+use rentgrid_analysis::hotspot::{GiOptions, gi_star};
+use rentgrid_analysis::kpi::{Targets, grid_counts};
+use rentgrid_analysis::metrics::{Metric, RateGuard, complete_cases, grid_metrics};
+use rentgrid_analysis::moran::{MoranOptions, local_moran};
+use rentgrid_analysis::weights::Weights;
+use rentgrid_geodata::Atlas;
+use rentgrid_geodata::demo::DemoOptions;
+use rentgrid_server::store::Store;
+use rentgrid_server::store::postgis::testing::TestDatabase;
+use rentgrid_server::store::sqlite::SqliteStore;
+use rentgrid_server::{app, startup};
+use rentgrid_tiles::decode::decode;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgis,
+}
+
+/// A seeded store, its Atlas as loaded from it, and the router over it.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    pg: Option<TestDatabase>,
+    store: Arc<dyn Store>,
+    atlas: Atlas,
+    router: Router,
+}
+
+impl Fixture {
+    async fn seeded(backend: Backend) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, pg): (Arc<dyn Store>, Option<TestDatabase>) = match backend {
+            Backend::Sqlite => (Arc::new(SqliteStore::open(dir.path()).await.unwrap()), None),
+            Backend::Postgis => {
+                let (tdb, s) = TestDatabase::create(true).await.unwrap_or_else(|e| panic!("{e}"));
+                (Arc::new(s), Some(tdb))
+            }
+        };
+        let opts = DemoOptions { scale: 0.05, ..Default::default() };
+        startup::seed_demo(store.as_ref(), &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+        let atlas = Atlas::build(store.load_atlas_input().await.unwrap()).unwrap();
+        let router = app(startup::state_for(store.clone(), Targets::default(), None).await.unwrap());
+        Fixture { _dir: dir, pg, store, atlas, router }
+    }
+
+    async fn done(self) {
+        let Fixture { pg, store, router, .. } = self;
+        drop((store, router));
+        if let Some(pg) = pg {
+            pg.drop_database().await;
+        }
+    }
+}
+
+/// Runs each scenario on both stores, as `sqlite::name` and `postgis::name`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await })*
+        }
+        mod postgis {
+            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgis).await })*
+        }
+    };
+}
+
+on_both_stores!(
+    gi_z_scores_are_those_of_the_analysis_on_the_same_metric,
+    lisa_is_reproducible_from_its_description,
+    every_bad_parameter_gets_a_4xx_with_a_message,
+    the_history_has_twelve_months_and_emerging_hot_spots_classify_them,
+    heat_tiles_hold_the_kernel_density_at_every_zoom,
+);
+
+async fn get_raw(router: &Router, uri: &str) -> (StatusCode, Option<String>, Vec<u8>) {
+    let res = router.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let status = res.status();
+    let ct = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (status, ct, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+async fn get(router: &Router, uri: &str) -> (StatusCode, Value) {
+    let (status, _, bytes) = get_raw(router, uri).await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Features by grid id.
+fn by_grid(fc: &Value) -> BTreeMap<u64, &Value> {
+    fc["features"].as_array().unwrap().iter().map(|f| (f["id"].as_u64().unwrap(), &f["properties"])).collect()
+}
+
+async fn gi_z_scores_are_those_of_the_analysis_on_the_same_metric(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let (status, ct, bytes) =
+        get_raw(&f.router, "/api/hotspots?metric=unregistered_per_km2&weights=queen&method=gi").await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    assert_eq!(ct.as_deref(), Some("application/geo+json"));
+    let fc: Value = serde_json::from_slice(&bytes).unwrap();
+    // The same statistic computed here from the store's data.
+    let counts = grid_counts(&f.atlas);
+    let values: Vec<Option<f64>> = grid_metrics(&f.atlas, &counts, &RateGuard::default())
+        .iter()
+        .map(|m| m.value(Metric::UnregisteredPerKm2))
+        .collect();
+    let (y, w, ids) = complete_cases(&values, &Weights::queen(&f.atlas)).unwrap();
+    let gi = gi_star(&y, &w, &GiOptions { fdr: true }).unwrap();
+    let features = by_grid(&fc);
+    assert_eq!(features.len(), f.atlas.grids().len());
+    let mut hot = 0;
+    for (k, id) in ids.iter().enumerate() {
+        let p = features[&u64::from(*id)];
+        assert!((p["z"].as_f64().unwrap() - gi.z[k]).abs() < 1e-9, "grid {id}: {} vs {}", p["z"], gi.z[k]);
+        assert!((p["value"].as_f64().unwrap() - y[k]).abs() < 1e-9 * y[k].abs().max(1.0));
+        assert_eq!(p["class"].as_i64().unwrap(), i64::from(gi.bin[k]));
+        assert_eq!(p["fdr_significant"].as_bool().unwrap(), gi.q[k] <= 0.05);
+        hot += usize::from(gi.bin[k] > 0);
+    }
+    assert!(hot > 0, "the demo's weak communities should be hot spots of unregistered persons");
+    let d = &fc["description"];
+    assert_eq!(d["method"], "gi");
+    assert_eq!(d["metric"], "unregistered_per_km2");
+    assert_eq!(d["weights"]["kind"], "queen");
+    assert_eq!(d["weights"]["transform"], "binary");
+    assert_eq!(d["weights"]["self_weight"], 1);
+    assert_eq!(d["weights"]["structure"]["sites"].as_u64().unwrap() as usize, ids.len());
+    assert_eq!(d["n"].as_u64().unwrap() as usize, ids.len());
+    assert_eq!(d["alpha"], 0.05);
+    f.done().await;
+}
+
+async fn lisa_is_reproducible_from_its_description(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let uri = "/api/hotspots?method=lisa&metric=reg_rate&weights=knn:6&permutations=199&seed=7&alpha=0.10";
+    let (status, fc) = get(&f.router, uri).await;
+    assert_eq!(status, StatusCode::OK, "{fc}");
+    let d = &fc["description"];
+    assert_eq!((d["permutations"].as_u64(), d["seed"].as_u64()), (Some(199), Some(7)));
+    assert_eq!(d["weights"]["parameters"]["k"], 6);
+    assert_eq!(d["weights"]["transform"], "row");
+    assert_eq!(d["weights"]["self_weight"], 0);
+    // Run again from what the description says.
+    let counts = grid_counts(&f.atlas);
+    let values: Vec<Option<f64>> =
+        grid_metrics(&f.atlas, &counts, &RateGuard::default()).iter().map(|m| m.value(Metric::RegRate)).collect();
+    let points: Vec<(f64, f64)> = f.atlas.grids().iter().map(|g| (g.label_point.x(), g.label_point.y())).collect();
+    let w = Weights::knn_lonlat(&points, 6).unwrap().row_standardised();
+    let (y, w, ids) = complete_cases(&values, &w).unwrap();
+    let m = local_moran(&y, &w, &MoranOptions { permutations: 199, seed: 7 }).unwrap();
+    let features = by_grid(&fc);
+    let classes: BTreeSet<&str> = features.values().filter_map(|p| p["class"].as_str()).collect();
+    assert!(classes.iter().all(|c| ["high_high", "low_low", "high_low", "low_high", "not_significant"].contains(c)));
+    for (k, id) in ids.iter().enumerate() {
+        let p = features[&u64::from(*id)];
+        assert!((p["statistic"].as_f64().unwrap() - m.i[k]).abs() < 1e-9);
+        assert_eq!(p["p"].as_f64().unwrap(), m.p_sim[k]);
+    }
+    // Grids under the rate guard are present, marked, and not analysed.
+    let excluded = features.values().filter(|p| p["class"].is_null()).count();
+    assert_eq!(excluded, f.atlas.grids().len() - ids.len());
+    f.done().await;
+}
+
+async fn every_bad_parameter_gets_a_4xx_with_a_message(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    for (query, hint) in [
+        ("method=kriging", "method"),
+        ("metric=happiness", "metric"),
+        ("weights=hexagons", "weights"),
+        ("weights=knn:0", "k must"),
+        ("weights=knn:1000", "k must"),
+        ("weights=distance", "metres"),
+        ("weights=distance:-5", "metres"),
+        ("weights=queen,cubic", "transform"),
+        ("alpha=0.5", "alpha"),
+        ("month=2026-13", "YYYY-MM"),
+        ("month=1999-01", "history covers"),
+        ("permutations=1000000", "permutations"),
+        ("seed=abc", "seed"),
+        ("tessellation=voronoi", "tessellation"),
+        ("colour=red", "unknown parameter"),
+        ("method=emerging&month=1999-01", "history covers"),
+    ] {
+        let (status, body) = get(&f.router, &format!("/api/hotspots?{query}")).await;
+        assert!(status.is_client_error(), "{query}: {status} {body}");
+        assert!(body["code"].is_string(), "{query}: {body}");
+        let msg = body["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(hint), "{query}: message {msg:?} does not mention {hint:?}");
+    }
+    // Heat tiles take only a known count.
+    let (status, body) = get(&f.router, "/tiles/heat/14/13700/6770.mvt?count=dogs").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = get(&f.router, "/tiles/grids/14/13700/6770.mvt?count=persons").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    f.done().await;
+}
+
+async fn the_history_has_twelve_months_and_emerging_hot_spots_classify_them(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let (status, fc) = get(&f.router, "/api/hotspots?method=emerging&metric=reg_rate").await;
+    assert_eq!(status, StatusCode::OK, "{fc}");
+    let months: Vec<String> = serde_json::from_value(fc["description"]["months"].clone()).unwrap();
+    assert_eq!(months.len(), 12, "{months:?}");
+    assert_eq!(months.last().map(String::as_str), Some("2026-10"), "the demo's history ends on its as-of day");
+    assert_eq!(fc["description"]["months_available"], fc["description"]["months"]);
+    let features = by_grid(&fc);
+    let categories: BTreeMap<String, usize> =
+        features.values().filter_map(|p| p["class"].as_str()).fold(BTreeMap::new(), |mut m, c| {
+            *m.entry(c.to_string()).or_default() += 1;
+            m
+        });
+    // The demo's communities improve or stall through the year: the pattern is not the same
+    // everywhere, and some trend is significant.
+    assert!(categories.len() >= 2, "{categories:?}");
+    for p in features.values().filter(|p| !p["class"].is_null()) {
+        assert_eq!(p["z_by_month"].as_array().unwrap().len(), 12);
+    }
+    // Registration rates at the end of each month never fall (the register only adds dates),
+    // rise somewhere over the year, and the last month is today's register.
+    let (_, first) = get(&f.router, &format!("/api/hotspots?metric=reg_rate&month={}", months[0])).await;
+    let (_, last) = get(&f.router, &format!("/api/hotspots?metric=reg_rate&month={}", months[11])).await;
+    let (_, now) = get(&f.router, "/api/hotspots?metric=reg_rate").await;
+    let (first, last, now) = (by_grid(&first), by_grid(&last), by_grid(&now));
+    let mut rose = 0;
+    for (id, p) in &last {
+        assert_eq!(p["value"], now[id]["value"], "grid {id}");
+        if let (Some(a), Some(b)) = (first[id]["value"].as_f64(), p["value"].as_f64()) {
+            assert!(a <= b + 1e-12, "grid {id}: {a} then {b}");
+            rose += usize::from(b > a);
+        }
+    }
+    assert!(rose * 2 > last.len(), "{rose} of {} grids registered someone during the year", last.len());
+    f.done().await;
+}
+
+/// The tile holding a point at zoom `z`, and the point's position in it (extent 4096).
+fn tile_of(lon: f64, lat: f64, z: u8) -> (u32, u32, f64, f64) {
+    let n = 2f64.powi(i32::from(z));
+    let fx = (lon + 180.0) / 360.0 * n;
+    let phi = lat.to_radians();
+    let fy = (1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * n;
+    (fx.floor() as u32, fy.floor() as u32, (fx - fx.floor()) * 4096.0, (fy - fy.floor()) * 4096.0)
+}
+
+/// The tile position back to longitude/latitude.
+fn lonlat_of(x: u32, y: u32, z: u8, px: f64, py: f64) -> (f64, f64) {
+    let n = 2f64.powi(i32::from(z));
+    let lon = (f64::from(x) + px / 4096.0) / n * 360.0 - 180.0;
+    let merc = std::f64::consts::PI * (1.0 - 2.0 * (f64::from(y) + py / 4096.0) / n);
+    (lon, merc.sinh().atan().to_degrees())
+}
+
+/// The heat cell holding a point at zoom `z`: its density and its centre (lon, lat).
+async fn heat_cell(router: &Router, lon: f64, lat: f64, z: u8, count: &str) -> (f64, (f64, f64)) {
+    let (x, y, px, py) = tile_of(lon, lat, z);
+    let (status, _, bytes) = get_raw(router, &format!("/tiles/heat/{z}/{x}/{y}.mvt?count={count}")).await;
+    assert_eq!(status, StatusCode::OK, "heat tile {z}/{x}/{y}");
+    let layers = decode(&bytes).unwrap();
+    let heat = layers.iter().find(|l| l.name == "heat").unwrap();
+    let here = Point::new(px, py);
+    for f in &heat.features {
+        let ring: Vec<Coord> = f.paths[0].iter().map(|p| Coord { x: f64::from(p[0]), y: f64::from(p[1]) }).collect();
+        let poly = Polygon::new(LineString::from(ring.clone()), vec![]);
+        if poly.contains(&here) {
+            let (x0, x1) = ring.iter().fold((f64::MAX, f64::MIN), |(a, b), c| (a.min(c.x), b.max(c.x)));
+            let (y0, y1) = ring.iter().fold((f64::MAX, f64::MIN), |(a, b), c| (a.min(c.y), b.max(c.y)));
+            return (f.props["density"].as_f64().unwrap(), lonlat_of(x, y, z, (x0 + x1) / 2.0, (y0 + y1) / 2.0));
+        }
+    }
+    panic!("no heat cell holds ({lon}, {lat}) at zoom {z}");
+}
+
+async fn heat_tiles_hold_the_kernel_density_at_every_zoom(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    // A point where people live, well inside its tile at every zoom checked (so no cell is cut
+    // by the tile's edge): the most populous such building.
+    let inside = |b: &&rentgrid_geodata::Building| {
+        (12..=16).all(|z| {
+            let (_, _, px, py) = tile_of(b.point.x(), b.point.y(), z);
+            (700.0..3400.0).contains(&px) && (700.0..3400.0).contains(&py)
+        })
+    };
+    let busiest = f
+        .atlas
+        .buildings()
+        .iter()
+        .filter(inside)
+        .max_by_key(|b| f.atlas.building_stats(b.id).map_or(0, |s| s.persons))
+        .unwrap();
+    let (lon, lat) = (busiest.point.x(), busiest.point.y());
+    // The density computed here, from the same buildings, with the same default radius.
+    let points: Vec<(f64, f64, f64)> = f
+        .atlas
+        .buildings()
+        .iter()
+        .filter_map(|b| {
+            let s = f.atlas.building_stats(b.id)?;
+            (s.persons > 0).then(|| (b.point.x(), b.point.y(), f64::from(s.persons)))
+        })
+        .collect();
+    let kd = KernelDensity::from_lonlat(&points, None).unwrap();
+    // From zoom 14 up the finest 100 m cells are drawn: the same cell and value at every zoom,
+    // and that value is the kernel density at the cell's centre.
+    let (d14, centre) = heat_cell(&f.router, lon, lat, 14, "persons").await;
+    assert!(d14 > 0.0);
+    let expected = kd.at_lonlat(centre.0, centre.1);
+    assert!((d14 - expected).abs() <= 0.01 + 1e-3 * expected, "tile {d14} vs kernel density {expected}");
+    for z in [15, 16] {
+        let (d, _) = heat_cell(&f.router, lon, lat, z, "persons").await;
+        assert!((d - d14).abs() <= 0.01, "zoom {z}: {d} vs {d14}");
+    }
+    // A coarser zoom draws 2 × 2 cells merged: the mean of the four finer cells it covers, so
+    // the persons a cell stands for do not change with zoom.
+    for z in [13u8, 12] {
+        let (coarse, c) = heat_cell(&f.router, lon, lat, z, "persons").await;
+        let (fine_z, quarter) = (z + 1, 0.25 * 100.0 * 2f64.powi(i32::from(14 - z)));
+        // The four finer cells' centres lie a quarter of the coarse cell from its centre.
+        let m_per_deg_lat = 111_320.0;
+        let m_per_deg_lon = m_per_deg_lat * c.1.to_radians().cos();
+        let mut sum = 0.0;
+        for (dx, dy) in [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)] {
+            let q = (c.0 + dx * quarter / m_per_deg_lon, c.1 + dy * quarter / m_per_deg_lat);
+            sum += heat_cell(&f.router, q.0, q.1, fine_z, "persons").await.0;
+        }
+        assert!((coarse - sum / 4.0).abs() <= 0.02, "zoom {z}: {coarse} vs mean of finer {}", sum / 4.0);
+    }
+    // What is counted is a parameter: rental units give another surface; TileJSON says so.
+    let (units, _) = heat_cell(&f.router, lon, lat, 14, "rental_units").await;
+    assert!(units > 0.0 && (units - d14).abs() > 0.01);
+    let (status, tj) = get(&f.router, "/tiles/heat.json?count=unregistered").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(tj["tiles"][0].as_str().unwrap().ends_with("/tiles/heat/{z}/{x}/{y}.mvt?count=unregistered"), "{tj}");
+    assert_eq!(tj["vector_layers"][0]["id"], "heat");
+    f.done().await;
+}

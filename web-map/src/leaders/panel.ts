@@ -1,0 +1,120 @@
+/**
+ * The leaders' panel (领导视图): the month slider and metric of the hot-spot layer, the ranking
+ * of streets and communities against the targets, and the link to the printable monthly report.
+ * Everything it requests is an aggregate: hot spots per grid and KPIs per street and community.
+ */
+import type { District, HotspotMetric } from '../api';
+import { defineStrings, onLangChange } from '../i18n';
+import type { HotspotsLayer } from '../layers/hotspots';
+import { tHot } from '../layers/hotspots';
+import { h } from '../ui/dom';
+import { renderRanking } from './ranking';
+
+const t = defineStrings(
+  'leaders',
+  {
+    title: '领导视图',
+    month: '月份',
+    monthValue: '{month} 月末',
+    metric: '冷热点指标',
+    ranking: '目标考核排名（当前）',
+    report: '打印月报',
+  },
+  {
+    title: 'Leaders',
+    month: 'Month',
+    monthValue: 'end of {month}',
+    metric: 'Hot-spot metric',
+    ranking: 'Ranking against the targets (now)',
+    report: 'Print the monthly report',
+  },
+);
+
+const METRICS: HotspotMetric[] = ['unregistered_per_km2', 'reg_rate', 'rental_rate', 'persons_per_km2'];
+
+export interface LeadersPanel {
+  element: HTMLElement;
+  destroy(): void;
+}
+
+/** Builds the panel over the hot-spot layer; `onError` reports failed requests. */
+export async function createLeadersPanel(
+  district: District,
+  hotspots: HotspotsLayer,
+  onError: (e: unknown) => void,
+): Promise<LeadersPanel> {
+  const months = hotspots.current()?.description.months_available ?? [];
+  let index = months.length - 1;
+  const slider = h('input', {
+    type: 'range',
+    class: 'rg-month-slider',
+    min: 0,
+    max: Math.max(months.length - 1, 0),
+    step: 1,
+    value: Math.max(index, 0),
+    disabled: months.length === 0,
+  });
+  const monthLabel = h('output', { class: 'rg-month' });
+  const select = h('select', { class: 'rg-metric' });
+  const report = h('a', { class: 'rg-report-link', target: '_blank', rel: 'noopener' });
+  const ranking = h('div', { class: 'rg-ranking-slot' });
+  const heading = h('h2', null);
+  const labels = { month: h('label', null), metric: h('label', null), ranking: h('h3', null) };
+  const element = h(
+    'aside',
+    { class: 'rg-leaders' },
+    heading,
+    labels.month,
+    h('div', { class: 'rg-month-row' }, slider, monthLabel),
+    labels.metric,
+    select,
+    report,
+    labels.ranking,
+    ranking,
+  );
+
+  const month = () => (index >= 0 ? months[index] : undefined);
+  const render = () => {
+    heading.textContent = t('title');
+    labels.month.textContent = t('month');
+    labels.metric.textContent = t('metric');
+    labels.ranking.textContent = t('ranking');
+    monthLabel.textContent = month() ? t('monthValue', { month: month()! }) : '—';
+    select.replaceChildren(
+      ...METRICS.map((m) => h('option', { value: m, selected: m === hotspots.metric() }, tHot(m))),
+    );
+    const q = new URLSearchParams({ metric: hotspots.metric() });
+    if (month()) q.set('month', month()!);
+    report.href = `report.html?${q}`;
+    report.textContent = t('report');
+  };
+  const update = () => {
+    render();
+    element.dataset.month = month() ?? '';
+    hotspots
+      .show(select.value as HotspotMetric, month())
+      .then(() => (element.dataset.shown = month() ?? ''))
+      .catch(onError);
+  };
+  slider.addEventListener('input', () => {
+    index = Number(slider.value);
+    update();
+  });
+  select.addEventListener('change', update);
+  const renderTable = async () => {
+    try {
+      ranking.replaceChildren(await renderRanking(district));
+    } catch (e) {
+      onError(e);
+    }
+  };
+  const stop = onLangChange(() => {
+    render();
+    void renderTable();
+  });
+  render();
+  element.dataset.month = month() ?? '';
+  element.dataset.shown = month() ?? '';
+  await renderTable();
+  return { element, destroy: stop };
+}

@@ -1,0 +1,112 @@
+/**
+ * The ranking of streets (街道) and communities (社区) against the targets, from
+ * `GET /api/stats` (aggregates only). Counts under 5 are shown as "<5", so no small group of
+ * people can be singled out.
+ */
+import { fetchPlaceRows, type District, type PlaceRow } from '../api';
+import { formatCount, formatPct, formatTarget } from '../format';
+import { defineStrings } from '../i18n';
+import { h } from '../ui/dom';
+
+export const tRank = defineStrings(
+  'ranking',
+  {
+    streets: '街道排名',
+    communities: '社区排名（登记率最低的 {n} 个）',
+    rank: '名次',
+    place: '名称',
+    persons: '流动人口',
+    reg_rate: '登记率（目标 ≥{target}）',
+    rental_rate: '出租房屋登记率（目标 ≥{target}）',
+    meets: '达标',
+    below: '未达标',
+    small: '<5',
+  },
+  {
+    streets: 'Streets ranked',
+    communities: 'Communities ranked (the {n} lowest registration rates)',
+    rank: 'Rank',
+    place: 'Name',
+    persons: 'Migrants',
+    reg_rate: 'Registration (target ≥{target})',
+    rental_rate: 'Rental registration (target ≥{target})',
+    meets: 'meets',
+    below: 'below',
+    small: '<5',
+  },
+);
+
+/** The smallest count shown as a number. */
+export const MIN_SHOWN = 5;
+
+/** A count as shown to leaders: "<5" below [`MIN_SHOWN`]. */
+export function suppressed(n: number): string {
+  return n < MIN_SHOWN ? tRank('small') : formatCount(n);
+}
+
+/** A rate as shown to leaders: none when its population is under [`MIN_SHOWN`]. */
+function rateCell(rate: number | null, base: number, target: number): HTMLTableCellElement {
+  if (rate === null || base < MIN_SHOWN) return h('td', { class: 'rg-num' }, '—');
+  const ok = rate >= target;
+  return h('td', { class: `rg-num ${ok ? 'rg-meets' : 'rg-below'}` }, formatPct(rate), ' ', h('small', null, ok ? tRank('meets') : tRank('below')));
+}
+
+/** Rows ordered by registration rate, highest first; places with too few persons last. */
+function ranked(rows: PlaceRow[]): PlaceRow[] {
+  const key = (r: PlaceRow) => (r.reg_rate === null || r.persons < MIN_SHOWN ? -1 : r.reg_rate);
+  return [...rows].sort((a, b) => key(b) - key(a) || a.code.localeCompare(b.code));
+}
+
+function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTableElement {
+  return h(
+    'table',
+    { class: 'rg-ranking' },
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        h('th', { scope: 'col' }, tRank('rank')),
+        h('th', { scope: 'col' }, tRank('place')),
+        h('th', { scope: 'col', class: 'rg-num' }, tRank('persons')),
+        h('th', { scope: 'col', class: 'rg-num' }, tRank('reg_rate', { target: formatTarget(district.targets.reg_rate) })),
+        h('th', { scope: 'col', class: 'rg-num' }, tRank('rental_rate', { target: formatTarget(district.targets.rental_rate) })),
+      ),
+    ),
+    h(
+      'tbody',
+      null,
+      ...rows.map((r, i) =>
+        h(
+          'tr',
+          { 'data-code': r.code },
+          h('td', { class: 'rg-num' }, firstRank + i),
+          h('td', null, r.name),
+          h('td', { class: 'rg-num' }, suppressed(r.persons)),
+          rateCell(r.reg_rate, r.persons, district.targets.reg_rate),
+          rateCell(r.rental_rate, r.rental_units, district.targets.rental_rate),
+        ),
+      ),
+    ),
+  );
+}
+
+/** How many of the lowest communities the ranking lists. */
+const COMMUNITIES_SHOWN = 10;
+
+/** The ranking tables of streets and of the lowest communities. */
+export async function renderRanking(district: District): Promise<HTMLElement> {
+  const [streets, communities] = await Promise.all([fetchPlaceRows('street'), fetchPlaceRows('community')]);
+  const all = ranked(communities);
+  const lowest = all.filter((r) => r.reg_rate !== null && r.persons >= MIN_SHOWN).slice(-COMMUNITIES_SHOWN);
+  const firstRank = all.indexOf(lowest[0]!) + 1;
+  return h(
+    'div',
+    { class: 'rg-rankings' },
+    h('h3', null, tRank('streets')),
+    table(ranked(streets), district, 1),
+    h('h3', null, tRank('communities', { n: lowest.length })),
+    table(lowest, district, Math.max(firstRank, 1)),
+  );
+}
