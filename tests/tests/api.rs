@@ -3,128 +3,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod common;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use common::{Backend, Db, Fixture};
 use http_body_util::BodyExt;
-use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::AtlasInput;
 use rentgrid_geodata::demo::DemoOptions;
-use rentgrid_server::store::Store;
-use rentgrid_server::store::postgis::testing::TestDatabase;
-use rentgrid_server::store::sqlite::SqliteStore;
-use rentgrid_server::{app, startup};
+use rentgrid_server::startup;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use tower::ServiceExt;
-
-/// Which store a test runs on.
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgis,
-}
-
-/// Direct access to the store's database, for setting up and checking what the API did. Write
-/// SQL both dialects accept: `NOT flag`, ids cast to BIGINT, values formatted in.
-enum Db {
-    Sqlite(sqlx::SqlitePool),
-    Postgis(sqlx::PgPool),
-}
-
-impl Db {
-    /// One integer.
-    async fn int(&self, sql: &str) -> i64 {
-        match self {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-            Db::Postgis(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-        }
-    }
-
-    /// One row of three integers.
-    async fn ints3(&self, sql: &str) -> (i64, i64, i64) {
-        match self {
-            Db::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
-            Db::Postgis(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
-        }
-    }
-
-    /// The integers of the first column.
-    async fn ints(&self, sql: &str) -> Vec<i64> {
-        match self {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
-            Db::Postgis(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
-        }
-    }
-}
-
-/// A store of one backend, direct access to its database, and the router over it. Each
-/// PostGIS fixture has its own throwaway database, dropped by [`Fixture::done`].
-struct Fixture {
-    _dir: tempfile::TempDir,
-    pg: Option<TestDatabase>,
-    store: Arc<dyn Store>,
-    db: Db,
-    router: Router,
-}
-
-impl Fixture {
-    /// An empty store of `backend`.
-    async fn empty(backend: Backend) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, db, pg): (Arc<dyn Store>, Db, Option<TestDatabase>) = match backend {
-            Backend::Sqlite => {
-                let s = SqliteStore::open(dir.path()).await.unwrap();
-                let db = Db::Sqlite(s.pool().clone());
-                (Arc::new(s), db, None)
-            }
-            Backend::Postgis => {
-                let (tdb, s) = TestDatabase::create(true).await.unwrap_or_else(|e| panic!("{e}"));
-                let db = Db::Postgis(s.pool().clone());
-                (Arc::new(s), db, Some(tdb))
-            }
-        };
-        Fixture { _dir: dir, pg, store, db, router: Router::new() }
-    }
-
-    /// A store of `backend` seeded with a demo city, and the router over it.
-    async fn seeded(backend: Backend, opts: &DemoOptions) -> Fixture {
-        let mut f = Fixture::empty(backend).await;
-        startup::seed_demo(f.store.as_ref(), opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
-        f.router = f.router_now().await;
-        f
-    }
-
-    /// A router over a fresh start from the store, as after a restart.
-    async fn router_now(&self) -> Router {
-        app(startup::state_for(self.store.clone(), Targets::default(), None).await.unwrap())
-    }
-
-    async fn done(self) {
-        let Fixture { pg, db, store, router, .. } = self;
-        drop((db, store, router));
-        if let Some(pg) = pg {
-            pg.drop_database().await;
-        }
-    }
-}
-
-fn small() -> DemoOptions {
-    DemoOptions { scale: 0.05, ..Default::default() }
-}
-
-/// Runs each scenario on both stores, as `sqlite::name` and `postgis::name`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgis {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgis).await })*
-        }
-    };
-}
 
 on_both_stores!(
     grid_kpis_sum_to_community_street_and_district_totals,
@@ -179,7 +71,7 @@ fn assert_error(res: &(StatusCode, Value), status: StatusCode, hint: &str) {
 }
 
 async fn grid_kpis_sum_to_community_street_and_district_totals(backend: Backend) {
-    let f = Fixture::seeded(backend, &small()).await;
+    let f = Fixture::seeded(backend).await;
     let (status, grids) = get(&f.router, "/api/grids").await;
     assert_eq!(status, StatusCode::OK);
     let features = grids["features"].as_array().unwrap();
@@ -249,7 +141,7 @@ async fn what_the_store_loads_is_what_was_saved(backend: Backend) {
 }
 
 async fn bad_requests_get_a_4xx_with_a_message(backend: Backend) {
-    let f = Fixture::seeded(backend, &small()).await;
+    let f = Fixture::seeded(backend).await;
     let r = &f.router;
     for bbox in ["1,2,3", "a,b,c,d", "121.6,29.8,121.5,29.9", "200,0,201,1", "1,2,3,inf"] {
         assert_error(&get(r, &format!("/api/buildings?bbox={bbox}")).await, StatusCode::BAD_REQUEST, "bbox");
@@ -328,7 +220,7 @@ async fn unregistered_person(db: &Db) -> (u32, u32, u32) {
 }
 
 async fn a_visit_updates_the_map_at_once_and_a_replay_changes_nothing(backend: Backend) {
-    let f = Fixture::seeded(backend, &small()).await;
+    let f = Fixture::seeded(backend).await;
     let r = &f.router;
     let (person, building, grid) = unregistered_person(&f.db).await;
     let (_, before) = get(r, &format!("/api/grids/{grid}")).await;
@@ -384,7 +276,7 @@ async fn a_visit_updates_the_map_at_once_and_a_replay_changes_nothing(backend: B
 }
 
 async fn a_rejected_visit_applies_nothing_of_itself(backend: Backend) {
-    let f = Fixture::seeded(backend, &small()).await;
+    let f = Fixture::seeded(backend).await;
     let r = &f.router;
     let (person, building, grid) = unregistered_person(&f.db).await;
     let foreign_unit =
@@ -420,7 +312,7 @@ async fn a_rejected_visit_applies_nothing_of_itself(backend: Backend) {
 }
 
 async fn buildings_in_a_box_and_by_id(backend: Backend) {
-    let f = Fixture::seeded(backend, &small()).await;
+    let f = Fixture::seeded(backend).await;
     let r = &f.router;
     let (_, grids) = get(r, "/api/grids").await;
     let p = &grids["features"][0]["properties"]["label_point"];
@@ -448,8 +340,8 @@ async fn buildings_in_a_box_and_by_id(backend: Backend) {
 #[tokio::test]
 async fn sqlite_and_postgis_serve_byte_identical_responses() {
     let opts = DemoOptions { scale: 0.05, seed: 11, ..Default::default() };
-    let lite = Fixture::seeded(Backend::Sqlite, &opts).await;
-    let pg = Fixture::seeded(Backend::Postgis, &opts).await;
+    let lite = Fixture::seeded_with(Backend::Sqlite, &opts).await;
+    let pg = Fixture::seeded_with(Backend::Postgis, &opts).await;
     let mut uris: Vec<String> =
         ["district", "street", "community", "grid"].iter().map(|l| format!("/api/stats?level={l}")).collect();
     uris.extend(["/api/grids", "/api/basemap", "/api/district"].map(String::from));
@@ -474,7 +366,7 @@ async fn post_bytes(router: &Router, uri: &str, body: Vec<u8>) -> (StatusCode, V
 }
 
 async fn an_import_through_the_api_updates_the_map_at_once(backend: Backend) {
-    let f = Fixture::seeded(backend, &small()).await;
+    let f = Fixture::seeded(backend).await;
     let r = &f.router;
     let (_, building) = get(r, "/api/buildings/1").await;
     let grid = building["properties"]["grid_id"].as_u64().unwrap();
@@ -521,7 +413,7 @@ async fn an_import_through_the_api_updates_the_map_at_once(backend: Backend) {
 }
 
 async fn building_footprints_through_the_api_land_in_their_grid(backend: Backend) {
-    let f = Fixture::seeded(backend, &small()).await;
+    let f = Fixture::seeded(backend).await;
     let r = &f.router;
     let (_, grid) = get(r, "/api/grids/0").await;
     let p = &grid["properties"]["label_point"];

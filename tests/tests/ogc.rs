@@ -5,78 +5,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod common;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use common::{Backend, Fixture};
 use geo::{BoundingRect, Intersects, Rect};
 use http_body_util::BodyExt;
-use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::Atlas;
-use rentgrid_geodata::demo::DemoOptions;
-use rentgrid_server::store::Store;
-use rentgrid_server::store::postgis::testing::TestDatabase;
-use rentgrid_server::store::sqlite::SqliteStore;
-use rentgrid_server::{app, startup};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use tower::ServiceExt;
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 const COLLECTIONS: [&str; 6] = ["grids", "streets", "communities", "buildings", "rental_units", "workplaces"];
-
-/// Which store a test runs on.
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgis,
-}
-
-/// A demo city in a store of one backend, the router over it and the Atlas it serves.
-struct Served {
-    _dir: tempfile::TempDir,
-    pg: Option<TestDatabase>,
-    router: Router,
-    atlas: Arc<Atlas>,
-}
-
-impl Served {
-    async fn demo(backend: Backend) -> Served {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, pg): (Arc<dyn Store>, Option<TestDatabase>) = match backend {
-            Backend::Sqlite => (Arc::new(SqliteStore::open(dir.path()).await.unwrap()), None),
-            Backend::Postgis => {
-                let (tdb, s) = TestDatabase::create(true).await.unwrap_or_else(|e| panic!("{e}"));
-                (Arc::new(s), Some(tdb))
-            }
-        };
-        let opts = DemoOptions { scale: 0.05, ..Default::default() };
-        startup::seed_demo(store.as_ref(), &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
-        let state = startup::state_for(store, Targets::default(), None).await.unwrap();
-        let atlas = state.atlas();
-        Served { _dir: dir, pg, router: app(state), atlas }
-    }
-
-    async fn done(self) {
-        let Served { pg, router, atlas, .. } = self;
-        drop((router, atlas));
-        if let Some(pg) = pg {
-            pg.drop_database().await;
-        }
-    }
-}
-
-/// Runs each scenario on both stores, as `sqlite::name` and `postgis::name`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgis {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgis).await })*
-        }
-    };
-}
 
 on_both_stores!(
     the_landing_page_links_the_api_conformance_and_collections,
@@ -191,7 +135,7 @@ fn bbox_param(r: Rect<f64>) -> String {
 }
 
 async fn the_landing_page_links_the_api_conformance_and_collections(backend: Backend) {
-    let s = Served::demo(backend).await;
+    let s = Fixture::seeded(backend).await;
     let r = &s.router;
     for (uri, accept) in
         [("/?f=json", None), ("/", Some("application/json")), ("/", Some("text/html;q=0.5,application/json"))]
@@ -246,12 +190,12 @@ async fn the_landing_page_links_the_api_conformance_and_collections(backend: Bac
 }
 
 async fn every_collection_is_described_with_its_extent(backend: Backend) {
-    let s = Served::demo(backend).await;
+    let s = Fixture::seeded(backend).await;
     let r = &s.router;
     let all = ok(r, "/collections").await;
     let listed: Vec<&str> = all["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(listed, COLLECTIONS);
-    let district = s.atlas.bbox();
+    let district = s.atlas().bbox();
     for c in all["collections"].as_array().unwrap() {
         let id = c["id"].as_str().unwrap();
         assert_eq!(c, &ok(r, &format!("/collections/{id}")).await, "{id}: list and single differ");
@@ -273,9 +217,9 @@ async fn every_collection_is_described_with_its_extent(backend: Backend) {
 }
 
 async fn following_next_links_yields_every_feature_once(backend: Backend) {
-    let s = Served::demo(backend).await;
+    let s = Fixture::seeded(backend).await;
     let r = &s.router;
-    let atlas = &s.atlas;
+    let atlas = s.atlas();
 
     let (grids, matched) = all_pages(r, "/collections/grids/items?limit=37").await;
     assert_eq!(matched, atlas.grids().len() as u64);
@@ -330,9 +274,9 @@ async fn following_next_links_yields_every_feature_once(backend: Backend) {
 }
 
 async fn bbox_selects_what_the_atlas_finds(backend: Backend) {
-    let s = Served::demo(backend).await;
+    let s = Fixture::seeded(backend).await;
     let r = &s.router;
-    let atlas = &s.atlas;
+    let atlas = s.atlas();
     let bbox = middle_box(atlas);
     let param = bbox_param(bbox);
 
@@ -375,9 +319,9 @@ async fn bbox_selects_what_the_atlas_finds(backend: Backend) {
 }
 
 async fn property_filters_select_what_they_name(backend: Backend) {
-    let s = Served::demo(backend).await;
+    let s = Fixture::seeded(backend).await;
     let r = &s.router;
-    let atlas = &s.atlas;
+    let atlas = s.atlas();
 
     let community = &atlas.communities()[1];
     let (grids, _) =
@@ -450,9 +394,9 @@ async fn property_filters_select_what_they_name(backend: Backend) {
 }
 
 async fn single_features_and_rolled_up_areas(backend: Backend) {
-    let s = Served::demo(backend).await;
+    let s = Fixture::seeded(backend).await;
     let r = &s.router;
-    let atlas = &s.atlas;
+    let atlas = s.atlas();
 
     let a = get(r, "/collections/grids/items/5").await;
     assert_eq!((a.status, a.content_type.as_str()), (StatusCode::OK, "application/geo+json"));
@@ -503,7 +447,7 @@ async fn assert_error(router: &Router, uri: &str, status: StatusCode, hint: &str
 }
 
 async fn mistakes_get_4xx_with_a_message(backend: Backend) {
-    let s = Served::demo(backend).await;
+    let s = Fixture::seeded(backend).await;
     let r = &s.router;
     use StatusCode as S;
     assert_error(r, "/collections/parcels", S::NOT_FOUND, "grids, streets").await;
@@ -538,9 +482,9 @@ async fn the_openapi_document_passes_an_outside_validator() {
         return;
     };
     assert!(found.status.success());
-    let s = Served::demo(Backend::Sqlite).await;
+    let s = Fixture::seeded(Backend::Sqlite).await;
     let doc = ok(&s.router, "/api").await;
-    let file = s._dir.path().join("openapi.json");
+    let file = s.dir.path().join("openapi.json");
     std::fs::write(&file, doc.to_string()).unwrap();
     let out = std::process::Command::new("openapi-spec-validator").arg(&file).output().unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -4,77 +4,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod common;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
+use common::{Backend, Fixture};
 use geo::{
     BooleanOps, BoundingRect, Coord, Distance, Euclidean, Geometry, LineString, MultiPolygon, Point, Polygon, Rect,
 };
 use http_body_util::BodyExt;
-use rentgrid_analysis::kpi::Targets;
-use rentgrid_geodata::demo::DemoOptions;
-use rentgrid_server::store::Store;
-use rentgrid_server::store::postgis::testing::TestDatabase;
-use rentgrid_server::store::sqlite::SqliteStore;
 use rentgrid_server::store::wkb;
-use rentgrid_server::{app, startup};
 use rentgrid_tiles::decode::{DecodedFeature, DecodedLayer, decode};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::sync::Arc;
 use tower::ServiceExt;
-
-/// Which store a test runs on.
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgis,
-}
-
-/// A seeded store, the router over it and, on PostGIS, the database.
-struct Fixture {
-    _dir: tempfile::TempDir,
-    pg: Option<(TestDatabase, sqlx::PgPool)>,
-    router: Router,
-}
-
-impl Fixture {
-    async fn seeded(backend: Backend) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, pg): (Arc<dyn Store>, _) = match backend {
-            Backend::Sqlite => (Arc::new(SqliteStore::open(dir.path()).await.unwrap()), None),
-            Backend::Postgis => {
-                let (tdb, s) = TestDatabase::create(true).await.unwrap_or_else(|e| panic!("{e}"));
-                let pool = s.pool().clone();
-                (Arc::new(s), Some((tdb, pool)))
-            }
-        };
-        let opts = DemoOptions { scale: 0.05, ..Default::default() };
-        startup::seed_demo(store.as_ref(), &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
-        let router = app(startup::state_for(store, Targets::default(), None).await.unwrap());
-        Fixture { _dir: dir, pg, router }
-    }
-
-    async fn done(self) {
-        if let Some((tdb, pool)) = self.pg {
-            pool.close().await;
-            tdb.drop_database().await;
-        }
-    }
-}
-
-/// Runs each scenario on both stores, as `sqlite::name` and `postgis::name`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgis {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgis).await })*
-        }
-    };
-}
 
 on_both_stores!(
     tilejson_describes_every_layer,
@@ -383,7 +329,7 @@ const MAX_UNITS: f64 = 1.0 + 2.0 * std::f64::consts::FRAC_1_SQRT_2;
 #[tokio::test]
 async fn tiles_match_postgis_st_asmvtgeom() {
     let f = Fixture::seeded(Backend::Postgis).await;
-    let pool = f.pg.as_ref().unwrap().1.clone();
+    let pool = f.db.pg_pool().unwrap().clone();
     let district = json(&f.router, "/api/district").await;
     let (lon, lat) = (district["center"][0].as_f64().unwrap(), district["center"][1].as_f64().unwrap());
     let bbox: Vec<f64> = district["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();

@@ -1,0 +1,156 @@
+//! What the HTTP test files share: a store of either backend seeded with a demo city, direct
+//! access to its database, the router over it, and `on_both_stores!` to run a scenario on each.
+//! Each test file takes what it needs, so some items go unused in some files.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use axum::Router;
+use rentgrid_analysis::kpi::Targets;
+use rentgrid_geodata::Atlas;
+use rentgrid_geodata::demo::DemoOptions;
+use rentgrid_server::store::Store;
+use rentgrid_server::store::postgis::testing::TestDatabase;
+use rentgrid_server::store::sqlite::SqliteStore;
+use rentgrid_server::{app, startup};
+use std::sync::Arc;
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgis,
+}
+
+/// Runs each scenario `async fn name(backend: Backend)` on both stores, as `sqlite::name` and
+/// `postgis::name`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(super::common::Backend::Sqlite).await })*
+        }
+        mod postgis {
+            $(#[tokio::test] async fn $name() { super::$name(super::common::Backend::Postgis).await })*
+        }
+    };
+}
+
+/// Direct access to the store's database, for setting up and checking what the API did. Write
+/// SQL both dialects accept: `NOT flag`, ids cast to BIGINT, values formatted in.
+pub enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgis(sqlx::PgPool),
+}
+
+impl Db {
+    /// One integer.
+    pub async fn int(&self, sql: &str) -> i64 {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Db::Postgis(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// One row of three integers.
+    pub async fn ints3(&self, sql: &str) -> (i64, i64, i64) {
+        match self {
+            Db::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+            Db::Postgis(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// The integers of the first column.
+    pub async fn ints(&self, sql: &str) -> Vec<i64> {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Db::Postgis(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        }
+    }
+
+    /// The PostGIS pool, for PostGIS-only checks.
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        match self {
+            Db::Postgis(p) => Some(p),
+            Db::Sqlite(_) => None,
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgis(p) => p.close().await,
+        }
+    }
+}
+
+/// A store of one backend, direct access to its database, the router over it and the Atlas that
+/// router started from. Each PostGIS fixture has its own throwaway database, dropped by
+/// [`Fixture::done`].
+pub struct Fixture {
+    /// A scratch directory (the SQLite store lives in it).
+    pub dir: tempfile::TempDir,
+    pg: Option<TestDatabase>,
+    pub store: Arc<dyn Store>,
+    pub db: Db,
+    pub router: Router,
+    atlas: Option<Arc<Atlas>>,
+}
+
+/// The small demo city the HTTP tests run on.
+pub fn small() -> DemoOptions {
+    DemoOptions { scale: 0.05, ..Default::default() }
+}
+
+impl Fixture {
+    /// An empty store of `backend`, with no router yet.
+    pub async fn empty(backend: Backend) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, db, pg): (Arc<dyn Store>, Db, Option<TestDatabase>) = match backend {
+            Backend::Sqlite => {
+                let s = SqliteStore::open(dir.path()).await.unwrap();
+                let db = Db::Sqlite(s.pool().clone());
+                (Arc::new(s), db, None)
+            }
+            Backend::Postgis => {
+                let (tdb, s) = TestDatabase::create(true).await.unwrap_or_else(|e| panic!("{e}"));
+                let db = Db::Postgis(s.pool().clone());
+                (Arc::new(s), db, Some(tdb))
+            }
+        };
+        Fixture { dir, pg, store, db, router: Router::new(), atlas: None }
+    }
+
+    /// A store of `backend` seeded with the demo city of `opts`, and the router over it.
+    pub async fn seeded_with(backend: Backend, opts: &DemoOptions) -> Fixture {
+        let mut f = Fixture::empty(backend).await;
+        startup::seed_demo(f.store.as_ref(), opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+        let state = startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap();
+        f.atlas = Some(state.atlas());
+        f.router = app(state);
+        f
+    }
+
+    /// A store of `backend` seeded with the [`small`] demo city.
+    pub async fn seeded(backend: Backend) -> Fixture {
+        Fixture::seeded_with(backend, &small()).await
+    }
+
+    /// The Atlas the seeded router started from.
+    pub fn atlas(&self) -> &Atlas {
+        self.atlas.as_deref().expect("a seeded fixture")
+    }
+
+    /// A router over a fresh start from the store, as after a restart.
+    pub async fn router_now(&self) -> Router {
+        app(startup::state_for(self.store.clone(), Targets::default(), None).await.unwrap())
+    }
+
+    /// Closes the pools and drops the PostGIS database.
+    pub async fn done(self) {
+        let Fixture { pg, db, store, router, atlas, .. } = self;
+        drop((store, router, atlas));
+        db.close().await;
+        if let Some(pg) = pg {
+            pg.drop_database().await;
+        }
+    }
+}
