@@ -61,7 +61,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add_building(&mut self, s: &BuildingStats) {
+    pub(crate) fn add_building(&mut self, s: &BuildingStats) {
         self.buildings += 1;
         self.stats.add(s);
     }

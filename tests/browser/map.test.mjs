@@ -333,10 +333,16 @@ describe('the web map', () => {
     const drawn = await leaders.evaluate(() => window.__rentgrid.map.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length);
     assert.ok(drawn > 0, 'no hot-spot grid is drawn');
 
-    // The ranking lists every street; small counts are suppressed.
-    const streets = (await (await fetch(`${origin}/api/stats?level=street`)).json()).rows;
+    // The ranking follows the slider: it lists every street as at the end of the first month.
+    await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months[0], { timeout: 20_000 });
+    const streets = (await (await fetch(`${origin}/api/stats?level=street&month=${months[0]}`)).json()).rows;
     const rows = leaders.locator('.rg-ranking').first().locator('tbody tr');
     assert.equal(await rows.count(), streets.length);
+    const shownPersons = (await leaders.locator('.rg-ranking').first().locator('tbody tr td:nth-child(3)').allInnerTexts())
+      .map((c) => (c === '<5' ? 0 : Number(c.replace(/,/g, ''))));
+    const wantPersons = streets.map((r) => (r.persons < 5 ? 0 : r.persons)).sort((a, b) => a - b);
+    assert.deepEqual([...shownPersons].sort((a, b) => a - b), wantPersons);
+    // Small counts are suppressed.
     for (const cell of await leaders.locator('.rg-ranking tbody tr td:nth-child(3)').allInnerTexts()) {
       assert.ok(cell === '<5' || Number(cell.replace(/,/g, '')) >= 5, `count ${cell} shown`);
     }

@@ -5,88 +5,33 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
+mod common;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use common::{Backend, Fixture};
 use geo::{Contains, Coord, LineString, Point, Polygon};
 use http_body_util::BodyExt;
 use rentgrid_analysis::density::KernelDensity;
+use rentgrid_analysis::hexgrid::hex_counts;
 use rentgrid_analysis::hotspot::{GiOptions, gi_star};
-use rentgrid_analysis::kpi::{Targets, grid_counts};
+use rentgrid_analysis::kpi::grid_counts;
 use rentgrid_analysis::metrics::{Metric, RateGuard, complete_cases, grid_metrics};
 use rentgrid_analysis::moran::{MoranOptions, local_moran};
 use rentgrid_analysis::weights::Weights;
-use rentgrid_geodata::Atlas;
-use rentgrid_geodata::demo::DemoOptions;
-use rentgrid_server::store::Store;
-use rentgrid_server::store::postgis::testing::TestDatabase;
-use rentgrid_server::store::sqlite::SqliteStore;
-use rentgrid_server::{app, startup};
 use rentgrid_tiles::decode::decode;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use tower::ServiceExt;
-
-/// Which store a test runs on.
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgis,
-}
-
-/// A seeded store, its Atlas as loaded from it, and the router over it.
-struct Fixture {
-    _dir: tempfile::TempDir,
-    pg: Option<TestDatabase>,
-    store: Arc<dyn Store>,
-    atlas: Atlas,
-    router: Router,
-}
-
-impl Fixture {
-    async fn seeded(backend: Backend) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let (store, pg): (Arc<dyn Store>, Option<TestDatabase>) = match backend {
-            Backend::Sqlite => (Arc::new(SqliteStore::open(dir.path()).await.unwrap()), None),
-            Backend::Postgis => {
-                let (tdb, s) = TestDatabase::create(true).await.unwrap_or_else(|e| panic!("{e}"));
-                (Arc::new(s), Some(tdb))
-            }
-        };
-        let opts = DemoOptions { scale: 0.05, ..Default::default() };
-        startup::seed_demo(store.as_ref(), &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
-        let atlas = Atlas::build(store.load_atlas_input().await.unwrap()).unwrap();
-        let router = app(startup::state_for(store.clone(), Targets::default(), None).await.unwrap());
-        Fixture { _dir: dir, pg, store, atlas, router }
-    }
-
-    async fn done(self) {
-        let Fixture { pg, store, router, .. } = self;
-        drop((store, router));
-        if let Some(pg) = pg {
-            pg.drop_database().await;
-        }
-    }
-}
-
-/// Runs each scenario on both stores, as `sqlite::name` and `postgis::name`.
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgis {
-            $(#[tokio::test] async fn $name() { super::$name(super::Backend::Postgis).await })*
-        }
-    };
-}
 
 on_both_stores!(
     gi_z_scores_are_those_of_the_analysis_on_the_same_metric,
     lisa_is_reproducible_from_its_description,
     every_bad_parameter_gets_a_4xx_with_a_message,
     the_history_has_twelve_months_and_emerging_hot_spots_classify_them,
+    hexagons_hold_every_building_and_their_gi_is_the_analysis,
     heat_tiles_hold_the_kernel_density_at_every_zoom,
 );
 
@@ -115,15 +60,15 @@ async fn gi_z_scores_are_those_of_the_analysis_on_the_same_metric(backend: Backe
     assert_eq!(ct.as_deref(), Some("application/geo+json"));
     let fc: Value = serde_json::from_slice(&bytes).unwrap();
     // The same statistic computed here from the store's data.
-    let counts = grid_counts(&f.atlas);
-    let values: Vec<Option<f64>> = grid_metrics(&f.atlas, &counts, &RateGuard::default())
+    let counts = grid_counts(f.atlas());
+    let values: Vec<Option<f64>> = grid_metrics(f.atlas(), &counts, &RateGuard::default())
         .iter()
         .map(|m| m.value(Metric::UnregisteredPerKm2))
         .collect();
-    let (y, w, ids) = complete_cases(&values, &Weights::queen(&f.atlas)).unwrap();
+    let (y, w, ids) = complete_cases(&values, &Weights::queen(f.atlas())).unwrap();
     let gi = gi_star(&y, &w, &GiOptions { fdr: true }).unwrap();
     let features = by_grid(&fc);
-    assert_eq!(features.len(), f.atlas.grids().len());
+    assert_eq!(features.len(), f.atlas().grids().len());
     let mut hot = 0;
     for (k, id) in ids.iter().enumerate() {
         let p = features[&u64::from(*id)];
@@ -157,10 +102,10 @@ async fn lisa_is_reproducible_from_its_description(backend: Backend) {
     assert_eq!(d["weights"]["transform"], "row");
     assert_eq!(d["weights"]["self_weight"], 0);
     // Run again from what the description says.
-    let counts = grid_counts(&f.atlas);
+    let counts = grid_counts(f.atlas());
     let values: Vec<Option<f64>> =
-        grid_metrics(&f.atlas, &counts, &RateGuard::default()).iter().map(|m| m.value(Metric::RegRate)).collect();
-    let points: Vec<(f64, f64)> = f.atlas.grids().iter().map(|g| (g.label_point.x(), g.label_point.y())).collect();
+        grid_metrics(f.atlas(), &counts, &RateGuard::default()).iter().map(|m| m.value(Metric::RegRate)).collect();
+    let points: Vec<(f64, f64)> = f.atlas().grids().iter().map(|g| (g.label_point.x(), g.label_point.y())).collect();
     let w = Weights::knn_lonlat(&points, 6).unwrap().row_standardised();
     let (y, w, ids) = complete_cases(&values, &w).unwrap();
     let m = local_moran(&y, &w, &MoranOptions { permutations: 199, seed: 7 }).unwrap();
@@ -174,7 +119,7 @@ async fn lisa_is_reproducible_from_its_description(backend: Backend) {
     }
     // Grids under the rate guard are present, marked, and not analysed.
     let excluded = features.values().filter(|p| p["class"].is_null()).count();
-    assert_eq!(excluded, f.atlas.grids().len() - ids.len());
+    assert_eq!(excluded, f.atlas().grids().len() - ids.len());
     f.done().await;
 }
 
@@ -197,6 +142,10 @@ async fn every_bad_parameter_gets_a_4xx_with_a_message(backend: Backend) {
         ("tessellation=voronoi", "tessellation"),
         ("colour=red", "unknown parameter"),
         ("method=emerging&month=1999-01", "history covers"),
+        ("resolution=9", "tessellation=h3"),
+        ("tessellation=h3&resolution=15", "resolution"),
+        ("tessellation=h3&method=emerging", "h3"),
+        ("tessellation=h3&month=2026-05", "h3"),
     ] {
         let (status, body) = get(&f.router, &format!("/api/hotspots?{query}")).await;
         assert!(status.is_client_error(), "{query}: {status} {body}");
@@ -247,6 +196,76 @@ async fn the_history_has_twelve_months_and_emerging_hot_spots_classify_them(back
         }
     }
     assert!(rose * 2 > last.len(), "{rose} of {} grids registered someone during the year", last.len());
+    // The street ranking of a month is the rollup of that month's grids: registered persons at
+    // the end of the first month never exceed the last month's, and the last month is today.
+    let (status, streets_first) = get(&f.router, &format!("/api/stats?level=street&month={}", months[0])).await;
+    assert_eq!(status, StatusCode::OK, "{streets_first}");
+    assert_eq!(streets_first["month"], months[0].as_str());
+    let (_, streets_last) = get(&f.router, &format!("/api/stats?level=street&month={}", months[11])).await;
+    let (_, streets_now) = get(&f.router, "/api/stats?level=street").await;
+    let registered = |v: &Value| -> Vec<u64> {
+        v["rows"].as_array().unwrap().iter().map(|r| r["persons_registered"].as_u64().unwrap()).collect()
+    };
+    assert_eq!(registered(&streets_last), registered(&streets_now));
+    let (a, b) = (registered(&streets_first), registered(&streets_last));
+    assert!(a.iter().zip(&b).all(|(a, b)| a <= b), "{a:?} then {b:?}");
+    assert!(a.iter().sum::<u64>() < b.iter().sum::<u64>(), "someone registered during the year");
+    let (status, body) = get(&f.router, "/api/stats?level=street&month=1999-01").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("history covers"), "{body}");
+    f.done().await;
+}
+
+async fn hexagons_hold_every_building_and_their_gi_is_the_analysis(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let (status, fc) = get(&f.router, "/api/hotspots?tessellation=h3&resolution=9&metric=persons&method=gi").await;
+    assert_eq!(status, StatusCode::OK, "{fc}");
+    let d = &fc["description"];
+    assert_eq!((d["tessellation"]["kind"].as_str(), d["tessellation"]["resolution"].as_u64()), (Some("h3"), Some(9)));
+    assert_eq!(d["weights"]["kind"], "h3_edge");
+    let features = fc["features"].as_array().unwrap();
+    // Each hexagon's polygon holds exactly the buildings it counts, and every building is in one.
+    let atlas = f.atlas();
+    let mut counted = 0;
+    for feature in features {
+        let ring: Vec<(f64, f64)> = feature["geometry"]["coordinates"][0][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c[0].as_f64().unwrap(), c[1].as_f64().unwrap()))
+            .collect();
+        let hexagon = Polygon::new(LineString::from(ring), vec![]);
+        let inside = atlas.buildings().iter().filter(|b| hexagon.contains(&b.point)).count() as u64;
+        let claimed = feature["properties"]["buildings"].as_u64().unwrap();
+        assert_eq!(inside, claimed, "hexagon {}", feature["id"]);
+        counted += claimed;
+        assert_eq!(feature["id"], feature["properties"]["h3"]);
+    }
+    assert_eq!(counted as usize, atlas.buildings().len());
+    // Gi* on the hexagons is the analysis's on the same hexagon counts.
+    let stats: Vec<_> = atlas
+        .buildings()
+        .iter()
+        .filter_map(|b| atlas.building_stats(b.id).map(|s| (b.point.x(), b.point.y(), s)))
+        .collect();
+    let hex = hex_counts(stats.iter().map(|&(x, y, s)| (x, y, s)), 9, 1).unwrap();
+    let y: Vec<f64> = hex.counts.iter().map(|c| f64::from(c.stats.persons)).collect();
+    let gi = gi_star(&y, &hex.weights().unwrap(), &GiOptions { fdr: true }).unwrap();
+    assert_eq!(features.len(), hex.index.len());
+    let mut hot = 0;
+    for (k, index) in hex.index.iter().enumerate() {
+        let p = &features.iter().find(|f| f["id"] == index.as_str()).unwrap()["properties"];
+        assert!((p["z"].as_f64().unwrap() - gi.z[k]).abs() < 1e-9, "{index}: {} vs {}", p["z"], gi.z[k]);
+        assert_eq!(p["value"].as_f64().unwrap(), y[k]);
+        hot += usize::from(gi.bin[k] > 0);
+    }
+    assert!(hot > 0, "the demo's dense communities make hot hexagons of persons");
+    // Rates stay undefined on the empty ring of hexagons.
+    let (_, rates) = get(&f.router, "/api/hotspots?tessellation=h3&metric=reg_rate&method=lisa&permutations=99").await;
+    let empty: Vec<&Value> =
+        rates["features"].as_array().unwrap().iter().filter(|f| f["properties"]["buildings"] == 0).collect();
+    assert!(!empty.is_empty());
+    assert!(empty.iter().all(|f| f["properties"]["value"].is_null() && f["properties"]["class"].is_null()));
     f.done().await;
 }
 
@@ -298,20 +317,20 @@ async fn heat_tiles_hold_the_kernel_density_at_every_zoom(backend: Backend) {
         })
     };
     let busiest = f
-        .atlas
+        .atlas()
         .buildings()
         .iter()
         .filter(inside)
-        .max_by_key(|b| f.atlas.building_stats(b.id).map_or(0, |s| s.persons))
+        .max_by_key(|b| f.atlas().building_stats(b.id).map_or(0, |s| s.persons))
         .unwrap();
     let (lon, lat) = (busiest.point.x(), busiest.point.y());
     // The density computed here, from the same buildings, with the same default radius.
     let points: Vec<(f64, f64, f64)> = f
-        .atlas
+        .atlas()
         .buildings()
         .iter()
         .filter_map(|b| {
-            let s = f.atlas.building_stats(b.id)?;
+            let s = f.atlas().building_stats(b.id)?;
             (s.persons > 0).then(|| (b.point.x(), b.point.y(), f64::from(s.persons)))
         })
         .collect();

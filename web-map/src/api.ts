@@ -191,6 +191,8 @@ export interface PlaceRow {
 }
 
 /** The KPI rows of every street or community. */
-export async function fetchPlaceRows(level: 'street' | 'community'): Promise<PlaceRow[]> {
-  return (await getJson<{ rows: PlaceRow[] }>(`stats?level=${level}`)).rows;
+export async function fetchPlaceRows(level: 'street' | 'community', month?: string): Promise<PlaceRow[]> {
+  const q = new URLSearchParams({ level });
+  if (month) q.set('month', month);
+  return (await getJson<{ rows: PlaceRow[] }>(`stats?${q}`)).rows;
 }

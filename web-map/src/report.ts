@@ -99,7 +99,7 @@ async function build(root: HTMLElement): Promise<void> {
   );
   if (!map.loaded()) await map.once('idle');
   image.src = map.getCanvas().toDataURL('image/png');
-  root.append(await renderRanking(district));
+  root.append(await renderRanking(district, month));
   document.documentElement.dataset.ready = '1';
   window.__rentgridReport = { ready: true };
 }

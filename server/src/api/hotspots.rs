@@ -13,6 +13,13 @@
 //! - `alpha`: 0.10, 0.05 (default) or 0.01, the level of the Benjamini–Hochberg FDR test behind
 //!   `fdr_significant` (for `emerging` also the confidence a month's hot or cold spot needs).
 //! - `permutations` (`lisa`, default 999, at most 99,999) and `seed` (default 12345).
+//! - `tessellation`: `grid` (default) or `h3`, the areas analysed. With `h3` the register is
+//!   summed per H3 hexagon of `resolution` (7 to 10, default 9, about 0.1 km²) with a ring of
+//!   empty hexagons around the occupied ones, so a pattern can be checked against the grids'
+//!   shapes; `queen` and `rook` are then the hexagons sharing an edge, `knn` and `distance` use
+//!   hexagon centres. Hexagons are analysed on today's register (`gi` or `lisa`, no `month`):
+//!   the monthly history is kept per grid. A caller with a narrower scope gets hexagons of the
+//!   buildings it sees.
 //!
 //! Each feature is a grid with `value`, `statistic`, `z`, `p`, `q` (FDR-adjusted p),
 //! `fdr_significant` and `class`: the Gi\* confidence bin (±3 at 99%, ±2 at 95%, ±1 at 90%, 0 not
@@ -30,12 +37,14 @@ use crate::tile_cache::scope_key;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use geo::MultiPolygon;
 use rentgrid_analysis::StatsError;
 use rentgrid_analysis::emerging::{EmergingOptions, emerging_hot_spots};
+use rentgrid_analysis::hexgrid::hex_counts;
 use rentgrid_analysis::history::History;
 use rentgrid_analysis::hotspot::{GiOptions, bin_label, gi_star};
 use rentgrid_analysis::kpi::Counts;
-use rentgrid_analysis::metrics::{Metric, RateGuard, grid_metrics};
+use rentgrid_analysis::metrics::{GridMetrics, Metric, RateGuard, grid_metrics};
 use rentgrid_analysis::moran::{MAX_PERMUTATIONS, MoranOptions, local_moran};
 use rentgrid_analysis::stats::benjamini_hochberg;
 use rentgrid_analysis::weights::{Transform, Weights};
@@ -78,9 +87,23 @@ pub enum Neighbours {
     Distance(f64),
 }
 
+/// The areas analysed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tessellation {
+    /// The drawn grids.
+    Grid,
+    /// H3 hexagons of a resolution.
+    H3(u8),
+}
+
+/// H3 resolutions served: about 5 km² down to 0.015 km².
+const H3_RESOLUTIONS: std::ops::RangeInclusive<u8> = 7..=10;
+
 /// A checked request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params {
+    /// Areas analysed.
+    pub tessellation: Tessellation,
     /// Statistic.
     pub method: Method,
     /// Metric mapped.
@@ -100,7 +123,11 @@ pub struct Params {
 }
 
 /// The parameters this endpoint knows.
-const KNOWN: [&str; 8] = ["method", "metric", "weights", "month", "alpha", "permutations", "seed", "tessellation"];
+const KNOWN: [&str; 9] =
+    ["method", "metric", "weights", "month", "alpha", "permutations", "seed", "tessellation", "resolution"];
+
+/// Rings of empty hexagons added around the occupied ones.
+const HEX_RING: u32 = 1;
 
 /// The most neighbours `knn` takes.
 const MAX_K: usize = 64;
@@ -115,10 +142,6 @@ fn bad(msg: String) -> ApiError {
 pub fn parse(q: &HashMap<String, String>) -> ApiResult<Params> {
     if let Some(unknown) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(bad(format!("unknown parameter {unknown:?}: use {}", KNOWN.join(", "))));
-    }
-    match q.get("tessellation").map(String::as_str) {
-        None | Some("grid") => {}
-        Some(other) => return Err(bad(format!("tessellation={other:?}: only grid is served"))),
     }
     let method = match q.get("method").map(String::as_str) {
         None | Some("gi") => Method::Gi,
@@ -147,7 +170,39 @@ pub fn parse(q: &HashMap<String, String>) -> ApiResult<Params> {
         None => MoranOptions::default().seed,
         Some(s) => s.parse::<u64>().map_err(|_| bad(format!("seed={s:?}: a whole number from 0 to 2^64-1")))?,
     };
-    Ok(Params { method, metric, neighbours, transform, month, alpha, permutations, seed })
+    let tessellation = parse_tessellation(q, method, month)?;
+    Ok(Params { tessellation, method, metric, neighbours, transform, month, alpha, permutations, seed })
+}
+
+/// Parses `tessellation` and `resolution`.
+fn parse_tessellation(q: &HashMap<String, String>, method: Method, month: Option<Month>) -> ApiResult<Tessellation> {
+    let resolution = q.get("resolution");
+    match q.get("tessellation").map(String::as_str) {
+        None | Some("grid") => match resolution {
+            Some(r) => Err(bad(format!("resolution={r:?} applies to tessellation=h3 only"))),
+            None => Ok(Tessellation::Grid),
+        },
+        Some("h3") => {
+            let (lo, hi) = (H3_RESOLUTIONS.start(), H3_RESOLUTIONS.end());
+            let r = match resolution {
+                None => 9,
+                Some(r) => r
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|r| H3_RESOLUTIONS.contains(r))
+                    .ok_or_else(|| bad(format!("resolution={r:?}: an H3 resolution from {lo} to {hi}")))?,
+            };
+            if method == Method::Emerging || month.is_some() {
+                return Err(bad(
+                    "tessellation=h3 analyses today's register with method gi or lisa: the monthly history \
+                     (month, method=emerging) is kept per grid"
+                        .into(),
+                ));
+            }
+            Ok(Tessellation::H3(r))
+        }
+        Some(other) => Err(bad(format!("tessellation={other:?}: use grid or h3"))),
+    }
 }
 
 /// Parses `kind[:parameter][,binary|row]`.
@@ -184,6 +239,16 @@ fn parse_weights(raw: &str, method: Method) -> ApiResult<(Neighbours, Transform)
 /// A statistics error caused by the request's parameters or the data: 422 with its text.
 fn stats_error(e: StatsError) -> ApiError {
     ApiError::Unprocessable(e.to_string())
+}
+
+/// The per-grid counts at the end of month `m`; 422 naming the months held when `m` is not one.
+pub fn month_counts(history: &History, m: Month) -> ApiResult<&[Counts]> {
+    history.at(m).ok_or_else(|| {
+        ApiError::Unprocessable(match history.months.first().zip(history.last()) {
+            Some((a, b)) => format!("month={m}: the history covers {a} to {b}"),
+            None => format!("month={m}: the store holds no dated registrations, so there is no history"),
+        })
+    })
 }
 
 /// The weights over every grid of `atlas`, by grid id.
@@ -223,17 +288,12 @@ pub fn run(
     p: &Params,
     sees: &dyn Fn(u32) -> bool,
 ) -> ApiResult<Value> {
+    if let Tessellation::H3(resolution) = p.tessellation {
+        return run_hex(atlas, history, p, resolution, sees);
+    }
     let n_grids = atlas.grids().len();
     let w = weights(atlas, p)?;
-    let month_counts = |m: Month| {
-        history.at(m).ok_or_else(|| {
-            let have = history.months.first().zip(history.last());
-            ApiError::Unprocessable(match have {
-                Some((a, b)) => format!("month={m}: the history covers {a} to {b}"),
-                None => format!("month={m}: the store holds no dated registrations, so there is no history"),
-            })
-        })
-    };
+    let month_counts = |m: Month| month_counts(history, m);
     // Per-site values (for emerging: one row per month), then the sites kept.
     let series: Vec<Vec<Option<f64>>> = match p.method {
         Method::Emerging => {
@@ -270,44 +330,7 @@ pub fn run(
     let mut sites: Vec<Site> = Vec::with_capacity(ids.len());
     let mut months_used: Vec<String> = Vec::new();
     match p.method {
-        Method::Gi => {
-            let g = gi_star(&last, &w_sub, &GiOptions { fdr: true }).map_err(stats_error)?;
-            for (k, &value) in last.iter().enumerate() {
-                sites.push(Site {
-                    value,
-                    statistic: g.z[k],
-                    z: g.z[k],
-                    p: g.p[k],
-                    q: g.q[k],
-                    class: g.bin[k].into(),
-                    label: bin_label(g.bin[k]).into(),
-                    extra: serde_json::Map::new(),
-                });
-            }
-        }
-        Method::Lisa => {
-            let opts = MoranOptions { permutations: p.permutations, seed: p.seed };
-            let m = local_moran(&last, &w_sub, &opts).map_err(stats_error)?;
-            let q = benjamini_hochberg(&m.p_sim);
-            for k in 0..ids.len() {
-                let significant = q[k] <= p.alpha;
-                let class = m.quadrant[k].filter(|_| significant);
-                let name = class.map_or(Value::from("not_significant"), |c| json!(c));
-                let mut extra = serde_json::Map::new();
-                extra.insert("lag".into(), m.lag[k].into());
-                extra.insert("standardised_value".into(), m.z[k].into());
-                sites.push(Site {
-                    value: last[k],
-                    statistic: m.i[k],
-                    z: m.z_sim[k],
-                    p: m.p_sim[k],
-                    q: q[k],
-                    label: name.as_str().unwrap_or_default().replace('_', "-"),
-                    class: name,
-                    extra,
-                });
-            }
-        }
+        Method::Gi | Method::Lisa => sites = gi_or_lisa(p, &last, &w_sub)?,
         Method::Emerging => {
             let min_bin = if p.alpha <= 0.01 {
                 3
@@ -355,47 +378,174 @@ pub fn run(
         .map(|g| {
             let id = g.grid.id;
             let mut props = json!({ "grid_id": id, "code": g.grid.code, "name": g.grid.name });
-            match &by_grid[id as usize] {
-                Some(s) => {
-                    props["value"] = s.value.into();
-                    props["statistic"] = s.statistic.into();
-                    props["z"] = s.z.into();
-                    props["p"] = s.p.into();
-                    props["q"] = s.q.into();
-                    props["fdr_significant"] = (s.q <= p.alpha).into();
-                    props["class"] = s.class.clone();
-                    props["class_label"] = s.label.clone().into();
-                    for (k, v) in &s.extra {
-                        props[k] = v.clone();
-                    }
-                }
-                None => {
-                    props["value"] = current.get(id as usize).copied().flatten().into();
-                    props["class"] = Value::Null;
-                    props["excluded"] =
-                        "the metric is undefined here (no area, or a rate below its small-number guard)".into();
-                }
-            }
+            let value = current.get(id as usize).copied().flatten();
+            site_properties(&mut props, by_grid[id as usize].as_ref(), value, p.alpha);
             json!({ "type": "Feature", "id": id, "geometry": geometry(g.grid.geometry.clone()), "properties": props })
         })
         .collect();
     Ok(json!({
         "type": "FeatureCollection",
-        "description": description(p, &w_sub, ids.len(), n_grids, history, months_used),
+        "description": description(p, &w_sub, ids.len(), json!({ "kind": "grid", "grids": n_grids }), history, months_used),
         "features": features,
     }))
 }
 
-/// What was run, with enough detail to run it again.
-fn description(p: &Params, w: &Weights, n: usize, grids: usize, history: &History, months: Vec<String>) -> Value {
-    let d = w.describe();
-    let (kind, parameters) = match p.neighbours {
-        Neighbours::Queen => ("queen", json!({})),
-        Neighbours::Rook => ("rook", json!({})),
-        Neighbours::Knn(k) => ("knn", json!({ "k": k, "points": "grid label points", "units": "metres" })),
-        Neighbours::Distance(m) => {
-            ("distance", json!({ "threshold_m": m, "points": "grid label points", "units": "metres" }))
+/// The analysis on H3 hexagons of `resolution` holding the buildings `sees` lets through.
+fn run_hex(
+    atlas: &Atlas,
+    history: &History,
+    p: &Params,
+    resolution: u8,
+    sees: &dyn Fn(u32) -> bool,
+) -> ApiResult<Value> {
+    let buildings = atlas
+        .buildings()
+        .iter()
+        .filter(|b| sees(b.grid_id))
+        .filter_map(|b| atlas.building_stats(b.id).map(|s| (b.point.x(), b.point.y(), s)));
+    let hex = hex_counts(buildings, resolution, HEX_RING).map_err(stats_error)?;
+    let guard = RateGuard::default();
+    let values: Vec<Option<f64>> =
+        hex.counts.iter().map(|c| GridMetrics::from_counts(0, c, &guard).value(p.metric)).collect();
+    let w = match p.neighbours {
+        Neighbours::Queen | Neighbours::Rook => hex.weights(),
+        Neighbours::Knn(k) => Weights::knn_lonlat(&hex.centres, k),
+        Neighbours::Distance(m) => Weights::distance_band_lonlat(&hex.centres, m),
+    }
+    .map_err(stats_error)?;
+    let w = if p.transform == Transform::RowStandardised { w.row_standardised() } else { w };
+    let keep: Vec<bool> = values.iter().map(Option::is_some).collect();
+    let (w_sub, ids) = w.subset(&keep).map_err(stats_error)?;
+    let y: Vec<f64> = ids.iter().map(|&i| values[i as usize].unwrap_or_default()).collect();
+    let mut by_hex: Vec<Option<Site>> = (0..hex.counts.len()).map(|_| None).collect();
+    for (site, &i) in gi_or_lisa(p, &y, &w_sub)?.into_iter().zip(&ids) {
+        by_hex[i as usize] = Some(site);
+    }
+    let features: Vec<Value> = by_hex
+        .iter()
+        .enumerate()
+        .map(|(i, site)| {
+            let c = &hex.counts[i];
+            let mut props = json!({
+                "h3": hex.index[i],
+                "resolution": resolution,
+                "buildings": c.buildings,
+                "area_km2": c.area_km2,
+            });
+            site_properties(&mut props, site.as_ref(), values[i], p.alpha);
+            json!({
+                "type": "Feature",
+                "id": hex.index[i],
+                "geometry": geometry(MultiPolygon(vec![hex.boundary(i)])),
+                "properties": props,
+            })
+        })
+        .collect();
+    let tessellation = json!({
+        "kind": "h3",
+        "resolution": resolution,
+        "hexagons": hex.counts.len(),
+        "ring": HEX_RING,
+        "note": "buildings summed per H3 hexagon, with the empty hexagons next to occupied ones",
+    });
+    Ok(json!({
+        "type": "FeatureCollection",
+        "description": description(p, &w_sub, ids.len(), tessellation, history, Vec::new()),
+        "features": features,
+    }))
+}
+
+/// A site's result as feature properties, or its undefined value and why it was left out.
+fn site_properties(props: &mut Value, site: Option<&Site>, value: Option<f64>, alpha: f64) {
+    match site {
+        Some(s) => {
+            props["value"] = s.value.into();
+            props["statistic"] = s.statistic.into();
+            props["z"] = s.z.into();
+            props["p"] = s.p.into();
+            props["q"] = s.q.into();
+            props["fdr_significant"] = (s.q <= alpha).into();
+            props["class"] = s.class.clone();
+            props["class_label"] = s.label.clone().into();
+            for (k, v) in &s.extra {
+                props[k] = v.clone();
+            }
         }
+        None => {
+            props["value"] = value.into();
+            props["class"] = Value::Null;
+            props["excluded"] = "the metric is undefined here (no area, or a rate below its small-number guard)".into();
+        }
+    }
+}
+
+/// Gi\* or Local Moran's I of `y` over `w`, one [`Site`] each.
+fn gi_or_lisa(p: &Params, y: &[f64], w: &Weights) -> ApiResult<Vec<Site>> {
+    let mut sites: Vec<Site> = Vec::with_capacity(y.len());
+    match p.method {
+        Method::Gi => {
+            let g = gi_star(y, w, &GiOptions { fdr: true }).map_err(stats_error)?;
+            for (k, &value) in y.iter().enumerate() {
+                sites.push(Site {
+                    value,
+                    statistic: g.z[k],
+                    z: g.z[k],
+                    p: g.p[k],
+                    q: g.q[k],
+                    class: g.bin[k].into(),
+                    label: bin_label(g.bin[k]).into(),
+                    extra: serde_json::Map::new(),
+                });
+            }
+        }
+        Method::Lisa => {
+            let opts = MoranOptions { permutations: p.permutations, seed: p.seed };
+            let m = local_moran(y, w, &opts).map_err(stats_error)?;
+            let q = benjamini_hochberg(&m.p_sim);
+            for k in 0..y.len() {
+                let significant = q[k] <= p.alpha;
+                let class = m.quadrant[k].filter(|_| significant);
+                let name = class.map_or(Value::from("not_significant"), |c| json!(c));
+                let mut extra = serde_json::Map::new();
+                extra.insert("lag".into(), m.lag[k].into());
+                extra.insert("standardised_value".into(), m.z[k].into());
+                sites.push(Site {
+                    value: y[k],
+                    statistic: m.i[k],
+                    z: m.z_sim[k],
+                    p: m.p_sim[k],
+                    q: q[k],
+                    label: name.as_str().unwrap_or_default().replace('_', "-"),
+                    class: name,
+                    extra,
+                });
+            }
+        }
+        Method::Emerging => return Err(ApiError::Internal("emerging is not a single-period statistic".into())),
+    }
+    Ok(sites)
+}
+
+/// What was run, with enough detail to run it again.
+fn description(
+    p: &Params,
+    w: &Weights,
+    n: usize,
+    tessellation: Value,
+    history: &History,
+    months: Vec<String>,
+) -> Value {
+    let d = w.describe();
+    let points = match p.tessellation {
+        Tessellation::Grid => "grid label points",
+        Tessellation::H3(_) => "hexagon centres",
+    };
+    let (kind, parameters) = match (p.neighbours, p.tessellation) {
+        (Neighbours::Queen | Neighbours::Rook, Tessellation::H3(_)) => ("h3_edge", json!({})),
+        (Neighbours::Queen, _) => ("queen", json!({})),
+        (Neighbours::Rook, _) => ("rook", json!({})),
+        (Neighbours::Knn(k), _) => ("knn", json!({ "k": k, "points": points, "units": "metres" })),
+        (Neighbours::Distance(m), _) => ("distance", json!({ "threshold_m": m, "points": points, "units": "metres" })),
     };
     let (statistic, self_weight) = match p.method {
         Method::Gi => ("Getis-Ord Gi* z-score (binary weights, the site itself included)", 1),
@@ -406,7 +556,7 @@ fn description(p: &Params, w: &Weights, n: usize, grids: usize, history: &Histor
         "method": p.method.as_str(),
         "statistic": statistic,
         "metric": p.metric.as_str(),
-        "tessellation": "grid",
+        "tessellation": tessellation,
         "month": p.month.map(|m| m.to_string()),
         "months": months,
         "months_available": history.months.iter().map(Month::to_string).collect::<Vec<_>>(),
@@ -423,7 +573,6 @@ fn description(p: &Params, w: &Weights, n: usize, grids: usize, history: &Histor
         "permutations": (p.method == Method::Lisa).then_some(p.permutations),
         "seed": (p.method == Method::Lisa).then_some(p.seed),
         "n": n,
-        "grids": grids,
         "rate_guard": RateGuard::default().min_denominator,
     })
 }
@@ -478,6 +627,18 @@ mod tests {
             (p.neighbours, p.month.map(|m| m.to_string())),
             (Neighbours::Distance(1500.0), Some("2026-03".into()))
         );
+        let p = parse(&q(&[("tessellation", "h3"), ("resolution", "8")])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.tessellation, Tessellation::H3(8));
+        for bad_pairs in [
+            &[("tessellation", "h3"), ("resolution", "12")][..],
+            &[("tessellation", "h3"), ("method", "emerging")][..],
+            &[("tessellation", "h3"), ("month", "2026-03")][..],
+        ] {
+            match parse(&q(bad_pairs)) {
+                Err(ApiError::BadRequest(m)) => assert!(m.contains("resolution") || m.contains("h3"), "{m}"),
+                other => panic!("{bad_pairs:?}: {other:?}"),
+            }
+        }
         for (k, v) in [
             ("method", "kriging"),
             ("metric", "happiness"),
@@ -489,6 +650,7 @@ mod tests {
             ("permutations", "100000"),
             ("seed", "-1"),
             ("tessellation", "voronoi"),
+            ("resolution", "9"),
             ("colour", "red"),
         ] {
             match parse(&q(&[(k, v)])) {

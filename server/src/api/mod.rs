@@ -115,20 +115,32 @@ async fn district(State(state): State<AppState>, _scope: Scope) -> Json<Value> {
     }))
 }
 
-/// `GET /api/stats?level=district|street|community|grid`: KPIs of every place at that level.
+/// `GET /api/stats?level=district|street|community|grid[&month=YYYY-MM]`: KPIs of every place at
+/// that level, on today's register or at the end of a month of the history.
 async fn stats(
     State(state): State<AppState>,
     scope: Scope,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
+    if let Some(unknown) = q.keys().find(|k| !["level", "month"].contains(&k.as_str())) {
+        return Err(ApiError::BadRequest(format!("unknown parameter {unknown:?}: use level, month")));
+    }
     let level: Level = q.get("level").map_or(Ok(Level::Street), |s| s.parse()).map_err(ApiError::BadRequest)?;
+    let month =
+        q.get("month").map(|s| s.parse::<rentgrid_geodata::Month>()).transpose().map_err(ApiError::BadRequest)?;
     let atlas = state.atlas();
-    let counts = state.grid_counts(&atlas);
-    let mut rows = kpi::rollup(&atlas, &counts, level, state.targets());
+    let mut rows = match month {
+        None => kpi::rollup(&atlas, &state.grid_counts(&atlas), level, state.targets()),
+        Some(m) => {
+            let history = state.history(&atlas).await?;
+            kpi::rollup(&atlas, hotspots::month_counts(&history, m)?, level, state.targets())
+        }
+    };
     if level == Level::Grid {
         rows.retain(|r| r.grid_id.is_none_or(|g| scope.sees_grid(g)));
     }
-    let body = json!({ "level": level, "targets": state.targets(), "rows": rows });
+    let body =
+        json!({ "level": level, "month": month.map(|m| m.to_string()), "targets": state.targets(), "rows": rows });
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
 }
 

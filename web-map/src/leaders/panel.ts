@@ -96,18 +96,23 @@ export async function createLeadersPanel(
       .then(() => (element.dataset.shown = month() ?? ''))
       .catch(onError);
   };
-  slider.addEventListener('input', () => {
-    index = Number(slider.value);
-    update();
-  });
-  select.addEventListener('change', update);
+  // The ranking follows the slider; a slower answer for an earlier month never replaces a later one.
+  let asked = 0;
   const renderTable = async () => {
+    const ticket = ++asked;
     try {
-      ranking.replaceChildren(await renderRanking(district));
+      const table = await renderRanking(district, month());
+      if (ticket === asked) ranking.replaceChildren(table);
     } catch (e) {
       onError(e);
     }
   };
+  slider.addEventListener('input', () => {
+    index = Number(slider.value);
+    update();
+    void renderTable();
+  });
+  select.addEventListener('change', update);
   const stop = onLangChange(() => {
     render();
     void renderTable();

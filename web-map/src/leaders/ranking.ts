@@ -95,15 +95,16 @@ function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTab
 /** How many of the lowest communities the ranking lists. */
 const COMMUNITIES_SHOWN = 10;
 
-/** The ranking tables of streets and of the lowest communities. */
-export async function renderRanking(district: District): Promise<HTMLElement> {
-  const [streets, communities] = await Promise.all([fetchPlaceRows('street'), fetchPlaceRows('community')]);
+/** The ranking tables of streets and of the lowest communities, at the end of `month` (YYYY-MM)
+ * or, without one, on today's register. */
+export async function renderRanking(district: District, month?: string): Promise<HTMLElement> {
+  const [streets, communities] = await Promise.all([fetchPlaceRows('street', month), fetchPlaceRows('community', month)]);
   const all = ranked(communities);
   const lowest = all.filter((r) => r.reg_rate !== null && r.persons >= MIN_SHOWN).slice(-COMMUNITIES_SHOWN);
   const firstRank = all.indexOf(lowest[0]!) + 1;
   return h(
     'div',
-    { class: 'rg-rankings' },
+    { class: 'rg-rankings', 'data-month': month ?? '' },
     h('h3', null, tRank('streets')),
     table(ranked(streets), district, 1),
     h('h3', null, tRank('communities', { n: lowest.length })),
