@@ -31,6 +31,7 @@ use geo::{Area, Euclidean, Length, MapCoords, MultiPolygon};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use rentgrid_geodata::crs::LocalProjection;
 use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId};
 use serde::{Deserialize, Serialize};
@@ -689,19 +690,32 @@ fn split(g: &Graph, nodes: Vec<usize>, k: usize, tries: usize, rng: &mut ChaCha8
     split(g, other, k - k1, tries, rng, out);
 }
 
-/// Areas from scratch: each connected component gets areas in proportion to its weight.
+/// Areas from scratch: each connected component gets areas in proportion to its weight. A piece
+/// lighter than half an area's target (an island of a few grids) gets none of its own: it joins
+/// the lightest area, which is then not one piece but keeps the loads balanced.
 fn from_scratch(g: &Graph, k: usize, tries: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
     let all: Vec<usize> = (0..g.n()).collect();
+    let weight = |c: &[usize]| c.iter().map(|&v| g.w[v]).sum::<f64>();
     let mut comps = g.components(&all, &vec![true; g.n()]);
-    comps.sort_by_key(|c| std::cmp::Reverse(c.len()));
+    comps.sort_by(|a, b| weight(b).total_cmp(&weight(a)).then(b.len().cmp(&a.len())));
     let total: f64 = g.w.iter().sum();
-    // At least one area per component while areas last; the rest by largest remainder of weight.
-    let mut give: Vec<usize> = comps.iter().enumerate().map(|(i, c)| usize::from(i < k && !c.is_empty())).collect();
-    let mut left = k.saturating_sub(give.iter().sum());
-    let share: Vec<f64> = comps.iter().map(|c| c.iter().map(|&v| g.w[v]).sum::<f64>() / total * k as f64).collect();
+    let target = total / k.max(1) as f64;
+    let share: Vec<f64> = comps.iter().map(|c| weight(c) / total.max(f64::MIN_POSITIVE) * k as f64).collect();
+    // One area for the heaviest piece and each piece of at least half a target, while areas
+    // last; the rest by largest remainder of weight.
+    let own = |i: usize| i == 0 || weight(&comps[i]) >= 0.5 * target;
+    let mut give: Vec<usize> = vec![0; comps.len()];
+    let mut left = k;
+    for i in (0..comps.len()).filter(|&i| own(i)) {
+        if left == 0 {
+            break;
+        }
+        give[i] = 1;
+        left -= 1;
+    }
     while left > 0 {
         let Some(i) = (0..comps.len())
-            .filter(|&i| give[i] < comps[i].len())
+            .filter(|&i| give[i] > 0 && give[i] < comps[i].len())
             .max_by(|&a, &b| (share[a] - give[a] as f64).total_cmp(&(share[b] - give[b] as f64)))
         else {
             break;
@@ -713,14 +727,16 @@ fn from_scratch(g: &Graph, k: usize, tries: usize, rng: &mut ChaCha8Rng) -> Vec<
     let mut orphans = Vec::new();
     for (c, n) in comps.into_iter().zip(give) {
         if n == 0 {
-            orphans.extend(c);
+            orphans.push(c);
         } else {
             split(g, c, n, tries, rng, &mut out);
         }
     }
-    // Components left without an area (fewer people than pieces of street) join the first area.
-    if let Some(first) = out.first_mut() {
-        first.extend(orphans);
+    // Islands without an area of their own, heaviest first, each to the lightest area.
+    for island in orphans {
+        if let Some(lightest) = out.iter_mut().min_by(|a, b| weight(a).total_cmp(&weight(b))) {
+            lightest.extend(island);
+        }
     }
     out
 }
@@ -898,11 +914,15 @@ pub fn propose_with(
             return Err(TerritoryError::Option { name, value });
         }
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    // Streets are planned independently, in parallel; each has its own random stream drawn from
+    // the seed and its position, so the plan does not depend on the threads.
     let streets = atlas
         .streets()
-        .iter()
-        .map(|s| {
+        .par_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+            rng.set_stream(i as u64);
             let team: Vec<&Caseworker> = caseworkers.iter().filter(|c| c.street_code == s.street.code).collect();
             plan_street(shapes, required, s, &team, opts, &mut rng)
         })
