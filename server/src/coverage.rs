@@ -257,6 +257,8 @@ pub fn make_proposal(
                     "type": "Feature",
                     "geometry": if a.grids.is_empty() { Value::Null } else { geometry_json(&dissolve(atlas, &a.grids)) },
                     "properties": {
+                        "kind": "area",
+                        "overloaded": a.load > 1.0,
                         "caseworker_id": a.caseworker_id,
                         "name": a.caseworker_id.and_then(|c| names.get(&c).copied()),
                         "street_code": street,

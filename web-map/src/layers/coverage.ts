@@ -195,6 +195,13 @@ export function createCoverageLayer(): CoverageLayer {
     show(next) {
       proposal = next;
       setData();
+      // A proposal covers one street: bring it into view.
+      const points = (next?.features ?? []).flatMap((f) => (f.geometry ? labelPoint(f.geometry) ?? [] : []));
+      if (next && points.length >= 2) {
+        const xs = points.filter((_, i) => i % 2 === 0);
+        const ys = points.filter((_, i) => i % 2 === 1);
+        ctx?.map.fitBounds([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], { padding: 120, maxZoom: 15 });
+      }
     },
     reload,
     async attach(c) {
