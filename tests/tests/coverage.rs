@@ -30,6 +30,7 @@ on_both_stores!(
     the_assessment_equals_the_analysis_of_the_same_month,
     staffing_and_assessment_export_as_xlsx_and_csv,
     bad_parameters_get_a_4xx_naming_them,
+    a_narrower_scope_sees_its_own_places_only,
 );
 
 async fn send(router: &Router, req: Request<Body>) -> (StatusCode, Vec<u8>) {
@@ -508,5 +509,44 @@ async fn bad_parameters_get_a_4xx_naming_them(backend: Backend) {
     assert_error(&post(r, &accept, json!({ "by": "  " })).await, StatusCode::UNPROCESSABLE_ENTITY, "by");
     assert_error(&post(r, &accept, json!({})).await, StatusCode::UNPROCESSABLE_ENTITY, "by");
     assert_eq!(f.db.int("SELECT CAST(COUNT(*) AS BIGINT) FROM territory_audit").await, 0);
+    f.done().await;
+}
+
+async fn a_narrower_scope_sees_its_own_places_only(backend: Backend) {
+    use rentgrid_server::coverage as cov;
+    use rentgrid_server::scope::{Role, Scope};
+    let f = Fixture::seeded(backend).await;
+    let atlas = f.atlas();
+    let cws = f.store.caseworkers().await.unwrap();
+    let rule = StaffingRule::ningbo();
+    // A supervisor of the first street: its street row, communities and grids, nothing else.
+    let street = &atlas.streets()[0];
+    let scope = Scope { role: Role::Supervisor, grids: Some(street.grids.iter().copied().collect()) };
+    let rows = cov::staffing_rows(atlas, &cws, &rule, &scope).unwrap();
+    let count = |l| rows.iter().filter(|r| r.row.level == l).count();
+    use rentgrid_analysis::staffing::PlaceLevel;
+    assert_eq!(count(PlaceLevel::District), 0);
+    assert_eq!(count(PlaceLevel::Street), 1);
+    assert_eq!(count(PlaceLevel::Community), street.communities.len());
+    assert_eq!(count(PlaceLevel::Grid), street.grids.len());
+    assert!(rows.iter().all(|r| r.street_code.as_deref() == Some(street.street.code.as_str())));
+    let areas = cov::coverage_geojson(atlas, &cws, &rule, &scope).unwrap();
+    let team = cws.iter().filter(|c| c.street_code == street.street.code).count();
+    let shown: Vec<&Value> =
+        areas["features"].as_array().unwrap().iter().filter(|x| x["properties"]["kind"] == "area").collect();
+    assert!(shown.len() >= team, "the street's team is shown");
+    // A caseworker sees their own area and no grid outside it.
+    let me = cws.iter().find(|c| !c.grids.is_empty()).unwrap();
+    let mine: BTreeSet<u32> = me.grids.iter().copied().collect();
+    let scope = Scope { role: Role::Caseworker, grids: Some(mine.clone()) };
+    let rows = cov::staffing_rows(atlas, &cws, &rule, &scope).unwrap();
+    assert_eq!(rows.iter().filter(|r| r.row.level == PlaceLevel::Grid).count(), mine.len());
+    let areas = cov::coverage_geojson(atlas, &cws, &rule, &scope).unwrap();
+    let shown: Vec<&Value> =
+        areas["features"].as_array().unwrap().iter().filter(|x| x["properties"]["kind"] == "area").collect();
+    assert!(shown.iter().any(|a| a["properties"]["caseworker_id"] == me.id));
+    for a in shown {
+        assert!(grid_ids(&a["properties"]["grids"]).iter().all(|g| mine.contains(g)), "{}", a["properties"]);
+    }
     f.done().await;
 }
