@@ -272,7 +272,6 @@ async fn a_proposal_is_balanced_and_accepting_it_is_one_audited_write(backend: B
     assert_eq!(again["status"], "open");
     assert_eq!(again["proposed"], minimal["proposed"]);
 
-    let before_rows = f.db.int("SELECT CAST(COUNT(*) AS BIGINT) FROM caseworker_grids").await;
     let (s, done) = post(&f.router, &format!("/api/territory/proposals/{id}/accept"), json!({ "by": "王主任" })).await;
     assert_eq!(s, StatusCode::OK, "{done}");
     // The street's contracts are now exactly the proposal's.
@@ -331,16 +330,29 @@ async fn a_proposal_is_balanced_and_accepting_it_is_one_audited_write(backend: B
     let (_, again) = get(&f.router, &format!("/api/territory/proposals/{id}")).await;
     assert_eq!((again["status"].as_str(), again["accepted_by"].as_str()), (Some("accepted"), Some("王主任")));
 
-    // The scratch proposal started from the old contracts: if they changed, it is stale.
-    let sid = scratch["id"].as_i64().unwrap();
-    let res = post(&f.router, &format!("/api/territory/proposals/{sid}/accept"), json!({ "by": "李科长" })).await;
-    if after_rows != before_rows || minimal["streets"][0]["proposed"]["grids_changed"].as_u64() != Some(0) {
-        assert_error(&res, StatusCode::CONFLICT, "stale");
-        assert_eq!(f.db.int("SELECT CAST(COUNT(*) AS BIGINT) FROM territory_audit").await, 1);
-        assert_eq!(f.db.int("SELECT CAST(COUNT(*) AS BIGINT) FROM caseworker_grids").await, after_rows);
-    } else {
-        assert_eq!(res.0, StatusCode::OK, "{}", res.1);
-    }
+    // A proposal whose street's contracts change before it is accepted is stale: refused whole.
+    let (s, fresh) = post(&f.router, "/api/territory/proposals", json!({ "street": code })).await;
+    assert_eq!(s, StatusCode::CREATED, "{fresh}");
+    let cws = f.store.caseworkers().await.unwrap();
+    let who = cws.iter().find(|c| team_ids.contains(&c.id) && c.grids.len() >= 2).unwrap();
+    let keep: Vec<&str> = who.grids[1..].iter().map(|&g| atlas.grid(g).unwrap().grid.code.as_str()).collect();
+    let csv = format!("工号,姓名,所属街道,包干网格\n{},{},{},{}\n", who.id, who.name, who.street_code, keep.join(";"));
+    let req = Request::post("/api/imports/caseworkers")
+        .header(header::CONTENT_TYPE, "text/csv")
+        .body(Body::from(csv))
+        .unwrap();
+    let (s, body) = send(&f.router, req).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let rows_now = f.db.int("SELECT CAST(COUNT(*) AS BIGINT) FROM caseworker_grids").await;
+    let (_, read) = get(&f.router, &format!("/api/territory/proposals/{}", fresh["id"])).await;
+    assert_eq!(read["status"], "stale");
+    let res =
+        post(&f.router, &format!("/api/territory/proposals/{}/accept", fresh["id"]), json!({ "by": "李科长" })).await;
+    assert_error(&res, StatusCode::CONFLICT, "stale");
+    assert_eq!(f.db.int("SELECT CAST(COUNT(*) AS BIGINT) FROM territory_audit").await, 1);
+    assert_eq!(f.db.int("SELECT CAST(COUNT(*) AS BIGINT) FROM caseworker_grids").await, rows_now);
+    let accepted = "SELECT CAST(COUNT(*) AS BIGINT) FROM territory_proposals WHERE accepted_at IS NOT NULL";
+    assert_eq!(f.db.int(accepted).await, 1);
     f.done().await;
 }
 
