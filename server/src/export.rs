@@ -146,11 +146,125 @@ pub enum Lang {
 
 /// A cell of an exported table.
 #[derive(Debug, Clone, PartialEq)]
-enum Cell {
+pub enum Cell {
+    /// Text.
     Text(String),
+    /// A whole number.
     Int(u64),
+    /// A number.
     Num(f64),
+    /// Nothing.
     Empty,
+}
+
+/// One sheet of a workbook: its name, columns (English key, Chinese header) and rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sheet {
+    /// The sheet's name (at most 31 characters; Excel's forbidden characters are replaced).
+    pub name: String,
+    /// Column keys and Chinese headers.
+    pub columns: Vec<(&'static str, &'static str)>,
+    /// Rows of cells, one per column.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// A table supervisors hand in: as CSV every row of `all`; as XLSX the summary sheet, if any,
+/// then one sheet per street.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Book {
+    /// Every row, for CSV.
+    pub all: Sheet,
+    /// A summary sheet, first in the workbook.
+    pub summary: Option<Sheet>,
+    /// One sheet per street.
+    pub streets: Vec<Sheet>,
+}
+
+/// Writes a [`Book`] as CSV or XLSX (GeoJSON is refused: a book is a table without geometry).
+pub fn write_book(book: &Book, format: Format, lang: Lang) -> Result<Vec<u8>, ExportError> {
+    match format {
+        Format::Csv => Ok(csv_text(&book.all.columns, &book.all.rows, &[], lang).into_bytes()),
+        Format::Xlsx => {
+            let mut wb = rust_xlsxwriter::Workbook::new();
+            for sheet in book.summary.iter().chain(&book.streets) {
+                add_sheet(&mut wb, &sheet.name, &sheet.columns, &sheet.rows, lang)?;
+            }
+            wb.save_to_buffer().map_err(xlsx_error)
+        }
+        Format::GeoJson => Err(ExportError("this table has no geometry: export it as csv or xlsx".into())),
+    }
+}
+
+/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`.
+fn sheet_name(name: &str) -> String {
+    let clean: String = name.chars().map(|c| if "[]:*?/\\".contains(c) { '_' } else { c }).take(31).collect();
+    if clean.trim().is_empty() { "sheet".into() } else { clean }
+}
+
+fn xlsx_error(e: rust_xlsxwriter::XlsxError) -> ExportError {
+    ExportError(e.to_string())
+}
+
+fn header(col: &(&'static str, &'static str), lang: Lang) -> &'static str {
+    if lang == Lang::Zh { col.1 } else { col.0 }
+}
+
+/// CSV, UTF-8 with a BOM, with a last WKT column when `geometry` holds any.
+fn csv_text(
+    columns: &[(&'static str, &'static str)],
+    rows: &[Vec<Cell>],
+    geometry: &[Option<geo::Geometry<f64>>],
+    lang: Lang,
+) -> String {
+    let mut out = String::from("\u{FEFF}");
+    let has_geometry = geometry.iter().any(Option::is_some);
+    let mut heads: Vec<&str> = columns.iter().map(|c| header(c, lang)).collect();
+    if has_geometry {
+        heads.push(if lang == Lang::Zh { "几何（WKT）" } else { "wkt" });
+    }
+    out.push_str(&heads.join(","));
+    out.push('\n');
+    for (i, row) in rows.iter().enumerate() {
+        let mut fields: Vec<String> = row.iter().map(csv_field).collect();
+        if has_geometry {
+            let g = geometry.get(i).and_then(Option::as_ref);
+            fields.push(g.map_or(String::new(), |g| format!("\"{}\"", wkt(g))));
+        }
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Adds a sheet with a bold header row, frozen.
+fn add_sheet(
+    wb: &mut rust_xlsxwriter::Workbook,
+    name: &str,
+    columns: &[(&'static str, &'static str)],
+    rows: &[Vec<Cell>],
+    lang: Lang,
+) -> Result<(), ExportError> {
+    let err = xlsx_error;
+    let ws = wb.add_worksheet();
+    ws.set_name(sheet_name(name)).map_err(err)?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, col) in columns.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, header(col, lang), &bold).map_err(err)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        let r = r as u32 + 1;
+        for (c, cell) in row.iter().enumerate() {
+            let c = c as u16;
+            match cell {
+                Cell::Text(s) => ws.write_string(r, c, s).map(|_| ()).map_err(err)?,
+                Cell::Int(i) => ws.write_number(r, c, *i as f64).map(|_| ()).map_err(err)?,
+                Cell::Num(f) => ws.write_number(r, c, *f).map(|_| ()).map_err(err)?,
+                Cell::Empty => {}
+            }
+        }
+    }
+    ws.set_freeze_panes(1, 0).map_err(err)?;
+    Ok(())
 }
 
 impl From<Option<f64>> for Cell {
@@ -534,7 +648,6 @@ pub fn export_ledger(
 }
 
 fn write(t: Table, layer: Layer, format: Format, lang: Lang) -> Result<Vec<u8>, ExportError> {
-    let header = |(key, zh): &(&'static str, &'static str)| if lang == Lang::Zh { *zh } else { *key };
     match format {
         Format::GeoJson => {
             let features: Vec<Value> = t
@@ -552,49 +665,11 @@ fn write(t: Table, layer: Layer, format: Format, lang: Lang) -> Result<Vec<u8>, 
                 .collect();
             Ok(json!({ "type": "FeatureCollection", "features": features }).to_string().into_bytes())
         }
-        Format::Csv => {
-            let mut out = String::from("\u{FEFF}");
-            let has_geometry = t.geometry.iter().any(Option::is_some);
-            let mut heads: Vec<&str> = t.columns.iter().map(header).collect();
-            if has_geometry {
-                heads.push(if lang == Lang::Zh { "几何（WKT）" } else { "wkt" });
-            }
-            out.push_str(&heads.join(","));
-            out.push('\n');
-            for (row, g) in t.rows.iter().zip(&t.geometry) {
-                let mut fields: Vec<String> = row.iter().map(csv_field).collect();
-                if has_geometry {
-                    fields.push(g.as_ref().map_or(String::new(), |g| format!("\"{}\"", wkt(g))));
-                }
-                out.push_str(&fields.join(","));
-                out.push('\n');
-            }
-            Ok(out.into_bytes())
-        }
+        Format::Csv => Ok(csv_text(&t.columns, &t.rows, &t.geometry, lang).into_bytes()),
         Format::Xlsx => {
-            let err = |e: rust_xlsxwriter::XlsxError| ExportError(e.to_string());
             let mut wb = rust_xlsxwriter::Workbook::new();
-            let sheet_name = layer.sheet(lang);
-            let ws = wb.add_worksheet();
-            ws.set_name(sheet_name).map_err(err)?;
-            let bold = rust_xlsxwriter::Format::new().set_bold();
-            for (c, col) in t.columns.iter().enumerate() {
-                ws.write_string_with_format(0, c as u16, header(col), &bold).map_err(err)?;
-            }
-            for (r, row) in t.rows.iter().enumerate() {
-                let r = r as u32 + 1;
-                for (c, cell) in row.iter().enumerate() {
-                    let c = c as u16;
-                    match cell {
-                        Cell::Text(s) => ws.write_string(r, c, s).map(|_| ()).map_err(err)?,
-                        Cell::Int(i) => ws.write_number(r, c, *i as f64).map(|_| ()).map_err(err)?,
-                        Cell::Num(f) => ws.write_number(r, c, *f).map(|_| ()).map_err(err)?,
-                        Cell::Empty => {}
-                    }
-                }
-            }
-            ws.set_freeze_panes(1, 0).map_err(err)?;
-            wb.save_to_buffer().map_err(err)
+            add_sheet(&mut wb, layer.sheet(lang), &t.columns, &t.rows, lang)?;
+            wb.save_to_buffer().map_err(xlsx_error)
         }
     }
 }

@@ -160,6 +160,17 @@ impl AppState {
         Ok((outcome, next))
     }
 
+    /// Accepts a territory proposal: one transaction replacing its streets' contracts, with an
+    /// audit row. Contracts are read from the store on each request, so the answers change at once.
+    pub async fn accept_proposal(
+        &self,
+        id: i64,
+        acceptance: &crate::store::contracts::Acceptance,
+    ) -> Result<crate::store::contracts::Accepted, StoreError> {
+        let _guard = self.inner.write.lock().await;
+        self.inner.store.accept_proposal(id, acceptance).await
+    }
+
     /// Writes a checked import (one transaction), then rebuilds the Atlas from the store and
     /// publishes it. Readers keep the old snapshot until the new one is complete.
     pub async fn import(&self, batch: &Batch) -> Result<ImportCounts, crate::startup::StartupError> {

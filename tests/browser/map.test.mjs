@@ -376,6 +376,47 @@ describe('the web map', () => {
     await leaders.close();
   });
 
+  it('opens the coverage view: areas per caseworker with loads, uncovered grids hatched, a proposal beside today, accepted', async () => {
+    const page = await context.newPage();
+    page.on('pageerror', (error) => problems.push(`coverage page error: ${error.stack ?? error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`coverage console error: ${message.text()}`);
+    });
+    await page.goto(`${server.url}/?view=coverage`);
+    await page.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+    const legend = await page.locator('.rg-legend').innerText();
+    assert.match(legend, /包干区 · 综管员负荷/, legend);
+    assert.match(legend, /超负荷/);
+    assert.match(legend, /无人包干的网格/);
+    const drawn = await page.evaluate(() => window.__rentgrid.map.queryRenderedFeatures({ layers: ['coverage-fill'] }).length);
+    assert.ok(drawn > 0, 'no contracted area is drawn');
+    assert.ok(await page.evaluate(() => window.__rentgrid.map.hasImage('rg-hatch')), 'the hatch pattern is missing');
+
+    // The street with the largest team: propose, see the figures, switch to today and back, accept.
+    const coverage = await (await fetch(`${origin}/api/coverage`)).json();
+    const teams = new Map();
+    for (const f of coverage.features.filter((f) => f.properties.kind === 'area')) {
+      teams.set(f.properties.street_code, (teams.get(f.properties.street_code) ?? 0) + 1);
+    }
+    const [street] = [...teams.entries()].sort((a, b) => b[1] - a[1])[0];
+    await page.selectOption('.rg-cov-street', street);
+    await page.click('.rg-cov-propose');
+    await page.waitForFunction(() => document.querySelector('.rg-coverage')?.dataset.proposal, null, { timeout: 60_000 });
+    const id = await page.locator('.rg-coverage').getAttribute('data-proposal');
+    assert.equal(await page.locator('.rg-cov-quality tbody tr').count(), 4);
+    assert.match(await page.locator('.rg-legend').innerText(), /调整方案/);
+    await page.click('.rg-cov-show-today');
+    assert.match(await page.locator('.rg-legend').innerText(), /综管员负荷/);
+    await page.click('.rg-cov-show-proposed');
+    await page.fill('.rg-cov-by', '王主任');
+    await page.click('.rg-cov-accept');
+    await page.waitForFunction((i) => document.querySelector('.rg-coverage')?.dataset.accepted === i, id, { timeout: 30_000 });
+    const stored = await (await fetch(`${origin}/api/territory/proposals/${id}`)).json();
+    assert.equal(stored.status, 'accepted');
+    assert.equal(stored.accepted_by, '王主任');
+    await page.close();
+  });
+
   it('made every request to its own origin and logged no error', () => {
     assert.ok(requests.length > 0);
     // data: URLs (inline icons) never touch the network; blob: URLs carry the page's origin.

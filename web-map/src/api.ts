@@ -89,8 +89,21 @@ function apiUrl(path: string): string {
 }
 
 async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  return requestJson<T>(path, { headers: { Accept: 'application/json' }, ...(signal ? { signal } : {}) });
+}
+
+/** POSTs `body` as JSON; answers the JSON reply or throws an `ApiError` with the server's message. */
+function postJson<T>(path: string, body: unknown): Promise<T> {
+  return requestJson<T>(path, {
+    method: 'POST',
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+async function requestJson<T>(path: string, init: RequestInit): Promise<T> {
   const url = apiUrl(path);
-  const response = await fetch(url, { headers: { Accept: 'application/json' }, ...(signal ? { signal } : {}) });
+  const response = await fetch(url, init);
   if (!response.ok) {
     // The server answers errors as {"code": "...", "message": "..."}; anything else is reported as is.
     let code: string | undefined;
@@ -196,3 +209,56 @@ export async function fetchPlaceRows(level: 'street' | 'community', month?: stri
   if (month) q.set('month', month);
   return (await getJson<{ rows: PlaceRow[] }>(`stats?${q}`)).rows;
 }
+
+/** The properties of one feature of `GET /api/coverage`. */
+export interface CoverageProperties {
+  kind: 'area' | 'uncovered' | 'shared';
+  caseworker_id?: number;
+  name?: string;
+  street_code?: string;
+  grids?: number[];
+  grid_id?: number;
+  load?: number;
+  load_label?: string;
+  overloaded?: boolean;
+}
+
+/** `GET /api/coverage`: contracted areas, uncovered and shared grids. */
+export interface Coverage {
+  type: 'FeatureCollection';
+  features: Feature<Polygon | MultiPolygon, CoverageProperties>[];
+  uncovered: number[];
+  overloaded: number[];
+  caseworkers: number;
+}
+
+/** Each caseworker's contracted area and load (包干). */
+export const fetchCoverage = (): Promise<Coverage> => getJson('coverage');
+
+/** The quality figures of a plan (today's or proposed). */
+export interface PlanQuality {
+  max_deviation: number;
+  mean_polsby_popper: number;
+  grids_changed: number;
+  uncovered: number;
+  all_contiguous: boolean;
+}
+
+/** A stored territory proposal (`POST /api/territory/proposals`). */
+export interface Proposal {
+  id: number;
+  status: 'open' | 'stale' | 'accepted';
+  mode: string;
+  epsilon: number;
+  streets: { street_code: string; name: string; staff: number; within_epsilon: boolean; today: PlanQuality; proposed: PlanQuality }[];
+  today: { type: 'FeatureCollection'; features: Feature<Polygon | MultiPolygon, CoverageProperties>[] };
+  proposed: { type: 'FeatureCollection'; features: Feature<Polygon | MultiPolygon, CoverageProperties>[] };
+}
+
+/** Asks for a balanced proposal for one street. */
+export const proposeTerritory = (street: string, mode: 'minimal' | 'scratch'): Promise<Proposal> =>
+  postJson('territory/proposals', { street, mode });
+
+/** Accepts a proposal: one audited write on the server. */
+export const acceptProposal = (id: number, by: string): Promise<{ audit_id: number; contracts_after: number }> =>
+  postJson(`territory/proposals/${id}/accept`, { by });

@@ -104,6 +104,7 @@ export const t = defineStrings(
     loading: '正在加载地图…',
     loadFailed: '数据加载失败：{detail}',
     leadersView: '领导视图',
+    coverageView: '包干',
     fullView: '返回全图',
   },
   {
@@ -117,6 +118,7 @@ export const t = defineStrings(
     loading: 'Loading the map…',
     loadFailed: 'Could not load data: {detail}',
     leadersView: 'Leaders',
+    coverageView: 'Coverage',
     fullView: 'Back to the full map',
   },
 );

@@ -14,6 +14,8 @@ import { createHeatLayer } from './layers/heat';
 import { createHotspotsLayer } from './layers/hotspots';
 import { createLeadersPanel } from './leaders/panel';
 import { createBasemapLayer } from './layers/basemap';
+import { createCoverageLayer } from './layers/coverage';
+import { createCoveragePanel } from './coverage/panel';
 import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
 import { h, isNarrowScreen } from './ui/dom';
 import { bindInteraction, type Popups } from './ui/interaction';
@@ -39,7 +41,10 @@ function fitPadding() {
 }
 
 /** `?view=leaders` opens the leaders' view (领导视图): aggregates only. */
-const leadersView = new URLSearchParams(window.location.search).get('view') === 'leaders';
+const view = new URLSearchParams(window.location.search).get('view');
+const leadersView = view === 'leaders';
+/** `?view=coverage` opens the coverage view (包干): contracted areas, loads and proposals. */
+const coverageView = view === 'coverage';
 
 /** How often the map asks whether the data changed (a visit recorded elsewhere, an import). */
 const UPDATE_CHECK_MS = 30_000;
@@ -56,11 +61,12 @@ function mount(root: HTMLElement): () => void {
   const titleEl = h('span', { class: 'rg-title' });
   const langButton = h('button', { type: 'button', class: 'rg-lang' });
   const viewLink = h('a', { class: 'rg-view', href: leadersView ? './' : '?view=leaders' });
+  const coverageLink = h('a', { class: 'rg-view rg-view-coverage', href: coverageView ? './' : '?view=coverage' });
   const header = h(
     'header',
     { class: 'rg-header' },
     h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), nameEl, ' ', titleEl),
-    h('nav', { class: 'rg-nav' }, viewLink, langButton),
+    h('nav', { class: 'rg-nav' }, coverageLink, viewLink, langButton),
   );
   const mapEl = h('div', { class: 'rg-map' });
   const banner = h('div', { class: 'rg-banner', role: 'alert', hidden: true });
@@ -74,6 +80,7 @@ function mount(root: HTMLElement): () => void {
     titleEl.textContent = t('appTitle');
     langButton.textContent = t('switchLang');
     viewLink.textContent = leadersView ? t('fullView') : t('leadersView');
+    coverageLink.textContent = coverageView ? t('fullView') : t('coverageView');
     langButton.setAttribute('aria-label', t('switchLangLabel'));
     loadingText.textContent = t('loading');
     document.title = districtName ? t('documentTitle', { district: districtName }) : `rentgrid · ${t('appTitle')}`;
@@ -128,7 +135,12 @@ function mount(root: HTMLElement): () => void {
     if (stopped) return;
 
     const hotspots = leadersView ? createHotspotsLayer() : undefined;
-    const layers = hotspots ? [createBasemapLayer(), createHeatLayer(), hotspots] : createLayers();
+    const coverage = coverageView ? createCoverageLayer() : undefined;
+    const layers = hotspots
+      ? [createBasemapLayer(), createHeatLayer(), hotspots]
+      : coverage
+        ? [createBasemapLayer(), coverage]
+        : createLayers();
     const visibility = new Map<string, boolean>(layers.map((layer) => [layer.id, true]));
     const ctx: LayerContext = { map, district, refreshLegend: () => legend?.render(), reportError: showError };
     const results = await Promise.allSettled(layers.map((layer) => layer.attach(ctx)));
@@ -168,6 +180,12 @@ function mount(root: HTMLElement): () => void {
     main.append(legend.element);
     if (hotspots && attached.includes(hotspots)) {
       const panel = await createLeadersPanel(district, hotspots, showError);
+      if (stopped) return;
+      main.append(panel.element);
+      disposers.push(() => panel.destroy());
+    }
+    if (coverage && attached.includes(coverage)) {
+      const panel = await createCoveragePanel(coverage, showError);
       if (stopped) return;
       main.append(panel.element);
       disposers.push(() => panel.destroy());

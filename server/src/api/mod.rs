@@ -1,6 +1,7 @@
 //! The HTTP API. [`app`] builds the router from state, apart from `main`, so tests drive it
 //! with `oneshot` and no socket.
 
+mod coverage;
 mod extract;
 mod features;
 mod hotspots;
@@ -45,6 +46,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/basemap", get(features::basemap))
         .route("/api/stats", get(stats))
         .route("/api/hotspots", get(hotspots::hotspots))
+        .route("/api/staffing", get(coverage::staffing))
+        .route("/api/coverage", get(coverage::coverage))
+        .route("/api/territory/proposals", post(coverage::propose))
+        .route("/api/territory/proposals/{id}", get(coverage::proposal))
+        .route("/api/territory/proposals/{id}/accept", post(coverage::accept))
+        .route("/api/assessment", get(coverage::assessment))
         .route("/api/exports/{file}", get(exports))
         .route("/api/visits", post(visits::create))
         .route(
@@ -153,10 +160,16 @@ async fn exports(
     Path(file): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    use crate::export::{self, Format, Lang, Layer};
+    use crate::export::{self, Format, Layer};
     let (layer, format) = file
         .rsplit_once('.')
         .ok_or_else(|| ApiError::NotFound(format!("name the file as layer.format, e.g. grids.csv, not {file:?}")))?;
+    if let Some(table) = coverage::Table::named(layer) {
+        let format: Format = format.parse().map_err(ApiError::NotFound)?;
+        let lang = parse_lang(&q)?;
+        let bytes = coverage::export(&state, &scope, table, format, lang, &q).await?;
+        return Ok(attachment(&file, format, bytes));
+    }
     let layer: Layer = layer.parse().map_err(ApiError::NotFound)?;
     if let Layer::Ledger(_) = layer {
         return Err(ApiError::Forbidden(format!(
@@ -166,11 +179,7 @@ async fn exports(
         )));
     }
     let format: Format = format.parse().map_err(ApiError::NotFound)?;
-    let lang = match q.get("lang").map(String::as_str) {
-        None | Some("zh") | Some("zh-CN") => Lang::Zh,
-        Some("en") => Lang::En,
-        Some(other) => return Err(ApiError::BadRequest(format!("lang={other:?}: use zh or en"))),
-    };
+    let lang = parse_lang(&q)?;
     let atlas = state.atlas();
     let counts = state.grid_counts(&atlas);
     let targets = *state.targets();
@@ -179,9 +188,24 @@ async fn exports(
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?
             .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(attachment(&file, format, bytes))
+}
+
+/// `lang=zh|en` of an export (default zh).
+fn parse_lang(q: &HashMap<String, String>) -> ApiResult<crate::export::Lang> {
+    use crate::export::Lang;
+    match q.get("lang").map(String::as_str) {
+        None | Some("zh") | Some("zh-CN") => Ok(Lang::Zh),
+        Some("en") => Ok(Lang::En),
+        Some(other) => Err(ApiError::BadRequest(format!("lang={other:?}: use zh or en"))),
+    }
+}
+
+/// A file download.
+fn attachment(file: &str, format: crate::export::Format, bytes: Vec<u8>) -> Response {
     let disposition = format!("attachment; filename=\"{}\"", file.replace('"', ""));
-    Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
-        .into_response())
+    ([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response()
 }
 
 /// Parses `minLon,minLat,maxLon,maxLat`.

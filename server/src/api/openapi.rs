@@ -175,8 +175,9 @@ fn api_paths(paths: &mut serde_json::Map<String, Value>) {
         "/api/exports/{file}".into(),
         json!({ "get": {
             "operationId": "export",
-            "summary": "a layer or table as a file: {grids|buildings|streets|communities|boundaries}.{geojson|csv|xlsx}; \
-                        the person-level ledgers answer 403",
+            "summary": "a layer or table as a file: {grids|buildings|streets|communities|boundaries}.{geojson|csv|xlsx}, \
+                        {staffing|assessment}.{csv|xlsx} (with the staffing endpoints' rule, cost_per_caseworker and \
+                        month); the person-level ledgers answer 403",
             "tags": ["API"],
             "parameters": [
                 { "name": "file", "in": "path", "required": true, "schema": { "type": "string" } },
@@ -230,6 +231,92 @@ fn api_paths(paths: &mut serde_json::Map<String, Value>) {
     paths.insert("/api/imports/{kind}".into(), import);
     let q = |name: &str, schema: Value, description: &str| json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description });
     let metrics: Vec<&str> = rentgrid_analysis::metrics::Metric::ALL.iter().map(|m| m.as_str()).collect();
+    let rule = || {
+        q(
+            "rule",
+            json!({ "type": "string", "enum": ["ningbo", "nanjing", "wuxi", "taizhou"], "default": "ningbo" }),
+            "the staffing rule (配备比例): Ningbo 500 migrants per caseworker, at least one per community; Nanjing 500 \
+         residents or 50 rental households, whichever needs more; Wuxi 1,000 in concentrated and 400 in dispersed \
+         housing; Taizhou 1,000",
+        )
+    };
+    let cost = || {
+        q(
+            "cost_per_caseworker",
+            json!({ "type": "number", "minimum": 0, "default": 22000 }),
+            "yuan a year per caseworker",
+        )
+    };
+    let mut staffing = get_json(
+        "staffing",
+        "caseworkers required (fractional and rounded), assigned, gap and yearly \
+        cost of the district, every street, community and grid",
+        "API",
+        vec![rule(), cost()],
+        json!({ "type": "object" }),
+    );
+    staffing["get"]["responses"]["400"] = error("an unknown rule or a bad cost; the message names the parameter");
+    paths.insert("/api/staffing".into(), staffing);
+    let mut coverage = get_json(
+        "coverage",
+        "each caseworker's contracted area (包干), dissolved, with its grids and load; \
+        the grids nobody covers, those covered twice and the overloaded caseworkers",
+        "API",
+        vec![rule(), cost()],
+        json!({ "type": "object" }),
+    );
+    coverage["get"]["responses"]["200"] = ok("GeoJSON areas", geojson_content(json!({ "type": "object" })));
+    paths.insert("/api/coverage".into(), coverage);
+    let mut assessment = get_json(
+        "assessment",
+        "the month's assessment (考核) of every caseworker: counts, spot-check \
+        rates with 95% intervals, deductions, score and rank within the street",
+        "API",
+        vec![
+            json!({ "name": "month", "in": "query", "required": true, "schema": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$" } }),
+            rule(),
+        ],
+        json!({ "type": "object" }),
+    );
+    assessment["get"]["responses"]["400"] = error("a missing or malformed month, or an unknown rule");
+    paths.insert("/api/assessment".into(), assessment);
+    let id_param =
+        json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "integer", "minimum": 1 } });
+    let mut propose = post(
+        "propose_territory",
+        "a balanced, contiguous proposal of contracted areas for one street or \
+        every street (stored): today's and the proposed quality (max load deviation, Polsby-Popper, grids changing \
+        hands) and areas as GeoJSON",
+        json_content(json!({ "type": "object", "properties": {
+            "street": { "type": "string" },
+            "mode": { "type": "string", "enum": ["minimal", "scratch"], "default": "minimal" },
+            "epsilon": { "type": "number", "minimum": 0, "maximum": 1, "default": 0.05 },
+            "rule": { "type": "string", "enum": ["ningbo", "nanjing", "wuxi", "taizhou"] },
+        }})),
+    );
+    propose["post"]["responses"]["201"] = ok("the stored proposal", json_content(json!({ "type": "object" })));
+    paths.insert("/api/territory/proposals".into(), propose);
+    let mut read = get_json(
+        "territory_proposal",
+        "a stored proposal, with its status: open, stale (the contracts \
+        changed since) or accepted",
+        "API",
+        vec![id_param.clone()],
+        json!({ "type": "object" }),
+    );
+    read["get"]["responses"]["404"] = error("no proposal with this id");
+    paths.insert("/api/territory/proposals/{id}".into(), read);
+    let mut accept = post(
+        "accept_territory",
+        "accept a proposal: one transaction replaces its streets' contracts and \
+        appends an audit row (who, when, before/after)",
+        json_content(json!({ "type": "object", "required": ["by"],
+            "properties": { "by": { "type": "string", "minLength": 1, "maxLength": 100 } } })),
+    );
+    accept["post"]["parameters"] = json!([id_param]);
+    accept["post"]["responses"]["404"] = error("no proposal with this id");
+    accept["post"]["responses"]["409"] = error("the proposal was accepted already, or is stale");
+    paths.insert("/api/territory/proposals/{id}/accept".into(), accept);
     paths.insert(
         "/api/hotspots".into(),
         json!({ "get": {

@@ -3,6 +3,7 @@
 //! the caller applies the returned [`StatsDelta`] to the Atlas only after the commit.
 
 pub mod codec;
+pub mod contracts;
 mod ledgers;
 pub mod postgis;
 pub mod sqlite;
@@ -17,7 +18,7 @@ use rentgrid_geodata::import::persons::ImportedPerson;
 use rentgrid_geodata::import::units::ImportedUnit;
 use rentgrid_geodata::import::visits::ImportedVisit;
 use rentgrid_geodata::import::workplaces::ImportedWorkplace;
-use rentgrid_geodata::{AtlasInput, City, MonthlyRegistrations, StatsDelta, Visit};
+use rentgrid_geodata::{AtlasInput, Caseworker, City, Month, MonthlyRegistrations, StatsDelta, Visit};
 use time::Date;
 
 /// Errors of the store.
@@ -59,6 +60,9 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
+    /// The write conflicts with what is stored (a proposal accepted already, or stale).
+    #[error("{0}")]
+    Conflict(String),
     /// The client id was used before for a different submission.
     #[error("client_id {0:?} was already used for a different visit")]
     ClientIdConflict(String),
@@ -274,6 +278,18 @@ pub trait Store: Send + Sync {
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>>;
     /// Registrations with a date, counted per building and month: the monthly history's source.
     async fn monthly_registrations(&self) -> Result<Vec<MonthlyRegistrations>>;
+    /// Caseworkers by id, each with their contracted grids (包干网格) ascending.
+    async fn caseworkers(&self) -> Result<Vec<Caseworker>>;
+    /// What a month's assessment reads: registrations dated in it, its visits and spot checks.
+    async fn month_activity(&self, month: Month) -> Result<contracts::MonthActivity>;
+    /// Stores a territory proposal; returns its id.
+    async fn save_proposal(&self, proposal: &contracts::NewProposal) -> Result<i64>;
+    /// A stored territory proposal.
+    async fn proposal(&self, id: i64) -> Result<Option<contracts::StoredProposal>>;
+    /// Accepts a proposal in one transaction: marks it accepted (once: else [`StoreError::Conflict`]),
+    /// checks that the contracts it started from are unchanged (else [`StoreError::Conflict`]),
+    /// replaces them with its own and appends the audit row.
+    async fn accept_proposal(&self, id: i64, acceptance: &contracts::Acceptance) -> Result<contracts::Accepted>;
 }
 
 /// The queries of [`Store::monthly_registrations`], the same on both backends but for `month`,

@@ -147,7 +147,8 @@ impl PostgisStore {
     pub async fn clear(&self) -> Result<()> {
         sqlx::query(
             "TRUNCATE meta, districts, streets, communities, grids, blocks, roads, buildings, landlords, rental_units, \
-             households, workplaces, persons, caseworkers, caseworker_grids, visits, spot_checks, tips, demo_hidden \
+             households, workplaces, persons, caseworkers, caseworker_grids, visits, spot_checks, tips, demo_hidden, \
+             territory_proposals, territory_audit \
              RESTART IDENTITY CASCADE",
         )
         .execute(&self.pool)
@@ -933,6 +934,30 @@ impl Store for PostgisStore {
         let persons = sqlx::query_as(&persons).fetch_all(&self.pool).await?;
         let units = sqlx::query_as(&units).fetch_all(&self.pool).await?;
         super::merge_monthly_registrations(persons, units)
+    }
+
+    async fn caseworkers(&self) -> Result<Vec<rentgrid_geodata::Caseworker>> {
+        super::contracts::postgres::caseworkers(&self.pool).await
+    }
+
+    async fn month_activity(&self, month: rentgrid_geodata::Month) -> Result<super::contracts::MonthActivity> {
+        super::contracts::postgres::month_activity(&self.pool, month).await
+    }
+
+    async fn save_proposal(&self, proposal: &super::contracts::NewProposal) -> Result<i64> {
+        super::contracts::postgres::save_proposal(&self.pool, proposal).await
+    }
+
+    async fn proposal(&self, id: i64) -> Result<Option<super::contracts::StoredProposal>> {
+        super::contracts::postgres::proposal(&self.pool, id).await
+    }
+
+    async fn accept_proposal(
+        &self,
+        id: i64,
+        acceptance: &super::contracts::Acceptance,
+    ) -> Result<super::contracts::Accepted> {
+        super::contracts::postgres::accept(&self.pool, id, acceptance).await
     }
 }
 

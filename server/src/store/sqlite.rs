@@ -929,6 +929,30 @@ impl Store for SqliteStore {
         let units = sqlx::query_as(&units).fetch_all(&self.pool).await?;
         super::merge_monthly_registrations(persons, units)
     }
+
+    async fn caseworkers(&self) -> Result<Vec<rentgrid_geodata::Caseworker>> {
+        super::contracts::sqlite::caseworkers(&self.pool).await
+    }
+
+    async fn month_activity(&self, month: rentgrid_geodata::Month) -> Result<super::contracts::MonthActivity> {
+        super::contracts::sqlite::month_activity(&self.pool, month).await
+    }
+
+    async fn save_proposal(&self, proposal: &super::contracts::NewProposal) -> Result<i64> {
+        super::contracts::sqlite::save_proposal(&self.pool, proposal).await
+    }
+
+    async fn proposal(&self, id: i64) -> Result<Option<super::contracts::StoredProposal>> {
+        super::contracts::sqlite::proposal(&self.pool, id).await
+    }
+
+    async fn accept_proposal(
+        &self,
+        id: i64,
+        acceptance: &super::contracts::Acceptance,
+    ) -> Result<super::contracts::Accepted> {
+        super::contracts::sqlite::accept(&self.pool, id, acceptance).await
+    }
 }
 
 /// Landlord ids for imported units: known ID numbers reuse their landlord, the rest get new

@@ -32,7 +32,7 @@ export interface SlottedLayer {
 
 /** How one legend row is drawn. */
 export type Swatch =
-  | { type: 'fill'; color: string; outline?: string }
+  | { type: 'fill'; color: string; outline?: string; hatch?: boolean }
   | { type: 'circle'; color: string; outline?: string }
   | { type: 'line'; color: string; width: number; casing?: string; dashed?: boolean };
 

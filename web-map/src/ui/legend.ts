@@ -27,6 +27,11 @@ function renderSwatch(swatch: Swatch): SVGSVGElement {
         'stroke-width': 1,
       }),
     );
+    if (swatch.hatch) {
+      for (const x of [-6, 0, 6, 12, 18]) {
+        root.append(svg('line', { x1: x, y1: 13, x2: x + 10, y2: 1, stroke: swatch.outline ?? '#555555', 'stroke-width': 1 }));
+      }
+    }
     return root;
   }
   if (swatch.type === 'circle') {

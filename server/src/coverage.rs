@@ -1,0 +1,667 @@
+//! 包干法 as the API and the exports serve it, each cut to the caller's [`Scope`]: staffing rows
+//! of every grid, community and street; caseworkers' contracted areas as GeoJSON; territory
+//! proposals (made, stored, accepted); the monthly assessment (考核). The numbers come from
+//! `rentgrid_analysis` (`staffing`, `coverage`, `territory`, `assessment`); this module chooses
+//! what a caller sees and how it is laid out.
+
+use crate::error::{ApiError, ApiResult};
+use crate::export::{Book, Cell, Lang, Sheet};
+use crate::scope::Scope;
+use crate::store::contracts::{MonthActivity, NewProposal, StoredProposal, basis_of};
+use geo::MultiPolygon;
+use rentgrid_analysis::assessment::{self, Assessment, AssessmentInput, ScoreFormula, SpotRate};
+use rentgrid_analysis::coverage::{self, dissolve};
+use rentgrid_analysis::staffing::{self, PlaceLevel, StaffingError, StaffingRow, StaffingRule};
+use rentgrid_analysis::territory::{self, Mode, ProposedArea, TerritoryOptions};
+use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId, Month};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The staffing rule of a request: `rule=ningbo|nanjing|wuxi|taizhou` (default ningbo) and
+/// `cost_per_caseworker` in yuan a year (default 22,000).
+pub fn rule_from_query(q: &HashMap<String, String>) -> ApiResult<StaffingRule> {
+    let mut rule = match q.get("rule") {
+        None => StaffingRule::ningbo(),
+        Some(name) => StaffingRule::preset(name).map_err(|e| ApiError::BadRequest(format!("rule: {e}")))?,
+    };
+    if let Some(raw) = q.get("cost_per_caseworker") {
+        let cost: f64 = raw
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::BadRequest(format!("cost_per_caseworker={raw:?} is not a number of yuan a year")))?;
+        if !(cost.is_finite() && cost >= 0.0) {
+            return Err(ApiError::BadRequest(format!("cost_per_caseworker={raw:?} must be a non-negative number")));
+        }
+        rule.cost_per_caseworker_yuan = cost;
+    }
+    Ok(rule)
+}
+
+fn rule_error(e: StaffingError) -> ApiError {
+    ApiError::BadRequest(format!("rule: {e}"))
+}
+
+/// True when `scope` sees every grid of `grids` (a place partly outside is left out whole).
+fn sees_all(scope: &Scope, grids: &[GridId]) -> bool {
+    grids.iter().all(|&g| scope.sees_grid(g))
+}
+
+/// True when `scope` may see caseworker `c`: their street whole, or their own grids.
+fn sees_caseworker(atlas: &Atlas, scope: &Scope, c: &Caseworker) -> bool {
+    let street = atlas.streets().iter().find(|s| s.street.code == c.street_code);
+    street.is_some_and(|s| sees_all(scope, &s.grids)) || (!c.grids.is_empty() && sees_all(scope, &c.grids))
+}
+
+/// One staffing row with its place in the hierarchy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlaceRow {
+    /// The code of the place one level up (none for the district).
+    pub parent_code: Option<String>,
+    /// The street the place lies in (none for the district).
+    pub street_code: Option<String>,
+    /// Required, assigned, gap and cost.
+    #[serde(flatten)]
+    pub row: StaffingRow,
+}
+
+/// Staffing of the district, its streets, communities and grids that `scope` sees whole, in
+/// that order.
+pub fn staffing_rows(
+    atlas: &Atlas,
+    caseworkers: &[Caseworker],
+    rule: &StaffingRule,
+    scope: &Scope,
+) -> ApiResult<Vec<PlaceRow>> {
+    let report = staffing::staffing(atlas, caseworkers, rule).map_err(rule_error)?;
+    let d = atlas.district();
+    let mut rows = Vec::new();
+    if scope.grids.is_none() {
+        rows.push(PlaceRow { parent_code: None, street_code: None, row: report.district });
+    }
+    for (s, row) in atlas.streets().iter().zip(report.streets) {
+        if sees_all(scope, &s.grids) {
+            let code = Some(s.street.code.clone());
+            rows.push(PlaceRow { parent_code: Some(d.code.clone()), street_code: code, row });
+        }
+    }
+    for (c, row) in atlas.communities().iter().zip(report.communities) {
+        if sees_all(scope, &c.grids) {
+            let street = Some(c.community.street_code.clone());
+            rows.push(PlaceRow { parent_code: street.clone(), street_code: street, row });
+        }
+    }
+    for (g, row) in atlas.grids().iter().zip(report.grids) {
+        if scope.sees_grid(g.grid.id) {
+            let street = Some(atlas.streets()[g.street].street.code.clone());
+            rows.push(PlaceRow { parent_code: Some(g.grid.community_code.clone()), street_code: street, row });
+        }
+    }
+    Ok(rows)
+}
+
+fn geometry_json(mp: &MultiPolygon<f64>) -> Value {
+    let g: geo::Geometry<f64> = match mp.0.as_slice() {
+        [one] => one.clone().into(),
+        _ => mp.clone().into(),
+    };
+    serde_json::to_value(geojson::Geometry::from(&g)).unwrap_or(Value::Null)
+}
+
+fn round(x: f64, places: i32) -> f64 {
+    let k = 10f64.powi(places);
+    (x * k).round() / k
+}
+
+/// Coverage as GeoJSON: one feature per caseworker (`kind: area`, the dissolved contracted
+/// area, its grids and load, `overloaded` when over 1.0), then the grids nobody covers (`kind:
+/// uncovered`) and those covered more than once (`kind: shared`); top-level lists of their ids.
+pub fn coverage_geojson(
+    atlas: &Atlas,
+    caseworkers: &[Caseworker],
+    rule: &StaffingRule,
+    scope: &Scope,
+) -> ApiResult<Value> {
+    let visible: Vec<Caseworker> = caseworkers.iter().filter(|c| sees_caseworker(atlas, scope, c)).cloned().collect();
+    let report = coverage::coverage(atlas, caseworkers, rule).map_err(rule_error)?;
+    let shown: BTreeSet<CaseworkerId> = visible.iter().map(|c| c.id).collect();
+    let over: BTreeSet<CaseworkerId> = report.overloaded.iter().copied().collect();
+    let mut features = Vec::new();
+    for a in report.areas.iter().filter(|a| shown.contains(&a.caseworker_id)) {
+        features.push(json!({
+            "type": "Feature",
+            "id": a.caseworker_id,
+            "geometry": if a.grids.is_empty() { Value::Null } else { geometry_json(&a.geometry) },
+            "properties": {
+                "kind": "area",
+                "caseworker_id": a.caseworker_id,
+                "name": a.name,
+                "street_code": a.street_code,
+                "grids": a.grids,
+                "unknown_grids": a.unknown_grids,
+                "parts": a.parts,
+                "valid": a.valid,
+                "area_km2": a.area_km2,
+                "grids_area_km2": a.grids_area_km2,
+                "required": a.required,
+                "load": a.load,
+                "load_label": format!("{:.2}", round(a.load, 2)),
+                "overloaded": over.contains(&a.caseworker_id),
+            },
+        }));
+    }
+    let grid_feature = |g: GridId, kind: &str, holders: &[CaseworkerId]| {
+        atlas.grid(g).map(|e| {
+            json!({
+                "type": "Feature",
+                "geometry": geometry_json(&e.grid.geometry),
+                "properties": { "kind": kind, "grid_id": g, "code": e.grid.code, "name": e.grid.name, "caseworkers": holders },
+            })
+        })
+    };
+    let uncovered: Vec<GridId> = report.uncovered.iter().copied().filter(|&g| scope.sees_grid(g)).collect();
+    features.extend(uncovered.iter().filter_map(|&g| grid_feature(g, "uncovered", &[])));
+    let shared: Vec<_> = report.covered_twice.iter().filter(|s| scope.sees_grid(s.grid_id)).collect();
+    features.extend(shared.iter().filter_map(|s| grid_feature(s.grid_id, "shared", &s.caseworkers)));
+    let overloaded: Vec<CaseworkerId> = report.overloaded.iter().copied().filter(|c| shown.contains(c)).collect();
+    Ok(json!({
+        "type": "FeatureCollection",
+        "rule": rule,
+        "caseworkers": shown.len(),
+        "uncovered": uncovered,
+        "covered_twice": shared,
+        "overloaded": overloaded,
+        "features": features,
+    }))
+}
+
+/// What `POST /api/territory/proposals` takes.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalRequest {
+    /// One street's code; all streets the caller sees when absent.
+    pub street: Option<String>,
+    /// `minimal` (few grids change hands; default) or `scratch`.
+    pub mode: Option<String>,
+    /// Allowed deviation of a load from the street's even share (default 0.05).
+    pub epsilon: Option<f64>,
+    /// Staffing rule preset whose requirements are balanced (default ningbo).
+    pub rule: Option<String>,
+}
+
+/// The most a request's `epsilon` may be.
+pub const MAX_EPSILON: f64 = 1.0;
+
+/// A proposal made for the request, ready to store, and the current RFC 3339 time.
+pub fn make_proposal(
+    atlas: &Atlas,
+    caseworkers: &[Caseworker],
+    req: &ProposalRequest,
+    scope: &Scope,
+    now: &str,
+) -> ApiResult<NewProposal> {
+    let mode = match req.mode.as_deref() {
+        None | Some("minimal") => Mode::MinimalChange,
+        Some("scratch") => Mode::FromScratch,
+        Some(other) => {
+            return Err(ApiError::Unprocessable(format!("mode {other:?}: use \"minimal\" or \"scratch\"")));
+        }
+    };
+    let epsilon = req.epsilon.unwrap_or(0.05);
+    if !(epsilon.is_finite() && (0.0..=MAX_EPSILON).contains(&epsilon)) {
+        return Err(ApiError::Unprocessable(format!("epsilon {epsilon} must be between 0 and {MAX_EPSILON}")));
+    }
+    let rule = match req.rule.as_deref() {
+        None => StaffingRule::ningbo(),
+        Some(r) => StaffingRule::preset(r).map_err(|e| ApiError::Unprocessable(format!("rule: {e}")))?,
+    };
+    let streets: Vec<usize> = match req.street.as_deref() {
+        Some(code) => {
+            let i =
+                atlas.streets().iter().position(|s| s.street.code == code).ok_or_else(|| {
+                    ApiError::Unprocessable(format!("street {code:?} is not a street of this district"))
+                })?;
+            if !sees_all(scope, &atlas.streets()[i].grids) {
+                return Err(ApiError::Forbidden(format!("street {code:?} lies outside what you may see")));
+            }
+            vec![i]
+        }
+        None => (0..atlas.streets().len()).filter(|&i| sees_all(scope, &atlas.streets()[i].grids)).collect(),
+    };
+    if streets.is_empty() {
+        return Err(ApiError::Forbidden("no street lies wholly within what you may see".into()));
+    }
+    let opts = TerritoryOptions { mode, epsilon, ..TerritoryOptions::default() };
+    let mut plan =
+        territory::propose(atlas, caseworkers, &rule, &opts).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let codes: Vec<String> = streets.iter().map(|&i| atlas.streets()[i].street.code.clone()).collect();
+    plan.streets.retain(|s| codes.contains(&s.street_code));
+    let street_grids: BTreeSet<GridId> =
+        streets.iter().flat_map(|&i| atlas.streets()[i].grids.iter().copied()).collect();
+    let names: HashMap<CaseworkerId, &str> = caseworkers.iter().map(|c| (c.id, c.name.as_str())).collect();
+    let today_owner: HashMap<GridId, CaseworkerId> = {
+        let mut m = HashMap::new();
+        for c in caseworkers {
+            for &g in &c.grids {
+                m.entry(g).or_insert(c.id);
+            }
+        }
+        m
+    };
+    let area_features = |areas: &[ProposedArea], street: &str, proposed: bool| -> Vec<Value> {
+        areas
+            .iter()
+            .map(|a| {
+                let changed = a.grids.iter().filter(|g| today_owner.get(g) != a.caseworker_id.as_ref()).count();
+                json!({
+                    "type": "Feature",
+                    "geometry": if a.grids.is_empty() { Value::Null } else { geometry_json(&dissolve(atlas, &a.grids)) },
+                    "properties": {
+                        "kind": "area",
+                        "overloaded": a.load > 1.0,
+                        "caseworker_id": a.caseworker_id,
+                        "name": a.caseworker_id.and_then(|c| names.get(&c).copied()),
+                        "street_code": street,
+                        "grids": a.grids,
+                        "load": a.load,
+                        "load_label": format!("{:.2}", round(a.load, 2)),
+                        "deviation": a.deviation,
+                        "polsby_popper": a.polsby_popper,
+                        "contiguous": a.contiguous,
+                        "grids_changed": if proposed { changed } else { 0 },
+                    },
+                })
+            })
+            .collect()
+    };
+    let mut today = Vec::new();
+    let mut proposed = Vec::new();
+    let mut summaries = Vec::new();
+    let mut assignments = Vec::new();
+    for s in &plan.streets {
+        today.extend(area_features(&s.today_areas, &s.street_code, false));
+        proposed.extend(area_features(&s.areas, &s.street_code, true));
+        for a in &s.areas {
+            if let Some(c) = a.caseworker_id {
+                assignments.extend(a.grids.iter().map(|&g| (c, g)));
+            }
+        }
+        summaries.push(json!({
+            "street_code": s.street_code,
+            "name": s.name,
+            "staff": s.staff,
+            "grids": s.grids,
+            "required": s.required,
+            "target": s.target,
+            "best_possible_deviation": s.best_possible_deviation,
+            "within_epsilon": s.within_epsilon,
+            "today": s.today,
+            "proposed": s.proposed,
+        }));
+    }
+    assignments.sort_unstable();
+    let mode_name = if mode == Mode::MinimalChange { "minimal" } else { "scratch" };
+    let document = json!({
+        "created_at": now,
+        "rule": rule.name,
+        "mode": mode_name,
+        "epsilon": epsilon,
+        "streets": summaries,
+        "today": { "type": "FeatureCollection", "features": today },
+        "proposed": { "type": "FeatureCollection", "features": proposed },
+    });
+    Ok(NewProposal {
+        created_at: now.to_owned(),
+        rule: rule.name.clone(),
+        mode: mode_name.into(),
+        epsilon,
+        basis: basis_of(caseworkers, &codes, &street_grids),
+        streets: codes,
+        street_grids: street_grids.into_iter().collect(),
+        assignments,
+        document: document.to_string(),
+    })
+}
+
+/// Where a stored proposal stands.
+pub fn proposal_status(p: &StoredProposal, caseworkers: &[Caseworker]) -> &'static str {
+    if p.accepted_at.is_some() {
+        "accepted"
+    } else {
+        let grids: BTreeSet<GridId> = p.proposal.street_grids.iter().copied().collect();
+        if basis_of(caseworkers, &p.proposal.streets, &grids) == p.proposal.basis { "open" } else { "stale" }
+    }
+}
+
+/// A stored proposal as the API answers it: its document with its id and status.
+pub fn proposal_json(p: &StoredProposal, status: &str) -> ApiResult<Value> {
+    let mut doc: Value = serde_json::from_str(&p.proposal.document)
+        .map_err(|e| ApiError::Internal(format!("stored proposal {} is unreadable: {e}", p.id)))?;
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("id".into(), json!(p.id));
+        o.insert("status".into(), json!(status));
+        o.insert("accepted_by".into(), json!(p.accepted_by));
+        o.insert("accepted_at".into(), json!(p.accepted_at));
+    }
+    Ok(doc)
+}
+
+/// The before/after summary an accepted proposal leaves in the audit log: per street, the
+/// quality figures today and proposed.
+pub fn audit_summary(p: &StoredProposal) -> String {
+    let doc: Value = serde_json::from_str(&p.proposal.document).unwrap_or(Value::Null);
+    let streets: Vec<Value> = doc["streets"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|s| json!({ "street_code": s["street_code"], "before": s["today"], "after": s["proposed"] }))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({ "proposal_id": p.id, "rule": p.proposal.rule, "mode": p.proposal.mode, "streets": streets }).to_string()
+}
+
+/// One caseworker's month with their load under the rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssessmentRow {
+    /// The assessment.
+    #[serde(flatten)]
+    pub assessment: Assessment,
+    /// Street name.
+    pub street_name: String,
+    /// Load of the contracted area under the rule (1.0 = exactly the ratio).
+    pub load: f64,
+}
+
+/// The month's assessment of every caseworker `scope` may see, by street then rank.
+pub fn assessment_rows(
+    atlas: &Atlas,
+    caseworkers: &[Caseworker],
+    activity: &MonthActivity,
+    month: Month,
+    rule: &StaffingRule,
+    scope: &Scope,
+) -> ApiResult<Vec<AssessmentRow>> {
+    let manual = BTreeMap::new();
+    let input = AssessmentInput {
+        atlas,
+        caseworkers,
+        persons: &activity.persons,
+        rental_units: &activity.rental_units,
+        visits: &activity.visits,
+        spot_checks: &activity.spot_checks,
+        manual: &manual,
+    };
+    let m = assessment::Month { year: month.year, month: month.month };
+    let loads = loads(atlas, caseworkers, rule)?;
+    let street_names: HashMap<&str, &str> =
+        atlas.streets().iter().map(|s| (s.street.code.as_str(), s.street.name.as_str())).collect();
+    let visible: BTreeSet<CaseworkerId> =
+        caseworkers.iter().filter(|c| sees_caseworker(atlas, scope, c)).map(|c| c.id).collect();
+    let mut rows: Vec<AssessmentRow> = assessment::assess(&input, &[m], &ScoreFormula::default())
+        .into_iter()
+        .filter(|a| visible.contains(&a.caseworker_id))
+        .map(|a| AssessmentRow {
+            street_name: street_names.get(a.street_code.as_str()).copied().unwrap_or_default().to_owned(),
+            load: loads.get(&a.caseworker_id).copied().unwrap_or(0.0),
+            assessment: a,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (a.assessment.street_code.as_str(), a.assessment.rank_in_street, a.assessment.caseworker_id).cmp(&(
+            b.assessment.street_code.as_str(),
+            b.assessment.rank_in_street,
+            b.assessment.caseworker_id,
+        ))
+    });
+    Ok(rows)
+}
+
+/// Each caseworker's load under `rule` (shared grids split evenly), without drawing areas.
+fn loads(atlas: &Atlas, caseworkers: &[Caseworker], rule: &StaffingRule) -> ApiResult<HashMap<CaseworkerId, f64>> {
+    rule.validate().map_err(rule_error)?;
+    let required = staffing::grid_requirements(atlas, rule);
+    let mut holders = vec![0usize; required.len()];
+    for c in caseworkers {
+        let mut gs = c.grids.clone();
+        gs.dedup();
+        for g in gs {
+            if let Some(h) = holders.get_mut(g as usize) {
+                *h += 1;
+            }
+        }
+    }
+    Ok(caseworkers
+        .iter()
+        .map(|c| {
+            let mut gs = c.grids.clone();
+            gs.dedup();
+            let load = gs
+                .iter()
+                .filter_map(|&g| Some(required.get(g as usize)? / *holders.get(g as usize)?.max(&1) as f64))
+                .sum();
+            (c.id, load)
+        })
+        .collect())
+}
+
+/// The columns of the staffing table (English key, Chinese header).
+const STAFFING_COLUMNS: [(&str, &str); 15] = [
+    ("level", "层级"),
+    ("code", "编码"),
+    ("name", "名称"),
+    ("parent_code", "上级编码"),
+    ("persons", "流动人口"),
+    ("persons_concentrated", "集中居住人口"),
+    ("rental_units", "出租房屋（户）"),
+    ("ratio_required", "按比例需配（人）"),
+    ("required", "应配（人，含社区保底）"),
+    ("required_rounded", "应配（人，取整）"),
+    ("assigned", "已配（人）"),
+    ("gap", "缺口（人）"),
+    ("to_hire", "需增配（人）"),
+    ("yearly_cost_yuan", "年度经费（元）"),
+    ("rule", "配备标准"),
+];
+
+fn level_name(l: PlaceLevel) -> &'static str {
+    match l {
+        PlaceLevel::Grid => "网格",
+        PlaceLevel::Community => "社区",
+        PlaceLevel::Street => "街道",
+        PlaceLevel::District => "区",
+    }
+}
+
+fn staffing_cells(r: &PlaceRow, rule: &str) -> Vec<Cell> {
+    let s = &r.row;
+    vec![
+        Cell::Text(level_name(s.level).into()),
+        Cell::Text(s.code.clone()),
+        Cell::Text(s.name.clone()),
+        r.parent_code.clone().map_or(Cell::Empty, Cell::Text),
+        Cell::Num(s.population.persons),
+        Cell::Num(s.population.persons_concentrated),
+        Cell::Num(s.population.rental_units),
+        Cell::Num(round(s.ratio_required, 4)),
+        Cell::Num(round(s.required, 4)),
+        Cell::Int(s.required_rounded.into()),
+        Cell::Num(round(s.assigned, 4)),
+        Cell::Num(round(s.gap, 4)),
+        Cell::Int(s.to_hire.into()),
+        Cell::Num(s.yearly_cost_yuan),
+        Cell::Text(rule.to_owned()),
+    ]
+}
+
+/// The staffing table as a book: every row (CSV); a summary sheet of the district and its
+/// streets, then one sheet per street with its street, communities and grids (XLSX).
+pub fn staffing_book(atlas: &Atlas, rows: &[PlaceRow], rule: &str, lang: Lang) -> Book {
+    let columns = STAFFING_COLUMNS.to_vec();
+    let all = Sheet {
+        name: "staffing".into(),
+        columns: columns.clone(),
+        rows: rows.iter().map(|r| staffing_cells(r, rule)).collect(),
+    };
+    let summary = Sheet {
+        name: summary_name(lang),
+        columns: columns.clone(),
+        rows: rows
+            .iter()
+            .filter(|r| matches!(r.row.level, PlaceLevel::District | PlaceLevel::Street))
+            .map(|r| staffing_cells(r, rule))
+            .collect(),
+    };
+    let streets = per_street(
+        atlas,
+        rows,
+        |r| r.street_code.as_deref().filter(|_| r.row.level != PlaceLevel::District),
+        |r| staffing_cells(r, rule),
+        &columns,
+    );
+    Book { all, summary: Some(summary), streets }
+}
+
+/// One sheet per street holding rows, named by the street, in the Atlas's order.
+fn per_street<T>(
+    atlas: &Atlas,
+    rows: &[T],
+    street_of: impl Fn(&T) -> Option<&str>,
+    cells: impl Fn(&T) -> Vec<Cell>,
+    columns: &[(&'static str, &'static str)],
+) -> Vec<Sheet> {
+    atlas
+        .streets()
+        .iter()
+        .filter_map(|s| {
+            let mine: Vec<Vec<Cell>> =
+                rows.iter().filter(|r| street_of(r) == Some(s.street.code.as_str())).map(&cells).collect();
+            (!mine.is_empty()).then(|| Sheet { name: s.street.name.clone(), columns: columns.to_vec(), rows: mine })
+        })
+        .collect()
+}
+
+/// The columns of the assessment table.
+const ASSESSMENT_COLUMNS: [(&str, &str); 32] = [
+    ("caseworker_id", "综管员ID"),
+    ("name", "姓名"),
+    ("street_code", "街道编码"),
+    ("street_name", "街道"),
+    ("month", "月份"),
+    ("registrations", "登记人数"),
+    ("cancellations", "注销人数"),
+    ("permits", "办证数"),
+    ("rental_registrations", "出租房屋登记数"),
+    ("pledges", "签订保证书数"),
+    ("inspections", "出租房屋检查数"),
+    ("certificate_checks", "查验数"),
+    ("data_entries", "录入数"),
+    ("spot_checks", "抽查次数"),
+    ("households_checked", "抽查户数"),
+    ("missed_registration", "漏登记"),
+    ("missed_registration_rate", "漏登记率"),
+    ("missed_registration_low", "漏登记率95%下限"),
+    ("missed_registration_high", "漏登记率95%上限"),
+    ("missed_permit", "漏办证"),
+    ("missed_permit_rate", "漏办证率"),
+    ("missed_permit_low", "漏办证率95%下限"),
+    ("missed_permit_high", "漏办证率95%上限"),
+    ("wrong_records", "错误记录"),
+    ("wrong_record_rate", "错误记录率"),
+    ("wrong_record_low", "错误记录率95%下限"),
+    ("wrong_record_high", "错误记录率95%上限"),
+    ("deductions", "扣分"),
+    ("score", "得分"),
+    ("rank_in_street", "街道排名"),
+    ("street_size", "街道人数"),
+    ("load", "负荷"),
+];
+
+fn rate_cells(r: &SpotRate) -> [Cell; 4] {
+    [Cell::Int(r.found.into()), Cell::from(r.rate), Cell::from(r.low), Cell::from(r.high)]
+}
+
+fn assessment_cells(r: &AssessmentRow) -> Vec<Cell> {
+    let a = &r.assessment;
+    let mut v = vec![
+        Cell::Int(a.caseworker_id.into()),
+        Cell::Text(a.name.clone()),
+        Cell::Text(a.street_code.clone()),
+        Cell::Text(r.street_name.clone()),
+        Cell::Text(format!("{:04}-{:02}", a.month.year, a.month.month)),
+        Cell::Int(a.registrations.into()),
+        Cell::Int(a.manual.cancellations.into()),
+        Cell::Int(a.manual.permits.into()),
+        Cell::Int(a.rental_registrations.into()),
+        Cell::Int(a.pledges.into()),
+        Cell::Int(a.inspections.into()),
+        Cell::Int(a.manual.certificate_checks.into()),
+        Cell::Int(a.manual.data_entries.into()),
+        Cell::Int(a.spot_checks.into()),
+        Cell::Int(a.missed_registration.households.into()),
+    ];
+    v.extend(rate_cells(&a.missed_registration));
+    v.extend(rate_cells(&a.missed_permit));
+    v.extend(rate_cells(&a.wrong_records));
+    v.extend([
+        Cell::Num(a.deductions),
+        Cell::Num(a.score),
+        Cell::Int(a.rank_in_street as u64),
+        Cell::Int(a.street_size as u64),
+        Cell::Num(round(r.load, 4)),
+    ]);
+    v
+}
+
+/// The assessment as a book: every caseworker (CSV); a summary per street, then one sheet per
+/// street with its caseworkers by rank (XLSX).
+pub fn assessment_book(atlas: &Atlas, rows: &[AssessmentRow], lang: Lang) -> Book {
+    let columns = ASSESSMENT_COLUMNS.to_vec();
+    let all = Sheet {
+        name: "assessment".into(),
+        columns: columns.clone(),
+        rows: rows.iter().map(assessment_cells).collect(),
+    };
+    let summary_rows = atlas
+        .streets()
+        .iter()
+        .filter_map(|s| {
+            let mine: Vec<&AssessmentRow> = rows.iter().filter(|r| r.assessment.street_code == s.street.code).collect();
+            if mine.is_empty() {
+                return None;
+            }
+            let n = mine.len() as f64;
+            let sum = |f: &dyn Fn(&Assessment) -> f64| mine.iter().map(|r| f(&r.assessment)).sum::<f64>();
+            Some(vec![
+                Cell::Text(s.street.code.clone()),
+                Cell::Text(s.street.name.clone()),
+                Cell::Int(mine.len() as u64),
+                Cell::Num(round(sum(&|a| a.score) / n, 2)),
+                Cell::Num(sum(&|a| a.deductions)),
+                Cell::Num(sum(&|a| f64::from(a.registrations))),
+                Cell::Num(sum(&|a| f64::from(a.missed_registration.households))),
+                Cell::Num(sum(&|a| f64::from(a.missed_registration.found))),
+            ])
+        })
+        .collect();
+    let summary = Sheet {
+        name: summary_name(lang),
+        columns: vec![
+            ("street_code", "街道编码"),
+            ("street_name", "街道"),
+            ("caseworkers", "综管员人数"),
+            ("mean_score", "平均得分"),
+            ("deductions", "扣分合计"),
+            ("registrations", "登记人数"),
+            ("households_checked", "抽查户数"),
+            ("missed_registration", "漏登记"),
+        ],
+        rows: summary_rows,
+    };
+    let streets = per_street(atlas, rows, |r| Some(r.assessment.street_code.as_str()), assessment_cells, &columns);
+    Book { all, summary: Some(summary), streets }
+}
+
+fn summary_name(lang: Lang) -> String {
+    if lang == Lang::Zh { "汇总".into() } else { "summary".into() }
+}
