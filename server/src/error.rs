@@ -49,6 +49,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
             StoreError::Rejected(m) => ApiError::Unprocessable(m),
             StoreError::ClientIdConflict(_) => ApiError::Conflict(e.to_string()),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Internal(other.to_string()),
         }
     }

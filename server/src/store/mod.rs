@@ -2,6 +2,7 @@
 //! default: a file in the data directory) and, next, PostGIS. Every write is one transaction;
 //! the caller applies the returned [`StatsDelta`] to the Atlas only after the commit.
 
+pub mod campaigns;
 pub mod codec;
 mod ledgers;
 pub mod postgis;
@@ -62,6 +63,9 @@ pub enum StoreError {
     /// The client id was used before for a different submission.
     #[error("client_id {0:?} was already used for a different visit")]
     ClientIdConflict(String),
+    /// The request conflicts with the stored state (a phase out of order).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Result of store operations.
@@ -104,6 +108,10 @@ pub struct NewVisit {
     pub register_persons: Vec<u32>,
     /// Units found that the register lacked.
     pub new_units: Vec<NewUnit>,
+    /// The sweep campaign the visit belongs to (left out of the stored request when `None`, so
+    /// submissions from before campaigns replay unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<u32>,
 }
 
 /// What recording a visit did.
@@ -115,6 +123,8 @@ pub struct VisitOutcome {
     pub replayed: bool,
     /// The change to the building's counts (all zero for a replay).
     pub delta: StatsDelta,
+    /// For a campaign visit, its block's phase after it (`None` for a replay).
+    pub campaign_block: Option<rentgrid_analysis::sweep::BlockProgress>,
 }
 
 /// Facts about the data a store holds.
@@ -274,6 +284,19 @@ pub trait Store: Send + Sync {
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>>;
     /// Registrations with a date, counted per building and month: the monthly history's source.
     async fn monthly_registrations(&self) -> Result<Vec<MonthlyRegistrations>>;
+    /// The records the candidate estimate reads besides the Atlas, and the roster.
+    async fn evidence(&self) -> Result<campaigns::StoredEvidence>;
+    /// Stores a planned campaign with its blocks and their buildings in one transaction.
+    async fn create_campaign(&self, c: &campaigns::NewCampaign) -> Result<u32>;
+    /// Campaigns with their blocks' progress: all, or only the one with id `only`.
+    async fn campaigns(&self, only: Option<u32>) -> Result<Vec<campaigns::StoredCampaign>>;
+    /// Moves a block of a campaign to `to`, which must be its next phase, atomically.
+    async fn advance_block(
+        &self,
+        campaign: u32,
+        block: u32,
+        to: rentgrid_analysis::sweep::Phase,
+    ) -> Result<rentgrid_analysis::sweep::BlockProgress>;
 }
 
 /// The queries of [`Store::monthly_registrations`], the same on both backends but for `month`,
