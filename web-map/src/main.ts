@@ -13,6 +13,10 @@ import { createLayers } from './layers';
 import { createHeatLayer } from './layers/heat';
 import { createHotspotsLayer } from './layers/hotspots';
 import { createLeadersPanel } from './leaders/panel';
+import { createCampaignLayer } from './layers/campaign';
+import { createCandidatesLayer } from './layers/candidates';
+import { createGridsLayer } from './layers/grids';
+import { mountField } from './field/view';
 import { createBasemapLayer } from './layers/basemap';
 import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
 import { h, isNarrowScreen } from './ui/dom';
@@ -39,7 +43,13 @@ function fitPadding() {
 }
 
 /** `?view=leaders` opens the leaders' view (领导视图): aggregates only. */
-const leadersView = new URLSearchParams(window.location.search).get('view') === 'leaders';
+const view = new URLSearchParams(window.location.search).get('view');
+const leadersView = view === 'leaders';
+/**
+ * `?view=campaign` opens the 蚕食法 campaign map: blocks by phase, the day's routes, candidate
+ * buildings; `?view=field` the caseworker's phone list of the day's stops.
+ */
+const campaignView = view === 'campaign';
 
 /** How often the map asks whether the data changed (a visit recorded elsewhere, an import). */
 const UPDATE_CHECK_MS = 30_000;
@@ -55,7 +65,7 @@ function mount(root: HTMLElement): () => void {
   const nameEl = h('span', { class: 'rg-district' });
   const titleEl = h('span', { class: 'rg-title' });
   const langButton = h('button', { type: 'button', class: 'rg-lang' });
-  const viewLink = h('a', { class: 'rg-view', href: leadersView ? './' : '?view=leaders' });
+  const viewLink = h('a', { class: 'rg-view', href: leadersView || campaignView ? './' : '?view=leaders' });
   const header = h(
     'header',
     { class: 'rg-header' },
@@ -73,7 +83,7 @@ function mount(root: HTMLElement): () => void {
     nameEl.textContent = districtName;
     titleEl.textContent = t('appTitle');
     langButton.textContent = t('switchLang');
-    viewLink.textContent = leadersView ? t('fullView') : t('leadersView');
+    viewLink.textContent = leadersView || campaignView ? t('fullView') : t('leadersView');
     langButton.setAttribute('aria-label', t('switchLangLabel'));
     loadingText.textContent = t('loading');
     document.title = districtName ? t('documentTitle', { district: districtName }) : `rentgrid · ${t('appTitle')}`;
@@ -128,7 +138,11 @@ function mount(root: HTMLElement): () => void {
     if (stopped) return;
 
     const hotspots = leadersView ? createHotspotsLayer() : undefined;
-    const layers = hotspots ? [createBasemapLayer(), createHeatLayer(), hotspots] : createLayers();
+    const layers = hotspots
+      ? [createBasemapLayer(), createHeatLayer(), hotspots]
+      : campaignView
+        ? [createBasemapLayer(), createGridsLayer(), createCampaignLayer(), createCandidatesLayer()]
+        : createLayers();
     const visibility = new Map<string, boolean>(layers.map((layer) => [layer.id, true]));
     const ctx: LayerContext = { map, district, refreshLegend: () => legend?.render(), reportError: showError };
     const results = await Promise.allSettled(layers.map((layer) => layer.attach(ctx)));
@@ -210,5 +224,5 @@ function mount(root: HTMLElement): () => void {
   };
 }
 
-const unmount = mount(document.getElementById('app')!);
+const unmount = view === 'field' ? mountField(document.getElementById('app')!) : mount(document.getElementById('app')!);
 import.meta.hot?.dispose(unmount);
