@@ -355,7 +355,15 @@ pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<V
             .chain(route.stops.iter().filter_map(|&b| atlas.building(b).map(|x| x.point)))
             .chain(std::iter::once(station))
             .collect();
-        let line: Vec<[f64; 2]> = points.iter().map(|p| [p.x(), p.y()]).collect();
+        // The walk along the streets, leg by leg.
+        let mut line: Vec<[f64; 2]> = vec![];
+        for leg in points.windows(2) {
+            for p in net.path(leg[0], leg[1]) {
+                if line.last() != Some(&[p.x(), p.y()]) {
+                    line.push([p.x(), p.y()]);
+                }
+            }
+        }
         let round = |x: f64| x.round();
         features.push(json!({
             "type": "Feature",

@@ -217,8 +217,21 @@ async fn each_building_of_a_day_is_on_exactly_one_route(backend: Backend) {
         for route in routes["features"].as_array().unwrap().iter().filter(|x| x["properties"]["kind"] == "route") {
             let p = &route["properties"];
             assert!(p["total_m"].as_f64().unwrap() <= p["nearest_neighbour_m"].as_f64().unwrap(), "{p}");
-            let stops = p["stops"].as_u64().unwrap() as usize;
-            assert_eq!(route["geometry"]["coordinates"].as_array().unwrap().len(), stops + 2);
+            // The line walks from the station through every stop of this caseworker and back.
+            let line = route["geometry"]["coordinates"].as_array().unwrap();
+            let station = routes["features"].as_array().unwrap().iter().find(|x| {
+                x["properties"]["kind"] == "station" && x["properties"]["caseworker_id"] == p["caseworker_id"]
+            });
+            let station = &station.unwrap()["geometry"]["coordinates"];
+            assert_eq!((&line[0], line.last().unwrap()), (station, station));
+            let mine = routes["features"].as_array().unwrap().iter().filter(|x| {
+                x["properties"]["kind"] == "stop" && x["properties"]["caseworker_id"] == p["caseworker_id"]
+            });
+            let mut at = 0;
+            for stop in mine {
+                let found = line[at..].iter().position(|c| c == &stop["geometry"]["coordinates"]);
+                at += found.unwrap_or_else(|| panic!("the line skips stop {}", stop["properties"]["order"]));
+            }
         }
     }
     let (_, none) = get(r, &format!("/api/campaigns/{id}/routes?date=2026-09-06")).await;
