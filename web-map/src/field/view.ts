@@ -7,7 +7,7 @@
  */
 import { fetchRoutes, postVisit, type Campaign, type VisitBody } from '../api';
 import { dayToShow, loadCampaign, requestedCampaign } from '../layers/campaign';
-import { defineStrings, onLangChange } from '../i18n';
+import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18n';
 import { h } from '../ui/dom';
 
 const t = defineStrings(
@@ -92,6 +92,8 @@ function visitFrom(form: HTMLFormElement, base: VisitBody): VisitBody {
 export function mountField(root: HTMLElement): () => void {
   let stopped = false;
   const section = h('section', { class: 'rg-field' });
+  /** Buildings recorded on this page (kept across a language switch). */
+  const done = new Set<number>();
   root.replaceChildren(section);
 
   const render = async () => {
@@ -112,10 +114,10 @@ export function mountField(root: HTMLElement): () => void {
       .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === me)
       .map((f) => ({ order: f.properties.order ?? 0, building: f.properties.building_id ?? 0, address: f.properties.address ?? '' }))
       .sort((a, b) => a.order - b.order);
-    const done = new Set<number>();
+    const mine = new Set(stops.map((s) => s.building));
     const progress = h('p', { class: 'rg-field-progress' });
     const showProgress = () => {
-      progress.textContent = t('progress', { n: done.size, total: stops.length });
+      progress.textContent = t('progress', { n: [...done].filter((b) => mine.has(b)).length, total: stops.length });
     };
     const select = h('select', { class: 'rg-field-caseworker', 'aria-label': t('caseworker') }, ...workers.map((w) => h('option', { value: w, selected: w === me }, `${t('caseworker')} ${w}`)));
     select.addEventListener('change', () => {
@@ -166,10 +168,21 @@ export function mountField(root: HTMLElement): () => void {
         h('details', null, h('summary', null, t('details')), form),
         status,
       );
+      if (done.has(stop.building)) {
+        item.classList.add('rg-visited');
+        status.textContent = t('done');
+      }
       list.append(item);
     }
     showProgress();
-    section.replaceChildren(h('h1', null, t('title', { date })), select, progress, stops.length ? list : h('p', null, t('noStops')));
+    const lang = h('button', { type: 'button', class: 'rg-lang', 'aria-label': tApp('switchLangLabel') }, tApp('switchLang'));
+    lang.addEventListener('click', () => setLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN'));
+    section.replaceChildren(
+      h('header', { class: 'rg-field-head' }, h('h1', null, t('title', { date })), lang),
+      select,
+      progress,
+      stops.length ? list : h('p', null, t('noStops')),
+    );
     document.documentElement.dataset.ready = '1';
   };
 
