@@ -85,6 +85,8 @@ struct Edge {
     length_m: f64,
     /// Metres from `from` to each vertex of the road's line, scaled to end at `length_m`.
     along: Vec<f64>,
+    /// The road's vertices (lon/lat), from `from` to `to`.
+    line: Vec<Point<f64>>,
 }
 
 type Segment = GeomWithData<Line<[f64; 2]>, (u32, u32)>;
@@ -96,6 +98,8 @@ pub struct WalkingNetwork {
     /// Adjacency in compressed rows: node `v`'s edges are `adj[start[v]..start[v + 1]]`.
     start: Vec<u32>,
     adj: Vec<(u32, f64)>,
+    /// The edge of each `adj` entry.
+    adj_edge: Vec<u32>,
     segments: RTree<Segment>,
     /// Metres per degree of longitude relative to latitude at the district's latitude.
     kx: f64,
@@ -139,7 +143,8 @@ impl WalkingNetwork {
                     segments.push(GeomWithData::new(Line::new(a, b), (r as u32, s as u32)));
                 }
             }
-            edges.push(Edge { from: node(road.from_node), to: node(road.to_node), length_m, along });
+            let line = pts.iter().map(|c| Point::from(*c)).collect();
+            edges.push(Edge { from: node(road.from_node), to: node(road.to_node), length_m, along, line });
         }
         let nodes = ids.len();
         let mut degree = vec![0u32; nodes + 1];
@@ -153,13 +158,15 @@ impl WalkingNetwork {
         let start = degree;
         let mut fill = start.clone();
         let mut adj = vec![(0u32, 0.0); start[nodes] as usize];
-        for e in &edges {
+        let mut adj_edge = vec![0u32; start[nodes] as usize];
+        for (k, e) in edges.iter().enumerate() {
             for (a, b) in [(e.from, e.to), (e.to, e.from)] {
                 adj[fill[a as usize] as usize] = (b, e.length_m);
+                adj_edge[fill[a as usize] as usize] = k as u32;
                 fill[a as usize] += 1;
             }
         }
-        WalkingNetwork { edges, start, adj, segments: RTree::bulk_load(segments), kx }
+        WalkingNetwork { edges, start, adj, adj_edge, segments: RTree::bulk_load(segments), kx }
     }
 
     /// Number of junctions.
@@ -189,6 +196,84 @@ impl WalkingNetwork {
         let offset_m = e.along[s] + t * (e.along[s + 1] - e.along[s]);
         let point = Point::new(near[0] / self.kx, near[1]);
         Some(Snap { road, offset_m, access_m: Haversine.distance(p, point), point })
+    }
+
+    /// The walk from `a` to `b` along the streets, as lon/lat points for drawing: `a`, where it
+    /// joins the network, the vertices of the roads walked, where `b` joins, `b`. Its length is
+    /// the one [`Self::distances`] gives the pair. The straight line when an end has no road near
+    /// it or the roads do not connect the two.
+    pub fn path(&self, a: Point<f64>, b: Point<f64>) -> Vec<Point<f64>> {
+        let (Some(sa), Some(sb)) = (self.snap(a), self.snap(b)) else { return vec![a, b] };
+        let (ea, eb) = (&self.edges[sa.road], &self.edges[sb.road]);
+        let n = self.junctions();
+        let mut dist = vec![f64::INFINITY; n];
+        let mut prev: Vec<Option<(u32, usize)>> = vec![None; n];
+        let mut heap = BinaryHeap::new();
+        for (v, d0) in [(ea.from, sa.offset_m), (ea.to, ea.length_m - sa.offset_m)] {
+            if d0 < dist[v as usize] {
+                dist[v as usize] = d0;
+                heap.push(Entry(d0, v));
+            }
+        }
+        while let Some(Entry(d, v)) = heap.pop() {
+            if d > dist[v as usize] {
+                continue;
+            }
+            let (lo, hi) = (self.start[v as usize] as usize, self.start[v as usize + 1] as usize);
+            for k in lo..hi {
+                let (w, len) = self.adj[k];
+                if d + len < dist[w as usize] {
+                    dist[w as usize] = d + len;
+                    prev[w as usize] = Some((v, self.adj_edge[k] as usize));
+                    heap.push(Entry(d + len, w));
+                }
+            }
+        }
+        let via_from = dist[eb.from as usize] + sb.offset_m;
+        let via_to = dist[eb.to as usize] + eb.length_m - sb.offset_m;
+        let mut out = vec![a, sa.point];
+        if sa.road == sb.road && (sb.offset_m - sa.offset_m).abs() <= via_from.min(via_to) {
+            out.extend(self.vertices_between(sa.road, sa.offset_m, sb.offset_m));
+        } else if via_from.is_finite() || via_to.is_finite() {
+            let (end, end_offset) = if via_from <= via_to { (eb.from, 0.0) } else { (eb.to, eb.length_m) };
+            // The junctions back to where the walk left `a`'s road, then forwards.
+            let mut chain = vec![];
+            let mut v = end;
+            while let Some((u, e)) = prev[v as usize] {
+                chain.push((u, v, e));
+                v = u;
+            }
+            let first_offset = if v == ea.from { 0.0 } else { ea.length_m };
+            out.extend(self.vertices_between(sa.road, sa.offset_m, first_offset));
+            for &(u, w, e) in chain.iter().rev() {
+                let edge = &self.edges[e];
+                if edge.from == u && edge.to == w {
+                    out.extend(edge.line.iter().copied());
+                } else {
+                    out.extend(edge.line.iter().rev().copied());
+                }
+            }
+            out.extend(self.vertices_between(sb.road, end_offset, sb.offset_m));
+        } else {
+            return vec![a, b];
+        }
+        out.push(sb.point);
+        out.push(b);
+        out.dedup();
+        out
+    }
+
+    /// The vertices of `road` met walking from `from_m` to `to_m` metres along it (both ends
+    /// included when they are vertices).
+    fn vertices_between(&self, road: usize, from_m: f64, to_m: f64) -> Vec<Point<f64>> {
+        let e = &self.edges[road];
+        let (lo, hi) = (from_m.min(to_m), from_m.max(to_m));
+        let mut v: Vec<Point<f64>> =
+            e.along.iter().zip(&e.line).filter(|(m, _)| **m >= lo && **m <= hi).map(|(_, p)| *p).collect();
+        if from_m > to_m {
+            v.reverse();
+        }
+        v
     }
 
     /// Walking distances in metres between all `stops` (lon/lat), with the pairs that had to be

@@ -30,6 +30,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use thiserror::Error;
 use time::{Date, Duration, Weekday};
 
+// Dates of a plan as `YYYY-MM-DD` in JSON.
+time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
+
 /// Effort of reaching and setting up in a block, in building visits.
 pub const BLOCK_OVERHEAD: f64 = 1.0;
 
@@ -361,8 +364,10 @@ pub struct PhaseDates {
     /// The phase.
     pub phase: Phase,
     /// First day.
+    #[serde(with = "ymd")]
     pub start: Date,
     /// Last day.
+    #[serde(with = "ymd")]
     pub end: Date,
 }
 
@@ -404,6 +409,7 @@ pub struct Assignment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayPlan {
     /// The day.
+    #[serde(with = "ymd")]
     pub date: Date,
     /// Per caseworker (those with work that day).
     pub assignments: Vec<Assignment>,

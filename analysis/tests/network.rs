@@ -280,3 +280,38 @@ fn a_day_visits_every_building_once_and_never_walks_more_than_nearest_neighbour(
         Err(RouteError::Network(NetworkError::NotFinite { index: 0 }))
     ));
 }
+
+/// Haversine metres along a path.
+fn path_length(path: &[Point<f64>]) -> f64 {
+    path.windows(2).map(|w| Haversine.distance(w[0], w[1])).sum()
+}
+
+#[test]
+fn a_drawn_path_walks_the_streets_as_far_as_the_matrix_says() {
+    let atlas = demo_atlas();
+    let net = WalkingNetwork::from_atlas(&atlas);
+    let (c, ids) = busy_community(&atlas, 12);
+    let mut stops = vec![community_station(&atlas, c).unwrap()];
+    stops.extend(ids.iter().map(|&b| atlas.building(b).unwrap().point));
+    let d = net.distances(&stops, &NetworkOptions::default()).unwrap();
+    for i in 0..stops.len() {
+        for j in 0..stops.len() {
+            if i == j {
+                continue;
+            }
+            let path = net.path(stops[i], stops[j]);
+            assert_eq!((path[0], *path.last().unwrap()), (stops[i], stops[j]));
+            // The drawn walk is the matrix's walk: the same length within the 0.5% by which demo
+            // road lengths (a local projection) differ from the haversine.
+            let (drawn, walked) = (path_length(&path), d.matrix.get(i, j));
+            assert!(
+                (drawn - walked).abs() <= walked * 0.005 + 0.5,
+                "{i}→{j}: drawn {drawn:.1} m, walked {walked:.1} m"
+            );
+        }
+    }
+    // Without roads the path is the straight line.
+    let bare = WalkingNetwork::from_roads(&[], LAT0);
+    let (a, b) = (Point::new(LON0, LAT0), Point::new(LON0 + 0.001, LAT0));
+    assert_eq!(bare.path(a, b), vec![a, b]);
+}

@@ -2,6 +2,7 @@
 //! together. The `rentgrid` binary (`main.rs`) is a thin CLI over [`startup`].
 
 pub mod api;
+pub mod campaign;
 pub mod coverage;
 pub mod error;
 pub mod export;

@@ -1,12 +1,16 @@
 //! The server's shared state: the store, the current Atlas snapshot and the write lock.
 
+use crate::error::ApiError;
 use crate::ingest::Batch;
+use crate::store::campaigns::NewCampaign;
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use crate::tile_cache::{self, TileCache};
 use arc_swap::ArcSwap;
+use rentgrid_analysis::candidates::{self, CandidateWeights, Candidates, Evidence};
 use rentgrid_analysis::history::{self, History};
 use rentgrid_analysis::kpi::{self, Counts, Targets};
-use rentgrid_geodata::Atlas;
+use rentgrid_analysis::sweep::{BlockProgress, Phase};
+use rentgrid_geodata::{Atlas, Caseworker};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -29,6 +33,19 @@ struct Inner {
     tiles: TileCache,
     history: Mutex<Option<(u64, Arc<History>)>>,
     hotspots: Mutex<(u64, HashMap<String, Arc<String>>)>,
+    estimate: Mutex<Option<(u64, Arc<Estimate>)>>,
+}
+
+/// The unregistered-candidate estimate of one snapshot on one day, with the roster campaign
+/// plans check their team against.
+#[derive(Debug)]
+pub struct Estimate {
+    /// The day the estimate is made for (today in China).
+    pub as_of: time::Date,
+    /// Expected unregistered units per building and grid.
+    pub candidates: Candidates,
+    /// The caseworkers.
+    pub caseworkers: Vec<Caseworker>,
 }
 
 /// The most hot-spot responses kept per Atlas snapshot.
@@ -53,6 +70,7 @@ impl AppState {
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
                 history: Mutex::new(None),
                 hotspots: Mutex::new((0, HashMap::new())),
+                estimate: Mutex::new(None),
             }),
         }
     }
@@ -145,6 +163,53 @@ impl AppState {
             *cache = (version, HashMap::new());
         }
         cache.1.insert(key, body);
+    }
+
+    /// The candidate estimate for `atlas` and today, computed once per snapshot and day from
+    /// the store's visits, spot checks and tips: a visit makes a new snapshot, so what it found
+    /// lowers its building's estimate at once.
+    pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, ApiError> {
+        let as_of = crate::api::today();
+        if let Some((v, e)) = lock(&self.inner.estimate).as_ref()
+            && *v == atlas.version()
+            && e.as_of == as_of
+        {
+            return Ok(e.clone());
+        }
+        let ev = self.inner.store.evidence().await?;
+        let snapshot = atlas.clone();
+        let estimate = tokio::task::spawn_blocking(move || {
+            let evidence = Evidence {
+                visits: &ev.visits,
+                sweeps: &ev.sweeps,
+                spot_checks: &ev.spot_checks,
+                tips: &ev.tips,
+                as_of,
+            };
+            candidates::estimate(&snapshot, &evidence, &CandidateWeights::default()).map(|candidates| Estimate {
+                as_of,
+                candidates,
+                caseworkers: ev.caseworkers,
+            })
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let estimate = Arc::new(estimate);
+        *lock(&self.inner.estimate) = Some((atlas.version(), estimate.clone()));
+        Ok(estimate)
+    }
+
+    /// Stores a planned campaign (serialised with the other writes).
+    pub async fn create_campaign(&self, c: &NewCampaign) -> Result<u32, StoreError> {
+        let _guard = self.inner.write.lock().await;
+        self.inner.store.create_campaign(c).await
+    }
+
+    /// Moves a campaign's block to its next phase (serialised with the other writes).
+    pub async fn advance_block(&self, campaign: u32, block: u32, to: Phase) -> Result<BlockProgress, StoreError> {
+        let _guard = self.inner.write.lock().await;
+        self.inner.store.advance_block(campaign, block, to).await
     }
 
     /// Records a visit: commits it to the store, then publishes an Atlas with its effect.

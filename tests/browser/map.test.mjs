@@ -417,6 +417,78 @@ describe('the web map', () => {
     await page.close();
   });
 
+  it('shows a sweep campaign by phase with the day\'s routes and candidates, and records visits from the phone view', async () => {
+    const ready = () => document.documentElement.dataset.ready === '1';
+    const stats = await (await fetch(`${origin}/api/stats?level=grid`)).json();
+    const weakest = stats.rows
+      .filter((r) => typeof r.reg_rate === 'number')
+      .sort((a, b) => a.reg_rate - b.reg_rate || a.grid_id - b.grid_id)[0].grid_id;
+    const created = await fetch(`${origin}/api/campaigns`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grids: [weakest], caseworkers: [0, 1], start_date: '2026-09-07', working_days: 260, buildings_per_day: 6 }),
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const campaign = await created.json();
+    const day = campaign.plan.days[0];
+    const cw = day.assignments[0].caseworker_id;
+
+    // The campaign map: blocks numbered in order and coloured by phase, the day's stops numbered.
+    const map = await context.newPage();
+    map.on('pageerror', (error) => problems.push(`campaign page error: ${error.stack ?? error.message}`));
+    await map.goto(`${server.url}/?view=campaign&campaign=${campaign.id}&date=${day.date}`);
+    await map.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    const legend = await map.locator('.rg-legend').innerText();
+    for (const word of ['未开始', '排查', '清理', '整治', '巩固', '当日走访路线', '疑似未登记出租楼栋']) {
+      assert.ok(legend.includes(word), `legend lacks ${word}:\n${legend}`);
+    }
+    assert.equal(await map.locator('.rg-block-number').count(), campaign.plan.blocks.length);
+    const stopsToday = day.assignments.reduce((n, a) => n + a.buildings.length, 0);
+    assert.equal(await map.locator('.rg-stop-number').count(), stopsToday);
+    const candidates = await map.evaluate(() => window.__rentgrid.map.querySourceFeatures('candidates').length);
+    assert.ok(candidates > 0, 'no candidate building on the map');
+    await map.close();
+
+    // The phone view lists the caseworker's stops in walking order.
+    const phone = await context.newPage();
+    phone.on('pageerror', (error) => problems.push(`field page error: ${error.stack ?? error.message}`));
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${server.url}/?view=field&campaign=${campaign.id}&date=${day.date}&caseworker=${cw}`);
+    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    const routes = await (await fetch(`${origin}/api/campaigns/${campaign.id}/routes?date=${day.date}`)).json();
+    const order = routes.features
+      .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw)
+      .sort((a, b) => a.properties.order - b.properties.order)
+      .map((f) => String(f.properties.building_id));
+    const stops = phone.locator('.rg-field-stop');
+    assert.deepEqual(await stops.evaluateAll((els) => els.map((e) => e.dataset.building)), order);
+
+    // One tap records a visit; the form records what was found.
+    const visitPosted = () => phone.waitForResponse((r) => new URL(r.url()).pathname === '/api/visits' && r.request().method() === 'POST');
+    let posted = visitPosted();
+    await stops.first().locator('.rg-field-visited').click();
+    assert.equal((await posted).status(), 201);
+    await stops.first().locator('.rg-field-status', { hasText: '已记录' }).waitFor({ timeout: 5_000 });
+    const second = stops.nth(1);
+    await second.locator('summary').click();
+    await second.locator('input[name=units]').fill('2');
+    await second.locator('input[name=persons]').fill('3');
+    await second.locator('input[name=registered]').check();
+    await second.locator('input[name=hazards]').fill('电线私拉乱接');
+    posted = visitPosted();
+    await second.locator('button[type=submit]').click();
+    const answer = await posted;
+    assert.equal(answer.status(), 201);
+    const sent = JSON.parse(answer.request().postData());
+    assert.equal(sent.campaign_id, campaign.id);
+    assert.equal(sent.new_units.length, 2);
+    assert.equal(sent.new_units.reduce((n, u) => n + u.tenants, 0), 3);
+    assert.match(sent.notes, /电线私拉乱接/);
+    const after = await (await fetch(`${origin}/api/campaigns/${campaign.id}`)).json();
+    assert.equal(after.progress.buildings_visited, 2);
+    await phone.close();
+  });
+
   it('made every request to its own origin and logged no error', () => {
     assert.ok(requests.length > 0);
     // data: URLs (inline icons) never touch the network; blob: URLs carry the page's origin.

@@ -9,7 +9,7 @@ mod common;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Backend, Db, Fixture};
+use common::{Backend, Db, Fixture, get, post_json, send};
 use http_body_util::BodyExt;
 use rentgrid_geodata::AtlasInput;
 use rentgrid_geodata::demo::DemoOptions;
@@ -28,24 +28,6 @@ on_both_stores!(
     an_import_through_the_api_updates_the_map_at_once,
     building_footprints_through_the_api_land_in_their_grid,
 );
-
-async fn send(router: &Router, req: Request<Body>) -> (StatusCode, Value) {
-    let res = router.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, v)
-}
-
-async fn get(router: &Router, uri: &str) -> (StatusCode, Value) {
-    send(router, Request::get(uri).body(Body::empty()).unwrap()).await
-}
-
-async fn post_json(router: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
-    let req =
-        Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
-    send(router, req).await
-}
 
 const COUNTS: [&str; 8] = [
     "buildings",

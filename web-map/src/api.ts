@@ -2,7 +2,7 @@
  * The rentgrid HTTP API as the map uses it: the response types of the contract and one typed
  * fetch per endpoint. Every URL is on the page's own origin.
  */
-import type { Feature, MultiPolygon, Polygon } from 'geojson';
+import type { Feature, FeatureCollection, LineString, MultiPolygon, Point, Polygon } from 'geojson';
 
 /** [minLon, minLat, maxLon, maxLat] in WGS84. */
 export type BBox = [number, number, number, number];
@@ -262,3 +262,93 @@ export const proposeTerritory = (street: string, mode: 'minimal' | 'scratch'): P
 /** Accepts a proposal: one audited write on the server. */
 export const acceptProposal = (id: number, by: string): Promise<{ audit_id: number; contracts_after: number }> =>
   postJson(`territory/proposals/${id}/accept`, { by });
+/** One reason a building is a candidate: a code, its numbers and the sentence in both languages. */
+export interface CandidateReason {
+  code: string;
+  zh: string;
+  en: string;
+}
+
+/** A building of `GET /api/unregistered-candidates`. */
+export interface CandidateProperties {
+  rank: number;
+  building_id: number;
+  grid_id: number;
+  address: string | null;
+  expected_units: number;
+  units_low: number;
+  units_high: number;
+  expected_persons: number;
+  reasons: CandidateReason[];
+}
+
+/** `GET /api/unregistered-candidates?limit=`: the buildings most likely to hide rentals, ranked. */
+export function fetchCandidates(limit: number): Promise<FeatureCollection<Point, CandidateProperties>> {
+  return getJson(`unregistered-candidates?limit=${limit}`);
+}
+
+/** A block's phase (蚕食法): null before 排查. */
+export type Phase = 'investigate' | 'clear' | 'rectify' | 'consolidate';
+
+/** One caseworker's buildings on one day of a plan. */
+export interface PlannedAssignment {
+  caseworker_id: number;
+  buildings: number[];
+  expected_finds: number;
+}
+
+/** `GET /api/campaigns/{id}`: the plan, the blocks with their phase, the progress. */
+export interface Campaign {
+  id: number;
+  start_date: string;
+  caseworkers: number[];
+  progress: { blocks: number; buildings: number; buildings_visited: number };
+  plan: { days: { date: string; assignments: PlannedAssignment[]; projected_rental_rate: number | null }[] };
+  blocks: FeatureCollection<Polygon, { block_id: number; order: number; phase: Phase | null; visited: number; buildings: number }>;
+}
+
+/** `GET /api/campaigns`: the campaigns, oldest first. */
+export async function fetchCampaignIds(): Promise<number[]> {
+  const body = await getJson<{ campaigns: { id: number }[] }>('campaigns');
+  return body.campaigns.map((c) => c.id);
+}
+
+export const fetchCampaign = (id: number): Promise<Campaign> => getJson(`campaigns/${id}`);
+
+/** A feature of `GET /api/campaigns/{id}/routes`: a route line, the station or a numbered stop. */
+export interface RouteProperties {
+  kind: 'route' | 'station' | 'stop';
+  caseworker_id: number;
+  order?: number;
+  building_id?: number;
+  address?: string;
+  total_m?: number;
+  stops?: number;
+}
+
+export function fetchRoutes(id: number, date: string): Promise<FeatureCollection<Point | LineString, RouteProperties>> {
+  return getJson(`campaigns/${id}/routes?date=${encodeURIComponent(date)}`);
+}
+
+/** What a caseworker records at a door (`POST /api/visits`). */
+export interface VisitBody {
+  client_id: string;
+  building_id: number;
+  caseworker_id?: number;
+  campaign_id?: number;
+  notes?: string;
+  new_units?: { label: string; tenants: number; registered: boolean; pledge_signed: boolean }[];
+}
+
+/** Records a visit; a retry with the same client id changes nothing (the server answers 200). */
+export async function postVisit(body: VisitBody): Promise<{ replayed: boolean }> {
+  const url = apiUrl('visits');
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const answer = (await response.json().catch(() => ({}))) as { replayed?: boolean; code?: string; message?: string };
+  if (!response.ok) throw new ApiError(url, response.status, answer.code, answer.message ?? response.statusText);
+  return { replayed: answer.replayed === true };
+}

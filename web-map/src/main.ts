@@ -13,6 +13,10 @@ import { createLayers } from './layers';
 import { createHeatLayer } from './layers/heat';
 import { createHotspotsLayer } from './layers/hotspots';
 import { createLeadersPanel } from './leaders/panel';
+import { createCampaignLayer } from './layers/campaign';
+import { createCandidatesLayer } from './layers/candidates';
+import { createGridsLayer } from './layers/grids';
+import { mountField } from './field/view';
 import { createBasemapLayer } from './layers/basemap';
 import { createCoverageLayer } from './layers/coverage';
 import { createCoveragePanel } from './coverage/panel';
@@ -45,6 +49,11 @@ const view = new URLSearchParams(window.location.search).get('view');
 const leadersView = view === 'leaders';
 /** `?view=coverage` opens the coverage view (包干): contracted areas, loads and proposals. */
 const coverageView = view === 'coverage';
+/**
+ * `?view=campaign` opens the 蚕食法 campaign map: blocks by phase, the day's routes, candidate
+ * buildings; `?view=field` the caseworker's phone list of the day's stops.
+ */
+const campaignView = view === 'campaign';
 
 /** How often the map asks whether the data changed (a visit recorded elsewhere, an import). */
 const UPDATE_CHECK_MS = 30_000;
@@ -60,7 +69,7 @@ function mount(root: HTMLElement): () => void {
   const nameEl = h('span', { class: 'rg-district' });
   const titleEl = h('span', { class: 'rg-title' });
   const langButton = h('button', { type: 'button', class: 'rg-lang' });
-  const viewLink = h('a', { class: 'rg-view', href: leadersView ? './' : '?view=leaders' });
+  const viewLink = h('a', { class: 'rg-view', href: leadersView || campaignView ? './' : '?view=leaders' });
   const coverageLink = h('a', { class: 'rg-view rg-view-coverage', href: coverageView ? './' : '?view=coverage' });
   const header = h(
     'header',
@@ -79,7 +88,7 @@ function mount(root: HTMLElement): () => void {
     nameEl.textContent = districtName;
     titleEl.textContent = t('appTitle');
     langButton.textContent = t('switchLang');
-    viewLink.textContent = leadersView ? t('fullView') : t('leadersView');
+    viewLink.textContent = leadersView || campaignView ? t('fullView') : t('leadersView');
     coverageLink.textContent = coverageView ? t('fullView') : t('coverageView');
     langButton.setAttribute('aria-label', t('switchLangLabel'));
     loadingText.textContent = t('loading');
@@ -140,7 +149,9 @@ function mount(root: HTMLElement): () => void {
       ? [createBasemapLayer(), createHeatLayer(), hotspots]
       : coverage
         ? [createBasemapLayer(), coverage]
-        : createLayers();
+        : campaignView
+          ? [createBasemapLayer(), createGridsLayer(), createCampaignLayer(), createCandidatesLayer()]
+          : createLayers();
     const visibility = new Map<string, boolean>(layers.map((layer) => [layer.id, true]));
     const ctx: LayerContext = { map, district, refreshLegend: () => legend?.render(), reportError: showError };
     const results = await Promise.allSettled(layers.map((layer) => layer.attach(ctx)));
@@ -228,5 +239,5 @@ function mount(root: HTMLElement): () => void {
   };
 }
 
-const unmount = mount(document.getElementById('app')!);
+const unmount = view === 'field' ? mountField(document.getElementById('app')!) : mount(document.getElementById('app')!);
 import.meta.hot?.dispose(unmount);

@@ -1,6 +1,7 @@
 //! The HTTP API. [`app`] builds the router from state, apart from `main`, so tests drive it
 //! with `oneshot` and no socket.
 
+mod campaigns;
 mod coverage;
 mod extract;
 mod features;
@@ -54,6 +55,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/assessment", get(coverage::assessment))
         .route("/api/exports/{file}", get(exports))
         .route("/api/visits", post(visits::create))
+        .route("/api/unregistered-candidates", get(campaigns::candidates))
+        .route("/api/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/api/campaigns/{id}", get(campaigns::one))
+        .route("/api/campaigns/{id}/routes", get(campaigns::routes))
+        .route("/api/campaigns/{id}/blocks/{block}/phase", post(campaigns::phase))
         .route(
             "/api/imports/{kind}",
             post(imports::import).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
@@ -206,6 +212,12 @@ fn attachment(file: &str, format: crate::export::Format, bytes: Vec<u8>) -> Resp
     let disposition = format!("attachment; filename=\"{}\"", file.replace('"', ""));
     ([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], bytes)
         .into_response()
+}
+
+/// Today in China Standard Time.
+pub(crate) fn today() -> time::Date {
+    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    time::OffsetDateTime::now_utc().to_offset(offset).date()
 }
 
 /// Parses `minLon,minLat,maxLon,maxLat`.

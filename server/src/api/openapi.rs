@@ -351,6 +351,108 @@ fn api_paths(paths: &mut serde_json::Map<String, Value>) {
     );
 }
 
+/// The 蚕食法 sweep campaign endpoints and the unregistered candidates.
+fn campaign_paths(paths: &mut serde_json::Map<String, Value>) {
+    let object = json!({ "type": "object" });
+    let int_path = |name: &str| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "integer", "minimum": 0 } });
+    let query = |name: &str, required: bool, schema: Value, description: &str| json!({ "name": name, "in": "query", "required": required, "schema": schema, "description": description });
+    let responses = |ok_status: &str, what: &str, content: Value, extra: &[(&str, &str)]| {
+        let mut r = serde_json::Map::new();
+        r.insert(ok_status.into(), ok(what, content));
+        r.insert("400".into(), error("a malformed request; the message names the parameter"));
+        r.insert("404".into(), error("no such campaign or block"));
+        for (status, why) in extra {
+            r.insert((*status).into(), error(why));
+        }
+        Value::Object(r)
+    };
+    paths.insert(
+        "/api/unregistered-candidates".into(),
+        json!({ "get": {
+            "operationId": "unregistered_candidates",
+            "summary": "buildings most likely to hide unregistered rentals, ranked by expected hidden units, each with \
+                        its reasons (code, numbers, zh and en), a 90% interval and its grid, as GeoJSON points",
+            "tags": ["Campaigns"],
+            "parameters": [
+                query("bbox", false, json!({ "type": "string" }), "minLon,minLat,maxLon,maxLat (WGS84); the district if left out"),
+                query("limit", false, json!({ "type": "integer", "minimum": 1, "maximum": super::MAX_BUILDINGS, "default": 100 }), "most candidates returned"),
+            ],
+            "responses": responses("200", "candidates", geojson_content(object.clone()), &[]),
+        }}),
+    );
+    let request = json!({
+        "type": "object",
+        "required": ["caseworkers", "start_date", "working_days", "buildings_per_day"],
+        "properties": {
+            "grids": { "type": "array", "items": { "type": "integer" }, "description": "the area as grid ids, or" },
+            "polygon": { "type": "object", "description": "the area as a GeoJSON Polygon (or a Feature holding one)" },
+            "caseworkers": { "type": "array", "items": { "type": "integer" } },
+            "start_date": { "type": "string", "format": "date" },
+            "working_days": { "type": "integer", "minimum": 1, "maximum": crate::campaign::MAX_WORKING_DAYS },
+            "buildings_per_day": { "type": "integer", "minimum": 1, "maximum": crate::campaign::MAX_BUILDINGS_PER_DAY },
+            "recheck_weeks": { "type": "integer", "minimum": 0, "maximum": crate::campaign::MAX_RECHECK_WEEKS, "default": crate::campaign::DEFAULT_RECHECK_WEEKS },
+            "seed_block": { "type": "integer", "description": "start here instead of the weakest block" },
+            "holidays": { "type": "array", "items": { "type": "string", "format": "date" } },
+        },
+    });
+    paths.insert(
+        "/api/campaigns".into(),
+        json!({
+            "get": {
+                "operationId": "campaigns",
+                "summary": "every sweep campaign with its progress",
+                "tags": ["Campaigns"],
+                "responses": responses("200", "campaigns", json_content(object.clone()), &[]),
+            },
+            "post": {
+                "operationId": "plan_campaign",
+                "summary": "plan and store a 蚕食法 sweep campaign: seed block, contiguous nibbling order, phases \
+                            排查 → 清理 → 整治 → 巩固 per block, a daily schedule per caseworker with expected finds \
+                            and the KPI the area should reach",
+                "tags": ["Campaigns"],
+                "requestBody": { "required": true, "content": json_content(request) },
+                "responses": responses("201", "the stored campaign and its plan", json_content(object.clone()),
+                    &[("422", "an empty area, an unknown grid or caseworker, a bad date, too few working days")]),
+            },
+        }),
+    );
+    paths.insert(
+        "/api/campaigns/{id}".into(),
+        json!({ "get": {
+            "operationId": "campaign",
+            "summary": "a campaign: its plan, its blocks as GeoJSON numbered in order with their phase, its progress",
+            "tags": ["Campaigns"],
+            "parameters": [int_path("id")],
+            "responses": responses("200", "the campaign", json_content(object.clone()), &[]),
+        }}),
+    );
+    paths.insert(
+        "/api/campaigns/{id}/routes".into(),
+        json!({ "get": {
+            "operationId": "campaign_routes",
+            "summary": "each caseworker's walk on a day from the community station: a LineString through the stops \
+                        in order, the station and the numbered stops as points, street metres and the \
+                        nearest-neighbour baseline",
+            "tags": ["Campaigns"],
+            "parameters": [int_path("id"), query("date", true, json!({ "type": "string", "format": "date" }), "the day")],
+            "responses": responses("200", "the routes", geojson_content(object.clone()), &[]),
+        }}),
+    );
+    paths.insert(
+        "/api/campaigns/{id}/blocks/{block}/phase".into(),
+        json!({ "post": {
+            "operationId": "advance_block_phase",
+            "summary": "move a block to its next phase (排查/清理/整治/巩固 or investigate/clear/rectify/consolidate)",
+            "tags": ["Campaigns"],
+            "parameters": [int_path("id"), int_path("block")],
+            "requestBody": { "required": true, "content": json_content(json!({
+                "type": "object", "required": ["phase"], "properties": { "phase": { "type": "string" } } })) },
+            "responses": responses("200", "the block's phase", json_content(object),
+                &[("409", "not the next phase in order"), ("422", "not a phase")]),
+        }}),
+    );
+}
+
 fn components() -> Value {
     let link = json!({
         "type": "object",
@@ -513,6 +615,7 @@ fn build(base: &str, district: &str) -> Value {
         collection_paths(c, &mut paths);
     }
     api_paths(&mut paths);
+    campaign_paths(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -531,6 +634,7 @@ fn build(base: &str, district: &str) -> Value {
             { "name": "Capabilities", "description": "what the service offers" },
             { "name": "Data", "description": "features of each collection" },
             { "name": "API", "description": "the web map's JSON endpoints" },
+            { "name": "Campaigns", "description": "蚕食法 sweep campaigns and the unregistered candidates" },
             { "name": "System", "description": "operations" },
         ],
         "paths": paths,

@@ -1,7 +1,7 @@
 //! `POST /api/visits`: a caseworker's visit to a building, recorded idempotently by its
 //! client-generated id.
 
-use super::{ApiJson, json_status};
+use super::{ApiJson, json_status, today};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::sqlite::{fmt_date, parse_date};
@@ -12,7 +12,6 @@ use axum::response::Response;
 use rentgrid_analysis::kpi;
 use serde::Deserialize;
 use serde_json::json;
-use time::{Date, OffsetDateTime, UtcOffset};
 
 /// Most ids or new units in one visit.
 const MAX_ITEMS: usize = 500;
@@ -41,12 +40,8 @@ pub struct VisitRequest {
     register_persons: Vec<u32>,
     #[serde(default)]
     new_units: Vec<NewUnit>,
-}
-
-/// Today in China Standard Time.
-fn today() -> Date {
-    let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
-    OffsetDateTime::now_utc().to_offset(offset).date()
+    #[serde(default)]
+    campaign_id: Option<u32>,
 }
 
 fn validate(r: VisitRequest) -> Result<NewVisit, ApiError> {
@@ -110,6 +105,7 @@ fn validate(r: VisitRequest) -> Result<NewVisit, ApiError> {
         pledge_units: dedup(r.pledge_units),
         register_persons: dedup(r.register_persons),
         new_units: r.new_units,
+        campaign_id: r.campaign_id,
     })
 }
 
@@ -142,6 +138,12 @@ pub async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<VisitRe
                 "notes": v.notes,
             },
             "grid": grid_row,
+            "campaign_block": outcome.campaign_block.map(|p| json!({
+                "campaign_id": visit.campaign_id,
+                "block_id": p.block_id,
+                "phase": p.phase.map(crate::store::campaigns::phase_str),
+                "phase_zh": p.phase.map(rentgrid_analysis::sweep::Phase::name_zh),
+            })),
         }),
     ))
 }

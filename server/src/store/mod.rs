@@ -2,6 +2,7 @@
 //! default: a file in the data directory) and, next, PostGIS. Every write is one transaction;
 //! the caller applies the returned [`StatsDelta`] to the Atlas only after the commit.
 
+pub mod campaigns;
 pub mod codec;
 pub mod contracts;
 mod ledgers;
@@ -60,7 +61,8 @@ pub enum StoreError {
         /// Its id.
         id: String,
     },
-    /// The write conflicts with what is stored (a proposal accepted already, or stale).
+    /// The write conflicts with what is stored (a proposal accepted already or stale, a
+    /// campaign phase out of order).
     #[error("{0}")]
     Conflict(String),
     /// The client id was used before for a different submission.
@@ -108,6 +110,10 @@ pub struct NewVisit {
     pub register_persons: Vec<u32>,
     /// Units found that the register lacked.
     pub new_units: Vec<NewUnit>,
+    /// The sweep campaign the visit belongs to (left out of the stored request when `None`, so
+    /// submissions from before campaigns replay unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<u32>,
 }
 
 /// What recording a visit did.
@@ -119,6 +125,8 @@ pub struct VisitOutcome {
     pub replayed: bool,
     /// The change to the building's counts (all zero for a replay).
     pub delta: StatsDelta,
+    /// For a campaign visit, its block's phase after it (`None` for a replay).
+    pub campaign_block: Option<rentgrid_analysis::sweep::BlockProgress>,
 }
 
 /// Facts about the data a store holds.
@@ -290,6 +298,19 @@ pub trait Store: Send + Sync {
     /// checks that the contracts it started from are unchanged (else [`StoreError::Conflict`]),
     /// replaces them with its own and appends the audit row.
     async fn accept_proposal(&self, id: i64, acceptance: &contracts::Acceptance) -> Result<contracts::Accepted>;
+    /// The records the candidate estimate reads besides the Atlas, and the roster.
+    async fn evidence(&self) -> Result<campaigns::StoredEvidence>;
+    /// Stores a planned campaign with its blocks and their buildings in one transaction.
+    async fn create_campaign(&self, c: &campaigns::NewCampaign) -> Result<u32>;
+    /// Campaigns with their blocks' progress: all, or only the one with id `only`.
+    async fn campaigns(&self, only: Option<u32>) -> Result<Vec<campaigns::StoredCampaign>>;
+    /// Moves a block of a campaign to `to`, which must be its next phase, atomically.
+    async fn advance_block(
+        &self,
+        campaign: u32,
+        block: u32,
+        to: rentgrid_analysis::sweep::Phase,
+    ) -> Result<rentgrid_analysis::sweep::BlockProgress>;
 }
 
 /// The queries of [`Store::monthly_registrations`], the same on both backends but for `month`,

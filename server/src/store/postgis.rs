@@ -148,7 +148,8 @@ impl PostgisStore {
         sqlx::query(
             "TRUNCATE meta, districts, streets, communities, grids, blocks, roads, buildings, landlords, rental_units, \
              households, workplaces, persons, caseworkers, caseworker_grids, visits, spot_checks, tips, demo_hidden, \
-             territory_proposals, territory_audit \
+             territory_proposals, territory_audit, \
+             campaigns, campaign_blocks, campaign_buildings \
              RESTART IDENTITY CASCADE",
         )
         .execute(&self.pool)
@@ -661,6 +662,7 @@ impl Store for PostgisStore {
                 delta: StatsDelta { building_id: visit.building_id, ..StatsDelta::default() },
                 visit,
                 replayed: true,
+                campaign_block: None,
             });
         }
         let b = int(v.building_id);
@@ -697,6 +699,10 @@ impl Store for PostgisStore {
                 return Err(StoreError::Rejected(format!("{what} {missing} is not in building {}", v.building_id)));
             }
         }
+        let campaign_block = match v.campaign_id {
+            Some(c) => Some((c, super::campaigns::postgres::block_of(&mut tx, c, v.building_id).await?)),
+            None => None,
+        };
         let mut delta = StatsDelta { building_id: v.building_id, visits: 1, ..StatsDelta::default() };
         let registered = sqlx::query(
             "UPDATE rental_units SET registered = TRUE, registered_on = $1 WHERE NOT registered AND id = ANY($2)",
@@ -756,8 +762,8 @@ impl Store for PostgisStore {
             persons_found += u.tenants;
         }
         let id: i32 = sqlx::query_scalar(
-            "INSERT INTO visits (client_id, building_id, caseworker_id, visited_on, units_registered, pledges_signed, units_found, persons_found, notes, request) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            "INSERT INTO visits (client_id, building_id, caseworker_id, visited_on, units_registered, pledges_signed, units_found, persons_found, notes, request, campaign_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(&v.client_id)
         .bind(b)
@@ -769,8 +775,13 @@ impl Store for PostgisStore {
         .bind(int(persons_found))
         .bind(&v.notes)
         .bind(&request)
+        .bind(v.campaign_id.map(int))
         .fetch_one(&mut *tx)
         .await?;
+        let campaign_block = match campaign_block {
+            Some((c, block)) => Some(super::campaigns::postgres::after_visit(&mut tx, c, block).await?),
+            None => None,
+        };
         tx.commit().await?;
         let visit = Visit {
             id: id as u32,
@@ -784,7 +795,7 @@ impl Store for PostgisStore {
             persons_found,
             notes: v.notes.clone(),
         };
-        Ok(VisitOutcome { visit, replayed: false, delta })
+        Ok(VisitOutcome { visit, replayed: false, delta, campaign_block })
     }
 
     async fn import_buildings(&self, buildings: &[ImportedBuilding], progress: Progress<'_>) -> Result<ImportCounts> {
@@ -927,6 +938,27 @@ impl Store for PostgisStore {
 
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>> {
         super::ledgers::postgres::ledger(&self.pool, &ledger_sql(which, ("ST_X(w.point)", "ST_Y(w.point)")), cell).await
+    }
+
+    async fn evidence(&self) -> Result<super::campaigns::StoredEvidence> {
+        super::campaigns::postgres::evidence(&self.pool, visit_from_row).await
+    }
+
+    async fn create_campaign(&self, c: &super::campaigns::NewCampaign) -> Result<u32> {
+        super::campaigns::postgres::create(&self.pool, c).await
+    }
+
+    async fn campaigns(&self, only: Option<u32>) -> Result<Vec<super::campaigns::StoredCampaign>> {
+        super::campaigns::postgres::read(&self.pool, only).await
+    }
+
+    async fn advance_block(
+        &self,
+        campaign: u32,
+        block: u32,
+        to: rentgrid_analysis::sweep::Phase,
+    ) -> Result<rentgrid_analysis::sweep::BlockProgress> {
+        super::campaigns::postgres::advance(&self.pool, campaign, block, to).await
     }
 
     async fn monthly_registrations(&self) -> Result<Vec<rentgrid_geodata::MonthlyRegistrations>> {

@@ -653,6 +653,7 @@ impl Store for SqliteStore {
                 delta: StatsDelta { building_id: visit.building_id, ..StatsDelta::default() },
                 visit,
                 replayed: true,
+                campaign_block: None,
             });
         }
         let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM buildings WHERE id = ?")
@@ -670,6 +671,10 @@ impl Store for SqliteStore {
             }
         }
         let day = fmt_date(v.visited_on);
+        let campaign_block = match v.campaign_id {
+            Some(c) => Some((c, super::campaigns::sqlite::block_of(&mut tx, c, v.building_id).await?)),
+            None => None,
+        };
         let mut delta = StatsDelta { building_id: v.building_id, visits: 1, ..StatsDelta::default() };
 
         check_members(&mut tx, "rental_units", "rental unit", v.building_id, &v.register_units).await?;
@@ -734,8 +739,8 @@ impl Store for SqliteStore {
             persons_found += u.tenants;
         }
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO visits (client_id, building_id, caseworker_id, visited_on, units_registered, pledges_signed, units_found, persons_found, notes, request) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO visits (client_id, building_id, caseworker_id, visited_on, units_registered, pledges_signed, units_found, persons_found, notes, request, campaign_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&v.client_id)
         .bind(v.building_id)
@@ -747,8 +752,13 @@ impl Store for SqliteStore {
         .bind(persons_found)
         .bind(&v.notes)
         .bind(&request)
+        .bind(v.campaign_id)
         .fetch_one(&mut *tx)
         .await?;
+        let campaign_block = match campaign_block {
+            Some((c, block)) => Some(super::campaigns::sqlite::after_visit(&mut tx, c, block).await?),
+            None => None,
+        };
         tx.commit().await?;
         let visit = Visit {
             id: id as u32,
@@ -762,7 +772,7 @@ impl Store for SqliteStore {
             persons_found,
             notes: v.notes.clone(),
         };
-        Ok(VisitOutcome { visit, replayed: false, delta })
+        Ok(VisitOutcome { visit, replayed: false, delta, campaign_block })
     }
 
     async fn import_buildings(&self, buildings: &[ImportedBuilding], progress: Progress<'_>) -> Result<ImportCounts> {
@@ -921,6 +931,27 @@ impl Store for SqliteStore {
 
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>> {
         super::ledgers::sqlite::ledger(&self.pool, &ledger_sql(which, ("w.lon", "w.lat")), cell).await
+    }
+
+    async fn evidence(&self) -> Result<super::campaigns::StoredEvidence> {
+        super::campaigns::sqlite::evidence(&self.pool, visit_from_row).await
+    }
+
+    async fn create_campaign(&self, c: &super::campaigns::NewCampaign) -> Result<u32> {
+        super::campaigns::sqlite::create(&self.pool, c).await
+    }
+
+    async fn campaigns(&self, only: Option<u32>) -> Result<Vec<super::campaigns::StoredCampaign>> {
+        super::campaigns::sqlite::read(&self.pool, only).await
+    }
+
+    async fn advance_block(
+        &self,
+        campaign: u32,
+        block: u32,
+        to: rentgrid_analysis::sweep::Phase,
+    ) -> Result<rentgrid_analysis::sweep::BlockProgress> {
+        super::campaigns::sqlite::advance(&self.pool, campaign, block, to).await
     }
 
     async fn monthly_registrations(&self) -> Result<Vec<rentgrid_geodata::MonthlyRegistrations>> {

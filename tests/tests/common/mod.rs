@@ -5,6 +5,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::Atlas;
 use rentgrid_geodata::demo::DemoOptions;
@@ -12,7 +15,9 @@ use rentgrid_server::store::Store;
 use rentgrid_server::store::postgis::testing::TestDatabase;
 use rentgrid_server::store::sqlite::SqliteStore;
 use rentgrid_server::{app, startup};
+use serde_json::Value;
 use std::sync::Arc;
+use tower::ServiceExt;
 
 /// Which store a test runs on.
 #[derive(Debug, Clone, Copy)]
@@ -153,4 +158,25 @@ impl Fixture {
             pg.drop_database().await;
         }
     }
+}
+
+/// Sends a request through the router: the status and the body as JSON (or as a string).
+pub async fn send(router: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+/// GET `uri`.
+pub async fn get(router: &Router, uri: &str) -> (StatusCode, Value) {
+    send(router, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+/// POST `body` as JSON to `uri`.
+pub async fn post_json(router: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
+    let req =
+        Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
+    send(router, req).await
 }

@@ -1,0 +1,200 @@
+/**
+ * The caseworker's phone view (`?view=field&campaign=&caseworker=&date=`): the day's stops in
+ * walking order, a one-tap "已走访 / visited" per stop, and the visit form (persons and rental
+ * units found, registered on the spot, pledge, hazards, notes). Each submission carries a client
+ * id kept on the phone until the server has it, so a retry after a dropped connection never
+ * doubles a record.
+ */
+import { fetchRoutes, postVisit, type Campaign, type VisitBody } from '../api';
+import { dayToShow, loadCampaign, requestedCampaign } from '../layers/campaign';
+import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18n';
+import { h } from '../ui/dom';
+
+const t = defineStrings(
+  'field',
+  {
+    title: '今日走访 · {date}',
+    none: '尚无清查行动',
+    noStops: '今天没有安排走访',
+    caseworker: '综管员',
+    visited: '已走访',
+    done: '✓ 已记录',
+    details: '填写走访情况',
+    persons: '发现未登记人数',
+    units: '发现未登记出租房（套）',
+    registered: '已当场登记',
+    pledge: '已签订治安责任保证书',
+    hazards: '安全隐患',
+    notes: '备注',
+    submit: '提交',
+    failed: '提交失败，请重试：{detail}',
+    progress: '已走访 {n} / {total} 站',
+  },
+  {
+    title: 'Today’s visits · {date}',
+    none: 'No sweep campaign yet',
+    noStops: 'No visits planned today',
+    caseworker: 'Caseworker',
+    visited: 'Visited',
+    done: '✓ Recorded',
+    details: 'Record what you found',
+    persons: 'Unregistered persons found',
+    units: 'Unregistered rental units found',
+    registered: 'Registered on the spot',
+    pledge: 'Safety pledge signed',
+    hazards: 'Hazards',
+    notes: 'Notes',
+    submit: 'Submit',
+    failed: 'Not sent, try again: {detail}',
+    progress: '{n} of {total} stops visited',
+  },
+);
+
+interface Stop {
+  order: number;
+  building: number;
+  address: string;
+}
+
+/** The client id of a stop's pending submission, kept until the server confirms it. */
+function clientId(campaign: number, building: number): string {
+  const key = `rentgrid.visit.${campaign}.${building}`;
+  let id = window.localStorage.getItem(key);
+  if (!id) {
+    id = crypto.randomUUID();
+    window.localStorage.setItem(key, id);
+  }
+  return id;
+}
+
+/** Builds the form's visit: found units share the persons found; hazards go into the notes. */
+function visitFrom(form: HTMLFormElement, base: VisitBody): VisitBody {
+  const data = new FormData(form);
+  const units = Math.max(0, Math.floor(Number(data.get('units')) || 0));
+  const persons = Math.max(0, Math.floor(Number(data.get('persons')) || 0));
+  const registered = data.get('registered') === 'on';
+  const pledge = registered && data.get('pledge') === 'on';
+  const hazards = String(data.get('hazards') ?? '').trim();
+  const notes = [hazards ? `隐患：${hazards}` : '', String(data.get('notes') ?? '').trim()].filter(Boolean).join('；');
+  return {
+    ...base,
+    notes,
+    new_units: Array.from({ length: units }, (_, k) => ({
+      label: `现场-${k + 1}`,
+      tenants: Math.floor(persons / units) + (k < persons % units ? 1 : 0),
+      registered,
+      pledge_signed: pledge,
+    })),
+  };
+}
+
+/** Mounts the phone view into `root`; returns the function that tears it down. */
+export function mountField(root: HTMLElement): () => void {
+  let stopped = false;
+  const section = h('section', { class: 'rg-field' });
+  /** Buildings recorded on this page (kept across a language switch). */
+  const done = new Set<number>();
+  root.replaceChildren(section);
+
+  const render = async () => {
+    const wanted = requestedCampaign();
+    const campaign: Campaign | undefined = await loadCampaign(wanted.id);
+    if (stopped) return;
+    if (!campaign) {
+      section.replaceChildren(h('p', null, t('none')));
+      return;
+    }
+    const date = dayToShow(campaign, wanted.date) ?? '';
+    const routes = date ? await fetchRoutes(campaign.id, date) : { features: [] };
+    if (stopped) return;
+    const q = new URLSearchParams(window.location.search);
+    const workers = [...new Set(routes.features.map((f) => f.properties.caseworker_id))];
+    const me = Number(q.get('caseworker')) || workers[0];
+    const stops: Stop[] = routes.features
+      .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === me)
+      .map((f) => ({ order: f.properties.order ?? 0, building: f.properties.building_id ?? 0, address: f.properties.address ?? '' }))
+      .sort((a, b) => a.order - b.order);
+    const mine = new Set(stops.map((s) => s.building));
+    const progress = h('p', { class: 'rg-field-progress' });
+    const showProgress = () => {
+      progress.textContent = t('progress', { n: [...done].filter((b) => mine.has(b)).length, total: stops.length });
+    };
+    const select = h('select', { class: 'rg-field-caseworker', 'aria-label': t('caseworker') }, ...workers.map((w) => h('option', { value: w, selected: w === me }, `${t('caseworker')} ${w}`)));
+    select.addEventListener('change', () => {
+      q.set('caseworker', select.value);
+      window.history.replaceState(null, '', `?${q.toString()}`);
+      void render();
+    });
+    const list = h('ol', { class: 'rg-field-stops' });
+    for (const stop of stops) {
+      const base: VisitBody = { client_id: '', building_id: stop.building, caseworker_id: me, campaign_id: campaign.id };
+      const status = h('span', { class: 'rg-field-status', role: 'status' });
+      const send = async (body: VisitBody, button: HTMLButtonElement) => {
+        button.disabled = true;
+        try {
+          await postVisit({ ...body, client_id: clientId(campaign.id, stop.building) });
+          window.localStorage.removeItem(`rentgrid.visit.${campaign.id}.${stop.building}`);
+          done.add(stop.building);
+          item.classList.add('rg-visited');
+          status.textContent = t('done');
+          showProgress();
+        } catch (error) {
+          button.disabled = false;
+          status.textContent = t('failed', { detail: error instanceof Error ? error.message : String(error) });
+        }
+      };
+      const quick = h('button', { type: 'button', class: 'rg-field-visited' }, t('visited'));
+      quick.addEventListener('click', () => void send(base, quick));
+      const submit = h('button', { type: 'submit' }, t('submit'));
+      const form = h(
+        'form',
+        { class: 'rg-field-form' },
+        h('label', null, t('persons'), h('input', { name: 'persons', type: 'number', min: 0, value: 0, inputmode: 'numeric' })),
+        h('label', null, t('units'), h('input', { name: 'units', type: 'number', min: 0, value: 0, inputmode: 'numeric' })),
+        h('label', null, h('input', { name: 'registered', type: 'checkbox' }), t('registered')),
+        h('label', null, h('input', { name: 'pledge', type: 'checkbox' }), t('pledge')),
+        h('label', null, t('hazards'), h('input', { name: 'hazards', type: 'text', maxlength: 200 })),
+        h('label', null, t('notes'), h('textarea', { name: 'notes', maxlength: 1000, rows: 2 })),
+        submit,
+      );
+      form.addEventListener('submit', (event) => {
+        event.preventDefault();
+        void send(visitFrom(form, base), submit);
+      });
+      const item = h(
+        'li',
+        { class: 'rg-field-stop', 'data-building': stop.building },
+        h('div', { class: 'rg-field-row' }, h('span', { class: 'rg-field-order' }, stop.order), h('span', { class: 'rg-field-address' }, stop.address), quick),
+        h('details', null, h('summary', null, t('details')), form),
+        status,
+      );
+      if (done.has(stop.building)) {
+        item.classList.add('rg-visited');
+        status.textContent = t('done');
+      }
+      list.append(item);
+    }
+    showProgress();
+    const lang = h('button', { type: 'button', class: 'rg-lang', 'aria-label': tApp('switchLangLabel') }, tApp('switchLang'));
+    lang.addEventListener('click', () => setLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN'));
+    section.replaceChildren(
+      h('header', { class: 'rg-field-head' }, h('h1', null, t('title', { date })), lang),
+      select,
+      progress,
+      stops.length ? list : h('p', null, t('noStops')),
+    );
+    document.documentElement.dataset.ready = '1';
+  };
+
+  const show = () =>
+    render().catch((error: unknown) => {
+      section.replaceChildren(h('p', { role: 'alert' }, t('failed', { detail: error instanceof Error ? error.message : String(error) })));
+    });
+  void show();
+  const off = onLangChange(() => void show());
+  return () => {
+    stopped = true;
+    off();
+    delete document.documentElement.dataset.ready;
+  };
+}

@@ -1,0 +1,226 @@
+/**
+ * A 蚕食法 sweep campaign (`GET /api/campaigns/{id}`): its blocks numbered in nibbling order and
+ * coloured by phase (排查 → 清理 → 整治 → 巩固), and the day's walking routes
+ * (`GET /api/campaigns/{id}/routes?date=`) as lines from the community station with numbered stops.
+ * Numbers are HTML markers, as no glyphs are served.
+ */
+import { Marker, type GeoJSONSource, type MapGeoJSONFeature } from 'maplibre-gl';
+import { fetchCampaign, fetchCampaignIds, fetchRoutes, type Campaign, type Phase } from '../api';
+import { defineStrings } from '../i18n';
+import { h } from '../ui/dom';
+import { colorBy } from './expressions';
+import type { LayerContext, MapLayer, SlottedLayer } from './types';
+
+export const tCampaign = defineStrings(
+  'campaign',
+  {
+    title: '蚕食法清查 · 第 {id} 号行动',
+    none: '尚无清查行动',
+    note: '地块按清查顺序编号；{date} 的走访路线自社区工作站出发',
+    notStarted: '未开始',
+    investigate: '排查',
+    clear: '清理',
+    rectify: '整治',
+    consolidate: '巩固',
+    route: '当日走访路线',
+    stop: '走访点（按顺序编号）',
+    blockTitle: '第 {order} 块 · {phase}',
+    visited: '已走访 {visited} / {buildings} 栋',
+    stopTitle: '第 {order} 站',
+  },
+  {
+    title: 'Sweep campaign {id} (蚕食法)',
+    none: 'No sweep campaign yet',
+    note: 'Blocks numbered in sweep order; routes of {date} start at the community station',
+    notStarted: 'Not started',
+    investigate: 'Investigate (排查)',
+    clear: 'Clear (清理)',
+    rectify: 'Rectify (整治)',
+    consolidate: 'Consolidate (巩固)',
+    route: 'The day’s walking routes',
+    stop: 'Stops, numbered in order',
+    blockTitle: 'Block {order} · {phase}',
+    visited: '{visited} of {buildings} buildings visited',
+    stopTitle: 'Stop {order}',
+  },
+);
+
+/** Phase colours, not started first. */
+export const PHASE_COLORS: Record<Phase | 'none', string> = {
+  none: '#bdbdbd',
+  investigate: '#fb8c00',
+  clear: '#fdd835',
+  rectify: '#43a047',
+  consolidate: '#1e88e5',
+};
+const ROUTE_COLOR = '#6a1b9a';
+
+const BLOCKS = 'campaign-blocks';
+const ROUTES = 'campaign-routes';
+const BLOCK_FILL = 'campaign-blocks-fill';
+const STOP_CIRCLES = 'campaign-stops';
+
+const styleLayers: SlottedLayer[] = [
+  {
+    slot: 'thematic',
+    layer: {
+      id: BLOCK_FILL,
+      type: 'fill',
+      source: BLOCKS,
+      paint: {
+        'fill-color': colorBy('phase_key', PHASE_COLORS, PHASE_COLORS.none),
+        'fill-opacity': 0.55,
+        'fill-outline-color': '#424242',
+      },
+    },
+  },
+  {
+    slot: 'overlay',
+    layer: {
+      id: 'campaign-routes-line',
+      type: 'line',
+      source: ROUTES,
+      filter: ['==', ['get', 'kind'], 'route'],
+      paint: { 'line-color': ROUTE_COLOR, 'line-width': 2.5, 'line-opacity': 0.85 },
+    },
+  },
+  {
+    slot: 'overlay',
+    layer: {
+      id: STOP_CIRCLES,
+      type: 'circle',
+      source: ROUTES,
+      filter: ['!=', ['get', 'kind'], 'route'],
+      paint: { 'circle-color': ROUTE_COLOR, 'circle-radius': 5, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1.5 },
+    },
+  },
+];
+
+/** The campaign and day the page asks for (`?campaign=&date=`), else the latest and today. */
+export function requestedCampaign(): { id?: number; date?: string } {
+  const q = new URLSearchParams(window.location.search);
+  const id = Number(q.get('campaign'));
+  return { ...(Number.isInteger(id) && id > 0 ? { id } : {}), ...(q.get('date') ? { date: q.get('date')! } : {}) };
+}
+
+/** Today as YYYY-MM-DD on this device. */
+export function localToday(): string {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+/** The plan day to show: `wanted` if given, today if it is a working day, else the next one, else the first. */
+export function dayToShow(c: Campaign, wanted?: string): string | undefined {
+  if (wanted) return wanted;
+  const days = c.plan.days.map((d) => d.date);
+  const today = localToday();
+  return days.find((d) => d >= today) ?? days[0];
+}
+
+/** Loads the campaign to show, if any. */
+export async function loadCampaign(id?: number): Promise<Campaign | undefined> {
+  const chosen = id ?? (await fetchCampaignIds()).at(-1);
+  return chosen === undefined ? undefined : fetchCampaign(chosen);
+}
+
+function phaseLabel(phase: Phase | null): string {
+  return tCampaign(phase ?? 'notStarted');
+}
+
+function renderPopup(feature: MapGeoJSONFeature): HTMLElement {
+  const p = feature.properties as Record<string, string | number>;
+  if (feature.layer.id === STOP_CIRCLES) {
+    return h('section', null, h('h3', null, p.kind === 'station' ? '🏠' : tCampaign('stopTitle', { order: p.order ?? '' })), h('p', null, String(p.address ?? '')));
+  }
+  const phase = (p.phase_key === 'none' ? null : p.phase_key) as Phase | null;
+  return h(
+    'section',
+    null,
+    h('header', null, h('span', { class: 'rg-dot', style: `background:${PHASE_COLORS[phase ?? 'none']}` }), h('h3', null, tCampaign('blockTitle', { order: p.order ?? '', phase: phaseLabel(phase) }))),
+    h('p', null, tCampaign('visited', { visited: p.visited ?? 0, buildings: p.buildings ?? 0 })),
+  );
+}
+
+/** A numbered marker. */
+function numberMarker(n: number, at: [number, number], className: string): Marker {
+  return new Marker({ element: h('div', { class: className }, n) }).setLngLat(at);
+}
+
+/** The mean of a ring's corners: a label point good enough for the compact blocks. */
+function ringCentre(ring: number[][]): [number, number] {
+  const pts = ring.slice(0, -1);
+  const n = Math.max(pts.length, 1);
+  return [pts.reduce((s, p) => s + p[0]!, 0) / n, pts.reduce((s, p) => s + p[1]!, 0) / n];
+}
+
+/** Creates the campaign layer. */
+export function createCampaignLayer(): MapLayer {
+  let campaign: Campaign | undefined;
+  let date: string | undefined;
+  let markers: Marker[] = [];
+
+  const load = async (ctx: LayerContext) => {
+    const wanted = requestedCampaign();
+    campaign = await loadCampaign(wanted.id);
+    date = campaign ? dayToShow(campaign, wanted.date) : undefined;
+    for (const m of markers) m.remove();
+    markers = [];
+    if (!campaign) return;
+    const blocks = {
+      ...campaign.blocks,
+      features: campaign.blocks.features.map((f) => ({ ...f, properties: { ...f.properties, phase_key: f.properties.phase ?? 'none' } })),
+    };
+    (ctx.map.getSource(BLOCKS) as GeoJSONSource | undefined)?.setData(blocks);
+    for (const f of campaign.blocks.features) {
+      const ring = f.geometry?.coordinates[0];
+      if (ring) markers.push(numberMarker(f.properties.order, ringCentre(ring), 'rg-block-number').addTo(ctx.map));
+    }
+    if (date) {
+      const routes = await fetchRoutes(campaign.id, date);
+      (ctx.map.getSource(ROUTES) as GeoJSONSource | undefined)?.setData(routes);
+      for (const f of routes.features) {
+        if (f.properties.kind === 'stop' && f.geometry.type === 'Point') {
+          markers.push(numberMarker(f.properties.order ?? 0, f.geometry.coordinates as [number, number], 'rg-stop-number').addTo(ctx.map));
+        }
+      }
+    }
+    ctx.refreshLegend();
+  };
+
+  return {
+    id: 'campaign',
+    styleLayers,
+    async attach(ctx) {
+      const empty = { type: 'FeatureCollection' as const, features: [] };
+      ctx.map.addSource(BLOCKS, { type: 'geojson', data: empty });
+      ctx.map.addSource(ROUTES, { type: 'geojson', data: empty });
+      await load(ctx);
+      return () => {
+        for (const m of markers) m.remove();
+      };
+    },
+    refresh(ctx) {
+      load(ctx).catch(ctx.reportError);
+    },
+    onVisibilityChange(visible) {
+      for (const m of markers) m.getElement().hidden = !visible;
+    },
+    legend() {
+      const phases: (Phase | 'none')[] = ['none', 'investigate', 'clear', 'rectify', 'consolidate'];
+      return {
+        title: campaign ? tCampaign('title', { id: campaign.id }) : tCampaign('none'),
+        ...(date ? { note: tCampaign('note', { date }) } : {}),
+        items: [
+          ...phases.map((p) => ({
+            swatch: { type: 'fill' as const, color: PHASE_COLORS[p], outline: '#424242' },
+            label: p === 'none' ? tCampaign('notStarted') : tCampaign(p),
+            ...(campaign ? { count: String(campaign.blocks.features.filter((f) => (f.properties.phase ?? 'none') === p).length) } : {}),
+          })),
+          { swatch: { type: 'line', color: ROUTE_COLOR, width: 2.5 }, label: tCampaign('route') },
+          { swatch: { type: 'circle', color: ROUTE_COLOR, outline: '#ffffff' }, label: tCampaign('stop') },
+        ],
+      };
+    },
+    popup: { layerIds: [BLOCK_FILL, STOP_CIRCLES], render: renderPopup },
+  };
+}
