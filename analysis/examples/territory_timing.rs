@@ -155,17 +155,15 @@ fn dump(
 ) {
     let street = match text_arg("--street") {
         Some(code) => atlas.streets().iter().find(|s| s.street.code == code).expect("no street with that code"),
-        // GerryChain's tree partitions need a graph in one piece: the biggest street that is.
-        None => atlas
-            .streets()
-            .iter()
-            .filter(|s| pieces(shapes, &s.grids) == 1)
-            .max_by_key(|s| s.grids.len())
-            .expect("a street in one piece"),
+        // GerryChain's tree partitions need a graph in one piece: the biggest street that is
+        // (the script ties islands to the main piece otherwise, e.g. for a merged city).
+        None => {
+            atlas.streets().iter().max_by_key(|s| (pieces(shapes, &s.grids) == 1, s.grids.len())).expect("a street")
+        }
     };
     let n_pieces = pieces(shapes, &street.grids);
     if n_pieces > 1 {
-        println!("warning: this street's grids form {n_pieces} pieces; GerryChain needs one");
+        println!("this street's grids form {n_pieces} pieces; GerryChain needs one");
     }
     let code = street.street.code.clone();
     let k = arg("--areas", (street.grids.len() / 200).max(1) as f64) as usize;
