@@ -234,6 +234,21 @@ impl GridShapes {
             .collect();
         Self { area_m2, perimeter_m, adj }
     }
+
+    /// A grid's area in m² on the local projection (0 for an unknown id).
+    pub fn area_m2(&self, grid: GridId) -> f64 {
+        self.area_m2.get(grid as usize).copied().unwrap_or(0.0)
+    }
+
+    /// A grid's perimeter in m on the local projection, holes included (0 for an unknown id).
+    pub fn perimeter_m(&self, grid: GridId) -> f64 {
+        self.perimeter_m.get(grid as usize).copied().unwrap_or(0.0)
+    }
+
+    /// A grid's neighbours with the boundary length in m each shares with it.
+    pub fn neighbours(&self, grid: GridId) -> &[(GridId, f64)] {
+        self.adj.get(grid as usize).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// One street's grids as a weighted graph with local indexes.
