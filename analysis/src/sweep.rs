@@ -78,7 +78,11 @@ pub enum SweepError {
     #[error("no working day within 60 days after {0}")]
     NoWorkingDay(Date),
     /// A phase may only advance to the next one.
-    #[error("phase cannot go from {from:?} to {to:?}: phases advance 排查 → 清理 → 整治 → 巩固, one at a time")]
+    #[error(
+        "phase cannot go from {} to {}: phases advance 排查 → 清理 → 整治 → 巩固, one at a time",
+        from.map_or("未开始 (not started)", Phase::label),
+        to.label()
+    )]
     PhaseOrder {
         /// The current phase (`None`: not started).
         from: Option<Phase>,
@@ -178,6 +182,16 @@ impl Phase {
     /// The phase after this one.
     pub fn next(self) -> Option<Phase> {
         Self::ALL.iter().position(|p| *p == self).and_then(|i| Self::ALL.get(i + 1)).copied()
+    }
+
+    /// The name in both languages, e.g. "清理 (clear)".
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Investigate => "排查 (investigate)",
+            Phase::Clear => "清理 (clear)",
+            Phase::Rectify => "整治 (rectify)",
+            Phase::Consolidate => "巩固 (consolidate)",
+        }
     }
 
     /// The Chinese name: 排查, 清理, 整治, 巩固.

@@ -7,7 +7,7 @@
 import { Marker, type GeoJSONSource, type MapGeoJSONFeature } from 'maplibre-gl';
 import { fetchCampaign, fetchCampaignIds, fetchRoutes, type Campaign, type Phase } from '../api';
 import { defineStrings } from '../i18n';
-import { h } from '../ui/dom';
+import { h, isNarrowScreen } from '../ui/dom';
 import { colorBy } from './expressions';
 import type { LayerContext, MapLayer, SlottedLayer } from './types';
 
@@ -158,6 +158,7 @@ export function createCampaignLayer(): MapLayer {
   let campaign: Campaign | undefined;
   let date: string | undefined;
   let markers: Marker[] = [];
+  let fitted = false;
 
   const load = async (ctx: LayerContext) => {
     const wanted = requestedCampaign();
@@ -174,6 +175,18 @@ export function createCampaignLayer(): MapLayer {
     for (const f of campaign.blocks.features) {
       const ring = f.geometry?.coordinates[0];
       if (ring) markers.push(numberMarker(f.properties.order, ringCentre(ring), 'rg-block-number').addTo(ctx.map));
+    }
+    // On opening, bring the campaign's blocks into view (a campaign is a few grids of a district).
+    const corners = campaign.blocks.features.flatMap((f) => f.geometry?.coordinates[0] ?? []);
+    if (!fitted && corners.length > 0) {
+      fitted = true;
+      const xs = corners.map((c) => c[0]!);
+      const ys = corners.map((c) => c[1]!);
+      ctx.map.fitBounds([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], {
+        padding: { top: 60, bottom: 40, left: 40, right: isNarrowScreen() ? 40 : 380 },
+        maxZoom: 17,
+        duration: 0,
+      });
     }
     if (date) {
       const routes = await fetchRoutes(campaign.id, date);
