@@ -67,6 +67,9 @@ pub struct TerritoryOptions {
     pub change_penalty: f64,
     /// Caseworkers per street code for from-scratch plans (default: today's team size).
     pub staff: BTreeMap<String, usize>,
+    /// The street codes to plan; every street when `None`. A street's plan is the same whether
+    /// it is planned alone or with the others.
+    pub streets: Option<Vec<String>>,
 }
 
 impl Default for TerritoryOptions {
@@ -80,6 +83,7 @@ impl Default for TerritoryOptions {
             compactness_weight: 0.01,
             change_penalty: 0.02,
             staff: BTreeMap::new(),
+            streets: None,
         }
     }
 }
@@ -935,6 +939,7 @@ pub fn propose_with(
         .streets()
         .par_iter()
         .enumerate()
+        .filter(|(_, s)| opts.streets.as_ref().is_none_or(|only| only.contains(&s.street.code)))
         .map(|(i, s)| {
             let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
             rng.set_stream(i as u64);

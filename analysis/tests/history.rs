@@ -14,15 +14,7 @@ use std::collections::BTreeMap;
 fn registrations(city: &City) -> Vec<MonthlyRegistrations> {
     let mut out: BTreeMap<(u32, Month), MonthlyRegistrations> = BTreeMap::new();
     let mut slot = |building_id: u32, month: Month| {
-        *out.entry((building_id, month)).or_insert(MonthlyRegistrations {
-            building_id,
-            month,
-            persons: 0,
-            persons_with_permit: 0,
-            persons_consistent: 0,
-            rental_units: 0,
-            pledges_signed: 0,
-        })
+        *out.entry((building_id, month)).or_insert(MonthlyRegistrations::none(building_id, month))
     };
     let mut rows: Vec<MonthlyRegistrations> = Vec::new();
     for p in city.persons.iter().filter(|p| p.registered) {

@@ -193,6 +193,11 @@ fn the_demo_district_is_planned_street_by_street_and_deterministically() {
         let p = propose(&atlas, &city.caseworkers, &rule, &opts).unwrap();
         check(&atlas, &p, &rule);
         assert_eq!(p, propose(&atlas, &city.caseworkers, &rule, &opts).unwrap(), "same seed, same plan");
+        // A street planned alone gets the plan it gets among all the others.
+        let (a, b) = (&p.streets[1].street_code, &p.streets[3].street_code);
+        let alone = TerritoryOptions { streets: Some(vec![a.clone(), b.clone()]), ..opts.clone() };
+        let some = propose(&atlas, &city.caseworkers, &rule, &alone).unwrap();
+        assert_eq!(some.streets, vec![p.streets[1].clone(), p.streets[3].clone()], "{mode:?}");
         for s in &p.streets {
             // Better balance than today wherever today is off target, unless a grid forbids it.
             assert!(

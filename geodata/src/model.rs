@@ -584,6 +584,21 @@ pub struct MonthlyRegistrations {
     pub pledges_signed: u32,
 }
 
+impl MonthlyRegistrations {
+    /// No registrations yet in `building_id` for `month`.
+    pub fn none(building_id: BuildingId, month: Month) -> Self {
+        Self {
+            building_id,
+            month,
+            persons: 0,
+            persons_with_permit: 0,
+            persons_consistent: 0,
+            rental_units: 0,
+            pledges_signed: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod month_tests {
     use super::Month;

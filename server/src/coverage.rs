@@ -231,11 +231,10 @@ pub fn make_proposal(
     if streets.is_empty() {
         return Err(ApiError::Forbidden("no street lies wholly within what you may see".into()));
     }
-    let opts = TerritoryOptions { mode, epsilon, ..TerritoryOptions::default() };
-    let mut plan =
-        territory::propose(atlas, caseworkers, &rule, &opts).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let codes: Vec<String> = streets.iter().map(|&i| atlas.streets()[i].street.code.clone()).collect();
-    plan.streets.retain(|s| codes.contains(&s.street_code));
+    let opts = TerritoryOptions { mode, epsilon, streets: Some(codes.clone()), ..TerritoryOptions::default() };
+    let plan =
+        territory::propose(atlas, caseworkers, &rule, &opts).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
     let street_grids: BTreeSet<GridId> =
         streets.iter().flat_map(|&i| atlas.streets()[i].grids.iter().copied()).collect();
     let names: HashMap<CaseworkerId, &str> = caseworkers.iter().map(|c| (c.id, c.name.as_str())).collect();

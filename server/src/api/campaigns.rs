@@ -32,9 +32,7 @@ pub async fn candidates(
     scope: Scope,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    if let Some(k) = q.keys().find(|k| !matches!(k.as_str(), "bbox" | "limit")) {
-        return Err(ApiError::BadRequest(format!("unknown parameter {k:?}: this endpoint takes bbox and limit")));
-    }
+    super::reject_unknown(&q, &["bbox", "limit"])?;
     let bbox = q.get("bbox").map(|s| parse_bbox(s)).transpose()?;
     let limit = match q.get("limit") {
         None => DEFAULT_CANDIDATES,

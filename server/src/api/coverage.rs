@@ -17,15 +17,6 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 
 /// Refuses query parameters an endpoint does not take, naming those it does.
-fn known_params(q: &HashMap<String, String>, known: &[&str]) -> ApiResult<()> {
-    match q.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => {
-            Err(ApiError::BadRequest(format!("unknown parameter {k:?}: this endpoint takes {}", known.join(", "))))
-        }
-        None => Ok(()),
-    }
-}
-
 fn no_cache(v: Value) -> Response {
     ([(header::CACHE_CONTROL, "no-cache")], Json(v)).into_response()
 }
@@ -41,7 +32,7 @@ async fn rule_and_contracts(
     std::sync::Arc<rentgrid_geodata::Atlas>,
     Vec<rentgrid_geodata::Caseworker>,
 )> {
-    known_params(q, known)?;
+    super::reject_unknown(q, known)?;
     let rule = cov::rule_from_query(q)?;
     Ok((rule, state.atlas(), state.store().caseworkers().await?))
 }
@@ -173,7 +164,7 @@ pub(super) async fn assessment(
     scope: Scope,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    known_params(&q, &["month", "rule", "cost_per_caseworker"])?;
+    super::reject_unknown(&q, &["month", "rule", "cost_per_caseworker"])?;
     let (month, rows) = assessment_rows(&state, &scope, &q).await?;
     Ok(no_cache(json!({
         "month": month.to_string(),
@@ -242,7 +233,7 @@ pub(super) async fn export(
             cov::staffing_book(&atlas, &rows, &rule.name, lang)
         }
         Table::Assessment => {
-            known_params(q, &["month", "rule", "cost_per_caseworker", "lang"])?;
+            super::reject_unknown(q, &["month", "rule", "cost_per_caseworker", "lang"])?;
             let (_, rows) = assessment_rows(state, scope, q).await?;
             cov::assessment_book(&atlas, &rows, lang)
         }

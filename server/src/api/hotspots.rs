@@ -140,9 +140,7 @@ fn bad(msg: String) -> ApiError {
 
 /// Parses the query; every mistake is a 400 with a message naming the parameter.
 pub fn parse(q: &HashMap<String, String>) -> ApiResult<Params> {
-    if let Some(unknown) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(bad(format!("unknown parameter {unknown:?}: use {}", KNOWN.join(", "))));
-    }
+    super::reject_unknown(q, &KNOWN)?;
     let method = match q.get("method").map(String::as_str) {
         None | Some("gi") => Method::Gi,
         Some("lisa") => Method::Lisa,

@@ -128,6 +128,16 @@ async fn district(State(state): State<AppState>, _scope: Scope) -> Json<Value> {
     }))
 }
 
+/// A 400 naming the first query parameter not in `known`, with the ones the endpoint takes.
+pub(crate) fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> ApiResult<()> {
+    match q.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => {
+            Err(ApiError::BadRequest(format!("unknown parameter {k:?}: this endpoint takes {}", known.join(", "))))
+        }
+        None => Ok(()),
+    }
+}
+
 /// `GET /api/stats?level=district|street|community|grid[&month=YYYY-MM]`: KPIs of every place at
 /// that level, on today's register or at the end of a month of the history.
 async fn stats(
@@ -135,9 +145,7 @@ async fn stats(
     scope: Scope,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    if let Some(unknown) = q.keys().find(|k| !["level", "month"].contains(&k.as_str())) {
-        return Err(ApiError::BadRequest(format!("unknown parameter {unknown:?}: use level, month")));
-    }
+    reject_unknown(&q, &["level", "month"])?;
     let level: Level = q.get("level").map_or(Ok(Level::Street), |s| s.parse()).map_err(ApiError::BadRequest)?;
     let month =
         q.get("month").map(|s| s.parse::<rentgrid_geodata::Month>()).transpose().map_err(ApiError::BadRequest)?;

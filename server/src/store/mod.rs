@@ -357,15 +357,7 @@ pub fn merge_monthly_registrations(
                 id: building.to_string(),
                 reason,
             })?;
-            let r = out.entry((building_id, month)).or_insert(MonthlyRegistrations {
-                building_id,
-                month,
-                persons: 0,
-                persons_with_permit: 0,
-                persons_consistent: 0,
-                rental_units: 0,
-                pledges_signed: 0,
-            });
+            let r = out.entry((building_id, month)).or_insert(MonthlyRegistrations::none(building_id, month));
             if is_person {
                 r.persons += num(n, "persons")?;
                 r.persons_with_permit += num(a, "permit")?;
