@@ -5,24 +5,31 @@
 # scale-SCALE demo city (default 20):
 #   cold:   distinct tiles, no tile cache (rentgrid --tile-cache-mb 0, Martin cache_size_mb 0);
 #   cached: the same tiles again after one pass that filled each server's cache.
-# For each it prints requests/s, p50 and p99 latency (ms) of bench/load.mjs (CONC keep-alive
-# connections asking for gzip), and the rentgrid/Martin throughput ratio; then the largest tile
-# of each server, layer and zoom as encoded (not gzipped), against our 500 KB ceiling.
+# For each it prints requests/s, p50 and p99 latency (ms) measured by wrk (CONC keep-alive
+# connections on THREADS threads asking for gzip, DURATION seconds of walking the tile list over
+# and over, bench/urls.lua), and the rentgrid/Martin throughput ratio; then the largest tile of
+# each server, layer and zoom as encoded (not gzipped, bench/load.mjs), against our 500 KB ceiling.
+# wrk is C and light, so the servers, not the load generator, use up the two cores.
 #
-# Not the same work: our grid tiles carry the KPIs (computed per grid) and our buildings are
-# clustered points below zoom 14, where Martin draws every footprint. Read the ratios with that.
+# The same features and properties on both sides (Martin's from tables bench_grids and
+# bench_buildings, made once from the same register), but not the same work: our KPIs are
+# computed live from the register, Martin's are stored; and our buildings are clustered points
+# below zoom 14, where Martin draws every footprint. Read the ratios with that.
 #
-# Needs: PostgreSQL with PostGIS (scripts/ensure-tools --postgis), Node.js, and Martin
+# Needs: PostgreSQL with PostGIS (scripts/ensure-tools --postgis), Node.js, wrk (apt-get install
+# wrk), and Martin
 #   cargo install martin --locked --no-default-features --features postgres
 # (or MARTIN=/path/to/martin). The SQLite data dir and the PostGIS database of each scale are kept
 # (DATA, DB) and reused by later runs: the scale-20 seed takes minutes.
-# Usage: bench/tiles.sh   (SCALE=… PER_ZOOM=… CONC=… ROUNDS=… to vary)
+# Usage: bench/tiles.sh   (SCALE=… PER_ZOOM=… CONC=… THREADS=… DURATION=… to vary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCALE="${SCALE:-20}"
 PER_ZOOM="${PER_ZOOM:-200}"
 CONC="${CONC:-8}"
-ROUNDS="${ROUNDS:-3}"
+THREADS="${THREADS:-2}"
+DURATION="${DURATION:-5}"
+command -v wrk > /dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 tag="s${SCALE//./_}"
 DATA="${DATA:-/var/tmp/rentgrid-bench-tiles-$tag}"
 DB="${DB:-rentgrid_bench_tiles_$tag}"
@@ -42,6 +49,9 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+wait_http() { for _ in $(seq 600); do curl -fso /dev/null "$1" && return 0; sleep 0.5; done; echo "$1 never answered" >&2; exit 1; }
+free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+
 # The city, once per scale: in SQLite for rentgrid, in PostGIS for Martin.
 if [ ! -e "$DATA/.seeded" ]; then
   rm -rf "$DATA"; mkdir -p "$DATA"
@@ -57,12 +67,57 @@ if [ "$(psql "$admin" -Atqc "SELECT 1 FROM pg_database WHERE datname = '$DB'")" 
   "$bin" migrate --database-url "$url" >&2
   "$bin" demo --scale "$SCALE" --database-url "$url" >&2
 fi
-psql "$url" -qc "ANALYZE grids; ANALYZE buildings"
+# Martin serves the same features with the same properties as ours, so both encode and send the
+# same tiles: each grid's KPIs as rentgrid computes them from this register (its /api/grids,
+# served from this database) and each building's counts, copied once into bench_grids and
+# bench_buildings. (Martin serves them as stored: it does no work to keep them current.)
+if [ "$(psql "$url" -Atqc "SELECT to_regclass('bench_buildings') IS NOT NULL")" != t ]; then
+  echo "== copying grid KPIs and building counts into bench_grids, bench_buildings for Martin" >&2
+  port=$(free_port)
+  "$bin" serve --database-url "$url" --listen "127.0.0.1:$port" > "$work/kpis.log" 2>&1 &
+  kpis_pid=$!; pids+=("$kpis_pid")
+  wait_http "http://127.0.0.1:$port/health"
+  curl -fs "http://127.0.0.1:$port/api/grids" > "$work/grids.json"
+  kill "$kpis_pid"; wait "$kpis_pid" 2>/dev/null || true
+  python3 - "$work/grids.json" > "$work/kpis.csv" <<'EOF'
+import csv, json, sys
+out = csv.writer(sys.stdout)
+for f in json.load(open(sys.argv[1]))["features"]:
+    p = f["properties"]
+    rate = lambda k: "" if p.get(k) is None else round(p[k], 4)  # as the tiles round them
+    out.writerow([p["id"], p["code"], p["name"], p["community_code"], p["street_code"],
+                  *(rate(k) for k in ("reg_rate", "permit_rate", "rental_rate", "consistency_rate", "pledge_rate")),
+                  p["reg_status"], p["persons"], p["rental_units"], p["buildings"]])
+EOF
+  psql "$url" -v ON_ERROR_STOP=1 -q <<SQL
+BEGIN;
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS bench_grids, bench_buildings;
+CREATE TEMP TABLE kpis (id int4 PRIMARY KEY, code text, name text, community_code text, street_code text,
+  reg_rate float8, permit_rate float8, rental_rate float8, consistency_rate float8, pledge_rate float8,
+  reg_status text, persons int4, rental_units int4, buildings int4);
+\copy kpis FROM '$work/kpis.csv' WITH (FORMAT csv)
+CREATE TABLE bench_grids AS SELECT k.*, g.geom FROM kpis k JOIN grids g USING (id);
+ALTER TABLE bench_grids ADD PRIMARY KEY (id);
+CREATE INDEX ON bench_grids USING gist (geom);
+CREATE TABLE bench_buildings AS
+SELECT b.id, b.kind, b.grid_id, b.floors, b.dwellings,
+       coalesce(u.n, 0)::int4 AS rental_units, coalesce(u.registered, 0)::int4 AS rental_units_registered,
+       coalesce(p.n, 0)::int4 AS persons, coalesce(p.registered, 0)::int4 AS persons_registered, b.footprint
+FROM buildings b
+LEFT JOIN (SELECT building_id, count(*) AS n, count(*) FILTER (WHERE registered) AS registered
+           FROM rental_units GROUP BY building_id) u ON u.building_id = b.id
+LEFT JOIN (SELECT building_id, count(*) AS n, count(*) FILTER (WHERE registered) AS registered
+           FROM persons GROUP BY building_id) p ON p.building_id = b.id;
+ALTER TABLE bench_buildings ADD PRIMARY KEY (id);
+CREATE INDEX ON bench_buildings USING gist (footprint);
+COMMIT;
+SQL
+fi
+psql "$url" -qc "ANALYZE bench_grids; ANALYZE bench_buildings"
 fi
 
-# `start NAME CMD…`: runs a server in the background, waits until it answers, echoes its PID.
-wait_http() { for _ in $(seq 600); do curl -fso /dev/null "$1" && return 0; sleep 0.5; done; echo "$1 never answered" >&2; exit 1; }
-free_port() { python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"; }
+# `start_rentgrid`, `start_martin`: run a server in the background, wait until it answers, echo its URL.
 
 start_rentgrid() { # CACHE_MB → URL
   local port; port=$(free_port)
@@ -87,7 +142,7 @@ postgres:
   tables:
     grids:
       schema: public
-      table: grids
+      table: bench_grids
       srid: 4326
       geometry_column: geom
       geometry_type: MULTIPOLYGON
@@ -95,10 +150,12 @@ postgres:
       extent: 4096
       buffer: 64
       clip_geom: true
-      properties: { code: text, name: text, community_code: text }
+      properties: { code: text, name: text, community_code: text, street_code: text, reg_rate: float8,
+                    permit_rate: float8, rental_rate: float8, consistency_rate: float8, pledge_rate: float8,
+                    reg_status: text, persons: int4, rental_units: int4, buildings: int4 }
     buildings:
       schema: public
-      table: buildings
+      table: bench_buildings
       srid: 4326
       geometry_column: footprint
       geometry_type: POLYGON
@@ -106,7 +163,8 @@ postgres:
       extent: 4096
       buffer: 64
       clip_geom: true
-      properties: { kind: text, grid_id: int4, floors: int4, dwellings: int4 }
+      properties: { kind: text, grid_id: int4, floors: int4, dwellings: int4, rental_units: int4,
+                    rental_units_registered: int4, persons: int4, persons_registered: int4 }
 EOF
   "$MARTIN" --config "$work/martin-$1.yaml" >"$work/martin-$1.log" 2>&1 &
   pids+=($!); echo "$!" > "$work/pid"
@@ -138,26 +196,24 @@ for z in range(10, 17):
 EOF
 echo "== $(wc -l < "$work/tiles.txt") tiles per layer over zooms 10-16, $CONC connections, scale $SCALE" >&2
 
-urls() { # BASE STYLE(rentgrid|martin) LAYER Z [ROUNDS] → file
-  local f="$work/urls-$2-$3-$4-${5:-1}"
-  : > "$f"
-  for _ in $(seq "${5:-1}"); do
-    awk -v z="$4" -v base="$1" -v layer="$3" -v style="$2" '$1 == z {
-      if (style == "rentgrid") print base "/tiles/" layer "/" $1 "/" $2 "/" $3 ".mvt";
-      else print base "/" layer "/" $1 "/" $2 "/" $3 }' "$work/tiles.txt" >> "$f"
-  done
+urls() { # BASE STYLE(rentgrid|martin) LAYER Z → file
+  local f="$work/urls-$2-$3-$4"
+  awk -v z="$4" -v base="$1" -v layer="$3" -v style="$2" '$1 == z {
+    if (style == "rentgrid") print base "/tiles/" layer "/" $1 "/" $2 "/" $3 ".mvt";
+    else print base "/" layer "/" $1 "/" $2 "/" $3 }' "$work/tiles.txt" > "$f"
   echo "$f"
 }
+
 measure() { # LABEL BASE STYLE MODE
   local label="$1" base="$2" style="$3" mode="$4"
   for layer in grids buildings; do
     for z in 10 11 12 13 14 15 16; do
+      local list; list="$(urls "$base" "$style" "$layer" "$z")"
       if [ "$mode" = cached ]; then
-        node bench/load.mjs "$(urls "$base" "$style" "$layer" "$z")" "$CONC" > /dev/null  # fill the cache
-        node bench/load.mjs "$(urls "$base" "$style" "$layer" "$z" "$ROUNDS")" "$CONC" "$label $mode $layer z$z"
-      else
-        node bench/load.mjs "$(urls "$base" "$style" "$layer" "$z")" "$CONC" "$label $mode $layer z$z"
+        node bench/load.mjs "$list" "$CONC" > /dev/null  # fill the cache
       fi
+      URLS_FILE="$list" LABEL="$label $mode $layer z$z" \
+        wrk -t"$THREADS" -c"$CONC" -d"${DURATION}s" --timeout 60s -s bench/urls.lua "$base" | grep '^{'
     done
   done >> "$work/results.jsonl"
 }
@@ -210,7 +266,7 @@ for layer in ("grids", "buildings"):
 over = [k for k, v in sizes.items() if k[2] == "rentgrid" and v > 500]
 if over:
     print("rentgrid tiles over 500 KB:", over, file=sys.stderr)
-bad = [r for r in rows.values() if any(int(s) >= 400 for s in r["statuses"])]
-for r in bad:
-    print("errors in", r["label"], r["statuses"], file=sys.stderr)
+for r in rows.values():
+    if r["bad_status"] or r["socket_errors"]:
+        print("errors in", r["label"], f"{r['bad_status']} answers >= 400, {r['socket_errors']} socket errors", file=sys.stderr)
 EOF

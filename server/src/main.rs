@@ -14,6 +14,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// mimalloc rather than the system allocator: building a tile allocates many short-lived vectors
+/// on several threads at once, which glibc's malloc serves markedly slower.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// rentgrid: rental housing and grid management (出租房屋与网格化管理) on one map.
 ///
 /// Districts register migrant residents and rental housing, divide their territory into grids

@@ -9,7 +9,7 @@
 
 use crate::mvt::TilePoint;
 use crate::tile::TileProjection;
-use geo::{Coord, LineString, Polygon, Simplify};
+use geo::{Coord, LineString, Polygon};
 use i_overlay::core::fill_rule::FillRule;
 use i_overlay::core::overlay::{ContourDirection, IntOverlayOptions, Overlay};
 use i_overlay::core::overlay_rule::OverlayRule;
@@ -72,8 +72,7 @@ impl Generalise {
         for line in lines {
             let pts: Vec<Coord<f64>> = line.0.iter().map(|&c| self.project(c)).collect();
             for run in clip_polyline(&pts, self.lo(), self.hi()) {
-                let run = LineString(run).simplify(self.tolerance);
-                let q = quantise(&run.0, false);
+                let q = quantise(&simplify(&run, self.tolerance), false);
                 if q.len() >= 2 {
                     out.push(q);
                 }
@@ -102,8 +101,7 @@ impl Generalise {
             let holes = p.interiors().iter().map(|r| r.0.iter().map(|&c| self.project(c)).collect::<FloatRing>());
             for (i, ring) in std::iter::once(ext).chain(holes).enumerate() {
                 let ring = if far { clip_ring(&ring, far_lo, far_hi) } else { ring };
-                let ring = LineString(ring).simplify(self.tolerance);
-                let q = quantise(&ring.0, true);
+                let q = quantise(&simplify(&ring, self.tolerance), true);
                 if q.len() < 3 {
                     if i == 0 {
                         break;
@@ -117,29 +115,43 @@ impl Generalise {
         if rings.is_empty() {
             return Vec::new();
         }
-        if convex_inside && rings.len() == 1 {
-            return rings
-                .into_iter()
-                .filter_map(|mut r| {
-                    let a = twice_area(&r);
-                    if a.unsigned_abs() < 2 * self.min_area.max(1) {
-                        return None;
-                    }
-                    if a < 0 {
-                        r.reverse();
-                    }
-                    Some(vec![r])
-                })
-                .collect();
+        if rings.len() == 1 {
+            // One exterior: simple and inside as it is, or simple once cut to the tile, it needs
+            // no overlay (which would give the same ring, perhaps from another starting point).
+            let ring = if convex_inside { rings.pop() } else { self.clip_simple(&rings[0]) };
+            if let Some(mut r) = ring {
+                let a = twice_area(&r);
+                if a.unsigned_abs() < 2 * self.min_area.max(1) {
+                    return Vec::new();
+                }
+                if a < 0 {
+                    r.reverse();
+                }
+                return vec![vec![r]];
+            }
         }
         self.clean(&rings)
+    }
+
+    /// A ring cut (Sutherland–Hodgman) to the box the overlay cuts to, if the cut ring is simple.
+    /// A ring that leaves the box and comes back along the same side comes out with edges
+    /// doubled along that side, which is not simple: those go to the overlay.
+    fn clip_simple(&self, ring: &[TilePoint]) -> Option<Vec<TilePoint>> {
+        if ring.len() > BRUTE_FORCE_POINTS {
+            return None;
+        }
+        let (lo, hi) = (f64::from(1 - self.buffer), f64::from(self.extent + self.buffer - 1));
+        let pts: Vec<Coord<f64>> = ring.iter().map(|p| Coord { x: f64::from(p[0]), y: f64::from(p[1]) }).collect();
+        let q = quantise(&clip_ring(&pts, lo, hi), true);
+        is_simple(&q).then_some(q)
     }
 
     /// Intersects rings (even-odd) with the buffered tile on the integer grid.
     fn clean(&self, rings: &[Vec<TilePoint>]) -> Vec<Vec<Vec<TilePoint>>> {
         let subject: Vec<Vec<IntPoint>> =
             rings.iter().map(|r| r.iter().map(|p| IntPoint::new(p[0], p[1])).collect()).collect();
-        // The overlay may round a crossing one unit outward: cut one unit inside the buffer.
+        // The overlay may round a crossing one unit outward: cut one unit inside the buffer
+        // (`clip_simple` cuts to the same box).
         let (lo, hi) = (1 - self.buffer, self.extent + self.buffer - 1);
         let clip =
             vec![vec![IntPoint::new(lo, lo), IntPoint::new(hi, lo), IntPoint::new(hi, hi), IntPoint::new(lo, hi)]];
@@ -178,6 +190,53 @@ fn extent_of(pts: &[Coord<f64>]) -> Option<(Coord<f64>, Coord<f64>)> {
     Some(pts.iter().fold((first, first), |(lo, hi), c| {
         (Coord { x: lo.x.min(c.x), y: lo.y.min(c.y) }, Coord { x: hi.x.max(c.x), y: hi.y.max(c.y) })
     }))
+}
+
+/// Douglas–Peucker as geo's `Simplify` does it for a `LineString`: the same point-to-segment
+/// distances and the same pick among equally far points (the last), so the same points are kept;
+/// but in one pass over a stack of spans instead of recursion that allocates at every level.
+fn simplify(pts: &[Coord<f64>], epsilon: f64) -> Vec<Coord<f64>> {
+    let n = pts.len();
+    if epsilon <= 0.0 || n <= 2 {
+        return pts.to_vec();
+    }
+    let mut keep = vec![false; n];
+    keep[0] = true;
+    keep[n - 1] = true;
+    let mut spans = vec![(0, n - 1)];
+    while let Some((a, b)) = spans.pop() {
+        let (start, end) = (pts[a], pts[b]);
+        let (mut farthest, mut distance) = (a, 0.0f64);
+        for (i, &p) in pts.iter().enumerate().take(b).skip(a + 1) {
+            let d = segment_distance(p, start, end);
+            if d >= distance {
+                (farthest, distance) = (i, d);
+            }
+        }
+        if distance > epsilon {
+            keep[farthest] = true;
+            spans.extend([(a, farthest), (farthest, b)].into_iter().filter(|(a, b)| b - a >= 2));
+        }
+    }
+    pts.iter().zip(keep).filter_map(|(&p, k)| k.then_some(p)).collect()
+}
+
+/// The distance from `p` to the segment `start`–`end`, computed as geo computes it.
+fn segment_distance(p: Coord<f64>, start: Coord<f64>, end: Coord<f64>) -> f64 {
+    if start == end {
+        return (start.x - p.x).hypot(start.y - p.y);
+    }
+    let (dx, dy) = (end.x - start.x, end.y - start.y);
+    let d_squared = dx * dx + dy * dy;
+    let r = ((p.x - start.x) * dx + (p.y - start.y) * dy) / d_squared;
+    if r <= 0.0 {
+        return (start.x - p.x).hypot(start.y - p.y);
+    }
+    if r >= 1.0 {
+        return (end.x - p.x).hypot(end.y - p.y);
+    }
+    let s = ((start.y - p.y) * dx - (start.x - p.x) * dy) / d_squared;
+    s.abs() * dx.hypot(dy)
 }
 
 /// Rounds to the integer grid and drops repeated points (and, for a ring, the closing point).
@@ -353,6 +412,9 @@ fn clip_ring(ring: &[Coord<f64>], lo: f64, hi: f64) -> Vec<Coord<f64>> {
         let mut prev = last;
         for &cur in &pts {
             let cross = |a: Coord<f64>, b: Coord<f64>| {
+                // From the same end whichever way the edge runs, so two rings sharing an edge
+                // are cut at the same point.
+                let (a, b) = if (a.x, a.y) <= (b.x, b.y) { (a, b) } else { (b, a) };
                 if vertical {
                     let t = (v - a.x) / (b.x - a.x);
                     Coord { x: v, y: a.y + t * (b.y - a.y) }
@@ -389,6 +451,36 @@ mod tests {
         // Out and back in: two runs.
         let zig = [Coord { x: 10.0, y: 10.0 }, Coord { x: 10.0, y: -500.0 }, Coord { x: 20.0, y: 10.0 }];
         assert_eq!(clip_polyline(&zig, -64.0, 4160.0).len(), 2);
+    }
+
+    #[test]
+    fn simplify_keeps_the_points_geo_keeps() {
+        use geo::Simplify;
+        // Lines and closed rings with many near-ties: jittered circles and zigzags, with a
+        // small linear congruential generator so the cases are fixed.
+        let mut state = 0x2545_f491_u64;
+        let mut next = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for case in 0..400 {
+            let n = 3 + case % 60;
+            let mut pts: Vec<Coord<f64>> = (0..n)
+                .map(|i| {
+                    let a = i as f64 / n as f64 * std::f64::consts::TAU;
+                    let r = 100.0 + 20.0 * next() + if i % 2 == 0 { 5.0 } else { -5.0 };
+                    Coord { x: (r * a.cos() * 4.0).round() / 4.0, y: (r * a.sin() * 4.0).round() / 4.0 }
+                })
+                .collect();
+            if case % 2 == 0 {
+                pts.push(pts[0]);
+            }
+            for epsilon in [0.0, 0.5, 1.0, 3.0, 12.0] {
+                let ours = simplify(&pts, epsilon);
+                let geo = LineString(pts.clone()).simplify(epsilon).0;
+                assert_eq!(ours, geo, "case {case}, epsilon {epsilon}");
+            }
+        }
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Mapbox Vector Tile 2.1 encoding, by hand: the protobuf of `vector_tile.proto` is small enough
 //! that writing its few messages directly is shorter and faster than a generated codec.
 //!
-//! Keys and values are deduplicated per layer; features carry ids; geometry is the command
-//! stream of the spec (MoveTo, LineTo, ClosePath with zigzag deltas).
+//! Keys and values are deduplicated per layer (a value by its encoded message, so looking one up
+//! allocates nothing); features carry ids; geometry is the command stream of the spec (MoveTo,
+//! LineTo, ClosePath with zigzag deltas), written straight into the feature as varints.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 /// A property value, as the `Value` message holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,28 +49,6 @@ impl From<bool> for Value {
 impl From<f64> for Value {
     fn from(x: f64) -> Self {
         Value::Double(x)
-    }
-}
-
-/// The hashable identity of a [`Value`] (a double by its bits).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum ValueKey {
-    String(String),
-    Double(u64),
-    Uint(u64),
-    Sint(i64),
-    Bool(bool),
-}
-
-impl From<&Value> for ValueKey {
-    fn from(v: &Value) -> Self {
-        match v {
-            Value::String(s) => ValueKey::String(s.clone()),
-            Value::Double(x) => ValueKey::Double(x.to_bits()),
-            Value::Uint(n) => ValueKey::Uint(*n),
-            Value::Sint(n) => ValueKey::Sint(*n),
-            Value::Bool(b) => ValueKey::Bool(*b),
-        }
     }
 }
 
@@ -126,12 +105,16 @@ fn put_bytes(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     buf.extend_from_slice(bytes);
 }
 
+fn varint_len(v: u32) -> usize {
+    (32 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
 fn put_packed(buf: &mut Vec<u8>, field: u32, values: &[u32]) {
-    let mut body = Vec::with_capacity(values.len() * 2);
+    put_tag(buf, field, 2);
+    put_varint(buf, values.iter().map(|&v| varint_len(v)).sum::<usize>() as u64);
     for &v in values {
-        put_varint(&mut body, u64::from(v));
+        put_varint(buf, u64::from(v));
     }
-    put_bytes(buf, field, &body);
 }
 
 fn zigzag(n: i32) -> u32 {
@@ -142,40 +125,76 @@ fn command(id: u32, count: usize) -> u32 {
     (id & 0x7) | ((count as u32) << 3)
 }
 
+/// Receives the command stream of a geometry, one integer at a time.
+trait CommandSink {
+    fn push(&mut self, v: u32);
+}
+
+impl CommandSink for Vec<u32> {
+    fn push(&mut self, v: u32) {
+        Vec::push(self, v);
+    }
+}
+
+/// Writes each integer as a varint: the body of a packed field.
+struct Varints<'a>(&'a mut Vec<u8>);
+
+impl CommandSink for Varints<'_> {
+    fn push(&mut self, v: u32) {
+        put_varint(self.0, u64::from(v));
+    }
+}
+
 /// The command stream of one geometry.
+#[cfg(test)]
 fn geometry_commands(g: &TileGeometry) -> Vec<u32> {
     let mut out = Vec::new();
-    let mut cursor = [0i32, 0i32];
-    let mut step = |out: &mut Vec<u32>, p: TilePoint| {
-        out.push(zigzag(p[0].wrapping_sub(cursor[0])));
-        out.push(zigzag(p[1].wrapping_sub(cursor[1])));
-        cursor = p;
-    };
-    let mut path = |out: &mut Vec<u32>, pts: &[TilePoint], close: bool| {
+    write_commands(g, &mut out);
+    out
+}
+
+/// Writes the command stream of one geometry into `out`.
+fn write_commands<S: CommandSink>(g: &TileGeometry, out: &mut S) {
+    let mut w = Commands { out, cursor: [0, 0] };
+    match g {
+        TileGeometry::Points(pts) => {
+            w.out.push(command(1, pts.len()));
+            for &p in pts {
+                w.step(p);
+            }
+        }
+        TileGeometry::Lines(lines) => lines.iter().for_each(|l| w.path(l, false)),
+        TileGeometry::Polygons(polys) => polys.iter().flatten().for_each(|r| w.path(r, true)),
+    }
+}
+
+/// A command stream being written: where the cursor is.
+struct Commands<'a, S: CommandSink> {
+    out: &'a mut S,
+    cursor: TilePoint,
+}
+
+impl<S: CommandSink> Commands<'_, S> {
+    fn step(&mut self, p: TilePoint) {
+        self.out.push(zigzag(p[0].wrapping_sub(self.cursor[0])));
+        self.out.push(zigzag(p[1].wrapping_sub(self.cursor[1])));
+        self.cursor = p;
+    }
+
+    fn path(&mut self, pts: &[TilePoint], close: bool) {
         let Some((&first, rest)) = pts.split_first() else { return };
-        out.push(command(1, 1));
-        step(out, first);
+        self.out.push(command(1, 1));
+        self.step(first);
         if !rest.is_empty() {
-            out.push(command(2, rest.len()));
+            self.out.push(command(2, rest.len()));
             for &p in rest {
-                step(out, p);
+                self.step(p);
             }
         }
         if close {
-            out.push(command(7, 1));
+            self.out.push(command(7, 1));
         }
-    };
-    match g {
-        TileGeometry::Points(pts) => {
-            out.push(command(1, pts.len()));
-            for &p in pts {
-                step(&mut out, p);
-            }
-        }
-        TileGeometry::Lines(lines) => lines.iter().for_each(|l| path(&mut out, l, false)),
-        TileGeometry::Polygons(polys) => polys.iter().flatten().for_each(|r| path(&mut out, r, true)),
     }
-    out
 }
 
 /// One layer being written: its key and value tables and its encoded features.
@@ -185,10 +204,13 @@ pub struct LayerEncoder {
     extent: u32,
     keys: Vec<String>,
     key_index: HashMap<String, u32>,
-    values: Vec<Value>,
-    value_index: HashMap<ValueKey, u32>,
+    /// Encoded `Value` messages.
+    values: Vec<Vec<u8>>,
+    value_index: HashMap<Vec<u8>, u32>,
     features: Vec<Vec<u8>>,
     bytes: usize,
+    /// Scratch space: the value being looked up, the packed field being written.
+    scratch: Vec<u8>,
 }
 
 impl LayerEncoder {
@@ -198,11 +220,12 @@ impl LayerEncoder {
             name: name.to_owned(),
             extent,
             keys: Vec::new(),
-            key_index: HashMap::new(),
+            key_index: HashMap::default(),
             values: Vec::new(),
-            value_index: HashMap::new(),
+            value_index: HashMap::default(),
             features: Vec::new(),
             bytes: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -223,21 +246,22 @@ impl LayerEncoder {
                     i
                 }
             };
-            let vk = ValueKey::from(v);
-            let vi = match self.value_index.get(&vk) {
+            self.scratch.clear();
+            put_value(&mut self.scratch, v);
+            let vi = match self.value_index.get(self.scratch.as_slice()) {
                 Some(&i) => i,
                 None => {
                     let i = self.values.len() as u32;
-                    self.bytes += value_message(v).len() + 2;
-                    self.values.push(v.clone());
-                    self.value_index.insert(vk, i);
+                    self.bytes += self.scratch.len() + 2;
+                    self.values.push(self.scratch.clone());
+                    self.value_index.insert(self.scratch.clone(), i);
                     i
                 }
             };
             tags.push(ki);
             tags.push(vi);
         }
-        let mut f = Vec::new();
+        let mut f = Vec::with_capacity(16 + 2 * tags.len());
         put_tag(&mut f, 1, 0);
         put_varint(&mut f, id);
         if !tags.is_empty() {
@@ -245,7 +269,9 @@ impl LayerEncoder {
         }
         put_tag(&mut f, 3, 0);
         put_varint(&mut f, geometry.type_code());
-        put_packed(&mut f, 4, &geometry_commands(geometry));
+        self.scratch.clear();
+        write_commands(geometry, &mut Varints(&mut self.scratch));
+        put_bytes(&mut f, 4, &self.scratch);
         self.bytes += f.len() + 4;
         self.features.push(f);
     }
@@ -285,7 +311,7 @@ impl LayerEncoder {
             put_bytes(&mut out, 3, k.as_bytes());
         }
         for v in &self.values {
-            put_bytes(&mut out, 4, &value_message(v));
+            put_bytes(&mut out, 4, v);
         }
         put_tag(&mut out, 5, 0);
         put_varint(&mut out, u64::from(self.extent));
@@ -293,28 +319,27 @@ impl LayerEncoder {
     }
 }
 
-fn value_message(v: &Value) -> Vec<u8> {
-    let mut m = Vec::new();
+/// Writes the `Value` message of `v` into `m`.
+fn put_value(m: &mut Vec<u8>, v: &Value) {
     match v {
-        Value::String(s) => put_bytes(&mut m, 1, s.as_bytes()),
+        Value::String(s) => put_bytes(m, 1, s.as_bytes()),
         Value::Double(x) => {
-            put_tag(&mut m, 3, 1);
+            put_tag(m, 3, 1);
             m.extend_from_slice(&x.to_le_bytes());
         }
         Value::Uint(n) => {
-            put_tag(&mut m, 5, 0);
-            put_varint(&mut m, *n);
+            put_tag(m, 5, 0);
+            put_varint(m, *n);
         }
         Value::Sint(n) => {
-            put_tag(&mut m, 6, 0);
-            put_varint(&mut m, ((n << 1) ^ (n >> 63)) as u64);
+            put_tag(m, 6, 0);
+            put_varint(m, ((n << 1) ^ (n >> 63)) as u64);
         }
         Value::Bool(b) => {
-            put_tag(&mut m, 7, 0);
-            put_varint(&mut m, u64::from(*b));
+            put_tag(m, 7, 0);
+            put_varint(m, u64::from(*b));
         }
     }
-    m
 }
 
 /// A `Tile` message of the given finished layers (empty layers left out).
@@ -340,6 +365,15 @@ mod tests {
         // A polygon (3,6) (8,12) (20,34): [9, 6, 12, 18, 10, 12, 24, 44, 15].
         let poly = TileGeometry::Polygons(vec![vec![vec![[3, 6], [8, 12], [20, 34]]]]);
         assert_eq!(geometry_commands(&poly), vec![9, 6, 12, 18, 10, 12, 24, 44, 15]);
+    }
+
+    #[test]
+    fn varint_lengths_match_the_encoding() {
+        for v in [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, u32::MAX] {
+            let mut b = Vec::new();
+            put_varint(&mut b, u64::from(v));
+            assert_eq!(varint_len(v), b.len(), "{v}");
+        }
     }
 
     #[test]

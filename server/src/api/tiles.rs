@@ -61,9 +61,17 @@ pub async fn tile(
     let (z, x, y) = (parse_num::<u8>("zoom", &z)?, parse_num::<u32>("x", &x)?, parse_num::<u32>("y", y)?);
     let tile = TileId::new(z, x, y).map_err(|e| ApiError::NotFound(e.to_string()))?;
     let public = scope.grids.is_none();
-    let built = tokio::task::spawn_blocking(move || state.tiles().get_or_build(&state, layer, tile, &scope, count))
+    if let Some(hit) = state.tiles().cached(layer, tile, &scope, count) {
+        return Ok(respond(&hit, &headers, public));
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let builder = state.clone();
+    state.tiles().spawn_build(move || {
+        let _ = tx.send(builder.tiles().get_or_build(&builder, layer, tile, &scope, count));
+    });
+    let built = rx
         .await
-        .map_err(|e| ApiError::Internal(format!("tile {layer}/{tile}: {e}")))?
+        .map_err(|_| ApiError::Internal(format!("tile {layer}/{tile}: the build failed")))?
         .map_err(|e| ApiError::Internal(format!("tile {layer}/{tile}: {e}")))?;
     Ok(respond(&built, &headers, public))
 }
