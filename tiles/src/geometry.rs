@@ -508,6 +508,58 @@ mod tests {
     }
 
     #[test]
+    fn a_simple_cut_matches_the_overlay_and_a_split_one_goes_to_it() {
+        let t = TileId::new(0, 0, 0).unwrap();
+        let g = Generalise {
+            projection: TileProjection::new(t, 4096),
+            extent: 4096,
+            buffer: 64,
+            tolerance: 0.0,
+            min_area: 1,
+        };
+        // Across the right edge, across a corner, across the top edge with a notch inside, and
+        // a C open to the right whose arms both leave through the right edge.
+        let simple = [
+            vec![[3000, 1000], [5000, 1200], [4900, 2000], [3100, 1900]],
+            vec![[3900, 3900], [4600, 4000], [4500, 4700], [3800, 4500]],
+            vec![[1000, -500], [2000, -500], [2000, 300], [1500, 100], [1000, 300]],
+            vec![
+                [3000, 1000],
+                [5000, 1000],
+                [5000, 1400],
+                [3500, 1400],
+                [3500, 1600],
+                [5000, 1600],
+                [5000, 2000],
+                [3000, 2000],
+            ],
+        ];
+        for ring in simple {
+            let fast = g.clip_simple(&ring).expect("one simple piece");
+            let overlay = g.clean(std::slice::from_ref(&ring));
+            assert_eq!(overlay.len(), 1, "{ring:?}");
+            let slow = &overlay[0][0];
+            assert_eq!(fast.len(), slow.len(), "{fast:?} vs {slow:?}");
+            let near = |p: &TilePoint, q: &TilePoint| (p[0] - q[0]).abs() <= 1 && (p[1] - q[1]).abs() <= 1;
+            assert!(fast.iter().all(|p| slow.iter().any(|q| near(p, q))), "{fast:?} vs {slow:?}");
+        }
+        // A C open to the left whose back lies beyond the right edge: in the tile, two pieces,
+        // which the cut joins along the edge (not simple), so they go to the overlay.
+        let split = vec![
+            [4000, 1000],
+            [5000, 1000],
+            [5000, 2000],
+            [4000, 2000],
+            [4000, 1600],
+            [4500, 1600],
+            [4500, 1400],
+            [4000, 1400],
+        ];
+        assert!(g.clip_simple(&split).is_none());
+        assert_eq!(g.clean(std::slice::from_ref(&split)).len(), 2);
+    }
+
+    #[test]
     fn a_bow_tie_comes_out_valid_and_wound_as_mvt_wants() {
         let t = TileId::new(0, 0, 0).unwrap();
         let g = Generalise {
