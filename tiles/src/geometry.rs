@@ -193,8 +193,9 @@ fn extent_of(pts: &[Coord<f64>]) -> Option<(Coord<f64>, Coord<f64>)> {
 }
 
 /// Douglas–Peucker as geo's `Simplify` does it for a `LineString`: the same point-to-segment
-/// distances and the same pick among equally far points (the last), so the same points are kept;
-/// but in one pass over a stack of spans instead of recursion that allocates at every level.
+/// distances and the same pick among equally far points (the last), so the same points are kept
+/// (but where two distances from a ring's closing point differ by less than their rounding);
+/// in one pass over a stack of spans instead of recursion that allocates at every level.
 fn simplify(pts: &[Coord<f64>], epsilon: f64) -> Vec<Coord<f64>> {
     let n = pts.len();
     if epsilon <= 0.0 || n <= 2 {
@@ -205,12 +206,25 @@ fn simplify(pts: &[Coord<f64>], epsilon: f64) -> Vec<Coord<f64>> {
     keep[n - 1] = true;
     let mut spans = vec![(0, n - 1)];
     while let Some((a, b)) = spans.pop() {
-        let (start, end) = (pts[a], pts[b]);
+        let span = Span::new(pts[a], pts[b]);
         let (mut farthest, mut distance) = (a, 0.0f64);
-        for (i, &p) in pts.iter().enumerate().take(b).skip(a + 1) {
-            let d = segment_distance(p, start, end);
-            if d >= distance {
-                (farthest, distance) = (i, d);
+        if span.start == span.end {
+            // A closed ring's first span: distances to a point, compared squared (the same
+            // order), with one square root for the farthest.
+            let mut squared = 0.0f64;
+            for (i, &p) in pts.iter().enumerate().take(b).skip(a + 1) {
+                let d = (span.start.x - p.x).powi(2) + (span.start.y - p.y).powi(2);
+                if d >= squared {
+                    (farthest, squared) = (i, d);
+                }
+            }
+            distance = span.distance(pts[farthest]);
+        } else {
+            for (i, &p) in pts.iter().enumerate().take(b).skip(a + 1) {
+                let d = span.distance(p);
+                if d >= distance {
+                    (farthest, distance) = (i, d);
+                }
             }
         }
         if distance > epsilon {
@@ -221,22 +235,39 @@ fn simplify(pts: &[Coord<f64>], epsilon: f64) -> Vec<Coord<f64>> {
     pts.iter().zip(keep).filter_map(|(&p, k)| k.then_some(p)).collect()
 }
 
-/// The distance from `p` to the segment `start`–`end`, computed as geo computes it.
-fn segment_distance(p: Coord<f64>, start: Coord<f64>, end: Coord<f64>) -> f64 {
-    if start == end {
-        return (start.x - p.x).hypot(start.y - p.y);
+/// A segment, with what measuring distances to it needs computed once.
+struct Span {
+    start: Coord<f64>,
+    end: Coord<f64>,
+    dx: f64,
+    dy: f64,
+    d_squared: f64,
+    length: f64,
+}
+
+impl Span {
+    fn new(start: Coord<f64>, end: Coord<f64>) -> Self {
+        let (dx, dy) = (end.x - start.x, end.y - start.y);
+        Self { start, end, dx, dy, d_squared: dx * dx + dy * dy, length: dx.hypot(dy) }
     }
-    let (dx, dy) = (end.x - start.x, end.y - start.y);
-    let d_squared = dx * dx + dy * dy;
-    let r = ((p.x - start.x) * dx + (p.y - start.y) * dy) / d_squared;
-    if r <= 0.0 {
-        return (start.x - p.x).hypot(start.y - p.y);
+
+    /// The distance from `p` to the segment, computed as geo computes it (the same operations
+    /// in the same order, so the same bits).
+    fn distance(&self, p: Coord<f64>) -> f64 {
+        let Self { start, end, dx, dy, d_squared, length } = *self;
+        if start == end {
+            return (start.x - p.x).hypot(start.y - p.y);
+        }
+        let r = ((p.x - start.x) * dx + (p.y - start.y) * dy) / d_squared;
+        if r <= 0.0 {
+            return (start.x - p.x).hypot(start.y - p.y);
+        }
+        if r >= 1.0 {
+            return (end.x - p.x).hypot(end.y - p.y);
+        }
+        let s = ((start.y - p.y) * dx - (start.x - p.x) * dy) / d_squared;
+        s.abs() * length
     }
-    if r >= 1.0 {
-        return (end.x - p.x).hypot(end.y - p.y);
-    }
-    let s = ((start.y - p.y) * dx - (start.x - p.x) * dy) / d_squared;
-    s.abs() * dx.hypot(dy)
 }
 
 /// Rounds to the integer grid and drops repeated points (and, for a ring, the closing point).

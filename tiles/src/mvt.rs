@@ -1,11 +1,12 @@
 //! Mapbox Vector Tile 2.1 encoding, by hand: the protobuf of `vector_tile.proto` is small enough
 //! that writing its few messages directly is shorter and faster than a generated codec.
 //!
-//! Keys and values are deduplicated per layer (a value by its encoded message, so looking one up
-//! allocates nothing); features carry ids; geometry is the command stream of the spec (MoveTo,
+//! Keys and values are deduplicated per layer (a value by its encoded message, kept once in one
+//! buffer, so looking one up allocates nothing); features carry ids; geometry is the command stream of the spec (MoveTo,
 //! LineTo, ClosePath with zigzag deltas), written straight into the feature as varints.
 
 use foldhash::HashMap;
+use std::hash::BuildHasher;
 
 /// A property value, as the `Value` message holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,9 +205,12 @@ pub struct LayerEncoder {
     extent: u32,
     keys: Vec<String>,
     key_index: HashMap<String, u32>,
-    /// Encoded `Value` messages.
-    values: Vec<Vec<u8>>,
-    value_index: HashMap<Vec<u8>, u32>,
+    /// Encoded `Value` messages, one after another; `value_ends[i]` is where value `i` ends.
+    value_bytes: Vec<u8>,
+    value_ends: Vec<usize>,
+    /// Value indexes by the hash of their message.
+    value_index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     features: Vec<Vec<u8>>,
     bytes: usize,
     /// Scratch space: the value being looked up, the packed field being written.
@@ -221,8 +225,10 @@ impl LayerEncoder {
             extent,
             keys: Vec::new(),
             key_index: HashMap::default(),
-            values: Vec::new(),
-            value_index: HashMap::default(),
+            value_bytes: Vec::new(),
+            value_ends: Vec::new(),
+            value_index: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             features: Vec::new(),
             bytes: 0,
             scratch: Vec::new(),
@@ -248,13 +254,24 @@ impl LayerEncoder {
             };
             self.scratch.clear();
             put_value(&mut self.scratch, v);
-            let vi = match self.value_index.get(self.scratch.as_slice()) {
-                Some(&i) => i,
+            let (bytes, ends) = (&self.value_bytes, &self.value_ends);
+            let value = |i: u32| {
+                let i = i as usize;
+                &bytes[if i == 0 { 0 } else { ends[i - 1] }..ends[i]]
+            };
+            let hash = self.hasher.hash_one(self.scratch.as_slice());
+            let vi = match self.value_index.find(hash, |&i| value(i) == self.scratch.as_slice()).copied() {
+                Some(i) => i,
                 None => {
-                    let i = self.values.len() as u32;
+                    let i = self.value_ends.len() as u32;
                     self.bytes += self.scratch.len() + 2;
-                    self.values.push(self.scratch.clone());
-                    self.value_index.insert(self.scratch.clone(), i);
+                    self.value_bytes.extend_from_slice(&self.scratch);
+                    self.value_ends.push(self.value_bytes.len());
+                    let (bytes, ends, hasher) = (&self.value_bytes, &self.value_ends, &self.hasher);
+                    self.value_index.insert_unique(hash, i, |&j| {
+                        let j = j as usize;
+                        hasher.hash_one(&bytes[if j == 0 { 0 } else { ends[j - 1] }..ends[j]])
+                    });
                     i
                 }
             };
@@ -310,8 +327,10 @@ impl LayerEncoder {
         for k in &self.keys {
             put_bytes(&mut out, 3, k.as_bytes());
         }
-        for v in &self.values {
-            put_bytes(&mut out, 4, v);
+        let mut start = 0;
+        for &end in &self.value_ends {
+            put_bytes(&mut out, 4, &self.value_bytes[start..end]);
+            start = end;
         }
         put_tag(&mut out, 5, 0);
         put_varint(&mut out, u64::from(self.extent));
@@ -383,6 +402,6 @@ mod tests {
         l.add(1, &g, &[("kind", "a".into()), ("n", 3u32.into())]);
         l.add(2, &g, &[("kind", "a".into()), ("n", 4u32.into())]);
         assert_eq!(l.keys.len(), 2);
-        assert_eq!(l.values.len(), 3);
+        assert_eq!(l.value_ends.len(), 3);
     }
 }
