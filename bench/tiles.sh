@@ -16,8 +16,8 @@
 # computed live from the register, Martin's are stored; and our buildings are clustered points
 # below zoom 14, where Martin draws every footprint. Read the ratios with that.
 #
-# Needs: PostgreSQL with PostGIS (scripts/ensure-tools --postgis), Node.js, wrk (apt-get install
-# wrk), and Martin
+# Needs: PostgreSQL with PostGIS (scripts/ensure-tools --postgis), Node.js, wrk (installed by
+# scripts/ensure-tools --wrk, which this runs), and Martin
 #   cargo install martin --locked --no-default-features --features postgres
 # (or MARTIN=/path/to/martin). The SQLite data dir and the PostGIS database of each scale are kept
 # (DATA, DB) and reused by later runs: the scale-20 seed takes minutes.
@@ -29,7 +29,7 @@ PER_ZOOM="${PER_ZOOM:-200}"
 CONC="${CONC:-8}"
 THREADS="${THREADS:-2}"
 DURATION="${DURATION:-5}"
-command -v wrk > /dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
+scripts/ensure-tools --wrk
 tag="s${SCALE//./_}"
 DATA="${DATA:-/var/tmp/rentgrid-bench-tiles-$tag}"
 DB="${DB:-rentgrid_bench_tiles_$tag}"
