@@ -79,10 +79,6 @@ pub struct TileCache {
     deriving: Mutex<()>,
     /// Heat surfaces of one Atlas version, by count (`None`: nothing to count).
     heat: Mutex<(u64, Vec<HeatEntry>)>,
-    /// The threads that build tiles, one per core: a burst of requests queues instead of
-    /// time-slicing a dozen builds over two cores, and each thread's allocator stays warm.
-    /// `None` if the threads could not be started: builds then go to tokio's blocking pool.
-    builders: Option<rayon::ThreadPool>,
 }
 
 impl std::fmt::Debug for TileCache {
@@ -109,19 +105,12 @@ impl TileCache {
             derived: Mutex::new(None),
             deriving: Mutex::new(()),
             heat: Mutex::new((u64::MAX, Vec::new())),
-            builders: rayon::ThreadPoolBuilder::new()
-                .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
-                .thread_name(|i| format!("tiles-{i}"))
-                .panic_handler(|_| tracing::error!("a tile build panicked"))
-                .build()
-                .map_err(|e| tracing::warn!("no tile build threads ({e}): building on the blocking pool"))
-                .ok(),
         }
     }
 
     /// Runs `job` (a tile build) on a building thread.
     pub fn spawn_build(&self, job: impl FnOnce() + Send + 'static) {
-        match &self.builders {
+        match builders() {
             Some(pool) => pool.spawn(job),
             None => drop(tokio::task::spawn_blocking(job)),
         }
@@ -281,6 +270,24 @@ impl TileCache {
         }
         Ok(built)
     }
+}
+
+/// The threads that build tiles, one per core, shared by the process: a burst of requests queues
+/// instead of time-slicing a dozen builds over two cores, and each thread's allocator stays warm.
+/// `None` if they could not be started: builds then go to tokio's blocking pool.
+fn builders() -> Option<&'static rayon::ThreadPool> {
+    static BUILDERS: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    BUILDERS
+        .get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+                .thread_name(|i| format!("tiles-{i}"))
+                .panic_handler(|_| tracing::error!("a tile build panicked"))
+                .build()
+                .map_err(|e| tracing::warn!("no tile build threads ({e}): building on the blocking pool"))
+                .ok()
+        })
+        .as_ref()
 }
 
 /// The cache key of a scope: 0 for one that sees the whole district, else a hash of its role

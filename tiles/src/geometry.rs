@@ -89,7 +89,7 @@ impl Generalise {
         // side, so integer coordinates stay small; the exact clip to the buffered tile follows.
         let (far_lo, far_hi) = (lo - f64::from(self.extent), hi + f64::from(self.extent));
         let mut rings: Vec<Vec<TilePoint>> = Vec::new();
-        let mut convex_inside = true;
+        let mut all_inside = true;
         for p in polygons {
             let ext: FloatRing = p.exterior().0.iter().map(|&c| self.project(c)).collect();
             let Some((min, max)) = extent_of(&ext) else { continue };
@@ -108,7 +108,7 @@ impl Generalise {
                     }
                     continue;
                 }
-                convex_inside &= i == 0 && inside && (is_strictly_convex(&q) || is_simple(&q));
+                all_inside &= inside;
                 rings.push(q);
             }
         }
@@ -118,7 +118,13 @@ impl Generalise {
         if rings.len() == 1 {
             // One exterior: simple and inside as it is, or simple once cut to the tile, it needs
             // no overlay (which would give the same ring, perhaps from another starting point).
-            let ring = if convex_inside { rings.pop() } else { self.clip_simple(&rings[0]) };
+            let ring = if !all_inside {
+                self.clip_simple(&rings[0])
+            } else if is_strictly_convex(&rings[0]) || is_simple(&rings[0]) {
+                rings.pop()
+            } else {
+                None
+            };
             if let Some(mut r) = ring {
                 let a = twice_area(&r);
                 if a.unsigned_abs() < 2 * self.min_area.max(1) {
@@ -475,6 +481,17 @@ mod tests {
     use super::*;
     use crate::tile::TileId;
 
+    /// Tile 0/0/0 at extent 4096, buffer 64, no simplification.
+    fn whole_world() -> Generalise {
+        Generalise {
+            projection: TileProjection::new(TileId::new(0, 0, 0).unwrap(), 4096),
+            extent: 4096,
+            buffer: 64,
+            tolerance: 0.0,
+            min_area: 1,
+        }
+    }
+
     #[test]
     fn a_long_line_is_cut_at_the_buffer() {
         let runs = clip_polyline(&[Coord { x: -500.0, y: 10.0 }, Coord { x: 5000.0, y: 10.0 }], -64.0, 4160.0);
@@ -540,14 +557,7 @@ mod tests {
 
     #[test]
     fn a_simple_cut_matches_the_overlay_and_a_split_one_goes_to_it() {
-        let t = TileId::new(0, 0, 0).unwrap();
-        let g = Generalise {
-            projection: TileProjection::new(t, 4096),
-            extent: 4096,
-            buffer: 64,
-            tolerance: 0.0,
-            min_area: 1,
-        };
+        let g = whole_world();
         // Across the right edge, across a corner, across the top edge with a notch inside, and
         // a C open to the right whose arms both leave through the right edge.
         let simple = [
@@ -592,14 +602,7 @@ mod tests {
 
     #[test]
     fn a_bow_tie_comes_out_valid_and_wound_as_mvt_wants() {
-        let t = TileId::new(0, 0, 0).unwrap();
-        let g = Generalise {
-            projection: TileProjection::new(t, 4096),
-            extent: 4096,
-            buffer: 64,
-            tolerance: 0.0,
-            min_area: 1,
-        };
+        let g = whole_world();
         let ring = vec![[0, 0], [100, 100], [100, 0], [0, 100]];
         let out = g.clean(&[ring]);
         assert_eq!(out.len(), 2);

@@ -2,8 +2,8 @@
 //! that writing its few messages directly is shorter and faster than a generated codec.
 //!
 //! Keys and values are deduplicated per layer (a value by its encoded message, kept once in one
-//! buffer, so looking one up allocates nothing); features carry ids; geometry is the command stream of the spec (MoveTo,
-//! LineTo, ClosePath with zigzag deltas), written straight into the feature as varints.
+//! buffer, so looking one up allocates nothing); features carry ids; geometry is the command
+//! stream of the spec (MoveTo, LineTo, ClosePath with zigzag deltas), written as varints.
 
 use foldhash::HashMap;
 use std::hash::BuildHasher;
@@ -126,40 +126,26 @@ fn command(id: u32, count: usize) -> u32 {
     (id & 0x7) | ((count as u32) << 3)
 }
 
-/// Receives the command stream of a geometry, one integer at a time.
-trait CommandSink {
-    fn push(&mut self, v: u32);
-}
-
-impl CommandSink for Vec<u32> {
-    fn push(&mut self, v: u32) {
-        Vec::push(self, v);
-    }
-}
-
-/// Writes each integer as a varint: the body of a packed field.
-struct Varints<'a>(&'a mut Vec<u8>);
-
-impl CommandSink for Varints<'_> {
-    fn push(&mut self, v: u32) {
-        put_varint(self.0, u64::from(v));
-    }
-}
-
-/// The command stream of one geometry.
+/// The command stream of one geometry, as integers (decoded back from its varints).
 #[cfg(test)]
 fn geometry_commands(g: &TileGeometry) -> Vec<u32> {
+    let mut bytes = Vec::new();
+    write_commands(g, &mut bytes);
+    let mut reader = crate::decode::Reader::new(&bytes);
     let mut out = Vec::new();
-    write_commands(g, &mut out);
+    while !reader.done() {
+        out.push(reader.varint().map(|v| v as u32).unwrap_or(u32::MAX));
+    }
     out
 }
 
-/// Writes the command stream of one geometry into `out`.
-fn write_commands<S: CommandSink>(g: &TileGeometry, out: &mut S) {
+/// Writes the command stream of one geometry into `out` as varints: the body of the packed
+/// `geometry` field.
+fn write_commands(g: &TileGeometry, out: &mut Vec<u8>) {
     let mut w = Commands { out, cursor: [0, 0] };
     match g {
         TileGeometry::Points(pts) => {
-            w.out.push(command(1, pts.len()));
+            w.push(command(1, pts.len()));
             for &p in pts {
                 w.step(p);
             }
@@ -170,30 +156,34 @@ fn write_commands<S: CommandSink>(g: &TileGeometry, out: &mut S) {
 }
 
 /// A command stream being written: where the cursor is.
-struct Commands<'a, S: CommandSink> {
-    out: &'a mut S,
+struct Commands<'a> {
+    out: &'a mut Vec<u8>,
     cursor: TilePoint,
 }
 
-impl<S: CommandSink> Commands<'_, S> {
+impl Commands<'_> {
+    fn push(&mut self, v: u32) {
+        put_varint(self.out, u64::from(v));
+    }
+
     fn step(&mut self, p: TilePoint) {
-        self.out.push(zigzag(p[0].wrapping_sub(self.cursor[0])));
-        self.out.push(zigzag(p[1].wrapping_sub(self.cursor[1])));
+        self.push(zigzag(p[0].wrapping_sub(self.cursor[0])));
+        self.push(zigzag(p[1].wrapping_sub(self.cursor[1])));
         self.cursor = p;
     }
 
     fn path(&mut self, pts: &[TilePoint], close: bool) {
         let Some((&first, rest)) = pts.split_first() else { return };
-        self.out.push(command(1, 1));
+        self.push(command(1, 1));
         self.step(first);
         if !rest.is_empty() {
-            self.out.push(command(2, rest.len()));
+            self.push(command(2, rest.len()));
             for &p in rest {
                 self.step(p);
             }
         }
         if close {
-            self.out.push(command(7, 1));
+            self.push(command(7, 1));
         }
     }
 }
@@ -205,9 +195,10 @@ pub struct LayerEncoder {
     extent: u32,
     keys: Vec<String>,
     key_index: HashMap<String, u32>,
-    /// Encoded `Value` messages, one after another; `value_ends[i]` is where value `i` ends.
+    /// Encoded `Value` messages, one after another: value `i` is
+    /// `value_bytes[value_bounds[i]..value_bounds[i + 1]]`.
     value_bytes: Vec<u8>,
-    value_ends: Vec<usize>,
+    value_bounds: Vec<usize>,
     /// Value indexes by the hash of their message.
     value_index: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
@@ -226,7 +217,7 @@ impl LayerEncoder {
             keys: Vec::new(),
             key_index: HashMap::default(),
             value_bytes: Vec::new(),
-            value_ends: Vec::new(),
+            value_bounds: vec![0],
             value_index: hashbrown::HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
             features: Vec::new(),
@@ -254,24 +245,18 @@ impl LayerEncoder {
             };
             self.scratch.clear();
             put_value(&mut self.scratch, v);
-            let (bytes, ends) = (&self.value_bytes, &self.value_ends);
-            let value = |i: u32| {
-                let i = i as usize;
-                &bytes[if i == 0 { 0 } else { ends[i - 1] }..ends[i]]
-            };
             let hash = self.hasher.hash_one(self.scratch.as_slice());
-            let vi = match self.value_index.find(hash, |&i| value(i) == self.scratch.as_slice()).copied() {
+            let (bytes, bounds) = (&self.value_bytes, &self.value_bounds);
+            let found = self.value_index.find(hash, |&i| value_at(bytes, bounds, i) == self.scratch.as_slice());
+            let vi = match found.copied() {
                 Some(i) => i,
                 None => {
-                    let i = self.value_ends.len() as u32;
+                    let i = (self.value_bounds.len() - 1) as u32;
                     self.bytes += self.scratch.len() + 2;
                     self.value_bytes.extend_from_slice(&self.scratch);
-                    self.value_ends.push(self.value_bytes.len());
-                    let (bytes, ends, hasher) = (&self.value_bytes, &self.value_ends, &self.hasher);
-                    self.value_index.insert_unique(hash, i, |&j| {
-                        let j = j as usize;
-                        hasher.hash_one(&bytes[if j == 0 { 0 } else { ends[j - 1] }..ends[j]])
-                    });
+                    self.value_bounds.push(self.value_bytes.len());
+                    let (bytes, bounds, hasher) = (&self.value_bytes, &self.value_bounds, &self.hasher);
+                    self.value_index.insert_unique(hash, i, |&j| hasher.hash_one(value_at(bytes, bounds, j)));
                     i
                 }
             };
@@ -287,7 +272,7 @@ impl LayerEncoder {
         put_tag(&mut f, 3, 0);
         put_varint(&mut f, geometry.type_code());
         self.scratch.clear();
-        write_commands(geometry, &mut Varints(&mut self.scratch));
+        write_commands(geometry, &mut self.scratch);
         put_bytes(&mut f, 4, &self.scratch);
         self.bytes += f.len() + 4;
         self.features.push(f);
@@ -327,15 +312,19 @@ impl LayerEncoder {
         for k in &self.keys {
             put_bytes(&mut out, 3, k.as_bytes());
         }
-        let mut start = 0;
-        for &end in &self.value_ends {
-            put_bytes(&mut out, 4, &self.value_bytes[start..end]);
-            start = end;
+        for i in 0..self.value_bounds.len() - 1 {
+            put_bytes(&mut out, 4, value_at(&self.value_bytes, &self.value_bounds, i as u32));
         }
         put_tag(&mut out, 5, 0);
         put_varint(&mut out, u64::from(self.extent));
         out
     }
+}
+
+/// Value `i` of a layer's value table.
+fn value_at<'a>(bytes: &'a [u8], bounds: &[usize], i: u32) -> &'a [u8] {
+    let i = i as usize;
+    &bytes[bounds[i]..bounds[i + 1]]
 }
 
 /// Writes the `Value` message of `v` into `m`.
@@ -402,6 +391,6 @@ mod tests {
         l.add(1, &g, &[("kind", "a".into()), ("n", 3u32.into())]);
         l.add(2, &g, &[("kind", "a".into()), ("n", 4u32.into())]);
         assert_eq!(l.keys.len(), 2);
-        assert_eq!(l.value_ends.len(), 3);
+        assert_eq!(l.value_bounds.len() - 1, 3);
     }
 }
