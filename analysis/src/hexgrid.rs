@@ -109,7 +109,6 @@ pub fn hex_counts<'a>(
     let res = resolution_of(resolution)?;
     let mut sums: BTreeMap<CellIndex, Counts> = BTreeMap::new();
     for (index, (lon, lat, stats)) in buildings.into_iter().enumerate() {
-        check_finite("building coordinate", &[lon, lat])?;
         sums.entry(cell_of(lon, lat, res, index)?).or_default().add_building(stats);
     }
     add_ring(&mut sums, ring, Counts::default());
@@ -147,6 +146,9 @@ fn resolution_of(resolution: u8) -> StatsResult<Resolution> {
 }
 
 fn cell_of(lon: f64, lat: f64, res: Resolution, index: usize) -> StatsResult<CellIndex> {
+    if !lon.is_finite() || !lat.is_finite() {
+        return Err(StatsError::NotFinite { what: "building coordinate", index });
+    }
     if lat.abs() > 90.0 || lon.abs() > 180.0 {
         return Err(StatsError::Parameter { name: "latitude/longitude", value: lat, reason: "out of range" });
     }

@@ -215,9 +215,17 @@ impl WalkingNetwork {
                 heap.push(Entry(d0, v));
             }
         }
+        // Settled once popped: stop when both ends of `b`'s road are.
+        let mut unsettled = if eb.from == eb.to { 1 } else { 2 };
         while let Some(Entry(d, v)) = heap.pop() {
             if d > dist[v as usize] {
                 continue;
+            }
+            if v == eb.from || v == eb.to {
+                unsettled -= 1;
+                if unsettled == 0 {
+                    break;
+                }
             }
             let (lo, hi) = (self.start[v as usize] as usize, self.start[v as usize + 1] as usize);
             for k in lo..hi {

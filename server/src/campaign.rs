@@ -5,7 +5,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::scope::Scope;
-use crate::state::{AppState, Estimate};
+use crate::state::AppState;
 use crate::store::campaigns::{CampaignRecord, NewCampaign, StoredBlock, StoredCampaign, phase_str};
 use crate::store::sqlite::{fmt_date, parse_date};
 use geo::Point;
@@ -16,7 +16,6 @@ use rentgrid_analysis::sweep::{self, Area, CampaignInput, Phase, SweepError};
 use rentgrid_geodata::{Atlas, GridId};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use time::Date;
 
 /// Most working days a campaign may ask for (a year of weekdays).
@@ -276,10 +275,7 @@ pub fn campaign_json(atlas: &Atlas, c: &StoredCampaign, full: bool) -> Value {
                 .get(b.block_id as usize)
                 .filter(|g| g.id == b.block_id)
                 .or_else(|| atlas.blocks().iter().find(|g| g.id == b.block_id))
-                .map_or(Value::Null, |g| {
-                    let ring: Vec<[f64; 2]> = g.geometry.exterior().0.iter().map(|c| [c.x, c.y]).collect();
-                    json!({ "type": "Polygon", "coordinates": [ring] })
-                });
+                .map_or(Value::Null, |g| crate::api::features::geometry(g.geometry.clone()));
             json!({
                 "type": "Feature",
                 "id": b.block_id,
@@ -414,9 +410,4 @@ pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<V
         "routes": routes,
         "features": features,
     }))
-}
-
-/// The candidate estimate and roster of `atlas`'s data, for handlers.
-pub async fn estimate(state: &AppState, atlas: &Arc<Atlas>) -> ApiResult<Arc<Estimate>> {
-    state.estimate(atlas).await
 }

@@ -105,7 +105,7 @@ fn geometry_json(mp: &MultiPolygon<f64>) -> Value {
         [one] => one.clone().into(),
         _ => mp.clone().into(),
     };
-    serde_json::to_value(geojson::Geometry::from(&g)).unwrap_or(Value::Null)
+    crate::api::features::geometry(g)
 }
 
 fn round(x: f64, places: i32) -> f64 {

@@ -342,13 +342,6 @@ export interface VisitBody {
 
 /** Records a visit; a retry with the same client id changes nothing (the server answers 200). */
 export async function postVisit(body: VisitBody): Promise<{ replayed: boolean }> {
-  const url = apiUrl('visits');
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const answer = (await response.json().catch(() => ({}))) as { replayed?: boolean; code?: string; message?: string };
-  if (!response.ok) throw new ApiError(url, response.status, answer.code, answer.message ?? response.statusText);
+  const answer = await postJson<{ replayed?: boolean }>('visits', body);
   return { replayed: answer.replayed === true };
 }

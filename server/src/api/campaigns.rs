@@ -10,7 +10,7 @@ use crate::store::campaigns::{StoredCampaign, phase_str};
 use crate::store::sqlite::parse_date;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use rentgrid_analysis::sweep::Phase;
 use rentgrid_geodata::BuildingId;
@@ -20,10 +20,6 @@ use std::collections::HashMap;
 
 /// Candidates listed when the request names no limit.
 const DEFAULT_CANDIDATES: usize = 100;
-
-fn geojson(status: StatusCode, body: Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/geo+json")], body.to_string()).into_response()
-}
 
 /// `GET /api/unregistered-candidates?bbox=&limit=`: the buildings most likely to hide
 /// unregistered rentals, ranked, with reasons and an interval.
@@ -52,16 +48,13 @@ pub async fn candidates(
     let ranked = estimate.candidates.ranked(&ids);
     let features: Vec<Value> =
         ranked.iter().take(limit).enumerate().map(|(i, e)| campaign::candidate_feature(&atlas, e, i + 1)).collect();
-    Ok(geojson(
-        StatusCode::OK,
-        json!({
-            "type": "FeatureCollection",
-            "as_of": crate::store::sqlite::fmt_date(estimate.as_of),
-            "numberMatched": ranked.len(),
-            "numberReturned": features.len(),
-            "features": features,
-        }),
-    ))
+    Ok(super::features::geojson_response(json!({
+        "type": "FeatureCollection",
+        "as_of": crate::store::sqlite::fmt_date(estimate.as_of),
+        "numberMatched": ranked.len(),
+        "numberReturned": features.len(),
+        "features": features,
+    })))
 }
 
 /// `POST /api/campaigns`: plans a campaign and stores it; 201 with the plan.
@@ -115,7 +108,7 @@ pub async fn routes(
     let body = tokio::task::spawn_blocking(move || campaign::routes_json(&atlas, &c, date))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(geojson(StatusCode::OK, body))
+    Ok(super::features::geojson_response(body))
 }
 
 /// The body of a phase change.
@@ -155,6 +148,10 @@ pub async fn phase(
     })?;
     let block = parse_id("block", &raw_block)?;
     let c = stored(&state, &scope, &raw).await?;
+    // A caller who sees some of a campaign's blocks moves only those.
+    if c.blocks.iter().any(|b| b.block_id == block && !scope.sees_grid(b.grid_id)) {
+        return Err(ApiError::NotFound(format!("block {block} of campaign {} is outside your grids", c.id)));
+    }
     let p = state.advance_block(c.id, block, to).await?;
     Ok(Json(json!({
         "campaign_id": c.id,

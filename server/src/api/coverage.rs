@@ -73,7 +73,7 @@ pub(super) async fn propose(
 ) -> ApiResult<Response> {
     let atlas = state.atlas();
     let caseworkers = state.store().caseworkers().await?;
-    let now = now_rfc3339();
+    let now = super::now_rfc3339();
     let new = tokio::task::spawn_blocking(move || cov::make_proposal(&atlas, &caseworkers, &req, &scope, &now))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -143,8 +143,11 @@ pub(super) async fn accept(
     if outside {
         return Err(ApiError::Forbidden(format!("territory proposal {id} covers streets outside what you may see")));
     }
-    let acceptance =
-        crate::store::contracts::Acceptance { by: by.to_owned(), at: now_rfc3339(), summary: cov::audit_summary(&p) };
+    let acceptance = crate::store::contracts::Acceptance {
+        by: by.to_owned(),
+        at: super::now_rfc3339(),
+        summary: cov::audit_summary(&p),
+    };
     let done = state.accept_proposal(id, &acceptance).await?;
     Ok(no_cache(json!({
         "proposal_id": id,
@@ -187,10 +190,6 @@ pub(super) async fn assessment_rows(
     let activity = state.store().month_activity(month).await?;
     let rows = cov::assessment_rows(&atlas, &caseworkers, &activity, month, &rule, scope)?;
     Ok((month, rows))
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 /// The 包干 tables exported at `/api/exports/{table}.{csv|xlsx}`.

@@ -19,12 +19,12 @@ use std::collections::HashMap;
 pub(super) const GEOJSON: &str = "application/geo+json";
 
 /// A geometry as a GeoJSON value.
-pub(super) fn geometry(g: impl Into<Geometry<f64>>) -> Value {
+pub(crate) fn geometry(g: impl Into<Geometry<f64>>) -> Value {
     let g: Geometry<f64> = g.into();
     serde_json::to_value(geojson::Geometry::from(&g)).unwrap_or(Value::Null)
 }
 
-fn geojson_response(body: Value) -> Response {
+pub(super) fn geojson_response(body: Value) -> Response {
     ([(header::CONTENT_TYPE, GEOJSON)], body.to_string()).into_response()
 }
 

@@ -44,7 +44,7 @@ use rentgrid_analysis::hexgrid::hex_counts;
 use rentgrid_analysis::history::History;
 use rentgrid_analysis::hotspot::{GiOptions, bin_label, gi_star};
 use rentgrid_analysis::kpi::Counts;
-use rentgrid_analysis::metrics::{GridMetrics, Metric, RateGuard, grid_metrics};
+use rentgrid_analysis::metrics::{GridMetrics, Metric, RateGuard, complete_cases, grid_metrics};
 use rentgrid_analysis::moran::{MAX_PERMUTATIONS, MoranOptions, local_moran};
 use rentgrid_analysis::stats::benjamini_hochberg;
 use rentgrid_analysis::weights::{Transform, Weights};
@@ -412,9 +412,7 @@ fn run_hex(
     }
     .map_err(stats_error)?;
     let w = if p.transform == Transform::RowStandardised { w.row_standardised() } else { w };
-    let keep: Vec<bool> = values.iter().map(Option::is_some).collect();
-    let (w_sub, ids) = w.subset(&keep).map_err(stats_error)?;
-    let y: Vec<f64> = ids.iter().map(|&i| values[i as usize].unwrap_or_default()).collect();
+    let (y, w_sub, ids) = complete_cases(&values, &w).map_err(stats_error)?;
     let mut by_hex: Vec<Option<Site>> = (0..hex.counts.len()).map(|_| None).collect();
     for (site, &i) in gi_or_lisa(p, &y, &w_sub)?.into_iter().zip(&ids) {
         by_hex[i as usize] = Some(site);

@@ -4,7 +4,7 @@
 mod campaigns;
 mod coverage;
 mod extract;
-mod features;
+pub(crate) mod features;
 mod hotspots;
 mod imports;
 mod ogc;
@@ -223,6 +223,11 @@ fn attachment(file: &str, format: crate::export::Format, bytes: Vec<u8>) -> Resp
 }
 
 /// Today in China Standard Time.
+/// Now, as RFC 3339 (UTC).
+pub(crate) fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
 pub(crate) fn today() -> time::Date {
     let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
     time::OffsetDateTime::now_utc().to_offset(offset).date()

@@ -784,7 +784,7 @@ async fn items(
         }
         json!({
             "type": "FeatureCollection",
-            "timeStamp": now_rfc3339(),
+            "timeStamp": super::now_rfc3339(),
             "numberMatched": matched,
             "numberReturned": features.len(),
             "links": links,
@@ -811,10 +811,6 @@ async fn on_view<T: Send + 'static>(
     tokio::task::spawn_blocking(move || work(&View::new(c, &atlas, &counts, &targets, &scope, &derived)))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 async fn item(

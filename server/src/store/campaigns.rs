@@ -349,12 +349,13 @@ macro_rules! campaign_store {
                 visit_of: fn(&<Db as sqlx::Database>::Row) -> Result<Visit>,
             ) -> Result<StoredEvidence> {
                 let mut ev = StoredEvidence::default();
-                for r in sqlx::query("SELECT * FROM visits ORDER BY id").fetch_all(pool).await? {
-                    let campaign: Option<i64> = r.try_get::<Option<i64>, _>("campaign_id").or_else(|_| {
-                        r.try_get::<Option<i32>, _>("campaign_id").map(|v| v.map(i64::from))
-                    })?;
+                // The columns `visit_of` reads (not the stored request), and whether it swept.
+                let sql = "SELECT id, client_id, building_id, caseworker_id, visited_on, units_registered, \
+                    pledges_signed, units_found, persons_found, notes, campaign_id IS NOT NULL AS sweep \
+                    FROM visits ORDER BY id";
+                for r in sqlx::query(sql).fetch_all(pool).await? {
                     let v = visit_of(&r)?;
-                    if campaign.is_some() { ev.sweeps.push(v) } else { ev.visits.push(v) }
+                    if r.try_get::<bool, _>("sweep")? { ev.sweeps.push(v) } else { ev.visits.push(v) }
                 }
                 let sql = "SELECT CAST(id AS BIGINT) AS id, CAST(caseworker_id AS BIGINT) AS caseworker_id, \
                     CAST(grid_id AS BIGINT) AS grid_id, CAST(checked_on AS TEXT) AS checked_on, \

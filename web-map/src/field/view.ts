@@ -56,15 +56,53 @@ interface Stop {
   address: string;
 }
 
+/** Pending client ids when the browser keeps no storage. */
+const unsaved = new Map<string, string>();
+
+function pendingKey(campaign: number, building: number): string {
+  return `rentgrid.visit.${campaign}.${building}`;
+}
+
+/** A random RFC 4122 version 4 UUID; `crypto.randomUUID` exists only on HTTPS and localhost, and
+ *  phones reach a district server over plain HTTP. */
+function randomUuid(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** The client id of a stop's pending submission, kept until the server confirms it. */
 function clientId(campaign: number, building: number): string {
-  const key = `rentgrid.visit.${campaign}.${building}`;
-  let id = window.localStorage.getItem(key);
+  const key = pendingKey(campaign, building);
+  let id: string | null = unsaved.get(key) ?? null;
+  try {
+    id ??= window.localStorage.getItem(key);
+  } catch {
+    // Storage disabled: the id lives as long as the page.
+  }
   if (!id) {
-    id = crypto.randomUUID();
-    window.localStorage.setItem(key, id);
+    id = randomUuid();
+    unsaved.set(key, id);
+    try {
+      window.localStorage.setItem(key, id);
+    } catch {
+      // As above.
+    }
   }
   return id;
+}
+
+/** Forgets a stop's client id once the server has the visit. */
+function sent(campaign: number, building: number): void {
+  const key = pendingKey(campaign, building);
+  unsaved.delete(key);
+  try {
+    window.localStorage.removeItem(key);
+  } catch {
+    // Storage disabled.
+  }
 }
 
 /** Builds the form's visit: found units share the persons found; hazards go into the notes. */
@@ -133,7 +171,7 @@ export function mountField(root: HTMLElement): () => void {
         button.disabled = true;
         try {
           await postVisit({ ...body, client_id: clientId(campaign.id, stop.building) });
-          window.localStorage.removeItem(`rentgrid.visit.${campaign.id}.${stop.building}`);
+          sent(campaign.id, stop.building);
           done.add(stop.building);
           item.classList.add('rg-visited');
           status.textContent = t('done');
@@ -188,7 +226,7 @@ export function mountField(root: HTMLElement): () => void {
 
   const show = () =>
     render().catch((error: unknown) => {
-      section.replaceChildren(h('p', { role: 'alert' }, t('failed', { detail: error instanceof Error ? error.message : String(error) })));
+      section.replaceChildren(h('p', { role: 'alert' }, tApp('loadFailed', { detail: error instanceof Error ? error.message : String(error) })));
     });
   void show();
   const off = onLangChange(() => void show());
