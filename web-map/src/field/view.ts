@@ -6,6 +6,8 @@
  * doubles a record.
  */
 import { fetchRoutes, postVisit, type Campaign, type VisitBody } from '../api';
+
+type Routes = Awaited<ReturnType<typeof fetchRoutes>>;
 import { dayToShow, loadCampaign, requestedCampaign } from '../layers/campaign';
 import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18n';
 import { h } from '../ui/dom';
@@ -132,19 +134,28 @@ export function mountField(root: HTMLElement): () => void {
   const section = h('section', { class: 'rg-field' });
   /** Buildings recorded on this page (kept across a language switch). */
   const done = new Set<number>();
+  /** What was typed into each stop's form and not yet sent, by building (kept across redraws). */
+  const drafts = new Map<number, Map<string, string | boolean>>();
   root.replaceChildren(section);
 
+  /** The campaign, the day and its routes (for every caseworker), fetched once per page. */
+  let data: Promise<{ campaign: Campaign | undefined; date: string; routes: Routes }> | undefined;
+  const load = () =>
+    (data ??= (async () => {
+      const wanted = requestedCampaign();
+      const campaign = await loadCampaign(wanted.id);
+      const date = campaign ? (dayToShow(campaign, wanted.date) ?? '') : '';
+      const routes: Routes = campaign && date ? await fetchRoutes(campaign.id, date) : { type: 'FeatureCollection', features: [] };
+      return { campaign, date, routes };
+    })());
+
   const render = async () => {
-    const wanted = requestedCampaign();
-    const campaign: Campaign | undefined = await loadCampaign(wanted.id);
+    const { campaign, date, routes } = await load();
     if (stopped) return;
     if (!campaign) {
       section.replaceChildren(h('p', null, t('none')));
       return;
     }
-    const date = dayToShow(campaign, wanted.date) ?? '';
-    const routes = date ? await fetchRoutes(campaign.id, date) : { features: [] };
-    if (stopped) return;
     const q = new URLSearchParams(window.location.search);
     const workers = [...new Set(routes.features.map((f) => f.properties.caseworker_id))];
     const me = Number(q.get('caseworker')) || workers[0];
@@ -172,6 +183,7 @@ export function mountField(root: HTMLElement): () => void {
         try {
           await postVisit({ ...body, client_id: clientId(campaign.id, stop.building) });
           sent(campaign.id, stop.building);
+          drafts.delete(stop.building);
           done.add(stop.building);
           item.classList.add('rg-visited');
           status.textContent = t('done');
@@ -195,6 +207,18 @@ export function mountField(root: HTMLElement): () => void {
         h('label', null, t('notes'), h('textarea', { name: 'notes', maxlength: 1000, rows: 2 })),
         submit,
       );
+      for (const [name, value] of drafts.get(stop.building) ?? []) {
+        const field = form.elements.namedItem(name);
+        if (field instanceof HTMLInputElement && field.type === 'checkbox') field.checked = value === true;
+        else if (field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement) field.value = String(value);
+      }
+      form.addEventListener('input', (event) => {
+        const field = event.target;
+        if (!(field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement)) return;
+        const draft = drafts.get(stop.building) ?? new Map<string, string | boolean>();
+        draft.set(field.name, field instanceof HTMLInputElement && field.type === 'checkbox' ? field.checked : field.value);
+        drafts.set(stop.building, draft);
+      });
       form.addEventListener('submit', (event) => {
         event.preventDefault();
         void send(visitFrom(form, base), submit);
@@ -226,6 +250,7 @@ export function mountField(root: HTMLElement): () => void {
 
   const show = () =>
     render().catch((error: unknown) => {
+      data = undefined; // fetch again on the next redraw
       section.replaceChildren(h('p', { role: 'alert' }, tApp('loadFailed', { detail: error instanceof Error ? error.message : String(error) })));
     });
   void show();
