@@ -3,6 +3,7 @@
 //! deterministic demo city.
 
 pub mod atlas;
+pub mod clock;
 pub mod cow;
 pub mod crs;
 pub mod demo;

@@ -1,6 +1,7 @@
 //! rentgrid-server: the stores, access scopes, the HTTP API and the start-up that ties them
 //! together. The `rentgrid` binary (`main.rs`) is a thin CLI over [`startup`].
 
+pub mod access;
 pub mod api;
 pub mod campaign;
 pub mod coverage;

@@ -270,7 +270,7 @@ async fn import(
         Err(startup::StartupError::Store(StoreError::Empty)) => None,
         Err(e) => return Err(e.into()),
     };
-    let opts = ingest::Options { encoding, crs, today: time::OffsetDateTime::now_utc().date() };
+    let opts = ingest::Options { encoding, crs, today: rentgrid_geodata::clock::today() };
     let checked = ingest::check(kind, &bytes, &opts, store.as_ref(), atlas.as_ref())
         .await
         .with_context(|| format!("{}", file.display()))?;

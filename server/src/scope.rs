@@ -8,19 +8,7 @@ use rentgrid_geodata::GridId;
 use std::collections::BTreeSet;
 use std::convert::Infallible;
 
-/// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 指挥中心: all records of the district.
-    CommandCenter,
-    /// 综管员: their own grids.
-    Caseworker,
-    /// 流管办 supervisor: their street.
-    Supervisor,
-    /// 领导: aggregates only.
-    Leader,
-}
+pub use crate::access::Role;
 
 /// What one request may see.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +22,7 @@ pub struct Scope {
 impl Scope {
     /// The command center's scope: everything.
     pub fn everything() -> Self {
-        Self { role: Role::CommandCenter, grids: None }
+        Self { role: Role::Center, grids: None }
     }
 
     /// True when this scope may see `grid`.

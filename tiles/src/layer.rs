@@ -1,4 +1,5 @@
-//! The map layers the tiles serve, and what each holds, as TileJSON 3.0 `vector_layers` say it.
+//! The map layers the tiles serve, and the vocabulary of what each holds, as TileJSON 3.0
+//! `vector_layers` say it (each layer's own table is in its builder module, [`crate::layers`]).
 
 use crate::Error;
 use std::str::FromStr;
@@ -46,29 +47,6 @@ impl Layer {
             Layer::Basemap => "basemap",
             Layer::Heat => "heat",
         }
-    }
-
-    /// The MVT layers its tiles hold, for TileJSON's `vector_layers`.
-    pub fn vector_layers(self) -> &'static [VectorLayer] {
-        match self {
-            Layer::Grids => crate::layers::grids::VECTOR_LAYERS,
-            Layer::Buildings => crate::layers::buildings::VECTOR_LAYERS,
-            Layer::RentalUnits => crate::layers::rental_units::VECTOR_LAYERS,
-            Layer::Workplaces => crate::layers::workplaces::VECTOR_LAYERS,
-            Layer::Boundaries => crate::layers::boundaries::VECTOR_LAYERS,
-            Layer::Basemap => crate::layers::basemap::VECTOR_LAYERS,
-            Layer::Heat => crate::layers::heat::VECTOR_LAYERS,
-        }
-    }
-
-    /// The lowest zoom it has tiles at (TileJSON `minzoom`); below it a tile is empty.
-    pub fn minzoom(self) -> u8 {
-        self.vector_layers().iter().map(|l| l.minzoom).min().unwrap_or(0)
-    }
-
-    /// The highest zoom it has tiles at (TileJSON `maxzoom`); clients overzoom beyond it.
-    pub fn maxzoom(self) -> u8 {
-        self.vector_layers().iter().map(|l| l.maxzoom).max().unwrap_or(0)
     }
 
     /// True for point layers, which cluster (a change moves clusters up to a tile away).

@@ -60,7 +60,7 @@ pub async fn import(
     let kind: Kind = kind.parse().map_err(ApiError::NotFound)?;
     let encoding = q.get("encoding").map(|e| e.parse::<Encoding>()).transpose().map_err(ApiError::BadRequest)?;
     let (crs, skip_invalid) = options(&q)?;
-    let opts = Options { encoding, crs, today: time::OffsetDateTime::now_utc().date() };
+    let opts = Options { encoding, crs, today: rentgrid_geodata::clock::today() };
     let atlas = state.atlas();
     let checked =
         ingest::check(kind, &body, &opts, state.store().as_ref(), Some(&atlas)).await.map_err(|e| match e {

@@ -222,16 +222,7 @@ fn attachment(file: &str, format: crate::export::Format, bytes: Vec<u8>) -> Resp
         .into_response()
 }
 
-/// Today in China Standard Time.
-/// Now, as RFC 3339 (UTC).
-pub(crate) fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
-pub(crate) fn today() -> time::Date {
-    let offset = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
-    time::OffsetDateTime::now_utc().to_offset(offset).date()
-}
+pub(crate) use rentgrid_geodata::clock::{now_rfc3339, today};
 
 /// Parses `minLon,minLat,maxLon,maxLat`.
 pub fn parse_bbox(s: &str) -> Result<Rect<f64>, ApiError> {

@@ -11,10 +11,37 @@ pub mod workplaces;
 
 use crate::cluster::{Clustering, PointFeature};
 use crate::geometry::Generalise;
+use crate::layer::VectorLayer;
 use crate::mvt::{LayerEncoder, Value};
 use crate::tile::{TileId, TileProjection};
 use crate::{Layer, TileOptions, TileSources};
 use geo::Rect;
+
+/// What each tile set holds: its builder module's table.
+impl Layer {
+    /// The MVT layers its tiles hold, for TileJSON's `vector_layers`.
+    pub fn vector_layers(self) -> &'static [VectorLayer] {
+        match self {
+            Layer::Grids => grids::VECTOR_LAYERS,
+            Layer::Buildings => buildings::VECTOR_LAYERS,
+            Layer::RentalUnits => rental_units::VECTOR_LAYERS,
+            Layer::Workplaces => workplaces::VECTOR_LAYERS,
+            Layer::Boundaries => boundaries::VECTOR_LAYERS,
+            Layer::Basemap => basemap::VECTOR_LAYERS,
+            Layer::Heat => heat::VECTOR_LAYERS,
+        }
+    }
+
+    /// The lowest zoom it has tiles at (TileJSON `minzoom`); below it a tile is empty.
+    pub fn minzoom(self) -> u8 {
+        self.vector_layers().iter().map(|l| l.minzoom).min().unwrap_or(0)
+    }
+
+    /// The highest zoom it has tiles at (TileJSON `maxzoom`); clients overzoom beyond it.
+    pub fn maxzoom(self) -> u8 {
+        self.vector_layers().iter().map(|l| l.maxzoom).max().unwrap_or(0)
+    }
+}
 
 /// One attempt at one tile: what to draw from, which tile, and how coarse (0 is as fine as the
 /// options allow; each level doubles cells and tolerance and quadruples the smallest ring).
