@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::campaigns::{CampaignRecord, NewCampaign, StoredBlock, StoredCampaign, phase_str};
-use crate::store::sqlite::{fmt_date, parse_date};
+use crate::store::dates::{fmt_date, parse_date};
 use geo::Point;
 use rentgrid_analysis::candidates::{BuildingEstimate, Lang, Reason};
 use rentgrid_analysis::network::WalkingNetwork;

@@ -2,15 +2,18 @@
 //! readers are never blocked by the writer.
 
 use super::codec::{line, multipolygon, polygon, to_geojson};
+use super::dates::{fmt_date, parse_date};
+use super::imports::{UPSERT_UNIT, assign_landlords};
+use super::names::{community_kind_str, parse_community_kind, street_kind_str};
 use super::{Cell, Keyed, Keys, Ledger, LedgerRows, ledger_sql};
 use super::{IMPORT_CHUNK, ImportCounts, NewVisit, Progress, Result, Store, StoreError, StoreInfo, VisitOutcome};
 use async_trait::async_trait;
 use rentgrid_geodata::atlas::BuildingStats;
 use rentgrid_geodata::import::buildings::ImportedBuilding;
-use rentgrid_geodata::import::units::{ImportedUnit, LandlordRecord};
+use rentgrid_geodata::import::units::ImportedUnit;
 use rentgrid_geodata::{
-    AtlasInput, Block, Building, BuildingKind, City, Community, CommunityKind, District, Grid, Road, RoadClass,
-    StatsDelta, Street, StreetKind, Visit, Workplace,
+    AtlasInput, Block, Building, BuildingKind, City, Community, District, Grid, Road, RoadClass, StatsDelta, Street,
+    StreetKind, Visit, Workplace,
 };
 use sqlx::migrate::Migrator;
 use sqlx::query_builder::Separated;
@@ -20,7 +23,6 @@ use sqlx::{TypeInfo, ValueRef};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use time::Date;
 
 /// The SQLite migrations, compiled in.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -33,19 +35,6 @@ pub const FILE_NAME: &str = "rentgrid.sqlite";
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
-}
-
-const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
-
-/// Formats a date as `YYYY-MM-DD`.
-pub fn fmt_date(d: Date) -> String {
-    d.format(DATE_FORMAT).unwrap_or_default()
-}
-
-/// Parses `YYYY-MM-DD`.
-pub fn parse_date(s: &str) -> Option<Date> {
-    Date::parse(s, DATE_FORMAT).ok()
 }
 
 impl SqliteStore {
@@ -138,31 +127,6 @@ async fn insert_then<'a, T: Sync>(
         progress(label, done, total);
     }
     Ok(())
-}
-
-pub(crate) fn street_kind_str(k: StreetKind) -> &'static str {
-    match k {
-        StreetKind::Subdistrict => "subdistrict",
-        StreetKind::Town => "town",
-        StreetKind::Township => "township",
-    }
-}
-
-/// The stored name of a community kind.
-pub fn community_kind_str(k: CommunityKind) -> &'static str {
-    match k {
-        CommunityKind::Urban => "urban",
-        CommunityKind::UrbanVillage => "urban_village",
-        CommunityKind::Industrial => "industrial",
-        CommunityKind::Rural => "rural",
-    }
-}
-
-/// Parses [`community_kind_str`].
-pub fn parse_community_kind(s: &str) -> Option<CommunityKind> {
-    [CommunityKind::Urban, CommunityKind::UrbanVillage, CommunityKind::Industrial, CommunityKind::Rural]
-        .into_iter()
-        .find(|k| community_kind_str(*k) == s)
 }
 
 #[async_trait]
@@ -985,39 +949,6 @@ impl Store for SqliteStore {
         super::contracts::sqlite::accept(&self.pool, id, acceptance).await
     }
 }
-
-/// Landlord ids for imported units: known ID numbers reuse their landlord, the rest get new
-/// ids after the largest. Returns the id per unit and the landlords to insert.
-pub(super) fn assign_landlords<'a>(
-    units: &'a [ImportedUnit],
-    known: &mut HashMap<String, i64>,
-    mut next: i64,
-) -> (Vec<Option<i64>>, Vec<(i64, &'a LandlordRecord)>) {
-    let mut new = Vec::new();
-    let ids = units
-        .iter()
-        .map(|u| {
-            let l = u.unit.landlord.as_ref()?;
-            if let Some(&id) = known.get(&l.id_number).filter(|_| !l.id_number.is_empty()) {
-                return Some(id);
-            }
-            let id = next;
-            next += 1;
-            if !l.id_number.is_empty() {
-                known.insert(l.id_number.clone(), id);
-            }
-            new.push((id, l));
-            Some(id)
-        })
-        .collect();
-    (ids, new)
-}
-
-/// The `ON CONFLICT` clause of an import: the ledger's row replaces the stored unit.
-pub(super) const UPSERT_UNIT: &str = " ON CONFLICT (external_id) DO UPDATE SET building_id = excluded.building_id, \
-    landlord_id = excluded.landlord_id, label = excluded.label, registered = excluded.registered, \
-    registered_on = excluded.registered_on, pledge_signed = excluded.pledge_signed, tenants = excluded.tenants, \
-    mode = excluded.mode, concentrated = excluded.concentrated";
 
 fn visit_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Visit> {
     let day: String = row.try_get("visited_on")?;

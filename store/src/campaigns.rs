@@ -6,7 +6,7 @@
 //! The rule for visits (a campaign visit names its campaign): the first visit to a building of
 //! a block not started moves the block to 排查; when every building of a block in 排查 has a
 //! visit of the campaign, the block moves to 清理. The later phases advance only when asked
-//! ([`crate::store::Store::advance_block`]). A replayed visit is answered before any of this, so
+//! ([`crate::Store::advance_block`]). A replayed visit is answered before any of this, so
 //! it changes no phase.
 
 use rentgrid_analysis::sweep::{BlockProgress, Phase};
@@ -105,7 +105,7 @@ fn corrupt(what: &'static str, id: impl ToString, reason: String) -> super::Stor
 }
 
 fn date_of(what: &'static str, id: u32, s: &str) -> super::Result<Date> {
-    super::sqlite::parse_date(s).ok_or_else(|| corrupt(what, id, format!("date {s:?}")))
+    crate::dates::parse_date(s).ok_or_else(|| corrupt(what, id, format!("date {s:?}")))
 }
 
 /// The progress of `block` with its stored phase.
@@ -410,7 +410,7 @@ macro_rules! campaign_store {
     };
 }
 
-campaign_store!(sqlite, sqlx::Sqlite, sqlx::SqliteConnection, date = crate::store::sqlite::fmt_date, for_update = "");
+campaign_store!(sqlite, sqlx::Sqlite, sqlx::SqliteConnection, date = crate::dates::fmt_date, for_update = "");
 campaign_store!(
     postgres,
     sqlx::Postgres,

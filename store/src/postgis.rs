@@ -3,7 +3,8 @@
 //! whole columns as arrays (`UNNEST`), so a city takes a few statements per table, not a round
 //! trip per row.
 
-use super::sqlite::{UPSERT_UNIT, assign_landlords};
+use super::imports::{UPSERT_UNIT, assign_landlords};
+use super::names::{parse_community_kind, street_kind_str};
 use super::wkb;
 use super::{Cell, Keyed, Keys, Ledger, LedgerRows, ledger_sql};
 use super::{IMPORT_CHUNK, ImportCounts, NewVisit, Progress, Result, Store, StoreError, StoreInfo, VisitOutcome};
@@ -163,14 +164,6 @@ impl PostgisStore {
     }
 }
 
-fn street_kind_str(k: StreetKind) -> &'static str {
-    match k {
-        StreetKind::Subdistrict => "subdistrict",
-        StreetKind::Town => "town",
-        StreetKind::Township => "township",
-    }
-}
-
 /// Runs `f` over `rows` in chunks, reporting progress.
 async fn chunked<T, F>(conn: &mut PgConnection, rows: &[T], label: &str, progress: Progress<'_>, mut f: F) -> Result<()>
 where
@@ -234,7 +227,7 @@ impl Store for PostgisStore {
             .bind(rows.iter().map(|(_, x)| x.code.clone()).collect::<Vec<_>>())
             .bind(rows.iter().map(|(_, x)| x.name.clone()).collect::<Vec<_>>())
             .bind(rows.iter().map(|(_, x)| x.street_code.clone()).collect::<Vec<_>>())
-            .bind(rows.iter().map(|(_, x)| super::sqlite::community_kind_str(x.kind).to_string()).collect::<Vec<_>>())
+            .bind(rows.iter().map(|(_, x)| super::names::community_kind_str(x.kind).to_string()).collect::<Vec<_>>())
             .bind(rows.iter().map(|(i, _)| *i as i32).collect::<Vec<_>>())
         })
         .await?;
@@ -467,7 +460,7 @@ impl Store for PostgisStore {
             .map(|r| {
                 let code: String = r.try_get("code")?;
                 let kind: String = r.try_get("kind")?;
-                let kind = super::sqlite::parse_community_kind(&kind).ok_or_else(|| StoreError::Corrupt {
+                let kind = parse_community_kind(&kind).ok_or_else(|| StoreError::Corrupt {
                     what: "community",
                     id: code.clone(),
                     reason: format!("kind {kind:?}"),
@@ -1008,64 +1001,6 @@ fn visit_from_row(row: &PgRow) -> Result<Visit> {
     })
 }
 
-/// Throwaway PostGIS databases for tests and tools.
-pub mod testing {
-    use super::PostgisStore;
-    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-    use sqlx::{ConnectOptions, PgPool};
-    use std::str::FromStr;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    /// The server tests use: `RENTGRID_TEST_POSTGRES`, else the local trust-auth default.
-    pub fn admin_url() -> String {
-        std::env::var("RENTGRID_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-    }
-
-    /// A database created for one test, migrated to this build's schema.
-    pub struct TestDatabase {
-        admin: PgPool,
-        /// Its name.
-        pub name: String,
-        /// Its URL.
-        pub url: String,
-    }
-
-    impl TestDatabase {
-        /// Creates an empty database with a unique name; `migrate` applies the schema.
-        pub async fn create(migrate: bool) -> Result<(Self, PostgisStore), String> {
-            static N: AtomicU32 = AtomicU32::new(0);
-            let admin_url = admin_url();
-            let hint = |e: &dyn std::fmt::Display| {
-                format!(
-                    "PostgreSQL with PostGIS is not usable at {admin_url} ({e}). Run the tests through scripts/test, \
-                     which installs and starts it, or point RENTGRID_TEST_POSTGRES at a server"
-                )
-            };
-            let options = PgConnectOptions::from_str(&admin_url).map_err(|e| hint(&e))?;
-            let admin =
-                PgPoolOptions::new().max_connections(2).connect_with(options.clone()).await.map_err(|e| hint(&e))?;
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let name = format!("rentgrid_test_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.map_err(|e| hint(&e))?;
-            let url = options.database(&name).to_url_lossy().to_string();
-            let store = PostgisStore::connect(&url).await.map_err(|e| hint(&e))?;
-            if migrate {
-                store.migrate().await.map_err(|e| hint(&e))?;
-            }
-            Ok((Self { admin, name, url }, store))
-        }
-
-        /// Drops the database (closing what still uses it).
-        pub async fn drop_database(self) {
-            let _ =
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&self.admin).await;
-        }
-    }
-}
-
 /// A cell of any type, as PostgreSQL returns it.
 fn cell(r: &PgRow, i: usize) -> Result<Cell> {
     let raw = r.try_get_raw(i)?;
@@ -1080,7 +1015,7 @@ fn cell(r: &PgRow, i: usize) -> Result<Cell> {
         "FLOAT4" => Cell::Num(r.try_get::<f32, _>(i)?.into()),
         "FLOAT8" => Cell::Num(r.try_get(i)?),
         "BOOL" => Cell::Int(r.try_get::<bool, _>(i)?.into()),
-        "DATE" => Cell::Text(super::sqlite::fmt_date(r.try_get(i)?)),
+        "DATE" => Cell::Text(super::dates::fmt_date(r.try_get(i)?)),
         _ => Cell::Text(r.try_get(i)?),
     })
 }

@@ -5,9 +5,14 @@
 pub mod campaigns;
 pub mod codec;
 pub mod contracts;
+pub mod dates;
+mod imports;
 mod ledgers;
+pub mod names;
 pub mod postgis;
 pub mod sqlite;
+#[cfg(feature = "postgis")]
+pub mod testing;
 pub mod wkb;
 
 use async_trait::async_trait;

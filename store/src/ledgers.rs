@@ -129,7 +129,7 @@ macro_rules! ledger_writes {
             }
 
             /// The ledger keys of a table: key → (id, parent id).
-            pub async fn keys(pool: &sqlx::Pool<Db>, of: Keyed) -> Result<crate::store::Keys> {
+            pub async fn keys(pool: &sqlx::Pool<Db>, of: Keyed) -> Result<crate::Keys> {
                 let rows = sqlx::query(of.sql()).fetch_all(pool).await?;
                 rows.iter()
                     .map(|r| {
@@ -143,8 +143,8 @@ macro_rules! ledger_writes {
             pub async fn ledger(
                 pool: &sqlx::Pool<Db>,
                 sql: &str,
-                cell: fn(&<Db as sqlx::Database>::Row, usize) -> Result<crate::store::Cell>,
-            ) -> Result<Vec<Vec<crate::store::Cell>>> {
+                cell: fn(&<Db as sqlx::Database>::Row, usize) -> Result<crate::Cell>,
+            ) -> Result<Vec<Vec<crate::Cell>>> {
                 let rows = sqlx::query(sql).fetch_all(pool).await?;
                 rows.iter().map(|r| (0..r.len()).map(|i| cell(r, i)).collect()).collect()
             }
@@ -199,7 +199,7 @@ macro_rules! ledger_writes {
                     |q, (i, s)| {
                         q.push_bind(s.code.clone())
                             .push_bind(s.name.clone())
-                            .push_bind(crate::store::sqlite::street_kind_str(s.kind))
+                            .push_bind(crate::names::street_kind_str(s.kind))
                             .push_bind(*i);
                     },
                 )
@@ -222,7 +222,7 @@ macro_rules! ledger_writes {
                         q.push_bind(x.code.clone())
                             .push_bind(x.name.clone())
                             .push_bind(x.street_code.clone())
-                            .push_bind(crate::store::sqlite::community_kind_str(x.kind))
+                            .push_bind(crate::names::community_kind_str(x.kind))
                             .push_bind(*i);
                     },
                 )
@@ -521,9 +521,9 @@ ledger_writes!(
     sqlite,
     sqlx::Sqlite,
     sqlx::SqliteConnection,
-    date = crate::store::sqlite::fmt_date,
-    geom = crate::store::sqlite::bind_geometry,
-    lock = crate::store::sqlite::lock_nothing,
+    date = crate::dates::fmt_date,
+    geom = crate::sqlite::bind_geometry,
+    lock = crate::sqlite::lock_nothing,
     point_columns = "lon, lat",
     point_set = "lon = v.column11, lat = v.column12"
 );
@@ -533,8 +533,8 @@ ledger_writes!(
     sqlx::Postgres,
     sqlx::PgConnection,
     date = std::convert::identity,
-    geom = crate::store::postgis::bind_geometry,
-    lock = crate::store::postgis::lock_table,
+    geom = crate::postgis::bind_geometry,
+    lock = crate::postgis::lock_table,
     point_columns = "point",
     point_set = "point = v.column11"
 );

@@ -135,7 +135,7 @@ fn u32_of(v: i64, what: &'static str) -> Result<u32> {
 }
 
 fn date_of(s: &str, what: &'static str) -> Result<Date> {
-    crate::store::sqlite::parse_date(s).ok_or_else(|| StoreError::Corrupt {
+    crate::dates::parse_date(s).ok_or_else(|| StoreError::Corrupt {
         what,
         id: s.to_string(),
         reason: "not a YYYY-MM-DD date".into(),
@@ -481,7 +481,7 @@ macro_rules! contract_store {
 contract_store!(
     sqlite,
     sqlx::Sqlite,
-    lock = crate::store::sqlite::lock_nothing,
+    lock = crate::sqlite::lock_nothing,
     month = |c| format!("substr({c}, 1, 7)"),
     day = |c| format!("substr({c}, 1, 10)")
 );
@@ -489,7 +489,7 @@ contract_store!(
 contract_store!(
     postgres,
     sqlx::Postgres,
-    lock = crate::store::postgis::lock_table,
+    lock = crate::postgis::lock_table,
     month = |c| format!("to_char({c}, 'YYYY-MM')"),
     day = |c| format!("to_char({c}, 'YYYY-MM-DD')")
 );
