@@ -46,7 +46,7 @@ echo "== the ledger: $ROWS rows" >&2
 "$bin" demo --data "$work/sqlite1" --scale 1 2>/dev/null
 fresh_db rentgrid_bench_import
 "$bin" demo --database-url "$(pg_url rentgrid_bench_import)" --scale 1 2>/dev/null
-python3 - "$work/sqlite1/rentgrid.sqlite" "$work/ledger.csv" "$ROWS" <<'PY'
+python3 - "$work/sqlite1/rentgrid.gpkg" "$work/ledger.csv" "$ROWS" <<'PY'
 import sqlite3, sys
 n = sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM buildings").fetchone()[0]
 rows = int(sys.argv[3])

@@ -49,7 +49,7 @@ pub enum Status {
 }
 
 /// Counts summed over a place: its buildings' [`BuildingStats`], how many buildings, its area.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
     /// Buildings.
     pub buildings: u32,
@@ -74,7 +74,7 @@ impl Counts {
 }
 
 /// The KPIs of one place.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Kpi {
     /// The counts they come from.
     #[serde(flatten)]

@@ -436,7 +436,7 @@ pub struct DayPlan {
 }
 
 /// The KPIs of the area: as the register measures them and against the estimated actual counts.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AreaKpi {
     /// Measured KPIs of the area's buildings.
     pub measured: Kpi,
@@ -451,7 +451,7 @@ pub struct AreaKpi {
 }
 
 /// A campaign plan.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignPlan {
     /// Grids the area touches, ascending.
     pub grids: Vec<GridId>,

@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::campaigns::{CampaignRecord, NewCampaign, StoredBlock, StoredCampaign, phase_str};
-use crate::store::sqlite::{fmt_date, parse_date};
+use crate::store::dates::{fmt_date, parse_date};
 use geo::Point;
 use rentgrid_analysis::candidates::{BuildingEstimate, Lang, Reason};
 use rentgrid_analysis::network::WalkingNetwork;
@@ -206,18 +206,16 @@ pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest) -> Api
     }
     let record = CampaignRecord {
         created_on: crate::api::today(),
-        area: req.area_json.to_string(),
-        team: json!(req.input.team).to_string(),
+        area: req.area_json,
+        team: req.input.team.clone(),
         start: req.input.start,
         working_days: req.working_days,
         buildings_per_day: req.input.buildings_per_day,
         recheck_weeks: req.input.consolidate_after_weeks,
-        plan: serde_json::to_string(&plan).map_err(|e| ApiError::Internal(e.to_string()))?,
+        plan,
     };
-    let new = NewCampaign {
-        record,
-        blocks: plan.blocks.iter().map(|b| (b.block_id, b.grid_id, b.buildings.clone())).collect(),
-    };
+    let blocks = record.plan.blocks.iter().map(|b| (b.block_id, b.grid_id, b.buildings.clone())).collect();
+    let new = NewCampaign { record, blocks };
     let id = state.create_campaign(&new).await?;
     let stored = state.store().campaigns(Some(id)).await?;
     let c = stored.first().ok_or_else(|| ApiError::Internal(format!("campaign {id} vanished")))?;
@@ -250,12 +248,11 @@ fn phase_json(p: Option<Phase>) -> Value {
 /// A stored campaign: its request, progress, and with `full` the plan and its blocks as GeoJSON
 /// polygons numbered in order and carrying their phase.
 pub fn campaign_json(atlas: &Atlas, c: &StoredCampaign, full: bool) -> Value {
-    let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
     let mut v = json!({
         "id": c.id,
         "created_on": fmt_date(c.record.created_on),
-        "area": parse(&c.record.area),
-        "caseworkers": parse(&c.record.team),
+        "area": c.record.area,
+        "caseworkers": c.record.team,
         "start_date": fmt_date(c.record.start),
         "working_days": c.record.working_days,
         "buildings_per_day": c.record.buildings_per_day,
@@ -265,7 +262,7 @@ pub fn campaign_json(atlas: &Atlas, c: &StoredCampaign, full: bool) -> Value {
     if !full {
         return v;
     }
-    let plan = parse(&c.record.plan);
+    let plan = &c.record.plan;
     let features: Vec<Value> = c
         .blocks
         .iter()
@@ -288,41 +285,21 @@ pub fn campaign_json(atlas: &Atlas, c: &StoredCampaign, full: bool) -> Value {
                     "phase_zh": b.phase.map(Phase::name_zh),
                     "buildings": b.buildings,
                     "visited": b.visited,
-                    "planned": plan["blocks"][b.seq as usize]["phases"],
+                    "planned": plan.blocks.get(b.seq as usize).map(|s| &s.phases),
                 },
             })
         })
         .collect();
-    v["plan"] = plan;
+    v["plan"] = json!(plan);
     v["blocks"] = json!({ "type": "FeatureCollection", "features": features });
     v
-}
-
-/// The caseworkers' buildings of one day of a stored plan.
-#[derive(Debug, Deserialize)]
-struct PlannedDay {
-    date: String,
-    assignments: Vec<PlannedAssignment>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PlannedAssignment {
-    caseworker_id: u32,
-    buildings: Vec<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PlannedDays {
-    days: Vec<PlannedDay>,
 }
 
 /// Each caseworker's walk on `date`: a LineString through the community station and the stops
 /// in order, the station and the numbered stops as points.
 pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<Value> {
-    let days: PlannedDays = serde_json::from_str(&c.record.plan)
-        .map_err(|e| ApiError::Internal(format!("campaign {} plan unreadable: {e}", c.id)))?;
     let day_s = fmt_date(date);
-    let Some(day) = days.days.iter().find(|d| d.date == day_s) else {
+    let Some(day) = c.record.plan.days.iter().find(|d| d.date == date) else {
         return Ok(json!({
             "type": "FeatureCollection",
             "campaign_id": c.id,

@@ -480,7 +480,7 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
                     Cell::Text(c.community.code.clone()),
                     Cell::Text(c.community.name.clone()),
                     Cell::Text(c.community.street_code.clone()),
-                    Cell::Text(crate::store::sqlite::community_kind_str(c.community.kind).into()),
+                    Cell::Text(crate::store::names::community_kind_str(c.community.kind).into()),
                 ]);
                 geometry.push(None);
             }

@@ -1,4 +1,4 @@
-//! rentgrid-server: the stores, access scopes, the HTTP API and the start-up that ties them
+//! rentgrid-server: access scopes, the HTTP API and the start-up that ties them
 //! together. The `rentgrid` binary (`main.rs`) is a thin CLI over [`startup`].
 
 pub mod access;
@@ -11,8 +11,10 @@ pub mod ingest;
 pub mod scope;
 pub mod startup;
 pub mod state;
-pub mod store;
 pub mod tile_cache;
+
+/// The system of record, re-exported so that `crate::store::…` names it.
+pub use rentgrid_store as store;
 
 pub use api::app;
 pub use state::AppState;

@@ -8,7 +8,8 @@ use rentgrid_geodata::demo::{DEFAULT_AS_OF, DEFAULT_SEED, DemoOptions};
 use rentgrid_server::export::{self, Format, Lang, Layer};
 use rentgrid_server::ingest::{self, Kind};
 use rentgrid_server::startup::{self, StoreLocation};
-use rentgrid_server::store::sqlite::{FILE_NAME, parse_date};
+use rentgrid_server::store::dates::parse_date;
+use rentgrid_server::store::gpkg::{FILE_NAME, LEGACY_FILE_NAME};
 use rentgrid_server::store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -356,8 +357,9 @@ async fn export_to(
 }
 
 fn remove_store(data: &Path) -> anyhow::Result<()> {
-    for suffix in ["", "-wal", "-shm"] {
-        let p = data.join(format!("{FILE_NAME}{suffix}"));
+    for p in
+        [FILE_NAME, LEGACY_FILE_NAME].iter().flat_map(|f| ["", "-wal", "-shm"].map(|s| data.join(format!("{f}{s}"))))
+    {
         if p.exists() {
             std::fs::remove_file(&p).with_context(|| format!("cannot remove {}", p.display()))?;
         }

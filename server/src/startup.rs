@@ -1,8 +1,8 @@
 //! Opening a data directory, seeding the demo city into an empty store, building the Atlas.
 
 use crate::state::AppState;
+use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
-use crate::store::sqlite::SqliteStore;
 use crate::store::{Progress, Store, StoreError};
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::demo::{self, DemoOptions};
@@ -75,7 +75,7 @@ pub async fn open_store(at: &StoreLocation, migrate: bool) -> Result<Arc<dyn Sto
 
 /// Opens the SQLite store in `data_dir`.
 pub async fn open_sqlite(data_dir: &Path) -> Result<Arc<dyn Store>, StartupError> {
-    Ok(Arc::new(SqliteStore::open(data_dir).await?))
+    Ok(Arc::new(GpkgStore::open(data_dir).await?))
 }
 
 /// The state for serving `store`.

@@ -257,3 +257,72 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
         assert_eq!(read, expected, "{path}: the {field} of each feature, GDAL's vs ours");
     }
 }
+
+/// The feature count `ogrinfo -so` reports for `layer` of the GeoPackage, checking that GDAL
+/// opened it with its GeoPackage driver.
+fn gpkg_count(gpkg: &str, layer: &str, geometry: &str) -> u64 {
+    let out = ogrinfo(&["-ro", "-so", gpkg, layer]);
+    assert!(out.contains("using driver `GPKG' successful"), "{gpkg} is not read as a GeoPackage: {out}");
+    assert!(out.contains(&format!("Geometry: {geometry}")), "{layer}: expected {geometry} geometry: {out}");
+    assert!(out.contains("WGS 84"), "{layer}: expected EPSG:4326: {out}");
+    out.lines()
+        .find_map(|l| l.strip_prefix("Feature Count: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no feature count for {layer}: {out}"))
+}
+
+#[test]
+fn the_data_directory_is_a_geopackage_gdal_opens() {
+    if !have_ogrinfo() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_string_lossy().to_string();
+    let demo = rentgrid(&["demo", "--scale", "0.05", "--data", &data_arg]).output().expect("run rentgrid demo");
+    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    let gpkg = data.join("rentgrid.gpkg").to_string_lossy().to_string();
+
+    let mut cmd = rentgrid(&["serve", "--data", &data_arg, "--listen", "127.0.0.1:0"]);
+    cmd.env("RENTGRID_WEB", dir.path().join("no-web-map")).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut server = Server(cmd.spawn().expect("start rentgrid"));
+    let stdout = server.0.stdout.take().expect("stdout");
+    let addr = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("listening on http://").map(|a| a.trim().to_string()))
+        .expect("rentgrid did not say where it listens");
+    let health = get_json(&addr, "/health");
+    let matched = |c: &str| {
+        get_json(&addr, &format!("/collections/{c}/items?limit=1"))["numberMatched"].as_u64().expect("numberMatched")
+    };
+    let workplaces = matched("workplaces");
+    drop(server);
+
+    // Every layer is listed, each with as many features as the register holds.
+    let layers = ogrinfo(&["-ro", &gpkg]);
+    eprintln!("ogrinfo -ro {gpkg}\n{layers}");
+    for layer in [
+        "grids (Multi Polygon)",
+        "buildings (Polygon)",
+        "workplaces (Point)",
+        "blocks (Polygon)",
+        "roads (Line String)",
+        "boundaries (Multi Polygon)",
+    ] {
+        assert!(layers.lines().any(|l| l.ends_with(&format!(": {layer}"))), "ogrinfo does not list {layer}: {layers}");
+    }
+    assert_eq!(gpkg_count(&gpkg, "grids", "Multi Polygon"), health["grids"].as_u64().expect("grids"), "grids");
+    assert_eq!(gpkg_count(&gpkg, "buildings", "Polygon"), health["buildings"].as_u64().expect("buildings"));
+    assert_eq!(gpkg_count(&gpkg, "workplaces", "Point"), workplaces, "workplaces");
+    assert_eq!(gpkg_count(&gpkg, "boundaries", "Multi Polygon"), 1, "the district");
+    // Blocks and roads: as many as the Atlas the store loads holds.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let input = rt.block_on(async {
+        use rentgrid_server::store::Register;
+        let store = rentgrid_server::store::gpkg::GpkgStore::open(&data).await.expect("open the store");
+        store.load_atlas_input().await.expect("read the register")
+    });
+    assert_eq!(gpkg_count(&gpkg, "blocks", "Polygon"), input.blocks.len() as u64, "blocks");
+    assert_eq!(gpkg_count(&gpkg, "roads", "Line String"), input.roads.len() as u64, "roads");
+}

@@ -7,7 +7,7 @@
 
 use rentgrid_geodata::atlas::BuildingStats;
 use rentgrid_server::startup::{self, StoreLocation};
-use rentgrid_server::store::postgis::testing::TestDatabase;
+use rentgrid_server::store::testing::TestDatabase;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 

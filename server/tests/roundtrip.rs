@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_server::startup::{self, StoreLocation};
-use rentgrid_server::store::postgis::testing::TestDatabase;
+use rentgrid_server::store::testing::TestDatabase;
 use std::path::Path;
 use std::process::{Command, Output};
 use tower::ServiceExt;

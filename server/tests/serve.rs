@@ -108,9 +108,8 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
 #[test]
 fn postgis_serve_refuses_an_unknown_schema_until_migrated_then_seeds_itself() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (db, _store) = rt
-        .block_on(rentgrid_server::store::postgis::testing::TestDatabase::create(false))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (db, _store) =
+        rt.block_on(rentgrid_server::store::testing::TestDatabase::create(false)).unwrap_or_else(|e| panic!("{e}"));
     let rentgrid = env!("CARGO_BIN_EXE_rentgrid");
     let refused = Command::new(rentgrid)
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])

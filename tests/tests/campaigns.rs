@@ -320,6 +320,12 @@ async fn a_replayed_campaign_visit_changes_nothing(backend: Backend) {
     let res = post(r, "/api/visits", &visit(id, outside.id, "sweep-outside")).await;
     assert_error(&res, StatusCode::UNPROCESSABLE_ENTITY, "not in campaign");
     assert_eq!(f.db.int("SELECT COUNT(*) FROM visits WHERE client_id = 'sweep-outside'").await, 0);
+    // The checks of a visit run in one order on both stores: a unit not in the building is named
+    // before the campaign the building is not in.
+    let mut both = visit(id, outside.id, "sweep-outside-unit");
+    both["register_units"] = json!([u32::MAX]);
+    let res = post(r, "/api/visits", &both).await;
+    assert_error(&res, StatusCode::UNPROCESSABLE_ENTITY, "is not in building");
     f.done().await;
 }
 

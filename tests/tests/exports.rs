@@ -11,7 +11,7 @@ use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::demo::DemoOptions;
 use rentgrid_server::export::{self, Format, Lang, Layer};
 use rentgrid_server::scope::{Role, Scope};
-use rentgrid_server::store::sqlite::SqliteStore;
+use rentgrid_server::store::gpkg::GpkgStore;
 use rentgrid_server::{app, startup};
 use std::io::Cursor;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use tower::ServiceExt;
 
 async fn fixture() -> (tempfile::TempDir, axum::Router, rentgrid_geodata::Atlas) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(dir.path()).await.unwrap());
+    let store = Arc::new(GpkgStore::open(dir.path()).await.unwrap());
     let opts = DemoOptions { scale: 0.05, ..Default::default() };
     startup::seed_demo(store.as_ref(), &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
     let atlas = startup::load_atlas(store.as_ref()).await.unwrap();

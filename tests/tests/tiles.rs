@@ -14,8 +14,8 @@ use common::{Backend, Fixture};
 use geo::{
     BooleanOps, BoundingRect, Coord, Distance, Euclidean, Geometry, LineString, MultiPolygon, Point, Polygon, Rect,
 };
+use geozero::wkb::{FromWkb, WkbDialect};
 use http_body_util::BodyExt;
-use rentgrid_server::store::wkb;
 use rentgrid_tiles::decode::{DecodedFeature, DecodedLayer, decode};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -360,8 +360,10 @@ async fn tiles_match_postgis_st_asmvtgeom() {
                  WHERE g IS NOT NULL ORDER BY id"
             );
             let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(&sql).fetch_all(&pool).await.unwrap();
-            let theirs: BTreeMap<u64, Geometry<f64>> =
-                rows.into_iter().map(|(id, b)| (id as u64, wkb::decode(&b).unwrap())).collect();
+            let theirs: BTreeMap<u64, Geometry<f64>> = rows
+                .into_iter()
+                .map(|(id, b)| (id as u64, Geometry::from_wkb(&mut b.as_slice(), WkbDialect::Wkb).unwrap()))
+                .collect();
             let what = format!("{layer} {z}/{x}/{y}");
             let extra: BTreeSet<_> = ours.keys().filter(|id| !theirs.contains_key(id)).collect();
             assert!(extra.is_empty(), "{what}: we draw {extra:?}, PostGIS does not");

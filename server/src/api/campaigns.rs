@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::campaigns::{StoredCampaign, phase_str};
-use crate::store::sqlite::parse_date;
+use crate::store::dates::parse_date;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -50,7 +50,7 @@ pub async fn candidates(
         ranked.iter().take(limit).enumerate().map(|(i, e)| campaign::candidate_feature(&atlas, e, i + 1)).collect();
     Ok(super::features::geojson_response(json!({
         "type": "FeatureCollection",
-        "as_of": crate::store::sqlite::fmt_date(estimate.as_of),
+        "as_of": crate::store::dates::fmt_date(estimate.as_of),
         "numberMatched": ranked.len(),
         "numberReturned": features.len(),
         "features": features,

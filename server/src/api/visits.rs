@@ -4,7 +4,7 @@
 use super::{ApiJson, json_status, today};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::sqlite::{fmt_date, parse_date};
+use crate::store::dates::{fmt_date, parse_date};
 use crate::store::{NewUnit, NewVisit};
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -12,8 +12,8 @@ use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::Atlas;
 use rentgrid_geodata::demo::DemoOptions;
 use rentgrid_server::store::Store;
-use rentgrid_server::store::postgis::testing::TestDatabase;
-use rentgrid_server::store::sqlite::SqliteStore;
+use rentgrid_server::store::gpkg::GpkgStore;
+use rentgrid_server::store::testing::TestDatabase;
 use rentgrid_server::{app, startup};
 use serde_json::Value;
 use std::sync::Arc;
@@ -111,7 +111,7 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let (store, db, pg): (Arc<dyn Store>, Db, Option<TestDatabase>) = match backend {
             Backend::Sqlite => {
-                let s = SqliteStore::open(dir.path()).await.unwrap();
+                let s = GpkgStore::open(dir.path()).await.unwrap();
                 let db = Db::Sqlite(s.pool().clone());
                 (Arc::new(s), db, None)
             }

@@ -1,0 +1,154 @@
+//! What a backend gives the SQL written once: a connection pool that runs [`Sql`] and returns
+//! [`Row`]s, transactions, and a small dialect: how a bulk write is sent, how a table or a key is
+//! locked, how a date column gives its month. The store's statements and rules live in the
+//! concern modules; a backend module holds only this.
+
+use crate::sql::{Bulk, Sql};
+use crate::value::{Row, Value};
+use crate::{Progress, Result, StoreError};
+use async_trait::async_trait;
+
+/// An open transaction of a backend.
+#[async_trait]
+pub trait Conn: Send {
+    /// Runs a statement; returns the rows it changed.
+    async fn execute(&mut self, q: Sql) -> Result<u64>;
+    /// Runs a query; returns its rows.
+    async fn fetch(&mut self, q: Sql) -> Result<Vec<Row>>;
+    /// Commits.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// How a backend runs a statement on one of its sqlx connections: the part of a transaction
+/// that differs between backends.
+#[async_trait]
+pub(crate) trait Driver: Send + Sync + 'static {
+    /// The sqlx database.
+    type Db: sqlx::Database;
+    /// Runs a statement on `c`; returns the rows it changed.
+    async fn execute(c: &mut <Self::Db as sqlx::Database>::Connection, q: Sql) -> Result<u64>;
+    /// Runs a query on `c`; returns its rows.
+    async fn fetch(c: &mut <Self::Db as sqlx::Database>::Connection, q: Sql) -> Result<Vec<Row>>;
+}
+
+/// A transaction of a sqlx backend.
+pub(crate) struct SqlxTx<D: Driver>(pub(crate) sqlx::Transaction<'static, D::Db>);
+
+#[async_trait]
+impl<D: Driver> Conn for SqlxTx<D> {
+    async fn execute(&mut self, q: Sql) -> Result<u64> {
+        D::execute(&mut self.0, q).await
+    }
+
+    async fn fetch(&mut self, q: Sql) -> Result<Vec<Row>> {
+        D::fetch(&mut self.0, q).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+/// A database the store runs on: its connection and its dialect.
+#[async_trait]
+pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
+    /// What `/health` calls it: `sqlite` (the GeoPackage file) or `postgis`.
+    fn name(&self) -> &'static str;
+    /// Where it is (a path, or a URL without password).
+    fn location(&self) -> String;
+    /// Starts a transaction.
+    async fn begin(&self) -> Result<Box<dyn Conn>>;
+    /// Runs a query outside a transaction.
+    async fn fetch(&self, q: Sql) -> Result<Vec<Row>>;
+    /// One statement writing `rows` (at most [`Self::bulk_rows`] of them) into `b`.
+    fn bulk(&self, b: &Bulk<'_>, rows: Vec<Vec<Value>>) -> Sql;
+    /// Rows per bulk statement of `columns` columns.
+    fn bulk_rows(&self, columns: usize) -> usize;
+    /// The statement that keeps other writers off `tables` (comma-separated) until the
+    /// transaction ends, if the backend needs one (a GeoPackage has one writer at a time).
+    fn lock_tables(&self, tables: &str) -> Option<Sql>;
+    /// The statement that makes a second transaction with the same `key` wait for this one,
+    /// across servers, if the backend has one.
+    fn lock_key(&self, key: &str) -> Option<Sql>;
+    /// What follows a `SELECT` to lock its rows until the transaction ends (or nothing).
+    fn for_update(&self) -> &'static str;
+    /// The `YYYY-MM` text of the date column `col`.
+    fn month(&self, col: &str) -> String;
+    /// The statement to run after rows with explicit ids went into `table`, so that the ids
+    /// the database hands out next come after them (or nothing).
+    fn after_explicit_ids(&self, table: &str) -> Option<Sql>;
+}
+
+/// A transaction with the dialect of its backend at hand.
+pub struct Tx<'a> {
+    /// The backend.
+    pub db: &'a dyn Backend,
+    conn: Box<dyn Conn>,
+}
+
+impl<'a> Tx<'a> {
+    /// Starts a transaction on `db`.
+    pub async fn begin(db: &'a dyn Backend) -> Result<Tx<'a>> {
+        Ok(Tx { db, conn: db.begin().await? })
+    }
+
+    /// Runs a statement; returns the rows it changed.
+    pub async fn execute(&mut self, q: Sql) -> Result<u64> {
+        self.conn.execute(q).await
+    }
+
+    /// Runs a query; returns its rows.
+    pub async fn fetch(&mut self, q: Sql) -> Result<Vec<Row>> {
+        self.conn.fetch(q).await
+    }
+
+    /// Runs a query expected to return at most one row.
+    pub async fn fetch_optional(&mut self, q: Sql) -> Result<Option<Row>> {
+        Ok(self.conn.fetch(q).await?.into_iter().next())
+    }
+
+    /// Runs a query expected to return one row.
+    pub async fn fetch_one(&mut self, q: Sql) -> Result<Row> {
+        self.fetch_optional(q).await?.ok_or_else(|| StoreError::Corrupt {
+            what: "query",
+            id: String::new(),
+            reason: "returned no row".into(),
+        })
+    }
+
+    /// Keeps other writers off `tables` until the transaction ends, where the backend needs it.
+    pub async fn lock_tables(&mut self, tables: &str) -> Result<()> {
+        if let Some(q) = self.db.lock_tables(tables) {
+            self.execute(q).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes `rows` into `b` in bulk statements, each row's values by `values`, reporting
+    /// progress as `label`.
+    pub async fn bulk<T: Sync>(
+        &mut self,
+        b: &Bulk<'_>,
+        rows: &[T],
+        values: &(dyn Fn(&T) -> Vec<Value> + Sync),
+        label: &str,
+        progress: Progress<'_>,
+    ) -> Result<()> {
+        let per = self.db.bulk_rows(b.columns.len()).max(1);
+        let total = rows.len() as u64;
+        let mut done = 0u64;
+        progress(label, 0, total);
+        for chunk in rows.chunks(per) {
+            let q = self.db.bulk(b, chunk.iter().map(values).collect());
+            self.execute(q).await?;
+            done += chunk.len() as u64;
+            progress(label, done, total);
+        }
+        Ok(())
+    }
+
+    /// Commits.
+    pub async fn commit(self) -> Result<()> {
+        self.conn.commit().await
+    }
+}

@@ -1,0 +1,130 @@
+//! rentgrid's system of record. The register lives in a GeoPackage file in the data directory
+//! (the default: QGIS and GDAL open it as it is) or in PostGIS; each is a Cargo feature (`gpkg`,
+//! `postgis`). The SQL and the business rules are written once, over the small [`Backend`] each
+//! database gives (its connection, migrations and dialect), and offered through narrow traits by
+//! concern: [`Register`] reads, the [`VisitLog`], [`Imports`], [`Contracts`] and [`Campaigns`].
+//! [`Store`] is all of them. Every write is one transaction; the caller applies the returned
+//! [`StatsDelta`](rentgrid_geodata::StatsDelta) to the Atlas only after the commit.
+//!
+//! ```
+//! use rentgrid_store::{Store, VisitLog};
+//! // Anything that keeps the register offers the visit log.
+//! fn visit_log(store: &dyn Store) -> &dyn VisitLog { store }
+//! ```
+
+pub mod backend;
+pub mod campaigns;
+pub mod contracts;
+pub mod dates;
+#[cfg(feature = "gpkg")]
+pub mod gpkg;
+mod import_writes;
+pub mod imports;
+mod ledgers;
+pub mod names;
+#[cfg(feature = "postgis")]
+pub mod postgis;
+mod records;
+pub mod register;
+mod seed;
+pub mod sql;
+#[cfg(feature = "postgis")]
+pub mod testing;
+pub mod value;
+pub mod visits;
+
+pub use backend::Backend;
+pub use campaigns::Campaigns;
+pub use contracts::Contracts;
+pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
+pub use register::{Cell, Ledger, Register, StoreInfo};
+pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
+
+/// The store: every concern, over one backend.
+pub trait Store: Register + VisitLog + Imports + Contracts + Campaigns + Send + Sync {}
+
+impl<T: Register + VisitLog + Imports + Contracts + Campaigns + Send + Sync> Store for T {}
+
+/// The store over backend `B`: the SQL written once, run on `B`.
+#[derive(Debug)]
+pub struct SqlStore<B: Backend> {
+    db: B,
+    client_ids: visits::ClientIdLocks,
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// The store over `db`.
+    pub fn new(db: B) -> Self {
+        Self { db, client_ids: visits::ClientIdLocks::default() }
+    }
+
+    /// The backend (its pool, for tests and tools).
+    pub fn backend(&self) -> &B {
+        &self.db
+    }
+}
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A file of the data directory could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// A migration failed or the schema is not one this build knows.
+    #[error("schema migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored row could not be read back.
+    #[error("stored {what} {id} is unreadable: {reason}")]
+    Corrupt {
+        /// Table.
+        what: &'static str,
+        /// Row key.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The database's schema is missing, older or newer than this build's.
+    #[error("{0}")]
+    Schema(String),
+    /// The store has no district yet.
+    #[error("the store holds no district yet")]
+    Empty,
+    /// Seeding was asked of a store that already holds data.
+    #[error("the store already holds a district; use a new data directory (or `rentgrid demo --force`)")]
+    NotEmpty,
+    /// A visit refers to something that does not exist or does not fit.
+    #[error("{0}")]
+    Rejected(String),
+    /// A referenced record does not exist.
+    #[error("{what} {id} does not exist")]
+    NotFound {
+        /// Kind of record.
+        what: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The write conflicts with what is stored (a proposal accepted already or stale, a
+    /// campaign phase out of order).
+    #[error("{0}")]
+    Conflict(String),
+    /// The client id was used before for a different submission.
+    #[error("client_id {0:?} was already used for a different visit")]
+    ClientIdConflict(String),
+}
+
+/// Result of store operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Rows per write statement of an import.
+pub const IMPORT_CHUNK: usize = 2_000;
+
+/// Progress of a long store operation: (what, done, total).
+pub type Progress<'a> = &'a (dyn Fn(&str, u64, u64) + Send + Sync);

@@ -1,0 +1,291 @@
+//! The visit log: recording a visit and its effects, with the rules of a visit written once: a
+//! retry with the same client id is answered from what was stored (and waits for a concurrent
+//! one), the checks run in one order (building, caseworker, the units and persons named, the
+//! campaign), and a safety pledge needs a registered unit.
+
+use crate::backend::{Backend, Tx};
+use crate::campaigns::{after_visit, block_of};
+use crate::records::{VISIT_COLUMNS, visit_of};
+use crate::sql::Sql;
+use crate::{Result, SqlStore, StoreError};
+use async_trait::async_trait;
+use rentgrid_geodata::{StatsDelta, Visit};
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use time::Date;
+
+/// A rental unit found during a visit that the register lacked.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUnit {
+    /// Room or flat label, e.g. `3-302`.
+    pub label: String,
+    /// Tenants found living there.
+    pub tenants: u32,
+    /// Registered on the spot.
+    #[serde(default)]
+    pub registered: bool,
+    /// Landlord signed the safety pledge on the spot (only for a registered unit).
+    #[serde(default)]
+    pub pledge_signed: bool,
+}
+
+/// A validated visit to record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NewVisit {
+    /// Client-generated id: a retry with the same id and content changes nothing.
+    pub client_id: String,
+    /// Building visited.
+    pub building_id: u32,
+    /// Caseworker, if recorded.
+    pub caseworker_id: Option<u32>,
+    /// Day of the visit.
+    pub visited_on: Date,
+    /// Notes.
+    pub notes: String,
+    /// Known units of this building registered during the visit.
+    pub register_units: Vec<u32>,
+    /// Registered units of this building whose landlord signed the pledge.
+    pub pledge_units: Vec<u32>,
+    /// Known persons of this building registered during the visit.
+    pub register_persons: Vec<u32>,
+    /// Units found that the register lacked.
+    pub new_units: Vec<NewUnit>,
+    /// The sweep campaign the visit belongs to (left out of the stored request when `None`, so
+    /// submissions from before campaigns replay unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<u32>,
+}
+
+/// What recording a visit did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisitOutcome {
+    /// The visit as stored.
+    pub visit: Visit,
+    /// True when this submission had been recorded before: nothing changed.
+    pub replayed: bool,
+    /// The change to the building's counts (all zero for a replay).
+    pub delta: StatsDelta,
+    /// For a campaign visit, its block's phase after it (`None` for a replay).
+    pub campaign_block: Option<rentgrid_analysis::sweep::BlockProgress>,
+}
+
+/// The visit log.
+#[async_trait]
+pub trait VisitLog: Send + Sync {
+    /// Records a visit and its effects in one transaction.
+    async fn record_visit(&self, visit: &NewVisit) -> Result<VisitOutcome>;
+}
+
+/// Locks by client id within this process, so that a second submission of a client id waits
+/// for the first and then replays it, on every backend.
+#[derive(Debug)]
+pub(crate) struct ClientIdLocks(Vec<tokio::sync::Mutex<()>>);
+
+impl Default for ClientIdLocks {
+    fn default() -> Self {
+        Self((0..64).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+}
+
+impl ClientIdLocks {
+    fn of(&self, client_id: &str) -> &tokio::sync::Mutex<()> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        client_id.hash(&mut h);
+        &self.0[(h.finish() % self.0.len() as u64) as usize]
+    }
+}
+
+#[async_trait]
+impl<B: Backend> VisitLog for SqlStore<B> {
+    async fn record_visit(&self, v: &NewVisit) -> Result<VisitOutcome> {
+        let _one_at_a_time = self.client_ids.of(&v.client_id).lock().await;
+        let mut tx = Tx::begin(&self.db).await?;
+        if let Some(q) = self.db.lock_key(&v.client_id) {
+            tx.execute(q).await?;
+        }
+        let outcome = record(&mut tx, v).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+}
+
+/// Fails unless every id in `ids` is a row of `table` in `building`.
+async fn check_members(tx: &mut Tx<'_>, table: &str, what: &str, building: u32, ids: &[u32]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let found: HashSet<i64> = tx
+        .fetch(
+            Sql::new(format!("SELECT id FROM {table} WHERE building_id = "))
+                .bind(building)
+                .push(" AND id IN ")
+                .list(ids.iter().copied()),
+        )
+        .await?
+        .iter()
+        .map(|r| r.int("id"))
+        .collect::<Result<_>>()?;
+    match ids.iter().find(|id| !found.contains(&i64::from(**id))) {
+        Some(missing) => Err(StoreError::Rejected(format!("{what} {missing} is not in building {building}"))),
+        None => Ok(()),
+    }
+}
+
+/// Runs `update` (which binds the day when `day` is given) on the rows of `ids` for which `cond`
+/// holds; returns how many changed.
+async fn update_in(tx: &mut Tx<'_>, update: &str, day: Option<Date>, cond: &str, ids: &[u32]) -> Result<u32> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let mut q = Sql::new(update);
+    if let Some(d) = day {
+        q = q.bind(d);
+    }
+    let q = q.push(" WHERE ").push(cond).push(" AND id IN ").list(ids.iter().copied());
+    Ok(tx.execute(q).await? as u32)
+}
+
+async fn record(tx: &mut Tx<'_>, v: &NewVisit) -> Result<VisitOutcome> {
+    let request = serde_json::to_string(v).unwrap_or_default();
+    let stored = tx
+        .fetch_optional(
+            Sql::new(format!("SELECT {VISIT_COLUMNS}, request FROM visits WHERE client_id = ")).bind(&v.client_id),
+        )
+        .await?;
+    if let Some(row) = stored {
+        if row.opt_text("request")?.as_deref() != Some(request.as_str()) {
+            return Err(StoreError::ClientIdConflict(v.client_id.clone()));
+        }
+        let visit = visit_of(&row)?;
+        return Ok(VisitOutcome {
+            delta: StatsDelta { building_id: visit.building_id, ..StatsDelta::default() },
+            visit,
+            replayed: true,
+            campaign_block: None,
+        });
+    }
+    if tx.fetch_optional(Sql::new("SELECT id FROM buildings WHERE id = ").bind(v.building_id)).await?.is_none() {
+        return Err(StoreError::NotFound { what: "building", id: v.building_id.to_string() });
+    }
+    if let Some(cw) = v.caseworker_id
+        && tx.fetch_optional(Sql::new("SELECT id FROM caseworkers WHERE id = ").bind(cw)).await?.is_none()
+    {
+        return Err(StoreError::Rejected(format!("caseworker {cw} does not exist")));
+    }
+    check_members(tx, "rental_units", "rental unit", v.building_id, &v.register_units).await?;
+    check_members(tx, "rental_units", "rental unit", v.building_id, &v.pledge_units).await?;
+    check_members(tx, "persons", "person", v.building_id, &v.register_persons).await?;
+    let campaign_block = match v.campaign_id {
+        Some(c) => Some((c, block_of(tx, c, v.building_id).await?)),
+        None => None,
+    };
+    if !v.pledge_units.is_empty() {
+        let unregistered = tx
+            .fetch(
+                Sql::new("SELECT id FROM rental_units WHERE NOT registered AND id IN ")
+                    .list(v.pledge_units.iter().copied()),
+            )
+            .await?;
+        for r in &unregistered {
+            let id = r.u32("id")?;
+            if !v.register_units.contains(&id) {
+                return Err(StoreError::Rejected(
+                    "a safety pledge can only be recorded for a registered rental unit: register it in the same visit"
+                        .into(),
+                ));
+            }
+        }
+    }
+    let day = Some(v.visited_on);
+    let mut delta = StatsDelta { building_id: v.building_id, visits: 1, ..StatsDelta::default() };
+    delta.rental_units_registered += update_in(
+        tx,
+        "UPDATE rental_units SET registered = TRUE, registered_on = ",
+        day,
+        "NOT registered",
+        &v.register_units,
+    )
+    .await?;
+    delta.pledges_signed +=
+        update_in(tx, "UPDATE rental_units SET pledge_signed = TRUE", None, "NOT pledge_signed", &v.pledge_units)
+            .await?;
+    // A person registered at the door is registered at the address where they were found,
+    // so they count as 人户一致 (living at their registered address).
+    let newly = update_in(
+        tx,
+        "UPDATE persons SET consistent = TRUE, registered = TRUE, registered_on = ",
+        day,
+        "NOT registered",
+        &v.register_persons,
+    )
+    .await?;
+    delta.persons_registered += newly;
+    delta.persons_consistent += newly;
+    let mut persons_found = 0;
+    for u in &v.new_units {
+        tx.execute(
+            Sql::new(
+                "INSERT INTO rental_units (building_id, landlord_id, label, registered, registered_on, pledge_signed, \
+                 tenants, mode, concentrated) VALUES (",
+            )
+            .bind(v.building_id)
+            .push(", NULL, ")
+            .bind(&u.label)
+            .push(", ")
+            .bind(u.registered)
+            .push(", ")
+            .bind(u.registered.then_some(v.visited_on))
+            .push(", ")
+            .bind(u.registered && u.pledge_signed)
+            .push(", ")
+            .bind(u.tenants)
+            .push(", 'self_managed', FALSE)"),
+        )
+        .await?;
+        delta.rental_units += 1;
+        delta.rental_units_registered += u32::from(u.registered);
+        delta.pledges_signed += u32::from(u.registered && u.pledge_signed);
+        persons_found += u.tenants;
+    }
+    let units_found = v.new_units.len() as u32;
+    let row = tx
+        .fetch_one(
+            Sql::new(
+                "INSERT INTO visits (client_id, building_id, caseworker_id, visited_on, units_registered, \
+                 pledges_signed, units_found, persons_found, notes, request, campaign_id) ",
+            )
+            .values([vec![
+                (&v.client_id).into(),
+                v.building_id.into(),
+                v.caseworker_id.into(),
+                v.visited_on.into(),
+                delta.rental_units_registered.into(),
+                delta.pledges_signed.into(),
+                units_found.into(),
+                persons_found.into(),
+                (&v.notes).into(),
+                request.into(),
+                v.campaign_id.into(),
+            ]])
+            .push(" RETURNING id"),
+        )
+        .await?;
+    let campaign_block = match campaign_block {
+        Some((c, block)) => Some(after_visit(tx, c, block).await?),
+        None => None,
+    };
+    let visit = Visit {
+        id: row.u32("id")?,
+        client_id: v.client_id.clone(),
+        building_id: v.building_id,
+        caseworker_id: v.caseworker_id,
+        visited_on: v.visited_on,
+        units_registered: delta.rental_units_registered,
+        pledges_signed: delta.pledges_signed,
+        units_found,
+        persons_found,
+        notes: v.notes.clone(),
+    };
+    Ok(VisitOutcome { visit, replayed: false, delta, campaign_block })
+}
