@@ -9,6 +9,7 @@ use rentgrid_geodata::{Atlas, BuildingStats};
 use serde::{Deserialize, Serialize};
 
 /// Targets for each KPI, as fractions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Targets {
     /// 流动人口登记率 migrant registration rate.
@@ -35,6 +36,7 @@ impl Default for Targets {
 pub const NEAR_BAND: f64 = 0.05;
 
 /// How a place stands against the registration target.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -49,6 +51,7 @@ pub enum Status {
 }
 
 /// Counts summed over a place: its buildings' [`BuildingStats`], how many buildings, its area.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Counts {
     /// Buildings.
@@ -74,6 +77,7 @@ impl Counts {
 }
 
 /// The KPIs of one place.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Kpi {
     /// The counts they come from.
@@ -169,6 +173,7 @@ pub fn grid_counts(atlas: &Atlas) -> Vec<Counts> {
 }
 
 /// A level of the place hierarchy.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
@@ -196,6 +201,7 @@ impl std::str::FromStr for Level {
 }
 
 /// One place's KPIs with its name and parent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     /// The place's code (grid code, community or street code, district code).

@@ -162,6 +162,7 @@ impl CampaignInput {
 }
 
 /// The phases of a block (蚕食法), in the only order they may take.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -373,6 +374,7 @@ impl BlockGraph {
 }
 
 /// The dates of one phase of a block.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseDates {
     /// The phase.
@@ -386,6 +388,7 @@ pub struct PhaseDates {
 }
 
 /// A block in the nibbling order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlockStep {
     /// The block.
@@ -409,6 +412,7 @@ pub struct BlockStep {
 }
 
 /// One caseworker's buildings for one day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assignment {
     /// Who.
@@ -420,6 +424,7 @@ pub struct Assignment {
 }
 
 /// One working day of the campaign.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayPlan {
     /// The day.
@@ -436,6 +441,7 @@ pub struct DayPlan {
 }
 
 /// The KPIs of the area: as the register measures them and against the estimated actual counts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct AreaKpi {
     /// Measured KPIs of the area's buildings.
@@ -451,6 +457,7 @@ pub struct AreaKpi {
 }
 
 /// A campaign plan.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CampaignPlan {
     /// Grids the area touches, ascending.

@@ -30,6 +30,7 @@ pub mod workplaces;
 use std::fmt;
 
 /// One problem with one row.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RowError {
     /// 1-based row of the file (the header is row 1).
