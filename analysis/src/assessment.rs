@@ -140,10 +140,13 @@ pub struct SpotRate {
     /// Households re-visited.
     pub households: u32,
     /// `found / households` (`None` when nothing was checked).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rate: Option<f64>,
     /// Lower end of the interval.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub low: Option<f64>,
     /// Upper end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub high: Option<f64>,
 }
 

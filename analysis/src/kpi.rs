@@ -84,22 +84,31 @@ pub struct Kpi {
     #[serde(flatten)]
     pub counts: Counts,
     /// 流动人口登记率: registered persons / persons recorded.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reg_rate: Option<f64>,
     /// Lower end of the 95% Wilson interval of `reg_rate`: how sure the measured rate is.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reg_rate_low: Option<f64>,
     /// Upper end of that interval.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reg_rate_high: Option<f64>,
     /// 登记做证率: registered persons with a permit / persons recorded.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub permit_rate: Option<f64>,
     /// 出租房屋登记率: registered rental units / rental units recorded.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rental_rate: Option<f64>,
     /// 人户一致率: registered persons at their registered address / registered persons.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub consistency_rate: Option<f64>,
     /// 治安责任保证书签订率: registered units with the pledge signed / registered units.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub pledge_rate: Option<f64>,
     /// Persons recorded per km².
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub persons_per_km2: Option<f64>,
     /// Rental units recorded per km².
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rental_units_per_km2: Option<f64>,
     /// Registration rate against its target.
     pub reg_status: Status,
@@ -209,6 +218,7 @@ pub struct Row {
     /// Its name.
     pub name: String,
     /// Its parent's code (none for the district).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub parent_code: Option<String>,
     /// Grid id, for grid rows.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -435,8 +435,10 @@ pub struct DayPlan {
     /// Expected unregistered units found that day.
     pub expected_finds: f64,
     /// The area's 出租房屋登记率 after the day, against the estimated actual rental units.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub projected_rental_rate: Option<f64>,
     /// The area's 流动人口登记率 after the day, against the estimated actual persons.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub projected_reg_rate: Option<f64>,
 }
 
@@ -451,8 +453,10 @@ pub struct AreaKpi {
     /// Expected unregistered persons still there.
     pub expected_missing_persons: f64,
     /// Registered rental units over known plus expected missing.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub estimated_rental_rate: Option<f64>,
     /// Registered persons over recorded plus expected missing.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub estimated_reg_rate: Option<f64>,
 }
 

@@ -58,6 +58,7 @@ pub struct CandidateProperties {
     /// Its grid.
     pub grid_id: u32,
     /// Its door-plate address.
+    #[schema(required = true)]
     pub address: Option<String>,
     /// Expected unregistered rental units.
     pub expected_units: f64,
@@ -306,8 +307,10 @@ pub struct BlockProperties {
     /// Its grid.
     pub grid_id: u32,
     /// Its phase: investigate, clear, rectify or consolidate (null before 排查).
+    #[schema(required = true)]
     pub phase: Option<&'static str>,
     /// The phase in Chinese.
+    #[schema(required = true)]
     pub phase_zh: Option<&'static str>,
     /// Its buildings.
     pub buildings: u32,

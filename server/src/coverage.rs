@@ -59,8 +59,10 @@ fn sees_caseworker(atlas: &Atlas, scope: &Scope, c: &Caseworker) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PlaceRow {
     /// The code of the place one level up (none for the district).
+    #[schema(required = true)]
     pub parent_code: Option<String>,
     /// The street the place lies in (none for the district).
+    #[schema(required = true)]
     pub street_code: Option<String>,
     /// Required, assigned, gap and cost.
     #[serde(flatten)]
@@ -119,33 +121,29 @@ fn round(x: f64, places: i32) -> f64 {
     (x * k).round() / k
 }
 
-/// The `kind` of a coverage feature.
+/// The `kind` of an area feature: always `area`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum AreaKind {
-    /// A caseworker's contracted area.
+pub enum AreaTag {
+    /// A caseworker's (or a proposed) contracted area.
     Area,
-    /// A grid nobody covers.
-    Uncovered,
-    /// A grid covered by more than one caseworker.
-    Shared,
 }
 
-/// A caseworker's contracted area (包干), or a grid nobody or several cover.
+/// A caseworker's contracted area (包干), or a grid nobody or several cover, by `kind`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(untagged)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CoverageProperties {
     /// A caseworker's area.
     Area(ContractedArea),
-    /// An uncovered or shared grid.
-    Grid(GridCover),
+    /// A grid nobody covers.
+    Uncovered(GridCover),
+    /// A grid covered by more than one caseworker.
+    Shared(GridCover),
 }
 
 /// A caseworker's contracted area, dissolved, with its grids and load.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ContractedArea {
-    /// Always `area`.
-    pub kind: AreaKind,
     /// The caseworker.
     pub caseworker_id: CaseworkerId,
     /// Their name.
@@ -177,8 +175,6 @@ pub struct ContractedArea {
 /// An uncovered or shared grid.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GridCover {
-    /// `uncovered` or `shared`.
-    pub kind: AreaKind,
     /// The grid.
     pub grid_id: GridId,
     /// Its code.
@@ -225,7 +221,6 @@ pub fn coverage_geojson(
     let mut features = Vec::new();
     for a in report.areas.iter().filter(|a| shown.contains(&a.caseworker_id)) {
         let props = ContractedArea {
-            kind: AreaKind::Area,
             caseworker_id: a.caseworker_id,
             name: a.name.clone(),
             street_code: a.street_code.clone(),
@@ -243,22 +238,21 @@ pub fn coverage_geojson(
         let geometry = area_geometry(&a.grids, || a.geometry.clone());
         features.push(Feature::maybe(geometry, CoverageProperties::Area(props)).with_id(a.caseworker_id));
     }
-    let grid_feature = |g: GridId, kind: AreaKind, holders: &[CaseworkerId]| {
+    let grid_feature = |g: GridId, kind: fn(GridCover) -> CoverageProperties, holders: &[CaseworkerId]| {
         atlas.grid(g).map(|e| {
             let props = GridCover {
-                kind,
                 grid_id: g,
                 code: e.grid.code.clone(),
                 name: e.grid.name.clone(),
                 caseworkers: holders.to_vec(),
             };
-            Feature::maybe(area_geometry(&[g], || e.grid.geometry.clone()), CoverageProperties::Grid(props))
+            Feature::maybe(area_geometry(&[g], || e.grid.geometry.clone()), kind(props))
         })
     };
     let uncovered: Vec<GridId> = report.uncovered.iter().copied().filter(|&g| scope.sees_grid(g)).collect();
-    features.extend(uncovered.iter().filter_map(|&g| grid_feature(g, AreaKind::Uncovered, &[])));
+    features.extend(uncovered.iter().filter_map(|&g| grid_feature(g, CoverageProperties::Uncovered, &[])));
     let shared: Vec<SharedGrid> = report.covered_twice.iter().filter(|s| scope.sees_grid(s.grid_id)).cloned().collect();
-    features.extend(shared.iter().filter_map(|s| grid_feature(s.grid_id, AreaKind::Shared, &s.caseworkers)));
+    features.extend(shared.iter().filter_map(|s| grid_feature(s.grid_id, CoverageProperties::Shared, &s.caseworkers)));
     let overloaded: Vec<CaseworkerId> = report.overloaded.iter().copied().filter(|c| shown.contains(c)).collect();
     Ok(Coverage {
         kind: FeatureCollectionType::FeatureCollection,
@@ -275,12 +269,14 @@ pub fn coverage_geojson(
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ProposedAreaProperties {
     /// Always `area`.
-    pub kind: AreaKind,
+    pub kind: AreaTag,
     /// Whether its load is over 1.0.
     pub overloaded: bool,
     /// Its caseworker, if it has one.
+    #[schema(required = true)]
     pub caseworker_id: Option<CaseworkerId>,
     /// Their name.
+    #[schema(required = true)]
     pub name: Option<String>,
     /// Its street.
     pub street_code: String,
@@ -424,7 +420,7 @@ pub fn make_proposal(
                 .map(|a| {
                     let changed = a.grids.iter().filter(|g| today_owner.get(g) != a.caseworker_id.as_ref()).count();
                     let props = ProposedAreaProperties {
-                        kind: AreaKind::Area,
+                        kind: AreaTag::Area,
                         overloaded: a.load > 1.0,
                         caseworker_id: a.caseworker_id,
                         name: a.caseworker_id.and_then(|c| names.get(&c).map(|n| (*n).to_owned())),
@@ -508,8 +504,10 @@ pub struct Proposal {
     /// open, stale (the contracts changed since) or accepted.
     pub status: &'static str,
     /// Who accepted it.
+    #[schema(required = true)]
     pub accepted_by: Option<String>,
     /// When (RFC 3339).
+    #[schema(required = true)]
     pub accepted_at: Option<String>,
     /// The proposal.
     #[serde(flatten)]

@@ -88,6 +88,7 @@ pub struct Feature<P> {
     pub id: Option<FeatureId>,
     /// Its geometry (null for an empty area).
     #[schema(value_type = Option<Geometry>)]
+    #[schema(required = true)]
     pub geometry: Option<geojson::Geometry>,
     /// Its properties.
     pub properties: P,
@@ -168,9 +169,6 @@ impl<P> FeatureCollection<P> {
     }
 }
 
-/// A position: longitude, latitude (WGS84).
-pub type Position = Vec<f64>;
-
 /// A GeoJSON geometry, as the `geojson` crate writes it (the schema of [`geojson::Geometry`]).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "type")]
@@ -179,31 +177,31 @@ pub enum Geometry {
     /// A point.
     Point {
         /// Its position.
-        coordinates: Position,
+        coordinates: Vec<f64>,
     },
     /// Several points.
     MultiPoint {
         /// Their positions.
-        coordinates: Vec<Position>,
+        coordinates: Vec<Vec<f64>>,
     },
     /// A line.
     LineString {
         /// Its vertices.
-        coordinates: Vec<Position>,
+        coordinates: Vec<Vec<f64>>,
     },
     /// Several lines.
     MultiLineString {
         /// Their vertices.
-        coordinates: Vec<Vec<Position>>,
+        coordinates: Vec<Vec<Vec<f64>>>,
     },
     /// A polygon: an outer ring, then its holes.
     Polygon {
         /// Its rings.
-        coordinates: Vec<Vec<Position>>,
+        coordinates: Vec<Vec<Vec<f64>>>,
     },
     /// Several polygons.
     MultiPolygon {
         /// Their rings.
-        coordinates: Vec<Vec<Vec<Position>>>,
+        coordinates: Vec<Vec<Vec<Vec<f64>>>>,
     },
 }

@@ -370,6 +370,7 @@ pub struct HotspotProperties {
     #[serde(flatten)]
     pub area: SiteArea,
     /// The metric (null where undefined).
+    #[schema(required = true)]
     pub value: Option<f64>,
     /// The statistic.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -387,6 +388,7 @@ pub struct HotspotProperties {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fdr_significant: Option<bool>,
     /// The class (null where the site was left out).
+    #[schema(required = true)]
     pub class: Option<HotspotClass>,
     /// The class in words.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -467,6 +469,7 @@ pub struct RunDescription {
     /// The areas analysed.
     pub tessellation: TessellationDescription,
     /// The month asked for.
+    #[schema(required = true)]
     pub month: Option<String>,
     /// The months of the series (emerging).
     pub months: Vec<String>,
@@ -479,8 +482,10 @@ pub struct RunDescription {
     /// Always Benjamini-Hochberg.
     pub fdr: &'static str,
     /// LISA permutations.
+    #[schema(required = true)]
     pub permutations: Option<usize>,
     /// LISA seed.
+    #[schema(required = true)]
     pub seed: Option<u64>,
     /// Sites analysed.
     pub n: usize,

@@ -97,6 +97,7 @@ pub struct Imported {
     /// Headers that match no column.
     ignored_columns: Vec<String>,
     /// The encoding a ledger was read in.
+    #[schema(required = true)]
     encoding: Option<String>,
 }
 

@@ -123,6 +123,7 @@ struct Health {
     /// The store's backend: sqlite or postgis.
     store: &'static str,
     /// How the data was made, e.g. `demo seed=20240601 scale=1`.
+    #[schema(required = true)]
     origin: Option<String>,
     /// Grids in the Atlas.
     grids: usize,
@@ -210,6 +211,7 @@ struct Stats {
     /// The level asked for.
     level: Level,
     /// The month, when one was asked (YYYY-MM).
+    #[schema(required = true)]
     month: Option<String>,
     /// The KPI targets.
     targets: Targets,

@@ -178,6 +178,7 @@ pub(super) struct StreetProperties {
     /// Its name.
     name: String,
     /// The district's code.
+    #[schema(required = true)]
     parent_code: Option<String>,
     /// Its counts and KPIs.
     #[serde(flatten)]
@@ -192,6 +193,7 @@ pub(super) struct CommunityProperties {
     /// Its name.
     name: String,
     /// Its street's code.
+    #[schema(required = true)]
     street_code: Option<String>,
     /// Its counts and KPIs.
     #[serde(flatten)]
@@ -225,6 +227,7 @@ pub(super) struct WorkplaceProperties {
     /// The grid it lies in.
     grid_id: u32,
     /// The building it is in, if known.
+    #[schema(required = true)]
     building_id: Option<u32>,
     /// Employees.
     employees: u32,

@@ -143,6 +143,7 @@ pub struct VisitSummary {
     /// The building visited.
     building_id: u32,
     /// Who visited, if recorded.
+    #[schema(required = true)]
     caseworker_id: Option<u32>,
     /// When (YYYY-MM-DD).
     visited_on: String,
@@ -162,12 +163,15 @@ pub struct VisitSummary {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BlockPhase {
     /// The campaign.
+    #[schema(required = true)]
     pub campaign_id: Option<u32>,
     /// The block.
     pub block_id: u32,
     /// Its phase: investigate, clear, rectify or consolidate (null before 排查).
+    #[schema(required = true)]
     pub phase: Option<&'static str>,
     /// The phase in Chinese: 排查, 清理, 整治 or 巩固.
+    #[schema(required = true)]
     pub phase_zh: Option<&'static str>,
 }
 
@@ -191,8 +195,10 @@ pub struct VisitAnswer {
     /// The visit as stored.
     visit: VisitSummary,
     /// The visited building's grid with its KPIs after the visit.
+    #[schema(required = true)]
     grid: Option<Row>,
     /// For a campaign visit, its block's phase after it.
+    #[schema(required = true)]
     campaign_block: Option<BlockPhase>,
 }
 
