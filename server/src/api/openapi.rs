@@ -130,9 +130,18 @@ pub(super) async fn serve(State(state): State<AppState>, headers: HeaderMap) -> 
         )
     });
     match doc.to_json() {
-        Ok(body) => ([(header::CONTENT_TYPE, OPENAPI_JSON)], body).into_response(),
+        Ok(body) => ([(header::CONTENT_TYPE, media_type(&headers))], body).into_response(),
         Err(e) => crate::error::ApiError::Internal(e.to_string()).into_response(),
     }
+}
+
+/// The media type `/api` answers with: the OpenAPI 3.1 type, unless the client asks only for the
+/// 3.0 type or plain JSON (GDAL's OAPIF driver up to 3.x accepts nothing else and then ignores the
+/// document, losing the collections' filters): it gets the same document as `application/json`.
+fn media_type(headers: &HeaderMap) -> &'static str {
+    let accept = headers.get(header::ACCEPT).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let wants_31 = accept.contains("version=3.1") || accept.contains("*/*") || accept.is_empty();
+    if !wants_31 && accept.contains("application/json") { "application/json" } else { OPENAPI_JSON }
 }
 
 /// The schemas of a page of `c`'s items and of one item (their dependencies added to `schemas`).
