@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use time::Date;
 
 /// A calendar month.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Month {
     /// Year.
@@ -44,6 +45,7 @@ impl Month {
 }
 
 /// Counts the model does not record, given per caseworker and month (zero when absent).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ManualCounts {
@@ -58,6 +60,7 @@ pub struct ManualCounts {
 }
 
 /// The points of each item: the score is `base + Σ points × count − Σ deduction × count`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ScoreFormula {
@@ -129,6 +132,7 @@ pub struct AssessmentInput<'a> {
 }
 
 /// A rate measured by spot checks, with its 95% interval.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct SpotRate {
     /// What was found.
@@ -136,10 +140,13 @@ pub struct SpotRate {
     /// Households re-visited.
     pub households: u32,
     /// `found / households` (`None` when nothing was checked).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rate: Option<f64>,
     /// Lower end of the interval.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub low: Option<f64>,
     /// Upper end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub high: Option<f64>,
 }
 
@@ -165,6 +172,7 @@ impl SpotRate {
 }
 
 /// One caseworker's month.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assessment {
     /// The caseworker.

@@ -133,6 +133,7 @@ pub struct Evidence<'a> {
 }
 
 /// Why a building or grid is a candidate, as a code with its numbers; [`Reason::text`] words it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
 pub enum Reason {

@@ -43,6 +43,7 @@ pub struct CoverageArea {
 }
 
 /// A grid contracted to more than one caseworker.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SharedGrid {
     /// The grid.

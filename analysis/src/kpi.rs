@@ -9,6 +9,7 @@ use rentgrid_geodata::{Atlas, BuildingStats};
 use serde::{Deserialize, Serialize};
 
 /// Targets for each KPI, as fractions.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Targets {
     /// 流动人口登记率 migrant registration rate.
@@ -35,6 +36,7 @@ impl Default for Targets {
 pub const NEAR_BAND: f64 = 0.05;
 
 /// How a place stands against the registration target.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
@@ -49,6 +51,7 @@ pub enum Status {
 }
 
 /// Counts summed over a place: its buildings' [`BuildingStats`], how many buildings, its area.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
     /// Buildings.
@@ -74,28 +77,38 @@ impl Counts {
 }
 
 /// The KPIs of one place.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Kpi {
     /// The counts they come from.
     #[serde(flatten)]
     pub counts: Counts,
     /// 流动人口登记率: registered persons / persons recorded.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reg_rate: Option<f64>,
     /// Lower end of the 95% Wilson interval of `reg_rate`: how sure the measured rate is.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reg_rate_low: Option<f64>,
     /// Upper end of that interval.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reg_rate_high: Option<f64>,
     /// 登记做证率: registered persons with a permit / persons recorded.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub permit_rate: Option<f64>,
     /// 出租房屋登记率: registered rental units / rental units recorded.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rental_rate: Option<f64>,
     /// 人户一致率: registered persons at their registered address / registered persons.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub consistency_rate: Option<f64>,
     /// 治安责任保证书签订率: registered units with the pledge signed / registered units.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub pledge_rate: Option<f64>,
     /// Persons recorded per km².
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub persons_per_km2: Option<f64>,
     /// Rental units recorded per km².
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rental_units_per_km2: Option<f64>,
     /// Registration rate against its target.
     pub reg_status: Status,
@@ -169,6 +182,7 @@ pub fn grid_counts(atlas: &Atlas) -> Vec<Counts> {
 }
 
 /// A level of the place hierarchy.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
@@ -196,6 +210,7 @@ impl std::str::FromStr for Level {
 }
 
 /// One place's KPIs with its name and parent.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     /// The place's code (grid code, community or street code, district code).
@@ -203,6 +218,7 @@ pub struct Row {
     /// Its name.
     pub name: String,
     /// Its parent's code (none for the district).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub parent_code: Option<String>,
     /// Grid id, for grid rows.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -36,6 +36,7 @@ pub const DEFAULT_COST_PER_CASEWORKER_YUAN: f64 = 22_000.0;
 const ROUND_TOLERANCE: f64 = 1e-9;
 
 /// What a ratio term counts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
@@ -50,6 +51,7 @@ pub enum Basis {
 }
 
 /// One ratio: a caseworker per `per_caseworker` of `basis`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RatioTerm {
     /// What is counted.
@@ -59,6 +61,7 @@ pub struct RatioTerm {
 }
 
 /// How the terms of a rule combine.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Combine {
@@ -69,6 +72,7 @@ pub enum Combine {
 }
 
 /// A city's staffing rule.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StaffingRule {
     /// Name shown with results, e.g. `ningbo`.
@@ -196,6 +200,7 @@ impl StaffingRule {
 }
 
 /// What the ratio terms count in one place.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Population {
     /// Person records.
@@ -255,6 +260,7 @@ pub fn grid_requirements(atlas: &Atlas, rule: &StaffingRule) -> Vec<f64> {
 }
 
 /// A level of the hierarchy a staffing row describes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlaceLevel {
@@ -269,6 +275,7 @@ pub enum PlaceLevel {
 }
 
 /// Staffing of one place.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StaffingRow {
     /// Which level.

@@ -162,6 +162,7 @@ impl CampaignInput {
 }
 
 /// The phases of a block (蚕食法), in the only order they may take.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
@@ -373,6 +374,7 @@ impl BlockGraph {
 }
 
 /// The dates of one phase of a block.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhaseDates {
     /// The phase.
@@ -386,6 +388,7 @@ pub struct PhaseDates {
 }
 
 /// A block in the nibbling order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BlockStep {
     /// The block.
@@ -409,6 +412,7 @@ pub struct BlockStep {
 }
 
 /// One caseworker's buildings for one day.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Assignment {
     /// Who.
@@ -420,6 +424,7 @@ pub struct Assignment {
 }
 
 /// One working day of the campaign.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayPlan {
     /// The day.
@@ -430,12 +435,15 @@ pub struct DayPlan {
     /// Expected unregistered units found that day.
     pub expected_finds: f64,
     /// The area's 出租房屋登记率 after the day, against the estimated actual rental units.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub projected_rental_rate: Option<f64>,
     /// The area's 流动人口登记率 after the day, against the estimated actual persons.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub projected_reg_rate: Option<f64>,
 }
 
 /// The KPIs of the area: as the register measures them and against the estimated actual counts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AreaKpi {
     /// Measured KPIs of the area's buildings.
@@ -445,12 +453,15 @@ pub struct AreaKpi {
     /// Expected unregistered persons still there.
     pub expected_missing_persons: f64,
     /// Registered rental units over known plus expected missing.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub estimated_rental_rate: Option<f64>,
     /// Registered persons over recorded plus expected missing.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub estimated_reg_rate: Option<f64>,
 }
 
 /// A campaign plan.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignPlan {
     /// Grids the area touches, ascending.

@@ -122,7 +122,8 @@ pub struct ProposedArea {
 }
 
 /// Quality figures of a plan.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PlanQuality {
     /// Largest `|weight / target − 1|` over the areas.
     pub max_deviation: f64,

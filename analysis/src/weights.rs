@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// How neighbours were found.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WeightsKind {
@@ -53,6 +54,7 @@ pub enum WeightsKind {
 }
 
 /// How the weights of a row are scaled.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transform {
@@ -63,6 +65,7 @@ pub enum Transform {
 }
 
 /// Distances are measured in metres after projection, or in the caller's planar units.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Units {
@@ -73,6 +76,7 @@ pub enum Units {
 }
 
 /// What a set of weights is: stated beside every result computed with it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeightsDescription {
     /// How neighbours were found, with its parameters.

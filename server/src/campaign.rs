@@ -3,20 +3,22 @@
 //! The handlers in `api::campaigns` stay thin; the analysis is in `rentgrid_analysis::sweep`,
 //! `candidates` and `route`.
 
+use crate::api::geojson::{Feature, FeatureCollection, geometry};
 use crate::error::{ApiError, ApiResult};
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::campaigns::{CampaignRecord, NewCampaign, StoredBlock, StoredCampaign, phase_str};
 use crate::store::dates::{fmt_date, parse_date};
-use geo::Point;
+use geo::{LineString, Point};
 use rentgrid_analysis::candidates::{BuildingEstimate, Lang, Reason};
 use rentgrid_analysis::network::WalkingNetwork;
 use rentgrid_analysis::route::{RouteOptions, community_station, route_day_on};
 use rentgrid_analysis::sweep::{self, Area, CampaignInput, Phase, SweepError};
 use rentgrid_geodata::{Atlas, GridId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::Date;
+use utoipa::ToSchema;
 
 /// Most working days a campaign may ask for (a year of weekdays).
 pub const MAX_WORKING_DAYS: u32 = 260;
@@ -27,40 +29,69 @@ pub const MAX_RECHECK_WEEKS: u32 = 52;
 /// Weeks to the 巩固 re-check when the request names none.
 pub const DEFAULT_RECHECK_WEEKS: u32 = 4;
 
-/// A reason as JSON: its code and numbers, and the sentence in Chinese and English.
-pub fn reason_json(r: &Reason) -> Value {
-    let mut v = serde_json::to_value(r).unwrap_or_else(|_| json!({}));
-    v["zh"] = json!(r.text(Lang::Zh));
-    v["en"] = json!(r.text(Lang::En));
-    v
+/// A reason a building is a candidate: its code and numbers, and the sentence in Chinese and
+/// English.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WordedReason {
+    /// The code and its numbers.
+    #[serde(flatten)]
+    pub reason: Reason,
+    /// The sentence in Chinese.
+    pub zh: String,
+    /// The sentence in English.
+    pub en: String,
+}
+
+impl From<&Reason> for WordedReason {
+    fn from(r: &Reason) -> Self {
+        Self { reason: r.clone(), zh: r.text(Lang::Zh), en: r.text(Lang::En) }
+    }
+}
+
+/// A building likely to hide unregistered rentals.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CandidateProperties {
+    /// 1 = the most expected hidden units.
+    pub rank: usize,
+    /// The building.
+    pub building_id: u32,
+    /// Its grid.
+    pub grid_id: u32,
+    /// Its door-plate address.
+    #[schema(required = true)]
+    pub address: Option<String>,
+    /// Expected unregistered rental units.
+    pub expected_units: f64,
+    /// Lower end of the 90% interval.
+    pub units_low: f64,
+    /// Upper end of the 90% interval.
+    pub units_high: f64,
+    /// Expected unregistered persons.
+    pub expected_persons: f64,
+    /// Why.
+    pub reasons: Vec<WordedReason>,
 }
 
 /// A candidate building as a GeoJSON point feature, with its rank (1 = most expected).
-pub fn candidate_feature(atlas: &Atlas, e: &BuildingEstimate, rank: usize) -> Value {
-    let (point, address) = atlas
-        .building(e.building_id)
-        .map_or((json!(null), json!(null)), |b| (json!([b.point.x(), b.point.y()]), json!(b.address)));
+pub fn candidate_feature(atlas: &Atlas, e: &BuildingEstimate, rank: usize) -> Feature<CandidateProperties> {
+    let building = atlas.building(e.building_id);
     let round = |x: f64| (x * 100.0).round() / 100.0;
-    json!({
-        "type": "Feature",
-        "id": e.building_id,
-        "geometry": { "type": "Point", "coordinates": point },
-        "properties": {
-            "rank": rank,
-            "building_id": e.building_id,
-            "grid_id": e.grid_id,
-            "address": address,
-            "expected_units": round(e.expected_units),
-            "units_low": round(e.units_low),
-            "units_high": round(e.units_high),
-            "expected_persons": round(e.expected_persons),
-            "reasons": e.reasons.iter().map(reason_json).collect::<Vec<_>>(),
-        },
-    })
+    let props = CandidateProperties {
+        rank,
+        building_id: e.building_id,
+        grid_id: e.grid_id,
+        address: building.map(|b| b.address.clone()),
+        expected_units: round(e.expected_units),
+        units_low: round(e.units_low),
+        units_high: round(e.units_high),
+        expected_persons: round(e.expected_persons),
+        reasons: e.reasons.iter().map(WordedReason::from).collect(),
+    };
+    Feature::maybe(building.map(|b| geometry(b.point)), props).with_id(e.building_id)
 }
 
 /// The request body of `POST /api/campaigns`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignRequest {
     /// The area as grid ids …
@@ -68,6 +99,7 @@ pub struct CampaignRequest {
     grids: Option<Vec<GridId>>,
     /// … or as a GeoJSON Polygon (a geometry or a Feature holding one).
     #[serde(default)]
+    #[schema(value_type = Option<crate::api::geojson::Geometry>)]
     polygon: Option<Value>,
     /// The team.
     caseworkers: Vec<u32>,
@@ -182,7 +214,7 @@ fn sweep_error(e: SweepError) -> ApiError {
 }
 
 /// Plans and stores a campaign; answers what [`campaign_json`] does for it.
-pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest) -> ApiResult<Value> {
+pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest) -> ApiResult<Campaign> {
     let atlas = state.atlas();
     let estimate = state.estimate(&atlas).await?;
     let (plan_atlas, input) = (atlas.clone(), req.input.clone());
@@ -212,58 +244,141 @@ pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest) -> Api
         working_days: req.working_days,
         buildings_per_day: req.input.buildings_per_day,
         recheck_weeks: req.input.consolidate_after_weeks,
-        plan,
+        plan: plan.clone(),
     };
-    let blocks = record.plan.blocks.iter().map(|b| (b.block_id, b.grid_id, b.buildings.clone())).collect();
-    let new = NewCampaign { record, blocks };
+    let new = NewCampaign {
+        record,
+        blocks: plan.blocks.iter().map(|b| (b.block_id, b.grid_id, b.buildings.clone())).collect(),
+    };
     let id = state.create_campaign(&new).await?;
     let stored = state.store().campaigns(Some(id)).await?;
     let c = stored.first().ok_or_else(|| ApiError::Internal(format!("campaign {id} vanished")))?;
     Ok(campaign_json(&atlas, c, true))
 }
 
+/// How far a campaign has come: blocks per phase and buildings visited.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Progress {
+    /// Blocks in the campaign.
+    pub blocks: usize,
+    /// Blocks not started.
+    pub not_started: usize,
+    /// Blocks in 排查.
+    pub investigate: usize,
+    /// Blocks in 清理.
+    pub clear: usize,
+    /// Blocks in 整治.
+    pub rectify: usize,
+    /// Blocks in 巩固.
+    pub consolidate: usize,
+    /// Buildings of all blocks.
+    pub buildings: u32,
+    /// Of which visited.
+    pub buildings_visited: u32,
+    /// The share visited (0 with no buildings).
+    pub share_visited: f64,
+}
+
 /// Counts of blocks per phase and of buildings visited.
-fn progress_json(blocks: &[StoredBlock]) -> Value {
+fn progress(blocks: &[StoredBlock]) -> Progress {
     let count = |p: Option<Phase>| blocks.iter().filter(|b| b.phase == p).count();
     let buildings: u32 = blocks.iter().map(|b| b.buildings).sum();
     let visited: u32 = blocks.iter().map(|b| b.visited).sum();
-    json!({
-        "blocks": blocks.len(),
-        "not_started": count(None),
-        "investigate": count(Some(Phase::Investigate)),
-        "clear": count(Some(Phase::Clear)),
-        "rectify": count(Some(Phase::Rectify)),
-        "consolidate": count(Some(Phase::Consolidate)),
-        "buildings": buildings,
-        "buildings_visited": visited,
-        "share_visited": if buildings > 0 { f64::from(visited) / f64::from(buildings) } else { 0.0 },
-    })
+    Progress {
+        blocks: blocks.len(),
+        not_started: count(None),
+        investigate: count(Some(Phase::Investigate)),
+        clear: count(Some(Phase::Clear)),
+        rectify: count(Some(Phase::Rectify)),
+        consolidate: count(Some(Phase::Consolidate)),
+        buildings,
+        buildings_visited: visited,
+        share_visited: if buildings > 0 { f64::from(visited) / f64::from(buildings) } else { 0.0 },
+    }
 }
 
-/// The phase as JSON: its code and its Chinese name, `null` before 排查.
-fn phase_json(p: Option<Phase>) -> Value {
-    p.map_or(Value::Null, |p| json!(phase_str(p)))
+/// A block of a campaign: its place in the order, its phase and its progress.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BlockProperties {
+    /// The block.
+    pub block_id: u32,
+    /// Its place in the nibbling order, from 1.
+    pub order: u32,
+    /// Its grid.
+    pub grid_id: u32,
+    /// Its phase: investigate, clear, rectify or consolidate (null before 排查).
+    #[schema(required = true)]
+    pub phase: Option<&'static str>,
+    /// The phase in Chinese.
+    #[schema(required = true)]
+    pub phase_zh: Option<&'static str>,
+    /// Its buildings.
+    pub buildings: u32,
+    /// Of which visited.
+    pub visited: u32,
+    /// The planned dates of its phases.
+    #[schema(value_type = Option<Vec<sweep::PhaseDates>>)]
+    pub planned: Value,
+}
+
+/// A stored campaign: its request, its progress and, in full, its plan and blocks.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Campaign {
+    /// Its id.
+    pub id: u32,
+    /// When it was planned (YYYY-MM-DD).
+    pub created_on: String,
+    /// The area asked for: `{"grids": [...]}` or `{"polygon": ...}`.
+    #[schema(value_type = Object)]
+    pub area: Value,
+    /// The team.
+    #[schema(value_type = Vec<u32>)]
+    pub caseworkers: Value,
+    /// First day (YYYY-MM-DD).
+    pub start_date: String,
+    /// Working days allowed.
+    pub working_days: u32,
+    /// Buildings per caseworker per day.
+    pub buildings_per_day: u32,
+    /// Weeks from clearing to the 巩固 re-check.
+    pub recheck_weeks: u32,
+    /// Blocks per phase and buildings visited.
+    pub progress: Progress,
+    /// The plan (in full answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<sweep::CampaignPlan>)]
+    pub plan: Option<Value>,
+    /// The blocks as polygons numbered in order (in full answers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<FeatureCollection<BlockProperties>>,
+}
+
+/// A plain data struct as a JSON value (serialising such a struct cannot fail).
+fn value<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
 /// A stored campaign: its request, progress, and with `full` the plan and its blocks as GeoJSON
 /// polygons numbered in order and carrying their phase.
-pub fn campaign_json(atlas: &Atlas, c: &StoredCampaign, full: bool) -> Value {
-    let mut v = json!({
-        "id": c.id,
-        "created_on": fmt_date(c.record.created_on),
-        "area": c.record.area,
-        "caseworkers": c.record.team,
-        "start_date": fmt_date(c.record.start),
-        "working_days": c.record.working_days,
-        "buildings_per_day": c.record.buildings_per_day,
-        "recheck_weeks": c.record.recheck_weeks,
-        "progress": progress_json(&c.blocks),
-    });
+pub fn campaign_json(atlas: &Atlas, c: &StoredCampaign, full: bool) -> Campaign {
+    let mut v = Campaign {
+        id: c.id,
+        created_on: fmt_date(c.record.created_on),
+        area: c.record.area.clone(),
+        caseworkers: value(&c.record.team),
+        start_date: fmt_date(c.record.start),
+        working_days: c.record.working_days,
+        buildings_per_day: c.record.buildings_per_day,
+        recheck_weeks: c.record.recheck_weeks,
+        progress: progress(&c.blocks),
+        plan: None,
+        blocks: None,
+    };
     if !full {
         return v;
     }
     let plan = &c.record.plan;
-    let features: Vec<Value> = c
+    let features = c
         .blocks
         .iter()
         .map(|b| {
@@ -272,41 +387,112 @@ pub fn campaign_json(atlas: &Atlas, c: &StoredCampaign, full: bool) -> Value {
                 .get(b.block_id as usize)
                 .filter(|g| g.id == b.block_id)
                 .or_else(|| atlas.blocks().iter().find(|g| g.id == b.block_id))
-                .map_or(Value::Null, |g| crate::api::features::geometry(g.geometry.clone()));
-            json!({
-                "type": "Feature",
-                "id": b.block_id,
-                "geometry": geometry,
-                "properties": {
-                    "block_id": b.block_id,
-                    "order": b.seq + 1,
-                    "grid_id": b.grid_id,
-                    "phase": phase_json(b.phase),
-                    "phase_zh": b.phase.map(Phase::name_zh),
-                    "buildings": b.buildings,
-                    "visited": b.visited,
-                    "planned": plan.blocks.get(b.seq as usize).map(|s| &s.phases),
-                },
-            })
+                .map(|g| geometry(g.geometry.clone()));
+            let props = BlockProperties {
+                block_id: b.block_id,
+                order: b.seq + 1,
+                grid_id: b.grid_id,
+                phase: b.phase.map(phase_str),
+                phase_zh: b.phase.map(Phase::name_zh),
+                buildings: b.buildings,
+                visited: b.visited,
+                planned: plan.blocks.get(b.seq as usize).map_or(Value::Null, |s| value(&s.phases)),
+            };
+            Feature::maybe(geometry, props).with_id(b.block_id)
         })
         .collect();
-    v["plan"] = json!(plan);
-    v["blocks"] = json!({ "type": "FeatureCollection", "features": features });
+    v.plan = Some(value(plan));
+    v.blocks = Some(FeatureCollection::new(features));
     v
+}
+
+/// A feature of a day's routes: a caseworker's walk, their station or a numbered stop.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RouteProperties {
+    /// The walk from the station through the stops and back, along the streets.
+    Route {
+        /// Who walks it.
+        caseworker_id: u32,
+        /// Stops on it.
+        stops: usize,
+        /// Its length, metres.
+        total_m: f64,
+        /// The length of the nearest-neighbour tour, metres (the baseline).
+        nearest_neighbour_m: f64,
+        /// Legs whose length was estimated (no street path).
+        estimated_legs: usize,
+    },
+    /// The community station the walk starts and ends at.
+    Station {
+        /// Whose.
+        caseworker_id: u32,
+        /// Always 0.
+        order: usize,
+    },
+    /// A building on the walk.
+    Stop {
+        /// Whose.
+        caseworker_id: u32,
+        /// Its place on the walk, from 1.
+        order: usize,
+        /// The building.
+        building_id: u32,
+        /// Its grid.
+        grid_id: u32,
+        /// Its door-plate address.
+        address: String,
+        /// The leg to it, metres.
+        leg_m: f64,
+    },
+}
+
+/// One caseworker's walk in brief.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RouteSummary {
+    /// Who.
+    pub caseworker_id: u32,
+    /// The buildings in order.
+    pub stops: Vec<u32>,
+    /// Its length, metres.
+    pub total_m: f64,
+    /// The nearest-neighbour baseline, metres.
+    pub nearest_neighbour_m: f64,
+}
+
+/// Each caseworker's walk on one day of a campaign, as GeoJSON.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DayRoutes {
+    /// Always `FeatureCollection`.
+    #[serde(rename = "type")]
+    pub kind: crate::api::geojson::FeatureCollectionType,
+    /// The campaign.
+    pub campaign_id: u32,
+    /// The day (YYYY-MM-DD).
+    pub date: String,
+    /// Whether the plan has work that day.
+    pub working_day: bool,
+    /// Each walk in brief (on working days).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routes: Option<Vec<RouteSummary>>,
+    /// The walks, stations and stops.
+    pub features: Vec<Feature<RouteProperties>>,
 }
 
 /// Each caseworker's walk on `date`: a LineString through the community station and the stops
 /// in order, the station and the numbered stops as points.
-pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<Value> {
+pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<DayRoutes> {
     let day_s = fmt_date(date);
+    let mut answer = DayRoutes {
+        kind: crate::api::geojson::FeatureCollectionType::FeatureCollection,
+        campaign_id: c.id,
+        date: day_s.clone(),
+        working_day: false,
+        routes: None,
+        features: Vec::new(),
+    };
     let Some(day) = c.record.plan.days.iter().find(|d| d.date == date) else {
-        return Ok(json!({
-            "type": "FeatureCollection",
-            "campaign_id": c.id,
-            "date": day_s,
-            "working_day": false,
-            "features": [],
-        }));
+        return Ok(answer);
     };
     let net = WalkingNetwork::from_atlas(atlas);
     let opts = RouteOptions::default();
@@ -338,53 +524,37 @@ pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<V
             }
         }
         let round = |x: f64| x.round();
-        features.push(json!({
-            "type": "Feature",
-            "geometry": { "type": "LineString", "coordinates": line },
-            "properties": {
-                "kind": "route",
-                "caseworker_id": a.caseworker_id,
-                "stops": route.stops.len(),
-                "total_m": round(route.total_m),
-                "nearest_neighbour_m": round(route.nearest_neighbour_total_m),
-                "estimated_legs": route.estimated_legs,
-            },
-        }));
-        features.push(json!({
-            "type": "Feature",
-            "geometry": { "type": "Point", "coordinates": [station.x(), station.y()] },
-            "properties": { "kind": "station", "caseworker_id": a.caseworker_id, "order": 0 },
-        }));
+        let walk = RouteProperties::Route {
+            caseworker_id: a.caseworker_id,
+            stops: route.stops.len(),
+            total_m: round(route.total_m),
+            nearest_neighbour_m: round(route.nearest_neighbour_total_m),
+            estimated_legs: route.estimated_legs,
+        };
+        features.push(Feature::new(geometry(LineString::from(line)), walk));
+        let at_station = RouteProperties::Station { caseworker_id: a.caseworker_id, order: 0 };
+        features.push(Feature::new(geometry(station), at_station));
         for (i, &b) in route.stops.iter().enumerate() {
             let Some(building) = atlas.building(b) else { continue };
-            features.push(json!({
-                "type": "Feature",
-                "id": b,
-                "geometry": { "type": "Point", "coordinates": [building.point.x(), building.point.y()] },
-                "properties": {
-                    "kind": "stop",
-                    "caseworker_id": a.caseworker_id,
-                    "order": i + 1,
-                    "building_id": b,
-                    "grid_id": building.grid_id,
-                    "address": building.address,
-                    "leg_m": round(route.legs_m.get(i).copied().unwrap_or(0.0)),
-                },
-            }));
+            let stop = RouteProperties::Stop {
+                caseworker_id: a.caseworker_id,
+                order: i + 1,
+                building_id: b,
+                grid_id: building.grid_id,
+                address: building.address.clone(),
+                leg_m: round(route.legs_m.get(i).copied().unwrap_or(0.0)),
+            };
+            features.push(Feature::new(geometry(building.point), stop).with_id(b));
         }
-        routes.push(json!({
-            "caseworker_id": a.caseworker_id,
-            "stops": route.stops,
-            "total_m": round(route.total_m),
-            "nearest_neighbour_m": round(route.nearest_neighbour_total_m),
-        }));
+        routes.push(RouteSummary {
+            caseworker_id: a.caseworker_id,
+            stops: route.stops.clone(),
+            total_m: round(route.total_m),
+            nearest_neighbour_m: round(route.nearest_neighbour_total_m),
+        });
     }
-    Ok(json!({
-        "type": "FeatureCollection",
-        "campaign_id": c.id,
-        "date": day_s,
-        "working_day": true,
-        "routes": routes,
-        "features": features,
-    }))
+    answer.working_day = true;
+    answer.routes = Some(routes);
+    answer.features = features;
+    Ok(answer)
 }

@@ -4,28 +4,30 @@
 //! `rentgrid_analysis` (`staffing`, `coverage`, `territory`, `assessment`); this module chooses
 //! what a caller sees and how it is laid out.
 
+use crate::api::geojson::{Feature, FeatureCollection, FeatureCollectionType, geometry};
 use crate::error::{ApiError, ApiResult};
 use crate::export::{Book, Cell, Lang, Sheet};
 use crate::scope::Scope;
 use crate::store::contracts::{MonthActivity, NewProposal, StoredProposal, basis_of};
 use geo::MultiPolygon;
 use rentgrid_analysis::assessment::{self, Assessment, AssessmentInput, ScoreFormula, SpotRate};
-use rentgrid_analysis::coverage::{self, dissolve};
+use rentgrid_analysis::coverage::{self, SharedGrid, dissolve};
 use rentgrid_analysis::staffing::{self, PlaceLevel, StaffingError, StaffingRow, StaffingRule};
-use rentgrid_analysis::territory::{self, Mode, ProposedArea, TerritoryOptions};
+use rentgrid_analysis::territory::{self, Mode, PlanQuality, ProposedArea, TerritoryOptions};
 use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId, Month};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use utoipa::ToSchema;
 
 /// The staffing rule of a request: `rule=ningbo|nanjing|wuxi|taizhou` (default ningbo) and
 /// `cost_per_caseworker` in yuan a year (default 22,000).
-pub fn rule_from_query(q: &HashMap<String, String>) -> ApiResult<StaffingRule> {
-    let mut rule = match q.get("rule") {
+pub fn rule_from_query(rule: Option<&str>, cost: Option<&str>) -> ApiResult<StaffingRule> {
+    let mut rule = match rule {
         None => StaffingRule::ningbo(),
         Some(name) => StaffingRule::preset(name).map_err(|e| ApiError::BadRequest(format!("rule: {e}")))?,
     };
-    if let Some(raw) = q.get("cost_per_caseworker") {
+    if let Some(raw) = cost {
         let cost: f64 = raw
             .trim()
             .parse()
@@ -54,11 +56,13 @@ fn sees_caseworker(atlas: &Atlas, scope: &Scope, c: &Caseworker) -> bool {
 }
 
 /// One staffing row with its place in the hierarchy.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct PlaceRow {
     /// The code of the place one level up (none for the district).
+    #[schema(required = true)]
     pub parent_code: Option<String>,
     /// The street the place lies in (none for the district).
+    #[schema(required = true)]
     pub street_code: Option<String>,
     /// Required, assigned, gap and cost.
     #[serde(flatten)]
@@ -100,17 +104,105 @@ pub fn staffing_rows(
     Ok(rows)
 }
 
-fn geometry_json(mp: &MultiPolygon<f64>) -> Value {
-    let g: geo::Geometry<f64> = match mp.0.as_slice() {
-        [one] => one.clone().into(),
-        _ => mp.clone().into(),
-    };
-    crate::api::features::geometry(g)
+/// An area's geometry: a Polygon when it is one piece, else a MultiPolygon; none when empty.
+fn area_geometry(grids: &[GridId], mp: impl FnOnce() -> MultiPolygon<f64>) -> Option<geojson::Geometry> {
+    if grids.is_empty() {
+        return None;
+    }
+    let mp = mp();
+    Some(match mp.0.as_slice() {
+        [one] => geometry(one.clone()),
+        _ => geometry(mp),
+    })
 }
 
 fn round(x: f64, places: i32) -> f64 {
     let k = 10f64.powi(places);
     (x * k).round() / k
+}
+
+/// The `kind` of an area feature: always `area`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AreaTag {
+    /// A caseworker's (or a proposed) contracted area.
+    Area,
+}
+
+/// A caseworker's contracted area (包干), or a grid nobody or several cover, by `kind`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CoverageProperties {
+    /// A caseworker's area.
+    Area(ContractedArea),
+    /// A grid nobody covers.
+    Uncovered(GridCover),
+    /// A grid covered by more than one caseworker.
+    Shared(GridCover),
+}
+
+/// A caseworker's contracted area, dissolved, with its grids and load.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ContractedArea {
+    /// The caseworker.
+    pub caseworker_id: CaseworkerId,
+    /// Their name.
+    pub name: String,
+    /// Their street.
+    pub street_code: String,
+    /// The grids contracted.
+    pub grids: Vec<GridId>,
+    /// Contracted grids the Atlas does not know.
+    pub unknown_grids: Vec<GridId>,
+    /// Pieces of the dissolved area.
+    pub parts: usize,
+    /// Whether the dissolved area is a valid geometry.
+    pub valid: bool,
+    /// Its area, km².
+    pub area_km2: f64,
+    /// The sum of its grids' areas, km².
+    pub grids_area_km2: f64,
+    /// Caseworkers the rule requires for it.
+    pub required: f64,
+    /// Load: required per caseworker (1.0 = exactly the ratio).
+    pub load: f64,
+    /// The load to two decimals.
+    pub load_label: String,
+    /// Whether the load is over 1.0.
+    pub overloaded: bool,
+}
+
+/// An uncovered or shared grid.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GridCover {
+    /// The grid.
+    pub grid_id: GridId,
+    /// Its code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// The caseworkers covering it (shared grids).
+    pub caseworkers: Vec<CaseworkerId>,
+}
+
+/// Coverage (包干): every caseworker's area, the uncovered and shared grids, as GeoJSON.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Coverage {
+    /// Always `FeatureCollection`.
+    #[serde(rename = "type")]
+    pub kind: FeatureCollectionType,
+    /// The staffing rule loads are measured by.
+    pub rule: StaffingRule,
+    /// Caseworkers shown.
+    pub caseworkers: usize,
+    /// Grids nobody covers.
+    pub uncovered: Vec<GridId>,
+    /// Grids covered more than once, with their caseworkers.
+    pub covered_twice: Vec<SharedGrid>,
+    /// Caseworkers whose load is over 1.0.
+    pub overloaded: Vec<CaseworkerId>,
+    /// The areas, then the uncovered and shared grids.
+    pub features: Vec<Feature<CoverageProperties>>,
 }
 
 /// Coverage as GeoJSON: one feature per caseworker (`kind: area`, the dissolved contracted
@@ -121,62 +213,135 @@ pub fn coverage_geojson(
     caseworkers: &[Caseworker],
     rule: &StaffingRule,
     scope: &Scope,
-) -> ApiResult<Value> {
+) -> ApiResult<Coverage> {
     let visible: Vec<Caseworker> = caseworkers.iter().filter(|c| sees_caseworker(atlas, scope, c)).cloned().collect();
     let report = coverage::coverage(atlas, caseworkers, rule).map_err(rule_error)?;
     let shown: BTreeSet<CaseworkerId> = visible.iter().map(|c| c.id).collect();
     let over: BTreeSet<CaseworkerId> = report.overloaded.iter().copied().collect();
     let mut features = Vec::new();
     for a in report.areas.iter().filter(|a| shown.contains(&a.caseworker_id)) {
-        features.push(json!({
-            "type": "Feature",
-            "id": a.caseworker_id,
-            "geometry": if a.grids.is_empty() { Value::Null } else { geometry_json(&a.geometry) },
-            "properties": {
-                "kind": "area",
-                "caseworker_id": a.caseworker_id,
-                "name": a.name,
-                "street_code": a.street_code,
-                "grids": a.grids,
-                "unknown_grids": a.unknown_grids,
-                "parts": a.parts,
-                "valid": a.valid,
-                "area_km2": a.area_km2,
-                "grids_area_km2": a.grids_area_km2,
-                "required": a.required,
-                "load": a.load,
-                "load_label": format!("{:.2}", round(a.load, 2)),
-                "overloaded": over.contains(&a.caseworker_id),
-            },
-        }));
+        let props = ContractedArea {
+            caseworker_id: a.caseworker_id,
+            name: a.name.clone(),
+            street_code: a.street_code.clone(),
+            grids: a.grids.clone(),
+            unknown_grids: a.unknown_grids.clone(),
+            parts: a.parts,
+            valid: a.valid,
+            area_km2: a.area_km2,
+            grids_area_km2: a.grids_area_km2,
+            required: a.required,
+            load: a.load,
+            load_label: format!("{:.2}", round(a.load, 2)),
+            overloaded: over.contains(&a.caseworker_id),
+        };
+        let geometry = area_geometry(&a.grids, || a.geometry.clone());
+        features.push(Feature::maybe(geometry, CoverageProperties::Area(props)).with_id(a.caseworker_id));
     }
-    let grid_feature = |g: GridId, kind: &str, holders: &[CaseworkerId]| {
+    let grid_feature = |g: GridId, kind: fn(GridCover) -> CoverageProperties, holders: &[CaseworkerId]| {
         atlas.grid(g).map(|e| {
-            json!({
-                "type": "Feature",
-                "geometry": geometry_json(&e.grid.geometry),
-                "properties": { "kind": kind, "grid_id": g, "code": e.grid.code, "name": e.grid.name, "caseworkers": holders },
-            })
+            let props = GridCover {
+                grid_id: g,
+                code: e.grid.code.clone(),
+                name: e.grid.name.clone(),
+                caseworkers: holders.to_vec(),
+            };
+            Feature::maybe(area_geometry(&[g], || e.grid.geometry.clone()), kind(props))
         })
     };
     let uncovered: Vec<GridId> = report.uncovered.iter().copied().filter(|&g| scope.sees_grid(g)).collect();
-    features.extend(uncovered.iter().filter_map(|&g| grid_feature(g, "uncovered", &[])));
-    let shared: Vec<_> = report.covered_twice.iter().filter(|s| scope.sees_grid(s.grid_id)).collect();
-    features.extend(shared.iter().filter_map(|s| grid_feature(s.grid_id, "shared", &s.caseworkers)));
+    features.extend(uncovered.iter().filter_map(|&g| grid_feature(g, CoverageProperties::Uncovered, &[])));
+    let shared: Vec<SharedGrid> = report.covered_twice.iter().filter(|s| scope.sees_grid(s.grid_id)).cloned().collect();
+    features.extend(shared.iter().filter_map(|s| grid_feature(s.grid_id, CoverageProperties::Shared, &s.caseworkers)));
     let overloaded: Vec<CaseworkerId> = report.overloaded.iter().copied().filter(|c| shown.contains(c)).collect();
-    Ok(json!({
-        "type": "FeatureCollection",
-        "rule": rule,
-        "caseworkers": shown.len(),
-        "uncovered": uncovered,
-        "covered_twice": shared,
-        "overloaded": overloaded,
-        "features": features,
-    }))
+    Ok(Coverage {
+        kind: FeatureCollectionType::FeatureCollection,
+        rule: rule.clone(),
+        caseworkers: shown.len(),
+        uncovered,
+        covered_twice: shared,
+        overloaded,
+        features,
+    })
+}
+
+/// A proposed (or today's) area of a territory proposal.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProposedAreaProperties {
+    /// Always `area`.
+    pub kind: AreaTag,
+    /// Whether its load is over 1.0.
+    pub overloaded: bool,
+    /// Its caseworker, if it has one.
+    #[schema(required = true)]
+    pub caseworker_id: Option<CaseworkerId>,
+    /// Their name.
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// Its street.
+    pub street_code: String,
+    /// Its grids.
+    pub grids: Vec<GridId>,
+    /// Load: required per caseworker.
+    pub load: f64,
+    /// The load to two decimals.
+    pub load_label: String,
+    /// Deviation of the load from the street's even share.
+    pub deviation: f64,
+    /// Polsby-Popper compactness.
+    pub polsby_popper: f64,
+    /// Whether it is one piece.
+    pub contiguous: bool,
+    /// Grids that change hands (0 for today's areas).
+    pub grids_changed: usize,
+}
+
+/// One street of a proposal: its staff, requirement and quality today and proposed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StreetSummary {
+    /// The street.
+    pub street_code: String,
+    /// Its name.
+    pub name: String,
+    /// Caseworkers in it.
+    pub staff: usize,
+    /// Grids in it.
+    pub grids: usize,
+    /// Caseworkers required.
+    pub required: f64,
+    /// The even share of each caseworker.
+    pub target: f64,
+    /// The least max deviation possible with whole grids.
+    pub best_possible_deviation: f64,
+    /// Whether the proposal is within epsilon.
+    pub within_epsilon: bool,
+    /// Quality today.
+    pub today: PlanQuality,
+    /// Quality proposed.
+    pub proposed: PlanQuality,
+}
+
+/// A territory proposal as made and stored.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProposalDocument {
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// The staffing rule balanced.
+    pub rule: String,
+    /// minimal or scratch.
+    pub mode: String,
+    /// The deviation allowed.
+    pub epsilon: f64,
+    /// Per street.
+    pub streets: Vec<StreetSummary>,
+    /// Today's areas.
+    pub today: FeatureCollection<ProposedAreaProperties>,
+    /// The proposed areas.
+    pub proposed: FeatureCollection<ProposedAreaProperties>,
 }
 
 /// What `POST /api/territory/proposals` takes.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProposalRequest {
     /// One street's code; all streets the caller sees when absent.
@@ -184,6 +349,7 @@ pub struct ProposalRequest {
     /// `minimal` (few grids change hands; default) or `scratch`.
     pub mode: Option<String>,
     /// Allowed deviation of a load from the street's even share (default 0.05).
+    #[schema(minimum = 0, maximum = 1)]
     pub epsilon: Option<f64>,
     /// Staffing rule preset whose requirements are balanced (default ningbo).
     pub rule: Option<String>,
@@ -247,32 +413,30 @@ pub fn make_proposal(
         }
         m
     };
-    let area_features = |areas: &[ProposedArea], street: &str, proposed: bool| -> Vec<Value> {
-        areas
-            .iter()
-            .map(|a| {
-                let changed = a.grids.iter().filter(|g| today_owner.get(g) != a.caseworker_id.as_ref()).count();
-                json!({
-                    "type": "Feature",
-                    "geometry": if a.grids.is_empty() { Value::Null } else { geometry_json(&dissolve(atlas, &a.grids)) },
-                    "properties": {
-                        "kind": "area",
-                        "overloaded": a.load > 1.0,
-                        "caseworker_id": a.caseworker_id,
-                        "name": a.caseworker_id.and_then(|c| names.get(&c).copied()),
-                        "street_code": street,
-                        "grids": a.grids,
-                        "load": a.load,
-                        "load_label": format!("{:.2}", round(a.load, 2)),
-                        "deviation": a.deviation,
-                        "polsby_popper": a.polsby_popper,
-                        "contiguous": a.contiguous,
-                        "grids_changed": if proposed { changed } else { 0 },
-                    },
+    let area_features =
+        |areas: &[ProposedArea], street: &str, proposed: bool| -> Vec<Feature<ProposedAreaProperties>> {
+            areas
+                .iter()
+                .map(|a| {
+                    let changed = a.grids.iter().filter(|g| today_owner.get(g) != a.caseworker_id.as_ref()).count();
+                    let props = ProposedAreaProperties {
+                        kind: AreaTag::Area,
+                        overloaded: a.load > 1.0,
+                        caseworker_id: a.caseworker_id,
+                        name: a.caseworker_id.and_then(|c| names.get(&c).map(|n| (*n).to_owned())),
+                        street_code: street.to_owned(),
+                        grids: a.grids.clone(),
+                        load: a.load,
+                        load_label: format!("{:.2}", round(a.load, 2)),
+                        deviation: a.deviation,
+                        polsby_popper: a.polsby_popper,
+                        contiguous: a.contiguous,
+                        grids_changed: if proposed { changed } else { 0 },
+                    };
+                    Feature::maybe(area_geometry(&a.grids, || dissolve(atlas, &a.grids)), props)
                 })
-            })
-            .collect()
-    };
+                .collect()
+        };
     let mut today = Vec::new();
     let mut proposed = Vec::new();
     let mut summaries = Vec::new();
@@ -285,30 +449,30 @@ pub fn make_proposal(
                 assignments.extend(a.grids.iter().map(|&g| (c, g)));
             }
         }
-        summaries.push(json!({
-            "street_code": s.street_code,
-            "name": s.name,
-            "staff": s.staff,
-            "grids": s.grids,
-            "required": s.required,
-            "target": s.target,
-            "best_possible_deviation": s.best_possible_deviation,
-            "within_epsilon": s.within_epsilon,
-            "today": s.today,
-            "proposed": s.proposed,
-        }));
+        summaries.push(StreetSummary {
+            street_code: s.street_code.clone(),
+            name: s.name.clone(),
+            staff: s.staff,
+            grids: s.grids,
+            required: s.required,
+            target: s.target,
+            best_possible_deviation: s.best_possible_deviation,
+            within_epsilon: s.within_epsilon,
+            today: s.today,
+            proposed: s.proposed,
+        });
     }
     assignments.sort_unstable();
     let mode_name = if mode == Mode::MinimalChange { "minimal" } else { "scratch" };
-    let document = json!({
-        "created_at": now,
-        "rule": rule.name,
-        "mode": mode_name,
-        "epsilon": epsilon,
-        "streets": summaries,
-        "today": { "type": "FeatureCollection", "features": today },
-        "proposed": { "type": "FeatureCollection", "features": proposed },
-    });
+    let document = ProposalDocument {
+        created_at: now.to_owned(),
+        rule: rule.name.clone(),
+        mode: mode_name.to_owned(),
+        epsilon,
+        streets: summaries,
+        today: FeatureCollection::new(today),
+        proposed: FeatureCollection::new(proposed),
+    };
     Ok(NewProposal {
         created_at: now.to_owned(),
         rule: rule.name.clone(),
@@ -318,7 +482,7 @@ pub fn make_proposal(
         streets: codes,
         street_grids: street_grids.into_iter().collect(),
         assignments,
-        document: document.to_string(),
+        document: serde_json::to_string(&document).map_err(|e| ApiError::Internal(e.to_string()))?,
     })
 }
 
@@ -332,28 +496,49 @@ pub fn proposal_status(p: &StoredProposal, caseworkers: &[Caseworker]) -> &'stat
     }
 }
 
+/// A stored proposal with where it stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Proposal {
+    /// Its id.
+    pub id: i64,
+    /// open, stale (the contracts changed since) or accepted.
+    pub status: &'static str,
+    /// Who accepted it.
+    #[schema(required = true)]
+    pub accepted_by: Option<String>,
+    /// When (RFC 3339).
+    #[schema(required = true)]
+    pub accepted_at: Option<String>,
+    /// The proposal.
+    #[serde(flatten)]
+    pub document: ProposalDocument,
+}
+
+/// The stored document of a proposal.
+fn document(p: &StoredProposal) -> ApiResult<ProposalDocument> {
+    serde_json::from_str(&p.proposal.document)
+        .map_err(|e| ApiError::Internal(format!("stored proposal {} is unreadable: {e}", p.id)))
+}
+
 /// A stored proposal as the API answers it: its document with its id and status.
-pub fn proposal_json(p: &StoredProposal, status: &str) -> ApiResult<Value> {
-    let mut doc: Value = serde_json::from_str(&p.proposal.document)
-        .map_err(|e| ApiError::Internal(format!("stored proposal {} is unreadable: {e}", p.id)))?;
-    if let Some(o) = doc.as_object_mut() {
-        o.insert("id".into(), json!(p.id));
-        o.insert("status".into(), json!(status));
-        o.insert("accepted_by".into(), json!(p.accepted_by));
-        o.insert("accepted_at".into(), json!(p.accepted_at));
-    }
-    Ok(doc)
+pub fn proposal_json(p: &StoredProposal, status: &'static str) -> ApiResult<Proposal> {
+    Ok(Proposal {
+        id: p.id,
+        status,
+        accepted_by: p.accepted_by.clone(),
+        accepted_at: p.accepted_at.clone(),
+        document: document(p)?,
+    })
 }
 
 /// The before/after summary an accepted proposal leaves in the audit log: per street, the
 /// quality figures today and proposed.
 pub fn audit_summary(p: &StoredProposal) -> String {
-    let doc: Value = serde_json::from_str(&p.proposal.document).unwrap_or(Value::Null);
-    let streets: Vec<Value> = doc["streets"]
-        .as_array()
-        .map(|v| {
-            v.iter()
-                .map(|s| json!({ "street_code": s["street_code"], "before": s["today"], "after": s["proposed"] }))
+    let streets: Vec<Value> = document(p)
+        .map(|d| {
+            d.streets
+                .iter()
+                .map(|s| json!({ "street_code": s.street_code, "before": s.today, "after": s.proposed }))
                 .collect()
         })
         .unwrap_or_default();
@@ -361,7 +546,7 @@ pub fn audit_summary(p: &StoredProposal) -> String {
 }
 
 /// One caseworker's month with their load under the rule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AssessmentRow {
     /// The assessment.
     #[serde(flatten)]

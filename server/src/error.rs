@@ -5,7 +5,8 @@ use crate::store::StoreError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
@@ -65,8 +66,17 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(json!({ "code": code, "message": message }))).into_response()
+        (status, Json(Exception { code, message })).into_response()
     }
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Exception {
+    /// A stable machine code: bad_request, not_found, unprocessable, conflict, forbidden, internal.
+    pub code: &'static str,
+    /// What went wrong, for people.
+    pub message: String,
 }
 
 /// Result of handlers.

@@ -162,6 +162,15 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Write the OpenAPI 3.1 document of the HTTP API (what `GET /api` answers, without the
+    /// caller's server URL) as JSON, to a file or to standard output.
+    ///
+    /// The web map's API types are generated from it: `rentgrid openapi --output web-map/openapi.json`.
+    Openapi {
+        /// The file to write; standard output when left out.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 fn parse_targets(s: &str) -> anyhow::Result<Targets> {
@@ -437,6 +446,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let layer: Layer = layer.parse().map_err(anyhow::Error::msg)?;
             export_to(opened.as_ref(), &atlas, layer, format, lang, &output).await
+        }
+        Command::Openapi { output } => {
+            let text = rentgrid_server::api::openapi_json().context("the OpenAPI document does not serialise")?;
+            match output {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?,
+                None => println!("{}", text.trim_end()),
+            }
+            Ok(())
         }
         Command::Migrate { store } => {
             let at = store.location();

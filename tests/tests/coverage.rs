@@ -542,7 +542,7 @@ async fn a_narrower_scope_sees_its_own_places_only(backend: Backend) {
     assert_eq!(count(PlaceLevel::Community), street.communities.len());
     assert_eq!(count(PlaceLevel::Grid), street.grids.len());
     assert!(rows.iter().all(|r| r.street_code.as_deref() == Some(street.street.code.as_str())));
-    let areas = cov::coverage_geojson(atlas, &cws, &rule, &scope).unwrap();
+    let areas = serde_json::to_value(cov::coverage_geojson(atlas, &cws, &rule, &scope).unwrap()).unwrap();
     let team = cws.iter().filter(|c| c.street_code == street.street.code).count();
     let shown: Vec<&Value> =
         areas["features"].as_array().unwrap().iter().filter(|x| x["properties"]["kind"] == "area").collect();
@@ -553,7 +553,7 @@ async fn a_narrower_scope_sees_its_own_places_only(backend: Backend) {
     let scope = Scope { role: Role::Caseworker, grids: Some(mine.clone()) };
     let rows = cov::staffing_rows(atlas, &cws, &rule, &scope).unwrap();
     assert_eq!(rows.iter().filter(|r| r.row.level == PlaceLevel::Grid).count(), mine.len());
-    let areas = cov::coverage_geojson(atlas, &cws, &rule, &scope).unwrap();
+    let areas = serde_json::to_value(cov::coverage_geojson(atlas, &cws, &rule, &scope).unwrap()).unwrap();
     let shown: Vec<&Value> =
         areas["features"].as_array().unwrap().iter().filter(|x| x["properties"]["kind"] == "area").collect();
     assert!(shown.iter().any(|a| a["properties"]["caseworker_id"] == me.id));

@@ -147,7 +147,7 @@ async fn the_landing_page_links_the_api_conformance_and_collections(backend: Bac
         let links = a.body["links"].as_array().unwrap();
         let desc = links.iter().find(|l| l["rel"] == "service-desc").expect("a service-desc link");
         assert_eq!(desc["href"], "/api");
-        assert_eq!(desc["type"], "application/vnd.oai.openapi+json;version=3.0");
+        assert_eq!(desc["type"], "application/vnd.oai.openapi+json;version=3.1");
         assert_eq!(href(&a.body, "conformance").as_deref(), Some("/conformance"));
         assert_eq!(href(&a.body, "data").as_deref(), Some("/collections"));
         assert!(href(&a.body, "self").is_some());
@@ -167,12 +167,12 @@ async fn the_landing_page_links_the_api_conformance_and_collections(backend: Bac
         assert!(classes.contains(format!("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/{c}").as_str()));
     }
 
-    // The OpenAPI document: structurally OpenAPI 3.0, describing every items path with its filters.
+    // The OpenAPI document: structurally OpenAPI 3.1, describing every items path with its filters.
     let a = get(r, "/api").await;
     assert_eq!(a.status, StatusCode::OK);
-    assert_eq!(a.content_type, "application/vnd.oai.openapi+json;version=3.0");
+    assert_eq!(a.content_type, "application/vnd.oai.openapi+json;version=3.1");
     let doc = a.body;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.0."));
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
     assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
     for path in ["/", "/conformance", "/collections", "/collections/{collectionId}", "/api/grids", "/api/stats"] {
         assert!(doc["paths"][path]["get"]["responses"]["200"].is_object(), "{path}");
@@ -472,21 +472,27 @@ async fn mistakes_get_4xx_with_a_message(backend: Backend) {
     s.done().await;
 }
 
-/// The OpenAPI document checked by an outside validator, Python's `openapi-spec-validator`,
-/// where it is installed (`pip install openapi-spec-validator`); otherwise this says so and
-/// passes, the structural checks above standing alone.
+/// The OpenAPI document checked by an outside validator, Python's `openapi-spec-validator`
+/// (`scripts/python-requirements.txt`), run by `$RENTGRID_PYTHON` (default `python3`). A missing
+/// validator fails the test unless the run says `RENTGRID_SKIP_ORACLES=1`.
 #[tokio::test]
 async fn the_openapi_document_passes_an_outside_validator() {
-    let Ok(found) = std::process::Command::new("openapi-spec-validator").arg("--help").output() else {
-        eprintln!("openapi-spec-validator is not installed: the OpenAPI document is checked structurally only");
+    let python = std::env::var("RENTGRID_PYTHON").unwrap_or_else(|_| "python3".into());
+    let found = std::process::Command::new(&python).args(["-m", "openapi_spec_validator", "--help"]).output();
+    if !found.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var("RENTGRID_SKIP_ORACLES").as_deref() == Ok("1"),
+            "openapi-spec-validator does not run with {python}: run scripts/ensure-python and set RENTGRID_PYTHON, \
+             or say RENTGRID_SKIP_ORACLES=1"
+        );
+        eprintln!("openapi-spec-validator skipped (RENTGRID_SKIP_ORACLES=1)");
         return;
-    };
-    assert!(found.status.success());
+    }
     let s = Fixture::seeded(Backend::Sqlite).await;
     let doc = ok(&s.router, "/api").await;
     let file = s.dir.path().join("openapi.json");
     std::fs::write(&file, doc.to_string()).unwrap();
-    let out = std::process::Command::new("openapi-spec-validator").arg(&file).output().unwrap();
+    let out = std::process::Command::new(&python).args(["-m", "openapi_spec_validator"]).arg(&file).output().unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "openapi-spec-validator rejects /api: {said}");
     assert!(said.contains("OK"), "{said}");

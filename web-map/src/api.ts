@@ -1,74 +1,56 @@
 /**
- * The rentgrid HTTP API as the map uses it: the response types of the contract and one typed
- * fetch per endpoint. Every URL is on the page's own origin.
+ * The rentgrid HTTP API as the map uses it: one typed fetch per endpoint. The types are those of
+ * the server's OpenAPI document (`web-map/openapi.json`, written by `rentgrid openapi`), which
+ * `npm run generate` turns into `src/generated/api.ts` before every build, so a field the map uses
+ * that leaves the API fails the build. Every URL is on the page's own origin.
  */
-import type { Feature, FeatureCollection, LineString, MultiPolygon, Point, Polygon } from 'geojson';
+import type * as G from 'geojson';
+import type { components, operations } from './generated/api';
+
+/** The schemas of the API's bodies. */
+type Schemas = components['schemas'];
+
+/** The body of a 200 answer of an operation, in its media type. */
+type Ok<Op extends keyof operations, Media extends string = 'application/json'> = operations[Op] extends {
+  responses: { 200: { content: Record<Media, infer Body> } };
+}
+  ? Body
+  : never;
+
+/**
+ * A feature of the API with its geometry typed as `@types/geojson` does (what MapLibre takes):
+ * the properties are the API's own.
+ */
+export type GeoFeature<F extends { properties: unknown }, Geom extends G.Geometry = G.Geometry> = G.Feature<Geom, F['properties']>;
+
+/** A collection of the API with its features' geometries typed as `@types/geojson` does. */
+export type GeoCollection<C extends { features: { properties: unknown }[] }, Geom extends G.Geometry = G.Geometry> = Omit<
+  C,
+  'type' | 'features'
+> & { type: 'FeatureCollection'; features: GeoFeature<C['features'][number], Geom>[] };
 
 /** [minLon, minLat, maxLon, maxLat] in WGS84. */
 export type BBox = [number, number, number, number];
 
-/** The indicators a grid is measured by; each is a rate in 0..1. */
-export const KPIS = ['reg_rate', 'permit_rate', 'rental_rate', 'consistency_rate', 'pledge_rate'] as const;
+/** The indicators a grid is measured by; each is a rate in 0..1 with a target. */
+export const KPIS = ['reg_rate', 'permit_rate', 'rental_rate', 'consistency_rate', 'pledge_rate'] as const satisfies readonly (keyof Schemas['Targets'])[];
 export type Kpi = (typeof KPIS)[number];
 
-/** `GET /api/district`. */
-export interface District {
-  code: string;
-  name: string;
-  bbox: BBox;
-  center: [number, number];
-  /** The target of each indicator, e.g. `reg_rate: 0.9` for ≥90%. */
-  targets: Record<Kpi, number>;
-  /** How far below its target a rate still counts as near it (0.05 = 5 points). */
-  near_band: number;
-}
+/** `GET /api/district` (its box and centre as tuples). */
+export type District = Omit<Schemas['District'], 'bbox' | 'center'> & { bbox: BBox; center: [number, number] };
 
 /** How a grid's registration rate stands against its target. */
-export type RegStatus = 'meets' | 'near' | 'below' | 'none';
+export type RegStatus = Schemas['Status'];
 
 /** The properties of one grid in `GET /api/grids`. Rates are null when their denominator is 0. */
-export interface GridProperties extends Record<Kpi, number | null> {
-  id: number;
-  code: string;
-  name: string;
-  community_code: string;
-  community_name: string;
-  street_code: string;
-  street_name: string;
-  /** A point guaranteed to lie inside the grid's polygon. */
-  label_point: [number, number];
-  area_km2: number;
-  buildings: number;
-  rental_units: number;
-  rental_units_registered: number;
-  persons: number;
-  persons_registered: number;
-  persons_with_permit: number;
-  persons_consistent: number;
-  pledges_signed: number;
-  /** 95% interval of `reg_rate`. */
-  reg_rate_low: number | null;
-  reg_rate_high: number | null;
-  persons_per_km2: number;
-  reg_status: RegStatus;
-}
+export type GridProperties = Schemas['GridProperties'];
 
 /** The kinds of building the demo city and importers know. */
 export const BUILDING_KINDS = ['tower', 'walkup', 'village_house', 'factory', 'dormitory', 'shop'] as const;
 export type BuildingKind = (typeof BUILDING_KINDS)[number];
 
-export interface BuildingProperties {
-  id: number;
-  kind: BuildingKind;
-  /** The door-plate address, where the server knows it (not part of the contract yet). */
-  address?: string;
-  grid_id: number;
-  floors: number;
-  rental_units: number;
-  rental_units_registered: number;
-  persons: number;
-  persons_registered: number;
-}
+/** The properties of one building (`GET /api/buildings`). */
+export type BuildingProperties = Schemas['BuildingProperties'];
 
 /** A failed request, with the server's stable error code when it sent one. */
 class ApiError extends Error {
@@ -123,17 +105,15 @@ async function requestJson<T>(path: string, init: RequestInit): Promise<T> {
 export const fetchDistrict = (): Promise<District> => getJson('district');
 
 /** One grid with all its indicators and names (`GET /api/grids/{id}`). */
-export const fetchGrid = (id: number): Promise<Feature<Polygon | MultiPolygon, GridProperties>> => getJson(`grids/${id}`);
+export const fetchGrid = (id: number): Promise<GeoFeature<Ok<'grid', 'application/geo+json'>, G.Polygon | G.MultiPolygon>> =>
+  getJson(`grids/${id}`);
 
-/** A row of `GET /api/stats?level=grid`. */
-export interface GridStatsRow {
-  grid_id: number;
-  reg_status: RegStatus;
-}
+/** A row of `GET /api/stats`: a place's KPIs with its name and parent. */
+export type StatsRow = Schemas['Row'];
 
-/** Every grid's registration status (for the legend's counts). */
-export async function fetchGridStatuses(): Promise<GridStatsRow[]> {
-  return (await getJson<{ rows: GridStatsRow[] }>('stats?level=grid')).rows;
+/** Every grid's KPI row (for the legend's counts of registration status). */
+export async function fetchGridStatuses(): Promise<StatsRow[]> {
+  return (await getJson<Ok<'stats'>>('stats?level=grid')).rows;
 }
 
 /** The tile sets `GET /tiles/{layer}.json` describes. */
@@ -148,40 +128,17 @@ export function tileJsonUrl(layer: TileSet): string {
 export async function fetchDataVersion(): Promise<number> {
   const response = await fetch(new URL('/health', window.location.origin).href, { headers: { Accept: 'application/json' } });
   if (!response.ok) throw new ApiError(response.url, response.status, undefined, `${response.status} ${response.statusText}`);
-  return ((await response.json()) as { atlas_version: number }).atlas_version;
+  return ((await response.json()) as Ok<'health'>).atlas_version;
 }
 
-/** A metric `GET /api/hotspots` maps. */
-export type HotspotMetric = 'unregistered_per_km2' | 'reg_rate' | 'rental_rate' | 'persons_per_km2';
+/** A metric the map's hot spot layer offers (each one of the API's metrics). */
+export type HotspotMetric = Extract<Schemas['Metric'], 'unregistered_per_km2' | 'reg_rate' | 'rental_rate' | 'persons_per_km2'>;
 
-/** The properties of one grid in `GET /api/hotspots` (Gi*). */
-export interface HotspotProperties {
-  grid_id: number;
-  name: string;
-  value: number | null;
-  /** Gi* confidence bin: ±3 at 99%, ±2 at 95%, ±1 at 90%, 0 not significant; null when excluded. */
-  class: number | null;
-  class_label?: string;
-  z?: number;
-  p?: number;
-  q?: number;
-  fdr_significant?: boolean;
-}
+/** The properties of one site in `GET /api/hotspots`. */
+export type HotspotProperties = Schemas['Feature_HotspotProperties']['properties'];
 
-/** `GET /api/hotspots`: grids with their class, and what was run. */
-export interface Hotspots {
-  type: 'FeatureCollection';
-  features: Feature<Polygon | MultiPolygon, HotspotProperties>[];
-  description: {
-    method: string;
-    metric: string;
-    month: string | null;
-    months_available: string[];
-    alpha: number;
-    n: number;
-    weights: { kind: string; transform: string; text: string };
-  };
-}
+/** `GET /api/hotspots`: sites with their class, and what was run. */
+export type Hotspots = GeoCollection<Schemas['Hotspots'], G.Polygon | G.MultiPolygon>;
 
 /** Gi* hot spots of `metric` at the end of `month` (today's register when absent). */
 export function fetchHotspots(metric: HotspotMetric, month?: string): Promise<Hotspots> {
@@ -190,158 +147,85 @@ export function fetchHotspots(metric: HotspotMetric, month?: string): Promise<Ho
   return getJson(`hotspots?${q}`);
 }
 
-/** One row of `GET /api/stats?level=street|community`: aggregates only. */
-export interface PlaceRow {
-  code: string;
-  name: string;
-  parent_code: string | null;
-  persons: number;
-  persons_registered: number;
-  rental_units: number;
-  rental_units_registered: number;
-  reg_rate: number | null;
-  rental_rate: number | null;
-}
+/** One row of `GET /api/stats?level=street|community`. */
+export type PlaceRow = StatsRow;
 
 /** The KPI rows of every street or community. */
 export async function fetchPlaceRows(level: 'street' | 'community', month?: string): Promise<PlaceRow[]> {
   const q = new URLSearchParams({ level });
   if (month) q.set('month', month);
-  return (await getJson<{ rows: PlaceRow[] }>(`stats?${q}`)).rows;
+  return (await getJson<Ok<'stats'>>(`stats?${q}`)).rows;
 }
 
-/** The properties of one feature of `GET /api/coverage`. */
-export interface CoverageProperties {
-  kind: 'area' | 'uncovered' | 'shared';
-  caseworker_id?: number;
-  name?: string;
-  street_code?: string;
-  grids?: number[];
-  grid_id?: number;
-  load?: number;
-  load_label?: string;
-  overloaded?: boolean;
-}
+/** The properties of one feature of `GET /api/coverage`: an area, or an uncovered or shared grid. */
+export type CoverageProperties =
+  | Schemas['Feature_CoverageProperties']['properties']
+  | Schemas['Feature_ProposedAreaProperties']['properties'];
 
 /** `GET /api/coverage`: contracted areas, uncovered and shared grids. */
-export interface Coverage {
-  type: 'FeatureCollection';
-  features: Feature<Polygon | MultiPolygon, CoverageProperties>[];
-  uncovered: number[];
-  overloaded: number[];
-  caseworkers: number;
-}
+export type Coverage = GeoCollection<Schemas['Coverage'], G.Polygon | G.MultiPolygon>;
 
 /** Each caseworker's contracted area and load (包干). */
 export const fetchCoverage = (): Promise<Coverage> => getJson('coverage');
 
 /** The quality figures of a plan (today's or proposed). */
-export interface PlanQuality {
-  max_deviation: number;
-  mean_polsby_popper: number;
-  grids_changed: number;
-  uncovered: number;
-  all_contiguous: boolean;
-}
+export type PlanQuality = Schemas['PlanQuality'];
 
 /** A stored territory proposal (`POST /api/territory/proposals`). */
-export interface Proposal {
-  id: number;
-  status: 'open' | 'stale' | 'accepted';
-  mode: string;
-  epsilon: number;
-  streets: { street_code: string; name: string; staff: number; within_epsilon: boolean; today: PlanQuality; proposed: PlanQuality }[];
-  today: { type: 'FeatureCollection'; features: Feature<Polygon | MultiPolygon, CoverageProperties>[] };
-  proposed: { type: 'FeatureCollection'; features: Feature<Polygon | MultiPolygon, CoverageProperties>[] };
-}
+export type Proposal = Omit<Schemas['Proposal'], 'today' | 'proposed'> & {
+  today: GeoCollection<Schemas['Proposal']['today'], G.Polygon | G.MultiPolygon>;
+  proposed: GeoCollection<Schemas['Proposal']['proposed'], G.Polygon | G.MultiPolygon>;
+};
 
 /** Asks for a balanced proposal for one street. */
 export const proposeTerritory = (street: string, mode: 'minimal' | 'scratch'): Promise<Proposal> =>
   postJson('territory/proposals', { street, mode });
 
 /** Accepts a proposal: one audited write on the server. */
-export const acceptProposal = (id: number, by: string): Promise<{ audit_id: number; contracts_after: number }> =>
+export const acceptProposal = (id: number, by: string): Promise<Schemas['Accepted']> =>
   postJson(`territory/proposals/${id}/accept`, { by });
 /** One reason a building is a candidate: a code, its numbers and the sentence in both languages. */
-export interface CandidateReason {
-  code: string;
-  zh: string;
-  en: string;
-}
+export type CandidateReason = Schemas['WordedReason'];
 
 /** A building of `GET /api/unregistered-candidates`. */
-export interface CandidateProperties {
-  rank: number;
-  building_id: number;
-  grid_id: number;
-  address: string | null;
-  expected_units: number;
-  units_low: number;
-  units_high: number;
-  expected_persons: number;
-  reasons: CandidateReason[];
-}
+export type CandidateProperties = Schemas['Feature_CandidateProperties']['properties'];
 
 /** `GET /api/unregistered-candidates?limit=`: the buildings most likely to hide rentals, ranked. */
-export function fetchCandidates(limit: number): Promise<FeatureCollection<Point, CandidateProperties>> {
+export function fetchCandidates(limit: number): Promise<GeoCollection<Schemas['Candidates'], G.Point>> {
   return getJson(`unregistered-candidates?limit=${limit}`);
 }
 
 /** A block's phase (蚕食法): null before 排查. */
-export type Phase = 'investigate' | 'clear' | 'rectify' | 'consolidate';
-
-/** One caseworker's buildings on one day of a plan. */
-export interface PlannedAssignment {
-  caseworker_id: number;
-  buildings: number[];
-  expected_finds: number;
-}
+export type Phase = Schemas['Phase'];
 
 /** `GET /api/campaigns/{id}`: the plan, the blocks with their phase, the progress. */
-export interface Campaign {
-  id: number;
-  start_date: string;
-  caseworkers: number[];
-  progress: { blocks: number; buildings: number; buildings_visited: number };
-  plan: { days: { date: string; assignments: PlannedAssignment[]; projected_rental_rate: number | null }[] };
-  blocks: FeatureCollection<Polygon, { block_id: number; order: number; phase: Phase | null; visited: number; buildings: number }>;
-}
+export type Campaign = Omit<Schemas['Campaign'], 'plan' | 'blocks'> & {
+  plan: NonNullable<Schemas['Campaign']['plan']>;
+  blocks: GeoCollection<NonNullable<Schemas['Campaign']['blocks']>, G.Polygon>;
+};
 
 /** `GET /api/campaigns`: the campaigns, oldest first. */
 export async function fetchCampaignIds(): Promise<number[]> {
-  const body = await getJson<{ campaigns: { id: number }[] }>('campaigns');
+  const body = await getJson<Schemas['Campaigns']>('campaigns');
   return body.campaigns.map((c) => c.id);
 }
 
 export const fetchCampaign = (id: number): Promise<Campaign> => getJson(`campaigns/${id}`);
 
 /** A feature of `GET /api/campaigns/{id}/routes`: a route line, the station or a numbered stop. */
-export interface RouteProperties {
-  kind: 'route' | 'station' | 'stop';
-  caseworker_id: number;
-  order?: number;
-  building_id?: number;
-  address?: string;
-  total_m?: number;
-  stops?: number;
-}
+export type RouteProperties = Schemas['Feature_RouteProperties']['properties'];
 
-export function fetchRoutes(id: number, date: string): Promise<FeatureCollection<Point | LineString, RouteProperties>> {
+export type DayRoutes = GeoCollection<Schemas['DayRoutes'], G.Point | G.LineString>;
+
+export function fetchRoutes(id: number, date: string): Promise<DayRoutes> {
   return getJson(`campaigns/${id}/routes?date=${encodeURIComponent(date)}`);
 }
 
 /** What a caseworker records at a door (`POST /api/visits`). */
-export interface VisitBody {
-  client_id: string;
-  building_id: number;
-  caseworker_id?: number;
-  campaign_id?: number;
-  notes?: string;
-  new_units?: { label: string; tenants: number; registered: boolean; pledge_signed: boolean }[];
-}
+export type VisitBody = Schemas['VisitRequest'];
 
 /** Records a visit; a retry with the same client id changes nothing (the server answers 200). */
 export async function postVisit(body: VisitBody): Promise<{ replayed: boolean }> {
-  const answer = await postJson<{ replayed?: boolean }>('visits', body);
+  const answer = await postJson<Schemas['VisitAnswer']>('visits', body);
   return { replayed: answer.replayed === true };
 }

@@ -30,11 +30,13 @@ pub mod workplaces;
 use std::fmt;
 
 /// One problem with one row.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RowError {
     /// 1-based row of the file (the header is row 1).
     pub row: usize,
     /// The column's header as written in the file, when one column is at fault.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub column: Option<String>,
     /// What is wrong.
     pub reason: String,

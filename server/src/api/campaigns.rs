@@ -1,36 +1,72 @@
 //! 蚕食法 sweep campaigns over HTTP: the unregistered candidates, campaigns planned and stored,
 //! the day's routes and the phases of the blocks. The work is in [`crate::campaign`].
 
-use super::{ApiJson, IdPath, MAX_BUILDINGS, not_found, parse_bbox, parse_id};
-use crate::campaign::{self, CampaignRequest};
-use crate::error::{ApiError, ApiResult};
+use super::geojson::{Feature, GeoJson};
+use super::query::ApiQuery;
+use super::visits::BlockPhase;
+use super::{ApiJson, IdParam, MAX_BUILDINGS, not_found, parse_bbox, parse_id};
+use crate::campaign::{self, Campaign, CampaignRequest, CandidateProperties, DayRoutes};
+use crate::error::{ApiError, ApiResult, Exception};
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::campaigns::{StoredCampaign, phase_str};
 use crate::store::dates::parse_date;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use rentgrid_analysis::sweep::Phase;
 use rentgrid_geodata::BuildingId;
-use serde::Deserialize;
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Candidates listed when the request names no limit.
 const DEFAULT_CANDIDATES: usize = 100;
 
+/// The query of `GET /api/unregistered-candidates`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CandidatesQuery {
+    /// minLon,minLat,maxLon,maxLat (WGS84); the district if left out.
+    bbox: Option<String>,
+    /// The most candidates returned (1 to 10,000; default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10_000)]
+    limit: Option<String>,
+}
+
+/// The candidates: buildings ranked by expected hidden units.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Candidates {
+    /// Always `FeatureCollection`.
+    #[serde(rename = "type")]
+    kind: super::geojson::FeatureCollectionType,
+    /// The day the estimate reflects (YYYY-MM-DD).
+    as_of: String,
+    /// Candidates in the box and scope.
+    #[serde(rename = "numberMatched")]
+    number_matched: usize,
+    /// Candidates answered.
+    #[serde(rename = "numberReturned")]
+    number_returned: usize,
+    /// The buildings, most expected first.
+    features: Vec<Feature<CandidateProperties>>,
+}
+
 /// `GET /api/unregistered-candidates?bbox=&limit=`: the buildings most likely to hide
 /// unregistered rentals, ranked, with reasons and an interval.
+#[utoipa::path(get, path = "/api/unregistered-candidates", tag = "Campaigns", operation_id = "unregistered_candidates",
+    summary = "buildings most likely to hide unregistered rentals, ranked by expected hidden units, each with its \
+               reasons (code, numbers, zh and en), a 90% interval and its grid, as GeoJSON points",
+    params(CandidatesQuery),
+    responses(
+        (status = 200, description = "candidates", body = Candidates, content_type = "application/geo+json"),
+        (status = 400, description = "a malformed request; the message names the parameter", body = Exception)))]
 pub async fn candidates(
     State(state): State<AppState>,
     scope: Scope,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Response> {
-    super::reject_unknown(&q, &["bbox", "limit"])?;
-    let bbox = q.get("bbox").map(|s| parse_bbox(s)).transpose()?;
-    let limit = match q.get("limit") {
+    ApiQuery(q): ApiQuery<CandidatesQuery>,
+) -> ApiResult<GeoJson<Candidates>> {
+    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
+    let limit = match q.limit.as_deref() {
         None => DEFAULT_CANDIDATES,
         Some(s) => s.parse::<usize>().ok().filter(|n| (1..=MAX_BUILDINGS).contains(n)).ok_or_else(|| {
             ApiError::BadRequest(format!("limit {s:?} must be a whole number from 1 to {MAX_BUILDINGS}"))
@@ -46,26 +82,36 @@ pub async fn candidates(
     .filter(|&id| atlas.building(id).is_some_and(|b| scope.sees_grid(b.grid_id)))
     .collect();
     let ranked = estimate.candidates.ranked(&ids);
-    let features: Vec<Value> =
+    let features: Vec<_> =
         ranked.iter().take(limit).enumerate().map(|(i, e)| campaign::candidate_feature(&atlas, e, i + 1)).collect();
-    Ok(super::features::geojson_response(json!({
-        "type": "FeatureCollection",
-        "as_of": crate::store::dates::fmt_date(estimate.as_of),
-        "numberMatched": ranked.len(),
-        "numberReturned": features.len(),
-        "features": features,
-    })))
+    Ok(GeoJson(Candidates {
+        kind: super::geojson::FeatureCollectionType::FeatureCollection,
+        as_of: crate::store::dates::fmt_date(estimate.as_of),
+        number_matched: ranked.len(),
+        number_returned: features.len(),
+        features,
+    }))
 }
 
 /// `POST /api/campaigns`: plans a campaign and stores it; 201 with the plan.
+#[utoipa::path(post, path = "/api/campaigns", tag = "Campaigns", operation_id = "plan_campaign",
+    summary = "plan and store a 蚕食法 sweep campaign: seed block, contiguous nibbling order, phases \
+               排查 → 清理 → 整治 → 巩固 per block, a daily schedule per caseworker with expected finds and the KPI \
+               the area should reach",
+    request_body = CampaignRequest,
+    responses(
+        (status = 201, description = "the stored campaign and its plan", body = Campaign),
+        (status = 400, description = "a malformed body", body = Exception),
+        (status = 403, description = "the area reaches grids outside what the caller may plan", body = Exception),
+        (status = 422, description = "an empty area, an unknown grid or caseworker, a bad date, too few working days", body = Exception)))]
 pub async fn create(
     State(state): State<AppState>,
     scope: Scope,
     ApiJson(req): ApiJson<CampaignRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<Campaign>)> {
     let checked = req.check(&scope)?;
     let body = campaign::create(&state, &scope, checked).await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 fn visible(scope: &Scope, c: &StoredCampaign) -> bool {
@@ -73,12 +119,22 @@ fn visible(scope: &Scope, c: &StoredCampaign) -> bool {
 }
 
 /// `GET /api/campaigns`: every campaign with its progress.
-pub async fn list(State(state): State<AppState>, scope: Scope) -> ApiResult<Json<Value>> {
+/// Every campaign the caller sees.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Campaigns {
+    /// Oldest first, without their plans.
+    campaigns: Vec<Campaign>,
+}
+
+#[utoipa::path(get, path = "/api/campaigns", tag = "Campaigns", operation_id = "campaigns",
+    summary = "every sweep campaign with its progress",
+    responses((status = 200, description = "campaigns", body = Campaigns)))]
+pub async fn list(State(state): State<AppState>, scope: Scope) -> ApiResult<Json<Campaigns>> {
     let atlas = state.atlas();
     let all = state.store().campaigns(None).await?;
-    let campaigns: Vec<Value> =
+    let campaigns =
         all.iter().filter(|c| visible(&scope, c)).map(|c| campaign::campaign_json(&atlas, c, false)).collect();
-    Ok(Json(json!({ "campaigns": campaigns })))
+    Ok(Json(Campaigns { campaigns }))
 }
 
 async fn stored(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<StoredCampaign> {
@@ -88,19 +144,43 @@ async fn stored(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<StoredC
 }
 
 /// `GET /api/campaigns/{id}`: the plan, the blocks with their phase, and the progress.
-pub async fn one(State(state): State<AppState>, scope: Scope, Path(raw): IdPath) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/campaigns/{id}", tag = "Campaigns", operation_id = "campaign",
+    summary = "a campaign: its plan, its blocks as GeoJSON numbered in order with their phase, its progress",
+    params(IdParam),
+    responses(
+        (status = 200, description = "the campaign", body = Campaign),
+        (status = 400, description = "an id that is not a whole number", body = Exception),
+        (status = 404, description = "no such campaign", body = Exception)))]
+pub async fn one(State(state): State<AppState>, scope: Scope, Path(raw): Path<String>) -> ApiResult<Json<Campaign>> {
     let c = stored(&state, &scope, &raw).await?;
     Ok(Json(campaign::campaign_json(&state.atlas(), &c, true)))
 }
 
 /// `GET /api/campaigns/{id}/routes?date=YYYY-MM-DD`: each caseworker's walk that day.
+/// The query of `GET /api/campaigns/{id}/routes`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RoutesQuery {
+    /// The day, YYYY-MM-DD.
+    #[param(required = true, format = Date)]
+    date: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/campaigns/{id}/routes", tag = "Campaigns", operation_id = "campaign_routes",
+    summary = "each caseworker's walk on a day from the community station: a LineString through the stops in order, \
+               the station and the numbered stops as points, street metres and the nearest-neighbour baseline",
+    params(IdParam, RoutesQuery),
+    responses(
+        (status = 200, description = "the routes", body = DayRoutes, content_type = "application/geo+json"),
+        (status = 400, description = "a missing or malformed date", body = Exception),
+        (status = 404, description = "no such campaign", body = Exception)))]
 pub async fn routes(
     State(state): State<AppState>,
     scope: Scope,
-    Path(raw): IdPath,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Response> {
-    let raw_date = q.get("date").ok_or_else(|| ApiError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
+    Path(raw): Path<String>,
+    ApiQuery(q): ApiQuery<RoutesQuery>,
+) -> ApiResult<GeoJson<DayRoutes>> {
+    let raw_date = q.date.as_deref().ok_or_else(|| ApiError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
     let date = parse_date(raw_date)
         .ok_or_else(|| ApiError::BadRequest(format!("date {raw_date:?} is not a date as YYYY-MM-DD")))?;
     let c = stored(&state, &scope, &raw).await?;
@@ -108,11 +188,11 @@ pub async fn routes(
     let body = tokio::task::spawn_blocking(move || campaign::routes_json(&atlas, &c, date))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(super::features::geojson_response(body))
+    Ok(GeoJson(body))
 }
 
 /// The body of a phase change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseRequest {
     phase: String,
@@ -134,12 +214,22 @@ fn parse_phase(s: &str) -> Option<Phase> {
 
 /// `POST /api/campaigns/{id}/blocks/{block}/phase` `{"phase": "清理"}`: moves the block to the
 /// next phase; 409 for any other.
+#[utoipa::path(post, path = "/api/campaigns/{id}/blocks/{block}/phase", tag = "Campaigns", operation_id = "advance_block_phase",
+    summary = "move a block to its next phase (排查/清理/整治/巩固 or investigate/clear/rectify/consolidate)",
+    params(("id" = u32, Path, description = "the campaign"), ("block" = u32, Path, description = "the block")),
+    request_body = PhaseRequest,
+    responses(
+        (status = 200, description = "the block's phase", body = BlockPhase),
+        (status = 400, description = "a malformed request", body = Exception),
+        (status = 404, description = "no such campaign or block", body = Exception),
+        (status = 409, description = "not the next phase in order", body = Exception),
+        (status = 422, description = "not a phase", body = Exception)))]
 pub async fn phase(
     State(state): State<AppState>,
     scope: Scope,
     Path((raw, raw_block)): Path<(String, String)>,
     ApiJson(req): ApiJson<PhaseRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BlockPhase>> {
     let to = parse_phase(&req.phase).ok_or_else(|| {
         ApiError::Unprocessable(format!(
             "phase {:?} is not one of 排查, 清理, 整治, 巩固 (investigate, clear, rectify, consolidate)",
@@ -153,10 +243,5 @@ pub async fn phase(
         return Err(ApiError::NotFound(format!("block {block} of campaign {} is outside your grids", c.id)));
     }
     let p = state.advance_block(c.id, block, to).await?;
-    Ok(Json(json!({
-        "campaign_id": c.id,
-        "block_id": p.block_id,
-        "phase": p.phase.map(phase_str),
-        "phase_zh": p.phase.map(Phase::name_zh),
-    })))
+    Ok(Json(BlockPhase::new(Some(c.id), p.block_id, p.phase)))
 }

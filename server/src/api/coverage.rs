@@ -2,75 +2,133 @@
 //! read, accepted in one audited write) and the monthly assessment. Thin: the documents are
 //! built by [`crate::coverage`], the numbers by `rentgrid_analysis`.
 
-use super::{ApiJson, json_status};
-use crate::coverage::{self as cov, ProposalRequest};
-use crate::error::{ApiError, ApiResult};
+use super::geojson::GeoJson;
+use super::query::ApiQuery;
+use super::{ApiJson, ExportQuery, IdParam};
+use crate::coverage::{self as cov, AssessmentRow, Coverage, PlaceRow, Proposal, ProposalRequest};
+use crate::error::{ApiError, ApiResult, Exception};
 use crate::export::{self, Format, Lang};
 use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use rentgrid_analysis::assessment::ScoreFormula;
+use rentgrid_analysis::staffing::StaffingRule;
 use rentgrid_geodata::Month;
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-/// Refuses query parameters an endpoint does not take, naming those it does.
-fn no_cache(v: Value) -> Response {
+/// A body answered with `Cache-Control: no-cache`.
+fn no_cache<T: Serialize>(v: T) -> Response {
     ([(header::CACHE_CONTROL, "no-cache")], Json(v)).into_response()
 }
 
-/// The request's rule (after checking its parameters are among `known`), the Atlas and the
-/// contracts as stored now.
+/// The staffing rule presets.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub(crate) enum RuleName {
+    /// Ningbo: 500 migrants per caseworker, at least one per community (the default).
+    Ningbo,
+    /// Nanjing: 500 residents or 50 rental households, whichever needs more.
+    Nanjing,
+    /// Wuxi: 1,000 in concentrated and 400 in dispersed housing.
+    Wuxi,
+    /// Taizhou: 1,000.
+    Taizhou,
+}
+
+/// The staffing rule of a request.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RuleQuery {
+    /// The staffing rule (配备比例), default ningbo.
+    #[param(value_type = Option<RuleName>)]
+    rule: Option<String>,
+    /// Yuan a year per caseworker (default 22,000).
+    #[param(value_type = Option<f64>, minimum = 0)]
+    cost_per_caseworker: Option<String>,
+}
+
+/// The request's rule, the Atlas and the contracts as stored now.
 async fn rule_and_contracts(
     state: &AppState,
-    q: &HashMap<String, String>,
-    known: &[&str],
-) -> ApiResult<(
-    rentgrid_analysis::staffing::StaffingRule,
-    std::sync::Arc<rentgrid_geodata::Atlas>,
-    Vec<rentgrid_geodata::Caseworker>,
-)> {
-    super::reject_unknown(q, known)?;
-    let rule = cov::rule_from_query(q)?;
+    rule: Option<&str>,
+    cost: Option<&str>,
+) -> ApiResult<(StaffingRule, std::sync::Arc<rentgrid_geodata::Atlas>, Vec<rentgrid_geodata::Caseworker>)> {
+    let rule = cov::rule_from_query(rule, cost)?;
     Ok((rule, state.atlas(), state.store().caseworkers().await?))
+}
+
+/// Staffing of every place the caller sees whole.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Staffing {
+    /// The rule applied.
+    rule: StaffingRule,
+    /// The district, its streets, communities and grids, in that order.
+    rows: Vec<PlaceRow>,
 }
 
 /// `GET /api/staffing?rule=&cost_per_caseworker=`: required, assigned, gap and cost of the
 /// district, every street, community and grid.
+#[utoipa::path(get, path = "/api/staffing", tag = "API", operation_id = "staffing",
+    summary = "caseworkers required (fractional and rounded), assigned, gap and yearly cost of the district, every \
+               street, community and grid",
+    params(RuleQuery),
+    responses(
+        (status = 200, description = "staffing rows", body = Staffing),
+        (status = 400, description = "an unknown rule or a bad cost; the message names the parameter", body = Exception)))]
 pub(super) async fn staffing(
     State(state): State<AppState>,
     scope: Scope,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<RuleQuery>,
 ) -> ApiResult<Response> {
-    let (rule, atlas, caseworkers) = rule_and_contracts(&state, &q, &["rule", "cost_per_caseworker"]).await?;
+    let (rule, atlas, caseworkers) =
+        rule_and_contracts(&state, q.rule.as_deref(), q.cost_per_caseworker.as_deref()).await?;
     let rows = cov::staffing_rows(&atlas, &caseworkers, &rule, &scope)?;
-    Ok(no_cache(json!({ "rule": rule, "rows": rows })))
+    Ok(no_cache(Staffing { rule, rows }))
 }
 
 /// `GET /api/coverage?rule=`: caseworkers' contracted areas as GeoJSON, with the uncovered,
 /// doubly covered grids and the overloaded caseworkers.
+#[utoipa::path(get, path = "/api/coverage", tag = "API", operation_id = "coverage",
+    summary = "each caseworker's contracted area (包干), dissolved, with its grids and load; the grids nobody covers, \
+               those covered twice and the overloaded caseworkers",
+    params(RuleQuery),
+    responses(
+        (status = 200, description = "GeoJSON areas", body = Coverage, content_type = "application/geo+json"),
+        (status = 400, description = "an unknown rule or a bad cost; the message names the parameter", body = Exception)))]
 pub(super) async fn coverage(
     State(state): State<AppState>,
     scope: Scope,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<RuleQuery>,
 ) -> ApiResult<Response> {
-    let (rule, atlas, caseworkers) = rule_and_contracts(&state, &q, &["rule", "cost_per_caseworker"]).await?;
+    let (rule, atlas, caseworkers) =
+        rule_and_contracts(&state, q.rule.as_deref(), q.cost_per_caseworker.as_deref()).await?;
     let body = tokio::task::spawn_blocking(move || cov::coverage_geojson(&atlas, &caseworkers, &rule, &scope))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(([(header::CONTENT_TYPE, "application/geo+json"), (header::CACHE_CONTROL, "no-cache")], body.to_string())
-        .into_response())
+    Ok(([(header::CACHE_CONTROL, "no-cache")], GeoJson(body)).into_response())
 }
 
 /// `POST /api/territory/proposals` {street?, mode?, epsilon?, rule?}: a balanced proposal,
 /// stored, with today's and the proposed quality and areas.
+#[utoipa::path(post, path = "/api/territory/proposals", tag = "API", operation_id = "propose_territory",
+    summary = "a balanced, contiguous proposal of contracted areas for one street or every street (stored): today's \
+               and the proposed quality (max load deviation, Polsby-Popper, grids changing hands) and areas as GeoJSON",
+    request_body = ProposalRequest,
+    responses(
+        (status = 201, description = "the stored proposal", body = Proposal),
+        (status = 400, description = "a malformed body", body = Exception),
+        (status = 403, description = "a street outside what the caller may see", body = Exception),
+        (status = 422, description = "a bad mode, epsilon, street or rule", body = Exception)))]
 pub(super) async fn propose(
     State(state): State<AppState>,
     scope: Scope,
     ApiJson(req): ApiJson<ProposalRequest>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<Proposal>)> {
     let atlas = state.atlas();
     let caseworkers = state.store().caseworkers().await?;
     let now = super::now_rfc3339();
@@ -79,7 +137,7 @@ pub(super) async fn propose(
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let id = state.store().save_proposal(&new).await?;
     let stored = crate::store::contracts::StoredProposal { id, proposal: new, accepted_by: None, accepted_at: None };
-    Ok(json_status(StatusCode::CREATED, cov::proposal_json(&stored, "open")?))
+    Ok((StatusCode::CREATED, Json(cov::proposal_json(&stored, "open")?)))
 }
 
 fn proposal_id(raw: &str) -> ApiResult<i64> {
@@ -99,6 +157,13 @@ async fn stored(state: &AppState, id: i64) -> ApiResult<crate::store::contracts:
 
 /// `GET /api/territory/proposals/{id}`: a stored proposal and whether it is `open`, `stale`
 /// (the contracts changed since) or `accepted`.
+#[utoipa::path(get, path = "/api/territory/proposals/{id}", tag = "API", operation_id = "territory_proposal",
+    summary = "a stored proposal, with its status: open, stale (the contracts changed since) or accepted",
+    params(IdParam),
+    responses(
+        (status = 200, description = "the proposal", body = Proposal),
+        (status = 400, description = "an id that is not a positive whole number", body = Exception),
+        (status = 404, description = "no proposal with this id", body = Exception)))]
 pub(super) async fn proposal(
     State(state): State<AppState>,
     _scope: Scope,
@@ -110,10 +175,31 @@ pub(super) async fn proposal(
 }
 
 /// What accepting takes: who accepts.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AcceptRequest {
+    /// Who accepts (1 to 100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     by: String,
+}
+
+/// What accepting did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Accepted {
+    /// The proposal.
+    proposal_id: i64,
+    /// Always `accepted`.
+    status: &'static str,
+    /// Who accepted it.
+    accepted_by: String,
+    /// When (RFC 3339).
+    accepted_at: String,
+    /// The audit row written.
+    audit_id: i64,
+    /// Contracts of its streets before.
+    contracts_before: usize,
+    /// Contracts of its streets after.
+    contracts_after: usize,
 }
 
 /// The longest name `by` may be.
@@ -121,6 +207,18 @@ const MAX_BY_CHARS: usize = 100;
 
 /// `POST /api/territory/proposals/{id}/accept` {by}: replaces its streets' contracts in one
 /// transaction with an audit row; 409 when already accepted or stale.
+#[utoipa::path(post, path = "/api/territory/proposals/{id}/accept", tag = "API", operation_id = "accept_territory",
+    summary = "accept a proposal: one transaction replaces its streets' contracts and appends an audit row (who, \
+               when, before/after)",
+    params(IdParam),
+    request_body = AcceptRequest,
+    responses(
+        (status = 200, description = "what was done", body = Accepted),
+        (status = 400, description = "a malformed request", body = Exception),
+        (status = 403, description = "the proposal covers streets outside what the caller may see", body = Exception),
+        (status = 404, description = "no proposal with this id", body = Exception),
+        (status = 409, description = "the proposal was accepted already, or is stale", body = Exception),
+        (status = 422, description = "no name in by", body = Exception)))]
 pub(super) async fn accept(
     State(state): State<AppState>,
     scope: Scope,
@@ -149,42 +247,74 @@ pub(super) async fn accept(
         summary: cov::audit_summary(&p),
     };
     let done = state.accept_proposal(id, &acceptance).await?;
-    Ok(no_cache(json!({
-        "proposal_id": id,
-        "status": "accepted",
-        "accepted_by": acceptance.by,
-        "accepted_at": acceptance.at,
-        "audit_id": done.audit_id,
-        "contracts_before": done.contracts_before,
-        "contracts_after": done.contracts_after,
-    })))
+    Ok(no_cache(Accepted {
+        proposal_id: id,
+        status: "accepted",
+        accepted_by: acceptance.by,
+        accepted_at: acceptance.at,
+        audit_id: done.audit_id,
+        contracts_before: done.contracts_before,
+        contracts_after: done.contracts_after,
+    }))
 }
 
 /// `GET /api/assessment?month=YYYY-MM&rule=`: each caseworker's month: counts, spot-check
 /// rates with 95% intervals, deductions, score and rank within the street.
+/// The query of `GET /api/assessment`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AssessmentQuery {
+    /// YYYY-MM, required.
+    #[param(required = true, pattern = "^[0-9]{4}-[0-9]{2}$")]
+    month: Option<String>,
+    /// The staffing rule loads are measured by (default ningbo).
+    #[param(value_type = Option<RuleName>)]
+    rule: Option<String>,
+    /// Yuan a year per caseworker.
+    #[param(value_type = Option<f64>, minimum = 0)]
+    cost_per_caseworker: Option<String>,
+}
+
+/// The month's assessment of every caseworker the caller may see.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssessmentAnswer {
+    /// The month (YYYY-MM).
+    month: String,
+    /// How scores are made.
+    formula: ScoreFormula,
+    /// One row per caseworker, by street then rank.
+    rows: Vec<AssessmentRow>,
+}
+
+#[utoipa::path(get, path = "/api/assessment", tag = "API", operation_id = "assessment",
+    summary = "the month's assessment (考核) of every caseworker: counts, spot-check rates with 95% intervals, \
+               deductions, score and rank within the street",
+    params(AssessmentQuery),
+    responses(
+        (status = 200, description = "the assessment", body = AssessmentAnswer),
+        (status = 400, description = "a missing or malformed month, or an unknown rule", body = Exception)))]
 pub(super) async fn assessment(
     State(state): State<AppState>,
     scope: Scope,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<AssessmentQuery>,
 ) -> ApiResult<Response> {
-    super::reject_unknown(&q, &["month", "rule", "cost_per_caseworker"])?;
-    let (month, rows) = assessment_rows(&state, &scope, &q).await?;
-    Ok(no_cache(json!({
-        "month": month.to_string(),
-        "formula": rentgrid_analysis::assessment::ScoreFormula::default(),
-        "rows": rows,
-    })))
+    let (month, rows) =
+        assessment_rows(&state, &scope, q.month.as_deref(), q.rule.as_deref(), q.cost_per_caseworker.as_deref())
+            .await?;
+    Ok(no_cache(AssessmentAnswer { month: month.to_string(), formula: ScoreFormula::default(), rows }))
 }
 
-/// The month of `q` (required) and the assessment rows.
+/// The month (required) and the assessment rows.
 pub(super) async fn assessment_rows(
     state: &AppState,
     scope: &Scope,
-    q: &HashMap<String, String>,
-) -> ApiResult<(Month, Vec<cov::AssessmentRow>)> {
-    let raw = q.get("month").ok_or_else(|| ApiError::BadRequest("month is required: month=YYYY-MM".into()))?;
+    month: Option<&str>,
+    rule: Option<&str>,
+    cost: Option<&str>,
+) -> ApiResult<(Month, Vec<AssessmentRow>)> {
+    let raw = month.ok_or_else(|| ApiError::BadRequest("month is required: month=YYYY-MM".into()))?;
     let month: Month = raw.parse().map_err(ApiError::BadRequest)?;
-    let rule = cov::rule_from_query(q)?;
+    let rule = cov::rule_from_query(rule, cost)?;
     let atlas = state.atlas();
     let caseworkers = state.store().caseworkers().await?;
     let activity = state.store().month_activity(month).await?;
@@ -219,7 +349,7 @@ pub(super) async fn export(
     table: Table,
     format: Format,
     lang: Lang,
-    q: &HashMap<String, String>,
+    q: &ExportQuery,
 ) -> ApiResult<Vec<u8>> {
     if format == Format::GeoJson {
         return Err(ApiError::NotFound("staffing and assessment are tables: export them as .csv or .xlsx".into()));
@@ -227,13 +357,15 @@ pub(super) async fn export(
     let atlas = state.atlas();
     let book = match table {
         Table::Staffing => {
-            let (rule, _, caseworkers) = rule_and_contracts(state, q, &["rule", "cost_per_caseworker", "lang"]).await?;
+            let (rule, _, caseworkers) =
+                rule_and_contracts(state, q.rule.as_deref(), q.cost_per_caseworker.as_deref()).await?;
             let rows = cov::staffing_rows(&atlas, &caseworkers, &rule, scope)?;
             cov::staffing_book(&atlas, &rows, &rule.name, lang)
         }
         Table::Assessment => {
-            super::reject_unknown(q, &["month", "rule", "cost_per_caseworker", "lang"])?;
-            let (_, rows) = assessment_rows(state, scope, q).await?;
+            let (_, rows) =
+                assessment_rows(state, scope, q.month.as_deref(), q.rule.as_deref(), q.cost_per_caseworker.as_deref())
+                    .await?;
             cov::assessment_book(&atlas, &rows, lang)
         }
     };

@@ -29,12 +29,13 @@
 //! `description` states the method, metric, weights (kind, parameters, transform, self-weight,
 //! neighbour counts), alpha, permutations, seed, the sites analysed and the months available.
 
-use super::features::{GEOJSON, geometry};
-use crate::error::{ApiError, ApiResult};
+use super::geojson::{Feature, FeatureCollectionType, GEOJSON, geometry};
+use super::query::ApiQuery;
+use crate::error::{ApiError, ApiResult, Exception};
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::tile_cache::scope_key;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use geo::MultiPolygon;
@@ -47,11 +48,11 @@ use rentgrid_analysis::kpi::Counts;
 use rentgrid_analysis::metrics::{GridMetrics, Metric, RateGuard, complete_cases, grid_metrics};
 use rentgrid_analysis::moran::{MAX_PERMUTATIONS, MoranOptions, local_moran};
 use rentgrid_analysis::stats::benjamini_hochberg;
-use rentgrid_analysis::weights::{Transform, Weights};
+use rentgrid_analysis::weights::{Transform, Weights, WeightsDescription};
 use rentgrid_geodata::{Atlas, Month};
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
 
 /// The statistic computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,9 +123,37 @@ pub struct Params {
     pub seed: u64,
 }
 
-/// The parameters this endpoint knows.
-const KNOWN: [&str; 9] =
-    ["method", "metric", "weights", "month", "alpha", "permutations", "seed", "tessellation", "resolution"];
+/// The query of `GET /api/hotspots`, as sent; [`parse`] checks it into [`Params`].
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HotspotsQuery {
+    /// The statistic: gi (default), lisa or emerging.
+    #[param(pattern = "^(gi|lisa|emerging)$")]
+    pub method: Option<String>,
+    /// The per-grid metric (default reg_rate).
+    #[param(value_type = Option<rentgrid_analysis::metrics::Metric>)]
+    pub metric: Option<String>,
+    /// queen (default) | rook | knn[:k] | distance:metres, optionally followed by ,binary or ,row.
+    pub weights: Option<String>,
+    /// YYYY-MM: the metric at the end of this month (for emerging, the series ends there).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    pub month: Option<String>,
+    /// The FDR level: 0.10, 0.05 (default) or 0.01.
+    #[param(value_type = Option<f64>)]
+    pub alpha: Option<String>,
+    /// LISA permutations (default 999, at most 99,999).
+    #[param(value_type = Option<u32>, maximum = 99_999)]
+    pub permutations: Option<String>,
+    /// LISA permutation seed (default 12345).
+    #[param(value_type = Option<u64>)]
+    pub seed: Option<String>,
+    /// The areas analysed: grid (default) or h3 (today's register, gi or lisa).
+    #[param(pattern = "^(grid|h3)$")]
+    pub tessellation: Option<String>,
+    /// The H3 resolution, 7 to 10 (default 9), with tessellation=h3.
+    #[param(value_type = Option<u8>, minimum = 7, maximum = 10)]
+    pub resolution: Option<String>,
+}
 
 /// Rings of empty hexagons added around the occupied ones.
 const HEX_RING: u32 = 1;
@@ -139,32 +168,31 @@ fn bad(msg: String) -> ApiError {
 }
 
 /// Parses the query; every mistake is a 400 with a message naming the parameter.
-pub fn parse(q: &HashMap<String, String>) -> ApiResult<Params> {
-    super::reject_unknown(q, &KNOWN)?;
-    let method = match q.get("method").map(String::as_str) {
+pub fn parse(q: &HotspotsQuery) -> ApiResult<Params> {
+    let method = match q.method.as_deref() {
         None | Some("gi") => Method::Gi,
         Some("lisa") => Method::Lisa,
         Some("emerging") => Method::Emerging,
         Some(other) => return Err(bad(format!("method={other:?}: use gi, lisa or emerging"))),
     };
-    let metric: Metric = q.get("metric").map_or(Ok(Metric::RegRate), |s| s.parse()).map_err(bad)?;
-    let (neighbours, transform) = parse_weights(q.get("weights").map_or("queen", String::as_str), method)?;
-    let month = q.get("month").map(|s| s.parse::<Month>()).transpose().map_err(bad)?;
-    let alpha = match q.get("alpha").map(String::as_str) {
+    let metric: Metric = q.metric.as_deref().map_or(Ok(Metric::RegRate), str::parse).map_err(bad)?;
+    let (neighbours, transform) = parse_weights(q.weights.as_deref().unwrap_or("queen"), method)?;
+    let month = q.month.as_deref().map(str::parse::<Month>).transpose().map_err(bad)?;
+    let alpha = match q.alpha.as_deref() {
         None => 0.05,
         Some(s) => match s.parse::<f64>() {
             Ok(a) if [0.10, 0.05, 0.01].contains(&a) => a,
             _ => return Err(bad(format!("alpha={s:?}: use 0.10, 0.05 or 0.01"))),
         },
     };
-    let permutations = match q.get("permutations") {
+    let permutations = match q.permutations.as_deref() {
         None => MoranOptions::default().permutations,
         Some(s) => match s.parse::<usize>() {
             Ok(n) if n <= MAX_PERMUTATIONS => n,
             _ => return Err(bad(format!("permutations={s:?}: a whole number from 0 to {MAX_PERMUTATIONS}"))),
         },
     };
-    let seed = match q.get("seed") {
+    let seed = match q.seed.as_deref() {
         None => MoranOptions::default().seed,
         Some(s) => s.parse::<u64>().map_err(|_| bad(format!("seed={s:?}: a whole number from 0 to 2^64-1")))?,
     };
@@ -173,9 +201,9 @@ pub fn parse(q: &HashMap<String, String>) -> ApiResult<Params> {
 }
 
 /// Parses `tessellation` and `resolution`.
-fn parse_tessellation(q: &HashMap<String, String>, method: Method, month: Option<Month>) -> ApiResult<Tessellation> {
-    let resolution = q.get("resolution");
-    match q.get("tessellation").map(String::as_str) {
+fn parse_tessellation(q: &HotspotsQuery, method: Method, month: Option<Month>) -> ApiResult<Tessellation> {
+    let resolution = q.resolution.as_deref();
+    match q.tessellation.as_deref() {
         None | Some("grid") => match resolution {
             Some(r) => Err(bad(format!("resolution={r:?} applies to tessellation=h3 only"))),
             None => Ok(Tessellation::Grid),
@@ -268,9 +296,213 @@ struct Site {
     z: f64,
     p: f64,
     q: f64,
-    class: Value,
+    class: HotspotClass,
     label: String,
-    extra: serde_json::Map<String, Value>,
+    extra: SiteExtra,
+}
+
+/// A site's class: the Gi\* confidence bin, or the LISA quadrant or emerging category.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum HotspotClass {
+    /// Gi\*: ±3 at 99%, ±2 at 95%, ±1 at 90%, 0 not significant.
+    Bin(i8),
+    /// LISA: high_high, low_low, high_low, low_high or not_significant; emerging: the category.
+    Name(String),
+}
+
+/// The area a site is.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SiteArea {
+    /// A grid.
+    Grid {
+        /// The grid.
+        grid_id: u32,
+        /// Its code.
+        code: String,
+        /// Its name.
+        name: String,
+    },
+    /// An H3 hexagon.
+    Hexagon {
+        /// Its H3 index.
+        h3: String,
+        /// Its resolution.
+        resolution: u8,
+        /// Buildings in it.
+        buildings: u32,
+        /// Its area, km².
+        area_km2: f64,
+    },
+}
+
+/// What some methods add to a site.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct SiteExtra {
+    /// Emerging: the p-value of the Mann-Kendall trend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trend_p: Option<f64>,
+    /// Emerging: months the site was a hot spot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hot_months: Option<usize>,
+    /// Emerging: months the site was a cold spot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cold_months: Option<usize>,
+    /// Emerging: the last month's Gi\* bin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bin: Option<i8>,
+    /// Emerging: the Gi\* z-score of every month.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub z_by_month: Option<Vec<f64>>,
+    /// LISA: the spatial lag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag: Option<f64>,
+    /// LISA: the standardised value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standardised_value: Option<f64>,
+}
+
+/// The properties of a site of a hot-spot analysis.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HotspotProperties {
+    /// The grid or hexagon.
+    #[serde(flatten)]
+    pub area: SiteArea,
+    /// The metric (null where undefined).
+    #[schema(required = true)]
+    pub value: Option<f64>,
+    /// The statistic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statistic: Option<f64>,
+    /// Its z-score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub z: Option<f64>,
+    /// Its p-value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p: Option<f64>,
+    /// The FDR-adjusted p-value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub q: Option<f64>,
+    /// Whether `q` is at most alpha.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fdr_significant: Option<bool>,
+    /// The class (null where the site was left out).
+    #[schema(required = true)]
+    pub class: Option<HotspotClass>,
+    /// The class in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_label: Option<String>,
+    /// Why the site was left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<&'static str>,
+    /// What the method adds.
+    #[serde(flatten)]
+    pub extra: SiteExtra,
+}
+
+/// The analysed areas, described.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct TessellationDescription {
+    /// grid or h3.
+    pub kind: &'static str,
+    /// Grids in the district (grid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grids: Option<usize>,
+    /// The H3 resolution (h3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<u8>,
+    /// Hexagons analysed (h3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hexagons: Option<usize>,
+    /// Rings of empty hexagons added (h3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring: Option<u32>,
+    /// How hexagons were filled (h3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+/// The parameters of the neighbours.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct NeighbourParameters {
+    /// k nearest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
+    /// The distance band, metres.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_m: Option<f64>,
+    /// Which points distances are measured between.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub points: Option<&'static str>,
+    /// The units: metres.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub units: Option<&'static str>,
+}
+
+/// The weights used.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WeightsUsed {
+    /// queen, rook, knn, distance or h3_edge.
+    pub kind: &'static str,
+    /// Their parameters.
+    pub parameters: NeighbourParameters,
+    /// binary or row.
+    pub transform: &'static str,
+    /// 1 when a site is its own neighbour (Gi\*), else 0.
+    pub self_weight: u8,
+    /// Their structure: sites, links, islands, neighbours.
+    pub structure: WeightsDescription,
+    /// In words.
+    pub text: String,
+}
+
+/// What was run, with enough detail to run it again.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RunDescription {
+    /// gi, lisa or emerging.
+    pub method: &'static str,
+    /// The statistic, in words.
+    pub statistic: &'static str,
+    /// The metric.
+    pub metric: &'static str,
+    /// The areas analysed.
+    pub tessellation: TessellationDescription,
+    /// The month asked for.
+    #[schema(required = true)]
+    pub month: Option<String>,
+    /// The months of the series (emerging).
+    pub months: Vec<String>,
+    /// The months the history holds.
+    pub months_available: Vec<String>,
+    /// The weights.
+    pub weights: WeightsUsed,
+    /// The FDR level.
+    pub alpha: f64,
+    /// Always Benjamini-Hochberg.
+    pub fdr: &'static str,
+    /// LISA permutations.
+    #[schema(required = true)]
+    pub permutations: Option<usize>,
+    /// LISA seed.
+    #[schema(required = true)]
+    pub seed: Option<u64>,
+    /// Sites analysed.
+    pub n: usize,
+    /// The smallest denominator a rate is computed from.
+    pub rate_guard: u32,
+}
+
+/// `GET /api/hotspots`: every site with its statistics, and what was run.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Hotspots {
+    /// Always `FeatureCollection`.
+    #[serde(rename = "type")]
+    pub kind: FeatureCollectionType,
+    /// What was run.
+    pub description: RunDescription,
+    /// The sites.
+    pub features: Vec<Feature<HotspotProperties>>,
 }
 
 /// The metric of every grid (by grid id) from per-grid counts.
@@ -285,7 +517,7 @@ pub fn run(
     history: &History,
     p: &Params,
     sees: &dyn Fn(u32) -> bool,
-) -> ApiResult<Value> {
+) -> ApiResult<Hotspots> {
     if let Tessellation::H3(resolution) = p.tessellation {
         return run_hex(atlas, history, p, resolution, sees);
     }
@@ -344,22 +576,26 @@ pub fn run(
                 return Err(ApiError::Internal("emerging hot spots returned no month".into()));
             };
             for (k, cell) in e.cells.iter().enumerate() {
-                let category = json!(cell.category);
-                let mut extra = serde_json::Map::new();
-                extra.insert("trend_p".into(), cell.trend.p.into());
-                extra.insert("hot_months".into(), cell.hot_months.into());
-                extra.insert("cold_months".into(), cell.cold_months.into());
-                extra.insert("bin".into(), final_month.bin[k].into());
-                extra.insert("z_by_month".into(), e.months.iter().map(|m| m.z[k]).collect::<Vec<f64>>().into());
+                let category = serde_json::to_value(cell.category)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
                 sites.push(Site {
                     value: last[k],
                     statistic: cell.trend.z,
                     z: final_month.z[k],
                     p: final_month.p[k],
                     q: final_month.q[k],
-                    label: category.as_str().unwrap_or_default().replace('_', " "),
-                    class: category,
-                    extra,
+                    label: category.replace('_', " "),
+                    class: HotspotClass::Name(category),
+                    extra: SiteExtra {
+                        trend_p: Some(cell.trend.p),
+                        hot_months: Some(cell.hot_months),
+                        cold_months: Some(cell.cold_months),
+                        bin: Some(final_month.bin[k]),
+                        z_by_month: Some(e.months.iter().map(|m| m.z[k]).collect()),
+                        ..SiteExtra::default()
+                    },
                 });
             }
         }
@@ -369,23 +605,24 @@ pub fn run(
         by_grid[id as usize] = Some(site);
     }
     let current = series.last().cloned().unwrap_or_default();
-    let features: Vec<Value> = atlas
+    let features = atlas
         .grids()
         .iter()
         .filter(|g| sees(g.grid.id))
         .map(|g| {
             let id = g.grid.id;
-            let mut props = json!({ "grid_id": id, "code": g.grid.code, "name": g.grid.name });
+            let area = SiteArea::Grid { grid_id: id, code: g.grid.code.clone(), name: g.grid.name.clone() };
             let value = current.get(id as usize).copied().flatten();
-            site_properties(&mut props, by_grid[id as usize].as_ref(), value, p.alpha);
-            json!({ "type": "Feature", "id": id, "geometry": geometry(g.grid.geometry.clone()), "properties": props })
+            let props = site_properties(area, by_grid[id as usize].as_ref(), value, p.alpha);
+            Feature::new(geometry(g.grid.geometry.clone()), props).with_id(id)
         })
         .collect();
-    Ok(json!({
-        "type": "FeatureCollection",
-        "description": description(p, &w_sub, ids.len(), json!({ "kind": "grid", "grids": n_grids }), history, months_used),
-        "features": features,
-    }))
+    let tessellation = TessellationDescription { kind: "grid", grids: Some(n_grids), ..Default::default() };
+    Ok(Hotspots {
+        kind: FeatureCollectionType::FeatureCollection,
+        description: description(p, &w_sub, ids.len(), tessellation, history, months_used),
+        features,
+    })
 }
 
 /// The analysis on H3 hexagons of `resolution` holding the buildings `sees` lets through.
@@ -395,7 +632,7 @@ fn run_hex(
     p: &Params,
     resolution: u8,
     sees: &dyn Fn(u32) -> bool,
-) -> ApiResult<Value> {
+) -> ApiResult<Hotspots> {
     let buildings = atlas
         .buildings()
         .iter()
@@ -417,61 +654,65 @@ fn run_hex(
     for (site, &i) in gi_or_lisa(p, &y, &w_sub)?.into_iter().zip(&ids) {
         by_hex[i as usize] = Some(site);
     }
-    let features: Vec<Value> = by_hex
+    let features = by_hex
         .iter()
         .enumerate()
         .map(|(i, site)| {
             let c = &hex.counts[i];
-            let mut props = json!({
-                "h3": hex.index[i],
-                "resolution": resolution,
-                "buildings": c.buildings,
-                "area_km2": c.area_km2,
-            });
-            site_properties(&mut props, site.as_ref(), values[i], p.alpha);
-            json!({
-                "type": "Feature",
-                "id": hex.index[i],
-                "geometry": geometry(MultiPolygon(vec![hex.boundary(i)])),
-                "properties": props,
-            })
+            let area = SiteArea::Hexagon {
+                h3: hex.index[i].clone(),
+                resolution,
+                buildings: c.buildings,
+                area_km2: c.area_km2,
+            };
+            let props = site_properties(area, site.as_ref(), values[i], p.alpha);
+            Feature::new(geometry(MultiPolygon(vec![hex.boundary(i)])), props).with_code(hex.index[i].clone())
         })
         .collect();
-    let tessellation = json!({
-        "kind": "h3",
-        "resolution": resolution,
-        "hexagons": hex.counts.len(),
-        "ring": HEX_RING,
-        "note": "buildings summed per H3 hexagon, with the empty hexagons next to occupied ones",
-    });
-    Ok(json!({
-        "type": "FeatureCollection",
-        "description": description(p, &w_sub, ids.len(), tessellation, history, Vec::new()),
-        "features": features,
-    }))
+    let tessellation = TessellationDescription {
+        kind: "h3",
+        resolution: Some(resolution),
+        hexagons: Some(hex.counts.len()),
+        ring: Some(HEX_RING),
+        note: Some("buildings summed per H3 hexagon, with the empty hexagons next to occupied ones"),
+        ..Default::default()
+    };
+    Ok(Hotspots {
+        kind: FeatureCollectionType::FeatureCollection,
+        description: description(p, &w_sub, ids.len(), tessellation, history, Vec::new()),
+        features,
+    })
 }
 
 /// A site's result as feature properties, or its undefined value and why it was left out.
-fn site_properties(props: &mut Value, site: Option<&Site>, value: Option<f64>, alpha: f64) {
+fn site_properties(area: SiteArea, site: Option<&Site>, value: Option<f64>, alpha: f64) -> HotspotProperties {
     match site {
-        Some(s) => {
-            props["value"] = s.value.into();
-            props["statistic"] = s.statistic.into();
-            props["z"] = s.z.into();
-            props["p"] = s.p.into();
-            props["q"] = s.q.into();
-            props["fdr_significant"] = (s.q <= alpha).into();
-            props["class"] = s.class.clone();
-            props["class_label"] = s.label.clone().into();
-            for (k, v) in &s.extra {
-                props[k] = v.clone();
-            }
-        }
-        None => {
-            props["value"] = value.into();
-            props["class"] = Value::Null;
-            props["excluded"] = "the metric is undefined here (no area, or a rate below its small-number guard)".into();
-        }
+        Some(s) => HotspotProperties {
+            area,
+            value: Some(s.value),
+            statistic: Some(s.statistic),
+            z: Some(s.z),
+            p: Some(s.p),
+            q: Some(s.q),
+            fdr_significant: Some(s.q <= alpha),
+            class: Some(s.class.clone()),
+            class_label: Some(s.label.clone()),
+            excluded: None,
+            extra: s.extra.clone(),
+        },
+        None => HotspotProperties {
+            area,
+            value,
+            statistic: None,
+            z: None,
+            p: None,
+            q: None,
+            fdr_significant: None,
+            class: None,
+            class_label: None,
+            excluded: Some("the metric is undefined here (no area, or a rate below its small-number guard)"),
+            extra: SiteExtra::default(),
+        },
     }
 }
 
@@ -488,9 +729,9 @@ fn gi_or_lisa(p: &Params, y: &[f64], w: &Weights) -> ApiResult<Vec<Site>> {
                     z: g.z[k],
                     p: g.p[k],
                     q: g.q[k],
-                    class: g.bin[k].into(),
+                    class: HotspotClass::Bin(g.bin[k]),
                     label: bin_label(g.bin[k]).into(),
-                    extra: serde_json::Map::new(),
+                    extra: SiteExtra::default(),
                 });
             }
         }
@@ -501,19 +742,19 @@ fn gi_or_lisa(p: &Params, y: &[f64], w: &Weights) -> ApiResult<Vec<Site>> {
             for k in 0..y.len() {
                 let significant = q[k] <= p.alpha;
                 let class = m.quadrant[k].filter(|_| significant);
-                let name = class.map_or(Value::from("not_significant"), |c| json!(c));
-                let mut extra = serde_json::Map::new();
-                extra.insert("lag".into(), m.lag[k].into());
-                extra.insert("standardised_value".into(), m.z[k].into());
+                let name = class
+                    .and_then(|c| serde_json::to_value(c).ok())
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "not_significant".into());
                 sites.push(Site {
                     value: y[k],
                     statistic: m.i[k],
                     z: m.z_sim[k],
                     p: m.p_sim[k],
                     q: q[k],
-                    label: name.as_str().unwrap_or_default().replace('_', "-"),
-                    class: name,
-                    extra,
+                    label: name.replace('_', "-"),
+                    class: HotspotClass::Name(name),
+                    extra: SiteExtra { lag: Some(m.lag[k]), standardised_value: Some(m.z[k]), ..SiteExtra::default() },
                 });
             }
         }
@@ -527,57 +768,75 @@ fn description(
     p: &Params,
     w: &Weights,
     n: usize,
-    tessellation: Value,
+    tessellation: TessellationDescription,
     history: &History,
     months: Vec<String>,
-) -> Value {
+) -> RunDescription {
     let d = w.describe();
     let points = match p.tessellation {
         Tessellation::Grid => "grid label points",
         Tessellation::H3(_) => "hexagon centres",
     };
+    let metres = |k: Option<usize>, threshold_m: Option<f64>| NeighbourParameters {
+        k,
+        threshold_m,
+        points: Some(points),
+        units: Some("metres"),
+    };
     let (kind, parameters) = match (p.neighbours, p.tessellation) {
-        (Neighbours::Queen | Neighbours::Rook, Tessellation::H3(_)) => ("h3_edge", json!({})),
-        (Neighbours::Queen, _) => ("queen", json!({})),
-        (Neighbours::Rook, _) => ("rook", json!({})),
-        (Neighbours::Knn(k), _) => ("knn", json!({ "k": k, "points": points, "units": "metres" })),
-        (Neighbours::Distance(m), _) => ("distance", json!({ "threshold_m": m, "points": points, "units": "metres" })),
+        (Neighbours::Queen | Neighbours::Rook, Tessellation::H3(_)) => ("h3_edge", NeighbourParameters::default()),
+        (Neighbours::Queen, _) => ("queen", NeighbourParameters::default()),
+        (Neighbours::Rook, _) => ("rook", NeighbourParameters::default()),
+        (Neighbours::Knn(k), _) => ("knn", metres(Some(k), None)),
+        (Neighbours::Distance(m), _) => ("distance", metres(None, Some(m))),
     };
     let (statistic, self_weight) = match p.method {
         Method::Gi => ("Getis-Ord Gi* z-score (binary weights, the site itself included)", 1),
         Method::Lisa => ("Local Moran's I (conditional permutation p-values, as esda)", 0),
         Method::Emerging => ("Mann-Kendall z of the monthly Gi* z-scores; z and p are the last month's Gi*", 1),
     };
-    json!({
-        "method": p.method.as_str(),
-        "statistic": statistic,
-        "metric": p.metric.as_str(),
-        "tessellation": tessellation,
-        "month": p.month.map(|m| m.to_string()),
-        "months": months,
-        "months_available": history.months.iter().map(Month::to_string).collect::<Vec<_>>(),
-        "weights": {
-            "kind": kind,
-            "parameters": parameters,
-            "transform": match p.transform { Transform::Binary => "binary", Transform::RowStandardised => "row" },
-            "self_weight": self_weight,
-            "structure": d,
-            "text": d.to_string(),
+    RunDescription {
+        method: p.method.as_str(),
+        statistic,
+        metric: p.metric.as_str(),
+        tessellation,
+        month: p.month.map(|m| m.to_string()),
+        months,
+        months_available: history.months.iter().map(Month::to_string).collect(),
+        weights: WeightsUsed {
+            kind,
+            parameters,
+            transform: match p.transform {
+                Transform::Binary => "binary",
+                Transform::RowStandardised => "row",
+            },
+            self_weight,
+            text: d.to_string(),
+            structure: d,
         },
-        "alpha": p.alpha,
-        "fdr": "Benjamini-Hochberg",
-        "permutations": (p.method == Method::Lisa).then_some(p.permutations),
-        "seed": (p.method == Method::Lisa).then_some(p.seed),
-        "n": n,
-        "rate_guard": RateGuard::default().min_denominator,
-    })
+        alpha: p.alpha,
+        fdr: "Benjamini-Hochberg",
+        permutations: (p.method == Method::Lisa).then_some(p.permutations),
+        seed: (p.method == Method::Lisa).then_some(p.seed),
+        n,
+        rate_guard: RateGuard::default().min_denominator,
+    }
 }
 
 /// `GET /api/hotspots`: see the module documentation.
+#[utoipa::path(get, path = "/api/hotspots", tag = "API", operation_id = "hotspots",
+    summary = "hot spots of a grid metric: Getis-Ord Gi*, Local Moran's I or emerging hot spots over the monthly \
+               history, as GeoJSON grids with value, statistic, z, p, q (FDR), fdr_significant and class, and a \
+               top-level description of the run (method, metric, weights, alpha, permutations, seed, n, months)",
+    params(HotspotsQuery),
+    responses(
+        (status = 200, description = "grids (or hexagons) with their statistics", body = Hotspots, content_type = "application/geo+json"),
+        (status = 400, description = "a malformed parameter; the message names it", body = Exception),
+        (status = 422, description = "a month outside the history, or too few months for emerging hot spots", body = Exception)))]
 pub async fn hotspots(
     State(state): State<AppState>,
     scope: Scope,
-    Query(q): Query<HashMap<String, String>>,
+    ApiQuery(q): ApiQuery<HotspotsQuery>,
 ) -> ApiResult<Response> {
     let params = parse(&q)?;
     let atlas = state.atlas();
@@ -589,7 +848,9 @@ pub async fn hotspots(
     let now = state.grid_counts(&atlas);
     let version = atlas.version();
     let body = tokio::task::spawn_blocking(move || {
-        run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g)).map(|v| Arc::new(v.to_string()))
+        run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g))
+            .and_then(|v| serde_json::to_string(&v).map_err(|e| ApiError::Internal(e.to_string())))
+            .map(Arc::new)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("hot spots: {e}")))??;
@@ -605,8 +866,14 @@ fn respond(body: Arc<String>) -> Response {
 mod tests {
     use super::*;
 
-    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    /// The query string of `pairs`.
+    fn q(pairs: &[(&str, &str)]) -> String {
+        pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    }
+
+    /// A query string read as the endpoint reads it: its parameters, then their values.
+    fn parse(raw: &str) -> ApiResult<Params> {
+        super::parse(&crate::api::query::parse::<HotspotsQuery>(raw)?)
     }
 
     #[test]

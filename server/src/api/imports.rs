@@ -8,29 +8,43 @@
 //! some are bad). Answers 200 with the counts and any skipped rows, or 422 with every bad row
 //! and nothing written.
 
-use super::json_status;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Exception};
 use crate::ingest::{self, IngestError, Kind, Options};
 use crate::startup::StartupError;
 use crate::state::AppState;
 use crate::store::StoreError;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use rentgrid_geodata::crs::Crs;
+use rentgrid_geodata::import::RowError;
 use rentgrid_geodata::import::table::Encoding;
-use serde_json::json;
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// The largest ledger accepted in one request (about a million rows).
 pub const MAX_BYTES: usize = 256 * 1024 * 1024;
 
+/// The query of an import (other parameters are ignored).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// The coordinate system of the file: wgs84 (default), cgcs2000, gcj-02 or bd-09 (any case).
+    crs: Option<String>,
+    /// A ledger's text encoding: utf-8, gbk or gb18030 (detected when absent).
+    encoding: Option<String>,
+    /// true to import the good rows when some are bad (default false).
+    #[param(value_type = Option<bool>)]
+    skip_invalid: Option<String>,
+}
+
 /// Parses the `crs` and `skip_invalid` query parameters.
-fn options(q: &HashMap<String, String>) -> Result<(Crs, bool), ApiError> {
-    let crs = q.get("crs").map_or(Ok(Crs::Wgs84), |c| c.parse::<Crs>()).map_err(ApiError::BadRequest)?;
-    let skip_invalid = match q.get("skip_invalid").map(String::as_str) {
+fn options(q: &ImportQuery) -> Result<(Crs, bool), ApiError> {
+    let crs = q.crs.as_deref().map_or(Ok(Crs::Wgs84), str::parse::<Crs>).map_err(ApiError::BadRequest)?;
+    let skip_invalid = match q.skip_invalid.as_deref() {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
         Some(other) => return Err(ApiError::BadRequest(format!("skip_invalid={other:?}: use true or false"))),
@@ -38,27 +52,77 @@ fn options(q: &HashMap<String, String>) -> Result<(Crs, bool), ApiError> {
     Ok((crs, skip_invalid))
 }
 
+/// A refused import: every problem, nothing written.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Refused {
+    /// Always `invalid_rows`.
+    code: &'static str,
+    /// How many rows have problems.
+    message: String,
+    /// Every problem, by row.
+    errors: Vec<RowError>,
+}
+
 /// The 422 answer of a refused import: every problem, nothing written.
-fn refused(errors: &[rentgrid_geodata::import::RowError], bad: usize, total: usize, what: &str) -> Response {
-    json_status(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        json!({
-            "code": "invalid_rows",
-            "message": format!("nothing was imported: {bad} of {total} {what} have problems"),
-            "errors": errors,
-        }),
-    )
+fn refused(errors: &[RowError], bad: usize, total: usize, what: &str) -> Response {
+    let body = Refused {
+        code: "invalid_rows",
+        message: format!("nothing was imported: {bad} of {total} {what} have problems"),
+        errors: errors.to_vec(),
+    };
+    (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+}
+
+/// What an import wrote.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Imported {
+    /// What the file held.
+    kind: &'static str,
+    /// Records imported.
+    imported: usize,
+    /// Of which new.
+    inserted: u64,
+    /// Of which updated.
+    updated: u64,
+    /// Landlords added.
+    landlords_added: u64,
+    /// Features skipped as bad (GeoJSON layers, with skip_invalid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped_features: Option<usize>,
+    /// Rows skipped as bad (ledgers, with skip_invalid).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    skipped_rows: Option<usize>,
+    /// The problems of the skipped rows.
+    errors: Vec<RowError>,
+    /// Headers that match no column.
+    ignored_columns: Vec<String>,
+    /// The encoding a ledger was read in.
+    #[schema(required = true)]
+    encoding: Option<String>,
 }
 
 /// Imports a file of `kind` (the request body).
+#[utoipa::path(post, path = "/api/imports/{kind}", tag = "API", operation_id = "import",
+    summary = "import a file: GeoJSON for boundaries, grids and buildings; an XLSX or CSV ledger for units, persons, \
+               caseworkers, workplaces and visits",
+    params(("kind" = String, Path, description = "boundaries, grids, buildings, units, persons, caseworkers, workplaces or visits"), ImportQuery),
+    request_body(content(
+        (crate::api::geojson::FeatureCollection<serde_json::Value> = "application/geo+json"),
+        (crate::api::openapi::Binary = "text/csv"),
+        (crate::api::openapi::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+    responses(
+        (status = 200, description = "what was imported", body = Imported),
+        (status = 400, description = "a bad crs, encoding or skip_invalid", body = Exception),
+        (status = 404, description = "no such kind", body = Exception),
+        (status = 422, description = "bad rows (nothing was written), or a file that cannot be read as this kind", body = Refused)))]
 pub async fn import(
     State(state): State<AppState>,
     Path(kind): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<ImportQuery>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let kind: Kind = kind.parse().map_err(ApiError::NotFound)?;
-    let encoding = q.get("encoding").map(|e| e.parse::<Encoding>()).transpose().map_err(ApiError::BadRequest)?;
+    let encoding = q.encoding.as_deref().map(str::parse::<Encoding>).transpose().map_err(ApiError::BadRequest)?;
     let (crs, skip_invalid) = options(&q)?;
     let opts = Options { encoding, crs, today: rentgrid_geodata::clock::today() };
     let atlas = state.atlas();
@@ -75,18 +139,18 @@ pub async fn import(
         StartupError::Store(StoreError::Rejected(m)) => ApiError::Unprocessable(m),
         e => ApiError::Internal(e.to_string()),
     })?;
-    Ok(json_status(
-        StatusCode::OK,
-        json!({
-            "kind": kind.as_str(),
-            "imported": checked.batch.len(),
-            "inserted": counts.inserted,
-            "updated": counts.updated,
-            "landlords_added": counts.landlords_added,
-            (if kind.is_geojson() { "skipped_features" } else { "skipped_rows" }): checked.bad,
-            "errors": checked.errors,
-            "ignored_columns": checked.ignored_columns,
-            "encoding": checked.encoding.map(|e| e.to_string()),
-        }),
-    ))
+    let geojson = kind.is_geojson();
+    let body = Imported {
+        kind: kind.as_str(),
+        imported: checked.batch.len(),
+        inserted: counts.inserted,
+        updated: counts.updated,
+        landlords_added: counts.landlords_added,
+        skipped_features: geojson.then_some(checked.bad),
+        skipped_rows: (!geojson).then_some(checked.bad),
+        errors: checked.errors,
+        ignored_columns: checked.ignored_columns,
+        encoding: checked.encoding.map(|e| e.to_string()),
+    };
+    Ok((StatusCode::OK, Json(body)).into_response())
 }

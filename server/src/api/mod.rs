@@ -5,31 +5,46 @@ mod campaigns;
 mod coverage;
 mod extract;
 pub(crate) mod features;
+pub(crate) mod geojson;
 mod hotspots;
 mod imports;
 mod ogc;
-mod openapi;
+pub(crate) mod openapi;
+mod query;
 mod tiles;
 mod visits;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Exception};
 use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Uri, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use geo::Rect;
-use rentgrid_analysis::kpi::{self, Level};
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use query::ApiQuery;
+use rentgrid_analysis::kpi::{self, Level, Row, Targets};
+use serde::{Deserialize, Serialize};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub use extract::ApiJson;
+pub use openapi::document as openapi_document;
+
+/// The OpenAPI document as the checked-in `web-map/openapi.json` holds it: pretty JSON ending
+/// in a newline.
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    openapi::document().to_pretty_json().map(|mut s| {
+        s.push('\n');
+        s
+    })
+}
 
 /// The most buildings one `/api/buildings` response carries.
 pub const MAX_BUILDINGS: usize = 10_000;
@@ -37,38 +52,7 @@ pub const MAX_BUILDINGS: usize = 10_000;
 /// The router: API routes, OGC API – Features (its landing page at `/` for clients asking for
 /// JSON), then the web map's static files.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/health", get(health))
-        .route("/api/district", get(district))
-        .route("/api/grids", get(features::grids))
-        .route("/api/grids/{id}", get(features::grid))
-        .route("/api/buildings", get(features::buildings))
-        .route("/api/buildings/{id}", get(features::building))
-        .route("/api/basemap", get(features::basemap))
-        .route("/api/stats", get(stats))
-        .route("/api/hotspots", get(hotspots::hotspots))
-        .route("/api/staffing", get(coverage::staffing))
-        .route("/api/coverage", get(coverage::coverage))
-        .route("/api/territory/proposals", post(coverage::propose))
-        .route("/api/territory/proposals/{id}", get(coverage::proposal))
-        .route("/api/territory/proposals/{id}/accept", post(coverage::accept))
-        .route("/api/assessment", get(coverage::assessment))
-        .route("/api/exports/{file}", get(exports))
-        .route("/api/visits", post(visits::create))
-        .route("/api/unregistered-candidates", get(campaigns::candidates))
-        .route("/api/campaigns", get(campaigns::list).post(campaigns::create))
-        .route("/api/campaigns/{id}", get(campaigns::one))
-        .route("/api/campaigns/{id}/routes", get(campaigns::routes))
-        .route("/api/campaigns/{id}/blocks/{block}/phase", post(campaigns::phase))
-        .route(
-            "/api/imports/{kind}",
-            post(imports::import).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)),
-        )
-        .route("/api", get(openapi::document))
-        .route("/api/{*rest}", get(unknown_api))
-        .route("/tiles/{layer}/{z}/{x}/{y}", get(tiles::tile))
-        .route("/tiles/{file}", get(tiles::tilejson))
-        .merge(ogc::routes());
+    let (api, _) = routes().split_for_parts();
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
     let router = match web {
         Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
@@ -79,6 +63,39 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The routes, each documented handler with its OpenAPI operation (one declaration serves both).
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(health))
+        .routes(routes!(district))
+        .routes(routes!(features::grids))
+        .routes(routes!(features::grid))
+        .routes(routes!(features::buildings))
+        .routes(routes!(features::building))
+        .routes(routes!(features::basemap))
+        .routes(routes!(stats))
+        .routes(routes!(hotspots::hotspots))
+        .routes(routes!(coverage::staffing))
+        .routes(routes!(coverage::coverage))
+        .routes(routes!(coverage::propose))
+        .routes(routes!(coverage::proposal))
+        .routes(routes!(coverage::accept))
+        .routes(routes!(coverage::assessment))
+        .routes(routes!(exports))
+        .routes(routes!(visits::create))
+        .routes(routes!(campaigns::candidates))
+        .routes(routes!(campaigns::list, campaigns::create))
+        .routes(routes!(campaigns::one))
+        .routes(routes!(campaigns::routes))
+        .routes(routes!(campaigns::phase))
+        .routes(routes!(imports::import).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)))
+        .routes(routes!(openapi::serve))
+        .route("/api/{*rest}", get(unknown_api))
+        .routes(routes!(tiles::tile))
+        .routes(routes!(tiles::tilejson))
+        .merge(ogc::routes())
 }
 
 async fn unknown_api(uri: Uri) -> ApiError {
@@ -98,57 +115,122 @@ async fn no_web_map(uri: Uri) -> Response {
     }
 }
 
-async fn health(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let atlas = state.atlas();
-    let info = state.store().info().await?;
-    Ok(Json(json!({
-        "status": "ok",
-        "store": info.backend,
-        "origin": info.origin,
-        "grids": atlas.grids().len(),
-        "buildings": atlas.buildings().len(),
-        "atlas_version": atlas.version(),
-    })))
+/// `GET /health`: liveness.
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    /// Always `ok`.
+    status: &'static str,
+    /// The store's backend: sqlite or postgis.
+    store: &'static str,
+    /// How the data was made, e.g. `demo seed=20240601 scale=1`.
+    #[schema(required = true)]
+    origin: Option<String>,
+    /// Grids in the Atlas.
+    grids: usize,
+    /// Buildings in the Atlas.
+    buildings: usize,
+    /// The version of the data: it changes with every recorded visit or import.
+    atlas_version: u64,
 }
 
-async fn district(State(state): State<AppState>, _scope: Scope) -> Json<Value> {
+#[utoipa::path(get, path = "/health", tag = "System", operation_id = "health",
+    summary = "liveness: store backend and Atlas counts",
+    responses((status = 200, description = "the server is up", body = Health),
+        (status = 500, description = "the store does not answer", body = Exception)))]
+async fn health(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     let atlas = state.atlas();
-    let bb = atlas.bbox();
-    let d = atlas.district();
-    Json(json!({
-        "code": d.code,
-        "name": d.name,
-        "bbox": [bb.min().x, bb.min().y, bb.max().x, bb.max().y],
-        "center": [bb.center().x, bb.center().y],
-        "targets": state.targets(),
-        "near_band": kpi::NEAR_BAND,
-        "streets": atlas.streets().len(),
-        "communities": atlas.communities().len(),
-        "grids": atlas.grids().len(),
+    let info = state.store().info().await?;
+    Ok(Json(Health {
+        status: "ok",
+        store: info.backend,
+        origin: info.origin,
+        grids: atlas.grids().len(),
+        buildings: atlas.buildings().len(),
+        atlas_version: atlas.version(),
     }))
 }
 
-/// A 400 naming the first query parameter not in `known`, with the ones the endpoint takes.
-pub(crate) fn reject_unknown(q: &HashMap<String, String>, known: &[&str]) -> ApiResult<()> {
-    match q.keys().find(|k| !known.contains(&k.as_str())) {
-        Some(k) => {
-            Err(ApiError::BadRequest(format!("unknown parameter {k:?}: this endpoint takes {}", known.join(", "))))
-        }
-        None => Ok(()),
-    }
+/// The district and what the map needs to frame it.
+#[derive(Debug, Serialize, ToSchema)]
+struct District {
+    /// 6-digit administrative code, e.g. `330203`.
+    code: String,
+    /// Its name, e.g. 海曙区.
+    name: String,
+    /// minLon, minLat, maxLon, maxLat (WGS84).
+    bbox: [f64; 4],
+    /// The centre of the bbox: longitude, latitude.
+    center: [f64; 2],
+    /// The target of each indicator.
+    targets: Targets,
+    /// How far below its target a rate still counts as near it (0.05 = 5 points).
+    near_band: f64,
+    /// Streets (街道/镇).
+    streets: usize,
+    /// Communities (社区/村).
+    communities: usize,
+    /// Grids (网格).
+    grids: usize,
+}
+
+#[utoipa::path(get, path = "/api/district", tag = "API", operation_id = "district",
+    summary = "the district: code, name, bbox, centre, KPI targets",
+    responses((status = 200, description = "the district", body = District)))]
+async fn district(State(state): State<AppState>, _scope: Scope) -> Json<District> {
+    let atlas = state.atlas();
+    let bb = atlas.bbox();
+    let d = atlas.district();
+    Json(District {
+        code: d.code.clone(),
+        name: d.name.clone(),
+        bbox: [bb.min().x, bb.min().y, bb.max().x, bb.max().y],
+        center: [bb.center().x, bb.center().y],
+        targets: *state.targets(),
+        near_band: kpi::NEAR_BAND,
+        streets: atlas.streets().len(),
+        communities: atlas.communities().len(),
+        grids: atlas.grids().len(),
+    })
+}
+
+/// The query of `GET /api/stats`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct StatsQuery {
+    /// The level of places (default street).
+    #[param(value_type = Option<Level>)]
+    level: Option<String>,
+    /// YYYY-MM: at the end of that month (422 outside the history).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    month: Option<String>,
+}
+
+/// `GET /api/stats`: the KPIs of every place at a level.
+#[derive(Debug, Serialize, ToSchema)]
+struct Stats {
+    /// The level asked for.
+    level: Level,
+    /// The month, when one was asked (YYYY-MM).
+    #[schema(required = true)]
+    month: Option<String>,
+    /// The KPI targets.
+    targets: Targets,
+    /// One row per place, in the Atlas's order.
+    rows: Vec<Row>,
 }
 
 /// `GET /api/stats?level=district|street|community|grid[&month=YYYY-MM]`: KPIs of every place at
 /// that level, on today's register or at the end of a month of the history.
-async fn stats(
-    State(state): State<AppState>,
-    scope: Scope,
-    Query(q): Query<HashMap<String, String>>,
-) -> ApiResult<Response> {
-    reject_unknown(&q, &["level", "month"])?;
-    let level: Level = q.get("level").map_or(Ok(Level::Street), |s| s.parse()).map_err(ApiError::BadRequest)?;
+#[utoipa::path(get, path = "/api/stats", tag = "API", operation_id = "stats",
+    summary = "KPIs of every place at a level, today or at the end of a month of the history",
+    params(StatsQuery),
+    responses((status = 200, description = "the rows", body = Stats),
+        (status = 400, description = "a bad level or month, or an unknown parameter", body = Exception),
+        (status = 422, description = "a month outside the history", body = Exception)))]
+async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuery<StatsQuery>) -> ApiResult<Response> {
+    let level: Level = q.level.as_deref().map_or(Ok(Level::Street), str::parse).map_err(ApiError::BadRequest)?;
     let month =
-        q.get("month").map(|s| s.parse::<rentgrid_geodata::Month>()).transpose().map_err(ApiError::BadRequest)?;
+        q.month.as_deref().map(str::parse::<rentgrid_geodata::Month>).transpose().map_err(ApiError::BadRequest)?;
     let atlas = state.atlas();
     let mut rows = match month {
         None => kpi::rollup(&atlas, &state.grid_counts(&atlas), level, state.targets()),
@@ -160,26 +242,58 @@ async fn stats(
     if level == Level::Grid {
         rows.retain(|r| r.grid_id.is_none_or(|g| scope.sees_grid(g)));
     }
-    let body =
-        json!({ "level": level, "month": month.map(|m| m.to_string()), "targets": state.targets(), "rows": rows });
+    let body = Stats { level, month: month.map(|m| m.to_string()), targets: *state.targets(), rows };
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
+}
+
+/// The query of an export.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ExportQuery {
+    /// The language of column names and labels: zh (default) or en.
+    #[param(pattern = "^(zh|zh-CN|en)$")]
+    pub lang: Option<String>,
+    /// The staffing rule (staffing and assessment tables).
+    #[param(value_type = Option<coverage::RuleName>)]
+    pub rule: Option<String>,
+    /// Yuan a year per caseworker (staffing table).
+    #[param(value_type = Option<f64>, minimum = 0)]
+    pub cost_per_caseworker: Option<String>,
+    /// YYYY-MM (assessment table).
+    #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
+    pub month: Option<String>,
 }
 
 /// `GET /api/exports/{layer}.{format}[?lang=zh|en]`: a layer or table as a file, within the
 /// caller's scope (grids, buildings, streets, communities, boundaries; geojson, csv, xlsx). The
 /// person-level ledgers answer 403.
+#[utoipa::path(get, path = "/api/exports/{file}", tag = "API", operation_id = "export",
+    summary = "a layer or table as a file: {grids|buildings|streets|communities|boundaries}.{geojson|csv|xlsx}, \
+               {staffing|assessment}.{csv|xlsx} (with the staffing endpoints' rule, cost_per_caseworker and month); \
+               the person-level ledgers answer 403",
+    params(("file" = String, Path, description = "layer.format, e.g. grids.csv"), ExportQuery),
+    responses(
+        (status = 200, description = "the file", content(
+            (crate::api::openapi::Binary = "application/geo+json"), (crate::api::openapi::Binary = "text/csv"),
+            (crate::api::openapi::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
+        (status = 400, description = "a bad lang, rule, cost or month, or an unknown parameter", body = Exception),
+        (status = 403, description = "a person-level ledger (exported only by the CLI until login lands)", body = Exception),
+        (status = 404, description = "an unknown layer or format", body = Exception)))]
 async fn exports(
     State(state): State<AppState>,
     scope: Scope,
     Path(file): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
+    let raw = raw.unwrap_or_default();
+
     use crate::export::{self, Format, Layer};
     let (layer, format) = file
         .rsplit_once('.')
         .ok_or_else(|| ApiError::NotFound(format!("name the file as layer.format, e.g. grids.csv, not {file:?}")))?;
     if let Some(table) = coverage::Table::named(layer) {
         let format: Format = format.parse().map_err(ApiError::NotFound)?;
+        let q: ExportQuery = query::parse(&raw)?;
         let lang = parse_lang(&q)?;
         let bytes = coverage::export(&state, &scope, table, format, lang, &q).await?;
         return Ok(attachment(&file, format, bytes));
@@ -193,6 +307,8 @@ async fn exports(
         )));
     }
     let format: Format = format.parse().map_err(ApiError::NotFound)?;
+    // A layer's export reads `lang` and, as before, lets other parameters pass.
+    let q: ExportQuery = serde_urlencoded::from_str(&raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let lang = parse_lang(&q)?;
     let atlas = state.atlas();
     let counts = state.grid_counts(&atlas);
@@ -206,9 +322,9 @@ async fn exports(
 }
 
 /// `lang=zh|en` of an export (default zh).
-fn parse_lang(q: &HashMap<String, String>) -> ApiResult<crate::export::Lang> {
+fn parse_lang(q: &ExportQuery) -> ApiResult<crate::export::Lang> {
     use crate::export::Lang;
-    match q.get("lang").map(String::as_str) {
+    match q.lang.as_deref() {
         None | Some("zh") | Some("zh-CN") => Ok(Lang::Zh),
         Some("en") => Ok(Lang::En),
         Some(other) => Err(ApiError::BadRequest(format!("lang={other:?}: use zh or en"))),
@@ -258,17 +374,18 @@ fn parse_id(what: &str, raw: &str) -> Result<u32, ApiError> {
     raw.parse::<u32>().map_err(|_| ApiError::BadRequest(format!("{what} id {raw:?} is not a whole number")))
 }
 
-/// Path parameter holding an id.
-type IdPath = Path<String>;
+/// A path parameter holding a numeric id.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct IdParam {
+    /// The id, a whole number.
+    #[allow(dead_code)]
+    id: u32,
+}
 
 /// 404 for an id that does not exist.
 fn not_found(what: &str, id: u32) -> ApiError {
     ApiError::NotFound(format!("{what} {id} does not exist"))
-}
-
-/// A JSON response with a status.
-fn json_status(status: StatusCode, v: Value) -> Response {
-    (status, Json(v)).into_response()
 }
 
 #[cfg(test)]

@@ -8,24 +8,29 @@
 //! grids, streets and communities carry KPIs, buildings and rental units counts, workplaces
 //! their aggregates.
 
-use super::features::{self, GEOJSON};
+use super::features::{self, BuildingProperties, GridProperties};
+use super::geojson::{Feature, FeatureCollection, GEOJSON, GeoJson, Link, geometry};
 use super::openapi::OPENAPI_JSON;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Exception};
 use crate::scope::Scope;
 use crate::state::AppState;
+use axum::Json;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use geo::{BoundingRect, Intersects, MultiPolygon, Rect};
 use rentgrid_analysis::kpi::{self, Counts, Kpi, Level, Row, Targets};
 use rentgrid_geodata::Atlas;
 use rentgrid_tiles::MapGeometry;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// CRS84: longitude and latitude on WGS84, the only CRS served.
 pub(super) const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -47,13 +52,189 @@ pub(super) const CONFORMANCE: [&str; 3] = [
 pub(super) const ITEMS_PARAMETERS: [&str; 4] = ["bbox", "limit", "offset", "f"];
 
 /// The OGC routes. The landing page is not among them: [`landing_at_root`] answers it at `/`.
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/conformance", get(conformance))
-        .route("/collections", get(collections))
-        .route("/collections/{id}", get(collection))
+/// The items paths are documented once per collection, with its own filters and properties
+/// (see [`super::openapi`]), so they are routed here without an operation of their own.
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(conformance))
+        .routes(routes!(collections))
+        .routes(routes!(collection))
         .route("/collections/{id}/items", get(items))
         .route("/collections/{id}/items/{fid}", get(item))
+}
+
+/// The landing page of OGC API – Features.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct LandingPage {
+    /// The service's title.
+    title: String,
+    /// What it serves.
+    description: String,
+    /// The API definition, the conformance classes, the collections.
+    links: Vec<Link>,
+}
+
+/// The conformance classes implemented.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ConfClasses {
+    /// Their URIs.
+    #[serde(rename = "conformsTo")]
+    conforms_to: Vec<&'static str>,
+}
+
+/// The collections.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Collections {
+    /// A link to this document.
+    links: Vec<Link>,
+    /// Each collection.
+    collections: Vec<CollectionInfo>,
+}
+
+/// One collection: what it holds, where, and links to it and its items.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Collection)]
+pub(super) struct CollectionInfo {
+    /// Its id in paths.
+    id: &'static str,
+    /// A short title.
+    title: &'static str,
+    /// What its features are.
+    description: &'static str,
+    /// Always `feature`.
+    #[serde(rename = "itemType")]
+    item_type: &'static str,
+    /// The CRSs served: CRS84.
+    crs: Vec<&'static str>,
+    /// The CRS stored: CRS84.
+    #[serde(rename = "storageCrs")]
+    storage_crs: &'static str,
+    /// Where its features lie.
+    extent: Extent,
+    /// To itself and its items.
+    links: Vec<Link>,
+}
+
+/// The extent of a collection.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct Extent {
+    /// Its spatial extent.
+    spatial: SpatialExtent,
+}
+
+/// A spatial extent.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct SpatialExtent {
+    /// One box: minLon, minLat, maxLon, maxLat.
+    bbox: Vec<[f64; 4]>,
+    /// CRS84.
+    crs: &'static str,
+}
+
+/// `f`: the format asked for.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct FormatParam {
+    /// The format: JSON (GeoJSON for features).
+    #[param(value_type = Option<String>, pattern = "^json$")]
+    #[allow(dead_code)]
+    f: Option<String>,
+}
+
+/// `collectionId`: one of the collections.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct CollectionParam {
+    /// grids, streets, communities, buildings, rental_units or workplaces.
+    #[serde(rename = "collectionId")]
+    #[param(rename = "collectionId")]
+    #[allow(dead_code)]
+    collection_id: String,
+}
+
+/// The properties of a feature of some collection.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(super) enum ItemProperties {
+    /// A grid.
+    Grid(GridProperties),
+    /// A street.
+    Street(StreetProperties),
+    /// A community.
+    Community(CommunityProperties),
+    /// A building.
+    Building(BuildingProperties),
+    /// The rental units of a building.
+    RentalUnit(RentalUnitProperties),
+    /// A workplace.
+    Workplace(WorkplaceProperties),
+}
+
+/// The properties of a street (街道/镇): its code and rolled-up KPIs.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(super) struct StreetProperties {
+    /// Its code.
+    code: String,
+    /// Its name.
+    name: String,
+    /// The district's code.
+    #[schema(required = true)]
+    parent_code: Option<String>,
+    /// Its counts and KPIs.
+    #[serde(flatten)]
+    kpi: Kpi,
+}
+
+/// The properties of a community (社区/村): its code, its street's and rolled-up KPIs.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(super) struct CommunityProperties {
+    /// Its code.
+    code: String,
+    /// Its name.
+    name: String,
+    /// Its street's code.
+    #[schema(required = true)]
+    street_code: Option<String>,
+    /// Its counts and KPIs.
+    #[serde(flatten)]
+    kpi: Kpi,
+}
+
+/// The rental units (出租房屋) of one building, at its point.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(super) struct RentalUnitProperties {
+    /// The building.
+    building_id: u32,
+    /// The grid it lies in.
+    grid_id: u32,
+    /// Its door-plate address.
+    address: String,
+    /// Rental units known to the register.
+    rental_units: u32,
+    /// Of which registered (备案).
+    rental_units_registered: u32,
+    /// Of the registered ones, with the landlord's safety pledge signed.
+    pledges_signed: u32,
+}
+
+/// A workplace (用工单位).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(super) struct WorkplaceProperties {
+    /// Its id.
+    id: u32,
+    /// Its name.
+    name: String,
+    /// The grid it lies in.
+    grid_id: u32,
+    /// The building it is in, if known.
+    #[schema(required = true)]
+    building_id: Option<u32>,
+    /// Employees.
+    employees: u32,
+    /// Of which migrant workers.
+    migrant_workers: u32,
+    /// Whether the management responsibility letter is signed.
+    responsibility_signed: bool,
 }
 
 /// A layer served as a collection.
@@ -411,48 +592,42 @@ impl<'a> View<'a> {
     }
 
     /// The feature of the item `key`.
-    fn feature(&self, key: usize) -> Option<Value> {
+    fn feature(&self, key: usize) -> Option<Feature<ItemProperties>> {
         let atlas = self.atlas;
         match self.collection {
             Collection::Grids => {
                 let g = atlas.grid(key as u32)?;
                 let counts = self.counts.get(key)?;
-                Some(features::grid_feature(atlas, g, counts, self.targets))
+                Some(features::grid_feature(atlas, g, counts, self.targets).map(ItemProperties::Grid))
             }
-            Collection::Buildings => features::building_feature(atlas, key as u32),
+            Collection::Buildings => {
+                features::building_feature(atlas, key as u32).map(|f| f.map(ItemProperties::Building))
+            }
             Collection::RentalUnits => {
                 let b = atlas.building(key as u32)?;
                 let s = atlas.building_stats(b.id).copied().unwrap_or_default();
-                Some(json!({
-                    "type": "Feature",
-                    "id": b.id,
-                    "geometry": features::geometry(b.point),
-                    "properties": {
-                        "building_id": b.id,
-                        "grid_id": b.grid_id,
-                        "address": b.address,
-                        "rental_units": s.rental_units,
-                        "rental_units_registered": s.rental_units_registered,
-                        "pledges_signed": s.pledges_signed,
-                    },
-                }))
+                let props = RentalUnitProperties {
+                    building_id: b.id,
+                    grid_id: b.grid_id,
+                    address: b.address.clone(),
+                    rental_units: s.rental_units,
+                    rental_units_registered: s.rental_units_registered,
+                    pledges_signed: s.pledges_signed,
+                };
+                Some(Feature::new(geometry(b.point), ItemProperties::RentalUnit(props)).with_id(b.id))
             }
             Collection::Workplaces => {
                 let w = atlas.workplaces().get(key)?;
-                Some(json!({
-                    "type": "Feature",
-                    "id": w.id,
-                    "geometry": features::geometry(w.point),
-                    "properties": {
-                        "id": w.id,
-                        "name": w.name,
-                        "grid_id": w.grid_id,
-                        "building_id": w.building_id,
-                        "employees": w.employees,
-                        "migrant_workers": w.migrant_workers,
-                        "responsibility_signed": w.responsibility_signed,
-                    },
-                }))
+                let props = WorkplaceProperties {
+                    id: w.id,
+                    name: w.name.clone(),
+                    grid_id: w.grid_id,
+                    building_id: w.building_id,
+                    employees: w.employees,
+                    migrant_workers: w.migrant_workers,
+                    responsibility_signed: w.responsibility_signed,
+                };
+                Some(Feature::new(geometry(w.point), ItemProperties::Workplace(props)).with_id(w.id))
             }
             Collection::Streets | Collection::Communities => {
                 let row = self.rows.get(key)?;
@@ -460,21 +635,22 @@ impl<'a> View<'a> {
                     Collection::Streets => self.derived.street_area(key),
                     _ => self.derived.community_area(atlas, key),
                 }?;
-                let mut props = match serde_json::to_value(row) {
-                    Ok(Value::Object(m)) => m,
-                    _ => Map::new(),
+                let props = if self.collection == Collection::Communities {
+                    ItemProperties::Community(CommunityProperties {
+                        code: row.code.clone(),
+                        name: row.name.clone(),
+                        street_code: row.parent_code.clone(),
+                        kpi: row.kpi,
+                    })
+                } else {
+                    ItemProperties::Street(StreetProperties {
+                        code: row.code.clone(),
+                        name: row.name.clone(),
+                        parent_code: row.parent_code.clone(),
+                        kpi: row.kpi,
+                    })
                 };
-                if self.collection == Collection::Communities
-                    && let Some(street) = props.remove("parent_code")
-                {
-                    props.insert("street_code".into(), street);
-                }
-                Some(json!({
-                    "type": "Feature",
-                    "id": row.code,
-                    "geometry": features::geometry(area.clone()),
-                    "properties": props,
-                }))
+                Some(Feature::new(geometry(area.clone()), props).with_code(row.code.clone()))
             }
         }
     }
@@ -503,12 +679,8 @@ pub(super) fn base_url(headers: &HeaderMap) -> String {
     host.map_or_else(String::new, |h| format!("{proto}://{h}"))
 }
 
-fn link(href: String, rel: &str, media: &str, title: &str) -> Value {
-    json!({ "href": href, "rel": rel, "type": media, "title": title })
-}
-
-fn json_response(media: &'static str, body: &Value) -> Response {
-    ([(header::CONTENT_TYPE, media)], body.to_string()).into_response()
+fn link(href: String, rel: &str, media: &str, title: &str) -> Link {
+    Link::new(href, rel, media, title)
 }
 
 /// Rejects every query parameter but `f=json` (and its GeoJSON alias where `geojson` holds).
@@ -577,74 +749,82 @@ pub(super) async fn landing_at_root(State(state): State<AppState>, req: Request,
     let base = base_url(req.headers());
     let atlas = state.atlas();
     let d = atlas.district();
-    let body = json!({
-        "title": format!("rentgrid: {}", d.name),
-        "description": format!(
+    let body = LandingPage {
+        title: format!("rentgrid: {}", d.name),
+        description: format!(
             "Rental housing and grid management of {} ({}): grids, streets and communities with their KPIs, \
              buildings, rental units and workplaces as OGC API – Features.",
             d.name, d.code
         ),
-        "links": [
+        links: vec![
             link(format!("{base}/?f=json"), "self", "application/json", "this document"),
             link(format!("{base}/"), "alternate", "text/html", "the web map"),
-            link(format!("{base}/api"), "service-desc", OPENAPI_JSON, "the API definition (OpenAPI 3.0)"),
+            link(format!("{base}/api"), "service-desc", OPENAPI_JSON, "the API definition (OpenAPI 3.1)"),
             link(format!("{base}/conformance"), "conformance", "application/json", "conformance classes implemented"),
             link(format!("{base}/collections"), "data", "application/json", "the collections"),
         ],
-    });
-    let mut res = json_response("application/json", &body);
+    };
+    let mut res = Json(body).into_response();
     res.headers_mut().append(vary.0, vary.1);
     res
 }
 
-async fn conformance(Query(q): Query<Vec<(String, String)>>) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/conformance", tag = "Capabilities", operation_id = "conformance",
+    summary = "the conformance classes implemented", params(FormatParam),
+    responses((status = 200, description = "the conformance classes", body = ConfClasses),
+        (status = 400, description = "an unknown parameter or format", body = Exception)))]
+async fn conformance(Query(q): Query<Vec<(String, String)>>) -> ApiResult<Json<ConfClasses>> {
     only_format(&q, false)?;
-    Ok(Json(json!({ "conformsTo": CONFORMANCE })).into_response())
+    Ok(Json(ConfClasses { conforms_to: CONFORMANCE.to_vec() }))
 }
 
-fn collection_json(view: &View<'_>, base: &str) -> Value {
+fn collection_json(view: &View<'_>, base: &str) -> CollectionInfo {
     let c = view.collection;
-    let bbox = view
-        .extent()
-        .map_or_else(|| vec![-180.0, -90.0, 180.0, 90.0], |r| vec![r.min().x, r.min().y, r.max().x, r.max().y]);
+    let bbox = view.extent().map_or([-180.0, -90.0, 180.0, 90.0], |r| [r.min().x, r.min().y, r.max().x, r.max().y]);
     let href = format!("{base}/collections/{}", c.id());
-    json!({
-        "id": c.id(),
-        "title": c.title(),
-        "description": c.description(),
-        "itemType": "feature",
-        "crs": [CRS84],
-        "storageCrs": CRS84,
-        "extent": { "spatial": { "bbox": [bbox], "crs": CRS84 } },
-        "links": [
+    CollectionInfo {
+        id: c.id(),
+        title: c.title(),
+        description: c.description(),
+        item_type: "feature",
+        crs: vec![CRS84],
+        storage_crs: CRS84,
+        extent: Extent { spatial: SpatialExtent { bbox: vec![bbox], crs: CRS84 } },
+        links: vec![
             link(href.clone(), "self", "application/json", c.title()),
             link(format!("{href}/items"), "items", GEOJSON, "its features"),
         ],
-    })
+    }
 }
 
+#[utoipa::path(get, path = "/collections", tag = "Capabilities", operation_id = "collections",
+    summary = "the collections", params(FormatParam),
+    responses((status = 200, description = "the collections", body = Collections),
+        (status = 400, description = "an unknown parameter or format", body = Exception)))]
 async fn collections(
     State(state): State<AppState>,
     scope: Scope,
     Fresh(derived): Fresh,
     headers: HeaderMap,
     Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<Collections>> {
     only_format(&q, false)?;
     let base = base_url(&headers);
     let atlas = state.atlas();
     let counts = state.grid_counts(&atlas);
-    let list: Vec<Value> = Collection::ALL
+    let list: Vec<CollectionInfo> = Collection::ALL
         .into_iter()
         .map(|c| collection_json(&View::new(c, &atlas, &counts, state.targets(), &scope, &derived), &base))
         .collect();
-    let body = json!({
-        "links": [link(format!("{base}/collections"), "self", "application/json", "the collections")],
-        "collections": list,
-    });
-    Ok(Json(body).into_response())
+    let links = vec![link(format!("{base}/collections"), "self", "application/json", "the collections")];
+    Ok(Json(Collections { links, collections: list }))
 }
 
+#[utoipa::path(get, path = "/collections/{collectionId}", tag = "Capabilities", operation_id = "collection",
+    summary = "one collection: its extent (CRS84) and links", params(CollectionParam, FormatParam),
+    responses((status = 200, description = "the collection", body = CollectionInfo),
+        (status = 400, description = "an unknown parameter or format", body = Exception),
+        (status = 404, description = "no such collection", body = Exception)))]
 async fn collection(
     State(state): State<AppState>,
     scope: Scope,
@@ -652,13 +832,13 @@ async fn collection(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Response> {
+) -> ApiResult<Json<CollectionInfo>> {
     let c = Collection::from_id(&id)?;
     only_format(&q, false)?;
     let atlas = state.atlas();
     let counts = state.grid_counts(&atlas);
     let view = View::new(c, &atlas, &counts, state.targets(), &scope, &derived);
-    Ok(Json(collection_json(&view, &base_url(&headers))).into_response())
+    Ok(Json(collection_json(&view, &base_url(&headers))))
 }
 
 /// What an items request asks for.
@@ -760,7 +940,7 @@ async fn items(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Response> {
+) -> ApiResult<GeoJson<FeatureCollection<ItemProperties>>> {
     let c = Collection::from_id(&id)?;
     let query = parse_items_query(c, &q)?;
     let base = base_url(&headers);
@@ -768,7 +948,7 @@ async fn items(
         let mut keys = view.keys(query.bbox);
         keys.retain(|&k| query.filters.iter().all(|(qb, want)| &view.queryable(k, qb.name) == want));
         let matched = keys.len();
-        let features: Vec<Value> =
+        let features: Vec<Feature<ItemProperties>> =
             keys.iter().skip(query.offset).take(query.limit).filter_map(|&k| view.feature(k)).collect();
         let (limit, offset) = (query.limit, query.offset);
         let mut links = vec![
@@ -782,17 +962,15 @@ async fn items(
             let prev = offset.saturating_sub(limit);
             links.push(link(page_href(&base, c, &q, limit, prev), "prev", GEOJSON, "the previous page"));
         }
-        json!({
-            "type": "FeatureCollection",
-            "timeStamp": super::now_rfc3339(),
-            "numberMatched": matched,
-            "numberReturned": features.len(),
-            "links": links,
-            "features": features,
-        })
+        let mut page = FeatureCollection::new(features);
+        page.time_stamp = Some(super::now_rfc3339());
+        page.number_matched = Some(matched);
+        page.number_returned = Some(page.features.len());
+        page.links = Some(links);
+        page
     })
     .await?;
-    Ok(json_response(GEOJSON, &body))
+    Ok(GeoJson(body))
 }
 
 /// Runs `work` on a view of `c` in the current snapshot, on a blocking thread: street and
@@ -820,7 +998,7 @@ async fn item(
     headers: HeaderMap,
     Path((id, fid)): Path<(String, String)>,
     Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<Response> {
+) -> ApiResult<GeoJson<Feature<ItemProperties>>> {
     let c = Collection::from_id(&id)?;
     only_format(&q, true)?;
     let base = base_url(&headers);
@@ -829,7 +1007,7 @@ async fn item(
             .and_then(|k| view.feature(k))
             .map(|mut f| {
                 let href = format!("{base}/collections/{}/items/{}", c.id(), encode(&fid));
-                f["links"] = json!([
+                f.links = Some(vec![
                     link(href, "self", GEOJSON, "this feature"),
                     link(format!("{base}/collections/{}", c.id()), "collection", "application/json", c.title()),
                 ]);
@@ -838,7 +1016,7 @@ async fn item(
             .ok_or_else(|| ApiError::NotFound(format!("collection {} has no feature {fid:?}", c.id())))
     })
     .await??;
-    Ok(json_response(GEOJSON, &feature))
+    Ok(GeoJson(feature))
 }
 
 #[cfg(test)]

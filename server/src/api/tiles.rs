@@ -10,7 +10,7 @@
 //! sees everything are `public` (an HTTP cache in front of several servers may share them);
 //! those of a narrower scope are `private`.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Exception};
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::tile_cache::CachedTile;
@@ -20,8 +20,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_tiles::heat::HeatCount;
 use rentgrid_tiles::{Layer, TileId};
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
 
 /// The media type of Mapbox Vector Tiles.
 pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
@@ -37,17 +38,39 @@ fn parse_num<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, ApiError>
     raw.parse::<T>().map_err(|_| ApiError::BadRequest(format!("tile {what} {raw:?} is not a whole number")))
 }
 
+/// The query of a tile or a TileJSON (other parameters are ignored, as tile clients may add
+/// their own).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TileQuery {
+    /// What the heat tiles count (heat layer only).
+    count: Option<String>,
+}
+
 /// `GET /tiles/{layer}/{z}/{x}/{y}.mvt`: one tile, 204 when it draws nothing, 304 when the
 /// client's `If-None-Match` holds its tag; gzipped when the client accepts gzip.
-pub async fn tile(
+#[utoipa::path(get, path = "/tiles/{layer}/{z}/{x}/{y}", tag = "Tiles", operation_id = "tile",
+    summary = "one vector tile (Mapbox Vector Tile 2.1), 204 when it draws nothing",
+    params(
+        ("layer" = String, Path, description = "the tile set: grids, buildings, rental_units, workplaces, boundaries, basemap or heat"),
+        ("z" = u8, Path, description = "zoom"), ("x" = u32, Path, description = "column"),
+        ("y" = String, Path, description = "row, with .mvt or .pbf"),
+        TileQuery),
+    responses(
+        (status = 200, description = "the tile", content_type = "application/vnd.mapbox-vector-tile", body = crate::api::openapi::Binary),
+        (status = 204, description = "the tile draws nothing"),
+        (status = 304, description = "the client's copy is current"),
+        (status = 400, description = "a bad zoom, column, row or count", body = Exception),
+        (status = 404, description = "no such tile set or tile", body = Exception)))]
+pub(crate) async fn tile(
     State(state): State<AppState>,
     scope: Scope,
     Path((layer, z, x, file)): Path<(String, String, String, String)>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<TileQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let layer = parse_layer(&layer)?;
-    let count: HeatCount = match q.get("count") {
+    let count: HeatCount = match q.count.as_deref() {
         None => HeatCount::default(),
         Some(_) if layer != Layer::Heat => {
             return Err(ApiError::BadRequest(format!("count= is a parameter of the heat tiles, not of {layer}")));
@@ -120,12 +143,64 @@ fn accepts_gzip(req: &HeaderMap) -> bool {
     })
 }
 
+/// A vector layer of a tile set, as TileJSON describes it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct VectorLayer {
+    /// The layer's id in the tiles.
+    id: &'static str,
+    /// What it draws.
+    description: &'static str,
+    /// The first zoom it appears at.
+    minzoom: u8,
+    /// The last zoom it is built at.
+    maxzoom: u8,
+    /// Its attributes and what each is.
+    fields: BTreeMap<&'static str, &'static str>,
+}
+
+/// A tile set's TileJSON 3.0.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TileJson {
+    /// The TileJSON version: 3.0.0.
+    tilejson: &'static str,
+    /// The tile set's name.
+    name: String,
+    /// What it shows.
+    description: String,
+    /// The tile set's version.
+    version: &'static str,
+    /// Always xyz.
+    scheme: &'static str,
+    /// The tile URL template.
+    tiles: Vec<String>,
+    /// Its vector layers.
+    vector_layers: Vec<VectorLayer>,
+    /// minLon, minLat, maxLon, maxLat.
+    bounds: [f64; 4],
+    /// Longitude, latitude, zoom.
+    #[schema(value_type = Vec<f64>)]
+    center: Vec<serde_json::Value>,
+    /// The first zoom.
+    minzoom: u8,
+    /// The last zoom.
+    maxzoom: u8,
+    /// Who to credit.
+    attribution: &'static str,
+}
+
 /// `GET /tiles/{layer}.json`: the tile set's TileJSON 3.0, with absolute tile URLs on the host
 /// the client asked.
-pub async fn tilejson(
+#[utoipa::path(get, path = "/tiles/{file}", tag = "Tiles", operation_id = "tilejson",
+    summary = "a tile set's TileJSON 3.0",
+    params(("file" = String, Path, description = "{layer}.json"), TileQuery),
+    responses(
+        (status = 200, description = "the TileJSON", body = TileJson),
+        (status = 400, description = "a bad count", body = Exception),
+        (status = 404, description = "no such tile set", body = Exception)))]
+pub(crate) async fn tilejson(
     State(state): State<AppState>,
     Path(file): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
+    Query(q): Query<TileQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let name = file
@@ -142,7 +217,7 @@ pub async fn tilejson(
         .and_then(|h| h.to_str().ok())
         .filter(|p| *p == "https" || *p == "http")
         .unwrap_or("http");
-    let query = match q.get("count") {
+    let query = match q.count.as_deref() {
         None => String::new(),
         Some(_) if layer != Layer::Heat => {
             return Err(ApiError::BadRequest(format!("count= is a parameter of the heat tiles, not of {layer}")));
@@ -151,35 +226,35 @@ pub async fn tilejson(
     };
     let path = format!("/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", layer.as_str());
     let url = host.map_or_else(|| path.clone(), |h| format!("{proto}://{h}{path}"));
-    let vector_layers: Vec<Value> = layer
+    let vector_layers = layer
         .vector_layers()
         .iter()
-        .map(|l| {
-            let fields: serde_json::Map<String, Value> =
-                l.fields.iter().map(|f| (f.name.to_owned(), Value::from(f.description))).collect();
-            json!({
-                "id": l.id,
-                "description": l.description,
-                "minzoom": l.minzoom,
-                "maxzoom": l.maxzoom,
-                "fields": fields,
-            })
+        .map(|l| VectorLayer {
+            id: l.id,
+            description: l.description,
+            minzoom: l.minzoom,
+            maxzoom: l.maxzoom,
+            fields: l.fields.iter().map(|f| (f.name, f.description)).collect(),
         })
         .collect();
-    let body = json!({
-        "tilejson": "3.0.0",
-        "name": format!("rentgrid {}", layer.as_str()),
-        "description": format!("{} of {}", layer.as_str(), atlas.district().name),
-        "version": "1.0.0",
-        "scheme": "xyz",
-        "tiles": [url],
-        "vector_layers": vector_layers,
-        "bounds": bounds,
-        "center": [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, center_zoom],
-        "minzoom": minzoom,
-        "maxzoom": maxzoom,
-        "attribution": ATTRIBUTION,
-    });
+    let body = TileJson {
+        tilejson: "3.0.0",
+        name: format!("rentgrid {}", layer.as_str()),
+        description: format!("{} of {}", layer.as_str(), atlas.district().name),
+        version: "1.0.0",
+        scheme: "xyz",
+        tiles: vec![url],
+        vector_layers,
+        bounds,
+        center: vec![
+            ((bounds[0] + bounds[2]) / 2.0).into(),
+            ((bounds[1] + bounds[3]) / 2.0).into(),
+            center_zoom.into(),
+        ],
+        minzoom,
+        maxzoom,
+        attribution: ATTRIBUTION,
+    };
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
 }
 

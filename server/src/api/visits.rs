@@ -1,17 +1,18 @@
 //! `POST /api/visits`: a caseworker's visit to a building, recorded idempotently by its
 //! client-generated id.
 
-use super::{ApiJson, json_status, today};
-use crate::error::{ApiError, ApiResult};
+use super::{ApiJson, today};
+use crate::error::{ApiError, ApiResult, Exception};
 use crate::state::AppState;
 use crate::store::dates::{fmt_date, parse_date};
 use crate::store::{NewUnit, NewVisit};
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
-use rentgrid_analysis::kpi;
-use serde::Deserialize;
-use serde_json::json;
+use rentgrid_analysis::kpi::{self, Row};
+use rentgrid_analysis::sweep::Phase;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Most ids or new units in one visit.
 const MAX_ITEMS: usize = 500;
@@ -21,7 +22,7 @@ const MAX_NOTES: usize = 2_000;
 const MAX_TENANTS: u32 = 200;
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisitRequest {
     client_id: String,
@@ -39,7 +40,7 @@ pub struct VisitRequest {
     #[serde(default)]
     register_persons: Vec<u32>,
     #[serde(default)]
-    new_units: Vec<NewUnit>,
+    new_units: Vec<NewUnitBody>,
     #[serde(default)]
     campaign_id: Option<u32>,
 }
@@ -104,14 +105,118 @@ fn validate(r: VisitRequest) -> Result<NewVisit, ApiError> {
         register_units: dedup(r.register_units),
         pledge_units: dedup(r.pledge_units),
         register_persons: dedup(r.register_persons),
-        new_units: r.new_units,
+        new_units: r.new_units.into_iter().map(NewUnit::from).collect(),
         campaign_id: r.campaign_id,
     })
 }
 
 /// Records the visit. 201 with the visit and the building's grid KPIs after it; 200 with the
-/// same for a replay of an earlier submission; 409 when the client id was used for another.
-pub async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<VisitRequest>) -> ApiResult<Response> {
+/// A rental unit found during a visit that the register lacked.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUnitBody {
+    /// Room or flat label, e.g. `3-302` (1 to 40 characters).
+    label: String,
+    /// Tenants found living there (at most 200).
+    tenants: u32,
+    /// Registered on the spot.
+    #[serde(default)]
+    registered: bool,
+    /// Landlord signed the safety pledge on the spot (only for a registered unit).
+    #[serde(default)]
+    pledge_signed: bool,
+}
+
+impl From<NewUnitBody> for NewUnit {
+    fn from(u: NewUnitBody) -> Self {
+        NewUnit { label: u.label, tenants: u.tenants, registered: u.registered, pledge_signed: u.pledge_signed }
+    }
+}
+
+/// A visit as stored.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitSummary {
+    /// Its id.
+    id: u32,
+    /// The id the client generated.
+    client_id: String,
+    /// The building visited.
+    building_id: u32,
+    /// Who visited, if recorded.
+    #[schema(required = true)]
+    caseworker_id: Option<u32>,
+    /// When (YYYY-MM-DD).
+    visited_on: String,
+    /// Rental units registered during the visit.
+    units_registered: u32,
+    /// Safety pledges signed during the visit.
+    pledges_signed: u32,
+    /// Rental units found that the register lacked.
+    units_found: u32,
+    /// Persons found that the register lacked.
+    persons_found: u32,
+    /// Free-text notes.
+    notes: String,
+}
+
+/// A campaign block's phase after a visit or a move.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BlockPhase {
+    /// The campaign.
+    #[schema(required = true)]
+    pub campaign_id: Option<u32>,
+    /// The block.
+    pub block_id: u32,
+    /// Its phase: investigate, clear, rectify or consolidate (null before 排查).
+    #[schema(required = true)]
+    pub phase: Option<&'static str>,
+    /// The phase in Chinese: 排查, 清理, 整治 or 巩固.
+    #[schema(required = true)]
+    pub phase_zh: Option<&'static str>,
+}
+
+impl BlockPhase {
+    /// The phase of `block` of `campaign_id`.
+    pub fn new(campaign_id: Option<u32>, block_id: u32, phase: Option<Phase>) -> Self {
+        Self {
+            campaign_id,
+            block_id,
+            phase: phase.map(crate::store::campaigns::phase_str),
+            phase_zh: phase.map(Phase::name_zh),
+        }
+    }
+}
+
+/// What recording a visit answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VisitAnswer {
+    /// True when this submission had been recorded before: nothing changed.
+    replayed: bool,
+    /// The visit as stored.
+    visit: VisitSummary,
+    /// The visited building's grid with its KPIs after the visit.
+    #[schema(required = true)]
+    grid: Option<Row>,
+    /// For a campaign visit, its block's phase after it.
+    #[schema(required = true)]
+    campaign_block: Option<BlockPhase>,
+}
+
+/// `POST /api/visits`: records a visit; 201 when new, 200 for a replay of the same client id.
+#[utoipa::path(post, path = "/api/visits", tag = "API", operation_id = "record_visit",
+    summary = "record a caseworker's visit (idempotent by client id)",
+    request_body = VisitRequest,
+    responses(
+        (status = 201, description = "the visit was recorded", body = VisitAnswer),
+        (status = 200, description = "a replay: this client id was recorded before, nothing changed", body = VisitAnswer),
+        (status = 400, description = "a malformed body", body = Exception),
+        (status = 404, description = "no such building", body = Exception),
+        (status = 409, description = "the client id was used for another visit", body = Exception),
+        (status = 422, description = "well-formed but not acceptable; the message names the field", body = Exception)))]
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<VisitRequest>,
+) -> ApiResult<(StatusCode, Json<VisitAnswer>)> {
     let visit = validate(req)?;
     if state.atlas().building(visit.building_id).is_none() {
         return Err(ApiError::NotFound(format!("building {} does not exist", visit.building_id)));
@@ -121,29 +226,22 @@ pub async fn create(State(state): State<AppState>, ApiJson(req): ApiJson<VisitRe
     let grid_row = grid_id.and_then(|g| kpi::grid_row(&atlas, &state.grid_counts(&atlas), g, state.targets()));
     let v = &outcome.visit;
     let status = if outcome.replayed { StatusCode::OK } else { StatusCode::CREATED };
-    Ok(json_status(
-        status,
-        json!({
-            "replayed": outcome.replayed,
-            "visit": {
-                "id": v.id,
-                "client_id": v.client_id,
-                "building_id": v.building_id,
-                "caseworker_id": v.caseworker_id,
-                "visited_on": fmt_date(v.visited_on),
-                "units_registered": v.units_registered,
-                "pledges_signed": v.pledges_signed,
-                "units_found": v.units_found,
-                "persons_found": v.persons_found,
-                "notes": v.notes,
-            },
-            "grid": grid_row,
-            "campaign_block": outcome.campaign_block.map(|p| json!({
-                "campaign_id": visit.campaign_id,
-                "block_id": p.block_id,
-                "phase": p.phase.map(crate::store::campaigns::phase_str),
-                "phase_zh": p.phase.map(rentgrid_analysis::sweep::Phase::name_zh),
-            })),
-        }),
-    ))
+    let answer = VisitAnswer {
+        replayed: outcome.replayed,
+        visit: VisitSummary {
+            id: v.id,
+            client_id: v.client_id.clone(),
+            building_id: v.building_id,
+            caseworker_id: v.caseworker_id,
+            visited_on: fmt_date(v.visited_on),
+            units_registered: v.units_registered,
+            pledges_signed: v.pledges_signed,
+            units_found: v.units_found,
+            persons_found: v.persons_found,
+            notes: v.notes.clone(),
+        },
+        grid: grid_row,
+        campaign_block: outcome.campaign_block.map(|p| BlockPhase::new(visit.campaign_id, p.block_id, p.phase)),
+    };
+    Ok((status, Json(answer)))
 }

@@ -7,7 +7,8 @@
  */
 import { fetchRoutes, postVisit, type Campaign, type VisitBody } from '../api';
 
-type Routes = Awaited<ReturnType<typeof fetchRoutes>>;
+/** The features of a day's routes (none without a campaign or a day). */
+type Routes = Pick<Awaited<ReturnType<typeof fetchRoutes>>, 'features'>;
 import { dayToShow, loadCampaign, requestedCampaign } from '../layers/campaign';
 import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18n';
 import { h } from '../ui/dom';
@@ -145,7 +146,7 @@ export function mountField(root: HTMLElement): () => void {
       const wanted = requestedCampaign();
       const campaign = await loadCampaign(wanted.id);
       const date = campaign ? (dayToShow(campaign, wanted.date) ?? '') : '';
-      const routes: Routes = campaign && date ? await fetchRoutes(campaign.id, date) : { type: 'FeatureCollection', features: [] };
+      const routes: Routes = campaign && date ? await fetchRoutes(campaign.id, date) : { features: [] };
       return { campaign, date, routes };
     })());
 

@@ -231,7 +231,7 @@ function renderPopup(grid: GridCard, district: District): HTMLElement {
       count('persons_registered'),
       count('rental_units'),
       count('buildings'),
-      h('div', { class: 'rg-wide' }, h('dt', null, t('persons_per_km2')), h('dd', null, density === undefined ? '…' : t('perKm2', { n: formatCount(density) }))),
+      h('div', { class: 'rg-wide' }, h('dt', null, t('persons_per_km2')), h('dd', null, density === undefined || density === null ? '…' : t('perKm2', { n: formatCount(density) }))),
     ),
   );
 }

@@ -147,7 +147,8 @@ export function createHotspotsLayer(initial: HotspotMetric = 'unregistered_per_k
       const counts = new Map<number, number>();
       for (const f of data?.features ?? []) {
         const bin = f.properties.class;
-        if (bin !== null) counts.set(bin, (counts.get(bin) ?? 0) + 1);
+        // Gi* classes are confidence bins (numbers); other methods' classes are names.
+        if (typeof bin === 'number') counts.set(bin, (counts.get(bin) ?? 0) + 1);
       }
       const excluded = (data?.features ?? []).filter((f) => f.properties.class === null).length;
       return {
