@@ -18,11 +18,12 @@
 //! - the grid's **hidden share** comes from the register's unregistered share of known units in
 //!   the grid and next door (邻近网格登记率低) and from spot checks (暗查 漏登记), as a Beta posterior.
 //!
-//! The posterior mean is the estimate; a 90% interval of `λ` is its uncertainty (Wilson–Hilferty
-//! Gamma quantiles). Weights ([`CandidateWeights::default`]) were calibrated against the demo
+//! The posterior mean is the estimate; its uncertainty is the 90% interval of the count itself
+//! (the posterior predictive: a Poisson count whose rate is Gamma is negative binomial). Weights ([`CandidateWeights::default`]) were calibrated against the demo
 //! city's hidden ground truth, which the estimator itself never reads.
 
 use crate::error::{StatsError, StatsResult};
+use crate::stats::{Z90, neg_binomial_interval90};
 use rentgrid_geodata::{Atlas, BuildingId, BuildingKind, GridId, SpotCheck, Tip, Visit};
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -258,9 +259,10 @@ pub struct BuildingEstimate {
     pub grid_id: GridId,
     /// Expected unregistered rental units (the posterior mean of the rate).
     pub expected_units: f64,
-    /// 90% interval of that rate, lower end.
+    /// 90% interval of the count of unregistered units (5% and 95% points of the posterior
+    /// predictive negative binomial), lower end.
     pub units_low: f64,
-    /// 90% interval of that rate, upper end.
+    /// Its upper end.
     pub units_high: f64,
     /// Expected unregistered persons.
     pub expected_persons: f64,
@@ -308,16 +310,6 @@ impl Candidates {
         out.sort_by(|a, b| b.expected_units.total_cmp(&a.expected_units).then(a.building_id.cmp(&b.building_id)));
         out
     }
-}
-
-/// The 90% two-sided normal quantile.
-const Z90: f64 = 1.644_853_626_951_472_2;
-
-/// Quantile `z` (as a standard normal score) of a Gamma(shape, rate), by Wilson–Hilferty.
-fn gamma_quantile(shape: f64, rate: f64, z: f64) -> f64 {
-    let c = 1.0 / (9.0 * shape);
-    let q = shape / rate * (1.0 - c + z * c.sqrt()).powi(3);
-    q.max(0.0)
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -541,6 +533,8 @@ pub fn estimate(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> StatsResu
         let expected_persons =
             expected_units * norm.tenants_per_unit + f64::from(s.persons) * h * w.hidden_person_factor;
         reasons.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // The count's interval: Poisson(keep · λ) with λ ~ Gamma(shape, rate) is negative binomial.
+        let (units_low, units_high) = neg_binomial_interval90(shape, rate, keep);
         let sum = &mut grid_sum[b.grid_id as usize];
         sum.0 += expected_units;
         // Variance of the count: negative binomial, the Poisson's plus the rate's.
@@ -550,8 +544,8 @@ pub fn estimate(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> StatsResu
             building_id: b.id,
             grid_id: b.grid_id,
             expected_units,
-            units_low: keep * gamma_quantile(shape, rate, -Z90),
-            units_high: keep * gamma_quantile(shape, rate, Z90),
+            units_low,
+            units_high,
             expected_persons,
             reasons: reasons.into_iter().map(|r| r.1).collect(),
         });
@@ -586,6 +580,7 @@ pub fn estimate(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> StatsResu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::gamma_quantile;
 
     #[test]
     fn wilson_hilferty_brackets_the_mean() {
