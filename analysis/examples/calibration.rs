@@ -34,7 +34,16 @@ fn main() {
                 tips: &city.tips,
                 as_of: opts.as_of,
             };
-            let c = estimate(&atlas, &ev, &CandidateWeights::default()).expect("estimate");
+            // CANDIDATE_WEIGHTS='{"meter_weight": 2.0}' overrides the defaults (a tuning aid).
+            let mut w = serde_json::to_value(CandidateWeights::default()).expect("weights");
+            if let Ok(o) = std::env::var("CANDIDATE_WEIGHTS") {
+                let o: serde_json::Value = serde_json::from_str(&o).expect("CANDIDATE_WEIGHTS is JSON");
+                for (k, v) in o.as_object().into_iter().flatten() {
+                    w[k] = v.clone();
+                }
+            }
+            let w: CandidateWeights = serde_json::from_value(w).expect("weights");
+            let c = estimate(&atlas, &ev, &w).expect("estimate");
             let truth: HashMap<u32, (u32, u32)> =
                 city.hidden.iter().map(|h| (h.building_id, (h.units, h.persons))).collect();
             let t = |b: u32| truth.get(&b).copied().unwrap_or((0, 0));
@@ -84,7 +93,20 @@ fn main() {
                 .count() as f64
                 / all.len() as f64;
             println!("  all residential: 90% unit intervals cover {:.1}%", cover * 100.0);
-            unrecorded_report(&city, &atlas, &ev);
+            if std::env::var("BINS").is_ok() {
+                let mut all = all.clone();
+                all.sort_by(|a, b| b.expected_units.total_cmp(&a.expected_units));
+                for chunk in all.chunks(all.len().div_ceil(25)) {
+                    let e: f64 = chunk.iter().map(|e| e.expected_units).sum::<f64>() / chunk.len() as f64;
+                    let h: f64 = chunk.iter().map(|e| f64::from(t(e.building_id).0)).sum::<f64>() / chunk.len() as f64;
+                    let ep: f64 = chunk.iter().map(|e| e.expected_persons).sum::<f64>() / chunk.len() as f64;
+                    let hp: f64 = chunk.iter().map(|e| f64::from(t(e.building_id).1)).sum::<f64>() / chunk.len() as f64;
+                    println!("    bin: expected {e:.3} hidden {h:.3}; persons {ep:.3} vs {hp:.3}");
+                }
+            }
+            if std::env::var("CANDIDATES_ONLY").is_err() {
+                unrecorded_report(&city, &atlas, &ev);
+            }
         }
     }
 }
@@ -105,6 +127,17 @@ fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
         "  calibration: factor {:.3} ± {:.3}, strength {:.0}, {} grids sampled, {} households, {} missed",
         c.factor, c.factor_se, c.strength, c.grids_sampled, c.households, c.missed
     );
+    let (mut eu, mut tu_, mut ec, mut tc) = (0.0, 0u32, 0.0, 0u32);
+    for g in &u.grids {
+        if g.sample.checks == 0 {
+            eu += g.persons;
+            tu_ += hp[g.grid_id as usize];
+        } else {
+            ec += g.persons;
+            tc += hp[g.grid_id as usize];
+        }
+    }
+    println!("  unchecked grids: persons {eu:.0} vs {tu_}; checked grids {ec:.0} vs {tc}");
     let report = |label: &str, places: Vec<Vec<GridId>>| {
         let (mut cp, mut cu, mut cr, mut m) = (0, 0, 0, 0);
         let (mut est_p, mut true_p, mut est_u, mut true_u) = (0.0, 0u32, 0.0, 0u32);

@@ -48,13 +48,16 @@ pub(crate) fn neg_binomial_interval90(shape: f64, rate: f64, t: f64) -> (f64, f6
     let mut cdf = pmf;
     let mut k = 0.0f64;
     let mut low = None;
-    while cdf < 0.95 && pmf.is_finite() {
+    while cdf < 0.95 && pmf.is_finite() && k < 1e6 {
         if low.is_none() && cdf >= 0.05 {
             low = Some(k);
         }
         pmf *= (k + shape) / (k + 1.0) * theta;
         cdf += pmf;
         k += 1.0;
+    }
+    if low.is_none() && cdf >= 0.05 {
+        low = Some(k);
     }
     (low.unwrap_or(k), k)
 }

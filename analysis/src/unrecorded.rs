@@ -408,8 +408,8 @@ pub fn estimate(atlas: &Atlas, ev: &Evidence, params: &UnrecordedParams) -> Stat
 /// The design-based (direct) estimate of a checked grid's unrecorded persons and its variance:
 /// `K · M / (n − M + 1)` (for `M ~ Binomial(n, p)`, `E[M / (n − M + 1)] = (1 − pⁿ) · p / (1 − p)`),
 /// less the sweeps' finds, with the delta-method variance
-/// `K² p / (n (1 − p)³)` taken at the smoothed share `p` (the posterior's, so a grid whose checks
-/// found nobody still has a variance). `None` for a grid without a usable sample.
+/// `K² p / (n (1 − p)³)` taken at the larger of the smoothed (posterior) share and the sample's
+/// `M / n` (so a grid whose checks found nobody still has a variance). `None` for a grid without a usable sample.
 fn direct(gi: &GridInput, smoothed: f64, detection: f64) -> Option<(f64, f64)> {
     let k = gi.recorded_then();
     if gi.checked <= 0.0 || k <= 0.0 || gi.checked - gi.missed < 1.0 {
@@ -417,7 +417,9 @@ fn direct(gi: &GridInput, smoothed: f64, detection: f64) -> Option<(f64, f64)> {
     }
     // M / (n − M + 1) is unbiased for the odds p / (1 − p) up to the factor 1 − pⁿ.
     let odds = gi.missed / (gi.checked - gi.missed + 1.0);
-    let p = (smoothed / (k + smoothed)).clamp(0.0, MAX_SHARE);
+    // The larger of the smoothed and the sample's own share: the variance grows fast with the
+    // share, and the smoothed one is pulled towards the model in the grids that hide most.
+    let p = (smoothed / (k + smoothed)).max(gi.missed / gi.checked).clamp(0.0, MAX_SHARE);
     let var = k * k * p / (gi.checked * (1.0 - p).powi(3));
     let mean = k * odds;
     if gi.swept > 0.0 {
