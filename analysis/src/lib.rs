@@ -11,6 +11,10 @@
 //! - [`hexgrid`]: H3 hexagons as an alternative tessellation to the drawn grids.
 //! - [`candidates`]: where the register is weak: expected unregistered units and persons per
 //!   building and grid, with an uncertainty and the reasons.
+//! - [`unrecorded`]: the persons and rental units the register has not found yet, per grid and
+//!   summed over places, from the spot-check sample, the candidate model and the sweeps.
+//! - [`actual_rates`]: every rate two ways: the register's and the estimated actual one with its
+//!   90% interval and a verdict against the target.
 //! - [`sweep`]: 蚕食法 sweep campaigns: the expanding-search block order, phases and the daily
 //!   schedule per caseworker.
 //! - [`campaign_sim`]: a campaign run against the demo city's hidden ground truth.
@@ -26,6 +30,7 @@
 //! - [`route`]: a caseworker's day: the order to visit buildings from the community station.
 //! - [`error`]: the statistics modules' error type.
 
+pub mod actual_rates;
 pub mod assessment;
 pub mod campaign_sim;
 pub mod candidates;
@@ -47,6 +52,7 @@ pub mod sweep;
 pub mod territory;
 pub mod tour;
 pub mod tsplib;
+pub mod unrecorded;
 pub mod weights;
 
 pub use error::{StatsError, StatsResult};

@@ -1,5 +1,5 @@
-//! Small statistical building blocks shared by the hot-spot modules: normal tail
-//! probabilities and the Benjamini–Hochberg false discovery rate.
+//! Small statistical building blocks shared by the analysis modules: normal tail probabilities,
+//! the Benjamini–Hochberg false discovery rate and Gamma quantiles.
 
 /// Two-tailed p-value of a standard normal z-score: `P(|Z| ≥ |z|) = erfc(|z|/√2)`.
 pub fn two_tailed_p(z: f64) -> f64 {
@@ -20,6 +20,46 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
         q[i] = running.min(1.0);
     }
     q
+}
+
+/// The upper 5% point of the standard normal: a two-sided 90% interval is ±`Z90` standard errors.
+pub const Z90: f64 = 1.644_853_626_951_472_2;
+
+/// Quantile `z` (as a standard normal score) of a Gamma(shape, rate), by Wilson–Hilferty.
+pub(crate) fn gamma_quantile(shape: f64, rate: f64, z: f64) -> f64 {
+    let c = 1.0 / (9.0 * shape);
+    let q = shape / rate * (1.0 - c + z * c.sqrt()).powi(3);
+    q.max(0.0)
+}
+
+/// The 90% interval (5% and 95% points) of a count `N ~ Poisson(t·λ)` whose rate is
+/// `λ ~ Gamma(shape, rate)`: the negative binomial `P(N = k) = Γ(k + a) / (Γ(a) k!) (1 − θ)^a θ^k`
+/// with `a = shape`, `θ = t / (rate + t)`. A point is the least `k` with `P(N ≤ k) ≥ q`, summed
+/// exactly; a count expected above 5,000 takes the Gamma quantiles of `t·λ` instead.
+pub(crate) fn neg_binomial_interval90(shape: f64, rate: f64, t: f64) -> (f64, f64) {
+    if !(shape > 0.0 && rate > 0.0 && t > 0.0) {
+        return (0.0, 0.0);
+    }
+    let theta = t / (rate + t);
+    if shape * t / rate > 5_000.0 {
+        return (t * gamma_quantile(shape, rate, -Z90), t * gamma_quantile(shape, rate, Z90));
+    }
+    let mut pmf = (shape * (1.0 - theta).ln()).exp();
+    let mut cdf = pmf;
+    let mut k = 0.0f64;
+    let mut low = None;
+    while cdf < 0.95 && pmf.is_finite() && k < 1e6 {
+        if low.is_none() && cdf >= 0.05 {
+            low = Some(k);
+        }
+        pmf *= (k + shape) / (k + 1.0) * theta;
+        cdf += pmf;
+        k += 1.0;
+    }
+    if low.is_none() && cdf >= 0.05 {
+        low = Some(k);
+    }
+    (low.unwrap_or(k), k)
 }
 
 /// Mean and population standard deviation (divided by n), two-pass.
@@ -49,6 +89,15 @@ mod tests {
         assert!((two_tailed_p(-2.575_829_303_548_901) - 0.01).abs() < 1e-15);
         assert_eq!(two_tailed_p(0.0), 1.0);
         assert!(two_tailed_p(40.0) >= 0.0);
+    }
+
+    #[test]
+    fn negative_binomial_points_match_scipy() {
+        // a = 2, θ = 0.5 (rate 1, t 1): scipy.stats.nbinom(2, 0.5).ppf([0.05, 0.95]) = [0, 6].
+        assert_eq!(neg_binomial_interval90(2.0, 1.0, 1.0), (0.0, 6.0));
+        // a = 20, θ = 0.2 (rate 4, t 1): nbinom(20, 0.8).ppf([0.05, 0.95]) = [1, 9].
+        assert_eq!(neg_binomial_interval90(20.0, 4.0, 1.0), (1.0, 9.0));
+        assert_eq!(neg_binomial_interval90(0.0, 1.0, 1.0), (0.0, 0.0));
     }
 
     #[test]

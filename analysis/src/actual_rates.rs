@@ -1,0 +1,276 @@
+//! Every rate two ways: the register's rate (registered ÷ recorded, as [`crate::kpi`] gives it)
+//! and the estimated actual rate over the 实有人口 (registered ÷ (recorded + unrecorded)), with the
+//! 90% interval the [`crate::unrecorded`] estimate carries, and a verdict against the target that
+//! says "uncertain" when the interval straddles it.
+//!
+//! The numerator and the recorded count are exact; the unrecorded count `H` is uncertain, and the
+//! rate `R / (K + H)` falls as `H` grows, so its interval is `[R / (K + H₉₅), R / (K + H₅)]`, the
+//! image of `H`'s 90% interval (a monotone map keeps the coverage).
+//!
+//! Which rates: 流动人口登记率 and 登记做证率 divide by the actual persons, 出租房屋登记率 by the
+//! actual rental units. 人户一致率 (over registered persons) and 治安责任保证书签订率 (over
+//! registered units) divide by what the register holds by definition, so they have no second form.
+
+use crate::candidates::Lang;
+use crate::kpi::{Counts, Targets};
+use crate::unrecorded::UnrecordedTotal;
+use serde::{Deserialize, Serialize};
+
+/// How a place stands against a target once the unrecorded are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The whole 90% interval is at or above the target.
+    Met,
+    /// The whole interval is below it.
+    Missed,
+    /// The interval straddles the target.
+    Uncertain,
+}
+
+impl Verdict {
+    /// The verdict for an interval `[low, high]` against `target`.
+    pub fn of(low: f64, high: f64, target: f64) -> Self {
+        if low >= target {
+            Verdict::Met
+        } else if high < target {
+            Verdict::Missed
+        } else {
+            Verdict::Uncertain
+        }
+    }
+
+    /// The verdict in words: 达标 / 未达标 / 不确定.
+    pub fn text(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Verdict::Met, Lang::Zh) => "达标",
+            (Verdict::Missed, Lang::Zh) => "未达标",
+            (Verdict::Uncertain, Lang::Zh) => "不确定",
+            (Verdict::Met, Lang::En) => "met",
+            (Verdict::Missed, Lang::En) => "missed",
+            (Verdict::Uncertain, Lang::En) => "uncertain",
+        }
+    }
+}
+
+/// One rate estimated over the actual count.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateEstimate {
+    /// The estimate: numerator ÷ (recorded + estimated unrecorded).
+    pub est: f64,
+    /// 90% interval, lower end.
+    pub low: f64,
+    /// 90% interval, upper end.
+    pub high: f64,
+    /// Against the target.
+    pub verdict: Verdict,
+}
+
+impl RateEstimate {
+    /// `num / (recorded + H)` for `H` estimated `h` with 90% interval `[h_low, h_high]`, judged
+    /// against `target`; `None` when the denominator is zero.
+    pub fn over_actual(num: u32, recorded: u32, h: f64, h_low: f64, h_high: f64, target: f64) -> Option<Self> {
+        let (num, k) = (f64::from(num), f64::from(recorded));
+        let rate = |h: f64| (k + h > 0.0).then(|| num / (k + h));
+        let est = rate(h)?;
+        let low = rate(h_high).unwrap_or(est);
+        let high = rate(h_low).unwrap_or(est);
+        Some(Self { est, low, high, verdict: Verdict::of(low, high, target) })
+    }
+}
+
+/// A place's rates the register's way and over the actual counts: the `/api/stats` fields.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ActualRates {
+    /// Estimated persons the register lacks.
+    pub persons_unrecorded_est: f64,
+    /// Their 90% interval, lower end.
+    pub persons_unrecorded_low: f64,
+    /// Upper end.
+    pub persons_unrecorded_high: f64,
+    /// 流动人口登记率 as the register measures it (registered ÷ recorded), unchanged.
+    pub reg_rate: Option<f64>,
+    /// Estimated actual 流动人口登记率: registered ÷ (recorded + unrecorded).
+    pub reg_rate_est: Option<f64>,
+    /// Its 90% interval, lower end.
+    pub reg_rate_est_low: Option<f64>,
+    /// Upper end.
+    pub reg_rate_est_high: Option<f64>,
+    /// Against the registration target.
+    pub reg_verdict: Option<Verdict>,
+    /// 登记做证率 as the register measures it.
+    pub permit_rate: Option<f64>,
+    /// Estimated actual 登记做证率: registered with a permit ÷ actual persons.
+    pub permit_rate_est: Option<f64>,
+    /// Its 90% interval, lower end.
+    pub permit_rate_est_low: Option<f64>,
+    /// Upper end.
+    pub permit_rate_est_high: Option<f64>,
+    /// Against the permit target.
+    pub permit_verdict: Option<Verdict>,
+    /// Estimated rental units the register lacks.
+    pub rental_units_unrecorded_est: f64,
+    /// Their 90% interval, lower end.
+    pub rental_units_unrecorded_low: f64,
+    /// Upper end.
+    pub rental_units_unrecorded_high: f64,
+    /// 出租房屋登记率 as the register measures it.
+    pub rental_rate: Option<f64>,
+    /// Estimated actual 出租房屋登记率: registered units ÷ (recorded + unrecorded units).
+    pub rental_rate_est: Option<f64>,
+    /// Its 90% interval, lower end.
+    pub rental_rate_est_low: Option<f64>,
+    /// Upper end.
+    pub rental_rate_est_high: Option<f64>,
+    /// Against the rental registration target.
+    pub rental_verdict: Option<Verdict>,
+}
+
+fn ratio(num: u32, den: u32) -> Option<f64> {
+    (den > 0).then(|| f64::from(num) / f64::from(den))
+}
+
+impl ActualRates {
+    /// The rates of a place with register `counts` and unrecorded estimate `u` (the
+    /// [`crate::unrecorded::Unrecorded::total`] over the place's grids), judged against `targets`.
+    pub fn new(counts: &Counts, u: &UnrecordedTotal, targets: &Targets) -> Self {
+        let s = &counts.stats;
+        let persons = |num: u32, target: f64| {
+            RateEstimate::over_actual(num, s.persons, u.persons, u.persons_low, u.persons_high, target)
+        };
+        let reg = persons(s.persons_registered, targets.reg_rate);
+        let permit = persons(s.persons_with_permit, targets.permit_rate);
+        let rental = RateEstimate::over_actual(
+            s.rental_units_registered,
+            s.rental_units,
+            u.units,
+            u.units_low,
+            u.units_high,
+            targets.rental_rate,
+        );
+        Self {
+            persons_unrecorded_est: u.persons,
+            persons_unrecorded_low: u.persons_low,
+            persons_unrecorded_high: u.persons_high,
+            reg_rate: ratio(s.persons_registered, s.persons),
+            reg_rate_est: reg.map(|r| r.est),
+            reg_rate_est_low: reg.map(|r| r.low),
+            reg_rate_est_high: reg.map(|r| r.high),
+            reg_verdict: reg.map(|r| r.verdict),
+            permit_rate: ratio(s.persons_with_permit, s.persons),
+            permit_rate_est: permit.map(|r| r.est),
+            permit_rate_est_low: permit.map(|r| r.low),
+            permit_rate_est_high: permit.map(|r| r.high),
+            permit_verdict: permit.map(|r| r.verdict),
+            rental_units_unrecorded_est: u.units,
+            rental_units_unrecorded_low: u.units_low,
+            rental_units_unrecorded_high: u.units_high,
+            rental_rate: ratio(s.rental_units_registered, s.rental_units),
+            rental_rate_est: rental.map(|r| r.est),
+            rental_rate_est_low: rental.map(|r| r.low),
+            rental_rate_est_high: rental.map(|r| r.high),
+            rental_verdict: rental.map(|r| r.verdict),
+        }
+    }
+}
+
+/// Which rate a sentence is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateKind {
+    /// 流动人口登记率.
+    Registration,
+    /// 登记做证率.
+    Permit,
+    /// 出租房屋登记率.
+    Rental,
+}
+
+/// A whole percentage, as the UI shows it.
+fn pct(r: f64) -> String {
+    format!("{:.0}%", r * 100.0)
+}
+
+/// The estimate in plain words: "估计实际登记率 79%（76%–82%）" or
+/// "estimated actual registration rate 79% (76%–82%)".
+pub fn describe(kind: RateKind, r: &RateEstimate, lang: Lang) -> String {
+    let (est, low, high) = (pct(r.est), pct(r.low), pct(r.high));
+    match lang {
+        Lang::Zh => {
+            let name = match kind {
+                RateKind::Registration => "登记率",
+                RateKind::Permit => "登记做证率",
+                RateKind::Rental => "出租房屋登记率",
+            };
+            format!("估计实际{name} {est}（{low}–{high}）")
+        }
+        Lang::En => {
+            let name = match kind {
+                RateKind::Registration => "registration rate",
+                RateKind::Permit => "registered-with-permit rate",
+                RateKind::Rental => "rental registration rate",
+            };
+            format!("estimated actual {name} {est} ({low}–{high})")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rentgrid_geodata::BuildingStats;
+
+    #[test]
+    fn the_interval_is_the_image_of_the_unrecorded_interval() {
+        // 800 registered of 900 recorded, 100 unrecorded (80–130): 80% (77.9%–81.6%).
+        let r = RateEstimate::over_actual(800, 900, 100.0, 80.0, 130.0, 0.9).unwrap();
+        assert!((r.est - 0.8).abs() < 1e-12);
+        assert!((r.low - 800.0 / 1030.0).abs() < 1e-12);
+        assert!((r.high - 800.0 / 980.0).abs() < 1e-12);
+        assert_eq!(r.verdict, Verdict::Missed);
+        assert_eq!(describe(RateKind::Registration, &r, Lang::Zh), "估计实际登记率 80%（78%–82%）");
+        assert_eq!(describe(RateKind::Registration, &r, Lang::En), "estimated actual registration rate 80% (78%–82%)");
+        assert_eq!(RateEstimate::over_actual(0, 0, 0.0, 0.0, 0.0, 0.9), None);
+    }
+
+    #[test]
+    fn verdicts_follow_the_interval() {
+        assert_eq!(Verdict::of(0.91, 0.95, 0.9), Verdict::Met);
+        assert_eq!(Verdict::of(0.90, 0.95, 0.9), Verdict::Met);
+        assert_eq!(Verdict::of(0.85, 0.89, 0.9), Verdict::Missed);
+        assert_eq!(Verdict::of(0.88, 0.92, 0.9), Verdict::Uncertain);
+        assert_eq!(Verdict::Uncertain.text(Lang::Zh), "不确定");
+    }
+
+    #[test]
+    fn the_register_rates_are_unchanged() {
+        let stats = BuildingStats {
+            rental_units: 40,
+            rental_units_registered: 38,
+            persons: 100,
+            persons_registered: 90,
+            persons_with_permit: 81,
+            ..BuildingStats::default()
+        };
+        let counts = Counts { buildings: 1, area_km2: 1.0, stats };
+        let u = UnrecordedTotal {
+            persons: 20.0,
+            persons_low: 10.0,
+            persons_high: 30.0,
+            units: 2.0,
+            units_low: 0.0,
+            units_high: 5.0,
+            ..UnrecordedTotal::default()
+        };
+        let a = ActualRates::new(&counts, &u, &Targets::default());
+        assert_eq!(a.reg_rate, Some(0.9));
+        assert_eq!(a.reg_rate_est, Some(0.75));
+        assert_eq!(a.reg_rate_est_high, Some(90.0 / 110.0));
+        assert_eq!(a.permit_rate_est, Some(81.0 / 120.0));
+        assert_eq!(a.rental_rate, Some(0.95));
+        assert_eq!(a.rental_rate_est, Some(38.0 / 42.0));
+        // 95% target: 38/45 = 84% to 38/40 = 95%: uncertain.
+        assert_eq!(a.rental_verdict, Some(Verdict::Uncertain));
+        assert_eq!(a.reg_verdict, Some(Verdict::Missed));
+    }
+}
