@@ -8,7 +8,9 @@ pub mod audit;
 pub mod lockout;
 pub mod mask;
 pub mod password;
+pub mod principal;
 pub mod role;
 pub mod session;
 
+pub use principal::{Credential, Principal};
 pub use role::Role;
