@@ -2,7 +2,8 @@
 //! (the default: QGIS and GDAL open it as it is) or in PostGIS; each is a Cargo feature (`gpkg`,
 //! `postgis`). The SQL and the business rules are written once, over the small [`Backend`] each
 //! database gives (its connection, migrations and dialect), and offered through narrow traits by
-//! concern: [`Register`] reads, the [`VisitLog`], [`Imports`], [`Contracts`] and [`Campaigns`].
+//! concern: [`Register`] reads, the [`VisitLog`], [`Imports`], [`Contracts`], [`Campaigns`] and the person-level
+//! reads of [`Persons`].
 //! [`Store`] is all of them. Every write is one transaction; the caller applies the returned
 //! [`StatsDelta`](rentgrid_geodata::StatsDelta) to the Atlas only after the commit.
 //!
@@ -22,6 +23,7 @@ mod import_writes;
 pub mod imports;
 mod ledgers;
 pub mod names;
+pub mod persons;
 #[cfg(feature = "postgis")]
 pub mod postgis;
 mod records;
@@ -36,14 +38,15 @@ pub mod visits;
 pub use backend::Backend;
 pub use campaigns::Campaigns;
 pub use contracts::Contracts;
+pub use persons::Persons;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
 pub use register::{Cell, Ledger, Register, StoreInfo};
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.
-pub trait Store: Register + VisitLog + Imports + Contracts + Campaigns + Send + Sync {}
+pub trait Store: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Send + Sync {}
 
-impl<T: Register + VisitLog + Imports + Contracts + Campaigns + Send + Sync> Store for T {}
+impl<T: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Send + Sync> Store for T {}
 
 /// The store over backend `B`: the SQL written once, run on `B`.
 #[derive(Debug)]

@@ -27,6 +27,7 @@ on_both_stores!(
     buildings_in_a_box_and_by_id,
     an_import_through_the_api_updates_the_map_at_once,
     building_footprints_through_the_api_land_in_their_grid,
+    person_records_are_masked_unless_revealed_with_a_reason,
 );
 
 const COUNTS: [&str; 8] = [
@@ -437,5 +438,88 @@ async fn building_footprints_through_the_api_land_in_their_grid(backend: Backend
         StatusCode::UNPROCESSABLE_ENTITY,
         "FeatureCollection",
     );
+    f.done().await;
+}
+
+/// A person's record: lists and single records masked (`330203********1234`, `138****5678`,
+/// `张*`), the full record only with `reveal=true` and a reason; the household card holds the
+/// person; search takes whole numbers only.
+async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let (_, grids) = get(&f.router, "/api/grids").await;
+    let grid = grids["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| &g["properties"])
+        .find(|p| p["persons"].as_u64().unwrap_or(0) >= 3)
+        .expect("a grid with persons");
+    let (code, grid_id) = (grid["code"].as_str().unwrap(), grid["id"].as_u64().unwrap());
+    let in_grid = f
+        .db
+        .int(&format!(
+            "SELECT COUNT(*) FROM persons p JOIN buildings b ON b.id = p.building_id WHERE b.grid_id = {grid_id}"
+        ))
+        .await;
+
+    let (status, list) = get(&f.router, &format!("/api/persons?grid={code}&limit=2")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["number_matched"].as_i64(), Some(in_grid));
+    assert_eq!(list["number_returned"], 2);
+    assert_eq!(list["masked"], true);
+    let first = &list["persons"][0];
+    let id = first["id"].as_u64().unwrap();
+    let full = f.db.texts(&format!("SELECT id_number || '|' || phone || '|' || name FROM persons WHERE id = {id}")).await;
+    let [id_number, phone, name] = full[0].split('|').collect::<Vec<_>>()[..] else { panic!("{full:?}") };
+    assert_eq!(first["id_number"], format!("{}********{}", &id_number[..6], &id_number[14..]));
+    assert_eq!(first["phone"], format!("{}****{}", &phone[..3], &phone[7..]));
+    assert_eq!(first["name"].as_str().unwrap().chars().next(), name.chars().next());
+    assert!(first["name"].as_str().unwrap().ends_with('*'));
+    let text = list.to_string();
+    assert!(!text.contains(id_number) && !text.contains(phone), "a full number leaked into a list: {text}");
+
+    // One record: masked; revealed only with a reason of 4 characters or more.
+    let (status, one) = get(&f.router, &format!("/api/persons/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["id_number"], first["id_number"]);
+    assert_error(&get(&f.router, &format!("/api/persons/{id}?reveal=true")).await, StatusCode::BAD_REQUEST, "reason");
+    assert_error(
+        &get(&f.router, &format!("/api/persons/{id}?reveal=true&reason=%E6%A0%B8%E6%9F%A5")).await,
+        StatusCode::BAD_REQUEST,
+        "reason",
+    );
+    let reason = "%E6%A0%B8%E6%9F%A5%E4%BD%8F%E5%9D%80"; // 核查住址
+    let (status, shown) = get(&f.router, &format!("/api/persons/{id}?reveal=true&reason={reason}")).await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!((shown["id_number"].as_str(), shown["phone"].as_str(), shown["name"].as_str()), (Some(id_number), Some(phone), Some(name)));
+
+    // The household card holds the person; its landlord is masked too.
+    let unit = first["unit_id"].as_u64().unwrap();
+    let (status, card) = get(&f.router, &format!("/api/units/{unit}")).await;
+    assert_eq!(status, StatusCode::OK, "{card}");
+    assert_eq!(card["masked"], true);
+    let members: Vec<u64> = card["households"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|h| h["persons"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()))
+        .collect();
+    assert!(members.contains(&id), "unit {unit} lacks person {id}: {card}");
+    let in_unit = f.db.int(&format!("SELECT COUNT(*) FROM persons p JOIN households h ON h.id = p.household_id WHERE h.rental_unit_id = {unit}")).await;
+    assert_eq!(members.len() as i64, in_unit);
+    if let Some(l) = card["landlord"].as_object() {
+        assert!(l["id_number"].as_str().unwrap().contains("********"), "{card}");
+    }
+
+    // Search: a whole ID number finds the person; a fragment finds nobody.
+    let (_, found) = get(&f.router, &format!("/api/persons?q={id_number}")).await;
+    assert!(found["persons"].as_array().unwrap().iter().any(|p| p["id"].as_u64() == Some(id)), "{found}");
+    let (_, fragment) = get(&f.router, &format!("/api/persons?q={}", &id_number[..8])).await;
+    assert_eq!(fragment["number_matched"], 0, "{fragment}");
+
+    assert_error(&get(&f.router, "/api/persons?grid=NO-SUCH-GRID").await, StatusCode::NOT_FOUND, "NO-SUCH-GRID");
+    assert_error(&get(&f.router, "/api/persons?limit=501").await, StatusCode::BAD_REQUEST, "limit");
+    assert_error(&get(&f.router, "/api/persons?name=x").await, StatusCode::BAD_REQUEST, "unknown parameter");
+    assert_error(&get(&f.router, "/api/units/999999999").await, StatusCode::NOT_FOUND, "unit");
     f.done().await;
 }

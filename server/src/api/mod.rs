@@ -10,6 +10,7 @@ mod hotspots;
 mod imports;
 mod ogc;
 pub(crate) mod openapi;
+mod persons;
 mod query;
 mod tiles;
 mod visits;
@@ -84,6 +85,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(coverage::accept))
         .routes(routes!(coverage::assessment))
         .routes(routes!(exports))
+        .routes(routes!(persons::persons))
+        .routes(routes!(persons::person_one))
+        .routes(routes!(persons::unit))
         .routes(routes!(visits::create))
         .routes(routes!(campaigns::candidates))
         .routes(routes!(campaigns::list, campaigns::create))

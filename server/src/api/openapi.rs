@@ -45,6 +45,7 @@ pub(super) const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=
         (name = "Data", description = "features of each collection"),
         (name = "API", description = "the web map's JSON endpoints"),
         (name = "Campaigns", description = "蚕食法 sweep campaigns and the unregistered candidates"),
+        (name = "Persons", description = "person records and household cards, masked unless revealed with a reason"),
         (name = "Tiles", description = "vector tiles and their TileJSON"),
         (name = "System", description = "operations"),
     )

@@ -71,6 +71,14 @@ impl Db {
         }
     }
 
+    /// The texts of the first column.
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        match self {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+            Db::Postgis(p) => sqlx::query_scalar(sql).fetch_all(p).await.unwrap(),
+        }
+    }
+
     /// The PostGIS pool, for PostGIS-only checks.
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
         match self {

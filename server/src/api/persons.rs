@@ -1,0 +1,344 @@
+//! Person records (流动人口) and household cards (一户一卡) for the roles that work with them,
+//! within their scope: names, ID numbers and phones masked unless revealed with a reason.
+
+use super::query::ApiQuery;
+use super::{IdParam, not_found, parse_id};
+use crate::access::mask::{Disclosure, RevealError};
+use crate::error::{ApiError, ApiResult, Exception};
+use crate::scope::Scope;
+use crate::state::AppState;
+use crate::store::persons::{Household, Landlord, PersonQuery, PersonRecord, UnitCard};
+use axum::Json;
+use axum::extract::{Path, State};
+use rentgrid_geodata::Atlas;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// The most persons one list answers.
+pub const MAX_PERSONS: u32 = 500;
+
+/// A person as an answer shows them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Person {
+    /// Row id.
+    pub id: u32,
+    /// Name (`张*` unless revealed).
+    pub name: String,
+    /// ID number (`330203********1234` unless revealed).
+    pub id_number: String,
+    /// Phone (`138****5678` unless revealed).
+    pub phone: String,
+    /// Registered (登记) as living here.
+    pub registered: bool,
+    /// When registered (`YYYY-MM-DD`).
+    pub registered_on: Option<String>,
+    /// Holds a residence permit (居住证).
+    pub permit: bool,
+    /// Record and person match (人证相符).
+    pub consistent: bool,
+    /// The building they live in.
+    pub building_id: u32,
+    /// Its address.
+    pub address: String,
+    /// The grid's code.
+    pub grid_code: String,
+    /// Their household's rental unit.
+    pub unit_id: u32,
+    /// The unit's label.
+    pub unit_label: String,
+    /// Their household's card number (一户一卡).
+    pub card_no: String,
+    /// Where they work, if known.
+    pub workplace: Option<String>,
+}
+
+/// `GET /api/persons`: a page of persons.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Persons {
+    /// How many persons match in all.
+    pub number_matched: u64,
+    /// How many this page holds.
+    pub number_returned: usize,
+    /// True when names, ID numbers and phones are masked.
+    pub masked: bool,
+    /// The persons, by id.
+    pub persons: Vec<Person>,
+}
+
+/// A landlord as a card shows them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LandlordCard {
+    /// Name (masked unless revealed).
+    pub name: String,
+    /// ID number (masked unless revealed).
+    pub id_number: String,
+    /// Phone (masked unless revealed).
+    pub phone: String,
+}
+
+/// A household with its persons.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HouseholdCard {
+    /// Card number (一户一卡).
+    pub card_no: String,
+    /// Its persons.
+    pub persons: Vec<Person>,
+}
+
+/// The last visit to a unit's building.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LastVisit {
+    /// The day (`YYYY-MM-DD`).
+    pub date: String,
+    /// Who visited.
+    pub caseworker_id: Option<u32>,
+    /// Rental units found unregistered.
+    pub units_found: u32,
+    /// Persons found unregistered.
+    pub persons_found: u32,
+    /// Units registered on the spot.
+    pub units_registered: u32,
+    /// Pledges signed on the spot.
+    pub pledges_signed: u32,
+}
+
+/// `GET /api/units/{id}`: the household card of a rental unit (一户一卡).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Unit {
+    /// Row id.
+    pub id: u32,
+    /// Label (room number).
+    pub label: String,
+    /// The building.
+    pub building_id: u32,
+    /// Its address.
+    pub address: String,
+    /// The grid's code.
+    pub grid_code: String,
+    /// Registered as a rental.
+    pub registered: bool,
+    /// When (`YYYY-MM-DD`).
+    pub registered_on: Option<String>,
+    /// Safety pledge signed (治安责任保证书).
+    pub pledge_signed: bool,
+    /// Tenants counted.
+    pub tenants: u32,
+    /// How it is let.
+    pub mode: String,
+    /// A group rental (群租).
+    pub concentrated: bool,
+    /// The landlord, if known.
+    pub landlord: Option<LandlordCard>,
+    /// Households and their persons.
+    pub households: Vec<HouseholdCard>,
+    /// The last visit to the building.
+    pub last_visit: Option<LastVisit>,
+    /// True when names, ID numbers and phones are masked.
+    pub masked: bool,
+}
+
+/// The query of `GET /api/persons`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PersonsQuery {
+    /// Only the persons of this grid (its code).
+    grid: Option<String>,
+    /// Only the persons of this rental unit.
+    #[param(value_type = Option<u32>)]
+    unit: Option<String>,
+    /// A whole ID number, a whole phone number, or the beginning of a name.
+    q: Option<String>,
+    /// The most persons answered (1 to 500; default 50).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// Persons skipped first (paging).
+    #[param(value_type = Option<u32>)]
+    offset: Option<String>,
+    /// `true` shows names, ID numbers and phones in full; needs `reason`.
+    #[param(value_type = Option<bool>)]
+    reveal: Option<String>,
+    /// Why the full record is needed (at least 4 characters); written to the audit log.
+    reason: Option<String>,
+}
+
+/// The query of a single record: masked unless revealed with a reason.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevealQuery {
+    /// `true` shows names, ID numbers and phones in full; needs `reason`.
+    #[param(value_type = Option<bool>)]
+    reveal: Option<String>,
+    /// Why the full record is needed (at least 4 characters); written to the audit log.
+    reason: Option<String>,
+}
+
+fn number(name: &str, raw: Option<&str>, default: u32, max: u32) -> ApiResult<u32> {
+    match raw {
+        None => Ok(default),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(ApiError::BadRequest(format!("{name} {s:?} must be a whole number from 0 to {max}"))),
+        },
+    }
+}
+
+/// The disclosure a request asks for, or why it may not have it.
+fn disclosure(scope: &Scope, reveal: Option<&str>, reason: Option<&str>) -> ApiResult<Disclosure> {
+    if !scope.role.reads_persons() {
+        return Err(ApiError::Forbidden(format!("the role {} does not read person records", scope.role)));
+    }
+    let reveal = match reveal {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(ApiError::BadRequest(format!("reveal {other:?} must be true or false"))),
+    };
+    Disclosure::asked(scope.role, reveal, reason).map_err(|e| match e {
+        RevealError::NoReason => ApiError::BadRequest(e.to_string()),
+        RevealError::NotAllowed(_) => ApiError::Forbidden(e.to_string()),
+    })
+}
+
+fn address(atlas: &Atlas, building: u32) -> String {
+    atlas.building(building).map(|b| b.address.clone()).unwrap_or_default()
+}
+
+fn grid_code(atlas: &Atlas, grid: u32) -> String {
+    atlas.grid(grid).map(|g| g.grid.code.clone()).unwrap_or_default()
+}
+
+fn person(atlas: &Atlas, d: &Disclosure, p: PersonRecord) -> Person {
+    Person {
+        id: p.id,
+        name: d.name(&p.name),
+        id_number: d.id_number(&p.id_number),
+        phone: d.phone(&p.phone),
+        registered: p.registered,
+        registered_on: p.registered_on,
+        permit: p.permit,
+        consistent: p.consistent,
+        address: address(atlas, p.building_id),
+        building_id: p.building_id,
+        grid_code: grid_code(atlas, p.grid_id),
+        unit_id: p.unit_id,
+        unit_label: p.unit_label,
+        card_no: p.card_no,
+        workplace: p.workplace,
+    }
+}
+
+/// `GET /api/persons?grid=|unit=|q=`: persons within the caller's scope, masked.
+#[utoipa::path(get, path = "/api/persons", tag = "Persons", operation_id = "persons",
+    summary = "persons within the caller's scope (masked unless revealed with a reason)",
+    params(PersonsQuery),
+    responses(
+        (status = 200, description = "a page of persons and how many match", body = Persons),
+        (status = 400, description = "a bad parameter, or a reveal without a reason", body = Exception),
+        (status = 403, description = "a role that reads no person, or a grid outside the caller's scope", body = Exception),
+        (status = 404, description = "no such grid or unit", body = Exception)))]
+pub async fn persons(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuery<PersonsQuery>) -> ApiResult<Json<Persons>> {
+    let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
+    let atlas = state.atlas();
+    let grid = match q.grid.as_deref() {
+        None => None,
+        Some(code) => {
+            let id = atlas.grid_by_code(code).ok_or_else(|| ApiError::NotFound(format!("grid {code:?} does not exist")))?;
+            if !scope.sees_grid(id) {
+                return Err(ApiError::Forbidden(format!("grid {code} is outside your scope")));
+            }
+            Some(id)
+        }
+    };
+    let unit = q.unit.as_deref().map(|raw| parse_id("unit", raw)).transpose()?;
+    let query = PersonQuery {
+        within: scope.grids.as_ref().map(|g| g.iter().copied().collect()),
+        grid,
+        unit,
+        text: q.q.clone(),
+        limit: number("limit", q.limit.as_deref(), 50, MAX_PERSONS)?.max(1),
+        offset: number("offset", q.offset.as_deref(), 0, u32::MAX)?,
+    };
+    let (matched, rows) = state.store().persons(&query).await?;
+    let persons: Vec<Person> = rows.into_iter().map(|p| person(&atlas, &d, p)).collect();
+    Ok(Json(Persons { number_matched: matched, number_returned: persons.len(), masked: d.masked(), persons }))
+}
+
+/// `GET /api/persons/{id}`: one person within the caller's scope, masked unless revealed.
+#[utoipa::path(get, path = "/api/persons/{id}", tag = "Persons", operation_id = "person",
+    summary = "one person (masked unless revealed with a reason)",
+    params(IdParam, RevealQuery),
+    responses(
+        (status = 200, description = "the person", body = Person),
+        (status = 400, description = "a bad id, or a reveal without a reason", body = Exception),
+        (status = 403, description = "a role that reads no person", body = Exception),
+        (status = 404, description = "no such person, or one outside the caller's scope", body = Exception)))]
+pub async fn person_one(
+    State(state): State<AppState>,
+    scope: Scope,
+    Path(raw): Path<String>,
+    ApiQuery(q): ApiQuery<RevealQuery>,
+) -> ApiResult<Json<Person>> {
+    let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
+    let id = parse_id("person", &raw)?;
+    let p = state.store().person(id).await?.filter(|p| scope.sees_grid(p.grid_id)).ok_or_else(|| not_found("person", id))?;
+    Ok(Json(person(&state.atlas(), &d, p)))
+}
+
+/// `GET /api/units/{id}`: the household card of a rental unit within the caller's scope.
+#[utoipa::path(get, path = "/api/units/{id}", tag = "Persons", operation_id = "unit",
+    summary = "the household card of a rental unit (一户一卡): persons, landlord, pledge, last visit",
+    params(IdParam, RevealQuery),
+    responses(
+        (status = 200, description = "the card", body = Unit),
+        (status = 400, description = "a bad id, or a reveal without a reason", body = Exception),
+        (status = 403, description = "a role that reads no person", body = Exception),
+        (status = 404, description = "no such unit, or one outside the caller's scope", body = Exception)))]
+pub async fn unit(
+    State(state): State<AppState>,
+    scope: Scope,
+    Path(raw): Path<String>,
+    ApiQuery(q): ApiQuery<RevealQuery>,
+) -> ApiResult<Json<Unit>> {
+    let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
+    let id = parse_id("unit", &raw)?;
+    let card: UnitCard =
+        state.store().unit_card(id).await?.filter(|u| scope.sees_grid(u.grid_id)).ok_or_else(|| not_found("unit", id))?;
+    let atlas = state.atlas();
+    let landlord = card.landlord.map(|l: Landlord| LandlordCard {
+        name: d.name(&l.name),
+        id_number: d.id_number(&l.id_number),
+        phone: d.phone(&l.phone),
+    });
+    let households = card
+        .households
+        .into_iter()
+        .map(|h: Household| HouseholdCard {
+            card_no: h.card_no,
+            persons: h.persons.into_iter().map(|p| person(&atlas, &d, p)).collect(),
+        })
+        .collect();
+    let last_visit = card.last_visit.map(|v| LastVisit {
+        date: crate::store::dates::fmt_date(v.visited_on),
+        caseworker_id: v.caseworker_id,
+        units_found: v.units_found,
+        persons_found: v.persons_found,
+        units_registered: v.units_registered,
+        pledges_signed: v.pledges_signed,
+    });
+    Ok(Json(Unit {
+        id: card.id,
+        label: card.label,
+        address: address(&atlas, card.building_id),
+        building_id: card.building_id,
+        grid_code: grid_code(&atlas, card.grid_id),
+        registered: card.registered,
+        registered_on: card.registered_on,
+        pledge_signed: card.pledge_signed,
+        tenants: card.tenants,
+        mode: card.mode,
+        concentrated: card.concentrated,
+        landlord,
+        households,
+        last_visit,
+        masked: d.masked(),
+    }))
+}
