@@ -8,8 +8,6 @@
 //! Needs GDAL's `ogrinfo` (`scripts/ensure-tools --gdal` installs it). Without it the test
 //! fails, saying so, unless `RENTGRID_SKIP_GDAL=1`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,8 +1,6 @@
 //! Exports as supervisors use them: CSV that Excel opens (BOM, Chinese headers), XLSX read back
 //! with a reader crate, GeoJSON; totals that match the API; the caller's scope respected.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use calamine::{Data, Reader, Xlsx};

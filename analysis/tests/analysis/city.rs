@@ -1,8 +1,6 @@
 //! The statistics on the demo city: Atlas weights, grid metrics, hot spots on grids and on H3
 //! hexagons, and kernel density of persons; every answer defined.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rentgrid_analysis::density::KernelDensity;
 use rentgrid_analysis::hexgrid::aggregate;
 use rentgrid_analysis::hotspot::{GiOptions, gi_star};

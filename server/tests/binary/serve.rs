@@ -2,8 +2,6 @@
 //! demo city, prints where it listens, and serves 400+ grids whose KPIs add up to the street and
 //! district totals; on a PostGIS database it refuses a schema it does not know until migrated.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -1,8 +1,6 @@
 //! Hot spots, Local Moran and their edge cases on hand-made data, with the hard numbers of
 //! esda's docstring example so that the reference runs without Python.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rentgrid_analysis::hotspot::{Degenerate, GiOptions, gi_star};
 use rentgrid_analysis::moran::{MoranOptions, Quadrant, local_moran};
 use rentgrid_analysis::weights::{Weights, WeightsKind};

@@ -1,8 +1,6 @@
 //! Walking distances along the street network against a plain Dijkstra oracle (on a hand-made
 //! network and on the demo city), and a day's route on the demo city.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use geo::{Distance, Haversine, LineString, Point, coord};
 use rentgrid_analysis::network::{NetworkError, NetworkOptions, StreetDistances, WalkingNetwork};
 use rentgrid_analysis::route::{RouteError, RouteOptions, community_station, route_day, route_day_on};

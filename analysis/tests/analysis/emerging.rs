@@ -1,7 +1,5 @@
 //! Emerging hot spots: a monthly series built to fall in each ArcGIS category.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rentgrid_analysis::emerging::{Category, EmergingOptions, classify, emerging_hot_spots, mann_kendall};
 use rentgrid_analysis::weights::Weights;
 

@@ -1,8 +1,6 @@
 //! The tour solver against outside references: TSPLIB instances with proven optima, exhaustive
 //! search on small random instances, and the nearest-neighbour baseline it must never lose to.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rentgrid_analysis::tour::{DistanceMatrix, SolveOptions, TourError, nearest_neighbour, solve};

@@ -3,8 +3,6 @@
 //! capacity and working days, phases that advance only in order, expanding search against the
 //! greedy best neighbour, polygon areas, bad input, and a campaign run against the ground truth.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use geo::{LineString, MultiPolygon, Point, Polygon};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;

@@ -31,10 +31,10 @@ pub enum Backend {
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(super::common::Backend::Sqlite).await })*
+            $(#[tokio::test] async fn $name() { super::$name(crate::common::Backend::Sqlite).await })*
         }
         mod postgis {
-            $(#[tokio::test] async fn $name() { super::$name(super::common::Backend::Postgis).await })*
+            $(#[tokio::test] async fn $name() { super::$name(crate::common::Backend::Postgis).await })*
         }
     };
 }

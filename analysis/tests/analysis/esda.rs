@@ -6,8 +6,6 @@
 //! `tests/oracle/esda_oracle.py`; `scripts/ensure-python` makes one): without it each test fails,
 //! unless the run says `RENTGRID_SKIP_ORACLES=1`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rentgrid_analysis::hotspot::{GiOptions, gi_star};

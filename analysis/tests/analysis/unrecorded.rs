@@ -3,10 +3,6 @@
 //! sizes) and the demo city's hidden ground truth at several seeds and scales (each city made
 //! once per test binary).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rentgrid_analysis::actual_rates::ActualRates;
@@ -16,7 +12,7 @@ use rentgrid_analysis::unrecorded::{Unrecorded, UnrecordedParams, estimate};
 use rentgrid_geodata::demo::{DemoOptions, generate};
 use rentgrid_geodata::{Atlas, AtlasInput, City, GridId, SpotCheck};
 use std::sync::OnceLock;
-use support::{Cell, lattice};
+use crate::support::{Cell, lattice};
 
 /// A demo city with its estimate and the true unrecorded persons and units per grid.
 struct Case {

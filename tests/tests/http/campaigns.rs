@@ -3,14 +3,9 @@
 //! that advance only in order, idempotent campaign visits, and a campaign run end to end against
 //! the demo city's hidden ground truth.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use axum::Router;
 use axum::http::StatusCode;
-use common::{Backend, Db, Fixture, get, post_json};
+use crate::common::{Backend, Db, Fixture, get, post_json};
 use geo::BoundingRect as _;
 use rentgrid_geodata::{Atlas, polygon_neighbours};
 use serde_json::{Value, json};

@@ -1,7 +1,5 @@
 //! Quartic kernel density: its formula, its integral, ArcGIS's default radius, lon/lat input.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rentgrid_analysis::density::{
     KernelDensity, MetreBox, WeightedPoint, default_radius_m, density_at, density_raster,
 };

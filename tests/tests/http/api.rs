@@ -1,15 +1,10 @@
 //! The HTTP API over the embedded store, driven through the real router with `oneshot`:
 //! consistency of KPIs across levels, bad input, and visits (idempotent, all-or-nothing).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Backend, Db, Fixture, get, post_json, send};
+use crate::common::{Backend, Db, Fixture, get, post_json, send};
 use http_body_util::BodyExt;
 use rentgrid_geodata::AtlasInput;
 use rentgrid_geodata::demo::DemoOptions;

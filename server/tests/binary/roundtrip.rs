@@ -3,8 +3,6 @@
 //! served; `/api/stats` answers the same at every level, and exporting again from PostGIS gives
 //! the same files, byte for byte.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;

@@ -3,8 +3,6 @@
 //! instead of duplicating, and an import killed with SIGKILL in the middle of writing leaves the
 //! store exactly as it was.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rentgrid_geodata::atlas::BuildingStats;
 use rentgrid_server::startup::{self, StoreLocation};
 use rentgrid_server::store::testing::TestDatabase;

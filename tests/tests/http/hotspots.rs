@@ -3,15 +3,10 @@
 //! monthly history and emerging hot spots, and heat tiles whose density at a place is the
 //! kernel density there at every zoom.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Backend, Fixture};
+use crate::common::{Backend, Fixture};
 use geo::{Contains, Coord, LineString, Point, Polygon};
 use http_body_util::BodyExt;
 use rentgrid_analysis::density::KernelDensity;

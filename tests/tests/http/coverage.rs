@@ -3,16 +3,11 @@
 //! accepting one as a single audited write (once; a stale one refused), the monthly assessment,
 //! its and the staffing table's exports read back with calamine and csv, and bad parameters.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use calamine::{Data, Reader, Xlsx};
-use common::{Backend, Fixture};
+use crate::common::{Backend, Fixture};
 use geo::{Area, Validation};
 use http_body_util::BodyExt;
 use rentgrid_analysis::assessment::{self, AssessmentInput, ScoreFormula};
@@ -358,7 +353,7 @@ async fn a_proposal_is_balanced_and_accepting_it_is_one_audited_write(backend: B
 
 async fn the_assessment_equals_the_analysis_of_the_same_month(backend: Backend) {
     let f = Fixture::seeded(backend).await;
-    let city = rentgrid_geodata::demo::generate(&common::small(), &mut |_, _| {}).unwrap();
+    let city = rentgrid_geodata::demo::generate(&crate::common::small(), &mut |_, _| {}).unwrap();
     let month = city.spot_checks.iter().map(|s| assessment::Month::of(s.checked_on)).max().unwrap();
     let m = format!("{:04}-{:02}", month.year, month.month);
     let (s, body) = get(&f.router, &format!("/api/assessment?month={m}&rule=ningbo")).await;
@@ -453,7 +448,7 @@ async fn staffing_and_assessment_export_as_xlsx_and_csv(backend: Backend) {
     assert_eq!(&reader.headers().unwrap()[0], "层级");
     assert_eq!(reader.records().map(Result::unwrap).count(), rows.len());
 
-    let city = rentgrid_geodata::demo::generate(&common::small(), &mut |_, _| {}).unwrap();
+    let city = rentgrid_geodata::demo::generate(&crate::common::small(), &mut |_, _| {}).unwrap();
     let month = city.spot_checks.iter().map(|s| s.checked_on).max().unwrap();
     let m = format!("{:04}-{:02}", month.year(), u8::from(month.month()));
     let (s, xlsx) = download(&f.router, &format!("/api/exports/assessment.xlsx?month={m}")).await;

@@ -2,15 +2,10 @@
 //! the tile cache dropping exactly the tiles a visit touches, and, on PostGIS, our tiles against
 //! `ST_AsMVTGeom` of the same rows.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[macro_use]
-mod common;
-
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
-use common::{Backend, Fixture};
+use crate::common::{Backend, Fixture};
 use geo::{
     BooleanOps, BoundingRect, Coord, Distance, Euclidean, Geometry, LineString, MultiPolygon, Point, Polygon, Rect,
 };

@@ -2,8 +2,6 @@
 //! ends at today's counts, never loses a registration going forward, and shows the trends the
 //! demo gives its communities (some register most of their year's people late, some early).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rentgrid_analysis::history::monthly_history;
 use rentgrid_analysis::kpi::grid_counts;
 use rentgrid_geodata::demo::{DemoOptions, generate};

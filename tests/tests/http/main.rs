@@ -1,0 +1,17 @@
+//! The end-to-end tests of the HTTP API, in one test binary (one link, one process): the API
+//! over both stores, campaigns, coverage, exports, hot spots, OGC API – Features and vector
+//! tiles, each driven through the real router. `on_both_stores!` runs a scenario on the
+//! embedded GeoPackage store and on PostGIS.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod common;
+
+mod api;
+mod campaigns;
+mod coverage;
+mod exports;
+mod hotspots;
+mod ogc;
+mod tiles;
