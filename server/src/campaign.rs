@@ -3,8 +3,8 @@
 //! The handlers in `api::campaigns` stay thin; the analysis is in `rentgrid_analysis::sweep`,
 //! `candidates` and `route`.
 
-use crate::api::geojson::{Feature, FeatureCollection, geometry};
 use crate::error::{ApiError, ApiResult};
+use crate::geojson::{Feature, FeatureCollection, geometry};
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::campaigns::{CampaignRecord, NewCampaign, StoredBlock, StoredCampaign, phase_str};
@@ -99,7 +99,7 @@ pub struct CampaignRequest {
     grids: Option<Vec<GridId>>,
     /// … or as a GeoJSON Polygon (a geometry or a Feature holding one).
     #[serde(default)]
-    #[schema(value_type = Option<crate::api::geojson::Geometry>)]
+    #[schema(value_type = Option<crate::geojson::Geometry>)]
     polygon: Option<Value>,
     /// The team.
     caseworkers: Vec<u32>,
@@ -237,7 +237,7 @@ pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest) -> Api
         )));
     }
     let record = CampaignRecord {
-        created_on: crate::api::today(),
+        created_on: rentgrid_geodata::clock::today(),
         area: req.area_json,
         team: req.input.team.clone(),
         start: req.input.start,
@@ -465,7 +465,7 @@ pub struct RouteSummary {
 pub struct DayRoutes {
     /// Always `FeatureCollection`.
     #[serde(rename = "type")]
-    pub kind: crate::api::geojson::FeatureCollectionType,
+    pub kind: crate::geojson::FeatureCollectionType,
     /// The campaign.
     pub campaign_id: u32,
     /// The day (YYYY-MM-DD).
@@ -484,7 +484,7 @@ pub struct DayRoutes {
 pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<DayRoutes> {
     let day_s = fmt_date(date);
     let mut answer = DayRoutes {
-        kind: crate::api::geojson::FeatureCollectionType::FeatureCollection,
+        kind: crate::geojson::FeatureCollectionType::FeatureCollection,
         campaign_id: c.id,
         date: day_s.clone(),
         working_day: false,

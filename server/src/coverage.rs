@@ -4,9 +4,9 @@
 //! `rentgrid_analysis` (`staffing`, `coverage`, `territory`, `assessment`); this module chooses
 //! what a caller sees and how it is laid out.
 
-use crate::api::geojson::{Feature, FeatureCollection, FeatureCollectionType, geometry};
 use crate::error::{ApiError, ApiResult};
 use crate::export::{Book, Cell, Lang, Sheet};
+use crate::geojson::{Feature, FeatureCollection, FeatureCollectionType, geometry};
 use crate::scope::Scope;
 use crate::store::contracts::{MonthActivity, NewProposal, StoredProposal, basis_of};
 use geo::MultiPolygon;

@@ -5,6 +5,8 @@ use crate::store::StoreError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use rentgrid_geodata::AtlasError;
+use rentgrid_geodata::demo;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -81,3 +83,17 @@ pub struct Exception {
 
 /// Result of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Errors while starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored data does not make a consistent Atlas.
+    #[error("the stored data is inconsistent: {0}")]
+    Atlas(#[from] AtlasError),
+    /// The demo generator refused its options.
+    #[error(transparent)]
+    Demo(#[from] demo::DemoError),
+}

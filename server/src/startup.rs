@@ -1,28 +1,15 @@
 //! Opening a data directory, seeding the demo city into an empty store, building the Atlas.
 
-use crate::state::AppState;
+pub use crate::error::StartupError;
+pub use crate::state::{AppState, load_atlas};
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
-use crate::store::{Progress, Store, StoreError};
+use crate::store::{Progress, Store};
 use rentgrid_analysis::kpi::Targets;
+use rentgrid_geodata::City;
 use rentgrid_geodata::demo::{self, DemoOptions};
-use rentgrid_geodata::{Atlas, AtlasError, City};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Errors while starting.
-#[derive(Debug, thiserror::Error)]
-pub enum StartupError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The stored data does not make a consistent Atlas.
-    #[error("the stored data is inconsistent: {0}")]
-    Atlas(#[from] AtlasError),
-    /// The demo generator refused its options.
-    #[error(transparent)]
-    Demo(#[from] demo::DemoError),
-}
 
 /// Generation progress: (stage, fraction done).
 pub type GenProgress<'a> = &'a mut dyn FnMut(&str, f64);
@@ -38,12 +25,6 @@ pub async fn seed_demo(
     let origin = format!("demo seed={} scale={} as_of={}", opts.seed, opts.scale, opts.as_of);
     store.save_city(&city, &origin, save_progress).await?;
     Ok(city)
-}
-
-/// Builds the Atlas from what `store` holds.
-pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
-    let input = store.load_atlas_input().await?;
-    Ok(Atlas::build(input)?)
 }
 
 /// Where the register lives: a PostGIS database when a URL is given, else the embedded SQLite

@@ -1,10 +1,10 @@
 //! The server's shared state: the store, the current Atlas snapshot and the write lock.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, StartupError};
 use crate::ingest::Batch;
 use crate::store::campaigns::NewCampaign;
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
-use crate::tile_cache::{self, TileCache};
+use crate::tile_cache::{self, Snapshots, TileCache};
 use arc_swap::ArcSwap;
 use rentgrid_analysis::candidates::{self, CandidateWeights, Candidates, Evidence};
 use rentgrid_analysis::history::{self, History};
@@ -14,6 +14,12 @@ use rentgrid_geodata::{Atlas, Caseworker};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+/// Builds the Atlas from what `store` holds.
+pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
+    let input = store.load_atlas_input().await?;
+    Ok(Atlas::build(input)?)
+}
 
 /// Everything handlers share.
 #[derive(Clone)]
@@ -169,7 +175,7 @@ impl AppState {
     /// the store's visits, spot checks and tips: a visit makes a new snapshot, so what it found
     /// lowers its building's estimate at once.
     pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, ApiError> {
-        let as_of = crate::api::today();
+        let as_of = rentgrid_geodata::clock::today();
         if let Some((v, e)) = lock(&self.inner.estimate).as_ref()
             && *v == atlas.version()
             && e.as_of == as_of
@@ -238,7 +244,7 @@ impl AppState {
 
     /// Writes a checked import (one transaction), then rebuilds the Atlas from the store and
     /// publishes it. Readers keep the old snapshot until the new one is complete.
-    pub async fn import(&self, batch: &Batch) -> Result<ImportCounts, crate::startup::StartupError> {
+    pub async fn import(&self, batch: &Batch) -> Result<ImportCounts, StartupError> {
         let _guard = self.inner.write.lock().await;
         let counts = crate::ingest::write(self.inner.store.as_ref(), batch, &|_, _, _| {}).await?;
         self.reload_atlas().await?;
@@ -246,13 +252,27 @@ impl AppState {
     }
 
     /// Rebuilds the Atlas from the store and swaps it in (the caller holds the write lock).
-    async fn reload_atlas(&self) -> Result<(), crate::startup::StartupError> {
-        let mut next = crate::startup::load_atlas(self.inner.store.as_ref()).await?;
+    async fn reload_atlas(&self) -> Result<(), StartupError> {
+        let mut next = load_atlas(self.inner.store.as_ref()).await?;
         next.set_version(self.atlas().version() + 1);
         self.inner.tiles.publish_reload(|| self.inner.atlas.store(Arc::new(next)));
         if let Ok(mut basemap) = self.inner.basemap.lock() {
             *basemap = None;
         }
         Ok(())
+    }
+}
+
+impl Snapshots for AppState {
+    fn atlas(&self) -> Arc<Atlas> {
+        AppState::atlas(self)
+    }
+
+    fn grid_counts(&self, atlas: &Atlas) -> Arc<Vec<Counts>> {
+        AppState::grid_counts(self, atlas)
+    }
+
+    fn targets(&self) -> &Targets {
+        AppState::targets(self)
     }
 }

@@ -9,10 +9,10 @@
 //! snapshot (and is skipped) or happens before the write drops it. A stale tile never stays.
 
 use crate::scope::Scope;
-use crate::state::AppState;
 use axum::body::Bytes;
 use geo::{BoundingRect, Rect};
 use quick_cache::Weighter;
+use rentgrid_analysis::kpi::{Counts, Targets};
 use rentgrid_geodata::{Atlas, StatsDelta};
 use rentgrid_tiles::heat::{HeatCount, HeatSurface};
 use rentgrid_tiles::{Layer, MapGeometry, TileId, TileOptions, TileSources, build_tile, tiles_to_invalidate};
@@ -59,6 +59,17 @@ impl Weighter<TileKey, CachedTile> for ByBytes {
     }
 }
 
+/// Where tiles are built from: the current Atlas snapshot and what is derived from it. The
+/// server's state is one; the cache holds none of it.
+pub trait Snapshots {
+    /// The current snapshot.
+    fn atlas(&self) -> Arc<Atlas>;
+    /// The per-grid counts of `atlas`.
+    fn grid_counts(&self, atlas: &Atlas) -> Arc<Vec<Counts>>;
+    /// The KPI targets the grids are coloured by.
+    fn targets(&self) -> &Targets;
+}
+
 /// A heat surface of one count (`None`: nothing to count).
 type HeatEntry = (HeatCount, Option<Arc<HeatSurface>>);
 
@@ -68,7 +79,7 @@ struct Derived {
     map: Arc<MapGeometry>,
 }
 
-/// Built tiles and the derived map geometry. Lives in [`AppState`].
+/// Built tiles and the derived map geometry. Lives in the server's state.
 pub struct TileCache {
     entries: Option<quick_cache::sync::Cache<TileKey, CachedTile, ByBytes>>,
     gate: RwLock<()>,
@@ -178,7 +189,7 @@ impl TileCache {
     }
 
     /// The current snapshot, its generation and its map geometry if derived, read together.
-    fn snapshot(&self, state: &AppState) -> (Arc<Atlas>, u64, Option<Arc<MapGeometry>>) {
+    fn snapshot(&self, state: &impl Snapshots) -> (Arc<Atlas>, u64, Option<Arc<MapGeometry>>) {
         let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         let generation = *lock(&self.generation);
         let map = lock(&self.derived).as_ref().filter(|d| d.generation == generation).map(|d| d.map.clone());
@@ -186,7 +197,7 @@ impl TileCache {
     }
 
     /// The map geometry (street and community areas, boundary lines) of the current snapshot.
-    pub fn map_geometry_now(&self, state: &AppState) -> Arc<MapGeometry> {
+    pub fn map_geometry_now(&self, state: &impl Snapshots) -> Arc<MapGeometry> {
         let (atlas, generation, have) = self.snapshot(state);
         self.map_geometry(&atlas, generation, have)
     }
@@ -233,7 +244,7 @@ impl TileCache {
     /// async runtime.
     pub fn get_or_build(
         &self,
-        state: &AppState,
+        state: &impl Snapshots,
         layer: Layer,
         tile: TileId,
         scope: &Scope,

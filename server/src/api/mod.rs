@@ -47,6 +47,10 @@ pub fn openapi_json() -> Result<String, serde_json::Error> {
     })
 }
 
+/// The media type of an OpenAPI 3.1 document in JSON (the document at `/api`, linked from the
+/// landing page).
+const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.1";
+
 /// The most buildings one `/api/buildings` response carries.
 pub const MAX_BUILDINGS: usize = 10_000;
 

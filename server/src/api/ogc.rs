@@ -8,9 +8,9 @@
 //! grids, streets and communities carry KPIs, buildings and rental units counts, workplaces
 //! their aggregates.
 
+use super::OPENAPI_JSON;
 use super::features::{self, BuildingProperties, GridProperties};
 use super::geojson::{Feature, FeatureCollection, GEOJSON, GeoJson, Link, geometry};
-use super::openapi::OPENAPI_JSON;
 use crate::error::{ApiError, ApiResult, Exception};
 use crate::scope::Scope;
 use crate::state::AppState;

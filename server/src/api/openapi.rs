@@ -5,6 +5,7 @@
 //! query parameters (which is how GDAL and QGIS learn them) and its own feature properties.
 //! `rentgrid openapi` writes the same document, which the web map's types are generated from.
 
+use super::OPENAPI_JSON;
 use super::features::{BuildingProperties, GridProperties};
 use super::geojson::{Feature, FeatureCollection};
 use super::ogc::{
@@ -24,9 +25,6 @@ use utoipa::openapi::{
     ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder, ResponsesBuilder, Server,
 };
 use utoipa::{OpenApi, PartialSchema, ToSchema};
-
-/// The media type of an OpenAPI 3.1 document in JSON.
-pub(super) const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.1";
 
 /// What the document says before the routes add their paths: title, tags, the landing page.
 #[derive(OpenApi)]
