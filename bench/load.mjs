@@ -12,6 +12,8 @@ const urls = readFileSync(file, 'utf8').split('\n').filter(Boolean);
 const concurrency = Number(concArg);
 const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 const headers = process.env.RAW === '1' ? {} : { 'Accept-Encoding': 'gzip' };
+// AUTHORIZATION (e.g. `Bearer rgt_…`), when set, is sent with every request.
+if (process.env.AUTHORIZATION) headers.Authorization = process.env.AUTHORIZATION;
 
 function get(url) {
   return new Promise((resolve, reject) => {

@@ -77,7 +77,7 @@ if [ "$(psql "$url" -Atqc "SELECT to_regclass('bench_buildings') IS NOT NULL")" 
   "$bin" serve --database-url "$url" --listen "127.0.0.1:$port" > "$work/kpis.log" 2>&1 &
   kpis_pid=$!; pids+=("$kpis_pid")
   wait_http "http://127.0.0.1:$port/health"
-  curl -fs "http://127.0.0.1:$port/api/grids" > "$work/grids.json"
+  curl -fs -H "Authorization: Bearer $(scripts/demo-token "http://127.0.0.1:$port")" "http://127.0.0.1:$port/api/grids" > "$work/grids.json"
   kill "$kpis_pid"; wait "$kpis_pid" 2>/dev/null || true
   python3 - "$work/grids.json" > "$work/kpis.csv" <<'EOF'
 import csv, json, sys
@@ -124,10 +124,13 @@ start_rentgrid() { # CACHE_MB → URL
   "$bin" serve --data "$DATA" --listen "127.0.0.1:$port" --tile-cache-mb "$1" >"$work/rentgrid-$1.log" 2>&1 &
   pids+=($!); echo "$!" > "$work/pid"
   wait_http "http://127.0.0.1:$port/health"
+  # Read as the demo center, with an API token (Martin is sent the same header, and ignores it).
+  scripts/demo-token "http://127.0.0.1:$port" > "$work/token"
+  export AUTHORIZATION="Bearer $(cat "$work/token")"
   # Derive the map geometry (once per Atlas) before measuring: not part of a tile's cost.
   if [ -s "$work/tiles.txt" ]; then
     read -r z x y < "$work/tiles.txt"
-    curl -fso /dev/null "http://127.0.0.1:$port/tiles/grids/$z/$x/$y.mvt" || true
+    curl -fso /dev/null -H "Authorization: $AUTHORIZATION" "http://127.0.0.1:$port/tiles/grids/$z/$x/$y.mvt" || true
   fi
   echo "http://127.0.0.1:$port"
 }
@@ -175,7 +178,7 @@ stop_last() { kill "$(cat "$work/pid")" 2>/dev/null || true; wait "$(cat "$work/
 
 # The tiles: up to PER_ZOOM per zoom, spread evenly over the district's box, in a fixed order.
 first="$(start_rentgrid 0)"
-curl -fs "$first/api/district" > "$work/district.json"
+curl -fs -H "Authorization: Bearer $(cat "$work/token")" "$first/api/district" > "$work/district.json"
 stop_last
 python3 - "$work/district.json" "$PER_ZOOM" > "$work/tiles.txt" <<'EOF'
 import json, math, sys
@@ -206,6 +209,7 @@ urls() { # BASE STYLE(rentgrid|martin) LAYER Z → file
 
 measure() { # LABEL BASE STYLE MODE
   local label="$1" base="$2" style="$3" mode="$4"
+  AUTHORIZATION="Bearer $(cat "$work/token")"; export AUTHORIZATION
   for layer in grids buildings; do
     for z in 10 11 12 13 14 15 16; do
       local list; list="$(urls "$base" "$style" "$layer" "$z")"
@@ -219,6 +223,7 @@ measure() { # LABEL BASE STYLE MODE
 }
 
 sizes() { # LABEL BASE STYLE: one pass without gzip, for the largest tile of each layer and zoom
+  AUTHORIZATION="Bearer $(cat "$work/token")"; export AUTHORIZATION
   for layer in grids buildings; do
     for z in 10 11 12 13 14 15 16; do
       RAW=1 node bench/load.mjs "$(urls "$2" "$3" "$layer" "$z")" "$CONC" "$1 size $layer z$z"

@@ -28,9 +28,12 @@ function init(args)
   next_index = (first * 7919) % #paths
 end
 
+-- AUTHORIZATION (e.g. "Bearer rgt_…"), when set, is sent with every request.
+local headers = { ["Accept-Encoding"] = "gzip", ["Authorization"] = os.getenv("AUTHORIZATION") }
+
 function request()
   next_index = next_index % #paths + 1
-  return wrk.format("GET", paths[next_index], { ["Accept-Encoding"] = "gzip" })
+  return wrk.format("GET", paths[next_index], headers)
 end
 
 function done(summary, latency, requests)

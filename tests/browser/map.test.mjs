@@ -88,6 +88,23 @@ async function stopServer(child) {
   clearTimeout(timer);
 }
 
+/**
+ * The demo city's users (README "Roles and demo users"; the server's demo user table): one per role
+ * and a caseworker user per caseworker.
+ */
+const DEMO = {
+  center: { username: 'center', password: 'center-demo-2026' },
+  supervisor: { username: 'supervisor', password: 'supervisor-demo-2026' },
+  caseworker: { username: 'caseworker', password: 'caseworker-demo-2026' },
+  leader: { username: 'leader', password: 'leader-demo-2026' },
+  sysadmin: { username: 'sysadmin', password: 'sysadmin-demo-2026' },
+  secadmin: { username: 'secadmin', password: 'secadmin-demo-2026' },
+  auditor: { username: 'auditor', password: 'auditor-demo-2026' },
+};
+
+/** Where each role lands after signing in (the `view` of the page; '' for the full map). */
+const LANDING = { center: '', leader: 'leaders', supervisor: 'coverage', caseworker: 'field', sysadmin: 'account', secadmin: 'account', auditor: 'account' };
+
 const web = path.resolve(process.env.RENTGRID_WEB ?? path.join(import.meta.dirname, '../../web-map/dist'));
 
 /** What is missing to run the test, or null. */
@@ -118,6 +135,17 @@ describe('the web map', () => {
   let context;
   let page;
   let origin;
+  /** The center's API token: the test's own requests, as a script would make them. */
+  let token;
+  /** `fetch` of an API path as the center (bearer token). */
+  const api = (pathAndQuery, init = {}) =>
+    fetch(`${origin}${pathAndQuery}`, { ...init, headers: { ...init.headers, Authorization: `Bearer ${token}` } });
+  /** Signs a browser context in as `role` (the context's cookie jar keeps the session). */
+  const signIn = async (ctx, role) => {
+    const response = await ctx.request.post(`${origin}/api/login`, { data: DEMO[role] });
+    assert.equal(response.status(), 200, await response.text());
+    return response.json();
+  };
   /** Every URL the page (and its workers) requested. */
   const requests = [];
   /** Page errors, console errors and failed responses. */
@@ -128,6 +156,22 @@ describe('the web map', () => {
     await run(process.env.RENTGRID_BIN, ['demo', '--data', dataDir, '--scale', '0.05'], DEMO_TIMEOUT_MS);
     server = await startServer(['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
     origin = new URL(server.url).origin;
+    // The center signs in and makes an API token, as a script's author would.
+    const login = await fetch(`${origin}/api/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(DEMO.center),
+    });
+    assert.equal(login.status, 200, await login.clone().text());
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const { csrf } = await login.json();
+    const created = await fetch(`${origin}/api/tokens`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Cookie: cookie, 'X-CSRF-Token': csrf },
+      body: JSON.stringify({ name: 'browser test' }),
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    token = (await created.json()).token;
 
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -137,6 +181,7 @@ describe('the web map', () => {
     });
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.on('request', (request) => requests.push(request.url()));
+    await signIn(context, 'center');
     page = await context.newPage();
     page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
     page.on('console', (message) => {
@@ -161,13 +206,13 @@ describe('the web map', () => {
   });
 
   it('shows the district in the title bar', async () => {
-    const district = await (await fetch(`${origin}/api/district`)).json();
+    const district = await (await api(`/api/district`)).json();
     const title = await page.locator('.rg-header h1').innerText();
     assert.equal(title.replace(/\s+/g, ' ').trim(), `rentgrid · ${district.name} 出租房屋与网格化管理`);
   });
 
   it('opens a popup with the KPIs of the grid that is clicked', async () => {
-    const grids = await (await fetch(`${origin}/api/grids`)).json();
+    const grids = await (await api(`/api/grids`)).json();
     // Largest grids first: the easiest to hit. Each candidate's label point is inside its polygon.
     const candidates = grids.features
       .filter((f) => f.properties.persons > 0)
@@ -246,8 +291,8 @@ describe('the web map', () => {
   });
 
   it('draws building footprints from tiles when zoomed in', async () => {
-    const district = await (await fetch(`${origin}/api/district`)).json();
-    const some = await (await fetch(`${origin}/api/buildings?bbox=${district.bbox.join(',')}&limit=1`)).json();
+    const district = await (await api(`/api/district`)).json();
+    const some = await (await api(`/api/buildings?bbox=${district.bbox.join(',')}&limit=1`)).json();
     assert.equal(some.features.length, 1, 'the demo city has no buildings');
     const { geometry } = some.features[0];
     const ring = geometry.type === 'Polygon' ? geometry.coordinates[0] : geometry.coordinates[0][0];
@@ -278,7 +323,7 @@ describe('the web map', () => {
       );
     const before = await unitsOnMap(building.grid);
     assert.equal(typeof before, 'number', `grid ${building.grid} is not in the loaded tiles`);
-    const response = await fetch(`${origin}/api/visits`, {
+    const response = await api(`/api/visits`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({
@@ -318,7 +363,7 @@ describe('the web map', () => {
     assert.match(legend, /核密度/);
 
     // The slider holds the server's months and starts at the latest.
-    const hot = await (await fetch(`${origin}/api/hotspots?metric=unregistered_per_km2`)).json();
+    const hot = await (await api(`/api/hotspots?metric=unregistered_per_km2`)).json();
     const months = hot.description.months_available;
     assert.ok(months.length >= 12, `months: ${months}`);
     const panel = leaders.locator('.rg-leaders');
@@ -335,7 +380,7 @@ describe('the web map', () => {
 
     // The ranking follows the slider: it lists every street as at the end of the first month.
     await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months[0], { timeout: 20_000 });
-    const streets = (await (await fetch(`${origin}/api/stats?level=street&month=${months[0]}`)).json()).rows;
+    const streets = (await (await api(`/api/stats?level=street&month=${months[0]}`)).json()).rows;
     const rows = leaders.locator('.rg-ranking').first().locator('tbody tr');
     assert.equal(await rows.count(), streets.length);
     const shownPersons = (await leaders.locator('.rg-ranking').first().locator('tbody tr td:nth-child(3)').allInnerTexts())
@@ -393,7 +438,7 @@ describe('the web map', () => {
     assert.ok(await page.evaluate(() => window.__rentgrid.map.hasImage('rg-hatch')), 'the hatch pattern is missing');
 
     // The street with the largest team: propose, see the figures, switch to today and back, accept.
-    const coverage = await (await fetch(`${origin}/api/coverage`)).json();
+    const coverage = await (await api(`/api/coverage`)).json();
     const teams = new Map();
     for (const f of coverage.features.filter((f) => f.properties.kind === 'area')) {
       teams.set(f.properties.street_code, (teams.get(f.properties.street_code) ?? 0) + 1);
@@ -411,7 +456,7 @@ describe('the web map', () => {
     await page.fill('.rg-cov-by', '王主任');
     await page.click('.rg-cov-accept');
     await page.waitForFunction((i) => document.querySelector('.rg-coverage')?.dataset.accepted === i, id, { timeout: 30_000 });
-    const stored = await (await fetch(`${origin}/api/territory/proposals/${id}`)).json();
+    const stored = await (await api(`/api/territory/proposals/${id}`)).json();
     assert.equal(stored.status, 'accepted');
     assert.equal(stored.accepted_by, '王主任');
     await page.close();
@@ -419,11 +464,11 @@ describe('the web map', () => {
 
   it('shows a sweep campaign by phase with the day\'s routes and candidates, and records visits from the phone view', async () => {
     const ready = () => document.documentElement.dataset.ready === '1';
-    const stats = await (await fetch(`${origin}/api/stats?level=grid`)).json();
+    const stats = await (await api(`/api/stats?level=grid`)).json();
     const weakest = stats.rows
       .filter((r) => typeof r.reg_rate === 'number')
       .sort((a, b) => a.reg_rate - b.reg_rate || a.grid_id - b.grid_id)[0].grid_id;
-    const created = await fetch(`${origin}/api/campaigns`, {
+    const created = await api(`/api/campaigns`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ grids: [weakest], caseworkers: [0, 1], start_date: '2026-09-07', working_days: 260, buildings_per_day: 6 }),
@@ -455,7 +500,7 @@ describe('the web map', () => {
     await phone.setViewportSize({ width: 390, height: 844 });
     await phone.goto(`${server.url}/?view=field&campaign=${campaign.id}&date=${day.date}&caseworker=${cw}`);
     await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
-    const routes = await (await fetch(`${origin}/api/campaigns/${campaign.id}/routes?date=${day.date}`)).json();
+    const routes = await (await api(`/api/campaigns/${campaign.id}/routes?date=${day.date}`)).json();
     const order = routes.features
       .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw)
       .sort((a, b) => a.properties.order - b.properties.order)
@@ -484,9 +529,75 @@ describe('the web map', () => {
     assert.equal(sent.new_units.length, 2);
     assert.equal(sent.new_units.reduce((n, u) => n + u.tenants, 0), 3);
     assert.match(sent.notes, /电线私拉乱接/);
-    const after = await (await fetch(`${origin}/api/campaigns/${campaign.id}`)).json();
+    const after = await (await api(`/api/campaigns/${campaign.id}`)).json();
     assert.equal(after.progress.buildings_visited, 2);
     await phone.close();
+  });
+
+  it('shows the login page without a session, and each demo role lands on its own view', async () => {
+    for (const role of Object.keys(DEMO)) {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const p = await ctx.newPage();
+      p.on('pageerror', (error) => problems.push(`${role} page error: ${error.stack ?? error.message}`));
+      await p.goto(`${server.url}/`);
+      await p.waitForFunction(() => document.documentElement.dataset.login === '1', null, { timeout: READY_TIMEOUT_MS });
+      assert.match(await p.locator('.rg-login-form').innerText(), /登录/);
+      await p.fill('input[name=username]', DEMO[role].username);
+      await p.fill('input[name=password]', DEMO[role].password);
+      await p.click('.rg-login-submit');
+      await p.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+      const view = new URL(p.url()).searchParams.get('view') ?? '';
+      assert.equal(view, LANDING[role], `${role} landed on ${p.url()}`);
+      assert.match(await p.locator('.rg-user-name').first().innerText(), new RegExp(DEMO[role].username), role);
+      await ctx.close();
+    }
+  });
+
+  it('refuses a wrong password with a message, and sends a signed-out browser and script away', async () => {
+    const ctx = await browser.newContext();
+    const p = await ctx.newPage();
+    await p.goto(`${server.url}/`);
+    await p.waitForFunction(() => document.documentElement.dataset.login === '1', null, { timeout: READY_TIMEOUT_MS });
+    await p.fill('input[name=username]', 'center');
+    await p.fill('input[name=password]', 'not-the-password');
+    await p.click('.rg-login-submit');
+    await p.locator('.rg-login-message:not([hidden])').waitFor({ timeout: 10_000 });
+    assert.match(await p.locator('.rg-login-message').innerText(), /登录失败/);
+    await ctx.close();
+    for (const url of ['/api/grids', '/tiles/grids/12/3421/1677.mvt', '/collections/grids/items']) {
+      const anonymous = await fetch(`${origin}${url}`);
+      assert.equal(anonymous.status, 401, url);
+    }
+  });
+
+  it('shows a caseworker only their own grids on the map', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const me = await signIn(ctx, 'caseworker');
+    const theirs = await (await ctx.request.get(`${origin}/api/grids`)).json();
+    const ids = new Set(theirs.features.map((f) => f.properties.id));
+    const all = await (await api('/api/grids')).json();
+    assert.ok(ids.size > 0 && ids.size < all.features.length, `${me.username} sees ${ids.size} of ${all.features.length} grids`);
+    const p = await ctx.newPage();
+    await p.goto(`${server.url}/?view=campaign`);
+    await p.waitForFunction(() => window.__rentgrid?.map?.getSource('grids') && window.__rentgrid.map.isSourceLoaded('grids'), null, { timeout: READY_TIMEOUT_MS });
+    const drawn = await p.evaluate(() => window.__rentgrid.map.querySourceFeatures('grids', { sourceLayer: 'grids' }).map((f) => f.id));
+    assert.ok(drawn.length > 0, 'no grid drawn');
+    const foreign = [...new Set(drawn)].filter((id) => !ids.has(id));
+    assert.deepEqual(foreign, [], 'grids outside the caseworker\'s scope are on the map');
+    await ctx.close();
+  });
+
+  it('signs out: the session ends and the login page comes back', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    await signIn(ctx, 'leader');
+    const p = await ctx.newPage();
+    await p.goto(`${server.url}/`);
+    await p.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+    assert.equal(new URL(p.url()).searchParams.get('view'), 'leaders');
+    await p.click('.rg-logout');
+    await p.waitForFunction(() => document.documentElement.dataset.login === '1', null, { timeout: READY_TIMEOUT_MS });
+    assert.equal((await ctx.request.get(`${origin}/api/me`)).status(), 401);
+    await ctx.close();
   });
 
   it('made every request to its own origin and logged no error', () => {

@@ -6,6 +6,7 @@
  */
 import type * as G from 'geojson';
 import type { components, operations } from './generated/api';
+import { csrfToken, sessionExpired } from './session';
 
 /** The schemas of the API's bodies. */
 type Schemas = components['schemas'];
@@ -53,7 +54,7 @@ export type BuildingKind = (typeof BUILDING_KINDS)[number];
 export type BuildingProperties = Schemas['BuildingProperties'];
 
 /** A failed request, with the server's stable error code when it sent one. */
-class ApiError extends Error {
+export class ApiError extends Error {
   constructor(
     readonly url: string,
     readonly status: number,
@@ -85,7 +86,11 @@ function postJson<T>(path: string, body: unknown): Promise<T> {
 
 async function requestJson<T>(path: string, init: RequestInit): Promise<T> {
   const url = apiUrl(path);
-  const response = await fetch(url, init);
+  const token = csrfToken();
+  const write = init.method !== undefined && init.method !== 'GET';
+  const headers = write && token ? { ...(init.headers as Record<string, string>), 'X-CSRF-Token': token } : init.headers;
+  const response = await fetch(url, { ...init, ...(headers ? { headers } : {}) });
+  if (response.status === 401) sessionExpired();
   if (!response.ok) {
     // The server answers errors as {"code": "...", "message": "..."}; anything else is reported as is.
     let code: string | undefined;
@@ -99,6 +104,7 @@ async function requestJson<T>(path: string, init: RequestInit): Promise<T> {
     }
     throw new ApiError(url, response.status, code, message);
   }
+  if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
 
@@ -228,4 +234,24 @@ export type VisitBody = Schemas['VisitRequest'];
 export async function postVisit(body: VisitBody): Promise<{ replayed: boolean }> {
   const answer = await postJson<Schemas['VisitAnswer']>('visits', body);
   return { replayed: answer.replayed === true };
+}
+
+/** One of the signed-in user's API tokens (`GET /api/tokens`): never the secret itself. */
+export interface TokenRow {
+  id: number;
+  name: string;
+  created_at: string;
+}
+
+/** The signed-in user's live API tokens. */
+export async function fetchTokens(): Promise<TokenRow[]> {
+  return (await getJson<{ tokens: TokenRow[] }>('tokens')).tokens;
+}
+
+/** Creates an API token; its secret is in this answer only. */
+export const createToken = (name: string): Promise<{ id: number; token: string }> => postJson('tokens', { name });
+
+/** Revokes one of the signed-in user's tokens. */
+export async function revokeToken(id: number): Promise<void> {
+  await requestJson<unknown>(`tokens/${id}`, { method: 'DELETE', headers: { Accept: 'application/json' } });
 }

@@ -24,6 +24,10 @@ import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
 import { h, isNarrowScreen } from './ui/dom';
 import { bindInteraction, type Popups } from './ui/interaction';
 import { createLegend, type Legend } from './ui/legend';
+import { createUserBar } from './ui/userbar';
+import { mountLogin } from './login/page';
+import { mountAccount } from './account/page';
+import { allowedViews, landingQuery, loadMe, me, onSessionExpired } from './session';
 
 setWorkerUrl(workerUrl);
 
@@ -69,14 +73,19 @@ function mount(root: HTMLElement): () => void {
   const nameEl = h('span', { class: 'rg-district' });
   const titleEl = h('span', { class: 'rg-title' });
   const langButton = h('button', { type: 'button', class: 'rg-lang' });
+  const userBar = createUserBar();
+  disposers.push(userBar.destroy);
   const viewLink = h('a', { class: 'rg-view', href: leadersView || campaignView ? './' : '?view=leaders' });
   const coverageLink = h('a', { class: 'rg-view rg-view-coverage', href: coverageView ? './' : '?view=coverage' });
   const header = h(
     'header',
     { class: 'rg-header' },
     h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), nameEl, ' ', titleEl),
-    h('nav', { class: 'rg-nav' }, coverageLink, viewLink, langButton),
+    h('nav', { class: 'rg-nav' }, coverageLink, viewLink, userBar.element, langButton),
   );
+  const may = allowedViews(me()?.role ?? 'leader');
+  coverageLink.hidden = !may.includes(coverageView ? '' : 'coverage');
+  viewLink.hidden = !may.includes(leadersView || campaignView ? '' : 'leaders');
   const mapEl = h('div', { class: 'rg-map' });
   const banner = h('div', { class: 'rg-banner', role: 'alert', hidden: true });
   const loadingText = h('span');
@@ -239,5 +248,36 @@ function mount(root: HTMLElement): () => void {
   };
 }
 
-const unmount = view === 'field' ? mountField(document.getElementById('app')!) : mount(document.getElementById('app')!);
-import.meta.hot?.dispose(unmount);
+/**
+ * Starts the page: the login page without a live session; otherwise the view asked for when the
+ * user's role may open it, else the role's own view. When the session ends under the page, the
+ * login page comes back; signing in again reloads the same view (a visit form's unsent answers
+ * are kept on the device and sent then).
+ */
+async function boot(root: HTMLElement): Promise<() => void> {
+  let unmount: () => void = () => {};
+  const showLogin = (expired: boolean) => {
+    unmount();
+    unmount = mountLogin(root, {
+      expired,
+      onLogin: (user) => {
+        const wanted = view ?? '';
+        const stay = wanted !== '' && allowedViews(user.role).includes(wanted);
+        window.location.assign(`${window.location.pathname}${stay ? window.location.search : landingQuery(user)}`);
+      },
+    });
+  };
+  onSessionExpired(() => showLogin(true));
+  const user = await loadMe();
+  if (!user) {
+    showLogin(false);
+  } else if (!allowedViews(user.role).includes(view ?? '') || (view === null && landingQuery(user) !== '')) {
+    window.location.replace(`${window.location.pathname}${landingQuery(user)}`);
+  } else {
+    unmount = view === 'field' ? mountField(root) : view === 'account' ? mountAccount(root) : mount(root);
+  }
+  return () => unmount();
+}
+
+const stop = boot(document.getElementById('app')!);
+import.meta.hot?.dispose(() => void stop.then((unmount) => unmount()));

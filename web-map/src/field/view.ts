@@ -5,7 +5,9 @@
  * id kept on the phone until the server has it, so a retry after a dropped connection never
  * doubles a record.
  */
-import { fetchRoutes, postVisit, type Campaign, type VisitBody } from '../api';
+import { ApiError, fetchRoutes, postVisit, type Campaign, type VisitBody } from '../api';
+import { me } from '../session';
+import { createUserBar } from '../ui/userbar';
 
 /** The features of a day's routes (none without a campaign or a day). */
 type Routes = Pick<Awaited<ReturnType<typeof fetchRoutes>>, 'features'>;
@@ -31,6 +33,7 @@ const t = defineStrings(
     notes: '备注',
     submit: '提交',
     failed: '提交失败，请重试：{detail}',
+    held: '会话已过期：这条记录已保存在本机，登录后自动发送。',
     progress: '已走访 {n} / {total} 站',
   },
   {
@@ -49,6 +52,7 @@ const t = defineStrings(
     notes: 'Notes',
     submit: 'Submit',
     failed: 'Not sent, try again: {detail}',
+    held: 'Session ended: this visit is kept on this device and sent after you sign in.',
     progress: '{n} of {total} stops visited',
   },
 );
@@ -108,6 +112,57 @@ function sent(campaign: number, building: number): void {
   }
 }
 
+/** Where visits refused for an ended session wait for the next login, on this device. */
+const OUTBOX_KEY = 'rentgrid.outbox';
+
+function readStored<T>(key: string, fallback: T): T {
+  try {
+    const raw = window.localStorage.getItem(key);
+    return raw ? (JSON.parse(raw) as T) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function writeStored(key: string, value: unknown): void {
+  try {
+    if (value === undefined) window.localStorage.removeItem(key);
+    else window.localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Storage disabled: kept for this page only.
+  }
+}
+
+/** Keeps a visit (with its client id) for sending after the next login. */
+function hold(body: VisitBody): void {
+  const outbox = readStored<VisitBody[]>(OUTBOX_KEY, []).filter((b) => b.client_id !== body.client_id);
+  writeStored(OUTBOX_KEY, [...outbox, body]);
+}
+
+/**
+ * Sends the visits held while signed out, each with its own client id (a resend of one the server
+ * already has changes nothing). Answers the buildings now recorded.
+ */
+async function flushOutbox(): Promise<number[]> {
+  const sentNow: number[] = [];
+  for (const body of readStored<VisitBody[]>(OUTBOX_KEY, [])) {
+    try {
+      await postVisit(body);
+      sentNow.push(body.building_id);
+      writeStored(OUTBOX_KEY, readStored<VisitBody[]>(OUTBOX_KEY, []).filter((b) => b.client_id !== body.client_id));
+      if (body.campaign_id != null) sent(body.campaign_id, body.building_id);
+    } catch {
+      // Kept for the next try.
+    }
+  }
+  return sentNow;
+}
+
+/** A stop's typed, unsent answers, kept on the device so a reload or a new login keeps them. */
+function draftKey(building: number): string {
+  return `rentgrid.draft.${building}`;
+}
+
 /** Builds the form's visit: found units share the persons found; hazards go into the notes. */
 function visitFrom(form: HTMLFormElement, base: VisitBody): VisitBody {
   const data = new FormData(form);
@@ -137,7 +192,17 @@ export function mountField(root: HTMLElement): () => void {
   const done = new Set<number>();
   /** What was typed into each stop's form and not yet sent, by building (kept across redraws). */
   const drafts = new Map<number, Map<string, string | boolean>>();
+  const userBar = createUserBar();
   root.replaceChildren(section);
+  const user = me();
+  /** Visits held while signed out go first. */
+  const flushed = flushOutbox().then((buildings) => {
+    for (const b of buildings) {
+      done.add(b);
+      drafts.delete(b);
+      writeStored(draftKey(b), undefined);
+    }
+  });
 
   /** The campaign, the day and its routes (for every caseworker), fetched once per page. */
   let data: Promise<{ campaign: Campaign | undefined; date: string; routes: Routes }> | undefined;
@@ -151,6 +216,7 @@ export function mountField(root: HTMLElement): () => void {
     })());
 
   const render = async () => {
+    await flushed;
     const { campaign, date, routes } = await load();
     if (stopped) return;
     if (!campaign) {
@@ -159,7 +225,9 @@ export function mountField(root: HTMLElement): () => void {
     }
     const q = new URLSearchParams(window.location.search);
     const workers = [...new Set(routes.features.map((f) => f.properties.caseworker_id))];
-    const me = Number(q.get('caseworker')) || workers[0];
+    // A caseworker sees their own stops; the command center and supervisors may pick one.
+    const own = user?.role === 'caseworker' ? (user.scope.caseworker ?? undefined) : undefined;
+    const me = own ?? (Number(q.get('caseworker')) || workers[0]);
     const stops: Stop[] = routes.features
       .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === me)
       .map((f) => ({ order: f.properties.order ?? 0, building: f.properties.building_id ?? 0, address: f.properties.address ?? '' }))
@@ -185,12 +253,18 @@ export function mountField(root: HTMLElement): () => void {
           await postVisit({ ...body, client_id: clientId(campaign.id, stop.building) });
           sent(campaign.id, stop.building);
           drafts.delete(stop.building);
+          writeStored(draftKey(stop.building), undefined);
           done.add(stop.building);
           item.classList.add('rg-visited');
           status.textContent = t('done');
           showProgress();
         } catch (error) {
           button.disabled = false;
+          if (error instanceof ApiError && error.status === 401) {
+            hold({ ...body, client_id: clientId(campaign.id, stop.building) });
+            status.textContent = t('held');
+            return;
+          }
           status.textContent = t('failed', { detail: error instanceof Error ? error.message : String(error) });
         }
       };
@@ -208,6 +282,10 @@ export function mountField(root: HTMLElement): () => void {
         h('label', null, t('notes'), h('textarea', { name: 'notes', maxlength: 1000, rows: 2 })),
         submit,
       );
+      if (!drafts.has(stop.building)) {
+        const stored = readStored<[string, string | boolean][]>(draftKey(stop.building), []);
+        if (stored.length) drafts.set(stop.building, new Map(stored));
+      }
       for (const [name, value] of drafts.get(stop.building) ?? []) {
         const field = form.elements.namedItem(name);
         if (field instanceof HTMLInputElement && field.type === 'checkbox') field.checked = value === true;
@@ -219,6 +297,7 @@ export function mountField(root: HTMLElement): () => void {
         const draft = drafts.get(stop.building) ?? new Map<string, string | boolean>();
         draft.set(field.name, field instanceof HTMLInputElement && field.type === 'checkbox' ? field.checked : field.value);
         drafts.set(stop.building, draft);
+        writeStored(draftKey(stop.building), [...draft]);
       });
       form.addEventListener('submit', (event) => {
         event.preventDefault();
@@ -241,8 +320,8 @@ export function mountField(root: HTMLElement): () => void {
     const lang = h('button', { type: 'button', class: 'rg-lang', 'aria-label': tApp('switchLangLabel') }, tApp('switchLang'));
     lang.addEventListener('click', () => setLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN'));
     section.replaceChildren(
-      h('header', { class: 'rg-field-head' }, h('h1', null, t('title', { date })), lang),
-      select,
+      h('header', { class: 'rg-field-head' }, h('h1', null, t('title', { date })), userBar.element, lang),
+      ...(own === undefined ? [select] : []),
       progress,
       stops.length ? list : h('p', null, t('noStops')),
     );
@@ -259,6 +338,7 @@ export function mountField(root: HTMLElement): () => void {
   return () => {
     stopped = true;
     off();
+    userBar.destroy();
     delete document.documentElement.dataset.ready;
   };
 }
