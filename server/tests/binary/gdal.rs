@@ -10,10 +10,9 @@
 
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use crate::http::get_with;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 const COLLECTIONS: [&str; 6] = ["grids", "streets", "communities", "buildings", "rental_units", "workplaces"];
 
@@ -50,27 +49,30 @@ fn rentgrid(args: &[&str]) -> Command {
     cmd
 }
 
-/// A GET over plain HTTP/1.0 that must answer 200: the body's bytes.
-fn get_ok(addr: &str, path: &str, accept: &str) -> Vec<u8> {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n").expect("write");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let body = raw.split_off(split + 4);
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{path}: {head}\n{}",
-        String::from_utf8_lossy(&body)
-    );
-    body
+/// A GET as the holder of `token` that must answer 200: the body's bytes.
+fn get_ok(addr: &str, token: &str, path: &str, accept: &str) -> Vec<u8> {
+    let answer = get_with(addr, path, token, accept);
+    assert_eq!(answer.status, 200, "{path}: {}\n{}", answer.head, answer.text());
+    answer.body
 }
 
-/// A JSON GET over plain HTTP/1.0.
-fn get_json(addr: &str, path: &str) -> Value {
-    serde_json::from_slice(&get_ok(addr, path, "application/json")).expect("JSON")
+/// A JSON GET as the holder of `token`.
+fn get_json(addr: &str, token: &str, path: &str) -> Value {
+    serde_json::from_slice(&get_ok(addr, token, path, "application/json")).expect("JSON")
+}
+
+/// `ogrinfo` reading over HTTP with `Authorization: Bearer token`, as QGIS and GDAL users are
+/// told to (README): the header is GDAL's `GDAL_HTTP_HEADERS` configuration option.
+fn ogrinfo_http(token: &str, args: &[&str]) -> String {
+    let out = Command::new("ogrinfo")
+        .args(args)
+        .env("CPL_DEBUG", "OFF")
+        .env("GDAL_HTTP_HEADERS", format!("Authorization: Bearer {token}"))
+        .output()
+        .expect("run ogrinfo");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "ogrinfo {args:?} failed: {stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A tile property as ogrinfo prints it.
@@ -116,8 +118,14 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
         .expect("rentgrid did not say where it listens");
     let root = format!("OAPIF:http://{addr}/");
 
+    // Without a token GDAL is refused (401); with the demo center's token it reads everything.
+    let refused = Command::new("ogrinfo").args(["-ro", "-so", &root, "grids"]).output().expect("run ogrinfo");
+    assert!(!refused.status.success(), "ogrinfo read the grids without a token");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("401"), "{}", String::from_utf8_lossy(&refused.stderr));
+    let token = crate::http::demo_token(&addr, "center");
+
     // Every collection is a layer.
-    let summary = ogrinfo(&["-ro", "-so", &root]);
+    let summary = ogrinfo_http(&token, &["-ro", "-so", &root]);
     eprintln!("ogrinfo -ro -so {root}\n{summary}");
     let layers: BTreeSet<&str> = summary
         .lines()
@@ -130,10 +138,11 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
 
     // Reading a layer whole, 50 features a page, gives every feature once.
     for (layer, page_size) in [("grids", "50"), ("streets", "3"), ("buildings", "500")] {
-        let matched = get_json(&addr, &format!("/collections/{layer}/items?limit=1"))["numberMatched"]
+        let matched = get_json(&addr, &token, &format!("/collections/{layer}/items?limit=1"))["numberMatched"]
             .as_u64()
             .expect("numberMatched");
-        let dump = ogrinfo(&["-ro", "-al", "-geom=SUMMARY", "-oo", &format!("PAGE_SIZE={page_size}"), &root, layer]);
+        let dump =
+            ogrinfo_http(&token, &["-ro", "-al", "-geom=SUMMARY", "-oo", &format!("PAGE_SIZE={page_size}"), &root, layer]);
         let fids: Vec<&str> =
             dump.lines().filter_map(|l| l.strip_prefix(&format!("OGRFeature({layer}):"))).map(str::trim).collect();
         let distinct: BTreeSet<&str> = fids.iter().copied().collect();
@@ -144,7 +153,7 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
         );
         assert_eq!(fids.len() as u64, matched, "{layer}: features read across pages vs numberMatched");
         assert_eq!(distinct.len(), fids.len(), "{layer}: a feature came twice");
-        let count = ogrinfo(&["-ro", "-so", "-oo", &format!("PAGE_SIZE={page_size}"), &root, layer]);
+        let count = ogrinfo_http(&token, &["-ro", "-so", "-oo", &format!("PAGE_SIZE={page_size}"), &root, layer]);
         let reported = count
             .lines()
             .find_map(|l| l.strip_prefix("Feature Count: "))
@@ -155,11 +164,12 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
 
     // A property filter: GDAL learns from the OpenAPI document (`service-desc`) that `reg_status`
     // is a query parameter of the grids' items and sends the -where clause to the server.
-    let below = get_json(&addr, "/collections/grids/items?limit=1&reg_status=below")["numberMatched"]
+    let below = get_json(&addr, &token, "/collections/grids/items?limit=1&reg_status=below")["numberMatched"]
         .as_u64()
         .expect("numberMatched");
     let out = Command::new("ogrinfo")
         .args(["-ro", "-al", "-geom=NO", "--debug", "on", "-where", "reg_status = 'below'", &root, "grids"])
+        .env("GDAL_HTTP_HEADERS", format!("Authorization: Bearer {token}"))
         .output()
         .expect("run ogrinfo");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -172,7 +182,7 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
     assert!(fetched.iter().any(|l| l.contains("reg_status=below")), "the filter did not reach the server");
 
     // A bbox: ogrinfo -spat reads what the API finds in the box.
-    let grids = get_json(&addr, "/collections/grids?f=json");
+    let grids = get_json(&addr, &token, "/collections/grids?f=json");
     let b: Vec<f64> = grids["extent"]["spatial"]["bbox"][0]
         .as_array()
         .expect("bbox")
@@ -184,11 +194,14 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
     let spat = [cx - w, cy - h, cx + w, cy + h].map(|v| v.to_string());
     let in_box = get_json(
         &addr,
+        &token,
         &format!("/collections/buildings/items?limit=1&bbox={},{},{},{}", spat[0], spat[1], spat[2], spat[3]),
     )["numberMatched"]
         .as_u64()
         .expect("numberMatched");
-    let dump = ogrinfo(&[
+    let dump = ogrinfo_http(
+        &token,
+        &[
         "-ro",
         "-al",
         "-geom=NO",
@@ -201,7 +214,8 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
         &spat[3],
         &root,
         "buildings",
-    ]);
+    ],
+    );
     let read = dump.lines().filter(|l| l.starts_with("OGRFeature(buildings):")).count() as u64;
     eprintln!("buildings in the box: ogrinfo read {read}, numberMatched {in_box}");
     // GDAL keeps features whose geometry meets the box: at most those whose bounding box does.
@@ -210,14 +224,14 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
     // GDAL's MVT driver reads a grid tile at zoom 12 and a building tile at zoom 16 straight from
     // their URLs: the same features (ids) and properties as our decoder finds in those bytes.
     // Both at a building's corner, so neither tile is empty.
-    let building = get_json(&addr, "/collections/buildings/items?limit=1");
+    let building = get_json(&addr, &token, "/collections/buildings/items?limit=1");
     let corner = &building["features"][0]["geometry"]["coordinates"][0][0];
     let (bx, by) = (corner[0].as_f64().expect("longitude"), corner[1].as_f64().expect("latitude"));
     let centre = geo::Rect::new(geo::coord! { x: bx, y: by }, geo::coord! { x: bx, y: by });
     for (layer, z, field) in [("grids", 12, "code"), ("buildings", 16, "kind")] {
         let t = rentgrid_tiles::tile::tiles_touching_at(centre, z, 0.0).tiles().next().expect("a tile");
         let path = format!("/tiles/{layer}/{}/{}/{}.pbf", t.z, t.x, t.y);
-        let ours = rentgrid_tiles::decode::decode(&get_ok(&addr, &path, "application/vnd.mapbox-vector-tile"))
+        let ours = rentgrid_tiles::decode::decode(&get_ok(&addr, &token, &path, "application/vnd.mapbox-vector-tile"))
             .expect("our tile decodes");
         let ours = ours.iter().find(|l| l.name == layer).unwrap_or_else(|| panic!("{path} has no {layer} layer"));
         let expected: BTreeSet<(u64, String)> = ours
@@ -225,7 +239,7 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
             .iter()
             .map(|f| (f.id.expect("feature id"), f.props.get(field).map(text).unwrap_or_default()))
             .collect();
-        let dump = ogrinfo(&["-ro", "-al", "-geom=SUMMARY", &format!("MVT:http://{addr}{path}"), layer]);
+        let dump = ogrinfo_http(&token, &["-ro", "-al", "-geom=SUMMARY", &format!("MVT:http://{addr}{path}"), layer]);
         // Each `OGRFeature(grids):N` (GDAL's own numbering) is followed by indented fields, the
         // tile's feature id among them as `mvt_id (Integer64) = 17`.
         let mut read = BTreeSet::new();
@@ -290,9 +304,10 @@ fn the_data_directory_is_a_geopackage_gdal_opens() {
         .map_while(Result::ok)
         .find_map(|l| l.strip_prefix("listening on http://").map(|a| a.trim().to_string()))
         .expect("rentgrid did not say where it listens");
-    let health = get_json(&addr, "/health");
+    let health = crate::http::request(&addr, "GET", "/health", &[("Accept", "application/json")], b"").json();
+    let token = crate::http::demo_token(&addr, "center");
     let matched = |c: &str| {
-        get_json(&addr, &format!("/collections/{c}/items?limit=1"))["numberMatched"].as_u64().expect("numberMatched")
+        get_json(&addr, &token, &format!("/collections/{c}/items?limit=1"))["numberMatched"].as_u64().expect("numberMatched")
     };
     let workplaces = matched("workplaces");
     drop(server);

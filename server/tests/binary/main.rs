@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod gdal;
+mod http;
 mod import;
 mod roundtrip;
 mod serve;

@@ -2,9 +2,9 @@
 //! demo city, prints where it listens, and serves 400+ grids whose KPIs add up to the street and
 //! district totals; on a PostGIS database it refuses a schema it does not know until migrated.
 
+use crate::http::{demo_token, get_with, request};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,27 +17,11 @@ impl Drop for Server {
     }
 }
 
-/// A plain HTTP/1.0 GET (the server then closes the connection after the body).
-fn get(addr: &str, path: &str) -> (u16, String) {
-    get_as(addr, path, "application/json")
-}
-
-fn get_as(addr: &str, path: &str, accept: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n").expect("write");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let text = String::from_utf8(raw).expect("utf-8");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a response head");
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status");
-    (status, body.to_string())
-}
-
-fn json(addr: &str, path: &str) -> Value {
-    let (status, body) = get(addr, path);
-    assert_eq!(status, 200, "{path}: {body}");
-    serde_json::from_str(&body).expect("JSON")
+/// A JSON GET as the holder of `token`, which must answer 200.
+fn json(addr: &str, token: &str, path: &str) -> Value {
+    let answer = get_with(addr, path, token, "application/json");
+    assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+    answer.json()
 }
 
 /// Starts `rentgrid` with `args`; returns it, the address it listens on, and a thread
@@ -77,11 +61,15 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
     let (server, addr, said) =
         start(&["serve", "--listen", "127.0.0.1:0", "--data", &data_arg], &[("RENTGRID_WEB", no_web.as_path())]);
 
-    let grids = json(&addr, "/api/grids");
+    // Signed out, the register is closed; the demo center's token opens it.
+    let anonymous = request(&addr, "GET", "/api/grids", &[("Accept", "application/json")], b"");
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text());
+    let token = demo_token(&addr, "center");
+    let grids = json(&addr, &token, "/api/grids");
     let features = grids["features"].as_array().expect("features");
     assert!(features.len() >= 400, "only {} grids", features.len());
-    let streets = json(&addr, "/api/stats?level=street");
-    let district = json(&addr, "/api/stats?level=district");
+    let streets = json(&addr, &token, "/api/stats?level=street");
+    let district = json(&addr, &token, "/api/stats?level=district");
     for k in ["persons", "persons_registered", "rental_units", "rental_units_registered", "pledges_signed"] {
         let from_grids: u64 = features.iter().map(|f| f["properties"][k].as_u64().expect(k)).sum();
         let from_streets: u64 = streets["rows"].as_array().expect("rows").iter().map(|r| r[k].as_u64().expect(k)).sum();
@@ -91,11 +79,11 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
     // The default demo city is the one the README describes.
     let persons = district["rows"][0]["persons"].as_u64().expect("persons");
     assert!((200_000..400_000).contains(&persons), "{persons} persons");
-    let (status, page) = get_as(&addr, "/", "text/html");
-    assert_eq!(status, 200);
-    assert!(page.contains("web map"), "without a built map, / explains how to build it");
+    let page = request(&addr, "GET", "/", &[("Accept", "text/html")], b"");
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("web map"), "without a built map, / explains how to build it");
     // A client asking for JSON gets the OGC API landing page instead.
-    let landing = json(&addr, "/");
+    let landing = json(&addr, &token, "/");
     assert!(landing["links"].as_array().expect("links").iter().any(|l| l["rel"] == "conformance"), "{landing}");
 
     drop(server);
@@ -121,7 +109,9 @@ fn postgis_serve_refuses_an_unknown_schema_until_migrated_then_seeds_itself() {
 
     let (server, addr, said) =
         start(&["serve", "--listen", "127.0.0.1:0", "--scale", "0.05", "--database-url", &db.url], &[]);
-    let health = json(&addr, "/health");
+    let health = request(&addr, "GET", "/health", &[("Accept", "application/json")], b"");
+    assert_eq!(health.status, 200, "/health needs no sign-in: {}", health.text());
+    let health = health.json();
     assert_eq!(health["store"], "postgis");
     assert!(health["grids"].as_u64().expect("grids") >= 280);
     drop(server);
