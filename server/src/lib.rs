@@ -7,6 +7,7 @@ pub mod campaign;
 pub mod coverage;
 pub mod error;
 pub mod export;
+pub mod identity;
 pub mod ingest;
 pub mod scope;
 pub mod startup;

@@ -46,6 +46,7 @@ pub(super) const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=
         (name = "API", description = "the web map's JSON endpoints"),
         (name = "Campaigns", description = "蚕食法 sweep campaigns and the unregistered candidates"),
         (name = "Tiles", description = "vector tiles and their TileJSON"),
+        (name = "Access", description = "login, logout, the logged-in user and their API tokens"),
         (name = "System", description = "operations"),
     )
 )]
