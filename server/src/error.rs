@@ -25,9 +25,15 @@ pub enum ApiError {
     /// Conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// The caller is not logged in, or their credential is wrong, expired or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The caller may not have this.
     #[error("{0}")]
     Forbidden(String),
+    /// Too many attempts (failed logins): try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Our fault.
     #[error("internal error")]
     Internal(String),
@@ -40,7 +46,9 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -75,7 +83,8 @@ impl IntoResponse for ApiError {
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exception {
-    /// A stable machine code: bad_request, not_found, unprocessable, conflict, forbidden, internal.
+    /// A stable machine code: bad_request, unauthorized, not_found, unprocessable, conflict, forbidden,
+    /// too_many_requests, internal.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
@@ -96,4 +105,7 @@ pub enum StartupError {
     /// The demo generator refused its options.
     #[error(transparent)]
     Demo(#[from] demo::DemoError),
+    /// A user could not be added.
+    #[error(transparent)]
+    User(#[from] crate::identity::UserError),
 }

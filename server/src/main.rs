@@ -5,7 +5,12 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::demo::{DEFAULT_AS_OF, DEFAULT_SEED, DemoOptions};
+use rentgrid_server::access::Role;
+use rentgrid_server::access::demo_users::DEMO_USERS;
+use rentgrid_server::access::lockout::Policy;
+use rentgrid_server::access::session::Timeouts;
 use rentgrid_server::export::{self, Format, Lang, Layer};
+use rentgrid_server::identity::{Actor, Identity, NewUserRequest, system_clock};
 use rentgrid_server::ingest::{self, Kind};
 use rentgrid_server::startup::{self, StoreLocation};
 use rentgrid_server::store::dates::parse_date;
@@ -79,6 +84,12 @@ enum Command {
         /// Memory for built vector tiles, in MiB; 0 builds every tile on request (for measuring).
         #[arg(long, env = "RENTGRID_TILE_CACHE_MB", default_value_t = 256)]
         tile_cache_mb: u64,
+        /// A session ends after this many minutes without a request.
+        #[arg(long, env = "RENTGRID_SESSION_IDLE_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+        session_idle_minutes: u32,
+        /// A session ends this many hours after login, however busy.
+        #[arg(long, env = "RENTGRID_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..))]
+        session_max_hours: u32,
     },
     /// Generate the demo city (海曙区, Ningbo) into a data directory.
     ///
@@ -162,6 +173,21 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Manage the users who may log in: add, list, disable, set a password.
+    ///
+    /// Roles: center (the district), supervisor (--street), caseworker (--caseworker, their
+    /// contracted grids), leader (aggregates), and the administrators sysadmin (users and
+    /// tokens), secadmin (roles and scopes), auditor (the audit log). Example:
+    /// echo 'a long passphrase' | rentgrid user add --username li --role supervisor --street 330203001000 --password-stdin
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// The audit log (留痕): `rentgrid audit verify` checks its hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Write the OpenAPI 3.1 document of the HTTP API (what `GET /api` answers, without the
     /// caller's server URL) as JSON, to a file or to standard output.
     ///
@@ -171,6 +197,132 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from the first line of standard input.
+    Add {
+        /// Login name: letters, digits and _ . -
+        #[arg(long)]
+        username: String,
+        /// center, supervisor, caseworker, leader, sysadmin, secadmin or auditor.
+        #[arg(long)]
+        role: String,
+        /// The street code a supervisor answers for, e.g. 330203001000.
+        #[arg(long)]
+        street: Option<String>,
+        /// Grid codes given explicitly, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        grids: Vec<String>,
+        /// The caseworker id of a caseworker user (their contracted grids follow the contracts).
+        #[arg(long)]
+        caseworker: Option<u32>,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the users (never their passwords).
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Disable a user: they can no longer log in, and their sessions and tokens stop working.
+    Disable {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set a user's password (from standard input); lifts a lockout and ends their sessions.
+    Passwd {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Read the password from standard input (required).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain: exits 0 with "N rows, chain intact", or 1 naming the
+    /// first row that was edited, removed or inserted by hand.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// The first line of standard input, without its line ending.
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+async fn user(command: UserCommand) -> anyhow::Result<()> {
+    let identity = Identity::default();
+    match command {
+        UserCommand::Add { username, role, street, grids, caseworker, password_stdin: _, store } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let password = password_from_stdin()?;
+            let opened = startup::open_store(&store.location(), false).await?;
+            let request = NewUserRequest { username: username.clone(), role, street, grids, caseworker, password };
+            identity.add_user(opened.as_ref(), request, &Actor::Cli).await?;
+            eprintln!("added {username} ({role})");
+        }
+        UserCommand::List { store } => {
+            let opened = startup::open_store(&store.location(), false).await?;
+            println!("username\trole\tstreet\tgrids\tcaseworker\tstatus\tcreated");
+            let now = identity.now();
+            for u in opened.users().await? {
+                let status = if u.disabled {
+                    "disabled"
+                } else if u.locked_until.is_some_and(|t| t > now) {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{status}\t{}",
+                    u.username,
+                    u.role,
+                    u.street.unwrap_or_default(),
+                    u.grids.join(","),
+                    u.caseworker.map(|c| c.to_string()).unwrap_or_default(),
+                    rentgrid_server::store::dates::fmt_instant(u.created_at)
+                );
+            }
+        }
+        UserCommand::Disable { username, store } => {
+            let opened = startup::open_store(&store.location(), false).await?;
+            let now = identity.now();
+            let event = Actor::Cli.event(now, "user_disable", format!("user {username}"));
+            opened.set_disabled(&username, true, now, &event).await?;
+            eprintln!("disabled {username}: their sessions ended, their tokens no longer work");
+        }
+        UserCommand::Passwd { username, password_stdin: _, store } => {
+            let password = password_from_stdin()?;
+            let hash = rentgrid_server::identity::hash_password(&password).await?;
+            let opened = startup::open_store(&store.location(), false).await?;
+            let now = identity.now();
+            let event = Actor::Cli.event(now, "user_passwd", format!("user {username}"));
+            opened.set_password(&username, &hash, now, &event).await?;
+            eprintln!("set the password of {username}; their sessions ended");
+        }
+    }
+    Ok(())
 }
 
 fn parse_targets(s: &str) -> anyhow::Result<Targets> {
@@ -232,6 +384,11 @@ async fn seed(store: &dyn Store, at: &StoreLocation, opts: &DemoOptions) -> anyh
     if let Ok(Some(pb)) = save_bar.lock().map(|mut s| s.take()) {
         pb.finish_and_clear();
     }
+    let users = startup::seed_demo_users(store, &city, &Identity::default()).await?;
+    eprintln!(
+        "demo users: {users} ({}, and cw<id> for each caseworker; passwords as listed in the README)",
+        DEMO_USERS.iter().map(|u| u.username).collect::<Vec<_>>().join(", ")
+    );
     eprintln!(
         "demo city ready: {} streets, {} communities, {} grids, {} buildings, {} rental units, {} persons, {} caseworkers",
         city.streets.len(),
@@ -455,13 +612,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::User { command } => user(command).await,
+        Command::Audit { command: AuditCommand::Verify { store } } => {
+            let opened = startup::open_store(&store.location(), false).await?;
+            match opened.verify_audit().await? {
+                Ok(n) => {
+                    println!("{n} rows, chain intact");
+                    Ok(())
+                }
+                Err(broken) => bail!("the audit log is broken: {broken}"),
+            }
+        }
         Command::Migrate { store } => {
             let at = store.location();
             startup::open_store(&at, true).await?;
             eprintln!("{} is at the current schema", describe(&at));
             Ok(())
         }
-        Command::Serve { store, listen, web, targets, seed: s, scale, tile_cache_mb } => {
+        Command::Serve {
+            store,
+            listen,
+            web,
+            targets,
+            seed: s,
+            scale,
+            tile_cache_mb,
+            session_idle_minutes,
+            session_max_hours,
+        } => {
             let targets = targets.as_deref().map(parse_targets).transpose()?.unwrap_or_default();
             let web = web.or_else(|| Some(PathBuf::from("web-map/dist")).filter(|p| p.join("index.html").is_file()));
             let opts = DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF };
@@ -472,9 +650,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("{} holds no data yet: seeding the demo city", describe(&at));
                 seed(store.as_ref(), &at, &opts).await?;
             }
+            let timeouts = Timeouts {
+                idle: time::Duration::minutes(session_idle_minutes.into()),
+                absolute: time::Duration::hours(session_max_hours.into()),
+            };
+            let identity = Identity::new(timeouts, Policy::default(), system_clock());
+            if let Some(password) = startup::ensure_first_admin(store.as_ref(), &identity).await? {
+                let line = "=".repeat(72);
+                eprintln!(
+                    "{line}\nfirst start: created the administrator {:?} (role sysadmin)\n  one-time password: \
+                     {password}\nIt is shown only now. Log in, then set your own with\n  rentgrid user passwd \
+                     --username {} --password-stdin\n{line}",
+                    startup::FIRST_ADMIN,
+                    startup::FIRST_ADMIN
+                );
+            }
             let state = startup::state_for(store, targets, web.clone())
                 .await?
-                .with_tile_cache(tile_cache_mb.saturating_mul(1 << 20));
+                .with_tile_cache(tile_cache_mb.saturating_mul(1 << 20))
+                .with_identity(identity);
             match &web {
                 Some(w) => eprintln!("serving the web map from {}", w.display()),
                 None => eprintln!("web map not built (web-map/dist): serving the API only"),
@@ -483,7 +677,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
             println!("listening on http://{addr}");
-            axum::serve(listener, rentgrid_server::app(state))
+            // With the peer address, for the lockout of source addresses and the audit log.
+            axum::serve(listener, rentgrid_server::app(state).into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

@@ -40,6 +40,7 @@ struct Inner {
     history: Mutex<Option<(u64, Arc<History>)>>,
     hotspots: Mutex<(u64, HashMap<String, Arc<String>>)>,
     estimate: Mutex<Option<(u64, Arc<Estimate>)>>,
+    identity: crate::identity::Identity,
 }
 
 /// The unregistered-candidate estimate of one snapshot on one day, with the roster campaign
@@ -77,6 +78,7 @@ impl AppState {
                 history: Mutex::new(None),
                 hotspots: Mutex::new((0, HashMap::new())),
                 estimate: Mutex::new(None),
+                identity: crate::identity::Identity::default(),
             }),
         }
     }
@@ -88,6 +90,20 @@ impl AppState {
             inner.tiles = TileCache::new(bytes);
         }
         self
+    }
+
+    /// The same state with `identity` (its session timeouts, lockout rule and clock). Call it
+    /// before the state is cloned; later it changes nothing.
+    pub fn with_identity(mut self, identity: crate::identity::Identity) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.identity = identity;
+        }
+        self
+    }
+
+    /// Logins, sessions and tokens.
+    pub fn identity(&self) -> &crate::identity::Identity {
+        &self.inner.identity
     }
 
     /// Built vector tiles and the map geometry they are drawn with.

@@ -31,6 +31,28 @@ pub(crate) trait Driver: Send + Sync + 'static {
     async fn fetch(c: &mut <Self::Db as sqlx::Database>::Connection, q: Sql) -> Result<Vec<Row>>;
 }
 
+/// The [`Driver`] of a sqlx backend `$backend` on database `$db` with connections `$conn`, from
+/// its module's `render(Sql) -> (String, Vec<Value>)`, `bound(text, params) -> Result<Query>`
+/// and `run(executor, Sql) -> Result<Vec<Row>>`: the part every sqlx backend writes alike.
+macro_rules! sqlx_driver {
+    ($backend:ty, $db:ty, $conn:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::backend::Driver for $backend {
+            type Db = $db;
+
+            async fn execute(c: &mut $conn, q: $crate::sql::Sql) -> $crate::Result<u64> {
+                let (text, params) = render(q);
+                Ok(bound(&text, params)?.execute(c).await?.rows_affected())
+            }
+
+            async fn fetch(c: &mut $conn, q: $crate::sql::Sql) -> $crate::Result<Vec<$crate::value::Row>> {
+                run(c, q).await
+            }
+        }
+    };
+}
+pub(crate) use sqlx_driver;
+
 /// A transaction of a sqlx backend.
 pub(crate) struct SqlxTx<D: Driver>(pub(crate) sqlx::Transaction<'static, D::Db>);
 

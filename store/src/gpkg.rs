@@ -7,7 +7,7 @@ mod legacy;
 
 pub use legacy::LEGACY_FILE_NAME;
 
-use crate::backend::{Backend, Conn, Driver, SqlxTx};
+use crate::backend::{Backend, Conn, SqlxTx};
 use crate::dates::fmt_date;
 use crate::sql::{Bulk, Sql};
 use crate::value::{Row, Value, read_rows};
@@ -142,51 +142,24 @@ async fn run<'c>(e: impl Executor<'c, Database = Sqlite>, q: Sql) -> Result<Vec<
     read_rows(bound(&text, params)?.fetch_all(e).await?, decode)
 }
 
-/// A value by its storage class: a blob is a GeoPackage geometry.
-fn decode(r: &SqliteRow, i: usize, ty: &str) -> Result<Value> {
-    Ok(match ty {
-        "INTEGER" | "BIGINT" | "INT" | "BOOLEAN" => Value::Int(Some(r.try_get_unchecked(i)?)),
-        "REAL" | "NUMERIC" => Value::Real(Some(r.try_get_unchecked(i)?)),
-        "BLOB" => {
-            let blob: Vec<u8> = r.try_get_unchecked(i)?;
-            let g = Geometry::from_wkb(&mut blob.as_slice(), WkbDialect::Geopackage)
-                .map_err(|e| StoreError::Corrupt { what: "geometry", id: i.to_string(), reason: e.to_string() })?;
-            Value::Geom(Some(Box::new(g)))
-        }
-        _ => Value::Text(Some(r.try_get_unchecked(i)?)),
-    })
-}
-
-#[async_trait]
-impl Driver for Gpkg {
-    type Db = Sqlite;
-
-    async fn execute(c: &mut SqliteConnection, q: Sql) -> Result<u64> {
-        let (text, params) = render(q);
-        Ok(bound(&text, params)?.execute(c).await?.rows_affected())
-    }
-
-    async fn fetch(c: &mut SqliteConnection, q: Sql) -> Result<Vec<Row>> {
-        run(c, q).await
-    }
-}
+crate::backend::sqlx_driver!(Gpkg, Sqlite, SqliteConnection);
 
 #[async_trait]
 impl Backend for Gpkg {
-    fn name(&self) -> &'static str {
-        "sqlite"
-    }
-
-    fn location(&self) -> String {
-        self.path.display().to_string()
-    }
-
     async fn begin(&self) -> Result<Box<dyn Conn>> {
         Ok(Box::new(SqlxTx::<Gpkg>(self.pool.begin().await?)))
     }
 
     async fn fetch(&self, q: Sql) -> Result<Vec<Row>> {
         run(&self.pool, q).await
+    }
+
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn location(&self) -> String {
+        self.path.display().to_string()
     }
 
     fn bulk(&self, b: &Bulk<'_>, rows: Vec<Vec<Value>>) -> Sql {
@@ -216,4 +189,19 @@ impl Backend for Gpkg {
     fn after_explicit_ids(&self, _table: &str) -> Option<Sql> {
         None
     }
+}
+
+/// A value by its storage class: a blob is a GeoPackage geometry.
+fn decode(r: &SqliteRow, i: usize, ty: &str) -> Result<Value> {
+    Ok(match ty {
+        "INTEGER" | "BIGINT" | "INT" | "BOOLEAN" => Value::Int(Some(r.try_get_unchecked(i)?)),
+        "REAL" | "NUMERIC" => Value::Real(Some(r.try_get_unchecked(i)?)),
+        "BLOB" => {
+            let blob: Vec<u8> = r.try_get_unchecked(i)?;
+            let g = Geometry::from_wkb(&mut blob.as_slice(), WkbDialect::Geopackage)
+                .map_err(|e| StoreError::Corrupt { what: "geometry", id: i.to_string(), reason: e.to_string() })?;
+            Value::Geom(Some(Box::new(g)))
+        }
+        _ => Value::Text(Some(r.try_get_unchecked(i)?)),
+    })
 }

@@ -2,8 +2,9 @@
 //! (the default: QGIS and GDAL open it as it is) or in PostGIS; each is a Cargo feature (`gpkg`,
 //! `postgis`). The SQL and the business rules are written once, over the small [`Backend`] each
 //! database gives (its connection, migrations and dialect), and offered through narrow traits by
-//! concern: [`Register`] reads, the [`VisitLog`], [`Imports`], [`Contracts`], [`Campaigns`] and the person-level
-//! reads of [`Persons`].
+//! concern: [`Register`] reads, the [`VisitLog`], [`Imports`], [`Contracts`] and [`Campaigns`],
+//! the person-level reads of [`Persons`], the users and their sessions and tokens ([`Access`])
+//! and the hash-chained [`AuditLog`].
 //! [`Store`] is all of them. Every write is one transaction; the caller applies the returned
 //! [`StatsDelta`](rentgrid_geodata::StatsDelta) to the Atlas only after the commit.
 //!
@@ -13,6 +14,8 @@
 //! fn visit_log(store: &dyn Store) -> &dyn VisitLog { store }
 //! ```
 
+pub mod access;
+pub mod audit;
 pub mod backend;
 pub mod campaigns;
 pub mod contracts;
@@ -35,6 +38,8 @@ pub mod testing;
 pub mod value;
 pub mod visits;
 
+pub use access::{Access, ApiToken, LockRule, NewUser, Session, User};
+pub use audit::{AuditEntry, AuditEvent, AuditLog, AuditRow, ChainError};
 pub use backend::Backend;
 pub use campaigns::Campaigns;
 pub use contracts::Contracts;
@@ -44,9 +49,9 @@ pub use register::{Cell, Ledger, Register, StoreInfo};
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.
-pub trait Store: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Send + Sync {}
+pub trait Store: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync {}
 
-impl<T: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Send + Sync> Store for T {}
+impl<T: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync> Store for T {}
 
 /// The store over backend `B`: the SQL written once, run on `B`.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 //! statements per table; writers lock the tables they allocate ids in, and a visit's client id
 //! takes an advisory lock, so several servers can share the database.
 
-use crate::backend::{Backend, Conn, Driver, SqlxTx};
+use crate::backend::{Backend, Conn, SqlxTx};
 use crate::sql::{Bulk, Sql};
 use crate::value::{Row, Value, read_rows};
 use crate::{Result, SqlStore, StoreError};
@@ -83,16 +83,23 @@ impl SqlStore<Postgis> {
         Ok(())
     }
 
-    /// Empties every table of the register (for `rentgrid demo --force`), in one statement.
+    /// Empties every table of the register, its users and its audit log (for `rentgrid demo
+    /// --force`), in one transaction.
     pub async fn clear(&self) -> Result<()> {
+        let mut tx = self.db.pool.begin().await?;
         sqlx::query(
             "TRUNCATE meta, districts, streets, communities, grids, blocks, roads, buildings, landlords, rental_units, \
              households, workplaces, persons, caseworkers, caseworker_grids, visits, spot_checks, tips, demo_hidden, \
-             territory_proposals, territory_audit, campaigns, campaign_blocks, campaign_buildings \
-             RESTART IDENTITY CASCADE",
+             territory_proposals, territory_audit, campaigns, campaign_blocks, campaign_buildings, users, sessions, \
+             api_tokens, audit_log RESTART IDENTITY CASCADE",
         )
-        .execute(&self.db.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE audit_head SET seq = 0, hash = $1 WHERE id = 1")
+            .bind(crate::audit::GENESIS)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -181,9 +188,14 @@ fn bound(text: &str, params: Vec<Value>) -> Result<Query<'_, Postgres, PgArgumen
     Ok(q)
 }
 
+/// The statement's text with `$n` placeholders, and its parameters in order.
+fn render(q: Sql) -> (String, Vec<Value>) {
+    q.render(placeholder)
+}
+
 /// Runs `q` on `e`, returning its rows.
 async fn run<'c>(e: impl Executor<'c, Database = Postgres>, q: Sql) -> Result<Vec<Row>> {
-    let (text, params) = q.render(placeholder);
+    let (text, params) = render(q);
     read_rows(bound(&text, params)?.fetch_all(e).await?, decode)
 }
 
@@ -203,19 +215,7 @@ fn decode(r: &PgRow, i: usize, ty: &str) -> Result<Value> {
     })
 }
 
-#[async_trait]
-impl Driver for Postgis {
-    type Db = Postgres;
-
-    async fn execute(c: &mut PgConnection, q: Sql) -> Result<u64> {
-        let (text, params) = q.render(placeholder);
-        Ok(bound(&text, params)?.execute(c).await?.rows_affected())
-    }
-
-    async fn fetch(c: &mut PgConnection, q: Sql) -> Result<Vec<Row>> {
-        run(c, q).await
-    }
-}
+crate::backend::sqlx_driver!(Postgis, Postgres, PgConnection);
 
 #[async_trait]
 impl Backend for Postgis {

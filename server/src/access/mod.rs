@@ -1,10 +1,11 @@
 //! Access control's pure parts: who a user is ([`Role`]), how their password is kept
 //! ([`password`]), when a login is refused ([`lockout`]), how long a session lives ([`session`]),
-//! how a person's fields are masked ([`mask`]) and how the audit log is chained ([`audit`]). No
-//! HTTP and no SQL here: the HTTP layer derives a request's scope from these, the store keeps
-//! their rows.
+//! how a person's fields are masked ([`mask`]); the audit log's chain lives with its rows in the
+//! store ([`audit`], re-exported). No HTTP and no SQL here: the HTTP layer derives a request's
+//! scope from these, the store keeps their rows.
 
-pub mod audit;
+pub use rentgrid_store::audit;
+pub mod demo_users;
 pub mod lockout;
 pub mod mask;
 pub mod password;

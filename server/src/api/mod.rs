@@ -7,6 +7,7 @@ mod extract;
 pub(crate) mod features;
 pub(crate) mod geojson;
 mod hotspots;
+pub mod identity;
 mod imports;
 mod ogc;
 pub(crate) mod openapi;
@@ -65,6 +66,8 @@ pub fn app(state: AppState) -> Router {
     };
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), ogc::landing_at_root))
+        // Outside the routes (and the policy, layered between): who is asking.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), identity::authenticate))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -74,6 +77,11 @@ pub fn app(state: AppState) -> Router {
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(health))
+        .routes(routes!(identity::login))
+        .routes(routes!(identity::logout))
+        .routes(routes!(identity::me))
+        .routes(routes!(identity::create_token, identity::list_tokens))
+        .routes(routes!(identity::revoke_token))
         .routes(routes!(district))
         .routes(routes!(features::grids))
         .routes(routes!(features::grid))

@@ -45,6 +45,7 @@ use utoipa::{OpenApi, PartialSchema, ToSchema};
         (name = "Campaigns", description = "蚕食法 sweep campaigns and the unregistered candidates"),
         (name = "Persons", description = "person records and household cards, masked unless revealed with a reason"),
         (name = "Tiles", description = "vector tiles and their TileJSON"),
+        (name = "Access", description = "login, logout, the logged-in user and their API tokens"),
         (name = "System", description = "operations"),
     )
 )]
