@@ -23,6 +23,9 @@ pub enum ApiError {
     /// Conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// No signed-in user where one is needed.
+    #[error("{0}")]
+    Unauthorized(String),
     /// The caller may not have this.
     #[error("{0}")]
     Forbidden(String),
@@ -38,6 +41,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -73,7 +77,8 @@ impl IntoResponse for ApiError {
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exception {
-    /// A stable machine code: bad_request, not_found, unprocessable, conflict, forbidden, internal.
+    /// A stable machine code: bad_request, not_found, unprocessable, conflict, unauthorized,
+    /// forbidden, internal.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
