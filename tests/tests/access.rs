@@ -12,17 +12,23 @@ mod common;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{Backend, Fixture, get, post_json, principal, signed_in};
+use common::{Backend, Fixture, get, post_json, principal, signed_in, tile_at};
+use geo::BoundingRect;
 use http_body_util::BodyExt;
 use rentgrid_geodata::Caseworker;
 use rentgrid_server::access::policy::{self, Decision, Target};
 use rentgrid_server::access::{Principal, Role};
 use rentgrid_server::api::authorize::AppliedRule;
+use rentgrid_tiles::decode::{Val, decode};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use tower::ServiceExt;
 
-on_both_stores!(every_route_answers_every_role_as_its_policy_says, each_role_reads_and_writes_only_its_own_part);
+on_both_stores!(
+    every_route_answers_every_role_as_its_policy_says,
+    each_role_reads_and_writes_only_its_own_part,
+    tiles_carry_only_the_callers_grids,
+);
 
 /// A caseworker with contracted grids that have buildings.
 fn contracted<'a>(f: &Fixture, caseworkers: &'a [Caseworker]) -> &'a Caseworker {
@@ -255,5 +261,74 @@ async fn each_role_reads_and_writes_only_its_own_part(backend: Backend) {
             assert_eq!(get(&admin, uri).await.0, StatusCode::FORBIDDEN, "{role} {uri}");
         }
     }
+    f.done().await;
+}
+
+/// The grid a decoded feature of `layer` belongs to: a grid's own id, else its `grid_id`.
+fn grid_of(layer: &str, f: &rentgrid_tiles::decode::DecodedFeature) -> Option<u64> {
+    let key = if layer == "grids" { "id" } else { "grid_id" };
+    match f.props.get(key)? {
+        Val::U(v) => Some(*v),
+        Val::I(v) | Val::Si(v) => u64::try_from(*v).ok(),
+        Val::D(v) => Some(*v as u64),
+        Val::F(v) => Some(*v as u64),
+        other => panic!("{layer}: {key} is {other:?}"),
+    }
+}
+
+async fn tiles_carry_only_the_callers_grids(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let atlas = f.atlas();
+    let caseworkers = f.store.caseworkers().await.unwrap();
+    let me = contracted(&f, &caseworkers);
+    let mine: BTreeSet<u64> = me.grids.iter().map(|&g| u64::from(g)).collect();
+    let cw = signed_in(f.anonymous.clone(), Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
+    let bbox = me
+        .grids
+        .iter()
+        .filter_map(|&g| atlas.grid(g)?.grid.geometry.bounding_rect())
+        .reduce(|a, b| {
+            geo::Rect::new(
+                geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        })
+        .unwrap();
+    let mut seen: BTreeSet<u64> = BTreeSet::new();
+    let mut features = 0;
+    for z in 12..=16u8 {
+        let (_, x0, y0) = tile_at(bbox.min().x, bbox.max().y, z);
+        let (_, x1, y1) = tile_at(bbox.max().x, bbox.min().y, z);
+        for (x, y) in (x0..=x1).flat_map(|x| (y0..=y1).map(move |y| (x, y))) {
+            for layer in ["grids", "buildings", "rental_units", "workplaces"] {
+                let uri = format!("/tiles/{layer}/{z}/{x}/{y}.mvt");
+                // The command center asks first, so its tile is in the cache: the caseworker
+                // must get their own.
+                let (s, _) = get(&f.router, &uri).await;
+                assert!(s == StatusCode::OK || s == StatusCode::NO_CONTENT, "{uri}: {s}");
+                let res = cw.clone().oneshot(Request::get(&uri).body(Body::empty()).unwrap()).await.unwrap();
+                let status = res.status();
+                let bytes = res.into_body().collect().await.unwrap().to_bytes();
+                match status {
+                    StatusCode::NO_CONTENT => continue,
+                    StatusCode::OK => {}
+                    other => panic!("{uri}: {other}"),
+                }
+                for l in decode(&bytes).unwrap() {
+                    for feat in &l.features {
+                        features += 1;
+                        if let Some(g) = grid_of(&l.name, feat) {
+                            assert!(mine.contains(&g), "{uri}: {} feature of grid {g}, not the caseworker's", l.name);
+                            if l.name == "grids" {
+                                seen.insert(g);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(features > mine.len(), "the tiles draw their grids");
+    assert_eq!(seen, mine, "every grid of theirs is drawn");
     f.done().await;
 }

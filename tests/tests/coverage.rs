@@ -550,7 +550,7 @@ async fn a_narrower_scope_sees_its_own_places_only(backend: Backend) {
     // A caseworker sees their own area and no grid outside it.
     let me = cws.iter().find(|c| !c.grids.is_empty()).unwrap();
     let mine: BTreeSet<u32> = me.grids.iter().copied().collect();
-    let scope = Scope::of_grids(Role::Caseworker, mine.clone());
+    let scope = Scope { caseworker: Some(me.id), ..Scope::of_grids(Role::Caseworker, mine.clone()) };
     let rows = cov::staffing_rows(atlas, &cws, &rule, &scope).unwrap();
     assert_eq!(rows.iter().filter(|r| r.row.level == PlaceLevel::Grid).count(), mine.len());
     let areas = serde_json::to_value(cov::coverage_geojson(atlas, &cws, &rule, &scope).unwrap()).unwrap();

@@ -30,6 +30,7 @@ pub enum Backend {
 
 /// Runs each scenario `async fn name(backend: Backend)` on both stores, as `sqlite::name` and
 /// `postgis::name`.
+#[allow(unused_macros)]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -210,4 +211,13 @@ pub async fn post_json(router: &Router, uri: &str, body: &str) -> (StatusCode, V
     let req =
         Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
     send(router, req).await
+}
+
+/// The XYZ tile at zoom `z` holding `(lon, lat)`.
+pub fn tile_at(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
+    let n = 2f64.powi(i32::from(z));
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let phi = lat.to_radians();
+    let y = ((1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    (z, x, y)
 }
