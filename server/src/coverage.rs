@@ -49,8 +49,12 @@ fn sees_all(scope: &Scope, grids: &[GridId]) -> bool {
     grids.iter().all(|&g| scope.sees_grid(g))
 }
 
-/// True when `scope` may see caseworker `c`: their street whole, or their own grids.
+/// True when `scope` may see caseworker `c`: their street whole, or their own grids; a
+/// caseworker sees only themself.
 fn sees_caseworker(atlas: &Atlas, scope: &Scope, c: &Caseworker) -> bool {
+    if scope.role == crate::scope::Role::Caseworker {
+        return scope.caseworker == Some(c.id);
+    }
     let street = atlas.streets().iter().find(|s| s.street.code == c.street_code);
     street.is_some_and(|s| sees_all(scope, &s.grids)) || (!c.grids.is_empty() && sees_all(scope, &c.grids))
 }

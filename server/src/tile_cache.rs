@@ -8,14 +8,15 @@
 //! its snapshot in and drops its tiles under the write side, so an insert either sees the new
 //! snapshot (and is skipped) or happens before the write drops it. A stale tile never stays.
 
-use crate::scope::Scope;
+use crate::scope::{Role, Scope};
 use axum::body::Bytes;
 use geo::{BoundingRect, Rect};
 use quick_cache::Weighter;
 use rentgrid_analysis::kpi::{Counts, Targets};
-use rentgrid_geodata::{Atlas, StatsDelta};
+use rentgrid_geodata::{Atlas, GridId, StatsDelta};
 use rentgrid_tiles::heat::{HeatCount, HeatSurface};
 use rentgrid_tiles::{Layer, MapGeometry, TileId, TileOptions, TileSources, build_tile, tiles_to_invalidate};
+use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -46,6 +47,16 @@ pub struct CachedTile {
     /// A weak entity tag (quoted): a hash of the MVT bytes, so equal tiles share a tag across
     /// restarts and gzip or not.
     pub etag: String,
+    /// The role and grids it was built for: a cached tile is served only to a scope that sees
+    /// exactly these, even if two scopes' keys were ever to collide.
+    built_for: Arc<(Role, Option<BTreeSet<GridId>>)>,
+}
+
+impl CachedTile {
+    /// True when this tile was built for what `scope` sees.
+    fn is_for(&self, scope: &Scope) -> bool {
+        self.built_for.0 == scope.role && self.built_for.1 == scope.grids
+    }
 }
 
 #[derive(Clone)]
@@ -135,7 +146,7 @@ impl TileCache {
 
     /// The cached tile, if there is one: cheap, callable on the async runtime.
     pub fn cached(&self, layer: Layer, tile: TileId, scope: &Scope, count: HeatCount) -> Option<CachedTile> {
-        self.entries.as_ref().and_then(|c| c.get(&Self::key(layer, tile, scope, count)))
+        self.entries.as_ref().and_then(|c| c.get(&Self::key(layer, tile, scope, count))).filter(|t| t.is_for(scope))
     }
 
     /// Tiles held now.
@@ -251,7 +262,7 @@ impl TileCache {
         count: HeatCount,
     ) -> Result<CachedTile, rentgrid_tiles::Error> {
         let key = Self::key(layer, tile, scope, count);
-        if let Some(hit) = self.entries.as_ref().and_then(|c| c.get(&key)) {
+        if let Some(hit) = self.entries.as_ref().and_then(|c| c.get(&key)).filter(|t| t.is_for(scope)) {
             return Ok(hit);
         }
         let (atlas, generation, map) = self.snapshot(state);
@@ -272,6 +283,7 @@ impl TileCache {
             etag: etag(bytes.as_deref().unwrap_or_default()),
             gzip: bytes.as_deref().map(gzip),
             body: bytes.map(Bytes::from),
+            built_for: Arc::new((scope.role, scope.grids.clone())),
         };
         if let Some(entries) = &self.entries {
             let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -301,17 +313,15 @@ fn builders() -> Option<&'static rayon::ThreadPool> {
         .as_ref()
 }
 
-/// The cache key of a scope: 0 for one that sees the whole district, else a hash of its role
-/// and grids.
+/// The cache key of a scope: 0 for one that sees the whole district unsuppressed, else a hash
+/// of its role and grids (a leader's district is not the command center's).
 pub fn scope_key(scope: &Scope) -> u64 {
-    match &scope.grids {
-        None => 0,
-        Some(grids) => {
-            let mut h = DefaultHasher::new();
-            (scope.role as u8, grids).hash(&mut h);
-            h.finish() | 1
-        }
+    if scope.grids.is_none() && !scope.aggregates_only() {
+        return 0;
     }
+    let mut h = DefaultHasher::new();
+    (scope.role as u8, &scope.grids).hash(&mut h);
+    h.finish() | 1
 }
 
 /// A weak ETag of tile bytes: a 64-bit hash with a fixed seed, the same for the same bytes in
@@ -369,15 +379,16 @@ fn gzip(bytes: &[u8]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::Role;
 
     #[test]
     fn scopes_that_see_everything_share_tiles_and_others_do_not() {
         assert_eq!(scope_key(&Scope::everything()), 0);
-        let a = Scope { role: Role::Caseworker, grids: Some([1, 2].into_iter().collect()) };
-        let b = Scope { role: Role::Caseworker, grids: Some([1, 3].into_iter().collect()) };
+        let a = Scope::of_grids(Role::Caseworker, [1, 2]);
+        let b = Scope::of_grids(Role::Caseworker, [1, 3]);
         assert_ne!(scope_key(&a), 0);
         assert_ne!(scope_key(&a), scope_key(&b));
+        let leader = Scope { role: Role::Leader, ..Scope::everything() };
+        assert_ne!(scope_key(&leader), 0, "a leader's tiles are not the command center's");
     }
 
     #[test]

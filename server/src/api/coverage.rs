@@ -140,6 +140,15 @@ pub(super) async fn propose(
     Ok((StatusCode::CREATED, Json(cov::proposal_json(&stored, "open")?)))
 }
 
+/// True when `scope` sees every grid of the streets with these codes.
+fn sees_streets(state: &AppState, scope: &Scope, codes: &[String]) -> bool {
+    let atlas = state.atlas();
+    codes
+        .iter()
+        .filter_map(|code| atlas.streets().iter().find(|s| &s.street.code == code))
+        .all(|s| scope.sees_all(&s.grids))
+}
+
 fn proposal_id(raw: &str) -> ApiResult<i64> {
     raw.parse::<i64>()
         .ok()
@@ -163,13 +172,18 @@ async fn stored(state: &AppState, id: i64) -> ApiResult<crate::store::contracts:
     responses(
         (status = 200, description = "the proposal", body = Proposal),
         (status = 400, description = "an id that is not a positive whole number", body = Exception),
+        (status = 403, description = "the proposal covers streets outside what the caller may see", body = Exception),
         (status = 404, description = "no proposal with this id", body = Exception)))]
 pub(super) async fn proposal(
     State(state): State<AppState>,
-    _scope: Scope,
+    scope: Scope,
     Path(raw): Path<String>,
 ) -> ApiResult<Response> {
-    let p = stored(&state, proposal_id(&raw)?).await?;
+    let id = proposal_id(&raw)?;
+    let p = stored(&state, id).await?;
+    if !sees_streets(&state, &scope, &p.proposal.streets) {
+        return Err(ApiError::Forbidden(format!("territory proposal {id} covers streets outside what you may see")));
+    }
     let caseworkers = state.store().caseworkers().await?;
     Ok(no_cache(cov::proposal_json(&p, cov::proposal_status(&p, &caseworkers))?))
 }
@@ -231,14 +245,7 @@ pub(super) async fn accept(
         return Err(ApiError::Unprocessable(format!("by: name who accepts, 1 to {MAX_BY_CHARS} characters")));
     }
     let p = stored(&state, id).await?;
-    let atlas = state.atlas();
-    let outside = p
-        .proposal
-        .streets
-        .iter()
-        .filter_map(|code| atlas.streets().iter().find(|s| &s.street.code == code))
-        .any(|s| s.grids.iter().any(|&g| !scope.sees_grid(g)));
-    if outside {
+    if !sees_streets(&state, &scope, &p.proposal.streets) {
         return Err(ApiError::Forbidden(format!("territory proposal {id} covers streets outside what you may see")));
     }
     let acceptance = crate::store::contracts::Acceptance {

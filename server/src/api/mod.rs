@@ -1,6 +1,7 @@
 //! The HTTP API. [`app`] builds the router from state, apart from `main`, so tests drive it
 //! with `oneshot` and no socket.
 
+pub mod authorize;
 mod campaigns;
 mod coverage;
 mod extract;
@@ -52,6 +53,13 @@ pub fn openapi_json() -> Result<String, serde_json::Error> {
 /// landing page).
 const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.1";
 
+/// The routes the router serves without an operation of their own in the OpenAPI document
+/// (method, path template): unknown API paths (404), and the OGC items paths, documented once
+/// per collection. With the document's paths they are every route; the route-by-role test
+/// sends each of them as every role.
+pub const UNDOCUMENTED_ROUTES: [(&str, &str); 3] =
+    [("GET", "/api/{*rest}"), ("GET", ogc::ITEMS_PATH), ("GET", ogc::ITEM_PATH)];
+
 /// The most buildings one `/api/buildings` response carries.
 pub const MAX_BUILDINGS: usize = 10_000;
 
@@ -64,9 +72,13 @@ pub fn app(state: AppState) -> Router {
         Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
         None => api.fallback(no_web_map),
     };
+    // The policy wraps every route, the landing page and the fallback: nothing runs before it
+    // but compression and tracing. The authentication layer that finds the request's Principal
+    // must wrap it in turn (be added after it).
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), ogc::landing_at_root))
-        // Outside the routes (and the policy, layered between): who is asking.
+        .layer(axum::middleware::from_fn(authorize::authorize))
+        // Outside the policy: who is asking (the Principal the policy and the scope read).
         .layer(axum::middleware::from_fn_with_state(state.clone(), identity::authenticate))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
@@ -108,7 +120,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::phase))
         .routes(routes!(imports::import).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)))
         .routes(routes!(openapi::serve))
-        .route("/api/{*rest}", get(unknown_api))
+        .route(UNDOCUMENTED_ROUTES[0].1, get(unknown_api))
         .routes(routes!(tiles::tile))
         .routes(routes!(tiles::tilejson))
         .merge(ogc::routes())
@@ -255,8 +267,18 @@ async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuer
             kpi::rollup(&atlas, hotspots::month_counts(&history, m)?, level, state.targets())
         }
     };
-    if level == Level::Grid {
-        rows.retain(|r| r.grid_id.is_none_or(|g| scope.sees_grid(g)));
+    // A limited scope sees the places it sees whole: its grids, and the communities and
+    // streets all of whose grids are its own; the district only when it sees all of it.
+    match level {
+        Level::Grid => rows.retain(|r| r.grid_id.is_some_and(|g| scope.sees_grid(g))),
+        _ if scope.grids.is_none() => {}
+        Level::District => rows.clear(),
+        Level::Street => {
+            rows.retain(|r| atlas.streets().iter().any(|s| s.street.code == r.code && scope.sees_all(&s.grids)))
+        }
+        Level::Community => {
+            rows.retain(|r| atlas.communities().iter().any(|c| c.community.code == r.code && scope.sees_all(&c.grids)))
+        }
     }
     let body = Stats { level, month: month.map(|m| m.to_string()), targets: *state.targets(), rows };
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
@@ -293,7 +315,7 @@ pub(crate) struct ExportQuery {
             (crate::api::openapi::Binary = "application/geo+json"), (crate::api::openapi::Binary = "text/csv"),
             (crate::api::openapi::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, description = "a bad lang, rule, cost or month, or an unknown parameter", body = Exception),
-        (status = 403, description = "a person-level ledger (exported only by the CLI until login lands)", body = Exception),
+        (status = 403, description = "a person-level ledger (exported only by the CLI), or buildings or the assessment asked by a leader", body = Exception),
         (status = 404, description = "an unknown layer or format", body = Exception)))]
 async fn exports(
     State(state): State<AppState>,
@@ -308,6 +330,9 @@ async fn exports(
         .rsplit_once('.')
         .ok_or_else(|| ApiError::NotFound(format!("name the file as layer.format, e.g. grids.csv, not {file:?}")))?;
     if let Some(table) = coverage::Table::named(layer) {
+        if scope.aggregates_only() && table == coverage::Table::Assessment {
+            return Err(ApiError::Forbidden("the assessment names caseworkers: leaders see aggregates only".into()));
+        }
         let format: Format = format.parse().map_err(ApiError::NotFound)?;
         let q: ExportQuery = query::parse(&raw)?;
         let lang = parse_lang(&q)?;
@@ -321,6 +346,9 @@ async fn exports(
             layer.as_str(),
             layer.as_str()
         )));
+    }
+    if scope.aggregates_only() && layer == Layer::Buildings {
+        return Err(ApiError::Forbidden("buildings are single places: leaders see aggregates only".into()));
     }
     let format: Format = format.parse().map_err(ApiError::NotFound)?;
     // A layer's export reads `lang` and, as before, lets other parameters pass.

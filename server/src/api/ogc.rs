@@ -59,9 +59,14 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(conformance))
         .routes(routes!(collections))
         .routes(routes!(collection))
-        .route("/collections/{id}/items", get(items))
-        .route("/collections/{id}/items/{fid}", get(item))
+        .route(ITEMS_PATH, get(items))
+        .route(ITEM_PATH, get(item))
 }
+
+/// The route of a collection's items.
+pub(super) const ITEMS_PATH: &str = "/collections/{id}/items";
+/// The route of one item.
+pub(super) const ITEM_PATH: &str = "/collections/{id}/items/{fid}";
 
 /// The landing page of OGC API – Features.
 #[derive(Debug, Serialize, ToSchema)]
@@ -733,6 +738,11 @@ fn wants_json(req: &Request) -> bool {
     json_q > 0.0 && json_q > html_q
 }
 
+/// Whether `req` asks `/` for the landing page (as JSON), not for the web map.
+pub(super) fn asks_for_landing(req: &Request) -> bool {
+    req.uri().path() == "/" && (req.method() == Method::GET || req.method() == Method::HEAD) && wants_json(req)
+}
+
 /// Middleware answering `GET /` with the landing page for clients that want JSON; everything
 /// else (browsers) goes on to the web map.
 pub(super) async fn landing_at_root(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -741,7 +751,7 @@ pub(super) async fn landing_at_root(State(state): State<AppState>, req: Request,
     }
     // The answer at `/` depends on Accept: say so to caches, whichever it is.
     let vary = (header::VARY, axum::http::HeaderValue::from_static("accept"));
-    if !(req.method() == Method::GET || req.method() == Method::HEAD) || !wants_json(&req) {
+    if !asks_for_landing(&req) {
         let mut res = next.run(req).await;
         res.headers_mut().append(vary.0, vary.1);
         return res;
@@ -839,6 +849,17 @@ async fn collection(
     let counts = state.grid_counts(&atlas);
     let view = View::new(c, &atlas, &counts, state.targets(), &scope, &derived);
     Ok(Json(collection_json(&view, &base_url(&headers))))
+}
+
+/// `c` when `scope` may read its items: a leader (aggregates only) reads the areas' collections,
+/// not single buildings, rental units or workplaces.
+fn leader_may_read(scope: &Scope, c: Collection) -> ApiResult<Collection> {
+    match c {
+        Collection::Buildings | Collection::RentalUnits | Collection::Workplaces if scope.aggregates_only() => {
+            Err(ApiError::Forbidden(format!("collection {} holds single places: leaders see aggregates only", c.id())))
+        }
+        _ => Ok(c),
+    }
 }
 
 /// What an items request asks for.
@@ -941,7 +962,7 @@ async fn items(
     Path(id): Path<String>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> ApiResult<GeoJson<FeatureCollection<ItemProperties>>> {
-    let c = Collection::from_id(&id)?;
+    let c = leader_may_read(&scope, Collection::from_id(&id)?)?;
     let query = parse_items_query(c, &q)?;
     let base = base_url(&headers);
     let body = on_view(&state, scope, derived, c, move |view| {
@@ -999,7 +1020,7 @@ async fn item(
     Path((id, fid)): Path<(String, String)>,
     Query(q): Query<Vec<(String, String)>>,
 ) -> ApiResult<GeoJson<Feature<ItemProperties>>> {
-    let c = Collection::from_id(&id)?;
+    let c = leader_may_read(&scope, Collection::from_id(&id)?)?;
     only_format(&q, true)?;
     let base = base_url(&headers);
     let feature = on_view(&state, scope, derived, c, move |view| {
@@ -1084,7 +1105,7 @@ mod tests {
         let outside = atlas.streets()[1].grids[0];
         let mut grids: BTreeSet<u32> = street.grids.iter().copied().collect();
         grids.insert(outside);
-        let scope = Scope { role: Role::Supervisor, grids: Some(grids.clone()) };
+        let scope = Scope::of_grids(Role::Supervisor, grids.clone());
         let view = |c| View::new(c, &atlas, &counts, &targets, &scope, &derived);
 
         let seen: Vec<u32> = view(Collection::Grids).keys(None).into_iter().map(|k| k as u32).collect();

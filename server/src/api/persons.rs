@@ -1,11 +1,14 @@
 //! Person records (流动人口) and household cards (一户一卡) for the roles that work with them,
 //! within their scope: names, ID numbers and phones masked unless revealed with a reason.
 
+use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
 use super::{IdParam, not_found, parse_id};
 use crate::access::mask::{Disclosure, RevealError};
 use crate::error::{ApiError, ApiResult, Exception};
+use crate::identity::Actor;
 use crate::scope::Scope;
+use crate::access::Principal;
 use crate::state::AppState;
 use crate::store::persons::{Household, Landlord, PersonQuery, PersonRecord, UnitCard};
 use axum::Json;
@@ -198,6 +201,25 @@ fn disclosure(scope: &Scope, reveal: Option<&str>, reason: Option<&str>) -> ApiR
     })
 }
 
+/// Writes the one audit row of a person-level read (`person_read`, or `person_reveal` with its
+/// reason) before the answer leaves: a read that cannot be audited is not answered.
+async fn audit(
+    state: &AppState,
+    who: Principal,
+    source: RequestSource,
+    d: &Disclosure,
+    target: String,
+) -> ApiResult<()> {
+    let now = state.identity().now();
+    let action = if d.masked() { "person_read" } else { "person_reveal" };
+    let mut event = Actor::User(who, source.ip).event(now, action, target);
+    if let Some(reason) = d.reason() {
+        event = event.because(reason);
+    }
+    state.store().append_audit(&event).await?;
+    Ok(())
+}
+
 fn address(atlas: &Atlas, building: u32) -> String {
     atlas.building(building).map(|b| b.address.clone()).unwrap_or_default()
 }
@@ -235,7 +257,13 @@ fn person(atlas: &Atlas, d: &Disclosure, p: PersonRecord) -> Person {
         (status = 400, description = "a bad parameter, or a reveal without a reason", body = Exception),
         (status = 403, description = "a role that reads no person, or a grid outside the caller's scope", body = Exception),
         (status = 404, description = "no such grid or unit", body = Exception)))]
-pub async fn persons(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuery<PersonsQuery>) -> ApiResult<Json<Persons>> {
+pub async fn persons(
+    State(state): State<AppState>,
+    scope: Scope,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
+    ApiQuery(q): ApiQuery<PersonsQuery>,
+) -> ApiResult<Json<Persons>> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
     let atlas = state.atlas();
     let grid = match q.grid.as_deref() {
@@ -258,6 +286,13 @@ pub async fn persons(State(state): State<AppState>, scope: Scope, ApiQuery(q): A
         offset: number("offset", q.offset.as_deref(), 0, u32::MAX)?,
     };
     let (matched, rows) = state.store().persons(&query).await?;
+    let ids: Vec<String> = rows.iter().map(|p| p.id.to_string()).collect();
+    let asked = [("grid", q.grid.as_deref()), ("unit", q.unit.as_deref()), ("q", q.q.as_deref())]
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
+        .collect::<Vec<_>>()
+        .join("&");
+    audit(&state, who, source, &d, format!("GET /api/persons?{asked} persons {}", ids.join(","))).await?;
     let persons: Vec<Person> = rows.into_iter().map(|p| person(&atlas, &d, p)).collect();
     Ok(Json(Persons { number_matched: matched, number_returned: persons.len(), masked: d.masked(), persons }))
 }
@@ -274,12 +309,15 @@ pub async fn persons(State(state): State<AppState>, scope: Scope, ApiQuery(q): A
 pub async fn person_one(
     State(state): State<AppState>,
     scope: Scope,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
     Path(raw): Path<String>,
     ApiQuery(q): ApiQuery<RevealQuery>,
 ) -> ApiResult<Json<Person>> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
     let id = parse_id("person", &raw)?;
     let p = state.store().person(id).await?.filter(|p| scope.sees_grid(p.grid_id)).ok_or_else(|| not_found("person", id))?;
+    audit(&state, who, source, &d, format!("GET /api/persons/{id}")).await?;
     Ok(Json(person(&state.atlas(), &d, p)))
 }
 
@@ -295,6 +333,8 @@ pub async fn person_one(
 pub async fn unit(
     State(state): State<AppState>,
     scope: Scope,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
     Path(raw): Path<String>,
     ApiQuery(q): ApiQuery<RevealQuery>,
 ) -> ApiResult<Json<Unit>> {
@@ -302,6 +342,9 @@ pub async fn unit(
     let id = parse_id("unit", &raw)?;
     let card: UnitCard =
         state.store().unit_card(id).await?.filter(|u| scope.sees_grid(u.grid_id)).ok_or_else(|| not_found("unit", id))?;
+    let persons: Vec<String> =
+        card.households.iter().flat_map(|h| h.persons.iter().map(|p| p.id.to_string())).collect();
+    audit(&state, who, source, &d, format!("GET /api/units/{id} persons {}", persons.join(","))).await?;
     let atlas = state.atlas();
     let landlord = card.landlord.map(|l: Landlord| LandlordCard {
         name: d.name(&l.name),

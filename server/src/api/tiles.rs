@@ -61,6 +61,7 @@ pub(crate) struct TileQuery {
         (status = 204, description = "the tile draws nothing"),
         (status = 304, description = "the client's copy is current"),
         (status = 400, description = "a bad zoom, column, row or count", body = Exception),
+        (status = 403, description = "a layer of single buildings, asked by a leader", body = Exception),
         (status = 404, description = "no such tile set or tile", body = Exception)))]
 pub(crate) async fn tile(
     State(state): State<AppState>,
@@ -70,6 +71,11 @@ pub(crate) async fn tile(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let layer = parse_layer(&layer)?;
+    if scope.aggregates_only() && matches!(layer, Layer::Buildings | Layer::RentalUnits | Layer::Workplaces) {
+        return Err(ApiError::Forbidden(format!(
+            "the {layer} tiles draw single buildings: leaders see aggregates only"
+        )));
+    }
     let count: HeatCount = match q.count.as_deref() {
         None => HeatCount::default(),
         Some(_) if layer != Layer::Heat => {

@@ -3,6 +3,7 @@
 
 use super::{ApiJson, today};
 use crate::error::{ApiError, ApiResult, Exception};
+use crate::scope::{Role, Scope};
 use crate::state::AppState;
 use crate::store::dates::{fmt_date, parse_date};
 use crate::store::{NewUnit, NewVisit};
@@ -210,16 +211,26 @@ pub struct VisitAnswer {
         (status = 201, description = "the visit was recorded", body = VisitAnswer),
         (status = 200, description = "a replay: this client id was recorded before, nothing changed", body = VisitAnswer),
         (status = 400, description = "a malformed body", body = Exception),
+        (status = 403, description = "a building outside the caller's grids, or another caseworker's visit", body = Exception),
         (status = 404, description = "no such building", body = Exception),
         (status = 409, description = "the client id was used for another visit", body = Exception),
         (status = 422, description = "well-formed but not acceptable; the message names the field", body = Exception)))]
 pub async fn create(
     State(state): State<AppState>,
+    scope: Scope,
     ApiJson(req): ApiJson<VisitRequest>,
 ) -> ApiResult<(StatusCode, Json<VisitAnswer>)> {
     let visit = validate(req)?;
-    if state.atlas().building(visit.building_id).is_none() {
+    let Some(grid) = state.atlas().building(visit.building_id).map(|b| b.grid_id) else {
         return Err(ApiError::NotFound(format!("building {} does not exist", visit.building_id)));
+    };
+    if !scope.sees_grid(grid) {
+        return Err(ApiError::Forbidden(format!("building {} lies outside your grids", visit.building_id)));
+    }
+    if scope.role == Role::Caseworker && visit.caseworker_id.is_some_and(|c| Some(c) != scope.caseworker) {
+        return Err(ApiError::Forbidden(
+            "a caseworker records their own visits only: caseworker_id is not yours".into(),
+        ));
     }
     let (outcome, atlas) = state.record_visit(&visit).await?;
     let grid_id = atlas.building(outcome.visit.building_id).map(|b| b.grid_id);

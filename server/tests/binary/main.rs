@@ -9,3 +9,4 @@ mod http;
 mod import;
 mod roundtrip;
 mod serve;
+mod users;

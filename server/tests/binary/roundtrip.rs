@@ -32,16 +32,16 @@ fn ok(args: &[&str]) -> String {
 async fn stats(at: &StoreLocation) -> Vec<(String, Vec<u8>)> {
     let store = startup::open_store(at, false).await.unwrap();
     let state = startup::state_for(store, Targets::default(), None).await.unwrap();
-    // In the command center's place: a layer of this test puts the principal into each request,
-    // as the authentication layer does for a session or a token.
+    // Acting as the command center: a test-only layer puts its principal into each request, as
+    // the authentication layer does for a session or a token.
     let center = rentgrid_server::access::Principal {
-        user_id: 0,
-        username: "roundtrip".into(),
+        user_id: 1,
+        username: "test-center".into(),
         role: rentgrid_server::access::Role::Center,
         street: None,
         grids: Vec::new(),
         caseworker: None,
-        credential: rentgrid_server::access::Credential::Token { id: 0 },
+        credential: rentgrid_server::access::Credential::Token { id: 1 },
     };
     let router = rentgrid_server::app(state).layer(axum::Extension(center));
     let mut out = Vec::new();

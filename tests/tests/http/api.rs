@@ -457,7 +457,12 @@ async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backen
         ))
         .await;
 
+    let audited = |action: &'static str| {
+        let db = &f.db;
+        async move { db.int(&format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'")).await }
+    };
     let (status, list) = get(&f.router, &format!("/api/persons?grid={code}&limit=2")).await;
+    assert_eq!(audited("person_read").await, 1, "a list read is one audit row");
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["number_matched"].as_i64(), Some(in_grid));
     assert_eq!(list["number_returned"], 2);
@@ -477,6 +482,7 @@ async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backen
     let (status, one) = get(&f.router, &format!("/api/persons/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{one}");
     assert_eq!(one["id_number"], first["id_number"]);
+    assert_eq!(audited("person_read").await, 2);
     assert_error(&get(&f.router, &format!("/api/persons/{id}?reveal=true")).await, StatusCode::BAD_REQUEST, "reason");
     assert_error(
         &get(&f.router, &format!("/api/persons/{id}?reveal=true&reason=%E6%A0%B8%E6%9F%A5")).await,
@@ -487,6 +493,10 @@ async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backen
     let (status, shown) = get(&f.router, &format!("/api/persons/{id}?reveal=true&reason={reason}")).await;
     assert_eq!(status, StatusCode::OK, "{shown}");
     assert_eq!((shown["id_number"].as_str(), shown["phone"].as_str(), shown["name"].as_str()), (Some(id_number), Some(phone), Some(name)));
+    // The refused reveals wrote nothing; the reveal wrote one row with its reason.
+    assert_eq!((audited("person_read").await, audited("person_reveal").await), (2, 1));
+    let reasons = f.db.texts("SELECT reason FROM audit_log WHERE action = 'person_reveal'").await;
+    assert_eq!(reasons, ["核查住址"]);
 
     // The household card holds the person; its landlord is masked too.
     let unit = first["unit_id"].as_u64().unwrap();
@@ -500,6 +510,7 @@ async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backen
         .flat_map(|h| h["persons"].as_array().unwrap().iter().map(|p| p["id"].as_u64().unwrap()))
         .collect();
     assert!(members.contains(&id), "unit {unit} lacks person {id}: {card}");
+    assert_eq!(audited("person_read").await, 3, "a household card is one audit row");
     let in_unit = f.db.int(&format!("SELECT COUNT(*) FROM persons p JOIN households h ON h.id = p.household_id WHERE h.rental_unit_id = {unit}")).await;
     assert_eq!(members.len() as i64, in_unit);
     if let Some(l) = card["landlord"].as_object() {

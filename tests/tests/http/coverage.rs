@@ -528,7 +528,7 @@ async fn a_narrower_scope_sees_its_own_places_only(backend: Backend) {
     let rule = StaffingRule::ningbo();
     // A supervisor of the first street: its street row, communities and grids, nothing else.
     let street = &atlas.streets()[0];
-    let scope = Scope { role: Role::Supervisor, grids: Some(street.grids.iter().copied().collect()) };
+    let scope = Scope::of_grids(Role::Supervisor, street.grids.iter().copied());
     let rows = cov::staffing_rows(atlas, &cws, &rule, &scope).unwrap();
     let count = |l| rows.iter().filter(|r| r.row.level == l).count();
     use rentgrid_analysis::staffing::PlaceLevel;
@@ -545,7 +545,7 @@ async fn a_narrower_scope_sees_its_own_places_only(backend: Backend) {
     // A caseworker sees their own area and no grid outside it.
     let me = cws.iter().find(|c| !c.grids.is_empty()).unwrap();
     let mine: BTreeSet<u32> = me.grids.iter().copied().collect();
-    let scope = Scope { role: Role::Caseworker, grids: Some(mine.clone()) };
+    let scope = Scope { caseworker: Some(me.id), ..Scope::of_grids(Role::Caseworker, mine.clone()) };
     let rows = cov::staffing_rows(atlas, &cws, &rule, &scope).unwrap();
     assert_eq!(rows.iter().filter(|r| r.row.level == PlaceLevel::Grid).count(), mine.len());
     let areas = serde_json::to_value(cov::coverage_geojson(atlas, &cws, &rule, &scope).unwrap()).unwrap();

@@ -22,7 +22,7 @@ async fn fixture() -> (tempfile::TempDir, axum::Router, rentgrid_geodata::Atlas)
     startup::seed_demo(store.as_ref(), &opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
     let atlas = startup::load_atlas(store.as_ref()).await.unwrap();
     let state = startup::state_for(store, Targets::default(), None).await.unwrap();
-    (dir, app(state), atlas)
+    (dir, crate::common::as_center(app(state)), atlas)
 }
 
 async fn download(router: &axum::Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
@@ -91,7 +91,7 @@ async fn csv_xlsx_and_geojson_exports_agree_with_the_register() {
 #[tokio::test]
 async fn exports_stay_within_the_scope_and_bad_names_are_404() {
     let (_dir, router, atlas) = fixture().await;
-    let scope = Scope { role: Role::Caseworker, grids: Some([0, 1].into_iter().collect()) };
+    let scope = Scope::of_grids(Role::Caseworker, [0, 1]);
     let counts = rentgrid_analysis::kpi::grid_counts(&atlas);
     let csv_bytes =
         export::export(&atlas, &counts, &Targets::default(), Layer::Grids, Format::Csv, Lang::En, &scope).unwrap();

@@ -8,10 +8,12 @@
 #[macro_use]
 mod common;
 
+mod access;
 mod api;
 mod campaigns;
 mod coverage;
 mod exports;
 mod hotspots;
+mod identity;
 mod ogc;
 mod tiles;

@@ -5,7 +5,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
-use crate::common::{Backend, Fixture};
+use crate::common::{Backend, Fixture, tile_at};
 use geo::{
     BooleanOps, BoundingRect, Coord, Distance, Euclidean, Geometry, LineString, MultiPolygon, Point, Polygon, Rect,
 };
@@ -38,15 +38,6 @@ async fn json(router: &Router, uri: &str) -> Value {
     let (status, _, body) = get(router, uri).await;
     assert_eq!(status, StatusCode::OK, "{uri}: {}", String::from_utf8_lossy(&body));
     serde_json::from_slice(&body).unwrap()
-}
-
-/// The XYZ tile at zoom `z` holding `(lon, lat)`.
-fn tile_at(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
-    let n = 2f64.powi(i32::from(z));
-    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
-    let phi = lat.to_radians();
-    let y = ((1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
-    (z, x, y)
 }
 
 fn layer<'a>(layers: &'a [DecodedLayer], name: &str) -> &'a DecodedLayer {

@@ -1,6 +1,7 @@
 //! What the HTTP test files share: a store of either backend seeded with a demo city, direct
-//! access to its database, the router over it, and `on_both_stores!` to run a scenario on each.
-//! Each test file takes what it needs, so some items go unused in some files.
+//! access to its database, the router over it (acting as a signed-in command center, see
+//! [`signed_in`]), and `on_both_stores!` to run a scenario on each. Each test file takes what it
+//! needs, so some items go unused in some files.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,6 +12,7 @@ use http_body_util::BodyExt;
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::Atlas;
 use rentgrid_geodata::demo::DemoOptions;
+use rentgrid_server::access::{Credential, Principal, Role};
 use rentgrid_server::store::Store;
 use rentgrid_server::store::gpkg::GpkgStore;
 use rentgrid_server::store::testing::TestDatabase;
@@ -28,6 +30,7 @@ pub enum Backend {
 
 /// Runs each scenario `async fn name(backend: Backend)` on both stores, as `sqlite::name` and
 /// `postgis::name`.
+#[allow(unused_macros)]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -104,8 +107,36 @@ pub struct Fixture {
     pg: Option<TestDatabase>,
     pub store: Arc<dyn Store>,
     pub db: Db,
+    /// The router acting as a signed-in command center.
     pub router: Router,
+    /// The router as it is served: no one signed in.
+    pub anonymous: Router,
     atlas: Option<Arc<Atlas>>,
+}
+
+/// A signed-in user of `role` with no street, grids or caseworker (give those with struct
+/// update syntax).
+pub fn principal(role: Role) -> Principal {
+    Principal {
+        user_id: 1,
+        username: format!("test-{role}"),
+        role,
+        street: None,
+        grids: Vec::new(),
+        caseworker: None,
+        credential: Credential::Token { id: 1 },
+    }
+}
+
+/// `router` acting as `principal`: a layer, in test code only, that puts it into every request
+/// as the authentication layer does for a session or a token. Production has no such path.
+pub fn signed_in(router: Router, principal: Principal) -> Router {
+    router.layer(axum::Extension(principal))
+}
+
+/// `router` acting as the command center, who sees the whole district.
+pub fn as_center(router: Router) -> Router {
+    signed_in(router, principal(Role::Center))
 }
 
 /// The small demo city the HTTP tests run on.
@@ -129,7 +160,7 @@ impl Fixture {
                 (Arc::new(s), db, Some(tdb))
             }
         };
-        Fixture { dir, pg, store, db, router: Router::new(), atlas: None }
+        Fixture { dir, pg, store, db, router: Router::new(), anonymous: Router::new(), atlas: None }
     }
 
     /// A store of `backend` seeded with the demo city of `opts`, and the router over it.
@@ -138,7 +169,8 @@ impl Fixture {
         startup::seed_demo(f.store.as_ref(), opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
         let state = startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap();
         f.atlas = Some(state.atlas());
-        f.router = app(state);
+        f.anonymous = app(state);
+        f.router = as_center(f.anonymous.clone());
         f
     }
 
@@ -152,15 +184,15 @@ impl Fixture {
         self.atlas.as_deref().expect("a seeded fixture")
     }
 
-    /// A router over a fresh start from the store, as after a restart.
+    /// A router over a fresh start from the store, as after a restart (as the command center).
     pub async fn router_now(&self) -> Router {
-        app(startup::state_for(self.store.clone(), Targets::default(), None).await.unwrap())
+        as_center(app(startup::state_for(self.store.clone(), Targets::default(), None).await.unwrap()))
     }
 
     /// Closes the pools and drops the PostGIS database.
     pub async fn done(self) {
-        let Fixture { pg, db, store, router, atlas, .. } = self;
-        drop((store, router, atlas));
+        let Fixture { pg, db, store, router, anonymous, atlas, .. } = self;
+        drop((store, router, anonymous, atlas));
         db.close().await;
         if let Some(pg) = pg {
             pg.drop_database().await;
@@ -187,4 +219,13 @@ pub async fn post_json(router: &Router, uri: &str, body: &str) -> (StatusCode, V
     let req =
         Request::post(uri).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap();
     send(router, req).await
+}
+
+/// The XYZ tile at zoom `z` holding `(lon, lat)`.
+pub fn tile_at(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
+    let n = 2f64.powi(i32::from(z));
+    let x = ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let phi = lat.to_radians();
+    let y = ((1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
+    (z, x, y)
 }

@@ -4,8 +4,6 @@
 //! edited by hand in the database `audit verify` fails naming it. A demo city comes with its
 //! documented users.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rentgrid_server::access::demo_users::DEMO_USERS;
 use rentgrid_server::store::testing::TestDatabase;
 use std::io::Write;

@@ -1,0 +1,264 @@
+//! Who may call which route: one table, [`TABLE`], with one [`Rule`] per route (method and path
+//! template as the router registers them), and the one decision made from it, [`decide`]. A
+//! route without a rule refuses everyone (fail closed); an anonymous caller is refused on every
+//! route that is not [`Access::Public`]. The HTTP layer applies it to every request before any
+//! handler runs; handlers then narrow what the caller sees with its scope.
+
+use super::Role;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, signed in or not: `/health`, the login, the web map's files.
+    Public,
+    /// Any signed-in user, whatever their role (their own session and tokens, the API's
+    /// description, unknown API paths answered 404).
+    Authenticated,
+    /// Signed-in users of these roles only.
+    Roles(&'static [Role]),
+}
+
+impl Access {
+    /// True when a caller of `role` (`None`: anonymous) passes.
+    pub fn admits(self, role: Option<Role>) -> bool {
+        match (self, role) {
+            (Access::Public, _) => true,
+            (_, None) => false,
+            (Access::Authenticated, Some(_)) => true,
+            (Access::Roles(roles), Some(r)) => roles.contains(&r),
+        }
+    }
+}
+
+/// One route's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    /// The HTTP method, upper case (`HEAD` is decided as `GET`).
+    pub method: &'static str,
+    /// The path template as the router registers it, e.g. `/api/grids/{id}`.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+use Role::{Auditor, Caseworker, Center, Leader, Supervisor};
+
+/// The roles that work with the register: the district's places and their counts, each within
+/// its scope (a leader's aggregates only). Administrators are not among them.
+pub const REGISTER: &[Role] = &[Center, Supervisor, Caseworker, Leader];
+/// The roles that see places below the grid (buildings, candidates) and the caseworkers of
+/// their scope: not leaders (aggregates only), not administrators.
+pub const OPERATIONS: &[Role] = &[Center, Supervisor, Caseworker];
+/// The roles that plan territory and campaigns: a supervisor for their street, the center.
+pub const PLANNERS: &[Role] = &[Center, Supervisor];
+/// Who records visits: a caseworker in their grids, the center.
+pub const VISITORS: &[Role] = &[Center, Caseworker];
+/// Who rewrites the register by import: the center only.
+pub const IMPORTERS: &[Role] = &[Center];
+/// Who reads the audit log: the auditor only.
+pub const AUDITORS: &[Role] = &[Auditor];
+
+const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule {
+    Rule { method, path, access }
+}
+
+const PUBLIC: Access = Access::Public;
+const ANY: Access = Access::Authenticated;
+const fn roles(r: &'static [Role]) -> Access {
+    Access::Roles(r)
+}
+
+/// Every route's policy. A route the router gains without a rule here refuses everyone with
+/// 403, and the route-by-role test names it.
+pub const TABLE: &[Rule] = &[
+    // System and identity.
+    rule("GET", "/health", PUBLIC),
+    rule("POST", "/api/login", PUBLIC),
+    rule("POST", "/api/logout", ANY),
+    rule("GET", "/api/me", ANY),
+    rule("POST", "/api/tokens", ANY),
+    rule("GET", "/api/tokens", ANY),
+    rule("DELETE", "/api/tokens/{id}", ANY),
+    rule("GET", "/api/audit", roles(AUDITORS)),
+    rule("GET", "/api", ANY),
+    rule("GET", "/api/{*rest}", ANY),
+    // The district and its places: aggregates, within scope.
+    rule("GET", "/api/district", roles(REGISTER)),
+    rule("GET", "/api/grids", roles(REGISTER)),
+    rule("GET", "/api/grids/{id}", roles(REGISTER)),
+    rule("GET", "/api/basemap", roles(REGISTER)),
+    rule("GET", "/api/stats", roles(REGISTER)),
+    rule("GET", "/api/hotspots", roles(REGISTER)),
+    rule("GET", "/api/staffing", roles(REGISTER)),
+    rule("GET", "/api/exports/{file}", roles(REGISTER)),
+    // Below the grid, and the caseworkers by name: not for leaders.
+    rule("GET", "/api/buildings", roles(OPERATIONS)),
+    rule("GET", "/api/buildings/{id}", roles(OPERATIONS)),
+    rule("GET", "/api/coverage", roles(OPERATIONS)),
+    rule("GET", "/api/assessment", roles(OPERATIONS)),
+    rule("GET", "/api/unregistered-candidates", roles(OPERATIONS)),
+    // Person records and household cards: masked, audited, within scope.
+    rule("GET", "/api/persons", roles(OPERATIONS)),
+    rule("GET", "/api/persons/{id}", roles(OPERATIONS)),
+    rule("GET", "/api/units/{id}", roles(OPERATIONS)),
+    // Territory and campaigns.
+    rule("POST", "/api/territory/proposals", roles(PLANNERS)),
+    rule("GET", "/api/territory/proposals/{id}", roles(PLANNERS)),
+    rule("POST", "/api/territory/proposals/{id}/accept", roles(PLANNERS)),
+    rule("GET", "/api/campaigns", roles(OPERATIONS)),
+    rule("POST", "/api/campaigns", roles(PLANNERS)),
+    rule("GET", "/api/campaigns/{id}", roles(OPERATIONS)),
+    rule("GET", "/api/campaigns/{id}/routes", roles(OPERATIONS)),
+    rule("POST", "/api/campaigns/{id}/blocks/{block}/phase", roles(OPERATIONS)),
+    // Writes to the register.
+    rule("POST", "/api/visits", roles(VISITORS)),
+    rule("POST", "/api/imports/{kind}", roles(IMPORTERS)),
+    // Vector tiles (a leader's layers are narrowed by the handler).
+    rule("GET", "/tiles/{layer}/{z}/{x}/{y}", roles(REGISTER)),
+    rule("GET", "/tiles/{file}", roles(REGISTER)),
+    // OGC API – Features (a leader's collections are narrowed by the handler).
+    rule("GET", "/conformance", roles(REGISTER)),
+    rule("GET", "/collections", roles(REGISTER)),
+    rule("GET", "/collections/{collectionId}", roles(REGISTER)),
+    rule("GET", "/collections/{id}/items", roles(REGISTER)),
+    rule("GET", "/collections/{id}/items/{fid}", roles(REGISTER)),
+];
+
+/// Who may ask `/` for the OGC landing page (JSON); browsers asking for the web map pass.
+pub const LANDING: Access = Access::Roles(REGISTER);
+
+/// Paths the router answers without a route (its fallback) that still need a signed-in caller:
+/// everything under them is data, or says what data there is.
+pub const PROTECTED_PREFIXES: [&str; 4] = ["/api", "/tiles", "/collections", "/conformance"];
+
+/// What a request asks for, as the policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// A route: its method and path template.
+    Route {
+        /// The method.
+        method: &'a str,
+        /// The template the router matched.
+        path: &'a str,
+    },
+    /// The OGC landing page at `/` (a client asking for JSON).
+    Landing,
+    /// No route matched: the web map's files, or a 404, at this path.
+    Unrouted {
+        /// The request's path.
+        path: &'a str,
+    },
+}
+
+/// The outcome of [`decide`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Go on.
+    Allow,
+    /// Anonymous where a signed-in user is needed: 401.
+    Unauthenticated,
+    /// Signed in, but not allowed: 403, with the reason.
+    Forbidden(String),
+}
+
+/// The rule of `method` (`HEAD` as `GET`) on the path template `path`, if the table has one.
+pub fn rule_for(method: &str, path: &str) -> Option<&'static Rule> {
+    let method = if method.eq_ignore_ascii_case("HEAD") { "GET" } else { method };
+    TABLE.iter().find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+}
+
+/// True when `path` lies under one of [`PROTECTED_PREFIXES`] (the prefix itself, or below it).
+fn protected(path: &str) -> bool {
+    PROTECTED_PREFIXES.iter().any(|p| path.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
+}
+
+/// May a caller of `role` (`None`: anonymous) have `target`?
+pub fn decide(target: Target<'_>, role: Option<Role>) -> Decision {
+    let (access, what) = match target {
+        Target::Route { method, path } => match rule_for(method, path) {
+            Some(r) => (r.access, format!("{} {}", r.method, r.path)),
+            None if role.is_none() => return Decision::Unauthenticated,
+            None => return Decision::Forbidden(format!("{method} {path} has no access policy, so it is refused")),
+        },
+        Target::Landing => (LANDING, "the landing page".to_owned()),
+        Target::Unrouted { path } if protected(path) => (Access::Authenticated, path.to_owned()),
+        Target::Unrouted { .. } => (Access::Public, String::new()),
+    };
+    match role {
+        _ if access.admits(role) => Decision::Allow,
+        None => Decision::Unauthenticated,
+        Some(r) => Decision::Forbidden(format!("the role {r} may not use {what}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    fn route<'a>(method: &'a str, path: &'a str) -> Target<'a> {
+        Target::Route { method, path }
+    }
+
+    #[test]
+    fn each_route_has_one_rule() {
+        let mut seen = BTreeSet::new();
+        for r in TABLE {
+            assert!(seen.insert((r.method, r.path)), "{} {} twice", r.method, r.path);
+            assert!(r.path.starts_with('/') && r.method.chars().all(|c| c.is_ascii_uppercase()), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn anonymous_callers_get_only_what_is_public() {
+        assert_eq!(decide(route("GET", "/health"), None), Decision::Allow);
+        assert_eq!(decide(route("HEAD", "/health"), None), Decision::Allow);
+        assert_eq!(decide(route("POST", "/api/login"), None), Decision::Allow);
+        for r in TABLE.iter().filter(|r| r.access != Access::Public) {
+            assert_eq!(decide(route(r.method, r.path), None), Decision::Unauthenticated, "{r:?}");
+        }
+        assert_eq!(decide(route("GET", "/api/none-such"), None), Decision::Unauthenticated);
+        assert_eq!(decide(Target::Landing, None), Decision::Unauthenticated);
+        for path in ["/api", "/api/x", "/tiles/x", "/collections", "/collections/x/y", "/conformance/"] {
+            assert_eq!(decide(Target::Unrouted { path }, None), Decision::Unauthenticated, "{path}");
+        }
+        for path in ["/", "/index.html", "/assets/app.js", "/apix", "/tilesets.json"] {
+            assert_eq!(decide(Target::Unrouted { path }, None), Decision::Allow, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_route_without_a_rule_refuses_every_role() {
+        for r in Role::ALL {
+            assert!(matches!(decide(route("GET", "/api/new-thing"), Some(r)), Decision::Forbidden(_)));
+            assert!(matches!(decide(route("DELETE", "/api/grids"), Some(r)), Decision::Forbidden(_)));
+        }
+    }
+
+    #[test]
+    fn roles_get_what_the_issue_gives_them() {
+        let allowed = |method: &str, path: &str| -> Vec<Role> {
+            Role::ALL.into_iter().filter(|&r| decide(route(method, path), Some(r)) == Decision::Allow).collect()
+        };
+        assert_eq!(allowed("POST", "/api/imports/{kind}"), [Center]);
+        assert_eq!(allowed("POST", "/api/visits"), [Center, Caseworker]);
+        assert_eq!(allowed("POST", "/api/territory/proposals/{id}/accept"), [Center, Supervisor]);
+        assert_eq!(allowed("GET", "/api/assessment"), [Center, Supervisor, Caseworker]);
+        assert_eq!(allowed("GET", "/api/grids"), [Center, Supervisor, Caseworker, Leader]);
+        assert_eq!(allowed("GET", "/api/audit"), [Auditor]);
+        assert_eq!(allowed("GET", "/api/me"), Role::ALL);
+        // No administrator reads the register, and a leader nothing below the grid.
+        for r in TABLE {
+            if let Access::Roles(roles) = r.access {
+                let reads_register = r.path != "/api/audit";
+                assert!(!reads_register || roles.iter().all(|r| !r.is_administrator()), "{r:?}");
+                if roles.contains(&Leader) {
+                    assert!(r.method == "GET", "a leader only reads: {r:?}");
+                }
+            }
+        }
+        for path in ["/api/buildings", "/api/buildings/{id}", "/api/coverage", "/api/unregistered-candidates"] {
+            assert!(!allowed("GET", path).contains(&Leader), "{path}");
+        }
+    }
+}

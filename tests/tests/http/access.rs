@@ -1,0 +1,329 @@
+//! Access control through the real router, on both stores: every route the router serves (the
+//! paths and methods of the OpenAPI document it is built with, and its undocumented routes) as
+//! anonymous and as every role, each answered as the policy table says (a route the table lacks
+//! fails it, named); and each role's scope in what it reads and writes. Signing in is a test-only layer that puts a principal into each
+//! request (see `common::signed_in`), as the authentication layer does for a session or token.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use crate::common::{Backend, Fixture, get, post_json, principal, signed_in, tile_at};
+use geo::BoundingRect;
+use http_body_util::BodyExt;
+use rentgrid_geodata::Caseworker;
+use rentgrid_server::access::policy::{self, Decision, Target};
+use rentgrid_server::access::{Principal, Role};
+use rentgrid_server::api::authorize::AppliedRule;
+use rentgrid_tiles::decode::{Val, decode};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use tower::ServiceExt;
+
+on_both_stores!(
+    every_route_answers_every_role_as_its_policy_says,
+    each_role_reads_and_writes_only_its_own_part,
+    tiles_carry_only_the_callers_grids,
+);
+
+/// A caseworker with contracted grids that have buildings.
+fn contracted<'a>(f: &Fixture, caseworkers: &'a [Caseworker]) -> &'a Caseworker {
+    let atlas = f.atlas();
+    caseworkers
+        .iter()
+        .find(|c| atlas.buildings().iter().any(|b| c.grids.contains(&b.grid_id)))
+        .expect("a caseworker with buildings in their grids")
+}
+
+/// Anonymous, then one user of each role: a supervisor of the first street, a caseworker with
+/// contracts.
+fn everyone(f: &Fixture, caseworkers: &[Caseworker]) -> Vec<(String, Option<Principal>)> {
+    let mut out = vec![("anonymous".to_string(), None)];
+    for role in Role::ALL {
+        let p = match role {
+            Role::Supervisor => {
+                Principal { street: Some(f.atlas().streets()[0].street.code.clone()), ..principal(role) }
+            }
+            Role::Caseworker => Principal { caseworker: Some(contracted(f, caseworkers).id), ..principal(role) },
+            _ => principal(role),
+        };
+        out.push((role.to_string(), Some(p)));
+    }
+    out
+}
+
+/// A request path for a route template: each parameter given a value the route accepts or
+/// answers with a 4xx of its own (never a write: bodies sent are not JSON).
+fn concrete(template: &str) -> String {
+    let exports = template.starts_with("/api/exports/");
+    template
+        .split('/')
+        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            None => seg.to_string(),
+            Some("layer") => "grids".into(),
+            Some("z" | "x") => "0".into(),
+            Some("y") => "0.mvt".into(),
+            Some("file") if exports => "grids.csv".into(),
+            Some("file") => "grids.json".into(),
+            Some("collectionId" | "id") if template.starts_with("/collections") => "grids".into(),
+            Some("*rest") => "no-such-endpoint".into(),
+            Some(_) => "1".into(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every route: the document's paths and methods, then the undocumented routes.
+fn routes() -> Vec<(String, String)> {
+    let doc: Value = serde_json::from_str(&rentgrid_server::api::openapi_json().unwrap()).unwrap();
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                out.push((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    assert!(out.len() > 30, "the document lists the routes: {out:?}");
+    for (method, path) in rentgrid_server::api::UNDOCUMENTED_ROUTES {
+        out.push((method.to_string(), path.to_string()));
+    }
+    out
+}
+
+async fn answer(router: &Router, method: &str, path: &str) -> (StatusCode, Option<AppliedRule>, Value) {
+    let mut req = Request::builder().method(method).uri(concrete(path));
+    if path == "/" {
+        req = req.header(header::ACCEPT, "application/json");
+    }
+    if method != "GET" {
+        req = req.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = if method == "GET" { Body::empty() } else { Body::from("not json") };
+    let res = router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    let status = res.status();
+    let applied = res.extensions().get::<AppliedRule>().copied();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, applied, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn every_route_answers_every_role_as_its_policy_says(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let caseworkers = f.store.caseworkers().await.unwrap();
+    let mut failures = Vec::new();
+    for (who, p) in everyone(&f, &caseworkers) {
+        let role = p.as_ref().map(|p| p.role);
+        let router = match p {
+            Some(p) => signed_in(f.anonymous.clone(), p),
+            None => f.anonymous.clone(),
+        };
+        for (method, path) in routes() {
+            let (status, applied, body) = answer(&router, &method, &path).await;
+            let target = if path == "/" {
+                Target::Landing
+            } else {
+                // The rule the router's matched route was decided by: a route without one in
+                // the table fails here, named.
+                let Some(AppliedRule(Some(rule))) = applied else {
+                    failures.push(format!("{method} {path}: no access policy in the table ({who}: {status})"));
+                    continue;
+                };
+                if rule.path == "/api/{*rest}" && path != rule.path {
+                    failures.push(format!("{method} {path}: answered by the unknown-endpoint route"));
+                    continue;
+                }
+                Target::Route { method: rule.method, path: rule.path }
+            };
+            // Beyond the table, a leader's handlers refuse the collections of single places.
+            let single_places = ["buildings", "rental_units", "workplaces"]
+                .iter()
+                .any(|c| path.starts_with(&format!("/collections/{c}/")));
+            let ok = match policy::decide(target, role) {
+                Decision::Allow if single_places && role == Some(Role::Leader) => {
+                    status == StatusCode::FORBIDDEN && body["message"].as_str().unwrap().contains("aggregates only")
+                }
+                Decision::Allow => {
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN && status.as_u16() < 500
+                }
+                Decision::Unauthenticated => status == StatusCode::UNAUTHORIZED && body["code"] == "unauthorized",
+                Decision::Forbidden(_) => status == StatusCode::FORBIDDEN && body["code"] == "forbidden",
+            };
+            if !ok {
+                let expected = policy::decide(target, role);
+                failures.push(format!("{method} {path} as {who}: {status} {body}, the policy says {expected:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} answers differ from the policy:\n{}", failures.len(), failures.join("\n"));
+
+    // Paths no route serves: data prefixes need a signed-in user, the web map's files do not.
+    for path in ["/api/", "/tiles/nothing", "/collections/", "/conformance/x"] {
+        let (status, _) = get(&f.anonymous, path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    for path in ["/", "/assets/app.js"] {
+        let (status, _) = get(&f.anonymous, path).await;
+        assert_ne!(status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let res = f.anonymous.clone().oneshot(Request::get("/api/grids").body(Body::empty()).unwrap()).await.unwrap();
+    assert!(res.headers().contains_key(header::WWW_AUTHENTICATE), "a 401 says how to authenticate");
+    f.done().await;
+}
+
+fn ids(features: &Value) -> BTreeSet<u64> {
+    features.as_array().unwrap().iter().map(|x| x["id"].as_u64().unwrap()).collect()
+}
+
+/// `/api/grids`, `/api/stats?level=grid` and the OGC grids as `router` sees them: the grid ids
+/// of each, and `numberMatched`.
+async fn grids_seen(router: &Router) -> (BTreeSet<u64>, BTreeSet<u64>, BTreeSet<u64>, u64) {
+    let (s, grids) = get(router, "/api/grids").await;
+    assert_eq!(s, StatusCode::OK, "{grids}");
+    let (s, stats) = get(router, "/api/stats?level=grid").await;
+    assert_eq!(s, StatusCode::OK, "{stats}");
+    let stat_ids = stats["rows"].as_array().unwrap().iter().map(|r| r["grid_id"].as_u64().unwrap()).collect();
+    let (s, items) = get(router, "/collections/grids/items?limit=10000").await;
+    assert_eq!(s, StatusCode::OK, "{items}");
+    (ids(&grids["features"]), stat_ids, ids(&items["features"]), items["numberMatched"].as_u64().unwrap())
+}
+
+async fn each_role_reads_and_writes_only_its_own_part(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let atlas = f.atlas();
+    let caseworkers = f.store.caseworkers().await.unwrap();
+    let as_role = |p: Principal| signed_in(f.anonymous.clone(), p);
+
+    // A caseworker: the grids of their contracts, in the API, the stats and OGC.
+    let me = contracted(&f, &caseworkers);
+    let mine: BTreeSet<u64> = me.grids.iter().map(|&g| u64::from(g)).collect();
+    assert!(mine.len() < atlas.grids().len());
+    let cw = as_role(Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
+    let (api, stats, ogc, matched) = grids_seen(&cw).await;
+    assert_eq!((&api, &stats, &ogc, matched), (&mine, &mine, &mine, mine.len() as u64));
+    let (s, district) = get(&cw, "/api/stats?level=district").await;
+    assert_eq!((s, district["rows"].as_array().unwrap().len()), (StatusCode::OK, 0), "the district is not theirs");
+    // Their own assessment row only.
+    let month = rentgrid_geodata::clock::today();
+    let uri = format!("/api/assessment?month={}-{:02}", month.year(), u8::from(month.month()));
+    let (s, a) = get(&cw, &uri).await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let rows: Vec<&Value> = a["rows"].as_array().unwrap().iter().collect();
+    assert!(rows.len() == 1 && rows[0]["caseworker_id"] == me.id, "{a}");
+    // Visits: in their grids, as themselves; nowhere else.
+    let inside = atlas.buildings().iter().find(|b| me.grids.contains(&b.grid_id)).unwrap().id;
+    let outside = atlas.buildings().iter().find(|b| !me.grids.contains(&b.grid_id)).unwrap().id;
+    let visit = |b: u32, n: u32| format!(r#"{{"client_id":"access-{n}","building_id":{b}}}"#);
+    let (s, body) = post_json(&cw, "/api/visits", &visit(outside, 1)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    let other = caseworkers.iter().find(|c| c.id != me.id).unwrap().id;
+    let as_other = format!(r#"{{"client_id":"access-2","building_id":{inside},"caseworker_id":{other}}}"#);
+    assert_eq!(post_json(&cw, "/api/visits", &as_other).await.0, StatusCode::FORBIDDEN);
+    let (s, body) = post_json(&cw, "/api/visits", &visit(inside, 3)).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(post_json(&cw, "/api/imports/grids", "{}").await.0, StatusCode::FORBIDDEN);
+
+    // A supervisor: their street's grids, and of the streets their own only.
+    let street = &atlas.streets()[1];
+    let sup = as_role(Principal { street: Some(street.street.code.clone()), ..principal(Role::Supervisor) });
+    let theirs: BTreeSet<u64> = street.grids.iter().map(|&g| u64::from(g)).collect();
+    let (api, stats, ogc, matched) = grids_seen(&sup).await;
+    assert_eq!((&api, &stats, &ogc, matched), (&theirs, &theirs, &theirs, theirs.len() as u64));
+    let (_, streets) = get(&sup, "/api/stats?level=street").await;
+    let codes: Vec<&str> = streets["rows"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, [street.street.code.as_str()]);
+    let (_, items) = get(&sup, "/collections/streets/items").await;
+    assert_eq!(items["numberMatched"], 1);
+
+    // A leader: the district's areas, no single building.
+    let leader = as_role(principal(Role::Leader));
+    let all = atlas.grids().len() as u64;
+    let (api, _, _, matched) = grids_seen(&leader).await;
+    assert_eq!((api.len() as u64, matched), (all, all));
+    for uri in [
+        "/api/buildings",
+        "/api/coverage",
+        "/tiles/buildings/0/0/0.mvt",
+        "/collections/buildings/items",
+        "/api/exports/buildings.csv",
+    ] {
+        assert_eq!(get(&leader, uri).await.0, StatusCode::FORBIDDEN, "{uri}");
+    }
+    assert_eq!(get(&leader, &uri.replace("assessment?", "exports/assessment.csv?")).await.0, StatusCode::FORBIDDEN);
+
+    // Administrators read no register data at all.
+    for role in [Role::Sysadmin, Role::Secadmin, Role::Auditor] {
+        let admin = as_role(principal(role));
+        for uri in ["/api/grids", "/api/stats", "/collections/grids/items", "/tiles/grids/0/0/0.mvt"] {
+            assert_eq!(get(&admin, uri).await.0, StatusCode::FORBIDDEN, "{role} {uri}");
+        }
+    }
+    f.done().await;
+}
+
+/// The grid a decoded feature of `layer` belongs to: a grid's own id, else its `grid_id`.
+fn grid_of(layer: &str, f: &rentgrid_tiles::decode::DecodedFeature) -> Option<u64> {
+    let key = if layer == "grids" { "id" } else { "grid_id" };
+    match f.props.get(key)? {
+        Val::U(v) => Some(*v),
+        Val::I(v) | Val::Si(v) => u64::try_from(*v).ok(),
+        Val::D(v) => Some(*v as u64),
+        Val::F(v) => Some(*v as u64),
+        other => panic!("{layer}: {key} is {other:?}"),
+    }
+}
+
+async fn tiles_carry_only_the_callers_grids(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let atlas = f.atlas();
+    let caseworkers = f.store.caseworkers().await.unwrap();
+    let me = contracted(&f, &caseworkers);
+    let mine: BTreeSet<u64> = me.grids.iter().map(|&g| u64::from(g)).collect();
+    let cw = signed_in(f.anonymous.clone(), Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
+    let bbox = me
+        .grids
+        .iter()
+        .filter_map(|&g| atlas.grid(g)?.grid.geometry.bounding_rect())
+        .reduce(|a, b| {
+            geo::Rect::new(
+                geo::coord! { x: a.min().x.min(b.min().x), y: a.min().y.min(b.min().y) },
+                geo::coord! { x: a.max().x.max(b.max().x), y: a.max().y.max(b.max().y) },
+            )
+        })
+        .unwrap();
+    let mut seen: BTreeSet<u64> = BTreeSet::new();
+    let mut features = 0;
+    for z in 12..=16u8 {
+        let (_, x0, y0) = tile_at(bbox.min().x, bbox.max().y, z);
+        let (_, x1, y1) = tile_at(bbox.max().x, bbox.min().y, z);
+        for (x, y) in (x0..=x1).flat_map(|x| (y0..=y1).map(move |y| (x, y))) {
+            for layer in ["grids", "buildings", "rental_units", "workplaces"] {
+                let uri = format!("/tiles/{layer}/{z}/{x}/{y}.mvt");
+                // The command center asks first, so its tile is in the cache: the caseworker
+                // must get their own.
+                let (s, _) = get(&f.router, &uri).await;
+                assert!(s == StatusCode::OK || s == StatusCode::NO_CONTENT, "{uri}: {s}");
+                let res = cw.clone().oneshot(Request::get(&uri).body(Body::empty()).unwrap()).await.unwrap();
+                let status = res.status();
+                let bytes = res.into_body().collect().await.unwrap().to_bytes();
+                match status {
+                    StatusCode::NO_CONTENT => continue,
+                    StatusCode::OK => {}
+                    other => panic!("{uri}: {other}"),
+                }
+                for l in decode(&bytes).unwrap() {
+                    for feat in &l.features {
+                        features += 1;
+                        if let Some(g) = grid_of(&l.name, feat) {
+                            assert!(mine.contains(&g), "{uri}: {} feature of grid {g}, not the caseworker's", l.name);
+                            if l.name == "grids" {
+                                seen.insert(g);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(features > mine.len(), "the tiles draw their grids");
+    assert_eq!(seen, mine, "every grid of theirs is drawn");
+    f.done().await;
+}
