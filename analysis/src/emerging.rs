@@ -89,6 +89,31 @@ pub enum Category {
     HistoricalCold,
 }
 
+impl Category {
+    /// Its name as serialised: `new_hot`, `persistent_cold`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::NoPattern => "no_pattern",
+            Category::NewHot => "new_hot",
+            Category::ConsecutiveHot => "consecutive_hot",
+            Category::IntensifyingHot => "intensifying_hot",
+            Category::PersistentHot => "persistent_hot",
+            Category::DiminishingHot => "diminishing_hot",
+            Category::SporadicHot => "sporadic_hot",
+            Category::OscillatingHot => "oscillating_hot",
+            Category::HistoricalHot => "historical_hot",
+            Category::NewCold => "new_cold",
+            Category::ConsecutiveCold => "consecutive_cold",
+            Category::IntensifyingCold => "intensifying_cold",
+            Category::PersistentCold => "persistent_cold",
+            Category::DiminishingCold => "diminishing_cold",
+            Category::SporadicCold => "sporadic_cold",
+            Category::OscillatingCold => "oscillating_cold",
+            Category::HistoricalCold => "historical_cold",
+        }
+    }
+}
+
 /// Mann-Kendall trend test of one series.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MannKendall {

@@ -7,6 +7,8 @@
 //! - [`moran`]: Local Moran's I clusters and outliers with permutation inference.
 //! - [`history`]: per-grid counts at the end of each month, from the dated registrations.
 //! - [`emerging`]: emerging hot spots over a monthly series (Gi\* per month, Mann-Kendall trend).
+//! - [`hotspot_run`]: one hot-spot analysis as the API runs it: areas, weights, statistic and
+//!   every area's result, with a description to run it again.
 //! - [`density`]: quartic kernel density in units per km².
 //! - [`hexgrid`]: H3 hexagons as an alternative tessellation to the drawn grids.
 //! - [`candidates`]: where the register is weak: expected unregistered units and persons per
@@ -41,6 +43,7 @@ pub mod error;
 pub mod hexgrid;
 pub mod history;
 pub mod hotspot;
+pub mod hotspot_run;
 pub mod kpi;
 pub mod metrics;
 pub mod moran;

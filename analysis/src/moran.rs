@@ -56,6 +56,16 @@ pub enum Quadrant {
 }
 
 impl Quadrant {
+    /// Its name as serialised: `high_high`, `low_high`, `low_low` or `high_low`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Quadrant::HighHigh => "high_high",
+            Quadrant::LowHigh => "low_high",
+            Quadrant::LowLow => "low_low",
+            Quadrant::HighLow => "high_low",
+        }
+    }
+
     /// esda's quadrant number (1 HH, 2 LH, 3 LL, 4 HL).
     pub fn esda_code(self) -> u8 {
         match self {

@@ -5,6 +5,7 @@ use crate::store::StoreError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use rentgrid_analysis::hotspot_run::RunError;
 use rentgrid_geodata::AtlasError;
 use rentgrid_geodata::demo;
 use serde::Serialize;
@@ -62,6 +63,15 @@ impl From<StoreError> for ApiError {
             StoreError::ClientIdConflict(_) => ApiError::Conflict(e.to_string()),
             StoreError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<RunError> for ApiError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Unfit(m) => ApiError::Unprocessable(m),
+            RunError::Internal(m) => ApiError::Internal(m),
         }
     }
 }

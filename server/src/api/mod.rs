@@ -264,7 +264,7 @@ async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuer
         None => kpi::rollup(&atlas, &state.grid_counts(&atlas), level, state.targets()),
         Some(m) => {
             let history = state.history(&atlas).await?;
-            kpi::rollup(&atlas, hotspots::month_counts(&history, m)?, level, state.targets())
+            kpi::rollup(&atlas, rentgrid_analysis::hotspot_run::month_counts(&history, m)?, level, state.targets())
         }
     };
     // A limited scope sees the places it sees whole: its grids, and the communities and
