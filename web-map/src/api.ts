@@ -237,19 +237,15 @@ export async function postVisit(body: VisitBody): Promise<{ replayed: boolean }>
 }
 
 /** One of the signed-in user's API tokens (`GET /api/tokens`): never the secret itself. */
-export interface TokenRow {
-  id: number;
-  name: string;
-  created_at: string;
-}
+export type TokenRow = Schemas['TokenInfo'];
 
-/** The signed-in user's live API tokens. */
+/** The signed-in user's API tokens, live ones only. */
 export async function fetchTokens(): Promise<TokenRow[]> {
-  return (await getJson<{ tokens: TokenRow[] }>('tokens')).tokens;
+  return (await getJson<Schemas['TokenList']>('tokens')).tokens.filter((t) => !t.revoked_at);
 }
 
 /** Creates an API token; its secret is in this answer only. */
-export const createToken = (name: string): Promise<{ id: number; token: string }> => postJson('tokens', { name });
+export const createToken = (name: string): Promise<Schemas['NewToken']> => postJson('tokens', { name });
 
 /** Revokes one of the signed-in user's tokens. */
 export async function revokeToken(id: number): Promise<void> {

@@ -4,16 +4,14 @@
  * write must echo in `X-CSRF-Token`. When the server answers 401 (the session expired or was
  * ended), every listener hears it once, so the app can return to the login page.
  */
-/** The role names of the API. */
-export type Role = 'center' | 'supervisor' | 'caseworker' | 'leader' | 'sysadmin' | 'secadmin' | 'auditor';
+import type { components } from './generated/api';
 
-/** `GET /api/me` and `POST /api/login`: the user, their role and what they may see. */
-export interface Me {
-  username: string;
-  role: Role;
-  scope: { street?: string | null; grids?: string[]; caseworker?: number | null };
-  csrf?: string;
-}
+/** `GET /api/me` and `POST /api/login`: the user, their role, what they may see, and the CSRF
+ * token of their session. */
+export type Me = components['schemas']['Me'];
+
+/** The role names of the API. */
+export type Role = Me['role'];
 
 let current: Me | undefined;
 const expiredListeners = new Set<() => void>();

@@ -220,7 +220,8 @@ export function mountField(root: HTMLElement): () => void {
     const { campaign, date, routes } = await load();
     if (stopped) return;
     if (!campaign) {
-      section.replaceChildren(h('p', null, t('none')));
+      section.replaceChildren(h('header', { class: 'rg-field-head' }, h('h1', null, t('none')), userBar.element));
+      document.documentElement.dataset.ready = '1';
       return;
     }
     const q = new URLSearchParams(window.location.search);
