@@ -5,10 +5,6 @@
 //! grids given to them explicitly), an administrator no grid at all.
 
 use crate::access::Principal;
-use crate::error::ApiError;
-use crate::state::AppState;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId};
 use std::collections::BTreeSet;
 
@@ -74,28 +70,6 @@ impl Scope {
             }
             Role::Sysadmin | Role::Secadmin | Role::Auditor => Self::of_grids(principal.role, []),
         }
-    }
-}
-
-/// The refusal of a request without a signed-in user.
-pub fn unauthenticated() -> ApiError {
-    ApiError::Unauthorized("sign in first: POST /api/login, or send an API token as Authorization: Bearer".into())
-}
-
-impl FromRequestParts<AppState> for Scope {
-    type Rejection = ApiError;
-
-    /// The scope of the request's principal, derived at its first use and kept in the request.
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if let Some(scope) = parts.extensions.get::<Scope>() {
-            return Ok(scope.clone());
-        }
-        let principal = parts.extensions.get::<Principal>().ok_or_else(unauthenticated)?;
-        let caseworkers =
-            if principal.role == Role::Caseworker { state.store().caseworkers().await? } else { Vec::new() };
-        let scope = Scope::derive(principal, &state.atlas(), &caseworkers);
-        parts.extensions.insert(scope.clone());
-        Ok(scope)
     }
 }
 

@@ -33,7 +33,7 @@ pub async fn authorize(req: Request, next: Next) -> Response {
     let mut res = match policy::decide(target, role) {
         Decision::Allow => next.run(req).await,
         Decision::Unauthenticated => {
-            let mut res = crate::scope::unauthenticated().into_response();
+            let mut res = super::extract::unauthenticated().into_response();
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rentgrid\""));
             res
         }

@@ -1,6 +1,12 @@
-//! A JSON body extractor whose rejections are our [`ApiError`]s (400 for syntax, 422 for data).
+//! Extractors whose rejections are our [`ApiError`]s: a JSON body (400 for syntax, 422 for
+//! data), and the request's [`Scope`] (401 without a signed-in user).
 
+use crate::access::{Principal, Role};
 use crate::error::ApiError;
+use crate::scope::Scope;
+use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -27,5 +33,27 @@ where
             }
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
         }
+    }
+}
+
+/// The refusal of a request without a signed-in user.
+pub fn unauthenticated() -> ApiError {
+    ApiError::Unauthorized("sign in first: POST /api/login, or send an API token as Authorization: Bearer".into())
+}
+
+impl FromRequestParts<AppState> for Scope {
+    type Rejection = ApiError;
+
+    /// The scope of the request's principal, derived at its first use and kept in the request.
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(scope) = parts.extensions.get::<Scope>() {
+            return Ok(scope.clone());
+        }
+        let principal = parts.extensions.get::<Principal>().ok_or_else(unauthenticated)?;
+        let caseworkers =
+            if principal.role == Role::Caseworker { state.store().caseworkers().await? } else { Vec::new() };
+        let scope = Scope::derive(principal, &state.atlas(), &caseworkers);
+        parts.extensions.insert(scope.clone());
+        Ok(scope)
     }
 }
