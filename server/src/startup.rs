@@ -108,12 +108,6 @@ pub async fn ensure_first_admin(store: &dyn Store, identity: &Identity) -> Resul
     Ok(Some(password))
 }
 
-/// Builds the Atlas from what `store` holds.
-pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
-    let input = store.load_atlas_input().await?;
-    Ok(Atlas::build(input)?)
-}
-
 /// Where the register lives: a PostGIS database when a URL is given, else the embedded SQLite
 /// store in a data directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,7 @@ export function me(): Me | undefined {
 
 /** The token a write must carry in `X-CSRF-Token` (none before login). */
 export function csrfToken(): string | undefined {
-  return current?.csrf;
+  return current?.csrf ?? undefined;
 }
 
 /** A failed sign-in, with the server's message (wrong password, account locked…). */
