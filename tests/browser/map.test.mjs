@@ -396,6 +396,7 @@ describe('the web map', () => {
     assert.ok(asked.some((u) => /^\/tiles\/heat\/\d+\/\d+\/\d+\.mvt$/.test(u.pathname)), 'no heat tile was requested');
     const allowed = [
       /^\/api\/district$/,
+      /^\/api\/me$/,
       /^\/api\/hotspots$/,
       /^\/api\/stats$/,
       /^\/health$/,
@@ -579,7 +580,15 @@ describe('the web map', () => {
     assert.ok(ids.size > 0 && ids.size < all.features.length, `${me.username} sees ${ids.size} of ${all.features.length} grids`);
     const p = await ctx.newPage();
     await p.goto(`${server.url}/?view=campaign`);
-    await p.waitForFunction(() => window.__rentgrid?.map?.getSource('grids') && window.__rentgrid.map.isSourceLoaded('grids'), null, { timeout: READY_TIMEOUT_MS });
+    // The grid tiles over the caseworker's area have come in and been drawn.
+    await p.waitForFunction(
+      () => {
+        const map = window.__rentgrid?.map;
+        return !!map?.getSource('grids') && map.isSourceLoaded('grids') && map.querySourceFeatures('grids', { sourceLayer: 'grids' }).length > 0;
+      },
+      null,
+      { timeout: READY_TIMEOUT_MS },
+    );
     const drawn = await p.evaluate(() => window.__rentgrid.map.querySourceFeatures('grids', { sourceLayer: 'grids' }).map((f) => f.id));
     assert.ok(drawn.length > 0, 'no grid drawn');
     const foreign = [...new Set(drawn)].filter((id) => !ids.has(id));

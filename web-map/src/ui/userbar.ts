@@ -40,7 +40,7 @@ export function roleName(role: Role): string {
 /** The user badge and sign-out button; empty before login. Returns the element and its teardown. */
 export function createUserBar(): { element: HTMLElement; destroy: () => void } {
   const name = h('a', { class: 'rg-user-name', href: '?view=account' });
-  const button = h('button', { type: 'button', class: 'rg-lang rg-logout' });
+  const button = h('button', { type: 'button', class: 'rg-logout' });
   const element = h('span', { class: 'rg-user' }, name, button);
   const render = () => {
     const user = me();
