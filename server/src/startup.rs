@@ -1,11 +1,11 @@
 //! Opening a data directory, seeding the demo city into an empty store, building the Atlas.
 
-pub use crate::error::StartupError;
-pub use crate::state::{AppState, load_atlas};
 use crate::access::Role;
 use crate::access::demo_users::{DEMO_USERS, caseworker_login};
 use crate::access::password;
+pub use crate::error::StartupError;
 use crate::identity::{Actor, Identity, UserError};
+pub use crate::state::{AppState, load_atlas};
 use crate::store::NewUser;
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;

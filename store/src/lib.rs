@@ -43,13 +43,16 @@ pub use audit::{AuditEntry, AuditEvent, AuditLog, AuditRow, ChainError};
 pub use backend::Backend;
 pub use campaigns::Campaigns;
 pub use contracts::Contracts;
-pub use persons::Persons;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
+pub use persons::Persons;
 pub use register::{Cell, Ledger, Register, StoreInfo};
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.
-pub trait Store: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync {}
+pub trait Store:
+    Register + VisitLog + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync
+{
+}
 
 impl<T: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync> Store for T {}
 

@@ -221,11 +221,9 @@ impl<B: Backend> Persons for SqlStore<B> {
             .await?;
         let Some(u) = unit.first() else { return Ok(None) };
         let landlord = match u.opt_text("landlord_name")? {
-            Some(name) => Some(Landlord {
-                name,
-                id_number: u.text("landlord_id_number")?,
-                phone: u.text("landlord_phone")?,
-            }),
+            Some(name) => {
+                Some(Landlord { name, id_number: u.text("landlord_id_number")?, phone: u.text("landlord_phone")? })
+            }
             None => None,
         };
         let persons = self
@@ -234,7 +232,9 @@ impl<B: Backend> Persons for SqlStore<B> {
             .await?;
         let cards = self
             .db
-            .fetch(Sql::new("SELECT card_no FROM households WHERE rental_unit_id = ").bind(id).push(" ORDER BY card_no"))
+            .fetch(
+                Sql::new("SELECT card_no FROM households WHERE rental_unit_id = ").bind(id).push(" ORDER BY card_no"),
+            )
             .await?;
         let mut households: Vec<Household> = cards
             .iter()

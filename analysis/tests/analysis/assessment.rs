@@ -1,10 +1,10 @@
 //! Monthly assessment on a constructed street: counts by month and caseworker, deductions,
 //! scores, ranking with ties, and spot-check rates with their intervals.
 
+use crate::support::{Cell, lattice};
 use rentgrid_analysis::assessment::{Assessment, AssessmentInput, ManualCounts, Month, ScoreFormula, SpotRate, assess};
 use rentgrid_geodata::{Caseworker, ManagementMode, Person, RentalUnit, SpotCheck, Visit};
 use std::collections::BTreeMap;
-use crate::support::{Cell, lattice};
 use time::Date;
 use time::macros::date;
 

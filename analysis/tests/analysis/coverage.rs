@@ -1,11 +1,11 @@
 //! Staffing rules against hand computations, and coverage areas: dissolved, valid, the area of
 //! their grids, with loads, gaps and overlaps.
 
+use crate::support::{Cell, demo, lattice};
 use geo::Validation;
 use rentgrid_analysis::coverage::coverage;
 use rentgrid_analysis::staffing::{PlaceLevel, StaffingError, StaffingRow, StaffingRule, grid_requirements, staffing};
 use rentgrid_geodata::Caseworker;
-use crate::support::{Cell, demo, lattice};
 
 fn cw(id: u32, grids: &[u32]) -> Caseworker {
     Caseworker { id, name: format!("综管员{id}"), street_code: "330203001000".into(), grids: grids.to_vec() }

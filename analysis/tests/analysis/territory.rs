@@ -2,13 +2,13 @@
 //! a BFS of our own over the Atlas adjacency), loads the sums of their grids' requirements and
 //! within the deviation the proposal reports, fewer grids moved in minimal-change mode.
 
+use crate::support::{Cell, demo, lattice};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rentgrid_analysis::staffing::{StaffingRule, grid_requirements};
 use rentgrid_analysis::territory::{Mode, TerritoryOptions, TerritoryProposal, propose};
 use rentgrid_geodata::{Atlas, Caseworker};
 use std::collections::{BTreeSet, VecDeque};
-use crate::support::{Cell, demo, lattice};
 
 fn cw(id: u32, grids: impl IntoIterator<Item = u32>) -> Caseworker {
     Caseworker {

@@ -3,6 +3,7 @@
 //! sizes) and the demo city's hidden ground truth at several seeds and scales (each city made
 //! once per test binary).
 
+use crate::support::{Cell, lattice};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rentgrid_analysis::actual_rates::ActualRates;
@@ -12,7 +13,6 @@ use rentgrid_analysis::unrecorded::{Unrecorded, UnrecordedParams, estimate};
 use rentgrid_geodata::demo::{DemoOptions, generate};
 use rentgrid_geodata::{Atlas, AtlasInput, City, GridId, SpotCheck};
 use std::sync::OnceLock;
-use crate::support::{Cell, lattice};
 
 /// A demo city with its estimate and the true unrecorded persons and units per grid.
 struct Case {

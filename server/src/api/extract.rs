@@ -5,11 +5,11 @@ use crate::access::{Principal, Role};
 use crate::error::ApiError;
 use crate::scope::Scope;
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::Json;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 /// `Json<T>` with our error body.

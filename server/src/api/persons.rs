@@ -4,11 +4,11 @@
 use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
 use super::{IdParam, not_found, parse_id};
+use crate::access::Principal;
 use crate::access::mask::{Disclosure, RevealError};
 use crate::error::{ApiError, ApiResult, Exception};
 use crate::identity::Actor;
 use crate::scope::Scope;
-use crate::access::Principal;
 use crate::state::AppState;
 use crate::store::persons::{Household, Landlord, PersonQuery, PersonRecord, UnitCard};
 use axum::Json;
@@ -269,7 +269,8 @@ pub async fn persons(
     let grid = match q.grid.as_deref() {
         None => None,
         Some(code) => {
-            let id = atlas.grid_by_code(code).ok_or_else(|| ApiError::NotFound(format!("grid {code:?} does not exist")))?;
+            let id =
+                atlas.grid_by_code(code).ok_or_else(|| ApiError::NotFound(format!("grid {code:?} does not exist")))?;
             if !scope.sees_grid(id) {
                 return Err(ApiError::Forbidden(format!("grid {code} is outside your scope")));
             }
@@ -316,7 +317,12 @@ pub async fn person_one(
 ) -> ApiResult<Json<Person>> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
     let id = parse_id("person", &raw)?;
-    let p = state.store().person(id).await?.filter(|p| scope.sees_grid(p.grid_id)).ok_or_else(|| not_found("person", id))?;
+    let p = state
+        .store()
+        .person(id)
+        .await?
+        .filter(|p| scope.sees_grid(p.grid_id))
+        .ok_or_else(|| not_found("person", id))?;
     audit(&state, who, source, &d, format!("GET /api/persons/{id}")).await?;
     Ok(Json(person(&state.atlas(), &d, p)))
 }
@@ -340,8 +346,12 @@ pub async fn unit(
 ) -> ApiResult<Json<Unit>> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
     let id = parse_id("unit", &raw)?;
-    let card: UnitCard =
-        state.store().unit_card(id).await?.filter(|u| scope.sees_grid(u.grid_id)).ok_or_else(|| not_found("unit", id))?;
+    let card: UnitCard = state
+        .store()
+        .unit_card(id)
+        .await?
+        .filter(|u| scope.sees_grid(u.grid_id))
+        .ok_or_else(|| not_found("unit", id))?;
     let persons: Vec<String> =
         card.households.iter().flat_map(|h| h.persons.iter().map(|p| p.id.to_string())).collect();
     audit(&state, who, source, &d, format!("GET /api/units/{id} persons {}", persons.join(","))).await?;

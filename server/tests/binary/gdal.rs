@@ -8,9 +8,9 @@
 //! Needs GDAL's `ogrinfo` (`scripts/ensure-tools --gdal` installs it). Without it the test
 //! fails, saying so, unless `RENTGRID_SKIP_GDAL=1`.
 
+use crate::http::get_with;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use crate::http::get_with;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
@@ -141,8 +141,10 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
         let matched = get_json(&addr, &token, &format!("/collections/{layer}/items?limit=1"))["numberMatched"]
             .as_u64()
             .expect("numberMatched");
-        let dump =
-            ogrinfo_http(&token, &["-ro", "-al", "-geom=SUMMARY", "-oo", &format!("PAGE_SIZE={page_size}"), &root, layer]);
+        let dump = ogrinfo_http(
+            &token,
+            &["-ro", "-al", "-geom=SUMMARY", "-oo", &format!("PAGE_SIZE={page_size}"), &root, layer],
+        );
         let fids: Vec<&str> =
             dump.lines().filter_map(|l| l.strip_prefix(&format!("OGRFeature({layer}):"))).map(str::trim).collect();
         let distinct: BTreeSet<&str> = fids.iter().copied().collect();
@@ -202,19 +204,19 @@ fn gdal_lists_every_collection_and_reads_every_feature_across_pages() {
     let dump = ogrinfo_http(
         &token,
         &[
-        "-ro",
-        "-al",
-        "-geom=NO",
-        "-oo",
-        "PAGE_SIZE=100",
-        "-spat",
-        &spat[0],
-        &spat[1],
-        &spat[2],
-        &spat[3],
-        &root,
-        "buildings",
-    ],
+            "-ro",
+            "-al",
+            "-geom=NO",
+            "-oo",
+            "PAGE_SIZE=100",
+            "-spat",
+            &spat[0],
+            &spat[1],
+            &spat[2],
+            &spat[3],
+            &root,
+            "buildings",
+        ],
     );
     let read = dump.lines().filter(|l| l.starts_with("OGRFeature(buildings):")).count() as u64;
     eprintln!("buildings in the box: ogrinfo read {read}, numberMatched {in_box}");
@@ -307,7 +309,9 @@ fn the_data_directory_is_a_geopackage_gdal_opens() {
     let health = crate::http::request(&addr, "GET", "/health", &[("Accept", "application/json")], b"").json();
     let token = crate::http::demo_token(&addr, "center");
     let matched = |c: &str| {
-        get_json(&addr, &token, &format!("/collections/{c}/items?limit=1"))["numberMatched"].as_u64().expect("numberMatched")
+        get_json(&addr, &token, &format!("/collections/{c}/items?limit=1"))["numberMatched"]
+            .as_u64()
+            .expect("numberMatched")
     };
     let workplaces = matched("workplaces");
     drop(server);

@@ -4,10 +4,10 @@
 //! fails it, named); and each role's scope in what it reads and writes. Signing in is a test-only layer that puts a principal into each
 //! request (see `common::signed_in`), as the authentication layer does for a session or token.
 
+use crate::common::{Backend, Fixture, get, post_json, principal, signed_in, tile_at};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use crate::common::{Backend, Fixture, get, post_json, principal, signed_in, tile_at};
 use geo::BoundingRect;
 use http_body_util::BodyExt;
 use rentgrid_geodata::Caseworker;

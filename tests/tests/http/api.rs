@@ -1,10 +1,10 @@
 //! The HTTP API over the embedded store, driven through the real router with `oneshot`:
 //! consistency of KPIs across levels, bad input, and visits (idempotent, all-or-nothing).
 
+use crate::common::{Backend, Db, Fixture, get, post_json, send};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use crate::common::{Backend, Db, Fixture, get, post_json, send};
 use http_body_util::BodyExt;
 use rentgrid_geodata::AtlasInput;
 use rentgrid_geodata::demo::DemoOptions;
@@ -450,9 +450,8 @@ async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backen
         .find(|p| p["persons"].as_u64().unwrap_or(0) >= 3)
         .expect("a grid with persons");
     let (code, grid_id) = (grid["code"].as_str().unwrap(), grid["id"].as_u64().unwrap());
-    let in_grid = f
-        .db
-        .int(&format!(
+    let in_grid =
+        f.db.int(&format!(
             "SELECT COUNT(*) FROM persons p JOIN buildings b ON b.id = p.building_id WHERE b.grid_id = {grid_id}"
         ))
         .await;
@@ -469,7 +468,8 @@ async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backen
     assert_eq!(list["masked"], true);
     let first = &list["persons"][0];
     let id = first["id"].as_u64().unwrap();
-    let full = f.db.texts(&format!("SELECT id_number || '|' || phone || '|' || name FROM persons WHERE id = {id}")).await;
+    let full =
+        f.db.texts(&format!("SELECT id_number || '|' || phone || '|' || name FROM persons WHERE id = {id}")).await;
     let [id_number, phone, name] = full[0].split('|').collect::<Vec<_>>()[..] else { panic!("{full:?}") };
     assert_eq!(first["id_number"], format!("{}********{}", &id_number[..6], &id_number[14..]));
     assert_eq!(first["phone"], format!("{}****{}", &phone[..3], &phone[7..]));
@@ -492,7 +492,10 @@ async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backen
     let reason = "%E6%A0%B8%E6%9F%A5%E4%BD%8F%E5%9D%80"; // 核查住址
     let (status, shown) = get(&f.router, &format!("/api/persons/{id}?reveal=true&reason={reason}")).await;
     assert_eq!(status, StatusCode::OK, "{shown}");
-    assert_eq!((shown["id_number"].as_str(), shown["phone"].as_str(), shown["name"].as_str()), (Some(id_number), Some(phone), Some(name)));
+    assert_eq!(
+        (shown["id_number"].as_str(), shown["phone"].as_str(), shown["name"].as_str()),
+        (Some(id_number), Some(phone), Some(name))
+    );
     // The refused reveals wrote nothing; the reveal wrote one row with its reason.
     assert_eq!((audited("person_read").await, audited("person_reveal").await), (2, 1));
     let reasons = f.db.texts("SELECT reason FROM audit_log WHERE action = 'person_reveal'").await;
@@ -511,7 +514,11 @@ async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backen
         .collect();
     assert!(members.contains(&id), "unit {unit} lacks person {id}: {card}");
     assert_eq!(audited("person_read").await, 3, "a household card is one audit row");
-    let in_unit = f.db.int(&format!("SELECT COUNT(*) FROM persons p JOIN households h ON h.id = p.household_id WHERE h.rental_unit_id = {unit}")).await;
+    let in_unit =
+        f.db.int(&format!(
+            "SELECT COUNT(*) FROM persons p JOIN households h ON h.id = p.household_id WHERE h.rental_unit_id = {unit}"
+        ))
+        .await;
     assert_eq!(members.len() as i64, in_unit);
     if let Some(l) = card["landlord"].as_object() {
         assert!(l["id_number"].as_str().unwrap().contains("********"), "{card}");

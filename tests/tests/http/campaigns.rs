@@ -3,9 +3,9 @@
 //! that advance only in order, idempotent campaign visits, and a campaign run end to end against
 //! the demo city's hidden ground truth.
 
+use crate::common::{Backend, Db, Fixture, get, post_json};
 use axum::Router;
 use axum::http::StatusCode;
-use crate::common::{Backend, Db, Fixture, get, post_json};
 use geo::BoundingRect as _;
 use rentgrid_geodata::{Atlas, polygon_neighbours};
 use serde_json::{Value, json};

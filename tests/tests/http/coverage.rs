@@ -3,11 +3,11 @@
 //! accepting one as a single audited write (once; a stale one refused), the monthly assessment,
 //! its and the staffing table's exports read back with calamine and csv, and bad parameters.
 
+use crate::common::{Backend, Fixture};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use calamine::{Data, Reader, Xlsx};
-use crate::common::{Backend, Fixture};
 use geo::{Area, Validation};
 use http_body_util::BodyExt;
 use rentgrid_analysis::assessment::{self, AssessmentInput, ScoreFormula};

@@ -3,10 +3,10 @@
 //! monthly history and emerging hot spots, and heat tiles whose density at a place is the
 //! kernel density there at every zoom.
 
+use crate::common::{Backend, Fixture};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use crate::common::{Backend, Fixture};
 use geo::{Contains, Coord, LineString, Point, Polygon};
 use http_body_util::BodyExt;
 use rentgrid_analysis::density::KernelDensity;

@@ -4,11 +4,11 @@
 //! logout; a cookie write without its CSRF token is 403; a revoked token is 401; each login,
 //! failed login and logout is an audit row, and the chain verifies.
 
+use crate::common::{Backend, Fixture};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use crate::common::{Backend, Fixture};
 use http_body_util::BodyExt;
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_server::access::Role;

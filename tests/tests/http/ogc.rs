@@ -3,10 +3,10 @@
 //! `bbox` against the Atlas's own queries, property filters, single features and errors. GDAL
 //! reads the same endpoints from the real binary in `server/tests/gdal.rs`.
 
+use crate::common::{Backend, Fixture};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use crate::common::{Backend, Fixture};
 use geo::{BoundingRect, Intersects, Rect};
 use http_body_util::BodyExt;
 use rentgrid_geodata::Atlas;

@@ -2,10 +2,10 @@
 //! the tile cache dropping exactly the tiles a visit touches, and, on PostGIS, our tiles against
 //! `ST_AsMVTGeom` of the same rows.
 
+use crate::common::{Backend, Fixture, tile_at};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
-use crate::common::{Backend, Fixture, tile_at};
 use geo::{
     BooleanOps, BoundingRect, Coord, Distance, Euclidean, Geometry, LineString, MultiPolygon, Point, Polygon, Rect,
 };
