@@ -3,6 +3,7 @@
 //! The handlers in `api::campaigns` stay thin; the analysis is in `rentgrid_analysis::sweep`,
 //! `candidates` and `route`.
 
+use crate::access::audit::AuditEvent;
 use crate::error::{ApiError, ApiResult};
 use crate::geojson::{Feature, FeatureCollection, geometry};
 use crate::scope::Scope;
@@ -213,8 +214,9 @@ fn sweep_error(e: SweepError) -> ApiError {
     unprocessable(format!("{field}: {e}"))
 }
 
-/// Plans and stores a campaign; answers what [`campaign_json`] does for it.
-pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest) -> ApiResult<Campaign> {
+/// Plans and stores a campaign with its audit row `event`; answers what [`campaign_json`] does
+/// for it.
+pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest, event: &AuditEvent) -> ApiResult<Campaign> {
     let atlas = state.atlas();
     let estimate = state.estimate(&atlas).await?;
     let (plan_atlas, input) = (atlas.clone(), req.input.clone());
@@ -250,7 +252,7 @@ pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest) -> Api
         record,
         blocks: plan.blocks.iter().map(|b| (b.block_id, b.grid_id, b.buildings.clone())).collect(),
     };
-    let id = state.create_campaign(&new).await?;
+    let id = state.create_campaign(&new, event).await?;
     let stored = state.store().campaigns(Some(id)).await?;
     let c = stored.first().ok_or_else(|| ApiError::Internal(format!("campaign {id} vanished")))?;
     Ok(campaign_json(&atlas, c, true))

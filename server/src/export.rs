@@ -144,6 +144,18 @@ pub enum Lang {
     En,
 }
 
+impl std::str::FromStr for Lang {
+    type Err = String;
+    /// `zh` (or `zh-CN`) and `en`, as the `lang` parameter of an export takes them.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "zh" | "zh-CN" => Ok(Lang::Zh),
+            "en" => Ok(Lang::En),
+            other => Err(format!("lang={other:?}: use zh or en")),
+        }
+    }
+}
+
 /// A cell of an exported table.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -178,6 +190,13 @@ pub struct Book {
     pub summary: Option<Sheet>,
     /// One sheet per street.
     pub streets: Vec<Sheet>,
+}
+
+impl Book {
+    /// A book of one sheet: its rows as CSV, the sheet alone as XLSX.
+    pub fn single(sheet: Sheet) -> Self {
+        Self { all: sheet.clone(), summary: Some(sheet), streets: Vec::new() }
+    }
 }
 
 /// Writes a [`Book`] as CSV or XLSX (GeoJSON is refused: a book is a table without geometry).

@@ -6,6 +6,7 @@
 //! A new district arrives in this order: `boundaries` (the district outline, streets and
 //! communities), `grids`, `buildings`, `workplaces`, `units`, `persons`, `caseworkers`, `visits`.
 
+use crate::store::audit::AuditEvent;
 use crate::store::{ImportCounts, Keyed, Keys, LedgerRows, PersonRow, Progress, Store, StoreError, VisitRow};
 use rentgrid_geodata::Atlas;
 use rentgrid_geodata::crs::Crs;
@@ -343,16 +344,23 @@ async fn link_caseworkers(
     Ok((good, errors))
 }
 
-/// Writes a checked batch in one transaction.
-pub async fn write(store: &dyn Store, batch: &Batch, progress: Progress<'_>) -> Result<ImportCounts, StoreError> {
-    match batch {
-        Batch::Buildings(v) => store.import_buildings(v, progress).await,
-        Batch::Units(v) => store.import_units(v, progress).await,
-        Batch::Boundaries(b) => store.import_ledger(LedgerRows::Boundaries(b), progress).await,
-        Batch::Grids(v) => store.import_ledger(LedgerRows::Grids(v), progress).await,
-        Batch::Persons(v) => store.import_ledger(LedgerRows::Persons(v), progress).await,
-        Batch::Caseworkers(v) => store.import_ledger(LedgerRows::Caseworkers(v), progress).await,
-        Batch::Workplaces(v) => store.import_ledger(LedgerRows::Workplaces(v), progress).await,
-        Batch::Visits(v) => store.import_ledger(LedgerRows::Visits(v), progress).await,
-    }
+/// Writes a checked batch in one transaction with its audit row: `event` (who imports, from
+/// where, which kind) naming what was written.
+pub async fn write(
+    store: &dyn Store,
+    batch: &Batch,
+    event: &AuditEvent,
+    progress: Progress<'_>,
+) -> Result<ImportCounts, StoreError> {
+    let rows = match batch {
+        Batch::Buildings(v) => return store.import_buildings(v, event, progress).await,
+        Batch::Units(v) => return store.import_units(v, event, progress).await,
+        Batch::Boundaries(b) => LedgerRows::Boundaries(b),
+        Batch::Grids(v) => LedgerRows::Grids(v),
+        Batch::Persons(v) => LedgerRows::Persons(v),
+        Batch::Caseworkers(v) => LedgerRows::Caseworkers(v),
+        Batch::Workplaces(v) => LedgerRows::Workplaces(v),
+        Batch::Visits(v) => LedgerRows::Visits(v),
+    };
+    store.import_ledger(rows, event, progress).await
 }

@@ -449,7 +449,11 @@ async fn import(
     let encoding = checked.encoding.map(|e| format!("{e}, ")).unwrap_or_default();
     eprintln!("writing {} {} ({encoding}{})", checked.batch.len(), kind.noun(), describe(at));
     let save_bar = Mutex::new(None::<ProgressBar>);
-    let counts = ingest::write(store.as_ref(), &checked.batch, &save_progress(&save_bar, "writing")).await?;
+    let target =
+        format!("rentgrid import {} {}: {} {}", kind.as_str(), file.display(), checked.batch.len(), kind.noun());
+    let event =
+        Actor::Cli.event(time::OffsetDateTime::now_utc(), rentgrid_server::access::audit::action::IMPORT, target);
+    let counts = ingest::write(store.as_ref(), &checked.batch, &event, &save_progress(&save_bar, "writing")).await?;
     if let Ok(Some(pb)) = save_bar.lock().map(|mut s| s.take()) {
         pb.finish_and_clear();
     }

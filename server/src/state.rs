@@ -1,5 +1,6 @@
 //! The server's shared state: the store, the current Atlas snapshot and the write lock.
 
+use crate::access::audit::AuditEvent;
 use crate::error::{ApiError, StartupError};
 use crate::ingest::Batch;
 use crate::store::campaigns::NewCampaign;
@@ -222,23 +223,34 @@ impl AppState {
         Ok(estimate)
     }
 
-    /// Stores a planned campaign (serialised with the other writes).
-    pub async fn create_campaign(&self, c: &NewCampaign) -> Result<u32, StoreError> {
+    /// Stores a planned campaign (serialised with the other writes) with its audit row `event`.
+    pub async fn create_campaign(&self, c: &NewCampaign, event: &AuditEvent) -> Result<u32, StoreError> {
         let _guard = self.inner.write.lock().await;
-        self.inner.store.create_campaign(c).await
+        self.inner.store.create_campaign(c, event).await
     }
 
-    /// Moves a campaign's block to its next phase (serialised with the other writes).
-    pub async fn advance_block(&self, campaign: u32, block: u32, to: Phase) -> Result<BlockProgress, StoreError> {
+    /// Moves a campaign's block to its next phase (serialised with the other writes) with its
+    /// audit row `event`.
+    pub async fn advance_block(
+        &self,
+        campaign: u32,
+        block: u32,
+        to: Phase,
+        event: &AuditEvent,
+    ) -> Result<BlockProgress, StoreError> {
         let _guard = self.inner.write.lock().await;
-        self.inner.store.advance_block(campaign, block, to).await
+        self.inner.store.advance_block(campaign, block, to, event).await
     }
 
-    /// Records a visit: commits it to the store, then publishes an Atlas with its effect.
-    /// Readers see the old snapshot or the new one, never half of the write.
-    pub async fn record_visit(&self, visit: &NewVisit) -> Result<(VisitOutcome, Arc<Atlas>), StoreError> {
+    /// Records a visit with its audit row `event`: commits both to the store, then publishes an
+    /// Atlas with its effect. Readers see the old snapshot or the new one, never half of the write.
+    pub async fn record_visit(
+        &self,
+        visit: &NewVisit,
+        event: &AuditEvent,
+    ) -> Result<(VisitOutcome, Arc<Atlas>), StoreError> {
         let _guard = self.inner.write.lock().await;
-        let outcome = self.inner.store.record_visit(visit).await?;
+        let outcome = self.inner.store.record_visit(visit, event).await?;
         if outcome.replayed {
             return Ok((outcome, self.atlas()));
         }
@@ -247,22 +259,25 @@ impl AppState {
         Ok((outcome, next))
     }
 
-    /// Accepts a territory proposal: one transaction replacing its streets' contracts, with an
-    /// audit row. Contracts are read from the store on each request, so the answers change at once.
+    /// Accepts a territory proposal: one transaction replacing its streets' contracts, with the
+    /// territory audit row and the audit log's row `event`. Contracts are read from the store on
+    /// each request, so the answers change at once.
     pub async fn accept_proposal(
         &self,
         id: i64,
         acceptance: &crate::store::contracts::Acceptance,
+        event: &AuditEvent,
     ) -> Result<crate::store::contracts::Accepted, StoreError> {
         let _guard = self.inner.write.lock().await;
-        self.inner.store.accept_proposal(id, acceptance).await
+        self.inner.store.accept_proposal(id, acceptance, event).await
     }
 
-    /// Writes a checked import (one transaction), then rebuilds the Atlas from the store and
-    /// publishes it. Readers keep the old snapshot until the new one is complete.
-    pub async fn import(&self, batch: &Batch) -> Result<ImportCounts, StartupError> {
+    /// Writes a checked import with its audit row `event` (one transaction), then rebuilds the
+    /// Atlas from the store and publishes it. Readers keep the old snapshot until the new one is
+    /// complete.
+    pub async fn import(&self, batch: &Batch, event: &AuditEvent) -> Result<ImportCounts, StartupError> {
         let _guard = self.inner.write.lock().await;
-        let counts = crate::ingest::write(self.inner.store.as_ref(), batch, &|_, _, _| {}).await?;
+        let counts = crate::ingest::write(self.inner.store.as_ref(), batch, event, &|_, _, _| {}).await?;
         self.reload_atlas().await?;
         Ok(counts)
     }

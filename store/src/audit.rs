@@ -118,6 +118,25 @@ impl Verifier {
     }
 }
 
+/// The actions of the writes and of the log's own reads, as the log names them (logins, logouts,
+/// token and user changes and person reads name theirs where they are written).
+pub mod action {
+    /// A visit recorded (`POST /api/visits`).
+    pub const VISIT: &str = "visit_record";
+    /// A file imported (`POST /api/imports/{kind}`, `rentgrid import`).
+    pub const IMPORT: &str = "import";
+    /// A territory proposal accepted.
+    pub const PROPOSAL_ACCEPT: &str = "proposal_accept";
+    /// A sweep campaign planned and stored.
+    pub const CAMPAIGN_CREATE: &str = "campaign_create";
+    /// A campaign block moved to its next phase.
+    pub const CAMPAIGN_PHASE: &str = "campaign_phase";
+    /// The audit log read (`GET /api/audit`).
+    pub const AUDIT_READ: &str = "audit_read";
+    /// The audit log exported (`GET /api/audit?format=csv|xlsx`).
+    pub const AUDIT_EXPORT: &str = "audit_export";
+}
+
 /// Something to write into the audit log: an [`AuditEntry`] before the log gives it its place.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuditEvent {
@@ -173,6 +192,19 @@ impl AuditEvent {
         self
     }
 
+    /// The same event with `more` (the ids a write made: `visit 12`, `campaign 3`) added to its
+    /// target.
+    pub fn naming(mut self, more: impl std::fmt::Display) -> Self {
+        self.target = format!("{} {more}", self.target);
+        self
+    }
+
+    /// The same event ending as `outcome` (`replayed` for a write answered from what was stored).
+    pub fn ending(mut self, outcome: &str) -> Self {
+        self.outcome = outcome.into();
+        self
+    }
+
     /// The entry this event is at place `seq`.
     pub fn at_seq(&self, seq: i64) -> AuditEntry {
         AuditEntry { seq, event: self.clone() }
@@ -190,6 +222,45 @@ pub struct AuditRow {
     pub hash: String,
 }
 
+/// Which rows of the audit log to read: those after place `after`, in order, at most `limit`,
+/// narrowed by time (`since` inclusive, `until` exclusive, both as [`fmt_instant`] writes them),
+/// user and action. The filters run in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Rows after this place (0: from the first).
+    pub after: i64,
+    /// At most this many rows.
+    pub limit: u32,
+    /// Rows at or after this instant.
+    pub since: Option<String>,
+    /// Rows before this instant.
+    pub until: Option<String>,
+    /// Rows of this user only.
+    pub user: Option<String>,
+    /// Rows of this action only.
+    pub action: Option<String>,
+}
+
+impl AuditQuery {
+    /// Up to `limit` rows after place `after`, unfiltered.
+    pub fn page(after: i64, limit: u32) -> Self {
+        Self { after, limit, since: None, until: None, user: None, action: None }
+    }
+
+    /// The `SELECT` of the rows this query asks for.
+    fn sql(&self) -> Sql {
+        let mut q = Sql::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ")).bind(self.after);
+        let filters =
+            [("at >= ", &self.since), ("at < ", &self.until), ("username = ", &self.user), ("action = ", &self.action)];
+        for (cond, value) in filters {
+            if let Some(v) = value {
+                q = q.push(" AND ").push(cond).bind(v);
+            }
+        }
+        q.push(" ORDER BY seq LIMIT ").bind(i64::from(self.limit))
+    }
+}
+
 /// The audit log in the store: appended to, read and checked.
 ///
 /// ```
@@ -203,7 +274,11 @@ pub trait AuditLog: Send + Sync {
     /// unknown user); returns it as stored.
     async fn append_audit(&self, event: &AuditEvent) -> Result<AuditRow>;
     /// Up to `limit` rows after place `after`, in order.
-    async fn audit_rows(&self, after: i64, limit: u32) -> Result<Vec<AuditRow>>;
+    async fn audit_rows(&self, after: i64, limit: u32) -> Result<Vec<AuditRow>> {
+        self.audit_query(&AuditQuery::page(after, limit)).await
+    }
+    /// The rows `query` asks for, in order.
+    async fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>>;
     /// Checks the whole chain: the number of rows, or where it is broken.
     async fn verify_audit(&self) -> Result<std::result::Result<u64, ChainError>>;
 }
@@ -278,17 +353,8 @@ impl<B: Backend> AuditLog for SqlStore<B> {
         Ok(row)
     }
 
-    async fn audit_rows(&self, after: i64, limit: u32) -> Result<Vec<AuditRow>> {
-        let rows = self
-            .db
-            .fetch(
-                Sql::new(format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > "))
-                    .bind(after)
-                    .push(" ORDER BY seq LIMIT ")
-                    .bind(i64::from(limit)),
-            )
-            .await?;
-        rows.iter().map(row_of).collect()
+    async fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>> {
+        self.db.fetch(query.sql()).await?.iter().map(row_of).collect()
     }
 
     async fn verify_audit(&self) -> Result<std::result::Result<u64, ChainError>> {

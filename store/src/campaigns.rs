@@ -9,6 +9,7 @@
 //! ([`Campaigns::advance_block`]). A replayed visit is answered before any of this, so it
 //! changes no phase.
 
+use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
 use crate::records::{VISIT_COLUMNS, caseworkers, spot_check_of, visit_of};
 use crate::sql::Sql;
@@ -124,12 +125,14 @@ fn progress_of(what: &'static str, block: u32, phase: Option<String>) -> Result<
 pub trait Campaigns: Send + Sync {
     /// The records the candidate estimate reads besides the Atlas, and the roster.
     async fn evidence(&self) -> Result<StoredEvidence>;
-    /// Stores a planned campaign with its blocks and their buildings in one transaction.
-    async fn create_campaign(&self, c: &NewCampaign) -> Result<u32>;
+    /// Stores a planned campaign with its blocks and their buildings in one transaction, with
+    /// its audit row (`event` naming the campaign).
+    async fn create_campaign(&self, c: &NewCampaign, event: &AuditEvent) -> Result<u32>;
     /// Campaigns with their blocks' progress: all, or only the one with id `only`.
     async fn campaigns(&self, only: Option<u32>) -> Result<Vec<StoredCampaign>>;
-    /// Moves a block of a campaign to `to`, which must be its next phase, atomically.
-    async fn advance_block(&self, campaign: u32, block: u32, to: Phase) -> Result<BlockProgress>;
+    /// Moves a block of a campaign to `to`, which must be its next phase, atomically, with its
+    /// audit row (`event` naming the phase it left).
+    async fn advance_block(&self, campaign: u32, block: u32, to: Phase, event: &AuditEvent) -> Result<BlockProgress>;
 }
 
 #[async_trait]
@@ -138,9 +141,10 @@ impl<B: Backend> Campaigns for SqlStore<B> {
         evidence(&self.db).await
     }
 
-    async fn create_campaign(&self, c: &NewCampaign) -> Result<u32> {
-        let mut tx = Tx::begin(&self.db).await?;
+    async fn create_campaign(&self, c: &NewCampaign, event: &AuditEvent) -> Result<u32> {
+        let mut tx = audit::begin(&self.db).await?;
         let id = create(&mut tx, c).await?;
+        audit::append(&mut tx, &event.clone().naming(format!("campaign {id}"))).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -149,8 +153,8 @@ impl<B: Backend> Campaigns for SqlStore<B> {
         read(&self.db, only).await
     }
 
-    async fn advance_block(&self, campaign: u32, block: u32, to: Phase) -> Result<BlockProgress> {
-        let mut tx = Tx::begin(&self.db).await?;
+    async fn advance_block(&self, campaign: u32, block: u32, to: Phase, event: &AuditEvent) -> Result<BlockProgress> {
+        let mut tx = audit::begin(&self.db).await?;
         let Some(mut p) = locked_phase(&mut tx, campaign, block).await? else {
             if !campaign_exists(&mut tx, campaign).await? {
                 return Err(StoreError::NotFound { what: "campaign", id: campaign.to_string() });
@@ -163,6 +167,8 @@ impl<B: Backend> Campaigns for SqlStore<B> {
         let from = p.phase;
         p.advance(to).map_err(|e| StoreError::Conflict(format!("block {block}: {e}")))?;
         set_phase(&mut tx, campaign, block, from, to).await?;
+        let left = from.map_or("not started", phase_str);
+        audit::append(&mut tx, &event.clone().naming(format!("from {left} to {}", phase_str(to)))).await?;
         tx.commit().await?;
         Ok(p)
     }

@@ -2,6 +2,7 @@
 //! assessment reads, territory proposals (their streets, grids and contracts stored as JSON
 //! documents), and accepting one, the audited replacement of some streets' contracts.
 
+use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
 use crate::records::{caseworkers, spot_check_of};
 use crate::sql::Sql;
@@ -129,8 +130,9 @@ pub trait Contracts: Send + Sync {
     async fn proposal(&self, id: i64) -> Result<Option<StoredProposal>>;
     /// Accepts a proposal in one transaction: marks it accepted (once: else
     /// [`StoreError::Conflict`]), checks that the contracts it started from are unchanged (else
-    /// [`StoreError::Conflict`]), replaces them with its own and appends the audit row.
-    async fn accept_proposal(&self, id: i64, acceptance: &Acceptance) -> Result<Accepted>;
+    /// [`StoreError::Conflict`]), replaces them with its own and appends the territory audit row
+    /// (before/after) and the audit log's row (`event` naming that territory audit row).
+    async fn accept_proposal(&self, id: i64, acceptance: &Acceptance, event: &AuditEvent) -> Result<Accepted>;
 }
 
 #[async_trait]
@@ -171,11 +173,12 @@ impl<B: Backend> Contracts for SqlStore<B> {
         rows.first().map(proposal_of).transpose()
     }
 
-    async fn accept_proposal(&self, id: i64, a: &Acceptance) -> Result<Accepted> {
-        let mut tx = Tx::begin(&self.db).await?;
+    async fn accept_proposal(&self, id: i64, a: &Acceptance, event: &AuditEvent) -> Result<Accepted> {
+        let mut tx = audit::begin(&self.db).await?;
         let accepted = accept(&mut tx, id, a).await;
         match accepted {
             Ok(done) => {
+                audit::append(&mut tx, &event.clone().naming(format!("territory_audit {}", done.audit_id))).await?;
                 tx.commit().await?;
                 Ok(done)
             }

@@ -1,6 +1,7 @@
 //! The writes of imports: a whole city, building footprints, rental units with their landlords,
 //! and the ledgers (through [`crate::ledgers`]), each in one transaction.
 
+use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
 use crate::imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, next_id, stored_keys};
 use crate::sql::{Bulk, Sql};
@@ -20,25 +21,37 @@ impl<B: Backend> Imports for SqlStore<B> {
         tx.commit().await
     }
 
-    async fn import_units(&self, units: &[ImportedUnit], progress: Progress<'_>) -> Result<ImportCounts> {
-        let mut tx = Tx::begin(&self.db).await?;
+    async fn import_units(
+        &self,
+        units: &[ImportedUnit],
+        event: &AuditEvent,
+        progress: Progress<'_>,
+    ) -> Result<ImportCounts> {
+        let mut tx = audit::begin(&self.db).await?;
         let counts = import_units(&mut tx, units, progress).await?;
-        tx.commit().await?;
-        Ok(counts)
+        audited(tx, event, counts).await
     }
 
-    async fn import_buildings(&self, buildings: &[ImportedBuilding], progress: Progress<'_>) -> Result<ImportCounts> {
-        let mut tx = Tx::begin(&self.db).await?;
+    async fn import_buildings(
+        &self,
+        buildings: &[ImportedBuilding],
+        event: &AuditEvent,
+        progress: Progress<'_>,
+    ) -> Result<ImportCounts> {
+        let mut tx = audit::begin(&self.db).await?;
         let counts = import_buildings(&mut tx, buildings, progress).await?;
-        tx.commit().await?;
-        Ok(counts)
+        audited(tx, event, counts).await
     }
 
-    async fn import_ledger(&self, rows: LedgerRows<'_>, progress: Progress<'_>) -> Result<ImportCounts> {
-        let mut tx = Tx::begin(&self.db).await?;
+    async fn import_ledger(
+        &self,
+        rows: LedgerRows<'_>,
+        event: &AuditEvent,
+        progress: Progress<'_>,
+    ) -> Result<ImportCounts> {
+        let mut tx = audit::begin(&self.db).await?;
         let counts = crate::ledgers::write(&mut tx, rows, progress).await?;
-        tx.commit().await?;
-        Ok(counts)
+        audited(tx, event, counts).await
     }
 
     async fn keys(&self, of: Keyed) -> Result<Keys> {
@@ -49,6 +62,17 @@ impl<B: Backend> Imports for SqlStore<B> {
             .map(|r| Ok((r.text("k")?, (r.u32("id")?, r.u32("parent")?))))
             .collect()
     }
+}
+
+/// Appends the audit row of an import that wrote `counts` (begun by [`audit::begin`]) and commits.
+async fn audited(mut tx: Tx<'_>, event: &AuditEvent, counts: ImportCounts) -> Result<ImportCounts> {
+    let mut wrote = format!("{} new, {} updated", counts.inserted, counts.updated);
+    if counts.landlords_added > 0 {
+        wrote.push_str(&format!(", {} landlords added", counts.landlords_added));
+    }
+    audit::append(&mut tx, &event.clone().naming(wrote)).await?;
+    tx.commit().await?;
+    Ok(counts)
 }
 
 /// The values of a building as the columns of [`BUILDING_COLUMNS`] after `id`/`external_id`.

@@ -1,7 +1,9 @@
 //! Imports: a whole city into an empty store, and ledgers, footprints and rental units into a
 //! stored one, each in one transaction, keyed by their ledger ids so that importing the same file
-//! again updates instead of duplicating.
+//! again updates instead of duplicating. An import's audit row (who, the file's kind, what it
+//! wrote) is appended in its transaction.
 
+use crate::audit::AuditEvent;
 use crate::backend::Tx;
 use crate::sql::Sql;
 use crate::{IMPORT_CHUNK, Progress, Result};
@@ -107,14 +109,30 @@ pub trait Imports: Send + Sync {
     async fn save_city(&self, city: &City, origin: &str, progress: Progress<'_>) -> Result<()>;
     /// Writes imported rental units in one transaction: a unit whose external id is already
     /// stored is updated, others are added; landlords are matched by ID number. Either every
-    /// unit is written or, on any failure (or the process being killed), none.
-    async fn import_units(&self, units: &[ImportedUnit], progress: Progress<'_>) -> Result<ImportCounts>;
+    /// unit is written or, on any failure (or the process being killed), none. Each import
+    /// appends `event`, naming what it wrote, to the audit log in its transaction.
+    async fn import_units(
+        &self,
+        units: &[ImportedUnit],
+        event: &AuditEvent,
+        progress: Progress<'_>,
+    ) -> Result<ImportCounts>;
     /// Writes imported building footprints in one transaction: a building whose external id is
     /// stored is updated, others are added after the largest id.
-    async fn import_buildings(&self, buildings: &[ImportedBuilding], progress: Progress<'_>) -> Result<ImportCounts>;
+    async fn import_buildings(
+        &self,
+        buildings: &[ImportedBuilding],
+        event: &AuditEvent,
+        progress: Progress<'_>,
+    ) -> Result<ImportCounts>;
     /// Writes the rows of a ledger import in one transaction (see [`LedgerRows`] for how each
     /// kind is keyed).
-    async fn import_ledger(&self, rows: LedgerRows<'_>, progress: Progress<'_>) -> Result<ImportCounts>;
+    async fn import_ledger(
+        &self,
+        rows: LedgerRows<'_>,
+        event: &AuditEvent,
+        progress: Progress<'_>,
+    ) -> Result<ImportCounts>;
     /// The ledger keys of a table, for resolving an import's references.
     async fn keys(&self, of: Keyed) -> Result<Keys>;
 }

@@ -39,7 +39,7 @@ pub mod value;
 pub mod visits;
 
 pub use access::{Access, ApiToken, LockRule, NewUser, Session, User};
-pub use audit::{AuditEntry, AuditEvent, AuditLog, AuditRow, ChainError};
+pub use audit::{AuditEntry, AuditEvent, AuditLog, AuditQuery, AuditRow, ChainError};
 pub use backend::Backend;
 pub use campaigns::Campaigns;
 pub use contracts::Contracts;

@@ -1,8 +1,11 @@
 //! The visit log: recording a visit and its effects, with the rules of a visit written once: a
 //! retry with the same client id is answered from what was stored (and waits for a concurrent
 //! one), the checks run in one order (building, caseworker, the units and persons named, the
-//! campaign), and a safety pledge needs a registered unit.
+//! campaign), and a safety pledge needs a registered unit. The visit's audit row is appended in
+//! its transaction: `ok` naming the visit, or `replayed` for a retry that changed nothing (so
+//! every submission is attributable, and the write it made is recorded once).
 
+use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
 use crate::campaigns::{after_visit, block_of};
 use crate::records::{VISIT_COLUMNS, visit_of};
@@ -73,8 +76,10 @@ pub struct VisitOutcome {
 /// The visit log.
 #[async_trait]
 pub trait VisitLog: Send + Sync {
-    /// Records a visit and its effects in one transaction.
-    async fn record_visit(&self, visit: &NewVisit) -> Result<VisitOutcome>;
+    /// Records a visit and its effects in one transaction with its audit row: `event` naming the
+    /// visit, ending `ok`, or `replayed` for a submission recorded before (which changes nothing
+    /// else). A refused visit writes nothing, its audit row included.
+    async fn record_visit(&self, visit: &NewVisit, event: &AuditEvent) -> Result<VisitOutcome>;
 }
 
 /// Locks by client id within this process, so that a second submission of a client id waits
@@ -98,13 +103,16 @@ impl ClientIdLocks {
 
 #[async_trait]
 impl<B: Backend> VisitLog for SqlStore<B> {
-    async fn record_visit(&self, v: &NewVisit) -> Result<VisitOutcome> {
+    async fn record_visit(&self, v: &NewVisit, event: &AuditEvent) -> Result<VisitOutcome> {
         let _one_at_a_time = self.client_ids.of(&v.client_id).lock().await;
-        let mut tx = Tx::begin(&self.db).await?;
+        let mut tx = audit::begin(&self.db).await?;
         if let Some(q) = self.db.lock_key(&v.client_id) {
             tx.execute(q).await?;
         }
         let outcome = record(&mut tx, v).await?;
+        let event = event.clone().naming(format!("visit {}", outcome.visit.id));
+        let event = if outcome.replayed { event.ending("replayed") } else { event };
+        audit::append(&mut tx, &event).await?;
         tx.commit().await?;
         Ok(outcome)
     }

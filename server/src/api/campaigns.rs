@@ -2,11 +2,14 @@
 //! the day's routes and the phases of the blocks. The work is in [`crate::campaign`].
 
 use super::geojson::{Feature, GeoJson};
+use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
 use super::visits::BlockPhase;
 use super::{ApiJson, IdParam, MAX_BUILDINGS, not_found, parse_bbox, parse_id};
+use crate::access::audit::action;
 use crate::campaign::{self, Campaign, CampaignRequest, CandidateProperties, DayRoutes};
 use crate::error::{ApiError, ApiResult, Exception};
+use crate::identity::Actor;
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::campaigns::{StoredCampaign, phase_str};
@@ -107,10 +110,17 @@ pub async fn candidates(
 pub async fn create(
     State(state): State<AppState>,
     scope: Scope,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
     ApiJson(req): ApiJson<CampaignRequest>,
 ) -> ApiResult<(StatusCode, Json<Campaign>)> {
     let checked = req.check(&scope)?;
-    let body = campaign::create(&state, &scope, checked).await?;
+    let event = Actor::User(who, source.ip).event(
+        state.identity().now(),
+        action::CAMPAIGN_CREATE,
+        "POST /api/campaigns".into(),
+    );
+    let body = campaign::create(&state, &scope, checked, &event).await?;
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -227,6 +237,8 @@ fn parse_phase(s: &str) -> Option<Phase> {
 pub async fn phase(
     State(state): State<AppState>,
     scope: Scope,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
     Path((raw, raw_block)): Path<(String, String)>,
     ApiJson(req): ApiJson<PhaseRequest>,
 ) -> ApiResult<Json<BlockPhase>> {
@@ -242,6 +254,8 @@ pub async fn phase(
     if c.blocks.iter().any(|b| b.block_id == block && !scope.sees_grid(b.grid_id)) {
         return Err(ApiError::NotFound(format!("block {block} of campaign {} is outside your grids", c.id)));
     }
-    let p = state.advance_block(c.id, block, to).await?;
+    let target = format!("POST /api/campaigns/{}/blocks/{block}/phase", c.id);
+    let event = Actor::User(who, source.ip).event(state.identity().now(), action::CAMPAIGN_PHASE, target);
+    let p = state.advance_block(c.id, block, to, &event).await?;
     Ok(Json(BlockPhase::new(Some(c.id), p.block_id, p.phase)))
 }

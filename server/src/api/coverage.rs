@@ -3,11 +3,14 @@
 //! built by [`crate::coverage`], the numbers by `rentgrid_analysis`.
 
 use super::geojson::GeoJson;
+use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
 use super::{ApiJson, ExportQuery, IdParam};
+use crate::access::audit::action;
 use crate::coverage::{self as cov, AssessmentRow, Coverage, PlaceRow, Proposal, ProposalRequest};
 use crate::error::{ApiError, ApiResult, Exception};
 use crate::export::{self, Format, Lang};
+use crate::identity::Actor;
 use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
@@ -236,6 +239,8 @@ const MAX_BY_CHARS: usize = 100;
 pub(super) async fn accept(
     State(state): State<AppState>,
     scope: Scope,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
     Path(raw): Path<String>,
     ApiJson(req): ApiJson<AcceptRequest>,
 ) -> ApiResult<Response> {
@@ -253,7 +258,10 @@ pub(super) async fn accept(
         at: super::now_rfc3339(),
         summary: cov::audit_summary(&p),
     };
-    let done = state.accept_proposal(id, &acceptance).await?;
+    let target =
+        format!("POST /api/territory/proposals/{id}/accept streets {} signed {by}", p.proposal.streets.join(","));
+    let event = Actor::User(who, source.ip).event(state.identity().now(), action::PROPOSAL_ACCEPT, target);
+    let done = state.accept_proposal(id, &acceptance, &event).await?;
     Ok(no_cache(Accepted {
         proposal_id: id,
         status: "accepted",

@@ -6,9 +6,12 @@
 //! Query parameters: `encoding` (utf-8, gbk, gb18030; detected when absent), `crs` (wgs84,
 //! cgcs2000, gcj-02, bd-09; default wgs84), `skip_invalid` (true to import the good rows when
 //! some are bad). Answers 200 with the counts and any skipped rows, or 422 with every bad row
-//! and nothing written.
+//! and nothing written. A written import is one audit row (`import`) in its transaction.
 
+use super::identity::{Authenticated, RequestSource};
+use crate::access::audit::action;
 use crate::error::{ApiError, ApiResult, Exception};
+use crate::identity::Actor;
 use crate::ingest::{self, IngestError, Kind, Options};
 use crate::startup::StartupError;
 use crate::state::AppState;
@@ -117,6 +120,8 @@ pub struct Imported {
         (status = 422, description = "bad rows (nothing was written), or a file that cannot be read as this kind", body = Refused)))]
 pub async fn import(
     State(state): State<AppState>,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
     Path(kind): Path<String>,
     Query(q): Query<ImportQuery>,
     body: Bytes,
@@ -135,7 +140,9 @@ pub async fn import(
     if checked.bad > 0 && !skip_invalid {
         return Ok(refused(&checked.errors, checked.bad, checked.total, what));
     }
-    let counts = state.import(&checked.batch).await.map_err(|e| match e {
+    let target = format!("POST /api/imports/{}: {} {}", kind.as_str(), checked.batch.len(), kind.noun());
+    let event = Actor::User(who, source.ip).event(state.identity().now(), action::IMPORT, target);
+    let counts = state.import(&checked.batch, &event).await.map_err(|e| match e {
         StartupError::Store(StoreError::Rejected(m)) => ApiError::Unprocessable(m),
         e => ApiError::Internal(e.to_string()),
     })?;

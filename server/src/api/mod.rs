@@ -1,6 +1,7 @@
 //! The HTTP API. [`app`] builds the router from state, apart from `main`, so tests drive it
 //! with `oneshot` and no socket.
 
+mod audit;
 pub mod authorize;
 mod campaigns;
 mod coverage;
@@ -94,6 +95,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identity::me))
         .routes(routes!(identity::create_token, identity::list_tokens))
         .routes(routes!(identity::revoke_token))
+        .routes(routes!(audit::audit))
         .routes(routes!(district))
         .routes(routes!(features::grids))
         .routes(routes!(features::grid))

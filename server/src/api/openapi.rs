@@ -46,6 +46,7 @@ use utoipa::{OpenApi, PartialSchema, ToSchema};
         (name = "Persons", description = "person records and household cards, masked unless revealed with a reason"),
         (name = "Tiles", description = "vector tiles and their TileJSON"),
         (name = "Access", description = "login, logout, the logged-in user and their API tokens"),
+        (name = "Audit", description = "the audit log (留痕) of reads, writes and logins, for the auditor"),
         (name = "System", description = "operations"),
     )
 )]

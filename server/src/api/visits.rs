@@ -1,8 +1,12 @@
 //! `POST /api/visits`: a caseworker's visit to a building, recorded idempotently by its
-//! client-generated id.
+//! client-generated id, with one audit row in the visit's transaction (`visit_record`: who, from
+//! where, the building, the client id and the visit; `replayed` for a retry that changed nothing).
 
+use super::identity::{Authenticated, RequestSource};
 use super::{ApiJson, today};
+use crate::access::audit::action;
 use crate::error::{ApiError, ApiResult, Exception};
+use crate::identity::Actor;
 use crate::scope::{Role, Scope};
 use crate::state::AppState;
 use crate::store::dates::{fmt_date, parse_date};
@@ -218,6 +222,8 @@ pub struct VisitAnswer {
 pub async fn create(
     State(state): State<AppState>,
     scope: Scope,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
     ApiJson(req): ApiJson<VisitRequest>,
 ) -> ApiResult<(StatusCode, Json<VisitAnswer>)> {
     let visit = validate(req)?;
@@ -232,7 +238,12 @@ pub async fn create(
             "a caseworker records their own visits only: caseworker_id is not yours".into(),
         ));
     }
-    let (outcome, atlas) = state.record_visit(&visit).await?;
+    let mut target = format!("POST /api/visits building {} client_id {}", visit.building_id, visit.client_id);
+    if let Some(c) = visit.campaign_id {
+        target.push_str(&format!(" campaign {c}"));
+    }
+    let event = Actor::User(who, source.ip).event(state.identity().now(), action::VISIT, target);
+    let (outcome, atlas) = state.record_visit(&visit, &event).await?;
     let grid_id = atlas.building(outcome.visit.building_id).map(|b| b.grid_id);
     let grid_row = grid_id.and_then(|g| kpi::grid_row(&atlas, &state.grid_counts(&atlas), g, state.targets()));
     let v = &outcome.visit;

@@ -1,7 +1,8 @@
 //! `rentgrid import units` on both stores, through the real binary: bad ledgers are refused
 //! whole with every bad row named, malformed files get a clear error, a re-import updates
 //! instead of duplicating, and an import killed with SIGKILL in the middle of writing leaves the
-//! store exactly as it was.
+//! store exactly as it was. Each import that wrote is one audit row, attributed to the command
+//! line.
 
 use rentgrid_geodata::atlas::BuildingStats;
 use rentgrid_server::startup::{self, StoreLocation};
@@ -46,6 +47,19 @@ impl Store {
         self.rt.block_on(async {
             let store = startup::open_store(&self.at, false).await.unwrap();
             store.load_atlas_input().await.unwrap().building_stats
+        })
+    }
+
+    /// The audit rows of imports, and whether the whole chain verifies.
+    fn imports_audited(&self) -> (Vec<rentgrid_server::store::AuditEvent>, bool) {
+        self.rt.block_on(async {
+            let store = startup::open_store(&self.at, false).await.unwrap();
+            let q = rentgrid_server::store::audit::AuditQuery {
+                action: Some("import".into()),
+                ..rentgrid_server::store::audit::AuditQuery::page(0, 100)
+            };
+            let rows = store.audit_query(&q).await.unwrap().into_iter().map(|r| r.entry.event).collect();
+            (rows, store.verify_audit().await.unwrap().is_ok())
         })
     }
 
@@ -100,6 +114,19 @@ fn bad_ledgers_are_refused_whole(postgis: bool) {
     let out = s.run(&["import", "units", &path, "--skip-invalid"]);
     assert!(stderr(&out).contains("0 new, 1 updated, 0 landlords added"), "{}", stderr(&out));
     assert_eq!(s.stats(), once, "a re-import duplicated or changed the unit");
+    // The two imports that wrote are one audit row each, by the command line; the refused none.
+    let (rows, intact) = s.imports_audited();
+    assert!(intact, "the audit chain is broken");
+    let wrote: Vec<(&str, Option<&str>, Option<&str>)> =
+        rows.iter().map(|e| (e.outcome.as_str(), e.source.as_deref(), e.user.as_deref())).collect();
+    assert_eq!(wrote, [("ok", Some("cli"), None), ("ok", Some("cli"), None)]);
+    assert!(
+        rows[0].target.starts_with("rentgrid import units ")
+            && rows[0].target.ends_with("1 new, 0 updated, 1 landlords added"),
+        "{:?}",
+        rows[0]
+    );
+    assert!(rows[1].target.ends_with("0 new, 1 updated"), "{:?}", rows[1]);
     s.done();
 }
 

@@ -1,5 +1,5 @@
 //! The end-to-end tests of the HTTP API, in one test binary (one link, one process): the API
-//! over both stores, campaigns, coverage, exports, hot spots, OGC API – Features and vector
+//! over both stores, the audit log, campaigns, coverage, exports, hot spots, OGC API – Features and vector
 //! tiles, each driven through the real router. `on_both_stores!` runs a scenario on the
 //! embedded GeoPackage store and on PostGIS.
 
@@ -10,6 +10,7 @@ mod common;
 
 mod access;
 mod api;
+mod audit;
 mod campaigns;
 mod coverage;
 mod exports;
