@@ -133,7 +133,7 @@ async fn each_write_is_one_audit_row_and_a_refused_one_none(backend: Backend) {
     let (status, done) = post_json(r, &accept, r#"{"by":"王主任"}"#).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     let audit_id = done["audit_id"].as_i64().unwrap();
-    seq =
+    let seq =
         one_row(&f, seq, "proposal_accept", "ok", &[&accept, &street[0], &format!("territory_audit {audit_id}")]).await;
     refused(&post_json(r, &accept, r#"{"by":"王主任"}"#).await, StatusCode::CONFLICT, "already accepted");
     assert_eq!(head(&f).await, seq, "a refused acceptance wrote an audit row");
