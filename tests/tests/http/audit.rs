@@ -11,8 +11,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use calamine::{Data, Reader, Xlsx};
 use http_body_util::BodyExt;
-use rentgrid_server::access::Role;
 use rentgrid_server::access::audit::{AuditEvent, AuditRow};
+use rentgrid_server::access::{Principal, Role};
 use serde_json::{Value, json};
 use std::io::Cursor;
 use tower::ServiceExt;
@@ -36,11 +36,17 @@ async fn head(f: &Fixture) -> i64 {
 /// Checks that exactly one row was appended after `before`, by the command center, with `action`
 /// and `outcome` and a target holding each of `names`; returns the new head.
 async fn one_row(f: &Fixture, before: i64, action: &str, outcome: &str, names: &[&str]) -> i64 {
+    one_row_by(f, before, Role::Center, action, outcome, names).await
+}
+
+/// [`one_row`] by the test user of `role`.
+async fn one_row_by(f: &Fixture, before: i64, role: Role, action: &str, outcome: &str, names: &[&str]) -> i64 {
     let rows = rows_after(f, before).await;
     assert_eq!(rows.len(), 1, "{action}: {rows:#?}");
     let e = &rows[0].entry.event;
     assert_eq!((e.action.as_str(), e.outcome.as_str()), (action, outcome), "{e:?}");
-    assert_eq!((e.user.as_deref(), e.role.as_deref()), (Some("test-center"), Some("center")), "{e:?}");
+    let user = format!("test-{role}");
+    assert_eq!((e.user.as_deref(), e.role.as_deref()), (Some(user.as_str()), Some(role.as_str())), "{e:?}");
     for n in names {
         assert!(e.target.contains(n), "the target {:?} does not name {n:?}", e.target);
     }
@@ -137,6 +143,22 @@ async fn each_write_is_one_audit_row_and_a_refused_one_none(backend: Backend) {
         one_row(&f, seq, "proposal_accept", "ok", &[&accept, &street[0], &format!("territory_audit {audit_id}")]).await;
     refused(&post_json(r, &accept, r#"{"by":"王主任"}"#).await, StatusCode::CONFLICT, "already accepted");
     assert_eq!(head(&f).await, seq, "a refused acceptance wrote an audit row");
+
+    // A caseworker's visit in their grids is theirs; one outside them is refused and leaves none.
+    let caseworkers = f.store.caseworkers().await.unwrap();
+    let atlas = f.atlas();
+    let (me, inside) = caseworkers
+        .iter()
+        .find_map(|c| atlas.buildings().iter().find(|b| c.grids.contains(&b.grid_id)).map(|b| (c, b.id)))
+        .expect("a caseworker with buildings in their grids");
+    let outside = atlas.buildings().iter().find(|b| !me.grids.contains(&b.grid_id)).unwrap().id;
+    let cw = signed_in(f.anonymous.clone(), Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
+    let visit = |b: u32, id: &str| json!({ "client_id": id, "building_id": b, "caseworker_id": me.id }).to_string();
+    assert_eq!(post_json(&cw, "/api/visits", &visit(outside, "audit-cw-1")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(head(&f).await, seq, "a visit outside the caseworker's grids wrote an audit row");
+    let (status, body) = post_json(&cw, "/api/visits", &visit(inside, "audit-cw-2")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    one_row_by(&f, seq, Role::Caseworker, "visit_record", "ok", &[&format!("building {inside}"), "audit-cw-2"]).await;
     f.done().await;
 }
 
