@@ -450,7 +450,7 @@ async fn import(
     eprintln!("writing {} {} ({encoding}{})", checked.batch.len(), kind.noun(), describe(at));
     let save_bar = Mutex::new(None::<ProgressBar>);
     let target =
-        format!("rentgrid import {} {}: {} {}", kind.as_str(), file.display(), checked.batch.len(), kind.noun());
+        format!("rentgrid import {} {}: {} {};", kind.as_str(), file.display(), checked.batch.len(), kind.noun());
     let event =
         Actor::Cli.event(time::OffsetDateTime::now_utc(), rentgrid_server::access::audit::action::IMPORT, target);
     let counts = ingest::write(store.as_ref(), &checked.batch, &event, &save_progress(&save_bar, "writing")).await?;

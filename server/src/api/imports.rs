@@ -140,7 +140,7 @@ pub async fn import(
     if checked.bad > 0 && !skip_invalid {
         return Ok(refused(&checked.errors, checked.bad, checked.total, what));
     }
-    let target = format!("POST /api/imports/{}: {} {}", kind.as_str(), checked.batch.len(), kind.noun());
+    let target = format!("POST /api/imports/{}: {} {};", kind.as_str(), checked.batch.len(), kind.noun());
     let event = Actor::User(who, source.ip).event(state.identity().now(), action::IMPORT, target);
     let counts = state.import(&checked.batch, &event).await.map_err(|e| match e {
         StartupError::Store(StoreError::Rejected(m)) => ApiError::Unprocessable(m),
