@@ -9,6 +9,7 @@
 //! under its small-number guard) are present without a statistic, saying why.
 
 use crate::StatsError;
+use crate::disclosure;
 use crate::emerging::{EmergingOptions, emerging_hot_spots};
 use crate::hexgrid::hex_counts;
 use crate::history::History;
@@ -111,6 +112,9 @@ pub struct Params {
     pub permutations: usize,
     /// Seed (LISA).
     pub seed: u64,
+    /// Leave out, as undefined inputs, the areas where the metric comes from fewer than
+    /// [`disclosure::K`] persons (a leader's run: a result must not give such a count back).
+    pub suppress_small_counts: bool,
 }
 
 /// Rings of empty hexagons added around the occupied ones.
@@ -384,9 +388,26 @@ pub struct HotspotRun {
     pub sites: Vec<SiteResult>,
 }
 
-/// The metric of every grid (by grid id) from per-grid counts.
-fn values(atlas: &Atlas, counts: &[Counts], metric: Metric) -> Vec<Option<f64>> {
-    grid_metrics(atlas, counts, &RateGuard::default()).iter().map(|m| m.value(metric)).collect()
+/// The metric of every grid (by grid id) from per-grid counts; with `suppress`, undefined where
+/// it comes from fewer than [`disclosure::K`] persons.
+fn values(atlas: &Atlas, counts: &[Counts], metric: Metric, suppress: bool) -> Vec<Option<f64>> {
+    grid_metrics(atlas, counts, &RateGuard::default())
+        .iter()
+        .map(|m| {
+            let hidden =
+                suppress && counts.get(m.grid_id as usize).is_none_or(|c| disclosure::hides(metric.as_str(), &c.stats));
+            if hidden { None } else { m.value(metric) }
+        })
+        .collect()
+}
+
+/// Why an area without a statistic was left out.
+fn excluded_reason(suppressed: bool) -> &'static str {
+    if suppressed {
+        "fewer than 5 persons: not shown to a leader (small-count suppression)"
+    } else {
+        "the metric is undefined here (no area, or a rate below its small-number guard)"
+    }
 }
 
 /// Runs the analysis over every grid (`sees` only filters the areas returned).
@@ -415,7 +436,7 @@ pub fn run(
                 .iter()
                 .zip(&history.counts)
                 .filter(|(m, _)| **m <= end)
-                .map(|(_, c)| values(atlas, c, p.metric))
+                .map(|(_, c)| values(atlas, c, p.metric, p.suppress_small_counts))
                 .collect();
             if rows.len() < 3 {
                 return Err(RunError::Unfit(format!(
@@ -426,8 +447,8 @@ pub fn run(
             rows
         }
         _ => vec![match p.month {
-            Some(m) => values(atlas, month_counts(m)?, p.metric),
-            None => values(atlas, now, p.metric),
+            Some(m) => values(atlas, month_counts(m)?, p.metric, p.suppress_small_counts),
+            None => values(atlas, now, p.metric, p.suppress_small_counts),
         }],
     };
     let keep: Vec<bool> =
@@ -489,7 +510,12 @@ pub fn run(
             let id = g.grid.id;
             let area = SiteArea::Grid { grid_id: id, code: g.grid.code.clone(), name: g.grid.name.clone() };
             let value = current.get(id as usize).copied().flatten();
-            let props = site_properties(area, by_grid[id as usize].as_ref(), value, p.alpha);
+            let counts = p.month.map_or(Some(now), |m| history.at(m));
+            let suppressed = p.suppress_small_counts
+                && counts
+                    .and_then(|c| c.get(id as usize))
+                    .is_none_or(|c| disclosure::hides(p.metric.as_str(), &c.stats));
+            let props = site_properties(area, by_grid[id as usize].as_ref(), value, p.alpha, suppressed);
             SiteResult { id: SiteId::Grid(id), geometry: g.grid.geometry.clone(), properties: props }
         })
         .collect();
@@ -512,8 +538,14 @@ fn run_hex(
         .filter_map(|b| atlas.building_stats(b.id).map(|s| (b.point.x(), b.point.y(), s)));
     let hex = hex_counts(buildings, resolution, HEX_RING).map_err(stats_error)?;
     let guard = RateGuard::default();
-    let values: Vec<Option<f64>> =
-        hex.counts.iter().map(|c| GridMetrics::from_counts(0, c, &guard).value(p.metric)).collect();
+    let hidden: Vec<bool> =
+        hex.counts.iter().map(|c| p.suppress_small_counts && disclosure::hides(p.metric.as_str(), &c.stats)).collect();
+    let values: Vec<Option<f64>> = hex
+        .counts
+        .iter()
+        .zip(&hidden)
+        .map(|(c, &h)| if h { None } else { GridMetrics::from_counts(0, c, &guard).value(p.metric) })
+        .collect();
     let w = match p.neighbours {
         Neighbours::Queen | Neighbours::Rook => hex.weights(),
         Neighbours::Knn(k) => Weights::knn_lonlat(&hex.centres, k),
@@ -537,7 +569,7 @@ fn run_hex(
                 buildings: c.buildings,
                 area_km2: c.area_km2,
             };
-            let props = site_properties(area, site.as_ref(), values[i], p.alpha);
+            let props = site_properties(area, site.as_ref(), values[i], p.alpha, hidden[i]);
             SiteResult {
                 id: SiteId::H3(hex.index[i].clone()),
                 geometry: MultiPolygon(vec![hex.boundary(i)]),
@@ -557,7 +589,13 @@ fn run_hex(
 }
 
 /// A site's result as feature properties, or its undefined value and why it was left out.
-fn site_properties(area: SiteArea, site: Option<&Site>, value: Option<f64>, alpha: f64) -> HotspotProperties {
+fn site_properties(
+    area: SiteArea,
+    site: Option<&Site>,
+    value: Option<f64>,
+    alpha: f64,
+    suppressed: bool,
+) -> HotspotProperties {
     match site {
         Some(s) => HotspotProperties {
             area,
@@ -582,7 +620,7 @@ fn site_properties(area: SiteArea, site: Option<&Site>, value: Option<f64>, alph
             fdr_significant: None,
             class: None,
             class_label: None,
-            excluded: Some("the metric is undefined here (no area, or a rate below its small-number guard)"),
+            excluded: Some(excluded_reason(suppressed)),
             extra: SiteExtra::default(),
         },
     }
@@ -728,6 +766,7 @@ mod tests {
             alpha: 0.05,
             permutations: 99,
             seed: 12345,
+            suppress_small_counts: false,
         }
     }
 
@@ -795,6 +834,34 @@ mod tests {
         match run(&atlas, &now, &history, &p, &|_| true) {
             Err(RunError::Unfit(m)) => assert!(m.contains("the history covers"), "{m}"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_leaders_run_leaves_out_areas_of_fewer_than_five_persons() {
+        let (atlas, now, history) = district(1);
+        for tessellation in [Tessellation::Grid, Tessellation::H3(10)] {
+            let open = Params { tessellation, metric: Metric::UnregisteredPersons, ..params(Method::Gi) };
+            let leader = Params { suppress_small_counts: true, ..open.clone() };
+            let (all, hidden) = (
+                run(&atlas, &now, &history, &open, &|_| true).unwrap(),
+                run(&atlas, &now, &history, &leader, &|_| true).unwrap(),
+            );
+            assert_eq!(all.sites.len(), hidden.sites.len());
+            let mut left_out = 0;
+            for (a, h) in all.sites.iter().zip(&hidden.sites) {
+                let Some(v) = a.properties.value else { continue };
+                if v < f64::from(disclosure::K) {
+                    assert_eq!((h.properties.value, h.properties.z), (None, None), "{:?}", h.id);
+                    assert!(h.properties.excluded.is_some_and(|e| e.contains("fewer than 5")));
+                    left_out += 1;
+                } else {
+                    assert_eq!(h.properties.value, Some(v), "{:?}", h.id);
+                    assert!(h.properties.z.is_some(), "{:?}", h.id);
+                }
+            }
+            assert!(left_out > 0, "{tessellation:?}: the demo has areas of under 5 unregistered persons");
+            assert_eq!(hidden.description.n, all.description.n - left_out);
         }
     }
 

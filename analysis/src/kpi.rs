@@ -110,7 +110,9 @@ pub struct Kpi {
     /// Rental units recorded per km².
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub rental_units_per_km2: Option<f64>,
-    /// Registration rate against its target.
+    /// Registration rate against its target (null for a leader where the persons behind it are
+    /// under 5).
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub reg_status: Status,
 }
 

@@ -9,6 +9,7 @@
 //! - [`emerging`]: emerging hot spots over a monthly series (Gi\* per month, Mann-Kendall trend).
 //! - [`hotspot_run`]: one hot-spot analysis as the API runs it: areas, weights, statistic and
 //!   every area's result, with a description to run it again.
+//! - [`disclosure`]: small-count suppression (k = 5) of person counts in what leaders see.
 //! - [`density`]: quartic kernel density in units per km².
 //! - [`hexgrid`]: H3 hexagons as an alternative tessellation to the drawn grids.
 //! - [`candidates`]: where the register is weak: expected unregistered units and persons per
@@ -38,6 +39,7 @@ pub mod campaign_sim;
 pub mod candidates;
 pub mod coverage;
 pub mod density;
+pub mod disclosure;
 pub mod emerging;
 pub mod error;
 pub mod hexgrid;

@@ -27,13 +27,17 @@ pub struct BuildingStats {
     pub rental_units_registered: u32,
     /// Of the registered ones, with the landlord's safety pledge signed.
     pub pledges_signed: u32,
-    /// Person records.
+    /// Person records. Null in what a leader sees where under 5 (small-count suppression).
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub persons: u32,
-    /// Of which registered (登记).
+    /// Of which registered (登记). Null in what a leader sees where under 5 (small-count suppression).
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub persons_registered: u32,
-    /// Of the registered, holding a residence permit (办证).
+    /// Of the registered, holding a residence permit (办证). Null in what a leader sees where under 5 (small-count suppression).
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub persons_with_permit: u32,
-    /// Of the registered, living at their registered address (人户一致).
+    /// Of the registered, living at their registered address (人户一致). Null in what a leader sees where under 5 (small-count suppression).
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub persons_consistent: u32,
     /// Visits recorded.
     pub visits: u32,

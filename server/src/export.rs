@@ -10,6 +10,7 @@
 use crate::scope::Scope;
 use crate::store::Ledger;
 use geo::Centroid;
+use rentgrid_analysis::disclosure;
 use rentgrid_analysis::kpi::{self, Counts, Kpi, Level, Targets};
 use rentgrid_geodata::Atlas;
 use serde_json::{Value, json};
@@ -324,7 +325,22 @@ const KPI_COLUMNS: [(&str, &str); 16] = [
     ("reg_status", "登记率状态"),
 ];
 
-fn kpi_cells(k: &Kpi) -> Vec<Cell> {
+/// The KPI cells of a place; for a leader (`suppress`), each figure computed from fewer than
+/// [`disclosure::K`] persons reads "<5".
+fn kpi_cells(k: &Kpi, suppress: bool) -> Vec<Cell> {
+    let cells = kpi_values(k);
+    if !suppress {
+        return cells;
+    }
+    let hidden = || Cell::Text(format!("<{}", disclosure::K));
+    KPI_COLUMNS
+        .iter()
+        .zip(cells)
+        .map(|((name, _), c)| if disclosure::hides(name, &k.counts.stats) { hidden() } else { c })
+        .collect()
+}
+
+fn kpi_values(k: &Kpi) -> Vec<Cell> {
     let s = &k.counts.stats;
     let status = match k.reg_status {
         kpi::Status::Meets => "达标",
@@ -380,7 +396,7 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
                     Cell::Num(g.area_km2),
                     Cell::Int(k.counts.buildings.into()),
                 ];
-                row.extend(kpi_cells(&k));
+                row.extend(kpi_cells(&k, scope.aggregates_only()));
                 rows.push(row);
                 geometry.push(Some(g.grid.geometry.clone().into()));
             }
@@ -459,7 +475,7 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
                         r.parent_code.clone().map_or(Cell::Empty, Cell::Text),
                         Cell::Num(r.kpi.counts.area_km2),
                     ];
-                    row.extend(kpi_cells(&r.kpi));
+                    row.extend(kpi_cells(&r.kpi, scope.aggregates_only()));
                     row
                 })
                 .collect();

@@ -36,6 +36,7 @@ pub struct Identity {
     lockout: lockout::Policy,
     clock: Clock,
     addresses: Mutex<Lockout<Option<IpAddr>>>,
+    trusted_proxies: Vec<IpAddr>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -152,7 +153,19 @@ pub fn check_scope(role: Role, street: Option<&str>, grids: &[String], caseworke
 impl Identity {
     /// The service with these timeouts, this lockout rule and this clock.
     pub fn new(timeouts: Timeouts, lockout: lockout::Policy, clock: Clock) -> Self {
-        Self { timeouts, lockout, clock, addresses: Mutex::new(Lockout::new(lockout)) }
+        Self { timeouts, lockout, clock, addresses: Mutex::new(Lockout::new(lockout)), trusted_proxies: Vec::new() }
+    }
+
+    /// The same service taking the client's address from `X-Forwarded-For` when a request comes
+    /// from one of `proxies` (see [`crate::access::forwarded`]).
+    pub fn with_trusted_proxies(mut self, proxies: Vec<IpAddr>) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> &[IpAddr] {
+        &self.trusted_proxies
     }
 
     /// Now, by the injected clock.

@@ -90,6 +90,11 @@ enum Command {
         /// A session ends this many hours after login, however busy.
         #[arg(long, env = "RENTGRID_SESSION_MAX_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..))]
         session_max_hours: u32,
+        /// The address of a reverse proxy in front (repeat, or comma-separated in the variable):
+        /// a request from it is attributed to the client named in its X-Forwarded-For, for the
+        /// lockout of addresses and the audit log. Without one, the peer address counts.
+        #[arg(long = "trusted-proxy", env = "RENTGRID_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Generate the demo city (海曙区, Ningbo) into a data directory.
     ///
@@ -643,6 +648,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tile_cache_mb,
             session_idle_minutes,
             session_max_hours,
+            trusted_proxies,
         } => {
             let targets = targets.as_deref().map(parse_targets).transpose()?.unwrap_or_default();
             let web = web.or_else(|| Some(PathBuf::from("web-map/dist")).filter(|p| p.join("index.html").is_file()));
@@ -658,7 +664,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 idle: time::Duration::minutes(session_idle_minutes.into()),
                 absolute: time::Duration::hours(session_max_hours.into()),
             };
-            let identity = Identity::new(timeouts, Policy::default(), system_clock());
+            let identity =
+                Identity::new(timeouts, Policy::default(), system_clock()).with_trusted_proxies(trusted_proxies);
             if let Some(password) = startup::ensure_first_admin(store.as_ref(), &identity).await? {
                 let line = "=".repeat(72);
                 eprintln!(

@@ -277,6 +277,7 @@ impl TileCache {
             map: &map,
             visible: if scope.grids.is_none() { None } else { Some(&sees) },
             heat: heat.as_deref(),
+            suppress_small_counts: scope.aggregates_only(),
         };
         let bytes = build_tile(&src, layer, tile, &TileOptions::default())?;
         let built = CachedTile {

@@ -168,7 +168,12 @@ impl HeatSurface {
         self.count
     }
 
-    /// The kernel's search radius, metres.
+    /// True when it counts persons (all persons or the unregistered), not rental units.
+    pub fn counts_persons(&self) -> bool {
+        self.count != HeatCount::RentalUnits
+    }
+
+    /// The kernel's radius, metres.
     pub fn radius_m(&self) -> f64 {
         self.radius_m
     }

@@ -139,6 +139,10 @@ pub struct TileSources<'a> {
     /// The heat surface the `heat` tile set draws ([`heat::HeatSurface::build`]); `None` draws
     /// empty heat tiles.
     pub heat: Option<&'a heat::HeatSurface>,
+    /// Draw for a leader: no figure computed from fewer than
+    /// [`rentgrid_analysis::disclosure::K`] persons (grid attributes left out, heat cells standing
+    /// for fewer persons not drawn).
+    pub suppress_small_counts: bool,
 }
 
 impl std::fmt::Debug for TileSources<'_> {

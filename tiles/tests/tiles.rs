@@ -321,3 +321,31 @@ fn tilejson_descriptions_are_complete() {
         }
     }
 }
+
+#[test]
+fn a_leaders_grid_tiles_carry_no_figure_from_fewer_than_five_persons() {
+    use rentgrid_analysis::disclosure;
+    let w = world();
+    let src = TileSources { suppress_small_counts: true, ..w.sources() };
+    let range = rentgrid_tiles::tile::tiles_touching_at(w.atlas.bbox(), 12, 0.0);
+    let (mut seen, mut hidden) = (BTreeSet::new(), 0);
+    for tile in range.tiles() {
+        let Some(bytes) = build_tile(&src, Layer::Grids, tile, &TileOptions::default()).unwrap() else { continue };
+        for f in &layer(&common::decode(&bytes), "grids").unwrap().features {
+            let id = f.props["id"].as_u64().unwrap() as usize;
+            let stats = &w.counts[id].stats;
+            for field in ["persons", "reg_rate", "permit_rate", "consistency_rate", "reg_status"] {
+                if disclosure::hides(field, stats) {
+                    assert!(!f.props.contains_key(field), "grid {id}: {field} shown from {stats:?}");
+                    hidden += 1;
+                } else {
+                    assert!(f.props.contains_key(field), "grid {id}: {field} missing from {stats:?}");
+                }
+            }
+            assert!(f.props.contains_key("rental_units"), "grid {id}: counts of units stay");
+            seen.insert(id);
+        }
+    }
+    assert_eq!(seen.len(), w.atlas.grids().len(), "every grid is drawn");
+    assert!(hidden > 0, "the demo has grids with small counts to hide");
+}

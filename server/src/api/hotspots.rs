@@ -124,7 +124,18 @@ pub fn parse(q: &HotspotsQuery) -> ApiResult<Params> {
         Some(s) => s.parse::<u64>().map_err(|_| bad(format!("seed={s:?}: a whole number from 0 to 2^64-1")))?,
     };
     let tessellation = parse_tessellation(q, method, month)?;
-    Ok(Params { tessellation, method, metric, neighbours, transform, month, alpha, permutations, seed })
+    Ok(Params {
+        tessellation,
+        method,
+        metric,
+        neighbours,
+        transform,
+        month,
+        alpha,
+        permutations,
+        seed,
+        suppress_small_counts: false,
+    })
 }
 
 /// Parses `tessellation` and `resolution`.
@@ -233,7 +244,8 @@ pub async fn hotspots(
     scope: Scope,
     ApiQuery(q): ApiQuery<HotspotsQuery>,
 ) -> ApiResult<Response> {
-    let params = parse(&q)?;
+    // A leader's run takes no input computed from fewer than 5 persons.
+    let params = Params { suppress_small_counts: scope.aggregates_only(), ..parse(&q)? };
     let atlas = state.atlas();
     let key = format!("{params:?}|{}", scope_key(&scope));
     if let Some(body) = state.hotspots_cached(atlas.version(), &key) {

@@ -24,8 +24,9 @@ pub const SESSION_COOKIE: &str = "rentgrid_session";
 /// The header a cookie-authenticated write carries its session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// Where a request came from: the peer address (when the server was started with connection
-/// info) and whether it came over HTTPS (`X-Forwarded-Proto: https` from the proxy in front).
+/// Where a request came from: the client's address (the peer address when the server was started
+/// with connection info, or the address a trusted proxy forwarded) and whether it came over HTTPS
+/// (`X-Forwarded-Proto: https` from the proxy in front).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RequestSource {
     /// The peer address.
@@ -35,8 +36,10 @@ pub struct RequestSource {
 }
 
 impl RequestSource {
-    fn of(req: &Request) -> Self {
-        let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    fn of(req: &Request, trusted_proxies: &[IpAddr]) -> Self {
+        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        let ip = crate::access::forwarded::client_address(peer, forwarded, trusted_proxies);
         let https = req.uri().scheme_str() == Some("https")
             || req
                 .headers()
@@ -115,7 +118,7 @@ fn same_token(a: &str, b: &str) -> bool {
 /// request other than GET, HEAD or OPTIONS must carry `X-CSRF-Token` (403 otherwise). Puts the
 /// [`Principal`] (if any) and the [`RequestSource`] into the request's extensions.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let source = RequestSource::of(&req);
+    let source = RequestSource::of(&req, state.identity().trusted_proxies());
     req.extensions_mut().insert(source);
     let path = req.uri().path().to_owned();
     if path == "/api/login" {

@@ -15,6 +15,7 @@ mod ogc;
 pub(crate) mod openapi;
 mod persons;
 mod query;
+mod suppress;
 mod tiles;
 mod visits;
 
@@ -79,6 +80,8 @@ pub fn app(state: AppState) -> Router {
     router
         .layer(axum::middleware::from_fn_with_state(state.clone(), ogc::landing_at_root))
         .layer(axum::middleware::from_fn(authorize::authorize))
+        // A leader's JSON: no figure from fewer than 5 persons, whichever route made it.
+        .layer(axum::middleware::from_fn(suppress::small_counts))
         // Outside the policy: who is asking (the Principal the policy and the scope read).
         .layer(axum::middleware::from_fn_with_state(state.clone(), identity::authenticate))
         .layer(CompressionLayer::new())

@@ -23,6 +23,7 @@ on_both_stores!(
     every_route_answers_every_role_as_its_policy_says,
     each_role_reads_and_writes_only_its_own_part,
     tiles_carry_only_the_callers_grids,
+    a_leader_is_shown_no_count_of_fewer_than_five_persons,
 );
 
 /// A caseworker with contracted grids that have buildings.
@@ -199,6 +200,17 @@ async fn each_role_reads_and_writes_only_its_own_part(backend: Backend) {
     let cw = as_role(Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
     let (api, stats, ogc, matched) = grids_seen(&cw).await;
     assert_eq!((&api, &stats, &ogc, matched), (&mine, &mine, &mine, mine.len() as u64));
+    // Exports and hot spots: their grids' features and nothing else.
+    let (s, export) = get(&cw, "/api/exports/grids.geojson").await;
+    assert_eq!(s, StatusCode::OK, "{export}");
+    let exported: BTreeSet<u64> =
+        export["features"].as_array().unwrap().iter().map(|x| x["properties"]["id"].as_u64().unwrap()).collect();
+    assert_eq!(exported, mine, "exports/grids.geojson");
+    let (s, hot) = get(&cw, "/api/hotspots?method=gi").await;
+    assert_eq!(s, StatusCode::OK, "{hot}");
+    let hot_grids: BTreeSet<u64> =
+        hot["features"].as_array().unwrap().iter().map(|x| x["properties"]["grid_id"].as_u64().unwrap()).collect();
+    assert_eq!(hot_grids, mine, "hot spots");
     let (s, district) = get(&cw, "/api/stats?level=district").await;
     assert_eq!((s, district["rows"].as_array().unwrap().len()), (StatusCode::OK, 0), "the district is not theirs");
     // Their own assessment row only.
@@ -232,6 +244,10 @@ async fn each_role_reads_and_writes_only_its_own_part(backend: Backend) {
     assert_eq!(codes, [street.street.code.as_str()]);
     let (_, items) = get(&sup, "/collections/streets/items").await;
     assert_eq!(items["numberMatched"], 1);
+    let (_, export) = get(&sup, "/api/exports/grids.geojson").await;
+    let exported: BTreeSet<u64> =
+        export["features"].as_array().unwrap().iter().map(|x| x["properties"]["id"].as_u64().unwrap()).collect();
+    assert_eq!(exported, theirs, "a supervisor's export");
 
     // A leader: the district's areas, no single building.
     let leader = as_role(principal(Role::Leader));
@@ -325,5 +341,136 @@ async fn tiles_carry_only_the_callers_grids(backend: Backend) {
     }
     assert!(features > mine.len(), "the tiles draw their grids");
     assert_eq!(seen, mine, "every grid of theirs is drawn");
+    f.done().await;
+}
+
+/// The person counts in `v` (at any depth) with where they are, and how many figures are null
+/// where the command center's answer `center` (the same shape) has a value.
+fn person_counts(v: &Value, center: &Value, at: &str, counts: &mut Vec<(String, f64)>, nulled: &mut usize) {
+    match (v, center) {
+        (Value::Object(m), Value::Object(c)) => {
+            for (k, x) in m {
+                let here = format!("{at}.{k}");
+                let other = c.get(k).unwrap_or(&Value::Null);
+                let count = k.starts_with("persons") || k.starts_with("unregistered_persons");
+                if count && !k.ends_with("_per_km2") {
+                    if let Some(n) = x.as_f64() {
+                        counts.push((here.clone(), n));
+                    }
+                }
+                if x.is_null() && !other.is_null() {
+                    *nulled += 1;
+                }
+                person_counts(x, other, &here, counts, nulled);
+            }
+        }
+        (Value::Array(a), Value::Array(c)) => {
+            for (i, (x, y)) in a.iter().zip(c).enumerate() {
+                person_counts(x, y, &format!("{at}[{i}]"), counts, nulled);
+            }
+        }
+        _ => {}
+    }
+}
+
+async fn a_leader_is_shown_no_count_of_fewer_than_five_persons(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let leader = signed_in(f.anonymous.clone(), principal(Role::Leader));
+    let mut nulled_total = 0;
+    for uri in [
+        "/api/stats?level=grid",
+        "/api/stats?level=community",
+        "/api/stats?level=street",
+        "/api/stats?level=district",
+        "/api/grids",
+        "/collections/grids/items?limit=10000",
+        "/collections/communities/items?limit=10000",
+        "/api/staffing",
+        "/api/exports/grids.geojson",
+        "/api/hotspots?metric=persons&tessellation=h3&resolution=10",
+    ] {
+        let (s, theirs) = get(&leader, uri).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {theirs}");
+        let (_, full) = get(&f.router, uri).await;
+        let (mut counts, mut nulled) = (Vec::new(), 0);
+        person_counts(&theirs, &full, "", &mut counts, &mut nulled);
+        assert!(!counts.is_empty() || uri.contains("hotspots"), "{uri}: the leader sees person counts");
+        for (at, n) in &counts {
+            assert!(*n >= 5.0, "{uri}: {at} = {n} shown to a leader");
+        }
+        nulled_total += nulled;
+        if uri.contains("hotspots") {
+            // The metric's value per hexagon is a count of persons: none under 5.
+            let values: Vec<f64> = theirs["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|x| x["properties"]["value"].as_f64())
+                .collect();
+            assert!(!values.is_empty() && values.iter().all(|&v| v >= 5.0), "{uri}: {values:?}");
+            assert!(nulled > 0, "{uri}: the demo has hexagons of fewer than 5 persons");
+        }
+    }
+    assert!(nulled_total > 0, "the demo has places with small counts to hide");
+
+    // Tables: "<5" where a person count is under 5, never the count.
+    let res = leader
+        .clone()
+        .oneshot(Request::get("/api/exports/grids.csv?lang=en").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let csv = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let persons_cols: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.starts_with("persons") && !h.ends_with("km2"))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(persons_cols.len(), 4, "{header:?}");
+    let mut small = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        for &i in &persons_cols {
+            match cells[i] {
+                "<5" => small += 1,
+                n => assert!(n.parse::<u32>().unwrap() >= 5, "{line}"),
+            }
+        }
+    }
+    assert!(small > 0, "some grid has a small count");
+
+    // Tiles: the grids layer over the whole district at z12.
+    let bb = f.atlas().bbox();
+    let (z, x0, y0) = tile_at(bb.min().x, bb.max().y, 12);
+    let (_, x1, y1) = tile_at(bb.max().x, bb.min().y, 12);
+    let mut drawn = 0;
+    for (x, y) in (x0..=x1).flat_map(|x| (y0..=y1).map(move |y| (x, y))) {
+        let uri = format!("/tiles/grids/{z}/{x}/{y}.mvt");
+        let res = leader.clone().oneshot(Request::get(&uri).body(Body::empty()).unwrap()).await.unwrap();
+        if res.status() == StatusCode::NO_CONTENT {
+            continue;
+        }
+        assert_eq!(res.status(), StatusCode::OK, "{uri}");
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        for l in decode(&bytes).unwrap() {
+            for feat in &l.features {
+                drawn += 1;
+                if let Some(v) = feat.props.get("persons") {
+                    let n = match v {
+                        Val::U(n) => *n as f64,
+                        Val::I(n) | Val::Si(n) => *n as f64,
+                        Val::D(n) => *n,
+                        Val::F(n) => f64::from(*n),
+                        other => panic!("{other:?}"),
+                    };
+                    assert!(n >= 5.0, "{uri}: a grid of {n} persons");
+                }
+            }
+        }
+    }
+    assert!(drawn > 0);
     f.done().await;
 }

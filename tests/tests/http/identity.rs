@@ -27,6 +27,7 @@ use tower::ServiceExt;
 on_both_stores!(
     a_login_gets_a_cookie_and_the_scope_and_a_bad_one_401,
     five_failures_lock_the_account_and_the_address,
+    behind_a_trusted_proxy_each_client_is_locked_alone,
     an_idle_session_ends_and_logout_ends_a_session,
     a_cookie_write_needs_the_csrf_token,
     a_revoked_token_is_401,
@@ -56,8 +57,13 @@ impl TestClock {
 /// The seeded fixture, two users (`zhang`, a caseworker; `li`, a supervisor), and a router
 /// whose identity runs on `clock`.
 async fn setup(backend: Backend, clock: &TestClock) -> (Fixture, Router) {
+    setup_behind(backend, clock, Vec::new()).await
+}
+
+/// [`setup`] behind the reverse proxies `proxies`.
+async fn setup_behind(backend: Backend, clock: &TestClock, proxies: Vec<std::net::IpAddr>) -> (Fixture, Router) {
     let f = Fixture::seeded(backend).await;
-    let identity = Identity::new(Timeouts::default(), Policy::default(), clock.clock());
+    let identity = Identity::new(Timeouts::default(), Policy::default(), clock.clock()).with_trusted_proxies(proxies);
     for (name, role, street, cw) in
         [("zhang", Role::Caseworker, None, Some(1)), ("li", Role::Supervisor, Some("330203001000"), None)]
     {
@@ -222,6 +228,42 @@ async fn five_failures_lock_the_account_and_the_address(backend: Backend) {
     assert_eq!(login(&router, [10, 0, 0, 2], "li", "li-password-1").await.status, StatusCode::OK);
     let failed = audit_actions(&f).await.iter().filter(|a| *a == "login_failed").count();
     assert_eq!(failed, 5 + 2 + 5 + 1, "each refused login is an audit row");
+    f.done().await;
+}
+
+async fn behind_a_trusted_proxy_each_client_is_locked_alone(backend: Backend) {
+    let clock = TestClock::new();
+    const PROXY: [u8; 4] = [10, 0, 0, 50];
+    let (f, router) = setup_behind(backend, &clock, vec![PROXY.into()]).await;
+    let via_proxy = |client: &'static str, user: &'static str, password: &'static str| {
+        let router = router.clone();
+        async move {
+            let body = serde_json::json!({ "username": user, "password": password }).to_string();
+            call(&router, "POST", "/api/login", PROXY, &[("x-forwarded-for", client)], Some(&body)).await.status
+        }
+    };
+    // One client behind the proxy guessing five names locks itself out, not the others.
+    for name in ["a", "b", "c", "d", "e"] {
+        assert_eq!(via_proxy("203.0.113.7", name, "guess-guess").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(via_proxy("203.0.113.7", "li", "li-password-1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(via_proxy("203.0.113.8", "li", "li-password-1").await, StatusCode::OK);
+    // A client that forges the header is known by the address the proxy appends.
+    assert_eq!(via_proxy("203.0.113.8, 203.0.113.7", "li", "li-password-1").await, StatusCode::TOO_MANY_REQUESTS);
+    // A peer that is not a trusted proxy is taken at its own address, whatever it claims.
+    for name in ["a", "b", "c", "d", "e"] {
+        let body = serde_json::json!({ "username": name, "password": "guess-guess" }).to_string();
+        let a = call(&router, "POST", "/api/login", [10, 0, 0, 60], &[("x-forwarded-for", "203.0.113.9")], Some(&body))
+            .await;
+        assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(via_proxy("203.0.113.9", "li", "li-password-1").await, StatusCode::OK);
+    assert_eq!(login(&router, [10, 0, 0, 60], "li", "li-password-1").await.status, StatusCode::TOO_MANY_REQUESTS);
+    // The audit log names the client, not the proxy.
+    let rows = f.store.audit_rows(0, 1000).await.unwrap();
+    let sources: Vec<Option<String>> =
+        rows.iter().filter(|r| r.entry.event.action == "login").map(|r| r.entry.event.source.clone()).collect();
+    assert_eq!(sources.first(), Some(&Some("203.0.113.8".to_owned())), "{sources:?}");
     f.done().await;
 }
 

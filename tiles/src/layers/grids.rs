@@ -3,6 +3,7 @@
 use super::{Ctx, rate};
 use crate::layer::{FieldType::*, VectorLayer, field};
 use crate::mvt::{LayerEncoder, TileGeometry, Value};
+use rentgrid_analysis::disclosure;
 use rentgrid_analysis::kpi::{Kpi, Status};
 
 /// The MVT layer of the `grids` tile set.
@@ -21,7 +22,11 @@ pub const VECTOR_LAYERS: &[VectorLayer] = &[VectorLayer {
         field("consistency_rate", Number, "人户一致率"),
         field("pledge_rate", Number, "治安责任保证书签订率"),
         field("reg_status", String, "Registration rate against its target: meets, near, below or none"),
-        field("persons", Number, "Persons recorded"),
+        field(
+            "persons",
+            Number,
+            "Persons recorded (absent for a leader where under 5, with the rates computed from it)",
+        ),
         field("rental_units", Number, "Rental units recorded"),
         field("buildings", Number, "Buildings"),
     ],
@@ -74,6 +79,9 @@ pub fn build(ctx: &Ctx) -> Vec<LayerEncoder> {
             ("rental_units", counts.stats.rental_units.into()),
             ("buildings", counts.buildings.into()),
         ]);
+        if src.suppress_small_counts {
+            props.retain(|(k, _)| !disclosure::hides(k, &counts.stats));
+        }
         layer.add(u64::from(id), &TileGeometry::Polygons(polygons), &props);
     }
     vec![layer]

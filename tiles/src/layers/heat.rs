@@ -25,7 +25,16 @@ pub fn build(ctx: &Ctx) -> Vec<LayerEncoder> {
     let Some(surface) = ctx.src.heat else { return vec![layer] };
     let g = ctx.generalise();
     let b = ctx.buffered_bounds();
+    // A leader is not shown a cell standing for fewer than K persons.
+    let smallest = if ctx.src.suppress_small_counts && surface.counts_persons() {
+        f64::from(rentgrid_analysis::disclosure::K)
+    } else {
+        0.0
+    };
     for cell in surface.cells_in(ctx.tile.z, [b.min().x, b.min().y, b.max().x, b.max().y]) {
+        if cell.density * (cell.cell_m / 1000.0).powi(2) < smallest {
+            continue;
+        }
         let ring: Vec<(f64, f64)> = cell.corners.iter().chain(std::iter::once(&cell.corners[0])).copied().collect();
         let polygons = g.polygons(&[Polygon::new(LineString::from(ring), vec![])]);
         if polygons.is_empty() {

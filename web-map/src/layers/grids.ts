@@ -160,7 +160,8 @@ function cardFromTile(feature: MapGeoJSONFeature): GridCard {
     id: Number(feature.id ?? p.id),
     name: String(p.name ?? ''),
     reg_status: (p.reg_status as RegStatus | undefined) ?? 'none',
-    persons: num('persons') ?? 0,
+    // Absent for a leader where under 5 persons (small-count suppression).
+    persons: num('persons'),
     rental_units: num('rental_units') ?? 0,
     buildings: num('buildings') ?? 0,
   };
@@ -170,7 +171,7 @@ function cardFromTile(feature: MapGeoJSONFeature): GridCard {
 
 /** How a rate compares with its target, as a CSS class of its popup row. */
 function rowStatus(kpi: Kpi, grid: GridCard, target: number): RegStatus {
-  if (kpi === 'reg_rate') return grid.reg_status;
+  if (kpi === 'reg_rate') return grid.reg_status ?? 'none';
   const value = grid[kpi] ?? null;
   if (value === null) return 'none';
   return value >= target ? 'meets' : 'below';
@@ -195,7 +196,8 @@ function renderPopup(grid: GridCard, district: District): HTMLElement {
   });
   const count = (key: 'persons' | 'persons_registered' | 'rental_units' | 'buildings') => {
     const n = grid[key];
-    return h('div', null, h('dt', null, t(key)), h('dd', null, n === undefined ? '…' : formatCount(n)));
+    // null: fewer than 5 persons, not shown to a leader.
+    return h('div', null, h('dt', null, t(key)), h('dd', null, n === undefined ? '…' : n === null ? '<5' : formatCount(n)));
   };
   const density = grid.persons_per_km2;
   return h(
@@ -212,7 +214,7 @@ function renderPopup(grid: GridCard, district: District): HTMLElement {
           ? '…'
           : t('places', { community: grid.community_name, street: grid.street_name }),
       ),
-      h('span', { class: `rg-badge rg-${grid.reg_status}` }, t(grid.reg_status, statusVars(district))),
+      h('span', { class: `rg-badge rg-${grid.reg_status ?? 'none'}` }, t(grid.reg_status ?? 'none', statusVars(district))),
     ),
     h(
       'table',
@@ -246,7 +248,7 @@ export function createGridsLayer(): MapLayer {
 
   const loadStatuses = async (ctx: LayerContext) => {
     try {
-      statuses = (await fetchGridStatuses()).map((row) => row.reg_status);
+      statuses = (await fetchGridStatuses()).map((row) => row.reg_status ?? 'none');
       ctx.refreshLegend();
     } catch (error) {
       ctx.reportError(error);

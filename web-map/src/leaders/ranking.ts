@@ -39,21 +39,21 @@ export const tRank = defineStrings(
 /** The smallest count shown as a number. */
 export const MIN_SHOWN = 5;
 
-/** A count as shown to leaders: "<5" below [`MIN_SHOWN`]. */
-export function suppressed(n: number): string {
-  return n < MIN_SHOWN ? tRank('small') : formatCount(n);
+/** A count as shown to leaders: "<5" below [`MIN_SHOWN`] (the server sends those as null). */
+export function suppressed(n: number | null): string {
+  return n === null || n < MIN_SHOWN ? tRank('small') : formatCount(n);
 }
 
 /** A rate as shown to leaders: none when its population is under [`MIN_SHOWN`]. */
-function rateCell(rate: number | null, base: number, target: number): HTMLTableCellElement {
-  if (rate === null || base < MIN_SHOWN) return h('td', { class: 'rg-num' }, '—');
+function rateCell(rate: number | null, base: number | null, target: number): HTMLTableCellElement {
+  if (rate === null || base === null || base < MIN_SHOWN) return h('td', { class: 'rg-num' }, '—');
   const ok = rate >= target;
   return h('td', { class: `rg-num ${ok ? 'rg-meets' : 'rg-below'}` }, formatPct(rate), ' ', h('small', null, ok ? tRank('meets') : tRank('below')));
 }
 
 /** Rows ordered by registration rate, highest first; places with too few persons last. */
 function ranked(rows: PlaceRow[]): PlaceRow[] {
-  const key = (r: PlaceRow) => (r.reg_rate === null || r.persons < MIN_SHOWN ? -1 : r.reg_rate);
+  const key = (r: PlaceRow) => (r.reg_rate === null || r.persons === null || r.persons < MIN_SHOWN ? -1 : r.reg_rate);
   return [...rows].sort((a, b) => key(b) - key(a) || a.code.localeCompare(b.code));
 }
 
@@ -100,7 +100,7 @@ const COMMUNITIES_SHOWN = 10;
 export async function renderRanking(district: District, month?: string): Promise<HTMLElement> {
   const [streets, communities] = await Promise.all([fetchPlaceRows('street', month), fetchPlaceRows('community', month)]);
   const all = ranked(communities);
-  const lowest = all.filter((r) => r.reg_rate !== null && r.persons >= MIN_SHOWN).slice(-COMMUNITIES_SHOWN);
+  const lowest = all.filter((r) => r.reg_rate !== null && r.persons !== null && r.persons >= MIN_SHOWN).slice(-COMMUNITIES_SHOWN);
   const firstRank = all.indexOf(lowest[0]!) + 1;
   return h(
     'div',
