@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use rentgrid_analysis::kpi::Targets;
+use rentgrid_analysis::unrecorded::{self, UnrecordedParams};
 use rentgrid_geodata::demo::{DEFAULT_AS_OF, DEFAULT_SEED, DemoOptions};
 use rentgrid_server::access::Role;
 use rentgrid_server::access::demo_users::DEMO_USERS;
@@ -514,7 +515,17 @@ async fn export_to(
         _ => {
             let counts = rentgrid_analysis::kpi::grid_counts(atlas);
             let scope = rentgrid_server::scope::Scope::everything();
-            export::export(atlas, &counts, &Targets::default(), layer, format, lang, &scope)?
+            // The grids, streets and communities carry the estimated actual rates.
+            let unrecorded = if matches!(layer, Layer::Grids | Layer::Streets | Layer::Communities) {
+                let ev = store.evidence().await?;
+                let evidence = rentgrid_server::state::evidence(&ev, rentgrid_geodata::clock::today());
+                Some(unrecorded::estimate(atlas, &evidence, &UnrecordedParams::default())?)
+            } else {
+                None
+            };
+            let targets = Targets::default();
+            let src = export::Sources { atlas, counts: &counts, targets: &targets, unrecorded: unrecorded.as_ref() };
+            export::export(&src, layer, format, lang, &scope)?
         }
     };
     std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;

@@ -79,6 +79,7 @@ fn tiles(c: &mut Criterion) {
             map: &map,
             visible: None,
             heat: None,
+            unrecorded: None,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(TILES_SEED);
         let n = atlas.buildings().len() as u32;

@@ -139,6 +139,9 @@ pub struct TileSources<'a> {
     /// The heat surface the `heat` tile set draws ([`heat::HeatSurface::build`]); `None` draws
     /// empty heat tiles.
     pub heat: Option<&'a heat::HeatSurface>,
+    /// The estimate of what the register lacks ([`rentgrid_analysis::unrecorded::estimate`]),
+    /// for each grid's estimated actual rates; `None` leaves them out.
+    pub unrecorded: Option<&'a rentgrid_analysis::unrecorded::Unrecorded>,
 }
 
 impl std::fmt::Debug for TileSources<'_> {

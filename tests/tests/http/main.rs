@@ -16,4 +16,5 @@ mod exports;
 mod hotspots;
 mod identity;
 mod ogc;
+mod rates;
 mod tiles;

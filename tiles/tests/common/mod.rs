@@ -30,6 +30,7 @@ impl World {
             map: &self.map,
             visible: None,
             heat: None,
+            unrecorded: None,
         }
     }
 
