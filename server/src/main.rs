@@ -501,7 +501,9 @@ fn gate(
     Ok(())
 }
 
-/// Writes one layer (ledgers straight from the store) to `path`.
+/// Writes one layer (ledgers straight from the store) to `path`; with `estimates`, the grids,
+/// streets and communities carry the estimated actual rates (`export all` leaves them empty: its
+/// files move the register, and the server reading them estimates from its own evidence).
 async fn export_to(
     store: &dyn Store,
     atlas: &rentgrid_geodata::Atlas,
@@ -509,14 +511,14 @@ async fn export_to(
     format: Format,
     lang: Lang,
     path: &Path,
+    estimates: bool,
 ) -> anyhow::Result<()> {
     let bytes = match layer {
         Layer::Ledger(which) => export::export_ledger(which, store.ledger(which).await?, format, lang)?,
         _ => {
             let counts = rentgrid_analysis::kpi::grid_counts(atlas);
             let scope = rentgrid_server::scope::Scope::everything();
-            // The grids, streets and communities carry the estimated actual rates.
-            let unrecorded = if matches!(layer, Layer::Grids | Layer::Streets | Layer::Communities) {
+            let unrecorded = if estimates && matches!(layer, Layer::Grids | Layer::Streets | Layer::Communities) {
                 let ev = store.evidence().await?;
                 let evidence = rentgrid_server::state::evidence(&ev, rentgrid_geodata::clock::today());
                 Some(unrecorded::estimate(atlas, &evidence, &UnrecordedParams::default())?)
@@ -608,12 +610,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 for layer in Layer::ALL.into_iter().filter(|l| !matches!(l, Layer::Streets | Layer::Communities)) {
                     let f = if matches!(layer, Layer::Ledger(_)) { format } else { Format::GeoJson };
                     let path = output.join(format!("{}.{}", layer.as_str(), f.extension()));
-                    export_to(opened.as_ref(), &atlas, layer, f, lang, &path).await?;
+                    export_to(opened.as_ref(), &atlas, layer, f, lang, &path, false).await?;
                 }
                 return Ok(());
             }
             let layer: Layer = layer.parse().map_err(anyhow::Error::msg)?;
-            export_to(opened.as_ref(), &atlas, layer, format, lang, &output).await
+            export_to(opened.as_ref(), &atlas, layer, format, lang, &output, true).await
         }
         Command::Openapi { output } => {
             let text = rentgrid_server::api::openapi_json().context("the OpenAPI document does not serialise")?;
