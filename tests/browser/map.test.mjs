@@ -387,6 +387,12 @@ describe('the web map', () => {
     assert.ok(months.length >= 12, `months: ${months}`);
     const panel = leaders.locator('.rg-leaders');
     assert.equal(await panel.getAttribute('data-month'), months.at(-1));
+    // The latest month is today's register: its ranking shows each rate two ways, the estimated
+    // actual one with its 90% interval and verdict.
+    await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months.at(-1), { timeout: 20_000 });
+    const estimates = await leaders.locator('.rg-ranking').first().locator('td.rg-estimate').allInnerTexts();
+    assert.ok(estimates.length > 0, 'the ranking shows no estimated actual rate');
+    for (const cell of estimates) assert.match(cell, /^\d+%（\d+%–\d+%）\s*(达标|未达标|不确定)$/, cell);
     // Moving it (by keyboard, as a user can) redraws the hot spots of the first month.
     const answered = leaders.waitForResponse((r) => r.url().includes('/api/hotspots') && r.url().includes(`month=${months[0]}`));
     await leaders.focus('.rg-month-slider');

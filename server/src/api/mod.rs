@@ -229,7 +229,8 @@ struct StatsQuery {
     /// The level of places (default street).
     #[param(value_type = Option<Level>)]
     level: Option<String>,
-    /// YYYY-MM: at the end of that month (422 outside the history).
+    /// YYYY-MM: at the end of that month (422 outside the history). The estimated actual rates
+    /// are null for a past month; the current month (the history's last) has today's.
     #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
     month: Option<String>,
 }
@@ -246,7 +247,7 @@ struct Stats {
     targets: Targets,
     /// One row per place, in the Atlas's order: the register's KPIs and, beside them, the
     /// estimated actual rates (over recorded + estimated unrecorded; null for a past month, as
-    /// the estimate is of today's register).
+    /// the estimate is of today's register; the current month, the history's last, has them).
     rows: Vec<RatesRow>,
 }
 
@@ -271,7 +272,12 @@ async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuer
         Some(m) => {
             let history = state.history(&atlas).await?;
             let counts = rentgrid_analysis::hotspot_run::month_counts(&history, m)?;
-            actual_rates::rollup(&atlas, counts, None, level, state.targets())
+            // The history's last month is the current one, whose counts are today's register: its
+            // rows carry today's estimate. Earlier months have none (the estimate is of today).
+            let current = history.last() == Some(m) && counts == state.grid_counts(&atlas).as_slice();
+            let estimate = if current { Some(state.estimate(&atlas).await?) } else { None };
+            let unrecorded = estimate.as_ref().map(|e| e.unrecorded.as_ref());
+            actual_rates::rollup(&atlas, counts, unrecorded, level, state.targets())
         }
     };
     // A limited scope sees the places it sees whole: its grids, and the communities and

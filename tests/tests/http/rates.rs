@@ -1,7 +1,8 @@
 //! Every rate two ways over HTTP, on both stores: `/api/stats` rows carry the estimated actual
 //! rates (over the recorded and the estimated unrecorded, issue 20) at every level, consistent
 //! with the register's rates, summing up the place hierarchy, judged on their interval; a past
-//! month's rows leave them null; the grids' tiles and the exports carry the same numbers.
+//! month's rows leave them null (the current month's are today's); the grids' tiles and the
+//! exports carry the same numbers.
 
 use crate::common::{Backend, Fixture, as_center, get, tile_at};
 use axum::body::Body;
@@ -171,6 +172,15 @@ async fn a_past_month_has_no_estimate(backend: Backend) {
     let (_, hot) = get(&f.router, "/api/hotspots?metric=reg_rate").await;
     let months = hot["description"]["months_available"].as_array().unwrap();
     let month = months[0].as_str().unwrap();
+    // The current month, the history's last, is today's register: its rows are today's, estimate
+    // and all (the leaders' view and the monthly report ask for it by month).
+    let current = months.last().unwrap().as_str().unwrap();
+    for level in LEVELS {
+        let (_, today) = rows(&f.router, &format!("/api/stats?level={level}")).await;
+        let (_, now) = rows(&f.router, &format!("/api/stats?level={level}&month={current}")).await;
+        assert_eq!(now, today, "{level} at the end of {current}");
+        assert!(now.iter().any(|r| num(r, "reg_rate_est").is_some()), "{level} {current}");
+    }
     for level in LEVELS {
         let (body, rows) = rows(&f.router, &format!("/api/stats?level={level}&month={month}")).await;
         assert_eq!(body["month"], month);
