@@ -10,13 +10,18 @@
 //! Which rates: 流动人口登记率 and 登记做证率 divide by the actual persons, 出租房屋登记率 by the
 //! actual rental units. 人户一致率 (over registered persons) and 治安责任保证书签订率 (over
 //! registered units) divide by what the register holds by definition, so they have no second form.
+//!
+//! [`rollup`] gives the KPI rows of [`crate::kpi::rollup`] with these estimates beside them
+//! ([`PlaceRates`]), each place's unrecorded the [`Unrecorded::total`] over its grids.
 
 use crate::candidates::Lang;
-use crate::kpi::{Counts, Targets};
-use crate::unrecorded::UnrecordedTotal;
+use crate::kpi::{self, Counts, Level, Row, Targets};
+use crate::unrecorded::{Unrecorded, UnrecordedTotal};
+use rentgrid_geodata::{Atlas, GridId};
 use serde::{Deserialize, Serialize};
 
 /// How a place stands against a target once the unrecorded are counted.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -174,6 +179,161 @@ impl ActualRates {
     }
 }
 
+/// A place's estimated actual rates as its `/api/stats` row and its exports carry them: the
+/// unrecorded persons and rental units, and 流动人口登记率, 登记做证率 and 出租房屋登记率 over the
+/// actual counts with their 90% intervals and verdicts. Every field is null when there is no
+/// estimate (a past month's row: the estimate is of today's register) or no denominator.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlaceRates {
+    /// Estimated persons living here whom the register does not hold (null for a past month).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub persons_unrecorded_est: Option<f64>,
+    /// Their 90% interval, lower end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub persons_unrecorded_low: Option<f64>,
+    /// Upper end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub persons_unrecorded_high: Option<f64>,
+    /// Estimated actual 流动人口登记率: registered ÷ (recorded + unrecorded persons); never above
+    /// `reg_rate`, which divides by the recorded only.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub reg_rate_est: Option<f64>,
+    /// Its 90% interval, lower end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub reg_rate_est_low: Option<f64>,
+    /// Upper end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub reg_rate_est_high: Option<f64>,
+    /// Against the registration target: met when the whole interval is at or above it, missed
+    /// when it is wholly below, uncertain otherwise.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub reg_rate_verdict: Option<Verdict>,
+    /// Estimated actual 登记做证率: registered with a permit ÷ actual persons.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub permit_rate_est: Option<f64>,
+    /// Its 90% interval, lower end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub permit_rate_est_low: Option<f64>,
+    /// Upper end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub permit_rate_est_high: Option<f64>,
+    /// Against the permit target.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub permit_rate_verdict: Option<Verdict>,
+    /// Estimated rental units here that the register does not hold.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub rental_units_unrecorded_est: Option<f64>,
+    /// Their 90% interval, lower end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub rental_units_unrecorded_low: Option<f64>,
+    /// Upper end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub rental_units_unrecorded_high: Option<f64>,
+    /// Estimated actual 出租房屋登记率: registered units ÷ (recorded + unrecorded units).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub rental_rate_est: Option<f64>,
+    /// Its 90% interval, lower end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub rental_rate_est_low: Option<f64>,
+    /// Upper end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub rental_rate_est_high: Option<f64>,
+    /// Against the rental registration target.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub rental_rate_verdict: Option<Verdict>,
+}
+
+impl From<&ActualRates> for PlaceRates {
+    fn from(a: &ActualRates) -> Self {
+        Self {
+            persons_unrecorded_est: Some(a.persons_unrecorded_est),
+            persons_unrecorded_low: Some(a.persons_unrecorded_low),
+            persons_unrecorded_high: Some(a.persons_unrecorded_high),
+            reg_rate_est: a.reg_rate_est,
+            reg_rate_est_low: a.reg_rate_est_low,
+            reg_rate_est_high: a.reg_rate_est_high,
+            reg_rate_verdict: a.reg_verdict,
+            permit_rate_est: a.permit_rate_est,
+            permit_rate_est_low: a.permit_rate_est_low,
+            permit_rate_est_high: a.permit_rate_est_high,
+            permit_rate_verdict: a.permit_verdict,
+            rental_units_unrecorded_est: Some(a.rental_units_unrecorded_est),
+            rental_units_unrecorded_low: Some(a.rental_units_unrecorded_low),
+            rental_units_unrecorded_high: Some(a.rental_units_unrecorded_high),
+            rental_rate_est: a.rental_rate_est,
+            rental_rate_est_low: a.rental_rate_est_low,
+            rental_rate_est_high: a.rental_rate_est_high,
+            rental_rate_verdict: a.rental_verdict,
+        }
+    }
+}
+
+impl PlaceRates {
+    /// The estimated rates of a place with register `counts` whose grids are `grids`, from the
+    /// estimate `u` (all null without one). Each interval shown holds its estimate: where the
+    /// Gamma law of a tiny expected count (a few hundredths of a unit) puts its whole 90% interval
+    /// at 0, below the mean, the interval is widened to the mean, so that the interval, the rate
+    /// read from it and the verdict never contradict the estimate beside them.
+    pub fn of(counts: &Counts, grids: &[GridId], u: Option<&Unrecorded>, targets: &Targets) -> Self {
+        u.map_or_else(Self::default, |u| (&ActualRates::new(counts, &holding_the_mean(u.total(grids)), targets)).into())
+    }
+}
+
+/// `t` with each 90% interval widened, if need be, to hold its estimate.
+fn holding_the_mean(t: UnrecordedTotal) -> UnrecordedTotal {
+    UnrecordedTotal {
+        persons_low: t.persons_low.min(t.persons),
+        persons_high: t.persons_high.max(t.persons),
+        units_low: t.units_low.min(t.units),
+        units_high: t.units_high.max(t.units),
+        ..t
+    }
+}
+
+/// One place's KPI row (the register's rates) with its estimated actual rates beside it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatesRow {
+    /// The register's KPIs, unchanged.
+    #[serde(flatten)]
+    pub row: Row,
+    /// The rates over the actual counts.
+    #[serde(flatten)]
+    pub actual: PlaceRates,
+}
+
+/// The KPI rows of every place at `level` ([`crate::kpi::rollup`], in the same order) with the
+/// estimated actual rates from `unrecorded` (null without one, as for a past month's counts).
+pub fn rollup(
+    atlas: &Atlas,
+    grid_counts: &[Counts],
+    unrecorded: Option<&Unrecorded>,
+    level: Level,
+    targets: &Targets,
+) -> Vec<RatesRow> {
+    let rows = kpi::rollup(atlas, grid_counts, level, targets);
+    let all: Vec<GridId>;
+    let places: Vec<&[GridId]> = match level {
+        Level::Grid => Vec::new(),
+        Level::Community => atlas.communities().iter().map(|c| c.grids.as_slice()).collect(),
+        Level::Street => atlas.streets().iter().map(|s| s.grids.as_slice()).collect(),
+        Level::District => {
+            all = atlas.grids().iter().map(|g| g.grid.id).collect();
+            vec![all.as_slice()]
+        }
+    };
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let grid = row.grid_id.map(|g| [g]);
+            let grids = grid.as_ref().map_or_else(|| places.get(i).copied().unwrap_or_default(), |g| g.as_slice());
+            let actual = PlaceRates::of(&row.kpi.counts, grids, unrecorded, targets);
+            RatesRow { row, actual }
+        })
+        .collect()
+}
+
 /// Which rate a sentence is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -240,6 +400,16 @@ mod tests {
         assert_eq!(Verdict::of(0.85, 0.89, 0.9), Verdict::Missed);
         assert_eq!(Verdict::of(0.88, 0.92, 0.9), Verdict::Uncertain);
         assert_eq!(Verdict::Uncertain.text(Lang::Zh), "不确定");
+    }
+
+    #[test]
+    fn a_shown_interval_holds_its_estimate() {
+        // A tiny expected count whose Gamma interval is [0, 0]: the interval is widened to it.
+        let t =
+            UnrecordedTotal { units: 0.02, persons: 3.0, persons_low: 1.0, persons_high: 6.0, ..Default::default() };
+        let h = holding_the_mean(t);
+        assert_eq!((h.units_low, h.units, h.units_high), (0.0, 0.02, 0.02));
+        assert_eq!((h.persons_low, h.persons_high), (1.0, 6.0), "an interval holding its mean is unchanged");
     }
 
     #[test]

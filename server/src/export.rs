@@ -10,9 +10,11 @@
 use crate::scope::Scope;
 use crate::store::Ledger;
 use geo::Centroid;
+use rentgrid_analysis::actual_rates::{self, PlaceRates, Verdict};
 use rentgrid_analysis::disclosure;
 use rentgrid_analysis::kpi::{self, Counts, Kpi, Level, Targets};
-use rentgrid_geodata::Atlas;
+use rentgrid_analysis::unrecorded::Unrecorded;
+use rentgrid_geodata::{Atlas, BuildingStats};
 use serde_json::{Value, json};
 
 /// What can be exported.
@@ -325,22 +327,77 @@ const KPI_COLUMNS: [(&str, &str); 16] = [
     ("reg_status", "登记率状态"),
 ];
 
-/// The KPI cells of a place; for a leader (`suppress`), each figure computed from fewer than
-/// [`disclosure::K`] persons reads "<5".
-fn kpi_cells(k: &Kpi, suppress: bool) -> Vec<Cell> {
-    let cells = kpi_values(k);
+/// The estimated actual rates ([`PlaceRates`]): empty without an estimate.
+const ESTIMATE_COLUMNS: [(&str, &str); 18] = [
+    ("persons_unrecorded_est", "估计未登记人口"),
+    ("persons_unrecorded_low", "未登记人口90%下限"),
+    ("persons_unrecorded_high", "未登记人口90%上限"),
+    ("reg_rate_est", "估计实际登记率"),
+    ("reg_rate_est_low", "估计实际登记率90%下限"),
+    ("reg_rate_est_high", "估计实际登记率90%上限"),
+    ("reg_rate_verdict", "登记率判定"),
+    ("permit_rate_est", "估计实际登记做证率"),
+    ("permit_rate_est_low", "估计实际登记做证率90%下限"),
+    ("permit_rate_est_high", "估计实际登记做证率90%上限"),
+    ("permit_rate_verdict", "登记做证率判定"),
+    ("rental_units_unrecorded_est", "估计未登记出租房屋"),
+    ("rental_units_unrecorded_low", "未登记出租房屋90%下限"),
+    ("rental_units_unrecorded_high", "未登记出租房屋90%上限"),
+    ("rental_rate_est", "估计实际出租房屋登记率"),
+    ("rental_rate_est_low", "估计实际出租房屋登记率90%下限"),
+    ("rental_rate_est_high", "估计实际出租房屋登记率90%上限"),
+    ("rental_rate_verdict", "出租房屋登记率判定"),
+];
+
+fn estimate_cells(a: &PlaceRates, lang: Lang) -> Vec<Cell> {
+    let lang = match lang {
+        Lang::Zh => rentgrid_analysis::candidates::Lang::Zh,
+        Lang::En => rentgrid_analysis::candidates::Lang::En,
+    };
+    let verdict = |v: Option<Verdict>| v.map_or(Cell::Empty, |v| Cell::Text(v.text(lang).into()));
+    vec![
+        a.persons_unrecorded_est.into(),
+        a.persons_unrecorded_low.into(),
+        a.persons_unrecorded_high.into(),
+        a.reg_rate_est.into(),
+        a.reg_rate_est_low.into(),
+        a.reg_rate_est_high.into(),
+        verdict(a.reg_rate_verdict),
+        a.permit_rate_est.into(),
+        a.permit_rate_est_low.into(),
+        a.permit_rate_est_high.into(),
+        verdict(a.permit_rate_verdict),
+        a.rental_units_unrecorded_est.into(),
+        a.rental_units_unrecorded_low.into(),
+        a.rental_units_unrecorded_high.into(),
+        a.rental_rate_est.into(),
+        a.rental_rate_est_low.into(),
+        a.rental_rate_est_high.into(),
+        verdict(a.rental_rate_verdict),
+    ]
+}
+
+/// `cells` of `columns` as a leader (`suppress`) may see them: each computed from fewer than
+/// [`disclosure::K`] persons of the place with counts `s` reads "<5".
+fn disclose(columns: &[(&str, &str)], cells: Vec<Cell>, s: &BuildingStats, suppress: bool) -> Vec<Cell> {
     if !suppress {
         return cells;
     }
-    let hidden = || Cell::Text(format!("<{}", disclosure::K));
-    KPI_COLUMNS
+    columns
         .iter()
         .zip(cells)
-        .map(|((name, _), c)| if disclosure::hides(name, &k.counts.stats) { hidden() } else { c })
+        .map(|((name, _), c)| {
+            let own = match c {
+                Cell::Int(i) => Some(i as f64),
+                Cell::Num(f) => Some(f),
+                _ => None,
+            };
+            if disclosure::hides_value(name, s, own) { Cell::Text(format!("<{}", disclosure::K)) } else { c }
+        })
         .collect()
 }
 
-fn kpi_values(k: &Kpi) -> Vec<Cell> {
+fn kpi_cells(k: &Kpi) -> Vec<Cell> {
     let s = &k.counts.stats;
     let status = match k.reg_status {
         kpi::Status::Meets => "达标",
@@ -368,7 +425,22 @@ fn kpi_values(k: &Kpi) -> Vec<Cell> {
     ]
 }
 
-fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scope: &Scope) -> Table {
+/// What the grids, streets, communities, boundaries and buildings are exported from.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    /// The snapshot.
+    pub atlas: &'a Atlas,
+    /// Its grid counts ([`rentgrid_analysis::kpi::grid_counts`], which the server caches per
+    /// snapshot).
+    pub counts: &'a [Counts],
+    /// The KPI targets.
+    pub targets: &'a Targets,
+    /// The estimate the estimated actual rates come from; `None` leaves their columns empty.
+    pub unrecorded: Option<&'a Unrecorded>,
+}
+
+fn table(src: &Sources, layer: Layer, scope: &Scope, lang: Lang) -> Table {
+    let (atlas, counts, targets) = (src.atlas, src.counts, src.targets);
     match layer {
         Layer::Grids => {
             let mut columns = vec![
@@ -382,10 +454,12 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
                 ("buildings", "建筑（栋）"),
             ];
             columns.extend(KPI_COLUMNS);
+            columns.extend(ESTIMATE_COLUMNS);
             let mut rows = Vec::new();
             let mut geometry = Vec::new();
             for g in atlas.grids().iter().filter(|g| scope.sees_grid(g.grid.id)) {
                 let k = Kpi::from_counts(counts[g.grid.id as usize], targets);
+                let a = PlaceRates::of(&k.counts, &[g.grid.id], src.unrecorded, targets);
                 let mut row = vec![
                     Cell::Int(g.grid.id.into()),
                     Cell::Text(g.grid.code.clone()),
@@ -396,7 +470,9 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
                     Cell::Num(g.area_km2),
                     Cell::Int(k.counts.buildings.into()),
                 ];
-                row.extend(kpi_cells(&k, scope.aggregates_only()));
+                let leader = scope.aggregates_only();
+                row.extend(disclose(&KPI_COLUMNS, kpi_cells(&k), &k.counts.stats, leader));
+                row.extend(disclose(&ESTIMATE_COLUMNS, estimate_cells(&a, lang), &k.counts.stats, leader));
                 rows.push(row);
                 geometry.push(Some(g.grid.geometry.clone().into()));
             }
@@ -449,6 +525,7 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
             let mut columns =
                 vec![("code", "编码"), ("name", "名称"), ("parent_code", "上级编码"), ("area_km2", "面积（km²）")];
             columns.extend(KPI_COLUMNS);
+            columns.extend(ESTIMATE_COLUMNS);
             // Places with a grid outside the scope are left out whole, not partly counted.
             let visible_streets: Vec<&str> = atlas
                 .streets()
@@ -462,20 +539,22 @@ fn table(atlas: &Atlas, counts: &[Counts], targets: &Targets, layer: Layer, scop
                 .filter(|c| c.grids.iter().all(|&g| scope.sees_grid(g)))
                 .map(|c| c.community.code.as_str())
                 .collect();
-            let rows: Vec<Vec<Cell>> = kpi::rollup(atlas, counts, level, targets)
+            let rows: Vec<Vec<Cell>> = actual_rates::rollup(atlas, counts, src.unrecorded, level, targets)
                 .into_iter()
                 .filter(|r| match level {
-                    Level::Street => visible_streets.contains(&r.code.as_str()),
-                    _ => visible_communities.contains(&r.code.as_str()),
+                    Level::Street => visible_streets.contains(&r.row.code.as_str()),
+                    _ => visible_communities.contains(&r.row.code.as_str()),
                 })
-                .map(|r| {
+                .map(|actual_rates::RatesRow { row: r, actual }| {
                     let mut row = vec![
                         Cell::Text(r.code.clone()),
                         Cell::Text(r.name.clone()),
                         r.parent_code.clone().map_or(Cell::Empty, Cell::Text),
                         Cell::Num(r.kpi.counts.area_km2),
                     ];
-                    row.extend(kpi_cells(&r.kpi, scope.aggregates_only()));
+                    let leader = scope.aggregates_only();
+                    row.extend(disclose(&KPI_COLUMNS, kpi_cells(&r.kpi), &r.kpi.counts.stats, leader));
+                    row.extend(disclose(&ESTIMATE_COLUMNS, estimate_cells(&actual, lang), &r.kpi.counts.stats, leader));
                     row
                 })
                 .collect();
@@ -658,18 +737,9 @@ fn csv_field(c: &Cell) -> String {
     }
 }
 
-/// Writes `layer` in `format`, limited to what `scope` may see; `counts` are the Atlas's grid
-/// counts ([`kpi::grid_counts`], which the server caches per snapshot).
-pub fn export(
-    atlas: &Atlas,
-    counts: &[Counts],
-    targets: &Targets,
-    layer: Layer,
-    format: Format,
-    lang: Lang,
-    scope: &Scope,
-) -> Result<Vec<u8>, ExportError> {
-    write(table(atlas, counts, targets, layer, scope), layer, format, lang)
+/// Writes `layer` of `src` in `format`, limited to what `scope` may see.
+pub fn export(src: &Sources, layer: Layer, format: Format, lang: Lang, scope: &Scope) -> Result<Vec<u8>, ExportError> {
+    write(table(src, layer, scope, lang), layer, format, lang)
 }
 
 /// Writes a ledger read from the store (`rows` as [`crate::store::Store::ledger`] returns them).

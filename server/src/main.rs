@@ -4,6 +4,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use rentgrid_analysis::kpi::Targets;
+use rentgrid_analysis::unrecorded::{self, UnrecordedParams};
 use rentgrid_geodata::demo::{DEFAULT_AS_OF, DEFAULT_SEED, DemoOptions};
 use rentgrid_server::access::Role;
 use rentgrid_server::access::demo_users::DEMO_USERS;
@@ -509,7 +510,9 @@ fn gate(
     Ok(())
 }
 
-/// Writes one layer (ledgers straight from the store) to `path`.
+/// Writes one layer (ledgers straight from the store) to `path`; with `estimates`, the grids,
+/// streets and communities carry the estimated actual rates (`export all` leaves them empty: its
+/// files move the register, and the server reading them estimates from its own evidence).
 async fn export_to(
     store: &dyn Store,
     atlas: &rentgrid_geodata::Atlas,
@@ -517,13 +520,23 @@ async fn export_to(
     format: Format,
     lang: Lang,
     path: &Path,
+    estimates: bool,
 ) -> anyhow::Result<()> {
     let bytes = match layer {
         Layer::Ledger(which) => export::export_ledger(which, store.ledger(which).await?, format, lang)?,
         _ => {
             let counts = rentgrid_analysis::kpi::grid_counts(atlas);
             let scope = rentgrid_server::scope::Scope::everything();
-            export::export(atlas, &counts, &Targets::default(), layer, format, lang, &scope)?
+            let unrecorded = if estimates && matches!(layer, Layer::Grids | Layer::Streets | Layer::Communities) {
+                let ev = store.evidence().await?;
+                let evidence = rentgrid_server::state::evidence(&ev, rentgrid_geodata::clock::today());
+                Some(unrecorded::estimate(atlas, &evidence, &UnrecordedParams::default())?)
+            } else {
+                None
+            };
+            let targets = Targets::default();
+            let src = export::Sources { atlas, counts: &counts, targets: &targets, unrecorded: unrecorded.as_ref() };
+            export::export(&src, layer, format, lang, &scope)?
         }
     };
     std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
@@ -606,12 +619,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 for layer in Layer::ALL.into_iter().filter(|l| !matches!(l, Layer::Streets | Layer::Communities)) {
                     let f = if matches!(layer, Layer::Ledger(_)) { format } else { Format::GeoJson };
                     let path = output.join(format!("{}.{}", layer.as_str(), f.extension()));
-                    export_to(opened.as_ref(), &atlas, layer, f, lang, &path).await?;
+                    export_to(opened.as_ref(), &atlas, layer, f, lang, &path, false).await?;
                 }
                 return Ok(());
             }
             let layer: Layer = layer.parse().map_err(anyhow::Error::msg)?;
-            export_to(opened.as_ref(), &atlas, layer, format, lang, &output).await
+            export_to(opened.as_ref(), &atlas, layer, format, lang, &output, true).await
         }
         Command::Openapi { output } => {
             let text = rentgrid_server::api::openapi_json().context("the OpenAPI document does not serialise")?;

@@ -3,7 +3,7 @@
 use crate::access::audit::AuditEvent;
 use crate::error::{ApiError, StartupError};
 use crate::ingest::Batch;
-use crate::store::campaigns::NewCampaign;
+use crate::store::campaigns::{NewCampaign, StoredEvidence};
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use crate::tile_cache::{self, Snapshots, TileCache};
 use arc_swap::ArcSwap;
@@ -11,6 +11,7 @@ use rentgrid_analysis::candidates::{self, CandidateWeights, Candidates, Evidence
 use rentgrid_analysis::history::{self, History};
 use rentgrid_analysis::kpi::{self, Counts, Targets};
 use rentgrid_analysis::sweep::{BlockProgress, Phase};
+use rentgrid_analysis::unrecorded::{self, Unrecorded, UnrecordedParams};
 use rentgrid_geodata::{Atlas, Caseworker};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -20,6 +21,11 @@ use std::sync::{Arc, Mutex};
 pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
     let input = store.load_atlas_input().await?;
     Ok(Atlas::build(input)?)
+}
+
+/// The estimators' view of the evidence `ev` the store keeps, on the day `as_of`.
+pub fn evidence(ev: &StoredEvidence, as_of: time::Date) -> Evidence<'_> {
+    Evidence { visits: &ev.visits, sweeps: &ev.sweeps, spot_checks: &ev.spot_checks, tips: &ev.tips, as_of }
 }
 
 /// Everything handlers share.
@@ -41,17 +47,22 @@ struct Inner {
     history: Mutex<Option<(u64, Arc<History>)>>,
     hotspots: Mutex<(u64, HashMap<String, Arc<String>>)>,
     estimate: Mutex<Option<(u64, Arc<Estimate>)>>,
+    /// Held while an estimate is made, so concurrent first requests (a map's grid tiles) make it once.
+    estimating: tokio::sync::Mutex<()>,
     identity: crate::identity::Identity,
 }
 
-/// The unregistered-candidate estimate of one snapshot on one day, with the roster campaign
-/// plans check their team against.
+/// The unregistered-candidate estimate of one snapshot on one day, the unrecorded persons and
+/// units it implies, and the roster campaign plans check their team against.
 #[derive(Debug)]
 pub struct Estimate {
     /// The day the estimate is made for (today in China).
     pub as_of: time::Date,
     /// Expected unregistered units per building and grid.
     pub candidates: Candidates,
+    /// The persons and rental units the register lacks, per grid, for the rates over the actual
+    /// counts (from the same evidence).
+    pub unrecorded: Arc<Unrecorded>,
     /// The caseworkers.
     pub caseworkers: Vec<Caseworker>,
 }
@@ -79,6 +90,7 @@ impl AppState {
                 history: Mutex::new(None),
                 hotspots: Mutex::new((0, HashMap::new())),
                 estimate: Mutex::new(None),
+                estimating: tokio::sync::Mutex::new(()),
                 identity: crate::identity::Identity::default(),
             }),
         }
@@ -193,25 +205,29 @@ impl AppState {
     /// lowers its building's estimate at once.
     pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, ApiError> {
         let as_of = rentgrid_geodata::clock::today();
-        if let Some((v, e)) = lock(&self.inner.estimate).as_ref()
-            && *v == atlas.version()
-            && e.as_of == as_of
-        {
-            return Ok(e.clone());
+        let memo = || {
+            lock(&self.inner.estimate)
+                .as_ref()
+                .filter(|(v, e)| *v == atlas.version() && e.as_of == as_of)
+                .map(|(_, e)| e.clone())
+        };
+        if let Some(e) = memo() {
+            return Ok(e);
+        }
+        let _one = self.inner.estimating.lock().await;
+        if let Some(e) = memo() {
+            return Ok(e);
         }
         let ev = self.inner.store.evidence().await?;
         let snapshot = atlas.clone();
         let estimate = tokio::task::spawn_blocking(move || {
-            let evidence = Evidence {
-                visits: &ev.visits,
-                sweeps: &ev.sweeps,
-                spot_checks: &ev.spot_checks,
-                tips: &ev.tips,
-                as_of,
-            };
-            candidates::estimate(&snapshot, &evidence, &CandidateWeights::default()).map(|candidates| Estimate {
+            let evidence = evidence(&ev, as_of);
+            let candidates = candidates::estimate(&snapshot, &evidence, &CandidateWeights::default())?;
+            let unrecorded = unrecorded::estimate(&snapshot, &evidence, &UnrecordedParams::default())?;
+            Ok::<_, rentgrid_analysis::StatsError>(Estimate {
                 as_of,
                 candidates,
+                unrecorded: Arc::new(unrecorded),
                 caseworkers: ev.caseworkers,
             })
         })
@@ -221,6 +237,15 @@ impl AppState {
         let estimate = Arc::new(estimate);
         *lock(&self.inner.estimate) = Some((atlas.version(), estimate.clone()));
         Ok(estimate)
+    }
+
+    /// The unrecorded estimate of `atlas` for today if it has been made (see [`Self::estimate`]).
+    pub fn unrecorded_now(&self, atlas: &Atlas) -> Option<Arc<Unrecorded>> {
+        let today = rentgrid_geodata::clock::today();
+        lock(&self.inner.estimate)
+            .as_ref()
+            .filter(|(v, e)| *v == atlas.version() && e.as_of == today)
+            .map(|(_, e)| e.unrecorded.clone())
     }
 
     /// Stores a planned campaign (serialised with the other writes) with its audit row `event`.
@@ -305,5 +330,9 @@ impl Snapshots for AppState {
 
     fn targets(&self) -> &Targets {
         AppState::targets(self)
+    }
+
+    fn unrecorded(&self, atlas: &Atlas) -> Option<Arc<Unrecorded>> {
+        self.unrecorded_now(atlas)
     }
 }

@@ -7,12 +7,19 @@
 //! that snapshot is still the current one, checked under the read side of `gate`. A write swaps
 //! its snapshot in and drops its tiles under the write side, so an insert either sees the new
 //! snapshot (and is skipped) or happens before the write drops it. A stale tile never stays.
+//!
+//! The grids' tiles also carry each grid's estimated actual rates, from the day's
+//! [`Unrecorded`] estimate of the snapshot they are built from: a grids tile is cached only when
+//! that estimate was there, and is served from the cache only on the day it was made. A visit
+//! refreshes its grid's tiles at once; the other grids keep the estimate they were drawn with
+//! (it moves with the district-wide calibration only slightly) until the next day's estimate.
 
 use crate::scope::{Role, Scope};
 use axum::body::Bytes;
 use geo::{BoundingRect, Rect};
 use quick_cache::Weighter;
 use rentgrid_analysis::kpi::{Counts, Targets};
+use rentgrid_analysis::unrecorded::Unrecorded;
 use rentgrid_geodata::{Atlas, GridId, StatsDelta};
 use rentgrid_tiles::heat::{HeatCount, HeatSurface};
 use rentgrid_tiles::{Layer, MapGeometry, TileId, TileOptions, TileSources, build_tile, tiles_to_invalidate};
@@ -50,12 +57,17 @@ pub struct CachedTile {
     /// The role and grids it was built for: a cached tile is served only to a scope that sees
     /// exactly these, even if two scopes' keys were ever to collide.
     built_for: Arc<(Role, Option<BTreeSet<GridId>>)>,
+    /// The day of the unrecorded estimate a grids tile carries (`None` for other layers).
+    estimated_on: Option<time::Date>,
 }
 
 impl CachedTile {
-    /// True when this tile was built for what `scope` sees.
+    /// True when this tile was built for what `scope` sees and, for a grids tile, with today's
+    /// estimate.
     fn is_for(&self, scope: &Scope) -> bool {
-        self.built_for.0 == scope.role && self.built_for.1 == scope.grids
+        self.built_for.0 == scope.role
+            && self.built_for.1 == scope.grids
+            && self.estimated_on.is_none_or(|d| d == rentgrid_geodata::clock::today())
     }
 }
 
@@ -79,6 +91,8 @@ pub trait Snapshots {
     fn grid_counts(&self, atlas: &Atlas) -> Arc<Vec<Counts>>;
     /// The KPI targets the grids are coloured by.
     fn targets(&self) -> &Targets;
+    /// Today's estimate of what the register of `atlas` lacks, if it has been made.
+    fn unrecorded(&self, atlas: &Atlas) -> Option<Arc<Unrecorded>>;
 }
 
 /// A heat surface of one count (`None`: nothing to count).
@@ -269,6 +283,7 @@ impl TileCache {
         let map = self.map_geometry(&atlas, generation, map);
         let counts = state.grid_counts(&atlas);
         let heat = if layer == Layer::Heat { self.heat_surface(&atlas, count)? } else { None };
+        let unrecorded = if layer == Layer::Grids { state.unrecorded(&atlas) } else { None };
         let sees = |g| scope.sees_grid(g);
         let src = TileSources {
             atlas: &atlas,
@@ -278,6 +293,7 @@ impl TileCache {
             visible: if scope.grids.is_none() { None } else { Some(&sees) },
             heat: heat.as_deref(),
             suppress_small_counts: scope.aggregates_only(),
+            unrecorded: unrecorded.as_deref(),
         };
         let bytes = build_tile(&src, layer, tile, &TileOptions::default())?;
         let built = CachedTile {
@@ -285,8 +301,11 @@ impl TileCache {
             gzip: bytes.as_deref().map(gzip),
             body: bytes.map(Bytes::from),
             built_for: Arc::new((scope.role, scope.grids.clone())),
+            estimated_on: unrecorded.as_ref().map(|u| u.as_of),
         };
-        if let Some(entries) = &self.entries {
+        // A grids tile drawn without the estimate is served but not kept: the next one has it.
+        let complete = layer != Layer::Grids || unrecorded.is_some();
+        if let Some(entries) = self.entries.as_ref().filter(|_| complete) {
             let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             if state.atlas().version() == atlas.version() && *lock(&self.generation) == generation {
                 entries.insert(key, built.clone());

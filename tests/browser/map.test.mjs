@@ -22,6 +22,10 @@ const READY_TIMEOUT_MS = 90_000;
 
 /** The web map's `formatPct` (web-map/src/format.ts), so the test expects exactly what users see. */
 const formatPct = (x) => (x === null ? '—' : (x * 100).toFixed(1) + '%');
+/** A rate as the grid tiles carry it (4 decimals) and the popup's sentences say it (`79%`). */
+const wholePct = (x) => `${Math.round((Math.round(x * 10_000) / 10_000) * 100)}%`;
+/** The popup's words for a verdict on the estimated actual rate. */
+const VERDICT_TEXT = { met: ['达标', 'met'], missed: ['未达标', 'missed'], uncertain: ['不确定', 'uncertain'] };
 
 /** Runs a process to its end; rejects with its output when it fails or takes too long. */
 function run(command, args, timeoutMs) {
@@ -256,6 +260,16 @@ describe('the web map', () => {
     const text = await popup.innerText();
     assert.ok(text.includes(grid.name), `popup text lacks ${grid.name}:\n${text}`);
     assert.ok(text.includes(formatPct(grid.reg_rate)), `popup text lacks ${formatPct(grid.reg_rate)}:\n${text}`);
+    // Beside the register's rate, the estimated actual one (over the recorded and the estimated
+    // unrecorded) with its 90% interval and verdict, in plain words.
+    const row = (await (await api(`/api/stats?level=grid`)).json()).rows.find((r) => r.grid_id === target.id);
+    assert.ok(row.reg_rate_est !== null, `grid ${target.id} has no estimate: ${JSON.stringify(row)}`);
+    assert.ok(row.reg_rate_est_low <= row.reg_rate_est && row.reg_rate_est <= row.reg_rate_est_high);
+    const [est, low, high] = [row.reg_rate_est, row.reg_rate_est_low, row.reg_rate_est_high].map(wholePct);
+    const estimate = popup.locator('.rg-estimate[data-kpi="reg_rate_est"]');
+    assert.equal((await estimate.locator('.rg-estimate-text').innerText()).trim(), `估计实际登记率 ${est}（${low}–${high}）`);
+    assert.equal((await estimate.locator('.rg-verdict').innerText()).trim(), VERDICT_TEXT[row.reg_rate_verdict][0]);
+    assert.ok(text.includes(`估计实际登记率 ${est}（${low}–${high}）`), `popup text lacks the estimate:\n${text}`);
 
     if (process.env.RENTGRID_SCREENSHOT) await page.screenshot({ path: process.env.RENTGRID_SCREENSHOT });
 
@@ -263,6 +277,11 @@ describe('the web map', () => {
     await page.click('.rg-lang');
     await page.locator('.rg-popup th', { hasText: 'Migrant registration' }).waitFor({ timeout: 5_000 });
     assert.equal((await popup.locator('tr[data-kpi="reg_rate"] .rg-value').innerText()).trim(), formatPct(grid.reg_rate));
+    assert.equal(
+      (await estimate.locator('.rg-estimate-text').innerText()).trim(),
+      `Estimated actual registration rate ${est} (${low}–${high})`,
+    );
+    assert.equal((await estimate.locator('.rg-verdict').innerText()).trim(), VERDICT_TEXT[row.reg_rate_verdict][1]);
     await page.click('.rg-lang');
   });
 
@@ -368,6 +387,12 @@ describe('the web map', () => {
     assert.ok(months.length >= 12, `months: ${months}`);
     const panel = leaders.locator('.rg-leaders');
     assert.equal(await panel.getAttribute('data-month'), months.at(-1));
+    // The latest month is today's register: its ranking shows each rate two ways, the estimated
+    // actual one with its 90% interval and verdict.
+    await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months.at(-1), { timeout: 20_000 });
+    const estimates = await leaders.locator('.rg-ranking').first().locator('td.rg-estimate').allInnerTexts();
+    assert.ok(estimates.length > 0, 'the ranking shows no estimated actual rate');
+    for (const cell of estimates) assert.match(cell, /^\d+%（\d+%–\d+%）\s*(达标|未达标|不确定)$/, cell);
     // Moving it (by keyboard, as a user can) redraws the hot spots of the first month.
     const answered = leaders.waitForResponse((r) => r.url().includes('/api/hotspots') && r.url().includes(`month=${months[0]}`));
     await leaders.focus('.rg-month-slider');
@@ -387,6 +412,9 @@ describe('the web map', () => {
       .map((c) => (c === '<5' ? 0 : Number(c.replace(/,/g, ''))));
     const wantPersons = streets.map((r) => (r.persons < 5 ? 0 : r.persons)).sort((a, b) => a - b);
     assert.deepEqual([...shownPersons].sort((a, b) => a - b), wantPersons);
+    // Each rate two ways: the register's and the estimated actual one (none for a past month).
+    const heads = await leaders.locator('.rg-ranking').first().locator('thead').innerText();
+    assert.ok(heads.includes('估计实际登记率'), heads);
     // Small counts are suppressed.
     for (const cell of await leaders.locator('.rg-ranking tbody tr td:nth-child(3)').allInnerTexts()) {
       assert.ok(cell === '<5' || Number(cell.replace(/,/g, '')) >= 5, `count ${cell} shown`);

@@ -80,6 +80,7 @@ fn tiles(c: &mut Criterion) {
             visible: None,
             heat: None,
             suppress_small_counts: false,
+            unrecorded: None,
         };
         let mut rng = ChaCha8Rng::seed_from_u64(TILES_SEED);
         let n = atlas.buildings().len() as u32;

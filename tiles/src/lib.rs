@@ -143,6 +143,9 @@ pub struct TileSources<'a> {
     /// [`rentgrid_analysis::disclosure::K`] persons (grid attributes left out, heat cells standing
     /// for fewer persons not drawn).
     pub suppress_small_counts: bool,
+    /// The estimate of what the register lacks ([`rentgrid_analysis::unrecorded::estimate`]),
+    /// for each grid's estimated actual rates; `None` leaves them out.
+    pub unrecorded: Option<&'a rentgrid_analysis::unrecorded::Unrecorded>,
 }
 
 impl std::fmt::Debug for TileSources<'_> {

@@ -23,6 +23,18 @@ pub enum Value {
     Bool(bool),
 }
 
+impl Value {
+    /// The number it holds, if it holds one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Double(f) => Some(*f),
+            Value::Uint(u) => Some(*u as f64),
+            Value::Sint(i) => Some(*i as f64),
+            Value::String(_) | Value::Bool(_) => None,
+        }
+    }
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
         Value::String(s.to_owned())

@@ -114,8 +114,27 @@ export const fetchDistrict = (): Promise<District> => getJson('district');
 export const fetchGrid = (id: number): Promise<GeoFeature<Ok<'grid', 'application/geo+json'>, G.Polygon | G.MultiPolygon>> =>
   getJson(`grids/${id}`);
 
-/** A row of `GET /api/stats`: a place's KPIs with its name and parent. */
-export type StatsRow = Schemas['Row'];
+/** A row of `GET /api/stats`: a place's KPIs with its name and parent, and its estimated actual
+ * rates (over the recorded and the estimated unrecorded; null for a past month). */
+export type StatsRow = Schemas['RatesRow'];
+
+/** How an estimated actual rate's 90% interval stands against its target. */
+export type Verdict = Schemas['Verdict'];
+
+/** The estimated actual rates a grid's tile carries (absent without an estimate or a denominator). */
+export type GridEstimates = Partial<
+  Pick<
+    Schemas['PlaceRates'],
+    | 'reg_rate_est'
+    | 'reg_rate_est_low'
+    | 'reg_rate_est_high'
+    | 'reg_rate_verdict'
+    | 'rental_rate_est'
+    | 'rental_rate_est_low'
+    | 'rental_rate_est_high'
+    | 'rental_rate_verdict'
+  >
+>;
 
 /** Every grid's KPI row (for the legend's counts of registration status). */
 export async function fetchGridStatuses(): Promise<StatsRow[]> {

@@ -15,3 +15,8 @@ export function formatTarget(x: number): string {
 export function formatCount(n: number): string {
   return Math.round(n).toLocaleString(getLang());
 }
+
+/** A rate as a whole percentage, as plain sentences say it (`0.786` → `79%`). */
+export function formatWholePct(x: number): string {
+  return `${Math.round(x * 100)}%`;
+}

@@ -30,7 +30,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use geo::Rect;
 use query::ApiQuery;
-use rentgrid_analysis::kpi::{self, Level, Row, Targets};
+use rentgrid_analysis::actual_rates::{self, RatesRow};
+use rentgrid_analysis::kpi::{self, Level, Targets};
 use serde::{Deserialize, Serialize};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
@@ -233,7 +234,8 @@ struct StatsQuery {
     /// The level of places (default street).
     #[param(value_type = Option<Level>)]
     level: Option<String>,
-    /// YYYY-MM: at the end of that month (422 outside the history).
+    /// YYYY-MM: at the end of that month (422 outside the history). The estimated actual rates
+    /// are null for a past month; the current month (the history's last) has today's.
     #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
     month: Option<String>,
 }
@@ -248,8 +250,10 @@ struct Stats {
     month: Option<String>,
     /// The KPI targets.
     targets: Targets,
-    /// One row per place, in the Atlas's order.
-    rows: Vec<Row>,
+    /// One row per place, in the Atlas's order: the register's KPIs and, beside them, the
+    /// estimated actual rates (over recorded + estimated unrecorded; null for a past month, as
+    /// the estimate is of today's register; the current month, the history's last, has them).
+    rows: Vec<RatesRow>,
 }
 
 /// `GET /api/stats?level=district|street|community|grid[&month=YYYY-MM]`: KPIs of every place at
@@ -266,24 +270,32 @@ async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuer
         q.month.as_deref().map(str::parse::<rentgrid_geodata::Month>).transpose().map_err(ApiError::BadRequest)?;
     let atlas = state.atlas();
     let mut rows = match month {
-        None => kpi::rollup(&atlas, &state.grid_counts(&atlas), level, state.targets()),
+        None => {
+            let estimate = state.estimate(&atlas).await?;
+            actual_rates::rollup(&atlas, &state.grid_counts(&atlas), Some(&estimate.unrecorded), level, state.targets())
+        }
         Some(m) => {
             let history = state.history(&atlas).await?;
-            kpi::rollup(&atlas, rentgrid_analysis::hotspot_run::month_counts(&history, m)?, level, state.targets())
+            let counts = rentgrid_analysis::hotspot_run::month_counts(&history, m)?;
+            // The history's last month is the current one, whose counts are today's register: its
+            // rows carry today's estimate. Earlier months have none (the estimate is of today).
+            let current = history.last() == Some(m) && counts == state.grid_counts(&atlas).as_slice();
+            let estimate = if current { Some(state.estimate(&atlas).await?) } else { None };
+            let unrecorded = estimate.as_ref().map(|e| e.unrecorded.as_ref());
+            actual_rates::rollup(&atlas, counts, unrecorded, level, state.targets())
         }
     };
     // A limited scope sees the places it sees whole: its grids, and the communities and
     // streets all of whose grids are its own; the district only when it sees all of it.
     match level {
-        Level::Grid => rows.retain(|r| r.grid_id.is_some_and(|g| scope.sees_grid(g))),
+        Level::Grid => rows.retain(|r| r.row.grid_id.is_some_and(|g| scope.sees_grid(g))),
         _ if scope.grids.is_none() => {}
         Level::District => rows.clear(),
         Level::Street => {
-            rows.retain(|r| atlas.streets().iter().any(|s| s.street.code == r.code && scope.sees_all(&s.grids)))
+            rows.retain(|r| atlas.streets().iter().any(|s| s.street.code == r.row.code && scope.sees_all(&s.grids)))
         }
-        Level::Community => {
-            rows.retain(|r| atlas.communities().iter().any(|c| c.community.code == r.code && scope.sees_all(&c.grids)))
-        }
+        Level::Community => rows
+            .retain(|r| atlas.communities().iter().any(|c| c.community.code == r.row.code && scope.sees_all(&c.grids))),
     }
     let body = Stats { level, month: month.map(|m| m.to_string()), targets: *state.targets(), rows };
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
@@ -362,11 +374,18 @@ async fn exports(
     let atlas = state.atlas();
     let counts = state.grid_counts(&atlas);
     let targets = *state.targets();
-    let bytes =
-        tokio::task::spawn_blocking(move || export::export(&atlas, &counts, &targets, layer, format, lang, &scope))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let estimate = match layer {
+        Layer::Grids | Layer::Streets | Layer::Communities => Some(state.estimate(&atlas).await?),
+        _ => None,
+    };
+    let bytes = tokio::task::spawn_blocking(move || {
+        let unrecorded = estimate.as_ref().map(|e| e.unrecorded.as_ref());
+        let src = export::Sources { atlas: &atlas, counts: &counts, targets: &targets, unrecorded };
+        export::export(&src, layer, format, lang, &scope)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(attachment(&file, format, bytes))
 }
 

@@ -90,6 +90,13 @@ pub(crate) async fn tile(
     let (z, x, y) = (parse_num::<u8>("zoom", &z)?, parse_num::<u32>("x", &x)?, parse_num::<u32>("y", y)?);
     let tile = TileId::new(z, x, y).map_err(|e| ApiError::NotFound(e.to_string()))?;
     let public = scope.grids.is_none();
+    if layer == Layer::Grids {
+        // The grids carry the day's estimated actual rates: make the estimate first (once per
+        // snapshot and day); without it the tile is drawn without them and not cached.
+        if let Err(e) = state.estimate(&state.atlas()).await {
+            tracing::warn!("grids tile {tile} without the unrecorded estimate: {e}");
+        }
+    }
     if let Some(hit) = state.tiles().cached(layer, tile, &scope, count) {
         return Ok(respond(&hit, &headers, public));
     }

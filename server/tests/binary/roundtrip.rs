@@ -1,7 +1,8 @@
 //! A district moves between stores through files: the demo city in SQLite is exported whole
 //! (`rentgrid export all`), imported into an empty PostGIS database (`rentgrid import all`) and
-//! served; `/api/stats` answers the same at every level, and exporting again from PostGIS gives
-//! the same files, byte for byte.
+//! served; `/api/stats` answers the same register KPIs at every level (the estimated actual rates
+//! also read spot checks, tips and campaigns, which the files do not carry), and exporting again
+//! from PostGIS gives the same files, byte for byte.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -54,6 +55,26 @@ async fn stats(at: &StoreLocation) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// A `/api/stats` body without the estimated actual rates. Those also read the spot checks, tips
+/// and sweep campaigns, which `export all` does not carry (the files hold the register), so
+/// after a move they rest on less evidence; every row still has them.
+fn register_only(body: &[u8]) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    for row in v["rows"].as_array_mut().unwrap() {
+        let row = row.as_object_mut().unwrap();
+        let estimated: Vec<String> = row
+            .keys()
+            .filter(|k| k.contains("_unrecorded_") || k.contains("_est") || k.ends_with("_verdict"))
+            .cloned()
+            .collect();
+        assert_eq!(estimated.len(), 18, "the estimated actual rates in {row:?}");
+        for k in estimated {
+            row.remove(&k);
+        }
+    }
+    v
+}
+
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
         .unwrap()
@@ -102,12 +123,8 @@ fn the_demo_city_exported_from_sqlite_and_imported_into_postgis_gives_the_same_s
     let sqlite = rt.block_on(stats(&StoreLocation::Sqlite(data.into())));
     let postgis = rt.block_on(stats(&StoreLocation::Postgis(db.url.clone())));
     for ((uri, a), (_, b)) in sqlite.iter().zip(&postgis) {
-        assert!(
-            a == b,
-            "{uri} differs:\nSQLite  {}\nPostGIS {}",
-            String::from_utf8_lossy(a),
-            String::from_utf8_lossy(b)
-        );
+        let (a, b) = (register_only(a), register_only(b));
+        assert!(a == b, "{uri} differs:\nSQLite  {a}\nPostGIS {b}");
     }
     let district: serde_json::Value = serde_json::from_slice(&sqlite[0].1).unwrap();
     for count in ["persons", "rental_units", "visits", "persons_with_permit", "pledges_signed"] {

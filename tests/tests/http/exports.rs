@@ -93,19 +93,17 @@ async fn exports_stay_within_the_scope_and_bad_names_are_404() {
     let (_dir, router, atlas) = fixture().await;
     let scope = Scope::of_grids(Role::Caseworker, [0, 1]);
     let counts = rentgrid_analysis::kpi::grid_counts(&atlas);
-    let csv_bytes =
-        export::export(&atlas, &counts, &Targets::default(), Layer::Grids, Format::Csv, Lang::En, &scope).unwrap();
+    let targets = Targets::default();
+    let src = export::Sources { atlas: &atlas, counts: &counts, targets: &targets, unrecorded: None };
+    let csv_bytes = export::export(&src, Layer::Grids, Format::Csv, Lang::En, &scope).unwrap();
     let mut reader = csv::Reader::from_reader(&csv_bytes[3..]);
     let ids: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_string()).collect();
     assert_eq!(ids, vec!["0", "1"]);
-    let buildings =
-        export::export(&atlas, &counts, &Targets::default(), Layer::Buildings, Format::GeoJson, Lang::En, &scope)
-            .unwrap();
+    let buildings = export::export(&src, Layer::Buildings, Format::GeoJson, Lang::En, &scope).unwrap();
     let gj: serde_json::Value = serde_json::from_slice(&buildings).unwrap();
     assert!(gj["features"].as_array().unwrap().iter().all(|f| f["properties"]["grid_id"].as_u64().unwrap() <= 1));
     // A street with grids outside the scope is not exported partly counted.
-    let streets =
-        export::export(&atlas, &counts, &Targets::default(), Layer::Streets, Format::Csv, Lang::En, &scope).unwrap();
+    let streets = export::export(&src, Layer::Streets, Format::Csv, Lang::En, &scope).unwrap();
     assert_eq!(csv::Reader::from_reader(&streets[3..]).records().count(), 0);
 
     for (uri, status) in [

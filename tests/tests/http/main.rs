@@ -17,4 +17,5 @@ mod exports;
 mod hotspots;
 mod identity;
 mod ogc;
+mod rates;
 mod tiles;

@@ -3,6 +3,7 @@
 use super::{Ctx, rate};
 use crate::layer::{FieldType::*, VectorLayer, field};
 use crate::mvt::{LayerEncoder, TileGeometry, Value};
+use rentgrid_analysis::actual_rates::{PlaceRates, Verdict};
 use rentgrid_analysis::disclosure;
 use rentgrid_analysis::kpi::{Kpi, Status};
 
@@ -23,6 +24,20 @@ pub const VECTOR_LAYERS: &[VectorLayer] = &[VectorLayer {
         field("pledge_rate", Number, "治安责任保证书签订率"),
         field("reg_status", String, "Registration rate against its target: meets, near, below or none"),
         field(
+            "reg_rate_est",
+            Number,
+            "Estimated actual 流动人口登记率: registered ÷ (recorded + estimated unrecorded persons)",
+        ),
+        field("reg_rate_est_low", Number, "Its 90% interval, lower end"),
+        field("reg_rate_est_high", Number, "Its 90% interval, upper end"),
+        field("reg_rate_verdict", String, "Against the target on the interval: met, missed or uncertain"),
+        field("rental_rate_est", Number, "Estimated actual 出租房屋登记率"),
+        field("rental_rate_est_low", Number, "Its 90% interval, lower end"),
+        field("rental_rate_est_high", Number, "Its 90% interval, upper end"),
+        field("rental_rate_verdict", String, "Against the target on the interval: met, missed or uncertain"),
+        field("persons_unrecorded_est", Number, "Estimated persons the register does not hold"),
+        field("rental_units_unrecorded_est", Number, "Estimated rental units the register does not hold"),
+        field(
             "persons",
             Number,
             "Persons recorded (absent for a leader where under 5, with the rates computed from it)",
@@ -40,6 +55,14 @@ fn status(s: Status) -> &'static str {
         Status::Near => "near",
         Status::Below => "below",
         Status::None => "none",
+    }
+}
+
+fn verdict(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Met => "met",
+        Verdict::Missed => "missed",
+        Verdict::Uncertain => "uncertain",
     }
 }
 
@@ -79,8 +102,29 @@ pub fn build(ctx: &Ctx) -> Vec<LayerEncoder> {
             ("rental_units", counts.stats.rental_units.into()),
             ("buildings", counts.buildings.into()),
         ]);
+        if src.unrecorded.is_some() {
+            let a = PlaceRates::of(counts, &[id], src.unrecorded, src.targets);
+            let estimates = [
+                ("reg_rate_est", a.reg_rate_est),
+                ("reg_rate_est_low", a.reg_rate_est_low),
+                ("reg_rate_est_high", a.reg_rate_est_high),
+                ("rental_rate_est", a.rental_rate_est),
+                ("rental_rate_est_low", a.rental_rate_est_low),
+                ("rental_rate_est_high", a.rental_rate_est_high),
+            ];
+            props.extend(estimates.into_iter().filter_map(|(k, r)| r.map(|r| (k, Value::Double(rate(r))))));
+            let verdicts = [("reg_rate_verdict", a.reg_rate_verdict), ("rental_rate_verdict", a.rental_rate_verdict)];
+            props.extend(verdicts.into_iter().filter_map(|(k, v)| v.map(|v| (k, verdict(v).into()))));
+            let counts = [
+                ("persons_unrecorded_est", a.persons_unrecorded_est),
+                ("rental_units_unrecorded_est", a.rental_units_unrecorded_est),
+            ];
+            props.extend(
+                counts.into_iter().filter_map(|(k, n)| n.map(|n| (k, Value::Double((n * 10.0).round() / 10.0)))),
+            );
+        }
         if src.suppress_small_counts {
-            props.retain(|(k, _)| !disclosure::hides(k, &counts.stats));
+            props.retain(|(k, v)| !disclosure::hides_value(k, &counts.stats, v.as_f64()));
         }
         layer.add(u64::from(id), &TileGeometry::Polygons(polygons), &props);
     }

@@ -31,6 +31,7 @@ impl World {
             visible: None,
             heat: None,
             suppress_small_counts: false,
+            unrecorded: None,
         }
     }
 

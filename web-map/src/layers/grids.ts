@@ -11,11 +11,13 @@ import {
   KPIS,
   tileJsonUrl,
   type District,
+  type GridEstimates,
   type GridProperties,
   type Kpi,
   type RegStatus,
+  type Verdict,
 } from '../api';
-import { formatCount, formatPct, formatTarget } from '../format';
+import { formatCount, formatPct, formatTarget, formatWholePct } from '../format';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
 import { colorBy, hovered, selected } from './expressions';
@@ -46,6 +48,12 @@ const t = defineStrings(
     buildings: '建筑（栋）',
     persons_per_km2: '人口密度',
     perKm2: '{n} 人/km²',
+    reg_rate_est: '估计实际登记率 {est}（{low}–{high}）',
+    rental_rate_est: '估计实际出租房屋登记率 {est}（{low}–{high}）',
+    estimateNote: '计入尚未登记的实有人口与出租房屋的估计；括号内为 90% 区间',
+    met: '达标',
+    missed: '未达标',
+    uncertain: '不确定',
   },
   {
     title: 'Grids · migrant registration',
@@ -70,6 +78,12 @@ const t = defineStrings(
     buildings: 'Buildings',
     persons_per_km2: 'Density',
     perKm2: '{n} /km²',
+    reg_rate_est: 'Estimated actual registration rate {est} ({low}–{high})',
+    rental_rate_est: 'Estimated actual rental registration rate {est} ({low}–{high})',
+    estimateNote: 'Counting an estimate of the persons and rental units not yet recorded; 90% interval in brackets',
+    met: 'met',
+    missed: 'missed',
+    uncertain: 'uncertain',
   },
 );
 
@@ -150,7 +164,19 @@ const styleLayers: SlottedLayer[] = [
  * completed by its API record once that has arrived.
  */
 type GridCard = Pick<GridProperties, 'id' | 'name' | 'reg_status' | 'persons' | 'rental_units' | 'buildings'> &
-  Partial<GridProperties>;
+  Partial<GridProperties> &
+  GridEstimates;
+
+/** The estimated actual rates a card shows, each with its interval and verdict. */
+const ESTIMATES = [
+  ['reg_rate_est', 'reg_rate_est_low', 'reg_rate_est_high', 'reg_rate_verdict'],
+  ['rental_rate_est', 'rental_rate_est_low', 'rental_rate_est_high', 'rental_rate_verdict'],
+] as const;
+
+const VERDICTS: readonly Verdict[] = ['met', 'missed', 'uncertain'];
+
+/** The CSS status class a verdict is coloured with. */
+const VERDICT_CLASS: Record<Verdict, RegStatus> = { met: 'meets', missed: 'below', uncertain: 'near' };
 
 /** The popup's view of a tile feature. */
 function cardFromTile(feature: MapGeoJSONFeature): GridCard {
@@ -166,7 +192,27 @@ function cardFromTile(feature: MapGeoJSONFeature): GridCard {
     buildings: num('buildings') ?? 0,
   };
   for (const kpi of KPIS) card[kpi] = num(kpi);
+  for (const [est, low, high, verdict] of ESTIMATES) {
+    card[est] = num(est);
+    card[low] = num(low);
+    card[high] = num(high);
+    const v = p[verdict];
+    card[verdict] = VERDICTS.find((known) => known === v) ?? null;
+  }
   return card;
+}
+
+/** The estimated actual rates in plain words: "估计实际登记率 79%（76%–82%） 不确定". */
+function renderEstimates(grid: GridCard): HTMLElement | null {
+  const lines = ESTIMATES.flatMap(([est, low, high, verdict]) => {
+    const [e, l, hi, v] = [grid[est], grid[low], grid[high], grid[verdict]];
+    if (e === null || e === undefined || l === null || l === undefined || hi === null || hi === undefined) return [];
+    const words = t(est, { est: formatWholePct(e), low: formatWholePct(l), high: formatWholePct(hi) });
+    const badge = v ? h('span', { class: `rg-verdict rg-${VERDICT_CLASS[v]}`, 'data-verdict': v }, t(v)) : null;
+    return [h('p', { class: 'rg-estimate', 'data-kpi': est }, h('span', { class: 'rg-estimate-text' }, words), ' ', badge)];
+  });
+  if (lines.length === 0) return null;
+  return h('div', { class: 'rg-estimates', title: t('estimateNote') }, ...lines);
 }
 
 /** How a rate compares with its target, as a CSS class of its popup row. */
@@ -226,6 +272,7 @@ function renderPopup(grid: GridCard, district: District): HTMLElement {
       ),
       h('tbody', null, ...rows),
     ),
+    renderEstimates(grid),
     h(
       'dl',
       { class: 'rg-counts' },

@@ -1,10 +1,12 @@
 /**
  * The ranking of streets (街道) and communities (社区) against the targets, from
  * `GET /api/stats` (aggregates only). Counts under 5 are shown as "<5", so no small group of
- * people can be singled out.
+ * people can be singled out. Each rate is shown two ways: the register's, and the estimated
+ * actual rate over the recorded and the estimated unrecorded, with its 90% interval and a
+ * verdict (达标 / 未达标 / 不确定) on that interval.
  */
-import { fetchPlaceRows, type District, type PlaceRow } from '../api';
-import { formatCount, formatPct, formatTarget } from '../format';
+import { fetchPlaceRows, type District, type PlaceRow, type Verdict } from '../api';
+import { formatCount, formatPct, formatTarget, formatWholePct } from '../format';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
 
@@ -18,8 +20,14 @@ export const tRank = defineStrings(
     persons: '流动人口',
     reg_rate: '登记率（目标 ≥{target}）',
     rental_rate: '出租房屋登记率（目标 ≥{target}）',
+    reg_rate_est: '估计实际登记率（90% 区间）',
+    rental_rate_est: '估计实际出租房屋登记率（90% 区间）',
+    interval: '{est}（{low}–{high}）',
     meets: '达标',
     below: '未达标',
+    met: '达标',
+    missed: '未达标',
+    uncertain: '不确定',
     small: '<5',
   },
   {
@@ -30,8 +38,14 @@ export const tRank = defineStrings(
     persons: 'Migrants',
     reg_rate: 'Registration (target ≥{target})',
     rental_rate: 'Rental registration (target ≥{target})',
+    reg_rate_est: 'Estimated actual registration (90% interval)',
+    rental_rate_est: 'Estimated actual rental registration (90% interval)',
+    interval: '{est} ({low}–{high})',
     meets: 'meets',
     below: 'below',
+    met: 'met',
+    missed: 'missed',
+    uncertain: 'uncertain',
     small: '<5',
   },
 );
@@ -49,6 +63,24 @@ function rateCell(rate: number | null, base: number | null, target: number): HTM
   if (rate === null || base === null || base < MIN_SHOWN) return h('td', { class: 'rg-num' }, '—');
   const ok = rate >= target;
   return h('td', { class: `rg-num ${ok ? 'rg-meets' : 'rg-below'}` }, formatPct(rate), ' ', h('small', null, ok ? tRank('meets') : tRank('below')));
+}
+
+/** The CSS status class a verdict is coloured with. */
+const VERDICT_CLASS: Record<Verdict, string> = { met: 'rg-meets', missed: 'rg-below', uncertain: 'rg-near' };
+
+/** An estimated actual rate as shown to leaders: "79%（76%–82%） 不确定"; none for a past month
+ * (no estimate) or a population under [`MIN_SHOWN`]. */
+function estimateCell(
+  est: number | null,
+  low: number | null,
+  high: number | null,
+  verdict: Verdict | null,
+  base: number,
+): HTMLTableCellElement {
+  if (est === null || low === null || high === null || base < MIN_SHOWN) return h('td', { class: 'rg-num' }, '—');
+  const words = tRank('interval', { est: formatWholePct(est), low: formatWholePct(low), high: formatWholePct(high) });
+  const cls = verdict ? VERDICT_CLASS[verdict] : '';
+  return h('td', { class: `rg-num rg-estimate ${cls}` }, words, ' ', verdict ? h('small', null, tRank(verdict)) : null);
 }
 
 /** Rows ordered by registration rate, highest first; places with too few persons last. */
@@ -71,7 +103,9 @@ function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTab
         h('th', { scope: 'col' }, tRank('place')),
         h('th', { scope: 'col', class: 'rg-num' }, tRank('persons')),
         h('th', { scope: 'col', class: 'rg-num' }, tRank('reg_rate', { target: formatTarget(district.targets.reg_rate) })),
+        h('th', { scope: 'col', class: 'rg-num' }, tRank('reg_rate_est')),
         h('th', { scope: 'col', class: 'rg-num' }, tRank('rental_rate', { target: formatTarget(district.targets.rental_rate) })),
+        h('th', { scope: 'col', class: 'rg-num' }, tRank('rental_rate_est')),
       ),
     ),
     h(
@@ -85,7 +119,9 @@ function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTab
           h('td', null, r.name),
           h('td', { class: 'rg-num' }, suppressed(r.persons)),
           rateCell(r.reg_rate, r.persons, district.targets.reg_rate),
+          estimateCell(r.reg_rate_est, r.reg_rate_est_low, r.reg_rate_est_high, r.reg_rate_verdict, r.persons),
           rateCell(r.rental_rate, r.rental_units, district.targets.rental_rate),
+          estimateCell(r.rental_rate_est, r.rental_rate_est_low, r.rental_rate_est_high, r.rental_rate_verdict, r.rental_units),
         ),
       ),
     ),
