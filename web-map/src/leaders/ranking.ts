@@ -75,9 +75,9 @@ function estimateCell(
   low: number | null,
   high: number | null,
   verdict: Verdict | null,
-  base: number,
+  base: number | null,
 ): HTMLTableCellElement {
-  if (est === null || low === null || high === null || base < MIN_SHOWN) return h('td', { class: 'rg-num' }, '—');
+  if (est === null || low === null || high === null || base === null || base < MIN_SHOWN) return h('td', { class: 'rg-num' }, '—');
   const words = tRank('interval', { est: formatWholePct(est), low: formatWholePct(low), high: formatWholePct(high) });
   const cls = verdict ? VERDICT_CLASS[verdict] : '';
   return h('td', { class: `rg-num rg-estimate ${cls}` }, words, ' ', verdict ? h('small', null, tRank(verdict)) : null);
