@@ -32,6 +32,24 @@ fn hint(admin_url: &str, e: &dyn std::fmt::Display) -> String {
 impl TestDatabase {
     /// Creates an empty database with a unique name; `migrate` applies the schema.
     pub async fn create(migrate: bool) -> Result<(Self, PostgisStore), String> {
+        Self::create_from(None, migrate).await
+    }
+
+    /// Creates a database with a unique name as a copy of `template` (`CREATE DATABASE …
+    /// TEMPLATE`: a seeded store in the time of a file copy). Nothing may be connected to the
+    /// template meanwhile.
+    pub async fn copy_of(template: &str) -> Result<(Self, PostgisStore), String> {
+        Self::create_from(Some(template), false).await
+    }
+
+    /// Keeps the database when the guard goes (a template shared by the tests of one process;
+    /// [`drop_stale_templates`] removes it in a later run).
+    pub fn keep(mut self) -> String {
+        self.dropped = true;
+        self.name.clone()
+    }
+
+    async fn create_from(template: Option<&str>, migrate: bool) -> Result<(Self, PostgisStore), String> {
         static N: AtomicU32 = AtomicU32::new(0);
         let admin_url = admin_url();
         let options = PgConnectOptions::from_str(&admin_url).map_err(|e| hint(&admin_url, &e))?;
@@ -43,7 +61,11 @@ impl TestDatabase {
         let nanos =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let name = format!("rentgrid_test_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.map_err(|e| hint(&admin_url, &e))?;
+        let copy = template.map(|t| format!(" TEMPLATE {t}")).unwrap_or_default();
+        sqlx::query(&format!("CREATE DATABASE {name}{copy}"))
+            .execute(&admin)
+            .await
+            .map_err(|e| hint(&admin_url, &e))?;
         admin.close().await;
         let url = options.database(&name).to_url_lossy().to_string();
         let guard = Self { name, url, dropped: false };
@@ -58,6 +80,25 @@ impl TestDatabase {
     pub async fn drop_database(mut self) {
         drop_now(&self.name).await;
         self.dropped = true;
+    }
+}
+
+/// Drops the databases [`TestDatabase::keep`] left by test processes that have ended (their
+/// process id no longer runs).
+pub async fn drop_stale_templates() {
+    let Ok(mut c) = PgConnection::connect(&admin_url()).await else { return };
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'rentgrid\\_test\\_%'")
+            .fetch_all(&mut c)
+            .await
+            .unwrap_or_default();
+    let _ = c.close().await;
+    for name in names {
+        let pid = name.strip_prefix("rentgrid_test_").and_then(|rest| rest.split('_').next());
+        let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            drop_now(&name).await;
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use rentgrid_geodata::Atlas;
 use rentgrid_geodata::demo::DemoOptions;
 use rentgrid_server::access::{Credential, Principal, Role};
 use rentgrid_server::store::Store;
-use rentgrid_server::store::gpkg::GpkgStore;
+use rentgrid_server::store::gpkg::{self, GpkgStore};
 use rentgrid_server::store::testing::TestDatabase;
 use rentgrid_server::{app, startup};
 use serde_json::Value;
@@ -163,15 +163,62 @@ impl Fixture {
         Fixture { dir, pg, store, db, router: Router::new(), anonymous: Router::new(), atlas: None }
     }
 
-    /// A store of `backend` seeded with the demo city of `opts`, and the router over it.
+    /// A store of `backend` seeded with the demo city of `opts`, and the router over it. The
+    /// [`small`] city is seeded once per backend and process and copied for each test (a file
+    /// copy, or `CREATE DATABASE … TEMPLATE`), so tests that write do not see each other.
     pub async fn seeded_with(backend: Backend, opts: &DemoOptions) -> Fixture {
-        let mut f = Fixture::empty(backend).await;
-        startup::seed_demo(f.store.as_ref(), opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+        let mut f = if *opts == small() {
+            Fixture::copy_of_small(backend).await
+        } else {
+            let f = Fixture::empty(backend).await;
+            startup::seed_demo(f.store.as_ref(), opts, &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+            f
+        };
         let state = startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap();
         f.atlas = Some(state.atlas());
         f.anonymous = app(state);
         f.router = as_center(f.anonymous.clone());
         f
+    }
+
+    /// A fresh copy of the [`small`] demo city's store, seeded once per process.
+    async fn copy_of_small(backend: Backend) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => {
+                let template = template::sqlite();
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = format!("{}{suffix}", gpkg::FILE_NAME);
+                    if template.join(&file).exists() {
+                        std::fs::copy(template.join(&file), dir.path().join(&file)).unwrap();
+                    }
+                }
+                let s = GpkgStore::open(dir.path()).await.unwrap();
+                let db = Db::Sqlite(s.pool().clone());
+                Fixture {
+                    dir,
+                    pg: None,
+                    store: Arc::new(s),
+                    db,
+                    router: Router::new(),
+                    anonymous: Router::new(),
+                    atlas: None,
+                }
+            }
+            Backend::Postgis => {
+                let (tdb, s) = TestDatabase::copy_of(template::postgis()).await.unwrap_or_else(|e| panic!("{e}"));
+                let db = Db::Postgis(s.pool().clone());
+                Fixture {
+                    dir,
+                    pg: Some(tdb),
+                    store: Arc::new(s),
+                    db,
+                    router: Router::new(),
+                    anonymous: Router::new(),
+                    atlas: None,
+                }
+            }
+        }
     }
 
     /// A store of `backend` seeded with the [`small`] demo city.
@@ -228,4 +275,63 @@ pub fn tile_at(lon: f64, lat: f64, z: u8) -> (u8, u32, u32) {
     let phi = lat.to_radians();
     let y = ((1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32;
     (z, x, y)
+}
+
+/// The [`small`] demo city seeded once per backend and process, from a thread with a runtime
+/// of its own (a test's runtime ends with the test; the seeded store must outlive it).
+mod template {
+    use super::*;
+    use std::path::{Path, PathBuf};
+    use std::sync::OnceLock;
+
+    fn seed_on_own_runtime<T: Send + 'static, F: std::future::Future<Output = T>>(
+        job: impl FnOnce() -> F + Send + 'static,
+    ) -> T {
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(job())
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// The directory of the seeded GeoPackage (under the target's scratch directory; those of
+    /// ended test processes are removed).
+    pub fn sqlite() -> &'static Path {
+        static DIR: OnceLock<PathBuf> = OnceLock::new();
+        DIR.get_or_init(|| {
+            let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("http-fixture");
+            if let Ok(entries) = std::fs::read_dir(&root) {
+                for e in entries.flatten() {
+                    let pid = e.file_name().to_string_lossy().into_owned();
+                    if !Path::new(&format!("/proc/{pid}")).exists() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+            let dir = root.join(std::process::id().to_string());
+            std::fs::create_dir_all(&dir).unwrap();
+            let at = dir.clone();
+            seed_on_own_runtime(move || async move {
+                let store = GpkgStore::open(&at).await.unwrap();
+                startup::seed_demo(&store, &small(), &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+                store.pool().close().await;
+            });
+            dir
+        })
+    }
+
+    /// The name of the seeded PostGIS template database (dropped by a later run once this
+    /// process has ended).
+    pub fn postgis() -> &'static str {
+        static NAME: OnceLock<String> = OnceLock::new();
+        NAME.get_or_init(|| {
+            seed_on_own_runtime(|| async {
+                rentgrid_server::store::testing::drop_stale_templates().await;
+                let (tdb, store) = TestDatabase::create(true).await.unwrap_or_else(|e| panic!("{e}"));
+                startup::seed_demo(&store, &small(), &mut |_, _| {}, &|_, _, _| {}).await.unwrap();
+                store.pool().close().await;
+                tdb.keep()
+            })
+        })
+    }
 }
