@@ -360,6 +360,38 @@ fn value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// The part of campaign `c` that `scope` sees: its blocks, their buildings in each day's
+/// assignments and the plan's grids within the scope; a day's and the plan's expected finds are
+/// summed over what is left. `None` when the scope sees none of it. The area's KPIs before and
+/// after stay those of the whole campaign area (aggregates, never a record).
+pub fn within_scope(atlas: &Atlas, c: &StoredCampaign, scope: &Scope) -> Option<StoredCampaign> {
+    if !c.blocks.iter().any(|b| scope.sees_grid(b.grid_id)) {
+        return None;
+    }
+    if c.blocks.iter().all(|b| scope.sees_grid(b.grid_id)) {
+        return Some(c.clone());
+    }
+    let mut c = c.clone();
+    let sees_building = |b: u32| atlas.building(b).is_some_and(|b| scope.sees_grid(b.grid_id));
+    c.blocks.retain(|b| scope.sees_grid(b.grid_id));
+    let plan = &mut c.record.plan;
+    plan.grids.retain(|&g| scope.sees_grid(g));
+    plan.blocks.retain(|b| scope.sees_grid(b.grid_id));
+    plan.expected_finds = plan.blocks.iter().map(|b| b.expected_finds).sum();
+    for day in &mut plan.days {
+        for a in &mut day.assignments {
+            let before = a.buildings.len();
+            a.buildings.retain(|&b| sees_building(b));
+            if a.buildings.len() < before && before > 0 {
+                a.expected_finds *= a.buildings.len() as f64 / before as f64;
+            }
+        }
+        day.assignments.retain(|a| !a.buildings.is_empty());
+        day.expected_finds = day.assignments.iter().map(|a| a.expected_finds).sum();
+    }
+    Some(c)
+}
+
 /// A stored campaign: its request, progress, and with `full` the plan and its blocks as GeoJSON
 /// polygons numbered in order and carrying their phase.
 pub fn campaign_json(atlas: &Atlas, c: &StoredCampaign, full: bool) -> Campaign {
@@ -398,7 +430,12 @@ pub fn campaign_json(atlas: &Atlas, c: &StoredCampaign, full: bool) -> Campaign 
                 phase_zh: b.phase.map(Phase::name_zh),
                 buildings: b.buildings,
                 visited: b.visited,
-                planned: plan.blocks.get(b.seq as usize).map_or(Value::Null, |s| value(&s.phases)),
+                planned: plan
+                    .blocks
+                    .get(b.seq as usize)
+                    .filter(|s| s.block_id == b.block_id)
+                    .or_else(|| plan.blocks.iter().find(|s| s.block_id == b.block_id))
+                    .map_or(Value::Null, |s| value(&s.phases)),
             };
             Feature::maybe(geometry, props).with_id(b.block_id)
         })

@@ -124,10 +124,6 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-fn visible(scope: &Scope, c: &StoredCampaign) -> bool {
-    c.blocks.iter().any(|b| scope.sees_grid(b.grid_id))
-}
-
 /// `GET /api/campaigns`: every campaign with its progress.
 /// Every campaign the caller sees.
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,15 +138,19 @@ pub struct Campaigns {
 pub async fn list(State(state): State<AppState>, scope: Scope) -> ApiResult<Json<Campaigns>> {
     let atlas = state.atlas();
     let all = state.store().campaigns(None).await?;
-    let campaigns =
-        all.iter().filter(|c| visible(&scope, c)).map(|c| campaign::campaign_json(&atlas, c, false)).collect();
+    let campaigns = all
+        .iter()
+        .filter_map(|c| campaign::within_scope(&atlas, c, &scope))
+        .map(|c| campaign::campaign_json(&atlas, &c, false))
+        .collect();
     Ok(Json(Campaigns { campaigns }))
 }
 
 async fn stored(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<StoredCampaign> {
     let id = parse_id("campaign", raw)?;
     let found = state.store().campaigns(Some(id)).await?.into_iter().next();
-    found.filter(|c| visible(scope, c)).ok_or_else(|| not_found("campaign", id))
+    // A caller who sees part of a campaign gets that part: its blocks, buildings and stops.
+    found.and_then(|c| campaign::within_scope(&state.atlas(), &c, scope)).ok_or_else(|| not_found("campaign", id))
 }
 
 /// `GET /api/campaigns/{id}`: the plan, the blocks with their phase, and the progress.
@@ -250,9 +250,9 @@ pub async fn phase(
     })?;
     let block = parse_id("block", &raw_block)?;
     let c = stored(&state, &scope, &raw).await?;
-    // A caller who sees some of a campaign's blocks moves only those.
-    if c.blocks.iter().any(|b| b.block_id == block && !scope.sees_grid(b.grid_id)) {
-        return Err(ApiError::NotFound(format!("block {block} of campaign {} is outside your grids", c.id)));
+    // A caller who sees some of a campaign's blocks moves only those (`stored` cut the others away).
+    if !c.blocks.iter().any(|b| b.block_id == block) {
+        return Err(ApiError::NotFound(format!("campaign {} has no block {block} in your grids", c.id)));
     }
     let target = format!("POST /api/campaigns/{}/blocks/{block}/phase", c.id);
     let event = Actor::User(who, source.ip).event(state.identity().now(), action::CAMPAIGN_PHASE, target);

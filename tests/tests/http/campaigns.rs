@@ -3,15 +3,17 @@
 //! that advance only in order, idempotent campaign visits, and a campaign run end to end against
 //! the demo city's hidden ground truth.
 
-use crate::common::{Backend, Db, Fixture, get, post_json};
+use crate::common::{Backend, Db, Fixture, get, post_json, principal, signed_in};
 use axum::Router;
 use axum::http::StatusCode;
 use geo::BoundingRect as _;
 use rentgrid_geodata::{Atlas, polygon_neighbours};
+use rentgrid_server::access::{Principal, Role};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 
 on_both_stores!(
+    a_caller_sees_the_part_of_a_campaign_in_their_grids,
     candidates_are_ranked_with_reasons_and_refuse_bad_parameters,
     a_plan_nibbles_contiguously_and_covers_the_area_once,
     each_building_of_a_day_is_on_exactly_one_route,
@@ -470,5 +472,58 @@ async fn a_campaign_registers_what_the_weakest_grid_hides(backend: Backend) {
         .filter(|b| !b["buildings"].as_array().unwrap().is_empty())
         .count();
     assert_eq!(one["progress"]["clear"], with_buildings);
+    f.done().await;
+}
+
+async fn a_caller_sees_the_part_of_a_campaign_in_their_grids(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let atlas = f.atlas();
+    let with_blocks: Vec<u32> =
+        weakest_grids(&f.router).await.into_iter().filter(|&g| atlas.blocks().iter().any(|b| b.grid_id == g)).collect();
+    let (mine, theirs) = (with_blocks[0], with_blocks[1]);
+    let c = campaign(&f.router, &f.db, &[mine, theirs], "2026-09-07").await;
+    let id = c["id"].as_u64().unwrap();
+    let code = |g: u32| atlas.grid(g).unwrap().grid.code.clone();
+    let user = |grids: Vec<String>| {
+        let p = Principal { grids, ..principal(Role::Caseworker) };
+        signed_in(f.anonymous.clone(), p)
+    };
+    let me = user(vec![code(mine)]);
+    let (s, part) = get(&me, &format!("/api/campaigns/{id}")).await;
+    assert_eq!(s, StatusCode::OK, "{part}");
+    let blocks = part["blocks"]["features"].as_array().unwrap();
+    assert!(!blocks.is_empty());
+    assert!(blocks.iter().all(|b| b["properties"]["grid_id"] == mine), "only the blocks of their grid");
+    for b in blocks {
+        assert!(b["properties"]["planned"].is_array(), "each block keeps its own planned dates: {b}");
+    }
+    let in_mine = |b: &Value| atlas.building(b.as_u64().unwrap() as u32).unwrap().grid_id == mine;
+    let days = part["plan"]["days"].as_array().unwrap();
+    let stops: Vec<&Value> = days
+        .iter()
+        .flat_map(|d| d["assignments"].as_array().unwrap())
+        .flat_map(|a| a["buildings"].as_array().unwrap())
+        .collect();
+    assert!(!stops.is_empty() && stops.iter().all(|b| in_mine(b)), "only the buildings of their grid");
+    assert!(part["plan"]["blocks"].as_array().unwrap().iter().all(|b| b["grid_id"] == mine));
+    let (_, list) = get(&me, "/api/campaigns").await;
+    let listed = list["campaigns"].as_array().unwrap().iter().find(|x| x["id"] == id).expect("listed");
+    assert_eq!(listed["progress"]["blocks"].as_u64(), Some(blocks.len() as u64), "{listed}");
+    // Their block moves; the other grid's does not, and looks like no block of theirs.
+    let (_, whole) = get(&f.router, &format!("/api/campaigns/{id}")).await;
+    let block_of = |g: u32| {
+        whole["blocks"]["features"].as_array().unwrap().iter().find(|b| b["properties"]["grid_id"] == g).unwrap()["id"]
+            .as_u64()
+            .unwrap()
+    };
+    let phase = json!({ "phase": "排查" });
+    let (s, body) = post(&me, &format!("/api/campaigns/{id}/blocks/{}/phase", block_of(theirs)), &phase).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{body}");
+    let (s, body) = post(&me, &format!("/api/campaigns/{id}/blocks/{}/phase", block_of(mine)), &phase).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // Someone with neither grid does not see the campaign at all.
+    let elsewhere = atlas.grids().iter().map(|g| g.grid.id).find(|g| *g != mine && *g != theirs).unwrap();
+    let (s, _) = get(&user(vec![code(elsewhere)]), &format!("/api/campaigns/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     f.done().await;
 }
