@@ -135,6 +135,14 @@ pub mod action {
     pub const AUDIT_READ: &str = "audit_read";
     /// The audit log exported (`GET /api/audit?format=csv|xlsx`).
     pub const AUDIT_EXPORT: &str = "audit_export";
+    /// Person records read, masked (`GET /api/persons`, `/api/persons/{id}`, `/api/units/{id}`).
+    pub const PERSON_READ: &str = "person_read";
+    /// Person records read in full, with a reason.
+    pub const PERSON_REVEAL: &str = "person_reveal";
+    /// Person records exported as a file, masked (`GET /api/persons?format=csv|xlsx`).
+    pub const PERSON_EXPORT: &str = "person_export";
+    /// Person records exported in full, with a reason.
+    pub const PERSON_REVEAL_EXPORT: &str = "person_reveal_export";
 }
 
 /// Something to write into the audit log: an [`AuditEntry`] before the log gives it its place.

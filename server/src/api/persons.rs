@@ -5,20 +5,26 @@ use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
 use super::{IdParam, not_found, parse_id};
 use crate::access::Principal;
+use crate::access::audit::action;
 use crate::access::mask::{Disclosure, RevealError};
 use crate::error::{ApiError, ApiResult, Exception};
+use crate::export::{self, Book, Cell, Format, Lang, Sheet};
 use crate::identity::Actor;
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::persons::{Household, Landlord, PersonQuery, PersonRecord, UnitCard};
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use rentgrid_geodata::Atlas;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 /// The most persons one list answers.
 pub const MAX_PERSONS: u32 = 500;
+/// The most persons one export (`format=csv|xlsx`) holds; page with `offset` for more.
+pub const MAX_PERSONS_EXPORT: u32 = 100_000;
 
 /// A person as an answer shows them.
 #[derive(Debug, Serialize, ToSchema)]
@@ -162,6 +168,13 @@ pub struct PersonsQuery {
     reveal: Option<String>,
     /// Why the full record is needed (at least 4 characters); written to the audit log.
     reason: Option<String>,
+    /// `csv` or `xlsx`: the matching persons as a file (up to 100,000, masked unless revealed),
+    /// instead of a JSON page.
+    #[param(pattern = "^(json|csv|xlsx)$")]
+    format: Option<String>,
+    /// The file's column names: zh (default) or en.
+    #[param(pattern = "^(zh|zh-CN|en)$")]
+    lang: Option<String>,
 }
 
 /// The query of a single record: masked unless revealed with a reason.
@@ -210,8 +223,20 @@ async fn audit(
     d: &Disclosure,
     target: String,
 ) -> ApiResult<()> {
+    let action = if d.masked() { action::PERSON_READ } else { action::PERSON_REVEAL };
+    audit_as(state, who, source, d, action, target).await
+}
+
+/// [`audit`] with the action named.
+async fn audit_as(
+    state: &AppState,
+    who: Principal,
+    source: RequestSource,
+    d: &Disclosure,
+    action: &str,
+    target: String,
+) -> ApiResult<()> {
     let now = state.identity().now();
-    let action = if d.masked() { "person_read" } else { "person_reveal" };
     let mut event = Actor::User(who, source.ip).event(now, action, target);
     if let Some(reason) = d.reason() {
         event = event.because(reason);
@@ -250,10 +275,12 @@ fn person(atlas: &Atlas, d: &Disclosure, p: PersonRecord) -> Person {
 
 /// `GET /api/persons?grid=|unit=|q=`: persons within the caller's scope, masked.
 #[utoipa::path(get, path = "/api/persons", tag = "Persons", operation_id = "persons",
-    summary = "persons within the caller's scope (masked unless revealed with a reason)",
+    summary = "persons within the caller's scope (masked unless revealed with a reason); format=csv|xlsx exports them",
     params(PersonsQuery),
     responses(
-        (status = 200, description = "a page of persons and how many match", body = Persons),
+        (status = 200, description = "a page of persons and how many match, or with format=csv|xlsx the file", content(
+            (Persons = "application/json"), (crate::api::openapi::Binary = "text/csv"),
+            (crate::api::openapi::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, description = "a bad parameter, or a reveal without a reason", body = Exception),
         (status = 403, description = "a role that reads no person, or a grid outside the caller's scope", body = Exception),
         (status = 404, description = "no such grid or unit", body = Exception)))]
@@ -263,8 +290,17 @@ pub async fn persons(
     source: RequestSource,
     Authenticated(who): Authenticated,
     ApiQuery(q): ApiQuery<PersonsQuery>,
-) -> ApiResult<Json<Persons>> {
+) -> ApiResult<Response> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
+    let format = match q.format.as_deref() {
+        None | Some("json") => None,
+        Some("csv") => Some(Format::Csv),
+        Some("xlsx") => Some(Format::Xlsx),
+        Some(other) => return Err(ApiError::BadRequest(format!("format {other:?}: use json, csv or xlsx"))),
+    };
+    let lang = q.lang.as_deref().map(str::parse::<Lang>).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Lang::Zh);
+    let (default_limit, max_limit) =
+        if format.is_some() { (MAX_PERSONS_EXPORT, MAX_PERSONS_EXPORT) } else { (50, MAX_PERSONS) };
     let atlas = state.atlas();
     let grid = match q.grid.as_deref() {
         None => None,
@@ -283,7 +319,7 @@ pub async fn persons(
         grid,
         unit,
         text: q.q.clone(),
-        limit: number("limit", q.limit.as_deref(), 50, MAX_PERSONS)?.max(1),
+        limit: number("limit", q.limit.as_deref(), default_limit, max_limit)?.max(1),
         offset: number("offset", q.offset.as_deref(), 0, u32::MAX)?,
     };
     let (matched, rows) = state.store().persons(&query).await?;
@@ -293,9 +329,72 @@ pub async fn persons(
         .filter_map(|(k, v)| v.map(|v| format!("{k}={v}")))
         .collect::<Vec<_>>()
         .join("&");
-    audit(&state, who, source, &d, format!("GET /api/persons?{asked} persons {}", ids.join(","))).await?;
+    let target = format!("GET /api/persons?{asked} persons {}", ids.join(","));
+    match format {
+        None => audit(&state, who, source, &d, target).await?,
+        Some(f) => {
+            let action = if d.masked() { action::PERSON_EXPORT } else { action::PERSON_REVEAL_EXPORT };
+            audit_as(&state, who, source, &d, action, format!("{target} as {}", f.extension())).await?;
+        }
+    }
     let persons: Vec<Person> = rows.into_iter().map(|p| person(&atlas, &d, p)).collect();
-    Ok(Json(Persons { number_matched: matched, number_returned: persons.len(), masked: d.masked(), persons }))
+    let Some(format) = format else {
+        let page = Persons { number_matched: matched, number_returned: persons.len(), masked: d.masked(), persons };
+        return Ok(Json(page).into_response());
+    };
+    let book = Book::single(Sheet {
+        name: if lang == Lang::Zh { "流动人口".into() } else { "persons".into() },
+        columns: EXPORT_COLUMNS.to_vec(),
+        rows: persons.iter().map(export_row).collect(),
+    });
+    let bytes = tokio::task::spawn_blocking(move || export::write_book(&book, format, lang))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut res = super::attachment(&format!("persons.{}", format.extension()), format, bytes);
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+/// The columns of a persons export (English key, Chinese header).
+const EXPORT_COLUMNS: [(&str, &str); 15] = [
+    ("id", "编号"),
+    ("name", "姓名"),
+    ("id_number", "身份证号"),
+    ("phone", "联系电话"),
+    ("registered", "已登记"),
+    ("registered_on", "登记日期"),
+    ("permit", "已办居住证"),
+    ("consistent", "人户一致"),
+    ("grid_code", "网格编码"),
+    ("building_id", "建筑ID"),
+    ("address", "地址"),
+    ("unit_id", "出租房屋ID"),
+    ("unit_label", "房号"),
+    ("card_no", "一户一卡编号"),
+    ("workplace", "工作单位"),
+];
+
+fn export_row(p: &Person) -> Vec<Cell> {
+    let yes_no = |b: bool| Cell::Text(if b { "是" } else { "否" }.into());
+    let text = |s: &Option<String>| s.clone().map_or(Cell::Empty, Cell::Text);
+    vec![
+        Cell::Int(p.id.into()),
+        Cell::Text(p.name.clone()),
+        Cell::Text(p.id_number.clone()),
+        Cell::Text(p.phone.clone()),
+        yes_no(p.registered),
+        text(&p.registered_on),
+        yes_no(p.permit),
+        yes_no(p.consistent),
+        Cell::Text(p.grid_code.clone()),
+        Cell::Int(p.building_id.into()),
+        Cell::Text(p.address.clone()),
+        Cell::Int(p.unit_id.into()),
+        Cell::Text(p.unit_label.clone()),
+        Cell::Text(p.card_no.clone()),
+        text(&p.workplace),
+    ]
 }
 
 /// `GET /api/persons/{id}`: one person within the caller's scope, masked unless revealed.

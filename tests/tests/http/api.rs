@@ -23,6 +23,7 @@ on_both_stores!(
     an_import_through_the_api_updates_the_map_at_once,
     building_footprints_through_the_api_land_in_their_grid,
     person_records_are_masked_unless_revealed_with_a_reason,
+    person_exports_are_masked_scoped_and_audited,
 );
 
 const COUNTS: [&str; 8] = [
@@ -534,5 +535,73 @@ async fn person_records_are_masked_unless_revealed_with_a_reason(backend: Backen
     assert_error(&get(&f.router, "/api/persons?limit=501").await, StatusCode::BAD_REQUEST, "limit");
     assert_error(&get(&f.router, "/api/persons?name=x").await, StatusCode::BAD_REQUEST, "unknown parameter");
     assert_error(&get(&f.router, "/api/units/999999999").await, StatusCode::NOT_FOUND, "unit");
+    f.done().await;
+}
+
+async fn person_exports_are_masked_scoped_and_audited(backend: Backend) {
+    use crate::common::{principal, signed_in};
+    use rentgrid_server::access::{Principal, Role};
+    let f = Fixture::seeded(backend).await;
+    let atlas = f.atlas();
+    let grid = atlas.grids().iter().max_by_key(|g| g.grid.id % 7).unwrap();
+    let (code, grid_id) = (grid.grid.code.clone(), grid.grid.id);
+    let in_grid: Vec<String> = f
+        .db
+        .texts(&format!(
+            "SELECT p.id_number FROM persons p JOIN buildings b ON b.id = p.building_id WHERE b.grid_id = {grid_id} ORDER BY p.id"
+        ))
+        .await;
+    assert!(in_grid.len() >= 2, "a grid with persons");
+    let audited = |action: &'static str| {
+        let db = &f.db;
+        async move { db.int(&format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'")).await }
+    };
+    let rows = |body: &Value| -> Vec<Vec<String>> {
+        let text = body.as_str().expect("a CSV body");
+        text.trim_start_matches('\u{feff}').lines().map(|l| l.split(',').map(str::to_owned).collect()).collect()
+    };
+
+    // Masked: every person of the grid, no whole ID number, one audit row.
+    let (status, csv) = get(&f.router, &format!("/api/persons?grid={code}&format=csv&lang=en")).await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    let table = rows(&csv);
+    let col = table[0].iter().position(|h| h == "id_number").expect("an id_number column");
+    assert_eq!(table.len() - 1, in_grid.len());
+    for (row, full) in table[1..].iter().zip(&in_grid) {
+        assert_eq!(row[col], format!("{}********{}", &full[..6], &full[14..]));
+    }
+    assert_eq!((audited("person_export").await, audited("person_read").await), (1, 0));
+    let (_, zh) = get(&f.router, &format!("/api/persons?grid={code}&format=csv")).await;
+    assert!(rows(&zh)[0].contains(&"身份证号".to_owned()), "Chinese headers by default");
+
+    // In full only with a reason, audited with it.
+    let (status, body) = get(&f.router, &format!("/api/persons?grid={code}&format=xlsx&reveal=true")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let reason = "%E6%A0%B8%E6%9F%A5%E4%BD%8F%E5%9D%80"; // 核查住址
+    let (status, csv) =
+        get(&f.router, &format!("/api/persons?grid={code}&format=csv&lang=en&reveal=true&reason={reason}")).await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    let shown: Vec<String> = rows(&csv)[1..].iter().map(|r| r[col].clone()).collect();
+    assert_eq!(shown, in_grid);
+    assert_eq!(f.db.texts("SELECT reason FROM audit_log WHERE action = 'person_reveal_export'").await, ["核查住址"]);
+    let res = f
+        .router
+        .clone()
+        .oneshot(Request::get(format!("/api/persons?grid={code}&format=xlsx")).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(bytes.starts_with(b"PK"), "an XLSX (zip) file");
+
+    // A caseworker exports their grid and nothing else; a leader none at all.
+    let cw = signed_in(f.anonymous.clone(), Principal { grids: vec![code.clone()], ..principal(Role::Caseworker) });
+    let (status, csv) = get(&cw, "/api/persons?format=csv&lang=en").await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    assert_eq!(rows(&csv).len() - 1, in_grid.len());
+    let leader = signed_in(f.anonymous.clone(), principal(Role::Leader));
+    assert_eq!(get(&leader, "/api/persons?format=csv").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(get(&f.router, "/api/persons?format=pdf").await.0, StatusCode::BAD_REQUEST);
     f.done().await;
 }
