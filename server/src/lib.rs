@@ -10,6 +10,7 @@ pub mod export;
 pub mod geojson;
 pub mod identity;
 pub mod ingest;
+pub mod memo;
 pub mod scope;
 pub mod startup;
 pub mod state;

@@ -1,8 +1,10 @@
-//! The server's shared state: the store, the current Atlas snapshot and the write lock.
+//! The server's shared state: the store, the current Atlas snapshot, the views derived from it
+//! (each in a [`PerSnapshot`] memo) and the write lock.
 
 use crate::access::audit::AuditEvent;
 use crate::error::{ApiError, StartupError};
 use crate::ingest::Batch;
+use crate::memo::PerSnapshot;
 use crate::store::campaigns::{NewCampaign, StoredEvidence};
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use crate::tile_cache::{self, Snapshots, TileCache};
@@ -41,12 +43,14 @@ struct Inner {
     write: tokio::sync::Mutex<()>,
     targets: Targets,
     web_dir: Option<PathBuf>,
-    grid_counts: Mutex<Option<(u64, Arc<Vec<Counts>>)>>,
+    /// Views derived from a snapshot, each kept for the snapshot it was made from.
+    grid_counts: PerSnapshot<Vec<Counts>>,
+    history: PerSnapshot<History>,
+    hotspots: PerSnapshot<Mutex<HashMap<String, Arc<String>>>>,
+    estimate: PerSnapshot<Estimate>,
+    /// Built once per district geometry (an import of boundaries or grids rebuilds it).
     basemap: Mutex<Option<Arc<Vec<u8>>>>,
     tiles: TileCache,
-    history: Mutex<Option<(u64, Arc<History>)>>,
-    hotspots: Mutex<(u64, HashMap<String, Arc<String>>)>,
-    estimate: Mutex<Option<(u64, Arc<Estimate>)>>,
     /// Held while an estimate is made, so concurrent first requests (a map's grid tiles) make it once.
     estimating: tokio::sync::Mutex<()>,
     identity: crate::identity::Identity,
@@ -84,12 +88,12 @@ impl AppState {
                 write: tokio::sync::Mutex::new(()),
                 targets,
                 web_dir,
-                grid_counts: Mutex::new(None),
+                grid_counts: PerSnapshot::default(),
+                history: PerSnapshot::default(),
+                hotspots: PerSnapshot::default(),
+                estimate: PerSnapshot::default(),
                 basemap: Mutex::new(None),
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
-                history: Mutex::new(None),
-                hotspots: Mutex::new((0, HashMap::new())),
-                estimate: Mutex::new(None),
                 estimating: tokio::sync::Mutex::new(()),
                 identity: crate::identity::Identity::default(),
             }),
@@ -156,48 +160,36 @@ impl AppState {
 
     /// Per-grid counts of `atlas`, computed once per snapshot.
     pub fn grid_counts(&self, atlas: &Atlas) -> Arc<Vec<Counts>> {
-        let mut guard = match self.inner.grid_counts.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some((v, c)) = guard.as_ref()
-            && *v == atlas.version()
-        {
-            return c.clone();
-        }
-        let counts = Arc::new(kpi::grid_counts(atlas));
-        *guard = Some((atlas.version(), counts.clone()));
-        counts
+        self.inner.grid_counts.get_or_make(atlas.version(), || kpi::grid_counts(atlas))
     }
 
     /// The monthly history of per-grid counts behind `atlas` (read from the store once per
     /// snapshot: a visit or an import makes a new one).
     pub async fn history(&self, atlas: &Atlas) -> Result<Arc<History>, StoreError> {
-        if let Some((v, h)) = lock(&self.inner.history).as_ref()
-            && *v == atlas.version()
-        {
-            return Ok(h.clone());
+        if let Some(h) = self.inner.history.get(atlas.version(), |_| true) {
+            return Ok(h);
         }
         let registrations = self.inner.store.monthly_registrations().await?;
         let now = self.grid_counts(atlas);
         let h = Arc::new(history::monthly_history(atlas, &now, &registrations, history::DEFAULT_MONTHS));
-        *lock(&self.inner.history) = Some((atlas.version(), h.clone()));
+        self.inner.history.put(atlas.version(), h.clone());
         Ok(h)
     }
 
     /// A hot-spot response computed for the snapshot `version` under `key`, if kept.
     pub fn hotspots_cached(&self, version: u64, key: &str) -> Option<Arc<String>> {
-        let cache = lock(&self.inner.hotspots);
-        (cache.0 == version).then(|| cache.1.get(key).cloned()).flatten()
+        let kept = self.inner.hotspots.get(version, |_| true)?;
+        lock(&kept).get(key).cloned()
     }
 
     /// Keeps a hot-spot response of snapshot `version` (responses of older snapshots are dropped).
     pub fn hotspots_store(&self, version: u64, key: String, body: Arc<String>) {
-        let mut cache = lock(&self.inner.hotspots);
-        if cache.0 != version || cache.1.len() >= HOTSPOT_CACHE_ENTRIES {
-            *cache = (version, HashMap::new());
+        let kept = self.inner.hotspots.get_or_make(version, Mutex::default);
+        let mut responses = lock(&kept);
+        if responses.len() >= HOTSPOT_CACHE_ENTRIES {
+            responses.clear();
         }
-        cache.1.insert(key, body);
+        responses.insert(key, body);
     }
 
     /// The candidate estimate for `atlas` and today, computed once per snapshot and day from
@@ -205,12 +197,7 @@ impl AppState {
     /// lowers its building's estimate at once.
     pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, ApiError> {
         let as_of = rentgrid_geodata::clock::today();
-        let memo = || {
-            lock(&self.inner.estimate)
-                .as_ref()
-                .filter(|(v, e)| *v == atlas.version() && e.as_of == as_of)
-                .map(|(_, e)| e.clone())
-        };
+        let memo = || self.inner.estimate.get(atlas.version(), |e| e.as_of == as_of);
         if let Some(e) = memo() {
             return Ok(e);
         }
@@ -235,17 +222,14 @@ impl AppState {
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
         let estimate = Arc::new(estimate);
-        *lock(&self.inner.estimate) = Some((atlas.version(), estimate.clone()));
+        self.inner.estimate.put(atlas.version(), estimate.clone());
         Ok(estimate)
     }
 
     /// The unrecorded estimate of `atlas` for today if it has been made (see [`Self::estimate`]).
     pub fn unrecorded_now(&self, atlas: &Atlas) -> Option<Arc<Unrecorded>> {
         let today = rentgrid_geodata::clock::today();
-        lock(&self.inner.estimate)
-            .as_ref()
-            .filter(|(v, e)| *v == atlas.version() && e.as_of == today)
-            .map(|(_, e)| e.unrecorded.clone())
+        self.inner.estimate.get(atlas.version(), |e| e.as_of == today).map(|e| e.unrecorded.clone())
     }
 
     /// Stores a planned campaign (serialised with the other writes) with its audit row `event`.
