@@ -24,6 +24,7 @@ on_both_stores!(
     each_role_reads_and_writes_only_its_own_part,
     tiles_carry_only_the_callers_grids,
     a_leader_is_shown_no_count_of_fewer_than_five_persons,
+    every_record_route_answers_inside_the_scope_and_not_outside,
 );
 
 /// A caseworker with contracted grids that have buildings.
@@ -473,5 +474,136 @@ async fn a_leader_is_shown_no_count_of_fewer_than_five_persons(backend: Backend)
         }
     }
     assert!(drawn > 0);
+    f.done().await;
+}
+
+/// Routes with a path parameter that do not name a record located in grids, or whose in- and
+/// out-of-scope answers another test checks (named), so the test below need not.
+const NOT_LOCATED: &[(&str, &str)] = &[
+    ("/api/tokens/{id}", "a user's own token: identity::a_revoked_token_is_401"),
+    ("/api/exports/{file}", "a file name: each_role_reads_and_writes_only_its_own_part"),
+    ("/api/imports/{kind}", "a ledger kind, center only"),
+    ("/collections/{collectionId}", "a collection's description, the same for everyone"),
+    ("/tiles/{file}", "TileJSON, the same for everyone"),
+    ("/tiles/{layer}/{z}/{x}/{y}", "tiles_carry_only_the_callers_grids"),
+    ("/api/territory/proposals/{id}", "coverage: a proposal is its street's supervisor's"),
+    ("/api/territory/proposals/{id}/accept", "coverage: a proposal is its street's supervisor's"),
+    ("/api/campaigns/{id}/blocks/{block}/phase", "campaigns::a_caller_sees_the_part_of_a_campaign_in_their_grids"),
+    (
+        rentgrid_server::api::UNDOCUMENTED_ROUTES[1].1,
+        "a listing: numberMatched in scope, each_role_reads_and_writes_only_its_own_part",
+    ),
+    (rentgrid_server::api::UNDOCUMENTED_ROUTES[2].1, "each collection's items/{featureId} below"),
+];
+
+/// The ids of a listing's features.
+fn feature_ids(v: &Value) -> BTreeSet<String> {
+    v["features"].as_array().unwrap().iter().map(|f| f["id"].to_string().trim_matches('"').to_owned()).collect()
+}
+
+async fn every_record_route_answers_inside_the_scope_and_not_outside(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let atlas = f.atlas();
+    let caseworkers = f.store.caseworkers().await.unwrap();
+    let me = contracted(&f, &caseworkers);
+    let mine: Vec<u32> = me.grids.clone();
+    let list = mine.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let cw = signed_in(f.anonymous.clone(), Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
+    let inside = |g: u32| mine.contains(&g);
+
+    // One campaign in their grid, one elsewhere, planned by the command center.
+    let other_grid = atlas
+        .grids()
+        .iter()
+        .map(|g| g.grid.id)
+        .find(|&g| !inside(g) && atlas.blocks().iter().any(|b| b.grid_id == g))
+        .unwrap();
+    let my_grid = *mine.iter().find(|&&g| atlas.blocks().iter().any(|b| b.grid_id == g)).unwrap();
+    let team: Vec<u32> = caseworkers.iter().take(2).map(|c| c.id).collect();
+    let mut campaigns = Vec::new();
+    for g in [my_grid, other_grid] {
+        let body = serde_json::json!({ "grids": [g], "caseworkers": team, "start_date": "2026-09-07", "working_days": 260, "buildings_per_day": 6 });
+        let (s, c) = post_json(&f.router, "/api/campaigns", &body.to_string()).await;
+        assert_eq!(s, StatusCode::CREATED, "{c}");
+        campaigns.push(c["id"].as_u64().unwrap());
+    }
+
+    let one = |sql: String| {
+        let db = &f.db;
+        async move { db.int(&sql).await }
+    };
+    let building_in = atlas.buildings().iter().find(|b| inside(b.grid_id)).unwrap().id;
+    let building_out = atlas.buildings().iter().find(|b| !inside(b.grid_id)).unwrap().id;
+    let located = |table: &str, within: bool| {
+        let not = if within { "" } else { "NOT " };
+        format!(
+            "SELECT MIN(CAST(t.id AS BIGINT)) FROM {table} t JOIN buildings b ON b.id = t.building_id WHERE b.grid_id {not}IN ({list})"
+        )
+    };
+    let (person_in, person_out) = (one(located("persons", true)).await, one(located("persons", false)).await);
+    let (unit_in, unit_out) = (one(located("rental_units", true)).await, one(located("rental_units", false)).await);
+    let grid_out = atlas.grids().iter().map(|g| g.grid.id).find(|&g| !inside(g)).unwrap();
+
+    // Each located route: a path inside the caseworker's grids and one outside.
+    let mut cases: Vec<(String, Option<String>, String)> = vec![
+        ("/api/grids/{id}".into(), Some(format!("/api/grids/{my_grid}")), format!("/api/grids/{grid_out}")),
+        (
+            "/api/buildings/{id}".into(),
+            Some(format!("/api/buildings/{building_in}")),
+            format!("/api/buildings/{building_out}"),
+        ),
+        ("/api/persons/{id}".into(), Some(format!("/api/persons/{person_in}")), format!("/api/persons/{person_out}")),
+        ("/api/units/{id}".into(), Some(format!("/api/units/{unit_in}")), format!("/api/units/{unit_out}")),
+        (
+            "/api/campaigns/{id}".into(),
+            Some(format!("/api/campaigns/{}", campaigns[0])),
+            format!("/api/campaigns/{}", campaigns[1]),
+        ),
+        (
+            "/api/campaigns/{id}/routes".into(),
+            Some(format!("/api/campaigns/{}/routes?date=2026-09-07", campaigns[0])),
+            format!("/api/campaigns/{}/routes?date=2026-09-07", campaigns[1]),
+        ),
+    ];
+    // OGC items of every collection: one of the caseworker's own listing, one of the command
+    // center's that the caseworker's listing lacks.
+    let (_, collections) = get(&f.router, "/collections").await;
+    for c in collections["collections"].as_array().unwrap() {
+        let id = c["id"].as_str().unwrap();
+        let (_, all) = get(&f.router, &format!("/collections/{id}/items?limit=10000")).await;
+        let (_, theirs) = get(&cw, &format!("/collections/{id}/items?limit=10000")).await;
+        let (all, theirs) = (feature_ids(&all), feature_ids(&theirs));
+        let out = all.difference(&theirs).next().expect("a feature outside the caseworker's grids").clone();
+        let template = format!("/collections/{id}/items/{{featureId}}");
+        cases.push((
+            template,
+            theirs.iter().next().map(|fid| format!("/collections/{id}/items/{fid}")),
+            format!("/collections/{id}/items/{out}"),
+        ));
+    }
+
+    // Every route with a path parameter has a case here or a reason above: a new one fails.
+    let covered: BTreeSet<&str> = cases.iter().map(|c| c.0.as_str()).chain(NOT_LOCATED.iter().map(|n| n.0)).collect();
+    for (method, path) in routes() {
+        if path.contains('{') && path != "/api/{*rest}" {
+            assert!(covered.contains(path.as_str()), "{method} {path}: no in/out-of-scope case");
+        }
+    }
+    let mut checked_inside = 0;
+    for (route, inside_path, outside_path) in &cases {
+        if let Some(p) = inside_path {
+            let (s, body) = get(&cw, p).await;
+            assert_eq!(s, StatusCode::OK, "{route}: {p} is the caseworker's: {body}");
+            checked_inside += 1;
+        }
+        let (s, body) = get(&cw, outside_path).await;
+        assert!(
+            s == StatusCode::NOT_FOUND || s == StatusCode::FORBIDDEN,
+            "{route}: {outside_path} answered {s}: {body}"
+        );
+        let (s, body) = get(&f.router, outside_path).await;
+        assert_eq!(s, StatusCode::OK, "{route}: {outside_path} exists for the command center: {body}");
+    }
+    assert!(checked_inside >= 8, "inside cases run: {checked_inside}");
     f.done().await;
 }
