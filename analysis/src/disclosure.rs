@@ -98,6 +98,18 @@ pub fn hides_value(name: &str, s: &BuildingStats, own: Option<f64>) -> bool {
     })
 }
 
+/// The figures of a staffing row (配备) computed from its place's population: the caseworkers
+/// its persons call for, at a known ratio, give the persons back.
+pub const FROM_POPULATION: [&str; 6] =
+    ["ratio_required", "required", "required_rounded", "gap", "to_hire", "yearly_cost_yuan"];
+
+/// True when the field `name` (value `own`) of a staffing row of a place of `persons` persons
+/// must not be shown to a leader.
+pub fn hides_in_staffing(name: &str, persons: f64, own: Option<f64>) -> bool {
+    let s = BuildingStats { persons: persons.clamp(0.0, f64::from(u32::MAX)) as u32, ..BuildingStats::default() };
+    (FROM_POPULATION.contains(&name) && s.persons < K) || hides_value(name, &s, own)
+}
+
 /// True when a count of persons `n` is too small to show.
 pub fn small(n: u32) -> bool {
     n < K
@@ -153,6 +165,11 @@ mod tests {
         assert!(!hides_value("persons_concentrated", &s, Some(12.0)));
         assert!(hides_value("persons_concentrated", &tiny, Some(12.0)));
         assert!(hides("persons_concentrated", &s), "unknown value: hidden");
+        // Staffing: the caseworkers a place's persons call for go with its persons.
+        assert!(
+            hides_in_staffing("ratio_required", 3.0, Some(0.03)) && !hides_in_staffing("ratio_required", 300.0, None)
+        );
+        assert!(hides_in_staffing("persons", 3.0, Some(3.0)) && !hides_in_staffing("rental_units", 3.0, Some(2.0)));
         // Exactly K is shown; zero is a count under K.
         assert!(!hides("persons", &stats(5, 5, 5, 5)) && hides("persons", &stats(0, 0, 0, 0)));
     }

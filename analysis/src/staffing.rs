@@ -204,8 +204,10 @@ impl StaffingRule {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Population {
     /// Person records.
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub persons: f64,
     /// Of which in concentrated housing (dormitory buildings).
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub persons_concentrated: f64,
     /// Rental units known to the register.
     pub rental_units: f64,
@@ -274,7 +276,8 @@ pub enum PlaceLevel {
     District,
 }
 
-/// Staffing of one place.
+/// Staffing of one place. For a leader, the figures computed from a population of fewer than 5
+/// persons are null (small-count suppression).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StaffingRow {
@@ -287,18 +290,24 @@ pub struct StaffingRow {
     /// What the ratios count there.
     pub population: Population,
     /// Fractional caseworkers the ratios ask for, before any floor.
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub ratio_required: f64,
     /// Fractional requirement after the community floor (summed over communities for streets).
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub required: f64,
     /// `required` rounded up: the whole caseworkers the place needs.
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub required_rounded: u32,
     /// Caseworkers contracted there (fractional for grids and places a caseworker shares).
     pub assigned: f64,
     /// `required_rounded − assigned`: positive when short, negative when over.
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub gap: f64,
     /// Caseworkers to hire to close a positive gap (the gap rounded up; 0 when not short).
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub to_hire: u32,
     /// Yearly cost of hiring them, yuan.
+    #[cfg_attr(feature = "openapi", schema(nullable))]
     pub yearly_cost_yuan: f64,
 }
 

@@ -12,6 +12,7 @@ use crate::store::contracts::{MonthActivity, NewProposal, StoredProposal, basis_
 use geo::MultiPolygon;
 use rentgrid_analysis::assessment::{self, Assessment, AssessmentInput, ScoreFormula, SpotRate};
 use rentgrid_analysis::coverage::{self, SharedGrid, dissolve};
+use rentgrid_analysis::disclosure;
 use rentgrid_analysis::staffing::{self, PlaceLevel, StaffingError, StaffingRow, StaffingRule};
 use rentgrid_analysis::territory::{self, Mode, PlanQuality, ProposedArea, TerritoryOptions};
 use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId, Month};
@@ -661,7 +662,33 @@ fn level_name(l: PlaceLevel) -> &'static str {
     }
 }
 
-fn staffing_cells(r: &PlaceRow, rule: &str) -> Vec<Cell> {
+/// A staffing row's cells; for a leader (`suppress`), what comes from fewer than
+/// [`disclosure::K`] persons reads "<5".
+fn staffing_cells(r: &PlaceRow, rule: &str, suppress: bool) -> Vec<Cell> {
+    let cells = staffing_values(r, rule);
+    if !suppress {
+        return cells;
+    }
+    let persons = r.row.population.persons;
+    STAFFING_COLUMNS
+        .iter()
+        .zip(cells)
+        .map(|((name, _), c)| {
+            let own = match c {
+                Cell::Num(f) => Some(f),
+                Cell::Int(i) => Some(i as f64),
+                _ => None,
+            };
+            if disclosure::hides_in_staffing(name, persons, own) {
+                Cell::Text(format!("<{}", disclosure::K))
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn staffing_values(r: &PlaceRow, rule: &str) -> Vec<Cell> {
     let s = &r.row;
     vec![
         Cell::Text(level_name(s.level).into()),
@@ -684,12 +711,13 @@ fn staffing_cells(r: &PlaceRow, rule: &str) -> Vec<Cell> {
 
 /// The staffing table as a book: every row (CSV); a summary sheet of the district and its
 /// streets, then one sheet per street with its street, communities and grids (XLSX).
-pub fn staffing_book(atlas: &Atlas, rows: &[PlaceRow], rule: &str, lang: Lang) -> Book {
+/// For a leader (`suppress`), small counts of persons read "<5".
+pub fn staffing_book(atlas: &Atlas, rows: &[PlaceRow], rule: &str, lang: Lang, suppress: bool) -> Book {
     let columns = STAFFING_COLUMNS.to_vec();
     let all = Sheet {
         name: "staffing".into(),
         columns: columns.clone(),
-        rows: rows.iter().map(|r| staffing_cells(r, rule)).collect(),
+        rows: rows.iter().map(|r| staffing_cells(r, rule, suppress)).collect(),
     };
     let summary = Sheet {
         name: summary_name(lang),
@@ -697,14 +725,14 @@ pub fn staffing_book(atlas: &Atlas, rows: &[PlaceRow], rule: &str, lang: Lang) -
         rows: rows
             .iter()
             .filter(|r| matches!(r.row.level, PlaceLevel::District | PlaceLevel::Street))
-            .map(|r| staffing_cells(r, rule))
+            .map(|r| staffing_cells(r, rule, suppress))
             .collect(),
     };
     let streets = per_street(
         atlas,
         rows,
         |r| r.street_code.as_deref().filter(|_| r.row.level != PlaceLevel::District),
-        |r| staffing_cells(r, rule),
+        |r| staffing_cells(r, rule, suppress),
         &columns,
     );
     Book { all, summary: Some(summary), streets }

@@ -289,6 +289,17 @@ fn add_sheet(
     Ok(())
 }
 
+impl Cell {
+    /// The number it holds, if it holds one.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Cell::Int(i) => Some(*i as f64),
+            Cell::Num(f) => Some(*f),
+            Cell::Text(_) | Cell::Empty => None,
+        }
+    }
+}
+
 impl From<Option<f64>> for Cell {
     fn from(v: Option<f64>) -> Self {
         v.map_or(Cell::Empty, Cell::Num)
@@ -386,14 +397,11 @@ fn disclose(columns: &[(&str, &str)], cells: Vec<Cell>, s: &BuildingStats, suppr
     columns
         .iter()
         .zip(cells)
-        .map(|((name, _), c)| {
-            let own = match c {
-                Cell::Int(i) => Some(i as f64),
-                Cell::Num(f) => Some(f),
-                _ => None,
-            };
-            if disclosure::hides_value(name, s, own) { Cell::Text(format!("<{}", disclosure::K)) } else { c }
-        })
+        .map(
+            |((name, _), c)| {
+                if disclosure::hides_value(name, s, c.number()) { Cell::Text(format!("<{}", disclosure::K)) } else { c }
+            },
+        )
         .collect()
 }
 

@@ -375,7 +375,7 @@ pub(super) async fn export(
             let (rule, _, caseworkers) =
                 rule_and_contracts(state, q.rule.as_deref(), q.cost_per_caseworker.as_deref()).await?;
             let rows = cov::staffing_rows(&atlas, &caseworkers, &rule, scope)?;
-            cov::staffing_book(&atlas, &rows, &rule.name, lang)
+            cov::staffing_book(&atlas, &rows, &rule.name, lang, scope.aggregates_only())
         }
         Table::Assessment => {
             let (_, rows) =

@@ -82,10 +82,21 @@ fn counts(map: &Map<String, Value>) -> BuildingStats {
 }
 
 fn suppress_object(map: &mut Map<String, Value>) {
-    if !map.keys().any(|k| !disclosure::sources(k).is_empty()) {
+    if !map.keys().any(|k| !disclosure::sources(k).is_empty() || k == "population") {
         return;
     }
     let s = counts(map);
+    // A staffing row: what its place's persons call for goes with them.
+    let population = map.get("population").and_then(Value::as_object).map(|p| p.get("persons").and_then(Value::as_f64));
+    if let Some(persons) = population {
+        for (k, v) in map.iter_mut() {
+            if disclosure::FROM_POPULATION.contains(&k.as_str())
+                && disclosure::hides_in_staffing(k, persons.unwrap_or(0.0), v.as_f64())
+            {
+                *v = Value::Null;
+            }
+        }
+    }
     for (k, v) in map.iter_mut() {
         if !v.is_null() && !v.is_object() && !v.is_array() && disclosure::hides_value(k, &s, v.as_f64()) {
             *v = Value::Null;
@@ -106,7 +117,8 @@ mod tests {
             {"code": "b", "persons": 4, "persons_registered": 4, "persons_with_permit": 4,
              "persons_consistent": 4, "reg_rate": 1.0, "reg_status": "meets", "rental_units": 3,
              "persons_per_km2": 12.5},
-            {"population": {"persons": 60.0, "persons_concentrated": 2.0, "rental_units": 1.0}},
+            {"population": {"persons": 60.0, "persons_concentrated": 2.0, "rental_units": 1.0}, "required": 0.6},
+            {"population": {"persons": 3.0, "rental_units": 1.0}, "ratio_required": 0.03, "assigned": 1.0},
         ], "features": [{"properties": {"reg_rate": 0.5}}], "targets": {"reg_rate": 0.9}});
         suppress(&mut v);
         let a = &v["rows"][0];
@@ -120,6 +132,10 @@ mod tests {
         let p = &v["rows"][2]["population"];
         assert_eq!((p["persons"].as_f64(), p["rental_units"].as_f64()), (Some(60.0), Some(1.0)));
         assert!(p["persons_concentrated"].is_null());
+        assert_eq!(v["rows"][2]["required"].as_f64(), Some(0.6));
+        let small = &v["rows"][3];
+        assert!(small["population"]["persons"].is_null() && small["ratio_required"].is_null());
+        assert_eq!(small["assigned"].as_f64(), Some(1.0), "caseworkers assigned are not persons");
         // A rate whose counts are not beside it is not shown.
         assert!(v["features"][0]["properties"]["reg_rate"].is_null());
         assert_eq!(v["targets"]["reg_rate"].as_f64(), Some(0.9));

@@ -444,6 +444,42 @@ async fn a_leader_is_shown_no_count_of_fewer_than_five_persons(backend: Backend)
     }
     assert!(small > 0, "some grid has a small count");
 
+    // Staffing: a place's persons and the caseworkers they call for go together.
+    let (_, staffing) = get(&leader, "/api/staffing").await;
+    let rows: Vec<&Value> = staffing["rows"].as_array().unwrap().iter().collect();
+    assert!(!rows.is_empty(), "{staffing}");
+    let mut hidden_rows = 0;
+    for r in rows {
+        if r["population"]["persons"].is_null() {
+            hidden_rows += 1;
+            assert!(r["ratio_required"].is_null() && r["required"].is_null(), "{r}");
+        }
+    }
+    assert!(hidden_rows > 0, "some grid's staffing is hidden");
+    let res = leader
+        .clone()
+        .oneshot(Request::get("/api/exports/staffing.csv?lang=en").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let csv = String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let (p, r) = (
+        header.iter().position(|h| *h == "persons").unwrap(),
+        header.iter().position(|h| *h == "ratio_required").unwrap(),
+    );
+    let mut hidden_lines = 0;
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells[p] == "<5" {
+            hidden_lines += 1;
+            assert_eq!(cells[r], "<5", "{line}");
+        } else {
+            assert!(cells[p].parse::<f64>().unwrap() >= 5.0, "{line}");
+        }
+    }
+    assert_eq!(hidden_lines, hidden_rows, "the file hides what the API hides");
+
     // Tiles: the grids layer over the whole district at z12.
     let bb = f.atlas().bbox();
     let (z, x0, y0) = tile_at(bb.min().x, bb.max().y, 12);
