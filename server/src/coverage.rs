@@ -674,12 +674,7 @@ fn staffing_cells(r: &PlaceRow, rule: &str, suppress: bool) -> Vec<Cell> {
         .iter()
         .zip(cells)
         .map(|((name, _), c)| {
-            let own = match c {
-                Cell::Num(f) => Some(f),
-                Cell::Int(i) => Some(i as f64),
-                _ => None,
-            };
-            if disclosure::hides_in_staffing(name, persons, own) {
+            if disclosure::hides_in_staffing(name, persons, c.number()) {
                 Cell::Text(format!("<{}", disclosure::K))
             } else {
                 c
