@@ -539,12 +539,25 @@ fn feature_ids(v: &Value) -> BTreeSet<String> {
 
 async fn every_record_route_answers_inside_the_scope_and_not_outside(backend: Backend) {
     let f = Fixture::seeded(backend).await;
-    let atlas = f.atlas();
     let caseworkers = f.store.caseworkers().await.unwrap();
     let me = contracted(&f, &caseworkers);
-    let mine: Vec<u32> = me.grids.clone();
-    let list = mine.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
     let cw = signed_in(f.anonymous.clone(), Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
+    inside_and_outside(&f, &cw, me.grids.clone(), &caseworkers).await;
+    let street = &f.atlas().streets()[1];
+    let sup = signed_in(
+        f.anonymous.clone(),
+        Principal { street: Some(street.street.code.clone()), ..principal(Role::Supervisor) },
+    );
+    inside_and_outside(&f, &sup, street.grids.clone(), &caseworkers).await;
+    f.done().await;
+}
+
+/// Each located route as `user`, who sees the grids `mine`: a record inside answers 200, one
+/// outside 403 or 404 (and 200 to the command center).
+async fn inside_and_outside(f: &Fixture, user: &Router, mine: Vec<u32>, caseworkers: &[Caseworker]) {
+    let atlas = f.atlas();
+    let list = mine.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let cw = user;
     let inside = |g: u32| mine.contains(&g);
 
     // One campaign in their grid, one elsewhere, planned by the command center.
@@ -607,7 +620,7 @@ async fn every_record_route_answers_inside_the_scope_and_not_outside(backend: Ba
     for c in collections["collections"].as_array().unwrap() {
         let id = c["id"].as_str().unwrap();
         let (_, all) = get(&f.router, &format!("/collections/{id}/items?limit=10000")).await;
-        let (_, theirs) = get(&cw, &format!("/collections/{id}/items?limit=10000")).await;
+        let (_, theirs) = get(cw, &format!("/collections/{id}/items?limit=10000")).await;
         let (all, theirs) = (feature_ids(&all), feature_ids(&theirs));
         let out = all.difference(&theirs).next().expect("a feature outside the caseworker's grids").clone();
         let template = format!("/collections/{id}/items/{{featureId}}");
@@ -628,11 +641,11 @@ async fn every_record_route_answers_inside_the_scope_and_not_outside(backend: Ba
     let mut checked_inside = 0;
     for (route, inside_path, outside_path) in &cases {
         if let Some(p) = inside_path {
-            let (s, body) = get(&cw, p).await;
+            let (s, body) = get(cw, p).await;
             assert_eq!(s, StatusCode::OK, "{route}: {p} is the caseworker's: {body}");
             checked_inside += 1;
         }
-        let (s, body) = get(&cw, outside_path).await;
+        let (s, body) = get(cw, outside_path).await;
         assert!(
             s == StatusCode::NOT_FOUND || s == StatusCode::FORBIDDEN,
             "{route}: {outside_path} answered {s}: {body}"
@@ -641,5 +654,4 @@ async fn every_record_route_answers_inside_the_scope_and_not_outside(backend: Ba
         assert_eq!(s, StatusCode::OK, "{route}: {outside_path} exists for the command center: {body}");
     }
     assert!(checked_inside >= 8, "inside cases run: {checked_inside}");
-    f.done().await;
 }
