@@ -703,9 +703,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("listening on http://{addr}");
             // With the peer address, for the lockout of source addresses and the audit log.
             axum::serve(listener, rentgrid_server::app(state).into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
+                .with_graceful_shutdown(shutdown_signal())
                 .await?;
             Ok(())
         }
@@ -725,4 +723,28 @@ async fn main() {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM (systemd, Docker, Kubernetes): the server then stops
+/// accepting connections and finishes the requests in flight before it exits.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    eprintln!("stopping: finishing the requests in flight");
 }

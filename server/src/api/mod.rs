@@ -25,6 +25,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderValue;
 use axum::http::{Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -35,6 +36,7 @@ use rentgrid_analysis::kpi::{self, Level, Targets};
 use serde::{Deserialize, Serialize};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -86,9 +88,27 @@ pub fn app(state: AppState) -> Router {
         // Outside the policy: who is asking (the Principal the policy and the scope read).
         .layer(axum::middleware::from_fn_with_state(state.clone(), identity::authenticate))
         .layer(CompressionLayer::new())
+        // Security headers on every response (a handler's own take precedence).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// The Content-Security-Policy of every response: the web map's own scripts only (no inline
+/// script), MapLibre's workers from blobs, inline styles (MapLibre sets them), images and fonts
+/// from itself, data and blobs, requests to its own origin, and never in a frame.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; worker-src 'self' blob:; \
+     child-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
+     connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The routes, each documented handler with its OpenAPI operation (one declaration serves both).
 fn routes() -> OpenApiRouter<AppState> {

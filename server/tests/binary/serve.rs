@@ -86,9 +86,30 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
     let landing = json(&addr, &token, "/");
     assert!(landing["links"].as_array().expect("links").iter().any(|l| l["rel"] == "conformance"), "{landing}");
 
-    drop(server);
+    // Every answer carries the security headers.
+    let head = page.head.to_ascii_lowercase();
+    for h in ["content-security-policy: default-src 'self'", "x-content-type-options: nosniff", "x-frame-options: deny"]
+    {
+        assert!(head.contains(h), "no {h:?} in {head}");
+    }
+
+    // SIGTERM (systemd, Docker) stops it cleanly, as Ctrl-C does.
+    let mut server = server;
+    let pid = server.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+    assert!(killed.success());
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "rentgrid did not stop at SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "rentgrid exited with {status} at SIGTERM");
     let log = said.join().expect("stderr");
     assert!(log.contains("seeding the demo city"), "serve did not say it seeds: {log}");
+    assert!(log.contains("finishing the requests in flight"), "{log}");
 }
 
 #[test]

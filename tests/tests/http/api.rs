@@ -24,6 +24,7 @@ on_both_stores!(
     building_footprints_through_the_api_land_in_their_grid,
     person_records_are_masked_unless_revealed_with_a_reason,
     person_exports_are_masked_scoped_and_audited,
+    every_answer_carries_the_security_headers,
 );
 
 const COUNTS: [&str; 8] = [
@@ -603,5 +604,30 @@ async fn person_exports_are_masked_scoped_and_audited(backend: Backend) {
     let leader = signed_in(f.anonymous.clone(), principal(Role::Leader));
     assert_eq!(get(&leader, "/api/persons?format=csv").await.0, StatusCode::FORBIDDEN);
     assert_eq!(get(&f.router, "/api/persons?format=pdf").await.0, StatusCode::BAD_REQUEST);
+    f.done().await;
+}
+
+async fn every_answer_carries_the_security_headers(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    for (router, uri) in [
+        (&f.router, "/api/grids"),
+        (&f.router, "/tiles/grids/10/857/421.mvt"),
+        (&f.router, "/api/no-such-endpoint"),
+        (&f.anonymous, "/api/stats"),
+        (&f.anonymous, "/"),
+    ] {
+        let res = router.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        let h = res.headers();
+        let csp = h.get(header::CONTENT_SECURITY_POLICY).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"), "{uri}: {csp:?}");
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{uri}: no inline script");
+        assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{uri}");
+        assert_eq!(h.get(header::REFERRER_POLICY).map(|v| v.as_bytes()), Some(&b"no-referrer"[..]), "{uri}");
+        assert_eq!(h.get(header::X_FRAME_OPTIONS).map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{uri}");
+    }
+    // An acknowledged write is on disk: the GeoPackage syncs every commit (2 = FULL).
+    if let Db::Sqlite(_) = f.db {
+        assert_eq!(f.db.int("PRAGMA synchronous").await, 2);
+    }
     f.done().await;
 }
