@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The caller may not have this.
     #[error("{0}")]
     Forbidden(String),
+    /// The method is not served (TRACE, CONNECT).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// Too many attempts (failed logins): try again later.
     #[error("{0}")]
     TooManyRequests(String),
@@ -49,6 +52,7 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -94,7 +98,7 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exception {
     /// A stable machine code: bad_request, unauthorized, not_found, unprocessable, conflict, forbidden,
-    /// too_many_requests, internal.
+    /// method_not_allowed, too_many_requests, internal.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,

@@ -35,7 +35,7 @@ use rentgrid_analysis::actual_rates::{self, RatesRow};
 use rentgrid_analysis::kpi::{self, Level, Targets};
 use serde::{Deserialize, Serialize};
 use tower_http::compression::CompressionLayer;
-use tower_http::services::{ServeDir, ServeFile};
+use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::{IntoParams, ToSchema};
@@ -74,7 +74,8 @@ pub fn app(state: AppState) -> Router {
     let (api, _) = routes().split_for_parts();
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
     let router = match web {
-        Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
+        // The web map's files; a path that is none of them is 404 (the map's views are `/?view=…`).
+        Some(dir) => api.fallback_service(ServeDir::new(&dir)),
         None => api.fallback(no_web_map),
     };
     // The policy wraps every route, the landing page and the fallback: nothing runs before it
@@ -99,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(axum::middleware::from_fn(no_trace))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -150,6 +152,16 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tiles::tile))
         .routes(routes!(tiles::tilejson))
         .merge(ogc::routes())
+}
+
+/// `TRACE`, `TRACK` and `CONNECT` are refused on every path (405): nothing here echoes a request.
+async fn no_trace(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if matches!(req.method().as_str(), "TRACE" | "TRACK" | "CONNECT") {
+        let mut res = ApiError::MethodNotAllowed(format!("{} is not served", req.method())).into_response();
+        res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, DELETE, OPTIONS"));
+        return res;
+    }
+    next.run(req).await
 }
 
 async fn unknown_api(uri: Uri) -> ApiError {

@@ -625,6 +625,28 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
         assert_eq!(h.get(header::REFERRER_POLICY).map(|v| v.as_bytes()), Some(&b"no-referrer"[..]), "{uri}");
         assert_eq!(h.get(header::X_FRAME_OPTIONS).map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{uri}");
     }
+    // Nothing echoes a request: TRACE is 405 everywhere, signed in or not.
+    for router in [&f.router, &f.anonymous] {
+        let res = router
+            .clone()
+            .oneshot(Request::builder().method("TRACE").uri("/").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(res.headers().contains_key(header::ALLOW));
+    }
+    // With the web map served: its page and files answer, any other path is 404, not the page.
+    let web = tempfile::tempdir().unwrap();
+    std::fs::write(web.path().join("index.html"), "<!doctype html><title>rentgrid</title>").unwrap();
+    std::fs::write(web.path().join("report.html"), "<!doctype html><title>report</title>").unwrap();
+    let state = startup::state_for(f.store.clone(), Default::default(), Some(web.path().to_path_buf())).await.unwrap();
+    let served = rentgrid_server::app(state);
+    for (uri, status) in
+        [("/", 200), ("/report.html", 200), ("/metrics", 404), ("/index.html/../x", 404), ("/no/such/page", 404)]
+    {
+        let res = served.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status().as_u16(), status, "{uri}");
+    }
     // An acknowledged write is on disk: the GeoPackage syncs every commit (2 = FULL).
     if let Db::Sqlite(_) = f.db {
         assert_eq!(f.db.int("PRAGMA synchronous").await, 2);
