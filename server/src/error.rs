@@ -38,6 +38,9 @@ pub enum ApiError {
     /// Too many attempts (failed logins): try again later.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A part the answer needs (the database) is away for now: try again.
+    #[error("{0}")]
+    Unavailable(String),
     /// Our fault.
     #[error("internal error")]
     Internal(String),
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -98,7 +102,7 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exception {
     /// A stable machine code: bad_request, unauthorized, not_found, unprocessable, conflict, forbidden,
-    /// method_not_allowed, too_many_requests, internal.
+    /// method_not_allowed, too_many_requests, unavailable, internal.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,

@@ -73,6 +73,8 @@ const fn roles(r: &'static [Role]) -> Access {
 pub const TABLE: &[Rule] = &[
     // System and identity.
     rule("GET", "/health", PUBLIC),
+    rule("GET", "/health/live", PUBLIC),
+    rule("GET", "/health/ready", PUBLIC),
     rule("POST", "/api/login", PUBLIC),
     rule("POST", "/api/logout", ANY),
     rule("GET", "/api/me", ANY),

@@ -116,6 +116,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
         .routes(routes!(health))
+        .routes(routes!(health_live))
+        .routes(routes!(health_ready))
         .routes(routes!(identity::login))
         .routes(routes!(identity::logout))
         .routes(routes!(identity::me))
@@ -214,6 +216,35 @@ async fn health(State(state): State<AppState>) -> ApiResult<Json<Health>> {
         buildings: atlas.buildings().len(),
         atlas_version: atlas.version(),
     }))
+}
+
+/// `GET /health/live` and `/health/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+struct Probe {
+    /// `live` or `ready`.
+    status: &'static str,
+}
+
+/// `GET /health/live`: the process answers (for a liveness probe: it reads nothing).
+#[utoipa::path(get, path = "/health/live", tag = "System", operation_id = "health_live",
+    summary = "liveness: the process answers; reads nothing",
+    responses((status = 200, description = "the process is up", body = Probe)))]
+async fn health_live() -> Json<Probe> {
+    Json(Probe { status: "live" })
+}
+
+/// `GET /health/ready`: the store answers and the Atlas is loaded (for a readiness probe or a
+/// load balancer: 503 while the database is away).
+#[utoipa::path(get, path = "/health/ready", tag = "System", operation_id = "health_ready",
+    summary = "readiness: the store answers and the Atlas is loaded; 503 otherwise",
+    responses((status = 200, description = "ready to serve", body = Probe),
+        (status = 503, description = "the store does not answer", body = Exception)))]
+async fn health_ready(State(state): State<AppState>) -> ApiResult<Json<Probe>> {
+    state.store().info().await.map_err(|e| ApiError::Unavailable(format!("the store does not answer: {e}")))?;
+    if state.atlas().grids().is_empty() {
+        return Err(ApiError::Unavailable("the district holds no grid yet".into()));
+    }
+    Ok(Json(Probe { status: "ready" }))
 }
 
 /// The district and what the map needs to frame it.

@@ -25,6 +25,7 @@ on_both_stores!(
     person_records_are_masked_unless_revealed_with_a_reason,
     person_exports_are_masked_scoped_and_audited,
     every_answer_carries_the_security_headers,
+    the_probes_say_live_and_ready_and_not_ready_without_a_store,
 );
 
 const COUNTS: [&str; 8] = [
@@ -651,5 +652,21 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
     if let Db::Sqlite(_) = f.db {
         assert_eq!(f.db.int("PRAGMA synchronous").await, 2);
     }
+    f.done().await;
+}
+
+async fn the_probes_say_live_and_ready_and_not_ready_without_a_store(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    assert_eq!(get(&f.anonymous, "/health/live").await, (StatusCode::OK, json!({ "status": "live" })));
+    assert_eq!(get(&f.anonymous, "/health/ready").await, (StatusCode::OK, json!({ "status": "ready" })));
+    // The database goes away: still live, not ready, with a message.
+    match &f.db {
+        Db::Sqlite(p) => p.close().await,
+        Db::Postgis(p) => p.close().await,
+    }
+    assert_eq!(get(&f.anonymous, "/health/live").await.0, StatusCode::OK);
+    let (status, body) = get(&f.anonymous, "/health/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "unavailable");
     f.done().await;
 }
