@@ -7,13 +7,13 @@ use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
 use crate::access::audit::{AuditQuery, AuditRow, action};
 use crate::error::{ApiError, ApiResult, Exception};
-use crate::export::{self, Book, Cell, Format, Lang, Sheet};
+use crate::export::{Book, Cell, Lang, Sheet};
 use crate::identity::Actor;
 use crate::state::AppState;
 use crate::store::dates::{fmt_instant, parse_date};
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderValue, header};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use rentgrid_geodata::clock::CHINA;
 use serde::{Deserialize, Serialize};
@@ -188,16 +188,6 @@ fn whole(name: &str, raw: &str, max: u64) -> ApiResult<u64> {
     }
 }
 
-/// The file format asked for (`None`: JSON).
-fn file_format(raw: Option<&str>) -> ApiResult<Option<Format>> {
-    match raw {
-        None | Some("json") => Ok(None),
-        Some("csv") => Ok(Some(Format::Csv)),
-        Some("xlsx") => Ok(Some(Format::Xlsx)),
-        Some(other) => Err(ApiError::BadRequest(format!("format {other:?}: use json, csv or xlsx"))),
-    }
-}
-
 /// The store's query for the parameters, with the page size asked (one more row is read to know
 /// whether a next page exists).
 fn query(q: &AuditParams, file: bool) -> ApiResult<AuditQuery> {
@@ -247,7 +237,7 @@ pub async fn audit(
     RawQuery(raw): RawQuery,
     ApiQuery(q): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
-    let format = file_format(q.format.as_deref())?;
+    let format = super::table_format(q.format.as_deref())?;
     let lang = q.lang.as_deref().map(str::parse::<Lang>).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Lang::Zh);
     let asked = query(&q, format.is_some())?;
     let mut rows: Vec<AuditRecord> = state.store().audit_query(&asked).await?.into_iter().map(Into::into).collect();
@@ -263,23 +253,13 @@ pub async fn audit(
     // A read that cannot be audited is not answered.
     state.store().append_audit(&Actor::User(who, source.ip).event(state.identity().now(), what, target)).await?;
     let Some(format) = format else {
-        return Ok(no_store(Json(AuditPage { number_returned: rows.len(), next_after, rows }).into_response()));
+        return Ok(super::no_store(Json(AuditPage { number_returned: rows.len(), next_after, rows }).into_response()));
     };
-    let bytes = tokio::task::spawn_blocking(move || export::write_book(&book(&rows, lang), format, lang))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut res = super::attachment(&format!("audit.{}", format.extension()), format, bytes);
+    let mut res = super::records_file("audit", book(&rows, lang), format, lang).await?;
     if let Some(next) = next_after.and_then(|n| HeaderValue::from_str(&n.to_string()).ok()) {
         res.headers_mut().insert(NEXT_AFTER_HEADER, next);
     }
-    Ok(no_store(res))
-}
-
-/// The audit log is not kept in caches.
-fn no_store(mut res: Response) -> Response {
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    res
+    Ok(res)
 }
 
 #[cfg(test)]

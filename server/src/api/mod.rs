@@ -469,6 +469,38 @@ fn attachment(file: &str, format: crate::export::Format, bytes: Vec<u8>) -> Resp
         .into_response()
 }
 
+/// The file format a `format=` parameter asks for (`None`: JSON).
+fn table_format(raw: Option<&str>) -> ApiResult<Option<crate::export::Format>> {
+    use crate::export::Format;
+    match raw {
+        None | Some("json") => Ok(None),
+        Some("csv") => Ok(Some(Format::Csv)),
+        Some("xlsx") => Ok(Some(Format::Xlsx)),
+        Some(other) => Err(ApiError::BadRequest(format!("format {other:?}: use json, csv or xlsx"))),
+    }
+}
+
+/// A table of records (the audit log, persons) as a download `{stem}.csv|xlsx`, written off the
+/// async threads and never kept in a cache.
+async fn records_file(
+    stem: &str,
+    book: crate::export::Book,
+    format: crate::export::Format,
+    lang: crate::export::Lang,
+) -> ApiResult<Response> {
+    let bytes = tokio::task::spawn_blocking(move || crate::export::write_book(&book, format, lang))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(no_store(attachment(&format!("{stem}.{}", format.extension()), format, bytes)))
+}
+
+/// An answer no cache keeps (person records, the audit log).
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
 pub(crate) use rentgrid_geodata::clock::{now_rfc3339, today};
 
 /// Parses `minLon,minLat,maxLon,maxLat`.

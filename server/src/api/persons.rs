@@ -8,14 +8,13 @@ use crate::access::Principal;
 use crate::access::audit::action;
 use crate::access::mask::{Disclosure, RevealError};
 use crate::error::{ApiError, ApiResult, Exception};
-use crate::export::{self, Book, Cell, Format, Lang, Sheet};
+use crate::export::{Book, Cell, Lang, Sheet};
 use crate::identity::Actor;
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::persons::{Household, Landlord, PersonQuery, PersonRecord, UnitCard};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_geodata::Atlas;
 use serde::{Deserialize, Serialize};
@@ -292,12 +291,7 @@ pub async fn persons(
     ApiQuery(q): ApiQuery<PersonsQuery>,
 ) -> ApiResult<Response> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
-    let format = match q.format.as_deref() {
-        None | Some("json") => None,
-        Some("csv") => Some(Format::Csv),
-        Some("xlsx") => Some(Format::Xlsx),
-        Some(other) => return Err(ApiError::BadRequest(format!("format {other:?}: use json, csv or xlsx"))),
-    };
+    let format = super::table_format(q.format.as_deref())?;
     let lang = q.lang.as_deref().map(str::parse::<Lang>).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Lang::Zh);
     let (default_limit, max_limit) =
         if format.is_some() { (MAX_PERSONS_EXPORT, MAX_PERSONS_EXPORT) } else { (50, MAX_PERSONS) };
@@ -347,13 +341,7 @@ pub async fn persons(
         columns: EXPORT_COLUMNS.to_vec(),
         rows: persons.iter().map(export_row).collect(),
     });
-    let bytes = tokio::task::spawn_blocking(move || export::write_book(&book, format, lang))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut res = super::attachment(&format!("persons.{}", format.extension()), format, bytes);
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    super::records_file("persons", book, format, lang).await
 }
 
 /// The columns of a persons export (English key, Chinese header).
