@@ -43,6 +43,19 @@ pub enum StatsError {
         /// What it must be.
         reason: &'static str,
     },
+    /// The parameters ask for more work than one run is allowed.
+    #[error(
+        "{what}: these parameters make {needed} of them, at most {max} are computed in one run; \
+         use a shorter distance band, fewer neighbours or permutations, or a coarser resolution"
+    )]
+    TooMuchWork {
+        /// What is counted (neighbour pairs, permutation draws).
+        what: &'static str,
+        /// How many the run would make (at least).
+        needed: usize,
+        /// The most allowed.
+        max: usize,
+    },
 }
 
 /// Results of the statistics modules.

@@ -626,6 +626,10 @@ fn site_properties(
     }
 }
 
+/// The most neighbour draws one LISA run makes (permutations × neighbour pairs): about ten
+/// seconds of one core.
+pub const MAX_DRAWS: usize = 1_000_000_000;
+
 /// Gi\* or Local Moran's I of `y` over `w`, one [`Site`] each.
 fn gi_or_lisa(p: &Params, y: &[f64], w: &Weights) -> RunResult<Vec<Site>> {
     let mut sites: Vec<Site> = Vec::with_capacity(y.len());
@@ -646,6 +650,15 @@ fn gi_or_lisa(p: &Params, y: &[f64], w: &Weights) -> RunResult<Vec<Site>> {
             }
         }
         Method::Lisa => {
+            // Each permutation draws every site's neighbours anew.
+            let draws = p.permutations.saturating_mul(w.links().max(y.len()));
+            if draws > MAX_DRAWS {
+                return Err(stats_error(StatsError::TooMuchWork {
+                    what: "permutation draws",
+                    needed: draws,
+                    max: MAX_DRAWS,
+                }));
+            }
             let opts = MoranOptions { permutations: p.permutations, seed: p.seed };
             let m = local_moran(y, w, &opts).map_err(stats_error)?;
             let q = benjamini_hochberg(&m.p_sim);

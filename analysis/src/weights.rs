@@ -140,6 +140,10 @@ pub struct Weights {
 /// centimetre, the tolerance the Atlas uses for shared boundaries.
 pub const VERTEX_TOLERANCE_DEG: f64 = 1e-7;
 
+/// The most neighbour pairs a distance band links (about 60 MB of weights): a band wide enough
+/// to link every site of a city to every other is refused before it takes the memory.
+pub const MAX_LINKS: usize = 5_000_000;
+
 impl Weights {
     /// Binary weights from one neighbour list per site. Self-links and repeats are dropped; ids
     /// must be below the number of lists.
@@ -276,10 +280,20 @@ impl Weights {
             return Err(StatsError::Parameter { name: "threshold", value: threshold, reason: "must be positive" });
         }
         let tree = point_tree(points);
-        let lists: Vec<Vec<u32>> = points
-            .iter()
-            .map(|p| tree.locate_within_distance(*p, threshold * threshold).map(|q| q.data).collect())
-            .collect();
+        let mut links = 0usize;
+        let mut lists: Vec<Vec<u32>> = Vec::with_capacity(points.len());
+        for p in points {
+            let list: Vec<u32> = tree
+                .locate_within_distance(*p, threshold * threshold)
+                .map(|q| q.data)
+                .take(MAX_LINKS.saturating_sub(links).saturating_add(1))
+                .collect();
+            links += list.len();
+            if links > MAX_LINKS {
+                return Err(StatsError::TooMuchWork { what: "neighbour pairs", needed: links, max: MAX_LINKS });
+            }
+            lists.push(list);
+        }
         Self::from_lists(&lists, WeightsKind::DistanceBand { threshold }, units)
     }
 
@@ -335,6 +349,11 @@ impl Weights {
         let sub = Self::from_lists(&lists, self.kind, self.units)?;
         let sub = if self.transform == Transform::RowStandardised { sub.row_standardised() } else { sub };
         Ok((sub, old_ids))
+    }
+
+    /// Number of neighbour pairs (each direction counted).
+    pub fn links(&self) -> usize {
+        self.neighbours.len()
     }
 
     /// Number of sites.

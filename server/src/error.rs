@@ -35,6 +35,12 @@ pub enum ApiError {
     /// The method is not served (TRACE, CONNECT).
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The body is larger than the endpoint takes.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body is of a type the endpoint does not take.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Too many attempts (failed logins): try again later.
     #[error("{0}")]
     TooManyRequests(String),
@@ -56,6 +62,8 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -102,7 +110,8 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exception {
     /// A stable machine code: bad_request, unauthorized, not_found, unprocessable, conflict, forbidden,
-    /// method_not_allowed, too_many_requests, unavailable, internal.
+    /// method_not_allowed, payload_too_large, unsupported_media_type, too_many_requests, unavailable,
+    /// internal.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,

@@ -1,7 +1,7 @@
 //! `rentgrid`: serve the map and API, generate the demo city, migrate the store.
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_analysis::unrecorded::{self, UnrecordedParams};
@@ -13,6 +13,8 @@ use rentgrid_server::access::session::Timeouts;
 use rentgrid_server::export::{self, Format, Lang, Layer};
 use rentgrid_server::identity::{Actor, Identity, NewUserRequest, system_clock};
 use rentgrid_server::ingest::{self, Kind};
+use rentgrid_server::limits::Limits;
+use rentgrid_server::serve::{self, Connections};
 use rentgrid_server::startup::{self, StoreLocation};
 use rentgrid_server::store::dates::parse_date;
 use rentgrid_server::store::gpkg::{FILE_NAME, LEGACY_FILE_NAME};
@@ -20,6 +22,7 @@ use rentgrid_server::store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// mimalloc rather than the system allocator: building a tile allocates many short-lived vectors
 /// on several threads at once, which glibc's malloc serves markedly slower.
@@ -56,6 +59,65 @@ impl StoreArgs {
             Some(url) => StoreLocation::Postgis(url.clone()),
             None => StoreLocation::Sqlite(self.data.clone()),
         }
+    }
+}
+
+/// What one request and one connection may cost (`serve`).
+#[derive(Args)]
+struct LimitArgs {
+    /// Seconds a request may run before it is answered 503 (imports and exports: 600).
+    #[arg(long, env = "RENTGRID_REQUEST_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout: u64,
+    /// Seconds a client may take to send a request's headers, or stay idle between requests.
+    #[arg(long, env = "RENTGRID_HEADER_TIMEOUT", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Connections open at once (the open-files limit is raised to allow them).
+    #[arg(long, env = "RENTGRID_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Expensive requests (hot spots, proposals, campaigns, imports, exports) running at once;
+    /// as many again per place may wait, more are answered 503. Default: the number of cores.
+    #[arg(long, env = "RENTGRID_MAX_HEAVY", value_parser = clap::value_parser!(u64).range(1..))]
+    max_heavy: Option<u64>,
+    /// Seconds the requests in flight are waited for at SIGTERM or Ctrl-C.
+    #[arg(long, env = "RENTGRID_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    shutdown_timeout: u64,
+}
+
+impl LimitArgs {
+    /// The per-request limits and the connection rules; the open-files limit raised to match.
+    fn apply(&self) -> (Limits, Connections) {
+        let mut limits = Limits { request_timeout: Duration::from_secs(self.request_timeout), ..Limits::default() };
+        if let Some(n) = self.max_heavy {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            limits.heavy_at_once = n;
+            limits.heavy_queue = n.saturating_mul(4);
+        }
+        let wanted = self.max_connections;
+        // Room for the store's files and pool besides the connections.
+        let max = match rlimit::increase_nofile_limit(wanted.saturating_add(256)) {
+            Ok(files) if files < wanted.saturating_add(256) => {
+                let max = files.saturating_sub(256).max(16);
+                eprintln!("the open-files limit is {files}: taking at most {max} connections, not {wanted}");
+                max
+            }
+            _ => wanted,
+        };
+        let connections = Connections {
+            max: usize::try_from(max).unwrap_or(usize::MAX),
+            header_timeout: Duration::from_secs(self.header_timeout),
+            drain: Duration::from_secs(self.shutdown_timeout),
+        };
+        (limits, connections)
+    }
+}
+
+/// `--public-url`: an http(s) URL with a host and no path, as the origin `scheme://host[:port]`.
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = raw.parse().map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
+    let scheme = uri.scheme_str().filter(|s| *s == "http" || *s == "https");
+    match (scheme, uri.authority(), uri.path()) {
+        (Some(scheme), Some(host), "" | "/") if uri.query().is_none() => Ok(format!("{scheme}://{host}")),
+        _ => Err(format!("{raw:?}: give the origin users reach the server at, e.g. https://rentgrid.example.cn")),
     }
 }
 
@@ -96,6 +158,17 @@ enum Command {
         /// lockout of addresses and the audit log. Without one, the peer address counts.
         #[arg(long = "trusted-proxy", env = "RENTGRID_TRUSTED_PROXIES", value_delimiter = ',')]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// The URL users reach the server at (`https://rentgrid.example.cn`), when it is behind a
+        /// proxy: links in OGC and TileJSON answers are built from it, and a write from a page
+        /// must come from it. Without it, links use the request's (checked) Host.
+        #[arg(long, env = "RENTGRID_PUBLIC_URL", value_parser = parse_public_url)]
+        public_url: Option<String>,
+        /// The server is reached over HTTPS (a proxy ends TLS): answers carry
+        /// Strict-Transport-Security.
+        #[arg(long, env = "RENTGRID_BEHIND_HTTPS")]
+        behind_https: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Generate the demo city (海曙区, Ningbo) into a data directory.
     ///
@@ -662,7 +735,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             session_idle_minutes,
             session_max_hours,
             trusted_proxies,
+            public_url,
+            behind_https,
+            limits,
         } => {
+            let (limits, connections) = limits.apply();
             let targets = targets.as_deref().map(parse_targets).transpose()?.unwrap_or_default();
             let web = web.or_else(|| Some(PathBuf::from("web-map/dist")).filter(|p| p.join("index.html").is_file()));
             let opts = DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF };
@@ -692,7 +769,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let state = startup::state_for(store, targets, web.clone())
                 .await?
                 .with_tile_cache(tile_cache_mb.saturating_mul(1 << 20))
-                .with_identity(identity);
+                .with_identity(identity)
+                .with_limits(limits)
+                .with_public_origin(public_url)
+                .with_https(behind_https);
             match &web {
                 Some(w) => eprintln!("serving the web map from {}", w.display()),
                 None => eprintln!("web map not built (web-map/dist): serving the API only"),
@@ -701,10 +781,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
             println!("listening on http://{addr}");
-            // With the peer address, for the lockout of source addresses and the audit log.
-            axum::serve(listener, rentgrid_server::app(state).into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown_signal())
-                .await?;
+            // Each request with its peer address, for the lockout of source addresses and the audit log.
+            serve::serve(listener, rentgrid_server::app(state), connections, shutdown_signal()).await?;
             Ok(())
         }
     }

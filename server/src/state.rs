@@ -4,6 +4,7 @@
 use crate::access::audit::AuditEvent;
 use crate::error::{ApiError, StartupError};
 use crate::ingest::Batch;
+use crate::limits::{Gate, Limits};
 use crate::memo::PerSnapshot;
 use crate::store::campaigns::{NewCampaign, StoredEvidence};
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
@@ -54,6 +55,14 @@ struct Inner {
     /// Held while an estimate is made, so concurrent first requests (a map's grid tiles) make it once.
     estimating: tokio::sync::Mutex<()>,
     identity: crate::identity::Identity,
+    /// What one request may cost, and the places of the expensive ones.
+    limits: Limits,
+    gate: Gate,
+    /// `scheme://host[:port]` users reach the server at, when configured: links are built from
+    /// it, and a write's `Origin` must be it.
+    public_origin: Option<String>,
+    /// Users reach the server over HTTPS: answers carry Strict-Transport-Security.
+    https: bool,
 }
 
 /// The unregistered-candidate estimate of one snapshot on one day, the unrecorded persons and
@@ -96,6 +105,10 @@ impl AppState {
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
                 estimating: tokio::sync::Mutex::new(()),
                 identity: crate::identity::Identity::default(),
+                limits: Limits::default(),
+                gate: Gate::new(&Limits::default()),
+                public_origin: None,
+                https: false,
             }),
         }
     }
@@ -116,6 +129,53 @@ impl AppState {
             inner.identity = identity;
         }
         self
+    }
+
+    /// The same state with `limits`. Call it before the state is cloned; later it changes nothing.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.gate = Gate::new(&limits);
+            inner.limits = limits;
+        }
+        self
+    }
+
+    /// The same state with the origin users reach the server at (`https://rentgrid.example.cn`,
+    /// no path). Call it before the state is cloned; later it changes nothing.
+    pub fn with_public_origin(mut self, origin: Option<String>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.public_origin = origin;
+        }
+        self
+    }
+
+    /// The same state for a server users reach over HTTPS. Call it before the state is cloned;
+    /// later it changes nothing.
+    pub fn with_https(mut self, https: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.https = https;
+        }
+        self
+    }
+
+    /// Whether users reach the server over HTTPS.
+    pub fn https(&self) -> bool {
+        self.inner.https
+    }
+
+    /// What one request may cost.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The places of the expensive requests.
+    pub fn gate(&self) -> &Gate {
+        &self.inner.gate
+    }
+
+    /// The configured origin users reach the server at, if any.
+    pub fn public_origin(&self) -> Option<&str> {
+        self.inner.public_origin.as_deref()
     }
 
     /// Logins, sessions and tokens.
@@ -180,6 +240,12 @@ impl AppState {
     pub fn hotspots_cached(&self, version: u64, key: &str) -> Option<Arc<String>> {
         let kept = self.inner.hotspots.get(version, |_| true)?;
         lock(&kept).get(key).cloned()
+    }
+
+    /// The hot-spot responses kept for the current snapshot.
+    pub fn hotspots_kept(&self) -> Vec<Arc<String>> {
+        let Some(kept) = self.inner.hotspots.get(self.atlas().version(), |_| true) else { return Vec::new() };
+        lock(&kept).values().cloned().collect()
     }
 
     /// Keeps a hot-spot response of snapshot `version` (responses of older snapshots are dropped).

@@ -29,7 +29,10 @@ where
             Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Unprocessable(e.body_text())),
             Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(e.body_text())),
             Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::BadRequest("send the body as JSON with Content-Type: application/json".into()))
+                Err(ApiError::UnsupportedMediaType("send the body as JSON with Content-Type: application/json".into()))
+            }
+            Err(other) if other.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge(format!("{}: the body is too large", other.body_text())))
             }
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
         }

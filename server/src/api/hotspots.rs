@@ -35,9 +35,11 @@
 use super::geojson::{Feature, FeatureCollectionType, GEOJSON, geometry};
 use super::query::ApiQuery;
 use crate::error::{ApiError, ApiResult, Exception};
+use crate::limits::Place;
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::tile_cache::scope_key;
+use axum::Extension;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -238,10 +240,14 @@ impl From<HotspotRun> for Hotspots {
     responses(
         (status = 200, description = "grids (or hexagons) with their statistics", body = Hotspots, content_type = "application/geo+json"),
         (status = 400, description = "a malformed parameter; the message names it", body = Exception),
-        (status = 422, description = "a month outside the history, or too few months for emerging hot spots", body = Exception)))]
+        (status = 422, description = "a month outside the history, too few months for emerging hot spots, or \
+            parameters asking for more work than one run may do (a distance band linking too many sites)", body = Exception),
+        (status = 503, description = "too many expensive requests at once, or the run took too long: try again \
+            (Retry-After)", body = Exception)))]
 pub async fn hotspots(
     State(state): State<AppState>,
     scope: Scope,
+    place: Option<Extension<Place>>,
     ApiQuery(q): ApiQuery<HotspotsQuery>,
 ) -> ApiResult<Response> {
     // A leader's run takes no input computed from fewer than 5 persons.
@@ -254,13 +260,17 @@ pub async fn hotspots(
     let history = state.history(&atlas).await?;
     let now = state.grid_counts(&atlas);
     let version = atlas.version();
+    // The run keeps its place of the gate, and keeps its answer, even when the request times out
+    // first: asking again then finds it.
     let body = tokio::task::spawn_blocking(move || {
+        let _place = place;
         let hotspots = Hotspots::from(run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g))?);
-        serde_json::to_string(&hotspots).map(Arc::new).map_err(|e| ApiError::Internal(e.to_string()))
+        let body = serde_json::to_string(&hotspots).map(Arc::new).map_err(|e| ApiError::Internal(e.to_string()))?;
+        state.hotspots_store(version, key, body.clone());
+        Ok::<_, ApiError>(body)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("hot spots: {e}")))??;
-    state.hotspots_store(version, key, body.clone());
     Ok(respond(body))
 }
 

@@ -13,23 +13,22 @@ use crate::access::audit::action;
 use crate::error::{ApiError, ApiResult, Exception};
 use crate::identity::Actor;
 use crate::ingest::{self, IngestError, Kind, Options};
+use crate::limits::MAX_IMPORT_BYTES;
 use crate::startup::StartupError;
 use crate::state::AppState;
 use crate::store::StoreError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::Path;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_geodata::crs::Crs;
 use rentgrid_geodata::import::RowError;
 use rentgrid_geodata::import::table::Encoding;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-
-/// The largest ledger accepted in one request (about a million rows).
-pub const MAX_BYTES: usize = 256 * 1024 * 1024;
 
 /// The query of an import (other parameters are ignored).
 #[derive(Debug, Deserialize, IntoParams)]
@@ -76,6 +75,29 @@ fn refused(errors: &[RowError], bad: usize, total: usize, what: &str) -> Respons
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
+/// The media types a file of `kind` is taken as: GeoJSON for the layers; for a ledger CSV (and
+/// the type Windows browsers give a .csv file) or an .xlsx workbook. Anything else, forms in
+/// particular (a page of another site can post those), is refused with 415.
+fn check_media_type(kind: Kind, given: Option<&HeaderValue>) -> ApiResult<()> {
+    let essence = given
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let takes: &[&str] = if kind.is_geojson() {
+        &["application/geo+json", "application/json"]
+    } else {
+        &["text/csv", "application/vnd.ms-excel", XLSX]
+    };
+    if takes.contains(&essence.as_str()) {
+        return Ok(());
+    }
+    let given = if essence.is_empty() { "no Content-Type".to_owned() } else { essence };
+    Err(ApiError::UnsupportedMediaType(format!("{} are imported as {}, not {given}", kind.noun(), takes.join(" or "))))
+}
+
+/// The media type of an .xlsx workbook.
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
 /// What an import wrote.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Imported {
@@ -117,6 +139,8 @@ pub struct Imported {
         (status = 200, description = "what was imported", body = Imported),
         (status = 400, description = "a bad crs, encoding or skip_invalid", body = Exception),
         (status = 404, description = "no such kind", body = Exception),
+        (status = 413, description = "a file larger than 256 MiB", body = Exception),
+        (status = 415, description = "a body that is not GeoJSON (layers) or CSV/XLSX (ledgers)", body = Exception),
         (status = 422, description = "bad rows (nothing was written), or a file that cannot be read as this kind", body = Refused)))]
 pub async fn import(
     State(state): State<AppState>,
@@ -124,9 +148,15 @@ pub async fn import(
     Authenticated(who): Authenticated,
     Path(kind): Path<String>,
     Query(q): Query<ImportQuery>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let kind: Kind = kind.parse().map_err(ApiError::NotFound)?;
+    check_media_type(kind, headers.get(header::CONTENT_TYPE))?;
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => super::limits::too_large(MAX_IMPORT_BYTES as u64 + 1, MAX_IMPORT_BYTES),
+        _ => ApiError::BadRequest(format!("the file did not arrive whole: {}", e.body_text())),
+    })?;
     let encoding = q.encoding.as_deref().map(str::parse::<Encoding>).transpose().map_err(ApiError::BadRequest)?;
     let (crs, skip_invalid) = options(&q)?;
     let opts = Options { encoding, crs, today: rentgrid_geodata::clock::today() };

@@ -11,6 +11,7 @@ pub(crate) mod geojson;
 mod hotspots;
 pub mod identity;
 mod imports;
+mod limits;
 mod ogc;
 pub(crate) mod openapi;
 mod persons;
@@ -82,12 +83,16 @@ pub fn app(state: AppState) -> Router {
     // but compression and tracing. The authentication layer that finds the request's Principal
     // must wrap it in turn (be added after it).
     router
+        // Innermost: an admitted caller of an expensive route waits for a place.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ogc::landing_at_root))
         .layer(axum::middleware::from_fn(authorize::authorize))
         // A leader's JSON: no figure from fewer than 5 persons, whichever route made it.
         .layer(axum::middleware::from_fn(suppress::small_counts))
         // Outside the policy: who is asking (the Principal the policy and the scope read).
         .layer(axum::middleware::from_fn_with_state(state.clone(), identity::authenticate))
+        // Before anyone reads the body: its size, the request's time, a write's origin and form.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::guard))
         .layer(CompressionLayer::new())
         // Security headers on every response (a handler's own take precedence).
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -100,10 +105,17 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        // Behind HTTPS: browsers keep to HTTPS for a year.
+        .layer(tower::util::option_layer(state.https().then(|| {
+            SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS))
+        })))
         .layer(axum::middleware::from_fn(no_trace))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// Strict-Transport-Security behind HTTPS (`serve --behind-https`).
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 /// The Content-Security-Policy of every response: the web map's own scripts only (no inline
 /// script), MapLibre's workers from blobs, inline styles (MapLibre sets them), images and fonts
@@ -148,7 +160,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::one))
         .routes(routes!(campaigns::routes))
         .routes(routes!(campaigns::phase))
-        .routes(routes!(imports::import).layer(axum::extract::DefaultBodyLimit::max(imports::MAX_BYTES)))
+        .routes(routes!(imports::import).layer(axum::extract::DefaultBodyLimit::max(crate::limits::MAX_IMPORT_BYTES)))
         .routes(routes!(openapi::serve))
         .route(UNDOCUMENTED_ROUTES[0].1, get(unknown_api))
         .routes(routes!(tiles::tile))

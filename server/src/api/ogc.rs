@@ -669,19 +669,22 @@ impl<'a> View<'a> {
 }
 
 /// Where this server is, as the client reached it: `http://host:port`, from the `Host` header
-/// (and `X-Forwarded-Proto` behind a proxy); empty when the request names no host, so links
-/// are then absolute paths.
+/// (and `X-Forwarded-Proto` behind a proxy; with `--public-url`, the guard has put that URL's
+/// host and scheme there); empty when the request names no plain host, so links are then
+/// absolute paths.
 pub(super) fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]_".contains(c)));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| is_host(h));
     let proto = headers
         .get("x-forwarded-proto")
         .and_then(|h| h.to_str().ok())
         .filter(|p| *p == "https" || *p == "http")
         .unwrap_or("http");
     host.map_or_else(String::new, |h| format!("{proto}://{h}"))
+}
+
+/// A Host header we may echo into URLs: a name or address and an optional port, nothing else.
+fn is_host(h: &str) -> bool {
+    !h.is_empty() && h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
 }
 
 fn link(href: String, rel: &str, media: &str, title: &str) -> Link {
@@ -1050,6 +1053,12 @@ mod tests {
             b = b.header(header::ACCEPT, a);
         }
         b.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn only_plain_hosts_are_echoed() {
+        assert!(is_host("127.0.0.1:8080") && is_host("[::1]:80") && is_host("rentgrid.example"));
+        assert!(!is_host("evil.example/x?") && !is_host("") && !is_host("a@b"));
     }
 
     #[test]

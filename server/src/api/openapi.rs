@@ -108,7 +108,29 @@ pub fn document() -> Document {
     for (name, schema) in schemas {
         components.schemas.entry(name).or_insert(schema);
     }
+    add_limit_responses(&mut doc);
     doc
+}
+
+/// The answers of [`super::limits`] every operation may give: 503 when the server is too busy
+/// or the request ran out of time; for a write, 403 from another site, 413 for a body too large
+/// and 415 for a form.
+fn add_limit_responses(doc: &mut Document) {
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+        for (write, op) in ops.into_iter().enumerate().filter_map(|(i, op)| Some((i > 0, op.as_mut()?))) {
+            let responses = &mut op.responses.responses;
+            let mut add = |status: &str, description: &str| {
+                responses.entry(status.to_owned()).or_insert_with(|| error(description).into());
+            };
+            add("503", "the server is too busy, or the request ran out of time: try again after Retry-After seconds");
+            if write {
+                add("403", "a write sent from a page of another site (Origin, Sec-Fetch-Site), or not allowed");
+                add("413", "a body larger than this endpoint takes");
+                add("415", "a body of a type this endpoint does not take (a form, text/plain)");
+            }
+        }
+    }
 }
 
 /// The document, derived at the first request.

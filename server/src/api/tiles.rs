@@ -224,12 +224,6 @@ pub(crate) async fn tilejson(
     let bounds = rentgrid_tiles::bounds(&atlas);
     let (minzoom, maxzoom) = (layer.minzoom(), layer.maxzoom());
     let center_zoom = 13.clamp(minzoom, maxzoom);
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| is_host(h));
-    let proto = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .filter(|p| *p == "https" || *p == "http")
-        .unwrap_or("http");
     let query = match q.count.as_deref() {
         None => String::new(),
         Some(_) if layer != Layer::Heat => {
@@ -238,7 +232,7 @@ pub(crate) async fn tilejson(
         Some(c) => format!("?count={}", c.parse::<HeatCount>().map_err(ApiError::BadRequest)?.as_str()),
     };
     let path = format!("/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", layer.as_str());
-    let url = host.map_or_else(|| path.clone(), |h| format!("{proto}://{h}{path}"));
+    let url = format!("{}{path}", super::ogc::base_url(&headers));
     let vector_layers = layer
         .vector_layers()
         .iter()
@@ -271,11 +265,6 @@ pub(crate) async fn tilejson(
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
 }
 
-/// A Host header we may echo into URLs: a name or address and an optional port, nothing else.
-fn is_host(h: &str) -> bool {
-    !h.is_empty() && h.len() <= 255 && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,11 +295,5 @@ mod tests {
         assert!(if_none_match(&headers(&[(header::IF_NONE_MATCH, "*")]), tag));
         assert!(!if_none_match(&headers(&[(header::IF_NONE_MATCH, "\"00fe\"")]), tag));
         assert!(!if_none_match(&HeaderMap::new(), tag));
-    }
-
-    #[test]
-    fn only_plain_hosts_are_echoed() {
-        assert!(is_host("127.0.0.1:8080") && is_host("[::1]:80") && is_host("rentgrid.example"));
-        assert!(!is_host("evil.example/x?") && !is_host(""));
     }
 }

@@ -4,7 +4,8 @@
 
 use crate::http::{demo_token, get_with, request};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -58,8 +59,10 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
     let data = dir.path().join("data");
     let data_arg = data.to_string_lossy().to_string();
     let no_web = dir.path().join("no-web-map");
-    let (server, addr, said) =
-        start(&["serve", "--listen", "127.0.0.1:0", "--data", &data_arg], &[("RENTGRID_WEB", no_web.as_path())]);
+    let (server, addr, said) = start(
+        &["serve", "--listen", "127.0.0.1:0", "--data", &data_arg, "--header-timeout", "1"],
+        &[("RENTGRID_WEB", no_web.as_path())],
+    );
 
     // Signed out, the register is closed; the demo center's token opens it.
     let anonymous = request(&addr, "GET", "/api/grids", &[("Accept", "application/json")], b"");
@@ -91,6 +94,34 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
     for h in ["content-security-policy: default-src 'self'", "x-content-type-options: nosniff", "x-frame-options: deny"]
     {
         assert!(head.contains(h), "no {h:?} in {head}");
+    }
+
+    // Slow clients (slowloris) cannot hold it: beside 200 connections that never finish their
+    // headers, a probe answers, and each of them is closed once its header time is up.
+    let mut slow: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).expect("connect");
+            s.write_all(b"GET /health/live HTTP/1.1\r\nHost: slow\r\nX-Slow: ").expect("write");
+            s
+        })
+        .collect();
+    let asked = Instant::now();
+    assert_eq!(request(&addr, "GET", "/health/live", &[], b"").status, 200);
+    eprintln!("/health/live answered in {:?} beside 200 slow clients", asked.elapsed());
+    for s in &mut slow {
+        s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+        let mut rest = Vec::new();
+        // The server ends the connection (with or without a 408 first); a read error other than
+        // our own timeout also means it was closed.
+        match s.read_to_end(&mut rest) {
+            Ok(_) => {
+                assert!(rest.is_empty() || rest.starts_with(b"HTTP/1.1 408"), "{}", String::from_utf8_lossy(&rest))
+            }
+            Err(e) => assert!(
+                !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+                "a slow client was held: {e}"
+            ),
+        }
     }
 
     // SIGTERM (systemd, Docker) stops it cleanly, as Ctrl-C does.

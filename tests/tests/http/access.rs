@@ -354,10 +354,11 @@ fn person_counts(v: &Value, center: &Value, at: &str, counts: &mut Vec<(String, 
                 let here = format!("{at}.{k}");
                 let other = c.get(k).unwrap_or(&Value::Null);
                 let count = k.starts_with("persons") || k.starts_with("unregistered_persons");
-                if count && !k.ends_with("_per_km2") {
-                    if let Some(n) = x.as_f64() {
-                        counts.push((here.clone(), n));
-                    }
+                if count
+                    && !k.ends_with("_per_km2")
+                    && let Some(n) = x.as_f64()
+                {
+                    counts.push((here.clone(), n));
                 }
                 if x.is_null() && !other.is_null() {
                     *nulled += 1;

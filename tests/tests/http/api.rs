@@ -138,7 +138,7 @@ async fn bad_requests_get_a_4xx_with_a_message(backend: Backend) {
     assert_error(&post_json(r, "/api/visits", "{not json").await, StatusCode::BAD_REQUEST, "JSON");
     assert_error(&post_json(r, "/api/visits", "").await, StatusCode::BAD_REQUEST, "");
     let plain = Request::post("/api/visits").body(Body::from("{}")).unwrap();
-    assert_error(&send(r, plain).await, StatusCode::BAD_REQUEST, "Content-Type");
+    assert_error(&send(r, plain).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type");
     assert_error(
         &post_json(r, "/api/visits", r#"{"building_id":1}"#).await,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -341,8 +341,10 @@ async fn raw(router: &Router, uri: &str) -> Vec<u8> {
     res.into_body().collect().await.unwrap().to_bytes().to_vec()
 }
 
+/// A ledger (CSV), or a GeoJSON layer for the layer kinds, posted to an import.
 async fn post_bytes(router: &Router, uri: &str, body: Vec<u8>) -> (StatusCode, Value) {
-    let req = Request::post(uri).header(header::CONTENT_TYPE, "text/csv").body(Body::from(body)).unwrap();
+    let kind = if uri.contains("/buildings") { "application/geo+json" } else { "text/csv" };
+    let req = Request::post(uri).header(header::CONTENT_TYPE, kind).body(Body::from(body)).unwrap();
     send(router, req).await
 }
 

@@ -16,6 +16,7 @@ mod coverage;
 mod exports;
 mod hotspots;
 mod identity;
+mod limits;
 mod ogc;
 mod rates;
 mod tiles;

@@ -1,0 +1,164 @@
+//! What one request may cost (issue 18): a body over its limit is 413 (from its declared length,
+//! before a byte is read, or when it grows past it); a write from a page of another site, or
+//! sent as a form, is refused; an expensive route finds its places taken and is answered 503
+//! with Retry-After; a request over its time is 503 while its run goes on, keeps its place and
+//! keeps its answer; a hot-spot run that would link too many sites is 422; behind HTTPS the
+//! answers carry HSTS and links follow the public URL. These are layers of the router, above
+//! the store: they run on the embedded store.
+
+use crate::common::*;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use rentgrid_analysis::kpi::Targets;
+use rentgrid_server::limits::Limits;
+use rentgrid_server::{AppState, app, startup};
+use std::time::Duration;
+use tower::ServiceExt;
+
+async fn state(f: &Fixture) -> AppState {
+    startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap()
+}
+
+/// A POST of `body` as `content_type` (none when `None`) with `headers`.
+fn post(uri: &str, content_type: Option<&str>, headers: &[(&str, &str)], body: Body) -> Request<Body> {
+    let mut b = Request::post(uri);
+    if let Some(t) = content_type {
+        b = b.header(header::CONTENT_TYPE, t);
+    }
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    b.body(body).unwrap()
+}
+
+/// Asserts an error answer of `status` with `code` and a message holding `says`.
+fn refused(answer: (StatusCode, serde_json::Value), status: StatusCode, code: &str, says: &str) {
+    let (s, body) = answer;
+    assert_eq!(s, status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{message:?} does not say {says:?}");
+}
+
+#[tokio::test]
+async fn bodies_over_their_limit_and_writes_from_elsewhere_are_refused() {
+    let f = Fixture::seeded(Backend::Sqlite).await;
+    let r = &f.router;
+    let json = Some("application/json");
+    // Declared too large: refused before a byte is read.
+    let declared = post("/api/visits", json, &[("content-length", "10000000000")], Body::empty());
+    refused(send(r, declared).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "at most 1048576 bytes");
+    // Not declared (chunked), and growing past the limit while read.
+    let streamed = post("/api/visits", json, &[], Body::from(vec![b' '; 2 << 20]));
+    refused(send(r, streamed).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "too large");
+    // Imports take files far larger than a JSON body: 2 MiB reaches the import, which reads it.
+    let csv = format!("编号\n{}", "x\n".repeat(1 << 20));
+    let (status, body) = send(r, post("/api/imports/units", Some("text/csv"), &[], Body::from(csv))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Forms (which a page of any site can post) and bodies of the wrong type: 415.
+    for (uri, kind) in [
+        ("/api/imports/units", Some("text/plain")),
+        ("/api/imports/units", Some("application/x-www-form-urlencoded")),
+        ("/api/imports/buildings", Some("text/csv")),
+        ("/api/imports/units", None),
+        ("/api/visits", Some("multipart/form-data; boundary=x")),
+        ("/api/visits", None),
+    ] {
+        let answer = send(r, post(uri, kind, &[], Body::from("{}"))).await;
+        assert_eq!(answer.0, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{uri} as {kind:?}: {}", answer.1);
+        assert_eq!(answer.1["code"], "unsupported_media_type");
+    }
+    // A write from a page of another site: 403, whatever it carries.
+    for (k, v) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
+        let from_elsewhere = post("/api/visits", json, &[(k, v), ("host", "rentgrid.local")], Body::from("{}"));
+        refused(send(r, from_elsewhere).await, StatusCode::FORBIDDEN, "forbidden", "another site");
+    }
+    // From its own pages it reaches the handler (which judges the body).
+    let own =
+        post("/api/visits", json, &[("origin", "http://rentgrid.local"), ("host", "rentgrid.local")], "{}".into());
+    assert_eq!(send(r, own).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    f.done().await;
+}
+
+#[tokio::test]
+async fn expensive_requests_wait_for_a_place_and_a_slow_one_keeps_its_answer() {
+    let f = Fixture::seeded(Backend::Sqlite).await;
+    let lisa = "/api/hotspots?method=lisa&seed=7";
+
+    // One place, no queue: while it is taken, a hot-spot request is 503 with Retry-After, and
+    // an ordinary request is served.
+    let limits = Limits { heavy_at_once: 1, heavy_queue: 0, ..Limits::default() };
+    let state = state(&f).await.with_limits(limits);
+    let router = as_center(app(state.clone()));
+    let held = state.gate().enter().await.unwrap();
+    let res = router.clone().oneshot(Request::get(lisa).body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().get(header::RETRY_AFTER).is_some(), "503 says when to come back");
+    assert_eq!(get(&router, "/api/grids").await.0, StatusCode::OK);
+    drop(held);
+    assert_eq!(get(&router, lisa).await.0, StatusCode::OK, "a freed place is taken");
+
+    // Out of time: the request is answered 503, its run goes on off the request path and
+    // holds its place until it is done, and its answer is kept for the next request.
+    let slow = Limits { request_timeout: Duration::from_millis(50), ..Limits::default() };
+    let state = self::state(&f).await.with_limits(slow);
+    let router = as_center(app(state.clone()));
+    // What the run starts from is at hand (as after any earlier request), and the run itself
+    // (99,999 permutations of 16 neighbours each) takes far longer than its 50 ms.
+    let atlas = state.atlas();
+    state.history(&atlas).await.unwrap();
+    state.grid_counts(&atlas);
+    let uncached = "/api/hotspots?method=lisa&weights=knn:16&permutations=99999&seed=8";
+    refused(get(&router, uncached).await, StatusCode::SERVICE_UNAVAILABLE, "unavailable", "took longer than");
+    while state.gate().running() > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let kept = state.hotspots_kept();
+    assert_eq!(kept.len(), 1, "the run's answer is kept");
+    let (_, fresh) = get(&f.router, uncached).await;
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&kept[0]).unwrap(), fresh, "the answer kept is the run's");
+
+    // Parameters that ask for more than one run may do: 422 naming what, before the memory goes.
+    let (status, body) = get(&f.router, "/api/hotspots?weights=distance:50000&tessellation=h3&resolution=10").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("neighbour pairs"), "{body}");
+    f.done().await;
+}
+
+#[tokio::test]
+async fn behind_https_answers_carry_hsts_and_links_follow_the_public_url() {
+    let f = Fixture::seeded(Backend::Sqlite).await;
+    // By default: no HSTS, links from the Host asked at, and answers vary by it.
+    let res = f
+        .router
+        .clone()
+        .oneshot(Request::get("/tiles/grids.json").header("host", "10.0.0.5:8080").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert!(res.headers().get(header::STRICT_TRANSPORT_SECURITY).is_none());
+    let vary: Vec<_> = res.headers().get_all(header::VARY).iter().filter_map(|v| v.to_str().ok()).collect();
+    assert!(vary.iter().any(|v| v.eq_ignore_ascii_case("host")), "{vary:?}");
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+    let tilejson: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(tilejson["tiles"][0].as_str().unwrap().starts_with("http://10.0.0.5:8080/tiles/"), "{tilejson}");
+
+    // Behind a proxy that ends TLS, with a public URL: HSTS, and every link on that URL whatever
+    // Host the proxy passes.
+    let public = "https://rentgrid.example.cn";
+    let state = state(&f).await.with_https(true).with_public_origin(Some(public.into()));
+    let router = as_center(app(state));
+    for uri in ["/tiles/grids.json", "/collections?f=json"] {
+        let res = router
+            .clone()
+            .oneshot(Request::get(uri).header("host", "127.0.0.1:8080").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let hsts = res.headers().get(header::STRICT_TRANSPORT_SECURITY).and_then(|v| v.to_str().ok());
+        assert_eq!(hsts, Some(rentgrid_server::api::HSTS), "{uri}");
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.contains(public) && !text.contains("127.0.0.1"), "{uri}: {text}");
+    }
+    f.done().await;
+}
