@@ -17,7 +17,7 @@ use rentgrid_server::limits::Limits;
 use rentgrid_server::serve::{self, Connections};
 use rentgrid_server::startup::{self, StoreLocation};
 use rentgrid_server::store::dates::parse_date;
-use rentgrid_server::store::gpkg::{FILE_NAME, LEGACY_FILE_NAME};
+use rentgrid_server::store::gpkg::{FILE_NAME, GpkgStore, LEGACY_FILE_NAME};
 use rentgrid_server::store::{Store, StoreError};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -251,6 +251,30 @@ enum Command {
     Migrate {
         #[command(flatten)]
         store: StoreArgs,
+    },
+    /// Copy the embedded store to a new file while it serves: one consistent snapshot (SQLite's
+    /// VACUUM INTO). For PostGIS use pg_dump (see the README's deployment section).
+    ///
+    /// Example: rentgrid backup --data ./data --output /backups/rentgrid-2026-12-03.gpkg
+    Backup {
+        /// Data directory holding rentgrid.gpkg.
+        #[arg(long, env = "RENTGRID_DATA", default_value = "data")]
+        data: PathBuf,
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Put a backup back as the store of a data directory, replacing what it holds. The backup is
+    /// checked whole first, and the old store stays as it was if anything fails. Stop the server
+    /// first.
+    ///
+    /// Example: rentgrid restore --data ./data /backups/rentgrid-2026-12-03.gpkg
+    Restore {
+        /// Data directory to restore into.
+        #[arg(long, env = "RENTGRID_DATA", default_value = "data")]
+        data: PathBuf,
+        /// The backup file (written by rentgrid backup).
+        backup: PathBuf,
     },
     /// Manage the users who may log in: add, list, disable, set a password.
     ///
@@ -718,6 +742,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(broken) => bail!("the audit log is broken: {broken}"),
             }
         }
+        Command::Backup { data, output } => {
+            let store = GpkgStore::open(&data).await?;
+            let bytes = store.backup_to(&output).await?;
+            eprintln!(
+                "backed up {} to {} ({:.1} MB)",
+                data.join(FILE_NAME).display(),
+                output.display(),
+                bytes as f64 / 1e6
+            );
+            Ok(())
+        }
+        Command::Restore { data, backup } => {
+            let held = rentgrid_server::store::gpkg::restore(&backup, &data).await?;
+            eprintln!(
+                "restored {} into {}: {} grids, {} buildings, {} visits",
+                backup.display(),
+                data.join(FILE_NAME).display(),
+                held.grids,
+                held.buildings,
+                held.visits
+            );
+            Ok(())
+        }
         Command::Migrate { store } => {
             let at = store.location();
             startup::open_store(&at, true).await?;
@@ -746,7 +793,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             opts.validate()?;
             let at = store.location();
             let store = startup::open_store(&at, false).await?;
-            if store.is_empty().await? {
+            // A store that does not read whole is named and left alone, never seeded over.
+            let unreadable = || match &at {
+                StoreLocation::Sqlite(dir) => format!(
+                    "{} does not read whole; it was left as it is: restore the last backup (rentgrid restore) or \
+                     move it away",
+                    dir.join(FILE_NAME).display()
+                ),
+                StoreLocation::Postgis(_) => format!("{} does not read whole", describe(&at)),
+            };
+            if store.is_empty().await.with_context(unreadable)? {
                 eprintln!("{} holds no data yet: seeding the demo city", describe(&at));
                 seed(store.as_ref(), &at, &opts).await?;
             }
@@ -767,7 +823,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let state = startup::state_for(store, targets, web.clone())
-                .await?
+                .await
+                .with_context(unreadable)?
                 .with_tile_cache(tile_cache_mb.saturating_mul(1 << 20))
                 .with_identity(identity)
                 .with_limits(limits)

@@ -3,8 +3,10 @@
 //! by geozero; dates are `YYYY-MM-DD` text; a GeoPackage has one writer at a time, so nothing
 //! needs locking.
 
+mod file;
 mod legacy;
 
+pub use file::{BackupSummary, check, restore};
 pub use legacy::LEGACY_FILE_NAME;
 
 use crate::backend::{Backend, Conn, SqlxTx};
@@ -72,7 +74,12 @@ impl SqlStore<Gpkg> {
             .map_err(|source| StoreError::Io { path: data_dir.display().to_string(), source })?;
         let path = data_dir.join(FILE_NAME);
         legacy::convert_if_present(data_dir, &path).await?;
-        let pool = connect(&path).await?;
+        // A file that is there but not whole is refused by name, never opened as a new store.
+        check(&path)?;
+        let pool = connect(&path).await.map_err(|e| match e {
+            StoreError::Database(e) => file::unusable(&path, format!("it does not open: {e}")),
+            e => e,
+        })?;
         Ok(SqlStore::new(Gpkg { pool, path }))
     }
 

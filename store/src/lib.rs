@@ -89,6 +89,14 @@ pub enum StoreError {
         /// What failed.
         source: std::io::Error,
     },
+    /// The store's file cannot be used as it is (empty, cut short, not a GeoPackage).
+    #[error("{path}: {reason}")]
+    Unusable {
+        /// The file.
+        path: String,
+        /// What is wrong with it, and what to do.
+        reason: String,
+    },
     /// A migration failed or the schema is not one this build knows.
     #[error("schema migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

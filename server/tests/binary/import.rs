@@ -38,8 +38,32 @@ impl Store {
         s
     }
 
+    /// An embedded store in `data`, as it is (none yet, or one restored there).
+    fn at(data: std::path::PathBuf) -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        let args = vec!["--data".to_string(), data.display().to_string()];
+        Store {
+            _dir: dir,
+            args,
+            at: StoreLocation::Sqlite(data),
+            pg: None,
+            rt: tokio::runtime::Runtime::new().unwrap(),
+        }
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         Command::new(BIN).args(args).args(&self.args).output().unwrap()
+    }
+
+    /// `rentgrid import units FILE` started, its progress on a pipe.
+    fn import_in_background(&self, path: &str) -> std::process::Child {
+        Command::new(BIN)
+            .args(["import", "units", path])
+            .args(&self.args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     /// Everything the register counts, per building.
@@ -162,23 +186,8 @@ fn an_import_killed_mid_write_changes_nothing(postgis: bool) {
     let s = Store::new(postgis);
     let before = s.stats();
     let n_buildings = before.len();
-    let mut ledger = String::from("编号,楼栋编号,房号,房东姓名,房东电话,是否登记,租住人数\n");
-    for i in 0..120_000 {
-        ledger.push_str(&format!(
-            "K-{i},{},{},房东{i},1380000{:04},是,2\n",
-            i % n_buildings,
-            i % 900 + 100,
-            i % 10_000
-        ));
-    }
-    let path = s.file("big.csv", ledger.as_bytes());
-    let mut child = Command::new(BIN)
-        .args(["import", "units", &path])
-        .args(&s.args)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let path = s.file("big.csv", big_ledger(120_000, n_buildings).as_bytes());
+    let mut child = s.import_in_background(&path);
     let mut killed_at = None;
     for line in BufReader::new(child.stderr.take().unwrap()).lines() {
         let line = line.unwrap();
@@ -397,6 +406,97 @@ fn grids_and_boundaries_are_checked(postgis: bool) {
         s.rt.block_on(async { startup::open_store(&s.at, false).await.unwrap().load_atlas_input().await.unwrap() });
     assert_eq!(input.grids.len(), n + 1);
     assert_eq!((input.grids[n].id as usize, input.grids[n].code.as_str()), (n, "G-NEW"));
+    s.done();
+}
+
+/// A ledger of `n` new rental units spread over `buildings` buildings.
+fn big_ledger(n: usize, buildings: usize) -> String {
+    let mut ledger = String::from("编号,楼栋编号,房号,房东姓名,房东电话,是否登记,租住人数\n");
+    for i in 0..n {
+        ledger.push_str(&format!("K-{i},{},{},房东{i},1380000{:04},是,2\n", i % buildings, i % 900 + 100, i % 10_000));
+    }
+    ledger
+}
+
+/// `rentgrid backup` while a large import writes: the copy holds the register before the import
+/// or after it, never part of it; `rentgrid restore` puts it back and the register reads the
+/// same. A backup taken when the writes are done restores to exactly the live register.
+#[test]
+fn a_backup_taken_during_writes_restores_whole() {
+    let s = Store::new(false);
+    let before = s.stats();
+    let path = s.file("big.csv", big_ledger(60_000, before.len()).as_bytes());
+    let mut import = s.import_in_background(&path);
+    // Once it writes, back up.
+    let mut lines = BufReader::new(import.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("writing rental units ") {
+            break;
+        }
+    }
+    let during = s._dir.path().join("during.gpkg");
+    let out = s.run(&["backup", "--output", &during.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("backed up"), "{}", stderr(&out));
+    lines.for_each(drop);
+    assert!(import.wait().unwrap().success());
+    let after = s.stats();
+    assert_ne!(after, before);
+
+    // Restored into a new directory, the copy is one of the two registers.
+    let restored = Store::at(s._dir.path().join("restored"));
+    let out = restored.run(&["restore", &during.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = restored.stats();
+    assert!(got == before || got == after, "a backup during an import holds part of it");
+
+    // Taken after the writes, over a store that holds something else: exactly the live register.
+    let done = s._dir.path().join("done.gpkg");
+    assert!(s.run(&["backup", "--output", &done.display().to_string()]).status.success());
+    let again = s.run(&["backup", "--output", &done.display().to_string()]);
+    assert!(!again.status.success() && stderr(&again).contains("exists"), "a backup never overwrites a file");
+    let out = restored.run(&["restore", &done.display().to_string()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("visits"), "restore says what it put back: {}", stderr(&out));
+    assert_eq!(restored.stats(), after);
+    s.done();
+}
+
+/// A store file that is not whole (empty, not a GeoPackage, cut short) is refused at start by its
+/// name, left byte for byte as it was, and never seeded over; a backup that is not whole is not
+/// restored, and the store it would have replaced is kept.
+#[test]
+fn a_store_file_that_is_not_whole_is_refused_by_name() {
+    let s = Store::new(false);
+    let StoreLocation::Sqlite(data) = &s.at else { unreachable!() };
+    let good = std::fs::read(data.join("rentgrid.gpkg")).unwrap();
+    assert!(!data.join("rentgrid.gpkg-wal").exists(), "the demo left its journal checkpointed");
+    for (what, bytes) in [
+        ("empty", Vec::new()),
+        ("not a GeoPackage", b"PK\x03\x04 an xlsx, say".repeat(100)),
+        ("cut short", good[..good.len() / 2].to_vec()),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("rentgrid.gpkg");
+        std::fs::write(&file, &bytes).unwrap();
+        let out = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data", &dir.path().display().to_string()])
+            .output()
+            .unwrap();
+        let said = stderr(&out);
+        assert!(!out.status.success(), "{what}: served");
+        assert!(said.contains(&file.display().to_string()) && said.contains("restore"), "{what}: {said}");
+        assert!(!said.contains("seeding"), "{what}: seeded over it: {said}");
+        assert!(!said.contains("panicked"), "{what}: {said}");
+        assert_eq!(std::fs::read(&file).unwrap(), bytes, "{what}: the file was changed");
+
+        let bad_backup = dir.path().join("backup.gpkg");
+        std::fs::write(&bad_backup, &bytes).unwrap();
+        let out = s.run(&["restore", &bad_backup.display().to_string()]);
+        assert!(!out.status.success(), "{what}: restored");
+        assert!(stderr(&out).contains(&bad_backup.display().to_string()), "{what}: {}", stderr(&out));
+    }
+    assert_eq!(std::fs::read(data.join("rentgrid.gpkg")).unwrap(), good, "a refused restore changed the store");
     s.done();
 }
 
