@@ -11,6 +11,7 @@ pub mod geojson;
 pub mod identity;
 pub mod ingest;
 pub mod memo;
+pub mod observe;
 pub mod scope;
 pub mod startup;
 pub mod state;

@@ -71,6 +71,15 @@ impl<D: Driver> Conn for SqlxTx<D> {
     }
 }
 
+/// The figures of a sqlx pool.
+pub(crate) fn usage_of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> crate::register::PoolUsage {
+    crate::register::PoolUsage {
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
 /// A database the store runs on: its connection and its dialect.
 #[async_trait]
 pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
@@ -78,6 +87,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     fn name(&self) -> &'static str;
     /// Where it is (a path, or a URL without password).
     fn location(&self) -> String;
+    /// How busy its connection pool is now.
+    fn pool_usage(&self) -> crate::register::PoolUsage;
     /// Starts a transaction.
     async fn begin(&self) -> Result<Box<dyn Conn>>;
     /// Runs a query outside a transaction.

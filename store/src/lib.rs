@@ -45,7 +45,7 @@ pub use campaigns::Campaigns;
 pub use contracts::Contracts;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
 pub use persons::Persons;
-pub use register::{Cell, Ledger, Register, StoreInfo};
+pub use register::{Cell, Ledger, PoolUsage, Register, StoreInfo};
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.

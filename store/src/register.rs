@@ -25,6 +25,24 @@ pub struct StoreInfo {
     pub origin: Option<String>,
 }
 
+/// How busy a store's connection pool is at one instant (read from memory, no query).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open now, in use or idle.
+    pub open: u32,
+    /// Of those, the idle ones.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+impl PoolUsage {
+    /// Connections open and in use (lent to a query or transaction).
+    pub fn in_use(self) -> u32 {
+        self.open.saturating_sub(self.idle)
+    }
+}
+
 /// A ledger the store can write out whole (the CLI's full export).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ledger {
@@ -58,6 +76,8 @@ pub enum Cell {
 pub trait Register: Send + Sync {
     /// Where and what this store is.
     async fn info(&self) -> Result<StoreInfo>;
+    /// Its backend's name (as [`StoreInfo::backend`]) and how busy its connection pool is now.
+    fn pool_usage(&self) -> (&'static str, PoolUsage);
     /// True when no district has been saved yet.
     async fn is_empty(&self) -> Result<bool>;
     /// Reads what the Atlas is built from.
@@ -74,6 +94,10 @@ impl<B: Backend> Register for SqlStore<B> {
         let row = self.db.fetch(Sql::new("SELECT value FROM meta WHERE key = 'origin'")).await?;
         let origin = row.first().map(|r| r.text("value")).transpose()?;
         Ok(StoreInfo { backend: self.db.name(), location: self.db.location(), origin })
+    }
+
+    fn pool_usage(&self) -> (&'static str, PoolUsage) {
+        (self.db.name(), self.db.pool_usage())
     }
 
     async fn is_empty(&self) -> Result<bool> {

@@ -11,6 +11,7 @@ pub(crate) mod geojson;
 mod hotspots;
 pub mod identity;
 mod imports;
+mod observe;
 mod ogc;
 pub(crate) mod openapi;
 mod persons;
@@ -37,7 +38,6 @@ use serde::{Deserialize, Serialize};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -69,7 +69,9 @@ pub const UNDOCUMENTED_ROUTES: [(&str, &str); 3] =
 pub const MAX_BUILDINGS: usize = 10_000;
 
 /// The router: API routes, OGC API – Features (its landing page at `/` for clients asking for
-/// JSON), then the web map's static files.
+/// JSON), then the web map's static files. Around them, from the inside out: the landing page,
+/// the policy, small-count suppression, authentication, compression, security headers, the
+/// refusal of TRACE, and outermost the observing layers (request id, log span, metrics).
 pub fn app(state: AppState) -> Router {
     let (api, _) = routes().split_for_parts();
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
@@ -79,9 +81,9 @@ pub fn app(state: AppState) -> Router {
         None => api.fallback(no_web_map),
     };
     // The policy wraps every route, the landing page and the fallback: nothing runs before it
-    // but compression and tracing. The authentication layer that finds the request's Principal
-    // must wrap it in turn (be added after it).
-    router
+    // but authentication, compression, the headers and the observing layers. The authentication
+    // layer that finds the request's Principal must wrap it in turn (be added after it).
+    let router = router
         .layer(axum::middleware::from_fn_with_state(state.clone(), ogc::landing_at_root))
         .layer(axum::middleware::from_fn(authorize::authorize))
         // A leader's JSON: no figure from fewer than 5 persons, whichever route made it.
@@ -100,9 +102,9 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(axum::middleware::from_fn(no_trace))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(axum::middleware::from_fn(no_trace));
+    // Outermost, so that every answer above is counted, logged and carries its request id.
+    observe::around(router, &state).with_state(state)
 }
 
 /// The Content-Security-Policy of every response: the web map's own scripts only (no inline
@@ -118,6 +120,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health))
         .routes(routes!(health_live))
         .routes(routes!(health_ready))
+        .routes(routes!(observe::serve_metrics))
         .routes(routes!(identity::login))
         .routes(routes!(identity::logout))
         .routes(routes!(identity::me))
