@@ -164,7 +164,7 @@ impl Backend for Gpkg {
         self.path.display().to_string()
     }
 
-    fn pool_usage(&self) -> crate::register::PoolUsage {
+    fn pool_usage(&self) -> crate::backend::PoolUsage {
         crate::backend::usage_of(&self.pool)
     }
 

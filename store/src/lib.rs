@@ -40,12 +40,12 @@ pub mod visits;
 
 pub use access::{Access, ApiToken, LockRule, NewUser, Session, User};
 pub use audit::{AuditEntry, AuditEvent, AuditLog, AuditQuery, AuditRow, ChainError};
-pub use backend::Backend;
+pub use backend::{Backend, PoolUsage};
 pub use campaigns::Campaigns;
 pub use contracts::Contracts;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
 pub use persons::Persons;
-pub use register::{Cell, Ledger, PoolUsage, Register, StoreInfo};
+pub use register::{Cell, Ledger, Register, StoreInfo};
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.

@@ -227,7 +227,7 @@ impl Backend for Postgis {
         self.location.clone()
     }
 
-    fn pool_usage(&self) -> crate::register::PoolUsage {
+    fn pool_usage(&self) -> crate::backend::PoolUsage {
         crate::backend::usage_of(&self.pool)
     }
 

@@ -1,7 +1,7 @@
 //! Register reads: what the Atlas is built from, the monthly registrations, whole ledgers for
 //! export, and what the store is.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, PoolUsage};
 use crate::names::{parse_community_kind, parse_street_kind};
 use crate::sql::Sql;
 use crate::value::Row;
@@ -23,24 +23,6 @@ pub struct StoreInfo {
     pub location: String,
     /// How the data was made, e.g. `demo seed=20240601 scale=1`.
     pub origin: Option<String>,
-}
-
-/// How busy a store's connection pool is at one instant (read from memory, no query).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PoolUsage {
-    /// Connections open now, in use or idle.
-    pub open: u32,
-    /// Of those, the idle ones.
-    pub idle: u32,
-    /// The most connections the pool opens.
-    pub max: u32,
-}
-
-impl PoolUsage {
-    /// Connections open and in use (lent to a query or transaction).
-    pub fn in_use(self) -> u32 {
-        self.open.saturating_sub(self.idle)
-    }
 }
 
 /// A ledger the store can write out whole (the CLI's full export).

@@ -144,13 +144,13 @@ fn postgis_serve_refuses_an_unknown_schema_until_migrated_then_seeds_itself() {
 #[test]
 fn serve_writes_json_log_lines_carrying_each_requests_id_and_route() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let data_arg = data.to_string_lossy().to_string();
-    let no_web = dir.path().join("no-web-map");
-    let filter = std::path::Path::new("rentgrid=info,tower_http=warn");
+    let data = dir.path().join("data").display().to_string();
     let (mut server, addr, said) = start(
-        &["serve", "--listen", "127.0.0.1:0", "--scale", "0.05", "--data", &data_arg, "--log-format", "json"],
-        &[("RENTGRID_WEB", no_web.as_path()), ("RUST_LOG", filter)],
+        &["serve", "--listen", "127.0.0.1:0", "--scale", "0.05", "--data", &data, "--log-format", "json"],
+        &[
+            ("RENTGRID_WEB", &dir.path().join("no-web-map")),
+            ("RUST_LOG", std::path::Path::new("rentgrid=info,tower_http=warn")),
+        ],
     );
     let health = request(&addr, "GET", "/health", &[("X-Request-Id", "json-log-probe-1")], b"");
     assert_eq!(health.status, 200);
