@@ -2,7 +2,7 @@
 //! (Python's `prometheus_client`, run by `$RENTGRID_PYTHON`) after known requests, on both
 //! stores; who may scrape it; and the request id every answer carries, quoted by every error body.
 
-use crate::common::{Backend, Fixture, principal, signed_in, tile_at};
+use crate::common::{Backend, Db, Fixture, principal, signed_in, tile_at};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use tower::ServiceExt;
 
-on_both_stores!(metrics_count_what_was_asked_and_report_the_server);
+on_both_stores!(metrics_count_what_was_asked_and_report_the_server, a_scrape_answers_while_the_store_is_away);
 
 /// One sample as the outside parser read it.
 #[derive(Debug, Clone)]
@@ -172,6 +172,25 @@ async fn metrics_count_what_was_asked_and_report_the_server(backend: Backend) {
     let audit_rows = f.db.int("SELECT COUNT(*) FROM audit_log").await as f64;
     assert_eq!(value(&after, "rentgrid_audit_rows_total", &[]), audit_rows);
     assert_eq!(value(&after, "rentgrid_write_queue_depth", &[]), 0.0);
+    f.done().await;
+}
+
+/// The database goes away: the scrape still answers, saying so (`store_up` 0, no audit rows).
+async fn a_scrape_answers_while_the_store_is_away(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let sysadmin = signed_in(f.anonymous.clone(), principal(Role::Sysadmin));
+    let (up, _) = scrape(&sysadmin).await;
+    assert!(up.contains("rentgrid_audit_rows_total ") && up.contains("rentgrid_store_up{"), "{up}");
+    match &f.db {
+        Db::Sqlite(p) => p.close().await,
+        Db::Postgis(p) => p.close().await,
+    }
+    let (text, _) = scrape(&sysadmin).await;
+    let Some(samples) = parse_with_python(&text, f.dir.path()) else { return f.done().await };
+    let store_up: Vec<f64> = samples.iter().filter(|s| s.name == "rentgrid_store_up").map(|s| s.value).collect();
+    assert_eq!(store_up, [0.0], "{text}");
+    assert!(!samples.iter().any(|s| s.family == "rentgrid_audit_rows"), "{text}");
+    assert!(value(&samples, "rentgrid_http_requests_total", &[("route", "/metrics"), ("status", "200")]) >= 1.0);
     f.done().await;
 }
 
