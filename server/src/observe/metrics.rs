@@ -169,3 +169,55 @@ fn method_label(method: &str) -> &'static str {
     const KNOWN: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"];
     KNOWN.into_iter().find(|m| *m == method).unwrap_or("OTHER")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readings() -> Readings {
+        Readings {
+            atlas_version: 7,
+            atlas_built: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            tiles: TileCounts { hits: 5, misses: 2, held: 2 },
+            pool: ("sqlite", PoolUsage { open: 3, idle: 1, max: 4 }),
+            audit_rows: Some(42),
+            writes_waiting: 1,
+        }
+    }
+
+    #[test]
+    fn labels_stay_bounded_whatever_the_client_sends() {
+        let m = Metrics::default();
+        m.observe("BREW", None, 405, Duration::from_millis(3));
+        m.observe("GET", Some("/api/grids/{id}"), 200, Duration::from_millis(3));
+        let text = m.render(&readings()).unwrap();
+        assert!(
+            text.contains(r#"rentgrid_http_requests_total{method="OTHER",route="(unmatched)",status="405"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"rentgrid_http_requests_total{method="GET",route="/api/grids/{id}",status="200"} 1"#));
+        assert!(!text.contains("BREW"));
+    }
+
+    #[test]
+    fn the_readings_are_written_as_prometheus_reads_them() {
+        let text = Metrics::default().render(&readings()).unwrap();
+        for line in [
+            "# TYPE rentgrid_tile_cache_hits_total counter",
+            "rentgrid_tile_cache_hits_total 5",
+            "rentgrid_tile_cache_misses_total 2",
+            "rentgrid_atlas_version 7",
+            "rentgrid_atlas_build_timestamp_seconds 1700000000",
+            r#"rentgrid_db_connections{store="sqlite",state="in_use"} 2"#,
+            r#"rentgrid_db_connections{store="sqlite",state="idle"} 1"#,
+            r#"rentgrid_db_connections_max{store="sqlite"} 4"#,
+            r#"rentgrid_store_up{store="sqlite"} 1"#,
+            "rentgrid_audit_rows_total 42",
+            "rentgrid_write_queue_depth 1",
+        ] {
+            assert!(text.lines().any(|l| l == line || l.starts_with(&format!("{line}."))), "no {line:?} in\n{text}");
+        }
+        let away = Metrics::default().render(&Readings { audit_rows: None, ..readings() }).unwrap();
+        assert!(away.contains(r#"rentgrid_store_up{store="sqlite"} 0"#) && !away.contains("audit_rows"), "{away}");
+    }
+}
