@@ -1,5 +1,6 @@
 //! The API's one error type and its one `IntoResponse`: a status, a stable machine code and a
-//! human message, as JSON. Database text never reaches the client; it goes to the log.
+//! human message, and the request's id, as JSON. Database text never reaches the client; it goes
+//! to the log, under the same request id.
 
 use crate::store::StoreError;
 use axum::Json;
@@ -102,7 +103,8 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(Exception { code, message })).into_response()
+        let request_id = crate::observe::request_id::current();
+        (status, Json(Exception { code, message, request_id })).into_response()
     }
 }
 
@@ -115,6 +117,10 @@ pub struct Exception {
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
+    /// The request's id, as in its `x-request-id` header and the server's log: quote it when
+    /// reporting the error. Null only for an error made outside a request.
+    #[schema(required = true)]
+    pub request_id: Option<String>,
 }
 
 /// Result of handlers.

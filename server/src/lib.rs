@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ingest;
 pub mod limits;
 pub mod memo;
+pub mod observe;
 pub mod scope;
 pub mod serve;
 pub mod startup;

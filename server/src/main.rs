@@ -15,6 +15,7 @@ use rentgrid_server::identity::{Actor, Identity, NewUserRequest, system_clock};
 use rentgrid_server::ingest::{self, Kind};
 use rentgrid_server::limits::Limits;
 use rentgrid_server::serve::{self, Connections};
+use rentgrid_server::observe::logs::LogFormat;
 use rentgrid_server::startup::{self, StoreLocation};
 use rentgrid_server::store::dates::parse_date;
 use rentgrid_server::store::gpkg::{FILE_NAME, GpkgStore, LEGACY_FILE_NAME};
@@ -37,6 +38,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(version, propagate_version = true)]
 struct Cli {
+    /// How log lines are written to stderr: text, for people, or json, one object per line for a
+    /// log collector (with each request's id, method and route).
+    #[arg(long, global = true, env = "RENTGRID_LOG_FORMAT", value_enum, default_value_t)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -847,14 +852,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "rentgrid=info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    if let Err(e) = run(Cli::parse()).await {
+    let cli = Cli::parse();
+    rentgrid_server::observe::logs::init(cli.log_format);
+    if let Err(e) = run(cli).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }

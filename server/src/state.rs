@@ -6,6 +6,7 @@ use crate::error::{ApiError, StartupError};
 use crate::ingest::Batch;
 use crate::limits::{Gate, Limits};
 use crate::memo::PerSnapshot;
+use crate::observe::metrics::{Metrics, Readings};
 use crate::store::campaigns::{NewCampaign, StoredEvidence};
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use crate::tile_cache::{self, Snapshots, TileCache};
@@ -18,7 +19,9 @@ use rentgrid_analysis::unrecorded::{self, Unrecorded, UnrecordedParams};
 use rentgrid_geodata::{Atlas, Caseworker};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 /// Builds the Atlas from what `store` holds.
 pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
@@ -40,8 +43,12 @@ pub struct AppState {
 struct Inner {
     store: Arc<dyn Store>,
     atlas: ArcSwap<Atlas>,
+    /// When the snapshot in `atlas` was made.
+    atlas_built: Mutex<SystemTime>,
     /// Serialises writes: commit to the store, then swap in the updated Atlas.
     write: tokio::sync::Mutex<()>,
+    /// Writes waiting for `write`.
+    writes_waiting: AtomicUsize,
     targets: Targets,
     web_dir: Option<PathBuf>,
     /// Views derived from a snapshot, each kept for the snapshot it was made from.
@@ -63,6 +70,8 @@ struct Inner {
     public_origin: Option<String>,
     /// Users reach the server over HTTPS: answers carry Strict-Transport-Security.
     https: bool,
+    /// The request figures `GET /metrics` serves.
+    metrics: Metrics,
 }
 
 /// The unregistered-candidate estimate of one snapshot on one day, the unrecorded persons and
@@ -94,7 +103,9 @@ impl AppState {
             inner: Arc::new(Inner {
                 store,
                 atlas: ArcSwap::from_pointee(atlas),
+                atlas_built: Mutex::new(SystemTime::now()),
                 write: tokio::sync::Mutex::new(()),
+                writes_waiting: AtomicUsize::new(0),
                 targets,
                 web_dir,
                 grid_counts: PerSnapshot::default(),
@@ -109,6 +120,7 @@ impl AppState {
                 gate: Gate::new(&Limits::default()),
                 public_origin: None,
                 https: false,
+                metrics: Metrics::default(),
             }),
         }
     }
@@ -191,6 +203,44 @@ impl AppState {
     /// The current snapshot. Readers keep the snapshot they took for the whole request.
     pub fn atlas(&self) -> Arc<Atlas> {
         self.inner.atlas.load_full()
+    }
+
+    /// Makes `next` the current snapshot, noting when.
+    fn publish(&self, next: Arc<Atlas>) {
+        self.inner.atlas.store(next);
+        *lock(&self.inner.atlas_built) = SystemTime::now();
+    }
+
+    /// What `GET /metrics` reports of this state now (the audit log's length is the caller's
+    /// to read from the store).
+    pub fn readings(&self, audit_rows: Option<i64>) -> Readings {
+        Readings {
+            atlas_version: self.atlas().version(),
+            atlas_built: *lock(&self.inner.atlas_built),
+            tiles: self.inner.tiles.counts(),
+            pool: self.inner.store.pool_usage(),
+            audit_rows,
+            writes_waiting: self.inner.writes_waiting.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The request figures `GET /metrics` serves.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The write lock, counted in [`Readings::writes_waiting`] while awaited.
+    async fn write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        /// Uncounts the waiter when it gets its turn or gives up (its request was cancelled).
+        struct Waiting<'a>(&'a AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.inner.writes_waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting(&self.inner.writes_waiting);
+        self.inner.write.lock().await
     }
 
     /// The store.
@@ -300,7 +350,7 @@ impl AppState {
 
     /// Stores a planned campaign (serialised with the other writes) with its audit row `event`.
     pub async fn create_campaign(&self, c: &NewCampaign, event: &AuditEvent) -> Result<u32, StoreError> {
-        let _guard = self.inner.write.lock().await;
+        let _guard = self.write_turn().await;
         self.inner.store.create_campaign(c, event).await
     }
 
@@ -313,7 +363,7 @@ impl AppState {
         to: Phase,
         event: &AuditEvent,
     ) -> Result<BlockProgress, StoreError> {
-        let _guard = self.inner.write.lock().await;
+        let _guard = self.write_turn().await;
         self.inner.store.advance_block(campaign, block, to, event).await
     }
 
@@ -324,13 +374,13 @@ impl AppState {
         visit: &NewVisit,
         event: &AuditEvent,
     ) -> Result<(VisitOutcome, Arc<Atlas>), StoreError> {
-        let _guard = self.inner.write.lock().await;
+        let _guard = self.write_turn().await;
         let outcome = self.inner.store.record_visit(visit, event).await?;
         if outcome.replayed {
             return Ok((outcome, self.atlas()));
         }
         let next = Arc::new(self.atlas().with_deltas(&[outcome.delta]));
-        self.inner.tiles.publish_deltas(&next, &[outcome.delta], || self.inner.atlas.store(next.clone()));
+        self.inner.tiles.publish_deltas(&next, &[outcome.delta], || self.publish(next.clone()));
         Ok((outcome, next))
     }
 
@@ -343,7 +393,7 @@ impl AppState {
         acceptance: &crate::store::contracts::Acceptance,
         event: &AuditEvent,
     ) -> Result<crate::store::contracts::Accepted, StoreError> {
-        let _guard = self.inner.write.lock().await;
+        let _guard = self.write_turn().await;
         self.inner.store.accept_proposal(id, acceptance, event).await
     }
 
@@ -351,7 +401,7 @@ impl AppState {
     /// Atlas from the store and publishes it. Readers keep the old snapshot until the new one is
     /// complete.
     pub async fn import(&self, batch: &Batch, event: &AuditEvent) -> Result<ImportCounts, StartupError> {
-        let _guard = self.inner.write.lock().await;
+        let _guard = self.write_turn().await;
         let counts = crate::ingest::write(self.inner.store.as_ref(), batch, event, &|_, _, _| {}).await?;
         self.reload_atlas().await?;
         Ok(counts)
@@ -361,7 +411,7 @@ impl AppState {
     async fn reload_atlas(&self) -> Result<(), StartupError> {
         let mut next = load_atlas(self.inner.store.as_ref()).await?;
         next.set_version(self.atlas().version() + 1);
-        self.inner.tiles.publish_reload(|| self.inner.atlas.store(Arc::new(next)));
+        self.inner.tiles.publish_reload(|| self.publish(Arc::new(next)));
         if let Ok(mut basemap) = self.inner.basemap.lock() {
             *basemap = None;
         }

@@ -14,6 +14,7 @@
 //! refreshes its grid's tiles at once; the other grids keep the estimate they were drawn with
 //! (it moves with the district-wide calibration only slightly) until the next day's estimate.
 
+use crate::observe::metrics::TileCounts;
 use crate::scope::{Role, Scope};
 use axum::body::Bytes;
 use geo::{BoundingRect, Rect};
@@ -26,6 +27,7 @@ use rentgrid_tiles::{Layer, MapGeometry, TileId, TileOptions, TileSources, build
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// The cache's default bound: 256 MiB of tiles (raw plus gzip).
@@ -115,6 +117,9 @@ pub struct TileCache {
     deriving: Mutex<()>,
     /// Heat surfaces of one Atlas version, by count (`None`: nothing to count).
     heat: Mutex<(u64, Vec<HeatEntry>)>,
+    /// Tiles served from the cache, and tiles built because it lacked them.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl std::fmt::Debug for TileCache {
@@ -141,6 +146,8 @@ impl TileCache {
             derived: Mutex::new(None),
             deriving: Mutex::new(()),
             heat: Mutex::new((u64::MAX, Vec::new())),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         }
     }
 
@@ -159,8 +166,26 @@ impl TileCache {
     }
 
     /// The cached tile, if there is one: cheap, callable on the async runtime.
+    /// A hit is counted; a miss is not (the tile is then asked of [`Self::get_or_build`]).
     pub fn cached(&self, layer: Layer, tile: TileId, scope: &Scope, count: HeatCount) -> Option<CachedTile> {
-        self.entries.as_ref().and_then(|c| c.get(&Self::key(layer, tile, scope, count))).filter(|t| t.is_for(scope))
+        let hit = self
+            .entries
+            .as_ref()
+            .and_then(|c| c.get(&Self::key(layer, tile, scope, count)))
+            .filter(|t| t.is_for(scope));
+        if hit.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        hit
+    }
+
+    /// Tiles served from the cache and built for want of it since the start, and tiles held now.
+    pub fn counts(&self) -> TileCounts {
+        TileCounts {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            held: self.len() as u64,
+        }
     }
 
     /// Tiles held now.
@@ -277,8 +302,10 @@ impl TileCache {
     ) -> Result<CachedTile, rentgrid_tiles::Error> {
         let key = Self::key(layer, tile, scope, count);
         if let Some(hit) = self.entries.as_ref().and_then(|c| c.get(&key)).filter(|t| t.is_for(scope)) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let (atlas, generation, map) = self.snapshot(state);
         let map = self.map_geometry(&atlas, generation, map);
         let counts = state.grid_counts(&atlas);

@@ -289,6 +289,8 @@ pub trait AuditLog: Send + Sync {
     async fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>>;
     /// Checks the whole chain: the number of rows, or where it is broken.
     async fn verify_audit(&self) -> Result<std::result::Result<u64, ChainError>>;
+    /// The rows ever appended: the place of the chain's head (one short query).
+    async fn audit_length(&self) -> Result<i64>;
 }
 
 /// Rows read per page by [`AuditLog::verify_audit`].
@@ -363,6 +365,11 @@ impl<B: Backend> AuditLog for SqlStore<B> {
 
     async fn audit_query(&self, query: &AuditQuery) -> Result<Vec<AuditRow>> {
         self.db.fetch(query.sql()).await?.iter().map(row_of).collect()
+    }
+
+    async fn audit_length(&self) -> Result<i64> {
+        let rows = self.db.fetch(Sql::new("SELECT seq FROM audit_head WHERE id = 1")).await?;
+        rows.first().map_or(Ok(0), |r| r.int("seq"))
     }
 
     async fn verify_audit(&self) -> Result<std::result::Result<u64, ChainError>> {

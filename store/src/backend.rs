@@ -71,6 +71,33 @@ impl<D: Driver> Conn for SqlxTx<D> {
     }
 }
 
+/// How busy a store's connection pool is at one instant (read from memory, no query).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections open now, in use or idle.
+    pub open: u32,
+    /// Of those, the idle ones.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+impl PoolUsage {
+    /// Connections open and in use (lent to a query or transaction).
+    pub fn in_use(self) -> u32 {
+        self.open.saturating_sub(self.idle)
+    }
+}
+
+/// The figures of a sqlx pool.
+pub(crate) fn usage_of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolUsage {
+    PoolUsage {
+        open: pool.size(),
+        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        max: pool.options().get_max_connections(),
+    }
+}
+
 /// A database the store runs on: its connection and its dialect.
 #[async_trait]
 pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
@@ -78,6 +105,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     fn name(&self) -> &'static str;
     /// Where it is (a path, or a URL without password).
     fn location(&self) -> String;
+    /// How busy its connection pool is now.
+    fn pool_usage(&self) -> PoolUsage;
     /// Starts a transaction.
     async fn begin(&self) -> Result<Box<dyn Conn>>;
     /// Runs a query outside a transaction.

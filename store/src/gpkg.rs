@@ -171,6 +171,10 @@ impl Backend for Gpkg {
         self.path.display().to_string()
     }
 
+    fn pool_usage(&self) -> crate::backend::PoolUsage {
+        crate::backend::usage_of(&self.pool)
+    }
+
     fn bulk(&self, b: &Bulk<'_>, rows: Vec<Vec<Value>>) -> Sql {
         Sql::new(format!("INSERT INTO {} ({}) ", b.table, b.columns.join(", "))).values(rows).push(b.tail)
     }

@@ -40,7 +40,7 @@ pub mod visits;
 
 pub use access::{Access, ApiToken, LockRule, NewUser, Session, User};
 pub use audit::{AuditEntry, AuditEvent, AuditLog, AuditQuery, AuditRow, ChainError};
-pub use backend::Backend;
+pub use backend::{Backend, PoolUsage};
 pub use campaigns::Campaigns;
 pub use contracts::Contracts;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};

@@ -227,6 +227,10 @@ impl Backend for Postgis {
         self.location.clone()
     }
 
+    fn pool_usage(&self) -> crate::backend::PoolUsage {
+        crate::backend::usage_of(&self.pool)
+    }
+
     async fn begin(&self) -> Result<Box<dyn Conn>> {
         Ok(Box::new(SqlxTx::<Postgis>(self.pool.begin().await?)))
     }

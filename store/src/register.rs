@@ -1,7 +1,7 @@
 //! Register reads: what the Atlas is built from, the monthly registrations, whole ledgers for
 //! export, and what the store is.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, PoolUsage};
 use crate::names::{parse_community_kind, parse_street_kind};
 use crate::sql::Sql;
 use crate::value::Row;
@@ -58,6 +58,8 @@ pub enum Cell {
 pub trait Register: Send + Sync {
     /// Where and what this store is.
     async fn info(&self) -> Result<StoreInfo>;
+    /// Its backend's name (as [`StoreInfo::backend`]) and how busy its connection pool is now.
+    fn pool_usage(&self) -> (&'static str, PoolUsage);
     /// True when no district has been saved yet.
     async fn is_empty(&self) -> Result<bool>;
     /// Reads what the Atlas is built from.
@@ -74,6 +76,10 @@ impl<B: Backend> Register for SqlStore<B> {
         let row = self.db.fetch(Sql::new("SELECT value FROM meta WHERE key = 'origin'")).await?;
         let origin = row.first().map(|r| r.text("value")).transpose()?;
         Ok(StoreInfo { backend: self.db.name(), location: self.db.location(), origin })
+    }
+
+    fn pool_usage(&self) -> (&'static str, PoolUsage) {
+        (self.db.name(), self.db.pool_usage())
     }
 
     async fn is_empty(&self) -> Result<bool> {

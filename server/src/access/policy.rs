@@ -41,7 +41,7 @@ pub struct Rule {
     pub access: Access,
 }
 
-use Role::{Auditor, Caseworker, Center, Leader, Supervisor};
+use Role::{Auditor, Caseworker, Center, Leader, Supervisor, Sysadmin};
 
 /// The roles that work with the register: the district's places and their counts, each within
 /// its scope (a leader's aggregates only). Administrators are not among them.
@@ -57,6 +57,9 @@ pub const VISITORS: &[Role] = &[Center, Caseworker];
 pub const IMPORTERS: &[Role] = &[Center];
 /// Who reads the audit log: the auditor only.
 pub const AUDITORS: &[Role] = &[Auditor];
+/// Who scrapes the server's operational figures (`/metrics`, no register data): the system
+/// administrator and the auditor.
+pub const MONITORS: &[Role] = &[Sysadmin, Auditor];
 
 const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule {
     Rule { method, path, access }
@@ -75,6 +78,7 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/health", PUBLIC),
     rule("GET", "/health/live", PUBLIC),
     rule("GET", "/health/ready", PUBLIC),
+    rule("GET", "/metrics", roles(MONITORS)),
     rule("POST", "/api/login", PUBLIC),
     rule("POST", "/api/logout", ANY),
     rule("GET", "/api/me", ANY),
@@ -248,11 +252,12 @@ mod tests {
         assert_eq!(allowed("GET", "/api/assessment"), [Center, Supervisor, Caseworker]);
         assert_eq!(allowed("GET", "/api/grids"), [Center, Supervisor, Caseworker, Leader]);
         assert_eq!(allowed("GET", "/api/audit"), [Auditor]);
+        assert_eq!(allowed("GET", "/metrics"), [Sysadmin, Auditor]);
         assert_eq!(allowed("GET", "/api/me"), Role::ALL);
         // No administrator reads the register, and a leader nothing below the grid.
         for r in TABLE {
             if let Access::Roles(roles) = r.access {
-                let reads_register = r.path != "/api/audit";
+                let reads_register = !matches!(r.path, "/api/audit" | "/metrics");
                 assert!(!reads_register || roles.iter().all(|r| !r.is_administrator()), "{r:?}");
                 if roles.contains(&Leader) {
                     assert!(r.method == "GET", "a leader only reads: {r:?}");

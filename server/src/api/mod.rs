@@ -12,6 +12,7 @@ mod hotspots;
 pub mod identity;
 mod imports;
 mod limits;
+mod observe;
 mod ogc;
 pub(crate) mod openapi;
 mod persons;
@@ -38,7 +39,6 @@ use serde::{Deserialize, Serialize};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -70,7 +70,9 @@ pub const UNDOCUMENTED_ROUTES: [(&str, &str); 3] =
 pub const MAX_BUILDINGS: usize = 10_000;
 
 /// The router: API routes, OGC API – Features (its landing page at `/` for clients asking for
-/// JSON), then the web map's static files.
+/// JSON), then the web map's static files. Around them, from the inside out: the landing page,
+/// the policy, small-count suppression, authentication, compression, security headers, the
+/// refusal of TRACE, and outermost the observing layers (request id, log span, metrics).
 pub fn app(state: AppState) -> Router {
     let (api, _) = routes().split_for_parts();
     let web = state.web_dir().filter(|d| d.join("index.html").is_file()).cloned();
@@ -80,9 +82,9 @@ pub fn app(state: AppState) -> Router {
         None => api.fallback(no_web_map),
     };
     // The policy wraps every route, the landing page and the fallback: nothing runs before it
-    // but compression and tracing. The authentication layer that finds the request's Principal
-    // must wrap it in turn (be added after it).
-    router
+    // but authentication, compression, the headers and the observing layers. The authentication
+    // layer that finds the request's Principal must wrap it in turn (be added after it).
+    let router = router
         // Innermost: an admitted caller of an expensive route waits for a place.
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), ogc::landing_at_root))
@@ -109,9 +111,9 @@ pub fn app(state: AppState) -> Router {
         .layer(tower::util::option_layer(state.https().then(|| {
             SetResponseHeaderLayer::if_not_present(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS))
         })))
-        .layer(axum::middleware::from_fn(no_trace))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(axum::middleware::from_fn(no_trace));
+    // Outermost, so that every answer above is counted, logged and carries its request id.
+    observe::around(router, &state).with_state(state)
 }
 
 /// Strict-Transport-Security behind HTTPS (`serve --behind-https`).
@@ -130,6 +132,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(health))
         .routes(routes!(health_live))
         .routes(routes!(health_ready))
+        .routes(routes!(observe::serve_metrics))
         .routes(routes!(identity::login))
         .routes(routes!(identity::logout))
         .routes(routes!(identity::me))

@@ -86,7 +86,9 @@ pub fn document() -> Document {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc.info.description = Some(format!(
         "Rental housing and grid management: OGC API – Features for every layer ({}) and the web map's JSON API. \
-         Coordinates are WGS84 longitude/latitude ({CRS84}). Conforms to: {}.",
+         Coordinates are WGS84 longitude/latitude ({CRS84}). Every answer carries an `x-request-id` header \
+         (the client's own when it is 1 to 64 letters, digits or `-_.:`, else a new one); error bodies quote it as \
+         `request_id`. Conforms to: {}.",
         Collection::ALL.map(Collection::id).join(", "),
         CONFORMANCE.join(", ")
     ));

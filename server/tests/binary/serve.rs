@@ -1,6 +1,7 @@
 //! `rentgrid serve` as a user runs it: on an empty data directory it says it seeds the default
 //! demo city, prints where it listens, and serves 400+ grids whose KPIs add up to the street and
-//! district totals; on a PostGIS database it refuses a schema it does not know until migrated.
+//! district totals; on a PostGIS database it refuses a schema it does not know until migrated;
+//! with `--log-format json` each log line is a JSON object naming its request's id and route.
 
 use crate::http::{demo_token, get_with, request};
 use serde_json::Value;
@@ -169,4 +170,56 @@ fn postgis_serve_refuses_an_unknown_schema_until_migrated_then_seeds_itself() {
     drop(server);
     assert!(said.join().expect("stderr").contains("seeding the demo city"));
     rt.block_on(db.drop_database());
+}
+
+#[test]
+fn serve_writes_json_log_lines_carrying_each_requests_id_and_route() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data").display().to_string();
+    let (mut server, addr, said) = start(
+        &["serve", "--listen", "127.0.0.1:0", "--scale", "0.05", "--data", &data, "--log-format", "json"],
+        &[
+            ("RENTGRID_WEB", &dir.path().join("no-web-map")),
+            ("RUST_LOG", std::path::Path::new("rentgrid=info,tower_http=warn")),
+        ],
+    );
+    let health = request(&addr, "GET", "/health", &[("X-Request-Id", "json-log-probe-1")], b"");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.header("x-request-id"), Some("json-log-probe-1"));
+    let refused = request(&addr, "GET", "/api/grids/7", &[("X-Request-Id", "json-log-probe-2")], b"");
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.json()["request_id"], "json-log-probe-2");
+    let made = request(&addr, "GET", "/api/grids/7", &[], b"");
+    let made_id = made.header("x-request-id").expect("an id made by the server").to_owned();
+
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("run kill").success());
+    let _ = server.0.wait();
+    let log = said.join().expect("stderr");
+    // Every log event is one JSON object on one line (other lines are the start's messages to
+    // the person at the terminal).
+    let events: Vec<Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let answered = |id: &str| {
+        events
+            .iter()
+            .find(|e| e["span"]["id"] == id && e["message"] == "answered")
+            .unwrap_or_else(|| panic!("no log line of request {id}: {log}"))
+            .clone()
+    };
+    let one = answered("json-log-probe-1");
+    assert_eq!((one["level"].as_str(), one["status"].as_u64()), (Some("INFO"), Some(200)), "{one}");
+    assert_eq!(
+        (one["span"]["route"].as_str(), one["span"]["method"].as_str()),
+        (Some("/health"), Some("GET")),
+        "{one}"
+    );
+    assert!(one["timestamp"].is_string() && one["ms"].is_number(), "{one}");
+    let two = answered("json-log-probe-2");
+    assert_eq!((two["status"].as_u64(), two["span"]["route"].as_str()), (Some(401), Some("/api/grids/{id}")), "{two}");
+    assert_eq!(two["span"]["path"], "/api/grids/7");
+    assert_eq!(answered(&made_id)["status"], 401);
 }

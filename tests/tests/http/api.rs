@@ -638,14 +638,15 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert!(res.headers().contains_key(header::ALLOW));
     }
-    // With the web map served: its page and files answer, any other path is 404, not the page.
+    // With the web map served: its page and files answer, any other path is 404, not the page
+    // (`/metrics` is a route: 401 to an anonymous caller).
     let web = tempfile::tempdir().unwrap();
     std::fs::write(web.path().join("index.html"), "<!doctype html><title>rentgrid</title>").unwrap();
     std::fs::write(web.path().join("report.html"), "<!doctype html><title>report</title>").unwrap();
     let state = startup::state_for(f.store.clone(), Default::default(), Some(web.path().to_path_buf())).await.unwrap();
     let served = rentgrid_server::app(state);
     for (uri, status) in
-        [("/", 200), ("/report.html", 200), ("/metrics", 404), ("/index.html/../x", 404), ("/no/such/page", 404)]
+        [("/", 200), ("/report.html", 200), ("/metrics", 401), ("/index.html/../x", 404), ("/no/such/page", 404)]
     {
         let res = served.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(res.status().as_u16(), status, "{uri}");

@@ -1,7 +1,7 @@
 //! The end-to-end tests of the HTTP API, in one test binary (one link, one process): the API
-//! over both stores, the audit log, campaigns, coverage, exports, hot spots, OGC API – Features and vector
-//! tiles, each driven through the real router. `on_both_stores!` runs a scenario on the
-//! embedded GeoPackage store and on PostGIS.
+//! over both stores, the audit log, campaigns, coverage, exports, hot spots, OGC API – Features,
+//! vector tiles and what operators observe (metrics, request ids), each driven through the real
+//! router. `on_both_stores!` runs a scenario on the embedded GeoPackage store and on PostGIS.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,6 +17,7 @@ mod exports;
 mod hotspots;
 mod identity;
 mod limits;
+mod observe;
 mod ogc;
 mod rates;
 mod tiles;
