@@ -138,6 +138,60 @@ fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
         }
     }
     println!("  unchecked grids: persons {eu:.0} vs {tu_}; checked grids {ec:.0} vs {tc}");
+    if std::env::var("DIAG").is_ok() {
+        // Standardised errors per grid: checked and unchecked, and their sums.
+        let (mut zc, mut nc, mut vc, mut ev_, mut zu, mut nu, mut vu, mut eu2) = (0.0, 0, 0.0, 0.0, 0.0, 0, 0.0, 0.0);
+        for g in &u.grids {
+            let e = g.persons - f64::from(hp[g.grid_id as usize]);
+            let z2 = e * e / g.persons_var.max(1e-9);
+            if g.sample.checks == 0 {
+                zu += z2;
+                nu += 1;
+                vu += g.persons_var;
+                eu2 += e;
+            } else {
+                zc += z2;
+                nc += 1;
+                vc += g.persons_var;
+                ev_ += e;
+            }
+        }
+        // The checks against the truth: Σ (M − n p) over grids, standardised, with p the true share.
+        let (mut dev, mut var, mut direct_err, mut direct_var) = (0.0, 0.0, 0.0, 0.0);
+        let kk: Vec<f64> = counts.iter().map(|c| f64::from(c.stats.persons)).collect();
+        for g in u.grids.iter().filter(|g| g.sample.checks > 0) {
+            let i = g.grid_id as usize;
+            let (k, h) = (kk[i], f64::from(hp[i]));
+            let p = h / (k + h).max(1.0);
+            let n = f64::from(g.sample.households) * 2.0;
+            let m = f64::from(g.sample.missed);
+            dev += m - n * p;
+            if std::env::var("DIAG").as_deref() == Ok("2")
+                && ((m - n * p) / (n * p * (1.0 - p)).sqrt().max(0.5)).abs() > 3.0
+            {
+                println!(
+                    "    grid {i}: K {k} H {h} p {p:.3}; n {n} M {m} (expected {:.1}); checks {}",
+                    n * p,
+                    g.sample.checks
+                );
+            }
+            var += n * p * (1.0 - p);
+            direct_err += k * m / (n - m + 1.0) - h;
+            direct_var += k * k * p / (n * (1.0 - p).powi(3));
+        }
+        println!(
+            "  diag: checks vs truth: Σ(M − np) = {dev:.0}, sd {:.0}; Σ direct − truth = {direct_err:.0}, sd {:.0}",
+            var.sqrt(),
+            direct_var.sqrt()
+        );
+        println!(
+            "  diag: checked {nc}: mean z² {:.2}, error sum {ev_:.0} sd {:.0}; unchecked {nu}: mean z² {:.2}, error sum {eu2:.0} sd {:.0}",
+            zc / nc.max(1) as f64,
+            vc.sqrt(),
+            zu / nu.max(1) as f64,
+            vu.sqrt()
+        );
+    }
     let report = |label: &str, places: Vec<Vec<GridId>>| {
         let (mut cp, mut cu, mut cr, mut m) = (0, 0, 0, 0);
         let (mut est_p, mut true_p, mut est_u, mut true_u) = (0.0, 0u32, 0.0, 0u32);

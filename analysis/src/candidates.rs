@@ -272,8 +272,9 @@ pub struct BuildingEstimate {
     pub grid_id: GridId,
     /// Expected unregistered rental units (the posterior mean of the rate).
     pub expected_units: f64,
-    /// 90% interval of the count of unregistered units (5% and 95% points of the posterior
-    /// predictive negative binomial), lower end.
+    /// 90% interval of the count of unregistered units (the mid-p 5% and 95% points of the
+    /// posterior predictive negative binomial, so that 90% of buildings' counts fall inside on
+    /// average), lower end.
     pub units_low: f64,
     /// Its upper end.
     pub units_high: f64,
@@ -549,10 +550,8 @@ pub fn estimate(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> StatsResu
         let expected_persons =
             expected_units * norm.tenants_per_unit + f64::from(s.persons) * h * w.hidden_person_factor;
         reasons.sort_by(|a, b| b.0.total_cmp(&a.0));
-        // The count's interval: a Poisson count whose rate is Gamma(shape, ·) with this mean is
-        // negative binomial.
         // The count's 90% interval: a Poisson count whose rate is Gamma(shape, ·) with this mean
-        // is negative binomial (discrete, so it covers at least 90%).
+        // is negative binomial; its mid-p points (see `neg_binomial_interval90`).
         let (units_low, units_high) =
             if expected_units > 0.0 { neg_binomial_interval90(shape, shape / expected_units, 1.0) } else { (0.0, 0.0) };
         let sum = &mut grid_sum[b.grid_id as usize];

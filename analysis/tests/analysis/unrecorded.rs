@@ -54,10 +54,11 @@ fn case(seed: u64, scale: f64) -> Case {
     Case { seed, scale, atlas, estimate, hidden_persons, hidden_units, buildings }
 }
 
-/// Cities at three seeds (none the default) and three scales.
+/// Cities at three seeds (none the default) and the scales 0.5 and 1, made once per test binary
+/// (about 7 s each in a debug build).
 fn cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
-    CASES.get_or_init(|| vec![case(7, 0.25), case(2026, 0.5), case(424_242, 1.0)])
+    CASES.get_or_init(|| [7, 2026, 424_242].into_iter().flat_map(|seed| [case(seed, 0.5), case(seed, 1.0)]).collect())
 }
 
 /// The register's counts, the estimated actual rates and the true registration rate of `grids`.
@@ -72,16 +73,25 @@ fn place(c: &Case, counts: &[Counts], grids: &[GridId]) -> (Counts, ActualRates,
     (k, a, truth, hidden)
 }
 
+/// The district's estimate within ±10% of the truth in every city, its 90% interval honest: the
+/// errors in standard errors have a root mean square near 1, and the interval holds the true
+/// rate in at least five of the six cities. (A calibrated 90% interval holds it in all six with
+/// probability 0.53 only, in at least five with 0.89; asking for all six would ask for an
+/// interval wider than its level, or for seeds picked to pass. Over 26 cities,
+/// `bench/calibration.sh` measured a root mean square of 1.06.)
 #[test]
 fn the_district_interval_holds_the_true_rate_and_the_estimate_is_within_ten_percent() {
+    let (mut held, mut z2) = (0, 0.0);
     for c in cases() {
         let counts = grid_counts(&c.atlas);
         let all: Vec<GridId> = c.atlas.grids().iter().map(|g| g.grid.id).collect();
         let (k, a, truth, hidden) = place(c, &counts, &all);
         let (lo, hi) = (a.reg_rate_est_low.unwrap(), a.reg_rate_est_high.unwrap());
         let units: u32 = c.hidden_units.iter().sum();
+        let se = c.estimate.total(&all).persons_se;
+        let z = (a.persons_unrecorded_est - f64::from(hidden)) / se;
         println!(
-            "seed {} scale {}: register {:.3}, estimated {:.3} [{lo:.3}, {hi:.3}], true {truth:.3}; unrecorded persons {:.0} [{:.0}, {:.0}] vs {hidden}; units {:.0} [{:.0}, {:.0}] vs {units}",
+            "seed {} scale {}: register {:.3}, estimated {:.3} [{lo:.3}, {hi:.3}], true {truth:.3}; unrecorded persons {:.0} [{:.0}, {:.0}] vs {hidden} ({z:+.2} se); units {:.0} [{:.0}, {:.0}] vs {units}",
             c.seed,
             c.scale,
             a.reg_rate.unwrap(),
@@ -93,13 +103,21 @@ fn the_district_interval_holds_the_true_rate_and_the_estimate_is_within_ten_perc
             a.rental_units_unrecorded_low,
             a.rental_units_unrecorded_high,
         );
-        assert!(lo <= truth && truth <= hi, "seed {} scale {}: {truth} not in [{lo}, {hi}]", c.seed, c.scale);
+        held += usize::from(lo <= truth && truth <= hi);
+        z2 += z * z;
         let err = a.persons_unrecorded_est / f64::from(hidden) - 1.0;
         assert!(err.abs() <= 0.10, "seed {} scale {}: off by {:.1}%", c.seed, c.scale, err * 100.0);
         // The register's own rate is what it always was.
         assert_eq!(a.reg_rate, Some(f64::from(k.stats.persons_registered) / f64::from(k.stats.persons)));
         assert!(a.reg_rate_est.unwrap() < a.reg_rate.unwrap());
     }
+    let rms = (z2 / cases().len() as f64).sqrt();
+    println!(
+        "district intervals hold the true rate in {held} of {}; errors' root mean square {rms:.2} se",
+        cases().len()
+    );
+    assert!(held + 1 >= cases().len(), "{held} of {}", cases().len());
+    assert!((0.4..=1.6).contains(&rms), "{rms}");
 }
 
 #[test]
@@ -221,11 +239,11 @@ fn simulated_populations_are_recovered_at_several_sizes() {
     assert!(mean_z.abs() < 0.5, "{mean_z}");
 }
 
-/// The candidate model in the scale-1 city: its ranking as sharp as before (precision in the top
+/// The candidate model in a scale-1 city: its ranking as sharp as before (precision in the top
 /// 1,000 buildings), its expected units unbiased in sum over the top k, its intervals covering.
 #[test]
 fn the_candidate_model_is_calibrated_in_its_top_k() {
-    let c = cases().iter().find(|c| c.scale == 1.0).unwrap();
+    let c = cases().iter().find(|c| c.scale == 1.0 && c.seed == 424_242).unwrap();
     let mut ranked: Vec<&(BuildingEstimate, u32)> = c.buildings.iter().filter(|b| b.0.expected_units > 0.0).collect();
     ranked
         .sort_by(|a, b| b.0.expected_units.total_cmp(&a.0.expected_units).then(a.0.building_id.cmp(&b.0.building_id)));
@@ -242,7 +260,9 @@ fn the_candidate_model_is_calibrated_in_its_top_k() {
             cover * 100.0
         );
         assert!((expected / f64::from(hidden) - 1.0).abs() < 0.15, "top {k}: {expected} vs {hidden}");
-        // Discrete counts: a 90% interval of whole numbers covers at least 90%.
+        // Mid-p intervals of whole numbers: 90% on average for counts that can fall on either
+        // side; the model's predictive law is still wider than the truth here (95–97%, above the
+        // 88–92% aimed at).
         assert!((0.88..=0.98).contains(&cover), "top {k}: {cover}");
         if k == 1000 {
             // The map from posterior mean to expectation is monotone: the ranking is the one of before
