@@ -124,8 +124,8 @@ fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
     let counts = grid_counts(atlas);
     let c = &u.calibration;
     println!(
-        "  calibration: factor {:.3} ± {:.3}, strength {:.0}, {} grids sampled, {} households, {} missed",
-        c.factor, c.factor_se, c.strength, c.grids_sampled, c.households, c.missed
+        "  calibration: factor {:.3} ± {:.3}, strength {:.0}, model error τ² {:.3}, overdispersion φ {:.2}, {} grids sampled, {} households, {} missed",
+        c.factor, c.factor_se, c.strength, c.model_rel_var, c.overdispersion, c.grids_sampled, c.households, c.missed
     );
     let (mut eu, mut tu_, mut ec, mut tc) = (0.0, 0u32, 0.0, 0u32);
     for g in &u.grids {
@@ -145,6 +145,17 @@ fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
             let e = g.persons - f64::from(hp[g.grid_id as usize]);
             let z2 = e * e / g.persons_var.max(1e-9);
             if g.sample.checks == 0 {
+                if std::env::var("DIAG").as_deref() == Ok("3") {
+                    println!(
+                        "    unchecked grid {}: K {} est {:.1} sd {:.1} model {:.1} truth {}",
+                        g.grid_id,
+                        counts[g.grid_id as usize].stats.persons,
+                        g.persons,
+                        g.persons_var.sqrt(),
+                        g.persons_model,
+                        hp[g.grid_id as usize]
+                    );
+                }
                 zu += z2;
                 nu += 1;
                 vu += g.persons_var;
