@@ -78,7 +78,8 @@ impl RateEstimate {
     /// may be none has no rate at that end (0/0), so neither the interval nor a verdict exists.
     pub fn over_actual(num: u32, recorded: u32, h: f64, h_low: f64, h_high: f64, target: f64) -> Option<Self> {
         let (num, k) = (f64::from(num), f64::from(recorded));
-        if !(k + h_low.min(h) > 0.0) {
+        let smallest = k + h_low.min(h);
+        if smallest.is_nan() || smallest <= 0.0 {
             return None;
         }
         let rate = |h: f64| num / (k + h);
