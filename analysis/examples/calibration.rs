@@ -22,6 +22,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let seeds: Vec<u64> = list(&args, "--seeds", "20240601");
     let scales: Vec<f64> = list(&args, "--scales", "1");
+    let mut districts: Vec<(bool, f64)> = Vec::new();
     for &scale in &scales {
         for &seed in &seeds {
             let opts = DemoOptions { seed, scale, ..Default::default() };
@@ -105,14 +106,26 @@ fn main() {
                 }
             }
             if std::env::var("CANDIDATES_ONLY").is_err() {
-                unrecorded_report(&city, &atlas, &ev);
+                let (held, z) = unrecorded_report(&city, &atlas, &ev);
+                districts.push((held, z));
             }
         }
+    }
+    if !districts.is_empty() {
+        let n = districts.len() as f64;
+        let held = districts.iter().filter(|d| d.0).count();
+        let rms = (districts.iter().map(|d| d.1 * d.1).sum::<f64>() / n).sqrt();
+        println!(
+            "all {} cities: the district's 90% interval holds the true rate in {held}; errors' root mean square {rms:.2} standard errors",
+            districts.len()
+        );
     }
 }
 
 /// Coverage of the unrecorded estimate's 90% intervals per grid, street and district.
-fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
+/// Returns whether the district's 90% interval holds the true registration rate, and the
+/// district's error in unrecorded persons in standard errors.
+fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) -> (bool, f64) {
     let u = unrecorded::estimate(atlas, ev, &UnrecordedParams::default()).expect("unrecorded");
     let n = atlas.grids().len();
     let (mut hp, mut hu) = (vec![0u32; n], vec![0u32; n]);
@@ -257,5 +270,18 @@ fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
     report("grids", atlas.grids().iter().map(|g| vec![g.grid.id]).collect());
     report("communities", atlas.communities().iter().map(|c| c.grids.clone()).collect());
     report("streets", atlas.streets().iter().map(|s| s.grids.clone()).collect());
-    report("district", vec![atlas.grids().iter().map(|g| g.grid.id).collect()]);
+    let all: Vec<GridId> = atlas.grids().iter().map(|g| g.grid.id).collect();
+    report("district", vec![all.clone()]);
+    let t = u.total(&all);
+    let mut k = rentgrid_analysis::kpi::Counts::default();
+    for c in &counts {
+        k.stats.add(&c.stats);
+    }
+    let hidden: u32 = hp.iter().sum();
+    let a = ActualRates::new(&k, &t, &Targets::default());
+    let truth = f64::from(k.stats.persons_registered) / f64::from(k.stats.persons + hidden);
+    let held = a.reg_rate_est_low.is_some_and(|l| l <= truth) && a.reg_rate_est_high.is_some_and(|h| truth <= h);
+    let z = (t.persons - f64::from(hidden)) / t.persons_se;
+    println!("  district error {z:+.2} standard errors");
+    (held, z)
 }
