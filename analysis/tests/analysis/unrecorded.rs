@@ -77,8 +77,8 @@ fn place(c: &Case, counts: &[Counts], grids: &[GridId]) -> (Counts, ActualRates,
 /// errors in standard errors have a root mean square near 1, and the interval holds the true
 /// rate in at least five of the six cities. (A calibrated 90% interval holds it in all six with
 /// probability 0.53 only, in at least five with 0.89; asking for all six would ask for an
-/// interval wider than its level, or for seeds picked to pass. Over 26 cities,
-/// `bench/calibration.sh` measured a root mean square of 1.06.)
+/// interval wider than its level, or for seeds picked to pass. Over 26 cities, the calibration
+/// example measured a root mean square of 1.05 and 22 intervals of 26 holding the truth.)
 #[test]
 fn the_district_interval_holds_the_true_rate_and_the_estimate_is_within_ten_percent() {
     let (mut held, mut z2) = (0, 0.0);
