@@ -274,7 +274,8 @@ pub struct BuildingEstimate {
     pub expected_units: f64,
     /// 90% interval of the count of unregistered units (the mid-p 5% and 95% points of the
     /// posterior predictive negative binomial, so that 90% of buildings' counts fall inside on
-    /// average), lower end.
+    /// average), lower end. Whole numbers: a count expected below about 0.1 is 0 with probability
+    /// 0.9 or more, and its interval is [0, 0].
     pub units_low: f64,
     /// Its upper end.
     pub units_high: f64,
