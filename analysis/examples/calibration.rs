@@ -28,13 +28,7 @@ fn main() {
             let opts = DemoOptions { seed, scale, ..Default::default() };
             let city = generate(&opts, &mut |_, _| {}).expect("demo");
             let atlas = Atlas::build(AtlasInput::from_city(&city)).expect("atlas");
-            let ev = Evidence {
-                visits: &city.visits,
-                sweeps: &[],
-                spot_checks: &city.spot_checks,
-                tips: &city.tips,
-                as_of: opts.as_of,
-            };
+            let ev = Evidence::of_city(&city, opts.as_of);
             // CANDIDATE_WEIGHTS='{"meter_weight": 2.0}' overrides the defaults (a tuning aid).
             let mut w = serde_json::to_value(CandidateWeights::default()).expect("weights");
             if let Ok(o) = std::env::var("CANDIDATE_WEIGHTS") {

@@ -28,7 +28,7 @@
 
 use crate::error::{StatsError, StatsResult};
 use crate::stats::{Z90, neg_binomial_interval90};
-use rentgrid_geodata::{Atlas, BuildingId, BuildingKind, GridId, SpotCheck, Tip, Visit};
+use rentgrid_geodata::{Atlas, BuildingId, BuildingKind, City, GridId, SpotCheck, Tip, Visit};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -143,6 +143,14 @@ pub struct Evidence<'a> {
     pub tips: &'a [Tip],
     /// The day of the estimate: ages of visits and tips count from it; later records are ignored.
     pub as_of: Date,
+}
+
+impl<'a> Evidence<'a> {
+    /// The evidence a whole city's records hold (its routine visits, spot checks and tips; no
+    /// sweeps), as of `as_of`: what the demo's tests and benchmarks estimate from.
+    pub fn of_city(city: &'a City, as_of: Date) -> Self {
+        Self { visits: &city.visits, sweeps: &[], spot_checks: &city.spot_checks, tips: &city.tips, as_of }
+    }
 }
 
 /// Why a building or grid is a candidate, as a code with its numbers; [`Reason::text`] words it.
