@@ -41,13 +41,7 @@ fn sweep(c: &mut Criterion) {
     let opts = DemoOptions::default();
     let city = generate(&opts, &mut |_, _| {}).expect("demo city");
     let atlas = Atlas::build(AtlasInput::from_city(&city)).expect("atlas");
-    let ev = Evidence {
-        visits: &city.visits,
-        sweeps: &[],
-        spot_checks: &city.spot_checks,
-        tips: &city.tips,
-        as_of: opts.as_of,
-    };
+    let ev = Evidence::of_city(&city, opts.as_of);
     let w = CandidateWeights::default();
     let candidates = estimate(&atlas, &ev, &w).unwrap();
     let weakest = candidates.grids.iter().max_by(|a, b| a.expected_units.total_cmp(&b.expected_units)).unwrap().grid_id;

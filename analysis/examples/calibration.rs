@@ -22,18 +22,13 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let seeds: Vec<u64> = list(&args, "--seeds", "20240601");
     let scales: Vec<f64> = list(&args, "--scales", "1");
+    let mut districts: Vec<(bool, f64)> = Vec::new();
     for &scale in &scales {
         for &seed in &seeds {
             let opts = DemoOptions { seed, scale, ..Default::default() };
             let city = generate(&opts, &mut |_, _| {}).expect("demo");
             let atlas = Atlas::build(AtlasInput::from_city(&city)).expect("atlas");
-            let ev = Evidence {
-                visits: &city.visits,
-                sweeps: &[],
-                spot_checks: &city.spot_checks,
-                tips: &city.tips,
-                as_of: opts.as_of,
-            };
+            let ev = Evidence::of_city(&city, opts.as_of);
             // CANDIDATE_WEIGHTS='{"meter_weight": 2.0}' overrides the defaults (a tuning aid).
             let mut w = serde_json::to_value(CandidateWeights::default()).expect("weights");
             if let Ok(o) = std::env::var("CANDIDATE_WEIGHTS") {
@@ -105,14 +100,26 @@ fn main() {
                 }
             }
             if std::env::var("CANDIDATES_ONLY").is_err() {
-                unrecorded_report(&city, &atlas, &ev);
+                let (held, z) = unrecorded_report(&city, &atlas, &ev);
+                districts.push((held, z));
             }
         }
+    }
+    if !districts.is_empty() {
+        let n = districts.len() as f64;
+        let held = districts.iter().filter(|d| d.0).count();
+        let rms = (districts.iter().map(|d| d.1 * d.1).sum::<f64>() / n).sqrt();
+        println!(
+            "all {} cities: the district's 90% interval holds the true rate in {held}; errors' root mean square {rms:.2} standard errors",
+            districts.len()
+        );
     }
 }
 
 /// Coverage of the unrecorded estimate's 90% intervals per grid, street and district.
-fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
+/// Returns whether the district's 90% interval holds the true registration rate, and the
+/// district's error in unrecorded persons in standard errors.
+fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) -> (bool, f64) {
     let u = unrecorded::estimate(atlas, ev, &UnrecordedParams::default()).expect("unrecorded");
     let n = atlas.grids().len();
     let (mut hp, mut hu) = (vec![0u32; n], vec![0u32; n]);
@@ -124,8 +131,8 @@ fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
     let counts = grid_counts(atlas);
     let c = &u.calibration;
     println!(
-        "  calibration: factor {:.3} ± {:.3}, strength {:.0}, {} grids sampled, {} households, {} missed",
-        c.factor, c.factor_se, c.strength, c.grids_sampled, c.households, c.missed
+        "  calibration: factor {:.3} ± {:.3}, strength {:.0}, model error τ² {:.3}, overdispersion φ {:.2}, {} grids sampled, {} households, {} missed",
+        c.factor, c.factor_se, c.strength, c.model_rel_var, c.overdispersion, c.grids_sampled, c.households, c.missed
     );
     let (mut eu, mut tu_, mut ec, mut tc) = (0.0, 0u32, 0.0, 0u32);
     for g in &u.grids {
@@ -138,6 +145,71 @@ fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
         }
     }
     println!("  unchecked grids: persons {eu:.0} vs {tu_}; checked grids {ec:.0} vs {tc}");
+    if std::env::var("DIAG").is_ok() {
+        // Standardised errors per grid: checked and unchecked, and their sums.
+        let (mut zc, mut nc, mut vc, mut ev_, mut zu, mut nu, mut vu, mut eu2) = (0.0, 0, 0.0, 0.0, 0.0, 0, 0.0, 0.0);
+        for g in &u.grids {
+            let e = g.persons - f64::from(hp[g.grid_id as usize]);
+            let z2 = e * e / g.persons_var.max(1e-9);
+            if g.sample.checks == 0 {
+                if std::env::var("DIAG").as_deref() == Ok("3") {
+                    println!(
+                        "    unchecked grid {}: K {} est {:.1} sd {:.1} model {:.1} truth {}",
+                        g.grid_id,
+                        counts[g.grid_id as usize].stats.persons,
+                        g.persons,
+                        g.persons_var.sqrt(),
+                        g.persons_model,
+                        hp[g.grid_id as usize]
+                    );
+                }
+                zu += z2;
+                nu += 1;
+                vu += g.persons_var;
+                eu2 += e;
+            } else {
+                zc += z2;
+                nc += 1;
+                vc += g.persons_var;
+                ev_ += e;
+            }
+        }
+        // The checks against the truth: Σ (M − n p) over grids, standardised, with p the true share.
+        let (mut dev, mut var, mut direct_err, mut direct_var) = (0.0, 0.0, 0.0, 0.0);
+        let kk: Vec<f64> = counts.iter().map(|c| f64::from(c.stats.persons)).collect();
+        for g in u.grids.iter().filter(|g| g.sample.checks > 0) {
+            let i = g.grid_id as usize;
+            let (k, h) = (kk[i], f64::from(hp[i]));
+            let p = h / (k + h).max(1.0);
+            let n = f64::from(g.sample.households) * 2.0;
+            let m = f64::from(g.sample.missed);
+            dev += m - n * p;
+            if std::env::var("DIAG").as_deref() == Ok("2")
+                && ((m - n * p) / (n * p * (1.0 - p)).sqrt().max(0.5)).abs() > 3.0
+            {
+                println!(
+                    "    grid {i}: K {k} H {h} p {p:.3}; n {n} M {m} (expected {:.1}); checks {}",
+                    n * p,
+                    g.sample.checks
+                );
+            }
+            var += n * p * (1.0 - p);
+            direct_err += k * m / (n - m + 1.0) - h;
+            direct_var += k * k * p / (n * (1.0 - p).powi(3));
+        }
+        println!(
+            "  diag: checks vs truth: Σ(M − np) = {dev:.0}, sd {:.0}; Σ direct − truth = {direct_err:.0}, sd {:.0}",
+            var.sqrt(),
+            direct_var.sqrt()
+        );
+        println!(
+            "  diag: checked {nc}: mean z² {:.2}, error sum {ev_:.0} sd {:.0}; unchecked {nu}: mean z² {:.2}, error sum {eu2:.0} sd {:.0}",
+            zc / nc.max(1) as f64,
+            vc.sqrt(),
+            zu / nu.max(1) as f64,
+            vu.sqrt()
+        );
+    }
     let report = |label: &str, places: Vec<Vec<GridId>>| {
         let (mut cp, mut cu, mut cr, mut m) = (0, 0, 0, 0);
         let (mut est_p, mut true_p, mut est_u, mut true_u) = (0.0, 0u32, 0.0, 0u32);
@@ -192,5 +264,18 @@ fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) {
     report("grids", atlas.grids().iter().map(|g| vec![g.grid.id]).collect());
     report("communities", atlas.communities().iter().map(|c| c.grids.clone()).collect());
     report("streets", atlas.streets().iter().map(|s| s.grids.clone()).collect());
-    report("district", vec![atlas.grids().iter().map(|g| g.grid.id).collect()]);
+    let all: Vec<GridId> = atlas.grids().iter().map(|g| g.grid.id).collect();
+    report("district", vec![all.clone()]);
+    let t = u.total(&all);
+    let mut k = rentgrid_analysis::kpi::Counts::default();
+    for c in &counts {
+        k.stats.add(&c.stats);
+    }
+    let hidden: u32 = hp.iter().sum();
+    let a = ActualRates::new(&k, &t, &Targets::default());
+    let truth = f64::from(k.stats.persons_registered) / f64::from(k.stats.persons + hidden);
+    let held = a.reg_rate_est_low.is_some_and(|l| l <= truth) && a.reg_rate_est_high.is_some_and(|h| truth <= h);
+    let z = (t.persons - f64::from(hidden)) / t.persons_se;
+    println!("  district error {z:+.2} standard errors");
+    (held, z)
 }

@@ -73,13 +73,17 @@ pub struct RateEstimate {
 
 impl RateEstimate {
     /// `num / (recorded + H)` for `H` estimated `h` with 90% interval `[h_low, h_high]`, judged
-    /// against `target`; `None` when the denominator is zero.
+    /// against `target`. `None` (no estimate, no verdict) when the interval admits an empty
+    /// place, `recorded + h_low ≤ 0`: a place whose register holds nobody and whose unrecorded
+    /// may be none has no rate at that end (0/0), so neither the interval nor a verdict exists.
     pub fn over_actual(num: u32, recorded: u32, h: f64, h_low: f64, h_high: f64, target: f64) -> Option<Self> {
         let (num, k) = (f64::from(num), f64::from(recorded));
-        let rate = |h: f64| (k + h > 0.0).then(|| num / (k + h));
-        let est = rate(h)?;
-        let low = rate(h_high).unwrap_or(est);
-        let high = rate(h_low).unwrap_or(est);
+        let smallest = k + h_low.min(h);
+        if smallest.is_nan() || smallest <= 0.0 {
+            return None;
+        }
+        let rate = |h: f64| num / (k + h);
+        let (est, low, high) = (rate(h), rate(h_high.max(h)), rate(h_low.min(h)));
         Some(Self { est, low, high, verdict: Verdict::of(low, high, target) })
     }
 }
@@ -391,6 +395,19 @@ mod tests {
         assert_eq!(describe(RateKind::Registration, &r, Lang::Zh), "估计实际登记率 80%（78%–82%）");
         assert_eq!(describe(RateKind::Registration, &r, Lang::En), "estimated actual registration rate 80% (78%–82%)");
         assert_eq!(RateEstimate::over_actual(0, 0, 0.0, 0.0, 0.0, 0.9), None);
+    }
+
+    #[test]
+    fn an_empty_register_with_possibly_no_unrecorded_has_no_rate() {
+        // 0 recorded, 0.4 unrecorded expected with interval [0, 2]: at the lower end the place
+        // may hold nobody (0/0), so there is no rate and no verdict, not a "missed" 0%.
+        assert_eq!(RateEstimate::over_actual(0, 0, 0.4, 0.0, 2.0, 0.9), None);
+        // Surely somebody lives there and nobody is registered: 0% is a rate, and missed.
+        let r = RateEstimate::over_actual(0, 0, 10.0, 4.0, 17.0, 0.9).unwrap();
+        assert_eq!((r.est, r.low, r.high, r.verdict), (0.0, 0.0, 0.0, Verdict::Missed));
+        // 3 recorded, all registered, unrecorded [0, 1]: 75% (75%–100%), uncertain against 90%.
+        let r = RateEstimate::over_actual(3, 3, 0.5, 0.0, 1.0, 0.9).unwrap();
+        assert_eq!((r.low, r.high, r.verdict), (0.75, 1.0, Verdict::Uncertain));
     }
 
     #[test]

@@ -28,7 +28,7 @@
 
 use crate::error::{StatsError, StatsResult};
 use crate::stats::{Z90, neg_binomial_interval90};
-use rentgrid_geodata::{Atlas, BuildingId, BuildingKind, GridId, SpotCheck, Tip, Visit};
+use rentgrid_geodata::{Atlas, BuildingId, BuildingKind, City, GridId, SpotCheck, Tip, Visit};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -143,6 +143,14 @@ pub struct Evidence<'a> {
     pub tips: &'a [Tip],
     /// The day of the estimate: ages of visits and tips count from it; later records are ignored.
     pub as_of: Date,
+}
+
+impl<'a> Evidence<'a> {
+    /// The evidence a whole city's records hold (its routine visits, spot checks and tips; no
+    /// sweeps), as of `as_of`: what the demo's tests and benchmarks estimate from.
+    pub fn of_city(city: &'a City, as_of: Date) -> Self {
+        Self { visits: &city.visits, sweeps: &[], spot_checks: &city.spot_checks, tips: &city.tips, as_of }
+    }
 }
 
 /// Why a building or grid is a candidate, as a code with its numbers; [`Reason::text`] words it.
@@ -272,8 +280,10 @@ pub struct BuildingEstimate {
     pub grid_id: GridId,
     /// Expected unregistered rental units (the posterior mean of the rate).
     pub expected_units: f64,
-    /// 90% interval of the count of unregistered units (5% and 95% points of the posterior
-    /// predictive negative binomial), lower end.
+    /// 90% interval of the count of unregistered units (the mid-p 5% and 95% points of the
+    /// posterior predictive negative binomial, so that 90% of buildings' counts fall inside on
+    /// average), lower end. Whole numbers: a count expected below about 0.1 is 0 with probability
+    /// 0.9 or more, and its interval is [0, 0].
     pub units_low: f64,
     /// Its upper end.
     pub units_high: f64,
@@ -549,10 +559,8 @@ pub fn estimate(atlas: &Atlas, ev: &Evidence, w: &CandidateWeights) -> StatsResu
         let expected_persons =
             expected_units * norm.tenants_per_unit + f64::from(s.persons) * h * w.hidden_person_factor;
         reasons.sort_by(|a, b| b.0.total_cmp(&a.0));
-        // The count's interval: a Poisson count whose rate is Gamma(shape, ·) with this mean is
-        // negative binomial.
         // The count's 90% interval: a Poisson count whose rate is Gamma(shape, ·) with this mean
-        // is negative binomial (discrete, so it covers at least 90%).
+        // is negative binomial; its mid-p points (see `neg_binomial_interval90`).
         let (units_low, units_high) =
             if expected_units > 0.0 { neg_binomial_interval90(shape, shape / expected_units, 1.0) } else { (0.0, 0.0) };
         let sum = &mut grid_sum[b.grid_id as usize];

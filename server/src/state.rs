@@ -326,7 +326,8 @@ impl AppState {
         let estimate = tokio::task::spawn_blocking(move || {
             let evidence = evidence(&ev, as_of);
             let candidates = candidates::estimate(&snapshot, &evidence, &CandidateWeights::default())?;
-            let unrecorded = unrecorded::estimate(&snapshot, &evidence, &UnrecordedParams::default())?;
+            let params = UnrecordedParams { weights: CandidateWeights::default(), ..UnrecordedParams::default() };
+            let unrecorded = unrecorded::estimate_with(&snapshot, &evidence, &candidates, &params)?;
             Ok::<_, rentgrid_analysis::StatsError>(Estimate {
                 as_of,
                 candidates,

@@ -26,24 +26,30 @@ struct Case {
     buildings: Vec<(BuildingEstimate, u32)>,
 }
 
-fn case(seed: u64, scale: f64) -> Case {
-    let opts = DemoOptions { seed, scale, ..Default::default() };
-    let city: City = generate(&opts, &mut |_, _| {}).unwrap();
-    let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
-    let ev = Evidence {
-        visits: &city.visits,
-        sweeps: &[],
-        spot_checks: &city.spot_checks,
-        tips: &city.tips,
-        as_of: opts.as_of,
-    };
-    let estimate = estimate(&atlas, &ev, &UnrecordedParams::default()).unwrap();
-    let cands = candidates::estimate(&atlas, &ev, &CandidateWeights::default()).unwrap();
+/// The candidate model's estimate of every building beside its true hidden units.
+fn candidates_with_truth(city: &City, atlas: &Atlas, ev: &Evidence) -> Vec<(BuildingEstimate, u32)> {
+    let cands = candidates::estimate(atlas, ev, &CandidateWeights::default()).unwrap();
     let mut truth = vec![0u32; atlas.buildings().len()];
     for h in &city.hidden {
         truth[h.building_id as usize] = h.units;
     }
-    let buildings = cands.buildings.into_iter().map(|e| (e.clone(), truth[e.building_id as usize])).collect();
+    cands
+        .buildings
+        .into_iter()
+        .map(|e| {
+            let t = truth[e.building_id as usize];
+            (e, t)
+        })
+        .collect()
+}
+
+fn case(seed: u64, scale: f64) -> Case {
+    let opts = DemoOptions { seed, scale, ..Default::default() };
+    let city: City = generate(&opts, &mut |_, _| {}).unwrap();
+    let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
+    let ev = Evidence::of_city(&city, opts.as_of);
+    let estimate = estimate(&atlas, &ev, &UnrecordedParams::default()).unwrap();
+    let buildings = candidates_with_truth(&city, &atlas, &ev);
     let n = atlas.grids().len();
     let (mut hidden_persons, mut hidden_units) = (vec![0u32; n], vec![0u32; n]);
     for h in &city.hidden {
@@ -54,10 +60,11 @@ fn case(seed: u64, scale: f64) -> Case {
     Case { seed, scale, atlas, estimate, hidden_persons, hidden_units, buildings }
 }
 
-/// Cities at three seeds (none the default) and three scales.
+/// Cities at three seeds (none the default) and the scales 0.5 and 1, made once per test binary
+/// (about 7 s each in a debug build).
 fn cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
-    CASES.get_or_init(|| vec![case(7, 0.25), case(2026, 0.5), case(424_242, 1.0)])
+    CASES.get_or_init(|| [7, 2026, 424_242].into_iter().flat_map(|seed| [case(seed, 0.5), case(seed, 1.0)]).collect())
 }
 
 /// The register's counts, the estimated actual rates and the true registration rate of `grids`.
@@ -72,16 +79,25 @@ fn place(c: &Case, counts: &[Counts], grids: &[GridId]) -> (Counts, ActualRates,
     (k, a, truth, hidden)
 }
 
+/// The district's estimate within ±10% of the truth in every city, its 90% interval honest: the
+/// errors in standard errors have a root mean square near 1, and the interval holds the true
+/// rate in at least five of the six cities. (A calibrated 90% interval holds it in all six with
+/// probability 0.53 only, in at least five with 0.89; asking for all six would ask for an
+/// interval wider than its level, or for seeds picked to pass. Over 26 cities, the calibration
+/// example measured a root mean square of 1.05 and 22 intervals of 26 holding the truth.)
 #[test]
 fn the_district_interval_holds_the_true_rate_and_the_estimate_is_within_ten_percent() {
+    let (mut held, mut z2) = (0, 0.0);
     for c in cases() {
         let counts = grid_counts(&c.atlas);
         let all: Vec<GridId> = c.atlas.grids().iter().map(|g| g.grid.id).collect();
         let (k, a, truth, hidden) = place(c, &counts, &all);
         let (lo, hi) = (a.reg_rate_est_low.unwrap(), a.reg_rate_est_high.unwrap());
         let units: u32 = c.hidden_units.iter().sum();
+        let se = c.estimate.total(&all).persons_se;
+        let z = (a.persons_unrecorded_est - f64::from(hidden)) / se;
         println!(
-            "seed {} scale {}: register {:.3}, estimated {:.3} [{lo:.3}, {hi:.3}], true {truth:.3}; unrecorded persons {:.0} [{:.0}, {:.0}] vs {hidden}; units {:.0} [{:.0}, {:.0}] vs {units}",
+            "seed {} scale {}: register {:.3}, estimated {:.3} [{lo:.3}, {hi:.3}], true {truth:.3}; unrecorded persons {:.0} [{:.0}, {:.0}] vs {hidden} ({z:+.2} se); units {:.0} [{:.0}, {:.0}] vs {units}",
             c.seed,
             c.scale,
             a.reg_rate.unwrap(),
@@ -93,13 +109,21 @@ fn the_district_interval_holds_the_true_rate_and_the_estimate_is_within_ten_perc
             a.rental_units_unrecorded_low,
             a.rental_units_unrecorded_high,
         );
-        assert!(lo <= truth && truth <= hi, "seed {} scale {}: {truth} not in [{lo}, {hi}]", c.seed, c.scale);
+        held += usize::from(lo <= truth && truth <= hi);
+        z2 += z * z;
         let err = a.persons_unrecorded_est / f64::from(hidden) - 1.0;
         assert!(err.abs() <= 0.10, "seed {} scale {}: off by {:.1}%", c.seed, c.scale, err * 100.0);
         // The register's own rate is what it always was.
         assert_eq!(a.reg_rate, Some(f64::from(k.stats.persons_registered) / f64::from(k.stats.persons)));
         assert!(a.reg_rate_est.unwrap() < a.reg_rate.unwrap());
     }
+    let rms = (z2 / cases().len() as f64).sqrt();
+    println!(
+        "district intervals hold the true rate in {held} of {}; errors' root mean square {rms:.2} se",
+        cases().len()
+    );
+    assert!(held + 1 >= cases().len(), "{held} of {}", cases().len());
+    assert!((0.4..=1.6).contains(&rms), "{rms}");
 }
 
 #[test]
@@ -221,33 +245,54 @@ fn simulated_populations_are_recovered_at_several_sizes() {
     assert!(mean_z.abs() < 0.5, "{mean_z}");
 }
 
-/// The candidate model in the scale-1 city: its ranking as sharp as before (precision in the top
+/// The candidate model's top `k` buildings by expected units: precision (share with hidden
+/// units), expected and hidden units, and the share of them whose 90% interval holds the truth.
+fn top_k(buildings: &[(BuildingEstimate, u32)], k: usize) -> (f64, f64, u32, f64) {
+    let mut ranked: Vec<&(BuildingEstimate, u32)> = buildings.iter().filter(|b| b.0.expected_units > 0.0).collect();
+    ranked
+        .sort_by(|a, b| b.0.expected_units.total_cmp(&a.0.expected_units).then(a.0.building_id.cmp(&b.0.building_id)));
+    let top = &ranked[..k];
+    let precision = top.iter().filter(|b| b.1 > 0).count() as f64 / k as f64;
+    let expected: f64 = top.iter().map(|b| b.0.expected_units).sum();
+    let hidden: u32 = top.iter().map(|b| b.1).sum();
+    let covered = top.iter().filter(|b| b.0.units_low <= f64::from(b.1) && f64::from(b.1) <= b.0.units_high).count();
+    (precision, expected, hidden, covered as f64 / k as f64)
+}
+
+/// The candidate model in a scale-1 city: its ranking as sharp as before (precision in the top
 /// 1,000 buildings), its expected units unbiased in sum over the top k, its intervals covering.
 #[test]
 fn the_candidate_model_is_calibrated_in_its_top_k() {
-    let c = cases().iter().find(|c| c.scale == 1.0).unwrap();
-    let mut ranked: Vec<&(BuildingEstimate, u32)> = c.buildings.iter().filter(|b| b.0.expected_units > 0.0).collect();
-    ranked
-        .sort_by(|a, b| b.0.expected_units.total_cmp(&a.0.expected_units).then(a.0.building_id.cmp(&b.0.building_id)));
+    let c = cases().iter().find(|c| c.scale == 1.0 && c.seed == 424_242).unwrap();
     for k in [1000, 2000] {
-        let top = &ranked[..k];
-        let precision = top.iter().filter(|b| b.1 > 0).count() as f64 / k as f64;
-        let expected: f64 = top.iter().map(|b| b.0.expected_units).sum();
-        let hidden: u32 = top.iter().map(|b| b.1).sum();
-        let covered =
-            top.iter().filter(|b| b.0.units_low <= f64::from(b.1) && f64::from(b.1) <= b.0.units_high).count();
-        let cover = covered as f64 / k as f64;
+        let (precision, expected, hidden, cover) = top_k(&c.buildings, k);
         println!(
             "top {k}: precision {precision:.3}; expected units {expected:.0} vs hidden {hidden}; 90% intervals cover {:.1}%",
             cover * 100.0
         );
         assert!((expected / f64::from(hidden) - 1.0).abs() < 0.15, "top {k}: {expected} vs {hidden}");
-        // Discrete counts: a 90% interval of whole numbers covers at least 90%.
+        // Mid-p intervals of whole numbers: 90% on average for counts that can fall on either
+        // side; the model's predictive law is still wider than the truth here (95–97%, above the
+        // 88–92% aimed at).
         assert!((0.88..=0.98).contains(&cover), "top {k}: {cover}");
         if k == 1000 {
-            // The map from posterior mean to expectation is monotone: the ranking is the one of before
-            // (0.955 on the default seed, 0.931 on this one).
+            // The map from posterior mean to expectation is monotone: the ranking is the one of
+            // before (0.931 on this seed; the default city's is tested below).
             assert!(precision >= 0.92, "{precision}");
         }
     }
+}
+
+/// The default demo city at scale 1, the issue's reference: precision in the top 1,000 at least
+/// 0.95 (0.955 when the issue was written).
+#[test]
+fn the_default_city_ranks_as_sharply_as_before() {
+    let opts = DemoOptions::default();
+    let city: City = generate(&opts, &mut |_, _| {}).unwrap();
+    let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
+    let ev = Evidence::of_city(&city, opts.as_of);
+    let buildings = candidates_with_truth(&city, &atlas, &ev);
+    let (precision, expected, hidden, cover) = top_k(&buildings, 1000);
+    println!("default city, top 1000: precision {precision:.3}; expected {expected:.0} vs {hidden}; cover {cover:.3}");
+    assert!(precision >= 0.95, "{precision}");
 }
