@@ -36,8 +36,20 @@ impl Answer {
 
 /// Sends one request; `headers` are sent as given.
 pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    try_request(addr, method, path, headers, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// Sends one request; an error when the server cannot be reached or ends the connection without
+/// an answer.
+pub fn try_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Answer, String> {
+    let mut s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(60))).map_err(|e| e.to_string())?;
     let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n");
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));
@@ -46,15 +58,14 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], b
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
-    s.write_all(head.as_bytes()).expect("write");
-    s.write_all(body).expect("write");
+    s.write_all(head.as_bytes()).and_then(|()| s.write_all(body)).map_err(|e| format!("write: {e}"))?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    s.read_to_end(&mut raw).map_err(|e| format!("read: {e}"))?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no response head")?;
     let head = String::from_utf8_lossy(&raw[..split]).into_owned();
     let body = raw.split_off(split + 4);
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status");
-    Answer { status, head, body }
+    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or("no status")?;
+    Ok(Answer { status, head, body })
 }
 
 /// A GET with `Authorization: Bearer token` and `Accept: accept`.
