@@ -403,6 +403,18 @@ describe('the web map', () => {
     const drawn = await leaders.evaluate(() => window.__rentgrid.map.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length);
     assert.ok(drawn > 0, 'no hot-spot grid is drawn');
 
+    // Choosing another metric keeps it chosen and redraws the hot spots of that metric.
+    const other = await leaders.evaluate(() => {
+      const select = document.querySelector('.rg-metric');
+      return [...select.options].map((o) => o.value).find((v) => v !== select.value);
+    });
+    const redrawn = leaders.waitForResponse((r) => r.url().includes('/api/hotspots') && r.url().includes(`metric=${other}`));
+    await leaders.selectOption('.rg-metric', other);
+    assert.equal((await redrawn).status(), 200);
+    await leaders.waitForFunction((m) => document.querySelector('.rg-leaders')?.dataset.shownMetric === m, other, { timeout: 20_000 });
+    assert.equal(await leaders.locator('.rg-metric').inputValue(), other, 'the metric selector snapped back');
+    assert.ok((await leaders.locator('.rg-report-link').getAttribute('href')).includes(`metric=${other}`));
+
     // The ranking follows the slider: it lists every street as at the end of the first month.
     await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months[0], { timeout: 20_000 });
     const streets = (await (await api(`/api/stats?level=street&month=${months[0]}`)).json()).rows;

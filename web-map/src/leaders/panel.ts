@@ -74,6 +74,9 @@ export async function createLeadersPanel(
   );
 
   const month = () => (index >= 0 ? months[index] : undefined);
+  // The metric the user chose: read from the selector when it changes, before the options are
+  // rebuilt (the layer's own metric changes only once its answer has come).
+  let chosen: HotspotMetric = hotspots.metric();
   const render = () => {
     heading.textContent = t('title');
     labels.month.textContent = t('month');
@@ -81,9 +84,9 @@ export async function createLeadersPanel(
     labels.ranking.textContent = t('ranking');
     monthLabel.textContent = month() ? t('monthValue', { month: month()! }) : '—';
     select.replaceChildren(
-      ...METRICS.map((m) => h('option', { value: m, selected: m === hotspots.metric() }, tHot(m))),
+      ...METRICS.map((m) => h('option', { value: m, selected: m === chosen }, tHot(m))),
     );
-    const q = new URLSearchParams({ metric: hotspots.metric() });
+    const q = new URLSearchParams({ metric: chosen });
     if (month()) q.set('month', month()!);
     report.href = `report.html?${q}`;
     report.textContent = t('report');
@@ -91,9 +94,13 @@ export async function createLeadersPanel(
   const update = () => {
     render();
     element.dataset.month = month() ?? '';
+    element.dataset.metric = chosen;
     hotspots
-      .show(select.value as HotspotMetric, month())
-      .then(() => (element.dataset.shown = month() ?? ''))
+      .show(chosen, month())
+      .then(() => {
+        element.dataset.shown = month() ?? '';
+        element.dataset.shownMetric = chosen;
+      })
       .catch(onError);
   };
   // The ranking follows the slider; a slower answer for an earlier month never replaces a later one.
@@ -112,7 +119,10 @@ export async function createLeadersPanel(
     update();
     void renderTable();
   });
-  select.addEventListener('change', update);
+  select.addEventListener('change', () => {
+    chosen = select.value as HotspotMetric;
+    update();
+  });
   const stop = onLangChange(() => {
     render();
     void renderTable();
