@@ -283,6 +283,16 @@ describe('the web map', () => {
     );
     assert.equal((await estimate.locator('.rg-verdict').innerText()).trim(), VERDICT_TEXT[row.reg_rate_verdict][1]);
     await page.click('.rg-lang');
+    // Escape closes it, and the grid is no longer shown as selected.
+    const selected = () =>
+      page.evaluate(
+        (id) => window.__rentgrid.map.getFeatureState({ source: 'grids', sourceLayer: 'grids', id })?.selected ?? false,
+        target.id,
+      );
+    assert.equal(await selected(), true, 'the clicked grid is not shown as selected');
+    await page.keyboard.press('Escape');
+    await popup.waitFor({ state: 'detached', timeout: 5_000 });
+    assert.equal(await selected(), false, 'the grid stays selected after Escape');
   });
 
   it('draws every layer from our vector tiles', async () => {

@@ -113,8 +113,14 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
   const onEnter = () => (map.getCanvas().style.cursor = 'pointer');
   const onLeave = () => (map.getCanvas().style.cursor = '');
 
+  // Escape closes the popup, wherever the focus is.
+  const onKey = (event: KeyboardEvent) => {
+    if (event.key === 'Escape' && popup.isOpen()) popup.remove();
+  };
+
   popup.on('close', clearSelection);
   map.on('click', onClick);
+  document.addEventListener('keydown', onKey);
   if (clickable.length) {
     map.on('mouseenter', clickable, onEnter);
     map.on('mouseleave', clickable, onLeave);
@@ -128,6 +134,7 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
     destroy() {
       unbindHover();
       map.off('click', onClick);
+      document.removeEventListener('keydown', onKey);
       if (clickable.length) {
         map.off('mouseenter', clickable, onEnter);
         map.off('mouseleave', clickable, onLeave);
