@@ -327,6 +327,31 @@ describe('the web map', () => {
     const ring = geometry.type === 'Polygon' ? geometry.coordinates[0] : geometry.coordinates[0][0];
     const centre = [0, 1].map((axis) => ring.reduce((sum, p) => sum + p[axis], 0) / ring.length);
 
+    // Below the footprints' zoom, buildings are clusters: a click on one zooms in two levels.
+    await page.evaluate((center) => window.__rentgrid.map.jumpTo({ center, zoom: 12 }), centre);
+    const cluster = await page.waitForFunction(
+      () => {
+        const map = window.__rentgrid.map;
+        const canvas = map.getCanvas();
+        const rect = canvas.getBoundingClientRect();
+        for (const f of map.queryRenderedFeatures({ layers: ['buildings-points'] })) {
+          if (!(f.properties.point_count > 0)) continue;
+          const p = map.project(f.geometry.coordinates);
+          const [x, y] = [rect.left + p.x, rect.top + p.y];
+          if (document.elementFromPoint(x, y) === canvas) return { x, y };
+        }
+        return null;
+      },
+      null,
+      { timeout: 20_000 },
+    );
+    const { x, y } = await cluster.jsonValue();
+    await page.mouse.click(x, y);
+    await page.waitForFunction(() => window.__rentgrid.map.getZoom() > 13.9 && !window.__rentgrid.map.isMoving(), null, {
+      timeout: 10_000,
+    });
+    await page.keyboard.press('Escape');
+
     const tileResponse = page.waitForResponse((r) => /^\/tiles\/buildings\/16\/\d+\/\d+\.mvt$/.test(new URL(r.url()).pathname));
     await page.evaluate((center) => window.__rentgrid.map.jumpTo({ center, zoom: 16 }), centre);
     const response = await tileResponse;

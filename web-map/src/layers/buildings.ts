@@ -1,10 +1,11 @@
 /**
  * Buildings (楼栋) from our vector tiles (`/tiles/buildings.json`): footprints from zoom 14,
  * below it points grouped into clusters (circles sized by `point_count`; the count is in the
- * popup, as no glyphs are served). Clicking shows the building's or the cluster's counts.
+ * popup, as no glyphs are served). Clicking shows the building's or the cluster's counts; a cluster
+ * also zooms in towards the footprints.
  */
 import type { ExpressionSpecification } from '@maplibre/maplibre-gl-style-spec';
-import type { MapGeoJSONFeature } from 'maplibre-gl';
+import type { MapGeoJSONFeature, MapLayerMouseEvent } from 'maplibre-gl';
 import { BUILDING_KINDS, tileJsonUrl, type BuildingKind } from '../api';
 import { formatCount } from '../format';
 import { defineStrings } from '../i18n';
@@ -22,7 +23,7 @@ const t = defineStrings(
     factory: '厂房',
     dormitory: '集体宿舍',
     shop: '沿街商铺',
-    cluster: '建筑聚合（点击查看栋数）',
+    cluster: '建筑聚合（点击放大）',
     clustered: '放大到 {zoom} 级后显示轮廓',
     clusterTitle: '{n} 栋建筑',
     floors: '{n} 层',
@@ -37,7 +38,7 @@ const t = defineStrings(
     factory: 'Factory',
     dormitory: 'Dormitory',
     shop: 'Street shop',
-    cluster: 'Buildings grouped (click for the count)',
+    cluster: 'Buildings grouped (click to zoom in)',
     clustered: 'Zoom in to level {zoom} for footprints',
     clusterTitle: '{n} buildings',
     floors: '{n} floors',
@@ -177,7 +178,16 @@ export function createBuildingsLayer(): MapLayer {
         if (before !== zoom >= FOOTPRINTS_FROM) ctx.refreshLegend();
       };
       map.on('zoomend', onZoom);
-      return Promise.resolve(() => map.off('zoomend', onZoom));
+      // A cluster zooms in where it was clicked, towards the footprints (its count is in the popup).
+      const onCluster = (event: MapLayerMouseEvent) => {
+        const cluster = event.features?.find((f) => num(f, 'point_count') > 0);
+        if (cluster) map.easeTo({ center: event.lngLat, zoom: Math.min(map.getZoom() + 2, FOOTPRINTS_FROM) });
+      };
+      map.on('click', POINTS, onCluster);
+      return Promise.resolve(() => {
+        map.off('zoomend', onZoom);
+        map.off('click', POINTS, onCluster);
+      });
     },
     refresh(ctx) {
       ctx.map.refreshTiles(SOURCE);
