@@ -449,6 +449,31 @@ describe('the web map', () => {
     await leaders.waitForFunction((m) => document.querySelector('.rg-leaders')?.dataset.shownMetric === m, other, { timeout: 20_000 });
     assert.equal(await leaders.locator('.rg-metric').inputValue(), other, 'the metric selector snapped back');
     assert.ok((await leaders.locator('.rg-report-link').getAttribute('href')).includes(`metric=${other}`));
+    // A hot spot's popup says what it is in plain words; the statistics wait behind a toggle.
+    const spot = await leaders.evaluate(() => {
+      const map = window.__rentgrid.map;
+      const canvas = map.getCanvas();
+      const rect = canvas.getBoundingClientRect();
+      for (const f of map.queryRenderedFeatures({ layers: ['hotspots-fill'] })) {
+        if (typeof f.properties.z !== 'number') continue;
+        for (const [dx, dy] of [[0.5, 0.5], [0.3, 0.3], [0.7, 0.7]]) {
+          const [x, y] = [rect.left + rect.width * dx, rect.top + rect.height * dy];
+          const here = map.queryRenderedFeatures([x - rect.left, y - rect.top], { layers: ['hotspots-fill'] })[0];
+          if (here && typeof here.properties.z === 'number' && document.elementFromPoint(x, y) === canvas) return { x, y };
+        }
+      }
+      return null;
+    });
+    assert.ok(spot, 'no analysed grid under the sampled points');
+    await leaders.mouse.click(spot.x, spot.y);
+    const card = leaders.locator('.rg-hotspot-card');
+    await card.waitFor({ state: 'visible', timeout: 10_000 });
+    const plain = await card.innerText();
+    assert.match(plain, /(热|冷)点 \d+% 置信度|不显著/, plain);
+    assert.ok(!/z = /.test(plain), `the statistics are shown unasked: ${plain}`);
+    await card.locator('.rg-stats summary').click();
+    assert.match(await card.innerText(), /z = -?\d+\.\d\d, p (<|=) 0\.\d{3}/);
+    await leaders.keyboard.press('Escape');
 
     // The ranking follows the slider: it lists every street as at the end of the first month.
     await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months[0], { timeout: 20_000 });

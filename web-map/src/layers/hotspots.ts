@@ -28,6 +28,7 @@ export const tHot = defineStrings(
     value: '数值',
     significant: 'FDR 校正后显著',
     notSignificant: 'FDR 校正后不显著',
+    details: '统计细节',
     unregistered_per_km2: '未登记流动人口密度',
     reg_rate: '流动人口登记率',
     rental_rate: '出租房屋登记率',
@@ -48,12 +49,18 @@ export const tHot = defineStrings(
     value: 'Value',
     significant: 'Significant after FDR',
     notSignificant: 'Not significant after FDR',
+    details: 'Statistics',
     unregistered_per_km2: 'Unregistered migrants per km²',
     reg_rate: 'Migrant registration rate',
     rental_rate: 'Rental registration rate',
     persons_per_km2: 'Migrants per km²',
   },
 );
+
+/** A p-value as it is read: `p < 0.001` rather than `p = 0.000`. */
+function formatP(p: number): string {
+  return p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`;
+}
 
 /** ArcGIS's Hot Spot Analysis colours, by Gi* bin. */
 export const BIN_COLORS: [number, string, 'hot3' | 'hot2' | 'hot1' | 'none' | 'cold1' | 'cold2' | 'cold3'][] = [
@@ -179,8 +186,18 @@ export function createHotspotsLayer(initial: HotspotMetric = 'unregistered_per_k
           h('h3', null, String(p.name ?? '')),
           h('p', null, key ? tHot(key) : tHot('excluded')),
           h('p', null, `${tHot(metric)}: ${shown}`),
-          typeof p.z === 'number' ? h('p', null, `z = ${p.z.toFixed(2)}, p = ${Number(p.p).toFixed(3)}`) : null,
-          typeof p.fdr_significant === 'boolean' ? h('p', null, p.fdr_significant ? tHot('significant') : tHot('notSignificant')) : null,
+          // The statistics behind the plain words, for those who ask.
+          typeof p.z === 'number'
+            ? h(
+                'details',
+                { class: 'rg-stats' },
+                h('summary', null, tHot('details')),
+                h('p', null, `z = ${p.z.toFixed(2)}, ${formatP(Number(p.p))}`),
+                typeof p.fdr_significant === 'boolean'
+                  ? h('p', null, p.fdr_significant ? tHot('significant') : tHot('notSignificant'))
+                  : null,
+              )
+            : null,
         );
       },
     },
