@@ -422,6 +422,8 @@ describe('the web map', () => {
     assert.ok(months.length >= 12, `months: ${months}`);
     const panel = leaders.locator('.rg-leaders');
     assert.equal(await panel.getAttribute('data-month'), months.at(-1));
+    // The latest month is the current one, unfinished: it is today's register, said so.
+    assert.equal(await leaders.locator('.rg-month').innerText(), `${months.at(-1)} 月至今（今日）`);
     // The latest month is today's register: its ranking shows each rate two ways, the estimated
     // actual one with its 90% interval and verdict.
     await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months.at(-1), { timeout: 20_000 });
@@ -435,6 +437,9 @@ describe('the web map', () => {
     assert.equal((await answered).status(), 200);
     await leaders.waitForFunction((m) => document.querySelector('.rg-leaders')?.dataset.shown === m, months[0], { timeout: 20_000 });
     assert.ok((await leaders.locator('.rg-month').innerText()).includes(months[0]));
+    // A past month is named by its end, in the slider and the ranking's heading alike.
+    assert.equal(await leaders.locator('.rg-month').innerText(), `${months[0]} 月末`);
+    assert.equal(await leaders.locator('.rg-leaders h3').first().innerText(), `目标考核排名（${months[0]} 月末）`);
     const drawn = await leaders.evaluate(() => window.__rentgrid.map.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length);
     assert.ok(drawn > 0, 'no hot-spot grid is drawn');
 

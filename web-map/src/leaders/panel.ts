@@ -16,16 +16,18 @@ const t = defineStrings(
     title: '领导视图',
     month: '月份',
     monthValue: '{month} 月末',
+    monthToDate: '{month} 月至今（今日）',
     metric: '冷热点指标',
-    ranking: '目标考核排名（当前）',
+    ranking: '目标考核排名（{when}）',
     report: '打印月报',
   },
   {
     title: 'Leaders',
     month: 'Month',
     monthValue: 'end of {month}',
+    monthToDate: '{month} to date (today)',
     metric: 'Hot-spot metric',
-    ranking: 'Ranking against the targets (now)',
+    ranking: 'Ranking against the targets ({when})',
     report: 'Print the monthly report',
   },
 );
@@ -81,8 +83,14 @@ export async function createLeadersPanel(
     heading.textContent = t('title');
     labels.month.textContent = t('month');
     labels.metric.textContent = t('metric');
-    labels.ranking.textContent = t('ranking');
-    monthLabel.textContent = month() ? t('monthValue', { month: month()! }) : '—';
+    // The history's last month is the current one, unfinished: today's register, not a month's end.
+    const when = !month()
+      ? '—'
+      : index === months.length - 1
+        ? t('monthToDate', { month: month()! })
+        : t('monthValue', { month: month()! });
+    labels.ranking.textContent = t('ranking', { when });
+    monthLabel.textContent = when;
     select.replaceChildren(
       ...METRICS.map((m) => h('option', { value: m, selected: m === chosen }, tHot(m))),
     );
