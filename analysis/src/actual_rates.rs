@@ -282,6 +282,12 @@ impl PlaceRates {
     pub fn of(counts: &Counts, grids: &[GridId], u: Option<&Unrecorded>, targets: &Targets) -> Self {
         u.map_or_else(Self::default, |u| (&ActualRates::new(counts, &holding_the_mean(u.total(grids)), targets)).into())
     }
+
+    /// The rates of an area made of `grids` (a caseworker's contracted area), from the grids'
+    /// counts summed and their unrecorded estimates combined as for a street.
+    pub fn of_area(grid_counts: &[Counts], grids: &[GridId], u: Option<&Unrecorded>, targets: &Targets) -> Self {
+        Self::of(&kpi::sum_of(grid_counts, grids), grids, u, targets)
+    }
 }
 
 /// `t` with each 90% interval widened, if need be, to hold its estimate.

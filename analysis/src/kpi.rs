@@ -5,7 +5,7 @@
 //! rate (`None`), never 0%. Roll-ups add counts, then divide, so a street's rate is exactly what
 //! its grids' counts give.
 
-use rentgrid_geodata::{Atlas, BuildingStats};
+use rentgrid_geodata::{Atlas, BuildingStats, GridId};
 use serde::{Deserialize, Serialize};
 
 /// Targets for each KPI, as fractions.
@@ -243,6 +243,17 @@ pub fn grid_row(atlas: &Atlas, grid_counts: &[Counts], id: u32, targets: &Target
     })
 }
 
+/// The counts of `grids` summed (a grid outside `grid_counts` counts nothing).
+pub fn sum_of(grid_counts: &[Counts], grids: &[GridId]) -> Counts {
+    let mut sum = Counts::default();
+    for &g in grids {
+        if let Some(gc) = grid_counts.get(g as usize) {
+            sum.add(gc);
+        }
+    }
+    sum
+}
+
 /// KPIs of every place at `level`, in the Atlas's order (grids by id, others by code order of
 /// the reference data), computed from `grid_counts`.
 pub fn rollup(atlas: &Atlas, grid_counts: &[Counts], level: Level, targets: &Targets) -> Vec<Row> {
@@ -252,12 +263,7 @@ pub fn rollup(atlas: &Atlas, grid_counts: &[Counts], level: Level, targets: &Tar
             .communities()
             .iter()
             .map(|c| {
-                let mut sum = Counts::default();
-                for &g in &c.grids {
-                    if let Some(gc) = grid_counts.get(g as usize) {
-                        sum.add(gc);
-                    }
-                }
+                let sum = sum_of(grid_counts, &c.grids);
                 Row {
                     code: c.community.code.clone(),
                     name: c.community.name.clone(),
@@ -271,12 +277,7 @@ pub fn rollup(atlas: &Atlas, grid_counts: &[Counts], level: Level, targets: &Tar
             .streets()
             .iter()
             .map(|s| {
-                let mut sum = Counts::default();
-                for &g in &s.grids {
-                    if let Some(gc) = grid_counts.get(g as usize) {
-                        sum.add(gc);
-                    }
-                }
+                let sum = sum_of(grid_counts, &s.grids);
                 Row {
                     code: s.street.code.clone(),
                     name: s.street.name.clone(),

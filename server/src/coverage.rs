@@ -10,11 +10,14 @@ use crate::geojson::{Feature, FeatureCollection, FeatureCollectionType, geometry
 use crate::scope::Scope;
 use crate::store::contracts::{MonthActivity, NewProposal, StoredProposal, basis_of};
 use geo::MultiPolygon;
+use rentgrid_analysis::actual_rates::PlaceRates;
 use rentgrid_analysis::assessment::{self, Assessment, AssessmentInput, ScoreFormula, SpotRate};
 use rentgrid_analysis::coverage::{self, SharedGrid, dissolve};
 use rentgrid_analysis::disclosure;
+use rentgrid_analysis::kpi::{Counts, Targets};
 use rentgrid_analysis::staffing::{self, PlaceLevel, StaffingError, StaffingRow, StaffingRule};
 use rentgrid_analysis::territory::{self, Mode, PlanQuality, ProposedArea, TerritoryOptions};
+use rentgrid_analysis::unrecorded::Unrecorded;
 use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId, Month};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -560,6 +563,23 @@ pub struct AssessmentRow {
     pub street_name: String,
     /// Load of the contracted area under the rule (1.0 = exactly the ratio).
     pub load: f64,
+    /// The contracted area judged on its estimated actual rates (over the recorded and the
+    /// estimated unrecorded), with their 90% intervals and verdicts: for the current month only
+    /// (the estimate is of today's register), null for a past one.
+    #[serde(flatten)]
+    pub area: PlaceRates,
+}
+
+/// What the assessment of the current month judges each area on: the grids' counts today, their
+/// unrecorded estimate, the targets.
+#[derive(Debug, Clone, Copy)]
+pub struct AreaEstimate<'a> {
+    /// Today's counts per grid.
+    pub grid_counts: &'a [Counts],
+    /// The unrecorded persons and units per grid.
+    pub unrecorded: &'a Unrecorded,
+    /// The KPI targets.
+    pub targets: &'a Targets,
 }
 
 /// The month's assessment of every caseworker `scope` may see, by street then rank.
@@ -570,6 +590,7 @@ pub fn assessment_rows(
     month: Month,
     rule: &StaffingRule,
     scope: &Scope,
+    estimate: Option<AreaEstimate<'_>>,
 ) -> ApiResult<Vec<AssessmentRow>> {
     let manual = BTreeMap::new();
     let input = AssessmentInput {
@@ -587,12 +608,17 @@ pub fn assessment_rows(
         atlas.streets().iter().map(|s| (s.street.code.as_str(), s.street.name.as_str())).collect();
     let visible: BTreeSet<CaseworkerId> =
         caseworkers.iter().filter(|c| sees_caseworker(atlas, scope, c)).map(|c| c.id).collect();
+    let area_of: HashMap<CaseworkerId, &[GridId]> = caseworkers.iter().map(|c| (c.id, c.grids.as_slice())).collect();
     let mut rows: Vec<AssessmentRow> = assessment::assess(&input, &[m], &ScoreFormula::default())
         .into_iter()
         .filter(|a| visible.contains(&a.caseworker_id))
         .map(|a| AssessmentRow {
             street_name: street_names.get(a.street_code.as_str()).copied().unwrap_or_default().to_owned(),
             load: loads.get(&a.caseworker_id).copied().unwrap_or(0.0),
+            area: match (estimate, area_of.get(&a.caseworker_id)) {
+                (Some(e), Some(grids)) => PlaceRates::of_area(e.grid_counts, grids, Some(e.unrecorded), e.targets),
+                _ => PlaceRates::default(),
+            },
             assessment: a,
         })
         .collect();

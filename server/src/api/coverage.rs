@@ -333,7 +333,16 @@ pub(super) async fn assessment_rows(
     let atlas = state.atlas();
     let caseworkers = state.store().caseworkers().await?;
     let activity = state.store().month_activity(month).await?;
-    let rows = cov::assessment_rows(&atlas, &caseworkers, &activity, month, &rule, scope)?;
+    // The current month is judged on today's estimate too; a past month has none.
+    let current = month == Month::of(rentgrid_geodata::clock::today());
+    let estimate = if current { Some(state.estimate(&atlas).await?) } else { None };
+    let grid_counts = state.grid_counts(&atlas);
+    let area = estimate.as_ref().map(|e| cov::AreaEstimate {
+        grid_counts: &grid_counts,
+        unrecorded: &e.unrecorded,
+        targets: state.targets(),
+    });
+    let rows = cov::assessment_rows(&atlas, &caseworkers, &activity, month, &rule, scope, area)?;
     Ok((month, rows))
 }
 

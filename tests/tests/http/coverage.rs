@@ -397,6 +397,40 @@ async fn the_assessment_equals_the_analysis_of_the_same_month(backend: Backend) 
         }
     }
     assert!(checked > 0, "the month has spot checks");
+    // A past month is not judged on today's estimate.
+    assert!(rows.iter().all(|r| r["reg_rate_est"].is_null() && r["reg_rate_verdict"].is_null()), "{body}");
+
+    // The current month judges each contracted area on its estimated actual rate too, with its
+    // interval and verdict: for an area of one grid, exactly that grid's figures in /api/stats.
+    let today = rentgrid_geodata::clock::today();
+    let now = format!("{:04}-{:02}", today.year(), u8::from(today.month()));
+    let (s, body) = get(&f.router, &format!("/api/assessment?month={now}&rule=ningbo")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (_, stats) = get(&f.router, "/api/stats?level=grid").await;
+    let by_grid: HashMap<u64, &Value> =
+        stats["rows"].as_array().unwrap().iter().map(|r| (r["grid_id"].as_u64().unwrap(), r)).collect();
+    let (mut judged, mut one_grid) = (0, 0);
+    for cw in city.caseworkers.iter().filter(|c| !c.grids.is_empty()) {
+        let r = body["rows"].as_array().unwrap().iter().find(|r| r["caseworker_id"] == cw.id).unwrap();
+        if r["reg_rate_est"].is_null() {
+            continue;
+        }
+        let (lo, x, hi) = (f64_of(r, "reg_rate_est_low"), f64_of(r, "reg_rate_est"), f64_of(r, "reg_rate_est_high"));
+        assert!(lo <= x && x <= hi, "{r}");
+        assert!(["met", "missed", "uncertain"].contains(&r["reg_rate_verdict"].as_str().unwrap()), "{r}");
+        judged += 1;
+        if let [g] = cw.grids[..] {
+            let grid = by_grid[&u64::from(g)];
+            for k in
+                ["reg_rate_est", "reg_rate_est_low", "reg_rate_est_high", "reg_rate_verdict", "persons_unrecorded_est"]
+            {
+                assert_eq!(r[k], grid[k], "{k} of caseworker {} (grid {g})", cw.id);
+            }
+            one_grid += 1;
+        }
+    }
+    assert!(judged > 0, "no area is judged on the estimate");
+    assert!(one_grid > 0, "no caseworker holds exactly one grid: the cross-check did not run");
     f.done().await;
 }
 
