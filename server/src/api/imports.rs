@@ -54,23 +54,42 @@ fn options(q: &ImportQuery) -> Result<(Crs, bool), ApiError> {
     Ok((crs, skip_invalid))
 }
 
-/// A refused import: every problem, nothing written.
+/// The most problems an answer lists: a file of a million bad rows is answered with the first
+/// ones and how many more there are, not a body of a hundred megabytes.
+pub const MAX_LISTED_ERRORS: usize = 1_000;
+
+/// The first [`MAX_LISTED_ERRORS`] of `errors`, and how many are left out.
+fn listed(errors: &[RowError]) -> (Vec<RowError>, usize) {
+    let shown = errors.len().min(MAX_LISTED_ERRORS);
+    (errors[..shown].to_vec(), errors.len() - shown)
+}
+
+/// A refused import: its problems, nothing written.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Refused {
     /// Always `invalid_rows`.
     code: &'static str,
     /// How many rows have problems.
     message: String,
-    /// Every problem, by row.
+    /// The problems, by row (the first 1,000).
     errors: Vec<RowError>,
+    /// Problems not listed (beyond the first 1,000).
+    errors_not_listed: usize,
 }
 
-/// The 422 answer of a refused import: every problem, nothing written.
+/// The 422 answer of a refused import: its problems, nothing written.
 fn refused(errors: &[RowError], bad: usize, total: usize, what: &str) -> Response {
+    let (errors, errors_not_listed) = listed(errors);
+    let more = if errors_not_listed > 0 {
+        format!(" (the first {MAX_LISTED_ERRORS} problems are listed, {errors_not_listed} more are not)")
+    } else {
+        String::new()
+    };
     let body = Refused {
         code: "invalid_rows",
-        message: format!("nothing was imported: {bad} of {total} {what} have problems"),
-        errors: errors.to_vec(),
+        message: format!("nothing was imported: {bad} of {total} {what} have problems{more}"),
+        errors,
+        errors_not_listed,
     };
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
@@ -117,8 +136,10 @@ pub struct Imported {
     /// Rows skipped as bad (ledgers, with skip_invalid).
     #[serde(skip_serializing_if = "Option::is_none")]
     skipped_rows: Option<usize>,
-    /// The problems of the skipped rows.
+    /// The problems of the skipped rows (the first 1,000).
     errors: Vec<RowError>,
+    /// Problems not listed (beyond the first 1,000).
+    errors_not_listed: usize,
     /// Headers that match no column.
     ignored_columns: Vec<String>,
     /// The encoding a ledger was read in.
@@ -177,6 +198,7 @@ pub async fn import(
         e => ApiError::Internal(e.to_string()),
     })?;
     let geojson = kind.is_geojson();
+    let (errors, errors_not_listed) = listed(&checked.errors);
     let body = Imported {
         kind: kind.as_str(),
         imported: checked.batch.len(),
@@ -185,7 +207,8 @@ pub async fn import(
         landlords_added: counts.landlords_added,
         skipped_features: geojson.then_some(checked.bad),
         skipped_rows: (!geojson).then_some(checked.bad),
-        errors: checked.errors,
+        errors,
+        errors_not_listed,
         ignored_columns: checked.ignored_columns,
         encoding: checked.encoding.map(|e| e.to_string()),
     };

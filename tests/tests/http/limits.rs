@@ -56,6 +56,18 @@ async fn bodies_over_their_limit_and_writes_from_elsewhere_are_refused() {
     let (status, body) = send(r, post("/api/imports/units", Some("text/csv"), &[], Body::from(csv))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
+    // A ledger of 1,500 bad rows: the first 1,000 problems are listed and the rest counted, not
+    // a body that grows with the file.
+    let mut ledger = String::from("编号,楼栋编号,房号,房东姓名,房东电话,是否登记,租住人数\n");
+    for i in 0..1_500 {
+        ledger.push_str(&format!("BAD-{i},999999999,101,房东,13800000000,是,2\n"));
+    }
+    let (status, body) = send(r, post("/api/imports/units", Some("text/csv"), &[], Body::from(ledger))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"].as_array().unwrap().len(), 1_000);
+    assert_eq!(body["errors_not_listed"], 500, "{}", body["message"]);
+    assert!(body["message"].as_str().unwrap().contains("1500 of 1500 rows"), "{}", body["message"]);
+
     // Forms (which a page of any site can post) and bodies of the wrong type: 415.
     for (uri, kind) in [
         ("/api/imports/units", Some("text/plain")),
