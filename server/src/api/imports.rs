@@ -8,6 +8,7 @@
 //! some are bad). Answers 200 with the counts and any skipped rows, or 422 with every bad row
 //! and nothing written. A written import is one audit row (`import`) in its transaction.
 
+use super::extract::{ApiPath, LenientQuery};
 use super::identity::{Authenticated, RequestSource};
 use crate::access::audit::action;
 use crate::error::{ApiError, ApiResult, Exception};
@@ -19,9 +20,8 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_geodata::crs::Crs;
@@ -146,8 +146,8 @@ pub async fn import(
     State(state): State<AppState>,
     source: RequestSource,
     Authenticated(who): Authenticated,
-    Path(kind): Path<String>,
-    Query(q): Query<ImportQuery>,
+    ApiPath(kind): ApiPath<String>,
+    LenientQuery(q): LenientQuery<ImportQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {

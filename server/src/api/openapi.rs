@@ -12,6 +12,8 @@ use super::ogc::{
     self, CONFORMANCE, CRS84, Collection, CommunityProperties, DEFAULT_LIMIT, Kind, LandingPage, MAX_LIMIT,
     RentalUnitProperties, StreetProperties, WorkplaceProperties,
 };
+use crate::access::policy::{self, Access};
+use crate::api::identity::SESSION_COOKIE;
 use crate::error::Exception;
 use crate::state::AppState;
 use axum::extract::State;
@@ -21,6 +23,9 @@ use std::sync::LazyLock;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{
     ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder, ResponsesBuilder, Server,
 };
@@ -76,7 +81,8 @@ pub(super) fn base() -> Document {
 #[utoipa::path(get, path = "/", tag = "Capabilities", operation_id = "landing_page",
     summary = "the landing page (ask for JSON: ?f=json or Accept: application/json)",
     params(ogc::FormatParam),
-    responses((status = 200, description = "the landing page", body = LandingPage)))]
+    responses((status = 200, description = "the landing page as JSON; a browser (or `?f=` anything else) gets the \
+        web map's page", content((LandingPage = "application/json"), (String = "text/html")))))]
 #[allow(dead_code)]
 fn landing_page() {}
 
@@ -111,7 +117,87 @@ pub fn document() -> Document {
         components.schemas.entry(name).or_insert(schema);
     }
     add_limit_responses(&mut doc);
+    add_access(&mut doc);
+    add_parsing_responses(&mut doc);
     doc
+}
+
+/// The router's template of a documented path (the items paths are documented per collection,
+/// routed once), as the access policy names it.
+fn route_template(path: &str) -> String {
+    match path.strip_prefix("/collections/").and_then(|rest| rest.split_once("/items")) {
+        Some((_, "")) => "/collections/{id}/items".to_owned(),
+        Some((_, _)) => "/collections/{id}/items/{fid}".to_owned(),
+        None => path.to_owned(),
+    }
+}
+
+/// What [`policy`] says of each operation: the ways to sign in (an API token, or the session
+/// cookie the login sets) and 401 for an anonymous caller on every route that is not public;
+/// 403 for a signed-in caller of another role where only some roles may call it.
+fn add_access(doc: &mut Document) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components
+        .add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))));
+    for (path, item) in &mut doc.paths.paths {
+        let template = route_template(path);
+        let ops = [
+            ("GET", &mut item.get),
+            ("POST", &mut item.post),
+            ("PUT", &mut item.put),
+            ("DELETE", &mut item.delete),
+            ("PATCH", &mut item.patch),
+        ];
+        for (method, op) in ops.into_iter().filter_map(|(m, op)| Some((m, op.as_mut()?))) {
+            let access = if path == "/" {
+                policy::LANDING
+            } else {
+                policy::rule_for(method, &template).map_or(Access::Roles(&[]), |r| r.access)
+            };
+            if access == Access::Public {
+                continue;
+            }
+            op.security = Some(vec![
+                SecurityRequirement::new("token", Vec::<String>::new()),
+                SecurityRequirement::new("session", Vec::<String>::new()),
+            ]);
+            let responses = &mut op.responses.responses;
+            responses.entry("401".to_owned()).or_insert_with(|| {
+                error("not signed in: POST /api/login, or send an API token as Authorization: Bearer").into()
+            });
+            if let Access::Roles(roles) = access {
+                let names: Vec<String> = roles.iter().map(ToString::to_string).collect();
+                responses.entry("403".to_owned()).or_insert_with(|| {
+                    error(&format!("a role that may not call this (only {})", names.join(", "))).into()
+                });
+            }
+        }
+    }
+}
+
+/// 400 for every operation whose path or query parameters can fail to parse, and 400 (not JSON)
+/// and 422 (JSON not of the schema) for every operation taking a JSON body.
+fn add_parsing_responses(doc: &mut Document) {
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+        for op in ops.into_iter().filter_map(Option::as_mut) {
+            let parameters = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let json = matches!(&op.request_body, Some(RefOr::T(b)) if b.content.contains_key("application/json"));
+            let responses = &mut op.responses.responses;
+            if parameters {
+                responses.entry("400".to_owned()).or_insert_with(|| {
+                    error("a parameter that does not parse, or one this endpoint does not take").into()
+                });
+            }
+            if json {
+                responses.entry("400".to_owned()).or_insert_with(|| error("a body that is not JSON").into());
+                responses
+                    .entry("422".to_owned())
+                    .or_insert_with(|| error("a JSON body that does not fit this endpoint's schema").into());
+            }
+        }
+    }
 }
 
 /// The answers of [`super::limits`] every operation may give: 503 when the server is too busy

@@ -8,5 +8,6 @@ mod gdal;
 mod http;
 mod import;
 mod roundtrip;
+mod schemathesis;
 mod serve;
 mod users;
