@@ -65,6 +65,32 @@ pub struct Refused {
     errors: Vec<RowError>,
 }
 
+/// What a 422 of an import holds: bad rows (nothing written), or a file that cannot be read as
+/// its kind at all (an error body).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum Refusal {
+    /// Bad rows.
+    Rows(Refused),
+    /// A file that cannot be read as this kind.
+    Unreadable(crate::error::Exception),
+}
+
+/// The `kind` path parameter: the names of [`Kind::ALL`].
+struct KindName;
+
+impl utoipa::PartialSchema for KindName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Kind::ALL.map(Kind::as_str)))
+            .into()
+    }
+}
+
+impl ToSchema for KindName {}
+
 /// The 422 answer of a refused import: every problem, nothing written.
 fn refused(errors: &[RowError], bad: usize, total: usize, what: &str) -> Response {
     let body = Refused {
@@ -130,7 +156,7 @@ pub struct Imported {
 #[utoipa::path(post, path = "/api/imports/{kind}", tag = "API", operation_id = "import",
     summary = "import a file: GeoJSON for boundaries, grids and buildings; an XLSX or CSV ledger for units, persons, \
                caseworkers, workplaces and visits",
-    params(("kind" = String, Path, description = "boundaries, grids, buildings, units, persons, caseworkers, workplaces or visits"), ImportQuery),
+    params(("kind" = inline(KindName), Path, description = "what the file holds"), ImportQuery),
     request_body(content(
         (crate::api::geojson::FeatureCollection<serde_json::Value> = "application/geo+json"),
         (crate::api::openapi::Binary = "text/csv"),
@@ -141,7 +167,7 @@ pub struct Imported {
         (status = 404, description = "no such kind", body = Exception),
         (status = 413, description = "a file larger than 256 MiB", body = Exception),
         (status = 415, description = "a body that is not GeoJSON (layers) or CSV/XLSX (ledgers)", body = Exception),
-        (status = 422, description = "bad rows (nothing was written), or a file that cannot be read as this kind", body = Refused)))]
+        (status = 422, description = "bad rows (nothing was written), or a file that cannot be read as this kind", body = Refusal)))]
 pub async fn import(
     State(state): State<AppState>,
     source: RequestSource,
