@@ -122,6 +122,21 @@ pub fn document() -> Document {
     doc
 }
 
+/// Every operation of the document, with its path and its method (upper case).
+fn operations(doc: &mut Document) -> impl Iterator<Item = (&str, &'static str, &mut Operation)> {
+    doc.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            ("GET", &mut item.get),
+            ("POST", &mut item.post),
+            ("PUT", &mut item.put),
+            ("DELETE", &mut item.delete),
+            ("PATCH", &mut item.patch),
+        ]
+        .into_iter()
+        .filter_map(move |(method, op)| Some((path.as_str(), method, op.as_mut()?)))
+    })
+}
+
 /// The router's template of a documented path (the items paths are documented per collection,
 /// routed once), as the access policy names it.
 fn route_template(path: &str) -> String {
@@ -140,38 +155,29 @@ fn add_access(doc: &mut Document) {
     components
         .add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
     components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))));
-    for (path, item) in &mut doc.paths.paths {
+    for (path, method, op) in operations(doc) {
         let template = route_template(path);
-        let ops = [
-            ("GET", &mut item.get),
-            ("POST", &mut item.post),
-            ("PUT", &mut item.put),
-            ("DELETE", &mut item.delete),
-            ("PATCH", &mut item.patch),
-        ];
-        for (method, op) in ops.into_iter().filter_map(|(m, op)| Some((m, op.as_mut()?))) {
-            let access = if path == "/" {
-                policy::LANDING
-            } else {
-                policy::rule_for(method, &template).map_or(Access::Roles(&[]), |r| r.access)
-            };
-            if access == Access::Public {
-                continue;
-            }
-            op.security = Some(vec![
-                SecurityRequirement::new("token", Vec::<String>::new()),
-                SecurityRequirement::new("session", Vec::<String>::new()),
-            ]);
-            let responses = &mut op.responses.responses;
-            responses.entry("401".to_owned()).or_insert_with(|| {
-                error("not signed in: POST /api/login, or send an API token as Authorization: Bearer").into()
-            });
-            if let Access::Roles(roles) = access {
-                let names: Vec<String> = roles.iter().map(ToString::to_string).collect();
-                responses.entry("403".to_owned()).or_insert_with(|| {
-                    error(&format!("a role that may not call this (only {})", names.join(", "))).into()
-                });
-            }
+        let access = if path == "/" {
+            policy::LANDING
+        } else {
+            policy::rule_for(method, &template).map_or(Access::Roles(&[]), |r| r.access)
+        };
+        if access == Access::Public {
+            continue;
+        }
+        op.security = Some(vec![
+            SecurityRequirement::new("token", Vec::<String>::new()),
+            SecurityRequirement::new("session", Vec::<String>::new()),
+        ]);
+        let responses = &mut op.responses.responses;
+        responses.entry("401".to_owned()).or_insert_with(|| {
+            error("not signed in: POST /api/login, or send an API token as Authorization: Bearer").into()
+        });
+        if let Access::Roles(roles) = access {
+            let names: Vec<String> = roles.iter().map(ToString::to_string).collect();
+            responses
+                .entry("403".to_owned())
+                .or_insert_with(|| error(&format!("a role that may not call this (only {})", names.join(", "))).into());
         }
     }
 }
@@ -179,23 +185,20 @@ fn add_access(doc: &mut Document) {
 /// 400 for every operation whose path or query parameters can fail to parse, and 400 (not JSON)
 /// and 422 (JSON not of the schema) for every operation taking a JSON body.
 fn add_parsing_responses(doc: &mut Document) {
-    for item in doc.paths.paths.values_mut() {
-        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
-        for op in ops.into_iter().filter_map(Option::as_mut) {
-            let parameters = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
-            let json = matches!(&op.request_body, Some(RefOr::T(b)) if b.content.contains_key("application/json"));
-            let responses = &mut op.responses.responses;
-            if parameters {
-                responses.entry("400".to_owned()).or_insert_with(|| {
-                    error("a parameter that does not parse, or one this endpoint does not take").into()
-                });
-            }
-            if json {
-                responses.entry("400".to_owned()).or_insert_with(|| error("a body that is not JSON").into());
-                responses
-                    .entry("422".to_owned())
-                    .or_insert_with(|| error("a JSON body that does not fit this endpoint's schema").into());
-            }
+    for (_, _, op) in operations(doc) {
+        let parameters = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        let json = matches!(&op.request_body, Some(RefOr::T(b)) if b.content.contains_key("application/json"));
+        let responses = &mut op.responses.responses;
+        if parameters {
+            responses
+                .entry("400".to_owned())
+                .or_insert_with(|| error("a parameter that does not parse, or one this endpoint does not take").into());
+        }
+        if json {
+            responses.entry("400".to_owned()).or_insert_with(|| error("a body that is not JSON").into());
+            responses
+                .entry("422".to_owned())
+                .or_insert_with(|| error("a JSON body that does not fit this endpoint's schema").into());
         }
     }
 }
@@ -204,19 +207,17 @@ fn add_parsing_responses(doc: &mut Document) {
 /// or the request ran out of time; for a write, 403 from another site, 413 for a body too large
 /// and 415 for a form.
 fn add_limit_responses(doc: &mut Document) {
-    for item in doc.paths.paths.values_mut() {
-        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
-        for (write, op) in ops.into_iter().enumerate().filter_map(|(i, op)| Some((i > 0, op.as_mut()?))) {
-            let responses = &mut op.responses.responses;
-            let mut add = |status: &str, description: &str| {
-                responses.entry(status.to_owned()).or_insert_with(|| error(description).into());
-            };
-            add("503", "the server is too busy, or the request ran out of time: try again after Retry-After seconds");
-            if write {
-                add("403", "a write sent from a page of another site (Origin, Sec-Fetch-Site), or not allowed");
-                add("413", "a body larger than this endpoint takes");
-                add("415", "a body of a type this endpoint does not take (a form, text/plain)");
-            }
+    for (_, method, op) in operations(doc) {
+        let write = method != "GET";
+        let responses = &mut op.responses.responses;
+        let mut add = |status: &str, description: &str| {
+            responses.entry(status.to_owned()).or_insert_with(|| error(description).into());
+        };
+        add("503", "the server is too busy, or the request ran out of time: try again after Retry-After seconds");
+        if write {
+            add("403", "a write sent from a page of another site (Origin, Sec-Fetch-Site), or not allowed");
+            add("413", "a body larger than this endpoint takes");
+            add("415", "a body of a type this endpoint does not take (a form, text/plain)");
         }
     }
 }
