@@ -54,6 +54,9 @@ fn fuzz(python: &str, api: &Path, addr: &str, who: &str, token: Option<&str>, se
         .args(["--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all", "--no-color"])
         .args(["--request-timeout", "60"])
         .args(select)
+        // Its cache of earlier failures (replayed first) stays in the run's own directory: each
+        // run starts from the seed alone, and nothing is written into the source tree.
+        .current_dir(api.parent().expect("the document's directory"))
         // Only the server on 127.0.0.1: no proxy from the environment.
         .env("NO_PROXY", "*")
         .env_remove("HTTP_PROXY")
