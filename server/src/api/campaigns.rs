@@ -1,6 +1,7 @@
 //! 蚕食法 sweep campaigns over HTTP: the unregistered candidates, campaigns planned and stored,
 //! the day's routes and the phases of the blocks. The work is in [`crate::campaign`].
 
+use super::extract::ApiPath;
 use super::geojson::{Feature, GeoJson};
 use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
@@ -15,7 +16,7 @@ use crate::state::AppState;
 use crate::store::campaigns::{StoredCampaign, phase_str};
 use crate::store::dates::parse_date;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use rentgrid_analysis::sweep::Phase;
 use rentgrid_geodata::BuildingId;
@@ -161,7 +162,11 @@ async fn stored(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<StoredC
         (status = 200, description = "the campaign", body = Campaign),
         (status = 400, description = "an id that is not a whole number", body = Exception),
         (status = 404, description = "no such campaign", body = Exception)))]
-pub async fn one(State(state): State<AppState>, scope: Scope, Path(raw): Path<String>) -> ApiResult<Json<Campaign>> {
+pub async fn one(
+    State(state): State<AppState>,
+    scope: Scope,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<Json<Campaign>> {
     let c = stored(&state, &scope, &raw).await?;
     Ok(Json(campaign::campaign_json(&state.atlas(), &c, true)))
 }
@@ -187,7 +192,7 @@ pub struct RoutesQuery {
 pub async fn routes(
     State(state): State<AppState>,
     scope: Scope,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<RoutesQuery>,
 ) -> ApiResult<GeoJson<DayRoutes>> {
     let raw_date = q.date.as_deref().ok_or_else(|| ApiError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
@@ -239,7 +244,7 @@ pub async fn phase(
     scope: Scope,
     source: RequestSource,
     Authenticated(who): Authenticated,
-    Path((raw, raw_block)): Path<(String, String)>,
+    ApiPath((raw, raw_block)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<PhaseRequest>,
 ) -> ApiResult<Json<BlockPhase>> {
     let to = parse_phase(&req.phase).ok_or_else(|| {

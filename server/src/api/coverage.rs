@@ -2,6 +2,7 @@
 //! read, accepted in one audited write) and the monthly assessment. Thin: the documents are
 //! built by [`crate::coverage`], the numbers by `rentgrid_analysis`.
 
+use super::extract::ApiPath;
 use super::geojson::GeoJson;
 use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
@@ -14,7 +15,7 @@ use crate::identity::Actor;
 use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_analysis::assessment::ScoreFormula;
@@ -180,7 +181,7 @@ async fn stored(state: &AppState, id: i64) -> ApiResult<crate::store::contracts:
 pub(super) async fn proposal(
     State(state): State<AppState>,
     scope: Scope,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<Response> {
     let id = proposal_id(&raw)?;
     let p = stored(&state, id).await?;
@@ -241,7 +242,7 @@ pub(super) async fn accept(
     scope: Scope,
     source: RequestSource,
     Authenticated(who): Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<AcceptRequest>,
 ) -> ApiResult<Response> {
     let id = proposal_id(&raw)?;

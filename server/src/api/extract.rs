@@ -1,5 +1,6 @@
 //! Extractors whose rejections are our [`ApiError`]s: a JSON body (400 for syntax, 422 for
-//! data), and the request's [`Scope`] (401 without a signed-in user).
+//! data), path parameters and a query that ignores parameters it does not declare (400 with the
+//! parser's message), and the request's [`Scope`] (401 without a signed-in user).
 
 use crate::access::{Principal, Role};
 use crate::error::ApiError;
@@ -9,6 +10,7 @@ use axum::Json;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
+use axum::extract::{Path, Query};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -35,6 +37,46 @@ where
                 Err(ApiError::PayloadTooLarge(format!("{}: the body is too large", other.body_text())))
             }
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
+        }
+    }
+}
+
+/// `Path<T>` with our error body: a segment that does not parse (a number out of range, bytes
+/// that are not UTF-8) is a 400 saying so.
+#[derive(Debug, Clone)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(ApiError::BadRequest(format!("the path: {}", e.body_text()))),
+        }
+    }
+}
+
+/// `Query<T>` with our error body, ignoring parameters `T` does not declare (for clients that
+/// add their own, as tile clients do); see [`super::query::ApiQuery`] for the strict one.
+#[derive(Debug, Clone)]
+pub struct LenientQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for LenientQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(v)) => Ok(LenientQuery(v)),
+            Err(e) => Err(ApiError::BadRequest(format!("the query: {}", e.body_text()))),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! GeoJSON (RFC 7946) features: grids with their KPIs, buildings, the base map.
 
+use super::extract::ApiPath;
 use super::geojson::{Feature, FeatureCollection, GeoJson, geometry};
 use super::query::ApiQuery;
 use super::{IdParam, MAX_BUILDINGS, not_found, parse_bbox, parse_id};
@@ -7,7 +8,7 @@ use crate::error::Exception;
 use crate::error::{ApiError, ApiResult};
 use crate::scope::Scope;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use geo::{LineString, MultiLineString, MultiPolygon};
@@ -90,7 +91,7 @@ pub(crate) async fn grids(State(state): State<AppState>, scope: Scope) -> GeoJso
 pub(crate) async fn grid(
     State(state): State<AppState>,
     scope: Scope,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<GeoJson<Feature<GridProperties>>> {
     let id = parse_id("grid", &raw)?;
     let atlas = state.atlas();
@@ -207,7 +208,7 @@ pub(crate) async fn buildings(
 pub(crate) async fn building(
     State(state): State<AppState>,
     scope: Scope,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> ApiResult<GeoJson<Feature<BuildingProperties>>> {
     let id = parse_id("building", &raw)?;
     let atlas = state.atlas();

@@ -4,13 +4,14 @@
 //! cookie-authenticated write, and notes where the request came from ([`RequestSource`]).
 
 use super::ApiJson;
+use super::extract::ApiPath;
 use crate::access::session;
 use crate::access::{Credential, Principal, Role};
 use crate::error::{ApiError, ApiResult, Exception};
 use crate::identity::{Actor, LoginError, TOKEN_PREFIX};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -390,7 +391,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     source: RequestSource,
     Authenticated(p): Authenticated,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     let now = state.identity().now();
     let event = actor(&p, source).event(now, "token_revoke", format!("/api/tokens/{id}"));

@@ -8,6 +8,7 @@
 //! some are bad). Answers 200 with the counts and any skipped rows, or 422 with every bad row
 //! and nothing written. A written import is one audit row (`import`) in its transaction.
 
+use super::extract::{ApiPath, LenientQuery};
 use super::identity::{Authenticated, RequestSource};
 use crate::access::audit::action;
 use crate::error::{ApiError, ApiResult, Exception};
@@ -19,9 +20,8 @@ use crate::state::AppState;
 use crate::store::StoreError;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_geodata::crs::Crs;
@@ -76,6 +76,32 @@ pub struct Refused {
     /// Problems not listed (beyond the first 1,000).
     errors_not_listed: usize,
 }
+
+/// What a 422 of an import holds: bad rows (nothing written), or a file that cannot be read as
+/// its kind at all (an error body).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum Refusal {
+    /// Bad rows.
+    Rows(Refused),
+    /// A file that cannot be read as this kind.
+    Unreadable(crate::error::Exception),
+}
+
+/// The `kind` path parameter: the names of [`Kind::ALL`].
+struct KindName;
+
+impl utoipa::PartialSchema for KindName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(Kind::ALL.map(Kind::as_str)))
+            .into()
+    }
+}
+
+impl ToSchema for KindName {}
 
 /// The 422 answer of a refused import: its problems, nothing written.
 fn refused(errors: &[RowError], bad: usize, total: usize, what: &str) -> Response {
@@ -151,7 +177,7 @@ pub struct Imported {
 #[utoipa::path(post, path = "/api/imports/{kind}", tag = "API", operation_id = "import",
     summary = "import a file: GeoJSON for boundaries, grids and buildings; an XLSX or CSV ledger for units, persons, \
                caseworkers, workplaces and visits",
-    params(("kind" = String, Path, description = "boundaries, grids, buildings, units, persons, caseworkers, workplaces or visits"), ImportQuery),
+    params(("kind" = inline(KindName), Path, description = "what the file holds"), ImportQuery),
     request_body(content(
         (crate::api::geojson::FeatureCollection<serde_json::Value> = "application/geo+json"),
         (crate::api::openapi::Binary = "text/csv"),
@@ -162,13 +188,13 @@ pub struct Imported {
         (status = 404, description = "no such kind", body = Exception),
         (status = 413, description = "a file larger than 256 MiB", body = Exception),
         (status = 415, description = "a body that is not GeoJSON (layers) or CSV/XLSX (ledgers)", body = Exception),
-        (status = 422, description = "bad rows (nothing was written), or a file that cannot be read as this kind", body = Refused)))]
+        (status = 422, description = "bad rows (nothing was written), or a file that cannot be read as this kind", body = Refusal)))]
 pub async fn import(
     State(state): State<AppState>,
     source: RequestSource,
     Authenticated(who): Authenticated,
-    Path(kind): Path<String>,
-    Query(q): Query<ImportQuery>,
+    ApiPath(kind): ApiPath<String>,
+    LenientQuery(q): LenientQuery<ImportQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {

@@ -26,11 +26,12 @@ use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderValue;
 use axum::http::{Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use extract::ApiPath;
 use geo::Rect;
 use query::ApiQuery;
 use rentgrid_analysis::actual_rates::{self, RatesRow};
@@ -415,7 +416,7 @@ pub(crate) struct ExportQuery {
 async fn exports(
     State(state): State<AppState>,
     scope: Scope,
-    Path(file): Path<String>,
+    ApiPath(file): ApiPath<String>,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
     let raw = raw.unwrap_or_default();

@@ -9,13 +9,14 @@
 //! their aggregates.
 
 use super::OPENAPI_JSON;
+use super::extract::{ApiPath, LenientQuery};
 use super::features::{self, BuildingProperties, GridProperties};
 use super::geojson::{Feature, FeatureCollection, GEOJSON, GeoJson, Link, geometry};
 use crate::error::{ApiError, ApiResult, Exception};
 use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -786,7 +787,7 @@ pub(super) async fn landing_at_root(State(state): State<AppState>, req: Request,
     summary = "the conformance classes implemented", params(FormatParam),
     responses((status = 200, description = "the conformance classes", body = ConfClasses),
         (status = 400, description = "an unknown parameter or format", body = Exception)))]
-async fn conformance(Query(q): Query<Vec<(String, String)>>) -> ApiResult<Json<ConfClasses>> {
+async fn conformance(LenientQuery(q): LenientQuery<Vec<(String, String)>>) -> ApiResult<Json<ConfClasses>> {
     only_format(&q, false)?;
     Ok(Json(ConfClasses { conforms_to: CONFORMANCE.to_vec() }))
 }
@@ -819,7 +820,7 @@ async fn collections(
     scope: Scope,
     Fresh(derived): Fresh,
     headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
+    LenientQuery(q): LenientQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<Collections>> {
     only_format(&q, false)?;
     let base = base_url(&headers);
@@ -843,8 +844,8 @@ async fn collection(
     scope: Scope,
     Fresh(derived): Fresh,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
+    ApiPath(id): ApiPath<String>,
+    LenientQuery(q): LenientQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<CollectionInfo>> {
     let c = Collection::from_id(&id)?;
     only_format(&q, false)?;
@@ -962,8 +963,8 @@ async fn items(
     scope: Scope,
     Fresh(derived): Fresh,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(q): Query<Vec<(String, String)>>,
+    ApiPath(id): ApiPath<String>,
+    LenientQuery(q): LenientQuery<Vec<(String, String)>>,
 ) -> ApiResult<GeoJson<FeatureCollection<ItemProperties>>> {
     let c = leader_may_read(&scope, Collection::from_id(&id)?)?;
     let query = parse_items_query(c, &q)?;
@@ -1020,8 +1021,8 @@ async fn item(
     scope: Scope,
     Fresh(derived): Fresh,
     headers: HeaderMap,
-    Path((id, fid)): Path<(String, String)>,
-    Query(q): Query<Vec<(String, String)>>,
+    ApiPath((id, fid)): ApiPath<(String, String)>,
+    LenientQuery(q): LenientQuery<Vec<(String, String)>>,
 ) -> ApiResult<GeoJson<Feature<ItemProperties>>> {
     let c = leader_may_read(&scope, Collection::from_id(&id)?)?;
     only_format(&q, true)?;

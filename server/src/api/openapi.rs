@@ -12,6 +12,8 @@ use super::ogc::{
     self, CONFORMANCE, CRS84, Collection, CommunityProperties, DEFAULT_LIMIT, Kind, LandingPage, MAX_LIMIT,
     RentalUnitProperties, StreetProperties, WorkplaceProperties,
 };
+use crate::access::policy::{self, Access};
+use crate::api::identity::SESSION_COOKIE;
 use crate::error::Exception;
 use crate::state::AppState;
 use axum::extract::State;
@@ -21,6 +23,9 @@ use std::sync::LazyLock;
 use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{
     ContentBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder, ResponsesBuilder, Server,
 };
@@ -76,7 +81,8 @@ pub(super) fn base() -> Document {
 #[utoipa::path(get, path = "/", tag = "Capabilities", operation_id = "landing_page",
     summary = "the landing page (ask for JSON: ?f=json or Accept: application/json)",
     params(ogc::FormatParam),
-    responses((status = 200, description = "the landing page", body = LandingPage)))]
+    responses((status = 200, description = "the landing page as JSON; a browser (or `?f=` anything else) gets the \
+        web map's page", content((LandingPage = "application/json"), (String = "text/html")))))]
 #[allow(dead_code)]
 fn landing_page() {}
 
@@ -111,26 +117,107 @@ pub fn document() -> Document {
         components.schemas.entry(name).or_insert(schema);
     }
     add_limit_responses(&mut doc);
+    add_access(&mut doc);
+    add_parsing_responses(&mut doc);
     doc
+}
+
+/// Every operation of the document, with its path and its method (upper case).
+fn operations(doc: &mut Document) -> impl Iterator<Item = (&str, &'static str, &mut Operation)> {
+    doc.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            ("GET", &mut item.get),
+            ("POST", &mut item.post),
+            ("PUT", &mut item.put),
+            ("DELETE", &mut item.delete),
+            ("PATCH", &mut item.patch),
+        ]
+        .into_iter()
+        .filter_map(move |(method, op)| Some((path.as_str(), method, op.as_mut()?)))
+    })
+}
+
+/// The router's template of a documented path (the items paths are documented per collection,
+/// routed once), as the access policy names it.
+fn route_template(path: &str) -> String {
+    match path.strip_prefix("/collections/").and_then(|rest| rest.split_once("/items")) {
+        Some((_, "")) => "/collections/{id}/items".to_owned(),
+        Some((_, _)) => "/collections/{id}/items/{fid}".to_owned(),
+        None => path.to_owned(),
+    }
+}
+
+/// What [`policy`] says of each operation: the ways to sign in (an API token, or the session
+/// cookie the login sets) and 401 for an anonymous caller on every route that is not public;
+/// 403 for a signed-in caller of another role where only some roles may call it.
+fn add_access(doc: &mut Document) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components
+        .add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))));
+    for (path, method, op) in operations(doc) {
+        let template = route_template(path);
+        let access = if path == "/" {
+            policy::LANDING
+        } else {
+            policy::rule_for(method, &template).map_or(Access::Roles(&[]), |r| r.access)
+        };
+        if access == Access::Public {
+            continue;
+        }
+        op.security = Some(vec![
+            SecurityRequirement::new("token", Vec::<String>::new()),
+            SecurityRequirement::new("session", Vec::<String>::new()),
+        ]);
+        let responses = &mut op.responses.responses;
+        responses.entry("401".to_owned()).or_insert_with(|| {
+            error("not signed in: POST /api/login, or send an API token as Authorization: Bearer").into()
+        });
+        if let Access::Roles(roles) = access {
+            let names: Vec<String> = roles.iter().map(ToString::to_string).collect();
+            responses
+                .entry("403".to_owned())
+                .or_insert_with(|| error(&format!("a role that may not call this (only {})", names.join(", "))).into());
+        }
+    }
+}
+
+/// 400 for every operation whose path or query parameters can fail to parse, and 400 (not JSON)
+/// and 422 (JSON not of the schema) for every operation taking a JSON body.
+fn add_parsing_responses(doc: &mut Document) {
+    for (_, _, op) in operations(doc) {
+        let parameters = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        let json = matches!(&op.request_body, Some(RefOr::T(b)) if b.content.contains_key("application/json"));
+        let responses = &mut op.responses.responses;
+        if parameters {
+            responses
+                .entry("400".to_owned())
+                .or_insert_with(|| error("a parameter that does not parse, or one this endpoint does not take").into());
+        }
+        if json {
+            responses.entry("400".to_owned()).or_insert_with(|| error("a body that is not JSON").into());
+            responses
+                .entry("422".to_owned())
+                .or_insert_with(|| error("a JSON body that does not fit this endpoint's schema").into());
+        }
+    }
 }
 
 /// The answers of [`super::limits`] every operation may give: 503 when the server is too busy
 /// or the request ran out of time; for a write, 403 from another site, 413 for a body too large
 /// and 415 for a form.
 fn add_limit_responses(doc: &mut Document) {
-    for item in doc.paths.paths.values_mut() {
-        let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
-        for (write, op) in ops.into_iter().enumerate().filter_map(|(i, op)| Some((i > 0, op.as_mut()?))) {
-            let responses = &mut op.responses.responses;
-            let mut add = |status: &str, description: &str| {
-                responses.entry(status.to_owned()).or_insert_with(|| error(description).into());
-            };
-            add("503", "the server is too busy, or the request ran out of time: try again after Retry-After seconds");
-            if write {
-                add("403", "a write sent from a page of another site (Origin, Sec-Fetch-Site), or not allowed");
-                add("413", "a body larger than this endpoint takes");
-                add("415", "a body of a type this endpoint does not take (a form, text/plain)");
-            }
+    for (_, method, op) in operations(doc) {
+        let write = method != "GET";
+        let responses = &mut op.responses.responses;
+        let mut add = |status: &str, description: &str| {
+            responses.entry(status.to_owned()).or_insert_with(|| error(description).into());
+        };
+        add("503", "the server is too busy, or the request ran out of time: try again after Retry-After seconds");
+        if write {
+            add("403", "a write sent from a page of another site (Origin, Sec-Fetch-Site), or not allowed");
+            add("413", "a body larger than this endpoint takes");
+            add("415", "a body of a type this endpoint does not take (a form, text/plain)");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Person records (流动人口) and household cards (一户一卡) for the roles that work with them,
 //! within their scope: names, ID numbers and phones masked unless revealed with a reason.
 
+use super::extract::ApiPath;
 use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
 use super::{IdParam, not_found, parse_id};
@@ -14,7 +15,7 @@ use crate::scope::Scope;
 use crate::state::AppState;
 use crate::store::persons::{Household, Landlord, PersonQuery, PersonRecord, UnitCard};
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use rentgrid_geodata::Atlas;
 use serde::{Deserialize, Serialize};
@@ -399,7 +400,7 @@ pub async fn person_one(
     scope: Scope,
     source: RequestSource,
     Authenticated(who): Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<RevealQuery>,
 ) -> ApiResult<Json<Person>> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
@@ -428,7 +429,7 @@ pub async fn unit(
     scope: Scope,
     source: RequestSource,
     Authenticated(who): Authenticated,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<RevealQuery>,
 ) -> ApiResult<Json<Unit>> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;

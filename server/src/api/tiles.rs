@@ -10,12 +10,13 @@
 //! sees everything are `public` (an HTTP cache in front of several servers may share them);
 //! those of a narrower scope are `private`.
 
+use super::extract::{ApiPath, LenientQuery};
 use crate::error::{ApiError, ApiResult, Exception};
 use crate::scope::Scope;
 use crate::state::AppState;
 use crate::tile_cache::CachedTile;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_tiles::heat::HeatCount;
@@ -66,8 +67,8 @@ pub(crate) struct TileQuery {
 pub(crate) async fn tile(
     State(state): State<AppState>,
     scope: Scope,
-    Path((layer, z, x, file)): Path<(String, String, String, String)>,
-    Query(q): Query<TileQuery>,
+    ApiPath((layer, z, x, file)): ApiPath<(String, String, String, String)>,
+    LenientQuery(q): LenientQuery<TileQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let layer = parse_layer(&layer)?;
@@ -212,8 +213,8 @@ pub(crate) struct TileJson {
         (status = 404, description = "no such tile set", body = Exception)))]
 pub(crate) async fn tilejson(
     State(state): State<AppState>,
-    Path(file): Path<String>,
-    Query(q): Query<TileQuery>,
+    ApiPath(file): ApiPath<String>,
+    LenientQuery(q): LenientQuery<TileQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let name = file

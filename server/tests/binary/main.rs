@@ -9,5 +9,6 @@ mod gdal;
 mod http;
 mod import;
 mod roundtrip;
+mod schemathesis;
 mod serve;
 mod users;

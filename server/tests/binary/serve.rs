@@ -10,7 +10,8 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub(crate) struct Server(pub(crate) Child);
+/// A running `rentgrid`, killed when dropped.
+pub struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -28,10 +29,7 @@ fn json(addr: &str, token: &str, path: &str) -> Value {
 
 /// Starts `rentgrid` with `args`; returns it, the address it listens on, and a thread
 /// collecting what it says on stderr.
-pub(crate) fn start(
-    args: &[&str],
-    envs: &[(&str, &std::path::Path)],
-) -> (Server, String, std::thread::JoinHandle<String>) {
+pub fn start(args: &[&str], envs: &[(&str, &std::path::Path)]) -> (Server, String, std::thread::JoinHandle<String>) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rentgrid"));
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in envs {
