@@ -9,10 +9,12 @@
 //! - pledges (保证书): `pledges_signed` summed over the caseworker's visits in the month (units
 //!   carry no signing date);
 //! - inspections (出租房屋检查): the caseworker's visits in the month;
-//! - cancellations (注销), permits issued (办证), certificate checks (查验) and data entries
-//!   (录入): **the model records no such events** (a person has a permit flag but no date, and
-//!   nothing is recorded when a record is cancelled, checked or keyed in). They come in as
-//!   [`ManualCounts`], zero unless given;
+//! - cancellations (注销): registered persons who moved out of a home in one of the
+//!   caseworker's grids that month (moved within the district or left it), plus any given as
+//!   [`ManualCounts`];
+//! - permits issued (办证), certificate checks (查验) and data entries (录入): **the model
+//!   records no such events** (a person has a permit flag but no date, and nothing is recorded
+//!   when a record is checked or keyed in). They come in as [`ManualCounts`], zero unless given;
 //! - deductions: the month's spot checks of the caseworker (missed registrations 漏登记, missed
 //!   permits 漏办证, wrong records).
 //!
@@ -42,6 +44,15 @@ impl Month {
     pub fn of(d: Date) -> Self {
         Self { year: d.year(), month: u8::from(d.month()) }
     }
+}
+
+/// A registration cancelled (注销): a registered person moved out of a home in `building_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancellation {
+    /// The building they moved out of.
+    pub building_id: u32,
+    /// The day.
+    pub on: Date,
 }
 
 /// Counts the model does not record, given per caseworker and month (zero when absent).
@@ -127,6 +138,8 @@ pub struct AssessmentInput<'a> {
     pub visits: &'a [Visit],
     /// Spot checks.
     pub spot_checks: &'a [SpotCheck],
+    /// Registrations cancelled.
+    pub cancellations: &'a [Cancellation],
     /// Counts the model lacks, per caseworker and month.
     pub manual: &'a BTreeMap<(CaseworkerId, Month), ManualCounts>,
 }
@@ -191,6 +204,9 @@ pub struct Assessment {
     pub pledges: u32,
     /// Visits (rental inspections).
     pub inspections: u32,
+    /// Registrations cancelled (persons who moved out of the caseworker's grids), given
+    /// ones included.
+    pub cancellations: u32,
     /// Counts given from outside the model.
     pub manual: ManualCounts,
     /// Spot checks of the caseworker this month.
@@ -226,6 +242,7 @@ pub fn assess(input: &AssessmentInput<'_>, months: &[Month], formula: &ScoreForm
     #[derive(Default, Clone, Copy)]
     struct Tally {
         registrations: u32,
+        cancellations: u32,
         rental_registrations: u32,
         pledges: u32,
         inspections: u32,
@@ -246,6 +263,11 @@ pub fn assess(input: &AssessmentInput<'_>, months: &[Month], formula: &ScoreForm
         {
             let t = tally.entry(k).or_default();
             t.registrations += 1;
+        }
+    }
+    for c in input.cancellations {
+        if let Some(k) = key(owner_of_building(c.building_id), c.on) {
+            tally.entry(k).or_default().cancellations += 1;
         }
     }
     for u in input.rental_units {
@@ -285,7 +307,7 @@ pub fn assess(input: &AssessmentInput<'_>, months: &[Month], formula: &ScoreForm
                 + f.wrong_record * f64::from(t.wrong);
             let score = f.base
                 + f.registration * f64::from(t.registrations)
-                + f.cancellation * f64::from(manual.cancellations)
+                + f.cancellation * f64::from(t.cancellations + manual.cancellations)
                 + f.permit * f64::from(manual.permits)
                 + f.rental_registration * f64::from(t.rental_registrations)
                 + f.pledge * f64::from(t.pledges)
@@ -299,6 +321,7 @@ pub fn assess(input: &AssessmentInput<'_>, months: &[Month], formula: &ScoreForm
                 street_code: cw.street_code.clone(),
                 month,
                 registrations: t.registrations,
+                cancellations: t.cancellations + manual.cancellations,
                 rental_registrations: t.rental_registrations,
                 pledges: t.pledges,
                 inspections: t.inspections,

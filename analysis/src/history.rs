@@ -1,17 +1,18 @@
-//! The monthly history (月度历史) of per-grid counts, rebuilt from the dated registrations the
-//! register holds.
+//! The monthly history (月度历史) of per-grid counts, rebuilt from the dated registrations and
+//! moves the register holds.
 //!
-//! The register keeps each record's state now and the day it was registered (登记日期). The
-//! counts of a grid at the end of month `m` are its counts now minus what was registered after
-//! `m`: a person registered in a later month counts as recorded but not yet registered at the
-//! end of `m` (and their permit and consistency, which only registered persons have, not yet
-//! either); likewise a rental unit and its pledge. Records registered with no date count as
-//! registered before the history starts. Persons and rental units recorded carry no date of
-//! their own, so those totals are today's in every month: the history is the register's
-//! progress on the population known now.
+//! The register keeps each record's state now, the day it was registered (登记日期), and for a
+//! person the day they moved into their home and each earlier home with the days they moved in
+//! and out. The counts of a grid at the end of month `m` are its counts now with everything
+//! dated after `m` undone: a person registered in a later month counts as recorded but not yet
+//! registered at the end of `m` (and their permit and consistency, which only registered persons
+//! have, not yet either); a person who moved in later was not there yet; a person who moved out
+//! later was still there, registered as they were when they left. Records with no date count as
+//! there before the history starts. Rental units recorded carry no date of their own, so their
+//! totals are today's in every month.
 
 use crate::kpi::Counts;
-use rentgrid_geodata::{Atlas, Month, MonthlyRegistrations};
+use rentgrid_geodata::{Atlas, BuildingStats, Month, MonthlyRegistrations};
 use std::collections::BTreeMap;
 
 /// How many months the history covers by default.
@@ -48,6 +49,8 @@ pub fn monthly_history(atlas: &Atlas, now: &[Counts], registrations: &[MonthlyRe
     let months = last.last_n(n);
     // What each grid registered in each month, for the months after the first month's end.
     let mut by_month: BTreeMap<Month, BTreeMap<u32, Counts>> = BTreeMap::new();
+    // Who moved out of each grid in each month, as they were when they left.
+    let mut left: BTreeMap<Month, BTreeMap<u32, BuildingStats>> = BTreeMap::new();
     for r in registrations {
         let Some(b) = atlas.building(r.building_id) else { continue };
         let c = by_month.entry(r.month).or_default().entry(b.grid_id).or_default();
@@ -56,11 +59,26 @@ pub fn monthly_history(atlas: &Atlas, now: &[Counts], registrations: &[MonthlyRe
         c.stats.persons_consistent += r.persons_consistent;
         c.stats.rental_units_registered += r.rental_units;
         c.stats.pledges_signed += r.pledges_signed;
+        c.stats.persons += r.arrived;
+        let gone = left.entry(r.month).or_default().entry(b.grid_id).or_default();
+        gone.persons += r.left;
+        gone.persons_registered += r.left_registered;
+        gone.persons_with_permit += r.left_with_permit;
+        gone.persons_consistent += r.left_consistent;
     }
     let mut counts = vec![Vec::new(); months.len()];
     let mut state: Vec<Counts> = now.to_vec();
     // Walk back from today: at the end of month m, undo everything registered after m.
     for (slot, &m) in months.iter().enumerate().rev() {
+        // Those who moved out after m were still there (added back first, so undoing what
+        // they did there never counts below zero).
+        for (_, grids) in left.range(m.next()..) {
+            for (&g, gone) in grids {
+                if let Some(c) = state.get_mut(g as usize) {
+                    c.stats.add(gone);
+                }
+            }
+        }
         for (_, grids) in by_month.range(m.next()..) {
             for (&g, r) in grids {
                 if let Some(c) = state.get_mut(g as usize) {
@@ -71,6 +89,7 @@ pub fn monthly_history(atlas: &Atlas, now: &[Counts], registrations: &[MonthlyRe
                     s.rental_units_registered =
                         s.rental_units_registered.saturating_sub(r.stats.rental_units_registered);
                     s.pledges_signed = s.pledges_signed.saturating_sub(r.stats.pledges_signed);
+                    s.persons = s.persons.saturating_sub(r.stats.persons);
                 }
             }
         }
@@ -78,6 +97,7 @@ pub fn monthly_history(atlas: &Atlas, now: &[Counts], registrations: &[MonthlyRe
         let keys: Vec<Month> = by_month.range(m.next()..).map(|(k, _)| *k).collect();
         for k in keys {
             by_month.remove(&k);
+            left.remove(&k);
         }
         counts[slot] = state.clone();
     }

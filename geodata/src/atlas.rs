@@ -55,6 +55,18 @@ impl BuildingStats {
         self.persons_consistent += o.persons_consistent;
         self.visits += o.visits;
     }
+
+    /// Takes another building's counts from these (never below zero).
+    pub fn sub(&mut self, o: &BuildingStats) {
+        self.rental_units = self.rental_units.saturating_sub(o.rental_units);
+        self.rental_units_registered = self.rental_units_registered.saturating_sub(o.rental_units_registered);
+        self.pledges_signed = self.pledges_signed.saturating_sub(o.pledges_signed);
+        self.persons = self.persons.saturating_sub(o.persons);
+        self.persons_registered = self.persons_registered.saturating_sub(o.persons_registered);
+        self.persons_with_permit = self.persons_with_permit.saturating_sub(o.persons_with_permit);
+        self.persons_consistent = self.persons_consistent.saturating_sub(o.persons_consistent);
+        self.visits = self.visits.saturating_sub(o.visits);
+    }
 }
 
 /// A piece of boundary two grids share, from the lower id's side.
@@ -252,10 +264,14 @@ pub struct StatsDelta {
     pub persons: u32,
     /// Persons that became registered.
     pub persons_registered: u32,
+    /// Of those, holding a residence permit (办证).
+    pub persons_with_permit: u32,
     /// Of those, living at the address they registered (人户一致).
     pub persons_consistent: u32,
     /// Visits recorded.
     pub visits: u32,
+    /// Counts taken away: persons who moved out of the building or left the district.
+    pub removed: BuildingStats,
 }
 
 impl StatsDelta {
@@ -267,10 +283,15 @@ impl StatsDelta {
             pledges_signed: self.pledges_signed,
             persons: self.persons,
             persons_registered: self.persons_registered,
+            persons_with_permit: self.persons_with_permit,
             persons_consistent: self.persons_consistent,
             visits: self.visits,
-            ..BuildingStats::default()
         }
+    }
+
+    /// True when the change changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.as_stats() == BuildingStats::default() && self.removed == BuildingStats::default()
     }
 }
 
@@ -540,6 +561,7 @@ impl Atlas {
         for d in deltas {
             if let Some(s) = next.stats.get_mut(d.building_id as usize) {
                 s.add(&d.as_stats());
+                s.sub(&d.removed);
             }
         }
         next.version += 1;

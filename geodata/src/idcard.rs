@@ -90,6 +90,14 @@ impl IdNumber {
     pub fn is_male(&self) -> bool {
         (self.0.as_bytes()[16] - b'0') % 2 == 1
     }
+
+    /// The birth date the number carries (characters 7–14).
+    pub fn birth_date(&self) -> time::Date {
+        let part = |a: usize, b: usize| self.0[a..b].parse::<u16>().unwrap_or(1);
+        let month = time::Month::try_from(part(10, 12) as u8).unwrap_or(time::Month::January);
+        // Checked when the number was parsed.
+        time::Date::from_calendar_date(i32::from(part(6, 10)), month, part(12, 14) as u8).unwrap_or(time::Date::MIN)
+    }
 }
 
 impl fmt::Display for IdNumber {
@@ -122,6 +130,7 @@ mod tests {
         let id = IdNumber::parse("11010519491231002X").unwrap();
         assert_eq!(id.as_str(), "11010519491231002X");
         assert!(!id.is_male());
+        assert_eq!(id.birth_date(), time::macros::date!(1949 - 12 - 31));
         assert_eq!(id.masked(), "1101**********002X");
     }
 

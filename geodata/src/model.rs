@@ -563,9 +563,11 @@ impl std::str::FromStr for Month {
     }
 }
 
-/// Registrations dated in one month in one building (登记日期/备案日期): what the monthly
-/// history is rebuilt from. Counts follow [`crate::BuildingStats`]: permits, consistency and
-/// pledges count only for registered records.
+/// Registrations dated in one month in one building (登记日期/备案日期), and the persons who
+/// moved in and out that month: what the monthly history is rebuilt from. Counts follow
+/// [`crate::BuildingStats`]: permits, consistency and pledges count only for registered records.
+/// A person registered at a home counts there from the month of their registration (or of their
+/// moving in, when later) until the month they moved out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MonthlyRegistrations {
     /// Building.
@@ -582,6 +584,16 @@ pub struct MonthlyRegistrations {
     pub rental_units: u32,
     /// Of them, with the landlord's pledge signed.
     pub pledges_signed: u32,
+    /// Persons who moved in that month (new to the register, moved or come back).
+    pub arrived: u32,
+    /// Persons who moved out that month (moved within the district or left it).
+    pub left: u32,
+    /// Of them, registered there.
+    pub left_registered: u32,
+    /// Of those, holding a permit.
+    pub left_with_permit: u32,
+    /// Of those, living at the registered address.
+    pub left_consistent: u32,
 }
 
 impl MonthlyRegistrations {
@@ -595,6 +607,11 @@ impl MonthlyRegistrations {
             persons_consistent: 0,
             rental_units: 0,
             pledges_signed: 0,
+            arrived: 0,
+            left: 0,
+            left_registered: 0,
+            left_with_permit: 0,
+            left_consistent: 0,
         }
     }
 }

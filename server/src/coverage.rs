@@ -600,6 +600,7 @@ pub fn assessment_rows(
         rental_units: &activity.rental_units,
         visits: &activity.visits,
         spot_checks: &activity.spot_checks,
+        cancellations: &activity.cancellations,
         manual: &manual,
     };
     let m = assessment::Month { year: month.year, month: month.month };
@@ -827,7 +828,7 @@ fn assessment_cells(r: &AssessmentRow) -> Vec<Cell> {
         Cell::Text(r.street_name.clone()),
         Cell::Text(format!("{:04}-{:02}", a.month.year, a.month.month)),
         Cell::Int(a.registrations.into()),
-        Cell::Int(a.manual.cancellations.into()),
+        Cell::Int(a.cancellations.into()),
         Cell::Int(a.manual.permits.into()),
         Cell::Int(a.rental_registrations.into()),
         Cell::Int(a.pledges.into()),

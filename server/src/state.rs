@@ -8,6 +8,7 @@ use crate::limits::{Gate, Limits};
 use crate::memo::PerSnapshot;
 use crate::observe::metrics::{Metrics, Readings};
 use crate::store::campaigns::{NewCampaign, StoredEvidence};
+use crate::store::field::{Departure, DepartureOutcome, Edited, Keep, NewResident, PersonEdit, ResidentOutcome};
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use crate::tile_cache::{self, Snapshots, TileCache};
 use arc_swap::ArcSwap;
@@ -16,7 +17,7 @@ use rentgrid_analysis::history::{self, History};
 use rentgrid_analysis::kpi::{self, Counts, Targets};
 use rentgrid_analysis::sweep::{BlockProgress, Phase};
 use rentgrid_analysis::unrecorded::{self, Unrecorded, UnrecordedParams};
-use rentgrid_geodata::{Atlas, Caseworker};
+use rentgrid_geodata::{Atlas, Caseworker, StatsDelta};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -380,9 +381,51 @@ impl AppState {
         if outcome.replayed {
             return Ok((outcome, self.atlas()));
         }
-        let next = Arc::new(self.atlas().with_deltas(&[outcome.delta]));
-        self.inner.tiles.publish_deltas(&next, &[outcome.delta], || self.publish(next.clone()));
-        Ok((outcome, next))
+        self.publish_deltas(&[outcome.delta]);
+        Ok((outcome, self.atlas()))
+    }
+
+    /// Registers a person in a rental unit (a move or a return for a known ID number), with its
+    /// audit row `event`, then publishes the Atlas with the change to both homes' counts.
+    pub async fn add_resident(&self, r: &NewResident, event: &AuditEvent) -> Result<ResidentOutcome, StoreError> {
+        let _guard = self.write_turn().await;
+        let outcome = self.inner.store.add_resident(r, event).await?;
+        self.publish_deltas(&outcome.deltas);
+        Ok(outcome)
+    }
+
+    /// Records that a person left the district, then publishes the Atlas without them.
+    pub async fn depart(&self, d: &Departure, event: &AuditEvent) -> Result<DepartureOutcome, StoreError> {
+        let _guard = self.write_turn().await;
+        let outcome = self.inner.store.depart(d, event).await?;
+        self.publish_deltas(&outcome.deltas);
+        Ok(outcome)
+    }
+
+    /// Edits a person (or stores the edit as a conflict), then publishes any change to counts.
+    pub async fn edit_person(&self, e: &PersonEdit, event: &AuditEvent) -> Result<Edited, StoreError> {
+        let _guard = self.write_turn().await;
+        let edited = self.inner.store.edit_person(e, event).await?;
+        self.publish_deltas(&edited.deltas);
+        Ok(edited)
+    }
+
+    /// Resolves a conflict between edits, then publishes any change to counts.
+    pub async fn resolve_conflict(&self, id: u32, keep: Keep, event: &AuditEvent) -> Result<Edited, StoreError> {
+        let _guard = self.write_turn().await;
+        let edited = self.inner.store.resolve_conflict(id, keep, event).await?;
+        self.publish_deltas(&edited.deltas);
+        Ok(edited)
+    }
+
+    /// Publishes an Atlas with `deltas` applied (nothing when they change nothing). The caller
+    /// holds the write lock and has committed the write.
+    fn publish_deltas(&self, deltas: &[StatsDelta]) {
+        if deltas.iter().all(StatsDelta::is_empty) {
+            return;
+        }
+        let next = Arc::new(self.atlas().with_deltas(deltas));
+        self.inner.tiles.publish_deltas(&next, deltas, || self.publish(next.clone()));
     }
 
     /// Accepts a territory proposal: one transaction replacing its streets' contracts, with the

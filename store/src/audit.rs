@@ -143,6 +143,14 @@ pub mod action {
     pub const PERSON_EXPORT: &str = "person_export";
     /// Person records exported in full, with a reason.
     pub const PERSON_REVEAL_EXPORT: &str = "person_reveal_export";
+    /// A person registered at the door, moved or come back (`POST /api/units/{id}/persons`).
+    pub const PERSON_REGISTER: &str = "person_register";
+    /// A person recorded as having left the district (`POST /api/persons/{id}/departure`).
+    pub const PERSON_DEPART: &str = "person_depart";
+    /// A person's fields edited, or the edit kept as a conflict (`PATCH /api/persons/{id}`).
+    pub const PERSON_EDIT: &str = "person_edit";
+    /// A conflict between edits resolved (`POST /api/conflicts/{id}/resolve`).
+    pub const CONFLICT_RESOLVE: &str = "conflict_resolve";
 }
 
 /// Something to write into the audit log: an [`AuditEntry`] before the log gives it its place.

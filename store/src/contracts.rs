@@ -9,6 +9,7 @@ use crate::sql::Sql;
 use crate::value::{Row, Value};
 use crate::{Result, SqlStore, StoreError};
 use async_trait::async_trait;
+use rentgrid_analysis::assessment::Cancellation;
 use rentgrid_geodata::{Caseworker, ManagementMode, Month, Person, RentalUnit, SpotCheck, Visit};
 use std::collections::BTreeSet;
 use time::Date;
@@ -26,6 +27,8 @@ pub struct MonthActivity {
     pub visits: Vec<Visit>,
     /// Spot checks of the month.
     pub spot_checks: Vec<SpotCheck>,
+    /// Registrations cancelled in the month (注销): registered persons who moved out of a home.
+    pub cancellations: Vec<Cancellation>,
 }
 
 /// A territory proposal to store.
@@ -238,8 +241,13 @@ async fn month_activity(db: &dyn Backend, m: Month) -> Result<MonthActivity> {
             "registered_on",
         )
     };
+    // A person's registrations at every home: the present one (unless they left the district)
+    // and each one they moved out of.
     let persons = db
-        .fetch(registered("persons"))
+        .fetch(registered(
+            "(SELECT building_id, registered, registered_on FROM persons WHERE left_on IS NULL \
+             UNION ALL SELECT building_id, registered, registered_on FROM residences) r",
+        ))
         .await?
         .iter()
         .enumerate()
@@ -312,7 +320,14 @@ async fn month_activity(db: &dyn Backend, m: Month) -> Result<MonthActivity> {
     )
     .push(" ORDER BY id");
     let spot_checks = db.fetch(q).await?.iter().map(spot_check_of).collect::<Result<_>>()?;
-    Ok(MonthActivity { persons, rental_units, visits, spot_checks })
+    let q = within(Sql::new("SELECT building_id, moved_out_on FROM residences WHERE registered AND"), "moved_out_on");
+    let cancellations = db
+        .fetch(q)
+        .await?
+        .iter()
+        .map(|r| Ok(Cancellation { building_id: r.u32("building_id")?, on: r.date("moved_out_on")? }))
+        .collect::<Result<_>>()?;
+    Ok(MonthActivity { persons, rental_units, visits, spot_checks, cancellations })
 }
 
 fn proposal_query(id: i64) -> Sql {

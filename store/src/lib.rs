@@ -2,7 +2,8 @@
 //! (the default: QGIS and GDAL open it as it is) or in PostGIS; each is a Cargo feature (`gpkg`,
 //! `postgis`). The SQL and the business rules are written once, over the small [`Backend`] each
 //! database gives (its connection, migrations and dialect), and offered through narrow traits by
-//! concern: [`Register`] reads, the [`VisitLog`], [`Imports`], [`Contracts`] and [`Campaigns`],
+//! concern: [`Register`] reads, the [`VisitLog`], the [`FieldWrites`] made at the door
+//! (persons registered, moved, left; edits and their conflicts), [`Imports`], [`Contracts`] and [`Campaigns`],
 //! the person-level reads of [`Persons`], the users and their sessions and tokens ([`Access`])
 //! and the hash-chained [`AuditLog`].
 //! [`Store`] is all of them. Every write is one transaction; the caller applies the returned
@@ -20,6 +21,7 @@ pub mod backend;
 pub mod campaigns;
 pub mod contracts;
 pub mod dates;
+pub mod field;
 #[cfg(feature = "gpkg")]
 pub mod gpkg;
 mod import_writes;
@@ -43,6 +45,7 @@ pub use audit::{AuditEntry, AuditEvent, AuditLog, AuditQuery, AuditRow, ChainErr
 pub use backend::{Backend, PoolUsage};
 pub use campaigns::Campaigns;
 pub use contracts::Contracts;
+pub use field::FieldWrites;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
 pub use persons::Persons;
 pub use register::{Cell, Ledger, Register, StoreInfo};
@@ -50,11 +53,14 @@ pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.
 pub trait Store:
-    Register + VisitLog + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync
+    Register + VisitLog + FieldWrites + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync
 {
 }
 
-impl<T: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync> Store for T {}
+impl<T: Register + VisitLog + FieldWrites + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync>
+    Store for T
+{
+}
 
 /// The store over backend `B`: the SQL written once, run on `B`.
 #[derive(Debug)]

@@ -60,6 +60,14 @@ pub struct PersonRecord {
     pub card_no: String,
     /// Where they work, if known.
     pub workplace: Option<String>,
+    /// Where they come from (户籍地), if recorded.
+    pub origin: Option<String>,
+    /// When they moved into their home (`YYYY-MM-DD`; `None`: before the records began).
+    pub moved_in_on: Option<String>,
+    /// When they left the district (流出), if they have.
+    pub left_on: Option<String>,
+    /// The record's version (one more on every change; an edit names the version it saw).
+    pub version: u32,
 }
 
 /// A landlord (房东).
@@ -128,7 +136,7 @@ pub trait Persons: Send + Sync {
 /// and workplace.
 const PERSON_FROM: &str = "SELECT p.id, p.name, p.id_number, p.phone, p.registered, p.registered_on, p.permit, \
      p.consistent, p.building_id, b.grid_id, h.rental_unit_id AS unit_id, u.label AS unit_label, h.card_no, \
-     w.name AS workplace \
+     w.name AS workplace, p.origin, p.moved_in_on, p.left_on, p.version \
      FROM persons p JOIN households h ON h.id = p.household_id JOIN rental_units u ON u.id = h.rental_unit_id \
      JOIN buildings b ON b.id = p.building_id LEFT JOIN workplaces w ON w.id = p.workplace_id";
 
@@ -148,11 +156,16 @@ fn person_of(r: &Row) -> Result<PersonRecord> {
         unit_label: r.text("unit_label")?,
         card_no: r.text("card_no")?,
         workplace: r.opt_text("workplace")?,
+        origin: r.opt_text("origin")?,
+        moved_in_on: r.opt_date("moved_in_on")?.map(crate::dates::fmt_date),
+        left_on: r.opt_date("left_on")?.map(crate::dates::fmt_date),
+        version: r.u32("version")?,
     })
 }
 
-/// `q`'s conditions after `WHERE TRUE`.
+/// `q`'s conditions after `WHERE TRUE`: persons living in the district (not those who left).
 fn conditions(mut s: Sql, q: &PersonQuery) -> Sql {
+    s = s.push(" AND p.left_on IS NULL");
     if let Some(within) = &q.within {
         s = if within.is_empty() {
             s.push(" AND FALSE")
@@ -228,7 +241,12 @@ impl<B: Backend> Persons for SqlStore<B> {
         };
         let persons = self
             .db
-            .fetch(Sql::new(PERSON_FROM).push(" WHERE h.rental_unit_id = ").bind(id).push(" ORDER BY h.card_no, p.id"))
+            .fetch(
+                Sql::new(PERSON_FROM)
+                    .push(" WHERE p.left_on IS NULL AND h.rental_unit_id = ")
+                    .bind(id)
+                    .push(" ORDER BY h.card_no, p.id"),
+            )
             .await?;
         let cards = self
             .db

@@ -92,13 +92,19 @@ impl<B: Backend> Register for SqlStore<B> {
     }
 
     async fn monthly_registrations(&self) -> Result<Vec<MonthlyRegistrations>> {
-        let m = self.db.month("registered_on");
+        let month = |col: &str| self.db.month(col);
+        // Registrations at every home a person has had: the present one (unless they left the
+        // district) and each one they moved out of.
+        let (m, m_in, m_out) = (month("registered_on"), month("moved_in_on"), month("moved_out_on"));
         let persons = self
             .db
             .fetch(Sql::new(format!(
                 "SELECT building_id, {m} AS month, COUNT(*) AS n, \
                  SUM(CASE WHEN permit THEN 1 ELSE 0 END) AS a, SUM(CASE WHEN consistent THEN 1 ELSE 0 END) AS b \
-                 FROM persons WHERE registered AND registered_on IS NOT NULL GROUP BY building_id, {m}"
+                 FROM (SELECT building_id, registered_on, permit, consistent FROM persons \
+                 WHERE registered AND registered_on IS NOT NULL AND left_on IS NULL \
+                 UNION ALL SELECT building_id, registered_on, permit, consistent FROM residences \
+                 WHERE registered AND registered_on IS NOT NULL) r GROUP BY building_id, {m}"
             )))
             .await?;
         let units = self
@@ -109,7 +115,31 @@ impl<B: Backend> Register for SqlStore<B> {
                  FROM rental_units WHERE registered AND registered_on IS NOT NULL GROUP BY building_id, {m}"
             )))
             .await?;
-        merge_monthly_registrations(persons, units)
+        let arrivals = self
+            .db
+            .fetch(Sql::new(format!(
+                "SELECT building_id, {m_in} AS month, COUNT(*) AS n, 0 AS a, 0 AS b \
+                 FROM (SELECT building_id, moved_in_on FROM persons WHERE left_on IS NULL AND moved_in_on IS NOT NULL \
+                 UNION ALL SELECT building_id, moved_in_on FROM residences WHERE moved_in_on IS NOT NULL) r \
+                 GROUP BY building_id, {m_in}"
+            )))
+            .await?;
+        let departures = self
+            .db
+            .fetch(Sql::new(format!(
+                "SELECT building_id, {m_out} AS month, COUNT(*) AS n, \
+                 SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS a, \
+                 SUM(CASE WHEN registered AND permit THEN 1 ELSE 0 END) AS b, \
+                 SUM(CASE WHEN registered AND consistent THEN 1 ELSE 0 END) AS c \
+                 FROM residences GROUP BY building_id, {m_out}"
+            )))
+            .await?;
+        merge_monthly_registrations([
+            (Dated::Persons, persons),
+            (Dated::Units, units),
+            (Dated::Arrivals, arrivals),
+            (Dated::Departures, departures),
+        ])
     }
 
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>> {
@@ -254,7 +284,8 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
     }
     for r in q("SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS reg, \
          SUM(CASE WHEN registered AND permit THEN 1 ELSE 0 END) AS permit, \
-         SUM(CASE WHEN registered AND consistent THEN 1 ELSE 0 END) AS consistent FROM persons GROUP BY building_id")
+         SUM(CASE WHEN registered AND consistent THEN 1 ELSE 0 END) AS consistent FROM persons WHERE left_on IS NULL \
+         GROUP BY building_id")
     .await?
     {
         let i = slot(&r, stats.len())?;
@@ -300,9 +331,22 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
     })
 }
 
-/// Merges the rows of the registrations of persons and of rental units — (building, month, n,
-/// a, b) — into one record per building and month.
-fn merge_monthly_registrations(persons: Vec<Row>, units: Vec<Row>) -> Result<Vec<MonthlyRegistrations>> {
+/// What a row of [`merge_monthly_registrations`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dated {
+    /// Persons registered: (n, permit, consistent).
+    Persons,
+    /// Rental units registered: (n, pledged).
+    Units,
+    /// Persons who moved in: (n).
+    Arrivals,
+    /// Persons who moved out: (n, registered, permit, consistent).
+    Departures,
+}
+
+/// Merges the rows of dated events — (building, month, n, a, b[, c]) — into one record per
+/// building and month.
+fn merge_monthly_registrations(sets: [(Dated, Vec<Row>); 4]) -> Result<Vec<MonthlyRegistrations>> {
     use std::collections::BTreeMap;
     let mut out: BTreeMap<(u32, rentgrid_geodata::Month), MonthlyRegistrations> = BTreeMap::new();
     let num = |v: i64, what: &str| {
@@ -312,7 +356,7 @@ fn merge_monthly_registrations(persons: Vec<Row>, units: Vec<Row>) -> Result<Vec
             reason: format!("{v} is out of range"),
         })
     };
-    for (is_person, rows) in [(true, persons), (false, units)] {
+    for (kind, rows) in sets {
         for row in rows {
             let (building, month, n, a, b) =
                 (row.int("building_id")?, row.text("month")?, row.int("n")?, row.int("a")?, row.int("b")?);
@@ -323,13 +367,23 @@ fn merge_monthly_registrations(persons: Vec<Row>, units: Vec<Row>) -> Result<Vec
                 reason,
             })?;
             let r = out.entry((building_id, month)).or_insert(MonthlyRegistrations::none(building_id, month));
-            if is_person {
-                r.persons += num(n, "persons")?;
-                r.persons_with_permit += num(a, "permit")?;
-                r.persons_consistent += num(b, "consistent")?;
-            } else {
-                r.rental_units += num(n, "rental_units")?;
-                r.pledges_signed += num(a, "pledges")?;
+            match kind {
+                Dated::Persons => {
+                    r.persons += num(n, "persons")?;
+                    r.persons_with_permit += num(a, "permit")?;
+                    r.persons_consistent += num(b, "consistent")?;
+                }
+                Dated::Units => {
+                    r.rental_units += num(n, "rental_units")?;
+                    r.pledges_signed += num(a, "pledges")?;
+                }
+                Dated::Arrivals => r.arrived += num(n, "arrived")?,
+                Dated::Departures => {
+                    r.left += num(n, "left")?;
+                    r.left_registered += num(a, "left registered")?;
+                    r.left_with_permit += num(b, "left with permit")?;
+                    r.left_consistent += num(row.int("c")?, "left consistent")?;
+                }
             }
         }
     }
@@ -356,7 +410,8 @@ pub fn ledger_sql(which: Ledger) -> &'static str {
              CASE WHEN p.registered AND p.consistent THEN '是' ELSE '否' END, \
              COALESCE(w.external_id, CAST(w.id AS TEXT)) \
              FROM persons p JOIN households h ON h.id = p.household_id \
-             JOIN rental_units u ON u.id = h.rental_unit_id LEFT JOIN workplaces w ON w.id = p.workplace_id ORDER BY p.id"
+             JOIN rental_units u ON u.id = h.rental_unit_id LEFT JOIN workplaces w ON w.id = p.workplace_id \
+             WHERE p.left_on IS NULL ORDER BY p.id"
         }
         Ledger::Caseworkers => {
             "SELECT COALESCE(c.external_id, CAST(c.id AS TEXT)), c.name, c.street_code, g.code \

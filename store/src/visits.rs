@@ -8,6 +8,7 @@
 use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
 use crate::campaigns::{after_visit, block_of};
+use crate::field::Fix;
 use crate::records::{VISIT_COLUMNS, visit_of};
 use crate::sql::Sql;
 use crate::{Result, SqlStore, StoreError};
@@ -34,7 +35,7 @@ pub struct NewUnit {
 }
 
 /// A validated visit to record.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct NewVisit {
     /// Client-generated id: a retry with the same id and content changes nothing.
     pub client_id: String,
@@ -58,6 +59,9 @@ pub struct NewVisit {
     /// submissions from before campaigns replay unchanged).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub campaign_id: Option<u32>,
+    /// Where the phone was (not part of the request a retry must repeat).
+    #[serde(skip)]
+    pub position: Option<Fix>,
 }
 
 /// What recording a visit did.
@@ -94,7 +98,7 @@ impl Default for ClientIdLocks {
 }
 
 impl ClientIdLocks {
-    fn of(&self, client_id: &str) -> &tokio::sync::Mutex<()> {
+    pub(crate) fn of(&self, client_id: &str) -> &tokio::sync::Mutex<()> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         client_id.hash(&mut h);
         &self.0[(h.finish() % self.0.len() as u64) as usize]
@@ -261,7 +265,8 @@ async fn record(tx: &mut Tx<'_>, v: &NewVisit) -> Result<VisitOutcome> {
         .fetch_one(
             Sql::new(
                 "INSERT INTO visits (client_id, building_id, caseworker_id, visited_on, units_registered, \
-                 pledges_signed, units_found, persons_found, notes, request, campaign_id) ",
+                 pledges_signed, units_found, persons_found, notes, request, campaign_id, lon, lat, accuracy_m, \
+                 distance_m) ",
             )
             .values([vec![
                 (&v.client_id).into(),
@@ -275,6 +280,10 @@ async fn record(tx: &mut Tx<'_>, v: &NewVisit) -> Result<VisitOutcome> {
                 (&v.notes).into(),
                 request.into(),
                 v.campaign_id.into(),
+                v.position.map(|f| f.lon).into(),
+                v.position.map(|f| f.lat).into(),
+                v.position.map(|f| f.accuracy_m).into(),
+                v.position.map(|f| f.distance_m).into(),
             ]])
             .push(" RETURNING id"),
         )

@@ -2,7 +2,9 @@
 //! scores, ranking with ties, and spot-check rates with their intervals.
 
 use crate::support::{Cell, lattice};
-use rentgrid_analysis::assessment::{Assessment, AssessmentInput, ManualCounts, Month, ScoreFormula, SpotRate, assess};
+use rentgrid_analysis::assessment::{
+    Assessment, AssessmentInput, Cancellation, ManualCounts, Month, ScoreFormula, SpotRate, assess,
+};
 use rentgrid_geodata::{Caseworker, ManagementMode, Person, RentalUnit, SpotCheck, Visit};
 use std::collections::BTreeMap;
 use time::Date;
@@ -97,6 +99,9 @@ fn a_month_is_counted_scored_and_ranked() {
     visits.extend((14..16).map(|i| visit(i, 2, sep, 0)));
     let checks = [check(0, 0, 20, 2, 1), check(1, 1, 10, 0, 0)];
     let manual = BTreeMap::from([((2, SEP), ManualCounts { cancellations: 3, permits: 4, ..ManualCounts::default() })]);
+    // Two registered persons moved out of grid 3 (caseworker 2's) in September, one in August.
+    let moved_out = |grid: u32, on: Date| Cancellation { building_id: 2 * grid, on };
+    let cancellations = [moved_out(3, sep), moved_out(3, date!(2026 - 09 - 30)), moved_out(3, date!(2026 - 08 - 01))];
     let input = AssessmentInput {
         atlas: &atlas,
         caseworkers: &cws,
@@ -104,6 +109,7 @@ fn a_month_is_counted_scored_and_ranked() {
         rental_units: &units,
         visits: &visits,
         spot_checks: &checks,
+        cancellations: &cancellations,
         manual: &manual,
     };
     let rows = assess(&input, &[AUG, SEP], &ScoreFormula::default());
@@ -113,9 +119,12 @@ fn a_month_is_counted_scored_and_ranked() {
     assert_eq!((b.registrations, b.rental_registrations, b.pledges, b.inspections), (3, 0, 0, 10));
     assert_eq!((c.registrations, c.rental_registrations, c.pledges, c.inspections), (0, 2, 0, 2));
     assert_eq!(c.manual.permits, 4);
-    // 60 + 5 + 1 + 4 + 4 × 0.5 − (2 × 2 + 1) = 67; 60 + 3 + 10 × 0.5 = 68; 60 + 2 + 1 + 3 + 4 = 70.
+    // Cancellations: the 2 recorded in September and the 3 given.
+    assert_eq!((a.cancellations, b.cancellations, c.cancellations), (0, 0, 5));
+    assert_eq!(row(&rows, 2, AUG).cancellations, 1);
+    // 60 + 5 + 1 + 4 + 4 × 0.5 − (2 × 2 + 1) = 67; 60 + 3 + 10 × 0.5 = 68; 60 + 2 + 1 + 5 + 4 = 72.
     assert_eq!(a.deductions, 5.0);
-    assert_eq!((a.score, b.score, c.score), (67.0, 68.0, 70.0));
+    assert_eq!((a.score, b.score, c.score), (67.0, 68.0, 72.0));
     assert_eq!((a.rank_in_street, b.rank_in_street, c.rank_in_street), (3, 2, 1));
     assert_eq!(a.street_size, 3);
     // August: only caseworker 0 registered anyone; the other two tie for second.

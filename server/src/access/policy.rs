@@ -118,6 +118,15 @@ pub const TABLE: &[Rule] = &[
     rule("POST", "/api/campaigns/{id}/blocks/{block}/phase", roles(OPERATIONS)),
     // Writes to the register.
     rule("POST", "/api/visits", roles(VISITORS)),
+    // At the door (一户一卡): persons registered, moved, left and edited, by whoever records
+    // visits; conflicts between edits resolved by them or a supervisor, within scope.
+    rule("POST", "/api/units/{id}/persons", roles(VISITORS)),
+    rule("PATCH", "/api/persons/{id}", roles(VISITORS)),
+    rule("POST", "/api/persons/{id}/departure", roles(VISITORS)),
+    rule("GET", "/api/conflicts", roles(OPERATIONS)),
+    rule("POST", "/api/conflicts/{id}/resolve", roles(OPERATIONS)),
+    // Writes made far from their building: leads for a supervisor's spot checks.
+    rule("GET", "/api/field/flags", roles(PLANNERS)),
     rule("POST", "/api/imports/{kind}", roles(IMPORTERS)),
     // Vector tiles (a leader's layers are narrowed by the handler).
     rule("GET", "/tiles/{layer}/{z}/{x}/{y}", roles(REGISTER)),

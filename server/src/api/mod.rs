@@ -7,6 +7,7 @@ mod campaigns;
 mod coverage;
 mod extract;
 pub(crate) mod features;
+mod field;
 pub(crate) mod geojson;
 mod hotspots;
 pub mod identity;
@@ -16,6 +17,7 @@ mod observe;
 mod ogc;
 pub(crate) mod openapi;
 mod persons;
+mod position;
 mod query;
 mod suppress;
 mod tiles;
@@ -156,9 +158,14 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(coverage::assessment))
         .routes(routes!(exports))
         .routes(routes!(persons::persons))
-        .routes(routes!(persons::person_one))
+        .routes(routes!(persons::person_one, field::edit_person))
         .routes(routes!(persons::unit))
         .routes(routes!(visits::create))
+        .routes(routes!(field::add_person))
+        .routes(routes!(field::departure))
+        .routes(routes!(field::conflicts))
+        .routes(routes!(field::resolve))
+        .routes(routes!(field::flags))
         .routes(routes!(campaigns::candidates))
         .routes(routes!(campaigns::list, campaigns::create))
         .routes(routes!(campaigns::one))

@@ -59,6 +59,14 @@ pub struct Person {
     pub card_no: String,
     /// Where they work, if known.
     pub workplace: Option<String>,
+    /// Where they come from (户籍地), if recorded.
+    pub origin: Option<String>,
+    /// When they moved into their home (`YYYY-MM-DD`; null: before the records began).
+    pub moved_in_on: Option<String>,
+    /// When they left the district (流出); null while they live here.
+    pub left_on: Option<String>,
+    /// The record's version: an edit (`PATCH /api/persons/{id}`) names the version it saw.
+    pub version: u32,
 }
 
 /// `GET /api/persons`: a page of persons.
@@ -199,7 +207,7 @@ fn number(name: &str, raw: Option<&str>, default: u32, max: u32) -> ApiResult<u3
 }
 
 /// The disclosure a request asks for, or why it may not have it.
-fn disclosure(scope: &Scope, reveal: Option<&str>, reason: Option<&str>) -> ApiResult<Disclosure> {
+pub(super) fn disclosure(scope: &Scope, reveal: Option<&str>, reason: Option<&str>) -> ApiResult<Disclosure> {
     if !scope.role.reads_persons() {
         return Err(ApiError::Forbidden(format!("the role {} does not read person records", scope.role)));
     }
@@ -245,15 +253,15 @@ async fn audit_as(
     Ok(())
 }
 
-fn address(atlas: &Atlas, building: u32) -> String {
+pub(super) fn address(atlas: &Atlas, building: u32) -> String {
     atlas.building(building).map(|b| b.address.clone()).unwrap_or_default()
 }
 
-fn grid_code(atlas: &Atlas, grid: u32) -> String {
+pub(super) fn grid_code(atlas: &Atlas, grid: u32) -> String {
     atlas.grid(grid).map(|g| g.grid.code.clone()).unwrap_or_default()
 }
 
-fn person(atlas: &Atlas, d: &Disclosure, p: PersonRecord) -> Person {
+pub(super) fn person(atlas: &Atlas, d: &Disclosure, p: PersonRecord) -> Person {
     Person {
         id: p.id,
         name: d.name(&p.name),
@@ -270,6 +278,10 @@ fn person(atlas: &Atlas, d: &Disclosure, p: PersonRecord) -> Person {
         unit_label: p.unit_label,
         card_no: p.card_no,
         workplace: p.workplace,
+        origin: p.origin,
+        moved_in_on: p.moved_in_on,
+        left_on: p.left_on,
+        version: p.version,
     }
 }
 

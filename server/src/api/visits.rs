@@ -3,6 +3,7 @@
 //! where, the building, the client id and the visit; `replayed` for a retry that changed nothing).
 
 use super::identity::{Authenticated, RequestSource};
+use super::position::{Position, fix_of};
 use super::{ApiJson, today};
 use crate::access::audit::action;
 use crate::error::{ApiError, ApiResult, Exception};
@@ -48,6 +49,10 @@ pub struct VisitRequest {
     new_units: Vec<NewUnitBody>,
     #[serde(default)]
     campaign_id: Option<u32>,
+    /// Where the phone was, when its user allows it: a visit recorded more than 150 m from the
+    /// building is accepted and flagged for the supervisor.
+    #[serde(default)]
+    position: Option<Position>,
 }
 
 fn validate(r: VisitRequest) -> Result<NewVisit, ApiError> {
@@ -112,6 +117,7 @@ fn validate(r: VisitRequest) -> Result<NewVisit, ApiError> {
         register_persons: dedup(r.register_persons),
         new_units: r.new_units.into_iter().map(NewUnit::from).collect(),
         campaign_id: r.campaign_id,
+        position: None,
     })
 }
 
@@ -226,13 +232,15 @@ pub async fn create(
     Authenticated(who): Authenticated,
     ApiJson(req): ApiJson<VisitRequest>,
 ) -> ApiResult<(StatusCode, Json<VisitAnswer>)> {
-    let visit = validate(req)?;
+    let position = req.position;
+    let mut visit = validate(req)?;
     let Some(grid) = state.atlas().building(visit.building_id).map(|b| b.grid_id) else {
         return Err(ApiError::NotFound(format!("building {} does not exist", visit.building_id)));
     };
     if !scope.sees_grid(grid) {
         return Err(ApiError::Forbidden(format!("building {} lies outside your grids", visit.building_id)));
     }
+    visit.position = fix_of(position, &state.atlas(), visit.building_id)?;
     if scope.role == Role::Caseworker && visit.caseworker_id.is_some_and(|c| Some(c) != scope.caseworker) {
         return Err(ApiError::Forbidden(
             "a caseworker records their own visits only: caseworker_id is not yours".into(),

@@ -526,6 +526,12 @@ const NOT_LOCATED: &[(&str, &str)] = &[
     ("/api/territory/proposals/{id}", "coverage: a proposal is its street's supervisor's"),
     ("/api/territory/proposals/{id}/accept", "coverage: a proposal is its street's supervisor's"),
     ("/api/campaigns/{id}/blocks/{block}/phase", "campaigns::a_caller_sees_the_part_of_a_campaign_in_their_grids"),
+    ("/api/units/{id}/persons", "a write: field::a_person_is_registered_moved_left_and_back_as_one_record"),
+    ("/api/persons/{id}/departure", "a write: field::a_person_is_registered_moved_left_and_back_as_one_record"),
+    (
+        "/api/conflicts/{id}/resolve",
+        "a write: field::a_stale_edit_of_the_same_field_is_a_conflict_and_of_another_merges",
+    ),
     (
         rentgrid_server::api::UNDOCUMENTED_ROUTES[1].1,
         "a listing: numberMatched in scope, each_role_reads_and_writes_only_its_own_part",

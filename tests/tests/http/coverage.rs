@@ -368,6 +368,7 @@ async fn the_assessment_equals_the_analysis_of_the_same_month(backend: Backend) 
         rental_units: &city.rental_units,
         visits: &city.visits,
         spot_checks: &city.spot_checks,
+        cancellations: &[],
         manual: &manual,
     };
     let expected = assessment::assess(&input, &[month], &ScoreFormula::default());

@@ -14,6 +14,7 @@ mod audit;
 mod campaigns;
 mod coverage;
 mod exports;
+mod field;
 mod hotspots;
 mod identity;
 mod limits;
