@@ -271,6 +271,18 @@ export function fetchRoutes(id: number, date: string): Promise<DayRoutes> {
   return getJson(`campaigns/${id}/routes?date=${encodeURIComponent(date)}`);
 }
 
+/** `GET /api/campaigns/{id}/visits?date=&caseworker=`: the campaign's visits recorded for a day. */
+export function fetchCampaignVisits(id: number, date: string, caseworker?: number): Promise<Schemas['CampaignVisits']> {
+  return getJson(campaignVisitsPath(id, date, caseworker));
+}
+
+/** The API path of [`fetchCampaignVisits`] (the offline cache keeps it by this URL). */
+export function campaignVisitsPath(id: number, date: string, caseworker?: number): string {
+  const q = new URLSearchParams({ date });
+  if (caseworker !== undefined) q.set('caseworker', String(caseworker));
+  return `campaigns/${id}/visits?${q}`;
+}
+
 /** What a caseworker records at a door (`POST /api/visits`). */
 export type VisitBody = Schemas['VisitRequest'];
 

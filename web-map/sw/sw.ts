@@ -62,14 +62,27 @@ async function claimFrom(response: Response): Promise<void> {
   }
 }
 
-/** Keeps a 200 answer when the cache has an owner (someone signed in through this worker). */
+/**
+ * The copy of `GET /api/me` kept for offline start: who the user is, without the session's CSRF
+ * token (the answer is `no-store` because of it; the page asks again before it sends a write).
+ */
+async function meWithoutToken(response: Response): Promise<Response> {
+  const me = (await response.clone().json()) as Record<string, unknown>;
+  return new Response(JSON.stringify({ ...me, csrf: null }), { headers: { 'Content-Type': 'application/json' } });
+}
+
+/**
+ * Keeps a 200 answer when the cache has an owner (someone signed in through this worker). An
+ * answer the server marks `no-store` is not kept, but for who is signed in (without its token).
+ */
 async function keep(request: Request, response: Response): Promise<void> {
-  if (response.status !== 200 || response.headers.get('Cache-Control')?.includes('no-store')) return;
-  if ((await owner()) === undefined) return;
+  if (response.status !== 200 || (await owner()) === undefined) return;
+  const isMe = apiPath(new URL(request.url)) === 'me';
+  if (!isMe && response.headers.get('Cache-Control')?.includes('no-store')) return;
   try {
-    await (await caches.open(DATA_CACHE)).put(request, response.clone());
+    await (await caches.open(DATA_CACHE)).put(request, isMe ? await meWithoutToken(response) : response.clone());
   } catch {
-    // Not storable (quota, `Vary: *`): served from the network only.
+    // Not storable (quota, `Vary: *`, not JSON): served from the network only.
   }
 }
 

@@ -8,7 +8,7 @@
  * one visit per day: its client id is made once, a second tap changes the visit still waiting
  * to be sent and never records a second one.
  */
-import { ApiError, fetchCoverage, fetchGrids, fetchRoutes, fetchTileJson, type Campaign, type VisitBody } from '../api';
+import { ApiError, campaignVisitsPath, fetchCampaignVisits, fetchCoverage, fetchGrids, fetchRoutes, fetchTileJson, type Campaign, type VisitBody } from '../api';
 import { me } from '../session';
 import { createUserBar } from '../ui/userbar';
 import { dayToShow, loadCampaign, localToday, requestedCampaign } from '../layers/campaign';
@@ -233,6 +233,17 @@ export function mountField(root: HTMLElement): () => void {
       .map((f) => ({ order: f.properties.order ?? 0, building: f.properties.building_id ?? 0, address: f.properties.address ?? '' }))
       .sort((a, b) => a.order - b.order);
 
+    // The stops the server holds a visit of today for (after a reload, or from another phone);
+    // offline, the kept answer, and what this phone sent since.
+    const today = localToday();
+    const onServer = new Set(
+      cw === undefined
+        ? []
+        : await fetchCampaignVisits(campaign.id, today, cw)
+            .then((v) => v.visits.map((x) => x.building_id))
+            .catch(() => []),
+    );
+    if (stopped) return;
     const sync = h('p', { class: 'rg-field-sync', role: 'status' });
     const problems = h('ul', { class: 'rg-field-problems' });
     const progress = h('p', { class: 'rg-field-progress' });
@@ -241,14 +252,14 @@ export function mountField(root: HTMLElement): () => void {
     const updaters: ((waiting: Map<string, OutboxEntry>) => Promise<boolean>)[] = [];
 
     for (const stop of stops) {
-      const key = visitKey(campaign.id, stop.building, date);
+      const key = visitKey(campaign.id, stop.building, today);
       const label = t('visitLabel', { order: stop.order, address: stop.address });
       const base: VisitBody = {
         client_id: '',
         building_id: stop.building,
         caseworker_id: cw ?? null,
         campaign_id: campaign.id,
-        visited_on: localToday(),
+        visited_on: today,
         notes: '',
         new_units: [],
       };
@@ -314,7 +325,7 @@ export function mountField(root: HTMLElement): () => void {
       );
       updaters.push(async (waiting) => {
         const queued = waiting.get(key);
-        const sent = queued ? undefined : await sentRecord(username, key);
+        const sent = queued ? undefined : onServer.has(stop.building) || (await sentRecord(username, key));
         const state = queued?.state === 'pending' ? 'waiting' : sent ? 'sent' : 'none';
         item.dataset.state = state;
         item.classList.toggle('rg-visited', state !== 'none');
@@ -387,12 +398,12 @@ export function mountField(root: HTMLElement): () => void {
       offlineLine,
     );
     document.documentElement.dataset.ready = '1';
-    void prepareOffline(campaign, date);
+    void prepareOffline(campaign, date, cw);
   };
 
   /** Registers the service worker and has it keep the day's answers and the caseworker's tiles. */
   let prepared = false;
-  const prepareOffline = async (campaign: Campaign, date: string) => {
+  const prepareOffline = async (campaign: Campaign, date: string, cw: number | undefined) => {
     if (prepared || !navigator.onLine) return;
     prepared = true;
     try {
@@ -400,6 +411,7 @@ export function mountField(root: HTMLElement): () => void {
       if (!worker || stopped) return;
       const api = (p: string) => new URL(`/api/${p}`, window.location.origin).href;
       const urls = [api('me'), api('campaigns'), api(`campaigns/${campaign.id}`), api(`campaigns/${campaign.id}/routes?date=${encodeURIComponent(date)}`)];
+      if (cw !== undefined) urls.push(api(campaignVisitsPath(campaign.id, localToday(), cw)));
       let tiles = 0;
       if (user?.role === 'caseworker') {
         // Their grids (the API answers a caseworker with their own only) at the phone's zooms.

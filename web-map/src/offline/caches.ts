@@ -11,7 +11,7 @@ export const OWNER_KEY = '/__rentgrid/owner';
 
 /**
  * The API answers kept for offline use, by path under `/api/`: who is signed in, the district,
- * the campaigns and a day's routes, the user's grids, the day's visits, household cards.
+ * the campaigns, a day's routes and visits, the user's grids, household cards.
  * Nothing else is ever stored; never a login, a logout or a write.
  */
 export const CACHED_API = [
@@ -21,7 +21,7 @@ export const CACHED_API = [
   /^campaigns$/,
   /^campaigns\/\d+$/,
   /^campaigns\/\d+\/routes$/,
-  /^visits$/,
+  /^campaigns\/\d+\/visits$/,
   /^units\/\d+$/,
 ];
 

@@ -14,6 +14,7 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
 import { ApiError, sendWrite, type WriteMethod } from '../api';
+import { csrfToken, loadMe } from '../session';
 
 /** A write waiting in the outbox. */
 export interface OutboxEntry {
@@ -217,6 +218,13 @@ async function sendAll(user: string): Promise<void> {
     if (!next || next.seq === undefined) return;
     const d = await db();
     try {
+      // A page started offline knows the user but not the session's CSRF token: ask for it
+      // (the kept answer, without one, means the server is not reachable yet: try again later).
+      if (!csrfToken()) {
+        const fresh = await loadMe();
+        if (!fresh) return; // signed out: kept for the next login
+        if (!fresh.csrf) throw new Error('the session is not confirmed by the server yet');
+      }
       await sendWrite(next.method, next.path, next.body);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) return; // signed out: kept for the next login
