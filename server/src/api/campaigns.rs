@@ -171,6 +171,12 @@ pub async fn one(
     Ok(Json(campaign::campaign_json(&state.atlas(), &c, true)))
 }
 
+/// The `date` a query requires, as YYYY-MM-DD (400 when missing or malformed).
+fn required_date(raw: Option<&str>) -> ApiResult<time::Date> {
+    let raw = raw.ok_or_else(|| ApiError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
+    parse_date(raw).ok_or_else(|| ApiError::BadRequest(format!("date {raw:?} is not a date as YYYY-MM-DD")))
+}
+
 /// `GET /api/campaigns/{id}/routes?date=YYYY-MM-DD`: each caseworker's walk that day.
 /// The query of `GET /api/campaigns/{id}/routes`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -195,9 +201,7 @@ pub async fn routes(
     ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<RoutesQuery>,
 ) -> ApiResult<GeoJson<DayRoutes>> {
-    let raw_date = q.date.as_deref().ok_or_else(|| ApiError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
-    let date = parse_date(raw_date)
-        .ok_or_else(|| ApiError::BadRequest(format!("date {raw_date:?} is not a date as YYYY-MM-DD")))?;
+    let date = required_date(q.date.as_deref())?;
     let c = stored(&state, &scope, &raw).await?;
     let atlas = state.atlas();
     let body = tokio::task::spawn_blocking(move || campaign::routes_json(&atlas, &c, date))
@@ -244,9 +248,7 @@ pub async fn visits(
     ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<VisitsQuery>,
 ) -> ApiResult<Json<CampaignVisits>> {
-    let raw_date = q.date.as_deref().ok_or_else(|| ApiError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
-    let date = parse_date(raw_date)
-        .ok_or_else(|| ApiError::BadRequest(format!("date {raw_date:?} is not a date as YYYY-MM-DD")))?;
+    let date = required_date(q.date.as_deref())?;
     let bad_caseworker =
         |s: &str| ApiError::BadRequest(format!("caseworker {s:?} is not a caseworker id (a whole number)"));
     let caseworker = q.caseworker.as_deref().map(|s| s.parse::<u32>().map_err(|_| bad_caseworker(s))).transpose()?;
