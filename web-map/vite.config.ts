@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { defineConfig, type Plugin } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
 import * as city from './dev-fixtures/city.ts';
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -46,9 +47,44 @@ function fixtureApi(): Plugin {
 
 const upstream = process.env.RENTGRID_API;
 
+/**
+ * The phone view as an installable app: the web app manifest, and the service worker `sw/sw.ts`
+ * (compiled by vite, with the list of built files to cache injected by vite-plugin-pwa). The
+ * field view registers it; nothing is registered in `npm run dev`.
+ */
+const pwa = VitePWA({
+  strategies: 'injectManifest',
+  srcDir: 'sw',
+  filename: 'sw.ts',
+  injectRegister: false,
+  manifestFilename: 'manifest.webmanifest',
+  manifest: {
+    name: '租房网格 field',
+    short_name: '租房网格',
+    description: '综管员走访：今日走访点、走访记录，离线可用 · Caseworker visits, offline first',
+    lang: 'zh-CN',
+    start_url: './?view=field',
+    scope: './',
+    display: 'standalone',
+    background_color: '#ffffff',
+    theme_color: '#14213d',
+    icons: [
+      { src: 'icons/icon.svg', sizes: 'any', type: 'image/svg+xml' },
+      { src: 'icons/icon-192.png', sizes: '192x192', type: 'image/png' },
+      { src: 'icons/icon-512.png', sizes: '512x512', type: 'image/png' },
+      { src: 'icons/icon-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
+    ],
+  },
+  injectManifest: {
+    // The app shell: scripts, styles, pages, the manifest and icons. MapLibre is over 1 MB.
+    globPatterns: ['**/*.{js,css,html,svg,png,webmanifest}'],
+    maximumFileSizeToCacheInBytes: 4 * 1024 * 1024,
+  },
+});
+
 export default defineConfig({
   base: './',
-  plugins: upstream ? [] : [fixtureApi()],
+  plugins: upstream ? [pwa] : [fixtureApi(), pwa],
   server: upstream ? { proxy: { '/api': { target: upstream, changeOrigin: true } } } : {},
   build: {
     // MapLibre alone is about 1 MB minified; that is expected, not a sign of a bloated bundle.

@@ -133,6 +133,9 @@ pub trait Campaigns: Send + Sync {
     /// Moves a block of a campaign to `to`, which must be its next phase, atomically, with its
     /// audit row (`event` naming the phase it left).
     async fn advance_block(&self, campaign: u32, block: u32, to: Phase, event: &AuditEvent) -> Result<BlockProgress>;
+    /// The visits of a campaign recorded for `day`, by `caseworker` when given, in the order
+    /// they were recorded (the phone view's "which stops are done today").
+    async fn campaign_visits(&self, campaign: u32, day: Date, caseworker: Option<u32>) -> Result<Vec<Visit>>;
 }
 
 #[async_trait]
@@ -171,6 +174,17 @@ impl<B: Backend> Campaigns for SqlStore<B> {
         audit::append(&mut tx, &event.clone().naming(format!("from {left} to {}", phase_str(to)))).await?;
         tx.commit().await?;
         Ok(p)
+    }
+
+    async fn campaign_visits(&self, campaign: u32, day: Date, caseworker: Option<u32>) -> Result<Vec<Visit>> {
+        let mut q = Sql::new(format!("SELECT {VISIT_COLUMNS} FROM visits WHERE campaign_id = "))
+            .bind(campaign)
+            .push(" AND visited_on = ")
+            .bind(day);
+        if let Some(c) = caseworker {
+            q = q.push(" AND caseworker_id = ").bind(c);
+        }
+        self.db.fetch(q.push(" ORDER BY id")).await?.iter().map(visit_of).collect()
     }
 }
 

@@ -714,6 +714,167 @@ describe('the web map', () => {
     await ctx.close();
   });
 
+  it('works offline on the phone: opens from the cache, keeps visits in the outbox across a closed page, sends each once', async () => {
+    const ready = () => document.documentElement.dataset.ready === '1';
+    // A caseworker with grids (contracts as they stand now) and a campaign over them, theirs alone.
+    const coverage = await (await api('/api/coverage')).json();
+    const grids = new Map((await (await api('/api/grids')).json()).features.map((f) => [f.properties.id, f.properties.buildings]));
+    const buildingsOf = (a) => a.properties.grids.reduce((n, g) => n + (grids.get(g) ?? 0), 0);
+    const area = coverage.features
+      .filter((f) => f.properties.kind === 'area')
+      .sort((a, b) => buildingsOf(b) - buildingsOf(a) || a.properties.caseworker_id - b.properties.caseworker_id)[0];
+    const cw = area.properties.caseworker_id;
+    const created = await api('/api/campaigns', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ grids: area.properties.grids, caseworkers: [cw], start_date: '2026-09-07', working_days: 260, buildings_per_day: 8 }),
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const campaign = await created.json();
+    // The first day they have the most stops.
+    const stopsOn = (d) => d.assignments.find((a) => a.caseworker_id === cw)?.buildings.length ?? 0;
+    const day = campaign.plan.days.reduce((best, d) => (stopsOn(d) > stopsOn(best) ? d : best));
+    const routes = await (await api(`/api/campaigns/${campaign.id}/routes?date=${day.date}`)).json();
+    const planned = routes.features
+      .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw)
+      .sort((a, b) => a.properties.order - b.properties.order)
+      .map((f) => f.properties.building_id);
+    assert.ok(planned.length >= 7, `caseworker ${cw} has ${planned.length} stops on ${day.date}`);
+    const building = async (id) => (await (await api(`/api/buildings/${id}`)).json()).properties;
+    const before = await Promise.all(planned.map(building));
+    const visitedBefore = (await (await api(`/api/campaigns/${campaign.id}`)).json()).progress.buildings_visited;
+
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    const login = await ctx.request.post(`${origin}/api/login`, { data: { username: `cw${cw}`, password: `cw${cw}-demo-2026` } });
+    assert.equal(login.status(), 200, await login.text());
+    const url = `${server.url}/?view=field&campaign=${campaign.id}&date=${day.date}`;
+    const open = async () => {
+      const p = await ctx.newPage();
+      p.on('pageerror', (error) => problems.push(`offline field page error: ${error.stack ?? error.message}`));
+      await p.goto(url);
+      await p.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+      return p;
+    };
+    let phone = await open();
+    // Their own stops, no picker; the service worker has kept the page, the day and the tiles.
+    assert.equal(await phone.locator('.rg-field-caseworker').count(), 0);
+    await phone.waitForFunction(() => document.documentElement.dataset.offline !== undefined, null, { timeout: READY_TIMEOUT_MS });
+    const offline = await phone.evaluate(async () => {
+      const cache = await caches.open('rentgrid-data-v1');
+      const keys = (await cache.keys()).map((r) => new URL(r.url).pathname);
+      return { bytes: Number(document.documentElement.dataset.offline), tiles: keys.filter((k) => k.endsWith('.mvt')).length, entries: keys.length };
+    });
+    assert.ok(offline.tiles > 0, 'no tile kept for offline use');
+    console.log(`# offline cache of cw${cw} (${area.properties.grids.length} grids, scale 0.05): ${offline.entries} answers, ${offline.tiles} tiles, ${(offline.bytes / 1e6).toFixed(2)} MB`);
+
+    // Offline, the page opens from the cache; visits wait in the outbox.
+    await ctx.setOffline(true);
+    await phone.reload();
+    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    const stops = phone.locator('.rg-field-stop');
+    assert.deepEqual(await stops.evaluateAll((els) => els.map((e) => Number(e.dataset.building))), planned);
+    const pending = (n) => phone.locator(`.rg-field-sync[data-pending="${n}"]`).waitFor({ timeout: 10_000 });
+    for (let i = 0; i < 4; i++) await stops.nth(i).locator('.rg-field-visited').click();
+    await pending(4);
+    assert.ok(await stops.nth(0).locator('.rg-field-visited').isDisabled(), 'a visited stop can be tapped again');
+    // Persons found need the rental units they live in: refused in the form, nothing queued.
+    const fifth = stops.nth(4);
+    await fifth.locator('summary').click();
+    await fifth.locator('input[name=persons]').fill('4');
+    await fifth.locator('.rg-field-submit').click();
+    assert.match(await fifth.locator('.rg-field-message').innerText(), /出租房套数/);
+    await fifth.locator('input[name=units]').fill('2');
+    await fifth.locator('input[name=registered]').check();
+    await fifth.locator('.rg-field-submit').click();
+    await pending(5);
+    // A second save of a stop still on the phone changes that visit: no second one.
+    await fifth.locator('input[name=persons]').fill('5');
+    await fifth.locator('.rg-field-submit').click();
+    const sixth = stops.nth(5);
+    await sixth.locator('summary').click();
+    await sixth.locator('input[name=units]').fill('1');
+    await sixth.locator('input[name=persons]').fill('1');
+    await sixth.locator('.rg-field-submit').click();
+    await pending(6);
+    // Typed but not saved: kept across the closed page.
+    const seventh = stops.nth(6);
+    await seventh.locator('summary').click();
+    await seventh.locator('textarea[name=notes]').fill('楼道堆物');
+    await phone.close();
+
+    phone = await open();
+    await pending(6);
+    assert.match(await phone.locator('.rg-field-sync').innerText(), /待发送 6 条/);
+    await phone.locator('.rg-field-stop').nth(6).locator('summary').click();
+    assert.equal(await phone.locator('.rg-field-stop').nth(6).locator('textarea[name=notes]').inputValue(), '楼道堆物');
+    const sent = [];
+    phone.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/visits' && r.method() === 'POST') sent.push(JSON.parse(r.postData()));
+    });
+    await ctx.setOffline(false);
+    await phone.locator('.rg-field-sync[data-pending="0"]').waitFor({ timeout: 30_000 });
+    assert.match(await phone.locator('.rg-field-sync').innerText(), /上次同步/);
+    const left = await phone.evaluate(() => new Promise((resolve) => {
+      const open = indexedDB.open('rentgrid-field');
+      open.onsuccess = () => {
+        const all = open.result.transaction('outbox').objectStore('outbox').getAll();
+        all.onsuccess = () => resolve(all.result);
+      };
+    }));
+    assert.deepEqual(left, [], 'the outbox is not empty');
+
+    // Each visit landed once, with the client id made on the phone, and did exactly what it said.
+    const today = sent[0].visited_on;
+    const listed = (await (await api(`/api/campaigns/${campaign.id}/visits?date=${today}&caseworker=${cw}`)).json()).visits;
+    assert.deepEqual(listed.map((v) => v.building_id).sort(), planned.slice(0, 6).sort());
+    assert.deepEqual(new Set(listed.map((v) => v.client_id)), new Set(sent.map((b) => b.client_id)));
+    const after = await Promise.all(planned.map(building));
+    const units = [0, 0, 0, 0, 2, 1, 0, 0];
+    planned.forEach((id, i) => {
+      assert.equal(after[i].visits - before[i].visits, i < 6 ? 1 : 0, `visits of building ${id}`);
+      assert.equal(after[i].rental_units - before[i].rental_units, units[i] ?? 0, `rental units of building ${id}`);
+      assert.equal(after[i].rental_units_registered - before[i].rental_units_registered, i === 4 ? 2 : 0, `registered units of building ${id}`);
+    });
+    const fifthVisit = listed.find((v) => v.building_id === planned[4]);
+    assert.equal(fifthVisit.persons_found, 5, 'the edited visit was not the one sent');
+    const progress = async () => (await (await api(`/api/campaigns/${campaign.id}`)).json()).progress.buildings_visited;
+    assert.equal(await progress(), visitedBefore + 6);
+    // A resend of a visit the server has changes nothing.
+    const resend = await api('/api/visits', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(sent[0]) });
+    assert.equal(resend.status, 200, await resend.clone().text());
+    assert.equal((await resend.json()).replayed, true);
+    assert.deepEqual(await Promise.all(planned.map(building)), after);
+    // After a reload the list shows what the server holds.
+    await phone.reload();
+    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    assert.match(await phone.locator('.rg-field-progress').innerText(), new RegExp(`已走访 6 / ${planned.length} 站`));
+
+    // How long the outbox takes to send 200 changes (a measurement, not a check on time).
+    const user = `cw${cw}`;
+    await ctx.setOffline(true);
+    await phone.evaluate(({ user, cw, campaign, buildings, today }) => new Promise((resolve, reject) => {
+      const open = indexedDB.open('rentgrid-field');
+      open.onsuccess = () => {
+        const tx = open.result.transaction('outbox', 'readwrite');
+        for (let i = 0; i < 200; i++) {
+          const clientId = `flush-200-${i}`;
+          const body = { client_id: clientId, building_id: buildings[i % buildings.length], caseworker_id: cw, campaign_id: campaign, visited_on: today, notes: `flush ${i}`, new_units: [] };
+          tx.objectStore('outbox').add({ user, method: 'POST', path: 'visits', body, clientId, created: new Date().toISOString(), label: `flush ${i}`, state: 'pending', attempts: 0 });
+        }
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+      };
+    }), { user, cw, campaign: campaign.id, buildings: planned, today });
+    await phone.reload();
+    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    await pending(200);
+    const started = performance.now();
+    await ctx.setOffline(false);
+    await phone.locator('.rg-field-sync[data-pending="0"]').waitFor({ timeout: 300_000 });
+    console.log(`# outbox: 200 queued changes sent in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    await ctx.close();
+  });
+
   it('made every request to its own origin and logged no error', () => {
     assert.ok(requests.length > 0);
     // data: URLs (inline icons) never touch the network; blob: URLs carry the page's origin.

@@ -84,6 +84,21 @@ function postJson<T>(path: string, body: unknown): Promise<T> {
   });
 }
 
+/** The methods of a write. */
+export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * Sends one write of the outbox: `path` under `/api/`, `body` as JSON. Throws an `ApiError` with
+ * the server's status and message, or the browser's error when the network failed.
+ */
+export function sendWrite(method: WriteMethod, path: string, body: unknown): Promise<unknown> {
+  return requestJson<unknown>(path, {
+    method,
+    headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
 async function requestJson<T>(path: string, init: RequestInit): Promise<T> {
   const url = apiUrl(path);
   const token = csrfToken();
@@ -143,6 +158,16 @@ export async function fetchGridStatuses(): Promise<StatsRow[]> {
 
 /** The tile sets `GET /tiles/{layer}.json` describes. */
 export type TileSet = 'grids' | 'buildings' | 'rental_units' | 'workplaces' | 'boundaries' | 'basemap' | 'heat';
+
+/** `GET /tiles/{layer}.json`: a tile set's TileJSON (its tile URL template and zooms). */
+export async function fetchTileJson(layer: TileSet): Promise<Schemas['TileJson']> {
+  const response = await fetch(tileJsonUrl(layer), { headers: { Accept: 'application/json' } });
+  if (!response.ok) throw new ApiError(response.url, response.status, undefined, `${response.status} ${response.statusText}`);
+  return (await response.json()) as Schemas['TileJson'];
+}
+
+/** `GET /api/grids`: the grids the user may see, with their KPIs. */
+export const fetchGrids = (): Promise<GeoCollection<Ok<'grids', 'application/geo+json'>, G.Polygon | G.MultiPolygon>> => getJson('grids');
 
 /** The TileJSON URL of a tile set on this page's origin. */
 export function tileJsonUrl(layer: TileSet): string {
@@ -244,6 +269,18 @@ export type DayRoutes = GeoCollection<Schemas['DayRoutes'], G.Point | G.LineStri
 
 export function fetchRoutes(id: number, date: string): Promise<DayRoutes> {
   return getJson(`campaigns/${id}/routes?date=${encodeURIComponent(date)}`);
+}
+
+/** `GET /api/campaigns/{id}/visits?date=&caseworker=`: the campaign's visits recorded for a day. */
+export function fetchCampaignVisits(id: number, date: string, caseworker?: number): Promise<Schemas['CampaignVisits']> {
+  return getJson(campaignVisitsPath(id, date, caseworker));
+}
+
+/** The API path of [`fetchCampaignVisits`] (the offline cache keeps it by this URL). */
+export function campaignVisitsPath(id: number, date: string, caseworker?: number): string {
+  const q = new URLSearchParams({ date });
+  if (caseworker !== undefined) q.set('caseworker', String(caseworker));
+  return `campaigns/${id}/visits?${q}`;
 }
 
 /** What a caseworker records at a door (`POST /api/visits`). */

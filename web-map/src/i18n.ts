@@ -106,6 +106,7 @@ export const t = defineStrings(
     leadersView: '领导视图',
     coverageView: '包干',
     fullView: '返回全图',
+    offlineEmpty: '没有网络，本机也还没有保存这个页面：请联网后再打开。',
   },
   {
     appTitle: 'Rental housing & grid management',
@@ -120,6 +121,7 @@ export const t = defineStrings(
     leadersView: 'Leaders',
     coverageView: 'Coverage',
     fullView: 'Back to the full map',
+    offlineEmpty: 'No network, and this page is not kept on this device yet: open it once online.',
   },
 );
 

@@ -279,5 +279,11 @@ async function boot(root: HTMLElement): Promise<() => void> {
   return () => unmount();
 }
 
-const stop = boot(document.getElementById('app')!);
+const appRoot = document.getElementById('app')!;
+const stop = boot(appRoot).catch((error: unknown) => {
+  // No answer from the server (offline, and nothing kept for this page): say so in words.
+  const detail = error instanceof Error ? error.message : String(error);
+  appRoot.replaceChildren(h('p', { class: 'rg-boot-failed', role: 'alert' }, navigator.onLine ? t('loadFailed', { detail }) : t('offlineEmpty')));
+  return () => {};
+});
 import.meta.hot?.dispose(() => void stop.then((unmount) => unmount()));

@@ -115,6 +115,7 @@ pub const TABLE: &[Rule] = &[
     rule("POST", "/api/campaigns", roles(PLANNERS)),
     rule("GET", "/api/campaigns/{id}", roles(OPERATIONS)),
     rule("GET", "/api/campaigns/{id}/routes", roles(OPERATIONS)),
+    rule("GET", "/api/campaigns/{id}/visits", roles(OPERATIONS)),
     rule("POST", "/api/campaigns/{id}/blocks/{block}/phase", roles(OPERATIONS)),
     // Writes to the register.
     rule("POST", "/api/visits", roles(VISITORS)),

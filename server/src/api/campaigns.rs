@@ -5,7 +5,7 @@ use super::extract::ApiPath;
 use super::geojson::{Feature, GeoJson};
 use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
-use super::visits::BlockPhase;
+use super::visits::{BlockPhase, VisitSummary};
 use super::{ApiJson, IdParam, MAX_BUILDINGS, not_found, parse_bbox, parse_id};
 use crate::access::audit::action;
 use crate::campaign::{self, Campaign, CampaignRequest, CandidateProperties, DayRoutes};
@@ -171,6 +171,12 @@ pub async fn one(
     Ok(Json(campaign::campaign_json(&state.atlas(), &c, true)))
 }
 
+/// The `date` a query requires, as YYYY-MM-DD (400 when missing or malformed).
+fn required_date(raw: Option<&str>) -> ApiResult<time::Date> {
+    let raw = raw.ok_or_else(|| ApiError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
+    parse_date(raw).ok_or_else(|| ApiError::BadRequest(format!("date {raw:?} is not a date as YYYY-MM-DD")))
+}
+
 /// `GET /api/campaigns/{id}/routes?date=YYYY-MM-DD`: each caseworker's walk that day.
 /// The query of `GET /api/campaigns/{id}/routes`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -195,15 +201,68 @@ pub async fn routes(
     ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<RoutesQuery>,
 ) -> ApiResult<GeoJson<DayRoutes>> {
-    let raw_date = q.date.as_deref().ok_or_else(|| ApiError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
-    let date = parse_date(raw_date)
-        .ok_or_else(|| ApiError::BadRequest(format!("date {raw_date:?} is not a date as YYYY-MM-DD")))?;
+    let date = required_date(q.date.as_deref())?;
     let c = stored(&state, &scope, &raw).await?;
     let atlas = state.atlas();
     let body = tokio::task::spawn_blocking(move || campaign::routes_json(&atlas, &c, date))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(GeoJson(body))
+}
+
+/// The query of `GET /api/campaigns/{id}/visits`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct VisitsQuery {
+    /// The day the visits were recorded for, YYYY-MM-DD.
+    #[param(required = true, format = Date)]
+    date: Option<String>,
+    /// Only this caseworker's visits.
+    #[param(value_type = Option<u32>)]
+    caseworker: Option<String>,
+}
+
+/// The visits of a campaign on one day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignVisits {
+    /// The campaign.
+    campaign_id: u32,
+    /// The day (YYYY-MM-DD).
+    date: String,
+    /// The visits in the caller's grids, in the order they were recorded.
+    visits: Vec<VisitSummary>,
+}
+
+/// `GET /api/campaigns/{id}/visits?date=&caseworker=`: the visits of a campaign recorded for a
+/// day, within the caller's grids; the phone view reads which of the day's stops are done.
+#[utoipa::path(get, path = "/api/campaigns/{id}/visits", tag = "Campaigns", operation_id = "campaign_visits",
+    summary = "the visits of a campaign recorded for a day (optionally one caseworker's), within the caller's grids",
+    params(IdParam, VisitsQuery),
+    responses(
+        (status = 200, description = "the visits", body = CampaignVisits),
+        (status = 400, description = "a missing or malformed date, or a bad caseworker id", body = Exception),
+        (status = 404, description = "no such campaign, or none in the caller's grids", body = Exception)))]
+pub async fn visits(
+    State(state): State<AppState>,
+    scope: Scope,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<VisitsQuery>,
+) -> ApiResult<Json<CampaignVisits>> {
+    let date = required_date(q.date.as_deref())?;
+    let bad_caseworker =
+        |s: &str| ApiError::BadRequest(format!("caseworker {s:?} is not a caseworker id (a whole number)"));
+    let caseworker = q.caseworker.as_deref().map(|s| s.parse::<u32>().map_err(|_| bad_caseworker(s))).transpose()?;
+    let c = stored(&state, &scope, &raw).await?;
+    let atlas = state.atlas();
+    let visits = state
+        .store()
+        .campaign_visits(c.id, date, caseworker)
+        .await?
+        .iter()
+        .filter(|v| atlas.building(v.building_id).is_some_and(|b| scope.sees_grid(b.grid_id)))
+        .map(VisitSummary::from)
+        .collect();
+    Ok(Json(CampaignVisits { campaign_id: c.id, date: crate::store::dates::fmt_date(date), visits }))
 }
 
 /// The body of a phase change.

@@ -170,6 +170,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::list, campaigns::create))
         .routes(routes!(campaigns::one))
         .routes(routes!(campaigns::routes))
+        .routes(routes!(campaigns::visits))
         .routes(routes!(campaigns::phase))
         .routes(routes!(imports::import).layer(axum::extract::DefaultBodyLimit::max(crate::limits::MAX_IMPORT_BYTES)))
         .routes(routes!(openapi::serve))

@@ -17,6 +17,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use rentgrid_analysis::kpi::{self, Row};
 use rentgrid_analysis::sweep::Phase;
+use rentgrid_geodata::Visit;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -170,6 +171,23 @@ pub struct VisitSummary {
     notes: String,
 }
 
+impl From<&Visit> for VisitSummary {
+    fn from(v: &Visit) -> Self {
+        Self {
+            id: v.id,
+            client_id: v.client_id.clone(),
+            building_id: v.building_id,
+            caseworker_id: v.caseworker_id,
+            visited_on: fmt_date(v.visited_on),
+            units_registered: v.units_registered,
+            pledges_signed: v.pledges_signed,
+            units_found: v.units_found,
+            persons_found: v.persons_found,
+            notes: v.notes.clone(),
+        }
+    }
+}
+
 /// A campaign block's phase after a visit or a move.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BlockPhase {
@@ -258,18 +276,7 @@ pub async fn create(
     let status = if outcome.replayed { StatusCode::OK } else { StatusCode::CREATED };
     let answer = VisitAnswer {
         replayed: outcome.replayed,
-        visit: VisitSummary {
-            id: v.id,
-            client_id: v.client_id.clone(),
-            building_id: v.building_id,
-            caseworker_id: v.caseworker_id,
-            visited_on: fmt_date(v.visited_on),
-            units_registered: v.units_registered,
-            pledges_signed: v.pledges_signed,
-            units_found: v.units_found,
-            persons_found: v.persons_found,
-            notes: v.notes.clone(),
-        },
+        visit: VisitSummary::from(v),
         grid: grid_row,
         campaign_block: outcome.campaign_block.map(|p| BlockPhase::new(visit.campaign_id, p.block_id, p.phase)),
     };

@@ -19,6 +19,7 @@ on_both_stores!(
     each_building_of_a_day_is_on_exactly_one_route,
     phases_advance_only_in_order,
     a_replayed_campaign_visit_changes_nothing,
+    a_days_campaign_visits_are_listed_within_scope,
     bad_campaign_requests_name_the_field,
     a_campaign_registers_what_the_weakest_grid_hides,
 );
@@ -323,6 +324,49 @@ async fn a_replayed_campaign_visit_changes_nothing(backend: Backend) {
     both["register_units"] = json!([u32::MAX]);
     let res = post(r, "/api/visits", &both).await;
     assert_error(&res, StatusCode::UNPROCESSABLE_ENTITY, "is not in building");
+    f.done().await;
+}
+
+/// What the phone view reads after a reload: the campaign's visits of a day, one caseworker's
+/// if asked, each with its client id, within the caller's grids.
+async fn a_days_campaign_visits_are_listed_within_scope(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let r = &f.router;
+    let grid = weakest_grids(r).await[0];
+    let c = campaign(r, &f.db, &[grid], "2026-09-07").await;
+    let id = c["id"].as_u64().unwrap();
+    let cws = team(&f.db).await;
+    let buildings: Vec<u32> =
+        c["plan"]["blocks"].as_array().unwrap().iter().flat_map(|b| ids(&b["buildings"])).collect();
+    let by = |client: &str, building: u32, cw: u32, day: &str| json!({ "client_id": client, "building_id": building, "caseworker_id": cw, "campaign_id": id, "visited_on": day });
+    for body in [
+        by("day-a", buildings[0], cws[0], "2026-09-08"),
+        by("day-b", buildings[1], cws[1], "2026-09-08"),
+        by("day-c", buildings[2], cws[0], "2026-09-09"),
+    ] {
+        assert_eq!(post(r, "/api/visits", &body).await.0, StatusCode::CREATED);
+    }
+    let clients = |v: &Value| -> Vec<String> {
+        v["visits"].as_array().unwrap().iter().map(|x| x["client_id"].as_str().unwrap().to_owned()).collect()
+    };
+    let (s, day) = get(r, &format!("/api/campaigns/{id}/visits?date=2026-09-08")).await;
+    assert_eq!(s, StatusCode::OK, "{day}");
+    assert_eq!(clients(&day), ["day-a", "day-b"]);
+    assert_eq!(day["visits"][0]["building_id"], buildings[0]);
+    let (_, one) = get(r, &format!("/api/campaigns/{id}/visits?date=2026-09-08&caseworker={}", cws[0])).await;
+    assert_eq!(clients(&one), ["day-a"]);
+    assert_error(&get(r, &format!("/api/campaigns/{id}/visits")).await, StatusCode::BAD_REQUEST, "date");
+    assert_error(
+        &get(r, &format!("/api/campaigns/{id}/visits?date=2026-09-08&caseworker=x")).await,
+        StatusCode::BAD_REQUEST,
+        "caseworker",
+    );
+    assert_error(&get(r, "/api/campaigns/999/visits?date=2026-09-08").await, StatusCode::NOT_FOUND, "999");
+    // Someone whose grids the campaign does not touch does not see it.
+    let atlas = f.atlas();
+    let elsewhere = atlas.grids().iter().find(|g| g.grid.id != grid).unwrap().grid.code.clone();
+    let outsider = signed_in(f.anonymous.clone(), Principal { grids: vec![elsewhere], ..principal(Role::Caseworker) });
+    assert_eq!(get(&outsider, &format!("/api/campaigns/{id}/visits?date=2026-09-08")).await.0, StatusCode::NOT_FOUND);
     f.done().await;
 }
 
