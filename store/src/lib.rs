@@ -48,7 +48,7 @@ pub use contracts::Contracts;
 pub use field::FieldWrites;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
 pub use persons::Persons;
-pub use register::{Cell, Ledger, Register, StoreInfo};
+pub use register::{Cell, LastVisit, Ledger, Register, StoreInfo};
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.

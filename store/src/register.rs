@@ -68,6 +68,22 @@ pub trait Register: Send + Sync {
     async fn monthly_registrations(&self) -> Result<Vec<MonthlyRegistrations>>;
     /// A whole ledger, in the columns of [`ledger_sql`], ordered by id.
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>>;
+    /// Each building with rental units: how many, how many are concentrated housing
+    /// (集中居住), and its last visit: what the overdue list is made from.
+    async fn last_visits(&self) -> Result<Vec<LastVisit>>;
+}
+
+/// A building with rental units and its last visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastVisit {
+    /// The building.
+    pub building_id: u32,
+    /// Its rental units.
+    pub rental_units: u32,
+    /// Of them, concentrated housing (group rentals, dormitories).
+    pub concentrated: u32,
+    /// The day of its last visit, if it has had one.
+    pub last: Option<time::Date>,
 }
 
 #[async_trait]
@@ -144,6 +160,36 @@ impl<B: Backend> Register for SqlStore<B> {
 
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>> {
         Ok(self.db.fetch(Sql::new(ledger_sql(which))).await?.iter().map(Row::cells).collect())
+    }
+
+    async fn last_visits(&self) -> Result<Vec<LastVisit>> {
+        let units = self
+            .db
+            .fetch(Sql::new(
+                "SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN concentrated THEN 1 ELSE 0 END) AS c \
+                 FROM rental_units GROUP BY building_id ORDER BY building_id",
+            ))
+            .await?;
+        let visits = self
+            .db
+            .fetch(Sql::new("SELECT building_id, MAX(visited_on) AS last FROM visits GROUP BY building_id"))
+            .await?;
+        let mut last = std::collections::HashMap::new();
+        for r in &visits {
+            last.insert(r.u32("building_id")?, r.opt_date("last")?);
+        }
+        units
+            .iter()
+            .map(|r| {
+                let building_id = r.u32("building_id")?;
+                Ok(LastVisit {
+                    building_id,
+                    rental_units: r.u32("n")?,
+                    concentrated: r.u32("c")?,
+                    last: last.get(&building_id).copied().flatten(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -128,6 +128,8 @@ pub const TABLE: &[Rule] = &[
     rule("POST", "/api/conflicts/{id}/resolve", roles(OPERATIONS)),
     // Writes made far from their building: leads for a supervisor's spot checks.
     rule("GET", "/api/field/flags", roles(PLANNERS)),
+    // Buildings not visited for too long, per caseworker.
+    rule("GET", "/api/overdue", roles(OPERATIONS)),
     rule("POST", "/api/imports/{kind}", roles(IMPORTERS)),
     // Vector tiles (a leader's layers are narrowed by the handler).
     rule("GET", "/tiles/{layer}/{z}/{x}/{y}", roles(REGISTER)),

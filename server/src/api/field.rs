@@ -780,3 +780,146 @@ pub async fn flags(State(state): State<AppState>, scope: Scope) -> ApiResult<Jso
     };
     Ok(Json(FieldFlags { far_m: FAR_M, writes: writes.into_iter().map(view).collect() }))
 }
+
+/// `GET /api/overdue?days=&concentrated_days=&caseworker=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OverdueQuery {
+    /// Days a building with rental units may go without a visit (default 90, 1–3650).
+    #[serde(default)]
+    days: Option<u32>,
+    /// Days for a building with concentrated housing (集中居住; default 30, 1–3650).
+    #[serde(default)]
+    concentrated_days: Option<u32>,
+    /// Only the buildings in this caseworker's grids.
+    #[serde(default)]
+    caseworker: Option<u32>,
+}
+
+/// A building overdue for a visit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueBuilding {
+    /// The building.
+    building_id: u32,
+    /// Its address.
+    address: String,
+    /// Its grid's code.
+    grid_code: String,
+    /// The caseworkers whose grids hold it.
+    caseworker_ids: Vec<u32>,
+    /// Its rental units.
+    rental_units: u32,
+    /// True when it holds concentrated housing (the shorter limit applies).
+    concentrated: bool,
+    /// Its last visit (`YYYY-MM-DD`), null when never visited.
+    #[schema(required = true)]
+    last_visit: Option<String>,
+    /// Days since then, null when never visited.
+    #[schema(required = true)]
+    days_since: Option<u32>,
+    /// The limit that applies, days.
+    limit_days: u32,
+}
+
+/// How many buildings each caseworker has overdue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueByCaseworker {
+    /// The caseworker.
+    caseworker_id: u32,
+    /// Their name.
+    name: String,
+    /// Buildings overdue in their grids.
+    overdue: usize,
+    /// Of them, never visited.
+    never_visited: usize,
+}
+
+/// `GET /api/overdue`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverdueList {
+    /// Today (China time), the day the days are counted to.
+    as_of: String,
+    /// The limit for buildings with rental units, days.
+    days: u32,
+    /// The limit for concentrated housing, days.
+    concentrated_days: u32,
+    /// How many buildings are overdue in all.
+    number_matched: usize,
+    /// The first 2,000: never visited first, then the longest since their last visit.
+    buildings: Vec<OverdueBuilding>,
+    /// Per caseworker of the caller's scope, most overdue first.
+    caseworkers: Vec<OverdueByCaseworker>,
+}
+
+/// `GET /api/overdue`: buildings with rental units not visited for too long, per caseworker.
+#[utoipa::path(get, path = "/api/overdue", tag = "Field", operation_id = "overdue",
+    summary = "buildings with rental units not visited for N days (30 for concentrated housing, 90 otherwise), per caseworker",
+    params(OverdueQuery),
+    responses(
+        (status = 200, description = "the overdue buildings in the caller's grids", body = OverdueList),
+        (status = 400, description = "a bad query", body = Exception),
+        (status = 422, description = "a limit out of range, or a caseworker outside the caller's scope", body = Exception)))]
+pub async fn overdue(
+    State(state): State<AppState>,
+    scope: Scope,
+    ApiQuery(q): ApiQuery<OverdueQuery>,
+) -> ApiResult<Json<OverdueList>> {
+    let defaults = crate::overdue::Limits::default();
+    let limit = |field: &str, v: Option<u32>, default: u32| match v {
+        None => Ok(default),
+        Some(n) if (1..=3650).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::Unprocessable(format!("{field}: {n} must be from 1 to 3650 days"))),
+    };
+    let limits = crate::overdue::Limits {
+        days: limit("days", q.days, defaults.days)?,
+        concentrated_days: limit("concentrated_days", q.concentrated_days, defaults.concentrated_days)?,
+    };
+    let atlas = state.atlas();
+    let caseworkers = state.store().caseworkers().await?;
+    let only: Option<Vec<u32>> = match q.caseworker {
+        None => None,
+        Some(id) => match caseworkers.iter().find(|c| c.id == id && c.grids.iter().any(|&g| scope.sees_grid(g))) {
+            Some(c) => Some(c.grids.clone()),
+            None => return Err(ApiError::Unprocessable(format!("caseworker: {id} is not a caseworker of your scope"))),
+        },
+    };
+    let visits = state.store().last_visits().await?;
+    let sees = |g: u32| scope.sees_grid(g) && only.as_ref().is_none_or(|grids| grids.contains(&g));
+    let list = crate::overdue::overdue(&atlas, &caseworkers, &visits, today(), limits, sees);
+    let mut per: Vec<OverdueByCaseworker> = caseworkers
+        .iter()
+        .filter(|c| c.grids.iter().any(|&g| sees(g)))
+        .map(|c| {
+            let mine = list.iter().filter(|o| o.caseworkers.contains(&c.id));
+            OverdueByCaseworker {
+                caseworker_id: c.id,
+                name: c.name.clone(),
+                overdue: mine.clone().count(),
+                never_visited: mine.filter(|o| o.last_visit.is_none()).count(),
+            }
+        })
+        .collect();
+    per.sort_by(|a, b| b.overdue.cmp(&a.overdue).then(a.caseworker_id.cmp(&b.caseworker_id)));
+    Ok(Json(OverdueList {
+        as_of: fmt_date(today()),
+        days: limits.days,
+        concentrated_days: limits.concentrated_days,
+        number_matched: list.len(),
+        buildings: list
+            .into_iter()
+            .take(2_000)
+            .map(|o| OverdueBuilding {
+                address: super::persons::address(&atlas, o.building_id),
+                grid_code: grid_code(&atlas, o.grid_id),
+                building_id: o.building_id,
+                caseworker_ids: o.caseworkers,
+                rental_units: o.rental_units,
+                concentrated: o.concentrated,
+                last_visit: o.last_visit.map(fmt_date),
+                days_since: o.days_since,
+                limit_days: o.limit_days,
+            })
+            .collect(),
+        caseworkers: per,
+    }))
+}

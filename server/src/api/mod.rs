@@ -166,6 +166,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(field::conflicts))
         .routes(routes!(field::resolve))
         .routes(routes!(field::flags))
+        .routes(routes!(field::overdue))
         .routes(routes!(campaigns::candidates))
         .routes(routes!(campaigns::list, campaigns::create))
         .routes(routes!(campaigns::one))

@@ -17,6 +17,7 @@ on_both_stores!(
     a_person_is_registered_moved_left_and_back_as_one_record,
     a_stale_edit_of_the_same_field_is_a_conflict_and_of_another_merges,
     a_write_far_from_its_building_is_accepted_and_flagged,
+    buildings_not_visited_within_their_limit_are_overdue,
 );
 
 /// PATCH `body` as JSON to `uri`.
@@ -339,5 +340,80 @@ async fn a_write_far_from_its_building_is_accepted_and_flagged(backend: crate::c
     let caseworker = signed_in(f.anonymous.clone(), principal(Role::Caseworker));
     let (s, _) = get(&caseworker, "/api/field/flags").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+    f.done().await;
+}
+
+async fn buildings_not_visited_within_their_limit_are_overdue(backend: crate::common::Backend) {
+    let f = Fixture::seeded(backend).await;
+    let r = &f.router;
+    let (s, list) = get(r, "/api/overdue").await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!((list["days"].as_u64(), list["concentrated_days"].as_u64()), (Some(90), Some(30)));
+    let today =
+        time::Date::parse(list["as_of"].as_str().unwrap(), &time::format_description::well_known::Iso8601::DATE)
+            .unwrap();
+
+    // The same list worked out here from the tables: buildings with rental units whose last
+    // visit is older than their limit (30 days with concentrated housing, else 90), or none.
+    let units = f.db.ints("SELECT CAST(building_id AS BIGINT) FROM rental_units GROUP BY building_id").await;
+    let concentrated =
+        f.db.ints("SELECT CAST(building_id AS BIGINT) FROM rental_units WHERE concentrated GROUP BY building_id").await;
+    let last: std::collections::HashMap<i64, time::Date> =
+        f.db.texts(
+            "SELECT CAST(building_id AS TEXT) || ' ' || CAST(MAX(visited_on) AS TEXT) FROM visits GROUP BY building_id",
+        )
+        .await
+        .iter()
+        .map(|t| {
+            let (b, d) = t.split_once(' ').unwrap();
+            let d = time::Date::parse(d, &time::format_description::well_known::Iso8601::DATE).unwrap();
+            (b.parse().unwrap(), d)
+        })
+        .collect();
+    let expected: std::collections::BTreeSet<i64> = units
+        .iter()
+        .copied()
+        .filter(|b| {
+            let limit = if concentrated.contains(b) { 30 } else { 90 };
+            last.get(b).is_none_or(|d| (today - *d).whole_days() > limit)
+        })
+        .collect();
+    assert!(!expected.is_empty(), "the demo city has overdue buildings");
+    let listed: std::collections::BTreeSet<i64> =
+        list["buildings"].as_array().unwrap().iter().map(|b| b["building_id"].as_i64().unwrap()).collect();
+    assert_eq!(list["number_matched"].as_u64(), Some(expected.len() as u64));
+    assert!(listed.is_subset(&expected), "{list}");
+    assert_eq!(listed.len(), expected.len().min(2_000));
+    // Never visited first, then the longest overdue.
+    let since: Vec<Option<u64>> =
+        list["buildings"].as_array().unwrap().iter().map(|b| b["days_since"].as_u64()).collect();
+    let first_visited = since.iter().position(Option::is_some).unwrap_or(since.len());
+    assert!(since[first_visited..].iter().all(Option::is_some), "never-visited first");
+    assert!(since[first_visited..].windows(2).all(|w| w[0] >= w[1]), "then the longest overdue");
+
+    // A visit today takes a building off the list.
+    let b = list["buildings"][0]["building_id"].as_u64().unwrap();
+    let (s, v) = post_json(r, "/api/visits", &json!({ "client_id": "overdue-1", "building_id": b }).to_string()).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, after) = get(r, "/api/overdue").await;
+    assert_eq!(after["number_matched"].as_u64(), Some(expected.len() as u64 - 1));
+    assert!(after["buildings"].as_array().unwrap().iter().all(|x| x["building_id"] != b));
+
+    // One caseworker's list is their grids' part; the counts per caseworker add up.
+    let cw = &after["caseworkers"][0];
+    let id = cw["caseworker_id"].as_u64().unwrap();
+    let (s, theirs) = get(r, &format!("/api/overdue?caseworker={id}")).await;
+    assert_eq!(s, StatusCode::OK, "{theirs}");
+    assert_eq!(theirs["number_matched"], cw["overdue"]);
+    assert!(
+        theirs["buildings"].as_array().unwrap().iter().all(|x| x["caseworker_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_u64() == Some(id)))
+    );
+    let (s, e) = get(r, "/api/overdue?days=0").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["message"].as_str().unwrap().starts_with("days:"), "{e}");
     f.done().await;
 }
