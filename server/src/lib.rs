@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod limits;
 pub mod memo;
 pub mod observe;
+pub mod plate_sheet;
 pub mod scope;
 pub mod serve;
 pub mod startup;

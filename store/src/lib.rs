@@ -3,7 +3,7 @@
 //! `postgis`). The SQL and the business rules are written once, over the small [`Backend`] each
 //! database gives (its connection, migrations and dialect), and offered through narrow traits by
 //! concern: [`Register`] reads, the [`VisitLog`], [`Imports`], [`Contracts`] and [`Campaigns`],
-//! the person-level reads of [`Persons`], the users and their sessions and tokens ([`Access`])
+//! the person-level reads of [`Persons`], the [`DoorPlates`] (门牌二维码), the users and their sessions and tokens ([`Access`])
 //! and the hash-chained [`AuditLog`].
 //! [`Store`] is all of them. Every write is one transaction; the caller applies the returned
 //! [`StatsDelta`](rentgrid_geodata::StatsDelta) to the Atlas only after the commit.
@@ -27,6 +27,7 @@ pub mod imports;
 mod ledgers;
 pub mod names;
 pub mod persons;
+pub mod plates;
 #[cfg(feature = "postgis")]
 pub mod postgis;
 mod records;
@@ -45,16 +46,20 @@ pub use campaigns::Campaigns;
 pub use contracts::Contracts;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
 pub use persons::Persons;
+pub use plates::DoorPlates;
 pub use register::{Cell, Ledger, Register, StoreInfo};
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.
 pub trait Store:
-    Register + VisitLog + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync
+    Register + VisitLog + Imports + Contracts + Campaigns + Persons + DoorPlates + Access + AuditLog + Send + Sync
 {
 }
 
-impl<T: Register + VisitLog + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync> Store for T {}
+impl<T: Register + VisitLog + Imports + Contracts + Campaigns + Persons + DoorPlates + Access + AuditLog + Send + Sync>
+    Store for T
+{
+}
 
 /// The store over backend `B`: the SQL written once, run on `B`.
 #[derive(Debug)]

@@ -16,6 +16,7 @@ mod observe;
 mod ogc;
 pub(crate) mod openapi;
 mod persons;
+mod plates;
 mod query;
 mod suppress;
 mod tiles;
@@ -145,6 +146,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(features::grid))
         .routes(routes!(features::buildings))
         .routes(routes!(features::building))
+        .routes(routes!(plates::sheet))
+        .routes(routes!(plates::open))
+        .routes(routes!(plates::revoke))
         .routes(routes!(features::basemap))
         .routes(routes!(stats))
         .routes(routes!(hotspots::hotspots))

@@ -14,6 +14,7 @@ type Routes = Pick<Awaited<ReturnType<typeof fetchRoutes>>, 'features'>;
 import { dayToShow, loadCampaign, requestedCampaign } from '../layers/campaign';
 import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18n';
 import { h } from '../ui/dom';
+import { mountPlate, printPlatesLink, requestedPlate } from './plate';
 
 const t = defineStrings(
   'field',
@@ -193,7 +194,10 @@ export function mountField(root: HTMLElement): () => void {
   /** What was typed into each stop's form and not yet sent, by building (kept across redraws). */
   const drafts = new Map<number, Map<string, string | boolean>>();
   const userBar = createUserBar();
-  root.replaceChildren(section);
+  // Opened by scanning a door plate (`?plate=`): what it opens comes first.
+  const token = requestedPlate();
+  const plate = token ? mountPlate(token) : undefined;
+  root.replaceChildren(...(plate ? [plate.element] : []), section);
   const user = me();
   /** Visits held while signed out go first. */
   const flushed = flushOutbox().then((buildings) => {
@@ -307,7 +311,7 @@ export function mountField(root: HTMLElement): () => void {
       const item = h(
         'li',
         { class: 'rg-field-stop', 'data-building': stop.building },
-        h('div', { class: 'rg-field-row' }, h('span', { class: 'rg-field-order' }, stop.order), h('span', { class: 'rg-field-address' }, stop.address), quick),
+        h('div', { class: 'rg-field-row' }, h('span', { class: 'rg-field-order' }, stop.order), h('span', { class: 'rg-field-address' }, stop.address), printPlatesLink(stop.building), quick),
         h('details', null, h('summary', null, t('details')), form),
         status,
       );
@@ -339,6 +343,7 @@ export function mountField(root: HTMLElement): () => void {
   return () => {
     stopped = true;
     off();
+    plate?.destroy();
     userBar.destroy();
     delete document.documentElement.dataset.ready;
   };
