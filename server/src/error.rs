@@ -27,6 +27,9 @@ pub enum ApiError {
     /// Conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// Existed, and is withdrawn for good (a revoked door plate).
+    #[error("{0}")]
+    Gone(String),
     /// The caller is not logged in, or their credential is wrong, expired or revoked.
     #[error("{0}")]
     Unauthorized(String),
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
@@ -111,7 +115,7 @@ impl IntoResponse for ApiError {
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exception {
-    /// A stable machine code: bad_request, unauthorized, not_found, unprocessable, conflict, forbidden,
+    /// A stable machine code: bad_request, unauthorized, not_found, unprocessable, conflict, gone, forbidden,
     /// method_not_allowed, payload_too_large, unsupported_media_type, too_many_requests, unavailable,
     /// internal.
     pub code: &'static str,

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod memo;
 pub mod observe;
 pub mod overdue;
+pub mod plate_sheet;
 pub mod scope;
 pub mod serve;
 pub mod startup;

@@ -131,6 +131,10 @@ pub mod action {
     pub const CAMPAIGN_CREATE: &str = "campaign_create";
     /// A campaign block moved to its next phase.
     pub const CAMPAIGN_PHASE: &str = "campaign_phase";
+    /// A building's door plates printed, the missing ones issued (`GET /api/buildings/{id}/plates`).
+    pub const PLATE_PRINT: &str = "plate_print";
+    /// A door plate revoked (`POST /api/plates/{token}/revoke`).
+    pub const PLATE_REVOKE: &str = "plate_revoke";
     /// The audit log read (`GET /api/audit`).
     pub const AUDIT_READ: &str = "audit_read";
     /// The audit log exported (`GET /api/audit?format=csv|xlsx`).

@@ -3,8 +3,9 @@
 //! `postgis`). The SQL and the business rules are written once, over the small [`Backend`] each
 //! database gives (its connection, migrations and dialect), and offered through narrow traits by
 //! concern: [`Register`] reads, the [`VisitLog`], the [`FieldWrites`] made at the door
-//! (persons registered, moved, left; edits and their conflicts), [`Imports`], [`Contracts`] and [`Campaigns`],
-//! the person-level reads of [`Persons`], the users and their sessions and tokens ([`Access`])
+//! (persons registered, moved, left; edits and their conflicts), [`Imports`], [`Contracts`] and
+//! [`Campaigns`], the person-level reads of [`Persons`], the [`DoorPlates`] (门牌二维码), the users
+//! and their sessions and tokens ([`Access`])
 //! and the hash-chained [`AuditLog`].
 //! [`Store`] is all of them. Every write is one transaction; the caller applies the returned
 //! [`StatsDelta`](rentgrid_geodata::StatsDelta) to the Atlas only after the commit.
@@ -29,6 +30,7 @@ pub mod imports;
 mod ledgers;
 pub mod names;
 pub mod persons;
+pub mod plates;
 #[cfg(feature = "postgis")]
 pub mod postgis;
 mod records;
@@ -48,16 +50,41 @@ pub use contracts::Contracts;
 pub use field::FieldWrites;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
 pub use persons::Persons;
+pub use plates::DoorPlates;
 pub use register::{Cell, LastVisit, Ledger, Register, StoreInfo};
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.
 pub trait Store:
-    Register + VisitLog + FieldWrites + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync
+    Register
+    + VisitLog
+    + FieldWrites
+    + Imports
+    + Contracts
+    + Campaigns
+    + Persons
+    + DoorPlates
+    + Access
+    + AuditLog
+    + Send
+    + Sync
 {
 }
 
-impl<T: Register + VisitLog + FieldWrites + Imports + Contracts + Campaigns + Persons + Access + AuditLog + Send + Sync>
+impl<
+    T: Register
+        + VisitLog
+        + FieldWrites
+        + Imports
+        + Contracts
+        + Campaigns
+        + Persons
+        + DoorPlates
+        + Access
+        + AuditLog
+        + Send
+        + Sync,
+>
     Store for T
 {
 }

@@ -637,6 +637,18 @@ describe('the web map', () => {
     assert.match(sent.notes, /电线私拉乱接/);
     const after = await (await api(`/api/campaigns/${campaign.id}`)).json();
     assert.equal(after.progress.buildings_visited, 2);
+
+    // Door plates: each stop links its building's sheet; a scanned plate's URL opens its card,
+    // a forged one is refused in words.
+    assert.equal(await stops.first().locator('.rg-field-plates').getAttribute('href'), `/api/buildings/${order[0]}/plates`);
+    const sheet = await (await api(`/api/buildings/${order[0]}/plates?format=json`)).json();
+    const plate = sheet.plates.find((p) => p.kind === 'unit') ?? sheet.plates[0];
+    assert.ok(plate.url.startsWith(`${server.url}/?view=field&plate=`), plate.url);
+    await phone.goto(plate.url);
+    const opened = plate.kind === 'unit' ? `.rg-plate-card[data-unit="${plate.unit_id}"]` : `.rg-plate [data-building="${order[0]}"]`;
+    await phone.locator(opened).waitFor({ timeout: 10_000 });
+    await phone.goto(`${server.url}/?view=field&plate=${'A'.repeat(32)}`);
+    assert.match(await phone.locator('.rg-plate-refused').innerText({ timeout: 10_000 }), /门牌无效/);
     await phone.close();
   });
 

@@ -125,6 +125,18 @@ async function requestJson<T>(path: string, init: RequestInit): Promise<T> {
 
 export const fetchDistrict = (): Promise<District> => getJson('district');
 
+/** A rental unit's household card (`GET /api/units/{id}`), masked as the role sees it. */
+export type UnitCard = Schemas['Unit'];
+
+/** What a door plate opens (`GET /api/plates/{token}`): a unit's card, or a building and its units. */
+export type PlateOpens = Schemas['PlateOpens'];
+
+/** What the door plate of `token` opens; 404 forged, 410 revoked, 403 outside the caller's grids. */
+export const fetchPlate = (token: string): Promise<PlateOpens> => getJson(`plates/${encodeURIComponent(token)}`);
+
+/** One rental unit's household card. */
+export const fetchUnitCard = (id: number): Promise<UnitCard> => getJson(`units/${id}`);
+
 /** One grid with all its indicators and names (`GET /api/grids/{id}`). */
 export const fetchGrid = (id: number): Promise<GeoFeature<Ok<'grid', 'application/geo+json'>, G.Polygon | G.MultiPolygon>> =>
   getJson(`grids/${id}`);

@@ -107,6 +107,10 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/persons", roles(OPERATIONS)),
     rule("GET", "/api/persons/{id}", roles(OPERATIONS)),
     rule("GET", "/api/units/{id}", roles(OPERATIONS)),
+    // Door plates: printed and scanned within scope; revoked by who answers for the area.
+    rule("GET", "/api/buildings/{id}/plates", roles(OPERATIONS)),
+    rule("GET", "/api/plates/{token}", roles(OPERATIONS)),
+    rule("POST", "/api/plates/{token}/revoke", roles(PLANNERS)),
     // Territory and campaigns.
     rule("POST", "/api/territory/proposals", roles(PLANNERS)),
     rule("GET", "/api/territory/proposals/{id}", roles(PLANNERS)),
@@ -262,6 +266,8 @@ mod tests {
         assert_eq!(allowed("POST", "/api/visits"), [Center, Caseworker]);
         assert_eq!(allowed("POST", "/api/territory/proposals/{id}/accept"), [Center, Supervisor]);
         assert_eq!(allowed("GET", "/api/assessment"), [Center, Supervisor, Caseworker]);
+        assert_eq!(allowed("GET", "/api/plates/{token}"), [Center, Supervisor, Caseworker]);
+        assert_eq!(allowed("POST", "/api/plates/{token}/revoke"), [Center, Supervisor]);
         assert_eq!(allowed("GET", "/api/grids"), [Center, Supervisor, Caseworker, Leader]);
         assert_eq!(allowed("GET", "/api/audit"), [Auditor]);
         assert_eq!(allowed("GET", "/metrics"), [Sysadmin, Auditor]);

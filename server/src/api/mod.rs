@@ -18,6 +18,7 @@ mod ogc;
 pub(crate) mod openapi;
 mod persons;
 mod position;
+mod plates;
 mod query;
 mod suppress;
 mod tiles;
@@ -147,6 +148,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(features::grid))
         .routes(routes!(features::buildings))
         .routes(routes!(features::building))
+        .routes(routes!(plates::sheet))
+        .routes(routes!(plates::open))
+        .routes(routes!(plates::revoke))
         .routes(routes!(features::basemap))
         .routes(routes!(stats))
         .routes(routes!(hotspots::hotspots))

@@ -532,6 +532,7 @@ const NOT_LOCATED: &[(&str, &str)] = &[
         "/api/conflicts/{id}/resolve",
         "a write: field::a_stale_edit_of_the_same_field_is_a_conflict_and_of_another_merges",
     ),
+    ("/api/plates/{token}/revoke", "plates::a_sheet_decodes_to_plates_that_open_their_cards_and_nothing_else"),
     (
         rentgrid_server::api::UNDOCUMENTED_ROUTES[1].1,
         "a listing: numberMatched in scope, each_role_reads_and_writes_only_its_own_part",
@@ -599,6 +600,13 @@ async fn inside_and_outside(f: &Fixture, user: &Router, mine: Vec<u32>, casework
     let (person_in, person_out) = (one(located("persons", true)).await, one(located("persons", false)).await);
     let (unit_in, unit_out) = (one(located("rental_units", true)).await, one(located("rental_units", false)).await);
     let grid_out = atlas.grids().iter().map(|g| g.grid.id).find(|&g| !inside(g)).unwrap();
+    // The door plate of a building inside and of one outside, printed by the command center.
+    let mut plates = Vec::new();
+    for b in [building_in, building_out] {
+        let (s, sheet) = get(&f.router, &format!("/api/buildings/{b}/plates?format=json")).await;
+        assert_eq!(s, StatusCode::OK, "{sheet}");
+        plates.push(sheet["plates"][0]["token"].as_str().unwrap().to_owned());
+    }
 
     // Each located route: a path inside the caseworker's grids and one outside.
     let mut cases: Vec<(String, Option<String>, String)> = vec![
@@ -610,6 +618,16 @@ async fn inside_and_outside(f: &Fixture, user: &Router, mine: Vec<u32>, casework
         ),
         ("/api/persons/{id}".into(), Some(format!("/api/persons/{person_in}")), format!("/api/persons/{person_out}")),
         ("/api/units/{id}".into(), Some(format!("/api/units/{unit_in}")), format!("/api/units/{unit_out}")),
+        (
+            "/api/buildings/{id}/plates".into(),
+            Some(format!("/api/buildings/{building_in}/plates")),
+            format!("/api/buildings/{building_out}/plates"),
+        ),
+        (
+            "/api/plates/{token}".into(),
+            Some(format!("/api/plates/{}", plates[0])),
+            format!("/api/plates/{}", plates[1]),
+        ),
         (
             "/api/campaigns/{id}".into(),
             Some(format!("/api/campaigns/{}", campaigns[0])),

@@ -1,5 +1,5 @@
 //! The end-to-end tests of the HTTP API, in one test binary (one link, one process): the API
-//! over both stores, the audit log, campaigns, coverage, exports, hot spots, OGC API – Features,
+//! over both stores, the audit log, campaigns, coverage, exports, hot spots, door plates, OGC API – Features,
 //! vector tiles and what operators observe (metrics, request ids), each driven through the real
 //! router. `on_both_stores!` runs a scenario on the embedded GeoPackage store and on PostGIS.
 
@@ -20,5 +20,6 @@ mod identity;
 mod limits;
 mod observe;
 mod ogc;
+mod plates;
 mod rates;
 mod tiles;

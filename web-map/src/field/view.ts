@@ -16,6 +16,7 @@ import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18
 import { h } from '../ui/dom';
 import { dismiss, enqueue, entries, lastSync, onOutboxChange, sendWhenOnline, sentRecord, type OutboxEntry } from '../offline/outbox';
 import { bboxOf, keepOffline, MAX_OFFLINE_TILES, OFFLINE_LAYERS, OFFLINE_ZOOMS, registerWorker, tilesOver } from '../offline/worker';
+import { mountPlate, printPlatesLink, requestedPlate } from './plate';
 
 /** The features of a day's routes (none without a campaign or a day). */
 type Routes = Pick<Awaited<ReturnType<typeof fetchRoutes>>, 'features'>;
@@ -176,7 +177,10 @@ export function mountField(root: HTMLElement): () => void {
   /** What was typed into each stop's form and not yet saved, by building (kept across redraws). */
   const drafts = new Map<number, Draft>();
   const userBar = createUserBar();
-  root.replaceChildren(section);
+  // Opened by scanning a door plate (`?plate=`): what it opens comes first.
+  const token = requestedPlate();
+  const plate = token ? mountPlate(token) : undefined;
+  root.replaceChildren(...(plate ? [plate.element] : []), section);
   const user = me();
   const username = user?.username ?? '';
   const disposers: (() => void)[] = [];
@@ -319,7 +323,7 @@ export function mountField(root: HTMLElement): () => void {
       const item = h(
         'li',
         { class: 'rg-field-stop', 'data-building': stop.building },
-        h('div', { class: 'rg-field-row' }, h('span', { class: 'rg-field-order' }, stop.order), h('span', { class: 'rg-field-address' }, stop.address), quick),
+        h('div', { class: 'rg-field-row' }, h('span', { class: 'rg-field-order' }, stop.order), h('span', { class: 'rg-field-address' }, stop.address), printPlatesLink(stop.building), quick),
         details,
         status,
       );
@@ -454,6 +458,7 @@ export function mountField(root: HTMLElement): () => void {
   return () => {
     stopped = true;
     for (const dispose of disposers) dispose();
+    plate?.destroy();
     userBar.destroy();
     delete document.documentElement.dataset.ready;
   };
