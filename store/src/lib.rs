@@ -84,8 +84,7 @@ impl<
         + AuditLog
         + Send
         + Sync,
->
-    Store for T
+> Store for T
 {
 }
 
