@@ -951,6 +951,9 @@ describe('the web map', () => {
     await c.locator('.rg-card-add-box > summary').click();
     await c.locator('.rg-card-add input[name=id_number]').fill(wrong);
     assert.match(await c.locator('.rg-card-id-reading').innerText(), new RegExp(`校验位应为 ${newId[17]}`));
+    // The standard's own example (GB 11643-1999, annex): a woman born 1949-12-31, check character X.
+    await c.locator('.rg-card-add input[name=id_number]').fill('11010519491231002x');
+    assert.equal(await c.locator('.rg-card-id-reading').innerText(), '女，出生于 1949-12-31');
     await c.locator('.rg-card-add input[name=id_number]').fill(movedId);
     assert.match(await c.locator('.rg-card-id-reading').innerText(), new RegExp(`^${Number(movedId[16]) % 2 ? '男' : '女'}，出生于 1900-01-01$`));
     await c.locator('.rg-card-add input[name=name]').fill('测试甲');

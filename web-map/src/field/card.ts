@@ -475,7 +475,8 @@ async function addForm(unit: UnitCard, place: StopPlace, user: string): Promise<
     const r = readIdNumber(id.value);
     reading.textContent = id.value.trim() ? readingText(r) : '';
     reading.dataset.ok = String(r.ok);
-    id.setAttribute('aria-invalid', String(!r.ok && (id.value.trim().length >= 18 || (!r.ok && r.problem === 'digit'))));
+    // Still being typed is not wrong; a wrong character, date or check character is.
+    id.setAttribute('aria-invalid', String(!r.ok && r.problem !== 'length'));
   };
   id.addEventListener('input', show);
   form.addEventListener('submit', (event) => {
