@@ -357,10 +357,14 @@ export function unitsPanel(place: StopPlace, user: string, gridCode: () => Promi
       }
       card.dataset.loaded = '1';
     };
+    let resolving = false;
     redraw = async () => {
-      // A write of this unit (or a conflict's choice) confirmed since: read the card again.
+      // A write of this unit, or a conflict's choice (here or in the list above), confirmed
+      // since: read the card again.
       const sent = await writesStatus(card, user, unitId);
-      const resolved = [...card.querySelectorAll<HTMLElement>('.rg-conflict[data-state=pending]')].length > 0 && !(await entries(user)).some((e) => e.path.startsWith('conflicts/') && e.state === 'pending');
+      const stillResolving = (await entries(user)).some((e) => e.path.startsWith('conflicts/') && e.state === 'pending');
+      const resolved = (resolving || card.querySelector('.rg-conflict[data-state=pending]') !== null) && !stillResolving;
+      resolving = stillResolving;
       if ((sent !== seenSent && seenSent >= 0) || resolved) await load();
       seenSent = sent;
       await writesStatus(card, user, unitId);
