@@ -621,7 +621,7 @@ describe('the web map', () => {
     assert.equal((await posted).status(), 201);
     await stops.first().locator('.rg-field-status', { hasText: '已记录' }).waitFor({ timeout: 5_000 });
     const second = stops.nth(1);
-    await second.locator('summary').click();
+    await second.locator('.rg-field-visit > summary').click();
     await second.locator('input[name=units]').fill('2');
     await second.locator('input[name=persons]').fill('3');
     await second.locator('input[name=registered]').check();
@@ -726,47 +726,73 @@ describe('the web map', () => {
     await ctx.close();
   });
 
-  it('works offline on the phone: opens from the cache, keeps visits in the outbox across a closed page, sends each once', async () => {
-    const ready = () => document.documentElement.dataset.ready === '1';
-    // A caseworker with grids (contracts as they stand now) and a campaign over them, theirs alone.
-    const coverage = await (await api('/api/coverage')).json();
-    const grids = new Map((await (await api('/api/grids')).json()).features.map((f) => [f.properties.id, f.properties.buildings]));
-    const buildingsOf = (a) => a.properties.grids.reduce((n, g) => n + (grids.get(g) ?? 0), 0);
-    const area = coverage.features
-      .filter((f) => f.properties.kind === 'area')
-      .sort((a, b) => buildingsOf(b) - buildingsOf(a) || a.properties.caseworker_id - b.properties.caseworker_id)[0];
-    const cw = area.properties.caseworker_id;
-    const created = await api('/api/campaigns', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ grids: area.properties.grids, caseworkers: [cw], start_date: '2026-09-07', working_days: 260, buildings_per_day: 8 }),
-    });
-    assert.equal(created.status, 201, await created.clone().text());
-    const campaign = await created.json();
-    // The first day they have the most stops.
-    const stopsOn = (d) => d.assignments.find((a) => a.caseworker_id === cw)?.buildings.length ?? 0;
-    const day = campaign.plan.days.reduce((best, d) => (stopsOn(d) > stopsOn(best) ? d : best));
-    const routes = await (await api(`/api/campaigns/${campaign.id}/routes?date=${day.date}`)).json();
-    const planned = routes.features
-      .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw)
-      .sort((a, b) => a.properties.order - b.properties.order)
-      .map((f) => f.properties.building_id);
-    assert.ok(planned.length >= 7, `caseworker ${cw} has ${planned.length} stops on ${day.date}`);
-    const building = async (id) => (await (await api(`/api/buildings/${id}`)).json()).properties;
-    const before = await Promise.all(planned.map(building));
-    const visitedBefore = (await (await api(`/api/campaigns/${campaign.id}`)).json()).progress.buildings_visited;
-
+  /** A phone (touch, 390 px) signed in as caseworker `cw`, and how it opens their field view of `day`. */
+  const phoneOf = async (cw, campaign, day, label) => {
     const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
     const login = await ctx.request.post(`${origin}/api/login`, { data: { username: `cw${cw}`, password: `cw${cw}-demo-2026` } });
     assert.equal(login.status(), 200, await login.text());
     const url = `${server.url}/?view=field&campaign=${campaign.id}&date=${day.date}`;
     const open = async () => {
       const p = await ctx.newPage();
-      p.on('pageerror', (error) => problems.push(`offline field page error: ${error.stack ?? error.message}`));
+      p.on('pageerror', (error) => problems.push(`${label} page error: ${error.stack ?? error.message}`));
       await p.goto(url);
-      await p.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+      await p.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
       return p;
     };
+    return { ctx, open };
+  };
+
+  /** What a phone page's outbox (IndexedDB) holds. */
+  const outboxOf = (p) =>
+    p.evaluate(() => new Promise((resolve) => {
+      const open = indexedDB.open('rentgrid-field');
+      open.onsuccess = () => {
+        const all = open.result.transaction('outbox').objectStore('outbox').getAll();
+        all.onsuccess = () => resolve(all.result);
+      };
+    }));
+
+  /**
+   * A caseworker with the most buildings in their grids (contracts as they stand now), a new
+   * campaign over those grids, theirs alone, and its day with the most stops: the stops in order.
+   */
+  let caseworkerDayOnce;
+  const caseworkerDay = () =>
+    (caseworkerDayOnce ??= (async () => {
+      const coverage = await (await api('/api/coverage')).json();
+      const grids = new Map((await (await api('/api/grids')).json()).features.map((f) => [f.properties.id, f.properties.buildings]));
+      const buildingsOf = (a) => a.properties.grids.reduce((n, g) => n + (grids.get(g) ?? 0), 0);
+      const area = coverage.features
+        .filter((f) => f.properties.kind === 'area')
+        .sort((a, b) => buildingsOf(b) - buildingsOf(a) || a.properties.caseworker_id - b.properties.caseworker_id)[0];
+      const cw = area.properties.caseworker_id;
+      const created = await api('/api/campaigns', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ grids: area.properties.grids, caseworkers: [cw], start_date: '2026-09-07', working_days: 260, buildings_per_day: 8 }),
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      const campaign = await created.json();
+      // The first day they have the most stops.
+      const stopsOn = (d) => d.assignments.find((a) => a.caseworker_id === cw)?.buildings.length ?? 0;
+      const day = campaign.plan.days.reduce((best, d) => (stopsOn(d) > stopsOn(best) ? d : best));
+      const routes = await (await api(`/api/campaigns/${campaign.id}/routes?date=${day.date}`)).json();
+      const planned = routes.features
+        .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw)
+        .sort((a, b) => a.properties.order - b.properties.order)
+        .map((f) => f.properties.building_id);
+      return { area, cw, campaign, day, routes, planned };
+    })());
+
+  it('works offline on the phone: opens from the cache, keeps visits in the outbox across a closed page, sends each once', async () => {
+    const ready = () => document.documentElement.dataset.ready === '1';
+    const { area, cw, campaign, day, planned } = await caseworkerDay();
+    assert.ok(planned.length >= 7, `caseworker ${cw} has ${planned.length} stops on ${day.date}`);
+    const building = async (id) => (await (await api(`/api/buildings/${id}`)).json()).properties;
+    const before = await Promise.all(planned.map(building));
+    const visitedBefore = (await (await api(`/api/campaigns/${campaign.id}`)).json()).progress.buildings_visited;
+
+    const { ctx, open } = await phoneOf(cw, campaign, day, 'offline field');
     let phone = await open();
     // Their own stops, no picker; the service worker has kept the page, the day and the tiles.
     assert.equal(await phone.locator('.rg-field-caseworker').count(), 0);
@@ -791,7 +817,7 @@ describe('the web map', () => {
     assert.ok(await stops.nth(0).locator('.rg-field-visited').isDisabled(), 'a visited stop can be tapped again');
     // Persons found need the rental units they live in: refused in the form, nothing queued.
     const fifth = stops.nth(4);
-    await fifth.locator('summary').click();
+    await fifth.locator('.rg-field-visit > summary').click();
     await fifth.locator('input[name=persons]').fill('4');
     await fifth.locator('.rg-field-submit').click();
     assert.match(await fifth.locator('.rg-field-message').innerText(), /出租房套数/);
@@ -803,21 +829,21 @@ describe('the web map', () => {
     await fifth.locator('input[name=persons]').fill('5');
     await fifth.locator('.rg-field-submit').click();
     const sixth = stops.nth(5);
-    await sixth.locator('summary').click();
+    await sixth.locator('.rg-field-visit > summary').click();
     await sixth.locator('input[name=units]').fill('1');
     await sixth.locator('input[name=persons]').fill('1');
     await sixth.locator('.rg-field-submit').click();
     await pending(6);
     // Typed but not saved: kept across the closed page.
     const seventh = stops.nth(6);
-    await seventh.locator('summary').click();
+    await seventh.locator('.rg-field-visit > summary').click();
     await seventh.locator('textarea[name=notes]').fill('楼道堆物');
     await phone.close();
 
     phone = await open();
     await pending(6);
     assert.match(await phone.locator('.rg-field-sync').innerText(), /待发送 6 条/);
-    await phone.locator('.rg-field-stop').nth(6).locator('summary').click();
+    await phone.locator('.rg-field-stop').nth(6).locator('.rg-field-visit > summary').click();
     assert.equal(await phone.locator('.rg-field-stop').nth(6).locator('textarea[name=notes]').inputValue(), '楼道堆物');
     const sent = [];
     phone.on('request', (r) => {
@@ -826,14 +852,7 @@ describe('the web map', () => {
     await ctx.setOffline(false);
     await phone.locator('.rg-field-sync[data-pending="0"]').waitFor({ timeout: 30_000 });
     assert.match(await phone.locator('.rg-field-sync').innerText(), /上次同步/);
-    const left = await phone.evaluate(() => new Promise((resolve) => {
-      const open = indexedDB.open('rentgrid-field');
-      open.onsuccess = () => {
-        const all = open.result.transaction('outbox').objectStore('outbox').getAll();
-        all.onsuccess = () => resolve(all.result);
-      };
-    }));
-    assert.deepEqual(left, [], 'the outbox is not empty');
+    assert.deepEqual(await outboxOf(phone), [], 'the outbox is not empty');
 
     // Each visit landed once, with the client id made on the phone, and did exactly what it said.
     const today = sent[0].visited_on;
@@ -884,6 +903,134 @@ describe('the web map', () => {
     await ctx.setOffline(false);
     await phone.locator('.rg-field-sync[data-pending="0"]').waitFor({ timeout: 300_000 });
     console.log(`# outbox: 200 queued changes sent in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    await ctx.close();
+  });
+
+  it('records persons at the door offline on the household card: registered, moved, moved out, each once; a conflict kept as mine', async () => {
+    const ready = () => document.documentElement.dataset.ready === '1';
+    const { cw, campaign, day, routes, planned } = await caseworkerDay();
+    const codes = new Map((await (await api('/api/grids')).json()).features.map((f) => [f.properties.id, f.properties.code]));
+    const stopGrid = new Map(routes.features.filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw).map((f) => [f.properties.building_id, f.properties.grid_id]));
+    const gridCodes = [...new Set(stopGrid.values())].map((g) => codes.get(g));
+    const list = async (query) => (await (await api(`/api/persons?${query}&limit=500`)).json());
+    const inGrids = async () => (await Promise.all(gridCodes.map((c) => list(`grid=${encodeURIComponent(c)}`)))).reduce((n, p) => n + p.number_matched, 0);
+    // Three units with residents in the buildings of the day's stops.
+    const units = [];
+    for (const b of planned) {
+      const persons = (await list(`grid=${encodeURIComponent(codes.get(stopGrid.get(b)))}`)).persons.filter((p) => p.building_id === b);
+      for (const unit of new Set(persons.map((p) => p.unit_id))) units.push({ building: b, unit });
+    }
+    units.splice(3);
+    assert.equal(units.length, 3, `caseworker ${cw} has fewer than 3 units with residents at their stops`);
+    const residents = async (u) => (await list(`unit=${u}`)).persons;
+    const before = await Promise.all(units.map((u) => residents(u.unit)));
+    const gridPersons = await inGrids();
+    const leaving = before[0][0];
+    // ID numbers of people born 1900-01-01 (none in the demo), with the GB 11643 check character.
+    const check = (body) => '10X98765432'[[...body].reduce((s, c, i) => s + Number(c) * [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2][i], 0) % 11];
+    const withCheck = (body) => body + check(body);
+    const movedId = withCheck('652901190001010' + String(10 + (cw % 80)));
+    const newId = withCheck('652901190001010' + String(90 + (cw % 9)).slice(0, 2));
+
+    const { ctx, open } = await phoneOf(cw, campaign, day, 'card');
+    let phone = await open();
+    await phone.waitForFunction(() => document.documentElement.dataset.offline !== undefined, null, { timeout: READY_TIMEOUT_MS });
+    await ctx.setOffline(true);
+    await phone.reload();
+    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    const pending = (n) => phone.locator(`.rg-field-sync[data-pending="${n}"]`).waitFor({ timeout: 10_000 });
+    /** Opens a unit's card from its stop (offline: the card the phone kept). */
+    const card = async ({ building, unit }) => {
+      const stop = phone.locator(`.rg-field-stop[data-building="${building}"]`);
+      if (!(await stop.locator('.rg-field-units').evaluate((d) => d.open))) await stop.locator('.rg-field-units > summary').click();
+      const back = stop.locator('.rg-card-back');
+      if (await back.count()) await back.click();
+      await stop.locator(`.rg-unit[data-unit="${unit}"]`).click();
+      const c = stop.locator(`.rg-card[data-unit="${unit}"][data-loaded="1"]`);
+      await c.waitFor({ timeout: 10_000 });
+      return c;
+    };
+    const add = async (c, id, name) => {
+      await c.locator('.rg-card-add-box > summary').click();
+      await c.locator('.rg-card-add input[name=id_number]').fill(id);
+      await c.locator('.rg-card-add input[name=name]').fill(name);
+      await c.locator('.rg-card-add input[name=phone]').fill('13800000000');
+      await c.locator('.rg-card-add .rg-field-submit').click();
+    };
+    let c = await card(units[0]);
+    // The check character is checked as typed; sex and birth date are read from the number.
+    const wrong = newId.slice(0, 17) + (newId[17] === '1' ? '2' : '1');
+    await c.locator('.rg-card-add-box > summary').click();
+    await c.locator('.rg-card-add input[name=id_number]').fill(wrong);
+    assert.match(await c.locator('.rg-card-id-reading').innerText(), new RegExp(`校验位应为 ${newId[17]}`));
+    // The standard's own example (GB 11643-1999, annex): a woman born 1949-12-31, check character X.
+    await c.locator('.rg-card-add input[name=id_number]').fill('11010519491231002x');
+    assert.equal(await c.locator('.rg-card-id-reading').innerText(), '女，出生于 1949-12-31');
+    await c.locator('.rg-card-add input[name=id_number]').fill(movedId);
+    assert.match(await c.locator('.rg-card-id-reading').innerText(), new RegExp(`^${Number(movedId[16]) % 2 ? '男' : '女'}，出生于 1900-01-01$`));
+    await c.locator('.rg-card-add input[name=name]').fill('测试甲');
+    await c.locator('.rg-card-add input[name=phone]').fill('13800000000');
+    await c.locator('.rg-card-add .rg-field-submit').click();
+    await pending(1);
+    await c.locator(`.rg-card-person[data-person="${leaving.id}"] .rg-card-leave`).click();
+    await pending(2);
+    c = await card(units[1]);
+    await add(c, newId, '测试乙');
+    await pending(3);
+    c = await card(units[2]);
+    await add(c, movedId, '测试甲');
+    await pending(4);
+    await phone.close();
+
+    // The outbox survives the closed page; online, it sends the four in order.
+    phone = await open();
+    await pending(4);
+    const started = performance.now();
+    await ctx.setOffline(false);
+    await phone.locator('.rg-field-sync[data-pending="0"]').waitFor({ timeout: 60_000 });
+    console.log(`# outbox: 4 person changes sent in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+    assert.deepEqual(await outboxOf(phone), [], 'the outbox is not empty');
+    // The move is shown with the earlier home.
+    c = await card(units[2]);
+    await c.locator('.rg-card-write[data-state="sent"]', { hasText: '已迁入：原住' }).waitFor({ timeout: 10_000 });
+
+    // Each landed once: one record per ID number, in its last home; the unit and grid counts moved by exactly that.
+    const added = [];
+    for (const [id, unit] of [[movedId, units[2].unit], [newId, units[1].unit]]) {
+      const found = (await list(`q=${id}`)).persons;
+      assert.deepEqual(found.map((p) => p.unit_id), [unit], `persons with ${id}`);
+      added.push(found[0].id);
+    }
+    const after = await Promise.all(units.map((u) => residents(u.unit)));
+    assert.deepEqual(after.map((p) => p.length), [before[0].length - 1, before[1].length + 1, before[2].length + 1]);
+    assert.ok(!after[0].some((p) => p.id === leaving.id), 'the person who moved out is still listed');
+    assert.equal(await inGrids(), gridPersons + 1);
+
+    // A second phone edits a resident's phone twice from the same version: the second is a conflict.
+    const other = await browser.newContext();
+    const login2 = await other.request.post(`${origin}/api/login`, { data: { username: `cw${cw}`, password: `cw${cw}-demo-2026` } });
+    const { csrf } = await login2.json();
+    const target = after[1].find((p) => !added.includes(p.id));
+    const edit = (phoneNo, n) =>
+      other.request.patch(`${origin}/api/persons/${target.id}`, {
+        headers: { 'X-CSRF-Token': csrf },
+        data: { client_id: `00000000-0000-4000-8000-00000000000${n}`, base_version: target.version, phone: phoneNo },
+      });
+    assert.equal((await edit('13900000001', 1)).status(), 200);
+    assert.equal((await edit('13900000002', 2)).status(), 409);
+    await other.close();
+    await phone.reload();
+    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    await phone.locator(`.rg-field-conflicts .rg-conflict[data-person="${target.id}"]`).waitFor({ timeout: 10_000 });
+    c = await card(units[1]);
+    const conflict = c.locator(`.rg-conflict[data-person="${target.id}"]`);
+    // Both values as the server shows them (masked but the last digits).
+    assert.match(await conflict.locator('.rg-yours').innerText(), /0002$/);
+    assert.match(await conflict.locator('.rg-theirs').innerText(), /0001$/);
+    await conflict.locator('.rg-keep-mine').click();
+    await conflict.waitFor({ state: 'detached', timeout: 10_000 });
+    const stored = await (await api(`/api/persons/${target.id}?reveal=true&reason=browser%20test%20check`)).json();
+    assert.equal(stored.phone, '13900000002');
     await ctx.close();
   });
 

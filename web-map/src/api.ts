@@ -319,3 +319,49 @@ export const createToken = (name: string): Promise<Schemas['NewToken']> => postJ
 export async function revokeToken(id: number): Promise<void> {
   await requestJson<unknown>(`tokens/${id}`, { method: 'DELETE', headers: { Accept: 'application/json' } });
 }
+
+/** A household card (一户一卡): the unit, its landlord, pledge, last visit and persons (masked as served). */
+export type UnitCard = Schemas['Unit'];
+
+/** A person as the API serves them (masked unless revealed). */
+export type PersonRow = Schemas['Person'];
+
+/** `GET /api/units/{id}`: a rental unit's household card. */
+export const fetchUnit = (id: number): Promise<UnitCard> => getJson(`units/${id}`);
+
+/** The path of a page of `GET /api/persons` (of a grid, by its code), as the phone asks and keeps it. */
+export function personsPath(grid: string, offset: number, limit = 500): string {
+  return `persons?grid=${encodeURIComponent(grid)}&limit=${limit}&offset=${offset}`;
+}
+
+/** Every person of a grid (paged by 500). */
+export async function fetchGridPersons(grid: string): Promise<PersonRow[]> {
+  const all: PersonRow[] = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await getJson<Schemas['Persons']>(personsPath(grid, offset));
+    all.push(...page.persons);
+    if (page.persons.length < 500) return all;
+  }
+}
+
+/** An open conflict between edits of a person. */
+export type ConflictRow = Schemas['ConflictView'];
+
+/** `GET /api/conflicts`: the open conflicts in the caller's grids. */
+export async function fetchConflicts(): Promise<ConflictRow[]> {
+  return (await getJson<Schemas['Conflicts']>('conflicts')).conflicts;
+}
+
+/** The path of the workplaces of a grid (OGC API – Features), as the phone asks and keeps it. */
+export function workplacesPath(gridId: number): string {
+  return `/collections/workplaces/items?grid_id=${gridId}&limit=1000`;
+}
+
+/** The workplaces (用工单位) of a grid, by name. */
+export async function fetchWorkplaces(gridId: number): Promise<{ id: number; name: string }[]> {
+  const url = new URL(workplacesPath(gridId), window.location.origin).href;
+  const response = await fetch(url, { headers: { Accept: 'application/geo+json' } });
+  if (!response.ok) throw new ApiError(url, response.status, undefined, `${response.status} ${response.statusText}`);
+  const body = (await response.json()) as { features: { properties: { id: number; name: string } }[] };
+  return body.features.map((f) => ({ id: f.properties.id, name: f.properties.name })).sort((a, b) => a.name.localeCompare(b.name, 'zh-CN'));
+}

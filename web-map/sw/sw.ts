@@ -13,7 +13,7 @@
  *   and are never kept.
  */
 import { cleanupOutdatedCaches, getCacheKeyForURL, matchPrecache, precache } from 'workbox-precaching';
-import { CACHED_API, CACHED_TILES, DATA_CACHE, OWNER_KEY, type CacheReport, type CacheRequest } from '../src/offline/caches';
+import { CACHED_API, CACHED_FEATURES, CACHED_TILES, DATA_CACHE, OWNER_KEY, type CacheReport, type CacheRequest } from '../src/offline/caches';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Parameters<typeof precache>[0] };
 
@@ -32,7 +32,8 @@ function apiPath(url: URL): string | undefined {
 
 function keptApi(url: URL): boolean {
   const p = apiPath(url);
-  return p !== undefined && CACHED_API.some((re) => re.test(p));
+  if (p === undefined) return url.origin === self.location.origin && CACHED_FEATURES.test(url.pathname);
+  return CACHED_API.some((re) => re.test(p));
 }
 
 function keptTile(url: URL): boolean {

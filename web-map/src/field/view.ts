@@ -8,7 +8,8 @@
  * one visit per day: its client id is made once, a second tap changes the visit still waiting
  * to be sent and never records a second one.
  */
-import { ApiError, campaignVisitsPath, fetchCampaignVisits, fetchCoverage, fetchGrids, fetchRoutes, fetchTileJson, type Campaign, type VisitBody } from '../api';
+import { ApiError, campaignVisitsPath, fetchCampaignVisits, fetchCoverage, fetchGridPersons, fetchGrids, fetchRoutes, fetchTileJson, personsPath, workplacesPath, type Campaign, type VisitBody } from '../api';
+import { conflictItem, openConflicts, tc, unitsPanel } from './card';
 import { me } from '../session';
 import { createUserBar } from '../ui/userbar';
 import { dayToShow, loadCampaign, localToday, requestedCampaign } from '../layers/campaign';
@@ -94,6 +95,7 @@ const t = defineStrings(
 interface Stop {
   order: number;
   building: number;
+  grid: number;
   address: string;
 }
 
@@ -208,6 +210,17 @@ export function mountField(root: HTMLElement): () => void {
       const routes: Routes = campaign && date ? await fetchRoutes(campaign.id, date) : { features: [] };
       return { campaign, date, routes };
     })());
+  /** The grids' codes by id (the persons of a grid are asked for by its code). */
+  let codes: Promise<Map<number, string>> | undefined;
+  const gridCode = async (id: number) =>
+    (
+      await (codes ??= fetchGrids()
+        .then((g) => new Map(g.features.map((f) => [f.properties.id, f.properties.code] as const)))
+        .catch((error: unknown) => {
+          codes = undefined;
+          throw error;
+        }))
+    ).get(id);
   /** The caseworkers' names, for the command center's and supervisors' picker. */
   let names: Promise<Map<number, string>> | undefined;
   const loadNames = () =>
@@ -234,7 +247,7 @@ export function mountField(root: HTMLElement): () => void {
     const cw = own ?? (workers.includes(Number(q.get('caseworker'))) ? Number(q.get('caseworker')) : workers[0]);
     const stops: Stop[] = routes.features
       .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw)
-      .map((f) => ({ order: f.properties.order ?? 0, building: f.properties.building_id ?? 0, address: f.properties.address ?? '' }))
+      .map((f) => ({ order: f.properties.order ?? 0, building: f.properties.building_id ?? 0, grid: f.properties.grid_id ?? 0, address: f.properties.address ?? '' }))
       .sort((a, b) => a.order - b.order);
 
     // The stops the server holds a visit of today for (after a reload, or from another phone);
@@ -254,6 +267,18 @@ export function mountField(root: HTMLElement): () => void {
     const list = h('ol', { class: 'rg-field-stops' });
     /** Each stop's redraw from the outbox and what the server confirmed. */
     const updaters: ((waiting: Map<string, OutboxEntry>) => Promise<boolean>)[] = [];
+    /** The open household cards' redraws. */
+    const cardRedraws: (() => Promise<void>)[] = [];
+    const conflictsBox = h('section', { class: 'rg-field-conflicts' });
+    let conflictsShown = '';
+    const showConflicts = async () => {
+      if (!navigator.onLine) return;
+      const open = await openConflicts();
+      const ids = open.map((c) => c.id).join(',');
+      if (stopped || ids === conflictsShown) return;
+      conflictsShown = ids;
+      conflictsBox.replaceChildren(...(open.length ? [h('h2', null, tc('conflicts', { n: open.length })), h('ul', { class: 'rg-conflicts' }, ...open.map((c) => conflictItem(c, username)))] : []));
+    };
 
     for (const stop of stops) {
       const key = visitKey(campaign.id, stop.building, today);
@@ -319,12 +344,14 @@ export function mountField(root: HTMLElement): () => void {
         message.hidden = true;
         void save(visit);
       });
-      const details = h('details', null, h('summary', null, t('details')), form);
+      const details = h('details', { class: 'rg-field-visit' }, h('summary', null, t('details')), form);
+      const units = unitsPanel(stop, username, () => gridCode(stop.grid), (redraw) => cardRedraws.push(redraw));
       const item = h(
         'li',
         { class: 'rg-field-stop', 'data-building': stop.building },
         h('div', { class: 'rg-field-row' }, h('span', { class: 'rg-field-order' }, stop.order), h('span', { class: 'rg-field-address' }, stop.address), printPlatesLink(stop.building), quick),
         details,
+        units,
         status,
       );
       updaters.push(async (waiting) => {
@@ -353,6 +380,8 @@ export function mountField(root: HTMLElement): () => void {
       if (stopped) return;
       const waiting = new Map(all.filter((e) => e.key && e.state === 'pending').map((e) => [e.key!, e]));
       const done = await Promise.all(updaters.map((u) => u(waiting)));
+      await Promise.all(cardRedraws.map((r) => r()));
+      if (!all.some((e) => e.state === 'pending')) void showConflicts();
       progress.textContent = t('progress', { n: done.filter(Boolean).length, total: stops.length });
       const pending = all.filter((e) => e.state === 'pending').length;
       const synced = await lastSync(username);
@@ -396,18 +425,19 @@ export function mountField(root: HTMLElement): () => void {
       h('header', { class: 'rg-field-head' }, h('h1', null, t('title', { date })), userBar.element, lang),
       sync,
       problems,
+      conflictsBox,
       ...(picker ? [picker] : []),
       progress,
       stops.length ? list : h('p', null, t('noStops')),
       offlineLine,
     );
     document.documentElement.dataset.ready = '1';
-    void prepareOffline(campaign, date, cw);
+    void prepareOffline(campaign, date, cw, stops);
   };
 
   /** Registers the service worker and has it keep the day's answers and the caseworker's tiles. */
   let prepared = false;
-  const prepareOffline = async (campaign: Campaign, date: string, cw: number | undefined) => {
+  const prepareOffline = async (campaign: Campaign, date: string, cw: number | undefined, stops: Stop[]) => {
     if (prepared || !navigator.onLine) return;
     prepared = true;
     try {
@@ -435,6 +465,21 @@ export function mountField(root: HTMLElement): () => void {
             const [z, x, y] = zxy.split('/');
             urls.push(template.replace('{z}', z!).replace('{x}', x!).replace('{y}', y!));
           }
+        }
+      }
+      if (user?.role === 'caseworker') {
+        // The household cards of today's stops' units (each an audited read of its persons),
+        // the persons of their grids (which units a building has) and the grids' workplaces.
+        urls.push(api('conflicts'));
+        const buildings = new Set(stops.map((s) => s.building));
+        for (const grid of new Set(stops.map((s) => s.grid))) {
+          const code = await gridCode(grid);
+          if (code === undefined) continue;
+          const persons = await fetchGridPersons(code);
+          // The pages `fetchGridPersons` asks for: up to the first one holding fewer than 500.
+          for (let offset = 0; offset <= persons.length; offset += 500) urls.push(api(personsPath(code, offset)));
+          urls.push(new URL(workplacesPath(grid), window.location.origin).href);
+          for (const unit of new Set(persons.filter((p) => buildings.has(p.building_id)).map((p) => p.unit_id))) urls.push(api(`units/${unit}`));
         }
       }
       const report = await keepOffline(worker, urls);

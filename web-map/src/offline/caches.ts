@@ -11,7 +11,8 @@ export const OWNER_KEY = '/__rentgrid/owner';
 
 /**
  * The API answers kept for offline use, by path under `/api/`: who is signed in, the district,
- * the campaigns, a day's routes and visits, the user's grids, household cards.
+ * the campaigns, a day's routes and visits, the user's grids, household cards, the persons of a
+ * grid (which rental units a building has on the phone) and open conflicts.
  * Nothing else is ever stored; never a login, a logout or a write.
  */
 export const CACHED_API = [
@@ -23,7 +24,12 @@ export const CACHED_API = [
   /^campaigns\/\d+\/routes$/,
   /^campaigns\/\d+\/visits$/,
   /^units\/\d+$/,
+  /^persons$/,
+  /^conflicts$/,
 ];
+
+/** Other data paths kept for offline use: the workplaces a person can be said to work at. */
+export const CACHED_FEATURES = /^\/collections\/workplaces\/items$/;
 
 /** Tile paths kept for offline use: TileJSON and tiles of the layers the phone draws. */
 export const CACHED_TILES = /^\/tiles\/(basemap|boundaries|grids|buildings)(\.json|\/\d+\/\d+\/\d+\.mvt)$/;

@@ -50,6 +50,8 @@ export interface SentRecord {
   body: unknown;
   /** When the server confirmed it (ISO 8601). */
   at: string;
+  /** The server's answer (for the UI to show, e.g. where a person moved from). */
+  reply?: unknown;
 }
 
 interface OutboxDb extends DBSchema {
@@ -217,6 +219,7 @@ async function sendAll(user: string): Promise<void> {
     const next = (await entries(user)).find((e) => e.state === 'pending');
     if (!next || next.seq === undefined) return;
     const d = await db();
+    let reply: unknown;
     try {
       // A page started offline knows the user but not the session's CSRF token: ask for it
       // (the kept answer, without one, means the server is not reachable yet: try again later).
@@ -225,7 +228,7 @@ async function sendAll(user: string): Promise<void> {
         if (!fresh) return; // signed out: kept for the next login
         if (!fresh.csrf) throw new Error('the session is not confirmed by the server yet');
       }
-      await sendWrite(next.method, next.path, next.body);
+      reply = await sendWrite(next.method, next.path, next.body);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) return; // signed out: kept for the next login
       if (retryable(error)) {
@@ -252,7 +255,7 @@ async function sendAll(user: string): Promise<void> {
     // Edited while it was on its way: the edit is a new send of the same client id.
     if (current && JSON.stringify(current.body) === JSON.stringify(next.body)) await tx.objectStore('outbox').delete(next.seq);
     if (next.key) {
-      await tx.objectStore('sent').put({ id: `${user}|${next.key}`, clientId: next.clientId, body: next.body, at: new Date().toISOString() });
+      await tx.objectStore('sent').put({ id: `${user}|${next.key}`, clientId: next.clientId, body: next.body, at: new Date().toISOString(), reply });
     }
     await tx.objectStore('meta').put(new Date().toISOString(), `lastSync|${user}`);
     await tx.done;
