@@ -320,14 +320,9 @@ export async function revokeToken(id: number): Promise<void> {
   await requestJson<unknown>(`tokens/${id}`, { method: 'DELETE', headers: { Accept: 'application/json' } });
 }
 
-/** A household card (一户一卡): the unit, its landlord, pledge, last visit and persons (masked as served). */
-export type UnitCard = Schemas['Unit'];
-
 /** A person as the API serves them (masked unless revealed). */
 export type PersonRow = Schemas['Person'];
 
-/** `GET /api/units/{id}`: a rental unit's household card. */
-export const fetchUnit = (id: number): Promise<UnitCard> => getJson(`units/${id}`);
 
 /** The path of a page of `GET /api/persons` (of a grid, by its code), as the phone asks and keeps it. */
 export function personsPath(grid: string, offset: number, limit = 500): string {

@@ -9,7 +9,7 @@
  * The rental units of a building are the units of the persons of its grid (`GET /api/persons`):
  * a unit with nobody recorded in it is not listed.
  */
-import { fetchConflicts, fetchGridPersons, fetchUnit, fetchWorkplaces, type ConflictRow, type PersonRow, type UnitCard } from '../api';
+import { fetchConflicts, fetchGridPersons, fetchUnitCard, fetchWorkplaces, type ConflictRow, type PersonRow, type UnitCard } from '../api';
 import { localToday } from '../layers/campaign';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
@@ -350,7 +350,7 @@ export function unitsPanel(place: StopPlace, user: string, gridCode: () => Promi
     let seenSent = -1;
     const load = async () => {
       try {
-        const [unit, conflicts] = await Promise.all([fetchUnit(unitId), openConflicts()]);
+        const [unit, conflicts] = await Promise.all([fetchUnitCard(unitId), openConflicts()]);
         await renderCard(card, unit, conflicts, place, user);
       } catch (error) {
         card.replaceChildren(h('p', { role: 'alert' }, tc('loadFailed', { detail: error instanceof Error ? error.message : String(error) })));
