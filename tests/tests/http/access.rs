@@ -638,6 +638,11 @@ async fn inside_and_outside(f: &Fixture, user: &Router, mine: Vec<u32>, casework
             Some(format!("/api/campaigns/{}/routes?date=2026-09-07", campaigns[0])),
             format!("/api/campaigns/{}/routes?date=2026-09-07", campaigns[1]),
         ),
+        (
+            "/api/campaigns/{id}/visits".into(),
+            Some(format!("/api/campaigns/{}/visits?date=2026-09-07", campaigns[0])),
+            format!("/api/campaigns/{}/visits?date=2026-09-07", campaigns[1]),
+        ),
     ];
     // OGC items of every collection: one of the caseworker's own listing, one of the command
     // center's that the caseworker's listing lacks.
