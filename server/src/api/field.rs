@@ -156,8 +156,8 @@ pub struct PersonAdded {
     from_id_number: FromIdNumber,
 }
 
-/// A `client_id` as every field write takes it.
-fn client_id(raw: &str) -> ApiResult<String> {
+/// A `client_id` as every field write (and a visit) takes it.
+pub(super) fn client_id(raw: &str) -> ApiResult<String> {
     let ok = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
     if raw.is_empty() || raw.len() > 64 || !raw.chars().all(ok) {
         return Err(ApiError::Unprocessable(

@@ -58,10 +58,7 @@ pub struct VisitRequest {
 
 fn validate(r: VisitRequest) -> Result<NewVisit, ApiError> {
     let bad = |m: String| Err(ApiError::Unprocessable(m));
-    let id_ok = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
-    if r.client_id.is_empty() || r.client_id.len() > 64 || !r.client_id.chars().all(id_ok) {
-        return bad("client_id must be 1 to 64 characters of letters, digits and - _ . : (a UUID works)".into());
-    }
+    super::field::client_id(&r.client_id)?;
     let visited_on = match &r.visited_on {
         None => today(),
         Some(s) => match parse_date(s) {
