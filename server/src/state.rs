@@ -3,6 +3,7 @@
 
 use crate::access::audit::AuditEvent;
 use crate::error::{ApiError, StartupError};
+use crate::events::{Change, Events};
 use crate::ingest::Batch;
 use crate::limits::{Gate, Limits};
 use crate::memo::PerSnapshot;
@@ -73,6 +74,8 @@ struct Inner {
     https: bool,
     /// The request figures `GET /metrics` serves.
     metrics: Metrics,
+    /// The changes announced to open maps (`GET /api/events`).
+    events: Events,
 }
 
 /// The unregistered-candidate estimate of one snapshot on one day, the unrecorded persons and
@@ -122,6 +125,7 @@ impl AppState {
                 public_origin: None,
                 https: false,
                 metrics: Metrics::default(),
+                events: Events::default(),
             }),
         }
     }
@@ -228,6 +232,11 @@ impl AppState {
     /// The request figures `GET /metrics` serves.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The changes announced to open maps, each after its write is committed and published.
+    pub fn events(&self) -> &Events {
+        &self.inner.events
     }
 
     /// The write lock, counted in [`Readings::writes_waiting`] while awaited.
@@ -418,14 +427,16 @@ impl AppState {
         Ok(edited)
     }
 
-    /// Publishes an Atlas with `deltas` applied (nothing when they change nothing). The caller
-    /// holds the write lock and has committed the write.
+    /// Publishes an Atlas with `deltas` applied (nothing when they change nothing), then
+    /// announces the change to open maps. The caller holds the write lock and has committed the
+    /// write.
     fn publish_deltas(&self, deltas: &[StatsDelta]) {
         if deltas.iter().all(StatsDelta::is_empty) {
             return;
         }
         let next = Arc::new(self.atlas().with_deltas(deltas));
-        self.inner.tiles.publish_deltas(&next, deltas, || self.publish(next.clone()));
+        let touches = self.inner.tiles.publish_deltas(&next, deltas, || self.publish(next.clone()));
+        self.inner.events.publish(Change::Deltas { version: next.version(), touches: touches.into() });
     }
 
     /// Accepts a territory proposal: one transaction replacing its streets' contracts, with the
@@ -454,11 +465,13 @@ impl AppState {
     /// Rebuilds the Atlas from the store and swaps it in (the caller holds the write lock).
     async fn reload_atlas(&self) -> Result<(), StartupError> {
         let mut next = load_atlas(self.inner.store.as_ref()).await?;
-        next.set_version(self.atlas().version() + 1);
+        let version = self.atlas().version() + 1;
+        next.set_version(version);
         self.inner.tiles.publish_reload(|| self.publish(Arc::new(next)));
         if let Ok(mut basemap) = self.inner.basemap.lock() {
             *basemap = None;
         }
+        self.inner.events.publish(Change::Reload { version });
         Ok(())
     }
 }
