@@ -6,6 +6,7 @@ pub mod api;
 pub mod campaign;
 pub mod coverage;
 pub mod error;
+pub mod events;
 pub mod export;
 pub mod geojson;
 pub mod hazard_photos;

@@ -866,7 +866,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             println!("listening on http://{addr}");
             // Each request with its peer address, for the lockout of source addresses and the audit log.
-            serve::serve(listener, rentgrid_server::app(state), connections, shutdown_signal()).await?;
+            // At the signal the open event streams end too, or they would hold up the drain.
+            let events = state.events().clone();
+            let shutdown = events.close_after(shutdown_signal());
+            serve::serve(listener, rentgrid_server::app(state), connections, shutdown).await?;
             Ok(())
         }
     }

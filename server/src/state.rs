@@ -4,6 +4,7 @@
 use crate::access::audit::AuditEvent;
 use crate::error::{ApiError, StartupError};
 use crate::hazard_photos::PhotoDir;
+use crate::events::{Change, Events};
 use crate::ingest::Batch;
 use crate::limits::{Gate, Limits};
 use crate::memo::PerSnapshot;
@@ -80,6 +81,8 @@ struct Inner {
     hazard_kinds: HazardKinds,
     /// Where hazard photos are kept (`None`: photos are not taken).
     photos: Option<PhotoDir>,
+    /// The changes announced to open maps (`GET /api/events`).
+    events: Events,
 }
 
 /// The unregistered-candidate estimate of one snapshot on one day, the unrecorded persons and
@@ -131,6 +134,7 @@ impl AppState {
                 metrics: Metrics::default(),
                 hazard_kinds: HazardKinds::default(),
                 photos: None,
+                events: Events::default(),
             }),
         }
     }
@@ -257,6 +261,11 @@ impl AppState {
     /// The request figures `GET /metrics` serves.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The changes announced to open maps, each after its write is committed and published.
+    pub fn events(&self) -> &Events {
+        &self.inner.events
     }
 
     /// The write lock, counted in [`Readings::writes_waiting`] while awaited.
@@ -461,14 +470,16 @@ impl AppState {
         self.inner.store.move_hazard(m, event).await
     }
 
-    /// Publishes an Atlas with `deltas` applied (nothing when they change nothing). The caller
-    /// holds the write lock and has committed the write.
+    /// Publishes an Atlas with `deltas` applied (nothing when they change nothing), then
+    /// announces the change to open maps. The caller holds the write lock and has committed the
+    /// write.
     fn publish_deltas(&self, deltas: &[StatsDelta]) {
         if deltas.iter().all(StatsDelta::is_empty) {
             return;
         }
         let next = Arc::new(self.atlas().with_deltas(deltas));
-        self.inner.tiles.publish_deltas(&next, deltas, || self.publish(next.clone()));
+        let touches = self.inner.tiles.publish_deltas(&next, deltas, || self.publish(next.clone()));
+        self.inner.events.publish(Change::Deltas { version: next.version(), touches: touches.into() });
     }
 
     /// Accepts a territory proposal: one transaction replacing its streets' contracts, with the
@@ -497,11 +508,13 @@ impl AppState {
     /// Rebuilds the Atlas from the store and swaps it in (the caller holds the write lock).
     async fn reload_atlas(&self) -> Result<(), StartupError> {
         let mut next = load_atlas(self.inner.store.as_ref()).await?;
-        next.set_version(self.atlas().version() + 1);
+        let version = self.atlas().version() + 1;
+        next.set_version(version);
         self.inner.tiles.publish_reload(|| self.publish(Arc::new(next)));
         if let Ok(mut basemap) = self.inner.basemap.lock() {
             *basemap = None;
         }
+        self.inner.events.publish(Change::Reload { version });
         Ok(())
     }
 }

@@ -23,7 +23,9 @@ use rentgrid_analysis::kpi::{Counts, Targets};
 use rentgrid_analysis::unrecorded::Unrecorded;
 use rentgrid_geodata::{Atlas, GridId, StatsDelta};
 use rentgrid_tiles::heat::{HeatCount, HeatSurface};
-use rentgrid_tiles::{Layer, MapGeometry, TileId, TileOptions, TileSources, build_tile, tiles_to_invalidate};
+use rentgrid_tiles::{
+    Layer, MapGeometry, TileId, TileOptions, TileRange, TileSources, build_tile, tiles_to_invalidate,
+};
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
@@ -199,31 +201,19 @@ impl TileCache {
     }
 
     /// Runs `swap` (which publishes a snapshot changed by `deltas`) and drops the tiles those
-    /// changes touch: for each building, its footprint's box in `buildings` and `rental_units`
-    /// and its grid's box in `grids` (the grid's KPIs colour all of it). `atlas` is the new
-    /// snapshot; boundaries, base map and workplaces do not change with building counts.
-    pub(crate) fn publish_deltas(&self, atlas: &Atlas, deltas: &[StatsDelta], swap: impl FnOnce()) {
+    /// changes touch ([`touched`]; every heat tile, as a count changed anywhere moves the density
+    /// within a kernel radius of it and the surface is rebuilt from the new snapshot). `atlas` is
+    /// the new snapshot. Returns what was touched.
+    pub(crate) fn publish_deltas(&self, atlas: &Atlas, deltas: &[StatsDelta], swap: impl FnOnce()) -> Vec<Touch> {
+        let touches = touched(atlas, deltas);
         let _write = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         swap();
-        let Some(entries) = &self.entries else { return };
-        let opts = TileOptions::default();
-        let mut ranges = Vec::new();
-        for d in deltas {
-            let Some(b) = atlas.building(d.building_id) else { continue };
-            let footprint = b.footprint.bounding_rect().unwrap_or_else(|| Rect::new(b.point.0, b.point.0));
-            for layer in [Layer::Buildings, Layer::RentalUnits] {
-                ranges.extend(tiles_to_invalidate(layer, footprint, &opts).into_iter().map(|r| (layer, r)));
-            }
-            if let Some(grid_box) = atlas.grid(b.grid_id).and_then(|g| g.grid.geometry.bounding_rect()) {
-                ranges
-                    .extend(tiles_to_invalidate(Layer::Grids, grid_box, &opts).into_iter().map(|r| (Layer::Grids, r)));
-            }
+        if let Some(entries) = &self.entries {
+            entries.retain(|k, _| {
+                k.layer != Layer::Heat && !touches.iter().any(|t| t.layer == k.layer && t.range.contains(k.tile))
+            });
         }
-        // A count changed anywhere moves the density within a kernel radius of it: the heat
-        // surface is rebuilt from the new snapshot, and every heat tile with it.
-        entries.retain(|k, _| {
-            k.layer != Layer::Heat && !ranges.iter().any(|(layer, r)| *layer == k.layer && r.contains(k.tile))
-        });
+        touches
     }
 
     /// Runs `swap` (which publishes a snapshot rebuilt from the store) and drops every tile and
@@ -340,6 +330,49 @@ impl TileCache {
         }
         Ok(built)
     }
+}
+
+/// A range of tiles a change touched, and the grid whose change touched it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Touch {
+    /// The grid of the building whose counts changed.
+    pub grid: GridId,
+    /// The tile set.
+    pub layer: Layer,
+    /// The tiles, at one zoom.
+    pub range: TileRange,
+}
+
+/// The tiles `deltas` touch in `atlas` (the snapshot they made): for each building, its
+/// footprint's box in `buildings` and `rental_units` and its grid's box in `grids` (the grid's
+/// KPIs colour all of it). Boundaries, base map and workplaces do not change with building
+/// counts; the heat surface changes everywhere (see [`TileCache::publish_deltas`]).
+pub fn touched(atlas: &Atlas, deltas: &[StatsDelta]) -> Vec<Touch> {
+    let opts = TileOptions::default();
+    let mut touches = Vec::new();
+    for d in deltas.iter().filter(|d| !d.is_empty()) {
+        let Some(b) = atlas.building(d.building_id) else { continue };
+        let grid = b.grid_id;
+        let footprint = b.footprint.bounding_rect().unwrap_or_else(|| Rect::new(b.point.0, b.point.0));
+        for layer in [Layer::Buildings, Layer::RentalUnits] {
+            touches.extend(tiles_to_invalidate(layer, footprint, &opts).into_iter().map(|range| Touch {
+                grid,
+                layer,
+                range,
+            }));
+        }
+        if let Some(grid_box) = atlas.grid(grid).and_then(|g| g.grid.geometry.bounding_rect()) {
+            let layer = Layer::Grids;
+            touches.extend(tiles_to_invalidate(layer, grid_box, &opts).into_iter().map(|range| Touch {
+                grid,
+                layer,
+                range,
+            }));
+        }
+    }
+    touches.sort_by_key(|t| (t.grid, t.layer, t.range.z, t.range.min_x, t.range.min_y, t.range.max_x, t.range.max_y));
+    touches.dedup();
+    touches
 }
 
 /// The threads that build tiles, one per core, shared by the process: a burst of requests queues

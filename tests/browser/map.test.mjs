@@ -397,6 +397,65 @@ describe('the web map', () => {
     );
   });
 
+  it('shows a visit recorded through the API on the open map within 2 s, pushed by the server', async () => {
+    // A caseworker whose grids have buildings, signed in on a phone of their own, visits one.
+    const built = new Set((await (await api(`/api/grids`)).json()).features.filter((f) => f.properties.buildings > 0).map((f) => f.properties.id));
+    const areas = (await (await api(`/api/coverage`)).json()).features.filter((f) => f.properties.kind === 'area');
+    const cw = areas.find((f) => f.properties.grids.some((g) => built.has(g)))?.properties.caseworker_id;
+    assert.equal(typeof cw, 'number', 'no caseworker holds a grid with buildings');
+    const phone = await browser.newContext();
+    const login = await phone.request.post(`${origin}/api/login`, { data: { username: `cw${cw}`, password: `cw${cw}-demo-2026` } });
+    assert.equal(login.status(), 200, await login.text());
+    const { csrf } = await login.json();
+    const district = await (await api(`/api/district`)).json();
+    const theirs = await (await phone.request.get(`${origin}/api/buildings?bbox=${district.bbox.join(',')}&limit=1`)).json();
+    assert.equal(theirs.features.length, 1, 'the caseworker has no building');
+    const building = theirs.features[0];
+    const grid = building.properties.grid_id;
+    const grids = await (await phone.request.get(`${origin}/api/grids`)).json();
+    const point = grids.features.find((f) => f.properties.id === grid).properties.label_point;
+
+    // The command center's map, open on that grid, with its stream of changes up.
+    await page.evaluate((center) => window.__rentgrid.map.jumpTo({ center, zoom: 14 }), point);
+    const unitsOnMap = (g) =>
+      page.evaluate(
+        (id) => window.__rentgrid.map.querySourceFeatures('grids', { sourceLayer: 'grids' }).find((f) => f.id === id)?.properties.rental_units,
+        g,
+      );
+    await page.waitForFunction(
+      (id) => {
+        const map = window.__rentgrid.map;
+        return map.isSourceLoaded('grids') && map.querySourceFeatures('grids', { sourceLayer: 'grids' }).some((f) => f.id === id);
+      },
+      grid,
+      { timeout: 20_000 },
+    );
+    await page.waitForFunction(() => document.documentElement.dataset.live === '1', null, { timeout: 20_000 });
+    const before = await unitsOnMap(grid);
+    assert.equal(typeof before, 'number', `grid ${grid} is not in the loaded tiles`);
+    // Marks this page: a reload would lose the mark.
+    await page.evaluate(() => (window.__notReloaded = true));
+
+    const response = await phone.request.post(`${origin}/api/visits`, {
+      headers: { 'X-CSRF-Token': csrf },
+      data: {
+        client_id: `00000000-0000-4000-8000-${String(Date.now()).slice(-12)}`,
+        building_id: building.properties.id,
+        new_units: [{ label: '9-910', tenants: 2, registered: true }],
+      },
+    });
+    assert.equal(response.status(), 201, await response.text());
+    // No checkForUpdates, no reload: the server's event alone brings the grid's new count.
+    await page.waitForFunction(
+      ({ id, units }) =>
+        window.__rentgrid.map.querySourceFeatures('grids', { sourceLayer: 'grids' }).some((f) => f.id === id && f.properties.rental_units === units),
+      { id: grid, units: before + 1 },
+      { timeout: 2_000 },
+    );
+    assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was reloaded');
+    await phone.close();
+  });
+
   it('opens the leaders\' view: heat and hot spots, a legend that explains confidence, a month slider, aggregates only', async () => {
     const leaders = await context.newPage();
     /** What the leaders' page requested (the context also logs it for the origin check below). */
@@ -504,6 +563,8 @@ describe('the web map', () => {
       /^\/api\/me$/,
       /^\/api\/hotspots$/,
       /^\/api\/stats$/,
+      // The data's changes: versions, grids and tiles (for a leader none of single buildings).
+      /^\/api\/events$/,
       /^\/health$/,
       /^\/tiles\/(basemap|boundaries|heat)\.json$/,
       /^\/tiles\/(basemap|boundaries|heat)\/\d+\/\d+\/\d+\.mvt$/,

@@ -193,6 +193,9 @@ export async function fetchDataVersion(): Promise<number> {
   return ((await response.json()) as Ok<'health'>).atlas_version;
 }
 
+/** One event of `GET /api/events`: a data change the open map should show (see `live.ts`). */
+export type DataEvent = Schemas['DataEvent'];
+
 /** A metric the map's hot spot layer offers (each one of the API's metrics). */
 export type HotspotMetric = Extract<Schemas['Metric'], 'unregistered_per_km2' | 'reg_rate' | 'rental_rate' | 'persons_per_km2'>;
 

@@ -9,6 +9,7 @@ import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { Map as MapLibreMap, NavigationControl, ScaleControl, setWorkerUrl } from 'maplibre-gl';
 import { fetchDataVersion, fetchDistrict } from './api';
 import { getLang, onLangChange, setLang, t } from './i18n';
+import { subscribe } from './live';
 import { createLayers } from './layers';
 import { createHeatLayer } from './layers/heat';
 import { createHotspotsLayer } from './layers/hotspots';
@@ -59,7 +60,10 @@ const coverageView = view === 'coverage';
  */
 const campaignView = view === 'campaign';
 
-/** How often the map asks whether the data changed (a visit recorded elsewhere, an import). */
+/**
+ * How often the map asks whether the data changed (a visit recorded elsewhere, an import) while
+ * the server's stream of changes is down, and how often what a pushed change leaves out follows.
+ */
 const UPDATE_CHECK_MS = 30_000;
 
 /** Builds the app inside `root`; returns the function that tears it down again. */
@@ -214,15 +218,50 @@ function mount(root: HTMLElement): () => void {
     disposers.push(() => popups?.destroy());
 
     // When the server's data changes, layers reload their tiles: revalidated by ETag, only the
-    // tiles over what changed come back with a body.
+    // tiles over what changed come back with a body. A change pushed by the server reloads what
+    // it touched at once; everything else (legend counts, panels) follows at most once per
+    // interval. Without the stream (it dropped), the map asks for the data version instead.
     let version = await fetchDataVersion().catch(() => undefined);
+    let behind = false;
+    const refreshAll = (now: number) => {
+      version = now;
+      behind = false;
+      for (const layer of attached) layer.refresh?.(ctx);
+    };
     const checkForUpdates = async () => {
       const now = await fetchDataVersion();
       if (stopped || now === version) return;
-      version = now;
-      for (const layer of attached) layer.refresh?.(ctx);
+      refreshAll(now);
     };
-    const timer = setInterval(() => void checkForUpdates().catch(() => {}), UPDATE_CHECK_MS);
+    const live = subscribe({
+      onConnected: (up) => {
+        if (up) document.documentElement.dataset.live = '1';
+        else delete document.documentElement.dataset.live;
+      },
+      onEvent: (event) => {
+        if (stopped) return;
+        // Told already (a poll or a reload got there first).
+        if (version !== undefined && event.version <= version && event.kind !== 'resync') return;
+        if (event.kind === 'change' && version !== undefined) {
+          version = event.version;
+          behind = true;
+          for (const layer of attached) layer.refreshChanged?.(ctx, event);
+        } else if (event.kind !== 'current' || version !== undefined) {
+          // A reload, a resync, or changes missed while the stream was down.
+          refreshAll(event.version);
+        } else {
+          version = event.version;
+        }
+      },
+    });
+    disposers.push(() => {
+      live.close();
+      delete document.documentElement.dataset.live;
+    });
+    const timer = setInterval(() => {
+      if (!live.connected()) void checkForUpdates().catch(() => {});
+      else if (behind && version !== undefined) refreshAll(version);
+    }, UPDATE_CHECK_MS);
     disposers.push(() => clearInterval(timer));
     window.__rentgrid = { map, checkForUpdates };
 

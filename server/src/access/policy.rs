@@ -94,6 +94,8 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/grids/{id}", roles(REGISTER)),
     rule("GET", "/api/basemap", roles(REGISTER)),
     rule("GET", "/api/stats", roles(REGISTER)),
+    // What changed, for open maps: versions, grids and tiles, within scope.
+    rule("GET", "/api/events", roles(REGISTER)),
     rule("GET", "/api/hotspots", roles(REGISTER)),
     rule("GET", "/api/staffing", roles(REGISTER)),
     rule("GET", "/api/exports/{file}", roles(REGISTER)),

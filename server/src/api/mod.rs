@@ -5,6 +5,7 @@ mod audit;
 pub mod authorize;
 mod campaigns;
 mod coverage;
+mod events;
 mod extract;
 pub(crate) mod features;
 mod field;
@@ -166,6 +167,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(persons::person_one, field::edit_person))
         .routes(routes!(persons::unit))
         .routes(routes!(visits::create))
+        .routes(routes!(events::events))
         .routes(routes!(field::add_person))
         .routes(routes!(field::departure))
         .routes(routes!(field::conflicts))

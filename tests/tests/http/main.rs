@@ -1,5 +1,5 @@
 //! The end-to-end tests of the HTTP API, in one test binary (one link, one process): the API
-//! over both stores, the audit log, campaigns, coverage, exports, hot spots, door plates, OGC API – Features,
+//! over both stores, the audit log, campaigns, coverage, data-change events, exports, hot spots, door plates, OGC API – Features,
 //! vector tiles and what operators observe (metrics, request ids), each driven through the real
 //! router. `on_both_stores!` runs a scenario on the embedded GeoPackage store and on PostGIS.
 
@@ -13,6 +13,7 @@ mod api;
 mod audit;
 mod campaigns;
 mod coverage;
+mod events;
 mod exports;
 mod field;
 mod hazards;

@@ -9,6 +9,7 @@ import type { MapGeoJSONFeature, MapLayerMouseEvent } from 'maplibre-gl';
 import { BUILDING_KINDS, tileJsonUrl, type BuildingKind } from '../api';
 import { formatCount } from '../format';
 import { defineStrings } from '../i18n';
+import { refreshTouchedTiles } from '../live';
 import { h } from '../ui/dom';
 import { colorBy, hovered, selected } from './expressions';
 import type { MapLayer, SlottedLayer } from './types';
@@ -191,6 +192,9 @@ export function createBuildingsLayer(): MapLayer {
     },
     refresh(ctx) {
       ctx.map.refreshTiles(SOURCE);
+    },
+    refreshChanged(ctx, change) {
+      refreshTouchedTiles(ctx.map, SOURCE, 'buildings', change);
     },
     legend() {
       return {

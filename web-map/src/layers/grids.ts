@@ -19,6 +19,7 @@ import {
 } from '../api';
 import { formatCount, formatPct, formatTarget, formatWholePct } from '../format';
 import { defineStrings } from '../i18n';
+import { refreshTouchedTiles } from '../live';
 import { h } from '../ui/dom';
 import { colorBy, hovered, selected } from './expressions';
 import type { LayerContext, MapLayer, SlottedLayer } from './types';
@@ -316,6 +317,10 @@ export function createGridsLayer(): MapLayer {
       records.clear();
       ctx.map.refreshTiles(SOURCE);
       void loadStatuses(ctx);
+    },
+    refreshChanged(ctx, change) {
+      for (const id of change.grids ?? []) records.delete(id);
+      refreshTouchedTiles(ctx.map, SOURCE, 'grids', change);
     },
     legend(d) {
       const counts = new Map<RegStatus, number>(STATUSES.map((s) => [s, 0]));

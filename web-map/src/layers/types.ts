@@ -9,7 +9,7 @@ import type {
   LineLayerSpecification,
 } from '@maplibre/maplibre-gl-style-spec';
 import type { Map, MapGeoJSONFeature } from 'maplibre-gl';
-import type { District } from '../api';
+import type { DataEvent, District } from '../api';
 
 /**
  * The style layers a module may use. Symbol layers are left out on purpose: they need a glyph
@@ -93,4 +93,10 @@ export interface MapLayer {
    * Tiles are revalidated by their ETag, so unchanged ones cost a bodyless 304.
    */
   refresh?(ctx: LayerContext): void;
+  /**
+   * Told at once of a change the server pushed (`change.grids` and `change.tiles` name what it
+   * touched, never null here): reload only that. Every layer's `refresh` still runs after changes,
+   * at most once per poll interval, for what this leaves out (legend counts, panels).
+   */
+  refreshChanged?(ctx: LayerContext, change: DataEvent): void;
 }
