@@ -944,7 +944,10 @@ describe('the web map', () => {
       if (units.length < n) continue;
       const gridCodes = [...new Set(stops.map((s) => s.code))];
       const inGrids = async () => (await Promise.all(gridCodes.map((c) => personsWhere(`grid=${encodeURIComponent(c)}`)))).reduce((sum, p) => sum + p.number_matched, 0);
-      return { units: units.slice(0, n), day: d, inGrids };
+      /** The persons the grids' KPIs count (`GET /api/grids`). */
+      const kpiPersons = async () =>
+        (await (await api('/api/grids')).json()).features.filter((f) => gridCodes.includes(f.properties.code)).reduce((sum, f) => sum + f.properties.persons, 0);
+      return { units: units.slice(0, n), day: d, inGrids, kpiPersons };
     }
     return assert.fail(`caseworker ${cw} has no day with ${n} units with residents at their stops`);
   };
@@ -1079,15 +1082,16 @@ describe('the web map', () => {
     await form.locator('select[name=severity]').selectOption(severity);
     await form.locator('textarea[name=note]').fill(note);
     if (foundOn) await form.locator('input[name=found_on]').fill(foundOn);
-    await form.locator('.rg-field-submit').click();
+    await form.locator('.rg-hazard-submit').click();
   };
 
   it('records 20 changes across 5 units offline (persons, a move-out, hazards), each lands once; a late hazard is red on the map and assigned there', async () => {
     const ready = () => document.documentElement.dataset.ready === '1';
     const { cw, campaign } = await caseworkerDay();
-    const { units, day, inGrids } = await unitsAtStops(5);
+    const { units, day, inGrids, kpiPersons } = await unitsAtStops(5);
     const before = await Promise.all(units.map((u) => residentsOf(u.unit)));
     const gridPersons = await inGrids();
+    const kpiBefore = await kpiPersons();
     const hazardsNow = async () => (await (await api('/api/hazards')).json());
     const openBefore = (await hazardsNow()).counts.open;
     const leaving = before[0][0];
@@ -1149,6 +1153,7 @@ describe('the web map', () => {
     assert.deepEqual(after.map((p) => p.length), before.map((p, i) => p.length + 3 - (i === 0 ? 1 : 0)));
     assert.ok(!after[0].some((p) => p.id === leaving.id), 'the person who moved out is still listed');
     assert.equal(await inGrids(), gridPersons + 14);
+    assert.equal(await kpiPersons(), kpiBefore + 14, 'the grids\' KPIs count the 15 arrivals and the departure');
     // Every hazard once, where it was found; the late one is red.
     const listed = await hazardsNow();
     assert.equal(listed.counts.open, openBefore + 4);

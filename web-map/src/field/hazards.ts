@@ -104,20 +104,23 @@ export function hazardForm(
   const kind = h('select', { name: 'kind', required: true }, h('option', { value: '' }, '—'));
   const severity = h('select', { name: 'severity' }, ...SEVERITIES.map((s) => h('option', { value: s }, `${th(s)}${getLang() === 'en' ? '' : ` · ${s}`}`)));
   const unitSelect = 'units' in where ? h('select', { name: 'unit_id' }, h('option', { value: '' }, tf('noUnit'))) : undefined;
-  const message = h('p', { class: 'rg-field-message', role: 'alert', hidden: true });
+  const message = h('p', { class: 'rg-hazard-message', role: 'alert', hidden: true });
   const saved = h('p', { class: 'rg-hazard-saved', role: 'status', hidden: true });
+  const submit = h('button', { type: 'button', class: 'rg-hazard-submit' }, tf('submit'));
   const form = h(
     'form',
-    { class: 'rg-field-form rg-hazard-form', novalidate: true },
+    { class: 'rg-hazard-form', novalidate: true },
     h('label', null, tf('kind'), kind),
     h('label', null, tf('severity'), severity),
     ...(unitSelect ? [h('label', null, tf('unit'), unitSelect)] : []),
     h('label', null, tf('note'), h('textarea', { name: 'note', maxlength: 500, rows: 2 })),
     h('label', null, tf('foundOn'), h('input', { name: 'found_on', type: 'date', value: localToday(), max: localToday() })),
     message,
-    h('button', { type: 'submit', class: 'rg-field-submit' }, tf('submit')),
+    submit,
     saved,
   );
+  // Not a submit button: a stop's visit form keeps the one submit button of the stop.
+  submit.addEventListener('click', () => form.requestSubmit());
   const names = new Map<string, string>();
   const details = h(
     'details',
@@ -209,7 +212,7 @@ function byUrgency(a: HazardCase, b: HazardCase): number {
 export function hazardsSection(user: string, role: string | undefined, caseworker: number | undefined, onChange: (redraw: () => Promise<void>) => void): HTMLElement {
   const heading = h('h2', null, th('title'));
   const list = h('ul', { class: 'rg-field-hazard-list' });
-  const problem = h('p', { class: 'rg-field-message', role: 'alert', hidden: true });
+  const problem = h('p', { class: 'rg-hazard-message', role: 'alert', hidden: true });
   const section = h('section', { class: 'rg-field-hazards' }, heading, problem, list);
   const mayRectify = role === 'caseworker' || role === 'center';
   const query = role === 'caseworker' || caseworker === undefined ? {} : { assignee: caseworker };
