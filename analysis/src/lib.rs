@@ -42,6 +42,7 @@ pub mod density;
 pub mod disclosure;
 pub mod emerging;
 pub mod error;
+pub mod hazard;
 pub mod hexgrid;
 pub mod history;
 pub mod hotspot;

@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod error;
 pub mod export;
 pub mod geojson;
+pub mod hazard_photos;
 pub mod identity;
 pub mod ingest;
 pub mod limits;

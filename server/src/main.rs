@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use rentgrid_analysis::hazard::HazardKinds;
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_analysis::unrecorded::{self, UnrecordedParams};
 use rentgrid_geodata::demo::{DEFAULT_AS_OF, DEFAULT_SEED, DemoOptions};
@@ -11,6 +12,7 @@ use rentgrid_server::access::demo_users::DEMO_USERS;
 use rentgrid_server::access::lockout::Policy;
 use rentgrid_server::access::session::Timeouts;
 use rentgrid_server::export::{self, Format, Lang, Layer};
+use rentgrid_server::hazard_photos::PhotoDir;
 use rentgrid_server::identity::{Actor, Identity, NewUserRequest, system_clock};
 use rentgrid_server::ingest::{self, Kind};
 use rentgrid_server::limits::Limits;
@@ -172,6 +174,17 @@ enum Command {
         /// Strict-Transport-Security.
         #[arg(long, env = "RENTGRID_BEHIND_HTTPS")]
         behind_https: bool,
+        /// A JSON file with the kinds of hazard caseworkers record (code, name_zh, name_en, days
+        /// to rectify per severity {minor, major, severe}, red_after_days); without it, the
+        /// built-in list (fire exits, overcrowding, group renting, gas, electrical, e-bikes, other).
+        #[arg(long, env = "RENTGRID_HAZARD_KINDS")]
+        hazard_kinds: Option<PathBuf>,
+        /// Where hazard photos are kept (default: `photos` in the data directory).
+        #[arg(long, env = "RENTGRID_PHOTO_DIR")]
+        photo_dir: Option<PathBuf>,
+        /// The largest photo kept, KiB.
+        #[arg(long, env = "RENTGRID_PHOTO_MAX_KB", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(16..=65536))]
+        photo_max_kb: u64,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -789,8 +802,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             trusted_proxies,
             public_url,
             behind_https,
+            hazard_kinds,
+            photo_dir,
+            photo_max_kb,
             limits,
         } => {
+            let kinds = match &hazard_kinds {
+                None => HazardKinds::default(),
+                Some(path) => read_hazard_kinds(path)?,
+            };
+            let photos = PhotoDir::new(photo_dir.unwrap_or_else(|| store.data.join("photos")), photo_max_kb * 1024);
             let (limits, connections) = limits.apply();
             let targets = targets.as_deref().map(parse_targets).transpose()?.unwrap_or_default();
             let web = web.or_else(|| Some(PathBuf::from("web-map/dist")).filter(|p| p.join("index.html").is_file()));
@@ -834,7 +855,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_identity(identity)
                 .with_limits(limits)
                 .with_public_origin(public_url)
-                .with_https(behind_https);
+                .with_https(behind_https)
+                .with_hazards(kinds, Some(photos));
             match &web {
                 Some(w) => eprintln!("serving the web map from {}", w.display()),
                 None => eprintln!("web map not built (web-map/dist): serving the API only"),
@@ -848,6 +870,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The kinds of hazard in the JSON file at `path`, checked.
+fn read_hazard_kinds(path: &std::path::Path) -> anyhow::Result<HazardKinds> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let kinds: Vec<rentgrid_analysis::hazard::HazardKind> =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a list of hazard kinds", path.display()))?;
+    HazardKinds::new(kinds).with_context(|| format!("{}", path.display()))
 }
 
 #[tokio::main]

@@ -3,16 +3,19 @@
 
 use crate::access::audit::AuditEvent;
 use crate::error::{ApiError, StartupError};
+use crate::hazard_photos::PhotoDir;
 use crate::ingest::Batch;
 use crate::limits::{Gate, Limits};
 use crate::memo::PerSnapshot;
 use crate::observe::metrics::{Metrics, Readings};
 use crate::store::campaigns::{NewCampaign, StoredEvidence};
 use crate::store::field::{Departure, DepartureOutcome, Edited, Keep, NewResident, PersonEdit, ResidentOutcome};
+use crate::store::hazards::{HazardMove, HazardWritten, NewHazard};
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use crate::tile_cache::{self, Snapshots, TileCache};
 use arc_swap::ArcSwap;
 use rentgrid_analysis::candidates::{self, CandidateWeights, Candidates, Evidence};
+use rentgrid_analysis::hazard::HazardKinds;
 use rentgrid_analysis::history::{self, History};
 use rentgrid_analysis::kpi::{self, Counts, Targets};
 use rentgrid_analysis::sweep::{BlockProgress, Phase};
@@ -73,6 +76,10 @@ struct Inner {
     https: bool,
     /// The request figures `GET /metrics` serves.
     metrics: Metrics,
+    /// The kinds of hazard recorded, with their deadlines.
+    hazard_kinds: HazardKinds,
+    /// Where hazard photos are kept (`None`: photos are not taken).
+    photos: Option<PhotoDir>,
 }
 
 /// The unregistered-candidate estimate of one snapshot on one day, the unrecorded persons and
@@ -122,6 +129,8 @@ impl AppState {
                 public_origin: None,
                 https: false,
                 metrics: Metrics::default(),
+                hazard_kinds: HazardKinds::default(),
+                photos: None,
             }),
         }
     }
@@ -169,6 +178,26 @@ impl AppState {
             inner.https = https;
         }
         self
+    }
+
+    /// The same state with the configured hazard kinds and photo directory. Call it before the
+    /// state is cloned; later it changes nothing.
+    pub fn with_hazards(mut self, kinds: HazardKinds, photos: Option<PhotoDir>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.hazard_kinds = kinds;
+            inner.photos = photos;
+        }
+        self
+    }
+
+    /// The kinds of hazard recorded.
+    pub fn hazard_kinds(&self) -> &HazardKinds {
+        &self.inner.hazard_kinds
+    }
+
+    /// Where hazard photos are kept, if they are.
+    pub fn photos(&self) -> Option<&PhotoDir> {
+        self.inner.photos.as_ref()
     }
 
     /// Whether users reach the server over HTTPS.
@@ -357,16 +386,17 @@ impl AppState {
     }
 
     /// Moves a campaign's block to its next phase (serialised with the other writes) with its
-    /// audit row `event`.
+    /// audit row `event`; not to 巩固 while hazard cases in it are red on `today`.
     pub async fn advance_block(
         &self,
         campaign: u32,
         block: u32,
         to: Phase,
+        today: time::Date,
         event: &AuditEvent,
     ) -> Result<BlockProgress, StoreError> {
         let _guard = self.write_turn().await;
-        self.inner.store.advance_block(campaign, block, to, event).await
+        self.inner.store.advance_block(campaign, block, to, today, event).await
     }
 
     /// Records a visit with its audit row `event`: commits both to the store, then publishes an
@@ -416,6 +446,19 @@ impl AppState {
         let edited = self.inner.store.resolve_conflict(id, keep, event).await?;
         self.publish_deltas(&edited.deltas);
         Ok(edited)
+    }
+
+    /// Records a hazard found at the door, with its audit row (serialised with the other
+    /// writes; counts do not change).
+    pub async fn record_hazard(&self, h: &NewHazard, event: &AuditEvent) -> Result<HazardWritten, StoreError> {
+        let _guard = self.write_turn().await;
+        self.inner.store.record_hazard(h, event).await
+    }
+
+    /// Moves a hazard case, with its audit row.
+    pub async fn move_hazard(&self, m: &HazardMove, event: &AuditEvent) -> Result<HazardWritten, StoreError> {
+        let _guard = self.write_turn().await;
+        self.inner.store.move_hazard(m, event).await
     }
 
     /// Publishes an Atlas with `deltas` applied (nothing when they change nothing). The caller

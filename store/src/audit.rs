@@ -155,6 +155,12 @@ pub mod action {
     pub const PERSON_EDIT: &str = "person_edit";
     /// A conflict between edits resolved (`POST /api/conflicts/{id}/resolve`).
     pub const CONFLICT_RESOLVE: &str = "conflict_resolve";
+    /// A hazard recorded at a building (`POST /api/buildings/{id}/hazards`).
+    pub const HAZARD_RECORD: &str = "hazard_record";
+    /// A hazard case assigned, reported rectified, verified or reopened.
+    pub const HAZARD_MOVE: &str = "hazard_move";
+    /// A photo added to a hazard case.
+    pub const HAZARD_PHOTO: &str = "hazard_photo";
 }
 
 /// Something to write into the audit log: an [`AuditEntry`] before the log gives it its place.

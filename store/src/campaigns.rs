@@ -131,8 +131,16 @@ pub trait Campaigns: Send + Sync {
     /// Campaigns with their blocks' progress: all, or only the one with id `only`.
     async fn campaigns(&self, only: Option<u32>) -> Result<Vec<StoredCampaign>>;
     /// Moves a block of a campaign to `to`, which must be its next phase, atomically, with its
-    /// audit row (`event` naming the phase it left).
-    async fn advance_block(&self, campaign: u32, block: u32, to: Phase, event: &AuditEvent) -> Result<BlockProgress>;
+    /// audit row (`event` naming the phase it left). A block with hazard cases red on `today`
+    /// and not rectified cannot move to 巩固.
+    async fn advance_block(
+        &self,
+        campaign: u32,
+        block: u32,
+        to: Phase,
+        today: Date,
+        event: &AuditEvent,
+    ) -> Result<BlockProgress>;
     /// The visits of a campaign recorded for `day`, by `caseworker` when given, in the order
     /// they were recorded (the phone view's "which stops are done today").
     async fn campaign_visits(&self, campaign: u32, day: Date, caseworker: Option<u32>) -> Result<Vec<Visit>>;
@@ -156,7 +164,14 @@ impl<B: Backend> Campaigns for SqlStore<B> {
         read(&self.db, only).await
     }
 
-    async fn advance_block(&self, campaign: u32, block: u32, to: Phase, event: &AuditEvent) -> Result<BlockProgress> {
+    async fn advance_block(
+        &self,
+        campaign: u32,
+        block: u32,
+        to: Phase,
+        today: Date,
+        event: &AuditEvent,
+    ) -> Result<BlockProgress> {
         let mut tx = audit::begin(&self.db).await?;
         let Some(mut p) = locked_phase(&mut tx, campaign, block).await? else {
             if !campaign_exists(&mut tx, campaign).await? {
@@ -169,6 +184,15 @@ impl<B: Backend> Campaigns for SqlStore<B> {
         };
         let from = p.phase;
         p.advance(to).map_err(|e| StoreError::Conflict(format!("block {block}: {e}")))?;
+        if to == Phase::Consolidate {
+            let red = crate::hazards::open_red_in_block(&mut tx, campaign, block, today).await?;
+            if red > 0 {
+                return Err(StoreError::Conflict(format!(
+                    "block {block} cannot move to 巩固 (consolidate): {red} hazard case(s) are red (overdue) \
+                     and not rectified; rectify them first"
+                )));
+            }
+        }
         set_phase(&mut tx, campaign, block, from, to).await?;
         let left = from.map_or("not started", phase_str);
         audit::append(&mut tx, &event.clone().naming(format!("from {left} to {}", phase_str(to)))).await?;

@@ -449,7 +449,11 @@ async fn current(tx: &mut Tx<'_>, cond: &str, key: crate::value::Value) -> Resul
 
 /// The stored answer to `client_id` if it was written before with the same request; a
 /// different request under it is refused.
-async fn replay<T: serde::de::DeserializeOwned>(tx: &mut Tx<'_>, client_id: &str, request: &str) -> Result<Option<T>> {
+pub(crate) async fn replay<T: serde::de::DeserializeOwned>(
+    tx: &mut Tx<'_>,
+    client_id: &str,
+    request: &str,
+) -> Result<Option<T>> {
     let Some(row) = tx
         .fetch_optional(Sql::new("SELECT request, answer FROM field_writes WHERE client_id = ").bind(client_id))
         .await?
@@ -468,13 +472,13 @@ async fn replay<T: serde::de::DeserializeOwned>(tx: &mut Tx<'_>, client_id: &str
 }
 
 /// Who wrote a field write and where: the user, the building it concerns, the phone's fix.
-struct Written<'a> {
-    username: Option<&'a str>,
-    building_id: u32,
-    position: Option<Fix>,
+pub(crate) struct Written<'a> {
+    pub(crate) username: Option<&'a str>,
+    pub(crate) building_id: u32,
+    pub(crate) position: Option<Fix>,
 }
 
-async fn remember(
+pub(crate) async fn remember(
     tx: &mut Tx<'_>,
     kind: &str,
     client_id: &str,
@@ -933,7 +937,7 @@ async fn finish(mut tx: Tx<'_>, event: &AuditEvent) -> Result<()> {
 }
 
 /// The request as stored for replay: the write's own JSON.
-fn request_of(v: &impl Serialize) -> String {
+pub(crate) fn request_of(v: &impl Serialize) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 

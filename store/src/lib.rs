@@ -3,7 +3,8 @@
 //! `postgis`). The SQL and the business rules are written once, over the small [`Backend`] each
 //! database gives (its connection, migrations and dialect), and offered through narrow traits by
 //! concern: [`Register`] reads, the [`VisitLog`], the [`FieldWrites`] made at the door
-//! (persons registered, moved, left; edits and their conflicts), [`Imports`], [`Contracts`] and
+//! (persons registered, moved, left; edits and their conflicts), the [`Hazards`] found there and
+//! their cases, [`Imports`], [`Contracts`] and
 //! [`Campaigns`], the person-level reads of [`Persons`], the [`DoorPlates`] (门牌二维码), the users
 //! and their sessions and tokens ([`Access`])
 //! and the hash-chained [`AuditLog`].
@@ -25,6 +26,7 @@ pub mod dates;
 pub mod field;
 #[cfg(feature = "gpkg")]
 pub mod gpkg;
+pub mod hazards;
 mod import_writes;
 pub mod imports;
 mod ledgers;
@@ -48,6 +50,7 @@ pub use backend::{Backend, PoolUsage};
 pub use campaigns::Campaigns;
 pub use contracts::Contracts;
 pub use field::FieldWrites;
+pub use hazards::Hazards;
 pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, VisitRow};
 pub use persons::Persons;
 pub use plates::DoorPlates;
@@ -59,6 +62,7 @@ pub trait Store:
     Register
     + VisitLog
     + FieldWrites
+    + Hazards
     + Imports
     + Contracts
     + Campaigns
@@ -75,6 +79,7 @@ impl<
     T: Register
         + VisitLog
         + FieldWrites
+        + Hazards
         + Imports
         + Contracts
         + Campaigns

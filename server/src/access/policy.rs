@@ -134,6 +134,18 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/field/flags", roles(PLANNERS)),
     // Buildings not visited for too long, per caseworker.
     rule("GET", "/api/overdue", roles(OPERATIONS)),
+    // Hazards to closure (整治): recorded, reported rectified and photographed by whoever records
+    // visits; assigned, verified and reopened by who answers for the area; read within scope.
+    rule("GET", "/api/hazard-kinds", roles(OPERATIONS)),
+    rule("POST", "/api/buildings/{id}/hazards", roles(VISITORS)),
+    rule("GET", "/api/hazards", roles(OPERATIONS)),
+    rule("GET", "/api/hazards/{id}", roles(OPERATIONS)),
+    rule("POST", "/api/hazards/{id}/assign", roles(PLANNERS)),
+    rule("POST", "/api/hazards/{id}/rectified", roles(VISITORS)),
+    rule("POST", "/api/hazards/{id}/verify", roles(PLANNERS)),
+    rule("POST", "/api/hazards/{id}/reopen", roles(PLANNERS)),
+    rule("POST", "/api/hazards/{id}/photos", roles(VISITORS)),
+    rule("GET", "/api/hazards/{id}/photos/{photo}", roles(OPERATIONS)),
     rule("POST", "/api/imports/{kind}", roles(IMPORTERS)),
     // Vector tiles (a leader's layers are narrowed by the handler).
     rule("GET", "/tiles/{layer}/{z}/{x}/{y}", roles(REGISTER)),

@@ -296,7 +296,7 @@ fn parse_phase(s: &str) -> Option<Phase> {
         (status = 200, description = "the block's phase", body = BlockPhase),
         (status = 400, description = "a malformed request", body = Exception),
         (status = 404, description = "no such campaign or block", body = Exception),
-        (status = 409, description = "not the next phase in order", body = Exception),
+        (status = 409, description = "not the next phase in order, or 巩固 while red hazard cases are open in the block", body = Exception),
         (status = 422, description = "not a phase", body = Exception)))]
 pub async fn phase(
     State(state): State<AppState>,
@@ -320,6 +320,6 @@ pub async fn phase(
     }
     let target = format!("POST /api/campaigns/{}/blocks/{block}/phase", c.id);
     let event = Actor::User(who, source.ip).event(state.identity().now(), action::CAMPAIGN_PHASE, target);
-    let p = state.advance_block(c.id, block, to, &event).await?;
+    let p = state.advance_block(c.id, block, to, super::today(), &event).await?;
     Ok(Json(BlockPhase::new(Some(c.id), p.block_id, p.phase)))
 }

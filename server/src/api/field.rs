@@ -168,7 +168,7 @@ pub(super) fn client_id(raw: &str) -> ApiResult<String> {
 }
 
 /// A day of a field write: today when not given; not in the future, not before 2000.
-fn field_day(field: &str, raw: Option<&str>) -> ApiResult<Date> {
+pub(super) fn field_day(field: &str, raw: Option<&str>) -> ApiResult<Date> {
     let bad = |m: String| Err(ApiError::Unprocessable(m));
     let day = match raw {
         None => today(),

@@ -47,6 +47,8 @@ pub const LISTINGS: [(&str, &str); 2] = [("GET", "/api/persons"), ("GET", "/api/
 
 /// The route whose bodies are files, with their own size limit.
 const IMPORTS: &str = "/api/imports/{kind}";
+/// The route of a hazard case's photos: bodies up to the configured photo size.
+const HAZARD_PHOTOS: &str = "/api/hazards/{id}/photos";
 
 /// What `method` on `route` with `query` costs.
 pub fn cost(method: &Method, route: &str, query: Option<&str>) -> Cost {
@@ -86,7 +88,11 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     if let Err(e) = check_write(&req, state.public_origin()) {
         return e.into_response();
     }
-    let max = if route.as_deref() == Some(IMPORTS) { MAX_IMPORT_BYTES } else { limits.max_body_bytes };
+    let max = match route.as_deref() {
+        Some(IMPORTS) => MAX_IMPORT_BYTES,
+        Some(HAZARD_PHOTOS) => state.photos().map_or(limits.max_body_bytes, |p| p.max_bytes() as usize),
+        _ => limits.max_body_bytes,
+    };
     if let Some(declared) = declared_length(req.headers())
         && declared > max as u64
     {

@@ -9,6 +9,7 @@ mod extract;
 pub(crate) mod features;
 mod field;
 pub(crate) mod geojson;
+mod hazards;
 mod hotspots;
 pub mod identity;
 mod imports;
@@ -171,6 +172,16 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(field::resolve))
         .routes(routes!(field::flags))
         .routes(routes!(field::overdue))
+        .routes(routes!(hazards::kinds))
+        .routes(routes!(hazards::record))
+        .routes(routes!(hazards::list))
+        .routes(routes!(hazards::one))
+        .routes(routes!(hazards::assign))
+        .routes(routes!(hazards::rectified))
+        .routes(routes!(hazards::verify))
+        .routes(routes!(hazards::reopen))
+        .routes(routes!(hazards::add_photo).layer(axum::extract::DefaultBodyLimit::disable()))
+        .routes(routes!(hazards::photo))
         .routes(routes!(campaigns::candidates))
         .routes(routes!(campaigns::list, campaigns::create))
         .routes(routes!(campaigns::one))

@@ -50,6 +50,7 @@ use utoipa::{OpenApi, PartialSchema, ToSchema};
         (name = "Campaigns", description = "蚕食法 sweep campaigns and the unregistered candidates"),
         (name = "Persons", description = "person records and household cards, masked unless revealed with a reason"),
         (name = "Field", description = "the caseworker at the door: persons registered, moved, left and edited, each write once by its client id; conflicts between edits"),
+        (name = "Hazards", description = "safety hazards to closure (整治): recorded at the door, assigned, rectified, verified or reopened; deadlines per kind and severity, yellow and red when overdue; photos"),
         (name = "Door plates", description = "门牌二维码: a building's sheet of QR plates, what a scanned plate opens, revocation"),
         (name = "Tiles", description = "vector tiles and their TileJSON"),
         (name = "Access", description = "login, logout, the logged-in user and their API tokens"),

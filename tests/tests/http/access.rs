@@ -533,6 +533,16 @@ const NOT_LOCATED: &[(&str, &str)] = &[
         "a write: field::a_stale_edit_of_the_same_field_is_a_conflict_and_of_another_merges",
     ),
     ("/api/plates/{token}/revoke", "plates::a_sheet_decodes_to_plates_that_open_their_cards_and_nothing_else"),
+    ("/api/buildings/{id}/hazards", "a write: hazards::a_hazard_case_runs_from_found_to_verified_and_is_reopened"),
+    ("/api/hazards/{id}/assign", "a write: hazards::a_hazard_case_runs_from_found_to_verified_and_is_reopened"),
+    ("/api/hazards/{id}/rectified", "a write: hazards::a_hazard_case_runs_from_found_to_verified_and_is_reopened"),
+    ("/api/hazards/{id}/verify", "a write: hazards::a_hazard_case_runs_from_found_to_verified_and_is_reopened"),
+    ("/api/hazards/{id}/reopen", "a write: hazards::a_hazard_case_runs_from_found_to_verified_and_is_reopened"),
+    ("/api/hazards/{id}/photos", "a write: hazards::a_photo_is_kept_once_and_served_within_scope"),
+    (
+        "/api/hazards/{id}/photos/{photo}",
+        "hazards::a_photo_is_kept_once_and_served_within_scope (needs a photo directory)",
+    ),
     (
         rentgrid_server::api::UNDOCUMENTED_ROUTES[1].1,
         "a listing: numberMatched in scope, each_role_reads_and_writes_only_its_own_part",
@@ -608,6 +618,16 @@ async fn inside_and_outside(f: &Fixture, user: &Router, mine: Vec<u32>, casework
         plates.push(sheet["plates"][0]["token"].as_str().unwrap().to_owned());
     }
 
+    // A hazard case at a building inside and at one outside, recorded by the command center.
+    let mut hazards = Vec::new();
+    for (i, b) in [building_in, building_out].into_iter().enumerate() {
+        let body =
+            serde_json::json!({ "client_id": format!("scope-{}-{i}", mine[0]), "kind": "gas", "severity": "minor" });
+        let (s, h) = post_json(&f.router, &format!("/api/buildings/{b}/hazards"), &body.to_string()).await;
+        assert!(s.is_success(), "{h}");
+        hazards.push(h["hazard"]["id"].as_u64().unwrap());
+    }
+
     // Each located route: a path inside the caseworker's grids and one outside.
     let mut cases: Vec<(String, Option<String>, String)> = vec![
         ("/api/grids/{id}".into(), Some(format!("/api/grids/{my_grid}")), format!("/api/grids/{grid_out}")),
@@ -627,6 +647,11 @@ async fn inside_and_outside(f: &Fixture, user: &Router, mine: Vec<u32>, casework
             "/api/plates/{token}".into(),
             Some(format!("/api/plates/{}", plates[0])),
             format!("/api/plates/{}", plates[1]),
+        ),
+        (
+            "/api/hazards/{id}".into(),
+            Some(format!("/api/hazards/{}", hazards[0])),
+            format!("/api/hazards/{}", hazards[1]),
         ),
         (
             "/api/campaigns/{id}".into(),

@@ -41,7 +41,7 @@ fn ids(v: &Value) -> Vec<u32> {
 }
 
 /// The grids with people, weakest 流动人口登记率 first.
-async fn weakest_grids(r: &Router) -> Vec<u32> {
+pub(crate) async fn weakest_grids(r: &Router) -> Vec<u32> {
     let (_, stats) = get(r, "/api/stats?level=grid").await;
     let mut rows: Vec<(f64, u32)> = stats["rows"]
         .as_array()
@@ -63,7 +63,7 @@ async fn team(db: &Db) -> Vec<u32> {
 }
 
 /// A campaign over `grids`, planned and stored through the API.
-async fn campaign(r: &Router, db: &Db, grids: &[u32], start: &str) -> Value {
+pub(crate) async fn campaign(r: &Router, db: &Db, grids: &[u32], start: &str) -> Value {
     let body = json!({
         "grids": grids,
         "caseworkers": team(db).await,
@@ -240,7 +240,7 @@ async fn each_building_of_a_day_is_on_exactly_one_route(backend: Backend) {
     f.done().await;
 }
 
-async fn phase(r: &Router, campaign: u64, block: u64, phase: &str) -> (StatusCode, Value) {
+pub(crate) async fn phase(r: &Router, campaign: u64, block: u64, phase: &str) -> (StatusCode, Value) {
     post(r, &format!("/api/campaigns/{campaign}/blocks/{block}/phase"), &json!({ "phase": phase })).await
 }
 

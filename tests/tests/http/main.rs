@@ -15,6 +15,7 @@ mod campaigns;
 mod coverage;
 mod exports;
 mod field;
+mod hazards;
 mod hotspots;
 mod identity;
 mod limits;
