@@ -744,7 +744,16 @@ describe('the web map', () => {
       await p.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
       return p;
     };
-    return { ctx, open };
+    /** Opens the view online until the phone keeps it for offline use, then reloads it offline. */
+    const openOffline = async () => {
+      const p = await open();
+      await p.waitForFunction(() => document.documentElement.dataset.offline !== undefined, null, { timeout: READY_TIMEOUT_MS });
+      await ctx.setOffline(true);
+      await p.reload();
+      await p.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+      return p;
+    };
+    return { ctx, open, openOffline };
   };
 
   /** What a phone page's outbox (IndexedDB) holds. */
@@ -990,12 +999,8 @@ describe('the web map', () => {
     const movedId = withCheck('652901190001010' + String(10 + (cw % 80)));
     const newId = withCheck('652901190001010' + String(90 + (cw % 9)).slice(0, 2));
 
-    const { ctx, open } = await phoneOf(cw, campaign, day, 'card');
-    let phone = await open();
-    await phone.waitForFunction(() => document.documentElement.dataset.offline !== undefined, null, { timeout: READY_TIMEOUT_MS });
-    await ctx.setOffline(true);
-    await phone.reload();
-    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    const { ctx, open, openOffline } = await phoneOf(cw, campaign, day, 'card');
+    let phone = await openOffline();
     const pending = (n) => phone.locator(`.rg-field-sync[data-pending="${n}"]`).waitFor({ timeout: 10_000 });
     let c = await openCard(phone, units[0]);
     // The check character is checked as typed; sex and birth date are read from the number.
@@ -1107,12 +1112,8 @@ describe('the web map', () => {
     ];
     const late = { building: units[4].building, kind: 'fire_exit', severity: 'severe', note: `${tag} 4`, foundOn: longAgo };
 
-    const { ctx, open } = await phoneOf(cw, campaign, day, 'door');
-    let phone = await open();
-    await phone.waitForFunction(() => document.documentElement.dataset.offline !== undefined, null, { timeout: READY_TIMEOUT_MS });
-    await ctx.setOffline(true);
-    await phone.reload();
-    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    const { ctx, open, openOffline } = await phoneOf(cw, campaign, day, 'door');
+    let phone = await openOffline();
     const pending = (n) => phone.locator(`.rg-field-sync[data-pending="${n}"]`).waitFor({ timeout: 10_000 });
     let n = 0;
     for (const [i, u] of units.entries()) {

@@ -109,7 +109,7 @@ export function hazardForm(
   const submit = h('button', { type: 'button', class: 'rg-hazard-submit' }, tf('submit'));
   const form = h(
     'form',
-    { class: 'rg-hazard-form', novalidate: true },
+    { class: 'rg-field-form rg-hazard-form', novalidate: true },
     h('label', null, tf('kind'), kind),
     h('label', null, tf('severity'), severity),
     ...(unitSelect ? [h('label', null, tf('unit'), unitSelect)] : []),
