@@ -6,7 +6,7 @@
  * outbox (`offline/outbox.ts`) with a client id, so they work offline and land once; a photo is
  * sent online only (made small first). Offline, the list is the one the phone kept.
  */
-import { ApiError, fetchHazards, uploadHazardPhoto, type HazardCase, type HazardList, type HazardSeverity } from '../api';
+import { ApiError, fetchHazards, uploadHazardPhoto, type HazardCase, type HazardList, type NewHazardBody } from '../api';
 import { defineStrings, getLang } from '../i18n';
 import { localToday } from '../layers/campaign';
 import { h } from '../ui/dom';
@@ -44,6 +44,7 @@ const tf = defineStrings(
     photoFailed: '照片未能上传：{detail}',
     loadFailed: '未能读取隐患清单：{detail}',
     noneKept: '离线，本机尚未保存隐患清单',
+    kindsNotKept: '离线，本机尚未保存隐患类别',
   },
   {
     record: 'Record a hazard',
@@ -72,6 +73,7 @@ const tf = defineStrings(
     photoFailed: 'The photo was not sent: {detail}',
     loadFailed: 'Could not read the hazards: {detail}',
     noneKept: 'offline, and no list kept on this phone yet',
+    kindsNotKept: 'offline, and the kinds are not kept on this phone yet',
   },
 );
 
@@ -141,7 +143,8 @@ export function hazardForm(
       })
       .catch((error: unknown) => {
         filled = false;
-        message.textContent = th('noKinds', { detail: error instanceof Error ? error.message : String(error) });
+        const detail = navigator.onLine ? (error instanceof Error ? error.message : String(error)) : tf('kindsNotKept');
+        message.textContent = th('noKinds', { detail });
         message.hidden = false;
       });
     if (unitSelect && 'units' in where) {
@@ -167,7 +170,7 @@ export function hazardForm(
     const unitId = 'unit' in where ? where.unit.id : Number(data.get('unit_id')) || null;
     const note = String(data.get('note') ?? '').trim();
     const foundOn = String(data.get('found_on') ?? '') || localToday();
-    const sev = String(data.get('severity') ?? 'minor') as HazardSeverity;
+    const sev = String(data.get('severity') ?? 'minor');
     const name = names.get(code) ?? code;
     form.reset();
     (form.elements.namedItem('found_on') as HTMLInputElement).value = localToday();
@@ -183,7 +186,7 @@ export function hazardForm(
         key: `hazard|${clientId}`,
         clientId,
         label: tf('label', { address: place.address, kind: name }),
-        body: (id) => ({
+        body: (id): NewHazardBody => ({
           client_id: id,
           kind: code,
           severity: sev,
