@@ -192,6 +192,8 @@ impl Default for HazardKinds {
 
 /// Where a case stands.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+// Named apart from the KPI `Status` in the OpenAPI document (one schema per name).
+#[cfg_attr(feature = "openapi", schema(as = HazardStatus))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {

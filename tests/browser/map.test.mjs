@@ -299,6 +299,11 @@ describe('the web map', () => {
     const sources = await page.evaluate(() => window.__rentgrid.map.getStyle().sources);
     assert.ok(Object.keys(sources).length >= 4, `sources: ${Object.keys(sources)}`);
     for (const [id, source] of Object.entries(sources)) {
+      // The open hazard cases are points from /api/hazards (at most 5,000, each with its case).
+      if (id === 'hazards') {
+        assert.equal(source.type, 'geojson');
+        continue;
+      }
       assert.equal(source.type, 'vector', `source ${id} is ${source.type}`);
       assert.match(source.url, new RegExp(`^${origin}/tiles/[a-z_]+\\.json$`), `source ${id}`);
     }
@@ -800,7 +805,16 @@ describe('the web map', () => {
       await p.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
       return p;
     };
-    return { ctx, open };
+    /** Opens the view online until the phone keeps it for offline use, then reloads it offline. */
+    const openOffline = async () => {
+      const p = await open();
+      await p.waitForFunction(() => document.documentElement.dataset.offline !== undefined, null, { timeout: READY_TIMEOUT_MS });
+      await ctx.setOffline(true);
+      await p.reload();
+      await p.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+      return p;
+    };
+    return { ctx, open, openOffline };
   };
 
   /** What a phone page's outbox (IndexedDB) holds. */
@@ -967,58 +981,89 @@ describe('the web map', () => {
     await ctx.close();
   });
 
+  /** `GET /api/persons?…&limit=500` as the center. */
+  const personsWhere = async (query) => (await (await api(`/api/persons?${query}&limit=500`)).json());
+  /** The residents of a rental unit now. */
+  const residentsOf = async (unit) => (await personsWhere(`unit=${unit}`)).persons;
+
+  /**
+   * `n` rental units with residents in the buildings of the caseworker's stops on `day` (without
+   * one: on the first day of the campaign whose stops have that many), in stop order; the day;
+   * and how many persons the stops' grids hold now.
+   */
+  const unitsAtStops = async (n, day) => {
+    const { cw, campaign } = await caseworkerDay();
+    const codes = new Map((await (await api('/api/grids')).json()).features.map((f) => [f.properties.id, f.properties.code]));
+    const persons = new Map();
+    const personsOf = (code) => {
+      if (!persons.has(code)) persons.set(code, personsWhere(`grid=${encodeURIComponent(code)}`).then((p) => p.persons));
+      return persons.get(code);
+    };
+    const days = day ? [day] : campaign.plan.days.filter((d) => d.assignments.some((a) => a.caseworker_id === cw && a.buildings.length > 0));
+    for (const d of days) {
+      const routes = await (await api(`/api/campaigns/${campaign.id}/routes?date=${d.date}`)).json();
+      const stops = routes.features
+        .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw)
+        .sort((x, y) => x.properties.order - y.properties.order)
+        .map((f) => ({ building: f.properties.building_id, code: codes.get(f.properties.grid_id) }));
+      const units = [];
+      for (const { building, code } of stops) {
+        const here = (await personsOf(code)).filter((p) => p.building_id === building);
+        for (const unit of new Set(here.map((p) => p.unit_id))) units.push({ building, unit });
+      }
+      if (units.length < n) continue;
+      const gridCodes = [...new Set(stops.map((s) => s.code))];
+      const inGrids = async () => (await Promise.all(gridCodes.map((c) => personsWhere(`grid=${encodeURIComponent(c)}`)))).reduce((sum, p) => sum + p.number_matched, 0);
+      /** The persons the grids' KPIs count (`GET /api/grids`). */
+      const kpiPersons = async () =>
+        (await (await api('/api/grids')).json()).features.filter((f) => gridCodes.includes(f.properties.code)).reduce((sum, f) => sum + f.properties.persons, 0);
+      return { units: units.slice(0, n), day: d, inGrids, kpiPersons };
+    }
+    return assert.fail(`caseworker ${cw} has no day with ${n} units with residents at their stops`);
+  };
+
+  /** An ID number from its first 17 characters and the GB 11643 check character. */
+  const withCheck = (body) =>
+    body + '10X98765432'[[...body].reduce((s, c, i) => s + Number(c) * [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2][i], 0) % 11];
+
+  /** Opens a unit's household card from its stop on the phone (offline: the card the phone kept). */
+  const openCard = async (phone, { building, unit }) => {
+    const stop = phone.locator(`.rg-field-stop[data-building="${building}"]`);
+    if (!(await stop.locator('.rg-field-units').evaluate((d) => d.open))) await stop.locator('.rg-field-units > summary').click();
+    const back = stop.locator('.rg-card-back');
+    if (await back.count()) await back.click();
+    await stop.locator(`.rg-unit[data-unit="${unit}"]`).click();
+    const c = stop.locator(`.rg-card[data-unit="${unit}"][data-loaded="1"]`);
+    await c.waitFor({ timeout: 10_000 });
+    return c;
+  };
+
+  /** Registers a person on an open household card. */
+  const addPerson = async (c, id, name) => {
+    const box = c.locator('.rg-card-add-box');
+    if (!(await box.evaluate((d) => d.open))) await box.locator('summary').click();
+    await c.locator('.rg-card-add input[name=id_number]').fill(id);
+    await c.locator('.rg-card-add input[name=name]').fill(name);
+    await c.locator('.rg-card-add input[name=phone]').fill('13800000000');
+    await c.locator('.rg-card-add .rg-field-submit').click();
+  };
+
   it('records persons at the door offline on the household card: registered, moved, moved out, each once; a conflict kept as mine', async () => {
     const ready = () => document.documentElement.dataset.ready === '1';
-    const { cw, campaign, day, routes, planned } = await caseworkerDay();
-    const codes = new Map((await (await api('/api/grids')).json()).features.map((f) => [f.properties.id, f.properties.code]));
-    const stopGrid = new Map(routes.features.filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw).map((f) => [f.properties.building_id, f.properties.grid_id]));
-    const gridCodes = [...new Set(stopGrid.values())].map((g) => codes.get(g));
-    const list = async (query) => (await (await api(`/api/persons?${query}&limit=500`)).json());
-    const inGrids = async () => (await Promise.all(gridCodes.map((c) => list(`grid=${encodeURIComponent(c)}`)))).reduce((n, p) => n + p.number_matched, 0);
+    const { cw, campaign, day } = await caseworkerDay();
     // Three units with residents in the buildings of the day's stops.
-    const units = [];
-    for (const b of planned) {
-      const persons = (await list(`grid=${encodeURIComponent(codes.get(stopGrid.get(b)))}`)).persons.filter((p) => p.building_id === b);
-      for (const unit of new Set(persons.map((p) => p.unit_id))) units.push({ building: b, unit });
-    }
-    units.splice(3);
-    assert.equal(units.length, 3, `caseworker ${cw} has fewer than 3 units with residents at their stops`);
-    const residents = async (u) => (await list(`unit=${u}`)).persons;
-    const before = await Promise.all(units.map((u) => residents(u.unit)));
+    const { units, inGrids } = await unitsAtStops(3, day);
+    const before = await Promise.all(units.map((u) => residentsOf(u.unit)));
     const gridPersons = await inGrids();
     const leaving = before[0][0];
     // ID numbers of people born 1900-01-01 (none in the demo), with the GB 11643 check character.
-    const check = (body) => '10X98765432'[[...body].reduce((s, c, i) => s + Number(c) * [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2][i], 0) % 11];
-    const withCheck = (body) => body + check(body);
     const movedId = withCheck('652901190001010' + String(10 + (cw % 80)));
     const newId = withCheck('652901190001010' + String(90 + (cw % 9)).slice(0, 2));
 
-    const { ctx, open } = await phoneOf(cw, campaign, day, 'card');
-    let phone = await open();
-    await phone.waitForFunction(() => document.documentElement.dataset.offline !== undefined, null, { timeout: READY_TIMEOUT_MS });
-    await ctx.setOffline(true);
-    await phone.reload();
-    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    const { ctx, open, openOffline } = await phoneOf(cw, campaign, day, 'card');
+    let phone = await openOffline();
     const pending = (n) => phone.locator(`.rg-field-sync[data-pending="${n}"]`).waitFor({ timeout: 10_000 });
-    /** Opens a unit's card from its stop (offline: the card the phone kept). */
-    const card = async ({ building, unit }) => {
-      const stop = phone.locator(`.rg-field-stop[data-building="${building}"]`);
-      if (!(await stop.locator('.rg-field-units').evaluate((d) => d.open))) await stop.locator('.rg-field-units > summary').click();
-      const back = stop.locator('.rg-card-back');
-      if (await back.count()) await back.click();
-      await stop.locator(`.rg-unit[data-unit="${unit}"]`).click();
-      const c = stop.locator(`.rg-card[data-unit="${unit}"][data-loaded="1"]`);
-      await c.waitFor({ timeout: 10_000 });
-      return c;
-    };
-    const add = async (c, id, name) => {
-      await c.locator('.rg-card-add-box > summary').click();
-      await c.locator('.rg-card-add input[name=id_number]').fill(id);
-      await c.locator('.rg-card-add input[name=name]').fill(name);
-      await c.locator('.rg-card-add input[name=phone]').fill('13800000000');
-      await c.locator('.rg-card-add .rg-field-submit').click();
-    };
-    let c = await card(units[0]);
+    let c = await openCard(phone, units[0]);
     // The check character is checked as typed; sex and birth date are read from the number.
     const wrong = newId.slice(0, 17) + (newId[17] === '1' ? '2' : '1');
     await c.locator('.rg-card-add-box > summary').click();
@@ -1035,11 +1080,11 @@ describe('the web map', () => {
     await pending(1);
     await c.locator(`.rg-card-person[data-person="${leaving.id}"] .rg-card-leave`).click();
     await pending(2);
-    c = await card(units[1]);
-    await add(c, newId, '测试乙');
+    c = await openCard(phone, units[1]);
+    await addPerson(c, newId, '测试乙');
     await pending(3);
-    c = await card(units[2]);
-    await add(c, movedId, '测试甲');
+    c = await openCard(phone, units[2]);
+    await addPerson(c, movedId, '测试甲');
     await pending(4);
     await phone.close();
 
@@ -1052,17 +1097,17 @@ describe('the web map', () => {
     console.log(`# outbox: 4 person changes sent in ${((performance.now() - started) / 1000).toFixed(2)} s`);
     assert.deepEqual(await outboxOf(phone), [], 'the outbox is not empty');
     // The move is shown with the earlier home.
-    c = await card(units[2]);
+    c = await openCard(phone, units[2]);
     await c.locator('.rg-card-write[data-state="sent"]', { hasText: '已迁入：原住' }).waitFor({ timeout: 10_000 });
 
     // Each landed once: one record per ID number, in its last home; the unit and grid counts moved by exactly that.
     const added = [];
     for (const [id, unit] of [[movedId, units[2].unit], [newId, units[1].unit]]) {
-      const found = (await list(`q=${id}`)).persons;
+      const found = (await personsWhere(`q=${id}`)).persons;
       assert.deepEqual(found.map((p) => p.unit_id), [unit], `persons with ${id}`);
       added.push(found[0].id);
     }
-    const after = await Promise.all(units.map((u) => residents(u.unit)));
+    const after = await Promise.all(units.map((u) => residentsOf(u.unit)));
     assert.deepEqual(after.map((p) => p.length), [before[0].length - 1, before[1].length + 1, before[2].length + 1]);
     assert.ok(!after[0].some((p) => p.id === leaving.id), 'the person who moved out is still listed');
     assert.equal(await inGrids(), gridPersons + 1);
@@ -1083,7 +1128,7 @@ describe('the web map', () => {
     await phone.reload();
     await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
     await phone.locator(`.rg-field-conflicts .rg-conflict[data-person="${target.id}"]`).waitFor({ timeout: 10_000 });
-    c = await card(units[1]);
+    c = await openCard(phone, units[1]);
     const conflict = c.locator(`.rg-conflict[data-person="${target.id}"]`);
     // Both values as the server shows them (masked but the last digits).
     assert.match(await conflict.locator('.rg-yours').innerText(), /0002$/);
@@ -1093,6 +1138,150 @@ describe('the web map', () => {
     const stored = await (await api(`/api/persons/${target.id}?reveal=true&reason=browser%20test%20check`)).json();
     assert.equal(stored.phone, '13900000002');
     await ctx.close();
+  });
+
+  /** Fills and saves a hazard form (a stop's or a household card's) on the phone. */
+  const recordHazard = async (form, { kind, severity, note, foundOn }) => {
+    if (!(await form.evaluate((d) => d.open))) await form.locator('summary').click();
+    // The kinds come from /api/hazard-kinds (offline: the answer the phone kept).
+    await form.locator('select[name=kind]').selectOption(kind);
+    await form.locator('select[name=severity]').selectOption(severity);
+    await form.locator('textarea[name=note]').fill(note);
+    if (foundOn) await form.locator('input[name=found_on]').fill(foundOn);
+    await form.locator('.rg-hazard-submit').click();
+  };
+
+  it('records 20 changes across 5 units offline (persons, a move-out, hazards), each lands once; a late hazard is red on the map and assigned there', async () => {
+    const ready = () => document.documentElement.dataset.ready === '1';
+    const { cw, campaign } = await caseworkerDay();
+    const { units, day, inGrids, kpiPersons } = await unitsAtStops(5);
+    const before = await Promise.all(units.map((u) => residentsOf(u.unit)));
+    const gridPersons = await inGrids();
+    const kpiBefore = await kpiPersons();
+    const hazardsNow = async () => (await (await api('/api/hazards')).json());
+    const openBefore = (await hazardsNow()).counts.open;
+    const leaving = before[0][0];
+    // Fifteen people born 1900-01-02 (none in the demo), three per unit.
+    const ids = Array.from({ length: 15 }, (_, k) => withCheck(`65290119000102${100 + k}`));
+    // Found 60 days ago, a severe blocked fire exit is long past its deadline (1 day, red 3 days later).
+    const longAgo = new Date(Date.now() - 60 * 86_400_000).toISOString().slice(0, 10);
+    const tag = `浏览器测试隐患 ${cw}`;
+    const hazards = [
+      { at: units[1], kind: 'electrical', severity: 'major', note: `${tag} 1` },
+      { at: units[2], kind: 'gas', severity: 'minor', note: `${tag} 2` },
+      { at: units[3], kind: 'ebike_charging', severity: 'major', note: `${tag} 3` },
+    ];
+    const late = { building: units[4].building, kind: 'fire_exit', severity: 'severe', note: `${tag} 4`, foundOn: longAgo };
+
+    const { ctx, open, openOffline } = await phoneOf(cw, campaign, day, 'door');
+    let phone = await openOffline();
+    const pending = (n) => phone.locator(`.rg-field-sync[data-pending="${n}"]`).waitFor({ timeout: 10_000 });
+    let n = 0;
+    for (const [i, u] of units.entries()) {
+      const c = await openCard(phone, u);
+      for (const k of [0, 1, 2]) {
+        await addPerson(c, ids[3 * i + k], `测试${i}${k}`);
+        await pending(++n);
+      }
+      if (i === 0) {
+        await c.locator(`.rg-card-person[data-person="${leaving.id}"] .rg-card-leave`).click();
+        await pending(++n);
+      }
+      const hazard = hazards.find((x) => x.at === u);
+      if (hazard) {
+        await recordHazard(c.locator('.rg-hazard-in-unit'), hazard);
+        await pending(++n);
+      }
+    }
+    await recordHazard(phone.locator(`.rg-field-stop[data-building="${late.building}"] .rg-hazard-at-stop`), late);
+    await pending(++n);
+    assert.equal(n, 20);
+    await phone.locator('.rg-field-hazards[data-waiting="4"]').waitFor({ timeout: 10_000 });
+    await phone.close();
+
+    // The outbox survives the closed page; online, it sends the twenty in order.
+    phone = await open();
+    await pending(20);
+    await ctx.setOffline(false);
+    await phone.locator('.rg-field-sync[data-pending="0"]').waitFor({ timeout: 60_000 });
+    assert.deepEqual(await outboxOf(phone), [], 'the outbox is not empty');
+
+    // Every person once, in the unit they were registered in; the one who left is gone.
+    for (const [k, id] of ids.entries()) {
+      const found = (await personsWhere(`q=${id}`)).persons;
+      assert.deepEqual(found.map((p) => p.unit_id), [units[Math.floor(k / 3)].unit], `persons with ${id}`);
+    }
+    const after = await Promise.all(units.map((u) => residentsOf(u.unit)));
+    assert.deepEqual(after.map((p) => p.length), before.map((p, i) => p.length + 3 - (i === 0 ? 1 : 0)));
+    assert.ok(!after[0].some((p) => p.id === leaving.id), 'the person who moved out is still listed');
+    assert.equal(await inGrids(), gridPersons + 14);
+    assert.equal(await kpiPersons(), kpiBefore + 14, 'the grids\' KPIs count the 15 arrivals and the departure');
+    // Every hazard once, where it was found; the late one is red.
+    const listed = await hazardsNow();
+    assert.equal(listed.counts.open, openBefore + 4);
+    const mine = listed.hazards.filter((x) => x.note.startsWith(tag)).sort((a, b) => a.note.localeCompare(b.note));
+    assert.deepEqual(
+      mine.map((x) => [x.note, x.building_id, x.unit_id, x.kind, x.severity, x.status]),
+      [
+        ...hazards.map((x) => [x.note, x.at.building, x.at.unit, x.kind, x.severity, 'found']),
+        [late.note, late.building, null, late.kind, late.severity, 'found'],
+      ],
+    );
+    const red = mine[3];
+    assert.equal(red.found_on, longAgo);
+    assert.equal(red.urgency, 'red');
+    assert.ok(red.days_overdue > 50, JSON.stringify(red));
+    assert.equal(mine[0].urgency, 'on_time');
+
+    // The phone lists the cases with their badges; one is reported rectified, with a photo.
+    const item = (c) => phone.locator(`.rg-field-hazard-item[data-hazard="${c.id}"]`);
+    await item(red).waitFor({ timeout: 10_000 });
+    assert.equal(await item(red).getAttribute('data-urgency'), 'red');
+    assert.match(await item(red).locator('.rg-hazard-badge').innerText(), /^红 · 超期 \d+ 天$/);
+    // A 1×1 PNG: the phone redraws it as a JPEG before sending.
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+    await item(mine[0]).locator('input.rg-hazard-photo').setInputFiles({ name: 'hazard.png', mimeType: 'image/png', buffer: png });
+    await item(mine[0]).locator('.rg-hazard-photo-status', { hasText: '照片已上传' }).waitFor({ timeout: 10_000 });
+    await item(mine[0]).locator('.rg-hazard-rectify').click();
+    await phone.locator(`.rg-field-hazard-item[data-hazard="${mine[0].id}"][data-status="rectified"]`).waitFor({ timeout: 20_000 });
+    const rectified = await (await api(`/api/hazards/${mine[0].id}`)).json();
+    assert.equal(rectified.hazard.status, 'rectified');
+    assert.deepEqual(rectified.photos.map((p) => p.content_type), ['image/jpeg']);
+    await ctx.close();
+
+    // On the command center's map the late case is a red point; its popup assigns it.
+    await page.reload();
+    await page.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    const legend = page.locator('.rg-legend-layer[data-layer="hazards"]');
+    assert.match(await legend.innerText(), /隐患/);
+    await page.evaluate(({ lon, lat }) => window.__rentgrid.map.jumpTo({ center: [lon, lat], zoom: 17 }), red);
+    const point = await page.waitForFunction(
+      (id) => {
+        const map = window.__rentgrid.map;
+        if (map.isMoving() || !map.loaded()) return null;
+        const f = map.queryRenderedFeatures({ layers: ['hazards-circles'] }).find((x) => x.id === id);
+        if (!f) return null;
+        const rect = map.getCanvas().getBoundingClientRect();
+        const p = map.project(f.geometry.coordinates);
+        return { x: rect.left + p.x, y: rect.top + p.y, colour: f.properties.color_class };
+      },
+      red.id,
+      { timeout: 20_000 },
+    );
+    const { x, y, colour } = await point.jsonValue();
+    assert.equal(colour, 'red');
+    await page.mouse.click(x, y);
+    const popupCase = page.locator(`.rg-popup .rg-hazard-card[data-hazard="${red.id}"]`);
+    await popupCase.waitFor({ timeout: 10_000 });
+    assert.equal(await popupCase.getAttribute('data-urgency'), 'red');
+    assert.match(await popupCase.locator('.rg-hazard-badge').innerText(), /^红 · 超期 \d+ 天$/);
+    await popupCase.locator(`.rg-hazard-assignee option[value="${cw}"]`).waitFor({ state: 'attached', timeout: 10_000 });
+    await popupCase.locator('.rg-hazard-assignee').selectOption(String(cw));
+    await popupCase.locator('.rg-hazard-assign').click();
+    await page.locator(`.rg-popup .rg-hazard-card[data-hazard="${red.id}"][data-status="assigned"]`).waitFor({ timeout: 10_000 });
+    const assigned = (await (await api(`/api/hazards/${red.id}`)).json()).hazard;
+    assert.deepEqual([assigned.status, assigned.assignee_id, assigned.urgency], ['assigned', cw, 'red']);
+    await page.keyboard.press('Escape');
   });
 
   it('made every request to its own origin and logged no error', () => {

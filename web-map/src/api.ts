@@ -307,6 +307,57 @@ export async function postVisit(body: VisitBody): Promise<{ replayed: boolean }>
   return { replayed: answer.replayed === true };
 }
 
+/** A hazard case (隐患) as the API answers it: kind, severity, status, deadline and how late it is. */
+export type HazardCase = Schemas['HazardCase'];
+
+/** `GET /api/hazard-kinds`: the configured kinds with their deadlines, and the severities. */
+export type HazardKinds = Schemas['HazardKindList'];
+
+/** How serious a hazard is: `minor` (一般), `major` (较大), `severe` (重大). */
+export type HazardSeverity = Schemas['Severity'];
+
+/** How late an open case is: `on_time`, `yellow` (黄) or `red` (红). */
+export type HazardUrgency = Schemas['Urgency'];
+
+/** `GET /api/hazards`: the cases in the caller's grids and how many are late. */
+export type HazardList = Schemas['HazardList'];
+
+/** `GET /api/hazards/{id}`: a case with its moves and photos. */
+export type HazardDetail = Schemas['HazardDetail'];
+
+/** What is sent for a hazard found at a building (`POST /api/buildings/{id}/hazards`). */
+export type NewHazardBody = Schemas['NewHazardRequest'];
+
+/** The moves of a case after it was found, each `POST /api/hazards/{id}/{move}`. */
+export type HazardMove = 'assign' | 'rectified' | 'verify' | 'reopen';
+
+/** The configured kinds of hazard (kept for offline use). */
+export const fetchHazardKinds = (): Promise<HazardKinds> => getJson('hazard-kinds');
+
+/** The API path of `GET /api/hazards` (the phone keeps the open cases by this URL). */
+export function hazardsPath(q: { open?: boolean; building?: number; assignee?: number } = {}): string {
+  const p = new URLSearchParams();
+  if (q.open === false) p.set('open', 'false');
+  if (q.building !== undefined) p.set('building', String(q.building));
+  if (q.assignee !== undefined) p.set('assignee', String(q.assignee));
+  const query = p.toString();
+  return query ? `hazards?${query}` : 'hazards';
+}
+
+/** The hazard cases in the caller's grids: open ones unless `open` is false. */
+export const fetchHazards = (q: Parameters<typeof hazardsPath>[0] = {}): Promise<HazardList> => getJson(hazardsPath(q));
+
+/** One case with its history and photos. */
+export const fetchHazard = (id: number): Promise<HazardDetail> => getJson(`hazards/${id}`);
+
+/** Moves a case (the command center's and supervisors' moves are made online, not queued). */
+export const moveHazard = (id: number, move: HazardMove, body: Schemas['MoveRequest']): Promise<Schemas['HazardWrite']> =>
+  postJson(`hazards/${id}/${move}`, body);
+
+/** Adds a photo (a JPEG, PNG or WebP image as the body) to a case. */
+export const uploadHazardPhoto = (id: number, image: Blob): Promise<Schemas['PhotoAdded']> =>
+  requestJson(`hazards/${id}/photos`, { method: 'POST', headers: { Accept: 'application/json', 'Content-Type': image.type }, body: image });
+
 /** One of the signed-in user's API tokens (`GET /api/tokens`): never the secret itself. */
 export type TokenRow = Schemas['TokenInfo'];
 

@@ -16,6 +16,7 @@ import { createHotspotsLayer } from './layers/hotspots';
 import { createLeadersPanel } from './leaders/panel';
 import { createCampaignLayer } from './layers/campaign';
 import { createCandidatesLayer } from './layers/candidates';
+import { createHazardsLayer } from './layers/hazards';
 import { createGridsLayer } from './layers/grids';
 import { mountField } from './field/view';
 import { createBasemapLayer } from './layers/basemap';
@@ -56,7 +57,8 @@ const leadersView = view === 'leaders';
 const coverageView = view === 'coverage';
 /**
  * `?view=campaign` opens the 蚕食法 campaign map: blocks by phase, the day's routes, candidate
- * buildings; `?view=field` the caseworker's phone list of the day's stops.
+ * buildings and the open hazard cases (整治); `?view=field` the caseworker's phone list of the
+ * day's stops.
  */
 const campaignView = view === 'campaign';
 
@@ -163,7 +165,7 @@ function mount(root: HTMLElement): () => void {
       : coverage
         ? [createBasemapLayer(), coverage]
         : campaignView
-          ? [createBasemapLayer(), createGridsLayer(), createCampaignLayer(), createCandidatesLayer()]
+          ? [createBasemapLayer(), createGridsLayer(), createCampaignLayer(), createCandidatesLayer(), createHazardsLayer()]
           : createLayers();
     const visibility = new Map<string, boolean>(layers.map((layer) => [layer.id, true]));
     const ctx: LayerContext = { map, district, refreshLegend: () => legend?.render(), reportError: showError };

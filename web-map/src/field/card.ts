@@ -15,6 +15,8 @@ import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
 import { enqueue, entries, randomUuid, sentRecord, type OutboxEntry } from '../offline/outbox';
 import { readIdNumber, type IdReading } from './idcard';
+import { hazardForm } from './hazards';
+import { position } from './position';
 
 export const tc = defineStrings(
   'card',
@@ -161,23 +163,6 @@ export interface StopPlace {
   address: string;
 }
 
-/** Where the phone is, when the user has allowed it; never waited for longer than a moment. */
-async function position(): Promise<{ lon: number; lat: number; accuracy_m: number } | undefined> {
-  if (!navigator.geolocation || !navigator.permissions) return undefined;
-  try {
-    if ((await navigator.permissions.query({ name: 'geolocation' })).state !== 'granted') return undefined;
-  } catch {
-    return undefined;
-  }
-  return new Promise((resolve) => {
-    navigator.geolocation.getCurrentPosition(
-      (p) => resolve({ lon: p.coords.longitude, lat: p.coords.latitude, accuracy_m: p.coords.accuracy }),
-      () => resolve(undefined),
-      { timeout: 2_000, maximumAge: 60_000 },
-    );
-  });
-}
-
 /**
  * Puts a write into the outbox under a key of its own (so its answer is kept) and remembers it
  * for the unit. The body carries the client id and the position, but for a conflict's choice
@@ -282,7 +267,7 @@ export async function openConflicts(): Promise<ConflictRow[]> {
 }
 
 /** The units of a building: from the persons of its grid, by unit. */
-async function unitsOf(place: StopPlace, gridCode: string): Promise<{ id: number; label: string; persons: number }[]> {
+export async function unitsOf(place: StopPlace, gridCode: string): Promise<{ id: number; label: string; persons: number }[]> {
   const persons = await fetchGridPersons(gridCode);
   const units = new Map<number, { id: number; label: string; persons: number }>();
   for (const p of persons) {
@@ -450,6 +435,7 @@ async function renderCard(card: HTMLElement, unit: UnitCard, conflicts: Conflict
     ...unit.households.map((hh) => h('section', { class: 'rg-card-household' }, h('h3', null, tc('household', { no: hh.card_no })), h('ul', { class: 'rg-card-persons' }, ...hh.persons.map(personItem)))),
     h('ul', { class: 'rg-conflicts' }, ...conflicts.filter((c) => ids.has(c.person_id)).map((c) => conflictItem(c, user))),
     add,
+    hazardForm(place, user, { unit: { id: unit.id, label: unit.label } }),
     h('h3', null, tc('writes')),
     h('ul', { class: 'rg-card-writes' }),
   );

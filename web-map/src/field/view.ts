@@ -8,8 +8,9 @@
  * one visit per day: its client id is made once, a second tap changes the visit still waiting
  * to be sent and never records a second one.
  */
-import { ApiError, campaignVisitsPath, fetchCampaignVisits, fetchCoverage, fetchGridPersons, fetchGrids, fetchRoutes, fetchTileJson, personsPath, workplacesPath, type Campaign, type VisitBody } from '../api';
-import { conflictItem, openConflicts, tc, unitsPanel } from './card';
+import { ApiError, campaignVisitsPath, fetchCampaignVisits, fetchCoverage, fetchGridPersons, fetchGrids, fetchRoutes, fetchTileJson, hazardsPath, personsPath, workplacesPath, type Campaign, type VisitBody } from '../api';
+import { conflictItem, openConflicts, tc, unitsOf, unitsPanel } from './card';
+import { hazardForm, hazardsSection } from './hazards';
 import { me } from '../session';
 import { createUserBar } from '../ui/userbar';
 import { dayToShow, loadCampaign, localToday, requestedCampaign } from '../layers/campaign';
@@ -346,12 +347,19 @@ export function mountField(root: HTMLElement): () => void {
       });
       const details = h('details', { class: 'rg-field-visit' }, h('summary', null, t('details')), form);
       const units = unitsPanel(stop, username, () => gridCode(stop.grid), (redraw) => cardRedraws.push(redraw));
+      const hazard = hazardForm(stop, username, {
+        units: async () => {
+          const code = await gridCode(stop.grid);
+          return code ? unitsOf(stop, code) : [];
+        },
+      });
       const item = h(
         'li',
         { class: 'rg-field-stop', 'data-building': stop.building },
         h('div', { class: 'rg-field-row' }, h('span', { class: 'rg-field-order' }, stop.order), h('span', { class: 'rg-field-address' }, stop.address), printPlatesLink(stop.building), quick),
         details,
         units,
+        hazard,
         status,
       );
       updaters.push(async (waiting) => {
@@ -374,6 +382,8 @@ export function mountField(root: HTMLElement): () => void {
       });
       list.append(item);
     }
+
+    const hazards = hazardsSection(username, user?.role, cw, (redraw) => cardRedraws.push(redraw));
 
     refresh = async () => {
       const all = await entries(username);
@@ -429,6 +439,7 @@ export function mountField(root: HTMLElement): () => void {
       ...(picker ? [picker] : []),
       progress,
       stops.length ? list : h('p', null, t('noStops')),
+      hazards,
       offlineLine,
     );
     document.documentElement.dataset.ready = '1';
@@ -470,7 +481,7 @@ export function mountField(root: HTMLElement): () => void {
       if (user?.role === 'caseworker') {
         // The household cards of today's stops' units (each an audited read of its persons),
         // the persons of their grids (which units a building has) and the grids' workplaces.
-        urls.push(api('conflicts'));
+        urls.push(api('conflicts'), api('hazard-kinds'), api(hazardsPath()));
         const buildings = new Set(stops.map((s) => s.building));
         for (const grid of new Set(stops.map((s) => s.grid))) {
           const code = await gridCode(grid);

@@ -51,6 +51,8 @@ export interface LegendEntry {
   items: LegendItem[];
   /** The layer's state, e.g. "放大到 14 级后显示" or how many features are shown. */
   status?: string;
+  /** The layer's own controls (e.g. a box to show closed cases too), shown while it is visible. */
+  controls?: HTMLElement;
 }
 
 /** What the app gives a layer when it is added to the map. */

@@ -12,7 +12,8 @@ export const OWNER_KEY = '/__rentgrid/owner';
 /**
  * The API answers kept for offline use, by path under `/api/`: who is signed in, the district,
  * the campaigns, a day's routes and visits, the user's grids, household cards, the persons of a
- * grid (which rental units a building has on the phone) and open conflicts.
+ * grid (which rental units a building has on the phone), open conflicts, the kinds of hazard and
+ * the open hazard cases of the user's grids.
  * Nothing else is ever stored; never a login, a logout or a write.
  */
 export const CACHED_API = [
@@ -26,6 +27,8 @@ export const CACHED_API = [
   /^units\/\d+$/,
   /^persons$/,
   /^conflicts$/,
+  /^hazard-kinds$/,
+  /^hazards$/,
 ];
 
 /** Other data paths kept for offline use: the workplaces a person can be said to work at. */

@@ -95,6 +95,7 @@ export function createLegend(options: LegendOptions): Legend {
       visible && entry.note !== undefined ? h('p', { class: 'rg-legend-note' }, entry.note) : null,
       visible ? h('ul', null, ...entry.items.map(renderItem)) : null,
       visible && entry.status !== undefined ? h('p', { class: 'rg-legend-status' }, entry.status) : null,
+      visible && entry.controls !== undefined ? entry.controls : null,
     );
   };
 
