@@ -805,6 +805,10 @@ pub struct OverdueBuilding {
     address: String,
     /// Its grid's code.
     grid_code: String,
+    /// The longitude of its point (WGS84), for a map.
+    lon: f64,
+    /// Its latitude.
+    lat: f64,
     /// The caseworkers whose grids hold it.
     caseworker_ids: Vec<u32>,
     /// Its rental units.
@@ -911,6 +915,8 @@ pub async fn overdue(
             .map(|o| OverdueBuilding {
                 address: super::persons::address(&atlas, o.building_id),
                 grid_code: grid_code(&atlas, o.grid_id),
+                lon: o.point.x(),
+                lat: o.point.y(),
                 building_id: o.building_id,
                 caseworker_ids: o.caseworkers,
                 rental_units: o.rental_units,
