@@ -299,6 +299,11 @@ describe('the web map', () => {
     const sources = await page.evaluate(() => window.__rentgrid.map.getStyle().sources);
     assert.ok(Object.keys(sources).length >= 4, `sources: ${Object.keys(sources)}`);
     for (const [id, source] of Object.entries(sources)) {
+      // But the overdue visits: a bounded list (at most 2,000 points) of /api/overdue, drawn as GeoJSON.
+      if (id === 'overdue') {
+        assert.equal(source.type, 'geojson');
+        continue;
+      }
       assert.equal(source.type, 'vector', `source ${id} is ${source.type}`);
       assert.match(source.url, new RegExp(`^${origin}/tiles/[a-z_]+\\.json$`), `source ${id}`);
     }
@@ -395,6 +400,62 @@ describe('the web map', () => {
       { grid: building.grid, units: before + 1 },
       { timeout: 20_000 },
     );
+  });
+
+  it('shows overdue visits (逾期未走访) with a legend, their count as the API says, a popup, and a caseworker\'s part on a click', async () => {
+    const map = () => window.__rentgrid.map;
+    const legend = page.locator('.rg-legend-layer[data-layer="overdue"]');
+    const zh = (n) => n.toLocaleString('zh-CN');
+    // The map re-reads the list when the data changed (a visit recorded above): then it counts as the API does.
+    await page.evaluate(() => window.__rentgrid.checkForUpdates());
+    const all = await (await api('/api/overdue')).json();
+    assert.ok(all.number_matched > 0 && all.caseworkers.length > 1, `the demo city has overdue buildings: ${all.number_matched}`);
+    await legend.locator('.rg-legend-status', { hasText: `共 ${zh(all.number_matched)} 栋` }).waitFor({ timeout: 10_000 });
+    const text = await legend.innerText();
+    for (const word of ['逾期未走访', '从未走访', '超期一倍以上', '超过期限']) assert.ok(text.includes(word), `legend lacks ${word}:\n${text}`);
+    // A point per building of the list, coloured by how overdue it is.
+    const data = await page.evaluate(async () => (await window.__rentgrid.map.getSource('overdue').getData()).features.map((f) => [f.id, f.properties.level]));
+    assert.equal(data.length, all.buildings.length);
+    const level = (b) => (b.days_since === null ? 'never' : b.days_since > 2 * b.limit_days ? 'double' : 'over');
+    assert.deepEqual(new Map(data), new Map(all.buildings.map((b) => [b.building_id, level(b)])));
+
+    // Clicked, a point says where it is and how overdue.
+    const b = all.buildings.find((x) => x.days_since !== null) ?? all.buildings[0];
+    await page.evaluate(({ lon, lat }) => window.__rentgrid.map.jumpTo({ center: [lon, lat], zoom: 18 }), b);
+    await page.waitForFunction((id) => window.__rentgrid.map.queryRenderedFeatures({ layers: ['overdue-circles'] }).some((f) => f.id === id), b.building_id, { timeout: 20_000 });
+    const at = await page.evaluate(({ lon, lat }) => {
+      const rect = window.__rentgrid.map.getCanvas().getBoundingClientRect();
+      const p = window.__rentgrid.map.project([lon, lat]);
+      return { x: rect.left + p.x, y: rect.top + p.y };
+    }, b);
+    await page.mouse.click(at.x, at.y);
+    const card = page.locator(`.rg-popup .rg-overdue-card[data-building="${b.building_id}"]`);
+    await card.waitFor({ timeout: 10_000 });
+    const said = await card.innerText();
+    assert.ok(said.includes(b.address) && said.includes(`网格 ${b.grid_code}`), said);
+    assert.ok(said.includes(b.days_since === null ? '从未走访' : `上次走访 ${b.last_visit}，距今 ${b.days_since} 天`), said);
+    assert.ok(said.includes(`期限 ${b.limit_days} 天`), said);
+    await page.keyboard.press('Escape');
+
+    // The panel lists the caseworkers with their counts; a click shows one caseworker's part.
+    const cw = all.caseworkers[1];
+    const button = page.locator(`.rg-overdue-cw[data-caseworker="${cw.caseworker_id}"]`);
+    assert.ok((await button.innerText()).includes(cw.name));
+    await button.click();
+    const theirs = await (await api(`/api/overdue?caseworker=${cw.caseworker_id}`)).json();
+    assert.equal(theirs.number_matched, cw.overdue);
+    await legend.locator('.rg-legend-status', { hasText: `${cw.name}：共 ${zh(theirs.number_matched)} 栋` }).waitFor({ timeout: 10_000 });
+    const shown = await page.evaluate(async () => (await window.__rentgrid.map.getSource('overdue').getData()).features.map((f) => f.id).sort((x, y) => x - y));
+    assert.deepEqual(shown, theirs.buildings.map((x) => x.building_id).sort((x, y) => x - y));
+    await page.locator('.rg-overdue-cw[data-caseworker=""]').click();
+    await legend.locator('.rg-legend-status', { hasText: `共 ${zh(all.number_matched)} 栋` }).waitFor({ timeout: 10_000 });
+
+    // Toggled off like any layer: the points and the panel go.
+    await legend.locator('input[type=checkbox]').uncheck();
+    assert.equal(await page.evaluate(() => window.__rentgrid.map.getLayoutProperty('overdue-circles', 'visibility')), 'none');
+    assert.ok(await page.locator('.rg-overdue-panel').isHidden());
+    await page.locator('.rg-legend-layer[data-layer="overdue"] input[type=checkbox]').check();
+    assert.ok(await page.locator('.rg-overdue-panel').isVisible());
   });
 
   it('opens the leaders\' view: heat and hot spots, a legend that explains confidence, a month slider, aggregates only', async () => {
