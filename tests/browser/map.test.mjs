@@ -1095,6 +1095,69 @@ describe('the web map', () => {
     await ctx.close();
   });
 
+  it('opens an empty rental unit from a stop\'s list and registers a person into it; the phone shows its overdue count', async () => {
+    const { cw, campaign, day, planned } = await caseworkerDay();
+    // A unit of one of the day's stops where nobody is recorded; if the demo has none there, one
+    // found at the door by a visit (a unit with no person).
+    const unitsOf = async (b) => (await (await api(`/api/buildings/${b}/units`)).json()).units;
+    let target;
+    for (const building of planned) {
+      const empty = (await unitsOf(building)).find((u) => u.persons === 0);
+      if (empty) {
+        target = { building, unit: empty.id };
+        break;
+      }
+    }
+    if (!target) {
+      const building = planned[planned.length - 1];
+      const before = new Set((await unitsOf(building)).map((u) => u.id));
+      const visit = await api('/api/visits', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ client_id: `empty-unit-${Date.now()}`, building_id: building, new_units: [{ label: '9-919', tenants: 0 }] }),
+      });
+      assert.equal(visit.status, 201, await visit.text());
+      target = { building, unit: (await unitsOf(building)).find((u) => !before.has(u.id)).id };
+    }
+
+    const { ctx, open } = await phoneOf(cw, campaign, day, 'empty unit');
+    const phone = await open();
+    // Their overdue buildings, counted as the API counts them for them.
+    const mine = await (await ctx.request.get(`${origin}/api/overdue?caseworker=${cw}`)).json();
+    const overdue = phone.locator('.rg-field-overdue');
+    await phone.locator(`.rg-field-overdue[data-count="${mine.number_matched}"]`).waitFor({ timeout: 10_000 });
+    assert.equal((await overdue.locator('summary').innerText()).trim(), `逾期未走访 ${mine.number_matched} 栋`);
+    await overdue.locator('summary').click();
+    assert.equal(await overdue.locator('li').count(), Math.min(20, mine.number_matched));
+
+    // The stop lists the empty unit; its card registers a person into it.
+    const stop = phone.locator(`.rg-field-stop[data-building="${target.building}"]`);
+    await stop.locator('.rg-field-units > summary').click();
+    const unit = stop.locator(`.rg-unit[data-unit="${target.unit}"]`);
+    assert.equal(await unit.getAttribute('data-persons'), '0');
+    assert.match(await unit.innerText(), /无登记住户/);
+    await unit.click();
+    const c = stop.locator(`.rg-card[data-unit="${target.unit}"][data-loaded="1"]`);
+    await c.waitFor({ timeout: 10_000 });
+    assert.equal(await c.locator('.rg-card-person').count(), 0);
+    const check = (body) => '10X98765432'[[...body].reduce((s, ch, i) => s + Number(ch) * [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2][i], 0) % 11];
+    const body = '65290119000102' + String(100 + (cw % 800)).padStart(3, '0');
+    const idNumber = body + check(body);
+    await c.locator('.rg-card-add-box > summary').click();
+    await c.locator('.rg-card-add input[name=id_number]').fill(idNumber);
+    await c.locator('.rg-card-add input[name=name]').fill('测试丙');
+    await c.locator('.rg-card-add input[name=phone]').fill('13800000003');
+    await c.locator('.rg-card-add .rg-field-submit').click();
+    await c.locator('.rg-card-write[data-state="sent"]', { hasText: '已登记' }).waitFor({ timeout: 20_000 });
+    await c.locator('.rg-card-person').first().waitFor({ timeout: 10_000 });
+    const found = (await (await api(`/api/persons?q=${idNumber}`)).json()).persons;
+    assert.deepEqual(found.map((p) => p.unit_id), [target.unit]);
+    // Back in the list, the unit counts its one resident.
+    await stop.locator('.rg-card-back').click();
+    await stop.locator(`.rg-unit[data-unit="${target.unit}"][data-persons="1"]`).waitFor({ timeout: 10_000 });
+    await ctx.close();
+  });
+
   it('made every request to its own origin and logged no error', () => {
     assert.ok(requests.length > 0);
     // data: URLs (inline icons) never touch the network; blob: URLs carry the page's origin.

@@ -323,21 +323,6 @@ export async function revokeToken(id: number): Promise<void> {
 /** A person as the API serves them (masked unless revealed). */
 export type PersonRow = Schemas['Person'];
 
-/** The path of a page of `GET /api/persons` (of a grid, by its code), as the phone asks and keeps it. */
-export function personsPath(grid: string, offset: number, limit = 500): string {
-  return `persons?grid=${encodeURIComponent(grid)}&limit=${limit}&offset=${offset}`;
-}
-
-/** Every person of a grid (paged by 500). */
-export async function fetchGridPersons(grid: string): Promise<PersonRow[]> {
-  const all: PersonRow[] = [];
-  for (let offset = 0; ; offset += 500) {
-    const page = await getJson<Schemas['Persons']>(personsPath(grid, offset));
-    all.push(...page.persons);
-    if (page.persons.length < 500) return all;
-  }
-}
-
 /** `GET /api/buildings/{id}/units`: a building's rental units, empty ones too, with how many live in each. */
 export type BuildingUnits = Schemas['BuildingUnits'];
 
