@@ -225,7 +225,9 @@ export function mountField(root: HTMLElement): () => void {
     const lang = h('button', { type: 'button', class: 'rg-lang', 'aria-label': tApp('switchLangLabel') }, tApp('switchLang'));
     lang.addEventListener('click', () => setLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN'));
     if (!campaign) {
-      section.replaceChildren(h('header', { class: 'rg-field-head' }, h('h1', null, t('none')), userBar.element, lang));
+      // No stops without a campaign; a caseworker's overdue buildings all the same.
+      const mine = user?.role === 'caseworker' ? (user.scope.caseworker ?? undefined) : undefined;
+      section.replaceChildren(h('header', { class: 'rg-field-head' }, h('h1', null, t('none')), userBar.element, lang), ...(mine === undefined ? [] : [overdueSection(mine)]));
       document.documentElement.dataset.ready = '1';
       return;
     }
