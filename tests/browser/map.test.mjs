@@ -299,7 +299,7 @@ describe('the web map', () => {
     const sources = await page.evaluate(() => window.__rentgrid.map.getStyle().sources);
     assert.ok(Object.keys(sources).length >= 4, `sources: ${Object.keys(sources)}`);
     for (const [id, source] of Object.entries(sources)) {
-      // But the overdue visits: a bounded list (at most 2,000 points) of /api/overdue, drawn as GeoJSON.
+      // But the overdue visits: a bounded list (at most 10,000 points) of /api/overdue, drawn as GeoJSON.
       if (id === 'overdue') {
         assert.equal(source.type, 'geojson');
         continue;
@@ -408,7 +408,7 @@ describe('the web map', () => {
     const zh = (n) => n.toLocaleString('zh-CN');
     // The map re-reads the list when the data changed (a visit recorded above): then it counts as the API does.
     await page.evaluate(() => window.__rentgrid.checkForUpdates());
-    const all = await (await api('/api/overdue')).json();
+    const all = await (await api('/api/overdue?limit=10000')).json();
     assert.ok(all.number_matched > 0 && all.caseworkers.length > 1, `the demo city has overdue buildings: ${all.number_matched}`);
     await legend.locator('.rg-legend-status', { hasText: `共 ${zh(all.number_matched)} 栋` }).waitFor({ timeout: 10_000 });
     const text = await legend.innerText();
@@ -442,7 +442,7 @@ describe('the web map', () => {
     const button = page.locator(`.rg-overdue-cw[data-caseworker="${cw.caseworker_id}"]`);
     assert.ok((await button.innerText()).includes(cw.name));
     await button.click();
-    const theirs = await (await api(`/api/overdue?caseworker=${cw.caseworker_id}`)).json();
+    const theirs = await (await api(`/api/overdue?caseworker=${cw.caseworker_id}&limit=10000`)).json();
     assert.equal(theirs.number_matched, cw.overdue);
     await legend.locator('.rg-legend-status', { hasText: `${cw.name}：共 ${zh(theirs.number_matched)} 栋` }).waitFor({ timeout: 10_000 });
     const shown = await page.evaluate(async () => (await window.__rentgrid.map.getSource('overdue').getData()).features.map((f) => f.id).sort((x, y) => x - y));

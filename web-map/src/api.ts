@@ -338,13 +338,15 @@ export type OverdueList = Schemas['OverdueList'];
 /** A building of the overdue list, with its point. */
 export type OverdueBuilding = Schemas['OverdueBuilding'];
 
-/** The API path of the overdue list, of one caseworker's grids or of the caller's scope. */
-export function overduePath(caseworker?: number): string {
-  return caseworker === undefined ? 'overdue' : `overdue?caseworker=${caseworker}`;
+/** The API path of the overdue list, of one caseworker's grids or of the caller's scope, its first `limit` buildings. */
+export function overduePath(caseworker: number | undefined, limit: number): string {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (caseworker !== undefined) q.set('caseworker', String(caseworker));
+  return `overdue?${q}`;
 }
 
-/** The buildings overdue for a visit, of one caseworker's grids or of the caller's scope. */
-export const fetchOverdue = (caseworker?: number): Promise<OverdueList> => getJson(overduePath(caseworker));
+/** The buildings overdue for a visit (the first `limit`; all counted), of one caseworker's grids or of the caller's scope. */
+export const fetchOverdue = (caseworker: number | undefined, limit: number): Promise<OverdueList> => getJson(overduePath(caseworker, limit));
 
 /** An open conflict between edits of a person. */
 export type ConflictRow = Schemas['ConflictView'];

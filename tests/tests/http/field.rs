@@ -418,6 +418,14 @@ async fn buildings_not_visited_within_their_limit_are_overdue(backend: crate::co
             .iter()
             .any(|c| c.as_u64() == Some(id)))
     );
+    // A shorter list counts them all the same.
+    let (s, three) = get(r, &format!("/api/overdue?caseworker={id}&limit=3")).await;
+    assert_eq!(s, StatusCode::OK, "{three}");
+    assert_eq!(three["number_matched"], theirs["number_matched"]);
+    assert_eq!(three["buildings"].as_array().unwrap()[..], theirs["buildings"].as_array().unwrap()[..3]);
+    let (s, e) = get(r, "/api/overdue?limit=0").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["message"].as_str().unwrap().starts_with("limit:"), "{e}");
     let (s, e) = get(r, "/api/overdue?days=0").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(e["message"].as_str().unwrap().starts_with("days:"), "{e}");

@@ -1,7 +1,7 @@
 /**
  * The phone's short list of overdue visits (逾期未走访): how many of the caseworker's buildings
  * with rental units are overdue for a visit, and which, longest overdue first (never visited
- * before all), from `GET /api/overdue?caseworker=`. Collapsed to one line until opened.
+ * before all), from `GET /api/overdue?caseworker=&limit=20`. Collapsed to one line until opened.
  */
 import { fetchOverdue } from '../api';
 import { defineStrings } from '../i18n';
@@ -24,15 +24,15 @@ const t = defineStrings(
   },
 );
 
-/** How many buildings the phone lists. */
-const LISTED = 20;
+/** How many buildings the phone lists (and asks for). */
+export const OVERDUE_LISTED = 20;
 
 /** The section of caseworker `caseworker`'s overdue buildings; filled when the list arrives. */
 export function overdueSection(caseworker: number): HTMLElement {
   const section = h('details', { class: 'rg-field-overdue' }, h('summary', null, '…'));
-  fetchOverdue(caseworker)
+  fetchOverdue(caseworker, OVERDUE_LISTED)
     .then((list) => {
-      const items = list.buildings.slice(0, LISTED).map((b) => {
+      const items = list.buildings.slice(0, OVERDUE_LISTED).map((b) => {
         const level = overdueLevel(b);
         const color = OVERDUE_LEVELS.find(([l]) => l === level)?.[1] ?? '#888888';
         const when = b.days_since === null ? tOverdue('never') : t('since', { days: b.days_since, limit: b.limit_days });

@@ -17,7 +17,7 @@ import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18
 import { h } from '../ui/dom';
 import { dismiss, enqueue, entries, lastSync, onOutboxChange, sendWhenOnline, sentRecord, type OutboxEntry } from '../offline/outbox';
 import { bboxOf, keepOffline, MAX_OFFLINE_TILES, OFFLINE_LAYERS, OFFLINE_ZOOMS, registerWorker, tilesOver } from '../offline/worker';
-import { overdueSection } from './overdue';
+import { OVERDUE_LISTED, overdueSection } from './overdue';
 import { mountPlate, printPlatesLink, requestedPlate } from './plate';
 
 /** The features of a day's routes (none without a campaign or a day). */
@@ -438,7 +438,7 @@ export function mountField(root: HTMLElement): () => void {
       if (!worker || stopped) return;
       const api = (p: string) => new URL(`/api/${p}`, window.location.origin).href;
       const urls = [api('me'), api('campaigns'), api(`campaigns/${campaign.id}`), api(`campaigns/${campaign.id}/routes?date=${encodeURIComponent(date)}`)];
-      if (cw !== undefined) urls.push(api(campaignVisitsPath(campaign.id, localToday(), cw)), api(overduePath(cw)));
+      if (cw !== undefined) urls.push(api(campaignVisitsPath(campaign.id, localToday(), cw)), api(overduePath(cw, OVERDUE_LISTED)));
       let tiles = 0;
       if (user?.role === 'caseworker') {
         // Their grids (the API answers a caseworker with their own only) at the phone's zooms.

@@ -102,6 +102,9 @@ export function overduePoints(list: OverdueList): G.FeatureCollection<G.Point, P
   };
 }
 
+/** The most buildings the map shows (the API's most). */
+const SHOWN = 10_000;
+
 const SOURCE = 'overdue';
 const CIRCLES = 'overdue-circles';
 
@@ -184,10 +187,10 @@ export function createOverdueLayer(): MapLayer {
   };
 
   const load = async (ctx: LayerContext) => {
-    all = await fetchOverdue();
+    all = await fetchOverdue(undefined, SHOWN);
     // A caseworker no longer in the caller's list shows the whole list again.
     if (chosen !== undefined && !all.caseworkers.some((c) => c.caseworker_id === chosen)) chosen = undefined;
-    shown = chosen === undefined ? all : await fetchOverdue(chosen);
+    shown = chosen === undefined ? all : await fetchOverdue(chosen, SHOWN);
     (ctx.map.getSource(SOURCE) as GeoJSONSource | undefined)?.setData(overduePoints(shown));
     drawPanel(ctx);
     ctx.refreshLegend();
