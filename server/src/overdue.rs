@@ -5,6 +5,7 @@
 //! calls [`overdue`].
 
 use crate::store::LastVisit;
+use geo::Point;
 use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId};
 use std::collections::BTreeMap;
 use time::Date;
@@ -25,12 +26,14 @@ impl Default for Limits {
 }
 
 /// A building overdue for a visit.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Overdue {
     /// The building.
     pub building_id: u32,
     /// Its grid.
     pub grid_id: GridId,
+    /// Its point (WGS84), where a map shows it.
+    pub point: Point<f64>,
     /// The caseworkers whose grids hold it.
     pub caseworkers: Vec<CaseworkerId>,
     /// Its rental units.
@@ -65,7 +68,8 @@ pub fn overdue(
         .iter()
         .filter(|v| v.rental_units > 0)
         .filter_map(|v| {
-            let grid_id = atlas.building(v.building_id)?.grid_id;
+            let building = atlas.building(v.building_id)?;
+            let grid_id = building.grid_id;
             if !sees(grid_id) {
                 return None;
             }
@@ -78,6 +82,7 @@ pub fn overdue(
             Some(Overdue {
                 building_id: v.building_id,
                 grid_id,
+                point: building.point,
                 caseworkers: holders.get(&grid_id).cloned().unwrap_or_default(),
                 rental_units: v.rental_units,
                 concentrated,

@@ -1,7 +1,8 @@
-//! Person-level reads: the persons of a place (for a caseworker's list), one person, and the
+//! Person-level reads: the persons of a place (for a caseworker's list), one person, the
 //! household card of a rental unit (一户一卡: the unit, its landlord, its households and their
-//! persons, its last visit). The store returns the full record; the HTTP layer masks and audits
-//! it. Every read is bounded by the grids the caller may see, passed in by the caller.
+//! persons, its last visit), and the rental units of a building with how many live in each. The
+//! store returns the full record; the HTTP layer masks and audits it. Every read is bounded by
+//! the grids the caller may see, passed in by the caller.
 
 use crate::backend::Backend;
 use crate::records::{VISIT_COLUMNS, visit_of};
@@ -121,6 +122,23 @@ pub struct UnitCard {
     pub last_visit: Option<Visit>,
 }
 
+/// A rental unit of a building, as the list a caseworker opens its cards from shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitEntry {
+    /// Row id.
+    pub id: u32,
+    /// Label (room number).
+    pub label: String,
+    /// Persons living in it now (not those who left).
+    pub persons: u32,
+    /// Tenants counted on the unit.
+    pub tenants: u32,
+    /// Registered as a rental (出租房屋登记).
+    pub registered: bool,
+    /// A group rental (群租).
+    pub concentrated: bool,
+}
+
 /// Person-level reads.
 #[async_trait]
 pub trait Persons: Send + Sync {
@@ -130,6 +148,9 @@ pub trait Persons: Send + Sync {
     async fn person(&self, id: u32) -> Result<Option<PersonRecord>>;
     /// The household card of one rental unit.
     async fn unit_card(&self, id: u32) -> Result<Option<UnitCard>>;
+    /// The rental units of building `building`, empty ones too, by label and id, each with how
+    /// many persons live in it.
+    async fn units_of_building(&self, building: u32) -> Result<Vec<UnitEntry>>;
 }
 
 /// The columns [`person_of`] reads, over `persons p` joined to their household, unit, building
@@ -288,5 +309,44 @@ impl<B: Backend> Persons for SqlStore<B> {
             households,
             last_visit: visits.first().map(visit_of).transpose()?,
         }))
+    }
+
+    async fn units_of_building(&self, building: u32) -> Result<Vec<UnitEntry>> {
+        let units = self
+            .db
+            .fetch(
+                Sql::new("SELECT id, label, tenants, registered, concentrated FROM rental_units WHERE building_id = ")
+                    .bind(building)
+                    .push(" ORDER BY label, id"),
+            )
+            .await?;
+        // Counted through the persons of the building (indexed), not per unit.
+        let living = self
+            .db
+            .fetch(
+                Sql::new(
+                    "SELECT h.rental_unit_id AS unit_id, COUNT(*) AS n FROM persons p \
+                     JOIN households h ON h.id = p.household_id WHERE p.left_on IS NULL AND p.building_id = ",
+                )
+                .bind(building)
+                .push(" GROUP BY h.rental_unit_id"),
+            )
+            .await?;
+        let living: std::collections::HashMap<u32, u32> =
+            living.iter().map(|r| Ok((r.u32("unit_id")?, r.u32("n")?))).collect::<Result<_>>()?;
+        units
+            .iter()
+            .map(|r| {
+                let id = r.u32("id")?;
+                Ok(UnitEntry {
+                    id,
+                    label: r.text("label")?,
+                    persons: living.get(&id).copied().unwrap_or(0),
+                    tenants: r.u32("tenants")?,
+                    registered: r.bool("registered")?,
+                    concentrated: r.bool("concentrated")?,
+                })
+            })
+            .collect()
     }
 }

@@ -299,8 +299,9 @@ describe('the web map', () => {
     const sources = await page.evaluate(() => window.__rentgrid.map.getStyle().sources);
     assert.ok(Object.keys(sources).length >= 4, `sources: ${Object.keys(sources)}`);
     for (const [id, source] of Object.entries(sources)) {
-      // The open hazard cases are points from /api/hazards (at most 5,000, each with its case).
-      if (id === 'hazards') {
+      // The open hazard cases are points from /api/hazards (at most 5,000, each with its case), and the
+      // overdue visits a bounded list (at most 10,000 points) of /api/overdue: both drawn as GeoJSON.
+      if (id === 'hazards' || id === 'overdue') {
         assert.equal(source.type, 'geojson');
         continue;
       }
@@ -459,6 +460,62 @@ describe('the web map', () => {
     );
     assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was reloaded');
     await phone.close();
+  });
+
+  it('shows overdue visits (逾期未走访) with a legend, their count as the API says, a popup, and a caseworker\'s part on a click', async () => {
+    const map = () => window.__rentgrid.map;
+    const legend = page.locator('.rg-legend-layer[data-layer="overdue"]');
+    const zh = (n) => n.toLocaleString('zh-CN');
+    // The map re-reads the list when the data changed (a visit recorded above): then it counts as the API does.
+    await page.evaluate(() => window.__rentgrid.checkForUpdates());
+    const all = await (await api('/api/overdue?limit=10000')).json();
+    assert.ok(all.number_matched > 0 && all.caseworkers.length > 1, `the demo city has overdue buildings: ${all.number_matched}`);
+    await legend.locator('.rg-legend-status', { hasText: `共 ${zh(all.number_matched)} 栋` }).waitFor({ timeout: 10_000 });
+    const text = await legend.innerText();
+    for (const word of ['逾期未走访', '从未走访', '超期一倍以上', '超过期限']) assert.ok(text.includes(word), `legend lacks ${word}:\n${text}`);
+    // A point per building of the list, coloured by how overdue it is.
+    const data = await page.evaluate(async () => (await window.__rentgrid.map.getSource('overdue').getData()).features.map((f) => [f.id, f.properties.level]));
+    assert.equal(data.length, all.buildings.length);
+    const level = (b) => (b.days_since === null ? 'never' : b.days_since > 2 * b.limit_days ? 'double' : 'over');
+    assert.deepEqual(new Map(data), new Map(all.buildings.map((b) => [b.building_id, level(b)])));
+
+    // Clicked, a point says where it is and how overdue.
+    const b = all.buildings.find((x) => x.days_since !== null) ?? all.buildings[0];
+    await page.evaluate(({ lon, lat }) => window.__rentgrid.map.jumpTo({ center: [lon, lat], zoom: 18 }), b);
+    await page.waitForFunction((id) => window.__rentgrid.map.queryRenderedFeatures({ layers: ['overdue-circles'] }).some((f) => f.id === id), b.building_id, { timeout: 20_000 });
+    const at = await page.evaluate(({ lon, lat }) => {
+      const rect = window.__rentgrid.map.getCanvas().getBoundingClientRect();
+      const p = window.__rentgrid.map.project([lon, lat]);
+      return { x: rect.left + p.x, y: rect.top + p.y };
+    }, b);
+    await page.mouse.click(at.x, at.y);
+    const card = page.locator(`.rg-popup .rg-overdue-card[data-building="${b.building_id}"]`);
+    await card.waitFor({ timeout: 10_000 });
+    const said = await card.innerText();
+    assert.ok(said.includes(b.address) && said.includes(`网格 ${b.grid_code}`), said);
+    assert.ok(said.includes(b.days_since === null ? '从未走访' : `上次走访 ${b.last_visit}，距今 ${b.days_since} 天`), said);
+    assert.ok(said.includes(`期限 ${b.limit_days} 天`), said);
+    await page.keyboard.press('Escape');
+
+    // The panel lists the caseworkers with their counts; a click shows one caseworker's part.
+    const cw = all.caseworkers[1];
+    const button = page.locator(`.rg-overdue-cw[data-caseworker="${cw.caseworker_id}"]`);
+    assert.ok((await button.innerText()).includes(cw.name));
+    await button.click();
+    const theirs = await (await api(`/api/overdue?caseworker=${cw.caseworker_id}&limit=10000`)).json();
+    assert.equal(theirs.number_matched, cw.overdue);
+    await legend.locator('.rg-legend-status', { hasText: `${cw.name}：共 ${zh(theirs.number_matched)} 栋` }).waitFor({ timeout: 10_000 });
+    const shown = await page.evaluate(async () => (await window.__rentgrid.map.getSource('overdue').getData()).features.map((f) => f.id).sort((x, y) => x - y));
+    assert.deepEqual(shown, theirs.buildings.map((x) => x.building_id).sort((x, y) => x - y));
+    await page.locator('.rg-overdue-cw[data-caseworker=""]').click();
+    await legend.locator('.rg-legend-status', { hasText: `共 ${zh(all.number_matched)} 栋` }).waitFor({ timeout: 10_000 });
+
+    // Toggled off like any layer: the points and the panel go.
+    await legend.locator('input[type=checkbox]').uncheck();
+    assert.equal(await page.evaluate(() => window.__rentgrid.map.getLayoutProperty('overdue-circles', 'visibility')), 'none');
+    assert.ok(await page.locator('.rg-overdue-panel').isHidden());
+    await page.locator('.rg-legend-layer[data-layer="overdue"] input[type=checkbox]').check();
+    assert.ok(await page.locator('.rg-overdue-panel').isVisible());
   });
 
   it('opens the leaders\' view: heat and hot spots, a legend that explains confidence, a month slider, aggregates only', async () => {
@@ -1282,6 +1339,69 @@ describe('the web map', () => {
     const assigned = (await (await api(`/api/hazards/${red.id}`)).json()).hazard;
     assert.deepEqual([assigned.status, assigned.assignee_id, assigned.urgency], ['assigned', cw, 'red']);
     await page.keyboard.press('Escape');
+  });
+
+  it('opens an empty rental unit from a stop\'s list and registers a person into it; the phone shows its overdue count', async () => {
+    const { cw, campaign, day, planned } = await caseworkerDay();
+    // A unit of one of the day's stops where nobody is recorded; if the demo has none there, one
+    // found at the door by a visit (a unit with no person).
+    const unitsOf = async (b) => (await (await api(`/api/buildings/${b}/units`)).json()).units;
+    let target;
+    for (const building of planned) {
+      const empty = (await unitsOf(building)).find((u) => u.persons === 0);
+      if (empty) {
+        target = { building, unit: empty.id };
+        break;
+      }
+    }
+    if (!target) {
+      const building = planned[planned.length - 1];
+      const before = new Set((await unitsOf(building)).map((u) => u.id));
+      const visit = await api('/api/visits', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ client_id: `empty-unit-${Date.now()}`, building_id: building, new_units: [{ label: '9-919', tenants: 0 }] }),
+      });
+      assert.equal(visit.status, 201, await visit.text());
+      target = { building, unit: (await unitsOf(building)).find((u) => !before.has(u.id)).id };
+    }
+
+    const { ctx, open } = await phoneOf(cw, campaign, day, 'empty unit');
+    const phone = await open();
+    // Their overdue buildings, counted as the API counts them for them.
+    const mine = await (await ctx.request.get(`${origin}/api/overdue?caseworker=${cw}`)).json();
+    const overdue = phone.locator('.rg-field-overdue');
+    await phone.locator(`.rg-field-overdue[data-count="${mine.number_matched}"]`).waitFor({ timeout: 10_000 });
+    assert.equal((await overdue.locator('summary').innerText()).trim(), `逾期未走访 ${mine.number_matched} 栋`);
+    await overdue.locator('summary').click();
+    assert.equal(await overdue.locator('li').count(), Math.min(20, mine.number_matched));
+
+    // The stop lists the empty unit; its card registers a person into it.
+    const stop = phone.locator(`.rg-field-stop[data-building="${target.building}"]`);
+    await stop.locator('.rg-field-units > summary').click();
+    const unit = stop.locator(`.rg-unit[data-unit="${target.unit}"]`);
+    assert.equal(await unit.getAttribute('data-persons'), '0');
+    assert.match(await unit.innerText(), /无登记住户/);
+    await unit.click();
+    const c = stop.locator(`.rg-card[data-unit="${target.unit}"][data-loaded="1"]`);
+    await c.waitFor({ timeout: 10_000 });
+    assert.equal(await c.locator('.rg-card-person').count(), 0);
+    const check = (body) => '10X98765432'[[...body].reduce((s, ch, i) => s + Number(ch) * [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2][i], 0) % 11];
+    const body = '65290119000102' + String(100 + (cw % 800)).padStart(3, '0');
+    const idNumber = body + check(body);
+    await c.locator('.rg-card-add-box > summary').click();
+    await c.locator('.rg-card-add input[name=id_number]').fill(idNumber);
+    await c.locator('.rg-card-add input[name=name]').fill('测试丙');
+    await c.locator('.rg-card-add input[name=phone]').fill('13800000003');
+    await c.locator('.rg-card-add .rg-field-submit').click();
+    await c.locator('.rg-card-write[data-state="sent"]', { hasText: '已登记' }).waitFor({ timeout: 20_000 });
+    await c.locator('.rg-card-person').first().waitFor({ timeout: 10_000 });
+    const found = (await (await api(`/api/persons?q=${idNumber}`)).json()).persons;
+    assert.deepEqual(found.map((p) => p.unit_id), [target.unit]);
+    // Back in the list, the unit counts its one resident.
+    await stop.locator('.rg-card-back').click();
+    await stop.locator(`.rg-unit[data-unit="${target.unit}"][data-persons="1"]`).waitFor({ timeout: 10_000 });
+    await ctx.close();
   });
 
   it('made every request to its own origin and logged no error', () => {

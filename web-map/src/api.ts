@@ -377,21 +377,30 @@ export async function revokeToken(id: number): Promise<void> {
 /** A person as the API serves them (masked unless revealed). */
 export type PersonRow = Schemas['Person'];
 
+/** `GET /api/buildings/{id}/units`: a building's rental units, empty ones too, with how many live in each. */
+export type BuildingUnits = Schemas['BuildingUnits'];
 
-/** The path of a page of `GET /api/persons` (of a grid, by its code), as the phone asks and keeps it. */
-export function personsPath(grid: string, offset: number, limit = 500): string {
-  return `persons?grid=${encodeURIComponent(grid)}&limit=${limit}&offset=${offset}`;
+/** The API path of a building's rental units, as the phone asks and keeps it. */
+export const buildingUnitsPath = (building: number): string => `buildings/${building}/units`;
+
+/** A building's rental units, empty ones too (a person can be registered into any of them). */
+export const fetchBuildingUnits = (building: number): Promise<BuildingUnits> => getJson(buildingUnitsPath(building));
+
+/** `GET /api/overdue`: buildings not visited for too long, and the count per caseworker. */
+export type OverdueList = Schemas['OverdueList'];
+
+/** A building of the overdue list, with its point. */
+export type OverdueBuilding = Schemas['OverdueBuilding'];
+
+/** The API path of the overdue list, of one caseworker's grids or of the caller's scope, its first `limit` buildings. */
+export function overduePath(caseworker: number | undefined, limit: number): string {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (caseworker !== undefined) q.set('caseworker', String(caseworker));
+  return `overdue?${q}`;
 }
 
-/** Every person of a grid (paged by 500). */
-export async function fetchGridPersons(grid: string): Promise<PersonRow[]> {
-  const all: PersonRow[] = [];
-  for (let offset = 0; ; offset += 500) {
-    const page = await getJson<Schemas['Persons']>(personsPath(grid, offset));
-    all.push(...page.persons);
-    if (page.persons.length < 500) return all;
-  }
-}
+/** The buildings overdue for a visit (the first `limit`; all counted), of one caseworker's grids or of the caller's scope. */
+export const fetchOverdue = (caseworker: number | undefined, limit: number): Promise<OverdueList> => getJson(overduePath(caseworker, limit));
 
 /** An open conflict between edits of a person. */
 export type ConflictRow = Schemas['ConflictView'];

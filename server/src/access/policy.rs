@@ -109,6 +109,8 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/persons", roles(OPERATIONS)),
     rule("GET", "/api/persons/{id}", roles(OPERATIONS)),
     rule("GET", "/api/units/{id}", roles(OPERATIONS)),
+    // A building's rental units, empty ones too (no person named): where a card is opened from.
+    rule("GET", "/api/buildings/{id}/units", roles(OPERATIONS)),
     // Door plates: printed and scanned within scope; revoked by who answers for the area.
     rule("GET", "/api/buildings/{id}/plates", roles(OPERATIONS)),
     rule("GET", "/api/plates/{token}", roles(OPERATIONS)),

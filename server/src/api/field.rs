@@ -781,7 +781,10 @@ pub async fn flags(State(state): State<AppState>, scope: Scope) -> ApiResult<Jso
     Ok(Json(FieldFlags { far_m: FAR_M, writes: writes.into_iter().map(view).collect() }))
 }
 
-/// `GET /api/overdue?days=&concentrated_days=&caseworker=`.
+/// Overdue buildings listed when the request names no limit.
+const DEFAULT_OVERDUE_LISTED: usize = 2_000;
+
+/// `GET /api/overdue?days=&concentrated_days=&caseworker=&limit=`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OverdueQuery {
@@ -794,6 +797,9 @@ pub struct OverdueQuery {
     /// Only the buildings in this caseworker's grids.
     #[serde(default)]
     caseworker: Option<u32>,
+    /// The most buildings listed (1–10,000; default 2,000); `number_matched` counts them all.
+    #[serde(default)]
+    limit: Option<u32>,
 }
 
 /// A building overdue for a visit.
@@ -805,6 +811,10 @@ pub struct OverdueBuilding {
     address: String,
     /// Its grid's code.
     grid_code: String,
+    /// The longitude of its point (WGS84), for a map.
+    lon: f64,
+    /// Its latitude.
+    lat: f64,
     /// The caseworkers whose grids hold it.
     caseworker_ids: Vec<u32>,
     /// Its rental units.
@@ -845,7 +855,8 @@ pub struct OverdueList {
     concentrated_days: u32,
     /// How many buildings are overdue in all.
     number_matched: usize,
-    /// The first 2,000: never visited first, then the longest since their last visit.
+    /// The first `limit` (default 2,000): never visited first, then the longest since their
+    /// last visit.
     buildings: Vec<OverdueBuilding>,
     /// Per caseworker of the caller's scope, most overdue first.
     caseworkers: Vec<OverdueByCaseworker>,
@@ -858,7 +869,7 @@ pub struct OverdueList {
     responses(
         (status = 200, description = "the overdue buildings in the caller's grids", body = OverdueList),
         (status = 400, description = "a bad query", body = Exception),
-        (status = 422, description = "a limit out of range, or a caseworker outside the caller's scope", body = Exception)))]
+        (status = 422, description = "a limit of days or of buildings out of range, or a caseworker outside the caller's scope", body = Exception)))]
 pub async fn overdue(
     State(state): State<AppState>,
     scope: Scope,
@@ -873,6 +884,13 @@ pub async fn overdue(
     let limits = crate::overdue::Limits {
         days: limit("days", q.days, defaults.days)?,
         concentrated_days: limit("concentrated_days", q.concentrated_days, defaults.concentrated_days)?,
+    };
+    let listed = match q.limit {
+        None => DEFAULT_OVERDUE_LISTED,
+        Some(n) if (1..=super::MAX_BUILDINGS).contains(&(n as usize)) => n as usize,
+        Some(n) => {
+            return Err(ApiError::Unprocessable(format!("limit: {n} must be from 1 to {}", super::MAX_BUILDINGS)));
+        }
     };
     let atlas = state.atlas();
     let caseworkers = state.store().caseworkers().await?;
@@ -907,10 +925,12 @@ pub async fn overdue(
         number_matched: list.len(),
         buildings: list
             .into_iter()
-            .take(2_000)
+            .take(listed)
             .map(|o| OverdueBuilding {
                 address: super::persons::address(&atlas, o.building_id),
                 grid_code: grid_code(&atlas, o.grid_id),
+                lon: o.point.x(),
+                lat: o.point.y(),
                 building_id: o.building_id,
                 caseworker_ids: o.caseworkers,
                 rental_units: o.rental_units,

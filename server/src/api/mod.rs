@@ -166,6 +166,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(persons::persons))
         .routes(routes!(persons::person_one, field::edit_person))
         .routes(routes!(persons::unit))
+        .routes(routes!(persons::building_units))
         .routes(routes!(visits::create))
         .routes(routes!(events::events))
         .routes(routes!(field::add_person))

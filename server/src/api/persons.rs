@@ -495,3 +495,75 @@ pub async fn unit(
         masked: d.masked(),
     }))
 }
+
+/// A rental unit of a building, as the stop's list shows it (no person in it is named).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BuildingUnit {
+    /// The unit (its card: `GET /api/units/{id}`).
+    id: u32,
+    /// Its label (room number).
+    label: String,
+    /// Persons living in it now (0: nobody recorded; register them on its card).
+    persons: u32,
+    /// Tenants counted on the unit.
+    tenants: u32,
+    /// Registered as a rental (出租房屋登记).
+    registered: bool,
+    /// A group rental (群租).
+    concentrated: bool,
+}
+
+/// `GET /api/buildings/{id}/units`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BuildingUnits {
+    /// The building.
+    building_id: u32,
+    /// Its address.
+    address: String,
+    /// Its grid's code.
+    grid_code: String,
+    /// Its rental units, empty ones too, by label.
+    units: Vec<BuildingUnit>,
+}
+
+/// `GET /api/buildings/{id}/units`: the rental units of a building within the caller's scope,
+/// with how many persons live in each, so that a unit with nobody recorded can be opened and
+/// someone registered into it. Names no person (not audited as a read of person data).
+#[utoipa::path(get, path = "/api/buildings/{id}/units", tag = "Persons", operation_id = "building_units",
+    summary = "the rental units of a building, empty ones too, each with how many persons live in it (no person named)",
+    params(IdParam),
+    responses(
+        (status = 200, description = "the units", body = BuildingUnits),
+        (status = 400, description = "a bad id", body = Exception),
+        (status = 403, description = "a role that works with no single building", body = Exception),
+        (status = 404, description = "no such building, or one outside the caller's scope", body = Exception)))]
+pub async fn building_units(
+    State(state): State<AppState>,
+    scope: Scope,
+    ApiPath(raw): ApiPath<String>,
+) -> ApiResult<Json<BuildingUnits>> {
+    let id = parse_id("building", &raw)?;
+    let atlas = state.atlas();
+    let grid_id = atlas
+        .building(id)
+        .map(|b| b.grid_id)
+        .filter(|&g| scope.sees_grid(g))
+        .ok_or_else(|| not_found("building", id))?;
+    let units = state.store().units_of_building(id).await?;
+    Ok(Json(BuildingUnits {
+        building_id: id,
+        address: address(&atlas, id),
+        grid_code: grid_code(&atlas, grid_id),
+        units: units
+            .into_iter()
+            .map(|u| BuildingUnit {
+                id: u.id,
+                label: u.label,
+                persons: u.persons,
+                tenants: u.tenants,
+                registered: u.registered,
+                concentrated: u.concentrated,
+            })
+            .collect(),
+    }))
+}

@@ -643,6 +643,11 @@ async fn inside_and_outside(f: &Fixture, user: &Router, mine: Vec<u32>, casework
         ("/api/persons/{id}".into(), Some(format!("/api/persons/{person_in}")), format!("/api/persons/{person_out}")),
         ("/api/units/{id}".into(), Some(format!("/api/units/{unit_in}")), format!("/api/units/{unit_out}")),
         (
+            "/api/buildings/{id}/units".into(),
+            Some(format!("/api/buildings/{building_in}/units")),
+            format!("/api/buildings/{building_out}/units"),
+        ),
+        (
             "/api/buildings/{id}/plates".into(),
             Some(format!("/api/buildings/{building_in}/plates")),
             format!("/api/buildings/{building_out}/plates"),

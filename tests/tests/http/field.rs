@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use rentgrid_geodata::idcard::IdNumber;
-use rentgrid_server::access::Role;
+use rentgrid_server::access::{Principal, Role};
 use serde_json::{Value, json};
 
 on_both_stores!(
@@ -18,6 +18,7 @@ on_both_stores!(
     a_stale_edit_of_the_same_field_is_a_conflict_and_of_another_merges,
     a_write_far_from_its_building_is_accepted_and_flagged,
     buildings_not_visited_within_their_limit_are_overdue,
+    a_buildings_units_are_listed_empty_ones_too_within_scope,
 );
 
 /// PATCH `body` as JSON to `uri`.
@@ -384,6 +385,11 @@ async fn buildings_not_visited_within_their_limit_are_overdue(backend: crate::co
     assert_eq!(list["number_matched"].as_u64(), Some(expected.len() as u64));
     assert!(listed.is_subset(&expected), "{list}");
     assert_eq!(listed.len(), expected.len().min(2_000));
+    // Each where a map shows it: the building's point.
+    for b in list["buildings"].as_array().unwrap() {
+        let point = f.atlas().building(b["building_id"].as_u64().unwrap() as u32).unwrap().point;
+        assert_eq!((b["lon"].as_f64(), b["lat"].as_f64()), (Some(point.x()), Some(point.y())), "{b}");
+    }
     // Never visited first, then the longest overdue.
     let since: Vec<Option<u64>> =
         list["buildings"].as_array().unwrap().iter().map(|b| b["days_since"].as_u64()).collect();
@@ -412,8 +418,91 @@ async fn buildings_not_visited_within_their_limit_are_overdue(backend: crate::co
             .iter()
             .any(|c| c.as_u64() == Some(id)))
     );
+    // A shorter list counts them all the same.
+    let (s, three) = get(r, &format!("/api/overdue?caseworker={id}&limit=3")).await;
+    assert_eq!(s, StatusCode::OK, "{three}");
+    assert_eq!(three["number_matched"], theirs["number_matched"]);
+    assert_eq!(three["buildings"].as_array().unwrap()[..], theirs["buildings"].as_array().unwrap()[..3]);
+    let (s, e) = get(r, "/api/overdue?limit=0").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["message"].as_str().unwrap().starts_with("limit:"), "{e}");
     let (s, e) = get(r, "/api/overdue?days=0").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(e["message"].as_str().unwrap().starts_with("days:"), "{e}");
+    f.done().await;
+}
+
+async fn a_buildings_units_are_listed_empty_ones_too_within_scope(backend: crate::common::Backend) {
+    let f = Fixture::seeded(backend).await;
+    let caseworkers = f.store.caseworkers().await.unwrap();
+    let atlas = f.atlas();
+    // A caseworker holding a building with a rental unit where nobody lives (no person recorded)
+    // beside another unit.
+    let empty =
+        f.db.texts(
+            "SELECT CAST(u.id AS TEXT) || ' ' || CAST(u.building_id AS TEXT) FROM rental_units u \
+             WHERE u.id NOT IN (SELECT h.rental_unit_id FROM households h JOIN persons p ON p.household_id = h.id \
+                                WHERE p.left_on IS NULL) \
+             AND u.building_id IN (SELECT building_id FROM rental_units GROUP BY building_id HAVING COUNT(*) > 1) \
+             ORDER BY u.id",
+        )
+        .await;
+    let (me, unit, building) = empty
+        .iter()
+        .find_map(|t| {
+            let (u, b) = t.split_once(' ')?;
+            let (u, b): (u32, u32) = (u.parse().ok()?, b.parse().ok()?);
+            let grid = atlas.building(b)?.grid_id;
+            Some((caseworkers.iter().find(|c| c.grids.contains(&grid))?, u, b))
+        })
+        .expect("a caseworker's building with an empty rental unit beside another");
+    let cw = signed_in(f.anonymous.clone(), Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
+    let path = format!("/api/buildings/{building}/units");
+
+    // Every unit of the building, empty ones too, each with the persons living in it now.
+    let (s, list) = get(&cw, &path).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    assert_eq!(list["building_id"], building);
+    assert_eq!(list["address"], atlas.building(building).unwrap().address.as_str());
+    let ids = f.db.ints(&format!("SELECT CAST(id AS BIGINT) FROM rental_units WHERE building_id = {building}")).await;
+    let units = list["units"].as_array().unwrap();
+    let listed: std::collections::BTreeSet<i64> = units.iter().map(|u| u["id"].as_i64().unwrap()).collect();
+    assert_eq!(listed, ids.iter().copied().collect(), "{list}");
+    for u in units {
+        let id = u["id"].as_u64().unwrap();
+        let living =
+            f.db.int(&format!(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM persons p JOIN households h ON h.id = p.household_id \
+                 WHERE h.rental_unit_id = {id} AND p.left_on IS NULL"
+            ))
+            .await;
+        assert_eq!(u["persons"].as_i64(), Some(living), "unit {id}: {u}");
+        assert!(u.get("name").is_none() && u.get("persons_list").is_none(), "no person is named: {u}");
+    }
+    let empty = units.iter().find(|u| u["id"] == unit).unwrap();
+    assert_eq!(empty["persons"], 0);
+
+    // Someone registered into the empty unit from its card is counted there at once.
+    let body = json!({ "client_id": "units-1", "id_number": id_number(), "name": "王小明", "phone": "13800001111" });
+    let (s, added) = post_json(&cw, &format!("/api/units/{unit}/persons"), &body.to_string()).await;
+    assert_eq!(s, StatusCode::CREATED, "{added}");
+    let (_, list) = get(&cw, &path).await;
+    let now = list["units"].as_array().unwrap().iter().find(|u| u["id"] == unit).unwrap().clone();
+    assert_eq!(now["persons"], 1, "{list}");
+
+    // Outside the caseworker's grids, or no such building: 404 (the command center sees it).
+    let outside = atlas.buildings().iter().find(|b| !me.grids.contains(&b.grid_id)).unwrap().id;
+    let (s, e) = get(&cw, &format!("/api/buildings/{outside}/units")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
+    let (s, _) = get(&f.router, &format!("/api/buildings/{outside}/units")).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = get(&f.router, "/api/buildings/4000000000/units").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // A role that works with no single building: 403.
+    for role in [Role::Leader, Role::Auditor] {
+        let (s, e) = get(&signed_in(f.anonymous.clone(), principal(role)), &path).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{role}: {e}");
+    }
     f.done().await;
 }

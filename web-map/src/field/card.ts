@@ -6,10 +6,10 @@
  * client id (and the phone's position when the user has allowed it; never waited for); the
  * server's answer is shown when it arrives.
  *
- * The rental units of a building are the units of the persons of its grid (`GET /api/persons`):
- * a unit with nobody recorded in it is not listed.
+ * A stop lists its building's rental units (`GET /api/buildings/{id}/units`), empty ones too,
+ * so that a person found in a unit where nobody is recorded can be registered into it.
  */
-import { fetchConflicts, fetchGridPersons, fetchUnitCard, fetchWorkplaces, type ConflictRow, type PersonRow, type UnitCard } from '../api';
+import { fetchBuildingUnits, fetchConflicts, fetchUnitCard, fetchWorkplaces, type ConflictRow, type PersonRow, type UnitCard } from '../api';
 import { localToday } from '../layers/campaign';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
@@ -22,8 +22,9 @@ export const tc = defineStrings(
   'card',
   {
     units: '出租房 · 一户一卡',
-    noUnits: '本楼尚无登记住户的出租房',
+    noUnits: '本楼没有出租房',
     unit: '{label}（{n} 人）',
+    emptyUnit: '{label}（无登记住户）',
     back: '← 返回',
     landlord: '房东',
     registered: '出租登记',
@@ -89,8 +90,9 @@ export const tc = defineStrings(
   },
   {
     units: 'Rental units · household cards',
-    noUnits: 'No rental unit with recorded residents in this building',
+    noUnits: 'No rental unit in this building',
     unit: '{label} ({n} persons)',
+    emptyUnit: '{label} (nobody recorded)',
     back: '← Back',
     landlord: 'Landlord',
     registered: 'Registered rental',
@@ -266,19 +268,6 @@ export async function openConflicts(): Promise<ConflictRow[]> {
   return fetchConflicts().catch(() => []);
 }
 
-/** The units of a building: from the persons of its grid, by unit. */
-export async function unitsOf(place: StopPlace, gridCode: string): Promise<{ id: number; label: string; persons: number }[]> {
-  const persons = await fetchGridPersons(gridCode);
-  const units = new Map<number, { id: number; label: string; persons: number }>();
-  for (const p of persons) {
-    if (p.building_id !== place.building) continue;
-    const u = units.get(p.unit_id) ?? { id: p.unit_id, label: p.unit_label, persons: 0 };
-    u.persons++;
-    units.set(p.unit_id, u);
-  }
-  return [...units.values()].sort((a, b) => a.label.localeCompare(b.label, 'zh-CN', { numeric: true }));
-}
-
 /** What the ID number typed so far says (shown under the field). */
 function readingText(r: IdReading): string {
   if (r.ok) return tc('idOk', { sex: tc(r.sex), date: r.birthDate });
@@ -298,7 +287,7 @@ function readingText(r: IdReading): string {
  * The stop's panel of rental units: opened, it lists the units and opens a unit's card.
  * `onChange` registers the panel's redraw for outbox changes.
  */
-export function unitsPanel(place: StopPlace, user: string, gridCode: () => Promise<string | undefined>, onChange: (redraw: () => Promise<void>) => void): HTMLElement {
+export function unitsPanel(place: StopPlace, user: string, onChange: (redraw: () => Promise<void>) => void): HTMLElement {
   const body = h('div', { class: 'rg-units-body' });
   const details = h('details', { class: 'rg-field-units' }, h('summary', null, tc('units')), body);
   let redraw: () => Promise<void> = async () => {};
@@ -306,8 +295,7 @@ export function unitsPanel(place: StopPlace, user: string, gridCode: () => Promi
   const showList = async () => {
     redraw = async () => {};
     try {
-      const code = await gridCode();
-      const units = code ? await unitsOf(place, code) : [];
+      const units = (await fetchBuildingUnits(place.building)).units.sort((a, b) => a.label.localeCompare(b.label, 'zh-CN', { numeric: true }));
       if (!units.length) {
         body.replaceChildren(h('p', null, tc('noUnits')));
         return;
@@ -317,7 +305,7 @@ export function unitsPanel(place: StopPlace, user: string, gridCode: () => Promi
           'ul',
           { class: 'rg-units' },
           ...units.map((u) => {
-            const open = h('button', { type: 'button', class: 'rg-unit', 'data-unit': u.id }, tc('unit', { label: u.label, n: u.persons }));
+            const open = h('button', { type: 'button', class: 'rg-unit', 'data-unit': u.id, 'data-persons': u.persons }, u.persons ? tc('unit', { label: u.label, n: u.persons }) : tc('emptyUnit', { label: u.label }));
             open.addEventListener('click', () => void showCard(u.id));
             return h('li', null, open);
           }),

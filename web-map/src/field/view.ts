@@ -8,8 +8,8 @@
  * one visit per day: its client id is made once, a second tap changes the visit still waiting
  * to be sent and never records a second one.
  */
-import { ApiError, campaignVisitsPath, fetchCampaignVisits, fetchCoverage, fetchGridPersons, fetchGrids, fetchRoutes, fetchTileJson, hazardsPath, personsPath, workplacesPath, type Campaign, type VisitBody } from '../api';
-import { conflictItem, openConflicts, tc, unitsOf, unitsPanel } from './card';
+import { ApiError, buildingUnitsPath, campaignVisitsPath, fetchBuildingUnits, fetchCampaignVisits, fetchCoverage, fetchGrids, fetchRoutes, fetchTileJson, hazardsPath, overduePath, workplacesPath, type Campaign, type VisitBody } from '../api';
+import { conflictItem, openConflicts, tc, unitsPanel } from './card';
 import { hazardForm, hazardsSection } from './hazards';
 import { me } from '../session';
 import { createUserBar } from '../ui/userbar';
@@ -18,6 +18,7 @@ import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18
 import { h } from '../ui/dom';
 import { dismiss, enqueue, entries, lastSync, onOutboxChange, sendWhenOnline, sentRecord, type OutboxEntry } from '../offline/outbox';
 import { bboxOf, keepOffline, MAX_OFFLINE_TILES, OFFLINE_LAYERS, OFFLINE_ZOOMS, registerWorker, tilesOver } from '../offline/worker';
+import { OVERDUE_LISTED, overdueSection } from './overdue';
 import { mountPlate, printPlatesLink, requestedPlate } from './plate';
 
 /** The features of a day's routes (none without a campaign or a day). */
@@ -211,17 +212,6 @@ export function mountField(root: HTMLElement): () => void {
       const routes: Routes = campaign && date ? await fetchRoutes(campaign.id, date) : { features: [] };
       return { campaign, date, routes };
     })());
-  /** The grids' codes by id (the persons of a grid are asked for by its code). */
-  let codes: Promise<Map<number, string>> | undefined;
-  const gridCode = async (id: number) =>
-    (
-      await (codes ??= fetchGrids()
-        .then((g) => new Map(g.features.map((f) => [f.properties.id, f.properties.code] as const)))
-        .catch((error: unknown) => {
-          codes = undefined;
-          throw error;
-        }))
-    ).get(id);
   /** The caseworkers' names, for the command center's and supervisors' picker. */
   let names: Promise<Map<number, string>> | undefined;
   const loadNames = () =>
@@ -236,7 +226,9 @@ export function mountField(root: HTMLElement): () => void {
     const lang = h('button', { type: 'button', class: 'rg-lang', 'aria-label': tApp('switchLangLabel') }, tApp('switchLang'));
     lang.addEventListener('click', () => setLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN'));
     if (!campaign) {
-      section.replaceChildren(h('header', { class: 'rg-field-head' }, h('h1', null, t('none')), userBar.element, lang));
+      // No stops without a campaign; a caseworker's overdue buildings all the same.
+      const mine = user?.role === 'caseworker' ? (user.scope.caseworker ?? undefined) : undefined;
+      section.replaceChildren(h('header', { class: 'rg-field-head' }, h('h1', null, t('none')), userBar.element, lang), ...(mine === undefined ? [] : [overdueSection(mine)]));
       document.documentElement.dataset.ready = '1';
       return;
     }
@@ -346,12 +338,9 @@ export function mountField(root: HTMLElement): () => void {
         void save(visit);
       });
       const details = h('details', { class: 'rg-field-visit' }, h('summary', null, t('details')), form);
-      const units = unitsPanel(stop, username, () => gridCode(stop.grid), (redraw) => cardRedraws.push(redraw));
+      const units = unitsPanel(stop, username, (redraw) => cardRedraws.push(redraw));
       const hazard = hazardForm(stop, username, {
-        units: async () => {
-          const code = await gridCode(stop.grid);
-          return code ? unitsOf(stop, code) : [];
-        },
+        units: async () => (await fetchBuildingUnits(stop.building)).units,
       });
       const item = h(
         'li',
@@ -438,6 +427,7 @@ export function mountField(root: HTMLElement): () => void {
       conflictsBox,
       ...(picker ? [picker] : []),
       progress,
+      ...(cw === undefined ? [] : [overdueSection(cw)]),
       stops.length ? list : h('p', null, t('noStops')),
       hazards,
       offlineLine,
@@ -456,7 +446,7 @@ export function mountField(root: HTMLElement): () => void {
       if (!worker || stopped) return;
       const api = (p: string) => new URL(`/api/${p}`, window.location.origin).href;
       const urls = [api('me'), api('campaigns'), api(`campaigns/${campaign.id}`), api(`campaigns/${campaign.id}/routes?date=${encodeURIComponent(date)}`)];
-      if (cw !== undefined) urls.push(api(campaignVisitsPath(campaign.id, localToday(), cw)));
+      if (cw !== undefined) urls.push(api(campaignVisitsPath(campaign.id, localToday(), cw)), api(overduePath(cw, OVERDUE_LISTED)));
       let tiles = 0;
       if (user?.role === 'caseworker') {
         // Their grids (the API answers a caseworker with their own only) at the phone's zooms.
@@ -479,19 +469,14 @@ export function mountField(root: HTMLElement): () => void {
         }
       }
       if (user?.role === 'caseworker') {
-        // The household cards of today's stops' units (each an audited read of its persons),
-        // the persons of their grids (which units a building has) and the grids' workplaces.
+        // Today's stops' rental units, empty ones too, and each unit's household card (each an
+        // audited read of its persons), and the grids' workplaces.
         urls.push(api('conflicts'), api('hazard-kinds'), api(hazardsPath()));
-        const buildings = new Set(stops.map((s) => s.building));
-        for (const grid of new Set(stops.map((s) => s.grid))) {
-          const code = await gridCode(grid);
-          if (code === undefined) continue;
-          const persons = await fetchGridPersons(code);
-          // The pages `fetchGridPersons` asks for: up to the first one holding fewer than 500.
-          for (let offset = 0; offset <= persons.length; offset += 500) urls.push(api(personsPath(code, offset)));
-          urls.push(new URL(workplacesPath(grid), window.location.origin).href);
-          for (const unit of new Set(persons.filter((p) => buildings.has(p.building_id)).map((p) => p.unit_id))) urls.push(api(`units/${unit}`));
+        for (const building of new Set(stops.map((s) => s.building))) {
+          urls.push(api(buildingUnitsPath(building)));
+          for (const unit of (await fetchBuildingUnits(building)).units) urls.push(api(`units/${unit.id}`));
         }
+        for (const grid of new Set(stops.map((s) => s.grid))) urls.push(new URL(workplacesPath(grid), window.location.origin).href);
       }
       const report = await keepOffline(worker, urls);
       if (stopped) return;

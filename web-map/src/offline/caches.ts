@@ -11,9 +11,9 @@ export const OWNER_KEY = '/__rentgrid/owner';
 
 /**
  * The API answers kept for offline use, by path under `/api/`: who is signed in, the district,
- * the campaigns, a day's routes and visits, the user's grids, household cards, the persons of a
- * grid (which rental units a building has on the phone), open conflicts, the kinds of hazard and
- * the open hazard cases of the user's grids.
+ * the campaigns, a day's routes and visits, the user's grids, the rental units of a building,
+ * household cards, open conflicts, the overdue list, the kinds of hazard and the open hazard
+ * cases of the user's grids.
  * Nothing else is ever stored; never a login, a logout or a write.
  */
 export const CACHED_API = [
@@ -24,11 +24,12 @@ export const CACHED_API = [
   /^campaigns\/\d+$/,
   /^campaigns\/\d+\/routes$/,
   /^campaigns\/\d+\/visits$/,
+  /^buildings\/\d+\/units$/,
   /^units\/\d+$/,
-  /^persons$/,
   /^conflicts$/,
   /^hazard-kinds$/,
   /^hazards$/,
+  /^overdue$/,
 ];
 
 /** Other data paths kept for offline use: the workplaces a person can be said to work at. */
