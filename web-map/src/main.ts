@@ -230,9 +230,11 @@ function mount(root: HTMLElement): () => void {
       behind = false;
       for (const layer of attached) layer.refresh?.(ctx);
     };
+    // Brings everything up to date: a newer version, or pushed changes whose panels and legend
+    // counts have not caught up yet.
     const checkForUpdates = async () => {
       const now = await fetchDataVersion();
-      if (stopped || now === version) return;
+      if (stopped || (now === version && !behind)) return;
       refreshAll(now);
     };
     const live = subscribe({
