@@ -3,8 +3,8 @@
 
 use crate::access::audit::AuditEvent;
 use crate::error::{ApiError, StartupError};
-use crate::hazard_photos::PhotoDir;
 use crate::events::{Change, Events};
+use crate::hazard_photos::PhotoDir;
 use crate::ingest::Batch;
 use crate::limits::{Gate, Limits};
 use crate::memo::PerSnapshot;
