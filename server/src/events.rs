@@ -35,13 +35,21 @@ pub enum Change {
         /// The data version the rebuild made.
         version: u64,
     },
+    /// A hazard case was recorded or moved: the hazard cases of `grid` changed (the counts and
+    /// the data version did not).
+    Hazards {
+        /// The data version when it was written.
+        version: u64,
+        /// The case's grid.
+        grid: GridId,
+    },
 }
 
 impl Change {
     /// The data version the change made.
     pub fn version(&self) -> u64 {
         match self {
-            Change::Deltas { version, .. } | Change::Reload { version } => *version,
+            Change::Deltas { version, .. } | Change::Reload { version } | Change::Hazards { version, .. } => *version,
         }
     }
 
@@ -51,6 +59,14 @@ impl Change {
     pub fn for_scope(&self, scope: &Scope) -> Option<DataEvent> {
         let (version, touches) = match self {
             Change::Reload { version } => return Some(DataEvent::everything(EventKind::Reload, *version)),
+            Change::Hazards { version, grid } => {
+                return scope.sees_grid(*grid).then(|| DataEvent {
+                    kind: EventKind::Hazards,
+                    version: *version,
+                    grids: Some(vec![*grid]),
+                    tiles: Vec::new(),
+                });
+            }
             Change::Deltas { version, touches } => (*version, touches),
         };
         let seen: Vec<&Touch> = touches.iter().filter(|t| scope.sees_grid(t.grid)).collect();
@@ -92,6 +108,9 @@ pub enum EventKind {
     Reload,
     /// The stream fell behind and changes were dropped for it: reload everything.
     Resync,
+    /// A hazard case in `grids` was recorded or moved: reload the hazard cases (the version
+    /// is unchanged: no figure moved).
+    Hazards,
 }
 
 /// One event of `GET /api/events` (the `data` of a Server-Sent Event, as JSON).

@@ -461,13 +461,31 @@ impl AppState {
     /// writes; counts do not change).
     pub async fn record_hazard(&self, h: &NewHazard, event: &AuditEvent) -> Result<HazardWritten, StoreError> {
         let _guard = self.write_turn().await;
-        self.inner.store.record_hazard(h, event).await
+        let written = self.inner.store.record_hazard(h, event).await?;
+        if let (false, Some(b)) = (written.replayed, self.atlas().building(h.building_id)) {
+            self.announce_hazards(b.grid_id);
+        }
+        Ok(written)
     }
 
-    /// Moves a hazard case, with its audit row.
-    pub async fn move_hazard(&self, m: &HazardMove, event: &AuditEvent) -> Result<HazardWritten, StoreError> {
+    /// Moves a hazard case of `grid`, with its audit row.
+    pub async fn move_hazard(
+        &self,
+        m: &HazardMove,
+        grid: rentgrid_geodata::GridId,
+        event: &AuditEvent,
+    ) -> Result<HazardWritten, StoreError> {
         let _guard = self.write_turn().await;
-        self.inner.store.move_hazard(m, event).await
+        let written = self.inner.store.move_hazard(m, event).await?;
+        if !written.replayed {
+            self.announce_hazards(grid);
+        }
+        Ok(written)
+    }
+
+    /// Tells open maps that the hazard cases of `grid` changed.
+    fn announce_hazards(&self, grid: rentgrid_geodata::GridId) {
+        self.inner.events.publish(Change::Hazards { version: self.atlas().version(), grid });
     }
 
     /// Publishes an Atlas with `deltas` applied (nothing when they change nothing), then

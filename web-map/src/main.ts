@@ -244,6 +244,11 @@ function mount(root: HTMLElement): () => void {
       },
       onEvent: (event) => {
         if (stopped) return;
+        // A hazard case recorded or moved: no figure moved, the hazard cases are read again.
+        if (event.kind === 'hazards') {
+          for (const layer of attached) layer.refreshChanged?.(ctx, event);
+          return;
+        }
         // Told already (a poll or a reload got there first).
         if (version !== undefined && event.version <= version && event.kind !== 'resync') return;
         if (event.kind === 'change' && version !== undefined) {

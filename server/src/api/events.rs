@@ -93,8 +93,12 @@ impl Reader {
     }
 
     /// `change` as this stream tells it: `None` when already told (the version it started
-    /// with includes it) or outside the scope.
+    /// with includes it) or outside the scope. A hazard case's change moves no version: each is
+    /// told once, as it comes.
     fn narrow(&mut self, change: &Change) -> Option<DataEvent> {
+        if matches!(change, Change::Hazards { .. }) {
+            return change.for_scope(&self.scope);
+        }
         if change.version() <= self.seen {
             return None;
         }

@@ -139,6 +139,27 @@ async fn a_caseworker_hears_of_writes_in_their_grids_only(backend: Backend) {
     let (s, body) = post_json(&theirs, "/api/visits", &visit(their_building, 4)).await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     assert_eq!(center.next().await["grids"], json!([their_grid]));
+
+    // A hazard recorded in the other caseworker's grid, then one in theirs: the next event they
+    // hear is their own case's, at the same version (no figure moved); a replay tells no one.
+    let hazard = |client: &str| json!({ "client_id": client, "kind": "gas", "severity": "minor" }).to_string();
+    let (s, body) = post_json(&theirs, &format!("/api/buildings/{their_building}/hazards"), &hazard("hz-1")).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let at = format!("/api/buildings/{my_building}/hazards");
+    let (s, body) = post_json(&mine, &at, &hazard("hz-2")).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(post_json(&mine, &at, &hazard("hz-2")).await.0, StatusCode::OK);
+    let event = stream.next().await;
+    assert_eq!(event["kind"], "hazards", "{event}");
+    assert_eq!((event["version"].as_u64(), &event["grids"]), (Some(now + 1), &json!([my_grid])), "{event}");
+    // A move of the case too; then a visit, whose change is the next event (the replay was not).
+    let id = body["hazard"]["id"].as_u64().unwrap();
+    let rectified = json!({ "client_id": "hz-3" }).to_string();
+    assert_eq!(post_json(&mine, &format!("/api/hazards/{id}/rectified"), &rectified).await.0, StatusCode::OK);
+    assert_eq!(stream.next().await["kind"], "hazards");
+    let (s, body) = post_json(&mine, "/api/visits", &visit(my_building, 5)).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(stream.next().await["kind"], "change");
     drop((stream, center));
     f.done().await;
 }

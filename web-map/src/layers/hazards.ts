@@ -277,6 +277,10 @@ export function createHazardsLayer(): MapLayer {
     refresh(ctx) {
       load(ctx).catch(ctx.reportError);
     },
+    refreshChanged(ctx, change) {
+      // Pushed: a case of one of the caller's grids was recorded or moved.
+      if (change.kind === 'hazards') load(ctx).catch(ctx.reportError);
+    },
     legend() {
       const counts = data?.counts;
       const open = (data?.hazards ?? []).filter((c) => c.status !== 'verified');
