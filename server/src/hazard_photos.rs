@@ -22,9 +22,15 @@ pub struct PhotoDir {
 /// Why a photo is not kept.
 #[derive(Debug, thiserror::Error)]
 pub enum PhotoError {
-    /// Empty, too large, or not an image kept here.
+    /// Empty, or not a name of a photo.
     #[error("{0}")]
     Refused(String),
+    /// Larger than the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Not a JPEG, PNG or WebP image.
+    #[error("the photo is not a JPEG, PNG or WebP image")]
+    NotAnImage,
     /// The disk failed.
     #[error("photo {path}: {source}")]
     Io {
@@ -80,14 +86,13 @@ impl PhotoDir {
             return Err(PhotoError::Refused("the photo is empty".into()));
         }
         if bytes.len() as u64 > self.max_bytes {
-            return Err(PhotoError::Refused(format!(
+            return Err(PhotoError::TooLarge(format!(
                 "the photo is {} KiB; at most {} KiB is kept (shrink it first)",
                 bytes.len().div_ceil(1024),
                 self.max_bytes / 1024
             )));
         }
-        let content_type =
-            sniff(bytes).ok_or_else(|| PhotoError::Refused("the photo is not a JPEG, PNG or WebP image".into()))?;
+        let content_type = sniff(bytes).ok_or(PhotoError::NotAnImage)?;
         let sha256 = hex(&Sha256::digest(bytes));
         let path = self.path(hazard, &sha256);
         let io = |path: &Path| {
@@ -136,7 +141,7 @@ mod tests {
         assert_eq!(photos.read(7, &saved.sha256).await.unwrap(), PNG_1X1);
         assert_eq!(std::fs::read_dir(dir.path().join("7")).unwrap().count(), 1);
         let refused = |r: Result<SavedPhoto, PhotoError>| match r {
-            Err(PhotoError::Refused(m)) => m,
+            Err(e @ (PhotoError::Refused(_) | PhotoError::TooLarge(_) | PhotoError::NotAnImage)) => e.to_string(),
             other => panic!("{other:?}"),
         };
         assert!(refused(photos.save(7, b"GIF89a....").await).contains("not a JPEG, PNG or WebP"));

@@ -587,8 +587,8 @@ pub struct PhotoAdded {
 
 fn photo_error(e: PhotoError) -> ApiError {
     match e {
-        PhotoError::Refused(m) if m.contains("KiB") => ApiError::PayloadTooLarge(m),
-        PhotoError::Refused(m) if m.contains("not a JPEG") => ApiError::UnsupportedMediaType(m),
+        PhotoError::TooLarge(m) => ApiError::PayloadTooLarge(m),
+        PhotoError::NotAnImage => ApiError::UnsupportedMediaType(e.to_string()),
         PhotoError::Refused(m) => ApiError::Unprocessable(m),
         PhotoError::Io { .. } => ApiError::Internal(e.to_string()),
     }
