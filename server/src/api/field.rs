@@ -188,12 +188,17 @@ pub(super) fn field_day(field: &str, raw: Option<&str>) -> ApiResult<Date> {
 
 /// Trimmed text of at most [`MAX_TEXT`] characters; `required` refuses an empty one.
 fn text(field: &str, raw: &str, required: bool) -> ApiResult<String> {
+    text_of_at_most(field, raw, required, MAX_TEXT)
+}
+
+/// Trimmed text of at most `max` characters; `required` refuses an empty one.
+pub(super) fn text_of_at_most(field: &str, raw: &str, required: bool, max: usize) -> ApiResult<String> {
     let t = raw.trim();
     if required && t.is_empty() {
         return Err(ApiError::Unprocessable(format!("{field}: must not be empty")));
     }
-    if t.chars().count() > MAX_TEXT {
-        return Err(ApiError::Unprocessable(format!("{field}: at most {MAX_TEXT} characters")));
+    if t.chars().count() > max {
+        return Err(ApiError::Unprocessable(format!("{field}: at most {max} characters")));
     }
     Ok(t.to_owned())
 }

@@ -6,7 +6,7 @@
 //! most once; every write is audited; everything is within the caller's grids (404 outside).
 
 use super::extract::ApiPath;
-use super::field::{client_id, field_day};
+use super::field::{client_id, field_day, text_of_at_most};
 use super::identity::{Authenticated, RequestSource};
 use super::persons::{address, grid_code};
 use super::position::{Position, fix_of};
@@ -157,16 +157,9 @@ fn case_view(state: &AppState, atlas: &Atlas, h: StoredHazard, today: Date) -> H
     }
 }
 
-/// Trimmed text of at most [`MAX_NOTE`] characters; `required` refuses an empty one.
+/// A note of at most [`MAX_NOTE`] characters; `required` refuses an empty one.
 fn note(raw: Option<&str>, required: bool) -> ApiResult<String> {
-    let t = raw.unwrap_or("").trim();
-    if required && t.is_empty() {
-        return Err(ApiError::Unprocessable("note: must say why".into()));
-    }
-    if t.chars().count() > MAX_NOTE {
-        return Err(ApiError::Unprocessable(format!("note: at most {MAX_NOTE} characters")));
-    }
-    Ok(t.to_owned())
+    text_of_at_most("note", raw.unwrap_or(""), required, MAX_NOTE)
 }
 
 /// `POST /api/buildings/{id}/hazards`.
