@@ -401,6 +401,7 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             let opened = startup::open_store(&store.location(), false).await?;
             let request = NewUserRequest { username: username.clone(), role, street, grids, caseworker, password };
             identity.add_user(opened.as_ref(), request, &Actor::Cli).await?;
+            opened.close().await;
             eprintln!("added {username} ({role})");
         }
         UserCommand::List { store } => {
@@ -425,12 +426,14 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
                     rentgrid_server::store::dates::fmt_instant(u.created_at)
                 );
             }
+            opened.close().await;
         }
         UserCommand::Disable { username, store } => {
             let opened = startup::open_store(&store.location(), false).await?;
             let now = identity.now();
             let event = Actor::Cli.event(now, "user_disable", format!("user {username}"));
             opened.set_disabled(&username, true, now, &event).await?;
+            opened.close().await;
             eprintln!("disabled {username}: their sessions ended, their tokens no longer work");
         }
         UserCommand::Passwd { username, password_stdin: _, store } => {
@@ -440,6 +443,7 @@ async fn user(command: UserCommand) -> anyhow::Result<()> {
             let now = identity.now();
             let event = Actor::Cli.event(now, "user_passwd", format!("user {username}"));
             opened.set_password(&username, &hash, now, &event).await?;
+            opened.close().await;
             eprintln!("set the password of {username}; their sessions ended");
         }
     }
@@ -689,7 +693,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             let opened = startup::open_store(&at, false).await?;
-            seed(opened.as_ref(), &at, &opts).await
+            seed(opened.as_ref(), &at, &opts).await?;
+            opened.close().await;
+            Ok(())
         }
         Command::Import { kind, file, encoding, crs, skip_invalid, report, store } => {
             let at = store.location();
@@ -752,7 +758,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => user(command).await,
         Command::Audit { command: AuditCommand::Verify { store } } => {
             let opened = startup::open_store(&store.location(), false).await?;
-            match opened.verify_audit().await? {
+            let verified = opened.verify_audit().await?;
+            opened.close().await;
+            match verified {
                 Ok(n) => {
                     println!("{n} rows, chain intact");
                     Ok(())

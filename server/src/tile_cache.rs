@@ -115,8 +115,8 @@ pub struct TileCache {
     /// Bumped when an import replaces the Atlas's geometry.
     generation: Mutex<u64>,
     derived: Mutex<Option<Derived>>,
-    /// Held while deriving, so concurrent first requests derive once.
-    deriving: Mutex<()>,
+    /// Held (asynchronously) while deriving, so concurrent first requests derive once.
+    deriving: tokio::sync::Mutex<()>,
     /// Heat surfaces of one Atlas version, by count (`None`: nothing to count).
     heat: Mutex<(u64, Vec<HeatEntry>)>,
     /// Tiles served from the cache, and tiles built because it lacked them.
@@ -146,7 +146,7 @@ impl TileCache {
             gate: RwLock::new(()),
             generation: Mutex::new(0),
             derived: Mutex::new(None),
-            deriving: Mutex::new(()),
+            deriving: tokio::sync::Mutex::new(()),
             heat: Mutex::new((u64::MAX, Vec::new())),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -236,27 +236,32 @@ impl TileCache {
         (state.atlas(), generation, map)
     }
 
-    /// The map geometry (street and community areas, boundary lines) of the current snapshot.
-    pub fn map_geometry_now(&self, state: &impl Snapshots) -> Arc<MapGeometry> {
+    /// The current snapshot with its map geometry (street and community areas, boundary lines),
+    /// deriving the geometry first if its generation lacks it: once, on tokio's blocking pool,
+    /// while concurrent callers wait asynchronously.
+    ///
+    /// Tile builds are given what this returns and never derive: the derivation's unions run on
+    /// rayon (`geo` through `i_overlay`), and a build thread of the tile pool waiting inside
+    /// them takes other queued builds meanwhile; one of those waiting for the derivation its
+    /// own thread is running would never end (seen as tiles answered 503 after 30 s).
+    pub async fn ready(&self, state: &(impl Snapshots + Sync)) -> Result<Ready, rentgrid_tiles::Error> {
+        if let (atlas, generation, Some(map)) = self.snapshot(state) {
+            return Ok(Ready { atlas, generation, map });
+        }
+        let _one = self.deriving.lock().await;
         let (atlas, generation, have) = self.snapshot(state);
-        self.map_geometry(&atlas, generation, have)
-    }
-
-    /// The map geometry of `atlas` (of `generation`), derived on first use.
-    fn map_geometry(&self, atlas: &Atlas, generation: u64, have: Option<Arc<MapGeometry>>) -> Arc<MapGeometry> {
-        if let Some(m) = have {
-            return m;
+        if let Some(map) = have {
+            return Ok(Ready { atlas, generation, map });
         }
-        let _one = lock(&self.deriving);
-        if let Some(d) = lock(&self.derived).as_ref().filter(|d| d.generation == generation) {
-            return d.map.clone();
-        }
-        let map = Arc::new(MapGeometry::derive(atlas));
+        let of = atlas.clone();
+        let map = tokio::task::spawn_blocking(move || Arc::new(MapGeometry::derive(&of)))
+            .await
+            .map_err(|e| rentgrid_tiles::Error::Options(format!("deriving the map geometry failed: {e}")))?;
         let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         if *lock(&self.generation) == generation {
             *lock(&self.derived) = Some(Derived { generation, map: map.clone() });
         }
-        map
+        Ok(Ready { atlas, generation, map })
     }
 
     /// The heat surface of `count` over `atlas`, built once per Atlas version. Blocking.
@@ -280,11 +285,13 @@ impl TileCache {
     }
 
     /// The tile `tile` of `layer` as `scope` sees it (for `heat`, the surface of `count`): from the
-    /// cache, or built from the current snapshot and cached. Blocking (CPU-bound): call it off the
-    /// async runtime.
+    /// cache, or built from `ready` (see [`Self::ready`]) and cached if that is still the current
+    /// snapshot. Blocking (CPU-bound): call it off the async runtime.
+    #[allow(clippy::too_many_arguments)]
     pub fn get_or_build(
         &self,
         state: &impl Snapshots,
+        ready: &Ready,
         layer: Layer,
         tile: TileId,
         scope: &Scope,
@@ -296,8 +303,8 @@ impl TileCache {
             return Ok(hit);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let (atlas, generation, map) = self.snapshot(state);
-        let map = self.map_geometry(&atlas, generation, map);
+        let Ready { atlas, generation, map } = ready;
+        let (atlas, generation) = (atlas.clone(), *generation);
         let counts = state.grid_counts(&atlas);
         let heat = if layer == Layer::Heat { self.heat_surface(&atlas, count)? } else { None };
         let unrecorded = if layer == Layer::Grids { state.unrecorded(&atlas) } else { None };
@@ -306,7 +313,7 @@ impl TileCache {
             atlas: &atlas,
             grid_counts: &counts,
             targets: state.targets(),
-            map: &map,
+            map,
             visible: if scope.grids.is_none() { None } else { Some(&sees) },
             heat: heat.as_deref(),
             suppress_small_counts: scope.aggregates_only(),
@@ -330,6 +337,17 @@ impl TileCache {
         }
         Ok(built)
     }
+}
+
+/// A snapshot with its map geometry, ready for building tiles ([`TileCache::ready`]).
+#[derive(Clone)]
+pub struct Ready {
+    /// The Atlas snapshot.
+    pub atlas: Arc<Atlas>,
+    /// Its geometry generation (bumped by each import that replaces the geometry).
+    generation: u64,
+    /// The map geometry of that generation.
+    pub map: Arc<MapGeometry>,
 }
 
 /// A range of tiles a change touched, and the grid whose change touched it.

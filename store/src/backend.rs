@@ -107,6 +107,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     fn location(&self) -> String;
     /// How busy its connection pool is now.
     fn pool_usage(&self) -> PoolUsage;
+    /// Closes its connections, waiting for those in use to be given back (a GeoPackage's last
+    /// connection folds its write-ahead log into the file).
+    async fn close(&self);
     /// Starts a transaction.
     async fn begin(&self) -> Result<Box<dyn Conn>>;
     /// Runs a query outside a transaction.

@@ -80,6 +80,7 @@ impl SqlStore<Gpkg> {
             StoreError::Database(e) => file::unusable(&path, format!("it does not open: {e}")),
             e => e,
         })?;
+        file::settle(&pool, &path).await?;
         Ok(SqlStore::new(Gpkg { pool, path }))
     }
 
@@ -173,6 +174,10 @@ impl Backend for Gpkg {
 
     fn pool_usage(&self) -> crate::backend::PoolUsage {
         crate::backend::usage_of(&self.pool)
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
     }
 
     fn bulk(&self, b: &Bulk<'_>, rows: Vec<Vec<Value>>) -> Sql {

@@ -231,6 +231,10 @@ impl Backend for Postgis {
         crate::backend::usage_of(&self.pool)
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     async fn begin(&self) -> Result<Box<dyn Conn>> {
         Ok(Box::new(SqlxTx::<Postgis>(self.pool.begin().await?)))
     }

@@ -60,6 +60,8 @@ pub trait Register: Send + Sync {
     async fn info(&self) -> Result<StoreInfo>;
     /// Its backend's name (as [`StoreInfo::backend`]) and how busy its connection pool is now.
     fn pool_usage(&self) -> (&'static str, PoolUsage);
+    /// Closes the store's connections (at the end of a command; nothing can be asked after).
+    async fn close(&self);
     /// True when no district has been saved yet.
     async fn is_empty(&self) -> Result<bool>;
     /// Reads what the Atlas is built from.
@@ -96,6 +98,10 @@ impl<B: Backend> Register for SqlStore<B> {
 
     fn pool_usage(&self) -> (&'static str, PoolUsage) {
         (self.db.name(), self.db.pool_usage())
+    }
+
+    async fn close(&self) {
+        self.db.close().await;
     }
 
     async fn is_empty(&self) -> Result<bool> {

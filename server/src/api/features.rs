@@ -15,6 +15,8 @@ use geo::{LineString, MultiLineString, MultiPolygon};
 use rentgrid_analysis::kpi::{Counts, Kpi, Targets};
 use rentgrid_geodata::atlas::GridEntry;
 use rentgrid_geodata::{Atlas, BuildingStats, RoadClass};
+use rentgrid_tiles::MapGeometry;
+use rentgrid_tiles::map_geometry::AreaKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -248,21 +250,23 @@ impl BasemapProperties {
 #[utoipa::path(get, path = "/api/basemap", tag = "API", operation_id = "basemap",
     summary = "the base map drawn from the register's own geometry",
     responses((status = 200, description = "district, street areas, boundaries, blocks and roads", body = FeatureCollection<BasemapProperties>, content_type = "application/geo+json")))]
-pub(crate) async fn basemap(State(state): State<AppState>) -> Response {
-    let body = state.basemap(|atlas| basemap_json(atlas).into_bytes());
-    ([(header::CONTENT_TYPE, super::geojson::GEOJSON), (header::CACHE_CONTROL, "public, max-age=300")], body.to_vec())
-        .into_response()
+pub(crate) async fn basemap(State(state): State<AppState>) -> ApiResult<Response> {
+    // The street areas are the tile cache's, derived once per district geometry.
+    let ready = state.tiles().ready(&state).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body = state.basemap(|atlas| basemap_json(atlas, &ready.map).into_bytes());
+    Ok((
+        [(header::CONTENT_TYPE, super::geojson::GEOJSON), (header::CACHE_CONTROL, "public, max-age=300")],
+        body.to_vec(),
+    )
+        .into_response())
 }
 
-fn basemap_json(atlas: &Atlas) -> String {
+fn basemap_json(atlas: &Atlas, map: &MapGeometry) -> String {
     let d = atlas.district();
     let mut features =
         vec![Feature::new(geometry(d.outline.clone()), BasemapProperties::named("district", &d.code, &d.name))];
-    for s in atlas.streets() {
-        let parts: Vec<&MultiPolygon<f64>> =
-            s.grids.iter().filter_map(|&g| atlas.grid(g)).map(|g| &g.grid.geometry).collect();
-        let area = geo::unary_union(parts);
-        features.push(Feature::new(geometry(area), BasemapProperties::named("street", &s.street.code, &s.street.name)));
+    for a in map.areas().iter().filter(|a| a.kind == AreaKind::Street) {
+        features.push(Feature::new(geometry(a.geometry.clone()), BasemapProperties::named("street", &a.code, &a.name)));
     }
     // Boundaries between streets and between communities of one street, each segment once.
     let (mut street_lines, mut community_lines) = (Vec::new(), Vec::new());

@@ -435,13 +435,14 @@ impl Derived {
 struct Fresh(Arc<Derived>);
 
 impl axum::extract::FromRequestParts<AppState> for Fresh {
-    type Rejection = std::convert::Infallible;
+    type Rejection = ApiError;
 
     async fn from_request_parts(
         _parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Fresh(Arc::new(Derived::new(state.tiles().map_geometry_now(state)))))
+        let ready = state.tiles().ready(state).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(Fresh(Arc::new(Derived::new(ready.map))))
     }
 }
 

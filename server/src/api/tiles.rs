@@ -101,10 +101,12 @@ pub(crate) async fn tile(
     if let Some(hit) = state.tiles().cached(layer, tile, &scope, count) {
         return Ok(respond(&hit, &headers, public));
     }
+    let ready =
+        state.tiles().ready(&state).await.map_err(|e| ApiError::Internal(format!("tile {layer}/{tile}: {e}")))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let builder = state.clone();
     state.tiles().spawn_build(move || {
-        let _ = tx.send(builder.tiles().get_or_build(&builder, layer, tile, &scope, count));
+        let _ = tx.send(builder.tiles().get_or_build(&builder, &ready, layer, tile, &scope, count));
     });
     let built = rx
         .await

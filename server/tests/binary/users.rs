@@ -35,6 +35,12 @@ fn refused<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S], stdin: &str)
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Asserts that `rentgrid args` with `stdin` fails saying `words`.
+fn refused_saying<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S], stdin: &str, words: &str) {
+    let said = refused(args, stdin);
+    assert!(said.contains(words), "rentgrid {args:?} should say {words:?}, it said:\n{said}");
+}
+
 /// The scenario on the store named by `at` (`--data DIR` or `--database-url URL`); `edit` runs
 /// one SQL statement on that store's database.
 fn scenario(at: &[&str], edit: &dyn Fn(&str)) {
@@ -51,13 +57,13 @@ fn scenario(at: &[&str], edit: &dyn Fn(&str)) {
         "--password-stdin",
     ]);
     ok(&add_li, "li-password-1\n");
-    assert!(refused(&add_li, "li-password-1\n").contains("exists already"));
+    refused_saying(&add_li, "li-password-1\n", "exists already");
     let short = with(&["user", "add", "--username", "wu", "--role", "center", "--password-stdin"]);
-    assert!(refused(&short, "short\n").contains("at least 10 characters"));
+    refused_saying(&short, "short\n", "at least 10 characters");
     let admin = with(&["user", "add", "--username", "wu", "--role", "admin", "--password-stdin"]);
-    assert!(refused(&admin, "long enough password\n").contains("the roles are"));
+    refused_saying(&admin, "long enough password\n", "the roles are");
     let scoped = with(&["user", "add", "--username", "wu", "--role", "auditor", "--street", "1", "--password-stdin"]);
-    assert!(refused(&scoped, "long enough password\n").contains("takes no --street"));
+    refused_saying(&scoped, "long enough password\n", "takes no --street");
     let cw =
         with(&["user", "add", "--username", "zhang", "--role", "caseworker", "--caseworker", "3", "--password-stdin"]);
     ok(&cw, "zhang-password-1\r\n");
@@ -68,7 +74,7 @@ fn scenario(at: &[&str], edit: &dyn Fn(&str)) {
     assert!(!listed.contains("argon2"), "never a password hash");
     ok(&with(&["user", "passwd", "--username", "zhang", "--password-stdin"]), "zhang-password-2\n");
     ok(&with(&["user", "disable", "--username", "li"]), "");
-    assert!(refused(&with(&["user", "disable", "--username", "nobody"]), "").contains("does not exist"));
+    refused_saying(&with(&["user", "disable", "--username", "nobody"]), "", "does not exist");
     assert!(ok(&with(&["user", "list"]), "").contains("li\tsupervisor\t330203001000\t\t\tdisabled"));
 
     let verified = ok(&with(&["audit", "verify"]), "");

@@ -26,7 +26,25 @@ pub(super) fn unusable(path: &Path, why: impl std::fmt::Display) -> StoreError {
 /// Checks, without opening it, that the file at `path` (if there is one) is a whole SQLite
 /// database: not empty, its header intact, and at least as long as its header says. A missing
 /// file is fine (a new store is made).
+///
+/// With a write-ahead log beside it (`…-wal`, not empty), the length is not checked here: a
+/// process that ended without closing the store (killed, or while its last connection was
+/// folding the log into the file, which writes the header's page first) leaves a file shorter
+/// than its header whose missing pages are in the log, and SQLite recovers them on opening.
+/// [`settle`] checks the length once the log is folded in.
 pub fn check(path: &Path) -> Result<()> {
+    check_file(path, !has_log(path))
+}
+
+/// Whether a write-ahead log with frames in it lies beside the database at `path`.
+fn has_log(path: &Path) -> bool {
+    let mut log = path.as_os_str().to_owned();
+    log.push("-wal");
+    std::fs::metadata(log).is_ok_and(|m| m.len() > 0)
+}
+
+/// [`check`], with the length compared to the header's when `whole`.
+fn check_file(path: &Path, whole: bool) -> Result<()> {
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -50,11 +68,27 @@ pub fn check(path: &Path) -> Result<()> {
     };
     let (pages, counter, valid_for) = (be32(28), be32(24), be32(92));
     let needed = u64::from(page) * u64::from(pages);
-    if counter == valid_for && len < needed {
+    if whole && counter == valid_for && len < needed {
         return Err(unusable(
             path,
             format!("the file is {len} bytes where its header says {needed}: it was cut short"),
         ));
+    }
+    Ok(())
+}
+
+/// After opening the store at `path` over a write-ahead log left by a process that did not
+/// close it, folds the log into the file (a passive checkpoint: it waits for nobody) and, if
+/// the whole log went in, checks the file's length as [`check`] could not. When another process
+/// has the store open the log may stay; the file is then left to SQLite.
+pub(super) async fn settle(pool: &sqlx::SqlitePool, path: &Path) -> Result<()> {
+    if !has_log(path) {
+        return Ok(());
+    }
+    let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await?;
+    let (busy, frames, folded): (i64, i64, i64) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    if busy == 0 && frames == folded {
+        check_file(path, true)?;
     }
     Ok(())
 }
@@ -152,4 +186,65 @@ async fn inspect(path: &Path) -> Result<BackupSummary> {
     .await;
     pool.close().await;
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::{check, has_log};
+    use crate::gpkg::{FILE_NAME, GpkgStore};
+
+    /// The header's page count of the database file at `path`, and the pages the file holds.
+    fn pages(path: &std::path::Path) -> (u64, u64) {
+        let bytes = std::fs::read(path).unwrap();
+        let page = u64::from(u16::from_be_bytes([bytes[16], bytes[17]]));
+        (u64::from(u32::from_be_bytes(bytes[28..32].try_into().unwrap())), bytes.len() as u64 / page)
+    }
+
+    /// A process that ended while its last connection folded the write-ahead log into the file
+    /// (a checkpoint writes the header's page first) leaves a file shorter than its header says,
+    /// with the missing pages in the log: the store opens, loses nothing, and is whole after.
+    #[tokio::test]
+    async fn a_store_left_in_the_middle_of_a_checkpoint_opens_from_its_log() {
+        let running = tempfile::tempdir().unwrap();
+        let store = GpkgStore::open(running.path()).await.unwrap();
+        let mut c = store.pool().acquire().await.unwrap();
+        sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *c).await.unwrap();
+        sqlx::query("CREATE TABLE filler (x BLOB)").execute(&mut *c).await.unwrap();
+        for _ in 0..50 {
+            sqlx::query("INSERT INTO filler VALUES (randomblob(3000))").execute(&mut *c).await.unwrap();
+        }
+        // The files as a process killed now leaves them.
+        let left = tempfile::tempdir().unwrap();
+        for f in [FILE_NAME.to_owned(), format!("{FILE_NAME}-wal")] {
+            std::fs::copy(running.path().join(&f), left.path().join(&f)).unwrap();
+        }
+        drop(c);
+        store.pool().close().await;
+        // The checkpoint it was in had written the newest header page from the log, no more.
+        let (file, log) = (left.path().join(FILE_NAME), left.path().join(format!("{FILE_NAME}-wal")));
+        let wal = std::fs::read(&log).unwrap();
+        let page = u32::from_be_bytes(wal[8..12].try_into().unwrap()) as usize;
+        let newest_header = wal[32..]
+            .chunks_exact(24 + page)
+            .filter(|frame| u32::from_be_bytes(frame[..4].try_into().unwrap()) == 1)
+            .last()
+            .map(|frame| frame[24..].to_vec())
+            .expect("the log holds the header page");
+        let mut bytes = std::fs::read(&file).unwrap();
+        bytes[..page].copy_from_slice(&newest_header);
+        std::fs::write(&file, &bytes).unwrap();
+        let (said, held) = pages(&file);
+        assert!(said > held + 10, "the file is cut short as the test needs: {said} pages said, {held} held");
+        assert!(has_log(&file) && check(&file).is_ok(), "not refused before opening");
+
+        let opened = GpkgStore::open(left.path()).await.unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM filler").fetch_one(opened.pool()).await.unwrap();
+        assert_eq!(rows, 50, "every committed row is there");
+        let (said, held) = pages(&file);
+        assert_eq!(said, held, "the log was folded into the file");
+        opened.pool().close().await;
+        assert!(check(&file).is_ok());
+    }
 }
