@@ -877,7 +877,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // At the signal the open event streams end too, or they would hold up the drain.
             let events = state.events().clone();
             let shutdown = events.close_after(shutdown_signal());
+            let store = state.store().clone();
             serve::serve(listener, rentgrid_server::app(state), connections, shutdown).await?;
+            // Closed, a GeoPackage folds its write-ahead log into the file (a request still
+            // running after the drain is not waited for).
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), store.close()).await;
             Ok(())
         }
     }
