@@ -398,7 +398,10 @@ mod tests {
         assert_eq!((d.due_on, d.red_on), (date!(2026 - 12 - 02), date!(2026 - 12 - 06)));
         let milder = Severity::Severe.reopened_as(Some(Severity::Minor)).unwrap_err();
         assert_eq!(milder, MilderOnReopen { was: Severity::Severe, judged: Severity::Minor });
-        assert_eq!(milder.to_string(), "a reopened case may be judged worse, not milder: it is 重大 (severe), not 一般 (minor)");
+        assert_eq!(
+            milder.to_string(),
+            "a reopened case may be judged worse, not milder: it is 重大 (severe), not 一般 (minor)"
+        );
     }
 
     #[test]

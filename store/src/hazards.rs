@@ -348,8 +348,10 @@ async fn apply_move(tx: &mut Tx<'_>, m: &HazardMove, username: &str) -> Result<(
     let mut q = Sql::new("UPDATE hazards SET status = ").bind(to.as_str()).push(", version = ").bind(version);
     // A reopening's severity: the same or worse; kept in the history only when it changed.
     let severity = match to {
-        Status::Reopened => Some(h.severity.reopened_as(m.severity).map_err(|e| StoreError::Rejected(format!("severity: {e}")))?)
-            .filter(|s| *s != h.severity),
+        Status::Reopened => {
+            Some(h.severity.reopened_as(m.severity).map_err(|e| StoreError::Rejected(format!("severity: {e}")))?)
+                .filter(|s| *s != h.severity)
+        }
         _ => None,
     };
     match to {
@@ -441,10 +443,11 @@ impl<B: Backend> Hazards for SqlStore<B> {
     }
 
     async fn hazard_events(&self, id: u32) -> Result<Vec<HazardEvent>> {
-        let q =
-            Sql::new("SELECT status, on_day, at, username, caseworker_id, severity, note FROM hazard_events WHERE hazard_id = ")
-                .bind(id)
-                .push(" ORDER BY seq");
+        let q = Sql::new(
+            "SELECT status, on_day, at, username, caseworker_id, severity, note FROM hazard_events WHERE hazard_id = ",
+        )
+        .bind(id)
+        .push(" ORDER BY seq");
         self.db
             .fetch(q)
             .await?

@@ -212,7 +212,8 @@ async fn a_hazard_case_runs_from_found_to_verified_and_is_reopened(backend: Back
     assert_eq!(post(me, &at_gas("rectified"), &json!({ "client_id": "s-2" })).await.0, StatusCode::OK);
     let worse = json!({ "client_id": "s-3", "note": "燃气管仍漏", "severity": "较大" });
     refused(
-        &post(center, &at_gas("reopen"), &json!({ "client_id": "s-3", "note": "燃气管仍漏", "severity": "grave" })).await,
+        &post(center, &at_gas("reopen"), &json!({ "client_id": "s-3", "note": "燃气管仍漏", "severity": "grave" }))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "severity",
     );
@@ -222,7 +223,9 @@ async fn a_hazard_case_runs_from_found_to_verified_and_is_reopened(backend: Back
     assert_eq!((h["severity"].as_str(), h["severity_zh"].as_str()), (Some("major"), Some("较大")));
     assert_eq!(h["due_on"], day(today() + Duration::days(3)), "a major gas hazard: 3 days (it was 7 as minor)");
     // The same client id with another severity is another write: refused.
-    let (s, _) = post(center, &at_gas("reopen"), &json!({ "client_id": "s-3", "note": "燃气管仍漏", "severity": "severe" })).await;
+    let (s, _) =
+        post(center, &at_gas("reopen"), &json!({ "client_id": "s-3", "note": "燃气管仍漏", "severity": "severe" }))
+            .await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(post(me, &at_gas("rectified"), &json!({ "client_id": "s-4" })).await.0, StatusCode::OK);
     refused(
