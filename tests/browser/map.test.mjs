@@ -392,11 +392,12 @@ describe('the web map', () => {
     assert.equal(recorded.status, 201, await recorded.clone().text());
     const { id } = (await recorded.json()).hazard;
     // No checkForUpdates, no reload: the server's event alone has the layer read its cases again.
-    await page.waitForFunction(
-      async (id) => ((await window.__rentgrid.map.getSource('hazards').getData()).features ?? []).some((f) => f.properties.id === id),
-      id,
-      { timeout: 2_000, polling: 100 },
-    );
+    // (Polled from here: the source's data is read asynchronously, which waitForFunction does not wait for.)
+    const deadline = Date.now() + 2_000;
+    while (!(await onMap()).includes(id)) {
+      assert.ok(Date.now() < deadline, `hazard ${id} is not on the open map 2 s after it was recorded`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was reloaded');
   });
 
@@ -686,7 +687,9 @@ describe('the web map', () => {
     await second.locator('input[name=units]').fill('2');
     await second.locator('input[name=persons]').fill('3');
     await second.locator('input[name=registered]').check();
-    await second.locator('input[name=hazards]').fill('电线私拉乱接');
+    // Hazards are cases (the stop's hazard form, linked from here), no longer free text.
+    assert.equal(await second.locator('.rg-field-visit input[name=hazards]').count(), 0);
+    await second.locator('textarea[name=notes]').fill('电线私拉乱接');
     posted = visitPosted();
     await second.locator('button[type=submit]').click();
     const answer = await posted;
