@@ -7,7 +7,8 @@
 //! supervisor assigns it to someone (assigned, again to reassign); the caseworker reports it
 //! rectified, on the spot when it was (found → rectified is allowed); a supervisor verifies it
 //! (verified: closed) or sends it back (reopened), and a closed case found again at the 巩固
-//! re-check is reopened. A reopened case gets a new deadline from the day it was reopened.
+//! re-check is reopened. A reopened case gets a new deadline from the day it was reopened, at
+//! its severity as the supervisor judges it then (the same or worse, never milder).
 //! Only cases waiting for rectification (found, assigned, reopened) can be overdue: a rectified
 //! case waits for the supervisor, not for the caseworker.
 
@@ -55,6 +56,33 @@ impl Severity {
         let s = s.trim();
         Self::ALL.into_iter().find(|v| s.eq_ignore_ascii_case(v.as_str()) || s == v.name_zh())
     }
+
+    /// The severity of a case of this severity once reopened, judged `judged` by the supervisor
+    /// (`None`: as it was). A rectification that did not hold may be judged worse, never milder:
+    /// a milder severity would give the case a longer deadline than the one it failed.
+    pub fn reopened_as(self, judged: Option<Severity>) -> Result<Severity, MilderOnReopen> {
+        match judged {
+            Some(j) if j < self => Err(MilderOnReopen { was: self, judged: j }),
+            Some(j) => Ok(j),
+            None => Ok(self),
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name_zh(), self.as_str())
+    }
+}
+
+/// A case reopened with a milder severity than it had (see [`Severity::reopened_as`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a reopened case may be judged worse, not milder: it is {was}, not {judged}")]
+pub struct MilderOnReopen {
+    /// Its severity.
+    pub was: Severity,
+    /// The one asked.
+    pub judged: Severity,
 }
 
 /// Days to rectify, per severity.
@@ -356,6 +384,24 @@ mod tests {
         // Rectified, the case waits for the supervisor: not the caseworker's lateness.
         assert_eq!(Urgency::of(Status::Rectified, d, date!(2026 - 12 - 30)), Urgency::OnTime);
         assert_eq!(Urgency::of(Status::Reopened, d, date!(2026 - 12 - 30)), Urgency::Red);
+    }
+
+    #[test]
+    fn a_reopened_case_may_be_judged_worse_and_is_due_by_its_new_severity() {
+        let kinds = HazardKinds::default();
+        let gas = kinds.get("gas").unwrap();
+        assert_eq!(Severity::Minor.reopened_as(None), Ok(Severity::Minor));
+        assert_eq!(Severity::Major.reopened_as(Some(Severity::Major)), Ok(Severity::Major));
+        let worse = Severity::Minor.reopened_as(Some(Severity::Severe)).unwrap();
+        // Reopened on 1 December as 重大: due the next day (it was due in 7 as 一般).
+        let d = gas.deadline(worse, date!(2026 - 12 - 01));
+        assert_eq!((d.due_on, d.red_on), (date!(2026 - 12 - 02), date!(2026 - 12 - 06)));
+        let milder = Severity::Severe.reopened_as(Some(Severity::Minor)).unwrap_err();
+        assert_eq!(milder, MilderOnReopen { was: Severity::Severe, judged: Severity::Minor });
+        assert_eq!(
+            milder.to_string(),
+            "a reopened case may be judged worse, not milder: it is 重大 (severe), not 一般 (minor)"
+        );
     }
 
     #[test]

@@ -161,6 +161,12 @@ pub mod action {
     pub const HAZARD_MOVE: &str = "hazard_move";
     /// A photo added to a hazard case.
     pub const HAZARD_PHOTO: &str = "hazard_photo";
+    /// A photo of a hazard case looked at (`GET /api/hazards/{id}/photos/{photo}`): a photo of
+    /// someone's home, read as a person record is.
+    pub const HAZARD_PHOTO_READ: &str = "hazard_photo_read";
+    /// The conflicts between edits of persons read (`GET /api/conflicts`): person values,
+    /// masked as person reads are.
+    pub const CONFLICT_READ: &str = "conflict_read";
 }
 
 /// Something to write into the audit log: an [`AuditEntry`] before the log gives it its place.

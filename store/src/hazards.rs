@@ -60,6 +60,10 @@ pub struct HazardMove {
     pub note: String,
     /// The day of the move.
     pub on: Date,
+    /// The severity the supervisor judges a reopened case to have now (`None`: as it is);
+    /// checked against the case in the move's transaction by [`Severity::reopened_as`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
     /// The new deadline of a reopened case.
     #[serde(skip)]
     pub deadline: Option<Deadline>,
@@ -81,6 +85,9 @@ pub struct HazardEvent {
     pub username: String,
     /// The caseworker it was given to.
     pub caseworker_id: Option<u32>,
+    /// The severity this move set: the one found, or a reopening's new one (`None`: unchanged,
+    /// and for cases found before severities were kept with their moves).
+    pub severity: Option<Severity>,
     /// The note.
     pub note: String,
 }
@@ -250,17 +257,20 @@ async fn begin_write(db: &dyn Backend) -> Result<Tx<'_>> {
 /// Appends the move `seq` of case `id`.
 async fn log_event(tx: &mut Tx<'_>, id: u32, seq: u32, e: &HazardEvent) -> Result<()> {
     tx.execute(
-        Sql::new("INSERT INTO hazard_events (hazard_id, seq, status, on_day, at, username, caseworker_id, note) ")
-            .values([vec![
-                id.into(),
-                seq.into(),
-                e.status.as_str().into(),
-                e.on.into(),
-                e.at.clone().into(),
-                e.username.clone().into(),
-                e.caseworker_id.into(),
-                e.note.clone().into(),
-            ]]),
+        Sql::new(
+            "INSERT INTO hazard_events (hazard_id, seq, status, on_day, at, username, caseworker_id, severity, note) ",
+        )
+        .values([vec![
+            id.into(),
+            seq.into(),
+            e.status.as_str().into(),
+            e.on.into(),
+            e.at.clone().into(),
+            e.username.clone().into(),
+            e.caseworker_id.into(),
+            e.severity.map(Severity::as_str).into(),
+            e.note.clone().into(),
+        ]]),
     )
     .await?;
     Ok(())
@@ -318,6 +328,7 @@ async fn insert(tx: &mut Tx<'_>, h: &NewHazard, username: &str) -> Result<Hazard
         at: now(),
         username: username.into(),
         caseworker_id: None,
+        severity: Some(h.severity),
         note: h.note.clone(),
     };
     log_event(tx, id, 1, &first).await?;
@@ -335,12 +346,23 @@ async fn apply_move(tx: &mut Tx<'_>, m: &HazardMove, username: &str) -> Result<(
     let to = h.status.to(m.to).map_err(|e| StoreError::Conflict(format!("hazard {}: {e}", h.id)))?;
     let version = h.version + 1;
     let mut q = Sql::new("UPDATE hazards SET status = ").bind(to.as_str()).push(", version = ").bind(version);
+    // A reopening's severity: the same or worse; kept in the history only when it changed.
+    let severity = match to {
+        Status::Reopened => {
+            Some(h.severity.reopened_as(m.severity).map_err(|e| StoreError::Rejected(format!("severity: {e}")))?)
+                .filter(|s| *s != h.severity)
+        }
+        _ => None,
+    };
     match to {
         Status::Assigned => q = q.push(", assignee_id = ").bind(m.assignee_id),
         Status::Verified => q = q.push(", closed_on = ").bind(m.on),
         Status::Reopened => {
             let d = m.deadline.unwrap_or(h.deadline);
             q = q.push(", closed_on = NULL, due_on = ").bind(d.due_on).push(", red_on = ").bind(d.red_on);
+            if let Some(s) = severity {
+                q = q.push(", severity = ").bind(s.as_str());
+            }
         }
         Status::Found | Status::Rectified => {}
     }
@@ -351,6 +373,7 @@ async fn apply_move(tx: &mut Tx<'_>, m: &HazardMove, username: &str) -> Result<(
         at: now(),
         username: username.into(),
         caseworker_id: if to == Status::Assigned { m.assignee_id } else { None },
+        severity,
         note: m.note.clone(),
     };
     log_event(tx, h.id, version, &event).await?;
@@ -420,10 +443,11 @@ impl<B: Backend> Hazards for SqlStore<B> {
     }
 
     async fn hazard_events(&self, id: u32) -> Result<Vec<HazardEvent>> {
-        let q =
-            Sql::new("SELECT status, on_day, at, username, caseworker_id, note FROM hazard_events WHERE hazard_id = ")
-                .bind(id)
-                .push(" ORDER BY seq");
+        let q = Sql::new(
+            "SELECT status, on_day, at, username, caseworker_id, severity, note FROM hazard_events WHERE hazard_id = ",
+        )
+        .bind(id)
+        .push(" ORDER BY seq");
         self.db
             .fetch(q)
             .await?
@@ -435,6 +459,10 @@ impl<B: Backend> Hazards for SqlStore<B> {
                     at: r.text("at")?,
                     username: r.text("username")?,
                     caseworker_id: r.opt_u32("caseworker_id")?,
+                    severity: match r.opt_text("severity")? {
+                        None => None,
+                        Some(s) => Some(Severity::parse(&s).ok_or_else(|| corrupt(id, format!("severity {s:?}")))?),
+                    },
                     note: r.text("note")?,
                 })
             })

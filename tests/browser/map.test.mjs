@@ -7,18 +7,26 @@
 // RENTGRID_WEB  the built web map, `web-map/dist` (default: that folder in this repository)
 // RENTGRID_SCREENSHOT  if set, a PNG of the map with a grid's popup open is saved there
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
-
-const DEMO_TIMEOUT_MS = 180_000;
-const LISTEN_TIMEOUT_MS = 60_000;
-const READY_TIMEOUT_MS = 90_000;
+import {
+  busiestCaseworkerDay,
+  centerToken,
+  DEMO,
+  DEMO_TIMEOUT_MS,
+  launchChromium,
+  offlineCacheOf,
+  outboxFlushSeconds,
+  pendingOn,
+  phoneOf as harnessPhoneOf,
+  READY_TIMEOUT_MS,
+  run,
+  startServer,
+  stopServer,
+} from './harness.mjs';
 
 /** The web map's `formatPct` (web-map/src/format.ts), so the test expects exactly what users see. */
 const formatPct = (x) => (x === null ? '—' : (x * 100).toFixed(1) + '%');
@@ -26,85 +34,6 @@ const formatPct = (x) => (x === null ? '—' : (x * 100).toFixed(1) + '%');
 const wholePct = (x) => `${Math.round((Math.round(x * 10_000) / 10_000) * 100)}%`;
 /** The popup's words for a verdict on the estimated actual rate. */
 const VERDICT_TEXT = { met: ['达标', 'met'], missed: ['未达标', 'missed'], uncertain: ['不确定', 'uncertain'] };
-
-/** Runs a process to its end; rejects with its output when it fails or takes too long. */
-function run(command, args, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${command} ${args.join(' ')} took over ${timeoutMs / 1000}s:\n${output}`));
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(output);
-      else reject(new Error(`${command} ${args.join(' ')} exited with ${code ?? signal}:\n${output}`));
-    });
-  });
-}
-
-/**
- * Starts `rentgrid serve` and resolves with the process and its URL once it prints
- * `listening on http://…` on stdout.
- */
-function startServer(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.env.RENTGRID_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    const keep = (line) => {
-      log = (log + line + '\n').slice(-20_000);
-    };
-    const fail = (message) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`${message}\n--- server output ---\n${log}`));
-    };
-    const timer = setTimeout(() => fail(`no "listening on" line within ${LISTEN_TIMEOUT_MS / 1000}s`), LISTEN_TIMEOUT_MS);
-    createInterface({ input: child.stderr }).on('line', keep);
-    // Reading stdout to its end also keeps the pipe from filling up while the server runs.
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      keep(line);
-      const match = /listening on (http:\/\/[^\s/]+)/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1], log: () => log });
-      }
-    });
-    child.on('error', (error) => fail(`could not start ${process.env.RENTGRID_BIN}: ${error.message}`));
-    child.on('exit', (code, signal) => fail(`the server exited with ${code ?? signal} before listening`));
-  });
-}
-
-/** Stops the server, politely first. */
-async function stopServer(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-/**
- * The demo city's users (README "Roles and demo users"; the server's demo user table): one per role
- * and a caseworker user per caseworker.
- */
-const DEMO = {
-  center: { username: 'center', password: 'center-demo-2026' },
-  supervisor: { username: 'supervisor', password: 'supervisor-demo-2026' },
-  caseworker: { username: 'caseworker', password: 'caseworker-demo-2026' },
-  leader: { username: 'leader', password: 'leader-demo-2026' },
-  sysadmin: { username: 'sysadmin', password: 'sysadmin-demo-2026' },
-  secadmin: { username: 'secadmin', password: 'secadmin-demo-2026' },
-  auditor: { username: 'auditor', password: 'auditor-demo-2026' },
-};
 
 /** Where each role lands after signing in (the `view` of the page; '' for the full map). */
 const LANDING = { center: '', leader: 'leaders', supervisor: 'coverage', caseworker: 'field', sysadmin: 'account', secadmin: 'account', auditor: 'account' };
@@ -158,31 +87,10 @@ describe('the web map', () => {
   before(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'rentgrid-browser-'));
     await run(process.env.RENTGRID_BIN, ['demo', '--data', dataDir, '--scale', '0.05'], DEMO_TIMEOUT_MS);
-    server = await startServer(['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
+    server = await startServer(process.env.RENTGRID_BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
     origin = new URL(server.url).origin;
-    // The center signs in and makes an API token, as a script's author would.
-    const login = await fetch(`${origin}/api/login`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(DEMO.center),
-    });
-    assert.equal(login.status, 200, await login.clone().text());
-    const cookie = login.headers.get('set-cookie').split(';')[0];
-    const { csrf } = await login.json();
-    const created = await fetch(`${origin}/api/tokens`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Cookie: cookie, 'X-CSRF-Token': csrf },
-      body: JSON.stringify({ name: 'browser test' }),
-    });
-    assert.equal(created.status, 201, await created.clone().text());
-    token = (await created.json()).token;
-
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      // Playwright adds --enable-unsafe-swiftshader: WebGL runs in software, no GPU needed.
-      args: ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--no-sandbox'],
-    });
+    token = await centerToken(origin, 'browser test');
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.on('request', (request) => requests.push(request.url()));
     await signIn(context, 'center');
@@ -460,6 +368,37 @@ describe('the web map', () => {
     );
     assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was reloaded');
     await phone.close();
+  });
+
+  it('shows a hazard recorded through the API on the open map\'s hazards layer within 2 s, pushed by the server', async () => {
+    /** The ids of the cases the open map's hazards layer holds now. */
+    const onMap = () =>
+      page.evaluate(async () => {
+        const source = window.__rentgrid.map.getSource('hazards');
+        return source ? ((await source.getData()).features ?? []).map((f) => f.properties.id) : null;
+      });
+    await page.waitForFunction(() => document.documentElement.dataset.live === '1', null, { timeout: 20_000 });
+    assert.ok(Array.isArray(await onMap()), 'the map has no hazards layer');
+    // Marks this page: a reload would lose the mark.
+    await page.evaluate(() => (window.__notReloaded = true));
+
+    const district = await (await api('/api/district')).json();
+    const [building] = (await (await api(`/api/buildings?bbox=${district.bbox.join(',')}&limit=1`)).json()).features;
+    const recorded = await api(`/api/buildings/${building.properties.id}/hazards`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ client_id: `push-hazard-${Date.now()}`, kind: 'gas', severity: 'major', note: '推送测试' }),
+    });
+    assert.equal(recorded.status, 201, await recorded.clone().text());
+    const { id } = (await recorded.json()).hazard;
+    // No checkForUpdates, no reload: the server's event alone has the layer read its cases again.
+    // (Polled from here: the source's data is read asynchronously, which waitForFunction does not wait for.)
+    const deadline = Date.now() + 2_000;
+    while (!(await onMap()).includes(id)) {
+      assert.ok(Date.now() < deadline, `hazard ${id} is not on the open map 2 s after it was recorded`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was reloaded');
   });
 
   it('shows overdue visits (逾期未走访) with a legend, their count as the API says, a popup, and a caseworker\'s part on a click', async () => {
@@ -748,7 +687,9 @@ describe('the web map', () => {
     await second.locator('input[name=units]').fill('2');
     await second.locator('input[name=persons]').fill('3');
     await second.locator('input[name=registered]').check();
-    await second.locator('input[name=hazards]').fill('电线私拉乱接');
+    // Hazards are cases (the stop's hazard form, linked from here), no longer free text.
+    assert.equal(await second.locator('.rg-field-visit input[name=hazards]').count(), 0);
+    await second.locator('textarea[name=notes]').fill('电线私拉乱接');
     posted = visitPosted();
     await second.locator('button[type=submit]').click();
     const answer = await posted;
@@ -850,29 +791,8 @@ describe('the web map', () => {
   });
 
   /** A phone (touch, 390 px) signed in as caseworker `cw`, and how it opens their field view of `day`. */
-  const phoneOf = async (cw, campaign, day, label) => {
-    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-    const login = await ctx.request.post(`${origin}/api/login`, { data: { username: `cw${cw}`, password: `cw${cw}-demo-2026` } });
-    assert.equal(login.status(), 200, await login.text());
-    const url = `${server.url}/?view=field&campaign=${campaign.id}&date=${day.date}`;
-    const open = async () => {
-      const p = await ctx.newPage();
-      p.on('pageerror', (error) => problems.push(`${label} page error: ${error.stack ?? error.message}`));
-      await p.goto(url);
-      await p.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
-      return p;
-    };
-    /** Opens the view online until the phone keeps it for offline use, then reloads it offline. */
-    const openOffline = async () => {
-      const p = await open();
-      await p.waitForFunction(() => document.documentElement.dataset.offline !== undefined, null, { timeout: READY_TIMEOUT_MS });
-      await ctx.setOffline(true);
-      await p.reload();
-      await p.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
-      return p;
-    };
-    return { ctx, open, openOffline };
-  };
+  const phoneOf = (cw, campaign, day, label) =>
+    harnessPhoneOf(browser, server.url, cw, campaign, day, (error) => problems.push(`${label} page error: ${error.stack ?? error.message}`));
 
   /** What a phone page's outbox (IndexedDB) holds. */
   const outboxOf = (p) =>
@@ -889,32 +809,7 @@ describe('the web map', () => {
    * campaign over those grids, theirs alone, and its day with the most stops: the stops in order.
    */
   let caseworkerDayOnce;
-  const caseworkerDay = () =>
-    (caseworkerDayOnce ??= (async () => {
-      const coverage = await (await api('/api/coverage')).json();
-      const grids = new Map((await (await api('/api/grids')).json()).features.map((f) => [f.properties.id, f.properties.buildings]));
-      const buildingsOf = (a) => a.properties.grids.reduce((n, g) => n + (grids.get(g) ?? 0), 0);
-      const area = coverage.features
-        .filter((f) => f.properties.kind === 'area')
-        .sort((a, b) => buildingsOf(b) - buildingsOf(a) || a.properties.caseworker_id - b.properties.caseworker_id)[0];
-      const cw = area.properties.caseworker_id;
-      const created = await api('/api/campaigns', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ grids: area.properties.grids, caseworkers: [cw], start_date: '2026-09-07', working_days: 260, buildings_per_day: 8 }),
-      });
-      assert.equal(created.status, 201, await created.clone().text());
-      const campaign = await created.json();
-      // The first day they have the most stops.
-      const stopsOn = (d) => d.assignments.find((a) => a.caseworker_id === cw)?.buildings.length ?? 0;
-      const day = campaign.plan.days.reduce((best, d) => (stopsOn(d) > stopsOn(best) ? d : best));
-      const routes = await (await api(`/api/campaigns/${campaign.id}/routes?date=${day.date}`)).json();
-      const planned = routes.features
-        .filter((f) => f.properties.kind === 'stop' && f.properties.caseworker_id === cw)
-        .sort((a, b) => a.properties.order - b.properties.order)
-        .map((f) => f.properties.building_id);
-      return { area, cw, campaign, day, routes, planned };
-    })());
+  const caseworkerDay = () => (caseworkerDayOnce ??= busiestCaseworkerDay(api));
 
   it('works offline on the phone: opens from the cache, keeps visits in the outbox across a closed page, sends each once', async () => {
     const ready = () => document.documentElement.dataset.ready === '1';
@@ -928,12 +823,7 @@ describe('the web map', () => {
     let phone = await open();
     // Their own stops, no picker; the service worker has kept the page, the day and the tiles.
     assert.equal(await phone.locator('.rg-field-caseworker').count(), 0);
-    await phone.waitForFunction(() => document.documentElement.dataset.offline !== undefined, null, { timeout: READY_TIMEOUT_MS });
-    const offline = await phone.evaluate(async () => {
-      const cache = await caches.open('rentgrid-data-v1');
-      const keys = (await cache.keys()).map((r) => new URL(r.url).pathname);
-      return { bytes: Number(document.documentElement.dataset.offline), tiles: keys.filter((k) => k.endsWith('.mvt')).length, entries: keys.length };
-    });
+    const offline = await offlineCacheOf(phone);
     assert.ok(offline.tiles > 0, 'no tile kept for offline use');
     console.log(`# offline cache of cw${cw} (${area.properties.grids.length} grids, scale 0.05): ${offline.entries} answers, ${offline.tiles} tiles, ${(offline.bytes / 1e6).toFixed(2)} MB`);
 
@@ -943,7 +833,7 @@ describe('the web map', () => {
     await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
     const stops = phone.locator('.rg-field-stop');
     assert.deepEqual(await stops.evaluateAll((els) => els.map((e) => Number(e.dataset.building))), planned);
-    const pending = (n) => phone.locator(`.rg-field-sync[data-pending="${n}"]`).waitFor({ timeout: 10_000 });
+    const pending = (n) => pendingOn(phone, n);
     for (let i = 0; i < 4; i++) await stops.nth(i).locator('.rg-field-visited').click();
     await pending(4);
     assert.ok(await stops.nth(0).locator('.rg-field-visited').isDisabled(), 'a visited stop can be tapped again');
@@ -1012,29 +902,10 @@ describe('the web map', () => {
     await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
     assert.match(await phone.locator('.rg-field-progress').innerText(), new RegExp(`已走访 6 / ${planned.length} 站`));
 
-    // How long the outbox takes to send 200 changes (a measurement, not a check on time).
-    const user = `cw${cw}`;
-    await ctx.setOffline(true);
-    await phone.evaluate(({ user, cw, campaign, buildings, today }) => new Promise((resolve, reject) => {
-      const open = indexedDB.open('rentgrid-field');
-      open.onsuccess = () => {
-        const tx = open.result.transaction('outbox', 'readwrite');
-        for (let i = 0; i < 200; i++) {
-          const clientId = `flush-200-${i}`;
-          const body = { client_id: clientId, building_id: buildings[i % buildings.length], caseworker_id: cw, campaign_id: campaign, visited_on: today, notes: `flush ${i}`, new_units: [] };
-          tx.objectStore('outbox').add({ user, method: 'POST', path: 'visits', body, clientId, created: new Date().toISOString(), label: `flush ${i}`, state: 'pending', attempts: 0 });
-        }
-        tx.oncomplete = resolve;
-        tx.onerror = () => reject(tx.error);
-      };
-    }), { user, cw, campaign: campaign.id, buildings: planned, today });
-    await phone.reload();
-    await phone.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
-    await pending(200);
-    const started = performance.now();
-    await ctx.setOffline(false);
-    await phone.locator('.rg-field-sync[data-pending="0"]').waitFor({ timeout: 300_000 });
-    console.log(`# outbox: 200 queued changes sent in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    // How long the outbox takes to send 200 changes (a measurement, not a check on time;
+    // bench/field-offline.sh measures the same at scale 1).
+    const seconds = await outboxFlushSeconds(ctx, phone, { cw, campaign: campaign.id, buildings: planned, today, n: 200 });
+    console.log(`# outbox: 200 queued changes sent in ${seconds.toFixed(1)} s`);
     await ctx.close();
   });
 
@@ -1119,7 +990,7 @@ describe('the web map', () => {
 
     const { ctx, open, openOffline } = await phoneOf(cw, campaign, day, 'card');
     let phone = await openOffline();
-    const pending = (n) => phone.locator(`.rg-field-sync[data-pending="${n}"]`).waitFor({ timeout: 10_000 });
+    const pending = (n) => pendingOn(phone, n);
     let c = await openCard(phone, units[0]);
     // The check character is checked as typed; sex and birth date are read from the number.
     const wrong = newId.slice(0, 17) + (newId[17] === '1' ? '2' : '1');
@@ -1232,7 +1103,7 @@ describe('the web map', () => {
 
     const { ctx, open, openOffline } = await phoneOf(cw, campaign, day, 'door');
     let phone = await openOffline();
-    const pending = (n) => phone.locator(`.rg-field-sync[data-pending="${n}"]`).waitFor({ timeout: 10_000 });
+    const pending = (n) => pendingOn(phone, n);
     let n = 0;
     for (const [i, u] of units.entries()) {
       const c = await openCard(phone, u);
@@ -1250,7 +1121,13 @@ describe('the web map', () => {
         await pending(++n);
       }
     }
-    await recordHazard(phone.locator(`.rg-field-stop[data-building="${late.building}"] .rg-hazard-at-stop`), late);
+    // The visit form has no free-text hazards field any more: its link opens the stop's hazard form.
+    const lateStop = phone.locator(`.rg-field-stop[data-building="${late.building}"]`);
+    await lateStop.locator('.rg-field-visit > summary').click();
+    assert.equal(await lateStop.locator('.rg-field-visit input[name=hazards]').count(), 0, 'the old free-text hazards field is back');
+    await lateStop.locator('.rg-field-visit .rg-field-to-hazard').click();
+    await lateStop.locator('.rg-hazard-at-stop[open] select[name=kind] option[value=fire_exit]').waitFor({ state: 'attached', timeout: 10_000 });
+    await recordHazard(lateStop.locator('.rg-hazard-at-stop'), late);
     await pending(++n);
     assert.equal(n, 20);
     await phone.locator('.rg-field-hazards[data-waiting="4"]').waitFor({ timeout: 10_000 });

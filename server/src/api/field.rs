@@ -7,7 +7,7 @@
 
 use super::extract::ApiPath;
 use super::identity::{Authenticated, RequestSource};
-use super::persons::{Person, disclosure, grid_code, person};
+use super::persons::{Person, audit_as, disclosure, grid_code, person};
 use super::position::{FAR_M, Position, fix_of};
 use super::query::ApiQuery;
 use super::{ApiJson, IdParam, not_found, parse_id, today};
@@ -662,12 +662,24 @@ pub struct Conflicts {
 pub async fn conflicts(
     State(state): State<AppState>,
     scope: Scope,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
     ApiQuery(q): ApiQuery<ConflictQuery>,
 ) -> ApiResult<Json<Conflicts>> {
     let d = disclosure(&scope, None, None)?;
     let atlas = state.atlas();
     let within = scope.grids.as_ref().map(|g| g.iter().copied().collect::<Vec<_>>());
-    let list = state.store().conflicts(within.as_deref(), q.all.unwrap_or(false)).await?;
+    let all = q.all.unwrap_or(false);
+    let list = state.store().conflicts(within.as_deref(), all).await?;
+    // The persons' values are shown (masked): audited as a person read is, before it leaves.
+    let ids = |f: fn(&StoredConflict) -> u32| list.iter().map(f).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    let target = format!(
+        "GET /api/conflicts{} conflicts {} persons {}",
+        if all { "?all=true" } else { "" },
+        ids(|c| c.id),
+        ids(|c| c.person_id)
+    );
+    audit_as(&state, who, source, &d, action::CONFLICT_READ, target).await?;
     Ok(Json(Conflicts { conflicts: list.into_iter().map(|c| conflict_view(&atlas, &d, c)).collect() }))
 }
 

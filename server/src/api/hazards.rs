@@ -366,6 +366,9 @@ pub struct HazardEventView {
     /// The caseworker it was given to.
     #[schema(required = true)]
     caseworker_id: Option<u32>,
+    /// The severity this move set: the one found, or a reopening's new one (null: unchanged).
+    #[schema(required = true)]
+    severity: Option<Severity>,
     /// The note.
     note: String,
 }
@@ -442,6 +445,7 @@ pub async fn one(
                 at: e.at,
                 username: e.username,
                 caseworker_id: e.caseworker_id,
+                severity: e.severity,
                 note: e.note,
             })
             .collect(),
@@ -461,6 +465,11 @@ pub struct MoveRequest {
     /// What was done, or why it is sent back (required to reopen; at most 500 characters).
     #[serde(default)]
     note: Option<String>,
+    /// Reopen only: the severity the supervisor judges the case to have now, the same or worse
+    /// (`minor` 一般, `major` 较大, `severe` 重大; default: as it was). The new deadline counts
+    /// from it.
+    #[serde(default)]
+    severity: Option<String>,
     /// The day, `YYYY-MM-DD` (default today, China time).
     #[serde(default)]
     on: Option<String>,
@@ -497,8 +506,17 @@ async fn move_case(
         (_, Some(_)) => return Err(ApiError::Unprocessable("caseworker_id: only an assignment names one".into())),
         (_, None) => None,
     };
+    // The severity a reopening judges the case to have; the store checks it against the case as
+    // it stands in the move's transaction (the same or worse), after a replay is answered.
+    let severity = match (to, req.severity.as_deref()) {
+        (_, None) => None,
+        (Status::Reopened, Some(raw)) => Some(Severity::parse(raw).ok_or_else(|| {
+            ApiError::Unprocessable(format!("severity: {raw:?} is not minor (一般), major (较大) or severe (重大)"))
+        })?),
+        (_, Some(_)) => return Err(ApiError::Unprocessable("severity: only a reopening changes it".into())),
+    };
     let deadline = match (to, state.hazard_kinds().get(&h.kind)) {
-        (Status::Reopened, Some(kind)) => Some(kind.deadline(h.severity, on)),
+        (Status::Reopened, Some(kind)) => Some(kind.deadline(severity.unwrap_or(h.severity), on)),
         _ => None,
     };
     let m = HazardMove {
@@ -508,6 +526,7 @@ async fn move_case(
         assignee_id,
         note: note(req.note.as_deref(), to == Status::Reopened)?,
         on,
+        severity,
         deadline,
         position: fix_of(req.position, &state.atlas(), h.building_id)?,
     };
@@ -568,7 +587,7 @@ hazard_move!(
     "/api/hazards/{id}/reopen",
     "reopen_hazard",
     Status::Reopened,
-    "reopen a case whose rectification did not hold (a new deadline from today; a note says why)"
+    "reopen a case whose rectification did not hold (a note says why; the severity may be judged worse; a new deadline from the day at that severity)"
 );
 
 /// `POST /api/hazards/{id}/photos`: the answer.
@@ -656,6 +675,8 @@ pub struct PhotoPath {
 pub async fn photo(
     State(state): State<AppState>,
     scope: Scope,
+    source: RequestSource,
+    Authenticated(who): Authenticated,
     ApiPath((raw, raw_photo)): ApiPath<(String, String)>,
 ) -> ApiResult<Response> {
     let id = parse_id("hazard", &raw)?;
@@ -670,6 +691,10 @@ pub async fn photo(
         .find(|p| p.id == photo_id)
         .ok_or_else(|| not_found("photo", photo_id))?;
     let bytes = photos.read(id, &p.sha256).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    // A photo of someone's home: audited as a person read is, before it leaves.
+    let target = format!("GET /api/hazards/{id}/photos/{photo_id}");
+    let event = Actor::User(who, source.ip).event(state.identity().now(), action::HAZARD_PHOTO_READ, target);
+    state.store().append_audit(&event).await?;
     let mut res = bytes.into_response();
     let headers = res.headers_mut();
     headers.insert(

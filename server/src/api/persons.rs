@@ -236,7 +236,7 @@ async fn audit(
 }
 
 /// [`audit`] with the action named.
-async fn audit_as(
+pub(super) async fn audit_as(
     state: &AppState,
     who: Principal,
     source: RequestSource,

@@ -292,6 +292,13 @@ async fn a_stale_edit_of_the_same_field_is_a_conflict_and_of_another_merges(back
     assert_eq!(s, StatusCode::CONFLICT, "resolved already");
     let (_, all) = get(r, "/api/conflicts?all=true").await;
     assert_eq!(all["conflicts"][0]["resolution"], "mine");
+    // Each read of the list shows persons' values (masked): one audit row, naming the persons.
+    let read =
+        f.db.texts("SELECT target FROM audit_log WHERE action = 'conflict_read' AND outcome = 'ok' ORDER BY seq").await;
+    assert_eq!(read.len(), 4, "{read:?}");
+    assert_eq!(read[0], format!("GET /api/conflicts conflicts {id} persons {person}"));
+    assert_eq!(read[1], "GET /api/conflicts conflicts  persons ", "the outsider's empty list");
+    assert_eq!(read[3], format!("GET /api/conflicts?all=true conflicts {id} persons {person}"));
     f.done().await;
 }
 

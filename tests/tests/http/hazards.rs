@@ -199,6 +199,60 @@ async fn a_hazard_case_runs_from_found_to_verified_and_is_reopened(backend: Back
     assert_eq!(f.db.int(&audit("hazard_record", "ok")).await, 3);
     assert_eq!(f.db.int(&audit("hazard_record", "replayed")).await, 1);
     assert_eq!(f.db.int(&audit("hazard_move", "ok")).await, 4);
+
+    // A supervisor reopening a case may judge it worse: the new deadline counts from the new
+    // severity and the history keeps the change. Milder is refused; only a reopening changes it.
+    let gas = fresh["hazard"]["id"].as_u64().unwrap();
+    let at_gas = |to: &str| format!("/api/hazards/{gas}/{to}");
+    refused(
+        &post(me, &at_gas("rectified"), &json!({ "client_id": "s-1", "severity": "major" })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "severity: only a reopening",
+    );
+    assert_eq!(post(me, &at_gas("rectified"), &json!({ "client_id": "s-2" })).await.0, StatusCode::OK);
+    let worse = json!({ "client_id": "s-3", "note": "燃气管仍漏", "severity": "较大" });
+    refused(
+        &post(center, &at_gas("reopen"), &json!({ "client_id": "s-3", "note": "燃气管仍漏", "severity": "grave" }))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "severity",
+    );
+    let (s, reopened) = post(center, &at_gas("reopen"), &worse).await;
+    assert_eq!(s, StatusCode::OK, "{reopened}");
+    let h = &reopened["hazard"];
+    assert_eq!((h["severity"].as_str(), h["severity_zh"].as_str()), (Some("major"), Some("较大")));
+    assert_eq!(h["due_on"], day(today() + Duration::days(3)), "a major gas hazard: 3 days (it was 7 as minor)");
+    // The same client id with another severity is another write: refused.
+    let (s, _) =
+        post(center, &at_gas("reopen"), &json!({ "client_id": "s-3", "note": "燃气管仍漏", "severity": "severe" }))
+            .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(post(me, &at_gas("rectified"), &json!({ "client_id": "s-4" })).await.0, StatusCode::OK);
+    refused(
+        &post(center, &at_gas("reopen"), &json!({ "client_id": "s-5", "note": "复查", "severity": "minor" })).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not milder",
+    );
+    // Reopened again without one: as it is now (major), a new deadline from the day.
+    let (s, again) = post(center, &at_gas("reopen"), &json!({ "client_id": "s-6", "note": "复查" })).await;
+    assert_eq!((s, again["hazard"]["severity"].as_str()), (StatusCode::OK, Some("major")));
+    let (_, detail) = get(me, &format!("/api/hazards/{gas}")).await;
+    let history: Vec<(&str, Option<&str>)> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["status"].as_str().unwrap(), e["severity"].as_str()))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("found", Some("minor")),
+            ("rectified", None),
+            ("reopened", Some("major")),
+            ("rectified", None),
+            ("reopened", None)
+        ]
+    );
     f.done().await;
 }
 
@@ -276,6 +330,10 @@ async fn a_photo_is_kept_once_and_served_within_scope(backend: Backend) {
     assert_eq!(res.headers()[header::CONTENT_TYPE], "image/png");
     let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
     assert_eq!(&body[..], PNG);
+    // A photo of someone's home: each look is audited, as a person read is.
+    let photo = added["photo"]["id"].as_u64().unwrap();
+    let looked = "SELECT target FROM audit_log WHERE action = 'hazard_photo_read' AND outcome = 'ok'";
+    assert_eq!(f.db.texts(looked).await, [format!("GET /api/hazards/{id}/photos/{photo}")]);
     let other = f.db.int(&format!(
         "SELECT CAST(MIN(caseworker_id) AS BIGINT) FROM caseworker_grids WHERE grid_id <> \
          (SELECT grid_id FROM buildings WHERE id = {building}) AND caseworker_id NOT IN \
@@ -283,5 +341,6 @@ async fn a_photo_is_kept_once_and_served_within_scope(backend: Backend) {
     )).await as u32;
     let them = signed_in(anonymous, Principal { caseworker: Some(other), ..principal(Role::Caseworker) });
     assert_eq!(get(&them, &href).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.db.texts(looked).await.len(), 1, "a refused look shows nothing and is not a read");
     f.done().await;
 }

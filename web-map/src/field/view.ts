@@ -2,7 +2,7 @@
  * The caseworker's phone view (`?view=field&campaign=&date=`; the command center and
  * supervisors add `&caseworker=`): the day's stops in walking order, a one-tap "已走访 / visited"
  * per stop, and the visit form (persons and rental units found, registered on the spot, pledge,
- * hazards, notes). Offline first: every visit goes into the outbox (`offline/outbox.ts`) on the
+ * notes; hazards are recorded as cases in the stop's hazard form, which the visit form links). Offline first: every visit goes into the outbox (`offline/outbox.ts`) on the
  * phone and is sent from there when the network is there; the service worker keeps the page,
  * the day's answers and the tiles over the caseworker's grids for when it is not. A stop keeps
  * one visit per day: its client id is made once, a second tap changes the visit still waiting
@@ -40,7 +40,7 @@ const t = defineStrings(
     units: '发现未登记出租房（套）',
     registered: '已当场登记',
     pledge: '已签订治安责任保证书',
-    hazards: '安全隐患',
+    hazards: '发现安全隐患？记录隐患 ›',
     notes: '备注',
     submit: '保存',
     edit: '修改待发送的记录',
@@ -73,7 +73,7 @@ const t = defineStrings(
     units: 'Unregistered rental units found',
     registered: 'Registered on the spot',
     pledge: 'Safety pledge signed',
-    hazards: 'Hazards',
+    hazards: 'Found a hazard? Record it ›',
     notes: 'Notes',
     submit: 'Save',
     edit: 'Change the record waiting to be sent',
@@ -122,6 +122,20 @@ function writeStored(key: string, value: unknown): void {
   }
 }
 
+/**
+ * A draft typed before the visit form lost its free-text hazards field (hazards are cases now):
+ * the text typed there moves into the notes, as the form used to send it, so nothing typed is lost.
+ */
+function withoutOldHazards(draft: Draft): Draft {
+  const old = draft.get('hazards');
+  if (typeof old !== 'string') return draft;
+  const moved = new Map(draft);
+  moved.delete('hazards');
+  const notes = String(draft.get('notes') ?? '').trim();
+  if (old.trim()) moved.set('notes', [`隐患：${old.trim()}`, notes].filter(Boolean).join('；'));
+  return moved;
+}
+
 /** Where a stop's typed, unsent answers are kept on the device (a reload or a new login keeps them). */
 function draftKey(user: string, campaign: number, building: number): string {
   return `rentgrid.draft.${user}.${campaign}.${building}`;
@@ -144,11 +158,9 @@ export function visitFrom(data: FormData, base: VisitBody): VisitBody | string {
   if (persons > 0 && units === 0) return t('personsNeedUnits', { n: persons });
   if (registered && units === 0) return t('registeredNeedsUnits');
   if (pledge && !registered) return t('pledgeNeedsRegistered');
-  const hazards = String(data.get('hazards') ?? '').trim();
-  const notes = [hazards ? `隐患：${hazards}` : '', String(data.get('notes') ?? '').trim()].filter(Boolean).join('；');
   return {
     ...base,
-    notes,
+    notes: String(data.get('notes') ?? '').trim(),
     new_units: Array.from({ length: units }, (_, k) => ({
       label: `现场-${k + 1}`,
       tenants: Math.floor(persons / units) + (k < persons % units ? 1 : 0),
@@ -296,6 +308,16 @@ export function mountField(root: HTMLElement): () => void {
       const quick = h('button', { type: 'button', class: 'rg-field-visited' }, t('visited'));
       quick.addEventListener('click', () => void save(base));
       const submit = h('button', { type: 'submit', class: 'rg-field-submit' }, t('submit'));
+      // A hazard is a case with a kind, a severity and a deadline: the stop's hazard form records it.
+      const hazard = hazardForm(stop, username, {
+        units: async () => (await fetchBuildingUnits(stop.building)).units,
+      });
+      const toHazard = h('button', { type: 'button', class: 'rg-field-to-hazard' }, t('hazards'));
+      toHazard.addEventListener('click', () => {
+        if (hazard instanceof HTMLDetailsElement) hazard.open = true;
+        hazard.scrollIntoView({ block: 'nearest' });
+        hazard.querySelector<HTMLSelectElement>('select[name=kind]')?.focus();
+      });
       const form = h(
         'form',
         { class: 'rg-field-form', novalidate: true },
@@ -303,14 +325,18 @@ export function mountField(root: HTMLElement): () => void {
         h('label', null, t('units'), h('input', { name: 'units', type: 'number', min: 0, value: 0, inputmode: 'numeric' })),
         h('label', { class: 'rg-field-check' }, h('input', { name: 'registered', type: 'checkbox' }), t('registered')),
         h('label', { class: 'rg-field-check' }, h('input', { name: 'pledge', type: 'checkbox' }), t('pledge')),
-        h('label', null, t('hazards'), h('input', { name: 'hazards', type: 'text', maxlength: 200 })),
+        toHazard,
         h('label', null, t('notes'), h('textarea', { name: 'notes', maxlength: 1000, rows: 2 })),
         message,
         submit,
       );
       if (!drafts.has(stop.building)) {
         const stored = readStored<[string, string | boolean][]>(dKey, []);
-        if (stored.length) drafts.set(stop.building, new Map(stored));
+        if (stored.length) {
+          const draft = withoutOldHazards(new Map(stored));
+          drafts.set(stop.building, draft);
+          if (stored.some(([name]) => name === 'hazards')) writeStored(dKey, [...draft]);
+        }
       }
       for (const [name, value] of drafts.get(stop.building) ?? []) {
         const field = form.elements.namedItem(name);
@@ -339,9 +365,6 @@ export function mountField(root: HTMLElement): () => void {
       });
       const details = h('details', { class: 'rg-field-visit' }, h('summary', null, t('details')), form);
       const units = unitsPanel(stop, username, (redraw) => cardRedraws.push(redraw));
-      const hazard = hazardForm(stop, username, {
-        units: async () => (await fetchBuildingUnits(stop.building)).units,
-      });
       const item = h(
         'li',
         { class: 'rg-field-stop', 'data-building': stop.building },

@@ -22,7 +22,7 @@ import { defineStrings } from '../i18n';
 import { me } from '../session';
 import { h } from '../ui/dom';
 import { randomUuid } from '../offline/outbox';
-import { caseFacts, kindName, th, URGENCY_COLORS, urgencyClass } from '../hazards/words';
+import { caseFacts, kindName, SEVERITIES, th, URGENCY_COLORS, urgencyClass } from '../hazards/words';
 import { colorBy, hovered, selected } from './expressions';
 import type { LayerContext, MapLayer, SlottedLayer } from './types';
 
@@ -43,6 +43,8 @@ const t = defineStrings(
     verify: '验收',
     reopen: '重新打开',
     reopenWhy: '重新打开的原因（必填）',
+    reopenAs: '重新认定严重程度',
+    severityNow: '（改为{severity}）',
     needWhy: '请写明重新打开的原因',
     noCaseworker: '本网格没有包干综管员',
     caseworker: '综管员 {id}',
@@ -71,6 +73,8 @@ const t = defineStrings(
     verify: 'Verify',
     reopen: 'Reopen',
     reopenWhy: 'Why it is reopened (required)',
+    reopenAs: 'Severity now',
+    severityNow: ' (now {severity})',
     needWhy: 'Say why the case is reopened',
     noCaseworker: 'No caseworker is contracted for this grid',
     caseworker: 'Caseworker {id}',
@@ -162,7 +166,7 @@ export function createHazardsLayer(): MapLayer {
     if (!mayDecide) return null;
     const box = h('div', { class: 'rg-hazard-actions' });
     const message = h('p', { class: 'rg-hazard-message', role: 'status', hidden: true });
-    const send = async (move: HazardMove, body: { caseworker_id?: number; note?: string }, buttons: HTMLButtonElement[]) => {
+    const send = async (move: HazardMove, body: { caseworker_id?: number; note?: string; severity?: string }, buttons: HTMLButtonElement[]) => {
       for (const b of buttons) b.disabled = true;
       try {
         const answer = await moveHazard(c.id, move, { client_id: randomUuid(), ...body });
@@ -204,6 +208,13 @@ export function createHazardsLayer(): MapLayer {
     }
     if (c.status === 'rectified' || c.status === 'verified') {
       const why = h('input', { type: 'text', class: 'rg-hazard-why', maxlength: 500, placeholder: t('reopenWhy'), 'aria-label': t('reopenWhy') });
+      // A supervisor may judge the case worse than it was (never milder): its new deadline follows.
+      const worse = SEVERITIES.slice(SEVERITIES.indexOf(c.severity));
+      const severity = h(
+        'select',
+        { class: 'rg-hazard-reopen-severity', 'aria-label': t('reopenAs') },
+        ...worse.map((s) => h('option', { value: s, selected: s === c.severity }, th(s))),
+      );
       const reopen = h('button', { type: 'button', class: 'rg-hazard-reopen' }, t('reopen'));
       reopen.addEventListener('click', () => {
         const note = why.value.trim();
@@ -212,9 +223,9 @@ export function createHazardsLayer(): MapLayer {
           message.hidden = false;
           return;
         }
-        void send('reopen', { note }, [reopen]);
+        void send('reopen', severity.value === c.severity ? { note } : { note, severity: severity.value }, [reopen]);
       });
-      box.append(why, reopen);
+      box.append(why, h('label', null, t('reopenAs'), ' ', severity), reopen);
     }
     return box.childElementCount ? h('div', null, box, message) : null;
   };
@@ -240,7 +251,13 @@ export function createHazardsLayer(): MapLayer {
         .then((detail) => {
           history.replaceChildren(
             ...detail.events.map((e) =>
-              h('li', null, t('event', { on: e.on, status: th(`st_${e.status}`), user: e.username, note: e.note ? `：${e.note}` : '' })),
+              h(
+                'li',
+                null,
+                t('event', { on: e.on, status: th(`st_${e.status}`), user: e.username, note: e.note ? `：${e.note}` : '' }),
+                // A reopening that judged the case worse says so (the first move names the severity found).
+                e.status === 'reopened' && e.severity ? t('severityNow', { severity: th(e.severity) }) : '',
+              ),
             ),
           );
           photos.replaceChildren(
