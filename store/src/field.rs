@@ -14,7 +14,8 @@
 //!   keeping either side; an edit of other fields merges.
 //!
 //! Each write returns the [`StatsDelta`]s of the buildings whose counts it changed, so the
-//! caller can publish them to the Atlas after the commit.
+//! caller can publish them to the Atlas after the commit, and the dated records it changed
+//! ([`RegistrationChange`]), so the caller can change the monthly registrations it keeps.
 
 use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
