@@ -12,8 +12,9 @@
 //! totals are today's in every month.
 
 use crate::kpi::Counts;
-use rentgrid_geodata::{Atlas, BuildingStats, Month, MonthlyRegistrations};
+use rentgrid_geodata::{Atlas, BuildingId, BuildingStats, GridId, Month, MonthlyRegistrations};
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 /// How many months the history covers by default.
 pub const DEFAULT_MONTHS: usize = 12;
@@ -39,66 +40,161 @@ impl History {
     }
 }
 
+/// What the dated registrations of one month changed in one grid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GridMonth {
+    /// Registered that month: persons (with permit, consistent), rental units (pledged); its
+    /// `persons` counts those who moved in.
+    pub registered: BuildingStats,
+    /// Those who moved out that month, as they were when they left.
+    pub left: BuildingStats,
+}
+
+impl GridMonth {
+    /// What the registrations of one building and month `r` add.
+    fn of(r: &MonthlyRegistrations) -> Self {
+        Self {
+            registered: BuildingStats {
+                persons_registered: r.persons,
+                persons_with_permit: r.persons_with_permit,
+                persons_consistent: r.persons_consistent,
+                rental_units_registered: r.rental_units,
+                pledges_signed: r.pledges_signed,
+                persons: r.arrived,
+                ..BuildingStats::default()
+            },
+            left: BuildingStats {
+                persons: r.left,
+                persons_registered: r.left_registered,
+                persons_with_permit: r.left_with_permit,
+                persons_consistent: r.left_consistent,
+                ..BuildingStats::default()
+            },
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The dated registrations summed per month and grid: what the history undoes month by month.
+/// Kept up to date one building's month at a time ([`MonthlyTotals::add`], [`MonthlyTotals::sub`]),
+/// so a history is made without reading every registration again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonthlyTotals {
+    /// Per month, per grid.
+    grids: BTreeMap<Month, BTreeMap<GridId, GridMonth>>,
+    /// Per month, how many buildings have registrations dated in it (those the Atlas lacks too).
+    buildings: BTreeMap<Month, u32>,
+}
+
+impl MonthlyTotals {
+    /// The totals of `registrations` (one record per building and month), in the grids
+    /// `grid_of` finds the buildings in.
+    pub fn of<'a>(
+        grid_of: impl Fn(BuildingId) -> Option<GridId>,
+        registrations: impl IntoIterator<Item = &'a MonthlyRegistrations>,
+    ) -> Self {
+        let mut totals = Self::default();
+        for r in registrations {
+            totals.building_dated(r.month);
+            totals.add(grid_of(r.building_id), r);
+        }
+        totals
+    }
+
+    /// Notes that one more building has registrations dated in `month`.
+    pub fn building_dated(&mut self, month: Month) {
+        *self.buildings.entry(month).or_default() += 1;
+    }
+
+    /// Notes that one building no longer has registrations dated in `month`.
+    pub fn building_undated(&mut self, month: Month) {
+        if let Some(n) = self.buildings.get_mut(&month) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.buildings.remove(&month);
+            }
+        }
+    }
+
+    /// Adds `r`, registrations of a building of `grid` (`None`: one the Atlas lacks, ignored).
+    pub fn add(&mut self, grid: Option<GridId>, r: &MonthlyRegistrations) {
+        let Some(g) = grid else { return };
+        let d = GridMonth::of(r);
+        let t = self.grids.entry(r.month).or_default().entry(g).or_default();
+        t.registered.add(&d.registered);
+        t.left.add(&d.left);
+    }
+
+    /// Takes `r` (added before) from the totals of `grid`.
+    pub fn sub(&mut self, grid: Option<GridId>, r: &MonthlyRegistrations) {
+        let Some(g) = grid else { return };
+        let d = GridMonth::of(r);
+        let Some(month) = self.grids.get_mut(&r.month) else { return };
+        if let Some(t) = month.get_mut(&g) {
+            t.registered.sub(&d.registered);
+            t.left.sub(&d.left);
+            if t.is_empty() {
+                month.remove(&g);
+            }
+        }
+        if month.is_empty() {
+            self.grids.remove(&r.month);
+        }
+    }
+
+    /// The latest month with a dated registration.
+    pub fn last(&self) -> Option<Month> {
+        self.buildings.keys().next_back().copied()
+    }
+}
+
 /// The last `n` months of history ending with the latest month that has a dated registration
 /// (empty when nothing is dated), from `now`, the per-grid counts of today
 /// ([`crate::kpi::grid_counts`]). Registrations of buildings the Atlas lacks are ignored.
 pub fn monthly_history(atlas: &Atlas, now: &[Counts], registrations: &[MonthlyRegistrations], n: usize) -> History {
-    let Some(last) = registrations.iter().map(|r| r.month).max() else {
+    history_of(now, &MonthlyTotals::of(|b| atlas.building(b).map(|b| b.grid_id), registrations), n)
+}
+
+/// The last `n` months of history from `now` (as [`monthly_history`]) and the registrations
+/// summed per month and grid.
+pub fn history_of(now: &[Counts], totals: &MonthlyTotals, n: usize) -> History {
+    let Some(last) = totals.last() else {
         return History { months: Vec::new(), counts: Vec::new() };
     };
     let months = last.last_n(n);
-    // What each grid registered in each month, for the months after the first month's end.
-    let mut by_month: BTreeMap<Month, BTreeMap<u32, Counts>> = BTreeMap::new();
-    // Who moved out of each grid in each month, as they were when they left.
-    let mut left: BTreeMap<Month, BTreeMap<u32, BuildingStats>> = BTreeMap::new();
-    for r in registrations {
-        let Some(b) = atlas.building(r.building_id) else { continue };
-        let c = by_month.entry(r.month).or_default().entry(b.grid_id).or_default();
-        c.stats.persons_registered += r.persons;
-        c.stats.persons_with_permit += r.persons_with_permit;
-        c.stats.persons_consistent += r.persons_consistent;
-        c.stats.rental_units_registered += r.rental_units;
-        c.stats.pledges_signed += r.pledges_signed;
-        c.stats.persons += r.arrived;
-        let gone = left.entry(r.month).or_default().entry(b.grid_id).or_default();
-        gone.persons += r.left;
-        gone.persons_registered += r.left_registered;
-        gone.persons_with_permit += r.left_with_permit;
-        gone.persons_consistent += r.left_consistent;
-    }
     let mut counts = vec![Vec::new(); months.len()];
     let mut state: Vec<Counts> = now.to_vec();
-    // Walk back from today: at the end of month m, undo everything registered after m.
+    // Walk back from today: at the end of month m, undo everything registered after m (and not
+    // undone for a later month already).
+    let mut undone_from: Bound<Month> = Bound::Unbounded;
     for (slot, &m) in months.iter().enumerate().rev() {
+        let after_m = (Bound::Excluded(m), undone_from);
         // Those who moved out after m were still there (added back first, so undoing what
         // they did there never counts below zero).
-        for (_, grids) in left.range(m.next()..) {
-            for (&g, gone) in grids {
+        for grids in totals.grids.range(after_m).map(|(_, g)| g) {
+            for (&g, t) in grids {
                 if let Some(c) = state.get_mut(g as usize) {
-                    c.stats.add(gone);
+                    c.stats.add(&t.left);
                 }
             }
         }
-        for (_, grids) in by_month.range(m.next()..) {
-            for (&g, r) in grids {
+        for grids in totals.grids.range(after_m).map(|(_, g)| g) {
+            for (&g, t) in grids {
                 if let Some(c) = state.get_mut(g as usize) {
-                    let s = &mut c.stats;
-                    s.persons_registered = s.persons_registered.saturating_sub(r.stats.persons_registered);
-                    s.persons_with_permit = s.persons_with_permit.saturating_sub(r.stats.persons_with_permit);
-                    s.persons_consistent = s.persons_consistent.saturating_sub(r.stats.persons_consistent);
-                    s.rental_units_registered =
-                        s.rental_units_registered.saturating_sub(r.stats.rental_units_registered);
-                    s.pledges_signed = s.pledges_signed.saturating_sub(r.stats.pledges_signed);
-                    s.persons = s.persons.saturating_sub(r.stats.persons);
+                    let (s, r) = (&mut c.stats, &t.registered);
+                    s.persons_registered = s.persons_registered.saturating_sub(r.persons_registered);
+                    s.persons_with_permit = s.persons_with_permit.saturating_sub(r.persons_with_permit);
+                    s.persons_consistent = s.persons_consistent.saturating_sub(r.persons_consistent);
+                    s.rental_units_registered = s.rental_units_registered.saturating_sub(r.rental_units_registered);
+                    s.pledges_signed = s.pledges_signed.saturating_sub(r.pledges_signed);
+                    s.persons = s.persons.saturating_sub(r.persons);
                 }
             }
         }
-        // Undone once: drop what was applied, so earlier months undo only their own later months.
-        let keys: Vec<Month> = by_month.range(m.next()..).map(|(k, _)| *k).collect();
-        for k in keys {
-            by_month.remove(&k);
-            left.remove(&k);
-        }
+        undone_from = Bound::Included(m);
         counts[slot] = state.clone();
     }
     History { months, counts }

@@ -6,6 +6,11 @@
 //! - [`hotspot`]: Getis-Ord Gi\* hot and cold spots with FDR and confidence bins.
 //! - [`moran`]: Local Moran's I clusters and outliers with permutation inference.
 //! - [`history`]: per-grid counts at the end of each month, from the dated registrations.
+//! - [`registrations`]: the dated registrations behind the history, kept up to date from each
+//!   write's changed records.
+//! - [`evidence`]: the visits, spot checks, tips and roster the candidate estimate reads, kept
+//!   up to date from each write.
+//! - [`view_inputs`]: both of them together, as the server keeps them between writes.
 //! - [`emerging`]: emerging hot spots over a monthly series (Gi\* per month, Mann-Kendall trend).
 //! - [`hotspot_run`]: one hot-spot analysis as the API runs it: areas, weights, statistic and
 //!   every area's result, with a description to run it again.
@@ -42,6 +47,7 @@ pub mod density;
 pub mod disclosure;
 pub mod emerging;
 pub mod error;
+pub mod evidence;
 pub mod hazard;
 pub mod hexgrid;
 pub mod history;
@@ -51,6 +57,7 @@ pub mod kpi;
 pub mod metrics;
 pub mod moran;
 pub mod network;
+pub mod registrations;
 pub mod route;
 pub mod staffing;
 pub mod stats;
@@ -59,6 +66,7 @@ pub mod territory;
 pub mod tour;
 pub mod tsplib;
 pub mod unrecorded;
+pub mod view_inputs;
 pub mod weights;
 
 pub use error::{StatsError, StatsResult};

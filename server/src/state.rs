@@ -21,6 +21,7 @@ use rentgrid_analysis::history::{self, History};
 use rentgrid_analysis::kpi::{self, Counts, Targets};
 use rentgrid_analysis::sweep::{BlockProgress, Phase};
 use rentgrid_analysis::unrecorded::{self, Unrecorded, UnrecordedParams};
+use rentgrid_analysis::view_inputs::{InputChange, ViewInputs};
 use rentgrid_geodata::{Atlas, Caseworker, StatsDelta};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,7 +37,7 @@ pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
 
 /// The estimators' view of the evidence `ev` the store keeps, on the day `as_of`.
 pub fn evidence(ev: &StoredEvidence, as_of: time::Date) -> Evidence<'_> {
-    Evidence { visits: &ev.visits, sweeps: &ev.sweeps, spot_checks: &ev.spot_checks, tips: &ev.tips, as_of }
+    ev.as_of(as_of)
 }
 
 /// Everything handlers share.
@@ -56,9 +57,14 @@ struct Inner {
     writes_waiting: AtomicUsize,
     targets: Targets,
     web_dir: Option<PathBuf>,
+    /// The inputs of the history and the candidate estimate (monthly registrations, evidence),
+    /// read from the store once (`None` until first asked for, and after an import until asked
+    /// for again) and changed by each committed write under the write lock.
+    inputs: Mutex<Option<ViewInputs>>,
     /// Views derived from a snapshot, each kept for the snapshot it was made from.
     grid_counts: PerSnapshot<Vec<Counts>>,
-    history: PerSnapshot<History>,
+    /// The history, with the generation of the inputs it was made from.
+    history: PerSnapshot<(u64, Arc<History>)>,
     hotspots: PerSnapshot<Mutex<HashMap<String, Arc<String>>>>,
     estimate: PerSnapshot<Estimate>,
     /// Built once per district geometry (an import of boundaries or grids rebuilds it).
@@ -98,6 +104,8 @@ pub struct Estimate {
     pub unrecorded: Arc<Unrecorded>,
     /// The caseworkers.
     pub caseworkers: Vec<Caseworker>,
+    /// The generation of the inputs it was made from ([`ViewInputs::generation`]).
+    generation: u64,
 }
 
 /// The most hot-spot responses kept per Atlas snapshot.
@@ -119,6 +127,7 @@ impl AppState {
                 writes_waiting: AtomicUsize::new(0),
                 targets,
                 web_dir,
+                inputs: Mutex::new(None),
                 grid_counts: PerSnapshot::default(),
                 history: PerSnapshot::default(),
                 hotspots: PerSnapshot::default(),
@@ -312,16 +321,47 @@ impl AppState {
         self.inner.grid_counts.get_or_make(atlas.version(), || kpi::grid_counts(atlas))
     }
 
-    /// The monthly history of per-grid counts behind `atlas` (read from the store once per
-    /// snapshot: a visit or an import makes a new one).
-    pub async fn history(&self, atlas: &Atlas) -> Result<Arc<History>, StoreError> {
-        if let Some(h) = self.inner.history.get(atlas.version(), |_| true) {
-            return Ok(h);
+    /// The inputs of the history and the candidate estimate as they stand now: read from the
+    /// store the first time (under the write lock, so that no write is missed), then kept up to
+    /// date by the writes.
+    pub async fn view_inputs(&self) -> Result<ViewInputs, StoreError> {
+        if let Some(inputs) = lock(&self.inner.inputs).clone() {
+            return Ok(inputs);
         }
+        let _guard = self.write_turn().await;
+        if let Some(inputs) = lock(&self.inner.inputs).clone() {
+            return Ok(inputs);
+        }
+        let inputs = self.read_view_inputs().await?;
+        *lock(&self.inner.inputs) = Some(inputs.clone());
+        Ok(inputs)
+    }
+
+    /// Reads the inputs of the history and the estimate from the store (the caller holds the
+    /// write lock).
+    async fn read_view_inputs(&self) -> Result<ViewInputs, StoreError> {
+        self.read_view_inputs_for(&self.atlas()).await
+    }
+
+    /// Reads the inputs from the store, summing registrations in the grids of `atlas`.
+    async fn read_view_inputs_for(&self, atlas: &Atlas) -> Result<ViewInputs, StoreError> {
         let registrations = self.inner.store.monthly_registrations().await?;
+        let evidence = self.inner.store.evidence().await?;
+        Ok(ViewInputs::new(|b| atlas.building(b).map(|b| b.grid_id), registrations, evidence))
+    }
+
+    /// The monthly history of per-grid counts behind `atlas`, made once per snapshot from the
+    /// monthly registrations kept in memory (summed per month and grid as the writes come, so
+    /// making it reads no registration again).
+    pub async fn history(&self, atlas: &Atlas) -> Result<Arc<History>, StoreError> {
+        let inputs = self.view_inputs().await?;
+        let generation = inputs.generation;
+        if let Some(h) = self.inner.history.get(atlas.version(), |(g, _)| *g == generation) {
+            return Ok(h.1.clone());
+        }
         let now = self.grid_counts(atlas);
-        let h = Arc::new(history::monthly_history(atlas, &now, &registrations, history::DEFAULT_MONTHS));
-        self.inner.history.put(atlas.version(), h.clone());
+        let h = Arc::new(history::history_of(&now, inputs.registrations.totals(), history::DEFAULT_MONTHS));
+        self.inner.history.put(atlas.version(), Arc::new((generation, h.clone())));
         Ok(h)
     }
 
@@ -348,22 +388,25 @@ impl AppState {
     }
 
     /// The candidate estimate for `atlas` and today, computed once per snapshot and day from
-    /// the store's visits, spot checks and tips: a visit makes a new snapshot, so what it found
-    /// lowers its building's estimate at once.
+    /// the visits, spot checks and tips kept in memory: a visit makes a new snapshot, so what it
+    /// found lowers its building's estimate at once.
     pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, ApiError> {
         let as_of = rentgrid_geodata::clock::today();
-        let memo = || self.inner.estimate.get(atlas.version(), |e| e.as_of == as_of);
-        if let Some(e) = memo() {
+        let memo = |generation: u64| {
+            self.inner.estimate.get(atlas.version(), |e| e.as_of == as_of && e.generation == generation)
+        };
+        if let Some(e) = memo(self.view_inputs().await?.generation) {
             return Ok(e);
         }
         let _one = self.inner.estimating.lock().await;
-        if let Some(e) = memo() {
+        let inputs = self.view_inputs().await?;
+        if let Some(e) = memo(inputs.generation) {
             return Ok(e);
         }
-        let ev = self.inner.store.evidence().await?;
+        let (ev, generation) = (inputs.evidence, inputs.generation);
         let snapshot = atlas.clone();
         let estimate = tokio::task::spawn_blocking(move || {
-            let evidence = evidence(&ev, as_of);
+            let evidence = ev.as_of(as_of);
             let candidates = candidates::estimate(&snapshot, &evidence, &CandidateWeights::default())?;
             let params = UnrecordedParams { weights: CandidateWeights::default(), ..UnrecordedParams::default() };
             let unrecorded = unrecorded::estimate_with(&snapshot, &evidence, &candidates, &params)?;
@@ -371,7 +414,8 @@ impl AppState {
                 as_of,
                 candidates,
                 unrecorded: Arc::new(unrecorded),
-                caseworkers: ev.caseworkers,
+                caseworkers: ev.caseworkers.clone(),
+                generation,
             })
         })
         .await
@@ -420,7 +464,12 @@ impl AppState {
         if outcome.replayed {
             return Ok((outcome, self.atlas()));
         }
-        self.publish_deltas(&[outcome.delta]);
+        let change = InputChange {
+            registrations: outcome.registrations.clone(),
+            visits: vec![(outcome.visit.clone(), visit.campaign_id.is_some())],
+            contracts: None,
+        };
+        self.publish_deltas(&[outcome.delta], &change);
         Ok((outcome, self.atlas()))
     }
 
@@ -429,7 +478,7 @@ impl AppState {
     pub async fn add_resident(&self, r: &NewResident, event: &AuditEvent) -> Result<ResidentOutcome, StoreError> {
         let _guard = self.write_turn().await;
         let outcome = self.inner.store.add_resident(r, event).await?;
-        self.publish_deltas(&outcome.deltas);
+        self.publish_deltas(&outcome.deltas, &InputChange::of(&outcome.registrations));
         Ok(outcome)
     }
 
@@ -437,7 +486,7 @@ impl AppState {
     pub async fn depart(&self, d: &Departure, event: &AuditEvent) -> Result<DepartureOutcome, StoreError> {
         let _guard = self.write_turn().await;
         let outcome = self.inner.store.depart(d, event).await?;
-        self.publish_deltas(&outcome.deltas);
+        self.publish_deltas(&outcome.deltas, &InputChange::of(&outcome.registrations));
         Ok(outcome)
     }
 
@@ -445,7 +494,7 @@ impl AppState {
     pub async fn edit_person(&self, e: &PersonEdit, event: &AuditEvent) -> Result<Edited, StoreError> {
         let _guard = self.write_turn().await;
         let edited = self.inner.store.edit_person(e, event).await?;
-        self.publish_deltas(&edited.deltas);
+        self.publish_deltas(&edited.deltas, &InputChange::of(&edited.registrations));
         Ok(edited)
     }
 
@@ -453,7 +502,7 @@ impl AppState {
     pub async fn resolve_conflict(&self, id: u32, keep: Keep, event: &AuditEvent) -> Result<Edited, StoreError> {
         let _guard = self.write_turn().await;
         let edited = self.inner.store.resolve_conflict(id, keep, event).await?;
-        self.publish_deltas(&edited.deltas);
+        self.publish_deltas(&edited.deltas, &InputChange::of(&edited.registrations));
         Ok(edited)
     }
 
@@ -488,10 +537,24 @@ impl AppState {
         self.inner.events.publish(Change::Hazards { version: self.atlas().version(), grid });
     }
 
-    /// Publishes an Atlas with `deltas` applied (nothing when they change nothing), then
-    /// announces the change to open maps. The caller holds the write lock and has committed the
-    /// write.
-    fn publish_deltas(&self, deltas: &[StatsDelta]) {
+    /// Applies `change` to the inputs of the derived views kept in memory (when they have been
+    /// read). The caller holds the write lock and has committed the write.
+    fn apply_inputs(&self, change: &InputChange) {
+        if change.is_empty() {
+            return;
+        }
+        let atlas = self.atlas();
+        if let Some(inputs) = lock(&self.inner.inputs).as_mut() {
+            inputs.apply(|b| atlas.building(b).map(|b| b.grid_id), change);
+        }
+    }
+
+    /// Applies `change` to the inputs of the derived views, then publishes an Atlas with
+    /// `deltas` applied (nothing when they change nothing) and announces the change to open
+    /// maps. The caller holds the write lock and has committed the write. The inputs change
+    /// first, so a request that sees the new snapshot sees the inputs of its write too.
+    fn publish_deltas(&self, deltas: &[StatsDelta], change: &InputChange) {
+        self.apply_inputs(change);
         if deltas.iter().all(StatsDelta::is_empty) {
             return;
         }
@@ -510,7 +573,9 @@ impl AppState {
         event: &AuditEvent,
     ) -> Result<crate::store::contracts::Accepted, StoreError> {
         let _guard = self.write_turn().await;
-        self.inner.store.accept_proposal(id, acceptance, event).await
+        let accepted = self.inner.store.accept_proposal(id, acceptance, event).await?;
+        self.apply_inputs(&InputChange { contracts: Some(accepted.contracts.clone()), ..InputChange::default() });
+        Ok(accepted)
     }
 
     /// Writes a checked import with its audit row `event` (one transaction), then rebuilds the
@@ -528,7 +593,12 @@ impl AppState {
         let mut next = load_atlas(self.inner.store.as_ref()).await?;
         let version = self.atlas().version() + 1;
         next.set_version(version);
-        self.inner.tiles.publish_reload(|| self.publish(Arc::new(next)));
+        let inputs_kept = lock(&self.inner.inputs).is_some();
+        let inputs = if inputs_kept { Some(self.read_view_inputs_for(&next).await?) } else { None };
+        self.inner.tiles.publish_reload(|| {
+            *lock(&self.inner.inputs) = inputs;
+            self.publish(Arc::new(next))
+        });
         if let Ok(mut basemap) = self.inner.basemap.lock() {
             *basemap = None;
         }

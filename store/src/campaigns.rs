@@ -17,7 +17,7 @@ use crate::value::{Row, Value};
 use crate::{IMPORT_CHUNK, Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use rentgrid_analysis::sweep::{BlockProgress, CampaignPlan, Phase};
-use rentgrid_geodata::{Caseworker, SpotCheck, Tip, Visit};
+use rentgrid_geodata::{Tip, Visit};
 use time::Date;
 
 /// What a campaign was asked for and planned, as stored.
@@ -78,20 +78,7 @@ pub struct StoredBlock {
     pub visited: u32,
 }
 
-/// What the candidate estimate reads besides the Atlas.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StoredEvidence {
-    /// Routine visits (no campaign).
-    pub visits: Vec<Visit>,
-    /// Visits of a sweep campaign.
-    pub sweeps: Vec<Visit>,
-    /// Spot checks.
-    pub spot_checks: Vec<SpotCheck>,
-    /// Tips.
-    pub tips: Vec<Tip>,
-    /// The roster, with contracted grids.
-    pub caseworkers: Vec<Caseworker>,
-}
+pub use rentgrid_analysis::evidence::StoredEvidence;
 
 /// The stored name of a phase.
 pub fn phase_str(p: Phase) -> &'static str {

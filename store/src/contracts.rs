@@ -10,6 +10,7 @@ use crate::value::{Row, Value};
 use crate::{Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use rentgrid_analysis::assessment::Cancellation;
+use rentgrid_analysis::evidence::ContractChange;
 use rentgrid_geodata::{Caseworker, ManagementMode, Month, Person, RentalUnit, SpotCheck, Visit};
 use std::collections::BTreeSet;
 use time::Date;
@@ -79,7 +80,7 @@ pub struct Acceptance {
 }
 
 /// What accepting a proposal wrote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Accepted {
     /// The audit row.
     pub audit_id: i64,
@@ -87,6 +88,9 @@ pub struct Accepted {
     pub contracts_before: usize,
     /// Contracts written.
     pub contracts_after: usize,
+    /// The contracts it replaced, for the roster kept in memory.
+    #[serde(skip)]
+    pub contracts: ContractChange,
 }
 
 /// The contracts a proposal starts from: every (caseworker, grid) row whose caseworker belongs
@@ -423,7 +427,9 @@ async fn accept(tx: &mut Tx<'_>, id: i64, a: &Acceptance) -> std::result::Result
     ]])
     .push(" RETURNING id");
     let audit_id = tx.fetch_one(q).await?.int("id")?;
-    Ok(Accepted { audit_id, contracts_before: before, contracts_after: p.proposal.assignments.len() })
+    let contracts_after = p.proposal.assignments.len();
+    let contracts = ContractChange { streets: streets.clone(), grids: grid_list, assignments: p.proposal.assignments };
+    Ok(Accepted { audit_id, contracts_before: before, contracts_after, contracts })
 }
 
 /// Contracts as the audit log writes them: `caseworker:grid,…`.

@@ -14,7 +14,8 @@
 //!   keeping either side; an edit of other fields merges.
 //!
 //! Each write returns the [`StatsDelta`]s of the buildings whose counts it changed, so the
-//! caller can publish them to the Atlas after the commit.
+//! caller can publish them to the Atlas after the commit, and the dated records it changed
+//! ([`RegistrationChange`]), so the caller can change the monthly registrations it keeps.
 
 use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
@@ -23,6 +24,7 @@ use crate::sql::Sql;
 use crate::value::Row;
 use crate::{Result, SqlStore, StoreError};
 use async_trait::async_trait;
+use rentgrid_analysis::registrations::{DatedPerson, DatedRecord, RegistrationChange};
 use rentgrid_geodata::{BuildingStats, GridId, StatsDelta};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -128,6 +130,9 @@ pub struct ResidentOutcome {
     /// The changes to building counts (none for a replay).
     #[serde(skip)]
     pub deltas: Vec<StatsDelta>,
+    /// The dated records it changed, for the monthly registrations (none for a replay).
+    #[serde(skip)]
+    pub registrations: RegistrationChange,
 }
 
 /// A person who left the district (流出).
@@ -159,6 +164,9 @@ pub struct DepartureOutcome {
     /// The changes to building counts.
     #[serde(skip)]
     pub deltas: Vec<StatsDelta>,
+    /// The dated records it changed, for the monthly registrations (none for a replay).
+    #[serde(skip)]
+    pub registrations: RegistrationChange,
 }
 
 /// A field of a person an edit may change.
@@ -275,6 +283,8 @@ pub struct Edited {
     pub replayed: bool,
     /// The changes to building counts.
     pub deltas: Vec<StatsDelta>,
+    /// The dated records it changed, for the monthly registrations.
+    pub registrations: RegistrationChange,
 }
 
 /// A stored conflict.
@@ -419,6 +429,22 @@ impl Current {
         }
     }
 
+    /// Their present home as the monthly registrations count it (`None` once they left).
+    fn dated(&self) -> Option<DatedRecord> {
+        self.left_on.is_none().then_some(DatedRecord::Home(self.dated_person()))
+    }
+
+    fn dated_person(&self) -> DatedPerson {
+        DatedPerson {
+            building_id: self.building_id,
+            registered: self.registered,
+            registered_on: self.registered_on,
+            permit: self.permit,
+            consistent: self.consistent,
+            moved_in_on: self.moved_in_on,
+        }
+    }
+
     /// Their present home, as left on `on`.
     fn home_left(&self, on: Date) -> EarlierHome {
         EarlierHome {
@@ -530,8 +556,9 @@ async fn log_fields(
     Ok(())
 }
 
-/// Closes `p`'s present home on `on`, keeping it in `residences`.
-async fn close_home(tx: &mut Tx<'_>, p: &Current, on: Date) -> Result<()> {
+/// Closes `p`'s present home on `on`, keeping it in `residences`; returns the change to the
+/// dated records (the home ends, the residence begins).
+async fn close_home(tx: &mut Tx<'_>, p: &Current, on: Date) -> Result<RegistrationChange> {
     if p.moved_in_on.is_some_and(|d| on < d) {
         return Err(StoreError::Rejected(format!(
             "person {} moved into their present home on {}: they cannot leave it on {} (a date before)",
@@ -560,7 +587,10 @@ async fn close_home(tx: &mut Tx<'_>, p: &Current, on: Date) -> Result<()> {
         ]]),
     )
     .await?;
-    Ok(())
+    let mut change = RegistrationChange::default();
+    change.replace(p.dated(), None);
+    change.replace(None, Some(DatedRecord::Residence { person: p.dated_person(), moved_out_on: on }));
+    Ok(change)
 }
 
 /// The household of `unit` with `card_no` (or its first one when `None`), made when missing.
@@ -639,6 +669,17 @@ async fn add_resident(tx: &mut Tx<'_>, r: &NewResident) -> Result<(ResidentOutco
             version: 1,
             replayed: false,
             deltas: vec![StatsDelta { building_id: building, ..registered_counts(d.permit) }],
+            registrations: RegistrationChange {
+                removed: Vec::new(),
+                added: vec![DatedRecord::Home(DatedPerson {
+                    building_id: building,
+                    registered: true,
+                    registered_on: Some(day),
+                    permit: d.permit,
+                    consistent: true,
+                    moved_in_on: Some(day),
+                })],
+            },
         };
         return Ok((outcome, building));
     };
@@ -658,14 +699,16 @@ async fn add_resident(tx: &mut Tx<'_>, r: &NewResident) -> Result<(ResidentOutco
             version: p.version,
             replayed: false,
             deltas: Vec::new(),
+            registrations: RegistrationChange::default(),
         };
         return Ok((outcome, building));
     }
     let mut deltas = Vec::new();
+    let mut registrations = RegistrationChange::default();
     let (arrival, earlier) = if here {
         (Arrival::AlreadyHere, None)
     } else if p.left_on.is_none() {
-        close_home(tx, &p, day).await?;
+        registrations = close_home(tx, &p, day).await?;
         deltas.push(StatsDelta { building_id: p.building_id, removed: p.counts(), ..StatsDelta::default() });
         (Arrival::Moved, Some(p.home_left(day)))
     } else {
@@ -735,6 +778,16 @@ async fn add_resident(tx: &mut Tx<'_>, r: &NewResident) -> Result<(ResidentOutco
         .filter(|(f, v)| p.values.get(f) != Some(v))
         .collect();
     log_fields(tx, p.id, version, &changed).await?;
+    let now_home = DatedPerson {
+        building_id: building,
+        registered: true,
+        registered_on: Some(day),
+        permit: d.permit,
+        consistent: true,
+        moved_in_on: if here { p.moved_in_on } else { Some(day) },
+    };
+    // A person moved has no present home any more (closed above), one who returns had none.
+    registrations.replace(if here { p.dated() } else { None }, Some(DatedRecord::Home(now_home)));
     if here {
         // Found unregistered in their own household: registered now, nothing else moves.
         let before = p.counts();
@@ -747,11 +800,15 @@ async fn add_resident(tx: &mut Tx<'_>, r: &NewResident) -> Result<(ResidentOutco
             removed: BuildingStats { persons: 0, ..before },
             ..StatsDelta::default()
         });
-        let outcome = ResidentOutcome { person_id: after.id, arrival, earlier, version, replayed: false, deltas };
+        let outcome =
+            ResidentOutcome { person_id: after.id, arrival, earlier, version, replayed: false, deltas, registrations };
         return Ok((outcome, building));
     }
     deltas.push(StatsDelta { building_id: building, ..registered_counts(d.permit) });
-    Ok((ResidentOutcome { person_id: p.id, arrival, earlier, version, replayed: false, deltas }, building))
+    Ok((
+        ResidentOutcome { person_id: p.id, arrival, earlier, version, replayed: false, deltas, registrations },
+        building,
+    ))
 }
 
 async fn depart(tx: &mut Tx<'_>, d: &Departure) -> Result<DepartureOutcome> {
@@ -765,7 +822,7 @@ async fn depart(tx: &mut Tx<'_>, d: &Departure) -> Result<DepartureOutcome> {
             crate::dates::fmt_date(left)
         )));
     }
-    close_home(tx, &p, d.on).await?;
+    let registrations = close_home(tx, &p, d.on).await?;
     let version = p.version + 1;
     tx.execute(
         Sql::new("UPDATE persons SET left_on = ")
@@ -782,19 +839,20 @@ async fn depart(tx: &mut Tx<'_>, d: &Departure) -> Result<DepartureOutcome> {
         version,
         replayed: false,
         deltas: vec![StatsDelta { building_id: p.building_id, removed: p.counts(), ..StatsDelta::default() }],
+        registrations,
     })
 }
 
-/// Applies `changes` to `p` as version `p.version + 1`; returns the count changes (a permit).
-async fn apply(
-    tx: &mut Tx<'_>,
-    p: &Current,
-    changes: &BTreeMap<PersonField, serde_json::Value>,
-) -> Result<(u32, Vec<PersonField>, Vec<StatsDelta>)> {
+/// What applying an edit did: the version, the fields changed, the count changes (a permit)
+/// and the dated records changed.
+type Applied = (u32, Vec<PersonField>, Vec<StatsDelta>, RegistrationChange);
+
+/// Applies `changes` to `p` as version `p.version + 1`.
+async fn apply(tx: &mut Tx<'_>, p: &Current, changes: &BTreeMap<PersonField, serde_json::Value>) -> Result<Applied> {
     let changed: BTreeMap<PersonField, serde_json::Value> =
         changes.iter().filter(|(f, v)| p.values.get(f) != Some(v)).map(|(f, v)| (*f, v.clone())).collect();
     if changed.is_empty() {
-        return Ok((p.version, Vec::new(), Vec::new()));
+        return Ok((p.version, Vec::new(), Vec::new(), RegistrationChange::default()));
     }
     let version = p.version + 1;
     let mut q = Sql::new("UPDATE persons SET version = ").bind(version);
@@ -810,6 +868,11 @@ async fn apply(
     tx.execute(q.push(" WHERE id = ").bind(p.id)).await?;
     log_fields(tx, p.id, version, &changed).await?;
     let mut deltas = Vec::new();
+    let mut registrations = RegistrationChange::default();
+    if let Some(permit) = changed.get(&PersonField::Permit).and_then(serde_json::Value::as_bool) {
+        let after = p.dated().map(|_| DatedRecord::Home(DatedPerson { permit, ..p.dated_person() }));
+        registrations.replace(p.dated(), after);
+    }
     if let Some(permit) = changed.get(&PersonField::Permit).and_then(serde_json::Value::as_bool)
         && p.registered
         && p.left_on.is_none()
@@ -821,10 +884,10 @@ async fn apply(
             StatsDelta { building_id: p.building_id, removed: one, ..StatsDelta::default() }
         });
     }
-    Ok((version, changed.into_keys().collect(), deltas))
+    Ok((version, changed.into_keys().collect(), deltas, registrations))
 }
 
-async fn edit(tx: &mut Tx<'_>, e: &PersonEdit, username: &str) -> Result<(EditOutcome, Vec<StatsDelta>, u32)> {
+async fn edit(tx: &mut Tx<'_>, e: &PersonEdit, username: &str) -> Result<(EditOutcome, Applied, u32)> {
     let p = current(tx, "p.id", e.person_id.into())
         .await?
         .ok_or_else(|| StoreError::NotFound { what: "person", id: e.person_id.to_string() })?;
@@ -870,8 +933,9 @@ async fn edit(tx: &mut Tx<'_>, e: &PersonEdit, username: &str) -> Result<(EditOu
         })
         .collect();
     if fields.is_empty() {
-        let (version, changed, deltas) = apply(tx, &p, &e.changes).await?;
-        return Ok((EditOutcome::Applied { person_id: p.id, version, changed }, deltas, p.building_id));
+        let (version, changed, deltas, registrations) = apply(tx, &p, &e.changes).await?;
+        let outcome = EditOutcome::Applied { person_id: p.id, version, changed: changed.clone() };
+        return Ok((outcome, (version, changed, deltas, registrations), p.building_id));
     }
     let id = next_id(tx, "person_conflicts").await?;
     let now = crate::dates::fmt_instant(time::OffsetDateTime::now_utc());
@@ -894,7 +958,8 @@ async fn edit(tx: &mut Tx<'_>, e: &PersonEdit, username: &str) -> Result<(EditOu
     )
     .await?;
     let conflict_id = u32::try_from(id).unwrap_or(u32::MAX);
-    Ok((EditOutcome::Conflict { person_id: p.id, conflict_id, version: p.version, fields }, Vec::new(), p.building_id))
+    let nothing = (p.version, Vec::new(), Vec::new(), RegistrationChange::default());
+    Ok((EditOutcome::Conflict { person_id: p.id, conflict_id, version: p.version, fields }, nothing, p.building_id))
 }
 
 const CONFLICT_COLUMNS: &str = "SELECT id, person_id, grid_id, username, created_at, edit, fields, resolved_at, resolved_by, resolution \
@@ -988,10 +1053,15 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
         let request = request_of(e);
         if let Some(outcome) = replay::<EditOutcome>(&mut tx, &e.client_id, &request).await? {
             finish(tx, &event.clone().ending("replayed")).await?;
-            return Ok(Edited { outcome, replayed: true, deltas: Vec::new() });
+            return Ok(Edited {
+                outcome,
+                replayed: true,
+                deltas: Vec::new(),
+                registrations: RegistrationChange::default(),
+            });
         }
         let user = event.user.clone().unwrap_or_default();
-        let (outcome, deltas, building_id) = edit(&mut tx, e, &user).await?;
+        let (outcome, (_, _, deltas, registrations), building_id) = edit(&mut tx, e, &user).await?;
         let by = Written { username: event.user.as_deref(), building_id, position: e.position };
         remember(&mut tx, "edit", &e.client_id, &request, &outcome, by).await?;
         let event = match &outcome {
@@ -1001,7 +1071,7 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
             }
         };
         finish(tx, &event).await?;
-        Ok(Edited { outcome, replayed: false, deltas })
+        Ok(Edited { outcome, replayed: false, deltas, registrations })
     }
 
     async fn conflicts(&self, within: Option<&[GridId]>, all: bool) -> Result<Vec<StoredConflict>> {
@@ -1099,13 +1169,13 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
         let p = current(&mut tx, "p.id", c.person_id.into())
             .await?
             .ok_or_else(|| StoreError::NotFound { what: "person", id: c.person_id.to_string() })?;
-        let (version, changed, deltas) = match keep {
+        let (version, changed, deltas, registrations) = match keep {
             Keep::Mine => {
                 let mine: BTreeMap<PersonField, serde_json::Value> =
                     c.fields.iter().map(|f| (f.field, f.yours.clone())).collect();
                 apply(&mut tx, &p, &mine).await?
             }
-            Keep::Theirs => (p.version, Vec::new(), Vec::new()),
+            Keep::Theirs => (p.version, Vec::new(), Vec::new(), RegistrationChange::default()),
         };
         let how = match keep {
             Keep::Mine => "mine",
@@ -1124,6 +1194,11 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
         )
         .await?;
         finish(tx, &event.clone().naming(format!("keep {how}"))).await?;
-        Ok(Edited { outcome: EditOutcome::Applied { person_id: p.id, version, changed }, replayed: false, deltas })
+        Ok(Edited {
+            outcome: EditOutcome::Applied { person_id: p.id, version, changed },
+            replayed: false,
+            deltas,
+            registrations,
+        })
     }
 }

@@ -1,9 +1,10 @@
 //! Records several concerns read back the same way: visits, spot checks and the roster.
 
 use crate::Result;
-use crate::backend::Backend;
+use crate::backend::{Backend, Tx};
 use crate::sql::Sql;
 use crate::value::Row;
+use rentgrid_analysis::registrations::{DatedPerson, DatedRecord, DatedUnit};
 use rentgrid_geodata::{Caseworker, SpotCheck, Visit};
 use std::collections::BTreeMap;
 
@@ -63,4 +64,65 @@ pub(crate) async fn caseworkers(db: &dyn Backend) -> Result<Vec<Caseworker>> {
             c
         })
         .collect())
+}
+
+/// The dated records of rental units `ids` as they stand in `tx` (by id).
+pub(crate) async fn dated_units(tx: &mut Tx<'_>, ids: &[u32]) -> Result<BTreeMap<u32, DatedRecord>> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let q = Sql::new("SELECT id, building_id, registered, registered_on, pledge_signed FROM rental_units WHERE id IN ")
+        .list(ids.iter().copied());
+    let mut out = BTreeMap::new();
+    for r in tx.fetch(q).await? {
+        let unit = DatedUnit {
+            building_id: r.u32("building_id")?,
+            registered: r.bool("registered")?,
+            registered_on: r.opt_date("registered_on")?,
+            pledge_signed: r.bool("pledge_signed")?,
+        };
+        out.insert(r.u32("id")?, DatedRecord::Unit(unit));
+    }
+    Ok(out)
+}
+
+/// The dated records of the present homes of persons `ids` as they stand in `tx` (by id; a
+/// person who left the district has none).
+pub(crate) async fn dated_homes(tx: &mut Tx<'_>, ids: &[u32]) -> Result<BTreeMap<u32, DatedRecord>> {
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let q = Sql::new(
+        "SELECT id, building_id, registered, registered_on, permit, consistent, moved_in_on FROM persons \
+         WHERE left_on IS NULL AND id IN ",
+    )
+    .list(ids.iter().copied());
+    let mut out = BTreeMap::new();
+    for r in tx.fetch(q).await? {
+        let person = DatedPerson {
+            building_id: r.u32("building_id")?,
+            registered: r.bool("registered")?,
+            registered_on: r.opt_date("registered_on")?,
+            permit: r.bool("permit")?,
+            consistent: r.bool("consistent")?,
+            moved_in_on: r.opt_date("moved_in_on")?,
+        };
+        out.insert(r.u32("id")?, DatedRecord::Home(person));
+    }
+    Ok(out)
+}
+
+/// The change between the records `before` and `after` of the same ids.
+pub(crate) fn changed(
+    before: BTreeMap<u32, DatedRecord>,
+    mut after: BTreeMap<u32, DatedRecord>,
+) -> rentgrid_analysis::registrations::RegistrationChange {
+    let mut change = rentgrid_analysis::registrations::RegistrationChange::default();
+    for (id, b) in before {
+        change.replace(Some(b), after.remove(&id));
+    }
+    for a in after.into_values() {
+        change.replace(None, Some(a));
+    }
+    change
 }

@@ -9,10 +9,11 @@ use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
 use crate::campaigns::{after_visit, block_of};
 use crate::field::Fix;
-use crate::records::{VISIT_COLUMNS, visit_of};
+use crate::records::{VISIT_COLUMNS, changed, dated_homes, dated_units, visit_of};
 use crate::sql::Sql;
 use crate::{Result, SqlStore, StoreError};
 use async_trait::async_trait;
+use rentgrid_analysis::registrations::{DatedRecord, DatedUnit, RegistrationChange};
 use rentgrid_geodata::{StatsDelta, Visit};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -75,6 +76,9 @@ pub struct VisitOutcome {
     pub delta: StatsDelta,
     /// For a campaign visit, its block's phase after it (`None` for a replay).
     pub campaign_block: Option<rentgrid_analysis::sweep::BlockProgress>,
+    /// The dated records it changed (rental units and persons registered, pledges, units
+    /// found), for the monthly registrations (nothing for a replay).
+    pub registrations: RegistrationChange,
 }
 
 /// The visit log.
@@ -175,6 +179,7 @@ async fn record(tx: &mut Tx<'_>, v: &NewVisit) -> Result<VisitOutcome> {
             visit,
             replayed: true,
             campaign_block: None,
+            registrations: RegistrationChange::default(),
         });
     }
     if tx.fetch_optional(Sql::new("SELECT id FROM buildings WHERE id = ").bind(v.building_id)).await?.is_none() {
@@ -209,6 +214,9 @@ async fn record(tx: &mut Tx<'_>, v: &NewVisit) -> Result<VisitOutcome> {
             }
         }
     }
+    let units: Vec<u32> = v.register_units.iter().chain(&v.pledge_units).copied().collect();
+    let units_before = dated_units(tx, &units).await?;
+    let persons_before = dated_homes(tx, &v.register_persons).await?;
     let day = Some(v.visited_on);
     let mut delta = StatsDelta { building_id: v.building_id, visits: 1, ..StatsDelta::default() };
     delta.rental_units_registered += update_in(
@@ -234,6 +242,8 @@ async fn record(tx: &mut Tx<'_>, v: &NewVisit) -> Result<VisitOutcome> {
     .await?;
     delta.persons_registered += newly;
     delta.persons_consistent += newly;
+    let mut registrations = changed(units_before, dated_units(tx, &units).await?);
+    registrations.extend(changed(persons_before, dated_homes(tx, &v.register_persons).await?));
     let mut persons_found = 0;
     for u in &v.new_units {
         tx.execute(
@@ -255,6 +265,15 @@ async fn record(tx: &mut Tx<'_>, v: &NewVisit) -> Result<VisitOutcome> {
             .push(", 'self_managed', FALSE)"),
         )
         .await?;
+        registrations.replace(
+            None,
+            Some(DatedRecord::Unit(DatedUnit {
+                building_id: v.building_id,
+                registered: u.registered,
+                registered_on: u.registered.then_some(v.visited_on),
+                pledge_signed: u.registered && u.pledge_signed,
+            })),
+        );
         delta.rental_units += 1;
         delta.rental_units_registered += u32::from(u.registered);
         delta.pledges_signed += u32::from(u.registered && u.pledge_signed);
@@ -304,5 +323,5 @@ async fn record(tx: &mut Tx<'_>, v: &NewVisit) -> Result<VisitOutcome> {
         persons_found,
         notes: v.notes.clone(),
     };
-    Ok(VisitOutcome { visit, replayed: false, delta, campaign_block })
+    Ok(VisitOutcome { visit, replayed: false, delta, campaign_block, registrations })
 }

@@ -1,7 +1,8 @@
 //! The end-to-end tests of the HTTP API, in one test binary (one link, one process): the API
-//! over both stores, the audit log, campaigns, coverage, data-change events, exports, hot spots, door plates, OGC API – Features,
-//! vector tiles and what operators observe (metrics, request ids), each driven through the real
-//! router. `on_both_stores!` runs a scenario on the embedded GeoPackage store and on PostGIS.
+//! over both stores, the audit log, campaigns, coverage, data-change events, exports, hot spots,
+//! door plates, OGC API – Features, vector tiles, derived views kept up to date by the writes
+//! and what operators observe (metrics, request ids), each driven through the real router.
+//! `on_both_stores!` runs a scenario on the embedded GeoPackage store and on PostGIS.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -19,6 +20,7 @@ mod field;
 mod hazards;
 mod hotspots;
 mod identity;
+mod incremental;
 mod limits;
 mod observe;
 mod ogc;

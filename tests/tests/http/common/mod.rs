@@ -13,6 +13,7 @@ use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::Atlas;
 use rentgrid_geodata::demo::DemoOptions;
 use rentgrid_server::access::{Credential, Principal, Role};
+use rentgrid_server::state::AppState;
 use rentgrid_server::store::Store;
 use rentgrid_server::store::gpkg::{self, GpkgStore};
 use rentgrid_server::store::testing::TestDatabase;
@@ -112,6 +113,8 @@ pub struct Fixture {
     /// The router as it is served: no one signed in.
     pub anonymous: Router,
     atlas: Option<Arc<Atlas>>,
+    /// The state the routers serve.
+    state: Option<AppState>,
 }
 
 /// A signed-in user of `role` with no street, grids or caseworker (give those with struct
@@ -160,7 +163,7 @@ impl Fixture {
                 (Arc::new(s), db, Some(tdb))
             }
         };
-        Fixture { dir, pg, store, db, router: Router::new(), anonymous: Router::new(), atlas: None }
+        Fixture { dir, pg, store, db, router: Router::new(), anonymous: Router::new(), atlas: None, state: None }
     }
 
     /// A store of `backend` seeded with the demo city of `opts`, and the router over it. The
@@ -176,6 +179,7 @@ impl Fixture {
         };
         let state = startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap();
         f.atlas = Some(state.atlas());
+        f.state = Some(state.clone());
         f.anonymous = app(state);
         f.router = as_center(f.anonymous.clone());
         f
@@ -203,6 +207,7 @@ impl Fixture {
                     router: Router::new(),
                     anonymous: Router::new(),
                     atlas: None,
+                    state: None,
                 }
             }
             Backend::Postgis => {
@@ -216,6 +221,7 @@ impl Fixture {
                     router: Router::new(),
                     anonymous: Router::new(),
                     atlas: None,
+                    state: None,
                 }
             }
         }
@@ -224,6 +230,11 @@ impl Fixture {
     /// A store of `backend` seeded with the [`small`] demo city.
     pub async fn seeded(backend: Backend) -> Fixture {
         Fixture::seeded_with(backend, &small()).await
+    }
+
+    /// The state the seeded routers serve.
+    pub fn state(&self) -> &AppState {
+        self.state.as_ref().expect("a seeded fixture")
     }
 
     /// The Atlas the seeded router started from.
@@ -238,8 +249,8 @@ impl Fixture {
 
     /// Closes the pools and drops the PostGIS database.
     pub async fn done(self) {
-        let Fixture { pg, db, store, router, anonymous, atlas, .. } = self;
-        drop((store, router, anonymous, atlas));
+        let Fixture { pg, db, store, router, anonymous, atlas, state, .. } = self;
+        drop((store, router, anonymous, atlas, state));
         db.close().await;
         if let Some(pg) = pg {
             pg.drop_database().await;
