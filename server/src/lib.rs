@@ -2,6 +2,7 @@
 //! together. The `rentgrid` binary (`main.rs`) is a thin CLI over [`startup`].
 
 pub mod access;
+pub mod answers;
 pub mod api;
 pub mod campaign;
 pub mod coverage;

@@ -27,6 +27,9 @@ pub struct Limits {
     pub heavy_queue: usize,
     /// The longest an expensive request waits in that queue.
     pub heavy_wait: Duration,
+    /// While writes arrive, a hot-spot answer is run again at most once per this interval (off
+    /// the request path; requests get the newest answer kept meanwhile).
+    pub analysis_interval: Duration,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
             heavy_at_once: cores.max(2),
             heavy_queue: 4 * cores.max(2),
             heavy_wait: Duration::from_secs(10),
+            analysis_interval: Duration::from_secs(10),
         }
     }
 }

@@ -85,6 +85,10 @@ struct LimitArgs {
     /// as many again per place may wait, more are answered 503. Default: the number of cores.
     #[arg(long, env = "RENTGRID_MAX_HEAVY", value_parser = clap::value_parser!(u64).range(1..))]
     max_heavy: Option<u64>,
+    /// While writes arrive, seconds between two runs of one hot-spot analysis (its newest answer
+    /// is served meanwhile, saying which data version it reflects).
+    #[arg(long, env = "RENTGRID_ANALYSIS_INTERVAL", default_value_t = 10)]
+    analysis_interval: u64,
     /// Seconds the requests in flight are waited for at SIGTERM or Ctrl-C.
     #[arg(long, env = "RENTGRID_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     shutdown_timeout: u64,
@@ -93,7 +97,11 @@ struct LimitArgs {
 impl LimitArgs {
     /// The per-request limits and the connection rules; the open-files limit raised to match.
     fn apply(&self) -> (Limits, Connections) {
-        let mut limits = Limits { request_timeout: Duration::from_secs(self.request_timeout), ..Limits::default() };
+        let mut limits = Limits {
+            request_timeout: Duration::from_secs(self.request_timeout),
+            analysis_interval: Duration::from_secs(self.analysis_interval),
+            ..Limits::default()
+        };
         if let Some(n) = self.max_heavy {
             let n = usize::try_from(n).unwrap_or(usize::MAX);
             limits.heavy_at_once = n;

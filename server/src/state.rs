@@ -2,6 +2,7 @@
 //! (each in a [`PerSnapshot`] memo) and the write lock.
 
 use crate::access::audit::AuditEvent;
+use crate::answers::{KeptAnswers, Lookup};
 use crate::error::{ApiError, StartupError};
 use crate::events::{Change, Events};
 use crate::hazard_photos::PhotoDir;
@@ -23,11 +24,10 @@ use rentgrid_analysis::sweep::{BlockProgress, Phase};
 use rentgrid_analysis::unrecorded::{self, Unrecorded, UnrecordedParams};
 use rentgrid_analysis::view_inputs::{InputChange, ViewInputs};
 use rentgrid_geodata::{Atlas, Caseworker, StatsDelta};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// Builds the Atlas from what `store` holds.
 pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
@@ -65,7 +65,8 @@ struct Inner {
     grid_counts: PerSnapshot<Vec<Counts>>,
     /// The history, with the generation of the inputs it was made from.
     history: PerSnapshot<(u64, Arc<History>)>,
-    hotspots: PerSnapshot<Mutex<HashMap<String, Arc<String>>>>,
+    /// Hot-spot answers, kept across snapshots (see [`crate::answers`]).
+    hotspots: KeptAnswers,
     estimate: PerSnapshot<Estimate>,
     /// Built once per district geometry (an import of boundaries or grids rebuilds it).
     basemap: Mutex<Option<Arc<Vec<u8>>>>,
@@ -108,9 +109,6 @@ pub struct Estimate {
     generation: u64,
 }
 
-/// The most hot-spot responses kept per Atlas snapshot.
-const HOTSPOT_CACHE_ENTRIES: usize = 64;
-
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -130,7 +128,7 @@ impl AppState {
                 inputs: Mutex::new(None),
                 grid_counts: PerSnapshot::default(),
                 history: PerSnapshot::default(),
-                hotspots: PerSnapshot::default(),
+                hotspots: KeptAnswers::default(),
                 estimate: PerSnapshot::default(),
                 basemap: Mutex::new(None),
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
@@ -365,26 +363,32 @@ impl AppState {
         Ok(h)
     }
 
-    /// A hot-spot response computed for the snapshot `version` under `key`, if kept.
-    pub fn hotspots_cached(&self, version: u64, key: &str) -> Option<Arc<String>> {
-        let kept = self.inner.hotspots.get(version, |_| true)?;
-        lock(&kept).get(key).cloned()
+    /// What is kept of the hot-spot answer to `key` now: the current one, or an older one and
+    /// whether the caller is to start the run for the current snapshot (at most one at a time
+    /// per key, and once per [`Limits::analysis_interval`]).
+    pub fn hotspots_lookup(&self, key: &str) -> Lookup {
+        self.inner.hotspots.lookup(key, self.atlas().version(), self.inner.limits.analysis_interval)
     }
 
-    /// The hot-spot responses kept for the current snapshot.
+    /// The hot-spot answers kept for the current snapshot.
     pub fn hotspots_kept(&self) -> Vec<Arc<String>> {
-        let Some(kept) = self.inner.hotspots.get(self.atlas().version(), |_| true) else { return Vec::new() };
-        lock(&kept).values().cloned().collect()
+        self.inner.hotspots.of_version(self.atlas().version())
     }
 
-    /// Keeps a hot-spot response of snapshot `version` (responses of older snapshots are dropped).
-    pub fn hotspots_store(&self, version: u64, key: String, body: Arc<String>) {
-        let kept = self.inner.hotspots.get_or_make(version, Mutex::default);
-        let mut responses = lock(&kept);
-        if responses.len() >= HOTSPOT_CACHE_ENTRIES {
-            responses.clear();
-        }
-        responses.insert(key, body);
+    /// Keeps the hot-spot answer to `key` of snapshot `version`, whose run started at `started`
+    /// (an older one than kept is dropped), and ends the run for `key`.
+    pub fn hotspots_store(&self, version: u64, key: String, body: Arc<String>, started: Instant) {
+        self.inner.hotspots.keep(key, version, body, started);
+    }
+
+    /// Ends the hot-spot run for `key` without an answer.
+    pub fn hotspots_gave_up(&self, key: &str) {
+        self.inner.hotspots.gave_up(key);
+    }
+
+    /// Whether a hot-spot run is going on off the request path.
+    pub fn hotspots_refreshing(&self) -> bool {
+        self.inner.hotspots.refreshing()
     }
 
     /// The candidate estimate for `atlas` and today, computed once per snapshot and day from

@@ -30,10 +30,14 @@
 //! neighbour counts), alpha, permutations, seed, the sites analysed and the months available.
 //!
 //! The analysis is [`rentgrid_analysis::hotspot_run`]; this module checks the query, keeps the
-//! answers of the current snapshot and writes them as GeoJSON.
+//! answers ([`crate::answers`]) and writes them as GeoJSON. After a write, a request is answered
+//! at once with the newest answer kept, whose `data_version` says which data it reflects, while
+//! one run for the new data goes on off the request path (at most once per `serve
+//! --analysis-interval`); only a request never asked before waits for its run.
 
 use super::geojson::{Feature, FeatureCollectionType, GEOJSON, geometry};
 use super::query::ApiQuery;
+use crate::answers::Lookup;
 use crate::error::{ApiError, ApiResult, Exception};
 use crate::limits::Place;
 use crate::scope::Scope;
@@ -53,6 +57,7 @@ use rentgrid_analysis::weights::Transform;
 use rentgrid_geodata::Month;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
 
 /// The query of `GET /api/hotspots`, as sent; [`parse`] checks it into [`Params`].
@@ -208,14 +213,18 @@ pub struct Hotspots {
     /// Always `FeatureCollection`.
     #[serde(rename = "type")]
     pub kind: FeatureCollectionType,
+    /// The data version (`atlas_version` of `GET /health`, `version` of the events) the answer reflects: an
+    /// answer made before the latest writes is served while the run over them goes on.
+    pub data_version: u64,
     /// What was run.
     pub description: RunDescription,
     /// The sites.
     pub features: Vec<Feature<HotspotProperties>>,
 }
 
-impl From<HotspotRun> for Hotspots {
-    fn from(run: HotspotRun) -> Self {
+impl Hotspots {
+    /// The answer of `run`, made over data version `data_version`.
+    fn of(run: HotspotRun, data_version: u64) -> Self {
         let features = run
             .sites
             .into_iter()
@@ -227,7 +236,12 @@ impl From<HotspotRun> for Hotspots {
                 }
             })
             .collect();
-        Hotspots { kind: FeatureCollectionType::FeatureCollection, description: run.description, features }
+        Hotspots {
+            kind: FeatureCollectionType::FeatureCollection,
+            data_version,
+            description: run.description,
+            features,
+        }
     }
 }
 
@@ -252,26 +266,56 @@ pub async fn hotspots(
 ) -> ApiResult<Response> {
     // A leader's run takes no input computed from fewer than 5 persons.
     let params = Params { suppress_small_counts: scope.aggregates_only(), ..parse(&q)? };
-    let atlas = state.atlas();
     let key = format!("{params:?}|{}", scope_key(&scope));
-    if let Some(body) = state.hotspots_cached(atlas.version(), &key) {
-        return Ok(respond(body));
+    match state.hotspots_lookup(&key) {
+        Lookup::Current(body) => return Ok(respond(body)),
+        Lookup::Older { body, refresh, .. } => {
+            if refresh {
+                // Off the request path, with a place of the gate of its own (none free: the
+                // next request after the interval tries again).
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let ran = match state.gate().enter().await {
+                        Ok(place) => run_and_keep(&state, params, scope, key.clone(), Some(place)).await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if !ran {
+                        state.hotspots_gave_up(&key);
+                    }
+                });
+            }
+            return Ok(respond(body));
+        }
+        Lookup::Missing => {}
     }
+    Ok(respond(run_and_keep(&state, params, scope, key, place.map(|Extension(p)| p)).await?))
+}
+
+/// Runs the analysis of `params` as `scope` sees it over the current snapshot, keeps its answer
+/// under `key` and returns it. The run holds `place` (of the gate) until it ends, and keeps its
+/// answer even when the request that started it timed out first: asking again then finds it.
+async fn run_and_keep(
+    state: &AppState,
+    params: Params,
+    scope: Scope,
+    key: String,
+    place: Option<Place>,
+) -> ApiResult<Arc<String>> {
+    let started = Instant::now();
+    let atlas = state.atlas();
     let history = state.history(&atlas).await?;
     let now = state.grid_counts(&atlas);
     let version = atlas.version();
-    // The run keeps its place of the gate, and keeps its answer, even when the request times out
-    // first: asking again then finds it.
-    let body = tokio::task::spawn_blocking(move || {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || {
         let _place = place;
-        let hotspots = Hotspots::from(run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g))?);
+        let hotspots = Hotspots::of(run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g))?, version);
         let body = serde_json::to_string(&hotspots).map(Arc::new).map_err(|e| ApiError::Internal(e.to_string()))?;
-        state.hotspots_store(version, key, body.clone());
+        state.hotspots_store(version, key, body.clone(), started);
         Ok::<_, ApiError>(body)
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hot spots: {e}")))??;
-    Ok(respond(body))
+    .map_err(|e| ApiError::Internal(format!("hot spots: {e}")))?
 }
 
 fn respond(body: Arc<String>) -> Response {

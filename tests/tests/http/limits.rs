@@ -2,7 +2,9 @@
 //! before a byte is read, or when it grows past it); a write from a page of another site, or
 //! sent as a form, is refused; an expensive route finds its places taken and is answered 503
 //! with Retry-After; a request over its time is 503 while its run goes on, keeps its place and
-//! keeps its answer; a hot-spot run that would link too many sites is 422; behind HTTPS the
+//! keeps its answer; after a write, hot spots answer at once with the answer kept (saying
+//! which data it reflects) while one run per interval makes the new one off the request path;
+//! a hot-spot run that would link too many sites is 422; behind HTTPS the
 //! answers carry HSTS and links follow the public URL. These are layers of the router, above
 //! the store: they run on the embedded store.
 
@@ -90,6 +92,60 @@ async fn bodies_over_their_limit_and_writes_from_elsewhere_are_refused() {
     let own =
         post("/api/visits", json, &[("origin", "http://rentgrid.local"), ("host", "rentgrid.local")], "{}".into());
     assert_eq!(send(r, own).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    f.done().await;
+}
+
+/// A visit through `router` to the district's first building (its client id `n`).
+async fn a_visit(f: &Fixture, router: &axum::Router, n: u32) {
+    let b = &f.atlas().buildings()[0];
+    let body = serde_json::json!({
+        "client_id": format!("limits-{n}"),
+        "building_id": b.id,
+        "new_units": [{ "label": format!("L-{n}"), "tenants": 2, "registered": true }],
+    });
+    let (status, answer) = post_json(router, "/api/visits", &body.to_string()).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+}
+
+#[tokio::test]
+async fn after_a_write_hot_spots_answer_at_once_with_the_kept_answer_while_one_run_makes_the_new_one() {
+    let f = Fixture::seeded(Backend::Sqlite).await;
+    let gi = "/api/hotspots?method=gi";
+
+    // One run an hour at most: after a write, the answer kept is served, saying it reflects the
+    // data before the write, and no run starts.
+    let hourly = Limits { analysis_interval: Duration::from_secs(3600), ..Limits::default() };
+    let state = self::state(&f).await.with_limits(hourly);
+    let router = as_center(app(state.clone()));
+    let (status, first) = get(&router, gi).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let before = state.atlas().version();
+    assert_eq!(first["data_version"].as_u64(), Some(before), "a first answer is run for the data now");
+    a_visit(&f, &router, 1).await;
+    assert!(state.atlas().version() > before, "the visit made new data");
+    let served = get(&router, gi).await.1;
+    assert!(served == first, "not the answer kept, of the data before the visit: {}", served["data_version"]);
+    assert!(!state.hotspots_refreshing(), "no run within the interval");
+
+    // No interval: the answer kept is served and one run starts off the request path; once it
+    // ends, the answer of the new data is served.
+    let eager = Limits { analysis_interval: Duration::ZERO, ..Limits::default() };
+    let state = self::state(&f).await.with_limits(eager);
+    let router = as_center(app(state.clone()));
+    let first = get(&router, gi).await.1;
+    let before = state.atlas().version();
+    assert_eq!(first["data_version"].as_u64(), Some(before));
+    a_visit(&f, &router, 2).await;
+    let after = state.atlas().version();
+    let (status, served) = get(&router, gi).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(served["data_version"].as_u64(), Some(before), "served at once from what was kept");
+    while state.hotspots_refreshing() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let fresh = get(&router, gi).await.1;
+    assert_eq!(fresh["data_version"].as_u64(), Some(after), "the run made the answer of the new data");
+    assert_eq!(state.hotspots_kept().len(), 1);
     f.done().await;
 }
 
