@@ -228,8 +228,7 @@ mod tests {
         let page = u32::from_be_bytes(wal[8..12].try_into().unwrap()) as usize;
         let newest_header = wal[32..]
             .chunks_exact(24 + page)
-            .filter(|frame| u32::from_be_bytes(frame[..4].try_into().unwrap()) == 1)
-            .last()
+            .rfind(|frame| u32::from_be_bytes(frame[..4].try_into().unwrap()) == 1)
             .map(|frame| frame[24..].to_vec())
             .expect("the log holds the header page");
         let mut bytes = std::fs::read(&file).unwrap();
