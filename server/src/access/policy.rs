@@ -197,12 +197,24 @@ pub enum Decision {
     Unauthenticated,
     /// Signed in, but not allowed: 403, with the reason.
     Forbidden(String),
+    /// A route the table has, asked with a method it has no rule for: 405, with the methods
+    /// it has (whoever asks: the table is public in the OpenAPI document).
+    MethodNotAllowed(Vec<&'static str>),
 }
 
 /// The rule of `method` (`HEAD` as `GET`) on the path template `path`, if the table has one.
 pub fn rule_for(method: &str, path: &str) -> Option<&'static Rule> {
     let method = if method.eq_ignore_ascii_case("HEAD") { "GET" } else { method };
     TABLE.iter().find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path)
+}
+
+/// The methods the table has rules for on the path template `path` (`GET` with `HEAD`).
+pub fn methods_on(path: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = TABLE.iter().filter(|r| r.path == path).map(|r| r.method).collect();
+    if methods.contains(&"GET") {
+        methods.push("HEAD");
+    }
+    methods
 }
 
 /// True when `path` lies under one of [`PROTECTED_PREFIXES`] (the prefix itself, or below it).
@@ -215,6 +227,7 @@ pub fn decide(target: Target<'_>, role: Option<Role>) -> Decision {
     let (access, what) = match target {
         Target::Route { method, path } => match rule_for(method, path) {
             Some(r) => (r.access, format!("{} {}", r.method, r.path)),
+            None if TABLE.iter().any(|r| r.path == path) => return Decision::MethodNotAllowed(methods_on(path)),
             None if role.is_none() => return Decision::Unauthenticated,
             None => return Decision::Forbidden(format!("{method} {path} has no access policy, so it is refused")),
         },
@@ -256,6 +269,10 @@ mod tests {
             assert_eq!(decide(route(r.method, r.path), None), Decision::Unauthenticated, "{r:?}");
         }
         assert_eq!(decide(route("GET", "/api/none-such"), None), Decision::Unauthenticated);
+        // A route asked with a method it does not take: 405 naming those it takes, to anyone.
+        for role in [None, Some(Role::Center)] {
+            assert_eq!(decide(route("DELETE", "/health"), role), Decision::MethodNotAllowed(vec!["GET", "HEAD"]));
+        }
         assert_eq!(decide(Target::Landing, None), Decision::Unauthenticated);
         for path in ["/api", "/api/x", "/tiles/x", "/collections", "/collections/x/y", "/conformance/"] {
             assert_eq!(decide(Target::Unrouted { path }, None), Decision::Unauthenticated, "{path}");
@@ -269,7 +286,9 @@ mod tests {
     fn a_route_without_a_rule_refuses_every_role() {
         for r in Role::ALL {
             assert!(matches!(decide(route("GET", "/api/new-thing"), Some(r)), Decision::Forbidden(_)));
-            assert!(matches!(decide(route("DELETE", "/api/grids"), Some(r)), Decision::Forbidden(_)));
+            // A method of a known route without a rule (say, a handler added without one) never
+            // reaches a handler either: 405, naming only the methods that have rules.
+            assert_eq!(decide(route("DELETE", "/api/grids"), Some(r)), Decision::MethodNotAllowed(vec!["GET", "HEAD"]));
         }
     }
 

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 pub struct AppliedRule(pub Option<&'static Rule>);
 
 /// Middleware: lets the request through when the policy admits its caller, else answers 401
-/// (with `WWW-Authenticate`) or 403.
+/// (with `WWW-Authenticate`), 403, or 405 (with `Allow`) for a method the route does not take.
 pub async fn authorize(req: Request, next: Next) -> Response {
     let role = req.extensions().get::<Principal>().map(|p| p.role);
     let method = req.method().as_str().to_owned();
@@ -38,6 +38,15 @@ pub async fn authorize(req: Request, next: Next) -> Response {
             res
         }
         Decision::Forbidden(why) => ApiError::Forbidden(why).into_response(),
+        Decision::MethodNotAllowed(allowed) => {
+            let path = matched.as_deref().unwrap_or_default();
+            let why = format!("{path} does not take {method}: it takes {}", allowed.join(", "));
+            let mut res = ApiError::MethodNotAllowed(why).into_response();
+            if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
+                res.headers_mut().insert(header::ALLOW, allow);
+            }
+            res
+        }
     };
     res.extensions_mut().insert(applied);
     res

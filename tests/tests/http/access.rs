@@ -152,6 +152,9 @@ async fn every_route_answers_every_role_as_its_policy_says(backend: Backend) {
                 }
                 Decision::Unauthenticated => status == StatusCode::UNAUTHORIZED && body["code"] == "unauthorized",
                 Decision::Forbidden(_) => status == StatusCode::FORBIDDEN && body["code"] == "forbidden",
+                Decision::MethodNotAllowed(_) => {
+                    status == StatusCode::METHOD_NOT_ALLOWED && body["code"] == "method_not_allowed"
+                }
             };
             if !ok {
                 let expected = policy::decide(target, role);

@@ -638,6 +638,20 @@ async fn every_answer_carries_the_security_headers(backend: Backend) {
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert!(res.headers().contains_key(header::ALLOW));
     }
+    // A route asked with a method it does not take is 405 naming those it takes, signed in or
+    // not (never a 401 or 403 that would send a client after a login it does not need).
+    for router in [&f.router, &f.anonymous] {
+        for (method, uri, allow) in [("DELETE", "/health", "GET, HEAD"), ("PUT", "/api/district", "GET, HEAD")] {
+            let req = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+            let res = router.clone().oneshot(req).await.unwrap();
+            assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+            assert_eq!(
+                res.headers().get(header::ALLOW).map(|v| v.as_bytes()),
+                Some(allow.as_bytes()),
+                "{method} {uri}"
+            );
+        }
+    }
     // With the web map served: its page and files answer, any other path is 404, not the page
     // (`/metrics` is a route: 401 to an anonymous caller).
     let web = tempfile::tempdir().unwrap();
