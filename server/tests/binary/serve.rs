@@ -1,6 +1,6 @@
 //! `rentgrid serve` as a user runs it: on an empty data directory it says it seeds the default
 //! demo city, prints where it listens, and serves 400+ grids whose KPIs add up to the street and
-//! district totals; on a PostGIS database it refuses a schema it does not know until migrated;
+//! district totals; at SIGTERM it answers the request in flight, then exits 0; on a PostGIS database it refuses a schema it does not know until migrated;
 //! with `--log-format json` each log line is a JSON object naming its request's id and route.
 
 use crate::http::{demo_token, get_with, request};
@@ -126,11 +126,34 @@ fn serve_seeds_an_empty_directory_and_serves_consistent_kpis() {
         }
     }
 
-    // SIGTERM (systemd, Docker) stops it cleanly, as Ctrl-C does.
+    // SIGTERM (systemd, Docker) stops it cleanly, as Ctrl-C does, and a request in flight is
+    // answered first: here a login whose handler is reading its body (the server has said
+    // `100 Continue`) when the signal comes, the body sent only after it.
+    let body = br#"{"username":"nobody","password":"not the password"}"#;
+    let mut in_flight = TcpStream::connect(&addr).expect("connect");
+    in_flight.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let head = format!(
+        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    in_flight.write_all(head.as_bytes()).expect("write the head");
+    let mut interim = Vec::new();
+    let mut byte = [0u8; 1];
+    while !interim.ends_with(b"\r\n\r\n") {
+        in_flight.read_exact(&mut byte).expect("an interim answer");
+        interim.push(byte[0]);
+    }
+    assert!(interim.starts_with(b"HTTP/1.1 100"), "{}", String::from_utf8_lossy(&interim));
     let mut server = server;
     let pid = server.0.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
     assert!(killed.success());
+    in_flight.write_all(body).expect("the body after the signal");
+    let mut answer = Vec::new();
+    in_flight.read_to_end(&mut answer).expect("the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 401"), "the login in flight was not answered: {answer:?}");
     let started = Instant::now();
     let status = loop {
         if let Some(status) = server.0.try_wait().expect("wait") {
