@@ -693,8 +693,7 @@ pub async fn photo(
     let bytes = photos.read(id, &p.sha256).await.map_err(|e| ApiError::Internal(e.to_string()))?;
     // A photo of someone's home: audited as a person read is, before it leaves.
     let target = format!("GET /api/hazards/{id}/photos/{photo_id}");
-    let event = Actor::User(who, source.ip).event(state.identity().now(), action::HAZARD_PHOTO_READ, target);
-    state.store().append_audit(&event).await?;
+    super::persons::audit_read(&state, who, source, action::HAZARD_PHOTO_READ, target, None).await?;
     let mut res = bytes.into_response();
     let headers = res.headers_mut();
     headers.insert(

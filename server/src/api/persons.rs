@@ -244,9 +244,21 @@ pub(super) async fn audit_as(
     action: &str,
     target: String,
 ) -> ApiResult<()> {
-    let now = state.identity().now();
-    let mut event = Actor::User(who, source.ip).event(now, action, target);
-    if let Some(reason) = d.reason() {
+    audit_read(state, who, source, action, target, d.reason()).await
+}
+
+/// Writes the audit row of a read of private records (`action` on `target`, with the caller's
+/// stated `reason` if any) before the answer leaves.
+pub(super) async fn audit_read(
+    state: &AppState,
+    who: Principal,
+    source: RequestSource,
+    action: &str,
+    target: String,
+    reason: Option<&str>,
+) -> ApiResult<()> {
+    let mut event = Actor::User(who, source.ip).event(state.identity().now(), action, target);
+    if let Some(reason) = reason {
         event = event.because(reason);
     }
     state.store().append_audit(&event).await?;
