@@ -4,20 +4,20 @@
 //! `candidates` and `route`.
 
 use crate::access::audit::AuditEvent;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 use crate::geojson::{Feature, FeatureCollection, geometry};
 use crate::scope::Scope;
+use crate::snapshot::Snapshot;
 use crate::state::AppState;
 use crate::store::campaigns::{CampaignRecord, NewCampaign, StoredBlock, StoredCampaign, phase_str};
 use crate::store::dates::{fmt_date, parse_date};
 use geo::{LineString, Point};
 use rentgrid_analysis::candidates::{BuildingEstimate, Lang, Reason};
-use rentgrid_analysis::network::WalkingNetwork;
 use rentgrid_analysis::route::{RouteOptions, community_station, route_day_on};
 use rentgrid_analysis::sweep::{self, Area, CampaignInput, Phase, SweepError};
 use rentgrid_geodata::{Atlas, GridId};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::Date;
 use utoipa::ToSchema;
 
@@ -121,16 +121,16 @@ pub struct CampaignRequest {
     holidays: Vec<String>,
 }
 
-fn unprocessable(m: impl Into<String>) -> ApiError {
-    ApiError::Unprocessable(m.into())
+fn unprocessable(m: impl Into<String>) -> AppError {
+    AppError::Unprocessable(m.into())
 }
 
-fn date_field(name: &str, s: &str) -> ApiResult<Date> {
+fn date_field(name: &str, s: &str) -> AppResult<Date> {
     parse_date(s).ok_or_else(|| unprocessable(format!("{name} {s:?} is not a date as YYYY-MM-DD")))
 }
 
 /// The outer ring of a GeoJSON Polygon (geometry or Feature).
-fn polygon_ring(v: &Value) -> ApiResult<Vec<[f64; 2]>> {
+fn polygon_ring(v: &Value) -> AppResult<Vec<[f64; 2]>> {
     let geometry = if v["type"] == "Feature" { &v["geometry"] } else { v };
     if geometry["type"] != "Polygon" {
         return Err(unprocessable("polygon must be a GeoJSON Polygon (or a Feature holding one)"));
@@ -147,6 +147,15 @@ fn polygon_ring(v: &Value) -> ApiResult<Vec<[f64; 2]>> {
         .collect()
 }
 
+/// The area as it was asked for, as the store keeps it: `{"grids": [ids]}` or
+/// `{"polygon": GeoJSON}`.
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum RequestedArea {
+    Grids(Vec<u32>),
+    Polygon(Value),
+}
+
 /// A checked request: the analysis input and what the store keeps besides the plan.
 pub struct CheckedRequest {
     input: CampaignInput,
@@ -156,7 +165,7 @@ pub struct CheckedRequest {
 
 impl CampaignRequest {
     /// Checks the request's own fields (the area's grids and the team are checked by the plan).
-    pub fn check(self, scope: &Scope) -> ApiResult<CheckedRequest> {
+    pub fn check(self, scope: &Scope) -> AppResult<CheckedRequest> {
         let (area, area_json) = match (self.grids, self.polygon) {
             (Some(_), Some(_)) => return Err(unprocessable("give the area as grids or as polygon, not both")),
             (None, None) => {
@@ -167,18 +176,19 @@ impl CampaignRequest {
                     return Err(unprocessable("grids is empty: name at least one grid"));
                 }
                 if let Some(g) = grids.iter().find(|&&g| !scope.sees_grid(g)) {
-                    return Err(ApiError::Forbidden(format!("grids: grid {g} is outside what you may plan")));
+                    return Err(AppError::Forbidden(format!("grids: grid {g} is outside what you may plan")));
                 }
-                let v = json!({ "grids": grids });
-                (Area::Grids { grids }, v)
+                let requested = RequestedArea::Grids(grids.clone());
+                (Area::Grids { grids }, requested)
             }
             (None, Some(p)) => {
                 let ring = polygon_ring(&p)?;
-                (Area::Polygon { ring }, json!({ "polygon": p }))
+                (Area::Polygon { ring }, RequestedArea::Polygon(p))
             }
         };
+        let area_json = serde_json::to_value(area_json).map_err(|e| AppError::Internal(e.to_string()))?;
         let start = date_field("start_date", &self.start_date)?;
-        let holidays = self.holidays.iter().map(|h| date_field("holidays", h)).collect::<ApiResult<Vec<_>>>()?;
+        let holidays = self.holidays.iter().map(|h| date_field("holidays", h)).collect::<AppResult<Vec<_>>>()?;
         if !(1..=MAX_WORKING_DAYS).contains(&self.working_days) {
             return Err(unprocessable(format!("working_days must be 1 to {MAX_WORKING_DAYS}")));
         }
@@ -198,7 +208,7 @@ impl CampaignRequest {
 }
 
 /// A planning error as the API answers it, naming the request field at fault.
-fn sweep_error(e: SweepError) -> ApiError {
+fn sweep_error(e: SweepError) -> AppError {
     let field = match &e {
         SweepError::UnknownGrid(_) | SweepError::GridWithoutBlocks(_) => "grids",
         SweepError::UnknownCaseworker(_) | SweepError::DuplicateCaseworker(_) | SweepError::EmptyTeam => "caseworkers",
@@ -207,8 +217,8 @@ fn sweep_error(e: SweepError) -> ApiError {
         SweepError::BadPolygon(_) => "polygon",
         SweepError::SeedOutsideArea(_) => "seed_block",
         SweepError::NoWorkingDay(_) => "start_date",
-        SweepError::PhaseOrder { .. } => return ApiError::Conflict(e.to_string()),
-        SweepError::CandidatesMismatch { .. } => return ApiError::Internal(e.to_string()),
+        SweepError::PhaseOrder { .. } => return AppError::Conflict(e.to_string()),
+        SweepError::CandidatesMismatch { .. } => return AppError::Internal(e.to_string()),
         SweepError::Parameter(_) => "request",
     };
     unprocessable(format!("{field}: {e}"))
@@ -216,7 +226,7 @@ fn sweep_error(e: SweepError) -> ApiError {
 
 /// Plans and stores a campaign with its audit row `event`; answers what [`campaign_json`] does
 /// for it.
-pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest, event: &AuditEvent) -> ApiResult<Campaign> {
+pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest, event: &AuditEvent) -> AppResult<Campaign> {
     let atlas = state.atlas();
     let estimate = state.estimate(&atlas).await?;
     let (plan_atlas, input) = (atlas.clone(), req.input.clone());
@@ -224,10 +234,10 @@ pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest, event:
         sweep::plan_campaign(&plan_atlas, &estimate.caseworkers, &estimate.candidates, &input)
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| AppError::Internal(e.to_string()))?
     .map_err(sweep_error)?;
     if let Some(g) = plan.grids.iter().find(|&&g| !scope.sees_grid(g)) {
-        return Err(ApiError::Forbidden(format!("polygon: it reaches grid {g}, outside what you may plan")));
+        return Err(AppError::Forbidden(format!("polygon: it reaches grid {g}, outside what you may plan")));
     }
     if plan.days.len() > req.working_days as usize {
         return Err(unprocessable(format!(
@@ -254,7 +264,7 @@ pub async fn create(state: &AppState, scope: &Scope, req: CheckedRequest, event:
     };
     let id = state.create_campaign(&new, event).await?;
     let stored = state.store().campaigns(Some(id)).await?;
-    let c = stored.first().ok_or_else(|| ApiError::Internal(format!("campaign {id} vanished")))?;
+    let c = stored.first().ok_or_else(|| AppError::Internal(format!("campaign {id} vanished")))?;
     Ok(campaign_json(&atlas, c, true))
 }
 
@@ -519,8 +529,10 @@ pub struct DayRoutes {
 }
 
 /// Each caseworker's walk on `date`: a LineString through the community station and the stops
-/// in order, the station and the numbered stops as points.
-pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<DayRoutes> {
+/// in order, the station and the numbered stops as points. The walks follow the snapshot's walking
+/// network, built once per district geometry.
+pub fn routes_json(snapshot: &Snapshot, c: &StoredCampaign, date: Date) -> AppResult<DayRoutes> {
+    let atlas = snapshot.atlas();
     let day_s = fmt_date(date);
     let mut answer = DayRoutes {
         kind: crate::geojson::FeatureCollectionType::FeatureCollection,
@@ -533,7 +545,7 @@ pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<D
     let Some(day) = c.record.plan.days.iter().find(|d| d.date == date) else {
         return Ok(answer);
     };
-    let net = WalkingNetwork::from_atlas(atlas);
+    let net = snapshot.walking_network();
     let opts = RouteOptions::default();
     let mut features = Vec::new();
     let mut routes = Vec::new();
@@ -546,9 +558,9 @@ pub fn routes_json(atlas: &Atlas, c: &StoredCampaign, date: Date) -> ApiResult<D
             .map(|g| g.community);
         let station = community
             .and_then(|k| community_station(atlas, k))
-            .ok_or_else(|| ApiError::Internal(format!("no station for caseworker {}", a.caseworker_id)))?;
+            .ok_or_else(|| AppError::Internal(format!("no station for caseworker {}", a.caseworker_id)))?;
         let route = route_day_on(&net, atlas, station, &a.buildings, &opts)
-            .map_err(|e| ApiError::Internal(format!("route of caseworker {}: {e}", a.caseworker_id)))?;
+            .map_err(|e| AppError::Internal(format!("route of caseworker {}: {e}", a.caseworker_id)))?;
         let points: Vec<Point<f64>> = std::iter::once(station)
             .chain(route.stops.iter().filter_map(|&b| atlas.building(b).map(|x| x.point)))
             .chain(std::iter::once(station))

@@ -4,7 +4,7 @@
 //! `rentgrid_analysis` (`staffing`, `coverage`, `territory`, `assessment`); this module chooses
 //! what a caller sees and how it is laid out.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 use crate::export::{Book, Cell, Lang, Sheet};
 use crate::geojson::{Feature, FeatureCollection, FeatureCollectionType, geometry};
 use crate::scope::Scope;
@@ -20,32 +20,31 @@ use rentgrid_analysis::territory::{self, Mode, PlanQuality, ProposedArea, Territ
 use rentgrid_analysis::unrecorded::Unrecorded;
 use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId, Month};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use utoipa::ToSchema;
 
 /// The staffing rule of a request: `rule=ningbo|nanjing|wuxi|taizhou` (default ningbo) and
 /// `cost_per_caseworker` in yuan a year (default 22,000).
-pub fn rule_from_query(rule: Option<&str>, cost: Option<&str>) -> ApiResult<StaffingRule> {
+pub fn rule_from_query(rule: Option<&str>, cost: Option<&str>) -> AppResult<StaffingRule> {
     let mut rule = match rule {
         None => StaffingRule::ningbo(),
-        Some(name) => StaffingRule::preset(name).map_err(|e| ApiError::BadRequest(format!("rule: {e}")))?,
+        Some(name) => StaffingRule::preset(name).map_err(|e| AppError::BadRequest(format!("rule: {e}")))?,
     };
     if let Some(raw) = cost {
         let cost: f64 = raw
             .trim()
             .parse()
-            .map_err(|_| ApiError::BadRequest(format!("cost_per_caseworker={raw:?} is not a number of yuan a year")))?;
+            .map_err(|_| AppError::BadRequest(format!("cost_per_caseworker={raw:?} is not a number of yuan a year")))?;
         if !(cost.is_finite() && cost >= 0.0) {
-            return Err(ApiError::BadRequest(format!("cost_per_caseworker={raw:?} must be a non-negative number")));
+            return Err(AppError::BadRequest(format!("cost_per_caseworker={raw:?} must be a non-negative number")));
         }
         rule.cost_per_caseworker_yuan = cost;
     }
     Ok(rule)
 }
 
-fn rule_error(e: StaffingError) -> ApiError {
-    ApiError::BadRequest(format!("rule: {e}"))
+fn rule_error(e: StaffingError) -> AppError {
+    AppError::BadRequest(format!("rule: {e}"))
 }
 
 /// True when `scope` sees every grid of `grids` (a place partly outside is left out whole).
@@ -84,7 +83,7 @@ pub fn staffing_rows(
     caseworkers: &[Caseworker],
     rule: &StaffingRule,
     scope: &Scope,
-) -> ApiResult<Vec<PlaceRow>> {
+) -> AppResult<Vec<PlaceRow>> {
     let report = staffing::staffing(atlas, caseworkers, rule).map_err(rule_error)?;
     let d = atlas.district();
     let mut rows = Vec::new();
@@ -221,7 +220,7 @@ pub fn coverage_geojson(
     caseworkers: &[Caseworker],
     rule: &StaffingRule,
     scope: &Scope,
-) -> ApiResult<Coverage> {
+) -> AppResult<Coverage> {
     let visible: Vec<Caseworker> = caseworkers.iter().filter(|c| sees_caseworker(atlas, scope, c)).cloned().collect();
     let report = coverage::coverage(atlas, caseworkers, rule).map_err(rule_error)?;
     let shown: BTreeSet<CaseworkerId> = visible.iter().map(|c| c.id).collect();
@@ -373,42 +372,42 @@ pub fn make_proposal(
     req: &ProposalRequest,
     scope: &Scope,
     now: &str,
-) -> ApiResult<NewProposal> {
+) -> AppResult<NewProposal> {
     let mode = match req.mode.as_deref() {
         None | Some("minimal") => Mode::MinimalChange,
         Some("scratch") => Mode::FromScratch,
         Some(other) => {
-            return Err(ApiError::Unprocessable(format!("mode {other:?}: use \"minimal\" or \"scratch\"")));
+            return Err(AppError::Unprocessable(format!("mode {other:?}: use \"minimal\" or \"scratch\"")));
         }
     };
     let epsilon = req.epsilon.unwrap_or(0.05);
     if !(epsilon.is_finite() && (0.0..=MAX_EPSILON).contains(&epsilon)) {
-        return Err(ApiError::Unprocessable(format!("epsilon {epsilon} must be between 0 and {MAX_EPSILON}")));
+        return Err(AppError::Unprocessable(format!("epsilon {epsilon} must be between 0 and {MAX_EPSILON}")));
     }
     let rule = match req.rule.as_deref() {
         None => StaffingRule::ningbo(),
-        Some(r) => StaffingRule::preset(r).map_err(|e| ApiError::Unprocessable(format!("rule: {e}")))?,
+        Some(r) => StaffingRule::preset(r).map_err(|e| AppError::Unprocessable(format!("rule: {e}")))?,
     };
     let streets: Vec<usize> = match req.street.as_deref() {
         Some(code) => {
             let i =
                 atlas.streets().iter().position(|s| s.street.code == code).ok_or_else(|| {
-                    ApiError::Unprocessable(format!("street {code:?} is not a street of this district"))
+                    AppError::Unprocessable(format!("street {code:?} is not a street of this district"))
                 })?;
             if !sees_all(scope, &atlas.streets()[i].grids) {
-                return Err(ApiError::Forbidden(format!("street {code:?} lies outside what you may see")));
+                return Err(AppError::Forbidden(format!("street {code:?} lies outside what you may see")));
             }
             vec![i]
         }
         None => (0..atlas.streets().len()).filter(|&i| sees_all(scope, &atlas.streets()[i].grids)).collect(),
     };
     if streets.is_empty() {
-        return Err(ApiError::Forbidden("no street lies wholly within what you may see".into()));
+        return Err(AppError::Forbidden("no street lies wholly within what you may see".into()));
     }
     let codes: Vec<String> = streets.iter().map(|&i| atlas.streets()[i].street.code.clone()).collect();
     let opts = TerritoryOptions { mode, epsilon, streets: Some(codes.clone()), ..TerritoryOptions::default() };
     let plan =
-        territory::propose(atlas, caseworkers, &rule, &opts).map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+        territory::propose(atlas, caseworkers, &rule, &opts).map_err(|e| AppError::Unprocessable(e.to_string()))?;
     let street_grids: BTreeSet<GridId> =
         streets.iter().flat_map(|&i| atlas.streets()[i].grids.iter().copied()).collect();
     let names: HashMap<CaseworkerId, &str> = caseworkers.iter().map(|c| (c.id, c.name.as_str())).collect();
@@ -490,7 +489,7 @@ pub fn make_proposal(
         streets: codes,
         street_grids: street_grids.into_iter().collect(),
         assignments,
-        document: serde_json::to_string(&document).map_err(|e| ApiError::Internal(e.to_string()))?,
+        document: serde_json::to_string(&document).map_err(|e| AppError::Internal(e.to_string()))?,
     })
 }
 
@@ -523,13 +522,13 @@ pub struct Proposal {
 }
 
 /// The stored document of a proposal.
-fn document(p: &StoredProposal) -> ApiResult<ProposalDocument> {
+fn document(p: &StoredProposal) -> AppResult<ProposalDocument> {
     serde_json::from_str(&p.proposal.document)
-        .map_err(|e| ApiError::Internal(format!("stored proposal {} is unreadable: {e}", p.id)))
+        .map_err(|e| AppError::Internal(format!("stored proposal {} is unreadable: {e}", p.id)))
 }
 
 /// A stored proposal as the API answers it: its document with its id and status.
-pub fn proposal_json(p: &StoredProposal, status: &'static str) -> ApiResult<Proposal> {
+pub fn proposal_json(p: &StoredProposal, status: &'static str) -> AppResult<Proposal> {
     Ok(Proposal {
         id: p.id,
         status,
@@ -540,17 +539,34 @@ pub fn proposal_json(p: &StoredProposal, status: &'static str) -> ApiResult<Prop
 }
 
 /// The before/after summary an accepted proposal leaves in the audit log: per street, the
-/// quality figures today and proposed.
+/// quality figures today and proposed (fields in alphabetical order, as the log has always had them).
+#[derive(Serialize)]
+struct AuditSummary<'a> {
+    mode: &'a str,
+    proposal_id: i64,
+    rule: &'a str,
+    streets: Vec<StreetChange<'a>>,
+}
+
+/// One street of an [`AuditSummary`].
+#[derive(Serialize)]
+struct StreetChange<'a> {
+    after: &'a PlanQuality,
+    before: &'a PlanQuality,
+    street_code: &'a str,
+}
+
+/// The text of an accepted proposal's [`AuditSummary`].
 pub fn audit_summary(p: &StoredProposal) -> String {
-    let streets: Vec<Value> = document(p)
-        .map(|d| {
-            d.streets
-                .iter()
-                .map(|s| json!({ "street_code": s.street_code, "before": s.today, "after": s.proposed }))
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({ "proposal_id": p.id, "rule": p.proposal.rule, "mode": p.proposal.mode, "streets": streets }).to_string()
+    let document = document(p).ok();
+    let streets = document.as_ref().map_or_else(Vec::new, |d| {
+        d.streets
+            .iter()
+            .map(|s| StreetChange { after: &s.proposed, before: &s.today, street_code: &s.street_code })
+            .collect()
+    });
+    let summary = AuditSummary { mode: &p.proposal.mode, proposal_id: p.id, rule: &p.proposal.rule, streets };
+    serde_json::to_string(&summary).unwrap_or_default()
 }
 
 /// One caseworker's month with their load under the rule.
@@ -591,7 +607,7 @@ pub fn assessment_rows(
     rule: &StaffingRule,
     scope: &Scope,
     estimate: Option<AreaEstimate<'_>>,
-) -> ApiResult<Vec<AssessmentRow>> {
+) -> AppResult<Vec<AssessmentRow>> {
     let manual = BTreeMap::new();
     let input = AssessmentInput {
         atlas,
@@ -634,7 +650,7 @@ pub fn assessment_rows(
 }
 
 /// Each caseworker's load under `rule` (shared grids split evenly), without drawing areas.
-fn loads(atlas: &Atlas, caseworkers: &[Caseworker], rule: &StaffingRule) -> ApiResult<HashMap<CaseworkerId, f64>> {
+fn loads(atlas: &Atlas, caseworkers: &[Caseworker], rule: &StaffingRule) -> AppResult<HashMap<CaseworkerId, f64>> {
     rule.validate().map_err(rule_error)?;
     let required = staffing::grid_requirements(atlas, rule);
     let mut holders = vec![0usize; required.len()];

@@ -1,20 +1,15 @@
-//! The API's one error type and its one `IntoResponse`: a status, a stable machine code and a
-//! human message, and the request's id, as JSON. Database text never reaches the client; it goes
-//! to the log, under the same request id.
+//! The application's one error type, returned by the services and the handlers alike, and the
+//! errors of starting. How an error is answered over HTTP (status, machine code, body) is the
+//! HTTP layer's ([`crate::api::error`]); nothing here knows of HTTP.
 
 use crate::store::StoreError;
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use rentgrid_analysis::hotspot_run::RunError;
 use rentgrid_geodata::AtlasError;
 use rentgrid_geodata::demo;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// An error answered to an HTTP client.
+/// What went wrong with a request: the caller's mistake (named by kind), or ours.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum AppError {
     /// The request is malformed (bad query, bad JSON).
     #[error("{0}")]
     BadRequest(String),
@@ -56,79 +51,29 @@ pub enum ApiError {
     Internal(String),
 }
 
-impl ApiError {
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
-        match self {
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::Gone(_) => (StatusCode::GONE, "gone"),
-            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
-            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        }
-    }
-}
-
-impl From<StoreError> for ApiError {
+impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
-            StoreError::Rejected(m) => ApiError::Unprocessable(m),
-            StoreError::ClientIdConflict(_) => ApiError::Conflict(e.to_string()),
-            StoreError::Conflict(m) => ApiError::Conflict(m),
-            other => ApiError::Internal(other.to_string()),
+            StoreError::NotFound { .. } => AppError::NotFound(e.to_string()),
+            StoreError::Rejected(m) => AppError::Unprocessable(m),
+            StoreError::ClientIdConflict(_) => AppError::Conflict(e.to_string()),
+            StoreError::Conflict(m) => AppError::Conflict(m),
+            other => AppError::Internal(other.to_string()),
         }
     }
 }
 
-impl From<RunError> for ApiError {
+impl From<RunError> for AppError {
     fn from(e: RunError) -> Self {
         match e {
-            RunError::Unfit(m) => ApiError::Unprocessable(m),
-            RunError::Internal(m) => ApiError::Internal(m),
+            RunError::Unfit(m) => AppError::Unprocessable(m),
+            RunError::Internal(m) => AppError::Internal(m),
         }
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
-        let message = match &self {
-            ApiError::Internal(detail) => {
-                tracing::error!(%detail, "internal error");
-                "internal error; see the server log".to_string()
-            }
-            other => other.to_string(),
-        };
-        let request_id = crate::observe::request_id::current();
-        (status, Json(Exception { code, message, request_id })).into_response()
-    }
-}
-
-/// The body of every error answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Exception {
-    /// A stable machine code: bad_request, unauthorized, not_found, unprocessable, conflict, gone, forbidden,
-    /// method_not_allowed, payload_too_large, unsupported_media_type, too_many_requests, unavailable,
-    /// internal.
-    pub code: &'static str,
-    /// What went wrong, for people.
-    pub message: String,
-    /// The request's id, as in its `x-request-id` header and the server's log: quote it when
-    /// reporting the error. Null only for an error made outside a request.
-    #[schema(required = true)]
-    pub request_id: Option<String>,
-}
-
-/// Result of handlers.
-pub type ApiResult<T> = Result<T, ApiError>;
+/// Result of services and handlers.
+pub type AppResult<T> = Result<T, AppError>;
 
 /// Errors while starting.
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,7 @@ pub mod overdue;
 pub mod plate_sheet;
 pub mod scope;
 pub mod serve;
+pub mod snapshot;
 pub mod startup;
 pub mod state;
 pub mod tile_cache;

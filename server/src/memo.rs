@@ -1,6 +1,8 @@
-//! The one memo behind every view derived from an Atlas snapshot: a value kept for the snapshot
-//! it was computed from (by its version), replaced when a newer one is asked for. A visit or an
-//! import makes a new snapshot, so nothing derived from an older one is ever answered.
+//! The memo of a view made from a snapshot and more (the history and the estimate also read the
+//! kept view inputs): a value kept for the snapshot it was computed from (by its version),
+//! replaced when a newer one is made. A visit or an import makes a new snapshot, so nothing
+//! derived from an older one is ever answered. Views of the snapshot alone are the
+//! [`crate::snapshot::Snapshot`]'s own.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -30,20 +32,6 @@ impl<T> PerSnapshot<T> {
     pub fn put(&self, version: u64, value: Arc<T>) {
         *self.slot() = Some((version, value));
     }
-
-    /// The value of snapshot `version`, computed by `make` (under the memo's lock: concurrent
-    /// callers wait for the one computation) unless it is kept.
-    pub fn get_or_make(&self, version: u64, make: impl FnOnce() -> T) -> Arc<T> {
-        let mut slot = self.slot();
-        if let Some((v, t)) = slot.as_ref()
-            && *v == version
-        {
-            return t.clone();
-        }
-        let t = Arc::new(make());
-        *slot = Some((version, t.clone()));
-        t
-    }
 }
 
 #[cfg(test)]
@@ -51,28 +39,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_value_is_made_once_per_snapshot() {
+    fn a_value_is_answered_for_its_snapshot_only_and_while_fresh() {
         let memo = PerSnapshot::<u32>::default();
-        let mut made = 0;
-        assert_eq!(
-            *memo.get_or_make(1, || {
-                made += 1;
-                10
-            }),
-            10
-        );
-        assert_eq!(
-            *memo.get_or_make(1, || {
-                made += 1;
-                11
-            }),
-            10
-        );
-        assert_eq!(made, 1);
+        assert_eq!(memo.get(1, |_| true), None, "nothing kept yet");
+        memo.put(1, Arc::new(10));
+        assert_eq!(memo.get(1, |_| true).as_deref(), Some(&10));
         assert_eq!(memo.get(2, |_| true), None, "another snapshot's value is not answered");
-        assert_eq!(*memo.get_or_make(2, || 20), 20);
-        assert_eq!(memo.get(2, |&t| t > 100), None, "a value the caller finds stale is not answered");
-        memo.put(3, Arc::new(30));
-        assert_eq!(memo.get(3, |_| true).as_deref(), Some(&30));
+        assert_eq!(memo.get(1, |&t| t > 100), None, "a value the caller finds stale is not answered");
+        memo.put(2, Arc::new(20));
+        assert_eq!(memo.get(1, |_| true), None, "a newer snapshot's value replaced it");
+        assert_eq!(memo.get(2, |_| true).as_deref(), Some(&20));
     }
 }

@@ -1,15 +1,17 @@
-//! The server's shared state: the store, the current Atlas snapshot, the views derived from it
-//! (each in a [`PerSnapshot`] memo) and the write lock.
+//! The server's shared state: the store, the current [`Snapshot`] (the Atlas and the views
+//! derived from it alone), the views that also read the kept inputs (each in a [`PerSnapshot`]
+//! memo) and the write lock.
 
 use crate::access::audit::AuditEvent;
 use crate::answers::{KeptAnswers, Lookup};
-use crate::error::{ApiError, StartupError};
+use crate::error::{AppError, StartupError};
 use crate::events::{Change, Events};
 use crate::hazard_photos::PhotoDir;
 use crate::ingest::Batch;
 use crate::limits::{Gate, Limits};
 use crate::memo::PerSnapshot;
 use crate::observe::metrics::{Metrics, Readings};
+use crate::snapshot::Snapshot;
 use crate::store::campaigns::{NewCampaign, StoredEvidence};
 use crate::store::field::{Departure, DepartureOutcome, Edited, Keep, NewResident, PersonEdit, ResidentOutcome};
 use crate::store::hazards::{HazardMove, HazardWritten, NewHazard};
@@ -19,7 +21,7 @@ use arc_swap::ArcSwap;
 use rentgrid_analysis::candidates::{self, CandidateWeights, Candidates, Evidence};
 use rentgrid_analysis::hazard::HazardKinds;
 use rentgrid_analysis::history::{self, History};
-use rentgrid_analysis::kpi::{self, Counts, Targets};
+use rentgrid_analysis::kpi::Targets;
 use rentgrid_analysis::sweep::{BlockProgress, Phase};
 use rentgrid_analysis::unrecorded::{self, Unrecorded, UnrecordedParams};
 use rentgrid_analysis::view_inputs::{InputChange, ViewInputs};
@@ -27,7 +29,7 @@ use rentgrid_geodata::{Atlas, Caseworker, StatsDelta};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 /// Builds the Atlas from what `store` holds.
 pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
@@ -48,9 +50,7 @@ pub struct AppState {
 
 struct Inner {
     store: Arc<dyn Store>,
-    atlas: ArcSwap<Atlas>,
-    /// When the snapshot in `atlas` was made.
-    atlas_built: Mutex<SystemTime>,
+    snapshot: ArcSwap<Snapshot>,
     /// Serialises writes: commit to the store, then swap in the updated Atlas.
     write: tokio::sync::Mutex<()>,
     /// Writes waiting for `write`.
@@ -61,15 +61,11 @@ struct Inner {
     /// read from the store once (`None` until first asked for, and after an import until asked
     /// for again) and changed by each committed write under the write lock.
     inputs: Mutex<Option<ViewInputs>>,
-    /// Views derived from a snapshot, each kept for the snapshot it was made from.
-    grid_counts: PerSnapshot<Vec<Counts>>,
     /// The history, with the generation of the inputs it was made from.
     history: PerSnapshot<(u64, Arc<History>)>,
     /// Hot-spot answers, kept across snapshots (see [`crate::answers`]).
     hotspots: KeptAnswers,
     estimate: PerSnapshot<Estimate>,
-    /// Built once per district geometry (an import of boundaries or grids rebuilds it).
-    basemap: Mutex<Option<Arc<Vec<u8>>>>,
     tiles: TileCache,
     /// Held while an estimate is made, so concurrent first requests (a map's grid tiles) make it once.
     estimating: tokio::sync::Mutex<()>,
@@ -119,18 +115,15 @@ impl AppState {
         Self {
             inner: Arc::new(Inner {
                 store,
-                atlas: ArcSwap::from_pointee(atlas),
-                atlas_built: Mutex::new(SystemTime::now()),
+                snapshot: ArcSwap::from_pointee(Snapshot::new(atlas)),
                 write: tokio::sync::Mutex::new(()),
                 writes_waiting: AtomicUsize::new(0),
                 targets,
                 web_dir,
                 inputs: Mutex::new(None),
-                grid_counts: PerSnapshot::default(),
                 history: PerSnapshot::default(),
                 hotspots: KeptAnswers::default(),
                 estimate: PerSnapshot::default(),
-                basemap: Mutex::new(None),
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
                 estimating: tokio::sync::Mutex::new(()),
                 identity: crate::identity::Identity::default(),
@@ -241,23 +234,29 @@ impl AppState {
         &self.inner.tiles
     }
 
-    /// The current snapshot. Readers keep the snapshot they took for the whole request.
-    pub fn atlas(&self) -> Arc<Atlas> {
-        self.inner.atlas.load_full()
+    /// The current snapshot with its derived views. Readers keep the snapshot they took for the
+    /// whole request.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.load_full()
     }
 
-    /// Makes `next` the current snapshot, noting when.
-    fn publish(&self, next: Arc<Atlas>) {
-        self.inner.atlas.store(next);
-        *lock(&self.inner.atlas_built) = SystemTime::now();
+    /// The current snapshot's Atlas.
+    pub fn atlas(&self) -> Arc<Atlas> {
+        self.inner.snapshot.load().atlas().clone()
+    }
+
+    /// Makes `next` the current snapshot.
+    fn publish(&self, next: Arc<Snapshot>) {
+        self.inner.snapshot.store(next);
     }
 
     /// What `GET /metrics` reports of this state now (the audit log's length is the caller's
     /// to read from the store).
     pub fn readings(&self, audit_rows: Option<i64>) -> Readings {
+        let snapshot = self.snapshot();
         Readings {
-            atlas_version: self.atlas().version(),
-            atlas_built: *lock(&self.inner.atlas_built),
+            atlas_version: snapshot.version(),
+            atlas_built: snapshot.made(),
             tiles: self.inner.tiles.counts(),
             pool: self.inner.store.pool_usage(),
             audit_rows,
@@ -304,21 +303,6 @@ impl AppState {
         self.inner.web_dir.as_ref()
     }
 
-    /// The base map response, built once per district geometry (an import of boundaries or
-    /// grids rebuilds it).
-    pub fn basemap(&self, build: impl FnOnce(&Atlas) -> Vec<u8>) -> Arc<Vec<u8>> {
-        let mut guard = match self.inner.basemap.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        guard.get_or_insert_with(|| Arc::new(build(&self.atlas()))).clone()
-    }
-
-    /// Per-grid counts of `atlas`, computed once per snapshot.
-    pub fn grid_counts(&self, atlas: &Atlas) -> Arc<Vec<Counts>> {
-        self.inner.grid_counts.get_or_make(atlas.version(), || kpi::grid_counts(atlas))
-    }
-
     /// The inputs of the history and the candidate estimate as they stand now: read from the
     /// store the first time (under the write lock, so that no write is missed), then kept up to
     /// date by the writes.
@@ -348,18 +332,18 @@ impl AppState {
         Ok(ViewInputs::new(|b| atlas.building(b).map(|b| b.grid_id), registrations, evidence))
     }
 
-    /// The monthly history of per-grid counts behind `atlas`, made once per snapshot from the
+    /// The monthly history of per-grid counts behind `snapshot`, made once per snapshot from the
     /// monthly registrations kept in memory (summed per month and grid as the writes come, so
     /// making it reads no registration again).
-    pub async fn history(&self, atlas: &Atlas) -> Result<Arc<History>, StoreError> {
+    pub async fn history(&self, snapshot: &Snapshot) -> Result<Arc<History>, StoreError> {
         let inputs = self.view_inputs().await?;
         let generation = inputs.generation;
-        if let Some(h) = self.inner.history.get(atlas.version(), |(g, _)| *g == generation) {
+        if let Some(h) = self.inner.history.get(snapshot.version(), |(g, _)| *g == generation) {
             return Ok(h.1.clone());
         }
-        let now = self.grid_counts(atlas);
+        let now = snapshot.grid_counts();
         let h = Arc::new(history::history_of(&now, inputs.registrations.totals(), history::DEFAULT_MONTHS));
-        self.inner.history.put(atlas.version(), Arc::new((generation, h.clone())));
+        self.inner.history.put(snapshot.version(), Arc::new((generation, h.clone())));
         Ok(h)
     }
 
@@ -394,7 +378,7 @@ impl AppState {
     /// The candidate estimate for `atlas` and today, computed once per snapshot and day from
     /// the visits, spot checks and tips kept in memory: a visit makes a new snapshot, so what it
     /// found lowers its building's estimate at once.
-    pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, ApiError> {
+    pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, AppError> {
         let as_of = rentgrid_geodata::clock::today();
         let memo = |generation: u64| {
             self.inner.estimate.get(atlas.version(), |e| e.as_of == as_of && e.generation == generation)
@@ -423,8 +407,8 @@ impl AppState {
             })
         })
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(e.to_string()))?;
         let estimate = Arc::new(estimate);
         self.inner.estimate.put(atlas.version(), estimate.clone());
         Ok(estimate)
@@ -462,11 +446,11 @@ impl AppState {
         &self,
         visit: &NewVisit,
         event: &AuditEvent,
-    ) -> Result<(VisitOutcome, Arc<Atlas>), StoreError> {
+    ) -> Result<(VisitOutcome, Arc<Snapshot>), StoreError> {
         let _guard = self.write_turn().await;
         let outcome = self.inner.store.record_visit(visit, event).await?;
         if outcome.replayed {
-            return Ok((outcome, self.atlas()));
+            return Ok((outcome, self.snapshot()));
         }
         let change = InputChange {
             registrations: outcome.registrations.clone(),
@@ -474,7 +458,7 @@ impl AppState {
             contracts: None,
         };
         self.publish_deltas(&[outcome.delta], &change);
-        Ok((outcome, self.atlas()))
+        Ok((outcome, self.snapshot()))
     }
 
     /// Registers a person in a rental unit (a move or a return for a known ID number), with its
@@ -562,8 +546,8 @@ impl AppState {
         if deltas.iter().all(StatsDelta::is_empty) {
             return;
         }
-        let next = Arc::new(self.atlas().with_deltas(deltas));
-        let touches = self.inner.tiles.publish_deltas(&next, deltas, || self.publish(next.clone()));
+        let next = Arc::new(self.snapshot().with_deltas(deltas));
+        let touches = self.inner.tiles.publish_deltas(next.atlas(), deltas, || self.publish(next.clone()));
         self.inner.events.publish(Change::Deltas { version: next.version(), touches: touches.into() });
     }
 
@@ -601,23 +585,16 @@ impl AppState {
         let inputs = if inputs_kept { Some(self.read_view_inputs_for(&next).await?) } else { None };
         self.inner.tiles.publish_reload(|| {
             *lock(&self.inner.inputs) = inputs;
-            self.publish(Arc::new(next))
+            self.publish(Arc::new(Snapshot::new(next)))
         });
-        if let Ok(mut basemap) = self.inner.basemap.lock() {
-            *basemap = None;
-        }
         self.inner.events.publish(Change::Reload { version });
         Ok(())
     }
 }
 
 impl Snapshots for AppState {
-    fn atlas(&self) -> Arc<Atlas> {
-        AppState::atlas(self)
-    }
-
-    fn grid_counts(&self, atlas: &Atlas) -> Arc<Vec<Counts>> {
-        AppState::grid_counts(self, atlas)
+    fn snapshot(&self) -> Arc<Snapshot> {
+        AppState::snapshot(self)
     }
 
     fn targets(&self) -> &Targets {

@@ -1,7 +1,7 @@
 //! The vector tile cache: built tiles (MVT bytes, their gzip and ETag) keyed by layer, tile and
 //! the caller's scope, bounded in bytes, and dropped exactly where a write changes what a tile
-//! draws ([`rentgrid_tiles::tiles_to_invalidate`]). It also holds the [`MapGeometry`] derived
-//! from the Atlas's geometry, shared by every snapshot until an import replaces the geometry.
+//! draws ([`rentgrid_tiles::tiles_to_invalidate`]). What tiles are built from (the Atlas, its
+//! counts, heat surfaces and map geometry) is the [`Snapshot`]'s.
 //!
 //! Consistency: a tile is built from one Atlas snapshot outside any lock, then inserted only if
 //! that snapshot is still the current one, checked under the read side of `gate`. A write swaps
@@ -16,13 +16,14 @@
 
 use crate::observe::metrics::TileCounts;
 use crate::scope::{Role, Scope};
-use axum::body::Bytes;
+use crate::snapshot::Snapshot;
+use bytes::Bytes;
 use geo::{BoundingRect, Rect};
 use quick_cache::Weighter;
-use rentgrid_analysis::kpi::{Counts, Targets};
+use rentgrid_analysis::kpi::Targets;
 use rentgrid_analysis::unrecorded::Unrecorded;
 use rentgrid_geodata::{Atlas, GridId, StatsDelta};
-use rentgrid_tiles::heat::{HeatCount, HeatSurface};
+use rentgrid_tiles::heat::HeatCount;
 use rentgrid_tiles::{
     Layer, MapGeometry, TileId, TileOptions, TileRange, TileSources, build_tile, tiles_to_invalidate,
 };
@@ -30,7 +31,7 @@ use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, RwLock};
 
 /// The cache's default bound: 256 MiB of tiles (raw plus gzip).
 pub const DEFAULT_CAPACITY_BYTES: u64 = 256 << 20;
@@ -86,39 +87,21 @@ impl Weighter<TileKey, CachedTile> for ByBytes {
     }
 }
 
-/// Where tiles are built from: the current Atlas snapshot and what is derived from it. The
-/// server's state is one; the cache holds none of it.
+/// Where tiles are built from: the current snapshot and what is derived from it. The server's
+/// state is one; the cache holds none of it.
 pub trait Snapshots {
     /// The current snapshot.
-    fn atlas(&self) -> Arc<Atlas>;
-    /// The per-grid counts of `atlas`.
-    fn grid_counts(&self, atlas: &Atlas) -> Arc<Vec<Counts>>;
+    fn snapshot(&self) -> Arc<Snapshot>;
     /// The KPI targets the grids are coloured by.
     fn targets(&self) -> &Targets;
     /// Today's estimate of what the register of `atlas` lacks, if it has been made.
     fn unrecorded(&self, atlas: &Atlas) -> Option<Arc<Unrecorded>>;
 }
 
-/// A heat surface of one count (`None`: nothing to count).
-type HeatEntry = (HeatCount, Option<Arc<HeatSurface>>);
-
-/// The map geometry of one Atlas geometry generation.
-struct Derived {
-    generation: u64,
-    map: Arc<MapGeometry>,
-}
-
-/// Built tiles and the derived map geometry. Lives in the server's state.
+/// Built tiles. Lives in the server's state.
 pub struct TileCache {
     entries: Option<quick_cache::sync::Cache<TileKey, CachedTile, ByBytes>>,
     gate: RwLock<()>,
-    /// Bumped when an import replaces the Atlas's geometry.
-    generation: Mutex<u64>,
-    derived: Mutex<Option<Derived>>,
-    /// Held (asynchronously) while deriving, so concurrent first requests derive once.
-    deriving: tokio::sync::Mutex<()>,
-    /// Heat surfaces of one Atlas version, by count (`None`: nothing to count).
-    heat: Mutex<(u64, Vec<HeatEntry>)>,
     /// Tiles served from the cache, and tiles built because it lacked them.
     hits: AtomicU64,
     misses: AtomicU64,
@@ -130,10 +113,6 @@ impl std::fmt::Debug for TileCache {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl TileCache {
     /// A cache holding up to `capacity_bytes` of tiles; 0 caches nothing (every request builds
     /// its tile: for measuring cold tiles).
@@ -141,16 +120,7 @@ impl TileCache {
         let entries = (capacity_bytes > 0).then(|| {
             quick_cache::sync::Cache::with_weighter((capacity_bytes / 8192) as usize, capacity_bytes, ByBytes)
         });
-        Self {
-            entries,
-            gate: RwLock::new(()),
-            generation: Mutex::new(0),
-            derived: Mutex::new(None),
-            deriving: tokio::sync::Mutex::new(()),
-            heat: Mutex::new((u64::MAX, Vec::new())),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        }
+        Self { entries, gate: RwLock::new(()), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
     }
 
     /// Runs `job` (a tile build) on a building thread.
@@ -216,76 +186,17 @@ impl TileCache {
         touches
     }
 
-    /// Runs `swap` (which publishes a snapshot rebuilt from the store) and drops every tile and
-    /// the derived map geometry.
+    /// Runs `swap` (which publishes a snapshot rebuilt from the store) and drops every tile.
     pub(crate) fn publish_reload(&self, swap: impl FnOnce()) {
         let _write = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         swap();
-        *lock(&self.generation) += 1;
-        *lock(&self.derived) = None;
         if let Some(entries) = &self.entries {
             entries.clear();
         }
     }
 
-    /// The current snapshot, its generation and its map geometry if derived, read together.
-    fn snapshot(&self, state: &impl Snapshots) -> (Arc<Atlas>, u64, Option<Arc<MapGeometry>>) {
-        let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let generation = *lock(&self.generation);
-        let map = lock(&self.derived).as_ref().filter(|d| d.generation == generation).map(|d| d.map.clone());
-        (state.atlas(), generation, map)
-    }
-
-    /// The current snapshot with its map geometry (street and community areas, boundary lines),
-    /// deriving the geometry first if its generation lacks it: once, on tokio's blocking pool,
-    /// while concurrent callers wait asynchronously.
-    ///
-    /// Tile builds are given what this returns and never derive: the derivation's unions run on
-    /// rayon (`geo` through `i_overlay`), and a build thread of the tile pool waiting inside
-    /// them takes other queued builds meanwhile; one of those waiting for the derivation its
-    /// own thread is running would never end (seen as tiles answered 503 after 30 s).
-    pub async fn ready(&self, state: &(impl Snapshots + Sync)) -> Result<Ready, rentgrid_tiles::Error> {
-        if let (atlas, generation, Some(map)) = self.snapshot(state) {
-            return Ok(Ready { atlas, generation, map });
-        }
-        let _one = self.deriving.lock().await;
-        let (atlas, generation, have) = self.snapshot(state);
-        if let Some(map) = have {
-            return Ok(Ready { atlas, generation, map });
-        }
-        let of = atlas.clone();
-        let map = tokio::task::spawn_blocking(move || Arc::new(MapGeometry::derive(&of)))
-            .await
-            .map_err(|e| rentgrid_tiles::Error::Options(format!("deriving the map geometry failed: {e}")))?;
-        let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if *lock(&self.generation) == generation {
-            *lock(&self.derived) = Some(Derived { generation, map: map.clone() });
-        }
-        Ok(Ready { atlas, generation, map })
-    }
-
-    /// The heat surface of `count` over `atlas`, built once per Atlas version. Blocking.
-    pub fn heat_surface(
-        &self,
-        atlas: &Atlas,
-        count: HeatCount,
-    ) -> Result<Option<Arc<HeatSurface>>, rentgrid_tiles::Error> {
-        let mut heat = lock(&self.heat);
-        if heat.0 != atlas.version() {
-            *heat = (atlas.version(), Vec::new());
-        }
-        if let Some((_, s)) = heat.1.iter().find(|(c, _)| *c == count) {
-            return Ok(s.clone());
-        }
-        let surface = HeatSurface::build(atlas, count, None)
-            .map_err(|e| rentgrid_tiles::Error::Options(format!("heat surface: {e}")))?
-            .map(Arc::new);
-        heat.1.push((count, surface.clone()));
-        Ok(surface)
-    }
-
     /// The tile `tile` of `layer` as `scope` sees it (for `heat`, the surface of `count`): from the
-    /// cache, or built from `ready` (see [`Self::ready`]) and cached if that is still the current
+    /// cache, or built from `ready` (see [`Ready::of`]) and cached if that is still the current
     /// snapshot. Blocking (CPU-bound): call it off the async runtime.
     #[allow(clippy::too_many_arguments)]
     pub fn get_or_build(
@@ -303,14 +214,14 @@ impl TileCache {
             return Ok(hit);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let Ready { atlas, generation, map } = ready;
-        let (atlas, generation) = (atlas.clone(), *generation);
-        let counts = state.grid_counts(&atlas);
-        let heat = if layer == Layer::Heat { self.heat_surface(&atlas, count)? } else { None };
-        let unrecorded = if layer == Layer::Grids { state.unrecorded(&atlas) } else { None };
+        let Ready { snapshot, map } = ready;
+        let atlas = snapshot.atlas();
+        let counts = snapshot.grid_counts();
+        let heat = if layer == Layer::Heat { snapshot.heat_surface(count)? } else { None };
+        let unrecorded = if layer == Layer::Grids { state.unrecorded(atlas) } else { None };
         let sees = |g| scope.sees_grid(g);
         let src = TileSources {
-            atlas: &atlas,
+            atlas,
             grid_counts: &counts,
             targets: state.targets(),
             map,
@@ -331,7 +242,7 @@ impl TileCache {
         let complete = layer != Layer::Grids || unrecorded.is_some();
         if let Some(entries) = self.entries.as_ref().filter(|_| complete) {
             let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if state.atlas().version() == atlas.version() && *lock(&self.generation) == generation {
+            if state.snapshot().version() == snapshot.version() {
                 entries.insert(key, built.clone());
             }
         }
@@ -339,15 +250,23 @@ impl TileCache {
     }
 }
 
-/// A snapshot with its map geometry, ready for building tiles ([`TileCache::ready`]).
+/// A snapshot with its map geometry, ready for building tiles: a build is given the geometry and
+/// never derives it (see [`Snapshot::map_geometry`]).
 #[derive(Clone)]
 pub struct Ready {
-    /// The Atlas snapshot.
-    pub atlas: Arc<Atlas>,
-    /// Its geometry generation (bumped by each import that replaces the geometry).
-    generation: u64,
-    /// The map geometry of that generation.
+    /// The snapshot.
+    pub snapshot: Arc<Snapshot>,
+    /// Its map geometry.
     pub map: Arc<MapGeometry>,
+}
+
+impl Ready {
+    /// The current snapshot of `state` with its map geometry, derived first if need be.
+    pub async fn of(state: &impl Snapshots) -> Result<Ready, rentgrid_tiles::Error> {
+        let snapshot = state.snapshot();
+        let map = snapshot.map_geometry().await.map_err(rentgrid_tiles::Error::Options)?;
+        Ok(Ready { snapshot, map })
+    }
 }
 
 /// A range of tiles a change touched, and the grid whose change touched it.

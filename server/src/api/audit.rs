@@ -6,7 +6,8 @@
 use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
 use crate::access::audit::{AuditQuery, AuditRow, action};
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::export::{Book, Cell, Lang, Sheet};
 use crate::identity::Actor;
 use crate::state::AppState;
@@ -164,16 +165,16 @@ enum End {
 
 /// The instant a `from` starts at, or a `to` ends before: a day in China from its first second
 /// (`from`) or to its last (`to`), or an RFC 3339 instant, to the second.
-fn bound(name: &str, raw: &str, end: End) -> ApiResult<OffsetDateTime> {
+fn bound(name: &str, raw: &str, end: End) -> AppResult<OffsetDateTime> {
     let raw = raw.trim();
     if let Some(day) = parse_date(raw) {
         let day = if end == End::To { day.next_day() } else { Some(day) };
         return day
             .map(|d| PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_offset(CHINA))
-            .ok_or_else(|| ApiError::BadRequest(format!("{name} {raw:?} is past the last day there is")));
+            .ok_or_else(|| AppError::BadRequest(format!("{name} {raw:?} is past the last day there is")));
     }
     let t = OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| {
-        ApiError::BadRequest(format!(
+        AppError::BadRequest(format!(
             "{name} {raw:?} is not a day (YYYY-MM-DD, China time) or an instant (RFC 3339, e.g. 2026-12-03T08:00:00Z)"
         ))
     })?;
@@ -181,21 +182,21 @@ fn bound(name: &str, raw: &str, end: End) -> ApiResult<OffsetDateTime> {
     Ok(if end == End::To { t + Duration::SECOND } else { t })
 }
 
-fn whole(name: &str, raw: &str, max: u64) -> ApiResult<u64> {
+fn whole(name: &str, raw: &str, max: u64) -> AppResult<u64> {
     match raw.trim().parse::<u64>() {
         Ok(n) if n <= max => Ok(n),
-        _ => Err(ApiError::BadRequest(format!("{name} {raw:?} must be a whole number from 0 to {max}"))),
+        _ => Err(AppError::BadRequest(format!("{name} {raw:?} must be a whole number from 0 to {max}"))),
     }
 }
 
 /// The store's query for the parameters, with the page size asked (one more row is read to know
 /// whether a next page exists).
-fn query(q: &AuditParams, file: bool) -> ApiResult<AuditQuery> {
+fn query(q: &AuditParams, file: bool) -> AppResult<AuditQuery> {
     let (default, max) = if file { (MAX_EXPORT, MAX_EXPORT) } else { (DEFAULT_PAGE, MAX_PAGE) };
     let limit = match q.limit.as_deref() {
         None => default,
         Some(raw) => match whole("limit", raw, u64::from(max))? {
-            0 => return Err(ApiError::BadRequest(format!("limit {raw:?} must be a whole number from 1 to {max}"))),
+            0 => return Err(AppError::BadRequest(format!("limit {raw:?} must be a whole number from 1 to {max}"))),
             n => n as u32,
         },
     };
@@ -205,7 +206,7 @@ fn query(q: &AuditParams, file: bool) -> ApiResult<AuditQuery> {
     if let (Some(s), Some(u)) = (since, until)
         && s >= u
     {
-        return Err(ApiError::BadRequest("from is after to: nothing lies between them".into()));
+        return Err(AppError::BadRequest("from is after to: nothing lies between them".into()));
     }
     let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     Ok(AuditQuery {
@@ -236,9 +237,9 @@ pub async fn audit(
     Authenticated(who): Authenticated,
     RawQuery(raw): RawQuery,
     ApiQuery(q): ApiQuery<AuditParams>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let format = super::table_format(q.format.as_deref())?;
-    let lang = q.lang.as_deref().map(str::parse::<Lang>).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Lang::Zh);
+    let lang = q.lang.as_deref().map(str::parse::<Lang>).transpose().map_err(AppError::BadRequest)?.unwrap_or(Lang::Zh);
     let asked = query(&q, format.is_some())?;
     let mut rows: Vec<AuditRecord> = state.store().audit_query(&asked).await?.into_iter().map(Into::into).collect();
     let more = rows.len() > (asked.limit - 1) as usize;
@@ -275,7 +276,7 @@ mod tests {
         let to = bound("to", "2026-12-03T08:00:00.5+08:00", End::To).unwrap();
         assert_eq!(fmt_instant(to), "2026-12-03T00:00:01Z");
         for bad in ["2026-13-01", "yesterday", "2026-12-03 08:00"] {
-            assert!(matches!(bound("from", bad, End::From), Err(ApiError::BadRequest(m)) if m.contains("RFC 3339")));
+            assert!(matches!(bound("from", bad, End::From), Err(AppError::BadRequest(m)) if m.contains("RFC 3339")));
         }
     }
 }

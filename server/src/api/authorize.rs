@@ -6,7 +6,7 @@
 
 use crate::access::Principal;
 use crate::access::policy::{self, Decision, Rule, Target};
-use crate::error::ApiError;
+use crate::error::AppError;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
@@ -37,11 +37,11 @@ pub async fn authorize(req: Request, next: Next) -> Response {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"rentgrid\""));
             res
         }
-        Decision::Forbidden(why) => ApiError::Forbidden(why).into_response(),
+        Decision::Forbidden(why) => AppError::Forbidden(why).into_response(),
         Decision::MethodNotAllowed(allowed) => {
             let path = matched.as_deref().unwrap_or_default();
             let why = format!("{path} does not take {method}: it takes {}", allowed.join(", "));
-            let mut res = ApiError::MethodNotAllowed(why).into_response();
+            let mut res = AppError::MethodNotAllowed(why).into_response();
             if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
                 res.headers_mut().insert(header::ALLOW, allow);
             }

@@ -8,8 +8,9 @@ use super::query::ApiQuery;
 use super::visits::{BlockPhase, VisitSummary};
 use super::{ApiJson, IdParam, MAX_BUILDINGS, not_found, parse_bbox, parse_id};
 use crate::access::audit::action;
+use crate::api::error::Exception;
 use crate::campaign::{self, Campaign, CampaignRequest, CandidateProperties, DayRoutes};
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::error::{AppError, AppResult};
 use crate::identity::Actor;
 use crate::scope::Scope;
 use crate::state::AppState;
@@ -68,12 +69,12 @@ pub async fn candidates(
     State(state): State<AppState>,
     scope: Scope,
     ApiQuery(q): ApiQuery<CandidatesQuery>,
-) -> ApiResult<GeoJson<Candidates>> {
+) -> AppResult<GeoJson<Candidates>> {
     let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
     let limit = match q.limit.as_deref() {
         None => DEFAULT_CANDIDATES,
         Some(s) => s.parse::<usize>().ok().filter(|n| (1..=MAX_BUILDINGS).contains(n)).ok_or_else(|| {
-            ApiError::BadRequest(format!("limit {s:?} must be a whole number from 1 to {MAX_BUILDINGS}"))
+            AppError::BadRequest(format!("limit {s:?} must be a whole number from 1 to {MAX_BUILDINGS}"))
         })?,
     };
     let atlas = state.atlas();
@@ -114,7 +115,7 @@ pub async fn create(
     source: RequestSource,
     Authenticated(who): Authenticated,
     ApiJson(req): ApiJson<CampaignRequest>,
-) -> ApiResult<(StatusCode, Json<Campaign>)> {
+) -> AppResult<(StatusCode, Json<Campaign>)> {
     let checked = req.check(&scope)?;
     let event = Actor::User(who, source.ip).event(
         state.identity().now(),
@@ -136,7 +137,7 @@ pub struct Campaigns {
 #[utoipa::path(get, path = "/api/campaigns", tag = "Campaigns", operation_id = "campaigns",
     summary = "every sweep campaign with its progress",
     responses((status = 200, description = "campaigns", body = Campaigns)))]
-pub async fn list(State(state): State<AppState>, scope: Scope) -> ApiResult<Json<Campaigns>> {
+pub async fn list(State(state): State<AppState>, scope: Scope) -> AppResult<Json<Campaigns>> {
     let atlas = state.atlas();
     let all = state.store().campaigns(None).await?;
     let campaigns = all
@@ -147,7 +148,7 @@ pub async fn list(State(state): State<AppState>, scope: Scope) -> ApiResult<Json
     Ok(Json(Campaigns { campaigns }))
 }
 
-async fn stored(state: &AppState, scope: &Scope, raw: &str) -> ApiResult<StoredCampaign> {
+async fn stored(state: &AppState, scope: &Scope, raw: &str) -> AppResult<StoredCampaign> {
     let id = parse_id("campaign", raw)?;
     let found = state.store().campaigns(Some(id)).await?.into_iter().next();
     // A caller who sees part of a campaign gets that part: its blocks, buildings and stops.
@@ -166,15 +167,15 @@ pub async fn one(
     State(state): State<AppState>,
     scope: Scope,
     ApiPath(raw): ApiPath<String>,
-) -> ApiResult<Json<Campaign>> {
+) -> AppResult<Json<Campaign>> {
     let c = stored(&state, &scope, &raw).await?;
     Ok(Json(campaign::campaign_json(&state.atlas(), &c, true)))
 }
 
 /// The `date` a query requires, as YYYY-MM-DD (400 when missing or malformed).
-fn required_date(raw: Option<&str>) -> ApiResult<time::Date> {
-    let raw = raw.ok_or_else(|| ApiError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
-    parse_date(raw).ok_or_else(|| ApiError::BadRequest(format!("date {raw:?} is not a date as YYYY-MM-DD")))
+fn required_date(raw: Option<&str>) -> AppResult<time::Date> {
+    let raw = raw.ok_or_else(|| AppError::BadRequest("date is required, as YYYY-MM-DD".into()))?;
+    parse_date(raw).ok_or_else(|| AppError::BadRequest(format!("date {raw:?} is not a date as YYYY-MM-DD")))
 }
 
 /// `GET /api/campaigns/{id}/routes?date=YYYY-MM-DD`: each caseworker's walk that day.
@@ -200,13 +201,13 @@ pub async fn routes(
     scope: Scope,
     ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<RoutesQuery>,
-) -> ApiResult<GeoJson<DayRoutes>> {
+) -> AppResult<GeoJson<DayRoutes>> {
     let date = required_date(q.date.as_deref())?;
     let c = stored(&state, &scope, &raw).await?;
-    let atlas = state.atlas();
-    let body = tokio::task::spawn_blocking(move || campaign::routes_json(&atlas, &c, date))
+    let snapshot = state.snapshot();
+    let body = tokio::task::spawn_blocking(move || campaign::routes_json(&snapshot, &c, date))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        .map_err(|e| AppError::Internal(e.to_string()))??;
     Ok(GeoJson(body))
 }
 
@@ -247,10 +248,10 @@ pub async fn visits(
     scope: Scope,
     ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<VisitsQuery>,
-) -> ApiResult<Json<CampaignVisits>> {
+) -> AppResult<Json<CampaignVisits>> {
     let date = required_date(q.date.as_deref())?;
     let bad_caseworker =
-        |s: &str| ApiError::BadRequest(format!("caseworker {s:?} is not a caseworker id (a whole number)"));
+        |s: &str| AppError::BadRequest(format!("caseworker {s:?} is not a caseworker id (a whole number)"));
     let caseworker = q.caseworker.as_deref().map(|s| s.parse::<u32>().map_err(|_| bad_caseworker(s))).transpose()?;
     let c = stored(&state, &scope, &raw).await?;
     let atlas = state.atlas();
@@ -305,9 +306,9 @@ pub async fn phase(
     Authenticated(who): Authenticated,
     ApiPath((raw, raw_block)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<PhaseRequest>,
-) -> ApiResult<Json<BlockPhase>> {
+) -> AppResult<Json<BlockPhase>> {
     let to = parse_phase(&req.phase).ok_or_else(|| {
-        ApiError::Unprocessable(format!(
+        AppError::Unprocessable(format!(
             "phase {:?} is not one of 排查, 清理, 整治, 巩固 (investigate, clear, rectify, consolidate)",
             req.phase
         ))
@@ -316,7 +317,7 @@ pub async fn phase(
     let c = stored(&state, &scope, &raw).await?;
     // A caller who sees some of a campaign's blocks moves only those (`stored` cut the others away).
     if !c.blocks.iter().any(|b| b.block_id == block) {
-        return Err(ApiError::NotFound(format!("campaign {} has no block {block} in your grids", c.id)));
+        return Err(AppError::NotFound(format!("campaign {} has no block {block} in your grids", c.id)));
     }
     let target = format!("POST /api/campaigns/{}/blocks/{block}/phase", c.id);
     let event = Actor::User(who, source.ip).event(state.identity().now(), action::CAMPAIGN_PHASE, target);

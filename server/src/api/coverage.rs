@@ -8,8 +8,9 @@ use super::identity::{Authenticated, RequestSource};
 use super::query::ApiQuery;
 use super::{ApiJson, ExportQuery, IdParam};
 use crate::access::audit::action;
+use crate::api::error::Exception;
 use crate::coverage::{self as cov, AssessmentRow, Coverage, PlaceRow, Proposal, ProposalRequest};
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::error::{AppError, AppResult};
 use crate::export::{self, Format, Lang};
 use crate::identity::Actor;
 use crate::scope::Scope;
@@ -61,7 +62,7 @@ async fn rule_and_contracts(
     state: &AppState,
     rule: Option<&str>,
     cost: Option<&str>,
-) -> ApiResult<(StaffingRule, std::sync::Arc<rentgrid_geodata::Atlas>, Vec<rentgrid_geodata::Caseworker>)> {
+) -> AppResult<(StaffingRule, std::sync::Arc<rentgrid_geodata::Atlas>, Vec<rentgrid_geodata::Caseworker>)> {
     let rule = cov::rule_from_query(rule, cost)?;
     Ok((rule, state.atlas(), state.store().caseworkers().await?))
 }
@@ -88,7 +89,7 @@ pub(super) async fn staffing(
     State(state): State<AppState>,
     scope: Scope,
     ApiQuery(q): ApiQuery<RuleQuery>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let (rule, atlas, caseworkers) =
         rule_and_contracts(&state, q.rule.as_deref(), q.cost_per_caseworker.as_deref()).await?;
     let rows = cov::staffing_rows(&atlas, &caseworkers, &rule, &scope)?;
@@ -108,12 +109,12 @@ pub(super) async fn coverage(
     State(state): State<AppState>,
     scope: Scope,
     ApiQuery(q): ApiQuery<RuleQuery>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let (rule, atlas, caseworkers) =
         rule_and_contracts(&state, q.rule.as_deref(), q.cost_per_caseworker.as_deref()).await?;
     let body = tokio::task::spawn_blocking(move || cov::coverage_geojson(&atlas, &caseworkers, &rule, &scope))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        .map_err(|e| AppError::Internal(e.to_string()))??;
     Ok(([(header::CACHE_CONTROL, "no-cache")], GeoJson(body)).into_response())
 }
 
@@ -132,13 +133,13 @@ pub(super) async fn propose(
     State(state): State<AppState>,
     scope: Scope,
     ApiJson(req): ApiJson<ProposalRequest>,
-) -> ApiResult<(StatusCode, Json<Proposal>)> {
+) -> AppResult<(StatusCode, Json<Proposal>)> {
     let atlas = state.atlas();
     let caseworkers = state.store().caseworkers().await?;
     let now = super::now_rfc3339();
     let new = tokio::task::spawn_blocking(move || cov::make_proposal(&atlas, &caseworkers, &req, &scope, &now))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
+        .map_err(|e| AppError::Internal(e.to_string()))??;
     let id = state.store().save_proposal(&new).await?;
     let stored = crate::store::contracts::StoredProposal { id, proposal: new, accepted_by: None, accepted_at: None };
     Ok((StatusCode::CREATED, Json(cov::proposal_json(&stored, "open")?)))
@@ -153,19 +154,19 @@ fn sees_streets(state: &AppState, scope: &Scope, codes: &[String]) -> bool {
         .all(|s| scope.sees_all(&s.grids))
 }
 
-fn proposal_id(raw: &str) -> ApiResult<i64> {
+fn proposal_id(raw: &str) -> AppResult<i64> {
     raw.parse::<i64>()
         .ok()
         .filter(|&v| v > 0)
-        .ok_or_else(|| ApiError::BadRequest(format!("proposal id {raw:?} is not a positive whole number")))
+        .ok_or_else(|| AppError::BadRequest(format!("proposal id {raw:?} is not a positive whole number")))
 }
 
-async fn stored(state: &AppState, id: i64) -> ApiResult<crate::store::contracts::StoredProposal> {
+async fn stored(state: &AppState, id: i64) -> AppResult<crate::store::contracts::StoredProposal> {
     state
         .store()
         .proposal(id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("territory proposal {id} does not exist")))
+        .ok_or_else(|| AppError::NotFound(format!("territory proposal {id} does not exist")))
 }
 
 /// `GET /api/territory/proposals/{id}`: a stored proposal and whether it is `open`, `stale`
@@ -182,11 +183,11 @@ pub(super) async fn proposal(
     State(state): State<AppState>,
     scope: Scope,
     ApiPath(raw): ApiPath<String>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let id = proposal_id(&raw)?;
     let p = stored(&state, id).await?;
     if !sees_streets(&state, &scope, &p.proposal.streets) {
-        return Err(ApiError::Forbidden(format!("territory proposal {id} covers streets outside what you may see")));
+        return Err(AppError::Forbidden(format!("territory proposal {id} covers streets outside what you may see")));
     }
     let caseworkers = state.store().caseworkers().await?;
     Ok(no_cache(cov::proposal_json(&p, cov::proposal_status(&p, &caseworkers))?))
@@ -244,15 +245,15 @@ pub(super) async fn accept(
     Authenticated(who): Authenticated,
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<AcceptRequest>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let id = proposal_id(&raw)?;
     let by = req.by.trim();
     if by.is_empty() || by.chars().count() > MAX_BY_CHARS {
-        return Err(ApiError::Unprocessable(format!("by: name who accepts, 1 to {MAX_BY_CHARS} characters")));
+        return Err(AppError::Unprocessable(format!("by: name who accepts, 1 to {MAX_BY_CHARS} characters")));
     }
     let p = stored(&state, id).await?;
     if !sees_streets(&state, &scope, &p.proposal.streets) {
-        return Err(ApiError::Forbidden(format!("territory proposal {id} covers streets outside what you may see")));
+        return Err(AppError::Forbidden(format!("territory proposal {id} covers streets outside what you may see")));
     }
     let acceptance = crate::store::contracts::Acceptance {
         by: by.to_owned(),
@@ -313,7 +314,7 @@ pub(super) async fn assessment(
     State(state): State<AppState>,
     scope: Scope,
     ApiQuery(q): ApiQuery<AssessmentQuery>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let (month, rows) =
         assessment_rows(&state, &scope, q.month.as_deref(), q.rule.as_deref(), q.cost_per_caseworker.as_deref())
             .await?;
@@ -327,17 +328,18 @@ pub(super) async fn assessment_rows(
     month: Option<&str>,
     rule: Option<&str>,
     cost: Option<&str>,
-) -> ApiResult<(Month, Vec<AssessmentRow>)> {
-    let raw = month.ok_or_else(|| ApiError::BadRequest("month is required: month=YYYY-MM".into()))?;
-    let month: Month = raw.parse().map_err(ApiError::BadRequest)?;
+) -> AppResult<(Month, Vec<AssessmentRow>)> {
+    let raw = month.ok_or_else(|| AppError::BadRequest("month is required: month=YYYY-MM".into()))?;
+    let month: Month = raw.parse().map_err(AppError::BadRequest)?;
     let rule = cov::rule_from_query(rule, cost)?;
-    let atlas = state.atlas();
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
     let caseworkers = state.store().caseworkers().await?;
     let activity = state.store().month_activity(month).await?;
     // The current month is judged on today's estimate too; a past month has none.
     let current = month == Month::of(rentgrid_geodata::clock::today());
     let estimate = if current { Some(state.estimate(&atlas).await?) } else { None };
-    let grid_counts = state.grid_counts(&atlas);
+    let grid_counts = snapshot.grid_counts();
     let area = estimate.as_ref().map(|e| cov::AreaEstimate {
         grid_counts: &grid_counts,
         unrecorded: &e.unrecorded,
@@ -375,9 +377,9 @@ pub(super) async fn export(
     format: Format,
     lang: Lang,
     q: &ExportQuery,
-) -> ApiResult<Vec<u8>> {
+) -> AppResult<Vec<u8>> {
     if format == Format::GeoJson {
-        return Err(ApiError::NotFound("staffing and assessment are tables: export them as .csv or .xlsx".into()));
+        return Err(AppError::NotFound("staffing and assessment are tables: export them as .csv or .xlsx".into()));
     }
     let atlas = state.atlas();
     let book = match table {
@@ -396,6 +398,6 @@ pub(super) async fn export(
     };
     tokio::task::spawn_blocking(move || export::write_book(&book, format, lang))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(e.to_string()))
 }

@@ -5,7 +5,7 @@
 //! begins to stop, and after [`STREAM_LIFETIME`]: the browser reconnects by itself, signed in
 //! afresh and with its scope derived again (contracts may have moved).
 
-use crate::error::Exception;
+use crate::api::error::Exception;
 use crate::events::{Change, DataEvent, EventKind, Subscription};
 use crate::scope::Scope;
 use crate::state::AppState;

@@ -1,9 +1,9 @@
-//! Extractors whose rejections are our [`ApiError`]s: a JSON body (400 for syntax, 422 for
+//! Extractors whose rejections are our [`AppError`]s: a JSON body (400 for syntax, 422 for
 //! data), path parameters and a query that ignores parameters it does not declare (400 with the
 //! parser's message), and the request's [`Scope`] (401 without a signed-in user).
 
 use crate::access::{Principal, Role};
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
@@ -23,20 +23,20 @@ where
     T: DeserializeOwned,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::JsonDataError(e)) => Err(ApiError::Unprocessable(e.body_text())),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::BadRequest(e.body_text())),
+            Err(JsonRejection::JsonDataError(e)) => Err(AppError::Unprocessable(e.body_text())),
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(AppError::BadRequest(e.body_text())),
             Err(JsonRejection::MissingJsonContentType(_)) => {
-                Err(ApiError::UnsupportedMediaType("send the body as JSON with Content-Type: application/json".into()))
+                Err(AppError::UnsupportedMediaType("send the body as JSON with Content-Type: application/json".into()))
             }
             Err(other) if other.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::PayloadTooLarge(format!("{}: the body is too large", other.body_text())))
+                Err(AppError::PayloadTooLarge(format!("{}: the body is too large", other.body_text())))
             }
-            Err(other) => Err(ApiError::BadRequest(other.body_text())),
+            Err(other) => Err(AppError::BadRequest(other.body_text())),
         }
     }
 }
@@ -51,12 +51,12 @@ where
     T: DeserializeOwned + Send,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(v)) => Ok(ApiPath(v)),
-            Err(e) => Err(ApiError::BadRequest(format!("the path: {}", e.body_text()))),
+            Err(e) => Err(AppError::BadRequest(format!("the path: {}", e.body_text()))),
         }
     }
 }
@@ -71,23 +71,23 @@ where
     T: DeserializeOwned,
     S: Send + Sync,
 {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(v)) => Ok(LenientQuery(v)),
-            Err(e) => Err(ApiError::BadRequest(format!("the query: {}", e.body_text()))),
+            Err(e) => Err(AppError::BadRequest(format!("the query: {}", e.body_text()))),
         }
     }
 }
 
 /// The refusal of a request without a signed-in user.
-pub fn unauthenticated() -> ApiError {
-    ApiError::Unauthorized("sign in first: POST /api/login, or send an API token as Authorization: Bearer".into())
+pub fn unauthenticated() -> AppError {
+    AppError::Unauthorized("sign in first: POST /api/login, or send an API token as Authorization: Bearer".into())
 }
 
 impl FromRequestParts<AppState> for Scope {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     /// The scope of the request's principal, derived at its first use and kept in the request.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {

@@ -4,8 +4,8 @@ use super::extract::ApiPath;
 use super::geojson::{Feature, FeatureCollection, GeoJson, geometry};
 use super::query::ApiQuery;
 use super::{IdParam, MAX_BUILDINGS, not_found, parse_bbox, parse_id};
-use crate::error::Exception;
-use crate::error::{ApiError, ApiResult};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::scope::Scope;
 use crate::state::AppState;
 use axum::extract::State;
@@ -72,8 +72,9 @@ pub(crate) fn grid_feature(
     summary = "every grid as a Feature with its KPIs",
     responses((status = 200, description = "the grids", body = FeatureCollection<GridProperties>, content_type = "application/geo+json")))]
 pub(crate) async fn grids(State(state): State<AppState>, scope: Scope) -> GeoJson<FeatureCollection<GridProperties>> {
-    let atlas = state.atlas();
-    let counts = state.grid_counts(&atlas);
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
+    let counts = snapshot.grid_counts();
     let features = atlas
         .grids()
         .iter()
@@ -94,11 +95,12 @@ pub(crate) async fn grid(
     State(state): State<AppState>,
     scope: Scope,
     ApiPath(raw): ApiPath<String>,
-) -> ApiResult<GeoJson<Feature<GridProperties>>> {
+) -> AppResult<GeoJson<Feature<GridProperties>>> {
     let id = parse_id("grid", &raw)?;
-    let atlas = state.atlas();
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
     let g = atlas.grid(id).filter(|_| scope.sees_grid(id)).ok_or_else(|| not_found("grid", id))?;
-    let counts = state.grid_counts(&atlas);
+    let counts = snapshot.grid_counts();
     Ok(GeoJson(grid_feature(&atlas, g, &counts[id as usize], state.targets())))
 }
 
@@ -172,16 +174,16 @@ pub(crate) async fn buildings(
     State(state): State<AppState>,
     scope: Scope,
     ApiQuery(q): ApiQuery<BuildingsQuery>,
-) -> ApiResult<GeoJson<FeatureCollection<BuildingProperties>>> {
+) -> AppResult<GeoJson<FeatureCollection<BuildingProperties>>> {
     let bbox = parse_bbox(q.bbox.as_deref().ok_or_else(|| {
-        ApiError::BadRequest("bbox is required: /api/buildings?bbox=minLon,minLat,maxLon,maxLat".into())
+        AppError::BadRequest("bbox is required: /api/buildings?bbox=minLon,minLat,maxLon,maxLat".into())
     })?)?;
     let limit = match q.limit.as_deref() {
         None => 2_000,
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=MAX_BUILDINGS).contains(&n) => n,
             _ => {
-                return Err(ApiError::BadRequest(format!(
+                return Err(AppError::BadRequest(format!(
                     "limit {s:?} must be a whole number from 1 to {MAX_BUILDINGS}"
                 )));
             }
@@ -211,7 +213,7 @@ pub(crate) async fn building(
     State(state): State<AppState>,
     scope: Scope,
     ApiPath(raw): ApiPath<String>,
-) -> ApiResult<GeoJson<Feature<BuildingProperties>>> {
+) -> AppResult<GeoJson<Feature<BuildingProperties>>> {
     let id = parse_id("building", &raw)?;
     let atlas = state.atlas();
     let visible = atlas.building(id).is_some_and(|b| scope.sees_grid(b.grid_id));
@@ -250,10 +252,11 @@ impl BasemapProperties {
 #[utoipa::path(get, path = "/api/basemap", tag = "API", operation_id = "basemap",
     summary = "the base map drawn from the register's own geometry",
     responses((status = 200, description = "district, street areas, boundaries, blocks and roads", body = FeatureCollection<BasemapProperties>, content_type = "application/geo+json")))]
-pub(crate) async fn basemap(State(state): State<AppState>) -> ApiResult<Response> {
-    // The street areas are the tile cache's, derived once per district geometry.
-    let ready = state.tiles().ready(&state).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body = state.basemap(|atlas| basemap_json(atlas, &ready.map).into_bytes());
+pub(crate) async fn basemap(State(state): State<AppState>) -> AppResult<Response> {
+    // The street areas are the snapshot's map geometry's, derived once per district geometry.
+    let snapshot = state.snapshot();
+    let map = snapshot.map_geometry().await.map_err(AppError::Internal)?;
+    let body = snapshot.basemap(|atlas| basemap_json(atlas, &map).into_bytes());
     Ok((
         [(header::CONTENT_TYPE, super::geojson::GEOJSON), (header::CACHE_CONTROL, "public, max-age=300")],
         body.to_vec(),

@@ -13,7 +13,8 @@ use super::query::ApiQuery;
 use super::{ApiJson, IdParam, not_found, parse_id, today};
 use crate::access::audit::action;
 use crate::access::mask::Disclosure;
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::identity::Actor;
 use crate::scope::Scope;
 use crate::state::AppState;
@@ -157,10 +158,10 @@ pub struct PersonAdded {
 }
 
 /// A `client_id` as every field write (and a visit) takes it.
-pub(super) fn client_id(raw: &str) -> ApiResult<String> {
+pub(super) fn client_id(raw: &str) -> AppResult<String> {
     let ok = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
     if raw.is_empty() || raw.len() > 64 || !raw.chars().all(ok) {
-        return Err(ApiError::Unprocessable(
+        return Err(AppError::Unprocessable(
             "client_id must be 1 to 64 characters of letters, digits and - _ . : (a UUID works)".into(),
         ));
     }
@@ -168,8 +169,8 @@ pub(super) fn client_id(raw: &str) -> ApiResult<String> {
 }
 
 /// A day of a field write: today when not given; not in the future, not before 2000.
-pub(super) fn field_day(field: &str, raw: Option<&str>) -> ApiResult<Date> {
-    let bad = |m: String| Err(ApiError::Unprocessable(m));
+pub(super) fn field_day(field: &str, raw: Option<&str>) -> AppResult<Date> {
+    let bad = |m: String| Err(AppError::Unprocessable(m));
     let day = match raw {
         None => today(),
         Some(s) => match parse_date(s) {
@@ -187,29 +188,29 @@ pub(super) fn field_day(field: &str, raw: Option<&str>) -> ApiResult<Date> {
 }
 
 /// Trimmed text of at most [`MAX_TEXT`] characters; `required` refuses an empty one.
-fn text(field: &str, raw: &str, required: bool) -> ApiResult<String> {
+fn text(field: &str, raw: &str, required: bool) -> AppResult<String> {
     text_of_at_most(field, raw, required, MAX_TEXT)
 }
 
 /// Trimmed text of at most `max` characters; `required` refuses an empty one.
-pub(super) fn text_of_at_most(field: &str, raw: &str, required: bool, max: usize) -> ApiResult<String> {
+pub(super) fn text_of_at_most(field: &str, raw: &str, required: bool, max: usize) -> AppResult<String> {
     let t = raw.trim();
     if required && t.is_empty() {
-        return Err(ApiError::Unprocessable(format!("{field}: must not be empty")));
+        return Err(AppError::Unprocessable(format!("{field}: must not be empty")));
     }
     if t.chars().count() > max {
-        return Err(ApiError::Unprocessable(format!("{field}: at most {max} characters")));
+        return Err(AppError::Unprocessable(format!("{field}: at most {max} characters")));
     }
     Ok(t.to_owned())
 }
 
 /// A phone as the register keeps it: 7 to 20 digits (a leading `+`, spaces and dashes allowed).
-fn phone(raw: &str) -> ApiResult<String> {
+fn phone(raw: &str) -> AppResult<String> {
     let t = raw.trim();
     let digits = t.chars().filter(char::is_ascii_digit).count();
     let ok = t.chars().enumerate().all(|(i, c)| c.is_ascii_digit() || c == ' ' || c == '-' || (i == 0 && c == '+'));
     if !ok || !(7..=20).contains(&digits) {
-        return Err(ApiError::Unprocessable(format!(
+        return Err(AppError::Unprocessable(format!(
             "phone: {:?} is not a phone number (7 to 20 digits)",
             crate::access::mask::phone(t)
         )));
@@ -217,8 +218,8 @@ fn phone(raw: &str) -> ApiResult<String> {
     Ok(t.to_owned())
 }
 
-fn validate_new(unit_id: u32, r: NewPersonRequest) -> ApiResult<(NewResident, IdNumber)> {
-    let id = IdNumber::parse(&r.id_number).map_err(|e| ApiError::Unprocessable(format!("id_number: {e}")))?;
+fn validate_new(unit_id: u32, r: NewPersonRequest) -> AppResult<(NewResident, IdNumber)> {
+    let id = IdNumber::parse(&r.id_number).map_err(|e| AppError::Unprocessable(format!("id_number: {e}")))?;
     let card_no = match r.card_no.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(c) => Some(text("card_no", c, true)?),
@@ -246,12 +247,12 @@ fn validate_new(unit_id: u32, r: NewPersonRequest) -> ApiResult<(NewResident, Id
 }
 
 /// The person `id` if the caller sees their grid (404 otherwise, as for reads).
-async fn person_in_scope(state: &AppState, scope: &Scope, id: u32) -> ApiResult<crate::store::persons::PersonRecord> {
+async fn person_in_scope(state: &AppState, scope: &Scope, id: u32) -> AppResult<crate::store::persons::PersonRecord> {
     state.store().person(id).await?.filter(|p| scope.sees_grid(p.grid_id)).ok_or_else(|| not_found("person", id))
 }
 
 /// The caller's view of person `id` after a write (masked as their reads are).
-async fn person_view(state: &AppState, d: &Disclosure, id: u32) -> ApiResult<Person> {
+async fn person_view(state: &AppState, d: &Disclosure, id: u32) -> AppResult<Person> {
     let p = state.store().person(id).await?.ok_or_else(|| not_found("person", id))?;
     Ok(person(&state.atlas(), d, p))
 }
@@ -275,7 +276,7 @@ pub async fn add_person(
     Authenticated(who): Authenticated,
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<NewPersonRequest>,
-) -> ApiResult<(StatusCode, Json<PersonAdded>)> {
+) -> AppResult<(StatusCode, Json<PersonAdded>)> {
     let d = disclosure(&scope, None, None)?;
     let unit_id = parse_id("unit", &raw)?;
     let position = req.position;
@@ -354,7 +355,7 @@ pub async fn departure(
     Authenticated(who): Authenticated,
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<DepartureRequest>,
-) -> ApiResult<(StatusCode, Json<PersonDeparted>)> {
+) -> AppResult<(StatusCode, Json<PersonDeparted>)> {
     let d = disclosure(&scope, None, None)?;
     let person_id = parse_id("person", &raw)?;
     let mut dep = Departure {
@@ -415,7 +416,7 @@ pub struct PersonEditRequest {
     position: Option<Position>,
 }
 
-fn validate_edit(person_id: u32, r: PersonEditRequest) -> ApiResult<PersonEdit> {
+fn validate_edit(person_id: u32, r: PersonEditRequest) -> AppResult<PersonEdit> {
     let mut changes = BTreeMap::new();
     if let Some(n) = &r.name {
         changes.insert(PersonField::Name, text("name", n, true)?.into());
@@ -437,7 +438,7 @@ fn validate_edit(person_id: u32, r: PersonEditRequest) -> ApiResult<PersonEdit> 
         changes.insert(PersonField::Permit, p.into());
     }
     if changes.is_empty() {
-        return Err(ApiError::Unprocessable(
+        return Err(AppError::Unprocessable(
             "the edit changes nothing: give at least one of name, phone, origin, workplace_id, permit".into(),
         ));
     }
@@ -538,7 +539,7 @@ pub async fn edit_person(
     Authenticated(who): Authenticated,
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<PersonEditRequest>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let d = disclosure(&scope, None, None)?;
     let person_id = parse_id("person", &raw)?;
     let position = req.position;
@@ -557,7 +558,7 @@ pub async fn edit_person(
     edit_answer(&state, &d, edited).await
 }
 
-async fn edit_answer(state: &AppState, d: &Disclosure, edited: Edited) -> ApiResult<Response> {
+async fn edit_answer(state: &AppState, d: &Disclosure, edited: Edited) -> AppResult<Response> {
     match edited.outcome {
         EditOutcome::Applied { person_id, changed, .. } => Ok(Json(PersonEdited {
             replayed: edited.replayed,
@@ -665,7 +666,7 @@ pub async fn conflicts(
     source: RequestSource,
     Authenticated(who): Authenticated,
     ApiQuery(q): ApiQuery<ConflictQuery>,
-) -> ApiResult<Json<Conflicts>> {
+) -> AppResult<Json<Conflicts>> {
     let d = disclosure(&scope, None, None)?;
     let atlas = state.atlas();
     let within = scope.grids.as_ref().map(|g| g.iter().copied().collect::<Vec<_>>());
@@ -718,7 +719,7 @@ pub async fn resolve(
     Authenticated(who): Authenticated,
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<ResolveRequest>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let d = disclosure(&scope, None, None)?;
     let id = parse_id("conflict", &raw)?;
     let c = state
@@ -779,7 +780,7 @@ pub struct FieldFlags {
 #[utoipa::path(get, path = "/api/field/flags", tag = "Field", operation_id = "field_flags",
     summary = "visits and field writes recorded more than 150 m from their building: leads for spot checks",
     responses((status = 200, description = "the flagged writes", body = FieldFlags)))]
-pub async fn flags(State(state): State<AppState>, scope: Scope) -> ApiResult<Json<FieldFlags>> {
+pub async fn flags(State(state): State<AppState>, scope: Scope) -> AppResult<Json<FieldFlags>> {
     let atlas = state.atlas();
     let within = scope.grids.as_ref().map(|g| g.iter().copied().collect::<Vec<_>>());
     let writes = state.store().far_writes(within.as_deref(), 500).await?;
@@ -891,12 +892,12 @@ pub async fn overdue(
     State(state): State<AppState>,
     scope: Scope,
     ApiQuery(q): ApiQuery<OverdueQuery>,
-) -> ApiResult<Json<OverdueList>> {
+) -> AppResult<Json<OverdueList>> {
     let defaults = crate::overdue::Limits::default();
     let limit = |field: &str, v: Option<u32>, default: u32| match v {
         None => Ok(default),
         Some(n) if (1..=3650).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::Unprocessable(format!("{field}: {n} must be from 1 to 3650 days"))),
+        Some(n) => Err(AppError::Unprocessable(format!("{field}: {n} must be from 1 to 3650 days"))),
     };
     let limits = crate::overdue::Limits {
         days: limit("days", q.days, defaults.days)?,
@@ -906,7 +907,7 @@ pub async fn overdue(
         None => DEFAULT_OVERDUE_LISTED,
         Some(n) if (1..=super::MAX_BUILDINGS).contains(&(n as usize)) => n as usize,
         Some(n) => {
-            return Err(ApiError::Unprocessable(format!("limit: {n} must be from 1 to {}", super::MAX_BUILDINGS)));
+            return Err(AppError::Unprocessable(format!("limit: {n} must be from 1 to {}", super::MAX_BUILDINGS)));
         }
     };
     let atlas = state.atlas();
@@ -915,7 +916,7 @@ pub async fn overdue(
         None => None,
         Some(id) => match caseworkers.iter().find(|c| c.id == id && c.grids.iter().any(|&g| scope.sees_grid(g))) {
             Some(c) => Some(c.grids.clone()),
-            None => return Err(ApiError::Unprocessable(format!("caseworker: {id} is not a caseworker of your scope"))),
+            None => return Err(AppError::Unprocessable(format!("caseworker: {id} is not a caseworker of your scope"))),
         },
     };
     let visits = state.store().last_visits().await?;

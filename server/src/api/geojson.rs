@@ -15,7 +15,7 @@ impl<T: Serialize> IntoResponse for GeoJson<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
             Ok(bytes) => ([(header::CONTENT_TYPE, GEOJSON)], bytes).into_response(),
-            Err(e) => crate::error::ApiError::Internal(e.to_string()).into_response(),
+            Err(e) => crate::error::AppError::Internal(e.to_string()).into_response(),
         }
     }
 }

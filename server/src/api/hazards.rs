@@ -13,7 +13,8 @@ use super::position::{Position, fix_of};
 use super::query::ApiQuery;
 use super::{ApiJson, IdParam, not_found, parse_id, today};
 use crate::access::audit::action;
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::hazard_photos::PhotoError;
 use crate::identity::Actor;
 use crate::scope::Scope;
@@ -158,7 +159,7 @@ fn case_view(state: &AppState, atlas: &Atlas, h: StoredHazard, today: Date) -> H
 }
 
 /// A note of at most [`MAX_NOTE`] characters; `required` refuses an empty one.
-fn note(raw: Option<&str>, required: bool) -> ApiResult<String> {
+fn note(raw: Option<&str>, required: bool) -> AppResult<String> {
     text_of_at_most("note", raw.unwrap_or(""), required, MAX_NOTE)
 }
 
@@ -196,7 +197,7 @@ pub struct HazardWrite {
 }
 
 /// The case `id` if the caller sees its grid (404 otherwise).
-async fn case_in_scope(state: &AppState, scope: &Scope, id: u32) -> ApiResult<StoredHazard> {
+async fn case_in_scope(state: &AppState, scope: &Scope, id: u32) -> AppResult<StoredHazard> {
     state.store().hazard(id).await?.filter(|h| scope.sees_grid(h.grid_id)).ok_or_else(|| not_found("hazard", id))
 }
 
@@ -205,7 +206,7 @@ async fn answer(
     id: u32,
     replayed: bool,
     created: bool,
-) -> ApiResult<(StatusCode, Json<HazardWrite>)> {
+) -> AppResult<(StatusCode, Json<HazardWrite>)> {
     let h = state.store().hazard(id).await?.ok_or_else(|| not_found("hazard", id))?;
     let status = if created && !replayed { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(HazardWrite { replayed, hazard: case_view(state, &state.atlas(), h, today()) })))
@@ -230,7 +231,7 @@ pub async fn record(
     Authenticated(who): Authenticated,
     ApiPath(raw): ApiPath<String>,
     ApiJson(req): ApiJson<NewHazardRequest>,
-) -> ApiResult<(StatusCode, Json<HazardWrite>)> {
+) -> AppResult<(StatusCode, Json<HazardWrite>)> {
     let building_id = parse_id("building", &raw)?;
     let atlas = state.atlas();
     if !atlas.building(building_id).is_some_and(|b| scope.sees_grid(b.grid_id)) {
@@ -238,10 +239,10 @@ pub async fn record(
     }
     let kind = state.hazard_kinds().get(req.kind.trim()).ok_or_else(|| {
         let codes: Vec<&str> = state.hazard_kinds().all().iter().map(|k| k.code.as_str()).collect();
-        ApiError::Unprocessable(format!("kind: {:?} is not one of {}", req.kind, codes.join(", ")))
+        AppError::Unprocessable(format!("kind: {:?} is not one of {}", req.kind, codes.join(", ")))
     })?;
     let severity = Severity::parse(&req.severity).ok_or_else(|| {
-        ApiError::Unprocessable(format!(
+        AppError::Unprocessable(format!(
             "severity: {:?} is not minor (一般), major (较大) or severe (重大)",
             req.severity
         ))
@@ -316,13 +317,13 @@ pub async fn list(
     State(state): State<AppState>,
     scope: Scope,
     ApiQuery(q): ApiQuery<HazardQuery>,
-) -> ApiResult<Json<HazardList>> {
+) -> AppResult<Json<HazardList>> {
     let urgency = match q.urgency.as_deref() {
         None => None,
         Some("on_time") => Some(Urgency::OnTime),
         Some("yellow") => Some(Urgency::Yellow),
         Some("red") => Some(Urgency::Red),
-        Some(other) => return Err(ApiError::BadRequest(format!("urgency: {other:?} is not on_time, yellow or red"))),
+        Some(other) => return Err(AppError::BadRequest(format!("urgency: {other:?} is not on_time, yellow or red"))),
     };
     let within = scope.grids.as_ref().map(|g| g.iter().copied().collect::<Vec<_>>());
     let filter = HazardFilter {
@@ -429,7 +430,7 @@ pub async fn one(
     State(state): State<AppState>,
     scope: Scope,
     ApiPath(raw): ApiPath<String>,
-) -> ApiResult<Json<HazardDetail>> {
+) -> AppResult<Json<HazardDetail>> {
     let id = parse_id("hazard", &raw)?;
     let h = case_in_scope(&state, &scope, id).await?;
     let events = state.store().hazard_events(id).await?;
@@ -487,23 +488,23 @@ async fn move_case(
     raw: String,
     req: MoveRequest,
     to: Status,
-) -> ApiResult<(StatusCode, Json<HazardWrite>)> {
+) -> AppResult<(StatusCode, Json<HazardWrite>)> {
     let id = parse_id("hazard", &raw)?;
     let h = case_in_scope(&state, &scope, id).await?;
     let on = field_day("on", req.on.as_deref())?;
     let assignee_id = match (to, req.caseworker_id) {
-        (Status::Assigned, None) => return Err(ApiError::Unprocessable("caseworker_id: whom to assign it to".into())),
+        (Status::Assigned, None) => return Err(AppError::Unprocessable("caseworker_id: whom to assign it to".into())),
         (Status::Assigned, Some(c)) => {
             let roster = state.store().caseworkers().await?;
             if !roster.iter().any(|cw| cw.id == c && cw.grids.contains(&h.grid_id)) {
-                return Err(ApiError::Unprocessable(format!(
+                return Err(AppError::Unprocessable(format!(
                     "caseworker_id: caseworker {c} does not work the grid of building {}",
                     h.building_id
                 )));
             }
             Some(c)
         }
-        (_, Some(_)) => return Err(ApiError::Unprocessable("caseworker_id: only an assignment names one".into())),
+        (_, Some(_)) => return Err(AppError::Unprocessable("caseworker_id: only an assignment names one".into())),
         (_, None) => None,
     };
     // The severity a reopening judges the case to have; the store checks it against the case as
@@ -511,9 +512,9 @@ async fn move_case(
     let severity = match (to, req.severity.as_deref()) {
         (_, None) => None,
         (Status::Reopened, Some(raw)) => Some(Severity::parse(raw).ok_or_else(|| {
-            ApiError::Unprocessable(format!("severity: {raw:?} is not minor (一般), major (较大) or severe (重大)"))
+            AppError::Unprocessable(format!("severity: {raw:?} is not minor (一般), major (较大) or severe (重大)"))
         })?),
-        (_, Some(_)) => return Err(ApiError::Unprocessable("severity: only a reopening changes it".into())),
+        (_, Some(_)) => return Err(AppError::Unprocessable("severity: only a reopening changes it".into())),
     };
     let deadline = match (to, state.hazard_kinds().get(&h.kind)) {
         (Status::Reopened, Some(kind)) => Some(kind.deadline(severity.unwrap_or(h.severity), on)),
@@ -555,7 +556,7 @@ macro_rules! hazard_move {
             Authenticated(who): Authenticated,
             ApiPath(raw): ApiPath<String>,
             ApiJson(req): ApiJson<MoveRequest>,
-        ) -> ApiResult<(StatusCode, Json<HazardWrite>)> {
+        ) -> AppResult<(StatusCode, Json<HazardWrite>)> {
             move_case(state, scope, source, who, raw, req, $to).await
         }
     };
@@ -597,12 +598,12 @@ pub struct PhotoAdded {
     photo: PhotoView,
 }
 
-fn photo_error(e: PhotoError) -> ApiError {
+fn photo_error(e: PhotoError) -> AppError {
     match e {
-        PhotoError::TooLarge(m) => ApiError::PayloadTooLarge(m),
-        PhotoError::NotAnImage => ApiError::UnsupportedMediaType(e.to_string()),
-        PhotoError::Refused(m) => ApiError::Unprocessable(m),
-        PhotoError::Io { .. } => ApiError::Internal(e.to_string()),
+        PhotoError::TooLarge(m) => AppError::PayloadTooLarge(m),
+        PhotoError::NotAnImage => AppError::UnsupportedMediaType(e.to_string()),
+        PhotoError::Refused(m) => AppError::Unprocessable(m),
+        PhotoError::Io { .. } => AppError::Internal(e.to_string()),
     }
 }
 
@@ -624,12 +625,12 @@ pub async fn add_photo(
     Authenticated(who): Authenticated,
     ApiPath(raw): ApiPath<String>,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(StatusCode, Json<PhotoAdded>)> {
+) -> AppResult<(StatusCode, Json<PhotoAdded>)> {
     let id = parse_id("hazard", &raw)?;
     case_in_scope(&state, &scope, id).await?;
-    let photos = state.photos().ok_or_else(|| ApiError::Unavailable("this server keeps no photos".into()))?;
+    let photos = state.photos().ok_or_else(|| AppError::Unavailable("this server keeps no photos".into()))?;
     let body = body.map_err(|e| {
-        ApiError::PayloadTooLarge(format!(
+        AppError::PayloadTooLarge(format!(
             "the photo could not be read whole ({e}); at most {} KiB",
             photos.max_bytes() / 1024
         ))
@@ -678,11 +679,11 @@ pub async fn photo(
     source: RequestSource,
     Authenticated(who): Authenticated,
     ApiPath((raw, raw_photo)): ApiPath<(String, String)>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let id = parse_id("hazard", &raw)?;
     let photo_id = parse_id("photo", &raw_photo)?;
     case_in_scope(&state, &scope, id).await?;
-    let photos = state.photos().ok_or_else(|| ApiError::Unavailable("this server keeps no photos".into()))?;
+    let photos = state.photos().ok_or_else(|| AppError::Unavailable("this server keeps no photos".into()))?;
     let p = state
         .store()
         .hazard_photos(id)
@@ -690,7 +691,7 @@ pub async fn photo(
         .into_iter()
         .find(|p| p.id == photo_id)
         .ok_or_else(|| not_found("photo", photo_id))?;
-    let bytes = photos.read(id, &p.sha256).await.map_err(|e| ApiError::Internal(e.to_string()))?;
+    let bytes = photos.read(id, &p.sha256).await.map_err(|e| AppError::Internal(e.to_string()))?;
     // A photo of someone's home: audited as a person read is, before it leaves.
     let target = format!("GET /api/hazards/{id}/photos/{photo_id}");
     super::persons::audit_read(&state, who, source, action::HAZARD_PHOTO_READ, target, None).await?;

@@ -38,7 +38,8 @@
 use super::geojson::{Feature, FeatureCollectionType, GEOJSON, geometry};
 use super::query::ApiQuery;
 use crate::answers::Lookup;
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::limits::Place;
 use crate::scope::Scope;
 use crate::state::AppState;
@@ -97,12 +98,12 @@ const MAX_K: usize = 64;
 /// The widest distance band, metres.
 const MAX_BAND_M: f64 = 50_000.0;
 
-fn bad(msg: String) -> ApiError {
-    ApiError::BadRequest(msg)
+fn bad(msg: String) -> AppError {
+    AppError::BadRequest(msg)
 }
 
 /// Parses the query; every mistake is a 400 with a message naming the parameter.
-pub fn parse(q: &HotspotsQuery) -> ApiResult<Params> {
+pub fn parse(q: &HotspotsQuery) -> AppResult<Params> {
     let method = match q.method.as_deref() {
         None | Some("gi") => Method::Gi,
         Some("lisa") => Method::Lisa,
@@ -146,7 +147,7 @@ pub fn parse(q: &HotspotsQuery) -> ApiResult<Params> {
 }
 
 /// Parses `tessellation` and `resolution`.
-fn parse_tessellation(q: &HotspotsQuery, method: Method, month: Option<Month>) -> ApiResult<Tessellation> {
+fn parse_tessellation(q: &HotspotsQuery, method: Method, month: Option<Month>) -> AppResult<Tessellation> {
     let resolution = q.resolution.as_deref();
     match q.tessellation.as_deref() {
         None | Some("grid") => match resolution {
@@ -177,7 +178,7 @@ fn parse_tessellation(q: &HotspotsQuery, method: Method, month: Option<Month>) -
 }
 
 /// Parses `kind[:parameter][,binary|row]`.
-fn parse_weights(raw: &str, method: Method) -> ApiResult<(Neighbours, Transform)> {
+fn parse_weights(raw: &str, method: Method) -> AppResult<(Neighbours, Transform)> {
     let help = "use queen, rook, knn[:k] or distance:metres, optionally followed by ,binary or ,row";
     let (kind, transform) = match raw.split_once(',') {
         None => (raw, if method == Method::Lisa { Transform::RowStandardised } else { Transform::Binary }),
@@ -263,7 +264,7 @@ pub async fn hotspots(
     scope: Scope,
     place: Option<Extension<Place>>,
     ApiQuery(q): ApiQuery<HotspotsQuery>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     // A leader's run takes no input computed from fewer than 5 persons.
     let params = Params { suppress_small_counts: scope.aggregates_only(), ..parse(&q)? };
     let key = format!("{params:?}|{}", scope_key(&scope));
@@ -300,22 +301,23 @@ async fn run_and_keep(
     scope: Scope,
     key: String,
     place: Option<Place>,
-) -> ApiResult<Arc<String>> {
+) -> AppResult<Arc<String>> {
     let started = Instant::now();
-    let atlas = state.atlas();
-    let history = state.history(&atlas).await?;
-    let now = state.grid_counts(&atlas);
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
+    let history = state.history(&snapshot).await?;
+    let now = snapshot.grid_counts();
     let version = atlas.version();
     let state = state.clone();
     tokio::task::spawn_blocking(move || {
         let _place = place;
         let hotspots = Hotspots::of(run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g))?, version);
-        let body = serde_json::to_string(&hotspots).map(Arc::new).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let body = serde_json::to_string(&hotspots).map(Arc::new).map_err(|e| AppError::Internal(e.to_string()))?;
         state.hotspots_store(version, key, body.clone(), started);
-        Ok::<_, ApiError>(body)
+        Ok::<_, AppError>(body)
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("hot spots: {e}")))?
+    .map_err(|e| AppError::Internal(format!("hot spots: {e}")))?
 }
 
 fn respond(body: Arc<String>) -> Response {
@@ -332,7 +334,7 @@ mod tests {
     }
 
     /// A query string read as the endpoint reads it: its parameters, then their values.
-    fn parse(raw: &str) -> ApiResult<Params> {
+    fn parse(raw: &str) -> AppResult<Params> {
         super::parse(&crate::api::query::parse::<HotspotsQuery>(raw)?)
     }
 
@@ -358,7 +360,7 @@ mod tests {
             &[("tessellation", "h3"), ("month", "2026-03")][..],
         ] {
             match parse(&q(bad_pairs)) {
-                Err(ApiError::BadRequest(m)) => assert!(m.contains("resolution") || m.contains("h3"), "{m}"),
+                Err(AppError::BadRequest(m)) => assert!(m.contains("resolution") || m.contains("h3"), "{m}"),
                 other => panic!("{bad_pairs:?}: {other:?}"),
             }
         }
@@ -377,7 +379,7 @@ mod tests {
             ("colour", "red"),
         ] {
             match parse(&q(&[(k, v)])) {
-                Err(ApiError::BadRequest(m)) => assert!(m.contains(k) || m.contains(v), "{k}={v}: {m}"),
+                Err(AppError::BadRequest(m)) => assert!(m.contains(k) || m.contains(v), "{k}={v}: {m}"),
                 other => panic!("{k}={v}: {other:?}"),
             }
         }

@@ -7,7 +7,8 @@ use super::ApiJson;
 use super::extract::ApiPath;
 use crate::access::session;
 use crate::access::{Credential, Principal, Role};
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::identity::{Actor, LoginError, TOKEN_PREFIX};
 use crate::state::AppState;
 use axum::Json;
@@ -64,7 +65,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestSource {
 pub struct Authenticated(pub Principal);
 
 impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts
@@ -72,7 +73,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             .get::<Principal>()
             .cloned()
             .map(Authenticated)
-            .ok_or_else(|| ApiError::Unauthorized("log in first (POST /api/login), or send an API token".into()))
+            .ok_or_else(|| AppError::Unauthorized("log in first (POST /api/login), or send an API token".into()))
     }
 }
 
@@ -130,15 +131,15 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
         let secret = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(|s| s.trim().to_owned());
         let Some(secret) = secret.filter(|s| s.starts_with(TOKEN_PREFIX)) else {
-            return ApiError::Unauthorized("send the API token as Authorization: Bearer rgt_…".into()).into_response();
+            return AppError::Unauthorized("send the API token as Authorization: Bearer rgt_…".into()).into_response();
         };
         return match identity.token(store, &secret).await {
             Ok(Some(p)) => {
                 req.extensions_mut().insert(p);
                 next.run(req).await
             }
-            Ok(None) => ApiError::Unauthorized("the API token is unknown or revoked".into()).into_response(),
-            Err(e) => ApiError::from(e).into_response(),
+            Ok(None) => AppError::Unauthorized("the API token is unknown or revoked".into()).into_response(),
+            Err(e) => AppError::from(e).into_response(),
         };
     }
     let Some(secret) = cookie(req.headers(), SESSION_COOKIE).map(str::to_owned) else {
@@ -146,11 +147,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     let principal = match identity.session(store, &secret).await {
         Ok(p) => p,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return AppError::from(e).into_response(),
     };
     let Some(principal) = principal else {
         let mut res = if needs_live_credential(&path) {
-            ApiError::Unauthorized("your session has ended: log in again".into()).into_response()
+            AppError::Unauthorized("your session has ended: log in again".into()).into_response()
         } else {
             next.run(req).await
         };
@@ -162,7 +163,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     {
         let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !same_token(sent, csrf) {
-            return ApiError::Forbidden(
+            return AppError::Forbidden(
                 "a write with a session cookie must send the session's CSRF token (from login or GET /api/me) in \
                  X-CSRF-Token"
                     .into(),
@@ -247,7 +248,7 @@ pub async fn login(
     State(state): State<AppState>,
     source: RequestSource,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let done = state.identity().login(state.store().as_ref(), &body.username, &body.password, source.ip).await;
     match done {
         Ok(l) => {
@@ -258,9 +259,9 @@ pub async fn login(
             )
                 .into_response())
         }
-        Err(e @ (LoginError::Invalid { .. } | LoginError::Disabled)) => Err(ApiError::Unauthorized(e.to_string())),
+        Err(e @ (LoginError::Invalid { .. } | LoginError::Disabled)) => Err(AppError::Unauthorized(e.to_string())),
         Err(e @ (LoginError::AccountLocked { .. } | LoginError::SourceLocked { .. })) => {
-            Err(ApiError::TooManyRequests(e.to_string()))
+            Err(AppError::TooManyRequests(e.to_string()))
         }
         Err(LoginError::Store(e)) => Err(e.into()),
     }
@@ -275,7 +276,7 @@ pub async fn logout(
     State(state): State<AppState>,
     source: RequestSource,
     who: Option<axum::Extension<Principal>>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     if let Some(axum::Extension(p)) = who {
         state.identity().logout(state.store().as_ref(), &p, source.ip).await?;
     }
@@ -349,10 +350,10 @@ pub async fn create_token(
     source: RequestSource,
     Authenticated(p): Authenticated,
     ApiJson(body): ApiJson<NewTokenRequest>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::Unprocessable("name the token in 1 to 64 characters".into()));
+        return Err(AppError::Unprocessable("name the token in 1 to 64 characters".into()));
     }
     let secret = session::new_secret(TOKEN_PREFIX);
     let now = state.identity().now();
@@ -367,7 +368,7 @@ pub async fn create_token(
     summary = "the caller's API tokens (without secrets)",
     responses((status = 200, description = "the tokens", body = TokenList),
         (status = 401, description = "not logged in", body = Exception)))]
-pub async fn list_tokens(State(state): State<AppState>, Authenticated(p): Authenticated) -> ApiResult<Json<TokenList>> {
+pub async fn list_tokens(State(state): State<AppState>, Authenticated(p): Authenticated) -> AppResult<Json<TokenList>> {
     let fmt = crate::store::dates::fmt_instant;
     let tokens = state
         .store()
@@ -392,7 +393,7 @@ pub async fn revoke_token(
     source: RequestSource,
     Authenticated(p): Authenticated,
     ApiPath(id): ApiPath<i64>,
-) -> ApiResult<StatusCode> {
+) -> AppResult<StatusCode> {
     let now = state.identity().now();
     let event = actor(&p, source).event(now, "token_revoke", format!("/api/tokens/{id}"));
     state.store().revoke_token(p.user_id, id, now, &event).await?;

@@ -11,7 +11,8 @@
 use super::extract::{ApiPath, LenientQuery};
 use super::identity::{Authenticated, RequestSource};
 use crate::access::audit::action;
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::identity::Actor;
 use crate::ingest::{self, IngestError, Kind, Options};
 use crate::limits::MAX_IMPORT_BYTES;
@@ -44,12 +45,12 @@ pub struct ImportQuery {
 }
 
 /// Parses the `crs` and `skip_invalid` query parameters.
-fn options(q: &ImportQuery) -> Result<(Crs, bool), ApiError> {
-    let crs = q.crs.as_deref().map_or(Ok(Crs::Wgs84), str::parse::<Crs>).map_err(ApiError::BadRequest)?;
+fn options(q: &ImportQuery) -> Result<(Crs, bool), AppError> {
+    let crs = q.crs.as_deref().map_or(Ok(Crs::Wgs84), str::parse::<Crs>).map_err(AppError::BadRequest)?;
     let skip_invalid = match q.skip_invalid.as_deref() {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
-        Some(other) => return Err(ApiError::BadRequest(format!("skip_invalid={other:?}: use true or false"))),
+        Some(other) => return Err(AppError::BadRequest(format!("skip_invalid={other:?}: use true or false"))),
     };
     Ok((crs, skip_invalid))
 }
@@ -86,7 +87,7 @@ enum Refusal {
     /// Bad rows.
     Rows(Refused),
     /// A file that cannot be read as this kind.
-    Unreadable(crate::error::Exception),
+    Unreadable(crate::api::error::Exception),
 }
 
 /// The `kind` path parameter: the names of [`Kind::ALL`].
@@ -123,7 +124,7 @@ fn refused(errors: &[RowError], bad: usize, total: usize, what: &str) -> Respons
 /// The media types a file of `kind` is taken as: GeoJSON for the layers; for a ledger CSV (and
 /// the type Windows browsers give a .csv file) or an .xlsx workbook. Anything else, forms in
 /// particular (a page of another site can post those), is refused with 415.
-fn check_media_type(kind: Kind, given: Option<&HeaderValue>) -> ApiResult<()> {
+fn check_media_type(kind: Kind, given: Option<&HeaderValue>) -> AppResult<()> {
     let essence = given
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
@@ -137,7 +138,7 @@ fn check_media_type(kind: Kind, given: Option<&HeaderValue>) -> ApiResult<()> {
         return Ok(());
     }
     let given = if essence.is_empty() { "no Content-Type".to_owned() } else { essence };
-    Err(ApiError::UnsupportedMediaType(format!("{} are imported as {}, not {given}", kind.noun(), takes.join(" or "))))
+    Err(AppError::UnsupportedMediaType(format!("{} are imported as {}, not {given}", kind.noun(), takes.join(" or "))))
 }
 
 /// The media type of an .xlsx workbook.
@@ -197,21 +198,21 @@ pub async fn import(
     LenientQuery(q): LenientQuery<ImportQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let kind: Kind = kind.parse().map_err(ApiError::NotFound)?;
+) -> AppResult<Response> {
+    let kind: Kind = kind.parse().map_err(AppError::NotFound)?;
     check_media_type(kind, headers.get(header::CONTENT_TYPE))?;
     let body = body.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => super::limits::too_large(MAX_IMPORT_BYTES as u64 + 1, MAX_IMPORT_BYTES),
-        _ => ApiError::BadRequest(format!("the file did not arrive whole: {}", e.body_text())),
+        _ => AppError::BadRequest(format!("the file did not arrive whole: {}", e.body_text())),
     })?;
-    let encoding = q.encoding.as_deref().map(str::parse::<Encoding>).transpose().map_err(ApiError::BadRequest)?;
+    let encoding = q.encoding.as_deref().map(str::parse::<Encoding>).transpose().map_err(AppError::BadRequest)?;
     let (crs, skip_invalid) = options(&q)?;
     let opts = Options { encoding, crs, today: rentgrid_geodata::clock::today() };
     let atlas = state.atlas();
     let checked =
         ingest::check(kind, &body, &opts, state.store().as_ref(), Some(&atlas)).await.map_err(|e| match e {
-            IngestError::Store(e) => ApiError::Internal(e.to_string()),
-            e => ApiError::Unprocessable(e.to_string()),
+            IngestError::Store(e) => AppError::Internal(e.to_string()),
+            e => AppError::Unprocessable(e.to_string()),
         })?;
     let what = if kind.is_geojson() { "features" } else { "rows" };
     if checked.bad > 0 && !skip_invalid {
@@ -220,8 +221,8 @@ pub async fn import(
     let target = format!("POST /api/imports/{}: {} {};", kind.as_str(), checked.batch.len(), kind.noun());
     let event = Actor::User(who, source.ip).event(state.identity().now(), action::IMPORT, target);
     let counts = state.import(&checked.batch, &event).await.map_err(|e| match e {
-        StartupError::Store(StoreError::Rejected(m)) => ApiError::Unprocessable(m),
-        e => ApiError::Internal(e.to_string()),
+        StartupError::Store(StoreError::Rejected(m)) => AppError::Unprocessable(m),
+        e => AppError::Internal(e.to_string()),
     })?;
     let geojson = kind.is_geojson();
     let (errors, errors_not_listed) = listed(&checked.errors);

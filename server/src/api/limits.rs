@@ -9,7 +9,7 @@
 //!   place of the [`Gate`](crate::limits::Gate) or are answered 503 with `Retry-After`; the
 //!   place is in the request's extensions for the handler to carry into its blocking work.
 
-use crate::error::ApiError;
+use crate::error::AppError;
 use crate::limits::{Full, MAX_IMPORT_BYTES};
 use crate::state::AppState;
 use axum::body::Body;
@@ -75,7 +75,7 @@ fn route(req: &Request) -> Option<&str> {
 
 /// The answer of a request the server cannot take now: 503 with `Retry-After`.
 fn busy(message: String, retry_after_s: u64) -> Response {
-    let mut res = ApiError::Unavailable(message).into_response();
+    let mut res = AppError::Unavailable(message).into_response();
     res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
     res
 }
@@ -127,8 +127,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// The refusal of a body over `max` bytes.
-pub fn too_large(size: u64, max: usize) -> ApiError {
-    ApiError::PayloadTooLarge(format!("the body is {size} bytes; this endpoint takes at most {max} bytes"))
+pub fn too_large(size: u64, max: usize) -> AppError {
+    AppError::PayloadTooLarge(format!("the body is {size} bytes; this endpoint takes at most {max} bytes"))
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
@@ -154,7 +154,7 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
 /// A write (any method but GET, HEAD and OPTIONS) must come from this site, not from a page of
 /// another (`Origin` or `Sec-Fetch-Site`), and must not be a form an HTML page can post
 /// without asking (`text/plain`, `application/x-www-form-urlencoded`, `multipart/form-data`).
-fn check_write(req: &Request, public_origin: Option<&str>) -> Result<(), ApiError> {
+fn check_write(req: &Request, public_origin: Option<&str>) -> Result<(), AppError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
@@ -173,7 +173,7 @@ fn check_write(req: &Request, public_origin: Option<&str>) -> Result<(), ApiErro
     if let Some(kind) = text(header::CONTENT_TYPE) {
         let essence = kind.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"].contains(&essence.as_str()) {
-            return Err(ApiError::UnsupportedMediaType(format!(
+            return Err(AppError::UnsupportedMediaType(format!(
                 "a write is not taken as {essence}: send JSON (application/json), or a file as its own type \
                  (text/csv, application/geo+json, .xlsx)"
             )));
@@ -182,8 +182,8 @@ fn check_write(req: &Request, public_origin: Option<&str>) -> Result<(), ApiErro
     Ok(())
 }
 
-fn cross_site(from: &str) -> ApiError {
-    ApiError::Forbidden(format!("a write from another site ({from}) is refused: use rentgrid's own pages or the API"))
+fn cross_site(from: &str) -> AppError {
+    AppError::Forbidden(format!("a write from another site ({from}) is refused: use rentgrid's own pages or the API"))
 }
 
 /// Whether the `Origin` of a request is this server: the configured public origin, or else the
@@ -234,13 +234,13 @@ mod tests {
             &[json, host, ("sec-fetch-site", "cross-site")][..],
             &[json, ("origin", "http://rentgrid.local:8080")][..],
         ] {
-            assert!(matches!(check_write(&req("POST", headers), None), Err(ApiError::Forbidden(_))), "{headers:?}");
+            assert!(matches!(check_write(&req("POST", headers), None), Err(AppError::Forbidden(_))), "{headers:?}");
         }
         for form in
             ["text/plain", "application/x-www-form-urlencoded; charset=utf-8", "multipart/form-data; boundary=x"]
         {
             let r = req("POST", &[("content-type", form), host]);
-            assert!(matches!(check_write(&r, None), Err(ApiError::UnsupportedMediaType(_))), "{form}");
+            assert!(matches!(check_write(&r, None), Err(AppError::UnsupportedMediaType(_))), "{form}");
         }
         // Behind a proxy with a public URL, the Origin must be that URL.
         let public = Some("https://rentgrid.example.cn");

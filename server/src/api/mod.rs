@@ -5,6 +5,7 @@ mod audit;
 pub mod authorize;
 mod campaigns;
 mod coverage;
+pub mod error;
 mod events;
 mod extract;
 pub(crate) mod features;
@@ -26,7 +27,8 @@ mod suppress;
 mod tiles;
 mod visits;
 
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
@@ -202,15 +204,15 @@ fn routes() -> OpenApiRouter<AppState> {
 /// `TRACE`, `TRACK` and `CONNECT` are refused on every path (405): nothing here echoes a request.
 async fn no_trace(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if matches!(req.method().as_str(), "TRACE" | "TRACK" | "CONNECT") {
-        let mut res = ApiError::MethodNotAllowed(format!("{} is not served", req.method())).into_response();
+        let mut res = AppError::MethodNotAllowed(format!("{} is not served", req.method())).into_response();
         res.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, DELETE, OPTIONS"));
         return res;
     }
     next.run(req).await
 }
 
-async fn unknown_api(uri: Uri) -> ApiError {
-    ApiError::NotFound(format!("no API endpoint at {}", uri.path()))
+async fn unknown_api(uri: Uri) -> AppError {
+    AppError::NotFound(format!("no API endpoint at {}", uri.path()))
 }
 
 async fn no_web_map(uri: Uri) -> Response {
@@ -222,7 +224,7 @@ async fn no_web_map(uri: Uri) -> Response {
         )
         .into_response()
     } else {
-        ApiError::NotFound(format!("nothing at {}", uri.path())).into_response()
+        AppError::NotFound(format!("nothing at {}", uri.path())).into_response()
     }
 }
 
@@ -248,7 +250,7 @@ struct Health {
     summary = "liveness: store backend and Atlas counts",
     responses((status = 200, description = "the server is up", body = Health),
         (status = 500, description = "the store does not answer", body = Exception)))]
-async fn health(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+async fn health(State(state): State<AppState>) -> AppResult<Json<Health>> {
     let atlas = state.atlas();
     let info = state.store().info().await?;
     Ok(Json(Health {
@@ -282,10 +284,10 @@ async fn health_live() -> Json<Probe> {
     summary = "readiness: the store answers and the Atlas is loaded; 503 otherwise",
     responses((status = 200, description = "ready to serve", body = Probe),
         (status = 503, description = "the store does not answer", body = Exception)))]
-async fn health_ready(State(state): State<AppState>) -> ApiResult<Json<Probe>> {
-    state.store().info().await.map_err(|e| ApiError::Unavailable(format!("the store does not answer: {e}")))?;
+async fn health_ready(State(state): State<AppState>) -> AppResult<Json<Probe>> {
+    state.store().info().await.map_err(|e| AppError::Unavailable(format!("the store does not answer: {e}")))?;
     if state.atlas().grids().is_empty() {
-        return Err(ApiError::Unavailable("the district holds no grid yet".into()));
+        return Err(AppError::Unavailable("the district holds no grid yet".into()));
     }
     Ok(Json(Probe { status: "ready" }))
 }
@@ -370,22 +372,23 @@ struct Stats {
     responses((status = 200, description = "the rows", body = Stats),
         (status = 400, description = "a bad level or month, or an unknown parameter", body = Exception),
         (status = 422, description = "a month outside the history", body = Exception)))]
-async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuery<StatsQuery>) -> ApiResult<Response> {
-    let level: Level = q.level.as_deref().map_or(Ok(Level::Street), str::parse).map_err(ApiError::BadRequest)?;
+async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuery<StatsQuery>) -> AppResult<Response> {
+    let level: Level = q.level.as_deref().map_or(Ok(Level::Street), str::parse).map_err(AppError::BadRequest)?;
     let month =
-        q.month.as_deref().map(str::parse::<rentgrid_geodata::Month>).transpose().map_err(ApiError::BadRequest)?;
-    let atlas = state.atlas();
+        q.month.as_deref().map(str::parse::<rentgrid_geodata::Month>).transpose().map_err(AppError::BadRequest)?;
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
     let mut rows = match month {
         None => {
             let estimate = state.estimate(&atlas).await?;
-            actual_rates::rollup(&atlas, &state.grid_counts(&atlas), Some(&estimate.unrecorded), level, state.targets())
+            actual_rates::rollup(&atlas, &snapshot.grid_counts(), Some(&estimate.unrecorded), level, state.targets())
         }
         Some(m) => {
-            let history = state.history(&atlas).await?;
+            let history = state.history(&snapshot).await?;
             let counts = rentgrid_analysis::hotspot_run::month_counts(&history, m)?;
             // The history's last month is the current one, whose counts are today's register: its
             // rows carry today's estimate. Earlier months have none (the estimate is of today).
-            let current = history.last() == Some(m) && counts == state.grid_counts(&atlas).as_slice();
+            let current = history.last() == Some(m) && counts == snapshot.grid_counts().as_slice();
             let estimate = if current { Some(state.estimate(&atlas).await?) } else { None };
             let unrecorded = estimate.as_ref().map(|e| e.unrecorded.as_ref());
             actual_rates::rollup(&atlas, counts, unrecorded, level, state.targets())
@@ -445,40 +448,41 @@ async fn exports(
     scope: Scope,
     ApiPath(file): ApiPath<String>,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let raw = raw.unwrap_or_default();
 
     use crate::export::{self, Format, Layer};
     let (layer, format) = file
         .rsplit_once('.')
-        .ok_or_else(|| ApiError::NotFound(format!("name the file as layer.format, e.g. grids.csv, not {file:?}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("name the file as layer.format, e.g. grids.csv, not {file:?}")))?;
     if let Some(table) = coverage::Table::named(layer) {
         if scope.aggregates_only() && table == coverage::Table::Assessment {
-            return Err(ApiError::Forbidden("the assessment names caseworkers: leaders see aggregates only".into()));
+            return Err(AppError::Forbidden("the assessment names caseworkers: leaders see aggregates only".into()));
         }
-        let format: Format = format.parse().map_err(ApiError::NotFound)?;
+        let format: Format = format.parse().map_err(AppError::NotFound)?;
         let q: ExportQuery = query::parse(&raw)?;
         let lang = parse_lang(&q)?;
         let bytes = coverage::export(&state, &scope, table, format, lang, &q).await?;
         return Ok(attachment(&file, format, bytes));
     }
-    let layer: Layer = layer.parse().map_err(ApiError::NotFound)?;
+    let layer: Layer = layer.parse().map_err(AppError::NotFound)?;
     if let Layer::Ledger(_) = layer {
-        return Err(ApiError::Forbidden(format!(
+        return Err(AppError::Forbidden(format!(
             "{} is a person-level ledger: until login lands it is exported only by `rentgrid export {}` on the server",
             layer.as_str(),
             layer.as_str()
         )));
     }
     if scope.aggregates_only() && layer == Layer::Buildings {
-        return Err(ApiError::Forbidden("buildings are single places: leaders see aggregates only".into()));
+        return Err(AppError::Forbidden("buildings are single places: leaders see aggregates only".into()));
     }
-    let format: Format = format.parse().map_err(ApiError::NotFound)?;
+    let format: Format = format.parse().map_err(AppError::NotFound)?;
     // A layer's export reads `lang` and, as before, lets other parameters pass.
-    let q: ExportQuery = serde_urlencoded::from_str(&raw).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let q: ExportQuery = serde_urlencoded::from_str(&raw).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let lang = parse_lang(&q)?;
-    let atlas = state.atlas();
-    let counts = state.grid_counts(&atlas);
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
+    let counts = snapshot.grid_counts();
     let targets = *state.targets();
     let estimate = match layer {
         Layer::Grids | Layer::Streets | Layer::Communities => Some(state.estimate(&atlas).await?),
@@ -490,18 +494,18 @@ async fn exports(
         export::export(&src, layer, format, lang, &scope)
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    .map_err(|e| AppError::Internal(e.to_string()))?
+    .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(attachment(&file, format, bytes))
 }
 
 /// `lang=zh|en` of an export (default zh).
-fn parse_lang(q: &ExportQuery) -> ApiResult<crate::export::Lang> {
+fn parse_lang(q: &ExportQuery) -> AppResult<crate::export::Lang> {
     use crate::export::Lang;
     match q.lang.as_deref() {
         None | Some("zh") | Some("zh-CN") => Ok(Lang::Zh),
         Some("en") => Ok(Lang::En),
-        Some(other) => Err(ApiError::BadRequest(format!("lang={other:?}: use zh or en"))),
+        Some(other) => Err(AppError::BadRequest(format!("lang={other:?}: use zh or en"))),
     }
 }
 
@@ -513,13 +517,13 @@ fn attachment(file: &str, format: crate::export::Format, bytes: Vec<u8>) -> Resp
 }
 
 /// The file format a `format=` parameter asks for (`None`: JSON).
-fn table_format(raw: Option<&str>) -> ApiResult<Option<crate::export::Format>> {
+fn table_format(raw: Option<&str>) -> AppResult<Option<crate::export::Format>> {
     use crate::export::Format;
     match raw {
         None | Some("json") => Ok(None),
         Some("csv") => Ok(Some(Format::Csv)),
         Some("xlsx") => Ok(Some(Format::Xlsx)),
-        Some(other) => Err(ApiError::BadRequest(format!("format {other:?}: use json, csv or xlsx"))),
+        Some(other) => Err(AppError::BadRequest(format!("format {other:?}: use json, csv or xlsx"))),
     }
 }
 
@@ -530,11 +534,11 @@ async fn records_file(
     book: crate::export::Book,
     format: crate::export::Format,
     lang: crate::export::Lang,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let bytes = tokio::task::spawn_blocking(move || crate::export::write_book(&book, format, lang))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(no_store(attachment(&format!("{stem}.{}", format.extension()), format, bytes)))
 }
 
@@ -547,9 +551,9 @@ fn no_store(mut res: Response) -> Response {
 pub(crate) use rentgrid_geodata::clock::{now_rfc3339, today};
 
 /// Parses `minLon,minLat,maxLon,maxLat`.
-pub fn parse_bbox(s: &str) -> Result<Rect<f64>, ApiError> {
+pub fn parse_bbox(s: &str) -> Result<Rect<f64>, AppError> {
     let bad =
-        |why: &str| ApiError::BadRequest(format!("bbox {s:?} {why}: expected minLon,minLat,maxLon,maxLat in degrees"));
+        |why: &str| AppError::BadRequest(format!("bbox {s:?} {why}: expected minLon,minLat,maxLon,maxLat in degrees"));
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
     if parts.len() != 4 {
         return Err(bad("does not have 4 numbers"));
@@ -576,8 +580,8 @@ pub fn parse_bbox(s: &str) -> Result<Rect<f64>, ApiError> {
 }
 
 /// Parses a numeric id from a path segment.
-fn parse_id(what: &str, raw: &str) -> Result<u32, ApiError> {
-    raw.parse::<u32>().map_err(|_| ApiError::BadRequest(format!("{what} id {raw:?} is not a whole number")))
+fn parse_id(what: &str, raw: &str) -> Result<u32, AppError> {
+    raw.parse::<u32>().map_err(|_| AppError::BadRequest(format!("{what} id {raw:?} is not a whole number")))
 }
 
 /// A path parameter holding a numeric id.
@@ -590,8 +594,8 @@ pub(crate) struct IdParam {
 }
 
 /// 404 for an id that does not exist.
-fn not_found(what: &str, id: u32) -> ApiError {
-    ApiError::NotFound(format!("{what} {id} does not exist"))
+fn not_found(what: &str, id: u32) -> AppError {
+    AppError::NotFound(format!("{what} {id} does not exist"))
 }
 
 #[cfg(test)]
@@ -604,7 +608,7 @@ mod tests {
         assert!(parse_bbox(" 121.5 , 29.8,121.6,29.9").is_ok());
         for bad in ["", "1,2,3", "a,b,c,d", "121.6,29.8,121.5,29.9", "190,0,191,1", "NaN,0,1,1", "1,2,3,4,5"] {
             let e = parse_bbox(bad).unwrap_err();
-            assert!(matches!(e, ApiError::BadRequest(ref m) if m.contains("minLon")), "{bad}: {e:?}");
+            assert!(matches!(e, AppError::BadRequest(ref m) if m.contains("minLon")), "{bad}: {e:?}");
         }
     }
 }

@@ -8,7 +8,8 @@
 //! 3. [`track`]: counts and times the answer ([`Metrics::observe`](crate::observe::metrics::Metrics::observe))
 //!    and logs one line for it, whatever answered it (a handler, the policy's 401, a 405).
 
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::observe::logs::ACCESS_TARGET;
 use crate::observe::metrics;
 use crate::observe::request_id::{self, RequestId};
@@ -87,7 +88,7 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
         (status = 200, description = "the figures", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
         (status = 401, description = "not signed in", body = Exception),
         (status = 403, description = "neither the system administrator nor the auditor", body = Exception)))]
-pub(super) async fn serve_metrics(State(state): State<AppState>) -> ApiResult<Response> {
+pub(super) async fn serve_metrics(State(state): State<AppState>) -> AppResult<Response> {
     let audit_rows = match tokio::time::timeout(STORE_WAIT, state.store().audit_length()).await {
         Ok(Ok(n)) => Some(n),
         Ok(Err(e)) => {
@@ -99,6 +100,6 @@ pub(super) async fn serve_metrics(State(state): State<AppState>) -> ApiResult<Re
             None
         }
     };
-    let text = state.metrics().render(&state.readings(audit_rows)).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let text = state.metrics().render(&state.readings(audit_rows)).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, metrics::CONTENT_TYPE), (header::CACHE_CONTROL, "no-store")], text).into_response())
 }

@@ -12,7 +12,8 @@ use super::OPENAPI_JSON;
 use super::extract::{ApiPath, LenientQuery};
 use super::features::{self, BuildingProperties, GridProperties};
 use super::geojson::{Feature, FeatureCollection, GEOJSON, GeoJson, Link, geometry};
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
@@ -312,10 +313,10 @@ impl Collection {
         }
     }
 
-    fn from_id(id: &str) -> ApiResult<Self> {
+    fn from_id(id: &str) -> AppResult<Self> {
         Self::ALL.into_iter().find(|c| c.id() == id).ok_or_else(|| {
             let ids: Vec<&str> = Self::ALL.iter().map(|c| c.id()).collect();
-            ApiError::NotFound(format!("no collection {id:?}: the collections are {}", ids.join(", ")))
+            AppError::NotFound(format!("no collection {id:?}: the collections are {}", ids.join(", ")))
         })
     }
 
@@ -435,14 +436,14 @@ impl Derived {
 struct Fresh(Arc<Derived>);
 
 impl axum::extract::FromRequestParts<AppState> for Fresh {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request_parts(
         _parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let ready = state.tiles().ready(state).await.map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(Fresh(Arc::new(Derived::new(ready.map))))
+        let map = state.snapshot().map_geometry().await.map_err(AppError::Internal)?;
+        Ok(Fresh(Arc::new(Derived::new(map))))
     }
 }
 
@@ -694,23 +695,23 @@ fn link(href: String, rel: &str, media: &str, title: &str) -> Link {
 }
 
 /// Rejects every query parameter but `f=json` (and its GeoJSON alias where `geojson` holds).
-fn only_format(q: &[(String, String)], geojson: bool) -> ApiResult<()> {
+fn only_format(q: &[(String, String)], geojson: bool) -> AppResult<()> {
     for (k, v) in q {
         match k.as_str() {
             "f" => check_format(v, geojson)?,
             other => {
-                return Err(ApiError::BadRequest(format!("unknown query parameter {other:?}: only f=json is taken")));
+                return Err(AppError::BadRequest(format!("unknown query parameter {other:?}: only f=json is taken")));
             }
         }
     }
     Ok(())
 }
 
-fn check_format(v: &str, geojson: bool) -> ApiResult<()> {
+fn check_format(v: &str, geojson: bool) -> AppResult<()> {
     match v {
         "json" => Ok(()),
         "geojson" if geojson => Ok(()),
-        other => Err(ApiError::BadRequest(format!(
+        other => Err(AppError::BadRequest(format!(
             "f={other:?}: this server answers {} only",
             if geojson { "f=json (GeoJSON)" } else { "f=json" }
         ))),
@@ -788,7 +789,7 @@ pub(super) async fn landing_at_root(State(state): State<AppState>, req: Request,
     summary = "the conformance classes implemented", params(FormatParam),
     responses((status = 200, description = "the conformance classes", body = ConfClasses),
         (status = 400, description = "an unknown parameter or format", body = Exception)))]
-async fn conformance(LenientQuery(q): LenientQuery<Vec<(String, String)>>) -> ApiResult<Json<ConfClasses>> {
+async fn conformance(LenientQuery(q): LenientQuery<Vec<(String, String)>>) -> AppResult<Json<ConfClasses>> {
     only_format(&q, false)?;
     Ok(Json(ConfClasses { conforms_to: CONFORMANCE.to_vec() }))
 }
@@ -822,11 +823,12 @@ async fn collections(
     Fresh(derived): Fresh,
     headers: HeaderMap,
     LenientQuery(q): LenientQuery<Vec<(String, String)>>,
-) -> ApiResult<Json<Collections>> {
+) -> AppResult<Json<Collections>> {
     only_format(&q, false)?;
     let base = base_url(&headers);
-    let atlas = state.atlas();
-    let counts = state.grid_counts(&atlas);
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
+    let counts = snapshot.grid_counts();
     let list: Vec<CollectionInfo> = Collection::ALL
         .into_iter()
         .map(|c| collection_json(&View::new(c, &atlas, &counts, state.targets(), &scope, &derived), &base))
@@ -847,21 +849,22 @@ async fn collection(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
     LenientQuery(q): LenientQuery<Vec<(String, String)>>,
-) -> ApiResult<Json<CollectionInfo>> {
+) -> AppResult<Json<CollectionInfo>> {
     let c = Collection::from_id(&id)?;
     only_format(&q, false)?;
-    let atlas = state.atlas();
-    let counts = state.grid_counts(&atlas);
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
+    let counts = snapshot.grid_counts();
     let view = View::new(c, &atlas, &counts, state.targets(), &scope, &derived);
     Ok(Json(collection_json(&view, &base_url(&headers))))
 }
 
 /// `c` when `scope` may read its items: a leader (aggregates only) reads the areas' collections,
 /// not single buildings, rental units or workplaces.
-fn leader_may_read(scope: &Scope, c: Collection) -> ApiResult<Collection> {
+fn leader_may_read(scope: &Scope, c: Collection) -> AppResult<Collection> {
     match c {
         Collection::Buildings | Collection::RentalUnits | Collection::Workplaces if scope.aggregates_only() => {
-            Err(ApiError::Forbidden(format!("collection {} holds single places: leaders see aggregates only", c.id())))
+            Err(AppError::Forbidden(format!("collection {} holds single places: leaders see aggregates only", c.id())))
         }
         _ => Ok(c),
     }
@@ -877,12 +880,12 @@ struct ItemsQuery {
     filters: Vec<(&'static Queryable, Value)>,
 }
 
-fn parse_items_query(c: Collection, q: &[(String, String)]) -> ApiResult<ItemsQuery> {
+fn parse_items_query(c: Collection, q: &[(String, String)]) -> AppResult<ItemsQuery> {
     let mut out = ItemsQuery { bbox: None, limit: DEFAULT_LIMIT, offset: 0, filters: Vec::new() };
     let mut seen = BTreeSet::new();
     for (k, v) in q {
         if !seen.insert(k.as_str()) {
-            return Err(ApiError::BadRequest(format!("query parameter {k:?} is given twice")));
+            return Err(AppError::BadRequest(format!("query parameter {k:?} is given twice")));
         }
         match k.as_str() {
             "f" => check_format(v, true)?,
@@ -891,7 +894,7 @@ fn parse_items_query(c: Collection, q: &[(String, String)]) -> ApiResult<ItemsQu
                 out.limit = match v.parse::<u64>() {
                     Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(MAX_LIMIT).min(MAX_LIMIT),
                     _ => {
-                        return Err(ApiError::BadRequest(format!(
+                        return Err(AppError::BadRequest(format!(
                             "limit {v:?} must be a whole number from 1 (at most {MAX_LIMIT} are returned)"
                         )));
                     }
@@ -900,13 +903,13 @@ fn parse_items_query(c: Collection, q: &[(String, String)]) -> ApiResult<ItemsQu
             "offset" => {
                 out.offset = v
                     .parse::<usize>()
-                    .map_err(|_| ApiError::BadRequest(format!("offset {v:?} must be a whole number from 0")))?
+                    .map_err(|_| AppError::BadRequest(format!("offset {v:?} must be a whole number from 0")))?
             }
             name => {
                 let Some(qb) = c.queryables().iter().find(|qb| qb.name == name) else {
                     let mut known: Vec<&str> = ITEMS_PARAMETERS.to_vec();
                     known.extend(c.queryables().iter().map(|qb| qb.name));
-                    return Err(ApiError::BadRequest(format!(
+                    return Err(AppError::BadRequest(format!(
                         "unknown query parameter {name:?} for collection {}: use {}",
                         c.id(),
                         known.join(", ")
@@ -919,8 +922,8 @@ fn parse_items_query(c: Collection, q: &[(String, String)]) -> ApiResult<ItemsQu
     Ok(out)
 }
 
-fn filter_value(c: Collection, qb: &Queryable, v: &str) -> ApiResult<Value> {
-    let bad = |want: String| ApiError::BadRequest(format!("{}={v:?} in {}: {want}", qb.name, c.id()));
+fn filter_value(c: Collection, qb: &Queryable, v: &str) -> AppResult<Value> {
+    let bad = |want: String| AppError::BadRequest(format!("{}={v:?} in {}: {want}", qb.name, c.id()));
     match qb.kind {
         Kind::Text => Ok(json!(v)),
         Kind::Integer => v.parse::<u64>().map(|n| json!(n)).map_err(|_| bad("expected a whole number".into())),
@@ -966,7 +969,7 @@ async fn items(
     headers: HeaderMap,
     ApiPath(id): ApiPath<String>,
     LenientQuery(q): LenientQuery<Vec<(String, String)>>,
-) -> ApiResult<GeoJson<FeatureCollection<ItemProperties>>> {
+) -> AppResult<GeoJson<FeatureCollection<ItemProperties>>> {
     let c = leader_may_read(&scope, Collection::from_id(&id)?)?;
     let query = parse_items_query(c, &q)?;
     let base = base_url(&headers);
@@ -1008,13 +1011,14 @@ async fn on_view<T: Send + 'static>(
     derived: Arc<Derived>,
     c: Collection,
     work: impl FnOnce(&View<'_>) -> T + Send + 'static,
-) -> ApiResult<T> {
-    let atlas = state.atlas();
-    let counts = state.grid_counts(&atlas);
+) -> AppResult<T> {
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
+    let counts = snapshot.grid_counts();
     let targets = *state.targets();
     tokio::task::spawn_blocking(move || work(&View::new(c, &atlas, &counts, &targets, &scope, &derived)))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 async fn item(
@@ -1024,7 +1028,7 @@ async fn item(
     headers: HeaderMap,
     ApiPath((id, fid)): ApiPath<(String, String)>,
     LenientQuery(q): LenientQuery<Vec<(String, String)>>,
-) -> ApiResult<GeoJson<Feature<ItemProperties>>> {
+) -> AppResult<GeoJson<Feature<ItemProperties>>> {
     let c = leader_may_read(&scope, Collection::from_id(&id)?)?;
     only_format(&q, true)?;
     let base = base_url(&headers);
@@ -1039,7 +1043,7 @@ async fn item(
                 ]);
                 f
             })
-            .ok_or_else(|| ApiError::NotFound(format!("collection {} has no feature {fid:?}", c.id())))
+            .ok_or_else(|| AppError::NotFound(format!("collection {} has no feature {fid:?}", c.id())))
     })
     .await??;
     Ok(GeoJson(feature))

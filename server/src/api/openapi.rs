@@ -13,8 +13,8 @@ use super::ogc::{
     RentalUnitProperties, StreetProperties, WorkplaceProperties,
 };
 use crate::access::policy::{self, Access};
+use crate::api::error::Exception;
 use crate::api::identity::SESSION_COOKIE;
-use crate::error::Exception;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -246,7 +246,7 @@ pub(super) async fn serve(State(state): State<AppState>, headers: HeaderMap) -> 
     });
     match doc.to_json() {
         Ok(body) => ([(header::CONTENT_TYPE, media_type(&headers))], body).into_response(),
-        Err(e) => crate::error::ApiError::Internal(e.to_string()).into_response(),
+        Err(e) => crate::error::AppError::Internal(e.to_string()).into_response(),
     }
 }
 

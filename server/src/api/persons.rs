@@ -8,7 +8,8 @@ use super::{IdParam, not_found, parse_id};
 use crate::access::Principal;
 use crate::access::audit::action;
 use crate::access::mask::{Disclosure, RevealError};
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::export::{Book, Cell, Lang, Sheet};
 use crate::identity::Actor;
 use crate::scope::Scope;
@@ -196,29 +197,29 @@ pub struct RevealQuery {
     reason: Option<String>,
 }
 
-fn number(name: &str, raw: Option<&str>, default: u32, max: u32) -> ApiResult<u32> {
+fn number(name: &str, raw: Option<&str>, default: u32, max: u32) -> AppResult<u32> {
     match raw {
         None => Ok(default),
         Some(s) => match s.parse::<u32>() {
             Ok(n) if n <= max => Ok(n),
-            _ => Err(ApiError::BadRequest(format!("{name} {s:?} must be a whole number from 0 to {max}"))),
+            _ => Err(AppError::BadRequest(format!("{name} {s:?} must be a whole number from 0 to {max}"))),
         },
     }
 }
 
 /// The disclosure a request asks for, or why it may not have it.
-pub(super) fn disclosure(scope: &Scope, reveal: Option<&str>, reason: Option<&str>) -> ApiResult<Disclosure> {
+pub(super) fn disclosure(scope: &Scope, reveal: Option<&str>, reason: Option<&str>) -> AppResult<Disclosure> {
     if !scope.role.reads_persons() {
-        return Err(ApiError::Forbidden(format!("the role {} does not read person records", scope.role)));
+        return Err(AppError::Forbidden(format!("the role {} does not read person records", scope.role)));
     }
     let reveal = match reveal {
         None | Some("false") => false,
         Some("true") => true,
-        Some(other) => return Err(ApiError::BadRequest(format!("reveal {other:?} must be true or false"))),
+        Some(other) => return Err(AppError::BadRequest(format!("reveal {other:?} must be true or false"))),
     };
     Disclosure::asked(scope.role, reveal, reason).map_err(|e| match e {
-        RevealError::NoReason => ApiError::BadRequest(e.to_string()),
-        RevealError::NotAllowed(_) => ApiError::Forbidden(e.to_string()),
+        RevealError::NoReason => AppError::BadRequest(e.to_string()),
+        RevealError::NotAllowed(_) => AppError::Forbidden(e.to_string()),
     })
 }
 
@@ -230,7 +231,7 @@ async fn audit(
     source: RequestSource,
     d: &Disclosure,
     target: String,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let action = if d.masked() { action::PERSON_READ } else { action::PERSON_REVEAL };
     audit_as(state, who, source, d, action, target).await
 }
@@ -243,7 +244,7 @@ pub(super) async fn audit_as(
     d: &Disclosure,
     action: &str,
     target: String,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     audit_read(state, who, source, action, target, d.reason()).await
 }
 
@@ -256,7 +257,7 @@ pub(super) async fn audit_read(
     action: &str,
     target: String,
     reason: Option<&str>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let mut event = Actor::User(who, source.ip).event(state.identity().now(), action, target);
     if let Some(reason) = reason {
         event = event.because(reason);
@@ -314,10 +315,10 @@ pub async fn persons(
     source: RequestSource,
     Authenticated(who): Authenticated,
     ApiQuery(q): ApiQuery<PersonsQuery>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
     let format = super::table_format(q.format.as_deref())?;
-    let lang = q.lang.as_deref().map(str::parse::<Lang>).transpose().map_err(ApiError::BadRequest)?.unwrap_or(Lang::Zh);
+    let lang = q.lang.as_deref().map(str::parse::<Lang>).transpose().map_err(AppError::BadRequest)?.unwrap_or(Lang::Zh);
     let (default_limit, max_limit) =
         if format.is_some() { (MAX_PERSONS_EXPORT, MAX_PERSONS_EXPORT) } else { (50, MAX_PERSONS) };
     let atlas = state.atlas();
@@ -325,9 +326,9 @@ pub async fn persons(
         None => None,
         Some(code) => {
             let id =
-                atlas.grid_by_code(code).ok_or_else(|| ApiError::NotFound(format!("grid {code:?} does not exist")))?;
+                atlas.grid_by_code(code).ok_or_else(|| AppError::NotFound(format!("grid {code:?} does not exist")))?;
             if !scope.sees_grid(id) {
-                return Err(ApiError::Forbidden(format!("grid {code} is outside your scope")));
+                return Err(AppError::Forbidden(format!("grid {code} is outside your scope")));
             }
             Some(id)
         }
@@ -426,7 +427,7 @@ pub async fn person_one(
     Authenticated(who): Authenticated,
     ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<RevealQuery>,
-) -> ApiResult<Json<Person>> {
+) -> AppResult<Json<Person>> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
     let id = parse_id("person", &raw)?;
     let p = state
@@ -455,7 +456,7 @@ pub async fn unit(
     Authenticated(who): Authenticated,
     ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<RevealQuery>,
-) -> ApiResult<Json<Unit>> {
+) -> AppResult<Json<Unit>> {
     let d = disclosure(&scope, q.reveal.as_deref(), q.reason.as_deref())?;
     let id = parse_id("unit", &raw)?;
     let card: UnitCard = state
@@ -553,7 +554,7 @@ pub async fn building_units(
     State(state): State<AppState>,
     scope: Scope,
     ApiPath(raw): ApiPath<String>,
-) -> ApiResult<Json<BuildingUnits>> {
+) -> AppResult<Json<BuildingUnits>> {
     let id = parse_id("building", &raw)?;
     let atlas = state.atlas();
     let grid_id = atlas

@@ -10,7 +10,8 @@ use super::persons::{self, RevealQuery, Unit};
 use super::query::ApiQuery;
 use super::{ApiJson, IdParam, not_found, parse_id};
 use crate::access::audit::action;
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::identity::Actor;
 use crate::plate_sheet::{self, PlateLabel};
 use crate::scope::Scope;
@@ -117,12 +118,12 @@ pub async fn sheet(
     headers: HeaderMap,
     ApiPath(raw): ApiPath<String>,
     ApiQuery(q): ApiQuery<SheetQuery>,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let id = parse_id("building", &raw)?;
     let json = match q.format.as_deref() {
         None | Some("svg") => false,
         Some("json") => true,
-        Some(other) => return Err(ApiError::BadRequest(format!("format {other:?}: use svg or json"))),
+        Some(other) => return Err(AppError::BadRequest(format!("format {other:?}: use svg or json"))),
     };
     let page = match q.page.as_deref() {
         None => 1,
@@ -130,7 +131,7 @@ pub async fn sheet(
             .parse::<usize>()
             .ok()
             .filter(|&p| p >= 1)
-            .ok_or_else(|| ApiError::BadRequest(format!("page {p:?} must be a whole number from 1")))?,
+            .ok_or_else(|| AppError::BadRequest(format!("page {p:?} must be a whole number from 1")))?,
     };
     let atlas = state.atlas();
     if !atlas.building(id).is_some_and(|b| scope.sees_grid(b.grid_id)) {
@@ -168,7 +169,7 @@ pub async fn sheet(
         return Ok(super::no_store(Json(body).into_response()));
     }
     if page > pages {
-        return Err(ApiError::NotFound(format!("the sheet of building {id} has {pages} pages, not {page}")));
+        return Err(AppError::NotFound(format!("the sheet of building {id} has {pages} pages, not {page}")));
     }
     let labels: Vec<PlateLabel> = plates
         .into_iter()
@@ -176,7 +177,7 @@ pub async fn sheet(
         .collect();
     let day = crate::store::dates::fmt_date(now.to_offset(time::macros::offset!(+8)).date());
     let svg = plate_sheet::page(&address, &day, &labels, page)
-        .map_err(|e| ApiError::Internal(format!("door plate QR code: {e}")))?;
+        .map_err(|e| AppError::Internal(format!("door plate QR code: {e}")))?;
     let mut res = ([(header::CONTENT_TYPE, "image/svg+xml; charset=utf-8")], svg).into_response();
     let disposition = format!("inline; filename=\"plates-building-{id}-page-{page}.svg\"");
     for (name, value) in [("x-page-count", pages.to_string()), ("content-disposition", disposition)] {
@@ -225,20 +226,20 @@ pub struct PlateOpens {
 
 /// The plate of `token` that `scope` may open: 404 for a token this district never issued
 /// (forged, mistyped), 410 for a revoked one, 403 for one outside the caller's grids.
-async fn plate_in_scope(state: &AppState, scope: &Scope, token: &str) -> ApiResult<DoorPlate> {
+async fn plate_in_scope(state: &AppState, scope: &Scope, token: &str) -> AppResult<DoorPlate> {
     let plate = state.store().plate(token).await?.ok_or_else(|| {
-        ApiError::NotFound(
+        AppError::NotFound(
             "no door plate of this district carries this code: it is forged, mistyped or not a rentgrid plate".into(),
         )
     })?;
     if let Some(at) = &plate.revoked_at {
-        return Err(ApiError::Gone(format!(
+        return Err(AppError::Gone(format!(
             "this door plate was revoked at {at}: it opens nothing; the building's sheet prints its replacement"
         )));
     }
     let grid = state.atlas().building(plate.building_id).map(|b| b.grid_id);
     if !grid.is_some_and(|g| scope.sees_grid(g)) {
-        return Err(ApiError::Forbidden("this door plate is on a building outside your grids".into()));
+        return Err(AppError::Forbidden("this door plate is on a building outside your grids".into()));
     }
     Ok(plate)
 }
@@ -261,7 +262,7 @@ pub async fn open(
     who: Authenticated,
     ApiPath(token): ApiPath<String>,
     ApiQuery(q): ApiQuery<RevealQuery>,
-) -> ApiResult<Json<PlateOpens>> {
+) -> AppResult<Json<PlateOpens>> {
     let plate = plate_in_scope(&state, &scope, &token).await?;
     let atlas = state.atlas();
     let building_id = plate.building_id;
@@ -331,10 +332,10 @@ pub async fn revoke(
     Authenticated(who): Authenticated,
     ApiPath(token): ApiPath<String>,
     ApiJson(req): ApiJson<RevokeRequest>,
-) -> ApiResult<Json<RevokedPlate>> {
+) -> AppResult<Json<RevokedPlate>> {
     let reason = req.reason.trim();
     if !(2..=200).contains(&reason.chars().count()) {
-        return Err(ApiError::Unprocessable("reason: say in 2 to 200 characters why the plate is revoked".into()));
+        return Err(AppError::Unprocessable("reason: say in 2 to 200 characters why the plate is revoked".into()));
     }
     plate_in_scope(&state, &scope, &token).await?;
     let now = state.identity().now();

@@ -3,7 +3,7 @@
 //! to the building's entrance is measured on the ellipsoid's great circle (haversine); a write
 //! made farther than [`FAR_M`] away is accepted and flagged for the supervisor, never refused.
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
 pub use crate::store::field::FAR_M;
 use crate::store::field::Fix;
 use geo::{Distance, Haversine, Point};
@@ -28,8 +28,8 @@ pub struct Position {
 
 impl Position {
     /// The fix of a write about `building`: checked, with its distance to the entrance.
-    pub fn fix(self, atlas: &Atlas, building: u32) -> ApiResult<Fix> {
-        let bad = |m: &str| Err(ApiError::Unprocessable(format!("position: {m}")));
+    pub fn fix(self, atlas: &Atlas, building: u32) -> AppResult<Fix> {
+        let bad = |m: &str| Err(AppError::Unprocessable(format!("position: {m}")));
         if !(self.lon.is_finite() && (-180.0..=180.0).contains(&self.lon)) {
             return bad("lon must be a longitude from -180 to 180");
         }
@@ -42,13 +42,13 @@ impl Position {
         let entrance = atlas
             .building(building)
             .map(|b| b.point)
-            .ok_or_else(|| ApiError::NotFound(format!("building {building} does not exist")))?;
+            .ok_or_else(|| AppError::NotFound(format!("building {building} does not exist")))?;
         let distance_m = Haversine.distance(Point::new(self.lon, self.lat), entrance);
         Ok(Fix { lon: self.lon, lat: self.lat, accuracy_m: self.accuracy_m, distance_m })
     }
 }
 
 /// The fix of an optional position.
-pub fn fix_of(p: Option<Position>, atlas: &Atlas, building: u32) -> ApiResult<Option<Fix>> {
+pub fn fix_of(p: Option<Position>, atlas: &Atlas, building: u32) -> AppResult<Option<Fix>> {
     p.map(|p| p.fix(atlas, building)).transpose()
 }

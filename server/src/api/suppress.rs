@@ -29,16 +29,16 @@ pub async fn small_counts(req: Request, next: Next) -> Response {
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => {
-            return crate::error::ApiError::Internal(format!("reading a response to suppress: {e}")).into_response();
+            return crate::error::AppError::Internal(format!("reading a response to suppress: {e}")).into_response();
         }
     };
     let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
         // Not JSON after all: nothing of it is shown to the leader.
-        return crate::error::ApiError::Internal("a response declared as JSON is not JSON".into()).into_response();
+        return crate::error::AppError::Internal("a response declared as JSON is not JSON".into()).into_response();
     };
     suppress(&mut value);
     let Ok(out) = serde_json::to_vec(&value) else {
-        return crate::error::ApiError::Internal("writing a suppressed response".into()).into_response();
+        return crate::error::AppError::Internal("writing a suppressed response".into()).into_response();
     };
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::ETAG);

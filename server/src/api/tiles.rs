@@ -11,10 +11,11 @@
 //! those of a narrower scope are `private`.
 
 use super::extract::{ApiPath, LenientQuery};
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::scope::Scope;
 use crate::state::AppState;
-use crate::tile_cache::CachedTile;
+use crate::tile_cache::{CachedTile, Ready};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -31,12 +32,12 @@ pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 /// The attribution TileJSON carries.
 const ATTRIBUTION: &str = "rentgrid · 网格与出租房屋台账 (grid and rental housing register)";
 
-fn parse_layer(raw: &str) -> Result<Layer, ApiError> {
-    raw.parse::<Layer>().map_err(|e| ApiError::NotFound(e.to_string()))
+fn parse_layer(raw: &str) -> Result<Layer, AppError> {
+    raw.parse::<Layer>().map_err(|e| AppError::NotFound(e.to_string()))
 }
 
-fn parse_num<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, ApiError> {
-    raw.parse::<T>().map_err(|_| ApiError::BadRequest(format!("tile {what} {raw:?} is not a whole number")))
+fn parse_num<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, AppError> {
+    raw.parse::<T>().map_err(|_| AppError::BadRequest(format!("tile {what} {raw:?} is not a whole number")))
 }
 
 /// The query of a tile or a TileJSON (other parameters are ignored, as tile clients may add
@@ -70,26 +71,26 @@ pub(crate) async fn tile(
     ApiPath((layer, z, x, file)): ApiPath<(String, String, String, String)>,
     LenientQuery(q): LenientQuery<TileQuery>,
     headers: HeaderMap,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let layer = parse_layer(&layer)?;
     if scope.aggregates_only() && matches!(layer, Layer::Buildings | Layer::RentalUnits | Layer::Workplaces) {
-        return Err(ApiError::Forbidden(format!(
+        return Err(AppError::Forbidden(format!(
             "the {layer} tiles draw single buildings: leaders see aggregates only"
         )));
     }
     let count: HeatCount = match q.count.as_deref() {
         None => HeatCount::default(),
         Some(_) if layer != Layer::Heat => {
-            return Err(ApiError::BadRequest(format!("count= is a parameter of the heat tiles, not of {layer}")));
+            return Err(AppError::BadRequest(format!("count= is a parameter of the heat tiles, not of {layer}")));
         }
-        Some(c) => c.parse().map_err(ApiError::BadRequest)?,
+        Some(c) => c.parse().map_err(AppError::BadRequest)?,
     };
     let y = file
         .strip_suffix(".mvt")
         .or_else(|| file.strip_suffix(".pbf"))
-        .ok_or_else(|| ApiError::NotFound(format!("no tile at {file:?}: name it {{y}}.mvt or {{y}}.pbf")))?;
+        .ok_or_else(|| AppError::NotFound(format!("no tile at {file:?}: name it {{y}}.mvt or {{y}}.pbf")))?;
     let (z, x, y) = (parse_num::<u8>("zoom", &z)?, parse_num::<u32>("x", &x)?, parse_num::<u32>("y", y)?);
-    let tile = TileId::new(z, x, y).map_err(|e| ApiError::NotFound(e.to_string()))?;
+    let tile = TileId::new(z, x, y).map_err(|e| AppError::NotFound(e.to_string()))?;
     let public = scope.grids.is_none();
     if layer == Layer::Grids {
         // The grids carry the day's estimated actual rates: make the estimate first (once per
@@ -101,8 +102,7 @@ pub(crate) async fn tile(
     if let Some(hit) = state.tiles().cached(layer, tile, &scope, count) {
         return Ok(respond(&hit, &headers, public));
     }
-    let ready =
-        state.tiles().ready(&state).await.map_err(|e| ApiError::Internal(format!("tile {layer}/{tile}: {e}")))?;
+    let ready = Ready::of(&state).await.map_err(|e| AppError::Internal(format!("tile {layer}/{tile}: {e}")))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let builder = state.clone();
     state.tiles().spawn_build(move || {
@@ -110,8 +110,8 @@ pub(crate) async fn tile(
     });
     let built = rx
         .await
-        .map_err(|_| ApiError::Internal(format!("tile {layer}/{tile}: the build failed")))?
-        .map_err(|e| ApiError::Internal(format!("tile {layer}/{tile}: {e}")))?;
+        .map_err(|_| AppError::Internal(format!("tile {layer}/{tile}: the build failed")))?
+        .map_err(|e| AppError::Internal(format!("tile {layer}/{tile}: {e}")))?;
     Ok(respond(&built, &headers, public))
 }
 
@@ -218,10 +218,10 @@ pub(crate) async fn tilejson(
     ApiPath(file): ApiPath<String>,
     LenientQuery(q): LenientQuery<TileQuery>,
     headers: HeaderMap,
-) -> ApiResult<Response> {
+) -> AppResult<Response> {
     let name = file
         .strip_suffix(".json")
-        .ok_or_else(|| ApiError::NotFound(format!("no tile set at /tiles/{file}: use /tiles/{{layer}}.json")))?;
+        .ok_or_else(|| AppError::NotFound(format!("no tile set at /tiles/{file}: use /tiles/{{layer}}.json")))?;
     let layer = parse_layer(name)?;
     let atlas = state.atlas();
     let bounds = rentgrid_tiles::bounds(&atlas);
@@ -230,9 +230,9 @@ pub(crate) async fn tilejson(
     let query = match q.count.as_deref() {
         None => String::new(),
         Some(_) if layer != Layer::Heat => {
-            return Err(ApiError::BadRequest(format!("count= is a parameter of the heat tiles, not of {layer}")));
+            return Err(AppError::BadRequest(format!("count= is a parameter of the heat tiles, not of {layer}")));
         }
-        Some(c) => format!("?count={}", c.parse::<HeatCount>().map_err(ApiError::BadRequest)?.as_str()),
+        Some(c) => format!("?count={}", c.parse::<HeatCount>().map_err(AppError::BadRequest)?.as_str()),
     };
     let path = format!("/tiles/{}/{{z}}/{{x}}/{{y}}.mvt{query}", layer.as_str());
     let url = format!("{}{path}", super::ogc::base_url(&headers));

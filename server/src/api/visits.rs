@@ -6,7 +6,8 @@ use super::identity::{Authenticated, RequestSource};
 use super::position::{Position, fix_of};
 use super::{ApiJson, today};
 use crate::access::audit::action;
-use crate::error::{ApiError, ApiResult, Exception};
+use crate::api::error::Exception;
+use crate::error::{AppError, AppResult};
 use crate::identity::Actor;
 use crate::scope::{Role, Scope};
 use crate::state::AppState;
@@ -56,8 +57,8 @@ pub struct VisitRequest {
     position: Option<Position>,
 }
 
-fn validate(r: VisitRequest) -> Result<NewVisit, ApiError> {
-    let bad = |m: String| Err(ApiError::Unprocessable(m));
+fn validate(r: VisitRequest) -> Result<NewVisit, AppError> {
+    let bad = |m: String| Err(AppError::Unprocessable(m));
     super::field::client_id(&r.client_id)?;
     let visited_on = match &r.visited_on {
         None => today(),
@@ -246,18 +247,18 @@ pub async fn create(
     source: RequestSource,
     Authenticated(who): Authenticated,
     ApiJson(req): ApiJson<VisitRequest>,
-) -> ApiResult<(StatusCode, Json<VisitAnswer>)> {
+) -> AppResult<(StatusCode, Json<VisitAnswer>)> {
     let position = req.position;
     let mut visit = validate(req)?;
     let Some(grid) = state.atlas().building(visit.building_id).map(|b| b.grid_id) else {
-        return Err(ApiError::NotFound(format!("building {} does not exist", visit.building_id)));
+        return Err(AppError::NotFound(format!("building {} does not exist", visit.building_id)));
     };
     if !scope.sees_grid(grid) {
-        return Err(ApiError::Forbidden(format!("building {} lies outside your grids", visit.building_id)));
+        return Err(AppError::Forbidden(format!("building {} lies outside your grids", visit.building_id)));
     }
     visit.position = fix_of(position, &state.atlas(), visit.building_id)?;
     if scope.role == Role::Caseworker && visit.caseworker_id.is_some_and(|c| Some(c) != scope.caseworker) {
-        return Err(ApiError::Forbidden(
+        return Err(AppError::Forbidden(
             "a caseworker records their own visits only: caseworker_id is not yours".into(),
         ));
     }
@@ -266,9 +267,10 @@ pub async fn create(
         target.push_str(&format!(" campaign {c}"));
     }
     let event = Actor::User(who, source.ip).event(state.identity().now(), action::VISIT, target);
-    let (outcome, atlas) = state.record_visit(&visit, &event).await?;
+    let (outcome, snapshot) = state.record_visit(&visit, &event).await?;
+    let atlas = snapshot.atlas();
     let grid_id = atlas.building(outcome.visit.building_id).map(|b| b.grid_id);
-    let grid_row = grid_id.and_then(|g| kpi::grid_row(&atlas, &state.grid_counts(&atlas), g, state.targets()));
+    let grid_row = grid_id.and_then(|g| kpi::grid_row(atlas, &snapshot.grid_counts(), g, state.targets()));
     let v = &outcome.visit;
     let status = if outcome.replayed { StatusCode::OK } else { StatusCode::CREATED };
     let answer = VisitAnswer {

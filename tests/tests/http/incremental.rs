@@ -99,8 +99,9 @@ async fn assert_kept_equals_rebuilt(f: &Fixture, state: &AppState, when: &str) {
     assert_eq!(inputs.evidence.caseworkers, ev.caseworkers, "{when}: the roster");
     assert!(*inputs.evidence == ev, "{when}: evidence differs");
 
-    let atlas = state.atlas();
-    let made = state.history(&atlas).await.unwrap();
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas();
+    let made = state.history(&snapshot).await.unwrap();
     let rebuilt = history::monthly_history(&atlas, &kpi::grid_counts(&atlas), &rows, history::DEFAULT_MONTHS);
     assert_eq!(made.months, rebuilt.months, "{when}: history months");
     assert!(*made == rebuilt, "{when}: history counts differ");
@@ -315,9 +316,10 @@ async fn run(f: &Fixture, seed: u64, writes: usize) {
 
     // A server started now from the store makes the same history and estimate.
     let fresh = startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap();
-    let (kept_atlas, fresh_atlas) = (state.atlas(), fresh.atlas());
-    let kept = state.history(&kept_atlas).await.unwrap();
-    let restarted = fresh.history(&fresh_atlas).await.unwrap();
+    let (kept_snapshot, fresh_snapshot) = (state.snapshot(), fresh.snapshot());
+    let (kept_atlas, fresh_atlas) = (kept_snapshot.atlas(), fresh_snapshot.atlas());
+    let kept = state.history(&kept_snapshot).await.unwrap();
+    let restarted = fresh.history(&fresh_snapshot).await.unwrap();
     assert!(*kept == *restarted, "seed {seed}: the history equals a restart's");
     let kept = state.estimate(&kept_atlas).await.unwrap();
     let restarted = fresh.estimate(&fresh_atlas).await.unwrap();

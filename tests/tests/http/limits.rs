@@ -174,9 +174,9 @@ async fn expensive_requests_wait_for_a_place_and_a_slow_one_keeps_its_answer() {
     let router = as_center(app(state.clone()));
     // What the run starts from is at hand (as after any earlier request), and the run itself
     // (99,999 permutations of 16 neighbours each) takes far longer than its 50 ms.
-    let atlas = state.atlas();
-    state.history(&atlas).await.unwrap();
-    state.grid_counts(&atlas);
+    let snapshot = state.snapshot();
+    state.history(&snapshot).await.unwrap();
+    snapshot.grid_counts();
     let uncached = "/api/hotspots?method=lisa&weights=knn:16&permutations=99999&seed=8";
     refused(get(&router, uncached).await, StatusCode::SERVICE_UNAVAILABLE, "unavailable", "took longer than");
     while state.gate().running() > 0 {

@@ -1,0 +1,172 @@
+//! One published state of the district: an Atlas snapshot and every view derived from it alone,
+//! each made at most once, when first asked for.
+//!
+//! A write publishes a new [`Snapshot`] ([`Snapshot::with_deltas`]): its counts change, so its
+//! per-grid counts and heat surfaces are made again, while the views of the district's geometry
+//! (map geometry, base map, walking network), which no visit changes, are shared with the
+//! snapshot before it. An import publishes a snapshot of new geometry ([`Snapshot::new`]), whose
+//! geometry views are made afresh. Readers take one snapshot for a whole request, so nothing they
+//! answer mixes two snapshots.
+//!
+//! Views that depend on more than the snapshot (the history and the estimate read the kept view
+//! inputs; hot-spot answers are kept across snapshots) live in the server's state.
+
+use rentgrid_analysis::kpi::{self, Counts};
+use rentgrid_analysis::network::WalkingNetwork;
+use rentgrid_geodata::{Atlas, StatsDelta};
+use rentgrid_tiles::MapGeometry;
+use rentgrid_tiles::heat::{HeatCount, HeatSurface};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::SystemTime;
+
+/// A heat surface of one count (`None`: nothing to count).
+type HeatEntry = (HeatCount, Option<Arc<HeatSurface>>);
+
+/// An Atlas snapshot and the views derived from it.
+#[derive(Debug)]
+pub struct Snapshot {
+    atlas: Arc<Atlas>,
+    /// When it was published.
+    made: SystemTime,
+    grid_counts: OnceLock<Arc<Vec<Counts>>>,
+    /// Heat surfaces by count, each built on first use.
+    heat: Mutex<Vec<HeatEntry>>,
+    geometry: Arc<GeometryViews>,
+}
+
+/// The views of the district's geometry (boundaries, grids, roads), shared by every snapshot
+/// until an import replaces the geometry.
+#[derive(Default)]
+struct GeometryViews {
+    /// Street and community areas and boundary lines, for tiles, OGC items and the base map.
+    map: tokio::sync::OnceCell<Arc<MapGeometry>>,
+    /// The base map answer (GeoJSON bytes).
+    basemap: OnceLock<Arc<Vec<u8>>>,
+    /// The road network that caseworkers' routes walk.
+    walking: OnceLock<Arc<WalkingNetwork>>,
+}
+
+impl std::fmt::Debug for GeometryViews {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeometryViews")
+            .field("map", &self.map.initialized())
+            .field("basemap", &self.basemap.get().is_some())
+            .field("walking", &self.walking.get().is_some())
+            .finish()
+    }
+}
+
+impl Snapshot {
+    /// The first snapshot of `atlas`'s geometry (at start-up, and after an import).
+    pub fn new(atlas: Atlas) -> Self {
+        Self::over(Arc::new(atlas), Arc::default())
+    }
+
+    fn over(atlas: Arc<Atlas>, geometry: Arc<GeometryViews>) -> Self {
+        Self { atlas, made: SystemTime::now(), grid_counts: OnceLock::new(), heat: Mutex::default(), geometry }
+    }
+
+    /// The next snapshot: this one with `deltas` applied to its buildings' counts. The geometry
+    /// views are carried over (counts do not move a line of them).
+    pub fn with_deltas(&self, deltas: &[StatsDelta]) -> Self {
+        Self::over(Arc::new(self.atlas.with_deltas(deltas)), self.geometry.clone())
+    }
+
+    /// The Atlas.
+    pub fn atlas(&self) -> &Arc<Atlas> {
+        &self.atlas
+    }
+
+    /// The Atlas's version: each published snapshot has its own.
+    pub fn version(&self) -> u64 {
+        self.atlas.version()
+    }
+
+    /// When this snapshot was published.
+    pub fn made(&self) -> SystemTime {
+        self.made
+    }
+
+    /// The per-grid counts, made once (concurrent first callers wait for the one computation).
+    pub fn grid_counts(&self) -> Arc<Vec<Counts>> {
+        self.grid_counts.get_or_init(|| Arc::new(kpi::grid_counts(&self.atlas))).clone()
+    }
+
+    /// The map geometry (street and community areas, boundary lines), derived once per district
+    /// geometry on tokio's blocking pool while concurrent callers wait asynchronously.
+    ///
+    /// Tile builds are given what this returns and never derive: the derivation's unions run on
+    /// rayon (`geo` through `i_overlay`), and a build thread of the tile pool waiting inside them
+    /// takes other queued builds meanwhile; one of those waiting for the derivation its own
+    /// thread is running would never end (seen as tiles answered 503 after 30 s).
+    pub async fn map_geometry(&self) -> Result<Arc<MapGeometry>, String> {
+        let atlas = self.atlas.clone();
+        self.geometry
+            .map
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || Arc::new(MapGeometry::derive(&atlas)))
+                    .await
+                    .map_err(|e| format!("deriving the map geometry failed: {e}"))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The base map answer, built by `build` once per district geometry.
+    pub fn basemap(&self, build: impl FnOnce(&Atlas) -> Vec<u8>) -> Arc<Vec<u8>> {
+        self.geometry.basemap.get_or_init(|| Arc::new(build(&self.atlas))).clone()
+    }
+
+    /// The walking network of the district's roads, built once per district geometry. Blocking.
+    pub fn walking_network(&self) -> Arc<WalkingNetwork> {
+        self.geometry.walking.get_or_init(|| Arc::new(WalkingNetwork::from_atlas(&self.atlas))).clone()
+    }
+
+    /// The heat surface of `count`, built once per snapshot. Blocking.
+    pub fn heat_surface(&self, count: HeatCount) -> Result<Option<Arc<HeatSurface>>, rentgrid_tiles::Error> {
+        let mut heat = self.heat.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, s)) = heat.iter().find(|(c, _)| *c == count) {
+            return Ok(s.clone());
+        }
+        let surface = HeatSurface::build(&self.atlas, count, None)
+            .map_err(|e| rentgrid_tiles::Error::Options(format!("heat surface: {e}")))?
+            .map(Arc::new);
+        heat.push((count, surface.clone()));
+        Ok(surface)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rentgrid_geodata::AtlasInput;
+    use rentgrid_geodata::demo::{self, DemoOptions};
+
+    fn small() -> Atlas {
+        let city = demo::generate(&DemoOptions { scale: 0.02, ..Default::default() }, &mut |_, _| {}).unwrap();
+        Atlas::build(AtlasInput::from_city(&city)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn counts_are_made_per_snapshot_and_geometry_views_are_shared_until_new_geometry() {
+        let first = Snapshot::new(small());
+        let b = first.atlas().buildings()[0].id;
+        let counts = first.grid_counts();
+        assert!(Arc::ptr_eq(&counts, &first.grid_counts()), "made once");
+        let map = first.map_geometry().await.unwrap();
+        let walking = first.walking_network();
+        let basemap = first.basemap(|_| b"{}".to_vec());
+
+        let delta = StatsDelta { building_id: b, persons: 1, ..StatsDelta::default() };
+        let next = first.with_deltas(&[delta]);
+        assert_ne!(next.version(), first.version());
+        assert!(!Arc::ptr_eq(&counts, &next.grid_counts()), "counts are made again for the new snapshot");
+        assert!(Arc::ptr_eq(&map, &next.map_geometry().await.unwrap()), "the geometry is the same");
+        assert!(Arc::ptr_eq(&walking, &next.walking_network()));
+        assert!(Arc::ptr_eq(&basemap, &next.basemap(|_| unreachable!("built once per geometry"))));
+
+        let reloaded = Snapshot::new((**next.atlas()).clone());
+        assert!(!Arc::ptr_eq(&map, &reloaded.map_geometry().await.unwrap()), "new geometry, views made again");
+        assert_eq!(*reloaded.basemap(|_| b"[]".to_vec()), b"[]".to_vec());
+    }
+}
