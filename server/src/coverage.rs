@@ -5,7 +5,7 @@
 //! what a caller sees and how it is laid out.
 
 use crate::error::{AppError, AppResult};
-use crate::export::{Book, Cell, Lang, Sheet};
+use crate::export::{self, Book, Cell, Lang, Sheet};
 use crate::geojson::{Feature, FeatureCollection, FeatureCollectionType, geometry};
 use crate::scope::Scope;
 use crate::store::contracts::{MonthActivity, NewProposal, StoredProposal, basis_of};
@@ -835,7 +835,9 @@ fn rate_cells(r: &SpotRate) -> [Cell; 4] {
     [Cell::Int(r.found.into()), Cell::from(r.rate), Cell::from(r.low), Cell::from(r.high)]
 }
 
-fn assessment_cells(r: &AssessmentRow) -> Vec<Cell> {
+/// A caseworker's assessment row, then their contracted area's estimated actual rates (empty for a
+/// past month).
+fn assessment_cells(r: &AssessmentRow, lang: Lang) -> Vec<Cell> {
     let a = &r.assessment;
     let mut v = vec![
         Cell::Int(a.caseworker_id.into()),
@@ -864,18 +866,17 @@ fn assessment_cells(r: &AssessmentRow) -> Vec<Cell> {
         Cell::Int(a.street_size as u64),
         Cell::Num(round(r.load, 4)),
     ]);
+    v.extend(export::estimate_cells(&r.area, lang));
     v
 }
 
 /// The assessment as a book: every caseworker (CSV); a summary per street, then one sheet per
-/// street with its caseworkers by rank (XLSX).
+/// street with its caseworkers by rank (XLSX). For the current month each row ends with the
+/// contracted area's estimated actual rates, intervals and verdicts.
 pub fn assessment_book(atlas: &Atlas, rows: &[AssessmentRow], lang: Lang) -> Book {
-    let columns = ASSESSMENT_COLUMNS.to_vec();
-    let all = Sheet {
-        name: "assessment".into(),
-        columns: columns.clone(),
-        rows: rows.iter().map(assessment_cells).collect(),
-    };
+    let columns: Vec<_> = ASSESSMENT_COLUMNS.iter().chain(&export::ESTIMATE_COLUMNS).copied().collect();
+    let cells = |r: &AssessmentRow| assessment_cells(r, lang);
+    let all = Sheet { name: "assessment".into(), columns: columns.clone(), rows: rows.iter().map(cells).collect() };
     let summary_rows = atlas
         .streets()
         .iter()
@@ -912,7 +913,7 @@ pub fn assessment_book(atlas: &Atlas, rows: &[AssessmentRow], lang: Lang) -> Boo
         ],
         rows: summary_rows,
     };
-    let streets = per_street(atlas, rows, |r| Some(r.assessment.street_code.as_str()), assessment_cells, &columns);
+    let streets = per_street(atlas, rows, |r| Some(r.assessment.street_code.as_str()), cells, &columns);
     Book { all, summary: Some(summary), streets }
 }
 

@@ -339,7 +339,7 @@ const KPI_COLUMNS: [(&str, &str); 16] = [
 ];
 
 /// The estimated actual rates ([`PlaceRates`]): empty without an estimate.
-const ESTIMATE_COLUMNS: [(&str, &str); 18] = [
+pub(crate) const ESTIMATE_COLUMNS: [(&str, &str); 18] = [
     ("persons_unrecorded_est", "估计未登记人口"),
     ("persons_unrecorded_low", "未登记人口90%下限"),
     ("persons_unrecorded_high", "未登记人口90%上限"),
@@ -360,7 +360,8 @@ const ESTIMATE_COLUMNS: [(&str, &str); 18] = [
     ("rental_rate_verdict", "出租房屋登记率判定"),
 ];
 
-fn estimate_cells(a: &PlaceRates, lang: Lang) -> Vec<Cell> {
+/// The cells of [`ESTIMATE_COLUMNS`] for `a` (verdicts in `lang`).
+pub(crate) fn estimate_cells(a: &PlaceRates, lang: Lang) -> Vec<Cell> {
     let lang = match lang {
         Lang::Zh => rentgrid_analysis::candidates::Lang::Zh,
         Lang::En => rentgrid_analysis::candidates::Lang::En,

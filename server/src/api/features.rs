@@ -12,7 +12,9 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use geo::{LineString, MultiLineString, MultiPolygon};
+use rentgrid_analysis::actual_rates::PlaceRates;
 use rentgrid_analysis::kpi::{Counts, Kpi, Targets};
+use rentgrid_analysis::unrecorded::Unrecorded;
 use rentgrid_geodata::atlas::GridEntry;
 use rentgrid_geodata::{Atlas, BuildingStats, RoadClass};
 use rentgrid_tiles::MapGeometry;
@@ -20,7 +22,7 @@ use rentgrid_tiles::map_geometry::AreaKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-/// The properties of a grid feature: its names and codes and its KPIs.
+/// The properties of a grid feature: its names and codes, its KPIs, and its estimated actual rates.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct GridProperties {
     /// The grid's id.
@@ -42,14 +44,20 @@ pub(crate) struct GridProperties {
     /// Its counts and KPIs.
     #[serde(flatten)]
     pub kpi: Kpi,
+    /// Its rates over the actual counts (recorded and estimated unrecorded), with their 90%
+    /// intervals and verdicts, from today's estimate.
+    #[serde(flatten)]
+    pub rates: PlaceRates,
 }
 
-/// A grid as a Feature with its KPIs.
+/// A grid as a Feature with its KPIs and, from `unrecorded` (today's estimate), its estimated
+/// actual rates.
 pub(crate) fn grid_feature(
     atlas: &Atlas,
     g: &GridEntry,
     counts: &Counts,
     targets: &Targets,
+    unrecorded: Option<&Unrecorded>,
 ) -> Feature<GridProperties> {
     let c = &atlas.communities()[g.community].community;
     let s = &atlas.streets()[g.street].street;
@@ -63,25 +71,30 @@ pub(crate) fn grid_feature(
         street_name: s.name.clone(),
         label_point: [g.label_point.x(), g.label_point.y()],
         kpi: Kpi::from_counts(*counts, targets),
+        rates: PlaceRates::of(counts, &[g.grid.id], unrecorded, targets),
     };
     Feature::new(geometry(g.grid.geometry.clone()), props).with_id(g.grid.id)
 }
 
-/// `GET /api/grids`: every grid the caller may see, with its KPIs.
+/// `GET /api/grids`: every grid the caller may see, with its KPIs and estimated actual rates.
 #[utoipa::path(get, path = "/api/grids", tag = "API", operation_id = "grids",
-    summary = "every grid as a Feature with its KPIs",
+    summary = "every grid as a Feature with its KPIs and estimated actual rates",
     responses((status = 200, description = "the grids", body = FeatureCollection<GridProperties>, content_type = "application/geo+json")))]
-pub(crate) async fn grids(State(state): State<AppState>, scope: Scope) -> GeoJson<FeatureCollection<GridProperties>> {
+pub(crate) async fn grids(
+    State(state): State<AppState>,
+    scope: Scope,
+) -> AppResult<GeoJson<FeatureCollection<GridProperties>>> {
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
+    let estimate = state.estimate(&atlas).await?;
     let counts = snapshot.grid_counts();
     let features = atlas
         .grids()
         .iter()
         .filter(|g| scope.sees_grid(g.grid.id))
-        .map(|g| grid_feature(&atlas, g, &counts[g.grid.id as usize], state.targets()))
+        .map(|g| grid_feature(&atlas, g, &counts[g.grid.id as usize], state.targets(), Some(&estimate.unrecorded)))
         .collect();
-    GeoJson(FeatureCollection::new(features))
+    Ok(GeoJson(FeatureCollection::new(features)))
 }
 
 /// `GET /api/grids/{id}`: one grid.
@@ -100,8 +113,9 @@ pub(crate) async fn grid(
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
     let g = atlas.grid(id).filter(|_| scope.sees_grid(id)).ok_or_else(|| not_found("grid", id))?;
+    let estimate = state.estimate(&atlas).await?;
     let counts = snapshot.grid_counts();
-    Ok(GeoJson(grid_feature(&atlas, g, &counts[id as usize], state.targets())))
+    Ok(GeoJson(grid_feature(&atlas, g, &counts[id as usize], state.targets(), Some(&estimate.unrecorded))))
 }
 
 /// The properties of a building feature: what it is and its counts.

@@ -23,7 +23,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use geo::{BoundingRect, Intersects, MultiPolygon, Rect};
-use rentgrid_analysis::kpi::{self, Counts, Kpi, Level, Row, Targets};
+use rentgrid_analysis::actual_rates::{self, PlaceRates, RatesRow};
+use rentgrid_analysis::kpi::{Counts, Kpi, Level, Targets};
+use rentgrid_analysis::unrecorded::Unrecorded;
 use rentgrid_geodata::Atlas;
 use rentgrid_tiles::MapGeometry;
 use serde::Serialize;
@@ -190,6 +192,9 @@ pub(super) struct StreetProperties {
     /// Its counts and KPIs.
     #[serde(flatten)]
     kpi: Kpi,
+    /// Its rates over the actual counts, with their 90% intervals and verdicts (today's estimate).
+    #[serde(flatten)]
+    rates: PlaceRates,
 }
 
 /// The properties of a community (社区/村): its code, its street's and rolled-up KPIs.
@@ -205,6 +210,9 @@ pub(super) struct CommunityProperties {
     /// Its counts and KPIs.
     #[serde(flatten)]
     kpi: Kpi,
+    /// Its rates over the actual counts, with their 90% intervals and verdicts (today's estimate).
+    #[serde(flatten)]
+    rates: PlaceRates,
 }
 
 /// The rental units (出租房屋) of one building, at its point.
@@ -462,8 +470,12 @@ struct View<'a> {
     targets: &'a Targets,
     scope: &'a Scope,
     derived: &'a Derived,
-    /// Rolled-up KPIs of streets or communities, in the Atlas's order (empty for other layers).
-    rows: Vec<Row>,
+    /// Today's estimate of the unrecorded, for the estimated actual rates (`None` where only the
+    /// collection's metadata is answered).
+    unrecorded: Option<&'a Unrecorded>,
+    /// Rolled-up KPIs and estimated actual rates of streets or communities, in the Atlas's order
+    /// (empty for other layers).
+    rows: Vec<RatesRow>,
 }
 
 impl<'a> View<'a> {
@@ -474,13 +486,14 @@ impl<'a> View<'a> {
         targets: &'a Targets,
         scope: &'a Scope,
         derived: &'a Derived,
+        unrecorded: Option<&'a Unrecorded>,
     ) -> Self {
         let rows = match collection {
-            Collection::Streets => kpi::rollup(atlas, counts, Level::Street, targets),
-            Collection::Communities => kpi::rollup(atlas, counts, Level::Community, targets),
+            Collection::Streets => actual_rates::rollup(atlas, counts, unrecorded, Level::Street, targets),
+            Collection::Communities => actual_rates::rollup(atlas, counts, unrecorded, Level::Community, targets),
             _ => Vec::new(),
         };
-        Self { collection, atlas, counts, targets, scope, derived, rows }
+        Self { collection, atlas, counts, targets, scope, derived, unrecorded, rows }
     }
 
     /// The grids a street's or community's key covers.
@@ -539,7 +552,7 @@ impl<'a> View<'a> {
                         })
                     })
                     .collect();
-                keys.sort_by(|&a, &b| self.rows[a].code.cmp(&self.rows[b].code));
+                keys.sort_by(|&a, &b| self.rows[a].row.code.cmp(&self.rows[b].row.code));
                 keys
             }
         };
@@ -555,7 +568,7 @@ impl<'a> View<'a> {
                 let id = fid.parse::<u32>().ok()?;
                 self.atlas.workplaces().iter().position(|w| w.id == id)?
             }
-            Collection::Streets | Collection::Communities => self.rows.iter().position(|r| r.code == fid)?,
+            Collection::Streets | Collection::Communities => self.rows.iter().position(|r| r.row.code == fid)?,
         };
         self.visible(key).then_some(key)
     }
@@ -590,10 +603,10 @@ impl<'a> View<'a> {
                 atlas.workplaces().get(key).map_or(Value::Null, |w| json!(w.responsibility_signed))
             }
             (Collection::Streets | Collection::Communities, "code") => {
-                self.rows.get(key).map_or(Value::Null, |r| json!(r.code))
+                self.rows.get(key).map_or(Value::Null, |r| json!(r.row.code))
             }
             (Collection::Communities, "street_code") => {
-                self.rows.get(key).map_or(Value::Null, |r| json!(r.parent_code))
+                self.rows.get(key).map_or(Value::Null, |r| json!(r.row.parent_code))
             }
             _ => Value::Null,
         }
@@ -606,7 +619,7 @@ impl<'a> View<'a> {
             Collection::Grids => {
                 let g = atlas.grid(key as u32)?;
                 let counts = self.counts.get(key)?;
-                Some(features::grid_feature(atlas, g, counts, self.targets).map(ItemProperties::Grid))
+                Some(features::grid_feature(atlas, g, counts, self.targets, self.unrecorded).map(ItemProperties::Grid))
             }
             Collection::Buildings => {
                 features::building_feature(atlas, key as u32).map(|f| f.map(ItemProperties::Building))
@@ -638,7 +651,7 @@ impl<'a> View<'a> {
                 Some(Feature::new(geometry(w.point), ItemProperties::Workplace(props)).with_id(w.id))
             }
             Collection::Streets | Collection::Communities => {
-                let row = self.rows.get(key)?;
+                let RatesRow { row, actual } = self.rows.get(key)?;
                 let area = match self.collection {
                     Collection::Streets => self.derived.street_area(key),
                     _ => self.derived.community_area(atlas, key),
@@ -649,6 +662,7 @@ impl<'a> View<'a> {
                         name: row.name.clone(),
                         street_code: row.parent_code.clone(),
                         kpi: row.kpi,
+                        rates: *actual,
                     })
                 } else {
                     ItemProperties::Street(StreetProperties {
@@ -656,6 +670,7 @@ impl<'a> View<'a> {
                         name: row.name.clone(),
                         parent_code: row.parent_code.clone(),
                         kpi: row.kpi,
+                        rates: *actual,
                     })
                 };
                 Some(Feature::new(geometry(area.clone()), props).with_code(row.code.clone()))
@@ -831,7 +846,7 @@ async fn collections(
     let counts = snapshot.grid_counts();
     let list: Vec<CollectionInfo> = Collection::ALL
         .into_iter()
-        .map(|c| collection_json(&View::new(c, &atlas, &counts, state.targets(), &scope, &derived), &base))
+        .map(|c| collection_json(&View::new(c, &atlas, &counts, state.targets(), &scope, &derived, None), &base))
         .collect();
     let links = vec![link(format!("{base}/collections"), "self", "application/json", "the collections")];
     Ok(Json(Collections { links, collections: list }))
@@ -855,7 +870,7 @@ async fn collection(
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
     let counts = snapshot.grid_counts();
-    let view = View::new(c, &atlas, &counts, state.targets(), &scope, &derived);
+    let view = View::new(c, &atlas, &counts, state.targets(), &scope, &derived, None);
     Ok(Json(collection_json(&view, &base_url(&headers))))
 }
 
@@ -1014,11 +1029,14 @@ async fn on_view<T: Send + 'static>(
 ) -> AppResult<T> {
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
+    let estimate = state.estimate(&atlas).await?;
     let counts = snapshot.grid_counts();
     let targets = *state.targets();
-    tokio::task::spawn_blocking(move || work(&View::new(c, &atlas, &counts, &targets, &scope, &derived)))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))
+    tokio::task::spawn_blocking(move || {
+        work(&View::new(c, &atlas, &counts, &targets, &scope, &derived, Some(&estimate.unrecorded)))
+    })
+    .await
+    .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 async fn item(
@@ -1112,7 +1130,7 @@ mod tests {
         use rentgrid_geodata::demo::{self, DemoOptions};
         let city = demo::generate(&DemoOptions { scale: 0.05, ..Default::default() }, &mut |_, _| {}).unwrap();
         let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
-        let counts = kpi::grid_counts(&atlas);
+        let counts = rentgrid_analysis::kpi::grid_counts(&atlas);
         let targets = Targets::default();
         let derived = Derived::new(Arc::new(MapGeometry::derive(&atlas)));
         // A supervisor of the first street: its grids, and one grid of the next street.
@@ -1121,7 +1139,7 @@ mod tests {
         let mut grids: BTreeSet<u32> = street.grids.iter().copied().collect();
         grids.insert(outside);
         let scope = Scope::of_grids(Role::Supervisor, grids.clone());
-        let view = |c| View::new(c, &atlas, &counts, &targets, &scope, &derived);
+        let view = |c| View::new(c, &atlas, &counts, &targets, &scope, &derived, None);
 
         let seen: Vec<u32> = view(Collection::Grids).keys(None).into_iter().map(|k| k as u32).collect();
         assert_eq!(seen, grids.iter().copied().collect::<Vec<_>>());

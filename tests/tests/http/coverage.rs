@@ -432,6 +432,34 @@ async fn the_assessment_equals_the_analysis_of_the_same_month(backend: Backend) 
     }
     assert!(judged > 0, "no area is judged on the estimate");
     assert!(one_grid > 0, "no caseworker holds exactly one grid: the cross-check did not run");
+
+    // The export of the current month carries the same estimates, interval and verdict.
+    let (s, csv_bytes) = download(&f.router, &format!("/api/exports/assessment.csv?month={now}&rule=ningbo")).await;
+    assert_eq!(s, StatusCode::OK, "{}", String::from_utf8_lossy(&csv_bytes));
+    let mut reader = csv::Reader::from_reader(&csv_bytes[3..]);
+    let head = reader.headers().unwrap().clone();
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name} not in {head:?}"));
+    let (id, est, low, high, verdict) = (
+        col("综管员ID"),
+        col("估计实际登记率"),
+        col("估计实际登记率90%下限"),
+        col("估计实际登记率90%上限"),
+        col("登记率判定"),
+    );
+    let mut exported = 0;
+    for rec in reader.records().map(Result::unwrap) {
+        let r = body["rows"].as_array().unwrap().iter().find(|r| r["caseworker_id"].to_string() == rec[id]).unwrap();
+        if r["reg_rate_est"].is_null() {
+            assert_eq!(&rec[est], "", "{r}");
+            continue;
+        }
+        for (k, c) in [("reg_rate_est", est), ("reg_rate_est_low", low), ("reg_rate_est_high", high)] {
+            assert_eq!(rec[c].parse::<f64>().unwrap(), f64_of(r, k), "{k} of caseworker {}", &rec[id]);
+        }
+        assert!(["达标", "未达标", "不确定"].contains(&&rec[verdict]), "{:?}", &rec[verdict]);
+        exported += 1;
+    }
+    assert_eq!(exported, judged, "every area judged on the estimate is exported with it");
     f.done().await;
 }
 

@@ -1,8 +1,9 @@
 //! Every rate two ways over HTTP, on both stores: `/api/stats` rows carry the estimated actual
 //! rates (over the recorded and the estimated unrecorded, issue 20) at every level, consistent
 //! with the register's rates, summing up the place hierarchy, judged on their interval; a past
-//! month's rows leave them null (the current month's are today's); the grids' tiles and the
-//! exports carry the same numbers.
+//! month's rows leave them null (the current month's are today's); the grids' tiles, the grid
+//! features, the OGC items of grids, streets and communities, and the exports carry the same
+//! numbers.
 
 use crate::common::{Backend, Fixture, as_center, get, tile_at};
 use axum::body::Body;
@@ -19,6 +20,7 @@ on_both_stores!(
     verdicts_follow_the_interval_against_the_target,
     a_past_month_has_no_estimate,
     tiles_and_exports_carry_the_estimates_of_the_stats,
+    grid_features_and_ogc_items_carry_the_estimates_of_the_stats,
 );
 
 const LEVELS: [&str; 4] = ["district", "street", "community", "grid"];
@@ -277,6 +279,67 @@ async fn tiles_and_exports_carry_the_estimates_of_the_stats(backend: Backend) {
             assert_eq!(cell(est_col), num(row, "reg_rate_est"), "{file} {}", &r[key_col]);
             assert_eq!(cell(persons_col), num(row, "persons_unrecorded_est"), "{file} {}", &r[key_col]);
             assert_eq!(Some(&r[verdict_col]).filter(|v| !v.is_empty()), row["reg_rate_verdict"].as_str(), "{file}");
+        }
+    }
+    f.done().await;
+}
+
+/// The estimate's fields every place carries.
+const ESTIMATE_FIELDS: [&str; 8] = [
+    "persons_unrecorded_est",
+    "persons_unrecorded_low",
+    "persons_unrecorded_high",
+    "reg_rate_est",
+    "reg_rate_est_low",
+    "reg_rate_est_high",
+    "rental_rate_est",
+    "rental_units_unrecorded_est",
+];
+
+async fn grid_features_and_ogc_items_carry_the_estimates_of_the_stats(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let same = |what: &str, props: &Value, row: &Value| {
+        for key in ESTIMATE_FIELDS.iter().chain(&["reg_rate_verdict", "rental_rate_verdict"]) {
+            assert_eq!(props[key], row[key], "{what}: {key}");
+        }
+    };
+    let (_, grids) = rows(&f.router, "/api/stats?level=grid").await;
+    let grid_row = |id: &Value| grids.iter().find(|r| &r["grid_id"] == id).unwrap();
+    assert!(grids.iter().any(|r| !r["reg_rate_est"].is_null()), "no grid has an estimate: nothing is compared");
+
+    // GET /api/grids and /api/grids/{id}.
+    let (status, all) = get(&f.router, "/api/grids").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let features = all["features"].as_array().unwrap();
+    assert_eq!(features.len(), grids.len());
+    for feature in features {
+        let props = &feature["properties"];
+        same(&format!("/api/grids grid {}", props["id"]), props, grid_row(&props["id"]));
+    }
+    let first = &features[0]["properties"]["id"];
+    let (status, one) = get(&f.router, &format!("/api/grids/{first}")).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    same(&format!("/api/grids/{first}"), &one["properties"], grid_row(first));
+
+    // The OGC items of grids, streets and communities.
+    for (collection, level, key) in
+        [("grids", "grid", "id"), ("streets", "street", "code"), ("communities", "community", "code")]
+    {
+        let (_, rows) = rows(&f.router, &format!("/api/stats?level={level}")).await;
+        let (status, page) = get(&f.router, &format!("/collections/{collection}/items?limit=1000")).await;
+        assert_eq!(status, StatusCode::OK, "{collection}: {page}");
+        let items = page["features"].as_array().unwrap();
+        assert!(!items.is_empty(), "{collection}: no items");
+        for item in items {
+            let props = &item["properties"];
+            let row = rows
+                .iter()
+                .find(|r| match level {
+                    "grid" => r["grid_id"] == props["id"],
+                    _ => r["code"] == props["code"],
+                })
+                .unwrap_or_else(|| panic!("{collection}: no stats row for {}", props[key]));
+            same(&format!("{collection} item {}", props[key]), props, row);
         }
     }
     f.done().await;
