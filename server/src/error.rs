@@ -4,7 +4,7 @@
 
 use crate::store::StoreError;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_analysis::hotspot_run::RunError;
 use rentgrid_geodata::AtlasError;
@@ -48,9 +48,16 @@ pub enum ApiError {
     /// Too many attempts (failed logins): try again later.
     #[error("{0}")]
     TooManyRequests(String),
-    /// A part the answer needs (the database) is away for now: try again.
+    /// A part the answer needs is not there or too busy for now: try again.
     #[error("{0}")]
     Unavailable(String),
+    /// The database does not answer for now (stopped, restarting, unreachable): 503 with
+    /// `Retry-After`; the pool reconnects by itself once it is back.
+    #[error("{0}")]
+    StoreAway(String),
+    /// The disk under the store is full: nothing of the write was kept (507).
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// Our fault.
     #[error("internal error")]
     Internal(String),
@@ -70,7 +77,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unavailable(_) | ApiError::StoreAway(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::InsufficientStorage(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -83,6 +91,18 @@ impl From<StoreError> for ApiError {
             StoreError::Rejected(m) => ApiError::Unprocessable(m),
             StoreError::ClientIdConflict(_) => ApiError::Conflict(e.to_string()),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "the database does not answer");
+                ApiError::StoreAway("the database does not answer for now: try again shortly".into())
+            }
+            StoreError::DiskFull(_) => {
+                tracing::error!(error = %e, "the disk under the store is full");
+                ApiError::InsufficientStorage(
+                    "the disk under the store is full: nothing of this request was written; once space is freed \
+                     on the server, send it again"
+                        .into(),
+                )
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -108,16 +128,23 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let request_id = crate::observe::request_id::current();
-        (status, Json(Exception { code, message, request_id })).into_response()
+        let mut res = (status, Json(Exception { code, message, request_id })).into_response();
+        if let ApiError::StoreAway(_) = self {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(STORE_RETRY_AFTER_S));
+        }
+        res
     }
 }
+
+/// The `Retry-After` of an answer given while the database is away, in seconds.
+const STORE_RETRY_AFTER_S: u64 = 5;
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exception {
     /// A stable machine code: bad_request, unauthorized, not_found, unprocessable, conflict, gone, forbidden,
     /// method_not_allowed, payload_too_large, unsupported_media_type, too_many_requests, unavailable,
-    /// internal.
+    /// insufficient_storage, internal.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,
