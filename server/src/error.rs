@@ -43,9 +43,16 @@ pub enum AppError {
     /// Too many attempts (failed logins): try again later.
     #[error("{0}")]
     TooManyRequests(String),
-    /// A part the answer needs (the database) is away for now: try again.
+    /// A part the answer needs is not there or too busy for now: try again.
     #[error("{0}")]
     Unavailable(String),
+    /// The database does not answer for now (stopped, restarting, unreachable): 503 with
+    /// `Retry-After`; the pool reconnects by itself once it is back.
+    #[error("{0}")]
+    StoreAway(String),
+    /// The disk under the store is full: nothing of the write was kept (507).
+    #[error("{0}")]
+    InsufficientStorage(String),
     /// Our fault.
     #[error("internal error")]
     Internal(String),
@@ -58,6 +65,18 @@ impl From<StoreError> for AppError {
             StoreError::Rejected(m) => AppError::Unprocessable(m),
             StoreError::ClientIdConflict(_) => AppError::Conflict(e.to_string()),
             StoreError::Conflict(m) => AppError::Conflict(m),
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %e, "the database does not answer");
+                AppError::StoreAway("the database does not answer for now: try again shortly".into())
+            }
+            StoreError::DiskFull(_) => {
+                tracing::error!(error = %e, "the disk under the store is full");
+                AppError::InsufficientStorage(
+                    "the disk under the store is full: nothing of this request was written; once space is freed \
+                     on the server, send it again"
+                        .into(),
+                )
+            }
             other => AppError::Internal(other.to_string()),
         }
     }

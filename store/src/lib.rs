@@ -23,6 +23,7 @@ pub mod backend;
 pub mod campaigns;
 pub mod contracts;
 pub mod dates;
+mod fault;
 pub mod field;
 #[cfg(feature = "gpkg")]
 pub mod gpkg;
@@ -117,7 +118,15 @@ impl<B: Backend> SqlStore<B> {
 pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database does not answer for now (stopped, restarting, the connection cut, every
+    /// connection taken): nothing of this operation was kept unless its commit was sent; try
+    /// again (the pool reconnects by itself).
+    #[error("the database does not answer for now: {0}")]
+    Unavailable(sqlx::Error),
+    /// The disk under the database is full: the write was rolled back, nothing of it is kept.
+    #[error("the disk under the store is full, so nothing was written; free space and try again ({0})")]
+    DiskFull(sqlx::Error),
     /// A file of the data directory could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -26,6 +26,12 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Rows per bulk statement.
 const CHUNK: usize = 20_000;
 
+/// How long a request waits for a connection before the database counts as away: while
+/// PostgreSQL is down the pool keeps trying to connect, and the request is answered (503) at
+/// the end of this wait instead of at its own timeout. The pool checks a connection before
+/// lending it, so one cut by a restart is replaced by a new one without restarting rentgrid.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The store over a PostGIS database.
 pub type PostgisStore = SqlStore<Postgis>;
 
@@ -48,7 +54,12 @@ impl SqlStore<Postgis> {
             options.get_port(),
             options.get_database().unwrap_or("")
         );
-        let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .test_before_acquire(true)
+            .connect_with(options)
+            .await?;
         Ok(SqlStore::new(Postgis { pool, location }))
     }
 

@@ -4,7 +4,7 @@
 
 use crate::error::AppError;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -23,7 +23,8 @@ fn status_and_code(e: &AppError) -> (StatusCode, &'static str) {
         AppError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         AppError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
-        AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        AppError::Unavailable(_) | AppError::StoreAway(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        AppError::InsufficientStorage(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
         AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -39,16 +40,23 @@ impl IntoResponse for AppError {
             other => other.to_string(),
         };
         let request_id = crate::observe::request_id::current();
-        (status, Json(Exception { code, message, request_id })).into_response()
+        let mut res = (status, Json(Exception { code, message, request_id })).into_response();
+        if let AppError::StoreAway(_) = self {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(STORE_RETRY_AFTER_S));
+        }
+        res
     }
 }
+
+/// The `Retry-After` of an answer given while the database is away, in seconds.
+const STORE_RETRY_AFTER_S: u64 = 5;
 
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Exception {
     /// A stable machine code: bad_request, unauthorized, not_found, unprocessable, conflict, gone, forbidden,
     /// method_not_allowed, payload_too_large, unsupported_media_type, too_many_requests, unavailable,
-    /// internal.
+    /// insufficient_storage, internal.
     pub code: &'static str,
     /// What went wrong, for people.
     pub message: String,

@@ -6,7 +6,9 @@
 //! Query parameters: `encoding` (utf-8, gbk, gb18030; detected when absent), `crs` (wgs84,
 //! cgcs2000, gcj-02, bd-09; default wgs84), `skip_invalid` (true to import the good rows when
 //! some are bad). Answers 200 with the counts and any skipped rows, or 422 with every bad row
-//! and nothing written. A written import is one audit row (`import`) in its transaction.
+//! and nothing written; 507 when the disk under the store fills up while it writes (the
+//! transaction is rolled back: nothing written). A written import is one audit row (`import`)
+//! in its transaction.
 
 use super::extract::{ApiPath, LenientQuery};
 use super::identity::{Authenticated, RequestSource};
@@ -18,7 +20,6 @@ use crate::ingest::{self, IngestError, Kind, Options};
 use crate::limits::MAX_IMPORT_BYTES;
 use crate::startup::StartupError;
 use crate::state::AppState;
-use crate::store::StoreError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -189,7 +190,8 @@ pub struct Imported {
         (status = 404, description = "no such kind", body = Exception),
         (status = 413, description = "a file larger than 256 MiB", body = Exception),
         (status = 415, description = "a body that is not GeoJSON (layers) or CSV/XLSX (ledgers)", body = Exception),
-        (status = 422, description = "bad rows (nothing was written), or a file that cannot be read as this kind", body = Refusal)))]
+        (status = 422, description = "bad rows (nothing was written), or a file that cannot be read as this kind", body = Refusal),
+        (status = 507, description = "the disk under the store filled up during the import: nothing was written", body = Exception)))]
 pub async fn import(
     State(state): State<AppState>,
     source: RequestSource,
@@ -211,7 +213,7 @@ pub async fn import(
     let atlas = state.atlas();
     let checked =
         ingest::check(kind, &body, &opts, state.store().as_ref(), Some(&atlas)).await.map_err(|e| match e {
-            IngestError::Store(e) => AppError::Internal(e.to_string()),
+            IngestError::Store(e) => AppError::from(e),
             e => AppError::Unprocessable(e.to_string()),
         })?;
     let what = if kind.is_geojson() { "features" } else { "rows" };
@@ -221,7 +223,7 @@ pub async fn import(
     let target = format!("POST /api/imports/{}: {} {};", kind.as_str(), checked.batch.len(), kind.noun());
     let event = Actor::User(who, source.ip).event(state.identity().now(), action::IMPORT, target);
     let counts = state.import(&checked.batch, &event).await.map_err(|e| match e {
-        StartupError::Store(StoreError::Rejected(m)) => AppError::Unprocessable(m),
+        StartupError::Store(e) => AppError::from(e),
         e => AppError::Internal(e.to_string()),
     })?;
     let geojson = kind.is_geojson();

@@ -285,7 +285,10 @@ async fn health_live() -> Json<Probe> {
     responses((status = 200, description = "ready to serve", body = Probe),
         (status = 503, description = "the store does not answer", body = Exception)))]
 async fn health_ready(State(state): State<AppState>) -> AppResult<Json<Probe>> {
-    state.store().info().await.map_err(|e| AppError::Unavailable(format!("the store does not answer: {e}")))?;
+    state.store().info().await.map_err(|e| {
+        tracing::warn!(error = %e, "not ready: the store does not answer");
+        AppError::StoreAway("the store does not answer".into())
+    })?;
     if state.atlas().grids().is_empty() {
         return Err(AppError::Unavailable("the district holds no grid yet".into()));
     }

@@ -206,9 +206,9 @@ fn add_parsing_responses(doc: &mut Document) {
     }
 }
 
-/// The answers of [`super::limits`] every operation may give: 503 when the server is too busy
-/// or the request ran out of time; for a write, 403 from another site, 413 for a body too large
-/// and 415 for a form.
+/// The answers of [`super::limits`] every operation may give: 503 when the server is too busy,
+/// the request ran out of time or the database is away; for a write, 403 from another site, 413
+/// for a body too large, 415 for a form, and 507 when the disk under the store is full.
 fn add_limit_responses(doc: &mut Document) {
     for (_, method, op) in operations(doc) {
         let write = method != "GET";
@@ -216,11 +216,16 @@ fn add_limit_responses(doc: &mut Document) {
         let mut add = |status: &str, description: &str| {
             responses.entry(status.to_owned()).or_insert_with(|| error(description).into());
         };
-        add("503", "the server is too busy, or the request ran out of time: try again after Retry-After seconds");
+        add(
+            "503",
+            "the server is too busy, the request ran out of time, or the database is away for now: try again after \
+             Retry-After seconds",
+        );
         if write {
             add("403", "a write sent from a page of another site (Origin, Sec-Fetch-Site), or not allowed");
             add("413", "a body larger than this endpoint takes");
             add("415", "a body of a type this endpoint does not take (a form, text/plain)");
+            add("507", "the disk under the store is full: nothing was written");
         }
     }
 }

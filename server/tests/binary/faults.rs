@@ -1,8 +1,13 @@
 //! Faults as they happen to a running server: `kill -9` in the middle of a burst of visits. After
 //! it, every visit the server acknowledged (2xx) is in the store exactly once, each with its audit
 //! row (none half-applied), the audit chain verifies, and the store serves again. On both stores.
+//! PostgreSQL restarted under the server ([`postgres_restart`]) and the disk filling up during an
+//! import ([`disk_full`]) are in their own modules.
 
-use crate::http::{demo_token, request, try_request};
+mod disk_full;
+mod postgres_restart;
+
+use crate::http::{Answer, demo_token, request, try_request};
 use crate::serve::start;
 use rentgrid_server::store::testing::TestDatabase;
 use std::process::Command;
@@ -31,17 +36,8 @@ fn acknowledged_visits_survive_kill_9(postgis: bool) {
     let (mut server, addr, _said) = start(&args, &[]);
 
     // Buildings of the district, visited as the command center records visits.
-    let token = demo_token(&addr, "center");
-    let auth = format!("Bearer {token}");
-    let headers = [("Accept", "application/json"), ("Authorization", auth.as_str())];
-    let district = request(&addr, "GET", "/api/district", &headers, b"").json();
-    let bbox: Vec<String> = district["bbox"].as_array().unwrap().iter().map(|v| v.to_string()).collect();
-    let path = format!("/api/buildings?bbox={}&limit=40", bbox.join(","));
-    let found = request(&addr, "GET", &path, &headers, b"");
-    assert_eq!(found.status, 200, "{}", found.text());
-    let buildings: Vec<u64> =
-        found.json()["features"].as_array().unwrap().iter().map(|f| f["id"].as_u64().unwrap()).collect();
-    assert!(!buildings.is_empty(), "no building: {}", found.text());
+    let auth = format!("Bearer {}", demo_token(&addr, "center"));
+    let buildings = some_buildings(&addr, &auth);
 
     // Writers post visits until the server is gone; each keeps the client ids acknowledged.
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -54,19 +50,7 @@ fn acknowledged_visits_survive_kill_9(postgis: bool) {
             std::thread::spawn(move || {
                 for i in 0.. {
                     let client_id = format!("kill9-{w}-{i}");
-                    let body = serde_json::json!({
-                        "client_id": client_id,
-                        "building_id": buildings[(w + i * WRITERS) % buildings.len()],
-                        "notes": "kill -9 test",
-                    });
-                    let sent = try_request(
-                        &addr,
-                        "POST",
-                        "/api/visits",
-                        &[("Content-Type", "application/json"), ("Authorization", &auth)],
-                        body.to_string().as_bytes(),
-                    );
-                    match sent {
+                    match post_visit(&addr, &auth, &client_id, buildings[(w + i * WRITERS) % buildings.len()]) {
                         Ok(answer) if (200..300).contains(&answer.status) => {
                             acknowledged.lock().unwrap().push(client_id);
                             count.fetch_add(1, Ordering::AcqRel);
@@ -137,6 +121,33 @@ fn acknowledged_visits_survive_kill_9(postgis: bool) {
     if let Some(db) = pg {
         rt.block_on(db.drop_database());
     }
+}
+
+/// Up to 40 buildings of the district, as the holder of `auth` (`Bearer …`) finds them on the map.
+pub fn some_buildings(addr: &str, auth: &str) -> Vec<u64> {
+    let headers = [("Accept", "application/json"), ("Authorization", auth)];
+    let district = request(addr, "GET", "/api/district", &headers, b"").json();
+    let bbox: Vec<String> = district["bbox"].as_array().unwrap().iter().map(|v| v.to_string()).collect();
+    let path = format!("/api/buildings?bbox={}&limit=40", bbox.join(","));
+    let found = request(addr, "GET", &path, &headers, b"");
+    assert_eq!(found.status, 200, "{}", found.text());
+    let buildings: Vec<u64> =
+        found.json()["features"].as_array().unwrap().iter().map(|f| f["id"].as_u64().unwrap()).collect();
+    assert!(!buildings.is_empty(), "no building: {}", found.text());
+    buildings
+}
+
+/// Posts a visit to `building` under `client_id` as the holder of `auth`; an error when the
+/// server cannot be reached or gives no answer.
+pub fn post_visit(addr: &str, auth: &str, client_id: &str, building: u64) -> Result<Answer, String> {
+    let body = serde_json::json!({"client_id": client_id, "building_id": building, "notes": "fault test"});
+    try_request(
+        addr,
+        "POST",
+        "/api/visits",
+        &[("Content-Type", "application/json"), ("Authorization", auth)],
+        body.to_string().as_bytes(),
+    )
 }
 
 #[test]

@@ -410,7 +410,7 @@ fn grids_and_boundaries_are_checked(postgis: bool) {
 }
 
 /// A ledger of `n` new rental units spread over `buildings` buildings.
-fn big_ledger(n: usize, buildings: usize) -> String {
+pub fn big_ledger(n: usize, buildings: usize) -> String {
     let mut ledger = String::from("编号,楼栋编号,房号,房东姓名,房东电话,是否登记,租住人数\n");
     for i in 0..n {
         ledger.push_str(&format!("K-{i},{},{},房东{i},1380000{:04},是,2\n", i % buildings, i % 900 + 100, i % 10_000));

@@ -13,6 +13,15 @@ use std::time::{Duration, Instant};
 /// A running `rentgrid`, killed when dropped.
 pub struct Server(pub Child);
 
+impl Server {
+    /// Stops it with SIGTERM, as systemd does, and waits until it exits.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("run kill").success());
+        self.0.wait().expect("wait for rentgrid")
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -216,9 +225,7 @@ fn serve_writes_json_log_lines_carrying_each_requests_id_and_route() {
     let made = request(&addr, "GET", "/api/grids/7", &[], b"");
     let made_id = made.header("x-request-id").expect("an id made by the server").to_owned();
 
-    let pid = server.0.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("run kill").success());
-    let _ = server.0.wait();
+    server.terminate();
     let log = said.join().expect("stderr");
     // Every log event is one JSON object on one line (other lines are the start's messages to
     // the person at the terminal).
