@@ -56,7 +56,7 @@ pub struct VisitRequest {
     position: Option<Position>,
 }
 
-fn validate(r: VisitRequest) -> Result<NewVisit, ApiError> {
+pub(super) fn validate(r: VisitRequest) -> Result<NewVisit, ApiError> {
     let bad = |m: String| Err(ApiError::Unprocessable(m));
     super::field::client_id(&r.client_id)?;
     let visited_on = match &r.visited_on {
