@@ -6,7 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::crs::{self, Crs, LocalProjection};
-use crate::fuzzing::{Count, Edit, corpus, mutate, run_corpus};
+use crate::fuzz_inputs;
+use crate::fuzzing::{Count, corpus, run_corpus};
 use crate::idcard::IdNumber;
 use crate::import::table::{self, Encoding, FileError, Table};
 use crate::import::testing::atlas;
@@ -18,30 +19,6 @@ use std::path::PathBuf;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     corpus(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target))
-}
-
-/// Runs `property` on the seeds of `target`, then on `iterations` random edits of them.
-fn fuzz_bytes(
-    target: &'static str,
-    seeds: &[(String, Vec<u8>)],
-    dict: &[&[u8]],
-    iterations: usize,
-    property: impl Fn(&[u8]) + std::panic::RefUnwindSafe,
-) {
-    let count = Count::new(target);
-    run_corpus(target, seeds, |b| {
-        count.add();
-        property(b)
-    });
-    bolero::check!().with_type::<(u16, Vec<Edit>)>().with_iterations(iterations).for_each(|(pick, edits)| {
-        count.add();
-        // One pick in eight starts from nothing: the edits alone make the input.
-        let seed = match usize::from(*pick) % (seeds.len() * 8) {
-            i if i < seeds.len() * 7 => seeds[i % seeds.len()].1.as_slice(),
-            _ => &[],
-        };
-        property(&mutate(seed, edits, dict));
-    });
 }
 
 /// Tokens that matter to CSV and to the cells' checks.
@@ -161,7 +138,7 @@ fn to_csv(t: &Table) -> Vec<u8> {
 /// UTF-8 is detected as GB18030 and comes back as it was; an error names the row.
 #[test]
 fn fuzz_decode() {
-    fuzz_bytes("decode", &seeds("decode"), CSV_WORDS, 3000, |bytes| {
+    fuzz_inputs!("decode", &seeds("decode"), CSV_WORDS, (3000, 0), |bytes| {
         let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         for e in [Some(Encoding::Utf8), Some(Encoding::Gbk), Some(Encoding::Gb18030)] {
             if let Err(FileError::Encoding(m)) = table::decode(bytes, e) {
@@ -191,7 +168,7 @@ fn fuzz_decode() {
 /// checks hold [`check_ledgers`], and the table written back as CSV reads back the same.
 #[test]
 fn fuzz_ledger_csv() {
-    fuzz_bytes("ledger_csv", &seeds("ledger_csv"), CSV_WORDS, 1500, |bytes| {
+    fuzz_inputs!("ledger_csv", &seeds("ledger_csv"), CSV_WORDS, (1500, 0), |bytes| {
         let t = match table::read_ledger(bytes, None) {
             Ok(t) => t,
             Err(FileError::Csv { row, .. } | FileError::RecordTooLong { row, .. }) => return assert!(row >= 1),
@@ -244,8 +221,41 @@ fn workbooks() -> Vec<(String, Vec<u8>)> {
 fn fuzz_ledger_xlsx() {
     let dict: &[&[u8]] =
         &[b"PK\x03\x04", b"\x00\x00\x00\x00", b"\xFF\xFF\xFF\xFF", b"<row>", b"<c r=\"A1\">", b"\"", b"<"];
-    fuzz_bytes("ledger_xlsx", &workbooks(), dict, 300, |bytes| {
+    fuzz_inputs!("ledger_xlsx", &workbooks(), dict, (300, 0), |bytes| {
         if let Ok(t) = table::read_ledger(bytes, None) {
+            check_table(&t);
+            check_ledgers(&t);
+        }
+    });
+}
+
+/// Workbooks written cell by cell from random cells (text, numbers, dates, formulas) under a
+/// ledger's real header: reading them never panics; a table read holds [`check_table`] and
+/// [`check_ledgers`].
+#[test]
+fn fuzz_ledger_xlsx_cells() {
+    let headers = ["编号", "楼栋编号", "房号", "房屋编号", "姓名", "身份证号", "登记日期", "租住人数", "经度", "纬度"];
+    let count = Count::new("ledger_xlsx_cells");
+    bolero::check!().with_type::<Vec<(u8, u8, u8, String, f64)>>().with_iterations(200).for_each(|cells| {
+        count.add();
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let ws = wb.add_worksheet();
+        for (c, h) in headers.iter().enumerate() {
+            ws.write_string(0, c as u16, *h).unwrap();
+        }
+        for (row, col, kind, text, number) in cells {
+            let (r, c) = (1 + u32::from(*row % 8), u16::from(*col % 12));
+            // rust_xlsxwriter refuses some values (strings too long, NaN): those cells stay empty.
+            let _ = match kind % 4 {
+                0 => ws.write_string(r, c, text).map(|_| ()),
+                1 => ws.write_number(r, c, *number).map(|_| ()),
+                2 => rust_xlsxwriter::ExcelDateTime::from_serial_datetime(*number)
+                    .and_then(|d| ws.write_datetime(r, c, &d).map(|_| ())),
+                _ => ws.write_formula(r, c, text.as_str()).map(|_| ()),
+            };
+        }
+        let Ok(bytes) = wb.save_to_buffer() else { return };
+        if let Ok(t) = table::read_ledger(&bytes, None) {
             check_table(&t);
             check_ledgers(&t);
         }
@@ -281,16 +291,24 @@ fn fuzz_geojson() {
         "\"层级\":\"社区\"".as_bytes(),
         b"\"geometry\":",
     ];
-    fuzz_bytes("geojson", &seeds("geojson"), dict, 400, |bytes| {
+    fuzz_inputs!("geojson", &seeds("geojson"), dict, (400, 600), |bytes| {
         let Ok(fs) = features::read(bytes) else { return };
         let named = |errors: &[RowError]| {
             for e in errors {
                 assert!((1..=fs.len()).contains(&e.row), "an error names feature {}: {e}", e.row);
             }
         };
+        // Every feature gives a record or an error.
+        let accounted = |records: Vec<usize>, errors: &[RowError]| {
+            named(errors);
+            let all: BTreeSet<usize> = records.into_iter().chain(errors.iter().map(|e| e.row)).collect();
+            assert_eq!(all.len(), fs.len(), "a feature gave neither a record nor an error");
+        };
         for crs in [Crs::Wgs84, Crs::Gcj02, Crs::Bd09] {
-            named(&buildings::parse(bytes, crs, atlas()).unwrap().1);
-            named(&grids::parse(bytes, crs, atlas()).unwrap().1);
+            let (ok, errors) = buildings::parse(bytes, crs, atlas()).unwrap();
+            accounted(ok.iter().map(|b| b.feature).collect(), &errors);
+            let (ok, errors) = grids::parse(bytes, crs, atlas()).unwrap();
+            accounted(ok.iter().map(|g| g.feature).collect(), &errors);
             for existing in [None, Some(atlas())] {
                 if let Ok((_, errors)) = boundaries::parse(bytes, crs, existing) {
                     named(&errors);
@@ -316,7 +334,7 @@ fn reference_check(body: &[u8]) -> char {
 #[test]
 fn fuzz_id_number() {
     let dict: &[&[u8]] = &[b"X", b"x", b"0", b"9", b" ", "４".as_bytes(), b"19900101", b"20000229", b"330203", b"\t"];
-    fuzz_bytes("id_number", &seeds("id_number"), dict, 5000, |bytes| {
+    fuzz_inputs!("id_number", &seeds("id_number"), dict, (5000, 0), |bytes| {
         let text = String::from_utf8_lossy(bytes);
         for s in [text.as_ref(), text.trim_end_matches('\n')] {
             if let Ok(id) = IdNumber::parse(s) {

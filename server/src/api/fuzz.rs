@@ -13,7 +13,8 @@ use crate::error::ApiError;
 use rentgrid_analysis::hotspot_run::{H3_RESOLUTIONS, Tessellation};
 use rentgrid_analysis::moran::MAX_PERMUTATIONS;
 use rentgrid_geodata::Atlas;
-use rentgrid_geodata::fuzzing::{Count, Edit, corpus, mutate, run_corpus};
+use rentgrid_geodata::fuzz_inputs;
+use rentgrid_geodata::fuzzing::{Count, corpus};
 use rentgrid_geodata::idcard::IdNumber;
 use rentgrid_tiles::tile::MAX_ZOOM;
 use std::path::PathBuf;
@@ -21,29 +22,6 @@ use std::sync::OnceLock;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
     corpus(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target))
-}
-
-/// Runs `property` on the seeds of `target`, then on `iterations` random edits of them.
-fn fuzz_bytes(
-    target: &'static str,
-    dict: &[&[u8]],
-    iterations: usize,
-    property: impl Fn(&[u8]) + std::panic::RefUnwindSafe,
-) {
-    let seeds = seeds(target);
-    let count = Count::new(target);
-    run_corpus(target, &seeds, |b| {
-        count.add();
-        property(b)
-    });
-    bolero::check!().with_type::<(u16, Vec<Edit>)>().with_iterations(iterations).for_each(|(pick, edits)| {
-        count.add();
-        let seed = match usize::from(*pick) % (seeds.len() * 8) {
-            i if i < seeds.len() * 7 => seeds[i % seeds.len()].1.as_slice(),
-            _ => &[],
-        };
-        property(&mutate(seed, edits, dict));
-    });
 }
 
 /// A refusal of what the client sent: a 4xx, never a 5xx.
@@ -58,93 +36,149 @@ macro_rules! parse_each {
     };
 }
 
-/// Query strings: every endpoint's parameters parse or are refused with a 4xx; hot-spot
+/// A query string: every endpoint's parameters parse or are refused with a 4xx; hot-spot
 /// parameters that parse are within their bounds; a bounding box that parses is finite, on
 /// the globe and not upside down; OGC items queries parse or are refused for every collection.
-#[test]
-fn fuzz_query_strings() {
-    let dict: &[&[u8]] = &[
-        b"&",
-        b"=",
-        b"%",
-        b"%FF",
-        b"%00",
-        b"%2C",
-        b"+",
-        b",",
-        b"NaN",
-        b"inf",
-        b"-0",
-        b"1e309",
-        b"18446744073709551616",
-        b"bbox=",
-        b"limit=",
-        b"offset=",
-        b"weights=",
-        b"tessellation=h3",
-        b"resolution=",
-        b"distance:",
-        b"knn:",
-        b"method=",
-        b"month=",
-        b"2026-13",
-        b"reveal=true",
-        b"reason=",
-        b"level=",
-        b"count=",
-        b"f=json",
-    ];
-    fuzz_bytes("query_strings", dict, 3000, |bytes| {
-        let raw = String::from_utf8_lossy(bytes);
-        let raw = raw.as_ref();
-        parse_each!(
-            raw,
-            super::coverage::AssessmentQuery,
-            super::audit::AuditParams,
-            super::features::BuildingsQuery,
-            super::campaigns::CandidatesQuery,
-            super::field::ConflictQuery,
-            super::hazards::HazardQuery,
-            super::field::OverdueQuery,
-            super::persons::PersonsQuery,
-            super::persons::RevealQuery,
-            super::campaigns::RoutesQuery,
-            super::coverage::RuleQuery,
-            super::plates::SheetQuery,
-            super::StatsQuery,
-            super::campaigns::VisitsQuery,
-            super::imports::ImportQuery,
-        );
-        if let Ok(tq) = serde_urlencoded::from_str::<super::tiles::TileQuery>(raw) {
-            let _ = format!("{tq:?}");
+fn check_query(bytes: &[u8]) {
+    let raw = String::from_utf8_lossy(bytes);
+    let raw = raw.as_ref();
+    parse_each!(
+        raw,
+        super::coverage::AssessmentQuery,
+        super::audit::AuditParams,
+        super::features::BuildingsQuery,
+        super::campaigns::CandidatesQuery,
+        super::field::ConflictQuery,
+        super::hazards::HazardQuery,
+        super::field::OverdueQuery,
+        super::persons::PersonsQuery,
+        super::persons::RevealQuery,
+        super::campaigns::RoutesQuery,
+        super::coverage::RuleQuery,
+        super::plates::SheetQuery,
+        super::StatsQuery,
+        super::campaigns::VisitsQuery,
+        super::imports::ImportQuery,
+    );
+    if let Ok(tq) = serde_urlencoded::from_str::<super::tiles::TileQuery>(raw) {
+        let _ = format!("{tq:?}");
+    }
+    match super::query::parse::<super::hotspots::HotspotsQuery>(raw).and_then(|q| super::hotspots::parse(&q)) {
+        Ok(p) => {
+            assert!([0.10, 0.05, 0.01].contains(&p.alpha) && p.permutations <= MAX_PERMUTATIONS, "{p:?}");
+            if let Tessellation::H3(r) = p.tessellation {
+                assert!(H3_RESOLUTIONS.contains(&r), "{p:?}");
+            }
         }
-        match super::query::parse::<super::hotspots::HotspotsQuery>(raw).and_then(|q| super::hotspots::parse(&q)) {
-            Ok(p) => {
-                assert!([0.10, 0.05, 0.01].contains(&p.alpha) && p.permutations <= MAX_PERMUTATIONS, "{p:?}");
-                if let Tessellation::H3(r) = p.tessellation {
-                    assert!(H3_RESOLUTIONS.contains(&r), "{p:?}");
-                }
+        Err(e) => refusal(&e),
+    }
+    let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(raw) else { return };
+    for c in Collection::ALL {
+        if let Err(e) = parse_items_query(c, &pairs) {
+            refusal(&e);
+        }
+    }
+    for (_, v) in &pairs {
+        match super::parse_bbox(v) {
+            Ok(r) => {
+                let (a, b) = (r.min(), r.max());
+                assert!([a.x, a.y, b.x, b.y].iter().all(|v| v.is_finite()), "{v:?}");
+                assert!((-180.0..=180.0).contains(&a.x) && (-180.0..=180.0).contains(&b.x), "{v:?}");
+                assert!((-90.0..=90.0).contains(&a.y) && (-90.0..=90.0).contains(&b.y), "{v:?}");
+                assert!(a.x <= b.x && a.y <= b.y, "{v:?}");
             }
             Err(e) => refusal(&e),
         }
-        let Ok(pairs) = serde_urlencoded::from_str::<Vec<(String, String)>>(raw) else { return };
-        for c in Collection::ALL {
-            if let Err(e) = parse_items_query(c, &pairs) {
-                refusal(&e);
-            }
-        }
-        for (_, v) in &pairs {
-            match super::parse_bbox(v) {
-                Ok(r) => {
-                    let (a, b) = (r.min(), r.max());
-                    assert!([a.x, a.y, b.x, b.y].iter().all(|v| v.is_finite()), "{v:?}");
-                    assert!((-180.0..=180.0).contains(&a.x) && (-180.0..=180.0).contains(&b.x), "{v:?}");
-                    assert!((-90.0..=90.0).contains(&a.y) && (-90.0..=90.0).contains(&b.y), "{v:?}");
-                    assert!(a.x <= b.x && a.y <= b.y, "{v:?}");
-                }
-                Err(e) => refusal(&e),
-            }
-        }
+    }
+}
+
+/// Tokens that matter to query strings and their values.
+const QUERY_WORDS: &[&[u8]] = &[
+    b"&",
+    b"=",
+    b"%",
+    b"%FF",
+    b"%00",
+    b"%2C",
+    b"+",
+    b",",
+    b"NaN",
+    b"inf",
+    b"-0",
+    b"1e309",
+    b"18446744073709551616",
+    b"bbox=",
+    b"limit=",
+    b"offset=",
+    b"weights=",
+    b"tessellation=h3",
+    b"resolution=",
+    b"distance:",
+    b"knn:",
+    b"method=",
+    b"month=",
+    b"2026-13",
+    b"reveal=true",
+    b"reason=",
+    b"level=",
+    b"count=",
+    b"f=json",
+];
+
+/// Query strings: byte edits of real ones ([`check_query`]).
+#[test]
+fn fuzz_query_strings() {
+    fuzz_inputs!("query_strings", &seeds("query_strings"), QUERY_WORDS, (3000, 0), check_query);
+}
+
+/// The parameter names every endpoint declares, as the OpenAPI document lists them, and the
+/// OGC items query's.
+fn query_keys() -> Vec<String> {
+    use super::query::parameter_names as names;
+    let mut keys = [
+        names::<super::coverage::AssessmentQuery>(),
+        names::<super::audit::AuditParams>(),
+        names::<super::features::BuildingsQuery>(),
+        names::<super::campaigns::CandidatesQuery>(),
+        names::<super::field::ConflictQuery>(),
+        names::<super::hazards::HazardQuery>(),
+        names::<super::hotspots::HotspotsQuery>(),
+        names::<super::field::OverdueQuery>(),
+        names::<super::persons::PersonsQuery>(),
+        names::<super::persons::RevealQuery>(),
+        names::<super::campaigns::RoutesQuery>(),
+        names::<super::coverage::RuleQuery>(),
+        names::<super::plates::SheetQuery>(),
+        names::<super::StatsQuery>(),
+        names::<super::campaigns::VisitsQuery>(),
+        names::<super::imports::ImportQuery>(),
+        names::<super::tiles::TileQuery>(),
+        ["bbox", "limit", "offset", "f"].map(String::from).to_vec(),
+    ]
+    .concat();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Query strings made of known parameter names with random or telling values, encoded as a
+/// client would ([`check_query`]).
+#[test]
+fn fuzz_query_pairs() {
+    let keys = query_keys();
+    let count = Count::new("query_pairs");
+    bolero::check!().with_type::<Vec<(u8, u8, String)>>().with_iterations(2000).for_each(|pairs| {
+        count.add();
+        let pairs: Vec<(&str, String)> = pairs
+            .iter()
+            .map(|(k, v, text)| {
+                let key = keys[usize::from(*k) % keys.len()].as_str();
+                let word = QUERY_WORDS[usize::from(*v) % QUERY_WORDS.len()];
+                let value = if v % 2 == 0 { text.clone() } else { String::from_utf8_lossy(word).into_owned() };
+                (key, value)
+            })
+            .collect();
+        check_query(serde_urlencoded::to_string(&pairs).unwrap_or_default().as_bytes());
     });
 }
 
@@ -154,7 +188,7 @@ fn fuzz_query_strings() {
 fn fuzz_paths() {
     let dict: &[&[u8]] =
         &[b"/", b".mvt", b".pbf", b"+", b"-", b"0", b"24", b"25", b"4294967295", b"4294967296", b"%2F"];
-    fuzz_bytes("paths", dict, 5000, |bytes| {
+    fuzz_inputs!("paths", &seeds("paths"), dict, (5000, 0), |bytes| {
         let raw = String::from_utf8_lossy(bytes);
         let parts: Vec<&str> = raw.trim_end_matches('\n').split('/').collect();
         if let [layer, z, x, file] = parts.as_slice() {
@@ -245,7 +279,7 @@ fn fuzz_field_bodies() {
         "\"　\"".as_bytes(),
     ];
     let today = crate::api::today();
-    fuzz_bytes("field_bodies", dict, 3000, |bytes| {
+    fuzz_inputs!("field_bodies", &seeds("field_bodies"), dict, (2000, 3000), |bytes| {
         let day_ok = |d: time::Date, latest: time::Date| d.year() >= 2000 && d <= latest;
         if let Ok(v) = serde_json::from_slice::<super::visits::VisitRequest>(bytes) {
             match super::visits::validate(v) {
