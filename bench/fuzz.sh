@@ -17,13 +17,15 @@ echo "== fuzzing: ${seconds} s per target, $(nproc) cores, $(date -u +%Y-%m-%dT%
 cargo test --locked --workspace --lib --no-run -q 2>&1 | grep -v '^ *Executable' >&2 || true
 status=0
 BOLERO_RANDOM_TEST_TIME_MS=$((seconds * 1000)) BOLERO_RANDOM_ITERATIONS=18446744073709551615 \
-  cargo test --locked --workspace --lib -q "$filter" -- --nocapture --test-threads="${FUZZ_JOBS:-1}" >"$log" 2>&1 ||
+  cargo test --locked --workspace --lib --no-fail-fast -q "$filter" -- --nocapture --test-threads="${FUZZ_JOBS:-1}" >"$log" 2>&1 ||
   status=$?
-grep -E '^fuzz [a-z_]+: |^test .* FAILED$|panicked|BOLERO_RANDOM_SEED|^Test Failure' "$log" || true
+# Each target's count, each failure with its input, its error and the seed that replays it.
+awk '/^fuzz [a-z_]+: / || /fuzz_[a-z_]+ (--- |\.\.\. )FAILED$/ {print}
+     /Test Failure/ {show = 1; left = -1}
+     show {print}
+     show && /^Error:/ {left = 3}
+     show && left > 0 {left--; if (left == 0) show = 0}' "$log"
 passed=$(grep -cE '^fuzz [a-z_]+: .* no failure$' "$log" || true)
-failed=$(grep -cE '^---- .*fuzz_.* stdout ----$' "$log" || true)
+failed=$(grep -cE 'fuzz_[a-z_]+ (--- |\.\.\. )FAILED$' "$log" || true)
 echo "fuzz: $passed targets passed, $failed failed"
-if [ "$status" -ne 0 ]; then
-  tail -n 60 "$log" >&2
-fi
 exit "$status"

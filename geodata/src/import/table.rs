@@ -149,9 +149,16 @@ pub fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, FileE
             return Err(FileError::RecordTooLong { row, bytes: bytes_len });
         }
         // The text was decoded to UTF-8 above, so every field is valid UTF-8.
-        lines.push((row, record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect()));
+        lines.push((row, record.iter().map(|f| cell_text(&String::from_utf8_lossy(f))).collect()));
     }
     into_table(encoding, lines)
+}
+
+/// A cell's text without the spaces and byte-order marks around it: a second mark (a file
+/// saved twice with one) is invisible in Excel but made the header `编号` unknown (found by
+/// fuzzing).
+fn cell_text(s: &str) -> String {
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}').to_string()
 }
 
 /// The 1-based line numbers of byte offsets of a text, counting `\r\n`, `\r` and `\n` each as
@@ -211,7 +218,7 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, FileError> {
     let text = |c: &Data| -> String {
         match c {
             Data::Empty => String::new(),
-            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().to_string(),
+            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => cell_text(s),
             Data::Int(i) => i.to_string(),
             Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
             Data::Float(f) => f.to_string(),
@@ -315,6 +322,9 @@ mod tests {
         assert_eq!(rows("a,b\r\n1,2\r\n\r\n3,4\r\n"), [2, 4]);
         assert_eq!(rows("a,b\n\n\n1,2\n\"x\ny\",3\n5,6"), [4, 5, 7]);
         assert_eq!(rows("\u{FEFF}a,b\r1,2\r\r3,4\r"), [2, 4]);
+        // A file saved twice with a byte-order mark: the second is no part of the header.
+        let t = read_csv("\u{FEFF}\u{FEFF}编号\nA1\n".as_bytes(), None).unwrap();
+        assert_eq!(t.headers, ["编号"]);
         // A bad byte after a byte-order mark: the row is counted in the text, not 3 bytes off.
         let e = read_csv(b"\xEF\xBB\xBFa\n\x80", Some(Encoding::Utf8)).unwrap_err();
         assert!(matches!(e, FileError::Encoding(ref m) if m.starts_with("row 2:")), "{e}");

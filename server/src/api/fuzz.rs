@@ -29,6 +29,38 @@ fn refusal(e: &ApiError) {
     assert!(!matches!(e, ApiError::Internal(_) | ApiError::Unavailable(_)), "a 5xx for bad input: {e:?}");
 }
 
+/// `$m!(…, T1, T2, …)` over the parameter types of every endpoint with a strict query.
+macro_rules! with_query_types {
+    ($m:ident!($($args:tt)*)) => {
+        $m!(
+            $($args)*
+            super::coverage::AssessmentQuery,
+            super::audit::AuditParams,
+            super::features::BuildingsQuery,
+            super::campaigns::CandidatesQuery,
+            super::field::ConflictQuery,
+            super::hazards::HazardQuery,
+            super::hotspots::HotspotsQuery,
+            super::field::OverdueQuery,
+            super::persons::PersonsQuery,
+            super::persons::RevealQuery,
+            super::campaigns::RoutesQuery,
+            super::coverage::RuleQuery,
+            super::plates::SheetQuery,
+            super::StatsQuery,
+            super::campaigns::VisitsQuery,
+            super::imports::ImportQuery,
+        )
+    };
+}
+
+/// The parameter names of each type.
+macro_rules! names_of {
+    ($($t:ty),+ $(,)?) => {
+        [$(super::query::parameter_names::<$t>()),+]
+    };
+}
+
 /// `query::parse::<T>` of `raw` for each of the endpoints' parameter types.
 macro_rules! parse_each {
     ($raw:expr, $($t:ty),+ $(,)?) => {
@@ -42,24 +74,7 @@ macro_rules! parse_each {
 fn check_query(bytes: &[u8]) {
     let raw = String::from_utf8_lossy(bytes);
     let raw = raw.as_ref();
-    parse_each!(
-        raw,
-        super::coverage::AssessmentQuery,
-        super::audit::AuditParams,
-        super::features::BuildingsQuery,
-        super::campaigns::CandidatesQuery,
-        super::field::ConflictQuery,
-        super::hazards::HazardQuery,
-        super::field::OverdueQuery,
-        super::persons::PersonsQuery,
-        super::persons::RevealQuery,
-        super::campaigns::RoutesQuery,
-        super::coverage::RuleQuery,
-        super::plates::SheetQuery,
-        super::StatsQuery,
-        super::campaigns::VisitsQuery,
-        super::imports::ImportQuery,
-    );
+    with_query_types!(parse_each!(raw,));
     if let Ok(tq) = serde_urlencoded::from_str::<super::tiles::TileQuery>(raw) {
         let _ = format!("{tq:?}");
     }
@@ -134,28 +149,9 @@ fn fuzz_query_strings() {
 /// The parameter names every endpoint declares, as the OpenAPI document lists them, and the
 /// OGC items query's.
 fn query_keys() -> Vec<String> {
-    use super::query::parameter_names as names;
-    let mut keys = [
-        names::<super::coverage::AssessmentQuery>(),
-        names::<super::audit::AuditParams>(),
-        names::<super::features::BuildingsQuery>(),
-        names::<super::campaigns::CandidatesQuery>(),
-        names::<super::field::ConflictQuery>(),
-        names::<super::hazards::HazardQuery>(),
-        names::<super::hotspots::HotspotsQuery>(),
-        names::<super::field::OverdueQuery>(),
-        names::<super::persons::PersonsQuery>(),
-        names::<super::persons::RevealQuery>(),
-        names::<super::campaigns::RoutesQuery>(),
-        names::<super::coverage::RuleQuery>(),
-        names::<super::plates::SheetQuery>(),
-        names::<super::StatsQuery>(),
-        names::<super::campaigns::VisitsQuery>(),
-        names::<super::imports::ImportQuery>(),
-        names::<super::tiles::TileQuery>(),
-        ["bbox", "limit", "offset", "f"].map(String::from).to_vec(),
-    ]
-    .concat();
+    let mut keys = with_query_types!(names_of!()).concat();
+    keys.extend(super::query::parameter_names::<super::tiles::TileQuery>());
+    keys.extend(["bbox", "limit", "offset", "f"].map(String::from));
     keys.sort();
     keys.dedup();
     keys
