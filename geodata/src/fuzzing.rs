@@ -152,10 +152,10 @@ pub fn mutate_json(seed: &Value, edits: &[JsonEdit]) -> Value {
                         m.remove(&key);
                     }
                     Some(Value::Array(a)) => {
-                        if let Ok(i) = key.parse::<usize>() {
-                            if i < a.len() {
-                                a.remove(i);
-                            }
+                        if let Ok(i) = key.parse::<usize>()
+                            && i < a.len()
+                        {
+                            a.remove(i);
                         }
                     }
                     _ => {}
