@@ -110,8 +110,18 @@ pub fn gcj02_to_wgs84(lon: f64, lat: f64) -> (f64, f64) {
 
 const X_PI: f64 = PI * 3000.0 / 180.0;
 
+/// True for a longitude/latitude pair (finite, within ±180° and ±90°): BD-09 is defined on the
+/// globe only, and its conversions leave anything else as it is (beyond about 1e306 its
+/// arithmetic overflows to NaN).
+fn on_globe(lon: f64, lat: f64) -> bool {
+    (-180.0..=180.0).contains(&lon) && (-90.0..=90.0).contains(&lat)
+}
+
 /// BD-09 → GCJ-02.
 pub fn bd09_to_gcj02(lon: f64, lat: f64) -> (f64, f64) {
+    if !on_globe(lon, lat) {
+        return (lon, lat);
+    }
     let x = lon - 0.0065;
     let y = lat - 0.006;
     let z = (x * x + y * y).sqrt() - 0.00002 * (y * X_PI).sin();
@@ -121,6 +131,9 @@ pub fn bd09_to_gcj02(lon: f64, lat: f64) -> (f64, f64) {
 
 /// GCJ-02 → BD-09.
 pub fn gcj02_to_bd09(lon: f64, lat: f64) -> (f64, f64) {
+    if !on_globe(lon, lat) {
+        return (lon, lat);
+    }
     let z = (lon * lon + lat * lat).sqrt() + 0.00002 * (lat * X_PI).sin();
     let theta = lat.atan2(lon) + 0.000003 * (lon * X_PI).cos();
     (z * theta.cos() + 0.0065, z * theta.sin() + 0.006)

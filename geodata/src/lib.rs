@@ -7,6 +7,9 @@ pub mod clock;
 pub mod cow;
 pub mod crs;
 pub mod demo;
+#[cfg(test)]
+mod fuzz;
+pub mod fuzzing;
 pub mod idcard;
 pub mod import;
 pub mod model;

@@ -387,6 +387,44 @@ mod tests {
         assert!(!well_formed(&t.to_lowercase()) && !well_formed(&t[1..]));
     }
 
+    /// Fuzz target (issue 18): a token is any text, or a real token with random edits (a
+    /// forgery). Checking one never panics, a well-formed one is 32 base32 characters, and none
+    /// opens a plate but that plate's own token. Seeds in `store/fuzz/corpus/plate_tokens/`.
+    #[test]
+    fn fuzz_plate_tokens() {
+        use rentgrid_geodata::fuzzing::{Count, Edit, corpus, mutate, run_corpus};
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/plate_tokens");
+        let count = Count::new("plate_tokens");
+        let real = token(&KEY, PlateKind::Unit, 412, 1).unwrap_or_default();
+        let check = |kind: PlateKind, target: u32, generation: u32, candidate: &str| {
+            count.add();
+            let own = token(&KEY, kind, target, generation).unwrap_or_default();
+            if well_formed(candidate) {
+                assert!(
+                    candidate.len() == TOKEN_CHARS
+                        && candidate.bytes().all(|b| b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567".contains(&b))
+                );
+            }
+            let opens = verify(&KEY, kind, target, generation, candidate).unwrap_or(true);
+            assert_eq!(opens, candidate == own, "{candidate:?} against {kind:?} {target} {generation}");
+        };
+        run_corpus("plate_tokens", &corpus(&dir), |b| {
+            let text = String::from_utf8_lossy(b);
+            check(PlateKind::Unit, 412, 1, text.trim_end_matches('\n'));
+        });
+        let words: &[&[u8]] = &[b"=", b"A", b"7", b"8", b"a", b"0", b"1"];
+        bolero::check!().with_type::<(bool, u32, u32, Vec<Edit>)>().with_iterations(3000).for_each(
+            |(unit, target, generation, edits)| {
+                let kind = if *unit { PlateKind::Unit } else { PlateKind::Building };
+                let own = token(&KEY, kind, *target, *generation).unwrap_or_default();
+                for seed in [&own, &real] {
+                    let forged = String::from_utf8_lossy(&mutate(seed.as_bytes(), edits, words)).into_owned();
+                    check(kind, *target, *generation, &forged);
+                }
+            },
+        );
+    }
+
     #[test]
     fn the_hmac_is_rfc_4231s() {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".

@@ -105,7 +105,11 @@ pub fn parse(bytes: &[u8], crs: Crs, atlas: &Atlas) -> Result<(Vec<ImportedBuild
             }
         };
         let p = footprint?;
-        let proj = crate::crs::LocalProjection::new(p.exterior().0[0].x, p.exterior().0[0].y);
+        let Some(&first) = p.exterior().0.first() else {
+            r.err_row("the footprint has no points");
+            return None;
+        };
+        let proj = crate::crs::LocalProjection::new(first.x, first.y);
         let m2 = p.map_coords(|c| {
             let (x, y) = proj.forward(c.x, c.y);
             geo::Coord { x, y }
@@ -115,7 +119,10 @@ pub fn parse(bytes: &[u8], crs: Crs, atlas: &Atlas) -> Result<(Vec<ImportedBuild
             r.err_row(format!("the footprint covers {area:.1} m²; a building covers 4 m² to 1 km²"));
             return None;
         }
-        let point = p.interior_point()?;
+        let Some(point) = p.interior_point() else {
+            r.err_row("the footprint has no interior point");
+            return None;
+        };
         let Some(grid_id) = atlas.grid_at(point.x(), point.y()) else {
             r.err_row(format!("({:.6}, {:.6}) is outside {}", point.x(), point.y(), atlas.district().name));
             return None;

@@ -6,6 +6,7 @@ use super::cells::Row;
 use super::{Column, Mapping, RowError};
 use crate::crs::Crs;
 use geo::{MapCoords, MultiPolygon, Validation};
+use geojson::GeometryValue;
 use serde_json::Value;
 
 /// Why a GeoJSON file could not be read at all.
@@ -106,6 +107,16 @@ pub fn polygons(geometry: Option<&Value>, crs: Crs) -> Result<MultiPolygon<f64>,
     let g = geometry.ok_or("has no geometry")?;
     let g = serde_json::from_value::<geojson::Geometry>(g.clone())
         .map_err(|e| format!("the geometry is not valid GeoJSON: {e}"))?;
+    let positions: Vec<&geojson::Position> = match &g.value {
+        GeometryValue::Polygon { coordinates } => coordinates.iter().flatten().collect(),
+        GeometryValue::MultiPolygon { coordinates } => coordinates.iter().flatten().flatten().collect(),
+        _ => return Err("the geometry is not a Polygon or MultiPolygon".into()),
+    };
+    // The conversion below indexes the first two numbers of each position (found by fuzzing:
+    // `[121.5]` panicked it).
+    if positions.iter().any(|p| p.len() < 2) {
+        return Err("the geometry has a position with fewer than two numbers (longitude, latitude)".into());
+    }
     let mp = match geo::Geometry::<f64>::try_from(g) {
         Ok(geo::Geometry::Polygon(p)) => MultiPolygon(vec![p]),
         Ok(geo::Geometry::MultiPolygon(mp)) if !mp.0.is_empty() => mp,
@@ -116,6 +127,11 @@ pub fn polygons(geometry: Option<&Value>, crs: Crs) -> Result<MultiPolygon<f64>,
         let (x, y) = crs.to_wgs84(c.x, c.y);
         geo::Coord { x, y }
     });
+    // An empty ring passes validation as an empty polygon (found by fuzzing: `[[]]` panicked
+    // the buildings' importer, which reads a footprint's first point).
+    if mp.0.iter().any(|p| p.exterior().0.is_empty()) {
+        return Err("the geometry has a polygon without points".into());
+    }
     match mp.validation_errors().first() {
         Some(problem) => Err(format!("the geometry is not a valid polygon: {problem}")),
         None => Ok(mp),
@@ -146,6 +162,10 @@ mod tests {
         let point = serde_json::json!({"type":"Point","coordinates":[121.5,29.8]});
         assert!(polygons(Some(&point), Crs::Wgs84).unwrap_err().contains("not a Polygon"));
         assert_eq!(polygons(None, Crs::Wgs84).unwrap_err(), "has no geometry");
+        let short = serde_json::json!({"type":"Polygon","coordinates":[[[121.5],[121.6,29.8],[121.6,29.9],[121.5]]]});
+        assert!(polygons(Some(&short), Crs::Wgs84).unwrap_err().contains("fewer than two numbers"));
+        let empty = serde_json::json!({"type":"MultiPolygon","coordinates":[[[]]]});
+        assert!(polygons(Some(&empty), Crs::Wgs84).unwrap_err().contains("without points"));
         let sq =
             serde_json::json!({"type":"Polygon","coordinates":[[[121.5,29.8],[121.6,29.8],[121.6,29.9],[121.5,29.8]]]});
         let (glon, glat) = crate::crs::wgs84_to_gcj02(121.5, 29.8);

@@ -89,14 +89,13 @@ pub struct Table {
 /// Decodes `bytes` as `encoding`, or detects it: a UTF-8 byte-order mark or valid UTF-8 means
 /// UTF-8, anything else is tried as GB18030 (which reads GBK too).
 pub fn decode(bytes: &[u8], encoding: Option<Encoding>) -> Result<(String, Encoding), FileError> {
-    let row_at = |offset: usize| bytes[..offset.min(bytes.len())].iter().filter(|&&b| b == b'\n').count() + 1;
     let utf8 = |b: &[u8]| -> Result<String, FileError> {
         let b = b.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(b);
         String::from_utf8(b.to_vec()).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
             FileError::Encoding(format!(
-                "row {}: the file is not valid UTF-8 (byte {}); if it came from Excel in Chinese, try --encoding gbk",
-                row_at(e.utf8_error().valid_up_to()),
-                e.utf8_error().valid_up_to()
+                "row {}: the file is not valid UTF-8 (byte {at}); if it came from Excel in Chinese, try --encoding gbk",
+                Lines::new(b).line_of(at),
             ))
         })
     };
@@ -132,8 +131,14 @@ pub fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, FileE
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
     let mut lines = Vec::new();
     let mut record = csv::ByteRecord::new();
+    let mut line_numbers = Lines::new(text.as_bytes());
     loop {
-        let row = reader.position().line() as usize;
+        // The reader's own line count starts a record before the line breaks it skips and
+        // counts only `\n`: count from the record's first byte instead.
+        let at = usize::try_from(reader.position().byte()).unwrap_or(usize::MAX);
+        let skipped =
+            text.as_bytes().get(at..).unwrap_or_default().iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        let row = line_numbers.line_of(at.saturating_add(skipped));
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
@@ -144,9 +149,44 @@ pub fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, FileE
             return Err(FileError::RecordTooLong { row, bytes: bytes_len });
         }
         // The text was decoded to UTF-8 above, so every field is valid UTF-8.
-        lines.push((row, record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect()));
+        lines.push((row, record.iter().map(|f| cell_text(&String::from_utf8_lossy(f))).collect()));
     }
     into_table(encoding, lines)
+}
+
+/// A cell's text without the spaces and byte-order marks around it: a second mark (a file
+/// saved twice with one) is invisible in Excel but made the header `编号` unknown (found by
+/// fuzzing).
+fn cell_text(s: &str) -> String {
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\u{FEFF}').to_string()
+}
+
+/// The 1-based line numbers of byte offsets of a text, counting `\r\n`, `\r` and `\n` each as
+/// one line break (as files from Windows, old Macs and Unix end their lines); offsets are asked
+/// in increasing order.
+struct Lines<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self { text, at: 0, line: 1 }
+    }
+
+    /// The line of the byte at `offset` (the last line for an offset past the end).
+    fn line_of(&mut self, offset: usize) -> usize {
+        while self.at < offset.min(self.text.len()) {
+            match self.text[self.at] {
+                b'\n' => self.line += 1,
+                b'\r' if self.text.get(self.at + 1) != Some(&b'\n') => self.line += 1,
+                _ => {}
+            }
+            self.at += 1;
+        }
+        self.line
+    }
 }
 
 /// The first non-blank line is the header, the other non-blank lines are the rows.
@@ -178,7 +218,7 @@ pub fn read_xlsx(bytes: &[u8]) -> Result<Table, FileError> {
     let text = |c: &Data| -> String {
         match c {
             Data::Empty => String::new(),
-            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.trim().to_string(),
+            Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => cell_text(s),
             Data::Int(i) => i.to_string(),
             Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
             Data::Float(f) => f.to_string(),
@@ -272,6 +312,22 @@ mod tests {
             let e = read_ledger(&wb[..cut], None).unwrap_err();
             assert!(matches!(e, FileError::Xlsx(_)), "cut at {cut}: {e}");
         }
+    }
+
+    #[test]
+    fn row_numbers_count_crlf_cr_and_blank_lines() {
+        // Found by fuzzing: with CRLF endings every row was named one line early, and blank
+        // lines and CR-only endings were not counted at all.
+        let rows = |text: &str| read_csv(text.as_bytes(), None).unwrap().rows.iter().map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(rows("a,b\r\n1,2\r\n\r\n3,4\r\n"), [2, 4]);
+        assert_eq!(rows("a,b\n\n\n1,2\n\"x\ny\",3\n5,6"), [4, 5, 7]);
+        assert_eq!(rows("\u{FEFF}a,b\r1,2\r\r3,4\r"), [2, 4]);
+        // A file saved twice with a byte-order mark: the second is no part of the header.
+        let t = read_csv("\u{FEFF}\u{FEFF}编号\nA1\n".as_bytes(), None).unwrap();
+        assert_eq!(t.headers, ["编号"]);
+        // A bad byte after a byte-order mark: the row is counted in the text, not 3 bytes off.
+        let e = read_csv(b"\xEF\xBB\xBFa\n\x80", Some(Encoding::Utf8)).unwrap_err();
+        assert!(matches!(e, FileError::Encoding(ref m) if m.starts_with("row 2:")), "{e}");
     }
 
     #[test]

@@ -218,7 +218,7 @@ fn phone(raw: &str) -> AppResult<String> {
     Ok(t.to_owned())
 }
 
-fn validate_new(unit_id: u32, r: NewPersonRequest) -> AppResult<(NewResident, IdNumber)> {
+pub(super) fn validate_new(unit_id: u32, r: NewPersonRequest) -> AppResult<(NewResident, IdNumber)> {
     let id = IdNumber::parse(&r.id_number).map_err(|e| AppError::Unprocessable(format!("id_number: {e}")))?;
     let card_no = match r.card_no.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -325,6 +325,17 @@ pub struct DepartureRequest {
     position: Option<Position>,
 }
 
+/// The departure of `person_id` a request asks for, checked (its position is checked against
+/// the person's building later).
+pub(super) fn validate_departure(person_id: u32, r: &DepartureRequest) -> AppResult<Departure> {
+    Ok(Departure {
+        client_id: client_id(&r.client_id)?,
+        person_id,
+        on: field_day("on", r.on.as_deref())?,
+        position: None,
+    })
+}
+
 /// The answer to `POST /api/persons/{id}/departure`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonDeparted {
@@ -358,12 +369,7 @@ pub async fn departure(
 ) -> AppResult<(StatusCode, Json<PersonDeparted>)> {
     let d = disclosure(&scope, None, None)?;
     let person_id = parse_id("person", &raw)?;
-    let mut dep = Departure {
-        client_id: client_id(&req.client_id)?,
-        person_id,
-        on: field_day("on", req.on.as_deref())?,
-        position: None,
-    };
+    let mut dep = validate_departure(person_id, &req)?;
     let p = person_in_scope(&state, &scope, person_id).await?;
     dep.position = fix_of(req.position, &state.atlas(), p.building_id)?;
     let target = format!("POST /api/persons/{person_id}/departure client_id {}", dep.client_id);
@@ -416,7 +422,7 @@ pub struct PersonEditRequest {
     position: Option<Position>,
 }
 
-fn validate_edit(person_id: u32, r: PersonEditRequest) -> AppResult<PersonEdit> {
+pub(super) fn validate_edit(person_id: u32, r: PersonEditRequest) -> AppResult<PersonEdit> {
     let mut changes = BTreeMap::new();
     if let Some(n) = &r.name {
         changes.insert(PersonField::Name, text("name", n, true)?.into());

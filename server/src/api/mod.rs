@@ -10,6 +10,8 @@ mod events;
 mod extract;
 pub(crate) mod features;
 mod field;
+#[cfg(test)]
+mod fuzz;
 pub(crate) mod geojson;
 mod hazards;
 mod hotspots;

@@ -887,7 +887,7 @@ fn leader_may_read(scope: &Scope, c: Collection) -> AppResult<Collection> {
 
 /// What an items request asks for.
 #[derive(Debug)]
-struct ItemsQuery {
+pub(super) struct ItemsQuery {
     bbox: Option<Rect<f64>>,
     limit: usize,
     offset: usize,
@@ -895,7 +895,7 @@ struct ItemsQuery {
     filters: Vec<(&'static Queryable, Value)>,
 }
 
-fn parse_items_query(c: Collection, q: &[(String, String)]) -> AppResult<ItemsQuery> {
+pub(super) fn parse_items_query(c: Collection, q: &[(String, String)]) -> AppResult<ItemsQuery> {
     let mut out = ItemsQuery { bbox: None, limit: DEFAULT_LIMIT, offset: 0, filters: Vec::new() };
     let mut seen = BTreeSet::new();
     for (k, v) in q {

@@ -32,12 +32,23 @@ pub const MVT_CONTENT_TYPE: &str = "application/vnd.mapbox-vector-tile";
 /// The attribution TileJSON carries.
 const ATTRIBUTION: &str = "rentgrid · 网格与出租房屋台账 (grid and rental housing register)";
 
-fn parse_layer(raw: &str) -> Result<Layer, AppError> {
+pub(super) fn parse_layer(raw: &str) -> Result<Layer, AppError> {
     raw.parse::<Layer>().map_err(|e| AppError::NotFound(e.to_string()))
 }
 
 fn parse_num<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, AppError> {
     raw.parse::<T>().map_err(|_| AppError::BadRequest(format!("tile {what} {raw:?} is not a whole number")))
+}
+
+/// The tile of the path segments `{z}/{x}/{y}.mvt` (or `.pbf`): 400 for a segment that is not a
+/// whole number, 404 for a tile outside its zoom's range or a file of another kind.
+pub(super) fn parse_tile(z: &str, x: &str, file: &str) -> Result<TileId, AppError> {
+    let y = file
+        .strip_suffix(".mvt")
+        .or_else(|| file.strip_suffix(".pbf"))
+        .ok_or_else(|| AppError::NotFound(format!("no tile at {file:?}: name it {{y}}.mvt or {{y}}.pbf")))?;
+    let (z, x, y) = (parse_num::<u8>("zoom", z)?, parse_num::<u32>("x", x)?, parse_num::<u32>("y", y)?);
+    TileId::new(z, x, y).map_err(|e| AppError::NotFound(e.to_string()))
 }
 
 /// The query of a tile or a TileJSON (other parameters are ignored, as tile clients may add
@@ -85,12 +96,7 @@ pub(crate) async fn tile(
         }
         Some(c) => c.parse().map_err(AppError::BadRequest)?,
     };
-    let y = file
-        .strip_suffix(".mvt")
-        .or_else(|| file.strip_suffix(".pbf"))
-        .ok_or_else(|| AppError::NotFound(format!("no tile at {file:?}: name it {{y}}.mvt or {{y}}.pbf")))?;
-    let (z, x, y) = (parse_num::<u8>("zoom", &z)?, parse_num::<u32>("x", &x)?, parse_num::<u32>("y", y)?);
-    let tile = TileId::new(z, x, y).map_err(|e| AppError::NotFound(e.to_string()))?;
+    let tile = parse_tile(&z, &x, &file)?;
     let public = scope.grids.is_none();
     if layer == Layer::Grids {
         // The grids carry the day's estimated actual rates: make the estimate first (once per

@@ -57,7 +57,7 @@ pub struct VisitRequest {
     position: Option<Position>,
 }
 
-fn validate(r: VisitRequest) -> Result<NewVisit, AppError> {
+pub(super) fn validate(r: VisitRequest) -> Result<NewVisit, AppError> {
     let bad = |m: String| Err(AppError::Unprocessable(m));
     super::field::client_id(&r.client_id)?;
     let visited_on = match &r.visited_on {
