@@ -23,6 +23,7 @@ pub mod serve;
 pub mod snapshot;
 pub mod startup;
 pub mod state;
+pub mod summary;
 pub mod tile_cache;
 
 /// The system of record, re-exported so that `crate::store::…` names it.

@@ -2,7 +2,7 @@
 //! (the default: QGIS and GDAL open it as it is) or in PostGIS; each is a Cargo feature (`gpkg`,
 //! `postgis`). The SQL and the business rules are written once, over the small [`Backend`] each
 //! database gives (its connection, migrations and dialect), and offered through narrow traits by
-//! concern: [`Register`] reads, the [`VisitLog`], the [`FieldWrites`] made at the door
+//! concern: [`Register`] reads, the day's [`Activity`] (the big screen's counts), the [`VisitLog`], the [`FieldWrites`] made at the door
 //! (persons registered, moved, left; edits and their conflicts), the [`Hazards`] found there and
 //! their cases, [`Imports`], [`Contracts`] and
 //! [`Campaigns`], the person-level reads of [`Persons`], the [`DoorPlates`] (门牌二维码), the users
@@ -18,6 +18,7 @@
 //! ```
 
 pub mod access;
+pub mod activity;
 pub mod audit;
 pub mod backend;
 pub mod campaigns;
@@ -46,6 +47,7 @@ pub mod value;
 pub mod visits;
 
 pub use access::{Access, ApiToken, LockRule, NewUser, Session, User};
+pub use activity::Activity;
 pub use audit::{AuditEntry, AuditEvent, AuditLog, AuditQuery, AuditRow, ChainError};
 pub use backend::{Backend, PoolUsage};
 pub use campaigns::Campaigns;
@@ -61,6 +63,7 @@ pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 /// The store: every concern, over one backend.
 pub trait Store:
     Register
+    + Activity
     + VisitLog
     + FieldWrites
     + Hazards
@@ -78,6 +81,7 @@ pub trait Store:
 
 impl<
     T: Register
+        + Activity
         + VisitLog
         + FieldWrites
         + Hazards

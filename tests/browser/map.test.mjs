@@ -79,6 +79,43 @@ describe('the web map', () => {
     assert.equal(response.status(), 200, await response.text());
     return response.json();
   };
+  /**
+   * A caseworker whose grids have buildings, signed in on a browser context of their own (their
+   * phone): the context, its CSRF token, one of their buildings, its grid and the grid's label point.
+   */
+  const caseworkerWithABuilding = async () => {
+    const built = new Set((await (await api(`/api/grids`)).json()).features.filter((f) => f.properties.buildings > 0).map((f) => f.properties.id));
+    const areas = (await (await api(`/api/coverage`)).json()).features.filter((f) => f.properties.kind === 'area');
+    const cw = areas.find((f) => f.properties.grids.some((g) => built.has(g)))?.properties.caseworker_id;
+    assert.equal(typeof cw, 'number', 'no caseworker holds a grid with buildings');
+    const phone = await browser.newContext();
+    const login = await phone.request.post(`${origin}/api/login`, { data: { username: `cw${cw}`, password: `cw${cw}-demo-2026` } });
+    assert.equal(login.status(), 200, await login.text());
+    const { csrf } = await login.json();
+    const district = await (await api(`/api/district`)).json();
+    const theirs = await (await phone.request.get(`${origin}/api/buildings?bbox=${district.bbox.join(',')}&limit=1`)).json();
+    assert.equal(theirs.features.length, 1, 'the caseworker has no building');
+    const building = theirs.features[0];
+    const grid = building.properties.grid_id;
+    const grids = await (await phone.request.get(`${origin}/api/grids`)).json();
+    const point = grids.features.find((f) => f.properties.id === grid).properties.label_point;
+    return { phone, csrf, building, grid, point };
+  };
+  /** Visits recorded by [`visitRegisteringAUnit`], so each new unit has a label of its own. */
+  let unitsAdded = 0;
+  /** Records a visit to `building` from `phone` that registers one new rental unit. */
+  const visitRegisteringAUnit = async (phone, csrf, building) => {
+    unitsAdded += 1;
+    const response = await phone.request.post(`${origin}/api/visits`, {
+      headers: { 'X-CSRF-Token': csrf },
+      data: {
+        client_id: `00000000-0000-4000-8000-${String(Date.now()).slice(-12)}`,
+        building_id: building.properties.id,
+        new_units: [{ label: `9-9${String(unitsAdded).padStart(2, '0')}`, tenants: 2, registered: true }],
+      },
+    });
+    assert.equal(response.status(), 201, await response.text());
+  };
   /** Every URL the page (and its workers) requested. */
   const requests = [];
   /** Page errors, console errors and failed responses. */
@@ -312,22 +349,7 @@ describe('the web map', () => {
   });
 
   it('shows a visit recorded through the API on the open map within 2 s, pushed by the server', async () => {
-    // A caseworker whose grids have buildings, signed in on a phone of their own, visits one.
-    const built = new Set((await (await api(`/api/grids`)).json()).features.filter((f) => f.properties.buildings > 0).map((f) => f.properties.id));
-    const areas = (await (await api(`/api/coverage`)).json()).features.filter((f) => f.properties.kind === 'area');
-    const cw = areas.find((f) => f.properties.grids.some((g) => built.has(g)))?.properties.caseworker_id;
-    assert.equal(typeof cw, 'number', 'no caseworker holds a grid with buildings');
-    const phone = await browser.newContext();
-    const login = await phone.request.post(`${origin}/api/login`, { data: { username: `cw${cw}`, password: `cw${cw}-demo-2026` } });
-    assert.equal(login.status(), 200, await login.text());
-    const { csrf } = await login.json();
-    const district = await (await api(`/api/district`)).json();
-    const theirs = await (await phone.request.get(`${origin}/api/buildings?bbox=${district.bbox.join(',')}&limit=1`)).json();
-    assert.equal(theirs.features.length, 1, 'the caseworker has no building');
-    const building = theirs.features[0];
-    const grid = building.properties.grid_id;
-    const grids = await (await phone.request.get(`${origin}/api/grids`)).json();
-    const point = grids.features.find((f) => f.properties.id === grid).properties.label_point;
+    const { phone, csrf, building, grid, point } = await caseworkerWithABuilding();
 
     // The command center's map, open on that grid, with its stream of changes up.
     await page.evaluate((center) => window.__rentgrid.map.jumpTo({ center, zoom: 14 }), point);
@@ -350,15 +372,7 @@ describe('the web map', () => {
     // Marks this page: a reload would lose the mark.
     await page.evaluate(() => (window.__notReloaded = true));
 
-    const response = await phone.request.post(`${origin}/api/visits`, {
-      headers: { 'X-CSRF-Token': csrf },
-      data: {
-        client_id: `00000000-0000-4000-8000-${String(Date.now()).slice(-12)}`,
-        building_id: building.properties.id,
-        new_units: [{ label: '9-910', tenants: 2, registered: true }],
-      },
-    });
-    assert.equal(response.status(), 201, await response.text());
+    await visitRegisteringAUnit(phone, csrf, building);
     // No checkForUpdates, no reload: the server's event alone brings the grid's new count.
     await page.waitForFunction(
       ({ id, units }) =>
@@ -368,6 +382,57 @@ describe('the web map', () => {
     );
     assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was reloaded');
     await phone.close();
+  });
+
+  it('opens the big screen: its cards equal /api/stats and /api/summary, and a visit shows on them within 2 s', async () => {
+    const screen = await context.newPage();
+    screen.on('pageerror', (error) => problems.push(`big screen page error: ${error.stack ?? error.message}`));
+    await screen.setViewportSize({ width: 1600, height: 1000 });
+    await screen.goto(`${server.url}/?view=screen`);
+    await screen.waitForFunction(() => document.documentElement.dataset.ready === '1' && document.documentElement.dataset.live === '1', null, {
+      timeout: READY_TIMEOUT_MS,
+    });
+    const value = (card) => screen.locator(`.rg-card[data-card="${card}"] .rg-card-value`).innerText();
+    /** The cards against the district's row of /api/stats and the summary at the same version. */
+    const checkCards = async () => {
+      const version = Number(await screen.locator('.rg-screen').getAttribute('data-version'));
+      const summary = await (await api(`/api/summary`)).json();
+      assert.equal(summary.version, version, 'the screen shows another data version than the API');
+      const [district] = (await (await api(`/api/stats?level=district`)).json()).rows;
+      for (const k of ['reg_rate', 'rental_rate', 'permit_rate', 'pledge_rate']) {
+        assert.equal(await value(k), formatPct(district[k]), `card ${k}`);
+        assert.equal(summary.kpi[k], district[k], `summary ${k}`);
+      }
+      const est = screen.locator('.rg-card[data-card="reg_rate"] .rg-estimate');
+      const [e, lo, hi] = [district.reg_rate_est, district.reg_rate_est_low, district.reg_rate_est_high].map(wholePct);
+      assert.ok((await est.innerText()).startsWith(`估计实际 ${e}（${lo}–${hi}）`), await est.innerText());
+      assert.equal(await value('visits'), String(summary.today.visits));
+      assert.equal(await value('units'), String(summary.today.units_registered));
+      assert.equal(await value('hazards'), String(summary.hazards_open));
+      return summary;
+    };
+    const before = await checkCards();
+    // A month-by-month chart, the streets ranked as /api/stats lists them, the latest visits.
+    assert.ok(before.trend.length >= 2, 'the demo history has fewer than 2 months');
+    assert.equal(await screen.locator('.rg-screen-chart canvas').count(), 1);
+    const streets = (await (await api(`/api/stats?level=street`)).json()).rows;
+    assert.equal(await screen.locator('.rg-screen-ranking li').count(), streets.length);
+    assert.equal(await screen.locator('.rg-feed li').count(), before.recent.length);
+
+    // A caseworker records a visit that registers a unit: the cards follow within 2 s, pushed.
+    const { phone, csrf, building } = await caseworkerWithABuilding();
+    await visitRegisteringAUnit(phone, csrf, building);
+    await screen.waitForFunction(
+      (n) => document.querySelector('.rg-card[data-card="visits"] .rg-card-value')?.textContent === String(n),
+      before.today.visits + 1,
+      { timeout: 2_000 },
+    );
+    const after = await checkCards();
+    assert.equal(after.today.units_registered, before.today.units_registered + 1);
+    assert.equal(after.recent[0].building_id, building.properties.id, 'the newest visit is not first in the feed');
+    assert.equal(await screen.locator('.rg-feed li').first().getAttribute('data-visit'), String(after.recent[0].id));
+    await phone.close();
+    await screen.close();
   });
 
   it('shows a hazard recorded through the API on the open map\'s hazards layer within 2 s, pushed by the server', async () => {

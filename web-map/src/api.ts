@@ -277,6 +277,18 @@ export async function fetchCampaignIds(): Promise<number[]> {
 
 export const fetchCampaign = (id: number): Promise<Campaign> => getJson(`campaigns/${id}`);
 
+/** Each campaign's progress (blocks per phase, buildings visited), oldest first. */
+export async function fetchCampaignProgress(): Promise<Schemas['Progress'][]> {
+  const body = await getJson<Schemas['Campaigns']>('campaigns');
+  return body.campaigns.map((c) => c.progress);
+}
+
+/** `GET /api/summary`: the big screen's figures over the user's grids, from one data snapshot. */
+export type Summary = Ok<'summary'>;
+
+/** The big screen's figures, with as many of the latest visits as the server lists by default. */
+export const fetchSummary = (): Promise<Summary> => getJson('summary');
+
 /** A feature of `GET /api/campaigns/{id}/routes`: a route line, the station or a numbered stop. */
 export type RouteProperties = Schemas['Feature_RouteProperties']['properties'];
 

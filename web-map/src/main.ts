@@ -22,6 +22,7 @@ import { mountField } from './field/view';
 import { createBasemapLayer } from './layers/basemap';
 import { createCoverageLayer } from './layers/coverage';
 import { createCoveragePanel } from './coverage/panel';
+import type { ScreenPanel } from './screen/panel';
 import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
 import { h, isNarrowScreen } from './ui/dom';
 import { bindInteraction, type Popups } from './ui/interaction';
@@ -61,6 +62,11 @@ const coverageView = view === 'coverage';
  * day's stops.
  */
 const campaignView = view === 'campaign';
+/**
+ * `?view=screen` opens the command center's big screen (指挥中心大屏): the grid map between KPI
+ * cards, charts, the street ranking and the latest visits, for a wall as for a desktop.
+ */
+const screenView = view === 'screen';
 
 /**
  * How often the map asks whether the data changed (a visit recorded elsewhere, an import) while
@@ -83,20 +89,22 @@ function mount(root: HTMLElement): () => void {
   disposers.push(userBar.destroy);
   const viewLink = h('a', { class: 'rg-view', href: leadersView || campaignView ? './' : '?view=leaders' });
   const coverageLink = h('a', { class: 'rg-view rg-view-coverage', href: coverageView ? './' : '?view=coverage' });
+  const screenLink = h('a', { class: 'rg-view rg-view-screen', href: screenView ? './' : '?view=screen' });
   const header = h(
     'header',
     { class: 'rg-header' },
     h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), nameEl, ' ', titleEl),
-    h('nav', { class: 'rg-nav' }, coverageLink, viewLink, userBar.element, langButton),
+    h('nav', { class: 'rg-nav' }, screenLink, coverageLink, viewLink, userBar.element, langButton),
   );
   const may = allowedViews(me()?.role ?? 'leader');
   coverageLink.hidden = !may.includes(coverageView ? '' : 'coverage');
+  screenLink.hidden = !may.includes(screenView ? '' : 'screen');
   viewLink.hidden = !may.includes(leadersView || campaignView ? '' : 'leaders');
   const mapEl = h('div', { class: 'rg-map' });
   const banner = h('div', { class: 'rg-banner', role: 'alert', hidden: true });
   const loadingText = h('span');
   const loading = h('div', { class: 'rg-loading', role: 'status' }, h('span', { class: 'rg-spinner' }), loadingText);
-  const main = h('main', { class: 'rg-main' }, mapEl, banner, loading);
+  const main = h('main', { class: screenView ? 'rg-main rg-main-screen' : 'rg-main' }, mapEl, banner, loading);
   root.replaceChildren(header, main);
 
   const renderChrome = () => {
@@ -105,6 +113,7 @@ function mount(root: HTMLElement): () => void {
     langButton.textContent = t('switchLang');
     viewLink.textContent = leadersView || campaignView ? t('fullView') : t('leadersView');
     coverageLink.textContent = coverageView ? t('fullView') : t('coverageView');
+    screenLink.textContent = screenView ? t('fullView') : t('screenView');
     langButton.setAttribute('aria-label', t('switchLangLabel'));
     loadingText.textContent = t('loading');
     document.title = districtName ? t('documentTitle', { district: districtName }) : `rentgrid · ${t('appTitle')}`;
@@ -166,7 +175,9 @@ function mount(root: HTMLElement): () => void {
         ? [createBasemapLayer(), coverage]
         : campaignView
           ? [createBasemapLayer(), createGridsLayer(), createCampaignLayer(), createCandidatesLayer(), createHazardsLayer()]
-          : createLayers();
+          : screenView
+            ? [createBasemapLayer(), createGridsLayer()]
+            : createLayers();
     const visibility = new Map<string, boolean>(layers.map((layer) => [layer.id, true]));
     const ctx: LayerContext = { map, district, refreshLegend: () => legend?.render(), reportError: showError };
     const results = await Promise.allSettled(layers.map((layer) => layer.attach(ctx)));
@@ -216,6 +227,20 @@ function mount(root: HTMLElement): () => void {
       main.append(panel.element);
       disposers.push(() => panel.destroy());
     }
+    let screen: ScreenPanel | undefined;
+    if (screenView) {
+      const role = me()?.role;
+      // Its charts (ECharts) load with the big screen only.
+      const { createScreenPanel } = await import('./screen/panel');
+      screen = await createScreenPanel(district, role === 'center' || role === 'supervisor', showError);
+      if (stopped) {
+        screen.destroy();
+        return;
+      }
+      main.append(screen.element);
+      disposers.push(() => screen?.destroy());
+      map.resize();
+    }
     popups = bindInteraction(map, attached);
     disposers.push(() => popups?.destroy());
 
@@ -229,6 +254,7 @@ function mount(root: HTMLElement): () => void {
       version = now;
       behind = false;
       for (const layer of attached) layer.refresh?.(ctx);
+      void screen?.refresh();
     };
     // Brings everything up to date: a newer version, or pushed changes whose panels and legend
     // counts have not caught up yet.
@@ -247,6 +273,7 @@ function mount(root: HTMLElement): () => void {
         // A hazard case recorded or moved: no figure moved, the hazard cases are read again.
         if (event.kind === 'hazards') {
           for (const layer of attached) layer.refreshChanged?.(ctx, event);
+          void screen?.refresh();
           return;
         }
         // Told already (a poll or a reload got there first).
@@ -255,6 +282,7 @@ function mount(root: HTMLElement): () => void {
           version = event.version;
           behind = true;
           for (const layer of attached) layer.refreshChanged?.(ctx, event);
+          void screen?.refresh();
         } else if (event.kind !== 'current' || version !== undefined) {
           // A reload, a resync, or changes missed while the stream was down.
           refreshAll(event.version);

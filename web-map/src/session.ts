@@ -116,13 +116,13 @@ export function landingQuery(user: Me): string {
 export function allowedViews(role: Role): readonly string[] {
   switch (role) {
     case 'center':
-      return ['', 'leaders', 'coverage', 'campaign', 'field', 'account'];
+      return ['', 'leaders', 'screen', 'coverage', 'campaign', 'field', 'account'];
     case 'supervisor':
-      return ['coverage', '', 'campaign', 'field', 'account'];
+      return ['coverage', '', 'screen', 'campaign', 'field', 'account'];
     case 'caseworker':
       return ['field', 'campaign', 'account'];
     case 'leader':
-      return ['leaders', 'account'];
+      return ['leaders', 'screen', 'account'];
     default:
       return ['account'];
   }

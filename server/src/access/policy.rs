@@ -94,6 +94,7 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/grids/{id}", roles(REGISTER)),
     rule("GET", "/api/basemap", roles(REGISTER)),
     rule("GET", "/api/stats", roles(REGISTER)),
+    rule("GET", "/api/summary", roles(REGISTER)),
     // What changed, for open maps: versions, grids and tiles, within scope.
     rule("GET", "/api/events", roles(REGISTER)),
     rule("GET", "/api/hotspots", roles(REGISTER)),

@@ -25,6 +25,7 @@ mod persons;
 mod plates;
 mod position;
 mod query;
+mod summary;
 mod suppress;
 mod tiles;
 mod visits;
@@ -159,6 +160,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plates::revoke))
         .routes(routes!(features::basemap))
         .routes(routes!(stats))
+        .routes(routes!(summary::summary))
         .routes(routes!(hotspots::hotspots))
         .routes(routes!(coverage::staffing))
         .routes(routes!(coverage::coverage))

@@ -26,4 +26,5 @@ mod observe;
 mod ogc;
 mod plates;
 mod rates;
+mod summary;
 mod tiles;
