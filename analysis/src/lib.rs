@@ -34,6 +34,8 @@
 //! - [`tour`]: near-optimal closed tours through stops (nearest neighbour, 2-opt, Or-opt, Or-3opt,
 //!   iterated local search).
 //! - [`tsplib`]: a reader of TSPLIB `EUC_2D` instances, the tour solver's outside reference.
+//! - [`search`]: places found by name, code, survey id, address part or pinyin, from an
+//!   in-memory index.
 //! - [`network`]: walking distances along the street network between buildings and stations.
 //! - [`route`]: a caseworker's day: the order to visit buildings from the community station.
 //! - [`error`]: the statistics modules' error type.
@@ -59,6 +61,7 @@ pub mod moran;
 pub mod network;
 pub mod registrations;
 pub mod route;
+pub mod search;
 pub mod staffing;
 pub mod stats;
 pub mod sweep;
