@@ -25,6 +25,7 @@ mod persons;
 mod plates;
 mod position;
 mod query;
+mod search;
 mod suppress;
 mod tiles;
 mod visits;
@@ -167,6 +168,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(coverage::accept))
         .routes(routes!(coverage::assessment))
         .routes(routes!(exports))
+        .routes(routes!(search::search))
         .routes(routes!(persons::persons))
         .routes(routes!(persons::person_one, field::edit_person))
         .routes(routes!(persons::unit))
