@@ -8,12 +8,17 @@
 //! geometry views are made afresh. Readers take one snapshot for a whole request, so nothing they
 //! answer mixes two snapshots.
 //!
+//! The search index is one of the geometry views: the places it finds (streets, communities,
+//! grids, buildings and the caseworkers' names) change only by an import, which publishes a new
+//! snapshot; a visit adds rental units and persons, which search reads from the store.
+//!
 //! Views that depend on more than the snapshot (the history and the estimate read the kept view
 //! inputs; hot-spot answers are kept across snapshots) live in the server's state.
 
 use rentgrid_analysis::kpi::{self, Counts};
 use rentgrid_analysis::network::WalkingNetwork;
-use rentgrid_geodata::{Atlas, StatsDelta};
+use rentgrid_analysis::search::SearchIndex;
+use rentgrid_geodata::{Atlas, Caseworker, StatsDelta};
 use rentgrid_tiles::MapGeometry;
 use rentgrid_tiles::heat::{HeatCount, HeatSurface};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -44,6 +49,8 @@ struct GeometryViews {
     basemap: OnceLock<Arc<Vec<u8>>>,
     /// The road network that caseworkers' routes walk.
     walking: OnceLock<Arc<WalkingNetwork>>,
+    /// The places search finds, and the caseworkers by name.
+    search: OnceLock<Arc<SearchIndex>>,
 }
 
 impl std::fmt::Debug for GeometryViews {
@@ -52,6 +59,7 @@ impl std::fmt::Debug for GeometryViews {
             .field("map", &self.map.initialized())
             .field("basemap", &self.basemap.get().is_some())
             .field("walking", &self.walking.get().is_some())
+            .field("search", &self.search.get().is_some())
             .finish()
     }
 }
@@ -122,6 +130,18 @@ impl Snapshot {
         self.geometry.walking.get_or_init(|| Arc::new(WalkingNetwork::from_atlas(&self.atlas))).clone()
     }
 
+    /// The search index, if it has been built for this district geometry.
+    pub fn search_index(&self) -> Option<Arc<SearchIndex>> {
+        self.geometry.search.get().cloned()
+    }
+
+    /// The search index of the district's places and `caseworkers` (as the store holds them
+    /// now: their names change only by an import, which makes a new snapshot), built once per
+    /// district geometry. Blocking.
+    pub fn search_index_with(&self, caseworkers: &[Caseworker]) -> Arc<SearchIndex> {
+        self.geometry.search.get_or_init(|| Arc::new(SearchIndex::of_atlas(&self.atlas, caseworkers))).clone()
+    }
+
     /// The heat surface of `count`, built once per snapshot. Blocking.
     pub fn heat_surface(&self, count: HeatCount) -> Result<Option<Arc<HeatSurface>>, rentgrid_tiles::Error> {
         let mut heat = self.heat.lock().unwrap_or_else(PoisonError::into_inner);
@@ -156,6 +176,8 @@ mod tests {
         let map = first.map_geometry().await.unwrap();
         let walking = first.walking_network();
         let basemap = first.basemap(|_| b"{}".to_vec());
+        assert!(first.search_index().is_none(), "built when first asked for");
+        let search = first.search_index_with(&[]);
 
         let delta = StatsDelta { building_id: b, persons: 1, ..StatsDelta::default() };
         let next = first.with_deltas(&[delta]);
@@ -163,10 +185,12 @@ mod tests {
         assert!(!Arc::ptr_eq(&counts, &next.grid_counts()), "counts are made again for the new snapshot");
         assert!(Arc::ptr_eq(&map, &next.map_geometry().await.unwrap()), "the geometry is the same");
         assert!(Arc::ptr_eq(&walking, &next.walking_network()));
+        assert!(next.search_index().is_some_and(|s| Arc::ptr_eq(&search, &s)), "places do not move with counts");
         assert!(Arc::ptr_eq(&basemap, &next.basemap(|_| unreachable!("built once per geometry"))));
 
         let reloaded = Snapshot::new((**next.atlas()).clone());
         assert!(!Arc::ptr_eq(&map, &reloaded.map_geometry().await.unwrap()), "new geometry, views made again");
         assert_eq!(*reloaded.basemap(|_| b"[]".to_vec()), b"[]".to_vec());
+        assert!(reloaded.search_index().is_none(), "an import's new places are indexed anew");
     }
 }

@@ -24,6 +24,10 @@ pub struct PersonQuery {
     pub unit: Option<u32>,
     /// A full ID number, a full phone number, or the beginning of a name.
     pub text: Option<String>,
+    /// A whole name (indexed).
+    pub name: Option<String>,
+    /// The last 4 characters of the ID number (indexed: [`ID_TAIL`]).
+    pub id_tail: Option<String>,
     /// At most this many rows.
     pub limit: u32,
     /// Skipping this many first (ordered by id).
@@ -184,6 +188,10 @@ fn person_of(r: &Row) -> Result<PersonRecord> {
     })
 }
 
+/// The last 4 characters of a person's ID number, as the index `persons_id_tail` holds them
+/// (the same expression in both dialects).
+pub const ID_TAIL: &str = "substr(p.id_number, length(p.id_number) - 3)";
+
 /// `q`'s conditions after `WHERE TRUE`: persons living in the district (not those who left).
 fn conditions(mut s: Sql, q: &PersonQuery) -> Sql {
     s = s.push(" AND p.left_on IS NULL");
@@ -210,6 +218,12 @@ fn conditions(mut s: Sql, q: &PersonQuery) -> Sql {
             .push(" OR p.name LIKE ")
             .bind(format!("{}%", text.replace(['%', '_', '\\'], "")))
             .push(")");
+    }
+    if let Some(name) = &q.name {
+        s = s.push(" AND p.name = ").bind(name.as_str());
+    }
+    if let Some(tail) = &q.id_tail {
+        s = s.push(format!(" AND {ID_TAIL} = ")).bind(tail.as_str());
     }
     s
 }

@@ -125,6 +125,16 @@ async function requestJson<T>(path: string, init: RequestInit): Promise<T> {
 
 export const fetchDistrict = (): Promise<District> => getJson('district');
 
+/** One thing `GET /api/search` found: a place, a caseworker's area, a rental unit or a (masked) person. */
+export type SearchResult = Omit<Schemas['SearchResult'], 'point' | 'bbox'> & { point: [number, number]; bbox: BBox | null };
+
+/** What a search found, best first, within the caller's scope. */
+export type SearchAnswer = Omit<Ok<'search'>, 'results'> & { results: SearchResult[] };
+
+/** Searches `q` (a name or part of it, pinyin, a code, a survey id, an address with its room). */
+export const searchPlaces = (q: string, signal?: AbortSignal): Promise<SearchAnswer> =>
+  getJson(`search?q=${encodeURIComponent(q)}&limit=10`, signal);
+
 /** A rental unit's household card (`GET /api/units/{id}`), masked as the role sees it. */
 export type UnitCard = Schemas['Unit'];
 

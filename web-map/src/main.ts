@@ -28,6 +28,8 @@ import { h, isNarrowScreen } from './ui/dom';
 import { bindInteraction, type Popups } from './ui/interaction';
 import { createLegend, type Legend } from './ui/legend';
 import { createUserBar } from './ui/userbar';
+import { createSearchBox, showResult } from './ui/search';
+import type { SearchResult } from './api';
 import { mountLogin } from './login/page';
 import { mountAccount } from './account/page';
 import { allowedViews, landingQuery, loadMe, me, onSessionExpired } from './session';
@@ -87,6 +89,10 @@ function mount(root: HTMLElement): () => void {
   const langButton = h('button', { type: 'button', class: 'rg-lang' });
   const userBar = createUserBar();
   disposers.push(userBar.destroy);
+  // The search box: results are shown once the map and its popups are there.
+  let showSearchResult: (result: SearchResult) => void = () => {};
+  const searchBox = createSearchBox((result) => showSearchResult(result));
+  disposers.push(searchBox.destroy);
   const viewLink = h('a', { class: 'rg-view', href: leadersView || campaignView ? './' : '?view=leaders' });
   const coverageLink = h('a', { class: 'rg-view rg-view-coverage', href: coverageView ? './' : '?view=coverage' });
   const screenLink = h('a', { class: 'rg-view rg-view-screen', href: screenView ? './' : '?view=screen' });
@@ -94,6 +100,7 @@ function mount(root: HTMLElement): () => void {
     'header',
     { class: 'rg-header' },
     h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), nameEl, ' ', titleEl),
+    searchBox.element,
     h('nav', { class: 'rg-nav' }, screenLink, coverageLink, viewLink, userBar.element, langButton),
   );
   const may = allowedViews(me()?.role ?? 'leader');
@@ -241,8 +248,10 @@ function mount(root: HTMLElement): () => void {
       disposers.push(() => screen?.destroy());
       map.resize();
     }
-    popups = bindInteraction(map, attached);
-    disposers.push(() => popups?.destroy());
+    const bound = bindInteraction(map, attached);
+    popups = bound;
+    disposers.push(() => bound.destroy());
+    showSearchResult = (result) => showResult(map, bound, result, fitPadding());
 
     // When the server's data changes, layers reload their tiles: revalidated by ETag, only the
     // tiles over what changed come back with a body. A change pushed by the server reloads what

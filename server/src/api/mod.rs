@@ -25,6 +25,7 @@ mod persons;
 mod plates;
 mod position;
 mod query;
+mod search;
 mod summary;
 mod suppress;
 mod tiles;
@@ -169,6 +170,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(coverage::accept))
         .routes(routes!(coverage::assessment))
         .routes(routes!(exports))
+        .routes(routes!(search::search))
         .routes(routes!(persons::persons))
         .routes(routes!(persons::person_one, field::edit_person))
         .routes(routes!(persons::unit))

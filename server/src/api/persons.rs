@@ -339,6 +339,8 @@ pub async fn persons(
         grid,
         unit,
         text: q.q.clone(),
+        name: None,
+        id_tail: None,
         limit: number("limit", q.limit.as_deref(), default_limit, max_limit)?.max(1),
         offset: number("offset", q.offset.as_deref(), 0, u32::MAX)?,
     };

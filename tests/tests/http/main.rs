@@ -1,6 +1,6 @@
 //! The end-to-end tests of the HTTP API, in one test binary (one link, one process): the API
 //! over both stores, the audit log, campaigns, coverage, data-change events, exports, hot spots,
-//! door plates, OGC API – Features, vector tiles, derived views kept up to date by the writes
+//! door plates, search, OGC API – Features, vector tiles, derived views kept up to date by the writes
 //! and what operators observe (metrics, request ids), each driven through the real router.
 //! `on_both_stores!` runs a scenario on the embedded GeoPackage store and on PostGIS.
 
@@ -26,5 +26,6 @@ mod observe;
 mod ogc;
 mod plates;
 mod rates;
+mod search;
 mod summary;
 mod tiles;

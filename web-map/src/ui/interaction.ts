@@ -4,9 +4,10 @@
  * The features shown in the popup carry `feature-state` `selected` until it closes.
  */
 import {
+  LngLat,
   Popup,
   type FeatureIdentifier,
-  type LngLat,
+  type LngLatLike,
   type Map,
   type MapGeoJSONFeature,
   type MapLayerMouseEvent,
@@ -56,6 +57,12 @@ function bindHover(map: Map, layers: readonly MapLayer[]): () => void {
 }
 
 export interface Popups {
+  /**
+   * Opens the popup at `at` as a click there would (every clickable feature under it, selected),
+   * under a heading of its own when one is given (a search result's name); with neither, nothing
+   * opens. Call it once the map shows `at` (after a fly, on `idle`).
+   */
+  openAt(at: LngLatLike, heading?: () => Node): void;
   /** Redraws the open popup's content (after a language switch). */
   refresh(): void;
   /** Removes the popup and every listener. */
@@ -74,6 +81,8 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
   const popup = new Popup({ className: 'rg-popup', maxWidth: 'min(380px, calc(100vw - 24px))' });
   let shown: MapGeoJSONFeature[] = [];
   let selected: FeatureRef[] = [];
+  /** The heading `openAt` was given, above the features' sections. */
+  let heading: (() => Node) | undefined;
 
   const clearSelection = () => {
     for (const ref of selected) map.setFeatureState(ref, { selected: false });
@@ -84,6 +93,7 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
     h(
       'div',
       { class: 'rg-popup-body' },
+      heading?.(),
       ...shown.flatMap((feature) => {
         const spec = specs.find((s) => s.layerIds.includes(feature.layer.id));
         return spec ? [spec.render(feature)] : [];
@@ -105,6 +115,7 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
   };
 
   const onClick = (event: MapMouseEvent) => {
+    heading = undefined;
     const features = clickable.length ? map.queryRenderedFeatures(event.point, { layers: clickable }) : [];
     if (features.length) open(features, event.lngLat);
     else popup.remove();
@@ -128,6 +139,13 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
   const unbindHover = bindHover(map, layers);
 
   return {
+    openAt(where, title) {
+      const at = LngLat.convert(where);
+      const features = clickable.length ? map.queryRenderedFeatures(map.project(at), { layers: clickable }) : [];
+      if (features.length === 0 && !title) return;
+      heading = title;
+      open(features, at);
+    },
     refresh() {
       if (popup.isOpen()) popup.setDOMContent(render());
     },
