@@ -63,6 +63,20 @@ function request(method, path, { cookie, csrf, body } = {}) {
 const json = (r) =>
   JSON.parse((r.headers['content-encoding'] === 'gzip' ? gunzipSync(r.body) : r.body).toString('utf8'));
 
+// A setup read: the first answers of a big city may be 503 while the server makes its views
+// (the estimate behind /api/grids takes a while at scale 20); wait as Retry-After says, then fail
+// with the server's words.
+async function setupJson(method, path, session) {
+  for (let attempt = 0; ; attempt++) {
+    const r = await request(method, path, session);
+    if (r.status === 200) return json(r);
+    if (r.status !== 503 || attempt >= 60) {
+      throw new Error(`setup: ${method} ${path} answered ${r.status}: ${r.body.toString('utf8').slice(0, 300)}`);
+    }
+    await new Promise((done) => setTimeout(done, 1000 * Number(r.headers['retry-after'] ?? 5)));
+  }
+}
+
 async function login(username, password) {
   const r = await request('POST', '/api/login', { body: { username, password } });
   if (r.status !== 200) return null;
@@ -111,7 +125,7 @@ function note(route, r) {
 const center = await login('center', 'center-demo-2026');
 const leader = await login('leader', 'leader-demo-2026');
 if (!center || !leader) throw new Error('the demo users center and leader could not sign in');
-const district = json(await request('GET', '/api/district', center));
+const district = await setupJson('GET', '/api/district', center);
 const districtBox = district.bbox ?? bboxOf(district.geometry ?? district.features?.[0]?.geometry);
 const centerTiles = [12, 13, 14].flatMap((z) => tilesOf(districtBox, z));
 
@@ -122,7 +136,7 @@ const sessions = [];
 for (let id = 1; id <= maxId && sessions.length < CASEWORKERS; id += step) {
   const s = await login(`cw${id}`, `cw${id}-demo-2026`);
   if (!s) continue;
-  const mine = json(await request('GET', '/api/grids', s)).features.slice(0, 8);
+  const mine = (await setupJson('GET', '/api/grids', s)).features.slice(0, 8);
   const grids = mine.map((f) => f.properties.id);
   const tiles = [];
   const buildings = [];
@@ -130,7 +144,7 @@ for (let id = 1; id <= maxId && sessions.length < CASEWORKERS; id += step) {
     const g = f.properties.id;
     const box = bboxOf(f.geometry);
     tiles.push(...tilesOf(box, 15), ...tilesOf(box, 16));
-    const bs = json(await request('GET', `/api/buildings?bbox=${box.join(',')}&limit=200`, s));
+    const bs = await setupJson('GET', `/api/buildings?bbox=${box.join(',')}&limit=200`, s);
     buildings.push(...bs.features.filter((b) => b.properties.grid_id === g).map((b) => b.properties.id));
   }
   if (buildings.length === 0) continue;
