@@ -92,8 +92,8 @@ pub struct SearchIndex {
     holding: HashMap<char, Vec<u32>>,
     /// Normalised names, by place.
     names: Vec<Box<str>>,
-    /// Pinyin of the named places (not buildings), by place.
-    spellings: Vec<Option<Spelling>>,
+    /// Pinyin of the named places (not buildings), with their place, in rank order.
+    spellings: Vec<(u32, Spelling)>,
     /// Names of the district and its streets, dropped from the front of a query (a standard
     /// address 海曙区南门街道澄浪社区12-3幢 names the building 澄浪社区12-3幢).
     area_names: Vec<String>,
@@ -277,8 +277,12 @@ impl SearchIndex {
             }
         }
         keys.sort_unstable();
-        let spellings =
-            places.iter().map(|p| if p.kind == PlaceKind::Building { None } else { spelling(&p.name) }).collect();
+        let spellings = places
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.kind != PlaceKind::Building)
+            .filter_map(|(i, p)| spelling(&p.name).map(|s| (i as u32, s)))
+            .collect();
         let mut area_names: Vec<String> = area_names.iter().map(|a| normalize(a)).filter(|a| !a.is_empty()).collect();
         // Longest first, so a street named after its district's name is dropped whole.
         area_names.sort_by_key(|a| std::cmp::Reverse(a.len()));
@@ -348,16 +352,19 @@ impl SearchIndex {
             let part = self.parts(&q, limit - found.len(), &found, &admits);
             take(&mut found, part, Match::Part, true);
         }
+        // Pinyin: letters (and digits among them), never digits alone (codes and ids).
         let typed = q.as_bytes();
-        if found.len() < limit && !typed.is_empty() && typed.iter().all(u8::is_ascii_alphanumeric) {
+        if found.len() < limit
+            && typed.iter().any(u8::is_ascii_lowercase)
+            && typed.iter().all(u8::is_ascii_alphanumeric)
+        {
             let mask = typed.iter().fold(0, |m, &b| m | letter_bit(b));
             for from_start in [true, false] {
                 let hits: Vec<u32> = self
                     .spellings
                     .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.as_ref().is_some_and(|s| s.find(typed, mask, from_start)))
-                    .map(|(i, _)| i as u32)
+                    .filter(|(_, s)| s.find(typed, mask, from_start))
+                    .map(|(i, _)| *i)
                     .filter(|&i| admits(i) && !found.iter().any(|(j, _)| *j == i))
                     .take(limit - found.len())
                     .collect();
