@@ -25,7 +25,7 @@ pub struct StoredEvidence {
 
 /// Contracts (包干) replaced by an accepted territory proposal: every contract of the
 /// caseworkers of `streets` and of the grids `grids` ends, and `assignments` begin.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ContractChange {
     /// The street teams whose contracts end.
     pub streets: Vec<String>,

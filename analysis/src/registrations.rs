@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use time::Date;
 
 /// A person's dates and flags as the monthly registrations count them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DatedPerson {
     /// The building of the home.
     pub building_id: BuildingId,
@@ -32,7 +32,7 @@ pub struct DatedPerson {
 }
 
 /// A rental unit's registration as the monthly registrations count it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DatedUnit {
     /// Its building.
     pub building_id: BuildingId,
@@ -45,7 +45,7 @@ pub struct DatedUnit {
 }
 
 /// One record of the register with dates the monthly registrations count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DatedRecord {
     /// A person at their present home (a person who left the district has none).
     Home(DatedPerson),
@@ -117,7 +117,7 @@ impl DatedRecord {
 
 /// The records one write changed: each as it was before (`removed`) and as it is after
 /// (`added`). A record the write made has no before; one it ended (a home left) no after.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RegistrationChange {
     /// The changed records as they were.
     pub removed: Vec<DatedRecord>,

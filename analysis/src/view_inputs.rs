@@ -9,7 +9,7 @@ use rentgrid_geodata::{BuildingId, GridId, MonthlyRegistrations, Visit};
 use std::sync::Arc;
 
 /// What one committed write changed in the inputs of the derived views.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InputChange {
     /// The dated records it changed.
     pub registrations: RegistrationChange,

@@ -250,7 +250,7 @@ pub struct Atlas {
 }
 
 /// A change to one building's counts, from a committed write.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatsDelta {
     /// The building.
     pub building_id: BuildingId,

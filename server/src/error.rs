@@ -82,6 +82,17 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<StartupError> for AppError {
+    /// What loading the store's data again failed of: the store as a store error is, anything
+    /// else (stored data that makes no Atlas) as ours.
+    fn from(e: StartupError) -> Self {
+        match e {
+            StartupError::Store(e) => e.into(),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<RunError> for AppError {
     fn from(e: RunError) -> Self {
         match e {

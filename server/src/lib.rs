@@ -9,6 +9,7 @@ pub mod coverage;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod follow;
 pub mod geojson;
 pub mod hazard_photos;
 pub mod identity;

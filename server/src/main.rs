@@ -886,7 +886,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let events = state.events().clone();
             let shutdown = events.close_after(shutdown_signal());
             let store = state.store().clone();
+            // The writes of other servers on the same database, from its change log.
+            let follower = tokio::spawn(rentgrid_server::follow::follow(state.clone()));
             serve::serve(listener, rentgrid_server::app(state), connections, shutdown).await?;
+            follower.abort();
             // Closed, a GeoPackage folds its write-ahead log into the file (a request still
             // running after the drain is not waited for).
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), store.close()).await;

@@ -74,10 +74,12 @@ impl Snapshot {
         Self { atlas, made: SystemTime::now(), grid_counts: OnceLock::new(), heat: Mutex::default(), geometry }
     }
 
-    /// The next snapshot: this one with `deltas` applied to its buildings' counts. The geometry
-    /// views are carried over (counts do not move a line of them).
-    pub fn with_deltas(&self, deltas: &[StatsDelta]) -> Self {
-        Self::over(Arc::new(self.atlas.with_deltas(deltas)), self.geometry.clone())
+    /// The next snapshot, of data version `version`: this one with `deltas` applied to its
+    /// buildings' counts. The geometry views are carried over (counts do not move a line of them).
+    pub fn with_deltas(&self, deltas: &[StatsDelta], version: u64) -> Self {
+        let mut atlas = self.atlas.with_deltas(deltas);
+        atlas.set_version(version);
+        Self::over(Arc::new(atlas), self.geometry.clone())
     }
 
     /// The Atlas.
@@ -180,7 +182,7 @@ mod tests {
         let search = first.search_index_with(&[]);
 
         let delta = StatsDelta { building_id: b, persons: 1, ..StatsDelta::default() };
-        let next = first.with_deltas(&[delta]);
+        let next = first.with_deltas(&[delta], first.version() + 1);
         assert_ne!(next.version(), first.version());
         assert!(!Arc::ptr_eq(&counts, &next.grid_counts()), "counts are made again for the new snapshot");
         assert!(Arc::ptr_eq(&map, &next.map_geometry().await.unwrap()), "the geometry is the same");

@@ -5,7 +5,7 @@ use crate::access::demo_users::{DEMO_USERS, caseworker_login};
 use crate::access::password;
 pub use crate::error::StartupError;
 use crate::identity::{Actor, Identity, UserError};
-pub use crate::state::{AppState, load_atlas};
+pub use crate::state::{AppState, load_atlas, load_atlas_at};
 use crate::store::NewUser;
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
@@ -146,6 +146,6 @@ pub async fn state_for(
     targets: Targets,
     web_dir: Option<PathBuf>,
 ) -> Result<AppState, StartupError> {
-    let atlas = load_atlas(store.as_ref()).await?;
-    Ok(AppState::new(store, atlas, targets, web_dir))
+    let loaded = load_atlas_at(store.as_ref()).await?;
+    Ok(AppState::new(store, loaded, targets, web_dir))
 }

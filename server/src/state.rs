@@ -1,6 +1,12 @@
 //! The server's shared state: the store, the current [`Snapshot`] (the Atlas and the views
 //! derived from it alone), the views that also read the kept inputs (each in a [`PerSnapshot`]
 //! memo) and the write lock.
+//!
+//! What is kept in memory changes only by the store's change log ([`crate::store::changes`]):
+//! a write commits (recording its change), then its writer catches up with the log, applying
+//! every change after the last one applied, its own included; the follower
+//! ([`crate::follow`]) does the same when another server writes. So every server on one
+//! database applies the same changes in the same order, and none twice.
 
 use crate::access::audit::AuditEvent;
 use crate::answers::{KeptAnswers, Lookup};
@@ -13,6 +19,7 @@ use crate::memo::PerSnapshot;
 use crate::observe::metrics::{Metrics, Readings};
 use crate::snapshot::Snapshot;
 use crate::store::campaigns::{NewCampaign, StoredEvidence};
+use crate::store::changes::{self, Logged, Parts};
 use crate::store::field::{Departure, DepartureOutcome, Edited, Keep, NewResident, PersonEdit, ResidentOutcome};
 use crate::store::hazards::{HazardMove, HazardWritten, NewHazard};
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
@@ -33,9 +40,20 @@ use std::time::Instant;
 
 /// Builds the Atlas from what `store` holds.
 pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
-    let input = store.load_atlas_input().await?;
-    Ok(Atlas::build(input)?)
+    Ok(load_atlas_at(store).await?.0)
 }
+
+/// Builds the Atlas from what `store` holds, of the data version of the last change it includes,
+/// and that change's place in the log.
+pub async fn load_atlas_at(store: &dyn Store) -> Result<(Atlas, i64), StartupError> {
+    let loaded = store.load(Parts { atlas: true, inputs: false }).await?;
+    let mut atlas = Atlas::build(loaded.atlas.ok_or(StoreError::Empty)?)?;
+    atlas.set_version(loaded.mark.version);
+    Ok((atlas, loaded.mark.seq))
+}
+
+/// Changes read from the log at a time.
+const CATCH_UP_BATCH: u32 = 1_000;
 
 /// The estimators' view of the evidence `ev` the store keeps, on the day `as_of`.
 pub fn evidence(ev: &StoredEvidence, as_of: time::Date) -> Evidence<'_> {
@@ -51,8 +69,9 @@ pub struct AppState {
 struct Inner {
     store: Arc<dyn Store>,
     snapshot: ArcSwap<Snapshot>,
-    /// Serialises writes: commit to the store, then swap in the updated Atlas.
-    write: tokio::sync::Mutex<()>,
+    /// Serialises writes and the catching up with the change log, and holds the place of the
+    /// last change applied to what is kept in memory.
+    write: tokio::sync::Mutex<i64>,
     /// Writes waiting for `write`.
     writes_waiting: AtomicUsize,
     targets: Targets,
@@ -110,13 +129,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl AppState {
-    /// State over `store` and its loaded `atlas`.
-    pub fn new(store: Arc<dyn Store>, atlas: Atlas, targets: Targets, web_dir: Option<PathBuf>) -> Self {
+    /// State over `store` and the `atlas` loaded from it, which includes the changes of the log
+    /// up to place `applied` ([`load_atlas_at`]).
+    pub fn new(
+        store: Arc<dyn Store>,
+        (atlas, applied): (Atlas, i64),
+        targets: Targets,
+        web_dir: Option<PathBuf>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 snapshot: ArcSwap::from_pointee(Snapshot::new(atlas)),
-                write: tokio::sync::Mutex::new(()),
+                write: tokio::sync::Mutex::new(applied),
                 writes_waiting: AtomicUsize::new(0),
                 targets,
                 web_dir,
@@ -274,8 +299,9 @@ impl AppState {
         &self.inner.events
     }
 
-    /// The write lock, counted in [`Readings::writes_waiting`] while awaited.
-    async fn write_turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+    /// The write lock, counted in [`Readings::writes_waiting`] while awaited; it holds the place
+    /// of the last change applied.
+    async fn write_turn(&self) -> tokio::sync::MutexGuard<'_, i64> {
         /// Uncounts the waiter when it gets its turn or gives up (its request was cancelled).
         struct Waiting<'a>(&'a AtomicUsize);
         impl Drop for Waiting<'_> {
@@ -305,37 +331,36 @@ impl AppState {
 
     /// The inputs of the history and the candidate estimate as they stand now: read from the
     /// store the first time (under the write lock, so that no write is missed), then kept up to
-    /// date by the writes.
-    pub async fn view_inputs(&self) -> Result<ViewInputs, StoreError> {
+    /// date by the change log.
+    pub async fn view_inputs(&self) -> Result<ViewInputs, AppError> {
         if let Some(inputs) = lock(&self.inner.inputs).clone() {
             return Ok(inputs);
         }
-        let _guard = self.write_turn().await;
-        if let Some(inputs) = lock(&self.inner.inputs).clone() {
+        let mut applied = self.write_turn().await;
+        loop {
+            if let Some(inputs) = lock(&self.inner.inputs).clone() {
+                return Ok(inputs);
+            }
+            let loaded = self.inner.store.load(Parts { atlas: false, inputs: true }).await?;
+            // The Atlas catches up to the changes the inputs include (with no inputs kept yet,
+            // applying a change leaves them alone); after a reload, read them again.
+            if self.catch_up_until(&mut applied, loaded.mark.seq).await? {
+                continue;
+            }
+            let (Some(registrations), Some(evidence)) = (loaded.registrations, loaded.evidence) else {
+                return Err(AppError::Internal("the store read no inputs".into()));
+            };
+            let atlas = self.atlas();
+            let inputs = ViewInputs::new(|b| atlas.building(b).map(|b| b.grid_id), registrations, evidence);
+            *lock(&self.inner.inputs) = Some(inputs.clone());
             return Ok(inputs);
         }
-        let inputs = self.read_view_inputs().await?;
-        *lock(&self.inner.inputs) = Some(inputs.clone());
-        Ok(inputs)
-    }
-
-    /// Reads the inputs of the history and the estimate from the store (the caller holds the
-    /// write lock).
-    async fn read_view_inputs(&self) -> Result<ViewInputs, StoreError> {
-        self.read_view_inputs_for(&self.atlas()).await
-    }
-
-    /// Reads the inputs from the store, summing registrations in the grids of `atlas`.
-    async fn read_view_inputs_for(&self, atlas: &Atlas) -> Result<ViewInputs, StoreError> {
-        let registrations = self.inner.store.monthly_registrations().await?;
-        let evidence = self.inner.store.evidence().await?;
-        Ok(ViewInputs::new(|b| atlas.building(b).map(|b| b.grid_id), registrations, evidence))
     }
 
     /// The monthly history of per-grid counts behind `snapshot`, made once per snapshot from the
     /// monthly registrations kept in memory (summed per month and grid as the writes come, so
     /// making it reads no registration again).
-    pub async fn history(&self, snapshot: &Snapshot) -> Result<Arc<History>, StoreError> {
+    pub async fn history(&self, snapshot: &Snapshot) -> Result<Arc<History>, AppError> {
         let inputs = self.view_inputs().await?;
         let generation = inputs.generation;
         if let Some(h) = self.inner.history.get(snapshot.version(), |(g, _)| *g == generation) {
@@ -447,108 +472,40 @@ impl AppState {
         visit: &NewVisit,
         event: &AuditEvent,
     ) -> Result<(VisitOutcome, Arc<Snapshot>), StoreError> {
-        let _guard = self.write_turn().await;
-        let outcome = self.inner.store.record_visit(visit, event).await?;
-        if outcome.replayed {
-            return Ok((outcome, self.snapshot()));
-        }
-        let change = InputChange {
-            registrations: outcome.registrations.clone(),
-            visits: vec![(outcome.visit.clone(), visit.campaign_id.is_some())],
-            contracts: None,
-        };
-        self.publish_deltas(&[outcome.delta], &change);
+        let outcome = self.committed(self.inner.store.record_visit(visit, event)).await?;
         Ok((outcome, self.snapshot()))
     }
 
     /// Registers a person in a rental unit (a move or a return for a known ID number), with its
     /// audit row `event`, then publishes the Atlas with the change to both homes' counts.
     pub async fn add_resident(&self, r: &NewResident, event: &AuditEvent) -> Result<ResidentOutcome, StoreError> {
-        let _guard = self.write_turn().await;
-        let outcome = self.inner.store.add_resident(r, event).await?;
-        self.publish_deltas(&outcome.deltas, &InputChange::of(&outcome.registrations));
-        Ok(outcome)
+        self.committed(self.inner.store.add_resident(r, event)).await
     }
 
     /// Records that a person left the district, then publishes the Atlas without them.
     pub async fn depart(&self, d: &Departure, event: &AuditEvent) -> Result<DepartureOutcome, StoreError> {
-        let _guard = self.write_turn().await;
-        let outcome = self.inner.store.depart(d, event).await?;
-        self.publish_deltas(&outcome.deltas, &InputChange::of(&outcome.registrations));
-        Ok(outcome)
+        self.committed(self.inner.store.depart(d, event)).await
     }
 
     /// Edits a person (or stores the edit as a conflict), then publishes any change to counts.
     pub async fn edit_person(&self, e: &PersonEdit, event: &AuditEvent) -> Result<Edited, StoreError> {
-        let _guard = self.write_turn().await;
-        let edited = self.inner.store.edit_person(e, event).await?;
-        self.publish_deltas(&edited.deltas, &InputChange::of(&edited.registrations));
-        Ok(edited)
+        self.committed(self.inner.store.edit_person(e, event)).await
     }
 
     /// Resolves a conflict between edits, then publishes any change to counts.
     pub async fn resolve_conflict(&self, id: u32, keep: Keep, event: &AuditEvent) -> Result<Edited, StoreError> {
-        let _guard = self.write_turn().await;
-        let edited = self.inner.store.resolve_conflict(id, keep, event).await?;
-        self.publish_deltas(&edited.deltas, &InputChange::of(&edited.registrations));
-        Ok(edited)
+        self.committed(self.inner.store.resolve_conflict(id, keep, event)).await
     }
 
     /// Records a hazard found at the door, with its audit row (serialised with the other
-    /// writes; counts do not change).
+    /// writes; counts do not change), then tells open maps of its grid.
     pub async fn record_hazard(&self, h: &NewHazard, event: &AuditEvent) -> Result<HazardWritten, StoreError> {
-        let _guard = self.write_turn().await;
-        let written = self.inner.store.record_hazard(h, event).await?;
-        if let (false, Some(b)) = (written.replayed, self.atlas().building(h.building_id)) {
-            self.announce_hazards(b.grid_id);
-        }
-        Ok(written)
+        self.committed(self.inner.store.record_hazard(h, event)).await
     }
 
-    /// Moves a hazard case of `grid`, with its audit row.
-    pub async fn move_hazard(
-        &self,
-        m: &HazardMove,
-        grid: rentgrid_geodata::GridId,
-        event: &AuditEvent,
-    ) -> Result<HazardWritten, StoreError> {
-        let _guard = self.write_turn().await;
-        let written = self.inner.store.move_hazard(m, event).await?;
-        if !written.replayed {
-            self.announce_hazards(grid);
-        }
-        Ok(written)
-    }
-
-    /// Tells open maps that the hazard cases of `grid` changed.
-    fn announce_hazards(&self, grid: rentgrid_geodata::GridId) {
-        self.inner.events.publish(Change::Hazards { version: self.atlas().version(), grid });
-    }
-
-    /// Applies `change` to the inputs of the derived views kept in memory (when they have been
-    /// read). The caller holds the write lock and has committed the write.
-    fn apply_inputs(&self, change: &InputChange) {
-        if change.is_empty() {
-            return;
-        }
-        let atlas = self.atlas();
-        if let Some(inputs) = lock(&self.inner.inputs).as_mut() {
-            inputs.apply(|b| atlas.building(b).map(|b| b.grid_id), change);
-        }
-    }
-
-    /// Applies `change` to the inputs of the derived views, then publishes an Atlas with
-    /// `deltas` applied (nothing when they change nothing) and announces the change to open
-    /// maps. The caller holds the write lock and has committed the write. The inputs change
-    /// first, so a request that sees the new snapshot sees the inputs of its write too.
-    fn publish_deltas(&self, deltas: &[StatsDelta], change: &InputChange) {
-        self.apply_inputs(change);
-        if deltas.iter().all(StatsDelta::is_empty) {
-            return;
-        }
-        let next = Arc::new(self.snapshot().with_deltas(deltas));
-        let touches = self.inner.tiles.publish_deltas(next.atlas(), deltas, || self.publish(next.clone()));
-        self.inner.events.publish(Change::Deltas { version: next.version(), touches: touches.into() });
+    /// Moves a hazard case, with its audit row, then tells open maps of its grid.
+    pub async fn move_hazard(&self, m: &HazardMove, event: &AuditEvent) -> Result<HazardWritten, StoreError> {
+        self.committed(self.inner.store.move_hazard(m, event)).await
     }
 
     /// Accepts a territory proposal: one transaction replacing its streets' contracts, with the
@@ -560,34 +517,125 @@ impl AppState {
         acceptance: &crate::store::contracts::Acceptance,
         event: &AuditEvent,
     ) -> Result<crate::store::contracts::Accepted, StoreError> {
-        let _guard = self.write_turn().await;
-        let accepted = self.inner.store.accept_proposal(id, acceptance, event).await?;
-        self.apply_inputs(&InputChange { contracts: Some(accepted.contracts.clone()), ..InputChange::default() });
-        Ok(accepted)
+        self.committed(self.inner.store.accept_proposal(id, acceptance, event)).await
     }
 
     /// Writes a checked import with its audit row `event` (one transaction), then rebuilds the
     /// Atlas from the store and publishes it. Readers keep the old snapshot until the new one is
     /// complete.
     pub async fn import(&self, batch: &Batch, event: &AuditEvent) -> Result<ImportCounts, StartupError> {
-        let _guard = self.write_turn().await;
-        let counts = crate::ingest::write(self.inner.store.as_ref(), batch, event, &|_, _, _| {}).await?;
-        self.reload_atlas().await?;
-        Ok(counts)
+        Ok(self.committed(crate::ingest::write(self.inner.store.as_ref(), batch, event, &|_, _, _| {})).await?)
     }
 
-    /// Rebuilds the Atlas from the store and swaps it in (the caller holds the write lock).
-    async fn reload_atlas(&self) -> Result<(), StartupError> {
-        let mut next = load_atlas(self.inner.store.as_ref()).await?;
-        let version = self.atlas().version() + 1;
-        next.set_version(version);
-        let inputs_kept = lock(&self.inner.inputs).is_some();
-        let inputs = if inputs_kept { Some(self.read_view_inputs_for(&next).await?) } else { None };
+    /// Brings what is kept in memory up to the store's change log: applies, in order, every
+    /// change recorded after the last one applied, by this server or another (see the module).
+    pub async fn catch_up(&self) -> Result<(), StartupError> {
+        let mut applied = self.write_turn().await;
+        self.catch_up_until(&mut applied, i64::MAX).await.map(drop)
+    }
+
+    /// Runs the store write `write` (which records its change in the log) under the write lock,
+    /// then catches up with the log, its change included. The write stands whatever happens
+    /// after its commit: when the log cannot be read, that is logged, and the next catching up
+    /// (the follower's, at the latest) applies it.
+    async fn committed<T, E>(&self, write: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        let mut applied = self.write_turn().await;
+        let done = write.await?;
+        if let Err(e) = self.catch_up_until(&mut applied, i64::MAX).await {
+            tracing::warn!(error = %e, "a write was stored but the change log could not be read; it is applied later");
+        }
+        Ok(done)
+    }
+
+    /// Applies the changes of the log after place `*applied` up to place `until`, in order, and
+    /// moves `*applied` along (the caller holds the write lock). When the log does not follow on
+    /// from `*applied` (the changes after it were pruned) or a change asks for it (an import),
+    /// loads everything again instead, up to whatever was committed last, and says so.
+    async fn catch_up_until(&self, applied: &mut i64, until: i64) -> Result<bool, StartupError> {
+        while *applied < until {
+            let batch = self.inner.store.changes_after(*applied, CATCH_UP_BATCH).await?;
+            let last_batch = batch.len() < CATCH_UP_BATCH as usize;
+            let batch: Vec<Logged> = batch.into_iter().take_while(|c| c.seq <= until).collect();
+            let Some(first) = batch.first() else { break };
+            if first.prev != *applied || batch.iter().any(|c| c.change == changes::Change::Reload) {
+                self.reload(applied).await?;
+                return Ok(true);
+            }
+            for c in &batch {
+                self.apply(c);
+                *applied = c.seq;
+            }
+            if last_batch {
+                break;
+            }
+        }
+        Ok(false)
+    }
+
+    /// Applies one logged change (not a reload) to what is kept in memory.
+    fn apply(&self, logged: &Logged) {
+        match &logged.change {
+            changes::Change::Counts { deltas, inputs } => self.publish_deltas(deltas, inputs, logged.version),
+            changes::Change::Hazards { grid } => self.announce_hazards(*grid),
+            changes::Change::Reload => {}
+        }
+    }
+
+    /// Tells open maps that the hazard cases of `grid` changed.
+    fn announce_hazards(&self, grid: rentgrid_geodata::GridId) {
+        self.inner.events.publish(Change::Hazards { version: self.atlas().version(), grid });
+    }
+
+    /// Applies `change` to the inputs of the derived views kept in memory (when they have been
+    /// read). The caller holds the write lock.
+    fn apply_inputs(&self, change: &InputChange) {
+        if change.is_empty() {
+            return;
+        }
+        let atlas = self.atlas();
+        if let Some(inputs) = lock(&self.inner.inputs).as_mut() {
+            inputs.apply(|b| atlas.building(b).map(|b| b.grid_id), change);
+        }
+    }
+
+    /// Applies `change` to the inputs of the derived views, then publishes an Atlas of data
+    /// version `version` with `deltas` applied (nothing when they change nothing) and announces
+    /// the change to open maps. The caller holds the write lock. The inputs change first, so a
+    /// request that sees the new snapshot sees the inputs of its write too.
+    fn publish_deltas(&self, deltas: &[StatsDelta], change: &InputChange, version: u64) {
+        self.apply_inputs(change);
+        if deltas.iter().all(StatsDelta::is_empty) {
+            return;
+        }
+        let next = Arc::new(self.snapshot().with_deltas(deltas, version));
+        let touches = self.inner.tiles.publish_deltas(next.atlas(), deltas, || self.publish(next.clone()));
+        self.inner.events.publish(Change::Deltas { version: next.version(), touches: touches.into() });
+    }
+
+    /// Loads the Atlas (and the inputs, when kept) again from the store, in one snapshot, and
+    /// swaps them in; `*applied` becomes the last change they include (the caller holds the write
+    /// lock). Readers keep the old snapshot until the new one is complete.
+    async fn reload(&self, applied: &mut i64) -> Result<(), StartupError> {
+        let kept = lock(&self.inner.inputs).as_ref().map(|i| i.generation);
+        let loaded = self.inner.store.load(Parts { atlas: true, inputs: kept.is_some() }).await?;
+        let mut next = Atlas::build(loaded.atlas.ok_or(StoreError::Empty)?)?;
+        next.set_version(loaded.mark.version);
+        let inputs = match (kept, loaded.registrations, loaded.evidence) {
+            (Some(generation), Some(registrations), Some(evidence)) => {
+                let mut inputs = ViewInputs::new(|b| next.building(b).map(|b| b.grid_id), registrations, evidence);
+                // Views made from the inputs before are stale, even at the same data version.
+                inputs.generation = generation + 1;
+                Some(inputs)
+            }
+            _ => None,
+        };
+        let version = next.version();
         self.inner.tiles.publish_reload(|| {
             *lock(&self.inner.inputs) = inputs;
             self.publish(Arc::new(Snapshot::new(next)))
         });
         self.inner.events.publish(Change::Reload { version });
+        *applied = loaded.mark.seq;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! locked, how a date column gives its month. The store's statements and rules live in the
 //! concern modules; a backend module holds only this.
 
+use crate::changes::Wakeups;
 use crate::sql::{Bulk, Sql};
 use crate::value::{Row, Value};
 use crate::{Progress, Result, StoreError};
@@ -112,6 +113,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     async fn close(&self);
     /// Starts a transaction.
     async fn begin(&self) -> Result<Box<dyn Conn>>;
+    /// Starts a read-only transaction whose reads all see one snapshot of the database.
+    async fn begin_snapshot(&self) -> Result<Box<dyn Conn>>;
     /// Runs a query outside a transaction.
     async fn fetch(&self, q: Sql) -> Result<Vec<Row>>;
     /// One statement writing `rows` (at most [`Self::bulk_rows`] of them) into `b`.
@@ -131,6 +134,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// The statement to run after rows with explicit ids went into `table`, so that the ids
     /// the database hands out next come after them (or nothing).
     fn after_explicit_ids(&self, table: &str) -> Option<Sql>;
+    /// The statement that announces change `seq` to the servers listening, at commit, if the
+    /// backend announces (see [`crate::changes`]).
+    fn announce(&self, seq: i64) -> Option<Sql>;
+    /// Wake-ups at each announced change, if the backend announces.
+    async fn listen(&self) -> Result<Option<Box<dyn Wakeups>>>;
 }
 
 /// A transaction with the dialect of its backend at hand.
@@ -144,6 +152,11 @@ impl<'a> Tx<'a> {
     /// Starts a transaction on `db`.
     pub async fn begin(db: &'a dyn Backend) -> Result<Tx<'a>> {
         Ok(Tx { db, conn: db.begin().await? })
+    }
+
+    /// Starts a read-only transaction on `db` whose reads all see one snapshot.
+    pub async fn snapshot(db: &'a dyn Backend) -> Result<Tx<'a>> {
+        Ok(Tx { db, conn: db.begin_snapshot().await? })
     }
 
     /// Runs a statement; returns the rows it changed.

@@ -136,7 +136,10 @@ pub trait Campaigns: Send + Sync {
 #[async_trait]
 impl<B: Backend> Campaigns for SqlStore<B> {
     async fn evidence(&self) -> Result<StoredEvidence> {
-        evidence(&self.db).await
+        let mut tx = Tx::snapshot(&self.db).await?;
+        let ev = evidence(&mut tx).await?;
+        tx.commit().await?;
+        Ok(ev)
     }
 
     async fn create_campaign(&self, c: &NewCampaign, event: &AuditEvent) -> Result<u32> {
@@ -375,10 +378,11 @@ pub(crate) async fn after_visit(tx: &mut Tx<'_>, campaign: u32, block: u32) -> R
 }
 
 /// Visits (split into routine and campaign ones), spot checks, tips and the roster.
-async fn evidence(db: &dyn Backend) -> Result<StoredEvidence> {
+/// The evidence as `tx` sees it.
+pub(crate) async fn evidence(tx: &mut Tx<'_>) -> Result<StoredEvidence> {
     let mut ev = StoredEvidence::default();
     let q = Sql::new(format!("SELECT {VISIT_COLUMNS}, campaign_id IS NOT NULL AS sweep FROM visits ORDER BY id"));
-    for r in db.fetch(q).await? {
+    for r in tx.fetch(q).await? {
         let v = visit_of(&r)?;
         if r.bool("sweep")? { ev.sweeps.push(v) } else { ev.visits.push(v) }
     }
@@ -386,10 +390,10 @@ async fn evidence(db: &dyn Backend) -> Result<StoredEvidence> {
         "SELECT id, caseworker_id, grid_id, checked_on, households_checked, missed_registration, missed_permit, \
          wrong_records FROM spot_checks ORDER BY id",
     );
-    for r in db.fetch(q).await? {
+    for r in tx.fetch(q).await? {
         ev.spot_checks.push(spot_check_of(&r)?);
     }
-    for r in db.fetch(Sql::new("SELECT id, building_id, received_on, text FROM tips ORDER BY id")).await? {
+    for r in tx.fetch(Sql::new("SELECT id, building_id, received_on, text FROM tips ORDER BY id")).await? {
         ev.tips.push(Tip {
             id: r.u32("id")?,
             building_id: r.u32("building_id")?,
@@ -397,6 +401,6 @@ async fn evidence(db: &dyn Backend) -> Result<StoredEvidence> {
             text: r.text("text")?,
         });
     }
-    ev.caseworkers = caseworkers(db).await?;
+    ev.caseworkers = caseworkers(tx).await?;
     Ok(ev)
 }

@@ -4,6 +4,7 @@
 
 use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
+use crate::changes::{self, Change};
 use crate::records::{caseworkers, spot_check_of};
 use crate::sql::Sql;
 use crate::value::{Row, Value};
@@ -11,6 +12,7 @@ use crate::{Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use rentgrid_analysis::assessment::Cancellation;
 use rentgrid_analysis::evidence::ContractChange;
+use rentgrid_analysis::view_inputs::InputChange;
 use rentgrid_geodata::{Caseworker, ManagementMode, Month, Person, RentalUnit, SpotCheck, Visit};
 use std::collections::BTreeSet;
 use time::Date;
@@ -145,7 +147,10 @@ pub trait Contracts: Send + Sync {
 #[async_trait]
 impl<B: Backend> Contracts for SqlStore<B> {
     async fn caseworkers(&self) -> Result<Vec<Caseworker>> {
-        caseworkers(&self.db).await
+        let mut tx = Tx::snapshot(&self.db).await?;
+        let roster = caseworkers(&mut tx).await?;
+        tx.commit().await?;
+        Ok(roster)
     }
 
     async fn month_activity(&self, m: Month) -> Result<MonthActivity> {
@@ -185,7 +190,12 @@ impl<B: Backend> Contracts for SqlStore<B> {
         let accepted = accept(&mut tx, id, a).await;
         match accepted {
             Ok(done) => {
-                audit::append(&mut tx, &event.clone().naming(format!("territory_audit {}", done.audit_id))).await?;
+                let event = event.clone().naming(format!("territory_audit {}", done.audit_id));
+                let row = audit::append(&mut tx, &event).await?;
+                let inputs = InputChange { contracts: Some(done.contracts.clone()), ..InputChange::default() };
+                if let Some(change) = Change::counts(&[], inputs) {
+                    changes::record(&mut tx, &row, &change).await?;
+                }
                 tx.commit().await?;
                 Ok(done)
             }

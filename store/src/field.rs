@@ -19,12 +19,14 @@
 
 use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
+use crate::changes::{self, Change};
 use crate::imports::next_id;
 use crate::sql::Sql;
 use crate::value::Row;
 use crate::{Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use rentgrid_analysis::registrations::{DatedPerson, DatedRecord, RegistrationChange};
+use rentgrid_analysis::view_inputs::InputChange;
 use rentgrid_geodata::{BuildingStats, GridId, StatsDelta};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -995,9 +997,18 @@ async fn begin_write(db: &dyn Backend) -> Result<Tx<'_>> {
     Ok(tx)
 }
 
-/// Appends the write's audit row `event` and commits.
-async fn finish(mut tx: Tx<'_>, event: &AuditEvent) -> Result<()> {
-    audit::append(&mut tx, event).await?;
+/// Appends the write's audit row `event`, records the change to counts and dated records it
+/// made (`deltas`, `registrations`; nothing when they are empty) and commits.
+async fn finish(
+    mut tx: Tx<'_>,
+    event: &AuditEvent,
+    deltas: &[StatsDelta],
+    registrations: &RegistrationChange,
+) -> Result<()> {
+    let row = audit::append(&mut tx, event).await?;
+    if let Some(change) = Change::counts(deltas, InputChange::of(registrations)) {
+        changes::record(&mut tx, &row, &change).await?;
+    }
     tx.commit().await
 }
 
@@ -1014,7 +1025,8 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
         let request = request_of(r);
         if let Some(mut stored) = replay::<ResidentOutcome>(&mut tx, &r.client_id, &request).await? {
             stored.replayed = true;
-            finish(tx, &event.clone().naming(format!("person {}", stored.person_id)).ending("replayed")).await?;
+            let event = event.clone().naming(format!("person {}", stored.person_id)).ending("replayed");
+            finish(tx, &event, &[], &RegistrationChange::default()).await?;
             return Ok(stored);
         }
         let (outcome, building_id) = add_resident(&mut tx, r).await?;
@@ -1026,7 +1038,8 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
             Arrival::Returned => "returned",
             Arrival::AlreadyHere => "already_here",
         };
-        finish(tx, &event.clone().naming(format!("person {} {how}", outcome.person_id))).await?;
+        let event = event.clone().naming(format!("person {} {how}", outcome.person_id));
+        finish(tx, &event, &outcome.deltas, &outcome.registrations).await?;
         Ok(outcome)
     }
 
@@ -1036,14 +1049,14 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
         let request = request_of(d);
         if let Some(mut stored) = replay::<DepartureOutcome>(&mut tx, &d.client_id, &request).await? {
             stored.replayed = true;
-            finish(tx, &event.clone().ending("replayed")).await?;
+            finish(tx, &event.clone().ending("replayed"), &[], &RegistrationChange::default()).await?;
             return Ok(stored);
         }
         let outcome = depart(&mut tx, d).await?;
         let by =
             Written { username: event.user.as_deref(), building_id: outcome.left.building_id, position: d.position };
         remember(&mut tx, "departure", &d.client_id, &request, &outcome, by).await?;
-        finish(tx, event).await?;
+        finish(tx, event, &outcome.deltas, &outcome.registrations).await?;
         Ok(outcome)
     }
 
@@ -1052,7 +1065,7 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
         let mut tx = begin_write(&self.db).await?;
         let request = request_of(e);
         if let Some(outcome) = replay::<EditOutcome>(&mut tx, &e.client_id, &request).await? {
-            finish(tx, &event.clone().ending("replayed")).await?;
+            finish(tx, &event.clone().ending("replayed"), &[], &RegistrationChange::default()).await?;
             return Ok(Edited {
                 outcome,
                 replayed: true,
@@ -1070,7 +1083,7 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
                 event.clone().naming(format!("conflict {conflict_id}")).ending("conflict")
             }
         };
-        finish(tx, &event).await?;
+        finish(tx, &event, &deltas, &registrations).await?;
         Ok(Edited { outcome, replayed: false, deltas, registrations })
     }
 
@@ -1193,7 +1206,7 @@ impl<B: Backend> FieldWrites for SqlStore<B> {
                 .bind(id),
         )
         .await?;
-        finish(tx, &event.clone().naming(format!("keep {how}"))).await?;
+        finish(tx, &event.clone().naming(format!("keep {how}")), &deltas, &registrations).await?;
         Ok(Edited {
             outcome: EditOutcome::Applied { person_id: p.id, version, changed },
             replayed: false,

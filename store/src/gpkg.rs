@@ -160,6 +160,11 @@ impl Backend for Gpkg {
         Ok(Box::new(SqlxTx::<Gpkg>(self.pool.begin().await?)))
     }
 
+    async fn begin_snapshot(&self) -> Result<Box<dyn Conn>> {
+        // A deferred transaction that only reads sees the file as it was at its first read.
+        self.begin().await
+    }
+
     async fn fetch(&self, q: Sql) -> Result<Vec<Row>> {
         run(&self.pool, q).await
     }
@@ -206,6 +211,14 @@ impl Backend for Gpkg {
 
     fn after_explicit_ids(&self, _table: &str) -> Option<Sql> {
         None
+    }
+
+    fn announce(&self, _seq: i64) -> Option<Sql> {
+        None
+    }
+
+    async fn listen(&self) -> Result<Option<Box<dyn crate::changes::Wakeups>>> {
+        Ok(None)
     }
 }
 

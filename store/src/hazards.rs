@@ -10,6 +10,7 @@
 
 use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
+use crate::changes::{self, Change};
 use crate::field::{Fix, Written, remember, replay, request_of};
 use crate::sql::Sql;
 use crate::value::Row;
@@ -254,6 +255,15 @@ async fn begin_write(db: &dyn Backend) -> Result<Tx<'_>> {
     Ok(tx)
 }
 
+/// Appends the audit row `event` of a write that changed case `id`, records that its grid's cases
+/// changed, and commits.
+async fn finish(mut tx: Tx<'_>, event: &AuditEvent, id: u32) -> Result<()> {
+    let row = audit::append(&mut tx, event).await?;
+    let grid = tx.fetch_one(Sql::new("SELECT grid_id FROM hazards WHERE id = ").bind(id)).await?.u32("grid_id")?;
+    changes::record(&mut tx, &row, &Change::Hazards { grid }).await?;
+    tx.commit().await
+}
+
 /// Appends the move `seq` of case `id`.
 async fn log_event(tx: &mut Tx<'_>, id: u32, seq: u32, e: &HazardEvent) -> Result<()> {
     tx.execute(
@@ -414,8 +424,7 @@ impl<B: Backend> Hazards for SqlStore<B> {
         let written = insert(&mut tx, h, &username).await?;
         let by = Written { username: event.user.as_deref(), building_id: h.building_id, position: h.position };
         remember(&mut tx, "hazard", &h.client_id, &request, &written, by).await?;
-        audit::append(&mut tx, &event.clone().naming(format!("hazard {}", written.hazard_id))).await?;
-        tx.commit().await?;
+        finish(tx, &event.clone().naming(format!("hazard {}", written.hazard_id)), written.hazard_id).await?;
         Ok(written)
     }
 
@@ -433,8 +442,7 @@ impl<B: Backend> Hazards for SqlStore<B> {
         let (written, building_id) = apply_move(&mut tx, m, &username).await?;
         let by = Written { username: event.user.as_deref(), building_id, position: m.position };
         remember(&mut tx, "hazard_move", &m.client_id, &request, &written, by).await?;
-        audit::append(&mut tx, &event.clone().naming(format!("to {}", m.to.as_str()))).await?;
-        tx.commit().await?;
+        finish(tx, &event.clone().naming(format!("to {}", m.to.as_str())), written.hazard_id).await?;
         Ok(written)
     }
 

@@ -3,6 +3,7 @@
 
 use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
+use crate::changes::{self, Change};
 use crate::imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, next_id, stored_keys};
 use crate::sql::{Bulk, Sql};
 use crate::value::Value;
@@ -64,13 +65,15 @@ impl<B: Backend> Imports for SqlStore<B> {
     }
 }
 
-/// Appends the audit row of an import that wrote `counts` (begun by [`audit::begin`]) and commits.
+/// Appends the audit row of an import that wrote `counts` (begun by [`audit::begin`]), records
+/// that servers load everything again, and commits.
 async fn audited(mut tx: Tx<'_>, event: &AuditEvent, counts: ImportCounts) -> Result<ImportCounts> {
     let mut wrote = format!("{} new, {} updated", counts.inserted, counts.updated);
     if counts.landlords_added > 0 {
         wrote.push_str(&format!(", {} landlords added", counts.landlords_added));
     }
-    audit::append(&mut tx, &event.clone().naming(wrote)).await?;
+    let row = audit::append(&mut tx, &event.clone().naming(wrote)).await?;
+    changes::record(&mut tx, &row, &Change::Reload).await?;
     tx.commit().await?;
     Ok(counts)
 }

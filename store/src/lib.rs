@@ -6,10 +6,10 @@
 //! (persons registered, moved, left; edits and their conflicts), the [`Hazards`] found there and
 //! their cases, [`Imports`], [`Contracts`] and
 //! [`Campaigns`], the person-level reads of [`Persons`], the [`DoorPlates`] (门牌二维码), the users
-//! and their sessions and tokens ([`Access`])
-//! and the hash-chained [`AuditLog`].
-//! [`Store`] is all of them. Every write is one transaction; the caller applies the returned
-//! [`StatsDelta`](rentgrid_geodata::StatsDelta) to the Atlas only after the commit.
+//! and their sessions and tokens ([`Access`]), the hash-chained [`AuditLog`] and the
+//! [`ChangeLog`]. [`Store`] is all of them. Every write is one transaction; a write that changes
+//! what servers keep in memory records its [`Change`](changes::Change) in it, and servers apply
+//! it from the log after the commit (the writer too), so several servers on one database agree.
 //!
 //! ```
 //! use rentgrid_store::{Store, VisitLog};
@@ -22,6 +22,7 @@ pub mod activity;
 pub mod audit;
 pub mod backend;
 pub mod campaigns;
+pub mod changes;
 pub mod contracts;
 pub mod dates;
 mod fault;
@@ -51,6 +52,7 @@ pub use activity::Activity;
 pub use audit::{AuditEntry, AuditEvent, AuditLog, AuditQuery, AuditRow, ChainError};
 pub use backend::{Backend, PoolUsage};
 pub use campaigns::Campaigns;
+pub use changes::ChangeLog;
 pub use contracts::Contracts;
 pub use field::FieldWrites;
 pub use hazards::Hazards;
@@ -74,6 +76,7 @@ pub trait Store:
     + DoorPlates
     + Access
     + AuditLog
+    + ChangeLog
     + Send
     + Sync
 {
@@ -92,6 +95,7 @@ impl<
         + DoorPlates
         + Access
         + AuditLog
+        + ChangeLog
         + Send
         + Sync,
 > Store for T

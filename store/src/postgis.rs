@@ -5,6 +5,7 @@
 //! takes an advisory lock, so several servers can share the database.
 
 use crate::backend::{Backend, Conn, SqlxTx};
+use crate::changes::Wakeups;
 use crate::sql::{Bulk, Sql};
 use crate::value::{Row, Value, read_rows};
 use crate::{Result, SqlStore, StoreError};
@@ -13,7 +14,7 @@ use geo::Geometry;
 use geozero::wkb::Decode as WkbDecode;
 use geozero::{CoordDimensions, ToWkb};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{Executor, PgConnection, PgPool, Postgres, Row as _};
@@ -44,9 +45,14 @@ pub struct Postgis {
 
 impl SqlStore<Postgis> {
     /// Connects to `url` (postgres://…). Does not touch the schema: see [`Self::migrate`] and
-    /// [`Self::check_schema`].
+    /// [`Self::check_schema`]. The connections are named `rentgrid <process id>` in
+    /// `pg_stat_activity` unless the URL names them (`?application_name=…`), so that each
+    /// server's can be told apart.
     pub async fn connect(url: &str) -> Result<Self> {
-        let options = PgConnectOptions::from_str(url)?;
+        let mut options = PgConnectOptions::from_str(url)?;
+        if options.get_application_name().is_none() {
+            options = options.application_name(&format!("rentgrid {}", std::process::id()));
+        }
         let location = format!(
             "postgres://{}@{}:{}/{}",
             options.get_username(),
@@ -102,7 +108,7 @@ impl SqlStore<Postgis> {
             "TRUNCATE meta, districts, streets, communities, grids, blocks, roads, buildings, landlords, rental_units, \
              households, workplaces, persons, caseworkers, caseworker_grids, visits, spot_checks, tips, demo_hidden, \
              territory_proposals, territory_audit, campaigns, campaign_blocks, campaign_buildings, users, sessions, \
-             api_tokens, audit_log RESTART IDENTITY CASCADE",
+             api_tokens, audit_log, changes RESTART IDENTITY CASCADE",
         )
         .execute(&mut *tx)
         .await?;
@@ -250,6 +256,11 @@ impl Backend for Postgis {
         Ok(Box::new(SqlxTx::<Postgis>(self.pool.begin().await?)))
     }
 
+    async fn begin_snapshot(&self) -> Result<Box<dyn Conn>> {
+        let tx = self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY").await?;
+        Ok(Box::new(SqlxTx::<Postgis>(tx)))
+    }
+
     async fn fetch(&self, q: Sql) -> Result<Vec<Row>> {
         run(&self.pool, q).await
     }
@@ -309,5 +320,35 @@ impl Backend for Postgis {
         Some(Sql::new(format!(
             "SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 0) + 1, false)"
         )))
+    }
+
+    fn announce(&self, seq: i64) -> Option<Sql> {
+        Some(Sql::new(format!("SELECT pg_notify('{CHANNEL}', ")).bind(seq.to_string()).push(")"))
+    }
+
+    async fn listen(&self) -> Result<Option<Box<dyn Wakeups>>> {
+        // A pool of its own, so that the listening connection never takes one of the queries'.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_lazy_with((*self.pool.connect_options()).clone());
+        let mut listener = PgListener::connect_with(&pool).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(Some(Box::new(Listening(listener))))
+    }
+}
+
+/// The channel changes are announced on.
+const CHANNEL: &str = "rentgrid_changes";
+
+/// Listening on [`CHANNEL`]: sqlx's listener connects again by itself after a lost connection.
+struct Listening(PgListener);
+
+#[async_trait]
+impl Wakeups for Listening {
+    async fn next(&mut self) -> Result<Option<i64>> {
+        Ok(self.0.try_recv().await?.map(|n| n.payload().parse().unwrap_or(0)))
     }
 }

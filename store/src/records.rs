@@ -1,7 +1,7 @@
 //! Records several concerns read back the same way: visits, spot checks and the roster.
 
 use crate::Result;
-use crate::backend::{Backend, Tx};
+use crate::backend::Tx;
 use crate::sql::Sql;
 use crate::value::Row;
 use rentgrid_analysis::registrations::{DatedPerson, DatedRecord, DatedUnit};
@@ -43,16 +43,16 @@ pub(crate) fn spot_check_of(r: &Row) -> Result<SpotCheck> {
 }
 
 /// Caseworkers by id, each with its contracted grids ascending.
-pub(crate) async fn caseworkers(db: &dyn Backend) -> Result<Vec<Caseworker>> {
+pub(crate) async fn caseworkers(tx: &mut Tx<'_>) -> Result<Vec<Caseworker>> {
     let mut by_id: BTreeMap<u32, Caseworker> = BTreeMap::new();
-    for r in db.fetch(Sql::new("SELECT id, name, street_code FROM caseworkers ORDER BY id")).await? {
+    for r in tx.fetch(Sql::new("SELECT id, name, street_code FROM caseworkers ORDER BY id")).await? {
         let id = r.u32("id")?;
         by_id.insert(
             id,
             Caseworker { id, name: r.text("name")?, street_code: r.text("street_code")?, grids: Vec::new() },
         );
     }
-    for r in db.fetch(Sql::new("SELECT caseworker_id, grid_id FROM caseworker_grids")).await? {
+    for r in tx.fetch(Sql::new("SELECT caseworker_id, grid_id FROM caseworker_grids")).await? {
         if let Some(cw) = by_id.get_mut(&r.u32("caseworker_id")?) {
             cw.grids.push(r.u32("grid_id")?);
         }

@@ -1,7 +1,7 @@
 //! Register reads: what the Atlas is built from, the monthly registrations, whole ledgers for
 //! export, and what the store is.
 
-use crate::backend::{Backend, PoolUsage};
+use crate::backend::{Backend, PoolUsage, Tx};
 use crate::names::{parse_community_kind, parse_street_kind};
 use crate::sql::Sql;
 use crate::value::Row;
@@ -110,58 +110,17 @@ impl<B: Backend> Register for SqlStore<B> {
     }
 
     async fn load_atlas_input(&self) -> Result<AtlasInput> {
-        load_atlas_input(&self.db).await
+        let mut tx = Tx::snapshot(&self.db).await?;
+        let input = load_atlas_input(&mut tx).await?;
+        tx.commit().await?;
+        Ok(input)
     }
 
     async fn monthly_registrations(&self) -> Result<Vec<MonthlyRegistrations>> {
-        let month = |col: &str| self.db.month(col);
-        // Registrations at every home a person has had: the present one (unless they left the
-        // district) and each one they moved out of.
-        let (m, m_in, m_out) = (month("registered_on"), month("moved_in_on"), month("moved_out_on"));
-        let persons = self
-            .db
-            .fetch(Sql::new(format!(
-                "SELECT building_id, {m} AS month, COUNT(*) AS n, \
-                 SUM(CASE WHEN permit THEN 1 ELSE 0 END) AS a, SUM(CASE WHEN consistent THEN 1 ELSE 0 END) AS b \
-                 FROM (SELECT building_id, registered_on, permit, consistent FROM persons \
-                 WHERE registered AND registered_on IS NOT NULL AND left_on IS NULL \
-                 UNION ALL SELECT building_id, registered_on, permit, consistent FROM residences \
-                 WHERE registered AND registered_on IS NOT NULL) r GROUP BY building_id, {m}"
-            )))
-            .await?;
-        let units = self
-            .db
-            .fetch(Sql::new(format!(
-                "SELECT building_id, {m} AS month, COUNT(*) AS n, \
-                 SUM(CASE WHEN pledge_signed THEN 1 ELSE 0 END) AS a, 0 AS b \
-                 FROM rental_units WHERE registered AND registered_on IS NOT NULL GROUP BY building_id, {m}"
-            )))
-            .await?;
-        let arrivals = self
-            .db
-            .fetch(Sql::new(format!(
-                "SELECT building_id, {m_in} AS month, COUNT(*) AS n, 0 AS a, 0 AS b \
-                 FROM (SELECT building_id, moved_in_on FROM persons WHERE left_on IS NULL AND moved_in_on IS NOT NULL \
-                 UNION ALL SELECT building_id, moved_in_on FROM residences WHERE moved_in_on IS NOT NULL) r \
-                 GROUP BY building_id, {m_in}"
-            )))
-            .await?;
-        let departures = self
-            .db
-            .fetch(Sql::new(format!(
-                "SELECT building_id, {m_out} AS month, COUNT(*) AS n, \
-                 SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS a, \
-                 SUM(CASE WHEN registered AND permit THEN 1 ELSE 0 END) AS b, \
-                 SUM(CASE WHEN registered AND consistent THEN 1 ELSE 0 END) AS c \
-                 FROM residences GROUP BY building_id, {m_out}"
-            )))
-            .await?;
-        merge_monthly_registrations([
-            (Dated::Persons, persons),
-            (Dated::Units, units),
-            (Dated::Arrivals, arrivals),
-            (Dated::Departures, departures),
-        ])
+        let mut tx = Tx::snapshot(&self.db).await?;
+        let rows = monthly_registrations(&mut tx).await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     async fn ledger(&self, which: Ledger) -> Result<Vec<Vec<Cell>>> {
@@ -226,14 +185,16 @@ fn point(r: &Row, col: &str, what: &'static str, id: &str) -> Result<geo::Point<
     }
 }
 
-async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
-    let q = |s: &str| db.fetch(Sql::new(s));
-    let Some(d) = q("SELECT code, name, outline FROM districts LIMIT 1").await?.into_iter().next() else {
+/// The Atlas's input as `tx` sees it.
+pub(crate) async fn load_atlas_input(tx: &mut Tx<'_>) -> Result<AtlasInput> {
+    let Some(d) = tx.fetch(Sql::new("SELECT code, name, outline FROM districts LIMIT 1")).await?.into_iter().next()
+    else {
         return Err(StoreError::Empty);
     };
     let code = d.text("code")?;
     let district = District { outline: multipolygon(&d, "outline", "district", &code)?, name: d.text("name")?, code };
-    let streets = q("SELECT code, name, kind FROM streets ORDER BY seq")
+    let streets = tx
+        .fetch(Sql::new("SELECT code, name, kind FROM streets ORDER BY seq"))
         .await?
         .iter()
         .map(|r| {
@@ -243,7 +204,8 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
             Ok(Street { name: r.text("name")?, kind, code })
         })
         .collect::<Result<Vec<_>>>()?;
-    let communities = q("SELECT code, name, street_code, kind FROM communities ORDER BY seq")
+    let communities = tx
+        .fetch(Sql::new("SELECT code, name, street_code, kind FROM communities ORDER BY seq"))
         .await?
         .iter()
         .map(|r| {
@@ -254,7 +216,8 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
             Ok(Community { name: r.text("name")?, street_code: r.text("street_code")?, kind, code })
         })
         .collect::<Result<Vec<_>>>()?;
-    let grids = q("SELECT id, code, name, community_code, geom FROM grids ORDER BY id")
+    let grids = tx
+        .fetch(Sql::new("SELECT id, code, name, community_code, geom FROM grids ORDER BY id"))
         .await?
         .iter()
         .map(|r| {
@@ -268,7 +231,8 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let blocks = q("SELECT id, grid_id, geom FROM blocks ORDER BY id")
+    let blocks = tx
+        .fetch(Sql::new("SELECT id, grid_id, geom FROM blocks ORDER BY id"))
         .await?
         .iter()
         .map(|r| {
@@ -276,7 +240,8 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
             Ok(Block { id, grid_id: r.u32("grid_id")?, geometry: polygon(r, "geom", "block", &id.to_string())? })
         })
         .collect::<Result<Vec<_>>>()?;
-    let roads = q("SELECT id, from_node, to_node, class, length_m, geom FROM roads ORDER BY id")
+    let roads = tx
+        .fetch(Sql::new("SELECT id, from_node, to_node, class, length_m, geom FROM roads ORDER BY id"))
         .await?
         .iter()
         .map(|r| {
@@ -295,10 +260,10 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    let buildings = q(
+    let buildings = tx.fetch(Sql::new(
         "SELECT id, COALESCE(external_id, CAST(id AS TEXT)) AS external_id, grid_id, kind, address, floors, dwellings, \
          utility_accounts, point, footprint FROM buildings ORDER BY id",
-    )
+    ))
     .await?
     .iter()
     .map(|r| {
@@ -325,8 +290,8 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
         let i = id as usize;
         if i < len { Ok(i) } else { Err(corrupt("row", id, "refers to a missing building")) }
     };
-    for r in q("SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS reg, \
-         SUM(CASE WHEN registered AND pledge_signed THEN 1 ELSE 0 END) AS pledged FROM rental_units GROUP BY building_id")
+    for r in tx.fetch(Sql::new("SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS reg, \
+         SUM(CASE WHEN registered AND pledge_signed THEN 1 ELSE 0 END) AS pledged FROM rental_units GROUP BY building_id"))
     .await?
     {
         let i = slot(&r, stats.len())?;
@@ -334,11 +299,14 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
         stats[i].rental_units_registered = r.u32("reg")?;
         stats[i].pledges_signed = r.u32("pledged")?;
     }
-    for r in q("SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS reg, \
+    for r in tx
+        .fetch(Sql::new(
+            "SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS reg, \
          SUM(CASE WHEN registered AND permit THEN 1 ELSE 0 END) AS permit, \
          SUM(CASE WHEN registered AND consistent THEN 1 ELSE 0 END) AS consistent FROM persons WHERE left_on IS NULL \
-         GROUP BY building_id")
-    .await?
+         GROUP BY building_id",
+        ))
+        .await?
     {
         let i = slot(&r, stats.len())?;
         stats[i].persons = r.u32("n")?;
@@ -346,30 +314,33 @@ async fn load_atlas_input(db: &dyn Backend) -> Result<AtlasInput> {
         stats[i].persons_with_permit = r.u32("permit")?;
         stats[i].persons_consistent = r.u32("consistent")?;
     }
-    for r in q("SELECT building_id, COUNT(*) AS n FROM visits GROUP BY building_id").await? {
+    for r in tx.fetch(Sql::new("SELECT building_id, COUNT(*) AS n FROM visits GROUP BY building_id")).await? {
         let i = slot(&r, stats.len())?;
         stats[i].visits = r.u32("n")?;
     }
-    let workplaces = q("SELECT id, name, building_id, grid_id, point, employees, migrant_workers, \
-         responsibility_signed, contracts_signed, insured FROM workplaces ORDER BY id")
-    .await?
-    .iter()
-    .map(|r| {
-        let id = r.u32("id")?;
-        Ok(Workplace {
-            id,
-            name: r.text("name")?,
-            building_id: r.opt_u32("building_id")?,
-            grid_id: r.u32("grid_id")?,
-            point: point(r, "point", "workplace", &id.to_string())?,
-            employees: r.u32("employees")?,
-            migrant_workers: r.u32("migrant_workers")?,
-            responsibility_signed: r.bool("responsibility_signed")?,
-            contracts_signed: r.u32("contracts_signed")?,
-            insured: r.u32("insured")?,
+    let workplaces = tx
+        .fetch(Sql::new(
+            "SELECT id, name, building_id, grid_id, point, employees, migrant_workers, \
+         responsibility_signed, contracts_signed, insured FROM workplaces ORDER BY id",
+        ))
+        .await?
+        .iter()
+        .map(|r| {
+            let id = r.u32("id")?;
+            Ok(Workplace {
+                id,
+                name: r.text("name")?,
+                building_id: r.opt_u32("building_id")?,
+                grid_id: r.u32("grid_id")?,
+                point: point(r, "point", "workplace", &id.to_string())?,
+                employees: r.u32("employees")?,
+                migrant_workers: r.u32("migrant_workers")?,
+                responsibility_signed: r.bool("responsibility_signed")?,
+                contracts_signed: r.u32("contracts_signed")?,
+                insured: r.u32("insured")?,
+            })
         })
-    })
-    .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok(AtlasInput {
         district,
         streets,
@@ -483,4 +454,52 @@ pub fn ledger_sql(which: Ledger) -> &'static str {
              ORDER BY v.id"
         }
     }
+}
+
+/// The monthly registrations of every building, as `tx` sees them.
+pub(crate) async fn monthly_registrations(tx: &mut Tx<'_>) -> Result<Vec<MonthlyRegistrations>> {
+    let month = |col: &str| tx.db.month(col);
+    // Registrations at every home a person has had: the present one (unless they left the
+    // district) and each one they moved out of.
+    let (m, m_in, m_out) = (month("registered_on"), month("moved_in_on"), month("moved_out_on"));
+    let persons = tx
+        .fetch(Sql::new(format!(
+            "SELECT building_id, {m} AS month, COUNT(*) AS n, \
+             SUM(CASE WHEN permit THEN 1 ELSE 0 END) AS a, SUM(CASE WHEN consistent THEN 1 ELSE 0 END) AS b \
+             FROM (SELECT building_id, registered_on, permit, consistent FROM persons \
+             WHERE registered AND registered_on IS NOT NULL AND left_on IS NULL \
+             UNION ALL SELECT building_id, registered_on, permit, consistent FROM residences \
+             WHERE registered AND registered_on IS NOT NULL) r GROUP BY building_id, {m}"
+        )))
+        .await?;
+    let units = tx
+        .fetch(Sql::new(format!(
+            "SELECT building_id, {m} AS month, COUNT(*) AS n, \
+             SUM(CASE WHEN pledge_signed THEN 1 ELSE 0 END) AS a, 0 AS b \
+             FROM rental_units WHERE registered AND registered_on IS NOT NULL GROUP BY building_id, {m}"
+        )))
+        .await?;
+    let arrivals = tx
+        .fetch(Sql::new(format!(
+            "SELECT building_id, {m_in} AS month, COUNT(*) AS n, 0 AS a, 0 AS b \
+             FROM (SELECT building_id, moved_in_on FROM persons WHERE left_on IS NULL AND moved_in_on IS NOT NULL \
+             UNION ALL SELECT building_id, moved_in_on FROM residences WHERE moved_in_on IS NOT NULL) r \
+             GROUP BY building_id, {m_in}"
+        )))
+        .await?;
+    let departures = tx
+        .fetch(Sql::new(format!(
+            "SELECT building_id, {m_out} AS month, COUNT(*) AS n, \
+             SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS a, \
+             SUM(CASE WHEN registered AND permit THEN 1 ELSE 0 END) AS b, \
+             SUM(CASE WHEN registered AND consistent THEN 1 ELSE 0 END) AS c \
+             FROM residences GROUP BY building_id, {m_out}"
+        )))
+        .await?;
+    merge_monthly_registrations([
+        (Dated::Persons, persons),
+        (Dated::Units, units),
+        (Dated::Arrivals, arrivals),
+        (Dated::Departures, departures),
+    ])
 }

@@ -8,12 +8,14 @@
 use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
 use crate::campaigns::{after_visit, block_of};
+use crate::changes::{self, Change};
 use crate::field::Fix;
 use crate::records::{VISIT_COLUMNS, changed, dated_homes, dated_units, visit_of};
 use crate::sql::Sql;
 use crate::{Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use rentgrid_analysis::registrations::{DatedRecord, DatedUnit, RegistrationChange};
+use rentgrid_analysis::view_inputs::InputChange;
 use rentgrid_geodata::{StatsDelta, Visit};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -120,7 +122,17 @@ impl<B: Backend> VisitLog for SqlStore<B> {
         let outcome = record(&mut tx, v).await?;
         let event = event.clone().naming(format!("visit {}", outcome.visit.id));
         let event = if outcome.replayed { event.ending("replayed") } else { event };
-        audit::append(&mut tx, &event).await?;
+        let row = audit::append(&mut tx, &event).await?;
+        if !outcome.replayed {
+            let inputs = InputChange {
+                registrations: outcome.registrations.clone(),
+                visits: vec![(outcome.visit.clone(), v.campaign_id.is_some())],
+                contracts: None,
+            };
+            if let Some(change) = Change::counts(&[outcome.delta], inputs) {
+                changes::record(&mut tx, &row, &change).await?;
+            }
+        }
         tx.commit().await?;
         Ok(outcome)
     }

@@ -533,7 +533,7 @@ async fn move_case(
     };
     let target = format!("POST /api/hazards/{id}/{} client_id {}", to.as_str(), m.client_id);
     let event = Actor::User(who, source.ip).event(state.identity().now(), action::HAZARD_MOVE, target);
-    let written = state.move_hazard(&m, h.grid_id, &event).await?;
+    let written = state.move_hazard(&m, &event).await?;
     answer(&state, id, written.replayed, false).await
 }
 

@@ -448,7 +448,12 @@ async fn the_assessment_equals_the_analysis_of_the_same_month(backend: Backend) 
     );
     let mut exported = 0;
     for rec in reader.records().map(Result::unwrap) {
-        let r = body["rows"].as_array().unwrap().iter().find(|r| r["caseworker_id"].to_string() == rec[id]).unwrap();
+        let r = body["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["caseworker_id"].as_u64() == rec[id].parse().ok())
+            .unwrap();
         if r["reg_rate_est"].is_null() {
             assert_eq!(&rec[est], "", "{r}");
             continue;

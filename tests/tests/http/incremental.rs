@@ -3,9 +3,11 @@
 //! made from them: a random sequence of writes (visits routine and of a campaign, with units and
 //! persons registered, pledges and units found; new persons, moves, returns, departures, permit
 //! edits, conflicts resolved, a replayed visit, an accepted territory proposal) with fixed seeds,
-//! checked against a rebuild from the store at several points and after a restart.
+//! checked against a rebuild from the store at several points and after a restart. A second
+//! server on the same store, which only follows the change log, agrees with the writer and with
+//! a restart at each point: the same stats, data version and kept inputs.
 
-use crate::common::{Backend, Db, Fixture, get, post_json};
+use crate::common::{Backend, Db, Fixture, as_center, get, post_json};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -14,10 +16,10 @@ use rentgrid_analysis::history;
 use rentgrid_analysis::kpi::{self, Targets};
 use rentgrid_analysis::unrecorded::{self, UnrecordedParams};
 use rentgrid_geodata::MonthlyRegistrations;
-use rentgrid_server::startup;
 use rentgrid_server::state::AppState;
 use rentgrid_server::store::field::{Departure, Keep, NewResident, PersonDetails, PersonEdit, PersonField};
 use rentgrid_server::store::{AuditEvent, NewUnit, NewVisit};
+use rentgrid_server::{app, startup};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use time::{Date, Duration, OffsetDateTime};
@@ -102,18 +104,44 @@ async fn assert_kept_equals_rebuilt(f: &Fixture, state: &AppState, when: &str) {
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas();
     let made = state.history(&snapshot).await.unwrap();
-    let rebuilt = history::monthly_history(&atlas, &kpi::grid_counts(&atlas), &rows, history::DEFAULT_MONTHS);
+    let rebuilt = history::monthly_history(atlas, &kpi::grid_counts(atlas), &rows, history::DEFAULT_MONTHS);
     assert_eq!(made.months, rebuilt.months, "{when}: history months");
     assert!(*made == rebuilt, "{when}: history counts differ");
 
-    let estimate = state.estimate(&atlas).await.unwrap();
+    let estimate = state.estimate(atlas).await.unwrap();
     let evidence = ev.as_of(estimate.as_of);
-    let candidates = candidates::estimate(&atlas, &evidence, &CandidateWeights::default()).unwrap();
+    let candidates = candidates::estimate(atlas, &evidence, &CandidateWeights::default()).unwrap();
     assert!(estimate.candidates == candidates, "{when}: candidate estimate differs");
     let params = UnrecordedParams { weights: CandidateWeights::default(), ..UnrecordedParams::default() };
-    let unrecorded = unrecorded::estimate_with(&atlas, &evidence, &candidates, &params).unwrap();
+    let unrecorded = unrecorded::estimate_with(atlas, &evidence, &candidates, &params).unwrap();
     assert!(*estimate.unrecorded == unrecorded, "{when}: unrecorded estimate differs");
     assert_eq!(estimate.caseworkers, ev.caseworkers, "{when}: the estimate's roster");
+}
+
+/// Asserts that `follower`, a second server on the store that only follows the change log, has
+/// caught up with `writer`: the same stats at every level and data version as the writer's (and,
+/// with `restart`, as a server started now), and its kept inputs equal to a rebuild.
+async fn assert_follower_agrees(f: &Fixture, writer: &AppState, follower: &AppState, when: &str, restart: bool) {
+    follower.catch_up().await.unwrap();
+    let mut states = vec![writer.clone(), follower.clone()];
+    if restart {
+        states.push(startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap());
+    }
+    let versions: Vec<u64> = states.iter().map(|s| s.atlas().version()).collect();
+    assert!(
+        versions.iter().all(|v| *v == versions[0]),
+        "{when}: data versions (writer, follower, restart) {versions:?}"
+    );
+    let routers: Vec<_> = states.into_iter().map(|s| as_center(app(s))).collect();
+    for level in ["grid", "community", "street", "district"] {
+        let uri = format!("/api/stats?level={level}");
+        let written = get(&routers[0], &uri).await;
+        assert!(written.0.is_success(), "{when}: {uri}: {}", written.1);
+        for (router, who) in routers[1..].iter().zip(["the follower", "a restart"]) {
+            assert!(get(router, &uri).await == written, "{when}: {uri}: {who}'s stats differ from the writer's");
+        }
+    }
+    assert_kept_equals_rebuilt(f, follower, &format!("{when}, the follower")).await;
 }
 
 /// A territory proposal for the street with the largest team, made through the API.
@@ -142,11 +170,13 @@ async fn campaign(f: &Fixture, start: Date) -> (u32, Vec<u32>) {
 
 async fn run(f: &Fixture, seed: u64, writes: usize) {
     let state = f.state();
+    let follower = startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let today = rentgrid_geodata::clock::today();
     let mut day = today - Duration::days(2 * writes as i64);
     // Read the inputs before the first write, so that every write below changes them.
     assert_kept_equals_rebuilt(f, state, &format!("seed {seed}, before any write")).await;
+    assert_follower_agrees(f, state, &follower, &format!("seed {seed}, before any write"), false).await;
     let generation = state.view_inputs().await.unwrap().generation;
     let (campaign, campaign_buildings) = campaign(f, day).await;
     let proposal = proposal(f).await;
@@ -303,10 +333,13 @@ async fn run(f: &Fixture, seed: u64, writes: usize) {
             assert!(s.is_success(), "seed {seed}: the proposal is accepted: {done}");
         }
         if (i + 1) % CHECK_EVERY == 0 {
-            assert_kept_equals_rebuilt(f, state, &format!("seed {seed}, after write {}", i + 1)).await;
+            let when = format!("seed {seed}, after write {}", i + 1);
+            assert_kept_equals_rebuilt(f, state, &when).await;
+            assert_follower_agrees(f, state, &follower, &when, false).await;
         }
     }
     assert_kept_equals_rebuilt(f, state, &format!("seed {seed}, after {writes} writes")).await;
+    assert_follower_agrees(f, state, &follower, &format!("seed {seed}, after {writes} writes"), true).await;
     assert!(
         state.view_inputs().await.unwrap().generation > generation,
         "seed {seed}: the writes changed the kept inputs"
@@ -321,8 +354,8 @@ async fn run(f: &Fixture, seed: u64, writes: usize) {
     let kept = state.history(&kept_snapshot).await.unwrap();
     let restarted = fresh.history(&fresh_snapshot).await.unwrap();
     assert!(*kept == *restarted, "seed {seed}: the history equals a restart's");
-    let kept = state.estimate(&kept_atlas).await.unwrap();
-    let restarted = fresh.estimate(&fresh_atlas).await.unwrap();
+    let kept = state.estimate(kept_atlas).await.unwrap();
+    let restarted = fresh.estimate(fresh_atlas).await.unwrap();
     assert!(kept.candidates == restarted.candidates, "seed {seed}: the candidates equal a restart's");
     assert!(*kept.unrecorded == *restarted.unrecorded, "seed {seed}: the unrecorded estimate equals a restart's");
 }

@@ -1,0 +1,10 @@
+-- The change log (issue 17): what each committed write changed in what servers keep in memory,
+-- so that several servers on one database stay consistent. `seq` is the write's audit row's
+-- place (the commit order), `prev` the change before it (a gap means older changes were pruned),
+-- `version` the data version once it is applied, `body` the change as JSON.
+CREATE TABLE changes (
+    seq     INTEGER PRIMARY KEY,
+    prev    INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    body    TEXT NOT NULL
+);
