@@ -2,10 +2,12 @@
 //! errors of starting. How an error is answered over HTTP (status, machine code, body) is the
 //! HTTP layer's ([`crate::api::error`]); nothing here knows of HTTP.
 
+use crate::glyphs::GlyphSourceError;
 use crate::store::StoreError;
 use rentgrid_analysis::hotspot_run::RunError;
 use rentgrid_geodata::AtlasError;
 use rentgrid_geodata::demo;
+use rentgrid_tiles::glyphs::Error as GlyphError;
 
 /// What went wrong with a request: the caller's mistake (named by kind), or ours.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +100,21 @@ impl From<RunError> for AppError {
         match e {
             RunError::Unfit(m) => AppError::Unprocessable(m),
             RunError::Internal(m) => AppError::Internal(m),
+        }
+    }
+}
+
+impl From<GlyphSourceError> for AppError {
+    fn from(e: GlyphSourceError) -> Self {
+        match e {
+            GlyphSourceError::NoFonts => AppError::NotFound(e.to_string()),
+            GlyphSourceError::Glyphs(GlyphError::BadRange(_)) => AppError::BadRequest(e.to_string()),
+            GlyphSourceError::Glyphs(GlyphError::UnknownFont { .. } | GlyphError::BadStack(_)) => {
+                AppError::NotFound(e.to_string())
+            }
+            GlyphSourceError::Unreadable { .. } | GlyphSourceError::Glyphs(GlyphError::NotAFont(_)) => {
+                AppError::Internal(e.to_string())
+            }
         }
     }
 }

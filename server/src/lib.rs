@@ -11,6 +11,7 @@ pub mod events;
 pub mod export;
 pub mod follow;
 pub mod geojson;
+pub mod glyphs;
 pub mod hazard_photos;
 pub mod identity;
 pub mod ingest;

@@ -193,6 +193,11 @@ enum Command {
         /// The largest photo kept, KiB.
         #[arg(long, env = "RENTGRID_PHOTO_MAX_KB", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(16..=65536))]
         photo_max_kb: u64,
+        /// Font files the map's labels are drawn with (OpenType or TrueType, collections too;
+        /// repeat, or comma-separated in the variable). Default: Debian's Noto Sans CJK
+        /// (package fonts-noto-cjk) where it is installed; with no font the map has no labels.
+        #[arg(long = "fonts", env = "RENTGRID_FONTS", value_delimiter = ',')]
+        fonts: Vec<PathBuf>,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -821,8 +826,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             hazard_kinds,
             photo_dir,
             photo_max_kb,
+            fonts,
             limits,
         } => {
+            if let Some(missing) = fonts.iter().find(|f| !f.is_file()) {
+                anyhow::bail!("--fonts {}: no such file", missing.display());
+            }
+            let fonts = if fonts.is_empty() { rentgrid_server::glyphs::default_font_files() } else { fonts };
+            if fonts.is_empty() {
+                eprintln!(
+                    "no fonts for map labels (Debian's fonts-noto-cjk is not installed and --fonts is not given): the \
+                     map is drawn without place names"
+                );
+            }
             let kinds = match &hazard_kinds {
                 None => HazardKinds::default(),
                 Some(path) => read_hazard_kinds(path)?,
@@ -872,7 +888,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_limits(limits)
                 .with_public_origin(public_url)
                 .with_https(behind_https)
-                .with_hazards(kinds, Some(photos));
+                .with_hazards(kinds, Some(photos))
+                .with_fonts(fonts);
             match &web {
                 Some(w) => eprintln!("serving the web map from {}", w.display()),
                 None => eprintln!("web map not built (web-map/dist): serving the API only"),

@@ -105,6 +105,8 @@ struct Inner {
     photos: Option<PhotoDir>,
     /// The changes announced to open maps (`GET /api/events`).
     events: Events,
+    /// The fonts map labels are drawn with, and the glyph ranges made from them.
+    glyphs: crate::glyphs::GlyphSource,
 }
 
 /// The unregistered-candidate estimate of one snapshot on one day, the unrecorded persons and
@@ -160,6 +162,10 @@ impl AppState {
                 hazard_kinds: HazardKinds::default(),
                 photos: None,
                 events: Events::default(),
+                glyphs: crate::glyphs::GlyphSource::new(
+                    crate::glyphs::default_font_files(),
+                    crate::glyphs::DEFAULT_CAPACITY_BYTES,
+                ),
             }),
         }
     }
@@ -217,6 +223,21 @@ impl AppState {
             inner.photos = photos;
         }
         self
+    }
+
+    /// The same state drawing labels with the font files `files` (OpenType or TrueType, single
+    /// or collections) instead of Debian's Noto Sans CJK. Call it before the state is cloned;
+    /// later it changes nothing.
+    pub fn with_fonts(mut self, files: Vec<PathBuf>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.glyphs = crate::glyphs::GlyphSource::new(files, crate::glyphs::DEFAULT_CAPACITY_BYTES);
+        }
+        self
+    }
+
+    /// The fonts map labels are drawn with.
+    pub fn glyphs(&self) -> &crate::glyphs::GlyphSource {
+        &self.inner.glyphs
     }
 
     /// The kinds of hazard recorded.

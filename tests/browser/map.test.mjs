@@ -270,6 +270,57 @@ describe('the web map', () => {
     assert.ok(!paths.some((p) => p === '/api/basemap' || p === '/api/grids' || p === '/api/buildings'), paths.join('\n'));
   });
 
+  it('writes street, community and grid names by zoom with glyphs from its own server', async () => {
+    const names = async (level) => new Map((await (await api(`/api/stats?level=${level}`)).json()).rows.map((r) => [r.code, r.name]));
+    const [streets, communities] = [await names('street'), await names('community')];
+    const grids = (await (await api('/api/grids')).json()).features.map((f) => f.properties);
+    /** The names drawn now in a label layer (MapLibre returns only labels it placed, after collisions). */
+    const drawn = (layer, timeout = 20_000) =>
+      page
+        .waitForFunction(
+          (id) => {
+            const map = window.__rentgrid.map;
+            if (!map.loaded()) return null;
+            const found = map.queryRenderedFeatures({ layers: [id] }).map((f) => ({ code: f.properties.code, name: f.properties.name }));
+            return found.length > 0 ? found : null;
+          },
+          layer,
+          { timeout },
+        )
+        .then((h) => h.jsonValue());
+    const placedIn = (layer) => page.evaluate((id) => window.__rentgrid.map.queryRenderedFeatures({ layers: [id] }).length, layer);
+    const jumpTo = (center, zoom) => page.evaluate(([c, z]) => window.__rentgrid.map.jumpTo({ center: c, zoom: z }), [center, zoom]);
+    const district = await (await api('/api/district')).json();
+
+    // The whole district: street names only, each street's own, none twice (no overlap drawn).
+    await jumpTo(district.center, 10.5);
+    const atDistrict = await drawn('labels-streets');
+    for (const s of atDistrict) assert.equal(s.name, streets.get(s.code), JSON.stringify(s));
+    assert.equal(new Set(atDistrict.map((s) => s.code)).size, atDistrict.length);
+    assert.equal(await placedIn('labels-communities'), 0, 'community names below zoom 12');
+    assert.equal(await placedIn('labels-grids'), 0, 'grid names below zoom 14');
+
+    // Closer in: community names, then grid names with their codes.
+    const grid = grids.filter((g) => g.persons > 0).sort((a, b) => b.area_km2 - a.area_km2)[0];
+    await jumpTo(grid.label_point, 12.5);
+    const atCommunities = await drawn('labels-communities');
+    for (const c of atCommunities) assert.equal(c.name, communities.get(c.code), JSON.stringify(c));
+    await jumpTo(grid.label_point, 15.5);
+    const atGrids = await drawn('labels-grids');
+    const byCode = new Map(grids.map((g) => [g.code, g.name]));
+    for (const g of atGrids) assert.equal(g.name, byCode.get(g.code), JSON.stringify(g));
+
+    // The glyphs, Chinese ones too, came from our own /fonts (the browser draws none itself).
+    const glyphs = requests.map((u) => new URL(u)).filter((u) => u.pathname.startsWith('/fonts/'));
+    assert.ok(glyphs.length > 0, 'no glyph range was requested');
+    for (const u of glyphs) assert.match(decodeURIComponent(u.pathname), /^\/fonts\/Noto Sans CJK SC (Regular|Bold)\/\d+-\d+\.pbf$/);
+    const range = (ch) => { const s = Math.floor(ch.codePointAt(0) / 256) * 256; return `${s}-${s + 255}`; };
+    const first = atDistrict[0].name[0];
+    assert.ok(glyphs.some((u) => u.pathname.endsWith(`/${range(first)}.pbf`)), `no glyphs of ${first} (${range(first)})`);
+    // The legend lists the names layer with its own switch.
+    await page.locator('.rg-legend-layer[data-layer="labels"] input[type=checkbox]').waitFor({ timeout: 5_000 });
+  });
+
   it('draws building footprints from tiles when zoomed in', async () => {
     const district = await (await api(`/api/district`)).json();
     const some = await (await api(`/api/buildings?bbox=${district.bbox.join(',')}&limit=1`)).json();
@@ -891,6 +942,17 @@ describe('the web map', () => {
     const offline = await offlineCacheOf(phone);
     assert.ok(offline.tiles > 0, 'no tile kept for offline use');
     console.log(`# offline cache of cw${cw} (${area.properties.grids.length} grids, scale 0.05): ${offline.entries} answers, ${offline.tiles} tiles, ${(offline.bytes / 1e6).toFixed(2)} MB`);
+    // With the glyphs of the names written over their grids (the map's labels offline).
+    const kept = await phone.evaluate(async () =>
+      (await (await caches.open('rentgrid-data-v1')).keys()).map((r) => decodeURIComponent(new URL(r.url).pathname)),
+    );
+    assert.ok(kept.includes('/fonts.json'), 'the font catalog is not kept');
+    const theirs = (await (await api('/api/grids')).json()).features.find((f) => f.properties.id === area.properties.grids[0]).properties;
+    for (const ch of [theirs.name[0], theirs.code[0]]) {
+      const start = Math.floor(ch.codePointAt(0) / 256) * 256;
+      const glyphs = `/fonts/Noto Sans CJK SC Regular/${start}-${start + 255}.pbf`;
+      assert.ok(kept.includes(glyphs), `${glyphs} (for ${ch} of ${theirs.name}) is not kept: ${kept.filter((k) => k.startsWith('/fonts')).join(', ')}`);
+    }
 
     // Offline, the page opens from the cache; visits wait in the outbox.
     await ctx.setOffline(true);

@@ -7,8 +7,10 @@
 //!   quantisation and polygon repair.
 //! - [`cluster`]: clustering of dense point layers at low zoom.
 //! - [`mvt`]: the MVT 2.1 protobuf encoder; [`decode`] a reader for checking tiles.
+//! - [`glyphs`]: the glyph ranges (signed distance fields) map labels are drawn with.
 //! - [`layer`]: the tile sets ([`Layer`]) and their TileJSON `vector_layers`.
-//! - [`map_geometry`]: street and community areas, boundary lines and indexes derived once.
+//! - [`map_geometry`]: street and community areas, boundary lines, label points and indexes
+//!   derived once; [`label_point`] where a place's name is written.
 //! - `layers`: one builder per layer.
 //!
 //! A server calls [`build_tile`] (`None` is an empty tile: answer 204), describes tile sets with
@@ -18,7 +20,9 @@
 pub mod cluster;
 pub mod decode;
 pub mod geometry;
+pub mod glyphs;
 pub mod heat;
+pub mod label_point;
 pub mod layer;
 mod layers;
 pub mod map_geometry;

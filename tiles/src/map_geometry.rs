@@ -1,10 +1,12 @@
 //! Geometry the map layers derive once from an Atlas's (immutable) geometry: street and community
-//! areas, the boundary lines between them, and R-tree indexes of grids, roads and blocks, which
+//! areas, the boundary lines between them, where each street, community and grid is labelled
+//! ([`crate::label_point`]), and R-tree indexes of grids, grid labels, roads and blocks, which
 //! the Atlas does not keep. Counts are not in here, so one `MapGeometry` serves every snapshot
 //! that shares the Atlas's geometry (all those made by `Atlas::with_deltas`).
 
-use geo::{BoundingRect, Coord, LineString, MultiPolygon, Rect};
-use rentgrid_geodata::Atlas;
+use crate::label_point::label_point;
+use geo::{BoundingRect, Coord, LineString, MultiPolygon, Point, Rect};
+use rentgrid_geodata::{Atlas, GridId};
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::{AABB, RTree};
 
@@ -42,6 +44,8 @@ pub struct Area {
     pub geometry: MultiPolygon<f64>,
     /// Its bounding box.
     pub bbox: Rect<f64>,
+    /// Where its name is written (`None` for an area without grids).
+    pub label: Option<Point<f64>>,
 }
 
 /// What a boundary line separates.
@@ -78,6 +82,7 @@ pub struct BoundaryLine {
 }
 
 type Indexed = GeomWithData<Rectangle<[f64; 2]>, u32>;
+type IndexedPoint = GeomWithData<[f64; 2], GridId>;
 
 /// Derived geometry and indexes of one Atlas's geometry; see the module docs.
 #[derive(Debug)]
@@ -85,6 +90,7 @@ pub struct MapGeometry {
     areas: Vec<Area>,
     lines: Vec<BoundaryLine>,
     grids: RTree<Indexed>,
+    grid_labels: RTree<IndexedPoint>,
     roads: RTree<Indexed>,
     blocks: RTree<Indexed>,
 }
@@ -118,11 +124,13 @@ impl MapGeometry {
             let geometry = union(&s.grids);
             let bbox = geometry.bounding_rect().unwrap_or_else(empty_rect);
             let (code, name) = (s.street.code.clone(), s.street.name.clone());
-            areas.push(Area { kind: AreaKind::Street, street_code: code.clone(), code, name, geometry, bbox });
+            let label = label_point(&geometry);
+            areas.push(Area { kind: AreaKind::Street, street_code: code.clone(), code, name, geometry, bbox, label });
         }
         for c in atlas.communities() {
             let geometry = union(&c.grids);
             let bbox = geometry.bounding_rect().unwrap_or_else(empty_rect);
+            let label = label_point(&geometry);
             let c = &c.community;
             areas.push(Area {
                 kind: AreaKind::Community,
@@ -131,6 +139,7 @@ impl MapGeometry {
                 street_code: c.street_code.clone(),
                 geometry,
                 bbox,
+                label,
             });
         }
 
@@ -172,11 +181,18 @@ impl MapGeometry {
         let grids = RTree::bulk_load(
             atlas.grids().iter().filter_map(|g| indexed(g.grid.geometry.bounding_rect(), g.grid.id)).collect(),
         );
+        let grid_labels = RTree::bulk_load(
+            atlas
+                .grids()
+                .iter()
+                .filter_map(|g| label_point(&g.grid.geometry).map(|p| GeomWithData::new([p.x(), p.y()], g.grid.id)))
+                .collect(),
+        );
         let at = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
         let roads = atlas.roads().iter().enumerate().filter_map(|(i, r)| indexed(r.line.bounding_rect(), at(i)));
         let blocks = atlas.blocks().iter().enumerate().filter_map(|(i, b)| indexed(b.geometry.bounding_rect(), at(i)));
         let (roads, blocks) = (RTree::bulk_load(roads.collect()), RTree::bulk_load(blocks.collect()));
-        Self { areas, lines, grids, roads, blocks }
+        Self { areas, lines, grids, grid_labels, roads, blocks }
     }
 
     /// Street areas first, then community areas.
@@ -192,6 +208,17 @@ impl MapGeometry {
     /// Ids of grids whose bounding box meets `bbox`, ascending.
     pub fn grids_in(&self, bbox: Rect<f64>) -> Vec<u32> {
         ids_in(&self.grids, bbox)
+    }
+
+    /// The grids labelled inside `bbox` and their label points, by ascending grid id.
+    pub fn grid_labels_in(&self, bbox: Rect<f64>) -> Vec<(GridId, Point<f64>)> {
+        let mut found: Vec<(GridId, Point<f64>)> = self
+            .grid_labels
+            .locate_in_envelope(aabb(bbox))
+            .map(|p| (p.data, Point::new(p.geom()[0], p.geom()[1])))
+            .collect();
+        found.sort_unstable_by_key(|(id, _)| *id);
+        found
     }
 
     /// Positions in `Atlas::roads()` of roads whose bounding box meets `bbox`, ascending.

@@ -100,7 +100,7 @@ impl TileGeometry {
     }
 }
 
-fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         buf.push((v as u8 & 0x7f) | 0x80);
         v >>= 7;
@@ -108,11 +108,11 @@ fn put_varint(buf: &mut Vec<u8>, mut v: u64) {
     buf.push(v as u8);
 }
 
-fn put_tag(buf: &mut Vec<u8>, field: u32, wire: u8) {
+pub(crate) fn put_tag(buf: &mut Vec<u8>, field: u32, wire: u8) {
     put_varint(buf, (u64::from(field) << 3) | u64::from(wire));
 }
 
-fn put_bytes(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+pub(crate) fn put_bytes(buf: &mut Vec<u8>, field: u32, bytes: &[u8]) {
     put_tag(buf, field, 2);
     put_varint(buf, bytes.len() as u64);
     buf.extend_from_slice(bytes);
@@ -130,7 +130,7 @@ fn put_packed(buf: &mut Vec<u8>, field: u32, values: &[u32]) {
     }
 }
 
-fn zigzag(n: i32) -> u32 {
+pub(crate) fn zigzag(n: i32) -> u32 {
     ((n << 1) ^ (n >> 31)) as u32
 }
 

@@ -15,17 +15,7 @@ use std::collections::BTreeSet;
 
 #[test]
 fn mapbox_vector_tile_decodes_our_tiles_alike() {
-    let python = match std::env::var("RENTGRID_PYTHON") {
-        Ok(p) if !p.is_empty() => p,
-        _ if std::env::var("RENTGRID_SKIP_ORACLES").is_ok_and(|v| v == "1") => {
-            eprintln!("RENTGRID_SKIP_ORACLES=1: skipping the mapbox-vector-tile cross-check");
-            return;
-        }
-        _ => panic!(
-            "RENTGRID_PYTHON is not set: the mapbox-vector-tile oracle cannot run. Run scripts/ensure-python and \
-             set RENTGRID_PYTHON to the python it prints, or set RENTGRID_SKIP_ORACLES=1 to skip the oracles"
-        ),
-    };
+    let Some(python) = common::oracle_python("mapbox-vector-tile") else { return };
     let w = world();
     let dir = std::env::temp_dir().join(format!("rentgrid-tiles-oracle-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -196,6 +196,25 @@ export function tileJsonUrl(layer: TileSet): string {
   return new URL(`/tiles/${layer}.json`, window.location.origin).href;
 }
 
+/** `GET /fonts.json`: the fonts the server draws map labels with (none: no labels). */
+export type FontCatalog = Schemas['FontCatalog'];
+
+/** The URL of the font catalog on this page's origin. */
+export const fontCatalogUrl = (): string => new URL('/fonts.json', window.location.origin).href;
+
+/** `GET /fonts.json`: which fonts there are and which ones labels are written in. */
+export async function fetchFonts(): Promise<FontCatalog> {
+  const response = await fetch(fontCatalogUrl(), { headers: { Accept: 'application/json' } });
+  if (!response.ok) throw new ApiError(response.url, response.status, undefined, `${response.status} ${response.statusText}`);
+  return (await response.json()) as FontCatalog;
+}
+
+/**
+ * The URL template of glyph ranges on this page's origin, for the style's `glyphs` (kept as a
+ * template: `{fontstack}` and `{range}` are filled in by MapLibre).
+ */
+export const glyphsUrl = (): string => `${window.location.origin}/fonts/{fontstack}/{range}.pbf`;
+
 /** The version of the server's data: it changes with every recorded visit or import. */
 export async function fetchDataVersion(): Promise<number> {
   const response = await fetch(new URL('/health', window.location.origin).href, { headers: { Accept: 'application/json' } });

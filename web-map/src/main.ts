@@ -20,6 +20,7 @@ import { createHazardsLayer } from './layers/hazards';
 import { createGridsLayer } from './layers/grids';
 import { mountField } from './field/view';
 import { createBasemapLayer } from './layers/basemap';
+import { createLabelsLayer } from './layers/labels';
 import { createCoverageLayer } from './layers/coverage';
 import { createCoveragePanel } from './coverage/panel';
 import type { ScreenPanel } from './screen/panel';
@@ -157,6 +158,9 @@ function mount(root: HTMLElement): () => void {
       maxZoom: 19,
       // Every feature on the map is our own data; there is nothing to attribute.
       attributionControl: false,
+      // Place names are drawn with the glyphs our server makes, Chinese ones too, not with the
+      // browser's fonts: the same on every device, and what the phone keeps for offline use.
+      localIdeographFontFamily: false,
       dragRotate: false,
       pitchWithRotate: false,
       touchPitch: false,
@@ -176,14 +180,22 @@ function mount(root: HTMLElement): () => void {
 
     const hotspots = leadersView ? createHotspotsLayer() : undefined;
     const coverage = coverageView ? createCoverageLayer() : undefined;
+    // Place names go last, above everything (the grids' names where the view draws grids).
     const layers = hotspots
-      ? [createBasemapLayer(), createHeatLayer(), hotspots]
+      ? [createBasemapLayer(), createHeatLayer(), hotspots, createLabelsLayer({ grids: false })]
       : coverage
-        ? [createBasemapLayer(), coverage]
+        ? [createBasemapLayer(), coverage, createLabelsLayer({ grids: false })]
         : campaignView
-          ? [createBasemapLayer(), createGridsLayer(), createCampaignLayer(), createCandidatesLayer(), createHazardsLayer()]
+          ? [
+              createBasemapLayer(),
+              createGridsLayer(),
+              createCampaignLayer(),
+              createCandidatesLayer(),
+              createHazardsLayer(),
+              createLabelsLayer({ grids: true }),
+            ]
           : screenView
-            ? [createBasemapLayer(), createGridsLayer()]
+            ? [createBasemapLayer(), createGridsLayer(), createLabelsLayer({ grids: false })]
             : createLayers();
     const visibility = new Map<string, boolean>(layers.map((layer) => [layer.id, true]));
     const ctx: LayerContext = { map, district, refreshLegend: () => legend?.render(), reportError: showError };

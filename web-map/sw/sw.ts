@@ -5,7 +5,7 @@
  * - The app shell (the built files, listed by vite-plugin-pwa at build time) is cached when the
  *   worker installs; hashed assets are served from that cache, a page load (navigation) from the
  *   network and, when the network fails, from the cached `index.html`.
- * - Data answers (`CACHED_API`, and the tiles the page asked to keep) are network first: an
+ * - Data answers (`CACHED_API`, and the tiles and glyphs the page asked to keep) are network first: an
  *   answer from the network is what the page gets (and is kept); the kept copy is served only
  *   when the network fails. Only 200 answers are kept, and only for a known user.
  * - The kept data belong to one user: a logout, or a login or `GET /api/me` naming another
@@ -13,7 +13,7 @@
  *   and are never kept.
  */
 import { cleanupOutdatedCaches, getCacheKeyForURL, matchPrecache, precache } from 'workbox-precaching';
-import { CACHED_API, CACHED_FEATURES, CACHED_TILES, DATA_CACHE, OWNER_KEY, type CacheReport, type CacheRequest } from '../src/offline/caches';
+import { CACHED_API, CACHED_FEATURES, CACHED_FONTS, CACHED_TILES, DATA_CACHE, OWNER_KEY, type CacheReport, type CacheRequest } from '../src/offline/caches';
 
 declare const self: ServiceWorkerGlobalScope & { __WB_MANIFEST: Parameters<typeof precache>[0] };
 
@@ -36,8 +36,9 @@ function keptApi(url: URL): boolean {
   return CACHED_API.some((re) => re.test(p));
 }
 
+/** Tiles and the glyphs of place names: kept when the page asks for them. */
 function keptTile(url: URL): boolean {
-  return url.origin === self.location.origin && CACHED_TILES.test(url.pathname);
+  return url.origin === self.location.origin && (CACHED_TILES.test(url.pathname) || CACHED_FONTS.test(url.pathname));
 }
 
 async function owner(): Promise<string | undefined> {

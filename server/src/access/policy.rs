@@ -157,6 +157,9 @@ pub const TABLE: &[Rule] = &[
     // Vector tiles (a leader's layers are narrowed by the handler).
     rule("GET", "/tiles/{layer}/{z}/{x}/{y}", roles(REGISTER)),
     rule("GET", "/tiles/{file}", roles(REGISTER)),
+    // The fonts map labels are drawn with: the same for everyone who draws the map.
+    rule("GET", "/fonts.json", roles(REGISTER)),
+    rule("GET", "/fonts/{fontstack}/{range}", roles(REGISTER)),
     // OGC API – Features (a leader's collections are narrowed by the handler).
     rule("GET", "/conformance", roles(REGISTER)),
     rule("GET", "/collections", roles(REGISTER)),
@@ -170,7 +173,7 @@ pub const LANDING: Access = Access::Roles(REGISTER);
 
 /// Paths the router answers without a route (its fallback) that still need a signed-in caller:
 /// everything under them is data, or says what data there is.
-pub const PROTECTED_PREFIXES: [&str; 4] = ["/api", "/tiles", "/collections", "/conformance"];
+pub const PROTECTED_PREFIXES: [&str; 5] = ["/api", "/tiles", "/fonts", "/collections", "/conformance"];
 
 /// What a request asks for, as the policy sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +280,7 @@ mod tests {
             assert_eq!(decide(route("DELETE", "/health"), role), Decision::MethodNotAllowed(vec!["GET", "HEAD"]));
         }
         assert_eq!(decide(Target::Landing, None), Decision::Unauthenticated);
-        for path in ["/api", "/api/x", "/tiles/x", "/collections", "/collections/x/y", "/conformance/"] {
+        for path in ["/api", "/api/x", "/tiles/x", "/fonts/x", "/collections", "/collections/x/y", "/conformance/"] {
             assert_eq!(decide(Target::Unrouted { path }, None), Decision::Unauthenticated, "{path}");
         }
         for path in ["/", "/index.html", "/assets/app.js", "/apix", "/tilesets.json"] {

@@ -10,6 +10,7 @@ mod events;
 mod extract;
 pub(crate) mod features;
 mod field;
+mod fonts;
 #[cfg(test)]
 mod fuzz;
 pub(crate) mod geojson;
@@ -204,6 +205,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .route(UNDOCUMENTED_ROUTES[0].1, get(unknown_api))
         .routes(routes!(tiles::tile))
         .routes(routes!(tiles::tilejson))
+        .routes(routes!(fonts::catalog))
+        .routes(routes!(fonts::glyph_range))
         .merge(ogc::routes())
 }
 

@@ -165,7 +165,7 @@ async fn every_route_answers_every_role_as_its_policy_says(backend: Backend) {
     assert!(failures.is_empty(), "{} answers differ from the policy:\n{}", failures.len(), failures.join("\n"));
 
     // Paths no route serves: data prefixes need a signed-in user, the web map's files do not.
-    for path in ["/api/", "/tiles/nothing", "/collections/", "/conformance/x"] {
+    for path in ["/api/", "/tiles/nothing", "/fonts/nothing", "/collections/", "/conformance/x"] {
         let (status, _) = get(&f.anonymous, path).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
@@ -285,7 +285,7 @@ async fn each_role_reads_and_writes_only_its_own_part(backend: Backend) {
 
 /// The grid a decoded feature of `layer` belongs to: a grid's own id, else its `grid_id`.
 fn grid_of(layer: &str, f: &rentgrid_tiles::decode::DecodedFeature) -> Option<u64> {
-    let key = if layer == "grids" { "id" } else { "grid_id" };
+    let key = if layer == "grids" || layer == "grid_labels" { "id" } else { "grid_id" };
     match f.props.get(key)? {
         Val::U(v) => Some(*v),
         Val::I(v) | Val::Si(v) => u64::try_from(*v).ok(),
@@ -529,6 +529,10 @@ const NOT_LOCATED: &[(&str, &str)] = &[
     ("/api/imports/{kind}", "a ledger kind, center only"),
     ("/collections/{collectionId}", "a collection's description, the same for everyone"),
     ("/tiles/{file}", "TileJSON, the same for everyone"),
+    (
+        "/fonts/{fontstack}/{range}",
+        "glyphs, the same for everyone: fonts::a_glyph_range_holds_the_glyphs_of_place_names",
+    ),
     ("/tiles/{layer}/{z}/{x}/{y}", "tiles_carry_only_the_callers_grids"),
     ("/api/territory/proposals/{id}", "coverage: a proposal is its street's supervisor's"),
     ("/api/territory/proposals/{id}/accept", "coverage: a proposal is its street's supervisor's"),

@@ -1,4 +1,5 @@
-//! `grids`: 网格 polygons with their KPIs, for choropleths and clicks.
+//! `grids`: 网格 polygons with their KPIs, for choropleths and clicks, and one label point per
+//! grid for its name and code.
 
 use super::{Ctx, rate};
 use crate::layer::{FieldType::*, VectorLayer, field};
@@ -7,47 +8,64 @@ use rentgrid_analysis::actual_rates::{PlaceRates, Verdict};
 use rentgrid_analysis::disclosure;
 use rentgrid_analysis::kpi::{Kpi, Status};
 
-/// The MVT layer of the `grids` tile set.
-pub const VECTOR_LAYERS: &[VectorLayer] = &[VectorLayer {
-    id: "grids",
-    description: "网格 grids with their registration KPIs; feature id = grid id",
-    fields: &[
-        field("id", Number, "Grid id"),
-        field("code", String, "Grid code (community code and a 3-digit sequence)"),
-        field("name", String, "Grid name"),
-        field("community_code", String, "社区 code"),
-        field("street_code", String, "街道 code"),
-        field("reg_rate", Number, "流动人口登记率 (absent when nobody is recorded)"),
-        field("permit_rate", Number, "登记做证率"),
-        field("rental_rate", Number, "出租房屋登记率"),
-        field("consistency_rate", Number, "人户一致率"),
-        field("pledge_rate", Number, "治安责任保证书签订率"),
-        field("reg_status", String, "Registration rate against its target: meets, near, below or none"),
-        field(
-            "reg_rate_est",
-            Number,
-            "Estimated actual 流动人口登记率: registered ÷ (recorded + estimated unrecorded persons)",
-        ),
-        field("reg_rate_est_low", Number, "Its 90% interval, lower end"),
-        field("reg_rate_est_high", Number, "Its 90% interval, upper end"),
-        field("reg_rate_verdict", String, "Against the target on the interval: met, missed or uncertain"),
-        field("rental_rate_est", Number, "Estimated actual 出租房屋登记率"),
-        field("rental_rate_est_low", Number, "Its 90% interval, lower end"),
-        field("rental_rate_est_high", Number, "Its 90% interval, upper end"),
-        field("rental_rate_verdict", String, "Against the target on the interval: met, missed or uncertain"),
-        field("persons_unrecorded_est", Number, "Estimated persons the register does not hold"),
-        field("rental_units_unrecorded_est", Number, "Estimated rental units the register does not hold"),
-        field(
-            "persons",
-            Number,
-            "Persons recorded (absent for a leader where under 5, with the rates computed from it)",
-        ),
-        field("rental_units", Number, "Rental units recorded"),
-        field("buildings", Number, "Buildings"),
-    ],
-    minzoom: 8,
-    maxzoom: 16,
-}];
+/// Grid names are drawn from this zoom.
+pub const GRID_LABELS_FROM: u8 = 14;
+
+/// The MVT layers of the `grids` tile set.
+pub const VECTOR_LAYERS: &[VectorLayer] = &[
+    VectorLayer {
+        id: "grids",
+        description: "网格 grids with their registration KPIs; feature id = grid id",
+        fields: &[
+            field("id", Number, "Grid id"),
+            field("code", String, "Grid code (community code and a 3-digit sequence)"),
+            field("name", String, "Grid name"),
+            field("community_code", String, "社区 code"),
+            field("street_code", String, "街道 code"),
+            field("reg_rate", Number, "流动人口登记率 (absent when nobody is recorded)"),
+            field("permit_rate", Number, "登记做证率"),
+            field("rental_rate", Number, "出租房屋登记率"),
+            field("consistency_rate", Number, "人户一致率"),
+            field("pledge_rate", Number, "治安责任保证书签订率"),
+            field("reg_status", String, "Registration rate against its target: meets, near, below or none"),
+            field(
+                "reg_rate_est",
+                Number,
+                "Estimated actual 流动人口登记率: registered ÷ (recorded + estimated unrecorded persons)",
+            ),
+            field("reg_rate_est_low", Number, "Its 90% interval, lower end"),
+            field("reg_rate_est_high", Number, "Its 90% interval, upper end"),
+            field("reg_rate_verdict", String, "Against the target on the interval: met, missed or uncertain"),
+            field("rental_rate_est", Number, "Estimated actual 出租房屋登记率"),
+            field("rental_rate_est_low", Number, "Its 90% interval, lower end"),
+            field("rental_rate_est_high", Number, "Its 90% interval, upper end"),
+            field("rental_rate_verdict", String, "Against the target on the interval: met, missed or uncertain"),
+            field("persons_unrecorded_est", Number, "Estimated persons the register does not hold"),
+            field("rental_units_unrecorded_est", Number, "Estimated rental units the register does not hold"),
+            field(
+                "persons",
+                Number,
+                "Persons recorded (absent for a leader where under 5, with the rates computed from it)",
+            ),
+            field("rental_units", Number, "Rental units recorded"),
+            field("buildings", Number, "Buildings"),
+        ],
+        minzoom: 8,
+        maxzoom: 16,
+    },
+    VectorLayer {
+        id: "grid_labels",
+        description: "Where each grid's name and code are written (from zoom 14): the pole of inaccessibility of its \
+                  largest part; feature id = grid id",
+        fields: &[
+            field("id", Number, "Grid id"),
+            field("code", String, "Grid code"),
+            field("name", String, "Grid name"),
+        ],
+        minzoom: GRID_LABELS_FROM,
+        maxzoom: 16,
+    },
+];
 
 fn status(s: Status) -> &'static str {
     match s {
@@ -128,5 +146,20 @@ pub fn build(ctx: &Ctx) -> Vec<LayerEncoder> {
         }
         layer.add(u64::from(id), &TileGeometry::Polygons(polygons), &props);
     }
-    vec![layer]
+    let mut labels = ctx.layer("grid_labels");
+    if ctx.tile.z >= GRID_LABELS_FROM {
+        for (id, p) in src.map.grid_labels_in(ctx.tile.bounds()) {
+            let (Some(entry), Some(at)) = (src.atlas.grid(id), ctx.label_at(p)) else { continue };
+            if !src.sees(id) {
+                continue;
+            }
+            let props: [(&str, Value); 3] = [
+                ("id", id.into()),
+                ("code", entry.grid.code.as_str().into()),
+                ("name", entry.grid.name.as_str().into()),
+            ];
+            labels.add(u64::from(id), &TileGeometry::Points(vec![at]), &props);
+        }
+    }
+    vec![layer, labels]
 }

@@ -108,6 +108,13 @@ impl Ctx<'_> {
         layer
     }
 
+    /// Where a label at `p` (WGS84) is drawn in this tile: only in the one tile holding it, as
+    /// MapLibre places a symbol from the tile its anchor is in and ignores anchors in the buffer.
+    pub fn label_at(&self, p: geo::Point<f64>) -> Option<crate::mvt::TilePoint> {
+        let extent = self.opts.extent as i32;
+        self.generalise().point(p.x(), p.y()).filter(|q| q.iter().all(|v| (0..extent).contains(v)))
+    }
+
     /// An empty MVT layer.
     pub fn layer(&self, name: &str) -> LayerEncoder {
         LayerEncoder::new(name, self.opts.extent)

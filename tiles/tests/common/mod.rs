@@ -52,6 +52,23 @@ pub fn world() -> &'static World {
     })
 }
 
+/// The Python the oracles run in (`RENTGRID_PYTHON`, with `oracle`'s packages), or `None` when
+/// the run says `RENTGRID_SKIP_ORACLES=1` (the cross-check is then skipped, saying so). Without
+/// either the test fails: a run that forgot the oracles must not pass.
+pub fn oracle_python(oracle: &str) -> Option<String> {
+    match std::env::var("RENTGRID_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ if std::env::var("RENTGRID_SKIP_ORACLES").is_ok_and(|v| v == "1") => {
+            eprintln!("RENTGRID_SKIP_ORACLES=1: skipping the {oracle} cross-check");
+            None
+        }
+        _ => panic!(
+            "RENTGRID_PYTHON is not set: the {oracle} oracle cannot run. Run scripts/ensure-python and set \
+             RENTGRID_PYTHON to the python it prints, or set RENTGRID_SKIP_ORACLES=1 to skip the oracles"
+        ),
+    }
+}
+
 /// The tile at zoom `z` holding `(lon, lat)`.
 pub fn tile_at(lon: f64, lat: f64, z: u8) -> TileId {
     let n = 2f64.powi(i32::from(z));

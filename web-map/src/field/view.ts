@@ -8,7 +8,7 @@
  * one visit per day: its client id is made once, a second tap changes the visit still waiting
  * to be sent and never records a second one.
  */
-import { ApiError, buildingUnitsPath, campaignVisitsPath, fetchBuildingUnits, fetchCampaignVisits, fetchCoverage, fetchGrids, fetchRoutes, fetchTileJson, hazardsPath, overduePath, workplacesPath, type Campaign, type VisitBody } from '../api';
+import { ApiError, buildingUnitsPath, campaignVisitsPath, fetchBuildingUnits, fetchCampaignVisits, fetchCoverage, fetchFonts, fetchGrids, fetchRoutes, fetchTileJson, fontCatalogUrl, glyphsUrl, hazardsPath, overduePath, workplacesPath, type Campaign, type VisitBody } from '../api';
 import { conflictItem, openConflicts, tc, unitsPanel } from './card';
 import { hazardForm, hazardsSection } from './hazards';
 import { me } from '../session';
@@ -17,7 +17,7 @@ import { dayToShow, loadCampaign, localToday, requestedCampaign } from '../layer
 import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18n';
 import { h } from '../ui/dom';
 import { dismiss, enqueue, entries, lastSync, onOutboxChange, sendWhenOnline, sentRecord, type OutboxEntry } from '../offline/outbox';
-import { bboxOf, keepOffline, MAX_OFFLINE_TILES, OFFLINE_LAYERS, OFFLINE_ZOOMS, registerWorker, tilesOver } from '../offline/worker';
+import { bboxOf, glyphRangesOf, keepOffline, MAX_OFFLINE_TILES, OFFLINE_LAYERS, OFFLINE_ZOOMS, registerWorker, tilesOver } from '../offline/worker';
 import { OVERDUE_LISTED, overdueSection } from './overdue';
 import { mountPlate, printPlatesLink, requestedPlate } from './plate';
 
@@ -488,6 +488,20 @@ export function mountField(root: HTMLElement): () => void {
           for (const zxy of chosen) {
             const [z, x, y] = zxy.split('/');
             urls.push(template.replace('{z}', z!).replace('{x}', x!).replace('{y}', y!));
+          }
+        }
+        // The glyphs of the names written over their grids: grid names and codes and community
+        // names in the regular face, street names in the bold one.
+        const fonts = await fetchFonts();
+        if (fonts.regular) {
+          urls.push(fontCatalogUrl());
+          const p = grids.features.map((f) => f.properties);
+          const wanted: [string, string[]][] = [
+            [fonts.regular, p.flatMap((g) => [g.name, g.code, g.community_name, '\n'])],
+            [fonts.bold ?? fonts.regular, p.map((g) => g.street_name)],
+          ];
+          for (const [font, texts] of wanted) {
+            for (const range of glyphRangesOf(texts)) urls.push(new URL(glyphsUrl().replace('{fontstack}', font).replace('{range}', range)).href);
           }
         }
       }

@@ -33,8 +33,8 @@ const t = defineStrings(
 );
 
 const SOURCE = 'basemap';
-/** Street, community and district lines. */
-const BOUNDARIES = 'boundaries';
+/** Street, community and district lines, and the label points of streets and communities. */
+export const BOUNDARIES = 'boundaries';
 
 /** The palette of the base map: quiet, so the thematic layers carry the colour. */
 const BASEMAP_COLORS = {

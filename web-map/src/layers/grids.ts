@@ -88,7 +88,9 @@ const t = defineStrings(
   },
 );
 
-const SOURCE = 'grids';
+/** The grids' tile source; its `grid_labels` layer is where the labels module writes their names. */
+export const GRIDS_SOURCE = 'grids';
+const SOURCE = GRIDS_SOURCE;
 /** The MVT layer of the `grids` tile set. */
 const SOURCE_LAYER = 'grids';
 const FILL = 'grids-fill';

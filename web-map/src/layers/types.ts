@@ -7,19 +7,21 @@ import type {
   CircleLayerSpecification,
   FillLayerSpecification,
   LineLayerSpecification,
+  SymbolLayerSpecification,
 } from '@maplibre/maplibre-gl-style-spec';
 import type { Map, MapGeoJSONFeature } from 'maplibre-gl';
 import type { DataEvent, District } from '../api';
 
 /**
- * The style layers a module may use. Symbol layers are left out on purpose: they need a glyph
- * server, and every name and count is shown in HTML (legend, popups) instead.
+ * The style layers a module may use. Symbol layers are for place names only (`labels.ts`), drawn
+ * with the glyphs our own server makes; every count is shown in HTML (legend, popups) instead.
  */
 export type StyleLayer =
   | BackgroundLayerSpecification
   | CircleLayerSpecification
   | FillLayerSpecification
-  | LineLayerSpecification;
+  | LineLayerSpecification
+  | SymbolLayerSpecification;
 
 /** Where a style layer sits: the base map at the bottom, thematic data above it, overlays on top. */
 export const SLOTS = ['base', 'thematic', 'overlay'] as const;
@@ -34,7 +36,8 @@ export interface SlottedLayer {
 export type Swatch =
   | { type: 'fill'; color: string; outline?: string; hatch?: boolean }
   | { type: 'circle'; color: string; outline?: string }
-  | { type: 'line'; color: string; width: number; casing?: string; dashed?: boolean };
+  | { type: 'line'; color: string; width: number; casing?: string; dashed?: boolean }
+  | { type: 'text'; text: string; color: string; halo: string; bold?: boolean };
 
 export interface LegendItem {
   swatch: Swatch;

@@ -38,6 +38,12 @@ export const CACHED_FEATURES = /^\/collections\/workplaces\/items$/;
 /** Tile paths kept for offline use: TileJSON and tiles of the layers the phone draws. */
 export const CACHED_TILES = /^\/tiles\/(basemap|boundaries|grids|buildings)(\.json|\/\d+\/\d+\/\d+\.mvt)$/;
 
+/**
+ * Font paths kept for offline use: the font catalog and the glyph ranges of the place names over
+ * a caseworker's grids (`/fonts/{fontstack}/{start}-{end}.pbf`).
+ */
+export const CACHED_FONTS = /^\/fonts(\.json|\/[^/]+\/\d+-\d+\.pbf)$/;
+
 /** A message asking the worker to fetch and keep `urls` (same origin) for offline use. */
 export interface CacheRequest {
   type: 'rentgrid-cache';

@@ -57,6 +57,21 @@ export function tilesOver(boxes: readonly [number, number, number, number][], zo
   return [...seen];
 }
 
+/**
+ * The glyph ranges (`{start}-{end}`, 256 code points each) that writing `texts` needs, ascending:
+ * what MapLibre asks the server for when it draws them as labels.
+ */
+export function glyphRangesOf(texts: readonly string[]): string[] {
+  const starts = new Set<number>();
+  for (const text of texts) {
+    for (const c of text) {
+      const cp = c.codePointAt(0) ?? 0;
+      if (cp <= 0xffff) starts.add(Math.floor(cp / 256) * 256);
+    }
+  }
+  return [...starts].sort((a, b) => a - b).map((s) => `${s}-${s + 255}`);
+}
+
 /** The bounding box of a GeoJSON geometry's coordinates. */
 export function bboxOf(geometry: { coordinates: unknown }): [number, number, number, number] {
   const box: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];

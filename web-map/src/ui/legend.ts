@@ -15,7 +15,7 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
   return element;
 }
 
-/** A 22×14 picture of one symbol: a filled box, a dot or a (cased, dashed) line. */
+/** A 22×14 picture of one symbol: a filled box, a dot, a (cased, dashed) line or a haloed glyph. */
 function renderSwatch(swatch: Swatch): SVGSVGElement {
   const root = svg('svg', { width: 22, height: 14, viewBox: '0 0 22 14', 'aria-hidden': 'true', class: 'rg-swatch' });
   if (swatch.type === 'fill') {
@@ -32,6 +32,16 @@ function renderSwatch(swatch: Swatch): SVGSVGElement {
         root.append(svg('line', { x1: x, y1: 13, x2: x + 10, y2: 1, stroke: swatch.outline ?? '#555555', 'stroke-width': 1 }));
       }
     }
+    return root;
+  }
+  if (swatch.type === 'text') {
+    const text = svg('text', {
+      x: 11, y: 11.5, 'text-anchor': 'middle', 'font-size': 12,
+      'font-weight': swatch.bold ? 700 : 400,
+      fill: swatch.color, stroke: swatch.halo, 'stroke-width': 2, 'paint-order': 'stroke',
+    });
+    text.textContent = swatch.text;
+    root.append(text);
     return root;
   }
   if (swatch.type === 'circle') {
