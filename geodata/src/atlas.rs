@@ -555,6 +555,13 @@ impl Atlas {
         self.grid(id).map(|g| g.neighbours.as_slice()).unwrap_or(&[])
     }
 
+    /// Whether `other` is of the same places as this Atlas (one is the other with counts
+    /// changed, as [`Self::with_deltas`] makes them), so that what is indexed by their buildings
+    /// and grids fits both.
+    pub fn same_places(&self, other: &Atlas) -> bool {
+        Arc::ptr_eq(&self.fixed, &other.fixed)
+    }
+
     /// A new snapshot with `deltas` applied; `self` is unchanged.
     pub fn with_deltas(&self, deltas: &[StatsDelta]) -> Atlas {
         let mut next = self.clone();

@@ -30,6 +30,11 @@ pub struct Limits {
     /// While writes arrive, a hot-spot answer is run again at most once per this interval (off
     /// the request path; requests get the newest answer kept meanwhile).
     pub analysis_interval: Duration,
+    /// While writes arrive, the unregistered-candidate and unrecorded estimate (behind the
+    /// estimated actual rates, the grid tiles and the candidates) is made again at most once per
+    /// this interval, off the request path; requests get the newest one made meanwhile. Zero:
+    /// every request waits for the estimate of the data it reads (one per write).
+    pub estimate_interval: Duration,
 }
 
 impl Default for Limits {
@@ -44,6 +49,7 @@ impl Default for Limits {
             heavy_queue: 4 * cores.max(2),
             heavy_wait: Duration::from_secs(10),
             analysis_interval: Duration::from_secs(10),
+            estimate_interval: Duration::ZERO,
         }
     }
 }

@@ -89,6 +89,11 @@ struct LimitArgs {
     /// is served meanwhile, saying which data version it reflects).
     #[arg(long, env = "RENTGRID_ANALYSIS_INTERVAL", default_value_t = 10)]
     analysis_interval: u64,
+    /// While writes arrive, seconds between two makings of the unrecorded estimate behind the
+    /// estimated actual rates (the newest one is served meanwhile); 0: every write makes it
+    /// again before the next request that reads it is answered.
+    #[arg(long, env = "RENTGRID_ESTIMATE_INTERVAL", default_value_t = 10)]
+    estimate_interval: u64,
     /// Seconds the requests in flight are waited for at SIGTERM or Ctrl-C.
     #[arg(long, env = "RENTGRID_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     shutdown_timeout: u64,
@@ -100,6 +105,7 @@ impl LimitArgs {
         let mut limits = Limits {
             request_timeout: Duration::from_secs(self.request_timeout),
             analysis_interval: Duration::from_secs(self.analysis_interval),
+            estimate_interval: Duration::from_secs(self.estimate_interval),
             ..Limits::default()
         };
         if let Some(n) = self.max_heavy {

@@ -36,7 +36,7 @@ use rentgrid_geodata::{Atlas, Caseworker, StatsDelta};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Builds the Atlas from what `store` holds.
 pub async fn load_atlas(store: &dyn Store) -> Result<Atlas, StartupError> {
@@ -85,6 +85,9 @@ struct Inner {
     /// Hot-spot answers, kept across snapshots (see [`crate::answers`]).
     hotspots: KeptAnswers,
     estimate: PerSnapshot<Estimate>,
+    /// The newest estimate made, of whichever snapshot, served while the current one is made off
+    /// the request path (see [`Limits::estimate_interval`]).
+    newest_estimate: Mutex<Option<NewestEstimate>>,
     tiles: TileCache,
     /// Held while an estimate is made, so concurrent first requests (a map's grid tiles) make it once.
     estimating: tokio::sync::Mutex<()>,
@@ -126,6 +129,17 @@ pub struct Estimate {
     generation: u64,
 }
 
+/// The newest estimate made, with the Atlas it was made from and its refreshing.
+#[derive(Debug)]
+struct NewestEstimate {
+    atlas: Arc<Atlas>,
+    estimate: Arc<Estimate>,
+    /// When the last estimate for a newer snapshot was started off the request path.
+    started: Instant,
+    /// Whether one is being made off the request path now.
+    refreshing: bool,
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -151,6 +165,7 @@ impl AppState {
                 history: PerSnapshot::default(),
                 hotspots: KeptAnswers::default(),
                 estimate: PerSnapshot::default(),
+                newest_estimate: Mutex::new(None),
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
                 estimating: tokio::sync::Mutex::new(()),
                 identity: crate::identity::Identity::default(),
@@ -422,10 +437,53 @@ impl AppState {
     }
 
     /// The candidate estimate for `atlas` and today, computed once per snapshot and day from
-    /// the visits, spot checks and tips kept in memory: a visit makes a new snapshot, so what it
-    /// found lowers its building's estimate at once.
+    /// the visits, spot checks and tips kept in memory. With [`Limits::estimate_interval`] zero a
+    /// request waits for the estimate of its own snapshot, so what a visit found lowers its
+    /// building's estimate at once; otherwise a request after a write gets the newest estimate
+    /// made for the same places today (an import or a new day makes one anew) while one estimate
+    /// of the current snapshot is made off the request path, at most once per interval: no
+    /// request waits for more than the first estimate of the day.
     pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, AppError> {
         let as_of = rentgrid_geodata::clock::today();
+        let interval = self.inner.limits.estimate_interval;
+        if !interval.is_zero() {
+            if let Some(newest) = self.newest_estimate(atlas, as_of, interval) {
+                return Ok(newest);
+            }
+        }
+        self.estimate_of(atlas, as_of).await
+    }
+
+    /// The newest estimate made for `atlas`'s places on `as_of`, when one is; starts the estimate
+    /// of the current snapshot off the request path when it is older and no estimate has started
+    /// for `interval`.
+    fn newest_estimate(&self, atlas: &Arc<Atlas>, as_of: time::Date, interval: Duration) -> Option<Arc<Estimate>> {
+        let mut slot = lock(&self.inner.newest_estimate);
+        let newest = slot.as_mut().filter(|n| n.estimate.as_of == as_of && n.atlas.same_places(atlas))?;
+        let current = self.atlas();
+        if newest.atlas.version() < current.version() && !newest.refreshing && newest.started.elapsed() >= interval {
+            newest.refreshing = true;
+            newest.started = Instant::now();
+            let state = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = state.estimate_of(&current, as_of).await {
+                    tracing::warn!(error = %e, "the estimate of the current data could not be made; the newest one is served");
+                }
+                if let Some(n) = lock(&state.inner.newest_estimate).as_mut() {
+                    n.refreshing = false;
+                }
+            });
+        }
+        Some(newest.estimate.clone())
+    }
+
+    /// Whether an estimate is being made off the request path.
+    pub fn estimate_refreshing(&self) -> bool {
+        lock(&self.inner.newest_estimate).as_ref().is_some_and(|n| n.refreshing)
+    }
+
+    /// The estimate of `atlas` itself on `as_of`, made now unless it is kept.
+    async fn estimate_of(&self, atlas: &Arc<Atlas>, as_of: time::Date) -> Result<Arc<Estimate>, AppError> {
         let memo = |generation: u64| {
             self.inner.estimate.get(atlas.version(), |e| e.as_of == as_of && e.generation == generation)
         };
@@ -457,13 +515,37 @@ impl AppState {
         .map_err(|e| AppError::Internal(e.to_string()))?;
         let estimate = Arc::new(estimate);
         self.inner.estimate.put(atlas.version(), estimate.clone());
+        let mut newest = lock(&self.inner.newest_estimate);
+        match newest.as_mut() {
+            Some(n) if n.atlas.same_places(atlas) && n.estimate.as_of == as_of && n.atlas.version() > atlas.version() => {}
+            Some(n) => {
+                n.atlas = atlas.clone();
+                n.estimate = estimate.clone();
+            }
+            None => {
+                *newest = Some(NewestEstimate {
+                    atlas: atlas.clone(),
+                    estimate: estimate.clone(),
+                    started: Instant::now(),
+                    refreshing: false,
+                })
+            }
+        }
         Ok(estimate)
     }
 
     /// The unrecorded estimate of `atlas` for today if it has been made (see [`Self::estimate`]).
     pub fn unrecorded_now(&self, atlas: &Atlas) -> Option<Arc<Unrecorded>> {
         let today = rentgrid_geodata::clock::today();
-        self.inner.estimate.get(atlas.version(), |e| e.as_of == today).map(|e| e.unrecorded.clone())
+        let own = self.inner.estimate.get(atlas.version(), |e| e.as_of == today).map(|e| e.unrecorded.clone());
+        if own.is_some() || self.inner.limits.estimate_interval.is_zero() {
+            return own;
+        }
+        let newest = lock(&self.inner.newest_estimate);
+        newest
+            .as_ref()
+            .filter(|n| n.estimate.as_of == today && n.atlas.same_places(atlas))
+            .map(|n| n.estimate.unrecorded.clone())
     }
 
     /// Stores a planned campaign (serialised with the other writes) with its audit row `event`.

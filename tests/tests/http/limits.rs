@@ -14,6 +14,7 @@ use axum::http::{Request, StatusCode, header};
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_server::limits::Limits;
 use rentgrid_server::{AppState, app, startup};
+use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
 
@@ -228,5 +229,49 @@ async fn behind_https_answers_carry_hsts_and_links_follow_the_public_url() {
         let text = String::from_utf8_lossy(&body);
         assert!(text.contains(public) && !text.contains("127.0.0.1"), "{uri}: {text}");
     }
+    f.done().await;
+}
+
+#[tokio::test]
+async fn after_a_write_the_estimate_is_served_at_once_while_one_making_of_it_runs_off_the_request_path() {
+    let f = Fixture::seeded(Backend::Sqlite).await;
+    let stats = "/api/stats?level=district";
+
+    // No interval (the default of the tests): each write's data waits for its own estimate.
+    let state = self::state(&f).await;
+    let router = as_center(app(state.clone()));
+    let first = state.estimate(&state.atlas()).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &state.estimate(&state.atlas()).await.unwrap()), "made once per snapshot");
+    a_visit(&f, &router, 11).await;
+    let own = state.estimate(&state.atlas()).await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &own), "the write's data has an estimate of its own");
+
+    // One making an hour at most: after a write, the newest estimate is served and none starts.
+    let hourly = Limits { estimate_interval: Duration::from_secs(3600), ..Limits::default() };
+    let state = self::state(&f).await.with_limits(hourly);
+    let router = as_center(app(state.clone()));
+    let (status, before) = get(&router, stats).await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    let kept = state.estimate(&state.atlas()).await.unwrap();
+    a_visit(&f, &router, 12).await;
+    let (status, after) = get(&router, stats).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert!(Arc::ptr_eq(&kept, &state.estimate(&state.atlas()).await.unwrap()), "the newest estimate is served");
+    assert!(!state.estimate_refreshing(), "no making within the interval");
+
+    // A short interval: the newest estimate is served at once and one making starts off the
+    // request path; once it ends, the estimate of the new data is served.
+    let eager = Limits { estimate_interval: Duration::from_nanos(1), ..Limits::default() };
+    let state = self::state(&f).await.with_limits(eager);
+    let router = as_center(app(state.clone()));
+    let kept = state.estimate(&state.atlas()).await.unwrap();
+    a_visit(&f, &router, 13).await;
+    assert!(Arc::ptr_eq(&kept, &state.estimate(&state.atlas()).await.unwrap()), "served at once from what was kept");
+    while state.estimate_refreshing() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let fresh = state.estimate(&state.atlas()).await.unwrap();
+    assert!(!Arc::ptr_eq(&kept, &fresh), "the making off the request path made the estimate of the new data");
+    assert!(Arc::ptr_eq(&fresh, &state.estimate(&state.atlas()).await.unwrap()), "and it is kept");
     f.done().await;
 }
