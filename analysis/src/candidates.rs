@@ -281,12 +281,13 @@ pub struct BuildingEstimate {
     pub building_id: BuildingId,
     /// Its grid.
     pub grid_id: GridId,
-    /// Expected unregistered rental units (the posterior mean of the rate).
+    /// Expected unregistered rental units (the posterior mean of the count model,
+    /// [`crate::hidden_count`]).
     pub expected_units: f64,
-    /// 90% interval of the count of unregistered units (the mid-p 5% and 95% points of the
-    /// posterior predictive negative binomial, so that 90% of buildings' counts fall inside on
-    /// average), lower end. Whole numbers: a count expected below about 0.1 is 0 with probability
-    /// 0.9 or more, and its interval is [0, 0].
+    /// 90% interval of the count of unregistered units, lower end: whole numbers whose posterior
+    /// probability is nearest 90% (mid-p points, each end moved by one where that brings it
+    /// nearer; [`crate::hidden_count`]), so that about 90% of many buildings' counts fall inside.
+    /// A building almost surely hiding nothing has [0, 0].
     pub units_low: f64,
     /// Its upper end.
     pub units_high: f64,
