@@ -84,11 +84,16 @@ fn main() {
                     })
                     .count();
                 pooled[i] = (pooled[i].0 + covered, pooled[i].1 + top.len());
+                // Intervals of one whole number (a building almost sure of its count) cannot
+                // hold 90%: how many, and how many of them hold the truth.
+                let point: Vec<_> = top.iter().filter(|e| e.units_low == e.units_high).collect();
+                let point_held = point.iter().filter(|e| f64::from(t(e.building_id).0) == e.units_low).count();
                 println!(
-                    "  top {k}: precision {prec:.3}; units expected {exp_u:.0} vs hidden {tu} ({:+.1}%); persons expected {exp_p:.0} vs hidden {tp} ({:+.1}%); 90% unit intervals cover {:.1}%",
+                    "  top {k}: precision {prec:.3}; units expected {exp_u:.0} vs hidden {tu} ({:+.1}%); persons expected {exp_p:.0} vs hidden {tp} ({:+.1}%); 90% unit intervals cover {:.1}% ({} of one number, {point_held} of them holding it)",
                     (exp_u / f64::from(tu) - 1.0) * 100.0,
                     (exp_p / f64::from(tp) - 1.0) * 100.0,
-                    100.0 * covered as f64 / top.len() as f64
+                    100.0 * covered as f64 / top.len() as f64,
+                    point.len()
                 );
             }
             let all: Vec<_> = c
