@@ -387,10 +387,14 @@ fn kind_norms(atlas: &Atlas) -> [KindNorm; 6] {
     })
 }
 
+/// A residential building's evidence for the count model with its reasons (weight, reason);
+/// `None` for a building that is not residential or has no dwellings.
+type BuildingInput = Option<(CountEvidence, Vec<(f64, Reason)>)>;
+
 /// Sets each metered building's [`CountEvidence::neighbours`]: the accounts beyond the register
 /// and the usual occupancy (the district's median, [`pooled_occupancy`]) of the other metered
 /// residential buildings of its grid, per dwelling of theirs.
-fn neighbour_readings(atlas: &Atlas, inputs: &mut [Option<(CountEvidence, Vec<(f64, Reason)>)>]) {
+fn neighbour_readings(atlas: &Atlas, inputs: &mut [BuildingInput]) {
     let o = pooled_occupancy(atlas);
     let n = atlas.grids().len();
     let (mut excess, mut dwellings) = (vec![0.0; n], vec![0.0; n]);
@@ -518,7 +522,7 @@ pub fn estimate_with_model(
 struct Prepared {
     norms: [KindNorm; 6],
     grids: Vec<GridSignal>,
-    inputs: Vec<Option<(CountEvidence, Vec<(f64, Reason)>)>>,
+    inputs: Vec<BuildingInput>,
 }
 
 impl Prepared {
@@ -633,7 +637,6 @@ impl Prepared {
             };
             inputs.push(Some((evidence, reasons)));
         }
-        let mut inputs = inputs;
         neighbour_readings(atlas, &mut inputs);
         Self { norms, grids, inputs }
     }

@@ -102,10 +102,13 @@ pub(crate) fn count_interval90(pmf: &[f64]) -> (f64, f64) {
     (best.0 as f64, best.1 as f64)
 }
 
+/// A function to minimise: its value and gradient at a point.
+pub(crate) type Objective<'a> = dyn Fn(&[f64]) -> (f64, Vec<f64>) + 'a;
+
 /// Minimises a smooth `f` (returning its value and gradient) from `x0` by BFGS with a
 /// backtracking (Armijo) line search; stops when the gradient's largest component is below
 /// `tol`, when a step no longer lowers `f`, or after `max_iter` steps. Returns the best point.
-pub(crate) fn bfgs(f: &dyn Fn(&[f64]) -> (f64, Vec<f64>), x0: &[f64], tol: f64, max_iter: usize) -> Vec<f64> {
+pub(crate) fn bfgs(f: &Objective, x0: &[f64], tol: f64, max_iter: usize) -> Vec<f64> {
     let n = x0.len();
     let mut x = x0.to_vec();
     let (mut fx, mut g) = f(&x);
