@@ -1,12 +1,12 @@
-//! Calibration of the candidate model against the demo city's hidden ground truth (measurement
-//! only; the estimators never read the truth).
+//! Calibration of the candidate model and the unrecorded estimate against the demo city's hidden
+//! ground truth (measurement only; the estimators never read the truth).
 //!
 //! `cargo run -p rentgrid-analysis --example calibration -- [--seeds 20240601,7] [--scales 1,0.3]`
 
 #![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
 use rentgrid_analysis::actual_rates::ActualRates;
-use rentgrid_analysis::candidates::{CandidateWeights, Evidence, estimate};
+use rentgrid_analysis::candidates::{CandidateWeights, Candidates, Evidence, estimate};
 use rentgrid_analysis::kpi::{Targets, grid_counts};
 use rentgrid_analysis::unrecorded::{self, UnrecordedParams};
 use rentgrid_geodata::demo::{DemoOptions, generate};
@@ -18,18 +18,22 @@ fn list<T: std::str::FromStr>(args: &[String], flag: &str, default: &str) -> Vec
     v.split(',').filter_map(|s| s.trim().parse().ok()).collect()
 }
 
+/// Per city: the candidate model's top 1,000 and 2,000 (precision, expected vs hidden units
+/// and persons, intervals holding the truth), and the unrecorded estimate's report.
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let seeds: Vec<u64> = list(&args, "--seeds", "20240601");
     let scales: Vec<f64> = list(&args, "--scales", "1");
     let mut districts: Vec<(bool, f64)> = Vec::new();
+    // Per k: intervals holding the truth, buildings.
+    let mut pooled = [(0usize, 0usize); 2];
     for &scale in &scales {
         for &seed in &seeds {
             let opts = DemoOptions { seed, scale, ..Default::default() };
             let city = generate(&opts, &mut |_, _| {}).expect("demo");
             let atlas = Atlas::build(AtlasInput::from_city(&city)).expect("atlas");
             let ev = Evidence::of_city(&city, opts.as_of);
-            // CANDIDATE_WEIGHTS='{"meter_weight": 2.0}' overrides the defaults (a tuning aid).
+            // CANDIDATE_WEIGHTS='{"gap_weight": 1.0}' overrides the defaults (a tuning aid).
             let mut w = serde_json::to_value(CandidateWeights::default()).expect("weights");
             if let Ok(o) = std::env::var("CANDIDATE_WEIGHTS") {
                 let o: serde_json::Value = serde_json::from_str(&o).expect("CANDIDATE_WEIGHTS is JSON");
@@ -38,7 +42,9 @@ fn main() {
                 }
             }
             let w: CandidateWeights = serde_json::from_value(w).expect("weights");
+            let started = std::time::Instant::now();
             let c = estimate(&atlas, &ev, &w).expect("estimate");
+            let took = started.elapsed();
             let truth: HashMap<u32, (u32, u32)> =
                 city.hidden.iter().map(|h| (h.building_id, (h.units, h.persons))).collect();
             let t = |b: u32| truth.get(&b).copied().unwrap_or((0, 0));
@@ -47,31 +53,47 @@ fn main() {
                 .sort_by(|a, b| b.expected_units.total_cmp(&a.expected_units).then(a.building_id.cmp(&b.building_id)));
             let (hu, hp): (u32, u32) = city.hidden.iter().fold((0, 0), |a, h| (a.0 + h.units, a.1 + h.persons));
             let residential = atlas.buildings().iter().filter(|b| b.kind.is_residential()).count();
-            let with_hidden = ranked.iter().filter(|e| t(e.building_id).0 > 0).count();
             println!(
-                "seed {seed} scale {scale}: {} residential buildings, {with_hidden} ranked with hidden units; hidden units {hu}, persons {hp}; expected units {:.0}, persons {:.0}",
-                residential,
+                "seed {seed} scale {scale}: {residential} residential buildings; hidden units {hu}, persons {hp}; expected units {:.0}, persons {:.0}; candidate estimate {:.1} s",
                 c.buildings.iter().map(|e| e.expected_units).sum::<f64>(),
-                c.buildings.iter().map(|e| e.expected_persons).sum::<f64>()
+                c.buildings.iter().map(|e| e.expected_persons).sum::<f64>(),
+                took.as_secs_f64()
             );
-            for k in [500usize, 1000, 2000, 5000] {
-                let k = ((k as f64) * scale).round() as usize;
+            let m = &c.model;
+            println!(
+                "  count model: usual occupancy {:.4}, noise {:.2} + {:.2} × binomial, shape {:.2}; persons in known units f {:.2}; checks' strength {:.0}; neighbours' weight {:.1}",
+                m.occupancy,
+                m.noise,
+                m.occupancy_noise,
+                m.noise_shape,
+                m.known_factor,
+                m.check_strength,
+                m.neighbour_weight
+            );
+            for (i, k) in [1000usize, 2000].into_iter().enumerate() {
                 let top = &ranked[..k.min(ranked.len())];
                 let exp_u: f64 = top.iter().map(|e| e.expected_units).sum();
                 let exp_p: f64 = top.iter().map(|e| e.expected_persons).sum();
                 let (tu, tp) = top.iter().fold((0, 0), |a, e| (a.0 + t(e.building_id).0, a.1 + t(e.building_id).1));
                 let prec = top.iter().filter(|e| t(e.building_id).0 > 0).count() as f64 / top.len() as f64;
-                let cover = top
+                let covered = top
                     .iter()
                     .filter(|e| {
                         let h = f64::from(t(e.building_id).0);
                         e.units_low <= h && h <= e.units_high
                     })
-                    .count() as f64
-                    / top.len() as f64;
+                    .count();
+                pooled[i] = (pooled[i].0 + covered, pooled[i].1 + top.len());
+                // Intervals of one whole number (a building almost sure of its count) cannot
+                // hold 90%: how many, and how many of them hold the truth.
+                let point: Vec<_> = top.iter().filter(|e| e.units_low == e.units_high).collect();
+                let point_held = point.iter().filter(|e| f64::from(t(e.building_id).0) == e.units_low).count();
                 println!(
-                    "  top {k}: precision {prec:.3}; units expected {exp_u:.0} vs hidden {tu}; persons expected {exp_p:.0} vs hidden {tp}; 90% unit intervals cover {:.1}%",
-                    cover * 100.0
+                    "  top {k}: precision {prec:.3}; units expected {exp_u:.0} vs hidden {tu} ({:+.1}%); persons expected {exp_p:.0} vs hidden {tp} ({:+.1}%); 90% unit intervals cover {:.1}% ({} of one number, {point_held} of them holding it)",
+                    (exp_u / f64::from(tu) - 1.0) * 100.0,
+                    (exp_p / f64::from(tp) - 1.0) * 100.0,
+                    100.0 * covered as f64 / top.len() as f64,
+                    point.len()
                 );
             }
             let all: Vec<_> = c
@@ -89,6 +111,7 @@ fn main() {
                 / all.len() as f64;
             println!("  all residential: 90% unit intervals cover {:.1}%", cover * 100.0);
             if std::env::var("BINS").is_ok() {
+                // Calibration by decile of the expected units: mean expected and hidden.
                 let mut all = all.clone();
                 all.sort_by(|a, b| b.expected_units.total_cmp(&a.expected_units));
                 for chunk in all.chunks(all.len().div_ceil(25)) {
@@ -100,10 +123,18 @@ fn main() {
                 }
             }
             if std::env::var("CANDIDATES_ONLY").is_err() {
-                let (held, z) = unrecorded_report(&city, &atlas, &ev);
+                let params = UnrecordedParams { weights: w, ..UnrecordedParams::default() };
+                let (held, z) = unrecorded_report(&city, &atlas, &ev, &c, &params);
                 districts.push((held, z));
             }
         }
+    }
+    for (i, k) in [1000, 2000].into_iter().enumerate() {
+        let (covered, n) = pooled[i];
+        println!(
+            "all cities, top {k}: 90% unit intervals hold the truth for {covered} of {n} ({:.1}%)",
+            100.0 * covered as f64 / n.max(1) as f64
+        );
     }
     if !districts.is_empty() {
         let n = districts.len() as f64;
@@ -119,8 +150,14 @@ fn main() {
 /// Coverage of the unrecorded estimate's 90% intervals per grid, street and district.
 /// Returns whether the district's 90% interval holds the true registration rate, and the
 /// district's error in unrecorded persons in standard errors.
-fn unrecorded_report(city: &City, atlas: &Atlas, ev: &Evidence) -> (bool, f64) {
-    let u = unrecorded::estimate(atlas, ev, &UnrecordedParams::default()).expect("unrecorded");
+fn unrecorded_report(
+    city: &City,
+    atlas: &Atlas,
+    ev: &Evidence,
+    full: &Candidates,
+    params: &UnrecordedParams,
+) -> (bool, f64) {
+    let u = unrecorded::estimate_with(atlas, ev, full, params).expect("unrecorded");
     let n = atlas.grids().len();
     let (mut hp, mut hu) = (vec![0u32; n], vec![0u32; n]);
     for h in &city.hidden {

@@ -19,6 +19,8 @@
 //! - [`hexgrid`]: H3 hexagons as an alternative tessellation to the drawn grids.
 //! - [`candidates`]: where the register is weak: expected unregistered units and persons per
 //!   building and grid, with an uncertainty and the reasons.
+//! - [`hidden_count`]: one building's hidden units as a count, measured by its utility accounts;
+//!   the candidate model's calibration fitted to the district's readings (empirical Bayes).
 //! - [`unrecorded`]: the persons and rental units the register has not found yet, per grid and
 //!   summed over places, from the spot-check sample, the candidate model and the sweeps.
 //! - [`actual_rates`]: every rate two ways: the register's and the estimated actual one with its
@@ -52,6 +54,7 @@ pub mod error;
 pub mod evidence;
 pub mod hazard;
 pub mod hexgrid;
+pub mod hidden_count;
 pub mod history;
 pub mod hotspot;
 pub mod hotspot_run;

@@ -1,45 +1,42 @@
-//! The unrecorded estimate and the actual rates against a known truth: a simulated population
-//! (lattice grids whose unrecorded share is drawn, spot checks drawn from it, fixed seeds, several
-//! sizes) and the demo city's hidden ground truth at several seeds and scales (each city made
-//! once per test binary).
+//! The unrecorded estimate, the actual rates and the candidate model against a known truth: a
+//! simulated population (lattice grids whose unrecorded share is drawn, spot checks drawn from
+//! it, fixed seeds, several sizes) and the demo city's hidden ground truth at seeds and scales
+//! chosen before any was run and used for no tuning (each city made once per test binary).
 
 use crate::support::{Cell, lattice};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rentgrid_analysis::actual_rates::ActualRates;
-use rentgrid_analysis::candidates::{self, BuildingEstimate, CandidateWeights, Evidence};
+use rentgrid_analysis::candidates::{self, BuildingEstimate, CandidateWeights, Candidates, Evidence};
 use rentgrid_analysis::kpi::{Counts, Targets, grid_counts};
-use rentgrid_analysis::unrecorded::{Unrecorded, UnrecordedParams, estimate};
+use rentgrid_analysis::unrecorded::{Unrecorded, UnrecordedParams, estimate, estimate_with};
 use rentgrid_geodata::demo::{DemoOptions, generate};
 use rentgrid_geodata::{Atlas, AtlasInput, City, GridId, SpotCheck};
 use std::sync::OnceLock;
 
-/// A demo city with its estimate and the true unrecorded persons and units per grid.
+/// A demo city with its estimates and the true unrecorded persons and units per grid.
 struct Case {
     seed: u64,
     scale: f64,
+    city: City,
     atlas: Atlas,
     estimate: Unrecorded,
     hidden_persons: Vec<u32>,
     hidden_units: Vec<u32>,
-    /// The candidate model's estimates and the true hidden units, per building.
-    buildings: Vec<(BuildingEstimate, u32)>,
+    /// The candidate model's estimate of every building beside its true hidden units and persons.
+    buildings: Vec<(BuildingEstimate, u32, u32)>,
 }
 
-/// The candidate model's estimate of every building beside its true hidden units.
-fn candidates_with_truth(city: &City, atlas: &Atlas, ev: &Evidence) -> Vec<(BuildingEstimate, u32)> {
-    let cands = candidates::estimate(atlas, ev, &CandidateWeights::default()).unwrap();
-    let mut truth = vec![0u32; atlas.buildings().len()];
+/// The candidate model's estimate of every building beside its true hidden units and persons.
+fn with_truth(city: &City, cands: &Candidates) -> Vec<(BuildingEstimate, u32, u32)> {
+    let mut truth = vec![(0u32, 0u32); cands.buildings.len()];
     for h in &city.hidden {
-        truth[h.building_id as usize] = h.units;
+        truth[h.building_id as usize] = (h.units, h.persons);
     }
     cands
         .buildings
-        .into_iter()
-        .map(|e| {
-            let t = truth[e.building_id as usize];
-            (e, t)
-        })
+        .iter()
+        .map(|e| (e.clone(), truth[e.building_id as usize].0, truth[e.building_id as usize].1))
         .collect()
 }
 
@@ -48,8 +45,10 @@ fn case(seed: u64, scale: f64) -> Case {
     let city: City = generate(&opts, &mut |_, _| {}).unwrap();
     let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
     let ev = Evidence::of_city(&city, opts.as_of);
-    let estimate = estimate(&atlas, &ev, &UnrecordedParams::default()).unwrap();
-    let buildings = candidates_with_truth(&city, &atlas, &ev);
+    let params = UnrecordedParams::default();
+    let cands = candidates::estimate(&atlas, &ev, &params.weights).unwrap();
+    let estimate = estimate_with(&atlas, &ev, &cands, &params).unwrap();
+    let buildings = with_truth(&city, &cands);
     let n = atlas.grids().len();
     let (mut hidden_persons, mut hidden_units) = (vec![0u32; n], vec![0u32; n]);
     for h in &city.hidden {
@@ -57,14 +56,15 @@ fn case(seed: u64, scale: f64) -> Case {
         hidden_persons[g] += h.persons;
         hidden_units[g] += h.units;
     }
-    Case { seed, scale, atlas, estimate, hidden_persons, hidden_units, buildings }
+    Case { seed, scale, city, atlas, estimate, hidden_persons, hidden_units, buildings }
 }
 
-/// Cities at three seeds (none the default) and the scales 0.5 and 1, made once per test binary
-/// (about 7 s each in a debug build).
+/// Cities at the seeds 101–104 at scale 0.5 and 105 at scale 1, chosen before any was run and
+/// used for no tuning (the model was built on the seeds 20240601, 7 and 2026), made once per
+/// test binary (each about 10 s in a debug build, most of it the city itself).
 fn cases() -> &'static [Case] {
     static CASES: OnceLock<Vec<Case>> = OnceLock::new();
-    CASES.get_or_init(|| [7, 2026, 424_242].into_iter().flat_map(|seed| [case(seed, 0.5), case(seed, 1.0)]).collect())
+    CASES.get_or_init(|| [(101, 0.5), (102, 0.5), (103, 0.5), (104, 0.5), (105, 1.0)].map(|(s, k)| case(s, k)).into())
 }
 
 /// The register's counts, the estimated actual rates and the true registration rate of `grids`.
@@ -79,12 +79,13 @@ fn place(c: &Case, counts: &[Counts], grids: &[GridId]) -> (Counts, ActualRates,
     (k, a, truth, hidden)
 }
 
-/// The district's estimate within ±10% of the truth in every city, its 90% interval honest: the
-/// errors in standard errors have a root mean square near 1, and the interval holds the true
-/// rate in at least five of the six cities. (A calibrated 90% interval holds it in all six with
-/// probability 0.53 only, in at least five with 0.89; asking for all six would ask for an
-/// interval wider than its level, or for seeds picked to pass. Over 26 cities, the calibration
-/// example measured a root mean square of 1.05 and 22 intervals of 26 holding the truth.)
+/// The district's estimate of the unrecorded persons within ±10% of the truth in every city, and
+/// of the rental units too (the units grew with the number of spot checks per grid before:
+/// +15% at scale 0.5); its 90% interval honest: the errors in standard errors have a root mean
+/// square near 1, and the interval holds the true rate in at least four of the five cities. (A
+/// calibrated 90% interval holds it in all five with probability 0.59 only, in at least four
+/// with 0.92; asking for all five would ask for an interval wider than its level, or for seeds
+/// picked to pass.)
 #[test]
 fn the_district_interval_holds_the_true_rate_and_the_estimate_is_within_ten_percent() {
     let (mut held, mut z2) = (0, 0.0);
@@ -113,6 +114,8 @@ fn the_district_interval_holds_the_true_rate_and_the_estimate_is_within_ten_perc
         z2 += z * z;
         let err = a.persons_unrecorded_est / f64::from(hidden) - 1.0;
         assert!(err.abs() <= 0.10, "seed {} scale {}: off by {:.1}%", c.seed, c.scale, err * 100.0);
+        let err = a.rental_units_unrecorded_est / f64::from(units) - 1.0;
+        assert!(err.abs() <= 0.10, "seed {} scale {}: units off by {:.1}%", c.seed, c.scale, err * 100.0);
         // The register's own rate is what it always was.
         assert_eq!(a.reg_rate, Some(f64::from(k.stats.persons_registered) / f64::from(k.stats.persons)));
         assert!(a.reg_rate_est.unwrap() < a.reg_rate.unwrap());
@@ -245,41 +248,70 @@ fn simulated_populations_are_recovered_at_several_sizes() {
     assert!(mean_z.abs() < 0.5, "{mean_z}");
 }
 
-/// The candidate model's top `k` buildings by expected units: precision (share with hidden
-/// units), expected and hidden units, and the share of them whose 90% interval holds the truth.
-fn top_k(buildings: &[(BuildingEstimate, u32)], k: usize) -> (f64, f64, u32, f64) {
-    let mut ranked: Vec<&(BuildingEstimate, u32)> = buildings.iter().filter(|b| b.0.expected_units > 0.0).collect();
+/// The candidate model's top `k` buildings by expected units.
+struct TopK {
+    /// Share with hidden units.
+    precision: f64,
+    /// Expected and hidden units.
+    units: (f64, u32),
+    /// Expected and hidden persons.
+    persons: (f64, u32),
+    /// How many of them hold their hidden units inside their 90% interval.
+    covered: usize,
+}
+
+fn top_k(buildings: &[(BuildingEstimate, u32, u32)], k: usize) -> TopK {
+    let mut ranked: Vec<&(BuildingEstimate, u32, u32)> =
+        buildings.iter().filter(|b| b.0.expected_units > 0.0).collect();
     ranked
         .sort_by(|a, b| b.0.expected_units.total_cmp(&a.0.expected_units).then(a.0.building_id.cmp(&b.0.building_id)));
     let top = &ranked[..k];
-    let precision = top.iter().filter(|b| b.1 > 0).count() as f64 / k as f64;
-    let expected: f64 = top.iter().map(|b| b.0.expected_units).sum();
-    let hidden: u32 = top.iter().map(|b| b.1).sum();
-    let covered = top.iter().filter(|b| b.0.units_low <= f64::from(b.1) && f64::from(b.1) <= b.0.units_high).count();
-    (precision, expected, hidden, covered as f64 / k as f64)
+    TopK {
+        precision: top.iter().filter(|b| b.1 > 0).count() as f64 / k as f64,
+        units: (top.iter().map(|b| b.0.expected_units).sum(), top.iter().map(|b| b.1).sum()),
+        persons: (top.iter().map(|b| b.0.expected_persons).sum(), top.iter().map(|b| b.2).sum()),
+        covered: top.iter().filter(|b| b.0.units_low <= f64::from(b.1) && f64::from(b.1) <= b.0.units_high).count(),
+    }
 }
 
-/// The candidate model in a scale-1 city: its ranking as sharp as before (precision in the top
-/// 1,000 buildings), its expected units unbiased in sum over the top k, its intervals covering.
+/// The candidate model in every city: its ranking sharp (precision in the top 1,000 at least
+/// 0.95), its expected units and persons within 6% of the truth in sum over the top 1,000 and
+/// 2,000 buildings, and its 90% intervals holding the truth for 88–92% of those buildings
+/// (pooled over the cities; 86–94% in each).
 #[test]
 fn the_candidate_model_is_calibrated_in_its_top_k() {
-    let c = cases().iter().find(|c| c.scale == 1.0 && c.seed == 424_242).unwrap();
     for k in [1000, 2000] {
-        let (precision, expected, hidden, cover) = top_k(&c.buildings, k);
-        println!(
-            "top {k}: precision {precision:.3}; expected units {expected:.0} vs hidden {hidden}; 90% intervals cover {:.1}%",
-            cover * 100.0
-        );
-        assert!((expected / f64::from(hidden) - 1.0).abs() < 0.15, "top {k}: {expected} vs {hidden}");
-        // Mid-p intervals of whole numbers: 90% on average for counts that can fall on either
-        // side; the model's predictive law is still wider than the truth here (95–97%, above the
-        // 88–92% aimed at).
-        assert!((0.88..=0.98).contains(&cover), "top {k}: {cover}");
-        if k == 1000 {
-            // The map from posterior mean to expectation is monotone: the ranking is the one of
-            // before (0.931 on this seed; the default city's is tested below).
-            assert!(precision >= 0.92, "{precision}");
+        let (mut covered, mut n) = (0, 0);
+        for c in cases() {
+            let t = top_k(&c.buildings, k);
+            let (cover, units, persons) = (
+                t.covered as f64 / k as f64,
+                t.units.0 / f64::from(t.units.1) - 1.0,
+                t.persons.0 / f64::from(t.persons.1) - 1.0,
+            );
+            println!(
+                "seed {} scale {}, top {k}: precision {:.3}; units {:.0} vs {} ({:+.1}%); persons {:.0} vs {} ({:+.1}%); 90% intervals cover {:.1}%",
+                c.seed,
+                c.scale,
+                t.precision,
+                t.units.0,
+                t.units.1,
+                units * 100.0,
+                t.persons.0,
+                t.persons.1,
+                persons * 100.0,
+                cover * 100.0
+            );
+            assert!(units.abs() <= 0.06 && persons.abs() <= 0.06, "seed {} top {k}: {units} {persons}", c.seed);
+            assert!((0.86..=0.94).contains(&cover), "seed {} top {k}: {cover}", c.seed);
+            if k == 1000 {
+                assert!(t.precision >= 0.95, "seed {}: {}", c.seed, t.precision);
+            }
+            (covered, n) = (covered + t.covered, n + k);
         }
+        let cover = covered as f64 / n as f64;
+        println!("top {k}: {covered} of {n} intervals hold the truth ({:.1}%)", cover * 100.0);
+        assert!((0.88..=0.92).contains(&cover), "top {k}: {cover}");
     }
 }
 
@@ -291,8 +323,40 @@ fn the_default_city_ranks_as_sharply_as_before() {
     let city: City = generate(&opts, &mut |_, _| {}).unwrap();
     let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
     let ev = Evidence::of_city(&city, opts.as_of);
-    let buildings = candidates_with_truth(&city, &atlas, &ev);
-    let (precision, expected, hidden, cover) = top_k(&buildings, 1000);
-    println!("default city, top 1000: precision {precision:.3}; expected {expected:.0} vs {hidden}; cover {cover:.3}");
-    assert!(precision >= 0.95, "{precision}");
+    let cands = candidates::estimate(&atlas, &ev, &CandidateWeights::default()).unwrap();
+    let t = top_k(&with_truth(&city, &cands), 1000);
+    println!(
+        "default city, top 1000: precision {:.3}; units {:.0} vs {}; {} covered",
+        t.precision, t.units.0, t.units.1, t.covered
+    );
+    assert!(t.precision >= 0.95, "{}", t.precision);
+}
+
+/// The cause of the rental units' old bias: the candidate model read the spot checks' share of
+/// persons missed as a share of units hidden, so that the more households a grid's checks saw
+/// (half as many again per grid at scale 0.5), the more units it expected. Checks only
+/// calibrate the model now: the same checks made twice over (twice the households, the same
+/// misses per household) leave the district's unrecorded units where they were, within 2%, and
+/// every grid's hidden share exactly.
+#[test]
+fn more_spot_checks_of_the_same_grids_leave_the_units_where_they_were() {
+    let c = &cases()[0];
+    let as_of = DemoOptions::default().as_of;
+    let ev = Evidence::of_city(&c.city, as_of);
+    let twice: Vec<SpotCheck> =
+        c.city.spot_checks.iter().flat_map(|s| [s.clone(), SpotCheck { id: s.id + 1_000_000, ..s.clone() }]).collect();
+    let doubled = Evidence { spot_checks: &twice, ..ev };
+    let w = CandidateWeights::default();
+    let (once, again) =
+        (candidates::estimate(&c.atlas, &ev, &w).unwrap(), candidates::estimate(&c.atlas, &doubled, &w).unwrap());
+    let units = |x: &Candidates| x.grids.iter().map(|g| g.expected_units).sum::<f64>();
+    let change = units(&again) / units(&once) - 1.0;
+    println!(
+        "district units {:.0} with the checks, {:.0} with each made twice ({:+.2}%)",
+        units(&once),
+        units(&again),
+        change * 100.0
+    );
+    assert!(change.abs() < 0.02, "{change}");
+    assert!(once.grids.iter().zip(&again.grids).all(|(a, b)| a.hidden_share == b.hidden_share));
 }
