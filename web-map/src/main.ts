@@ -27,6 +27,7 @@ import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
 import { h, isNarrowScreen } from './ui/dom';
 import { bindInteraction, type Popups } from './ui/interaction';
 import { createLegend, type Legend } from './ui/legend';
+import { createSnapshotControl } from './ui/snapshot';
 import { createUserBar } from './ui/userbar';
 import { createSearchBox, showResult } from './ui/search';
 import type { SearchResult } from './api';
@@ -222,6 +223,9 @@ function mount(root: HTMLElement): () => void {
       },
     });
     main.append(legend.element);
+    const isVisible = (id: string) => visibility.get(id) ?? true;
+    const title = () => t('documentTitle', { district: districtName });
+    map.addControl(createSnapshotControl({ map, district, layers: attached, isVisible, title }, showError), 'bottom-right');
     if (hotspots && attached.includes(hotspots)) {
       const panel = await createLeadersPanel(district, hotspots, showError);
       if (stopped) return;
