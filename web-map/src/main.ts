@@ -27,7 +27,7 @@ import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
 import { h, isNarrowScreen } from './ui/dom';
 import { bindInteraction, type Popups } from './ui/interaction';
 import { createLegend, type Legend } from './ui/legend';
-import { createSnapshotControl } from './ui/snapshot';
+import { createSnapshotButton } from './ui/snapshot';
 import { createUserBar } from './ui/userbar';
 import { createSearchBox, showResult } from './ui/search';
 import type { SearchResult } from './api';
@@ -207,10 +207,15 @@ function mount(root: HTMLElement): () => void {
       }
     }
 
+    const isVisible = (id: string) => visibility.get(id) ?? true;
+    const title = () => t('documentTitle', { district: districtName });
+    const snapshot = createSnapshotButton({ map, district, layers: attached, isVisible, title }, showError);
+    disposers.push(snapshot.destroy);
     legend = createLegend({
       layers: attached,
       district,
-      isVisible: (id) => visibility.get(id) ?? true,
+      actions: snapshot.element,
+      isVisible,
       setVisible: (id, visible) => {
         const layer = attached.find((l) => l.id === id);
         if (!layer) return;
@@ -223,9 +228,6 @@ function mount(root: HTMLElement): () => void {
       },
     });
     main.append(legend.element);
-    const isVisible = (id: string) => visibility.get(id) ?? true;
-    const title = () => t('documentTitle', { district: districtName });
-    map.addControl(createSnapshotControl({ map, district, layers: attached, isVisible, title }, showError), 'bottom-right');
     if (hotspots && attached.includes(hotspots)) {
       const panel = await createLeadersPanel(district, hotspots, showError);
       if (stopped) return;

@@ -32,8 +32,8 @@ export const tRank = defineStrings(
     uncertain: '不确定',
     small: '<5',
     allCommunities: '全部社区',
-    change: '登记率较上月',
-    changeValue: '{sign}{pp} 个百分点',
+    change: '登记率较上月（百分点）',
+    changeValue: '{sign}{pp}',
     changeTitle: '与 {month} 月末相比',
   },
   {
@@ -54,8 +54,8 @@ export const tRank = defineStrings(
     uncertain: 'uncertain',
     small: '<5',
     allCommunities: 'all communities',
-    change: 'Registration vs the month before',
-    changeValue: '{sign}{pp} pp',
+    change: 'Registration vs the month before (points)',
+    changeValue: '{sign}{pp}',
     changeTitle: 'against the end of {month}',
   },
 );

@@ -4,7 +4,7 @@
  * The map's WebGL canvas is copied while its frame is still there (in its `render` event), so the
  * map needs no `preserveDrawingBuffer`.
  */
-import type { IControl, LngLat, Map } from 'maplibre-gl';
+import type { LngLat, Map } from 'maplibre-gl';
 import type { District } from '../api';
 import { defineStrings, onLangChange } from '../i18n';
 import type { LegendEntry, MapLayer, Swatch } from '../layers/types';
@@ -150,23 +150,23 @@ function drawSwatch(ctx: CanvasRenderingContext2D, swatch: Swatch, x: number, y:
  */
 function drawLegend(ctx: CanvasRenderingContext2D, entries: LegendEntry[], x: number, y: number, width: number, draw: boolean): number {
   let at = y;
-  const text = (s: string, font: string, color: string, indent = 0) => {
-    ctx.font = font;
+  const text = (s: string, size: number, weight: string, color: string, indent = 0) => {
+    ctx.font = `${weight} ${size}px ${FONT}`;
     ctx.fillStyle = color;
     for (const line of wrap(ctx, s, width - indent)) {
       if (draw) ctx.fillText(line, x + indent, at);
-      at += parseInt(font, 10) + 5;
+      at += size + 5;
     }
   };
   ctx.textBaseline = 'top';
   for (const entry of entries) {
-    text(entry.title, `600 14px ${FONT}`, INK);
-    if (entry.note) text(entry.note, `12px ${FONT}`, MUTED);
+    text(entry.title, 14, '600', INK);
+    if (entry.note) text(entry.note, 12, '400', MUTED);
     at += 2;
     for (const item of entry.items) {
       if (draw) drawSwatch(ctx, item.swatch, x, at + 1);
       const start = at;
-      text(item.label, `12px ${FONT}`, INK, 30);
+      text(item.label, 12, '400', INK, 30);
       if (item.count !== undefined && draw) {
         ctx.font = `12px ${FONT}`;
         ctx.fillStyle = MUTED;
@@ -176,6 +176,7 @@ function drawLegend(ctx: CanvasRenderingContext2D, entries: LegendEntry[], x: nu
       }
       at = Math.max(at, start + 18);
     }
+    if (entry.status) text(entry.status, 11, '400', MUTED);
     at += 10;
   }
   return at - y;
@@ -285,8 +286,14 @@ async function download(canvas: HTMLCanvasElement, name: string): Promise<void> 
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
-/** The map control: one button that saves the picture; `onError` hears a failure. */
-export function createSnapshotControl(options: SnapshotOptions, onError: (e: unknown) => void): IControl {
+/** The button that saves the picture, and the function that stops it. */
+export interface SnapshotButton {
+  element: HTMLButtonElement;
+  destroy(): void;
+}
+
+/** The button that saves the picture (placed beside the legend's title); `onError` hears a failure. */
+export function createSnapshotButton(options: SnapshotOptions, onError: (e: unknown) => void): SnapshotButton {
   const button = h('button', { type: 'button', class: 'rg-snapshot-button' });
   const SVG = 'http://www.w3.org/2000/svg';
   const icon = document.createElementNS(SVG, 'svg');
@@ -298,7 +305,7 @@ export function createSnapshotControl(options: SnapshotOptions, onError: (e: unk
   // A camera: its body and lens.
   path.setAttribute('d', 'M3 6h3l1.5-2h5L14 6h3v10H3z M10 8.2a3.3 3.3 0 1 0 0 6.6a3.3 3.3 0 1 0 0-6.6z');
   path.setAttribute('fill', 'none');
-  path.setAttribute('stroke', '#333');
+  path.setAttribute('stroke', 'currentColor');
   path.setAttribute('stroke-width', '1.5');
   icon.append(path);
   button.append(icon);
@@ -315,12 +322,5 @@ export function createSnapshotControl(options: SnapshotOptions, onError: (e: unk
       .catch(onError)
       .finally(() => (button.disabled = false));
   });
-  const element = h('div', { class: 'maplibregl-ctrl maplibregl-ctrl-group' }, button);
-  return {
-    onAdd: () => element,
-    onRemove: () => {
-      stop();
-      element.remove();
-    },
-  };
+  return { element: button, destroy: stop };
 }
