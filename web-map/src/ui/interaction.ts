@@ -113,12 +113,15 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
     if (!popup.isOpen()) popup.addTo(map);
     // A phone has no room beside the point: bring it low on the screen, the popup opens above it.
     if (isNarrowScreen()) map.easeTo({ center: at, offset: [0, map.getContainer().clientHeight * 0.3] });
+    // A layer may move the map on the same click (a cluster zooms in): measure where that ends.
+    else if (map.isMoving()) map.once('moveend', keepOnScreen);
     else keepOnScreen();
   };
 
   // A popup that runs past the map's edge (a tall one, or one near the edge) brings the map along
   // until it is whole on screen, its top first.
   const keepOnScreen = () => {
+    if (!popup.isOpen()) return;
     const box = popup.getElement()?.getBoundingClientRect();
     const frame = map.getContainer().getBoundingClientRect();
     if (!box) return;
