@@ -564,7 +564,7 @@ describe('the web map', () => {
     assert.ok((await leaders.locator('.rg-month').innerText()).includes(months[0]));
     // A past month is named by its end, in the slider and the ranking's heading alike.
     assert.equal(await leaders.locator('.rg-month').innerText(), `${months[0]} 月末`);
-    assert.equal(await leaders.locator('.rg-leaders h3').first().innerText(), `目标考核排名（${months[0]} 月末）`);
+    assert.equal(await leaders.locator('.rg-leaders .rg-ranking-title').innerText(), `目标考核排名（${months[0]} 月末）`);
     const drawn = await leaders.evaluate(() => window.__rentgrid.map.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length);
     assert.ok(drawn > 0, 'no hot-spot grid is drawn');
 

@@ -66,7 +66,7 @@ export async function createLeadersPanel(
   const report = h('a', { class: 'rg-report-link', target: '_blank', rel: 'noopener' });
   const ranking = h('div', { class: 'rg-ranking-slot' });
   const heading = h('h2', null);
-  const labels = { month: h('label', null), metric: h('label', null), ranking: h('h3', null), trend: h('h3', null) };
+  const labels = { month: h('label', null), metric: h('label', null), ranking: h('h3', { class: 'rg-ranking-title' }), trend: h('h3', null) };
   const trendBox = h('div', { class: 'rg-leaders-trend' });
   const element = h(
     'aside',
@@ -77,10 +77,10 @@ export async function createLeadersPanel(
     labels.metric,
     select,
     report,
-    labels.ranking,
-    ranking,
     labels.trend,
     trendBox,
+    labels.ranking,
+    ranking,
   );
 
   const month = () => (index >= 0 ? months[index] : undefined);
