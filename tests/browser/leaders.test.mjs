@@ -5,11 +5,10 @@
 //   RENTGRID_BIN=target/debug/rentgrid RENTGRID_WEB=web-map/dist node --test tests/browser/leaders.test.mjs
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { centerToken, DEMO, DEMO_TIMEOUT_MS, launchChromium, READY_TIMEOUT_MS, run, startServer, stopServer } from './harness.mjs';
+import { collectProblems, DEMO, launchChromium, READY_TIMEOUT_MS, startDemoSite } from './harness.mjs';
 
 const web = path.resolve(process.env.RENTGRID_WEB ?? path.join(import.meta.dirname, '../../web-map/dist'));
 
@@ -32,48 +31,34 @@ describe('the leaders\' view', () => {
     return;
   }
 
-  let dataDir;
-  let server;
+  let site;
   let browser;
   let context;
   let page;
-  let origin;
-  let token;
   let months;
   const problems = [];
   const api = async (pathAndQuery) => {
-    const response = await fetch(`${origin}${pathAndQuery}`, { headers: { Authorization: `Bearer ${token}` } });
+    const response = await fetch(`${site.origin}${pathAndQuery}`, { headers: { Authorization: `Bearer ${site.token}` } });
     assert.equal(response.status, 200, `${pathAndQuery}: ${response.status}`);
     return response.json();
   };
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'rentgrid-leaders-'));
-    await run(process.env.RENTGRID_BIN, ['demo', '--data', dataDir, '--scale', '0.05'], DEMO_TIMEOUT_MS);
-    server = await startServer(process.env.RENTGRID_BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
-    origin = new URL(server.url).origin;
-    token = await centerToken(origin, 'leaders browser test');
+    site = await startDemoSite(process.env.RENTGRID_BIN, web, 'leaders');
     months = (await api('/api/hotspots?metric=unregistered_per_km2')).description.months_available;
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-    const login = await context.request.post(`${origin}/api/login`, { data: DEMO.leader });
+    const login = await context.request.post(`${site.origin}/api/login`, { data: DEMO.leader });
     assert.equal(login.status(), 200);
     page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
-    });
-    await page.goto(`${server.url}/?view=leaders`);
+    collectProblems(page, problems);
+    await page.goto(`${site.url}/?view=leaders`);
     await page.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
   });
 
   after(async () => {
     await browser?.close();
-    if (server) await stopServer(server.child);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await site?.stop();
   });
 
   it('redraws the hot spots of the metric chosen', async () => {
