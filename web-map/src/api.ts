@@ -226,7 +226,7 @@ export function fetchHotspots(metric: HotspotMetric, month?: string): Promise<Ho
 export type PlaceRow = StatsRow;
 
 /** The KPI rows of every street or community. */
-export async function fetchPlaceRows(level: 'street' | 'community', month?: string): Promise<PlaceRow[]> {
+export async function fetchPlaceRows(level: 'district' | 'street' | 'community', month?: string): Promise<PlaceRow[]> {
   const q = new URLSearchParams({ level });
   if (month) q.set('month', month);
   return (await getJson<Ok<'stats'>>(`stats?${q}`)).rows;

@@ -9,7 +9,7 @@ import './style.css';
 import './report.css';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { Map as MapLibreMap, setWorkerUrl } from 'maplibre-gl';
-import { fetchDistrict, type District, type HotspotMetric, type Hotspots } from './api';
+import { fetchDistrict, fetchPlaceRows, type District, type HotspotMetric, type Hotspots } from './api';
 import { defineStrings, getLang } from './i18n';
 import { createBasemapLayer } from './layers/basemap';
 import { createHeatLayer } from './layers/heat';
@@ -17,6 +17,7 @@ import { createHotspotsLayer } from './layers/hotspots';
 import { SLOTS, type LayerContext, type MapLayer, type Swatch } from './layers/types';
 import { renderRanking } from './leaders/ranking';
 import { h } from './ui/dom';
+import { formatCount, formatPct, formatTarget } from './format';
 
 setWorkerUrl(workerUrl);
 
@@ -33,6 +34,7 @@ const t = defineStrings(
     knn: '最近的 {k} 个网格',
     distance: '{m} 米以内的网格',
     h3_edge: '共边的六边形',
+    totals: '全区：流动人口 {persons}，登记率 {reg}（目标 ≥{regTarget}）；出租房屋 {units} 套，登记率 {rental}（目标 ≥{rentalTarget}）',
     print: '打印',
     failed: '月报生成失败：{detail}',
   },
@@ -47,6 +49,7 @@ const t = defineStrings(
     knn: 'the {k} nearest grids',
     distance: 'grids within {m} m',
     h3_edge: 'hexagons sharing an edge',
+    totals: 'District: {persons} migrants, registration {reg} (target ≥{regTarget}); {units} rental units, registration {rental} (target ≥{rentalTarget})',
     print: 'Print',
     failed: 'The report could not be made: {detail}',
   },
@@ -147,6 +150,19 @@ async function build(root: HTMLElement): Promise<void> {
   legend.replaceChildren(...legendOf(layers, district));
   if (!map.loaded()) await map.once('idle');
   image.src = map.getCanvas().toDataURL('image/png');
+  // The district's totals at the end of the month, above the ranking.
+  const [whole] = await fetchPlaceRows('district', month);
+  if (whole) {
+    const totals = t('totals', {
+      persons: whole.persons === null ? '—' : formatCount(whole.persons),
+      reg: formatPct(whole.reg_rate),
+      regTarget: formatTarget(district.targets.reg_rate),
+      units: whole.rental_units === null ? '—' : formatCount(whole.rental_units),
+      rental: formatPct(whole.rental_rate),
+      rentalTarget: formatTarget(district.targets.rental_rate),
+    });
+    root.append(h('p', { class: 'rg-report-totals' }, totals));
+  }
   // Each rate's change since the month before, as in the leaders' view.
   const shown = month ?? d.months_available.at(-1);
   const at = shown ? d.months_available.indexOf(shown) : -1;
