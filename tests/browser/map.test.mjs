@@ -723,6 +723,19 @@ describe('the web map', () => {
     assert.equal(await map.locator('.rg-block-number').count(), campaign.plan.blocks.length);
     const stopsToday = day.assignments.reduce((n, a) => n + a.buildings.length, 0);
     assert.equal(await map.locator('.rg-stop-number').count(), stopsToday);
+    // Zoomed out, no number covers another: one that would is left out until the map is zoomed in.
+    await map.evaluate(() => {
+      const m = window.__rentgrid.map;
+      m.jumpTo({ zoom: m.getZoom() - 3 });
+    });
+    await map.waitForFunction(() => document.querySelectorAll('.rg-hidden-label').length > 0, null, { timeout: 10_000 });
+    const overlaps = await map.evaluate(() => {
+      const shown = [...document.querySelectorAll('.rg-stop-number, .rg-block-number')]
+        .filter((e) => !e.classList.contains('rg-hidden-label'))
+        .map((e) => e.getBoundingClientRect());
+      return shown.flatMap((a, i) => shown.slice(i + 1).filter((b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)).length;
+    });
+    assert.equal(overlaps, 0, 'stop or block numbers overlap');
     const candidates = await map.evaluate(() => window.__rentgrid.map.querySourceFeatures('candidates').length);
     assert.ok(candidates > 0, 'no candidate building on the map');
     await map.close();
