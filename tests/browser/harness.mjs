@@ -4,6 +4,9 @@
 // caseworker's grids, and how long its outbox takes to send N queued changes.
 // Not a test file itself (node --test runs only *.test.mjs here).
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 
@@ -224,4 +227,32 @@ export async function outboxFlushSeconds(ctx, phone, { cw, campaign, buildings, 
   await ctx.setOffline(false);
   await phone.locator('.rg-field-sync[data-pending="0"]').waitFor({ timeout });
   return (performance.now() - started) / 1000;
+}
+
+/**
+ * A demo city at `scale` served with the built web map `web`, and the center's API token: what a
+ * browser test file starts from. `stop()` ends the server and removes its data.
+ */
+export async function startDemoSite(bin, web, name, scale = '0.05') {
+  const dataDir = await mkdtemp(path.join(tmpdir(), `rentgrid-${name}-`));
+  await run(bin, ['demo', '--data', dataDir, '--scale', scale], DEMO_TIMEOUT_MS);
+  const server = await startServer(bin, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
+  const origin = new URL(server.url).origin;
+  const token = await centerToken(origin, `${name} browser test`);
+  const stop = async () => {
+    await stopServer(server.child);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  return { url: server.url, origin, token, stop };
+}
+
+/** Collects a page's errors, console errors and failed responses into `problems`. */
+export function collectProblems(page, problems) {
+  page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
+  });
 }

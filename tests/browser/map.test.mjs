@@ -615,7 +615,7 @@ describe('the web map', () => {
     assert.ok((await leaders.locator('.rg-month').innerText()).includes(months[0]));
     // A past month is named by its end, in the slider and the ranking's heading alike.
     assert.equal(await leaders.locator('.rg-month').innerText(), `${months[0]} 月末`);
-    assert.equal(await leaders.locator('.rg-leaders h3').first().innerText(), `目标考核排名（${months[0]} 月末）`);
+    assert.equal(await leaders.locator('.rg-leaders .rg-ranking-title').innerText(), `目标考核排名（${months[0]} 月末）`);
     const drawn = await leaders.evaluate(() => window.__rentgrid.map.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length);
     assert.ok(drawn > 0, 'no hot-spot grid is drawn');
 
@@ -774,6 +774,19 @@ describe('the web map', () => {
     assert.equal(await map.locator('.rg-block-number').count(), campaign.plan.blocks.length);
     const stopsToday = day.assignments.reduce((n, a) => n + a.buildings.length, 0);
     assert.equal(await map.locator('.rg-stop-number').count(), stopsToday);
+    // Zoomed out, no number covers another: one that would is left out until the map is zoomed in.
+    await map.evaluate(() => {
+      const m = window.__rentgrid.map;
+      m.jumpTo({ zoom: m.getZoom() - 3 });
+    });
+    await map.waitForFunction(() => document.querySelectorAll('.rg-hidden-label').length > 0, null, { timeout: 10_000 });
+    const overlaps = await map.evaluate(() => {
+      const shown = [...document.querySelectorAll('.rg-stop-number, .rg-block-number')]
+        .filter((e) => !e.classList.contains('rg-hidden-label'))
+        .map((e) => e.getBoundingClientRect());
+      return shown.flatMap((a, i) => shown.slice(i + 1).filter((b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)).length;
+    });
+    assert.equal(overlaps, 0, 'stop or block numbers overlap');
     const candidates = await map.evaluate(() => window.__rentgrid.map.querySourceFeatures('candidates').length);
     assert.ok(candidates > 0, 'no candidate building on the map');
     await map.close();

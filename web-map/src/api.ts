@@ -245,10 +245,23 @@ export function fetchHotspots(metric: HotspotMetric, month?: string): Promise<Ho
 export type PlaceRow = StatsRow;
 
 /** The KPI rows of every street or community. */
-export async function fetchPlaceRows(level: 'street' | 'community', month?: string): Promise<PlaceRow[]> {
+export async function fetchPlaceRows(level: 'district' | 'street' | 'community', month?: string): Promise<PlaceRow[]> {
   const q = new URLSearchParams({ level });
   if (month) q.set('month', month);
   return (await getJson<Ok<'stats'>>(`stats?${q}`)).rows;
+}
+
+/** The tables `GET /api/exports/{table}.{format}` serves to the web map's export buttons. */
+export type ExportTable = 'streets' | 'communities' | 'grids' | 'staffing' | 'assessment';
+
+/**
+ * The URL of a table's download (`GET /api/exports/{table}.{format}`), with its headers in `lang`
+ * and the table's own parameters (e.g. `month`).
+ */
+export function exportUrl(table: ExportTable, format: 'csv' | 'xlsx', lang: 'zh' | 'en', params: Record<string, string> = {}): string {
+  const q = new URLSearchParams(params);
+  q.set('lang', lang);
+  return apiUrl(`exports/${table}.${format}?${q}`);
 }
 
 /** The properties of one feature of `GET /api/coverage`: an area, or an uncovered or shared grid. */

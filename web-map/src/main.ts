@@ -28,6 +28,7 @@ import { SLOTS, type LayerContext, type MapLayer } from './layers/types';
 import { h, isNarrowScreen } from './ui/dom';
 import { bindInteraction, type Popups } from './ui/interaction';
 import { createLegend, type Legend } from './ui/legend';
+import { createSnapshotButton } from './ui/snapshot';
 import { createUserBar } from './ui/userbar';
 import { createSearchBox, showResult } from './ui/search';
 import type { SearchResult } from './api';
@@ -218,10 +219,15 @@ function mount(root: HTMLElement): () => void {
       }
     }
 
+    const isVisible = (id: string) => visibility.get(id) ?? true;
+    const title = () => t('documentTitle', { district: districtName });
+    const snapshot = createSnapshotButton({ map, district, layers: attached, isVisible, title }, showError);
+    disposers.push(snapshot.destroy);
     legend = createLegend({
       layers: attached,
       district,
-      isVisible: (id) => visibility.get(id) ?? true,
+      actions: snapshot.element,
+      isVisible,
       setVisible: (id, visible) => {
         const layer = attached.find((l) => l.id === id);
         if (!layer) return;

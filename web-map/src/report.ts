@@ -9,14 +9,15 @@ import './style.css';
 import './report.css';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { Map as MapLibreMap, setWorkerUrl } from 'maplibre-gl';
-import { fetchDistrict, type HotspotMetric } from './api';
+import { fetchDistrict, fetchPlaceRows, type District, type HotspotMetric, type Hotspots } from './api';
 import { defineStrings, getLang } from './i18n';
 import { createBasemapLayer } from './layers/basemap';
 import { createHeatLayer } from './layers/heat';
-import { BIN_COLORS, createHotspotsLayer, tHot } from './layers/hotspots';
-import { SLOTS, type LayerContext } from './layers/types';
+import { createHotspotsLayer } from './layers/hotspots';
+import { SLOTS, type LayerContext, type MapLayer, type Swatch } from './layers/types';
 import { renderRanking } from './leaders/ranking';
 import { h } from './ui/dom';
+import { formatCount, formatPct, formatTarget } from './format';
 
 setWorkerUrl(workerUrl);
 
@@ -27,7 +28,13 @@ const t = defineStrings(
     month: '{month} 月末',
     now: '当前',
     made: '生成于 {date}',
-    method: '冷热点：Getis-Ord Gi*，{weights}；α = {alpha}，Benjamini–Hochberg FDR；{n} 个网格参与分析。热力：服务器按米计算的四次核密度（人/km²）。',
+    method: '冷热点：局部热点统计（Gi*），邻接关系为{weights}，平均每个网格 {mean} 个相邻网格；显著性水平 {alpha}，已按错误发现率校正多重检验；{n} 个网格参与分析。热力：服务器按米计算的核密度（人/平方千米）。',
+    queen: '共边或共点的网格',
+    rook: '共边的网格',
+    knn: '最近的 {k} 个网格',
+    distance: '{m} 米以内的网格',
+    h3_edge: '共边的六边形',
+    totals: '全区：流动人口 {persons}，登记率 {reg}（目标 ≥{regTarget}）；出租房屋 {units} 套，登记率 {rental}（目标 ≥{rentalTarget}）',
     print: '打印',
     failed: '月报生成失败：{detail}',
   },
@@ -36,11 +43,55 @@ const t = defineStrings(
     month: 'end of {month}',
     now: 'now',
     made: 'made on {date}',
-    method: 'Hot spots: Getis-Ord Gi*, {weights}; α = {alpha}, Benjamini–Hochberg FDR; {n} grids analysed. Heat: quartic kernel density computed on the server in metres (persons/km²).',
+    method: 'Hot spots: Getis-Ord Gi*, neighbours are {weights}, {mean} neighbours per grid on average; α = {alpha}, corrected for many tests (Benjamini–Hochberg false discovery rate); {n} grids analysed. Heat: kernel density computed on the server in metres (persons/km²).',
+    queen: 'grids sharing an edge or a corner',
+    rook: 'grids sharing an edge',
+    knn: 'the {k} nearest grids',
+    distance: 'grids within {m} m',
+    h3_edge: 'hexagons sharing an edge',
+    totals: 'District: {persons} migrants, registration {reg} (target ≥{regTarget}); {units} rental units, registration {rental} (target ≥{rentalTarget})',
     print: 'Print',
     failed: 'The report could not be made: {detail}',
   },
 );
+
+/** The neighbours the hot spots were computed over, in the page's language. */
+function weightsWords(w: Hotspots['description']['weights']): string {
+  switch (w.kind) {
+    case 'knn':
+      return t('knn', { k: w.parameters.k ?? '' });
+    case 'distance':
+      return t('distance', { m: w.parameters.threshold_m ?? '' });
+    case 'rook':
+    case 'h3_edge':
+      return t(w.kind);
+    default:
+      return t('queen');
+  }
+}
+
+/** A legend swatch as the report prints it: a box, a dot or a line of the symbol's colour. */
+function swatchOf(swatch: Swatch): HTMLElement {
+  const style =
+    swatch.type === 'fill'
+      ? `background:${swatch.color}`
+      : swatch.type === 'circle'
+        ? `background:${swatch.color};border-radius:50%;width:3.5mm`
+        : `background:${swatch.color};height:${Math.max(swatch.width, 1)}px;border:0`;
+  return h('span', { class: 'rg-report-swatch', style });
+}
+
+/** The legend of every layer of the report's map, top-most first. */
+function legendOf(layers: readonly MapLayer[], district: District): HTMLElement[] {
+  return [...layers].reverse().flatMap((layer) => {
+    const entry = layer.legend(district);
+    return [
+      h('li', { class: 'rg-report-legend-title', 'data-layer': layer.id }, entry.title),
+      ...(entry.note ? [h('li', { class: 'rg-report-note' }, entry.note)] : []),
+      ...entry.items.map((item) => h('li', null, swatchOf(item.swatch), item.label)),
+    ];
+  });
+}
 
 declare global {
   interface Window {
@@ -90,16 +141,32 @@ async function build(root: HTMLElement): Promise<void> {
   }
   const data = await hotspots.show(metric, month);
   const d = data.description;
-  method.textContent = t('method', { weights: d.weights.text, alpha: d.alpha, n: d.n });
-  legend.replaceChildren(
-    h('li', { class: 'rg-report-legend-title' }, tHot('title', { metric: tHot(metric) })),
-    ...BIN_COLORS.map(([, color, key]) => h('li', null, h('span', { class: 'rg-report-swatch', style: `background:${color}` }), tHot(key))),
-    h('li', { class: 'rg-report-note' }, tHot('confidence')),
-    h('li', { class: 'rg-report-note' }, tHot('fdr')),
-  );
+  method.textContent = t('method', {
+    weights: weightsWords(d.weights),
+    mean: d.weights.structure.mean_neighbours.toFixed(1),
+    alpha: d.alpha,
+    n: d.n,
+  });
+  legend.replaceChildren(...legendOf(layers, district));
   if (!map.loaded()) await map.once('idle');
   image.src = map.getCanvas().toDataURL('image/png');
-  root.append(await renderRanking(district, month));
+  // The district's totals at the end of the month, above the ranking.
+  const [whole] = await fetchPlaceRows('district', month);
+  if (whole) {
+    const totals = t('totals', {
+      persons: whole.persons === null ? '—' : formatCount(whole.persons),
+      reg: formatPct(whole.reg_rate),
+      regTarget: formatTarget(district.targets.reg_rate),
+      units: whole.rental_units === null ? '—' : formatCount(whole.rental_units),
+      rental: formatPct(whole.rental_rate),
+      rentalTarget: formatTarget(district.targets.rental_rate),
+    });
+    root.append(h('p', { class: 'rg-report-totals' }, totals));
+  }
+  // Each rate's change since the month before, as in the leaders' view.
+  const shown = month ?? d.months_available.at(-1);
+  const at = shown ? d.months_available.indexOf(shown) : -1;
+  root.append(await renderRanking(district, month, at > 0 ? d.months_available[at - 1] : undefined));
   document.documentElement.dataset.ready = '1';
   window.__rentgridReport = { ready: true };
 }

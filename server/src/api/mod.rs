@@ -435,7 +435,8 @@ pub(crate) struct ExportQuery {
     /// Yuan a year per caseworker (staffing table).
     #[param(value_type = Option<f64>, minimum = 0)]
     pub cost_per_caseworker: Option<String>,
-    /// YYYY-MM (assessment table).
+    /// YYYY-MM: the assessment's month; for grids, streets and communities, their KPIs at the
+    /// end of that month (as `/api/stats?month=`), without it today's.
     #[param(pattern = "^[0-9]{4}-[0-9]{2}$")]
     pub month: Option<String>,
 }
@@ -446,6 +447,7 @@ pub(crate) struct ExportQuery {
 #[utoipa::path(get, path = "/api/exports/{file}", tag = "API", operation_id = "export",
     summary = "a layer or table as a file: {grids|buildings|streets|communities|boundaries}.{geojson|csv|xlsx}, \
                {staffing|assessment}.{csv|xlsx} (with the staffing endpoints' rule, cost_per_caseworker and month); \
+               grids, streets and communities at the end of a month with month=YYYY-MM; \
                the person-level ledgers answer 403",
     params(("file" = String, Path, description = "layer.format, e.g. grids.csv"), ExportQuery),
     responses(
@@ -494,12 +496,25 @@ async fn exports(
     let lang = parse_lang(&q)?;
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
-    let counts = snapshot.grid_counts();
     let targets = *state.targets();
-    let estimate = match layer {
-        Layer::Grids | Layer::Streets | Layer::Communities => Some(state.estimate(&atlas).await?),
-        _ => None,
+    let kpis = matches!(layer, Layer::Grids | Layer::Streets | Layer::Communities);
+    let month = match &q.month {
+        Some(m) if kpis => Some(m.parse::<rentgrid_geodata::Month>().map_err(AppError::BadRequest)?),
+        Some(_) => return Err(AppError::BadRequest("month= applies to grids, streets and communities".into())),
+        None => None,
     };
+    // At the end of a month, as `/api/stats?month=` counts it: the history's last month is today's
+    // register and carries today's estimate; earlier months carry none.
+    let (counts, current) = match month {
+        None => (snapshot.grid_counts(), true),
+        Some(m) => {
+            let history = state.history(&snapshot).await?;
+            let counts = rentgrid_analysis::hotspot_run::month_counts(&history, m)?;
+            let current = history.last() == Some(m) && counts == snapshot.grid_counts().as_slice();
+            (std::sync::Arc::new(counts.to_vec()), current)
+        }
+    };
+    let estimate = if kpis && current { Some(state.estimate(&atlas).await?) } else { None };
     let bytes = tokio::task::spawn_blocking(move || {
         let unrecorded = estimate.as_ref().map(|e| e.unrecorded.as_ref());
         let src = export::Sources { atlas: &atlas, counts: &counts, targets: &targets, unrecorded };
@@ -508,7 +523,9 @@ async fn exports(
     .await
     .map_err(|e| AppError::Internal(e.to_string()))?
     .map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(attachment(&file, format, bytes))
+    // A month's table is named for it: streets-2026-09.csv.
+    let name = month.map_or(file.clone(), |m| format!("{}-{m}.{}", layer.as_str(), format.extension()));
+    Ok(attachment(&name, format, bytes))
 }
 
 /// `lang=zh|en` of an export (default zh).

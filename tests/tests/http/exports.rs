@@ -121,3 +121,36 @@ async fn exports_stay_within_the_scope_and_bad_names_are_404() {
         assert!(v["message"].as_str().unwrap().len() > 10, "{uri}: {v}");
     }
 }
+
+#[tokio::test]
+async fn a_place_table_exported_for_a_month_has_that_months_figures() {
+    let (_dir, router, _) = fixture().await;
+    let (_, _, hot) = download(&router, "/api/hotspots?metric=reg_rate").await;
+    let hot: serde_json::Value = serde_json::from_slice(&hot).unwrap();
+    let month = hot["description"]["months_available"][0].as_str().unwrap().to_string();
+    for (level, table) in [("street", "streets"), ("community", "communities")] {
+        let (_, _, stats) = download(&router, &format!("/api/stats?level={level}&month={month}")).await;
+        let stats: serde_json::Value = serde_json::from_slice(&stats).unwrap();
+        let want: std::collections::BTreeMap<String, u64> = stats["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["code"].as_str().unwrap().to_string(), r["persons"].as_u64().unwrap()))
+            .collect();
+        let (status, _, csv_bytes) = download(&router, &format!("/api/exports/{table}.csv?month={month}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let mut reader = csv::Reader::from_reader(&csv_bytes[3..]);
+        let headers = reader.headers().unwrap().clone();
+        let code = headers.iter().position(|h| h.ends_with("编码")).unwrap();
+        let col = headers.iter().position(|h| h == "实有流动人口").unwrap();
+        let got: std::collections::BTreeMap<String, u64> =
+            reader.records().map(Result::unwrap).map(|r| (r[code].to_string(), r[col].parse().unwrap())).collect();
+        assert_eq!(got, want, "{table} at the end of {month}");
+        let (_, _, today) = download(&router, &format!("/api/exports/{table}.csv")).await;
+        assert_ne!(today, csv_bytes, "{table}: the first month's table is today's");
+    }
+    let (status, _, _) = download(&router, &format!("/api/exports/boundaries.geojson?month={month}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _, _) = download(&router, "/api/exports/streets.csv?month=1999-01").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -1,11 +1,13 @@
 /**
  * The coverage panel (包干): ask for a balanced proposal for one street, see it on the map beside
- * today's areas (a toggle) with the quality figures of both, and accept it (one audited write).
+ * today's areas (a toggle) with the quality figures of both, and accept it (one audited write);
+ * and the tables supervisors hand in, staffing and this month's assessment, as XLSX or CSV.
  */
 import { acceptProposal, fetchPlaceRows, proposeTerritory, type PlanQuality, type Proposal } from '../api';
 import { defineStrings, onLangChange } from '../i18n';
 import type { CoverageLayer } from '../layers/coverage';
 import { h } from '../ui/dom';
+import { exportButtons } from '../ui/export';
 
 const t = defineStrings(
   'coveragePanel',
@@ -31,6 +33,9 @@ const t = defineStrings(
     accepted: '已接受：方案 {id} 已写入并记入审计日志。',
     needName: '请填写接受人姓名。',
     failed: '失败：{detail}',
+    tables: '表格下载',
+    staffing: '人员配置（应配、实配、缺口）',
+    assessment: '本月考核',
   },
   {
     title: 'Rebalance contracted areas',
@@ -54,6 +59,9 @@ const t = defineStrings(
     accepted: 'Accepted: proposal {id} was written and audited.',
     needName: 'Enter the name of who accepts.',
     failed: 'Failed: {detail}',
+    tables: 'Tables',
+    staffing: 'Staffing (required, assigned, gap)',
+    assessment: "This month's assessment",
   },
 );
 
@@ -75,7 +83,8 @@ export async function createCoveragePanel(layer: CoverageLayer, onError: (e: unk
   const propose = h('button', { type: 'button', class: 'rg-cov-propose' });
   const result = h('div', { class: 'rg-cov-result' });
   const status = h('p', { class: 'rg-cov-status', role: 'status' });
-  const element = h('aside', { class: 'rg-leaders rg-coverage' }, heading, streetLabel, street, modeLabel, mode, propose, result, status);
+  const tables = h('section', { class: 'rg-cov-tables' });
+  const element = h('aside', { class: 'rg-leaders rg-coverage' }, heading, streetLabel, street, modeLabel, mode, propose, result, status, tables);
   let proposal: Proposal | undefined;
   let showing: 'today' | 'proposed' = 'proposed';
   let byName = '';
@@ -175,6 +184,10 @@ export async function createCoveragePanel(layer: CoverageLayer, onError: (e: unk
     const m = mode.value || 'minimal';
     mode.replaceChildren(...(['minimal', 'scratch'] as const).map((v) => h('option', { value: v, selected: v === m }, t(v))));
     renderResult();
+    tables.replaceChildren(
+      h('h3', null, t('tables')),
+      ...(['staffing', 'assessment'] as const).map((table) => h('div', { class: 'rg-table-head' }, h('span', null, t(table)), exportButtons(table, t(table)))),
+    );
   };
   propose.addEventListener('click', () => void doPropose());
   const stop = onLangChange(render);

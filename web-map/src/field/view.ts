@@ -28,6 +28,7 @@ const t = defineStrings(
   'field',
   {
     title: '今日走访 · {date}',
+    buildingVisitLabel: '走访 · 建筑 {building}',
     none: '尚无清查行动',
     noStops: '今天没有安排走访',
     caseworker: '综管员',
@@ -61,6 +62,7 @@ const t = defineStrings(
   },
   {
     title: 'Today’s visits · {date}',
+    buildingVisitLabel: 'Visit · building {building}',
     none: 'No sweep campaign yet',
     noStops: 'No visits planned today',
     caseworker: 'Caseworker',
@@ -181,7 +183,7 @@ function when(iso: string): string {
 async function adoptOldOutbox(user: string): Promise<void> {
   const old = readStored<VisitBody[]>('rentgrid.outbox', []);
   for (const body of old) {
-    await enqueue({ user, method: 'POST', path: 'visits', body: (id) => ({ ...body, client_id: id }), label: `走访 · ${body.building_id}`, clientId: body.client_id });
+    await enqueue({ user, method: 'POST', path: 'visits', body: (id) => ({ ...body, client_id: id }), label: t('buildingVisitLabel', { building: body.building_id }), clientId: body.client_id });
   }
   writeStored('rentgrid.outbox', undefined);
 }

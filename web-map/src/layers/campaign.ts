@@ -146,6 +146,24 @@ function numberMarker(n: number, at: [number, number], className: string): Marke
   return new Marker({ element: h('div', { class: className }, n) }).setLngLat(at);
 }
 
+/**
+ * Leaves out every number that would cover one placed before it (blocks first, then stops in
+ * their order), as a symbol layer's collision does; zooming in shows them again.
+ */
+function declutter(markers: readonly Marker[]): void {
+  const placed: DOMRect[] = [];
+  for (const marker of markers) {
+    const element = marker.getElement();
+    element.classList.remove('rg-hidden-label');
+    if (element.hidden) continue;
+    const box = element.getBoundingClientRect();
+    if (box.width === 0) continue;
+    const hits = placed.some((p) => box.left < p.right + 1 && box.right > p.left - 1 && box.top < p.bottom + 1 && box.bottom > p.top - 1);
+    if (hits) element.classList.add('rg-hidden-label');
+    else placed.push(box);
+  }
+}
+
 /** The mean of a ring's corners: a label point good enough for the compact blocks. */
 function ringCentre(ring: number[][]): [number, number] {
   const pts = ring.slice(0, -1);
@@ -197,6 +215,7 @@ export function createCampaignLayer(): MapLayer {
         }
       }
     }
+    declutter(markers);
     ctx.refreshLegend();
   };
 
@@ -208,7 +227,10 @@ export function createCampaignLayer(): MapLayer {
       ctx.map.addSource(BLOCKS, { type: 'geojson', data: empty });
       ctx.map.addSource(ROUTES, { type: 'geojson', data: empty });
       await load(ctx);
+      const onMoved = () => declutter(markers);
+      ctx.map.on('moveend', onMoved);
       return () => {
+        ctx.map.off('moveend', onMoved);
         for (const m of markers) m.remove();
       };
     },
@@ -217,6 +239,7 @@ export function createCampaignLayer(): MapLayer {
     },
     onVisibilityChange(visible) {
       for (const m of markers) m.getElement().hidden = !visible;
+      declutter(markers);
     },
     legend() {
       const phases: (Phase | 'none')[] = ['none', 'investigate', 'clear', 'rectify', 'consolidate'];

@@ -1,14 +1,17 @@
 /**
  * The leaders' panel (领导视图): the month slider and metric of the hot-spot layer, the ranking
- * of streets and communities against the targets, and the link to the printable monthly report.
- * Everything it requests is an aggregate: hot spots per grid and KPIs per street and community.
+ * of streets and communities against the targets with each rate's change since the month before,
+ * each street's registration rate month by month (a chart), and the link to the printable monthly
+ * report. Everything it requests is an aggregate: hot spots per grid and KPIs per street and
+ * community.
  */
-import type { District, HotspotMetric } from '../api';
+import { fetchPlaceRows, type District, type HotspotMetric } from '../api';
 import { defineStrings, onLangChange } from '../i18n';
 import type { HotspotsLayer } from '../layers/hotspots';
 import { tHot } from '../layers/hotspots';
 import { h } from '../ui/dom';
 import { renderRanking } from './ranking';
+import type { MonthRows, TrendChart } from './trend';
 
 const t = defineStrings(
   'leaders',
@@ -20,6 +23,7 @@ const t = defineStrings(
     metric: '冷热点指标',
     ranking: '目标考核排名（{when}）',
     report: '打印月报',
+    trend: '各街道登记率趋势（月末）',
   },
   {
     title: 'Leaders',
@@ -29,6 +33,7 @@ const t = defineStrings(
     metric: 'Hot-spot metric',
     ranking: 'Ranking against the targets ({when})',
     report: 'Print the monthly report',
+    trend: 'Registration rate by street, month by month',
   },
 );
 
@@ -61,7 +66,8 @@ export async function createLeadersPanel(
   const report = h('a', { class: 'rg-report-link', target: '_blank', rel: 'noopener' });
   const ranking = h('div', { class: 'rg-ranking-slot' });
   const heading = h('h2', null);
-  const labels = { month: h('label', null), metric: h('label', null), ranking: h('h3', null) };
+  const labels = { month: h('label', null), metric: h('label', null), ranking: h('h3', { class: 'rg-ranking-title' }), trend: h('h3', null) };
+  const trendBox = h('div', { class: 'rg-leaders-trend' });
   const element = h(
     'aside',
     { class: 'rg-leaders' },
@@ -71,6 +77,8 @@ export async function createLeadersPanel(
     labels.metric,
     select,
     report,
+    labels.trend,
+    trendBox,
     labels.ranking,
     ranking,
   );
@@ -90,6 +98,7 @@ export async function createLeadersPanel(
         ? t('monthToDate', { month: month()! })
         : t('monthValue', { month: month()! });
     labels.ranking.textContent = t('ranking', { when });
+    labels.trend.textContent = t('trend');
     monthLabel.textContent = when;
     select.replaceChildren(
       ...METRICS.map((m) => h('option', { value: m, selected: m === chosen }, tHot(m))),
@@ -116,7 +125,7 @@ export async function createLeadersPanel(
   const renderTable = async () => {
     const ticket = ++asked;
     try {
-      const table = await renderRanking(district, month());
+      const table = await renderRanking(district, month(), index > 0 ? months[index - 1] : undefined);
       if (ticket === asked) ranking.replaceChildren(table);
     } catch (e) {
       onError(e);
@@ -131,13 +140,31 @@ export async function createLeadersPanel(
     chosen = select.value as HotspotMetric;
     update();
   });
+  // The trend: every month's street rows, read once; ECharts loads with the chart only.
+  let trend: TrendChart | undefined;
+  let history: MonthRows[] = [];
+  const drawTrend = async () => {
+    history = await Promise.all(months.map(async (m) => ({ month: m, rows: await fetchPlaceRows('street', m) })));
+    const { createTrendChart } = await import('./trend');
+    trend ??= createTrendChart(trendBox, district);
+    trend.draw(history);
+  };
   const stop = onLangChange(() => {
     render();
     void renderTable();
+    trend?.draw(history);
   });
   render();
   element.dataset.month = month() ?? '';
   element.dataset.shown = month() ?? '';
   await renderTable();
-  return { element, destroy: stop };
+  // The chart needs the panel on the page to take its size: drawn once the caller placed it.
+  requestAnimationFrame(() => void drawTrend().catch(onError));
+  return {
+    element,
+    destroy() {
+      stop();
+      trend?.destroy();
+    },
+  };
 }

@@ -3,12 +3,14 @@
  * `GET /api/stats` (aggregates only). Counts under 5 are shown as "<5", so no small group of
  * people can be singled out. Each rate is shown two ways: the register's, and the estimated
  * actual rate over the recorded and the estimated unrecorded, with its 90% interval and a
- * verdict (达标 / 未达标 / 不确定) on that interval.
+ * verdict (达标 / 未达标 / 不确定) on that interval. Beside the registration rate, its change since
+ * the end of the month before (环比, in percentage points). Each table has its export buttons.
  */
 import { fetchPlaceRows, type District, type PlaceRow, type Verdict } from '../api';
 import { formatCount, formatPct, formatTarget, formatWholePct } from '../format';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
+import { exportButtons } from '../ui/export';
 
 export const tRank = defineStrings(
   'ranking',
@@ -29,6 +31,10 @@ export const tRank = defineStrings(
     missed: '未达标',
     uncertain: '不确定',
     small: '<5',
+    allCommunities: '全部社区',
+    change: '登记率较上月（百分点）',
+    changeValue: '{sign}{pp}',
+    changeTitle: '与 {month} 月末相比',
   },
   {
     streets: 'Streets ranked',
@@ -47,6 +53,10 @@ export const tRank = defineStrings(
     missed: 'missed',
     uncertain: 'uncertain',
     small: '<5',
+    allCommunities: 'all communities',
+    change: 'Registration vs the month before (points)',
+    changeValue: '{sign}{pp}',
+    changeTitle: 'against the end of {month}',
   },
 );
 
@@ -83,13 +93,31 @@ function estimateCell(
   return h('td', { class: `rg-num rg-estimate ${cls}` }, words, ' ', verdict ? h('small', null, tRank(verdict)) : null);
 }
 
+/** The month before's rows, and its name, that each row's change is measured against. */
+interface Before {
+  month: string;
+  rows: Map<string, PlaceRow>;
+}
+
+/** The change of the registration rate since the month before, in percentage points (环比); none
+ * when either month's population is under [`MIN_SHOWN`]. */
+function changeCell(row: PlaceRow, before: Before): HTMLTableCellElement {
+  const then = before.rows.get(row.code);
+  const shown = (r: PlaceRow | undefined) => r && r.reg_rate !== null && r.persons !== null && r.persons >= MIN_SHOWN;
+  if (!shown(row) || !shown(then)) return h('td', { class: 'rg-num rg-change' }, '—');
+  const pp = Math.round((row.reg_rate! - then!.reg_rate!) * 1000) / 10;
+  const sign = pp > 0 ? '+' : pp < 0 ? '−' : '±';
+  const cls = pp > 0 ? 'rg-up' : pp < 0 ? 'rg-down' : '';
+  return h('td', { class: `rg-num rg-change ${cls}`, 'data-pp': pp }, tRank('changeValue', { sign, pp: Math.abs(pp).toFixed(1) }));
+}
+
 /** Rows ordered by registration rate, highest first; places with too few persons last. */
 function ranked(rows: PlaceRow[]): PlaceRow[] {
   const key = (r: PlaceRow) => (r.reg_rate === null || r.persons === null || r.persons < MIN_SHOWN ? -1 : r.reg_rate);
   return [...rows].sort((a, b) => key(b) - key(a) || a.code.localeCompare(b.code));
 }
 
-function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTableElement {
+function table(rows: PlaceRow[], district: District, firstRank: number, before?: Before): HTMLTableElement {
   return h(
     'table',
     { class: 'rg-ranking' },
@@ -103,6 +131,7 @@ function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTab
         h('th', { scope: 'col' }, tRank('place')),
         h('th', { scope: 'col', class: 'rg-num' }, tRank('persons')),
         h('th', { scope: 'col', class: 'rg-num' }, tRank('reg_rate', { target: formatTarget(district.targets.reg_rate) })),
+        before ? h('th', { scope: 'col', class: 'rg-num', title: tRank('changeTitle', { month: before.month }) }, tRank('change')) : null,
         h('th', { scope: 'col', class: 'rg-num' }, tRank('reg_rate_est')),
         h('th', { scope: 'col', class: 'rg-num' }, tRank('rental_rate', { target: formatTarget(district.targets.rental_rate) })),
         h('th', { scope: 'col', class: 'rg-num' }, tRank('rental_rate_est')),
@@ -119,6 +148,7 @@ function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTab
           h('td', null, r.name),
           h('td', { class: 'rg-num' }, suppressed(r.persons)),
           rateCell(r.reg_rate, r.persons, district.targets.reg_rate),
+          before ? changeCell(r, before) : null,
           estimateCell(r.reg_rate_est, r.reg_rate_est_low, r.reg_rate_est_high, r.reg_rate_verdict, r.persons),
           rateCell(r.rental_rate, r.rental_units, district.targets.rental_rate),
           estimateCell(r.rental_rate_est, r.rental_rate_est_low, r.rental_rate_est_high, r.rental_rate_verdict, r.rental_units),
@@ -132,18 +162,29 @@ function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTab
 const COMMUNITIES_SHOWN = 10;
 
 /** The ranking tables of streets and of the lowest communities, at the end of `month` (YYYY-MM)
- * or, without one, on today's register. */
-export async function renderRanking(district: District, month?: string): Promise<HTMLElement> {
-  const [streets, communities] = await Promise.all([fetchPlaceRows('street', month), fetchPlaceRows('community', month)]);
+ * or, without one, on today's register; with `previous` (the month before), each registration
+ * rate's change since then. */
+export async function renderRanking(district: District, month?: string, previous?: string): Promise<HTMLElement> {
+  const before = async (level: 'street' | 'community'): Promise<Before | undefined> =>
+    previous ? { month: previous, rows: new Map((await fetchPlaceRows(level, previous)).map((r) => [r.code, r])) } : undefined;
+  const [streets, communities, streetsBefore, communitiesBefore] = await Promise.all([
+    fetchPlaceRows('street', month),
+    fetchPlaceRows('community', month),
+    before('street'),
+    before('community'),
+  ]);
   const all = ranked(communities);
   const lowest = all.filter((r) => r.reg_rate !== null && r.persons !== null && r.persons >= MIN_SHOWN).slice(-COMMUNITIES_SHOWN);
   const firstRank = all.indexOf(lowest[0]!) + 1;
+  const params: Record<string, string> = month ? { month } : {};
+  const communitiesTitle = tRank('communities', { n: lowest.length });
+  // The export holds every community, not only the lowest shown.
   return h(
     'div',
     { class: 'rg-rankings', 'data-month': month ?? '' },
-    h('h3', null, tRank('streets')),
-    table(ranked(streets), district, 1),
-    h('h3', null, tRank('communities', { n: lowest.length })),
-    table(lowest, district, Math.max(firstRank, 1)),
+    h('div', { class: 'rg-table-head' }, h('h3', null, tRank('streets')), exportButtons('streets', tRank('streets'), params)),
+    table(ranked(streets), district, 1, streetsBefore),
+    h('div', { class: 'rg-table-head' }, h('h3', null, communitiesTitle), exportButtons('communities', tRank('allCommunities'), params)),
+    table(lowest, district, Math.max(firstRank, 1), communitiesBefore),
   );
 }

@@ -15,6 +15,7 @@ import { fetchCampaignProgress, fetchPlaceRows, fetchSummary, type District, typ
 import { formatCount, formatPct, formatTarget, formatWholePct } from '../format';
 import { defineStrings, getLang, onLangChange } from '../i18n';
 import { h } from '../ui/dom';
+import { exportButtons } from '../ui/export';
 import './screen.css';
 
 use([LineChart, GridComponent, LegendComponent, MarkLineComponent, TooltipComponent, CanvasRenderer]);
@@ -244,7 +245,7 @@ export interface ScreenPanel {
 
 /** Builds the big screen's panels; `showsCampaigns`: the user may read the campaigns. */
 export async function createScreenPanel(district: District, showsCampaigns: boolean, reportError: (e: unknown) => void): Promise<ScreenPanel> {
-  const scaleSelect = h('select', { class: 'rg-screen-scale', 'aria-label': 'scale' });
+  const scaleSelect = h('select', { class: 'rg-screen-scale' });
   const scaleLabel = h('label', null);
   const updated = h('time', { class: 'rg-screen-updated' });
   const title = h('h2', { class: 'rg-screen-title' });
@@ -253,11 +254,12 @@ export async function createScreenPanel(district: District, showsCampaigns: bool
   const chartBox = h('div', { class: 'rg-screen-chart' });
   const trendHead = h('h3', null);
   const rankingHead = h('h3', null);
+  const rankingExport = h('span');
   const ranking = h('div', { class: 'rg-screen-ranking-box' });
   const feedHead = h('h3', null);
   const feed = h('div', { class: 'rg-screen-feed' });
   const left = h('aside', { class: 'rg-screen-left' }, head, cards);
-  const right = h('aside', { class: 'rg-screen-right' }, trendHead, chartBox, rankingHead, ranking, feedHead, feed);
+  const right = h('aside', { class: 'rg-screen-right' }, trendHead, chartBox, h('div', { class: 'rg-table-head' }, rankingHead, rankingExport), ranking, feedHead, feed);
   const element = h('div', { class: 'rg-screen' }, left, right);
 
   let chart: EChartsType | undefined;
@@ -278,9 +280,11 @@ export async function createScreenPanel(district: District, showsCampaigns: bool
   const render = () => {
     title.textContent = `${district.name} · ${tScreen('title')}`;
     scaleLabel.textContent = tScreen('scale');
+    scaleSelect.setAttribute('aria-label', tScreen('scale'));
     scaleSelect.replaceChildren(...SCALES.map((v) => h('option', { value: v, selected: v === scale }, v === 'auto' ? tScreen('auto') : `${v}×`)));
     trendHead.textContent = tScreen('trend');
     rankingHead.textContent = tScreen('ranking');
+    rankingExport.replaceChildren(exportButtons('streets', tScreen('ranking')));
     feedHead.textContent = tScreen('feed');
     const s = last;
     if (!s) return;

@@ -1,7 +1,8 @@
 /**
  * Pointer interaction shared by all layers: `feature-state` `hover` under the pointer, and one
  * popup (class `rg-popup`) for a click, made of a section from every layer hit, top-most first.
- * The features shown in the popup carry `feature-state` `selected` until it closes.
+ * The features shown in the popup carry `feature-state` `selected` until it closes. The popup is
+ * kept whole on screen (the map pans under it) and Escape closes it.
  */
 import {
   LngLat,
@@ -112,6 +113,24 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
     if (!popup.isOpen()) popup.addTo(map);
     // A phone has no room beside the point: bring it low on the screen, the popup opens above it.
     if (isNarrowScreen()) map.easeTo({ center: at, offset: [0, map.getContainer().clientHeight * 0.3] });
+    // A layer may move the map on the same click (a cluster zooms in): measure where that ends.
+    else if (map.isMoving()) map.once('moveend', keepOnScreen);
+    else keepOnScreen();
+  };
+
+  // A popup that runs past the map's edge (a tall one, or one near the edge) brings the map along
+  // until it is whole on screen, its top first.
+  const keepOnScreen = () => {
+    if (!popup.isOpen()) return;
+    const box = popup.getElement()?.getBoundingClientRect();
+    const frame = map.getContainer().getBoundingClientRect();
+    if (!box) return;
+    const margin = 8;
+    const shift = (low: number, high: number, from: number, to: number) =>
+      low < from + margin ? from + margin - low : high > to - margin ? Math.max(to - margin - high, from + margin - low) : 0;
+    const dx = shift(box.left, box.right, frame.left, frame.right);
+    const dy = shift(box.top, box.bottom, frame.top, frame.bottom);
+    if (dx !== 0 || dy !== 0) map.panBy([-dx, -dy], { duration: 0 });
   };
 
   const onClick = (event: MapMouseEvent) => {

@@ -77,6 +77,8 @@ export interface LegendOptions {
   district: District;
   isVisible(layerId: string): boolean;
   setVisible(layerId: string, visible: boolean): void;
+  /** Buttons beside the panel's title (e.g. saving the map as a picture). */
+  actions?: HTMLElement;
 }
 
 export interface Legend {
@@ -92,7 +94,7 @@ export function createLegend(options: LegendOptions): Legend {
 
   const toggle = h('button', { type: 'button', class: 'rg-legend-toggle', 'aria-controls': 'rg-legend-body' });
   const body = h('div', { class: 'rg-legend-body', id: 'rg-legend-body' });
-  const element = h('aside', { class: 'rg-legend' }, toggle, body);
+  const element = h('aside', { class: 'rg-legend' }, h('div', { class: 'rg-legend-top' }, toggle, options.actions), body);
 
   const renderEntry = (layer: MapLayer, entry: LegendEntry): HTMLElement => {
     const visible = options.isVisible(layer.id);
