@@ -89,7 +89,7 @@ function ranked(rows: PlaceRow[]): PlaceRow[] {
   return [...rows].sort((a, b) => key(b) - key(a) || a.code.localeCompare(b.code));
 }
 
-function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTableElement {
+function table(rows: PlaceRow[], district: District, firstRank: number, level: 'street' | 'community'): HTMLTableElement {
   return h(
     'table',
     { class: 'rg-ranking' },
@@ -114,7 +114,8 @@ function table(rows: PlaceRow[], district: District, firstRank: number): HTMLTab
       ...rows.map((r, i) =>
         h(
           'tr',
-          { 'data-code': r.code },
+          // A row opens its place in the drill-down (`data-place`, see drill/index.ts).
+          { 'data-code': r.code, 'data-place': `${level}:${r.code}` },
           h('td', { class: 'rg-num' }, firstRank + i),
           h('td', null, r.name),
           h('td', { class: 'rg-num' }, suppressed(r.persons)),
@@ -142,8 +143,8 @@ export async function renderRanking(district: District, month?: string): Promise
     'div',
     { class: 'rg-rankings', 'data-month': month ?? '' },
     h('h3', null, tRank('streets')),
-    table(ranked(streets), district, 1),
+    table(ranked(streets), district, 1, 'street'),
     h('h3', null, tRank('communities', { n: lowest.length })),
-    table(lowest, district, Math.max(firstRank, 1)),
+    table(lowest, district, Math.max(firstRank, 1), 'community'),
   );
 }
