@@ -253,7 +253,7 @@ function mount(root: HTMLElement): () => void {
     popups = bound;
     disposers.push(() => bound.destroy());
     // The drill-down (district to household) in the full map and the leaders' view.
-    const drill = coverageView || campaignView || screenView ? undefined : mountDrill(map, fitPadding);
+    const drill = coverageView || campaignView || screenView ? undefined : mountDrill(map, fitPadding, !leadersView);
     if (drill) {
       main.append(drill.element);
       disposers.push(() => drill.destroy());

@@ -12,7 +12,7 @@ import type { SearchResult } from '../api';
 import { onLangChange } from '../i18n';
 import { me } from '../session';
 import { h, isNarrowScreen } from '../ui/dom';
-import { load, PlaceCache, type Loaded } from './load';
+import { load, PlaceCache, type Loaded, type Selection } from './load';
 import { renderShown, t } from './panel';
 import { depth, parsePlace, placeInUrl, placeKey, setPlaceInUrl, type Place } from './place';
 import './drill.css';
@@ -62,20 +62,38 @@ function placeOfResult(r: SearchResult): Place | undefined {
   }
 }
 
-/** Mounts the drill-down over `map`; `padding()` is the room kept free when fitting a place. */
-export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions): Drill {
+/**
+ * Mounts the drill-down over `map`; `padding()` is the room kept free when fitting a place. With
+ * `withButton`, a button among the map's top-left controls opens it at the user's top place (the
+ * leaders' view opens it from its ranking instead).
+ */
+export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, withButton: boolean): Drill {
   const cache = new PlaceCache();
-  const top = topPlace();
+  const top = withButton ? topPlace() : undefined;
   const openButton = h('button', { type: 'button', class: 'rg-drill-open', hidden: !top });
+  const control = h('div', { class: 'maplibregl-ctrl rg-drill-ctrl' }, openButton);
   const closeButton = h('button', { type: 'button', class: 'rg-drill-close' }, '×');
   const hint = h('p', { class: 'rg-drill-hint' });
   const body = h('div', { class: 'rg-drill-slot' });
   const status = h('p', { class: 'rg-drill-status', role: 'status' });
   const panel = h('aside', { class: 'rg-drill', hidden: true }, closeButton, status, body, hint);
-  const element = h('div', { class: 'rg-drill-root' }, openButton, panel);
+  const element = h('div', { class: 'rg-drill-root' }, panel);
+  // Below the other top-left controls (the overdue list), as the map stacks them.
+  const buttonControl = { onAdd: () => control, onRemove: () => control.remove() };
+  map.addControl(buttonControl, 'top-left');
 
   let current: Place | undefined;
   let ticket = 0;
+  let marked: Selection | undefined;
+
+  /** Marks the open place's grids or building on the map as selected (and unmarks the last one). */
+  const mark = (next: Selection | undefined) => {
+    for (const [sel, on] of [[marked, false], [next, true]] as const) {
+      if (!sel || !map.getSource(sel.source)) continue;
+      for (const id of sel.ids) map.setFeatureState({ source: sel.source, sourceLayer: sel.source, id }, { selected: on });
+    }
+    marked = next;
+  };
 
   const renderChrome = () => {
     openButton.textContent = t('open');
@@ -108,6 +126,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions): Dri
       status.hidden = true;
       body.replaceChildren(renderShown(loaded.shown));
       body.scrollTop = 0;
+      mark(loaded.select);
       if (move) frame(loaded);
       document.documentElement.dataset.drill = placeKey(place);
     } catch (error) {
@@ -129,6 +148,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions): Dri
     panel.hidden = true;
     openButton.hidden = !top;
     body.replaceChildren();
+    mark(undefined);
     cache.clear();
     delete document.documentElement.dataset.drill;
     setPlaceInUrl(undefined, true);
@@ -185,6 +205,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions): Dri
       current = undefined;
       panel.hidden = true;
       openButton.hidden = !top;
+      mark(undefined);
       delete document.documentElement.dataset.drill;
     }
   };
@@ -222,6 +243,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions): Dri
       document.removeEventListener('keydown', onKey);
       window.removeEventListener('popstate', onPop);
       map.off('click', mapClick);
+      map.removeControl(buttonControl);
     },
   };
 }

@@ -26,10 +26,17 @@ import type { AreaLevel, Place } from './place';
 /** Where the map goes for a place: an area's box, or a building's point. */
 export type Frame = { bbox: BBox } | { point: [number, number] };
 
-/** A place as loaded: what the panel shows, and where the map goes. */
+/** Features of a tile source the map shows as selected while a place is open (its grids, its building). */
+export interface Selection {
+  source: 'grids' | 'buildings';
+  ids: number[];
+}
+
+/** A place as loaded: what the panel shows, where the map goes, and what it marks. */
 export interface Loaded {
   shown: Shown;
   frame: Frame;
+  select?: Selection;
 }
 
 /** The estimated actual rate of `kpi` in a row of the server, when it gives one. */
@@ -134,6 +141,11 @@ async function loadArea(cache: PlaceCache, place: Place, key: string): Promise<L
       notes: v.level === 'grid' && !v.grid_buildings ? [t('leaderStops')] : [],
     },
     frame: { bbox: v.bbox },
+    ...(v.grid_id !== undefined && v.grid_id !== null
+      ? { select: { source: 'grids' as const, ids: [v.grid_id] } }
+      : v.level === 'community'
+        ? { select: { source: 'grids' as const, ids: v.children.flatMap((c) => (c.grid_id === undefined || c.grid_id === null ? [] : [c.grid_id])) } }
+        : {}),
   };
 }
 
@@ -207,6 +219,7 @@ async function loadBuilding(cache: PlaceCache, place: Place & { level: 'building
       notes: [t('noTrendBelowGrid')],
     },
     frame: { point: ctx.point },
+    select: { source: 'buildings', ids: [place.id] },
   };
 }
 
@@ -258,6 +271,7 @@ async function loadUnit(cache: PlaceCache, place: Place & { level: 'unit' | 'hou
         notes: [...masked, t('noTrendBelowGrid')],
       },
       frame: { point: ctx.point },
+      select: { source: 'buildings', ids: [card.building_id] },
     };
   }
   const household = card.households.find((hh) => hh.card_no === place.card);
@@ -280,6 +294,7 @@ async function loadUnit(cache: PlaceCache, place: Place & { level: 'unit' | 'hou
       notes: [...masked, t('noTrendBelowGrid')],
     },
     frame: { point: ctx.point },
+    select: { source: 'buildings', ids: [card.building_id] },
   };
 }
 
