@@ -278,12 +278,7 @@ pub(crate) async fn place(
         }
         _ => None,
     };
-    let trend = history
-        .months
-        .iter()
-        .zip(&history.counts)
-        .map(|(m, c)| TrendPoint { month: m.to_string(), kpi: Kpi::from_counts(kpi::sum_of(c, &grids), &targets) })
-        .collect();
+    let trend = crate::summary::trend(&history, &grids, &targets);
     let (point, bbox) = extent(&atlas, &grids).unwrap_or_default();
     let body = PlaceView {
         level: key.level(),

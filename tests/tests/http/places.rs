@@ -57,49 +57,48 @@ async fn the_center_drills_from_the_district_to_a_household(backend: crate::comm
     assert_eq!(district["children"].as_array().unwrap().len(), f.atlas().streets().len());
     assert!(district["grid_buildings"].is_null());
 
-    // Down a street, a community and a grid, each the child of the one before, each with its figures.
+    // A rental unit with a household living in it, and the places above it.
+    let unit = f.db.int(
+        "SELECT CAST(MIN(h.rental_unit_id) AS BIGINT) FROM households h JOIN persons p ON p.household_id = h.id \
+         WHERE p.left_on IS NULL",
+    )
+    .await;
+    let building = f.db.int(&format!("SELECT CAST(building_id AS BIGINT) FROM rental_units WHERE id = {unit}")).await;
+    let atlas = f.atlas();
+    let g = atlas.grid(atlas.building(building as u32).unwrap().grid_id).unwrap();
+    let chain = [
+        ("street", atlas.streets()[g.street].street.code.clone()),
+        ("community", atlas.communities()[g.community].community.code.clone()),
+        ("grid", g.grid.code.clone()),
+    ];
+
+    // Down its street, community and grid, each a child of the one before, each with its figures.
     let mut at = district;
-    for (level, next) in [("street", "community"), ("community", "grid")] {
-        let child = at["children"][0].clone();
-        let code = child["code"].as_str().unwrap();
+    for (level, code) in &chain {
+        let child = at["children"].as_array().unwrap().iter().find(|c| c["code"] == *code).cloned();
+        let child = child.unwrap_or_else(|| panic!("{level} {code} among the children of {}", at["code"]));
         let here = place(r, &format!("{level}:{code}")).await;
-        assert_eq!((here["level"].as_str(), here["name"].clone()), (Some(level), child["name"].clone()));
+        assert_eq!((here["level"].as_str(), here["name"].clone()), (Some(*level), child["name"].clone()));
         let row = stats_row(r, level, code).await;
         for k in FIGURES {
             assert_eq!(here[k], row[k], "{level} {k}");
             assert_eq!(here[k], child[k], "{level} {k} as its parent's child");
         }
         assert_eq!(here["path"].as_array().unwrap().last().unwrap()["code"], at["code"]);
-        assert!(here["children"].as_array().unwrap().iter().all(|c| c["parent_code"] == code), "{next}s of {code}");
+        assert!(here["children"].as_array().unwrap().iter().all(|c| c["parent_code"] == *code), "children of {code}");
         at = here;
     }
-    // The grid with the most buildings of the community.
-    let grid_code = at["children"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .max_by_key(|g| g["buildings"].as_u64())
-        .unwrap()["code"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let grid = place(r, &format!("grid:{grid_code}")).await;
+    let grid = at;
     assert_eq!(levels(&grid["path"]), ["district", "street", "community"]);
     assert!(grid["path"].as_array().unwrap().iter().all(|p| p["in_scope"] == true));
     assert!(grid["children"].as_array().unwrap().is_empty());
     let buildings = grid["grid_buildings"].as_array().unwrap();
-    let id = grid["grid_id"].as_u64().unwrap() as u32;
-    assert_eq!(buildings.len(), f.atlas().grid(id).unwrap().buildings.len());
+    assert_eq!(grid["grid_id"].as_u64(), Some(u64::from(g.grid.id)));
+    assert_eq!(buildings.len(), g.buildings.len());
     let sum: u64 = buildings.iter().map(|b| b["persons"].as_u64().unwrap()).sum();
     assert_eq!(Some(sum), grid["persons"].as_u64(), "a grid's persons are its buildings'");
 
-    // A building with a household: its units, then the household card, masked and audited.
-    let unit = f.db.int(&format!(
-        "SELECT CAST(MIN(u.id) AS BIGINT) FROM rental_units u JOIN persons p ON p.unit_id = u.id \
-         JOIN buildings b ON b.id = u.building_id WHERE b.grid_id = {id} AND p.left_on IS NULL"
-    ))
-    .await;
-    let building = f.db.int(&format!("SELECT CAST(building_id AS BIGINT) FROM rental_units WHERE id = {unit}")).await;
+    // The building: its units, then the household card, masked and audited.
     assert!(buildings.iter().any(|b| b["id"] == building), "the unit's building is the grid's");
     let (s, units) = get(r, &format!("/api/buildings/{building}/units")).await;
     assert_eq!(s, StatusCode::OK, "{units}");
