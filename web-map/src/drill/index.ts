@@ -115,6 +115,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, with
   const show = async (place: Place, move: boolean) => {
     const mine = ++ticket;
     current = place;
+    element.parentElement?.setAttribute('data-drilling', '');
     panel.hidden = false;
     openButton.hidden = true;
     delete document.documentElement.dataset.drill;
@@ -146,6 +147,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, with
     ticket++;
     current = undefined;
     panel.hidden = true;
+    element.parentElement?.removeAttribute('data-drilling');
     openButton.hidden = !top;
     body.replaceChildren();
     mark(undefined);
@@ -204,6 +206,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, with
       ticket++;
       current = undefined;
       panel.hidden = true;
+      element.parentElement?.removeAttribute('data-drilling');
       openButton.hidden = !top;
       mark(undefined);
       delete document.documentElement.dataset.drill;
@@ -223,7 +226,8 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, with
   });
   renderChrome();
   const initial = placeInUrl();
-  if (initial) void show(initial, true);
+  // Once the caller has put the panel on the page.
+  if (initial) queueMicrotask(() => void show(initial, true));
 
   return {
     element,

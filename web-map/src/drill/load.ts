@@ -108,13 +108,13 @@ async function loadArea(cache: PlaceCache, place: Place, key: string): Promise<L
     v.level !== 'grid'
       ? {
           heading: t(plural, { n: v.children.length }),
-          columns: [t('name'), `${t('migrants')} ${t('registeredOfActual')}`, t('reg_rate'), t('estimate'), t('rental_rate')],
+          columns: [t('name'), t('colPersons'), t('colReg'), t('colEst'), t('colRental')],
           rows: childRows(v.children, v),
         }
       : v.grid_buildings
         ? {
             heading: t('buildings', { n: v.grid_buildings.length }),
-            columns: [t('address'), `${t('migrants')} ${t('registeredOfActual')}`, `${t('rentals')} ${t('registeredOfActual')}`],
+            columns: [t('address'), t('colPersons'), t('colRentals')],
             rows: v.grid_buildings.map((b) => ({
               place: { level: 'building' as const, id: b.id },
               cells: [b.address, pair(b.persons_registered, b.persons), pair(b.rental_units_registered, b.rental_units)],
@@ -210,7 +210,7 @@ async function loadBuilding(cache: PlaceCache, place: Place & { level: 'building
       targets: targets ?? { reg_rate: 0.9, rental_rate: 0.95 },
       children: {
         heading: t('units', { n: units.units.length }),
-        columns: [t('label'), t('migrants'), t('tenants'), t('rental_rate')],
+        columns: [t('label'), t('migrants'), t('tenants'), t('colRental')],
         rows: units.units.map((u) => ({
           place: { level: 'unit' as const, id: u.id },
           cells: [u.label, formatCount(u.persons), formatCount(u.tenants), { text: t(u.registered ? 'yes' : 'no'), status: u.registered ? 'meets' : 'below' }],
@@ -259,7 +259,7 @@ async function loadUnit(cache: PlaceCache, place: Place & { level: 'unit' | 'hou
         targets,
         children: {
           heading: t('households', { n: card.households.length }),
-          columns: [t('card'), t('migrants'), t('reg_rate')],
+          columns: [t('card'), t('migrants'), t('colReg')],
           rows: card.households.map((hh) => {
             const k = personKpis(hh.persons, targets)[0]!;
             return {

@@ -9,7 +9,7 @@ import type { Kpi, Verdict } from '../api';
 import { formatPct, formatTarget, formatWholePct } from '../format';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
-import { placeKey, type Level, type Place } from './place';
+import { placeHref, placeKey, type Level, type Place } from './place';
 import { renderTrend, type TrendPoint } from './trend';
 
 export const t = defineStrings(
@@ -31,6 +31,7 @@ export const t = defineStrings(
     indicator: '指标',
     register: '登记',
     estimate: '估计实际（90% 区间）',
+    interval: '{est}（{low}–{high}）',
     target: '目标',
     reg_rate: '流动人口登记率',
     permit_rate: '登记做证率',
@@ -51,10 +52,13 @@ export const t = defineStrings(
     households: '户（一户一卡，{n}）',
     persons: '人员（{n}）',
     name: '名称',
+    colPersons: '人口 登记/实有',
+    colRentals: '出租房屋 登记/实有',
+    colReg: '登记率',
+    colEst: '估计实际',
+    colRental: '出租登记率',
     address: '地址',
     migrants: '流动人口',
-    registeredOfActual: '已登记/实有',
-    rentals: '出租房屋',
     label: '房号',
     tenants: '承租人数',
     card: '卡号',
@@ -98,6 +102,7 @@ export const t = defineStrings(
     indicator: 'Indicator',
     register: 'Register',
     estimate: 'Estimated actual (90% interval)',
+    interval: '{est} ({low}–{high})',
     target: 'Target',
     reg_rate: 'Migrant registration',
     permit_rate: 'Registered with permit',
@@ -118,10 +123,13 @@ export const t = defineStrings(
     households: 'Households (one card each, {n})',
     persons: 'Persons ({n})',
     name: 'Name',
+    colPersons: 'Persons reg./all',
+    colRentals: 'Rentals reg./all',
+    colReg: 'Reg.',
+    colEst: 'Est. actual',
+    colRental: 'Rental reg.',
     address: 'Address',
     migrants: 'Migrants',
-    registeredOfActual: 'registered / actual',
-    rentals: 'Rental units',
     label: 'Room',
     tenants: 'Tenants',
     card: 'Card',
@@ -212,7 +220,7 @@ const VERDICT_CLASS: Record<Verdict, string> = { met: 'meets', missed: 'below', 
 function crumbLink(c: Crumb): HTMLElement {
   const name = h('span', { class: 'rg-drill-crumb-level' }, t(c.place.level));
   return c.enabled
-    ? h('a', { href: `?place=${encodeURIComponent(placeKey(c.place))}`, 'data-place': placeKey(c.place), 'data-level': c.place.level }, name, c.label)
+    ? h('a', { href: placeHref(c.place), 'data-place': placeKey(c.place), 'data-level': c.place.level }, name, c.label)
     : h('span', { class: 'rg-drill-crumb-off', title: t('outOfScope'), 'data-level': c.place.level }, name, c.label);
 }
 
@@ -226,7 +234,7 @@ function kpiTable(lines: KpiLine[]): HTMLElement {
         ? h(
             'td',
             { class: 'rg-num rg-drill-est' },
-            `${formatWholePct(est.est)}（${formatWholePct(est.low)}–${formatWholePct(est.high)}）`,
+            t('interval', { est: formatWholePct(est.est), low: formatWholePct(est.low), high: formatWholePct(est.high) }),
             ' ',
             est.verdict ? h('span', { class: `rg-verdict rg-${VERDICT_CLASS[est.verdict]}`, 'data-verdict': est.verdict }, t(est.verdict)) : null,
           )
@@ -268,14 +276,18 @@ function childTable(c: Children): HTMLElement {
     c.rows.length === 0
       ? h('p', { class: 'rg-drill-note' }, t('none'))
       : h(
-          'table',
-          { class: 'rg-ranking rg-drill-table' },
-          h('thead', null, h('tr', null, ...c.columns.map((col, i) => h('th', { scope: 'col', class: i === 0 ? '' : 'rg-num' }, col)))),
+          'div',
+          { class: 'rg-drill-scroll' },
           h(
-            'tbody',
-            null,
-            ...c.rows.map((r) =>
-              h('tr', r.place ? { 'data-place': placeKey(r.place), 'data-level': r.place.level, tabindex: 0 } : null, ...r.cells.map(cell)),
+            'table',
+            { class: 'rg-ranking rg-drill-table' },
+            h('thead', null, h('tr', null, ...c.columns.map((col, i) => h('th', { scope: 'col', class: i === 0 ? '' : 'rg-num' }, col)))),
+            h(
+              'tbody',
+              null,
+              ...c.rows.map((r) =>
+                h('tr', r.place ? { 'data-place': placeKey(r.place), 'data-level': r.place.level, tabindex: 0 } : null, ...r.cells.map(cell)),
+              ),
             ),
           ),
         ),

@@ -85,6 +85,13 @@ export function setPlaceInUrl(place: Place | undefined, push: boolean): void {
   else window.history.replaceState(null, '', url);
 }
 
+/** The page's URL with `place` in it (every other parameter kept), for a link. */
+export function placeHref(place: Place): string {
+  const url = new URL(window.location.href);
+  url.searchParams.set(PARAM, placeKey(place));
+  return url.search;
+}
+
 /** The index of a level from the top (district 0). */
 export function depth(level: Level): number {
   return LEVELS.indexOf(level);
