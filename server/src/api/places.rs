@@ -50,9 +50,12 @@ impl Key {
         let missing = || AppError::NotFound(format!("{level} {code:?} does not exist"));
         match level {
             "street" => atlas.streets().iter().position(|s| s.street.code == code).map(Key::Street).ok_or_else(missing),
-            "community" => {
-                atlas.communities().iter().position(|c| c.community.code == code).map(Key::Community).ok_or_else(missing)
-            }
+            "community" => atlas
+                .communities()
+                .iter()
+                .position(|c| c.community.code == code)
+                .map(Key::Community)
+                .ok_or_else(missing),
             "grid" => atlas.grid_by_code(code).map(Key::Grid).ok_or_else(missing),
             _ => Err(AppError::BadRequest(format!(
                 "place level {level:?}: use street, community or grid (or district alone)"

@@ -58,11 +58,12 @@ async fn the_center_drills_from_the_district_to_a_household(backend: crate::comm
     assert!(district["grid_buildings"].is_null());
 
     // A rental unit with a household living in it, and the places above it.
-    let unit = f.db.int(
-        "SELECT CAST(MIN(h.rental_unit_id) AS BIGINT) FROM households h JOIN persons p ON p.household_id = h.id \
+    let unit =
+        f.db.int(
+            "SELECT CAST(MIN(h.rental_unit_id) AS BIGINT) FROM households h JOIN persons p ON p.household_id = h.id \
          WHERE p.left_on IS NULL",
-    )
-    .await;
+        )
+        .await;
     let building = f.db.int(&format!("SELECT CAST(building_id AS BIGINT) FROM rental_units WHERE id = {unit}")).await;
     let atlas = f.atlas();
     let g = atlas.grid(atlas.building(building as u32).unwrap().grid_id).unwrap();
