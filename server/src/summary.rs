@@ -9,6 +9,7 @@ use crate::error::AppError;
 use crate::scope::Scope;
 use crate::state::AppState;
 use rentgrid_analysis::actual_rates::PlaceRates;
+use rentgrid_analysis::history::History;
 use rentgrid_analysis::kpi::{self, Kpi, Targets};
 use rentgrid_geodata::{Atlas, GridId};
 use rentgrid_store::activity::{GridActivity, MAX_RECENT, RecentVisit};
@@ -119,12 +120,7 @@ pub async fn summary(state: &AppState, scope: &Scope, recent: u32) -> Result<Sum
         let visits = state.store().recent_visits(within, recent.min(MAX_RECENT)).await?;
         Some(visits.iter().filter_map(|v| feed_visit(&atlas, v)).collect())
     };
-    let trend = history
-        .months
-        .iter()
-        .zip(&history.counts)
-        .map(|(m, c)| TrendPoint { month: m.to_string(), kpi: Kpi::from_counts(kpi::sum_of(c, &grids), &targets) })
-        .collect();
+    let trend = trend(&history, &grids, &targets);
     Ok(Summary {
         day: rentgrid_store::dates::fmt_date(day),
         updated: rentgrid_store::dates::fmt_instant(snapshot.made().into()),
@@ -140,6 +136,16 @@ pub async fn summary(state: &AppState, scope: &Scope, recent: u32) -> Result<Sum
         trend,
         recent,
     })
+}
+
+/// The KPIs of `grids` summed at the end of each month of `history`, oldest first.
+pub fn trend(history: &History, grids: &[GridId], targets: &Targets) -> Vec<TrendPoint> {
+    history
+        .months
+        .iter()
+        .zip(&history.counts)
+        .map(|(m, c)| TrendPoint { month: m.to_string(), kpi: Kpi::from_counts(kpi::sum_of(c, grids), targets) })
+        .collect()
 }
 
 /// Today's and the month's tallies and the open hazard cases over `grids`.

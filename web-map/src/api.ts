@@ -477,3 +477,13 @@ export async function fetchWorkplaces(gridId: number): Promise<{ id: number; nam
   const body = (await response.json()) as { features: { properties: { id: number; name: string } }[] };
   return body.features.map((f) => ({ id: f.properties.id, name: f.properties.name })).sort((a, b) => a.name.localeCompare(b.name, 'zh-CN'));
 }
+
+/** `GET /api/places/{place}`: a place of the drill-down with its breadcrumb, figures, trend and the places below it. */
+export type PlaceView = Omit<Ok<'place'>, 'bbox' | 'point'> & { bbox: BBox; point: [number, number] };
+
+/** A place (`district`, `street:CODE`, `community:CODE`, `grid:CODE`) for the drill-down, within the user's scope. */
+export const fetchPlace = (key: string, signal?: AbortSignal): Promise<PlaceView> => getJson(`places/${encodeURIComponent(key)}`, signal);
+
+/** One building with its counts (`GET /api/buildings/{id}`). */
+export const fetchBuilding = (id: number): Promise<GeoFeature<Ok<'building', 'application/geo+json'>, G.Polygon>> =>
+  getJson(`buildings/${id}`);

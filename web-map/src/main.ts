@@ -32,6 +32,7 @@ import { createSnapshotButton } from './ui/snapshot';
 import { createUserBar } from './ui/userbar';
 import { createSearchBox, showResult } from './ui/search';
 import type { SearchResult } from './api';
+import { mountDrill } from './drill';
 import { mountLogin } from './login/page';
 import { mountAccount } from './account/page';
 import { allowedViews, landingQuery, loadMe, me, onSessionExpired } from './session';
@@ -269,7 +270,16 @@ function mount(root: HTMLElement): () => void {
     const bound = bindInteraction(map, attached);
     popups = bound;
     disposers.push(() => bound.destroy());
-    showSearchResult = (result) => showResult(map, bound, result, fitPadding());
+    // The drill-down (district to household) in the full map and the leaders' view.
+    const drill = coverageView || campaignView || screenView ? undefined : mountDrill(map, fitPadding, !leadersView);
+    if (drill) {
+      main.append(drill.element);
+      disposers.push(() => drill.destroy());
+    }
+    showSearchResult = (result) => {
+      showResult(map, bound, result, fitPadding());
+      drill?.openSearchResult(result);
+    };
 
     // When the server's data changes, layers reload their tiles: revalidated by ETag, only the
     // tiles over what changed come back with a body. A change pushed by the server reloads what

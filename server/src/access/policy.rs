@@ -95,6 +95,8 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/basemap", roles(REGISTER)),
     rule("GET", "/api/stats", roles(REGISTER)),
     rule("GET", "/api/summary", roles(REGISTER)),
+    // A place for the drill-down: its breadcrumb, figures and trend; a grid's buildings not for leaders.
+    rule("GET", "/api/places/{place}", roles(REGISTER)),
     // Search within scope: a leader finds areas only, persons only the roles that read them.
     rule("GET", "/api/search", roles(REGISTER)),
     // What changed, for open maps: versions, grids and tiles, within scope.

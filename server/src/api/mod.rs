@@ -23,6 +23,7 @@ mod observe;
 mod ogc;
 pub(crate) mod openapi;
 mod persons;
+mod places;
 mod plates;
 mod position;
 mod query;
@@ -163,6 +164,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(features::basemap))
         .routes(routes!(stats))
         .routes(routes!(summary::summary))
+        .routes(routes!(places::place))
         .routes(routes!(hotspots::hotspots))
         .routes(routes!(coverage::staffing))
         .routes(routes!(coverage::coverage))

@@ -239,7 +239,7 @@ fn person_terms(q: &str) -> (Option<String>, Option<String>) {
 }
 
 /// The bounding box of `grids`, and the label point of the largest of them.
-fn extent(atlas: &Atlas, grids: &[GridId]) -> Option<([f64; 2], [f64; 4])> {
+pub(super) fn extent(atlas: &Atlas, grids: &[GridId]) -> Option<([f64; 2], [f64; 4])> {
     let entries: Vec<_> = grids.iter().filter_map(|&g| atlas.grid(g)).collect();
     let largest = entries.iter().max_by(|a, b| a.area_km2.total_cmp(&b.area_km2))?;
     let rect = entries.iter().filter_map(|e| e.grid.geometry.bounding_rect()).reduce(|a, b| {

@@ -26,6 +26,7 @@ mod incremental;
 mod limits;
 mod observe;
 mod ogc;
+mod places;
 mod plates;
 mod rates;
 mod search;

@@ -117,7 +117,13 @@ function ranked(rows: PlaceRow[]): PlaceRow[] {
   return [...rows].sort((a, b) => key(b) - key(a) || a.code.localeCompare(b.code));
 }
 
-function table(rows: PlaceRow[], district: District, firstRank: number, before?: Before): HTMLTableElement {
+function table(
+  rows: PlaceRow[],
+  district: District,
+  firstRank: number,
+  level: 'street' | 'community',
+  before?: Before,
+): HTMLTableElement {
   return h(
     'table',
     { class: 'rg-ranking' },
@@ -143,7 +149,8 @@ function table(rows: PlaceRow[], district: District, firstRank: number, before?:
       ...rows.map((r, i) =>
         h(
           'tr',
-          { 'data-code': r.code },
+          // A row opens its place in the drill-down (`data-place`, see drill/index.ts).
+          { 'data-code': r.code, 'data-place': `${level}:${r.code}` },
           h('td', { class: 'rg-num' }, firstRank + i),
           h('td', null, r.name),
           h('td', { class: 'rg-num' }, suppressed(r.persons)),
@@ -183,8 +190,8 @@ export async function renderRanking(district: District, month?: string, previous
     'div',
     { class: 'rg-rankings', 'data-month': month ?? '' },
     h('div', { class: 'rg-table-head' }, h('h3', null, tRank('streets')), exportButtons('streets', tRank('streets'), params)),
-    table(ranked(streets), district, 1, streetsBefore),
+    table(ranked(streets), district, 1, 'street', streetsBefore),
     h('div', { class: 'rg-table-head' }, h('h3', null, communitiesTitle), exportButtons('communities', tRank('allCommunities'), params)),
-    table(lowest, district, Math.max(firstRank, 1), communitiesBefore),
+    table(lowest, district, Math.max(firstRank, 1), 'community', communitiesBefore),
   );
 }

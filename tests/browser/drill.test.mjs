@@ -1,0 +1,204 @@
+// The drill-down of the web map in headless Chromium against a real rentgrid server on a small demo
+// city: the command center goes from the district to a household — by a click on the map, by the
+// panel's rows — with the breadcrumb naming every level, each level's KPIs against the targets
+// (90% / 95%) and the estimated actual rate where /api/stats gives one, persons masked; the URL
+// names the place and a reload returns to it. A leader opens a street from the ranking and stops
+// at the grid.
+//
+//   RENTGRID_BIN=target/debug/rentgrid RENTGRID_WEB=web-map/dist node --test tests/browser/drill.test.mjs
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { centerToken, DEMO, DEMO_TIMEOUT_MS, launchChromium, READY_TIMEOUT_MS, run, startServer, stopServer } from './harness.mjs';
+
+const web = path.resolve(process.env.RENTGRID_WEB ?? path.join(import.meta.dirname, '../../web-map/dist'));
+
+describe('the drill-down', () => {
+  if (!process.env.RENTGRID_BIN || !existsSync(process.env.RENTGRID_BIN) || !existsSync(path.join(web, 'index.html'))) {
+    it('has a server binary and a built web map', () => assert.fail('set RENTGRID_BIN to the built server and build web-map/dist'));
+    return;
+  }
+
+  let dataDir;
+  let server;
+  let browser;
+  let origin;
+  let token;
+  const problems = [];
+  const api = async (pathAndQuery) => {
+    const response = await fetch(`${origin}${pathAndQuery}`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(response.status, 200, `${pathAndQuery}: ${response.status}`);
+    return response.json();
+  };
+
+  /** A signed-in page of `user` at `url`, its problems (errors, failed requests) collected. */
+  const pageOf = async (user, url) => {
+    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+    const login = await context.request.post(`${origin}/api/login`, { data: user });
+    assert.equal(login.status(), 200);
+    const page = await context.newPage();
+    page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
+    });
+    await page.goto(`${server.url}${url}`);
+    await page.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+    return page;
+  };
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'rentgrid-drill-'));
+    await run(process.env.RENTGRID_BIN, ['demo', '--data', dataDir, '--scale', '0.05'], DEMO_TIMEOUT_MS);
+    server = await startServer(process.env.RENTGRID_BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
+    origin = new URL(server.url).origin;
+    token = await centerToken(origin, 'drill browser test');
+    browser = await launchChromium();
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (server) await stopServer(server.child);
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** Waits until the panel shows `key` (as `data-drill` says). */
+  const shows = (page, key) =>
+    page.waitForFunction((k) => document.documentElement.dataset.drill === k, key, { timeout: 20_000 }).catch(async (e) => {
+      const now = await page.evaluate(() => document.documentElement.dataset.drill);
+      throw new Error(`waiting for ${key}, the panel shows ${now}: ${await page.locator('.rg-drill').innerText().catch(() => '')}\n${e.message}`);
+    });
+
+  /** The breadcrumb: each place's level, the current one last. */
+  const crumbs = (page) => page.locator('.rg-drill-crumbs li > [data-level]').evaluateAll((els) => els.map((e) => e.dataset.level));
+
+  /** The KPI table: kpi → { value, target, estimate } as shown. */
+  const kpis = (page) =>
+    page.locator('.rg-drill-kpis tbody tr').evaluateAll((rows) =>
+      Object.fromEntries(
+        rows.map((r) => [
+          r.dataset.kpi,
+          { value: r.querySelector('.rg-value').textContent, target: r.querySelector('.rg-target').textContent, estimate: r.querySelector('.rg-drill-est')?.textContent ?? null },
+        ]),
+      ),
+    );
+
+  /** Clicks the map at (lon, lat) once the camera has stopped and the tiles there are drawn. */
+  const clickMap = async (page, lngLat) => {
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(() => !window.__rentgrid.map.isMoving() && window.__rentgrid.map.areTilesLoaded(), null, { timeout: 20_000 });
+    const at = await page.evaluate((p) => {
+      const map = window.__rentgrid.map;
+      const box = map.getCanvas().getBoundingClientRect();
+      const xy = map.project(p);
+      return { x: box.left + xy.x, y: box.top + xy.y };
+    }, lngLat);
+    assert.ok(at.x > 460 && at.x < 1600 - 340 && at.y > 60 && at.y < 980, `the point is on the map, beside the panels: ${JSON.stringify(at)}`);
+    await page.mouse.click(at.x, at.y);
+  };
+
+  const wholePct = (x) => `${Math.round(x * 100)}%`;
+
+  it('goes from the district to a household as the center, and a reload returns there', async () => {
+    const page = await pageOf(DEMO.center, '/');
+    // The grid to drill into: one with a household, away from the district's edge.
+    const district = await api('/api/places/district');
+    const grids = (await api('/api/grids')).features.map((f) => f.properties).filter((g) => g.persons > 20);
+    const grid = grids[Math.floor(grids.length / 2)];
+    const gridPlace = await api(`/api/places/grid:${grid.code}`);
+    const building = gridPlace.grid_buildings.find((b) => b.persons > 0);
+    const unit = (await api(`/api/buildings/${building.id}/units`)).units.find((u) => u.persons > 0);
+
+    // The district, from the panel's button: its KPIs against the targets, the estimate beside them.
+    await page.locator('.rg-drill-open').click();
+    await shows(page, 'district');
+    assert.deepEqual(await crumbs(page), ['district']);
+    const k = await kpis(page);
+    assert.equal(k.reg_rate.target, '≥90%');
+    assert.equal(k.rental_rate.target, '≥95%');
+    const row = (await api('/api/stats?level=district')).rows[0];
+    assert.equal(k.reg_rate.value, `${(row.reg_rate * 100).toFixed(1)}%`);
+    assert.ok(k.reg_rate.estimate.startsWith(`${wholePct(row.reg_rate_est)}（${wholePct(row.reg_rate_est_low)}–${wholePct(row.reg_rate_est_high)}）`), k.reg_rate.estimate);
+    assert.equal(await page.locator('.rg-drill-chart polyline[data-series="reg_rate"]').count(), 1, 'the trend is drawn');
+    assert.equal(await page.locator('.rg-drill-children tr[data-level="street"]').count(), district.children.length);
+    assert.match(page.url(), /[?&]place=district\b/);
+
+    // A click on the map goes one level down: the street under the pointer.
+    await clickMap(page, grid.label_point);
+    await shows(page, `street:${grid.street_code}`);
+    assert.deepEqual(await crumbs(page), ['district', 'street']);
+    const street = (await api('/api/stats?level=street')).rows.find((r) => r.code === grid.street_code);
+    assert.equal((await kpis(page)).reg_rate.value, `${(street.reg_rate * 100).toFixed(1)}%`);
+
+    // A row of the panel: the community.
+    await page.locator(`.rg-drill-children tr[data-place="community:${grid.community_code}"]`).click();
+    await shows(page, `community:${grid.community_code}`);
+    assert.deepEqual(await crumbs(page), ['district', 'street', 'community']);
+
+    // The map again: the grid.
+    await clickMap(page, grid.label_point);
+    await shows(page, `grid:${grid.code}`);
+    assert.deepEqual(await crumbs(page), ['district', 'street', 'community', 'grid']);
+    assert.equal((await kpis(page)).rental_rate.target, '≥95%');
+
+    // Its building, the building's rental unit, the unit's household.
+    await page.locator(`.rg-drill-children tr[data-place="building:${building.id}"]`).click();
+    await shows(page, `building:${building.id}`);
+    assert.deepEqual(await crumbs(page), ['district', 'street', 'community', 'grid', 'building']);
+    assert.equal((await kpis(page)).reg_rate.target, '≥90%');
+    await page.locator(`.rg-drill-children tr[data-place="unit:${unit.id}"]`).click();
+    await shows(page, `unit:${unit.id}`);
+    const household = page.locator('.rg-drill-children tr[data-level="household"]').first();
+    const key = await household.getAttribute('data-place');
+    await household.click();
+    await shows(page, key);
+    const levels = ['district', 'street', 'community', 'grid', 'building', 'unit', 'household'];
+    assert.deepEqual(await crumbs(page), levels);
+    const names = await page.locator('.rg-drill-children tbody tr td:first-child').allInnerTexts();
+    assert.ok(names.length > 0 && names.every((n) => n.includes('*')), `persons masked: ${names}`);
+    assert.ok((await page.locator('.rg-drill').innerText()).includes('已脱敏'), 'the panel says persons are masked');
+
+    // The URL names the place: a reload returns to it, breadcrumb and all.
+    assert.equal(new URL(page.url()).searchParams.get('place'), key);
+    const title = await page.locator('.rg-drill-head h3').innerText();
+    await page.reload();
+    await shows(page, key);
+    assert.deepEqual(await crumbs(page), levels);
+    assert.equal(await page.locator('.rg-drill-head h3').innerText(), title);
+
+    // The breadcrumb goes back up; Back returns to the household.
+    await page.locator('.rg-drill-crumbs a[data-level="street"]').click();
+    await shows(page, `street:${grid.street_code}`);
+    await page.goBack();
+    await shows(page, key);
+    await page.context().close();
+  });
+
+  it('opens a street from the leaders’ ranking and stops at the grid', async () => {
+    const page = await pageOf(DEMO.leader, '/?view=leaders');
+    const row = page.locator('.rg-ranking tr[data-place^="street:"]').first();
+    await row.waitFor({ timeout: 20_000 });
+    const key = await row.getAttribute('data-place');
+    await row.click();
+    await shows(page, key);
+    assert.deepEqual(await crumbs(page), ['district', 'street']);
+    const community = page.locator('.rg-drill-children tr[data-level="community"]').first();
+    const ckey = await community.getAttribute('data-place');
+    await community.click();
+    await shows(page, ckey);
+    const grid = page.locator('.rg-drill-children tr[data-level="grid"]').first();
+    const gkey = await grid.getAttribute('data-place');
+    await grid.click();
+    await shows(page, gkey);
+    assert.equal(await page.locator('.rg-drill-children tr[data-level="building"]').count(), 0, 'no building for a leader');
+    assert.ok((await page.locator('.rg-drill').innerText()).includes('不含楼栋'), 'the panel says why');
+    assert.equal(new URL(page.url()).searchParams.get('view'), 'leaders');
+    await page.context().close();
+    assert.deepEqual(problems, []);
+  });
+});
