@@ -72,6 +72,10 @@ function weightsWords(w: Hotspots['description']['weights']): string {
 
 /** A legend swatch as the report prints it: a box, a dot or a line of the symbol's colour. */
 function swatchOf(swatch: Swatch): HTMLElement {
+  if (swatch.type === 'text') {
+    const style = `color:${swatch.color};font-weight:${swatch.bold ? 700 : 400};text-shadow:0 0 2px ${swatch.halo};background:none;border:0`;
+    return h('span', { class: 'rg-report-swatch', style }, swatch.text);
+  }
   const style =
     swatch.type === 'fill'
       ? `background:${swatch.color}`

@@ -123,6 +123,15 @@ function drawSwatch(ctx: CanvasRenderingContext2D, swatch: Swatch, x: number, y:
     ctx.fill();
     ctx.strokeStyle = swatch.outline ?? '#ffffff';
     ctx.stroke();
+  } else if (swatch.type === 'text') {
+    ctx.font = `${swatch.bold ? 700 : 400} 12px sans-serif`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = swatch.halo;
+    ctx.strokeText(swatch.text, x + 11, y + 7);
+    ctx.fillStyle = swatch.color;
+    ctx.fillText(swatch.text, x + 11, y + 7);
   } else {
     ctx.lineCap = swatch.dashed ? 'butt' : 'round';
     if (swatch.casing) {
