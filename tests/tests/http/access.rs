@@ -643,6 +643,11 @@ async fn inside_and_outside(f: &Fixture, user: &Router, mine: Vec<u32>, casework
     let mut cases: Vec<(String, Option<String>, String)> = vec![
         ("/api/grids/{id}".into(), Some(format!("/api/grids/{my_grid}")), format!("/api/grids/{grid_out}")),
         (
+            "/api/places/{place}".into(),
+            Some(format!("/api/places/grid:{}", atlas.grid(my_grid).unwrap().grid.code)),
+            format!("/api/places/grid:{}", atlas.grid(grid_out).unwrap().grid.code),
+        ),
+        (
             "/api/buildings/{id}".into(),
             Some(format!("/api/buildings/{building_in}")),
             format!("/api/buildings/{building_out}"),
