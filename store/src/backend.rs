@@ -3,7 +3,6 @@
 //! locked, how a date column gives its month. The store's statements and rules live in the
 //! concern modules; a backend module holds only this.
 
-use crate::changes::Wakeups;
 use crate::sql::{Bulk, Sql};
 use crate::value::{Row, Value};
 use crate::{Progress, Result, StoreError};
@@ -135,7 +134,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// the database hands out next come after them (or nothing).
     fn after_explicit_ids(&self, table: &str) -> Option<Sql>;
     /// The statement that announces change `seq` to the servers listening, at commit, if the
-    /// backend announces (see [`crate::changes`]).
+    /// backend announces (the change log's module says how).
     fn announce(&self, seq: i64) -> Option<Sql>;
     /// Wake-ups at each announced change, if the backend announces.
     async fn listen(&self) -> Result<Option<Box<dyn Wakeups>>>;
@@ -218,4 +217,14 @@ impl<'a> Tx<'a> {
     pub async fn commit(self) -> Result<()> {
         self.conn.commit().await
     }
+}
+
+/// Wake-ups when changes are recorded, by this process or another (the backend's database
+/// announces them, where it can: see [`Backend::listen`]).
+#[async_trait]
+pub trait Wakeups: Send {
+    /// Waits for the next announcement: `Ok(Some(seq))` a change was recorded; `Ok(None)` the
+    /// connection that listens was lost and is back (announcements may have been missed
+    /// meanwhile); an error when it could not be made again (the next call tries again).
+    async fn next(&mut self) -> Result<Option<i64>>;
 }

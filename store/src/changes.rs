@@ -94,7 +94,7 @@ pub struct Mark {
     pub version: u64,
 }
 
-/// Which parts of the register [`ChangeLog::load`] reads.
+/// Which parts of the register [`crate::SnapshotReads::load`] reads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Parts {
     /// The Atlas's input (geometry and counts).
@@ -117,14 +117,7 @@ pub struct Loaded {
     pub mark: Mark,
 }
 
-/// Wake-ups when changes are recorded, by this process or another.
-#[async_trait]
-pub trait Wakeups: Send {
-    /// Waits for the next announcement: `Ok(Some(seq))` a change was recorded; `Ok(None)` the
-    /// connection that listens was lost and is back (announcements may have been missed
-    /// meanwhile); an error when it could not be made again (the next call tries again).
-    async fn next(&mut self) -> Result<Option<i64>>;
-}
+pub use crate::backend::Wakeups;
 
 /// The change log in the store.
 #[async_trait]
@@ -136,8 +129,6 @@ pub trait ChangeLog: Send + Sync {
     /// Wake-ups at each change recorded, where the database announces them (PostGIS); `None`
     /// for a GeoPackage (one process serves it: its own writes are all it misses nothing of).
     async fn listen(&self) -> Result<Option<Box<dyn Wakeups>>>;
-    /// Reads `parts` in one snapshot of the database, with the last change they include.
-    async fn load(&self, parts: Parts) -> Result<Loaded>;
 }
 
 /// Changes kept: older ones are pruned now and then ([`PRUNE_EVERY`]). A server that fell
@@ -171,7 +162,7 @@ fn mark_of(r: Option<&Row>) -> Result<Mark> {
 }
 
 /// The last change, as `tx` sees it.
-async fn last(tx: &mut Tx<'_>) -> Result<Mark> {
+pub(crate) async fn last(tx: &mut Tx<'_>) -> Result<Mark> {
     mark_of(tx.fetch_optional(Sql::new("SELECT seq, version FROM changes ORDER BY seq DESC LIMIT 1")).await?.as_ref())
 }
 
@@ -230,17 +221,4 @@ impl<B: Backend> ChangeLog for SqlStore<B> {
         self.db.listen().await
     }
 
-    async fn load(&self, parts: Parts) -> Result<Loaded> {
-        let mut tx = Tx::snapshot(&self.db).await?;
-        let mark = last(&mut tx).await?;
-        let atlas = if parts.atlas { Some(crate::register::load_atlas_input(&mut tx).await?) } else { None };
-        let (registrations, evidence) = if parts.inputs {
-            let registrations = crate::register::monthly_registrations(&mut tx).await?;
-            (Some(registrations), Some(crate::campaigns::evidence(&mut tx).await?))
-        } else {
-            (None, None)
-        };
-        tx.commit().await?;
-        Ok(Loaded { atlas, registrations, evidence, mark })
-    }
 }

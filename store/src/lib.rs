@@ -7,7 +7,8 @@
 //! their cases, [`Imports`], [`Contracts`] and
 //! [`Campaigns`], the person-level reads of [`Persons`], the [`DoorPlates`] (门牌二维码), the users
 //! and their sessions and tokens ([`Access`]), the hash-chained [`AuditLog`] and the
-//! [`ChangeLog`]. [`Store`] is all of them. Every write is one transaction; a write that changes
+//! [`ChangeLog`] with its consistent [`SnapshotReads`]. [`Store`] is all of them. Every write is
+//! one transaction; a write that changes
 //! what servers keep in memory records its [`Change`](changes::Change) in it, and servers apply
 //! it from the log after the commit (the writer too), so several servers on one database agree.
 //!
@@ -41,6 +42,7 @@ pub mod postgis;
 mod records;
 pub mod register;
 mod seed;
+pub mod snapshot_reads;
 pub mod sql;
 #[cfg(feature = "postgis")]
 pub mod testing;
@@ -60,6 +62,7 @@ pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, Vis
 pub use persons::Persons;
 pub use plates::DoorPlates;
 pub use register::{Cell, LastVisit, Ledger, Register, StoreInfo};
+pub use snapshot_reads::SnapshotReads;
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
 /// The store: every concern, over one backend.
@@ -77,6 +80,7 @@ pub trait Store:
     + Access
     + AuditLog
     + ChangeLog
+    + SnapshotReads
     + Send
     + Sync
 {
@@ -96,6 +100,7 @@ impl<
         + Access
         + AuditLog
         + ChangeLog
+        + SnapshotReads
         + Send
         + Sync,
 > Store for T

@@ -13,7 +13,7 @@ use rentgrid_store::backend::{Backend, Tx};
 use rentgrid_store::changes::{self, Change, Logged, Mark, Parts};
 use rentgrid_store::gpkg::GpkgStore;
 use rentgrid_store::testing::TestDatabase;
-use rentgrid_store::{AuditLog, ChangeLog};
+use rentgrid_store::{AuditLog, ChangeLog, SnapshotReads};
 use time::macros::datetime;
 
 fn event(action: &str) -> AuditEvent {
@@ -39,7 +39,7 @@ async fn write(db: &dyn Backend, change: &Change, commit: bool) -> i64 {
 }
 
 /// The scenario, on one store.
-async fn scenario<S: ChangeLog + AuditLog>(store: &S, db: &dyn Backend) {
+async fn scenario<S: ChangeLog + SnapshotReads + AuditLog>(store: &S, db: &dyn Backend) {
     assert_eq!(store.last_change().await.unwrap(), Mark::default());
     assert!(store.changes_after(0, 10).await.unwrap().is_empty());
 
