@@ -517,7 +517,8 @@ impl AppState {
         self.inner.estimate.put(atlas.version(), estimate.clone());
         let mut newest = lock(&self.inner.newest_estimate);
         match newest.as_mut() {
-            Some(n) if n.atlas.same_places(atlas) && n.estimate.as_of == as_of && n.atlas.version() > atlas.version() => {}
+            Some(n)
+                if n.atlas.same_places(atlas) && n.estimate.as_of == as_of && n.atlas.version() > atlas.version() => {}
             Some(n) => {
                 n.atlas = atlas.clone();
                 n.estimate = estimate.clone();

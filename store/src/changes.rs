@@ -220,5 +220,4 @@ impl<B: Backend> ChangeLog for SqlStore<B> {
     async fn listen(&self) -> Result<Option<Box<dyn Wakeups>>> {
         self.db.listen().await
     }
-
 }
