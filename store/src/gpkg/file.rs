@@ -207,12 +207,14 @@ mod tests {
     /// with the missing pages in the log: the store opens, loses nothing, and is whole after.
     #[tokio::test]
     async fn a_store_left_in_the_middle_of_a_checkpoint_opens_from_its_log() {
+        // Enough rows that the file must grow past the free pages the migrations leave.
+        const ROWS: i64 = 200;
         let running = tempfile::tempdir().unwrap();
         let store = GpkgStore::open(running.path()).await.unwrap();
         let mut c = store.pool().acquire().await.unwrap();
         sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *c).await.unwrap();
         sqlx::query("CREATE TABLE filler (x BLOB)").execute(&mut *c).await.unwrap();
-        for _ in 0..50 {
+        for _ in 0..ROWS {
             sqlx::query("INSERT INTO filler VALUES (randomblob(3000))").execute(&mut *c).await.unwrap();
         }
         // The files as a process killed now leaves them.
@@ -240,7 +242,7 @@ mod tests {
 
         let opened = GpkgStore::open(left.path()).await.unwrap();
         let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM filler").fetch_one(opened.pool()).await.unwrap();
-        assert_eq!(rows, 50, "every committed row is there");
+        assert_eq!(rows, ROWS, "every committed row is there");
         let (said, held) = pages(&file);
         assert_eq!(said, held, "the log was folded into the file");
         opened.pool().close().await;
