@@ -2,7 +2,7 @@
 // against one `rentgrid serve`, for SECONDS, with think times (an open crowd of people, not a
 // saturating loop). Prints one JSON object: per route (method and template) the requests, p50/p99
 // latency in ms and the failures (status ≥ 400 or no answer), the visits acknowledged, and the
-// server's RSS every 30 s.
+// server's RSS every 30 s (RSS_EVERY_MS to change it).
 //
 //   node bench/soak.mjs BASE SECONDS CASEWORKERS THINK_MS SERVER_PID
 //
@@ -14,54 +14,17 @@
 // z12–z14 and the street stats; two leaders read hot spots (Gi*, LISA) and the street and
 // community stats every ~5 s.
 import http from 'node:http';
+import { request as httpRequest, json } from './http.mjs';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
 
 const [base, secondsArg = '600', cwArg = '200', thinkArg = '1000', pidArg = ''] = process.argv.slice(2);
 const SECONDS = Number(secondsArg);
 const CASEWORKERS = Number(cwArg);
 const THINK_MS = Number(thinkArg);
-const url = new URL(base);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-function request(method, path, { cookie, csrf, body } = {}) {
-  return new Promise((resolve) => {
-    const headers = { 'Accept-Encoding': 'gzip' };
-    if (cookie) headers.Cookie = cookie;
-    if (csrf) headers['X-CSRF-Token'] = csrf;
-    let payload;
-    if (body !== undefined) {
-      payload = Buffer.from(JSON.stringify(body));
-      headers['Content-Type'] = 'application/json';
-      headers['Content-Length'] = payload.length;
-    }
-    const start = process.hrtime.bigint();
-    const req = http.request(
-      { host: url.hostname, port: url.port, path, method, agent, headers, timeout: 60_000 },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-            ms: Number(process.hrtime.bigint() - start) / 1e6,
-          }),
-        );
-        res.on('error', () => resolve({ status: 0, ms: Number(process.hrtime.bigint() - start) / 1e6 }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, ms: Number(process.hrtime.bigint() - start) / 1e6 }));
-    if (payload) req.write(payload);
-    req.end();
-  });
-}
-
-const json = (r) =>
-  JSON.parse((r.headers['content-encoding'] === 'gzip' ? gunzipSync(r.body) : r.body).toString('utf8'));
+const request = (method, path, session) => httpRequest(base, agent, method, path, session);
 
 // A setup read: the first answers of a big city may be 503 while the server makes its views
 // (the estimate behind /api/grids takes a while at scale 20); wait as Retry-After says, then fail
@@ -166,7 +129,7 @@ function sampleRss() {
   }
 }
 sampleRss();
-const sampler = setInterval(sampleRss, 30_000);
+const sampler = setInterval(sampleRss, Number(process.env.RSS_EVERY_MS ?? 30_000));
 
 async function caseworker(s) {
   await sleep(Math.random() * THINK_MS);

@@ -19,12 +19,7 @@ CASEWORKERS="${CASEWORKERS:-200}"
 THINK_MS="${THINK_MS:-1000}"
 tag="s${SCALE//./_}"
 DATA="${DATA:-/var/tmp/rentgrid-bench-soak-$tag}"
-if [ -n "${RENTGRID_BIN:-}" ]; then
-  bin="$RENTGRID_BIN"
-else
-  cargo build --release --locked -q -p rentgrid-server --bin rentgrid
-  bin="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/rentgrid"
-fi
+. bench/bin.sh
 work="$(mktemp -d)"
 server=""
 cleanup() {

@@ -23,6 +23,7 @@ pub mod plate_sheet;
 pub mod scope;
 pub mod serve;
 pub mod snapshot;
+pub mod standby;
 pub mod startup;
 pub mod state;
 pub mod summary;

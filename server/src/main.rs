@@ -69,6 +69,20 @@ impl StoreArgs {
     }
 }
 
+/// Where reads that may lag a little go (`serve`).
+#[derive(Args)]
+struct ReadArgs {
+    /// A streaming-replication standby of --database-url (postgres://…): the lists read from the
+    /// store (person search, audit log, latest visits…) are read there, except a session's reads
+    /// until the standby has replayed that session's writes, and every read while the standby is
+    /// away or further behind than --read-max-lag.
+    #[arg(long, env = "RENTGRID_READ_DATABASE_URL")]
+    read_database_url: Option<String>,
+    /// Seconds the standby's data may be older than the primary's for reads to go to it.
+    #[arg(long, env = "RENTGRID_READ_MAX_LAG", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    read_max_lag: u64,
+}
+
 /// What one request and one connection may cost (`serve`).
 #[derive(Args)]
 struct LimitArgs {
@@ -204,6 +218,8 @@ enum Command {
         /// (package fonts-noto-cjk) where it is installed; with no font the map has no labels.
         #[arg(long = "fonts", env = "RENTGRID_FONTS", value_delimiter = ',')]
         fonts: Vec<PathBuf>,
+        #[command(flatten)]
+        reads: ReadArgs,
         #[command(flatten)]
         limits: LimitArgs,
     },
@@ -833,6 +849,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             photo_dir,
             photo_max_kb,
             fonts,
+            reads,
             limits,
         } => {
             if let Some(missing) = fonts.iter().find(|f| !f.is_file()) {
@@ -870,6 +887,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("{} holds no data yet: seeding the demo city", describe(&at));
                 seed(store.as_ref(), &at, &opts).await?;
             }
+            let standby = match (reads.read_database_url, &at) {
+                (None, _) => None,
+                (Some(_), StoreLocation::Sqlite(_)) => {
+                    bail!("--read-database-url names a standby of a PostgreSQL primary: give --database-url too")
+                }
+                (Some(url), StoreLocation::Postgis(_)) => {
+                    let standby_at = StoreLocation::Postgis(url);
+                    let standby = startup::open_store(&standby_at, false)
+                        .await
+                        .with_context(|| format!("the standby {} cannot be read", describe(&standby_at)))?;
+                    eprintln!("reading lists from the standby {} when it is up to date", describe(&standby_at));
+                    let max_lag = Duration::from_secs(reads.read_max_lag);
+                    let cookie = rentgrid_server::api::identity::SESSION_COOKIE;
+                    Some(rentgrid_server::standby::Standby::new(store.clone(), standby, max_lag, cookie))
+                }
+            };
             let timeouts = Timeouts {
                 idle: time::Duration::minutes(session_idle_minutes.into()),
                 absolute: time::Duration::hours(session_max_hours.into()),
@@ -911,8 +944,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = state.store().clone();
             // The writes of other servers on the same database, from its change log.
             let follower = tokio::spawn(rentgrid_server::follow::follow(state.clone()));
-            serve::serve(listener, rentgrid_server::app(state), connections, shutdown).await?;
+            let (app, prober) = match standby {
+                Some(standby) => {
+                    let prober = tokio::spawn(standby.clone().probe());
+                    let route = axum::middleware::from_fn_with_state(standby, rentgrid_server::standby::route);
+                    (rentgrid_server::app(state).layer(route), Some(prober))
+                }
+                None => (rentgrid_server::app(state), None),
+            };
+            serve::serve(listener, app, connections, shutdown).await?;
             follower.abort();
+            if let Some(p) = prober {
+                p.abort();
+            }
             // Closed, a GeoPackage folds its write-ahead log into the file (a request still
             // running after the drain is not waited for).
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), store.close()).await;

@@ -111,13 +111,14 @@ pub async fn summary(state: &AppState, scope: &Scope, recent: u32) -> Result<Sum
     let estimate = state.estimate(&atlas).await?;
     let history = state.history(&snapshot).await?;
     let day = rentgrid_geodata::clock::today();
-    let activity = state.store().activity(day).await?;
+    let reads = crate::standby::reads(state).await;
+    let activity = reads.activity(day).await?;
     let (today, month, hazards_open) = tally(&activity, &grids);
     let recent = if scope.aggregates_only() {
         None
     } else {
         let within = scope.grids.as_ref().map(|_| grids.as_slice());
-        let visits = state.store().recent_visits(within, recent.min(MAX_RECENT)).await?;
+        let visits = reads.recent_visits(within, recent.min(MAX_RECENT)).await?;
         Some(visits.iter().filter_map(|v| feed_visit(&atlas, v)).collect())
     };
     let trend = trend(&history, &grids, &targets);

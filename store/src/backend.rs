@@ -136,6 +136,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// The statement that announces change `seq` to the servers listening, at commit, if the
     /// backend announces (the change log's module says how).
     fn announce(&self, seq: i64) -> Option<Sql>;
+    /// The query of where the database is in its write-ahead log, one row with column
+    /// `position` (written on a primary, replayed on a standby), if it has one.
+    fn wal_position(&self) -> Option<Sql>;
     /// Wake-ups at each announced change, if the backend announces.
     async fn listen(&self) -> Result<Option<Box<dyn Wakeups>>>;
 }

@@ -217,6 +217,10 @@ impl Backend for Gpkg {
         None
     }
 
+    fn wal_position(&self) -> Option<Sql> {
+        None
+    }
+
     async fn listen(&self) -> Result<Option<Box<dyn crate::changes::Wakeups>>> {
         Ok(None)
     }

@@ -7,7 +7,8 @@
 //! their cases, [`Imports`], [`Contracts`] and
 //! [`Campaigns`], the person-level reads of [`Persons`], the [`DoorPlates`] (门牌二维码), the users
 //! and their sessions and tokens ([`Access`]), the hash-chained [`AuditLog`] and the
-//! [`ChangeLog`] with its consistent [`SnapshotReads`]. [`Store`] is all of them. Every write is
+//! [`ChangeLog`] with its consistent [`SnapshotReads`], and where the database is in its
+//! write-ahead log ([`Replication`], for reads from a standby). [`Store`] is all of them. Every write is
 //! one transaction; a write that changes
 //! what servers keep in memory records its [`Change`](changes::Change) in it, and servers apply
 //! it from the log after the commit (the writer too), so several servers on one database agree.
@@ -41,6 +42,7 @@ pub mod plates;
 pub mod postgis;
 mod records;
 pub mod register;
+pub mod replication;
 mod seed;
 pub mod snapshot_reads;
 pub mod sql;
@@ -62,6 +64,7 @@ pub use imports::{ImportCounts, Imports, Keyed, Keys, LedgerRows, PersonRow, Vis
 pub use persons::Persons;
 pub use plates::DoorPlates;
 pub use register::{Cell, LastVisit, Ledger, Register, StoreInfo};
+pub use replication::Replication;
 pub use snapshot_reads::SnapshotReads;
 pub use visits::{NewUnit, NewVisit, VisitLog, VisitOutcome};
 
@@ -81,6 +84,7 @@ pub trait Store:
     + AuditLog
     + ChangeLog
     + SnapshotReads
+    + Replication
     + Send
     + Sync
 {
@@ -101,6 +105,7 @@ impl<
         + AuditLog
         + ChangeLog
         + SnapshotReads
+        + Replication
         + Send
         + Sync,
 > Store for T

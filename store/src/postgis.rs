@@ -326,6 +326,13 @@ impl Backend for Postgis {
         Some(Sql::new(format!("SELECT pg_notify('{CHANNEL}', ")).bind(seq.to_string()).push(")"))
     }
 
+    fn wal_position(&self) -> Option<Sql> {
+        Some(Sql::new(
+            "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END \
+             - '0/0'::pg_lsn)::bigint AS position",
+        ))
+    }
+
     async fn listen(&self) -> Result<Option<Box<dyn Wakeups>>> {
         // A pool of its own, so that the listening connection never takes one of the queries'.
         let pool = PgPoolOptions::new()

@@ -241,7 +241,8 @@ pub async fn audit(
     let format = super::table_format(q.format.as_deref())?;
     let lang = q.lang.as_deref().map(str::parse::<Lang>).transpose().map_err(AppError::BadRequest)?.unwrap_or(Lang::Zh);
     let asked = query(&q, format.is_some())?;
-    let mut rows: Vec<AuditRecord> = state.store().audit_query(&asked).await?.into_iter().map(Into::into).collect();
+    let mut rows: Vec<AuditRecord> =
+        crate::standby::reads(&state).await.audit_query(&asked).await?.into_iter().map(Into::into).collect();
     let more = rows.len() > (asked.limit - 1) as usize;
     rows.truncate((asked.limit - 1) as usize);
     let next_after = if more { rows.last().map(|r| r.seq) } else { None };

@@ -139,7 +139,7 @@ pub struct Campaigns {
     responses((status = 200, description = "campaigns", body = Campaigns)))]
 pub async fn list(State(state): State<AppState>, scope: Scope) -> AppResult<Json<Campaigns>> {
     let atlas = state.atlas();
-    let all = state.store().campaigns(None).await?;
+    let all = crate::standby::reads(&state).await.campaigns(None).await?;
     let campaigns = all
         .iter()
         .filter_map(|c| campaign::within_scope(&atlas, c, &scope))

@@ -334,8 +334,9 @@ pub(super) async fn assessment_rows(
     let rule = cov::rule_from_query(rule, cost)?;
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
-    let caseworkers = state.store().caseworkers().await?;
-    let activity = state.store().month_activity(month).await?;
+    let reads = crate::standby::reads(state).await;
+    let caseworkers = reads.caseworkers().await?;
+    let activity = reads.month_activity(month).await?;
     // The current month is judged on today's estimate too; a past month has none.
     let current = month == Month::of(rentgrid_geodata::clock::today());
     let estimate = if current { Some(state.estimate(&atlas).await?) } else { None };

@@ -677,7 +677,7 @@ pub async fn conflicts(
     let atlas = state.atlas();
     let within = scope.grids.as_ref().map(|g| g.iter().copied().collect::<Vec<_>>());
     let all = q.all.unwrap_or(false);
-    let list = state.store().conflicts(within.as_deref(), all).await?;
+    let list = crate::standby::reads(&state).await.conflicts(within.as_deref(), all).await?;
     // The persons' values are shown (masked): audited as a person read is, before it leaves.
     let ids = |f: fn(&StoredConflict) -> u32| list.iter().map(f).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
     let target = format!(
@@ -789,7 +789,7 @@ pub struct FieldFlags {
 pub async fn flags(State(state): State<AppState>, scope: Scope) -> AppResult<Json<FieldFlags>> {
     let atlas = state.atlas();
     let within = scope.grids.as_ref().map(|g| g.iter().copied().collect::<Vec<_>>());
-    let writes = state.store().far_writes(within.as_deref(), 500).await?;
+    let writes = crate::standby::reads(&state).await.far_writes(within.as_deref(), 500).await?;
     let view = |w: FarWrite| FlaggedWrite {
         address: super::persons::address(&atlas, w.building_id),
         grid_code: grid_code(&atlas, w.grid_id),
@@ -917,7 +917,8 @@ pub async fn overdue(
         }
     };
     let atlas = state.atlas();
-    let caseworkers = state.store().caseworkers().await?;
+    let reads = crate::standby::reads(&state).await;
+    let caseworkers = reads.caseworkers().await?;
     let only: Option<Vec<u32>> = match q.caseworker {
         None => None,
         Some(id) => match caseworkers.iter().find(|c| c.id == id && c.grids.iter().any(|&g| scope.sees_grid(g))) {
@@ -925,7 +926,7 @@ pub async fn overdue(
             None => return Err(AppError::Unprocessable(format!("caseworker: {id} is not a caseworker of your scope"))),
         },
     };
-    let visits = state.store().last_visits().await?;
+    let visits = reads.last_visits().await?;
     let sees = |g: u32| scope.sees_grid(g) && only.as_ref().is_none_or(|grids| grids.contains(&g));
     let list = crate::overdue::overdue(&atlas, &caseworkers, &visits, today(), limits, sees);
     let mut per: Vec<OverdueByCaseworker> = caseworkers

@@ -344,7 +344,7 @@ pub async fn persons(
         limit: number("limit", q.limit.as_deref(), default_limit, max_limit)?.max(1),
         offset: number("offset", q.offset.as_deref(), 0, u32::MAX)?,
     };
-    let (matched, rows) = state.store().persons(&query).await?;
+    let (matched, rows) = crate::standby::reads(&state).await.persons(&query).await?;
     let ids: Vec<String> = rows.iter().map(|p| p.id.to_string()).collect();
     let asked = [("grid", q.grid.as_deref()), ("unit", q.unit.as_deref()), ("q", q.q.as_deref())]
         .iter()
@@ -564,7 +564,7 @@ pub async fn building_units(
         .map(|b| b.grid_id)
         .filter(|&g| scope.sees_grid(g))
         .ok_or_else(|| not_found("building", id))?;
-    let units = state.store().units_of_building(id).await?;
+    let units = crate::standby::reads(&state).await.units_of_building(id).await?;
     Ok(Json(BuildingUnits {
         building_id: id,
         address: address(&atlas, id),

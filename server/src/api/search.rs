@@ -398,7 +398,7 @@ pub(super) async fn search(
     {
         let room = search::normalize(&room(&rest));
         let mut units: Vec<(Matched, SearchResult)> = Vec::new();
-        for u in state.store().units_of_building(building).await? {
+        for u in crate::standby::reads(&state).await.units_of_building(building).await? {
             let label = search::normalize(&u.label);
             let matched = if label == room {
                 Matched::Exact
@@ -438,7 +438,7 @@ pub(super) async fn search(
             limit: limit as u32,
             ..PersonQuery::default()
         };
-        let (_, rows) = state.store().persons(&found).await?;
+        let (_, rows) = crate::standby::reads(&state).await.persons(&found).await?;
         let ids: Vec<String> = rows.iter().map(|p| p.id.to_string()).collect();
         let target = format!("GET /api/search?q={q} persons {}", ids.join(","));
         super::persons::audit_read(&state, who, source, action::PERSON_READ, target, None).await?;

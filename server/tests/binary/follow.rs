@@ -64,14 +64,14 @@ impl Sql {
 }
 
 /// A JSON GET as the holder of `auth`, which must answer 200.
-fn get_json(addr: &str, auth: &str, path: &str) -> Value {
+pub(crate) fn get_json(addr: &str, auth: &str, path: &str) -> Value {
     let answer = request(addr, "GET", path, &[("Accept", "application/json"), ("Authorization", auth)], b"");
     assert_eq!(answer.status, 200, "{path}: {}", answer.text());
     answer.json()
 }
 
 /// A building of the district with its grid and a point of it.
-fn a_building(addr: &str, auth: &str) -> (u64, u64, (f64, f64)) {
+pub(crate) fn a_building(addr: &str, auth: &str) -> (u64, u64, (f64, f64)) {
     let district = get_json(addr, auth, "/api/district");
     let bbox: Vec<String> = district["bbox"].as_array().unwrap().iter().map(Value::to_string).collect();
     let found = get_json(addr, auth, &format!("/api/buildings?bbox={}&limit=1", bbox.join(",")));
@@ -85,7 +85,7 @@ fn a_building(addr: &str, auth: &str) -> (u64, u64, (f64, f64)) {
 }
 
 /// Records a visit to `building` that finds one new registered rental unit.
-fn visit(addr: &str, auth: &str, building: u64, n: usize) -> Answer {
+pub(crate) fn visit(addr: &str, auth: &str, building: u64, n: usize) -> Answer {
     let body = json!({
         "client_id": format!("follow-{n}"),
         "building_id": building,
