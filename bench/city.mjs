@@ -9,7 +9,7 @@
 // The views: the grid's card (`/api/grids/{id}`), the per-grid stats (`/api/stats?level=grid`),
 // the grid's vector tile at z12 (`/tiles/grids/…`, its bytes changed), the big screen's latest
 // visits (`/api/summary`, read from the store) and the hot spots (`/api/hotspots?method=gi`,
-// whose `version` reaches the data version the write made).
+// whose `data_version` reaches the data version the write made).
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, json as parse } from './http.mjs';
@@ -61,7 +61,7 @@ const statsUnits = async () => {
 };
 const tileBytes = async () => (await request(readBase, 'GET', tile, reader)).body.toString('base64');
 const recentIds = async () => (json(await request(readBase, 'GET', '/api/summary?recent=50', reader))?.recent ?? []).map((v) => v.id);
-const hotspotVersion = async () => json(await request(readBase, 'GET', '/api/hotspots?method=gi', reader))?.version;
+const hotspotVersion = async () => json(await request(readBase, 'GET', '/api/hotspots?method=gi', reader))?.data_version;
 const dataVersion = async () => json(await request(writeBase, 'GET', '/api/summary?recent=0', writer))?.version;
 
 const views = {

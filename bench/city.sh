@@ -83,9 +83,11 @@ phase() {
     ids+=("$pid")
   done
   echo "== $n server(s): $SECONDS_ s of load from $CASEWORKERS caseworkers (think $THINK_MS ms)" >&2
-  local loads=()
+  local loads=() max_id
+  # The load's caseworkers are spread over the city's caseworker ids.
+  max_id="$(psql "$(url_of "$run_db")" -qAtX -c "SELECT max(id) FROM caseworkers")"
   for s in $(seq 1 "$n"); do
-    RSS_EVERY_MS=$((SECONDS_ * 1000 / 6)) node bench/soak.mjs "${bases[$((s - 1))]}" "$SECONDS_" "$each" "$THINK_MS" \
+    MAX_CASEWORKER_ID="$max_id" RSS_EVERY_MS=$((SECONDS_ * 1000 / 6)) node bench/soak.mjs "${bases[$((s - 1))]}" "$SECONDS_" "$each" "$THINK_MS" \
       "${ids[$((s - 1))]}" > "$work/$n-load-$s.json" &
     loads+=($!)
   done
