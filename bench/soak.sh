@@ -10,6 +10,7 @@
 # The city is seeded once per scale into DATA (kept); each run serves a copy, so every run starts
 # from the same register. The load generator runs on the same machine as the server.
 # Usage: bench/soak.sh   (SCALE=… SOAK_SECONDS=… CASEWORKERS=… THINK_MS=… DATA=… to vary;
+#        RUST_LOG=… SOAK_LOG=FILE to keep the server's log;
 #        RENTGRID_BIN=… to measure a binary already built instead of building the release one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,8 @@ work="$(mktemp -d)"
 server=""
 cleanup() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  # SOAK_LOG=FILE keeps the server's log (RUST_LOG=… chooses what it holds).
+  [ -n "${SOAK_LOG:-}" ] && cp "$work/serve.log" "$SOAK_LOG"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,7 +41,7 @@ cp -a "$DATA" "$work/data"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 echo "== serving the scale-$SCALE city on port $port" >&2
-RUST_LOG=rentgrid=warn "$bin" serve --data "$work/data" --listen "127.0.0.1:$port" > "$work/serve.log" 2>&1 &
+RUST_LOG="${RUST_LOG:-rentgrid=warn}" "$bin" serve --data "$work/data" --listen "127.0.0.1:$port" > "$work/serve.log" 2>&1 &
 server=$!
 started=$(date +%s.%N)
 until curl -sf "http://127.0.0.1:$port/health/ready" > /dev/null; do

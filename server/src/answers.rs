@@ -6,7 +6,7 @@
 //! request waits for more than one run. Nothing here knows HTTP or the analyses.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The most answers kept (requests differ by parameters and scope); past it, all are dropped.
@@ -14,10 +14,10 @@ pub const CAPACITY: usize = 64;
 
 /// An answer kept for a request.
 #[derive(Debug)]
-struct Kept {
+struct Kept<V> {
     /// The data version it reflects.
     version: u64,
-    body: Arc<String>,
+    body: V,
     /// When the last run for this request started (the kept answer's, or the one going on).
     started: Instant,
     /// Whether a run is going on off the request path.
@@ -26,9 +26,9 @@ struct Kept {
 
 /// What is kept for a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
+pub enum Lookup<V> {
     /// The answer of the current data version.
-    Current(Arc<String>),
+    Current(V),
     /// An older answer, of data version `version`; `refresh` says the caller is to start the
     /// run for the current version (no other run for this request is going on and the last one
     /// started at least an interval ago).
@@ -36,7 +36,7 @@ pub enum Lookup {
         /// The data version it reflects.
         version: u64,
         /// The answer.
-        body: Arc<String>,
+        body: V,
         /// Whether to start a run now.
         refresh: bool,
     },
@@ -44,20 +44,26 @@ pub enum Lookup {
     Missing,
 }
 
-/// The kept answers, by request key.
-#[derive(Debug, Default)]
-pub struct KeptAnswers {
-    entries: Mutex<HashMap<String, Kept>>,
+/// The kept answers (`V`, e.g. the body as served), by request key.
+#[derive(Debug)]
+pub struct KeptAnswers<V> {
+    entries: Mutex<HashMap<String, Kept<V>>>,
 }
 
-impl KeptAnswers {
-    fn entries(&self) -> MutexGuard<'_, HashMap<String, Kept>> {
+impl<V> Default for KeptAnswers<V> {
+    fn default() -> Self {
+        Self { entries: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<V: Clone> KeptAnswers<V> {
+    fn entries(&self) -> MutexGuard<'_, HashMap<String, Kept<V>>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What is kept for `key` when the data is at `current`; an [`Lookup::Older`] with `refresh`
     /// marks the run as started (end it with [`Self::keep`] or [`Self::gave_up`]).
-    pub fn lookup(&self, key: &str, current: u64, interval: Duration) -> Lookup {
+    pub fn lookup(&self, key: &str, current: u64, interval: Duration) -> Lookup<V> {
         let mut entries = self.entries();
         let Some(kept) = entries.get_mut(key) else { return Lookup::Missing };
         if kept.version >= current {
@@ -73,7 +79,7 @@ impl KeptAnswers {
 
     /// Keeps `body`, the answer to `key` at data version `version`, unless a newer one is kept;
     /// ends the run going on for `key`, if any. `started` is when its run started.
-    pub fn keep(&self, key: String, version: u64, body: Arc<String>, started: Instant) {
+    pub fn keep(&self, key: String, version: u64, body: V, started: Instant) {
         let mut entries = self.entries();
         if let Some(kept) = entries.get_mut(&key) {
             kept.refreshing = false;
@@ -98,7 +104,7 @@ impl KeptAnswers {
     }
 
     /// The answers kept of data version `version`.
-    pub fn of_version(&self, version: u64) -> Vec<Arc<String>> {
+    pub fn of_version(&self, version: u64) -> Vec<V> {
         self.entries().values().filter(|k| k.version == version).map(|k| k.body.clone()).collect()
     }
 
@@ -113,6 +119,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use std::sync::Arc;
 
     fn body(s: &str) -> Arc<String> {
         Arc::new(s.to_owned())

@@ -6,6 +6,7 @@ pub mod answers;
 pub mod api;
 pub mod campaign;
 pub mod coverage;
+pub mod encoded;
 pub mod error;
 pub mod events;
 pub mod export;

@@ -10,6 +10,7 @@
 
 use crate::access::audit::AuditEvent;
 use crate::answers::{KeptAnswers, Lookup};
+use crate::encoded::Encoded;
 use crate::error::{AppError, StartupError};
 use crate::events::{Change, Events};
 use crate::hazard_photos::PhotoDir;
@@ -83,7 +84,7 @@ struct Inner {
     /// The history, with the generation of the inputs it was made from.
     history: PerSnapshot<(u64, Arc<History>)>,
     /// Hot-spot answers, kept across snapshots (see [`crate::answers`]).
-    hotspots: KeptAnswers,
+    hotspots: KeptAnswers<Arc<Encoded>>,
     estimate: PerSnapshot<Estimate>,
     /// The newest estimate made, of whichever snapshot, served while the current one is made off
     /// the request path (see [`Limits::estimate_interval`]).
@@ -411,18 +412,18 @@ impl AppState {
     /// What is kept of the hot-spot answer to `key` now: the current one, or an older one and
     /// whether the caller is to start the run for the current snapshot (at most one at a time
     /// per key, and once per [`Limits::analysis_interval`]).
-    pub fn hotspots_lookup(&self, key: &str) -> Lookup {
+    pub fn hotspots_lookup(&self, key: &str) -> Lookup<Arc<Encoded>> {
         self.inner.hotspots.lookup(key, self.atlas().version(), self.inner.limits.analysis_interval)
     }
 
     /// The hot-spot answers kept for the current snapshot.
-    pub fn hotspots_kept(&self) -> Vec<Arc<String>> {
+    pub fn hotspots_kept(&self) -> Vec<Arc<Encoded>> {
         self.inner.hotspots.of_version(self.atlas().version())
     }
 
     /// Keeps the hot-spot answer to `key` of snapshot `version`, whose run started at `started`
     /// (an older one than kept is dropped), and ends the run for `key`.
-    pub fn hotspots_store(&self, version: u64, key: String, body: Arc<String>, started: Instant) {
+    pub fn hotspots_store(&self, version: u64, key: String, body: Arc<Encoded>, started: Instant) {
         self.inner.hotspots.keep(key, version, body, started);
     }
 
@@ -497,6 +498,7 @@ impl AppState {
         }
         let (ev, generation) = (inputs.evidence, inputs.generation);
         let snapshot = atlas.clone();
+        let started = Instant::now();
         let estimate = tokio::task::spawn_blocking(move || {
             let evidence = ev.as_of(as_of);
             let candidates = candidates::estimate(&snapshot, &evidence, &CandidateWeights::default())?;
@@ -514,6 +516,11 @@ impl AppState {
         .map_err(|e| AppError::Internal(e.to_string()))?
         .map_err(|e| AppError::Internal(e.to_string()))?;
         let estimate = Arc::new(estimate);
+        tracing::info!(
+            version = atlas.version(),
+            ms = started.elapsed().as_millis() as u64,
+            "the unrecorded estimate is made"
+        );
         self.inner.estimate.put(atlas.version(), estimate.clone());
         let mut newest = lock(&self.inner.newest_estimate);
         match newest.as_mut() {
@@ -711,8 +718,10 @@ impl AppState {
         if deltas.iter().all(StatsDelta::is_empty) {
             return;
         }
-        let next = Arc::new(self.snapshot().with_deltas(deltas, version));
-        let touches = self.inner.tiles.publish_deltas(next.atlas(), deltas, || self.publish(next.clone()));
+        let current = self.snapshot();
+        let next = Arc::new(current.with_deltas(deltas, version));
+        let touches =
+            self.inner.tiles.publish_deltas(current.version(), next.atlas(), deltas, || self.publish(next.clone()));
         self.inner.events.publish(Change::Deltas { version: next.version(), touches: touches.into() });
     }
 

@@ -4,9 +4,13 @@
 //! counts, heat surfaces and map geometry) is the [`Snapshot`]'s.
 //!
 //! Consistency: a tile is built from one Atlas snapshot outside any lock, then inserted only if
-//! that snapshot is still the current one, checked under the read side of `gate`. A write swaps
-//! its snapshot in and drops its tiles under the write side, so an insert either sees the new
-//! snapshot (and is skipped) or happens before the write drops it. A stale tile never stays.
+//! that snapshot is still the current one, or every snapshot published since changed counts
+//! that tile does not draw ([`Publishes`]), checked under the read side of `gate`. A write swaps
+//! its snapshot in, records what it touched and drops its tiles under the write side, so an
+//! insert either sees the new snapshot and what it touched or happens before the write drops
+//! it. A stale tile never stays. (Checking only "still current" kept a district tile that takes
+//! half a second to build from ever being kept while caseworkers write several visits a second:
+//! each such request built it again.)
 //!
 //! The grids' tiles also carry each grid's estimated actual rates, from the day's
 //! [`Unrecorded`] estimate of the snapshot they are built from: a grids tile is cached only when
@@ -14,6 +18,7 @@
 //! refreshes its grid's tiles at once; the other grids keep the estimate they were drawn with
 //! (it moves with the district-wide calibration only slightly) until the next day's estimate.
 
+use crate::encoded::gzip;
 use crate::observe::metrics::TileCounts;
 use crate::scope::{Role, Scope};
 use crate::snapshot::Snapshot;
@@ -28,10 +33,10 @@ use rentgrid_tiles::{
     Layer, MapGeometry, TileId, TileOptions, TileRange, TileSources, build_tile, tiles_to_invalidate,
 };
 use std::collections::BTreeSet;
+use std::collections::VecDeque;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The cache's default bound: 256 MiB of tiles (raw plus gzip).
 pub const DEFAULT_CAPACITY_BYTES: u64 = 256 << 20;
@@ -102,6 +107,8 @@ pub trait Snapshots {
 pub struct TileCache {
     entries: Option<quick_cache::sync::Cache<TileKey, CachedTile, ByBytes>>,
     gate: RwLock<()>,
+    /// What the latest publishes touched, changed under the write side of `gate`.
+    publishes: Mutex<Publishes>,
     /// Tiles served from the cache, and tiles built because it lacked them.
     hits: AtomicU64,
     misses: AtomicU64,
@@ -120,7 +127,13 @@ impl TileCache {
         let entries = (capacity_bytes > 0).then(|| {
             quick_cache::sync::Cache::with_weighter((capacity_bytes / 8192) as usize, capacity_bytes, ByBytes)
         });
-        Self { entries, gate: RwLock::new(()), hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
+        Self {
+            entries,
+            gate: RwLock::new(()),
+            publishes: Mutex::new(Publishes::default()),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     /// Runs `job` (a tile build) on a building thread.
@@ -173,11 +186,18 @@ impl TileCache {
     /// Runs `swap` (which publishes a snapshot changed by `deltas`) and drops the tiles those
     /// changes touch ([`touched`]; every heat tile, as a count changed anywhere moves the density
     /// within a kernel radius of it and the surface is rebuilt from the new snapshot). `atlas` is
-    /// the new snapshot. Returns what was touched.
-    pub(crate) fn publish_deltas(&self, atlas: &Atlas, deltas: &[StatsDelta], swap: impl FnOnce()) -> Vec<Touch> {
+    /// the new snapshot, made from the snapshot of version `from`. Returns what was touched.
+    pub(crate) fn publish_deltas(
+        &self,
+        from: u64,
+        atlas: &Atlas,
+        deltas: &[StatsDelta],
+        swap: impl FnOnce(),
+    ) -> Vec<Touch> {
         let touches = touched(atlas, deltas);
         let _write = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         swap();
+        lock(&self.publishes).record(from, atlas.version(), Some(touches.clone()));
         if let Some(entries) = &self.entries {
             entries.retain(|k, _| {
                 k.layer != Layer::Heat && !touches.iter().any(|t| t.layer == k.layer && t.range.contains(k.tile))
@@ -190,6 +210,7 @@ impl TileCache {
     pub(crate) fn publish_reload(&self, swap: impl FnOnce()) {
         let _write = self.gate.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         swap();
+        lock(&self.publishes).reloaded();
         if let Some(entries) = &self.entries {
             entries.clear();
         }
@@ -242,12 +263,66 @@ impl TileCache {
         let complete = layer != Layer::Grids || unrecorded.is_some();
         if let Some(entries) = self.entries.as_ref().filter(|_| complete) {
             let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if state.snapshot().version() == snapshot.version() {
+            let current = state.snapshot().version();
+            if current == snapshot.version() || lock(&self.publishes).untouched(snapshot.version(), current, &key) {
                 entries.insert(key, built.clone());
             }
         }
         Ok(built)
     }
+}
+
+/// The publishes of the latest snapshots and what each touched, oldest first: a tile built
+/// from a snapshot that is no longer current is still the current one's when no publish since
+/// touched it.
+#[derive(Debug, Default)]
+struct Publishes {
+    /// (version published from, version published, what it touched or `None` for everything).
+    log: VecDeque<(u64, u64, Option<Vec<Touch>>)>,
+}
+
+impl Publishes {
+    /// The most publishes remembered: a tile whose build spans more is not kept.
+    const CAPACITY: usize = 512;
+
+    /// Records the publish of version `to`, made from version `from`, which touched `touches`
+    /// (`None`: everything).
+    fn record(&mut self, from: u64, to: u64, touches: Option<Vec<Touch>>) {
+        if self.log.len() == Self::CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back((from, to, touches));
+    }
+
+    /// A snapshot rebuilt from the store: every tile built before it is stale.
+    fn reloaded(&mut self) {
+        self.log.clear();
+    }
+
+    /// Whether the publishes from version `built` up to version `current` are all remembered
+    /// and none touched `key` (a heat tile is touched by every publish).
+    fn untouched(&self, built: u64, current: u64, key: &TileKey) -> bool {
+        let Some(first) = self.log.iter().position(|(from, _, _)| *from == built) else { return false };
+        let mut at = built;
+        for (from, to, touches) in self.log.iter().skip(first) {
+            if *from != at {
+                return false;
+            }
+            let Some(touches) = touches else { return false };
+            if key.layer == Layer::Heat || touches.iter().any(|t| t.layer == key.layer && t.range.contains(key.tile)) {
+                return false;
+            }
+            at = *to;
+            if at == current {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A snapshot with its map geometry, ready for building tiles: a build is given the geometry and
@@ -349,50 +424,6 @@ fn etag(bytes: &[u8]) -> String {
     format!("W/\"{h:016x}\"")
 }
 
-/// Level 2 of zlib-rs (its "fast" strategy): on the scale-20 city's grid tiles about 2% larger
-/// than level 6 in 35% less time; level 1 ("quick", static Huffman codes only) is faster still but
-/// 16% larger, which phones on mobile data pay for.
-const GZIP_LEVEL: u32 = 2;
-
-thread_local! {
-    /// A deflate stream per building thread, reset for each tile: setting one up allocates and
-    /// clears some 256 KiB of tables, which costs more than compressing a small tile.
-    static DEFLATE: std::cell::RefCell<flate2::Compress> =
-        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::new(GZIP_LEVEL), false));
-}
-
-/// `bytes` as a gzip member (RFC 1952): header, raw deflate, CRC-32 and length.
-fn gzip(bytes: &[u8]) -> Bytes {
-    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    let mut out = Vec::with_capacity(HEADER.len() + bytes.len() / 2 + 64);
-    out.extend_from_slice(&HEADER);
-    let deflated = DEFLATE.with_borrow_mut(|d| {
-        d.reset();
-        loop {
-            if out.len() == out.capacity() {
-                out.reserve(out.capacity());
-            }
-            let read = d.total_in() as usize;
-            match d.compress_vec(&bytes[read..], &mut out, flate2::FlushCompress::Finish) {
-                Ok(flate2::Status::StreamEnd) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
-    });
-    if !deflated {
-        // Not seen: deflate into a growing vector does not fail. A fresh encoder, to be sure.
-        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(GZIP_LEVEL));
-        let _ = enc.write_all(bytes);
-        return Bytes::from(enc.finish().unwrap_or_default());
-    }
-    let mut crc = flate2::Crc::new();
-    crc.update(bytes);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    Bytes::from(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,16 +440,37 @@ mod tests {
     }
 
     #[test]
-    fn gzip_round_trips_with_one_stream_reused() {
-        use std::io::Read;
-        let big: Vec<u8> = (0..300_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
-        for bytes in [&b""[..], b"a", &big, b"abcabcabc", &big[..70_000]] {
-            let gz = gzip(bytes);
-            let mut back = Vec::new();
-            flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut back).unwrap();
-            assert_eq!(back, bytes);
-            assert_eq!(gzip(bytes), gz, "the same bytes every time");
+    fn a_tile_built_before_publishes_that_did_not_touch_it_is_current() {
+        let key = |layer, x| TileKey { layer, tile: TileId { z: 14, x, y: 7 }, scope: 0, variant: 0 };
+        let range = |x| TileRange { z: 14, min_x: x, min_y: 7, max_x: x, max_y: 7 };
+        let touch = |layer, x| Touch { grid: 1, layer, range: range(x) };
+        let mut log = Publishes::default();
+        log.record(1, 2, Some(vec![touch(Layer::Grids, 10)]));
+        log.record(2, 5, Some(vec![touch(Layer::Buildings, 11)]));
+        // Tile x=12 was touched by neither publish: built from 1, 2 or 5, it is version 5's.
+        for built in [1, 2] {
+            assert!(log.untouched(built, 5, &key(Layer::Grids, 12)));
         }
+        // Touched since it was built: stale.
+        assert!(!log.untouched(1, 5, &key(Layer::Grids, 10)));
+        assert!(!log.untouched(1, 5, &key(Layer::Buildings, 11)));
+        assert!(log.untouched(2, 5, &key(Layer::Grids, 10)), "the grids publish came before its build");
+        // Another layer's tile at the touched place is not touched.
+        assert!(log.untouched(1, 5, &key(Layer::RentalUnits, 10)));
+        // Heat changes with every publish; a chain with a gap or past a reload proves nothing.
+        assert!(!log.untouched(1, 5, &key(Layer::Heat, 12)));
+        assert!(!log.untouched(3, 5, &key(Layer::Grids, 12)));
+        assert!(!log.untouched(1, 6, &key(Layer::Grids, 12)));
+        log.record(5, 6, None);
+        assert!(!log.untouched(1, 6, &key(Layer::Grids, 12)));
+        log.reloaded();
+        assert!(!log.untouched(1, 5, &key(Layer::Grids, 12)));
+        // Only the latest publishes are remembered.
+        for v in 10..10 + Publishes::CAPACITY as u64 + 1 {
+            log.record(v, v + 1, Some(Vec::new()));
+        }
+        assert!(!log.untouched(10, 11, &key(Layer::Grids, 12)));
+        assert!(log.untouched(11, 10 + Publishes::CAPACITY as u64 + 1, &key(Layer::Grids, 12)));
     }
 
     #[test]

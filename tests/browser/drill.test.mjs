@@ -8,11 +8,9 @@
 //   RENTGRID_BIN=target/debug/rentgrid RENTGRID_WEB=web-map/dist node --test tests/browser/drill.test.mjs
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { centerToken, DEMO, DEMO_TIMEOUT_MS, launchChromium, READY_TIMEOUT_MS, run, startServer, stopServer } from './harness.mjs';
+import { collectProblems, DEMO, launchChromium, READY_TIMEOUT_MS, startDemoSite } from './harness.mjs';
 
 const web = path.resolve(process.env.RENTGRID_WEB ?? path.join(import.meta.dirname, '../../web-map/dist'));
 
@@ -22,8 +20,7 @@ describe('the drill-down', () => {
     return;
   }
 
-  let dataDir;
-  let server;
+  let site;
   let browser;
   let origin;
   let token;
@@ -40,31 +37,21 @@ describe('the drill-down', () => {
     const login = await context.request.post(`${origin}/api/login`, { data: user });
     assert.equal(login.status(), 200);
     const page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
-    });
-    await page.goto(`${server.url}${url}`);
+    collectProblems(page, problems);
+    await page.goto(`${site.url}${url}`);
     await page.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
     return page;
   };
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'rentgrid-drill-'));
-    await run(process.env.RENTGRID_BIN, ['demo', '--data', dataDir, '--scale', '0.05'], DEMO_TIMEOUT_MS);
-    server = await startServer(process.env.RENTGRID_BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
-    origin = new URL(server.url).origin;
-    token = await centerToken(origin, 'drill browser test');
+    site = await startDemoSite(process.env.RENTGRID_BIN, web, 'drill');
+    ({ origin, token } = site);
     browser = await launchChromium();
   });
 
   after(async () => {
     await browser?.close();
-    if (server) await stopServer(server.child);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await site?.stop();
   });
 
   /** Waits until the panel shows `key` (as `data-drill` says). */

@@ -4,7 +4,7 @@
 // caseworker's grids, and how long its outbox takes to send N queued changes.
 // Not a test file itself (node --test runs only *.test.mjs here).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -232,10 +232,16 @@ export async function outboxFlushSeconds(ctx, phone, { cw, campaign, buildings, 
 /**
  * A demo city at `scale` served with the built web map `web`, and the center's API token: what a
  * browser test file starts from. `stop()` ends the server and removes its data.
+ *
+ * The test command generates the scale-0.05 city once and names its data directory in
+ * `RENTGRID_DEMO_CITY`; each test file then serves a copy of it (its writes are its own) instead of
+ * generating the same city again.
  */
 export async function startDemoSite(bin, web, name, scale = '0.05') {
   const dataDir = await mkdtemp(path.join(tmpdir(), `rentgrid-${name}-`));
-  await run(bin, ['demo', '--data', dataDir, '--scale', scale], DEMO_TIMEOUT_MS);
+  const shared = process.env.RENTGRID_DEMO_CITY;
+  if (shared && scale === '0.05') await cp(shared, dataDir, { recursive: true });
+  else await run(bin, ['demo', '--data', dataDir, '--scale', scale], DEMO_TIMEOUT_MS);
   const server = await startServer(bin, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
   const origin = new URL(server.url).origin;
   const token = await centerToken(origin, `${name} browser test`);
@@ -243,7 +249,7 @@ export async function startDemoSite(bin, web, name, scale = '0.05') {
     await stopServer(server.child);
     await rm(dataDir, { recursive: true, force: true });
   };
-  return { url: server.url, origin, token, stop };
+  return { url: server.url, origin, token, dataDir, stop };
 }
 
 /** Collects a page's errors, console errors and failed responses into `problems`. */

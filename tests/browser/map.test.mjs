@@ -8,24 +8,19 @@
 // RENTGRID_SCREENSHOT  if set, a PNG of the map with a grid's popup open is saved there
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   busiestCaseworkerDay,
-  centerToken,
+  collectProblems,
   DEMO,
-  DEMO_TIMEOUT_MS,
   launchChromium,
   offlineCacheOf,
   outboxFlushSeconds,
   pendingOn,
   phoneOf as harnessPhoneOf,
   READY_TIMEOUT_MS,
-  run,
-  startServer,
-  stopServer,
+  startDemoSite,
 } from './harness.mjs';
 
 /** The web map's `formatPct` (web-map/src/format.ts), so the test expects exactly what users see. */
@@ -62,7 +57,6 @@ describe('the web map', () => {
     return;
   }
 
-  let dataDir;
   let server;
   let browser;
   let context;
@@ -122,23 +116,14 @@ describe('the web map', () => {
   const problems = [];
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'rentgrid-browser-'));
-    await run(process.env.RENTGRID_BIN, ['demo', '--data', dataDir, '--scale', '0.05'], DEMO_TIMEOUT_MS);
-    server = await startServer(process.env.RENTGRID_BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
-    origin = new URL(server.url).origin;
-    token = await centerToken(origin, 'browser test');
+    server = await startDemoSite(process.env.RENTGRID_BIN, web, 'browser');
+    ({ origin, token } = server);
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     context.on('request', (request) => requests.push(request.url()));
     await signIn(context, 'center');
     page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
-    });
+    collectProblems(page, problems);
 
     await page.goto(`${server.url}/`);
     try {
@@ -150,8 +135,7 @@ describe('the web map', () => {
 
   after(async () => {
     await browser?.close();
-    if (server) await stopServer(server.child);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   it('shows the district in the title bar', async () => {

@@ -5,11 +5,9 @@
 //   RENTGRID_BIN=target/debug/rentgrid RENTGRID_WEB=web-map/dist node --test tests/browser/search.test.mjs
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { centerToken, DEMO, DEMO_TIMEOUT_MS, launchChromium, READY_TIMEOUT_MS, run, startServer, stopServer } from './harness.mjs';
+import { collectProblems, DEMO, launchChromium, READY_TIMEOUT_MS, startDemoSite } from './harness.mjs';
 
 const web = path.resolve(process.env.RENTGRID_WEB ?? path.join(import.meta.dirname, '../../web-map/dist'));
 
@@ -20,8 +18,7 @@ describe('the search box', () => {
     return;
   }
 
-  let dataDir;
-  let server;
+  let site;
   let browser;
   let page;
   let origin;
@@ -34,31 +31,21 @@ describe('the search box', () => {
   };
 
   before(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'rentgrid-search-'));
-    await run(process.env.RENTGRID_BIN, ['demo', '--data', dataDir, '--scale', '0.05'], DEMO_TIMEOUT_MS);
-    server = await startServer(process.env.RENTGRID_BIN, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
-    origin = new URL(server.url).origin;
-    token = await centerToken(origin, 'search browser test');
+    site = await startDemoSite(process.env.RENTGRID_BIN, web, 'search');
+    ({ origin, token } = site);
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const login = await context.request.post(`${origin}/api/login`, { data: DEMO.center });
     assert.equal(login.status(), 200);
     page = await context.newPage();
-    page.on('pageerror', (error) => problems.push(`page error: ${error.stack ?? error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()} for ${response.url()}`);
-    });
-    await page.goto(`${server.url}/`);
+    collectProblems(page, problems);
+    await page.goto(`${site.url}/`);
     await page.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
   });
 
   after(async () => {
     await browser?.close();
-    if (server) await stopServer(server.child);
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await site?.stop();
   });
 
   /**

@@ -39,6 +39,7 @@ use super::geojson::{Feature, FeatureCollectionType, GEOJSON, geometry};
 use super::query::ApiQuery;
 use crate::answers::Lookup;
 use crate::api::error::Exception;
+use crate::encoded::Encoded;
 use crate::error::{AppError, AppResult};
 use crate::limits::Place;
 use crate::scope::Scope;
@@ -46,8 +47,8 @@ use crate::state::AppState;
 use crate::tile_cache::scope_key;
 use axum::Extension;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use rentgrid_analysis::hotspot_run::{
     H3_RESOLUTIONS, HotspotProperties, HotspotRun, Method, Neighbours, Params, RunDescription, SiteId, Tessellation,
     run,
@@ -261,6 +262,7 @@ impl Hotspots {
             (Retry-After)", body = Exception)))]
 pub async fn hotspots(
     State(state): State<AppState>,
+    headers: HeaderMap,
     scope: Scope,
     place: Option<Extension<Place>>,
     ApiQuery(q): ApiQuery<HotspotsQuery>,
@@ -269,7 +271,7 @@ pub async fn hotspots(
     let params = Params { suppress_small_counts: scope.aggregates_only(), ..parse(&q)? };
     let key = format!("{params:?}|{}", scope_key(&scope));
     match state.hotspots_lookup(&key) {
-        Lookup::Current(body) => return Ok(respond(body)),
+        Lookup::Current(body) => return Ok(body.respond(&headers, GEOJSON)),
         Lookup::Older { body, refresh, .. } => {
             if refresh {
                 // Off the request path, with a place of the gate of its own (none free: the
@@ -285,11 +287,12 @@ pub async fn hotspots(
                     }
                 });
             }
-            return Ok(respond(body));
+            return Ok(body.respond(&headers, GEOJSON));
         }
         Lookup::Missing => {}
     }
-    Ok(respond(run_and_keep(&state, params, scope, key, place.map(|Extension(p)| p)).await?))
+    let body = run_and_keep(&state, params, scope, key, place.map(|Extension(p)| p)).await?;
+    Ok(body.respond(&headers, GEOJSON))
 }
 
 /// Runs the analysis of `params` as `scope` sees it over the current snapshot, keeps its answer
@@ -301,7 +304,7 @@ async fn run_and_keep(
     scope: Scope,
     key: String,
     place: Option<Place>,
-) -> AppResult<Arc<String>> {
+) -> AppResult<Arc<Encoded>> {
     let started = Instant::now();
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
@@ -312,16 +315,13 @@ async fn run_and_keep(
     tokio::task::spawn_blocking(move || {
         let _place = place;
         let hotspots = Hotspots::of(run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g))?, version);
-        let body = serde_json::to_string(&hotspots).map(Arc::new).map_err(|e| AppError::Internal(e.to_string()))?;
+        let json = serde_json::to_string(&hotspots).map_err(|e| AppError::Internal(e.to_string()))?;
+        let body = Arc::new(Encoded::new(json));
         state.hotspots_store(version, key, body.clone(), started);
         Ok::<_, AppError>(body)
     })
     .await
     .map_err(|e| AppError::Internal(format!("hot spots: {e}")))?
-}
-
-fn respond(body: Arc<String>) -> Response {
-    ([(header::CONTENT_TYPE, GEOJSON), (header::CACHE_CONTROL, "no-cache")], body.as_str().to_owned()).into_response()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 use super::extract::{ApiPath, LenientQuery};
 use crate::api::error::Exception;
+use crate::encoded::accepts_gzip;
 use crate::error::{AppError, AppResult};
 use crate::scope::Scope;
 use crate::state::AppState;
@@ -154,17 +155,6 @@ fn if_none_match(req: &HeaderMap, etag: &str) -> bool {
         .any(|t| t.trim() == "*" || bare(t) == bare(etag))
 }
 
-/// Whether `Accept-Encoding` allows gzip (`gzip` or `*` with a non-zero q).
-fn accepts_gzip(req: &HeaderMap) -> bool {
-    req.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
-        let mut parts = item.split(';');
-        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-        let q =
-            parts.filter_map(|p| p.trim().strip_prefix("q=")).find_map(|q| q.trim().parse::<f32>().ok()).unwrap_or(1.0);
-        (coding == "gzip" || coding == "x-gzip" || coding == "*") && q > 0.0
-    })
-}
-
 /// A vector layer of a tile set, as TileJSON describes it.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct VectorLayer {
@@ -284,16 +274,6 @@ mod tests {
             h.append(k.clone(), HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static("")));
         }
         h
-    }
-
-    #[test]
-    fn gzip_is_negotiated_by_accept_encoding() {
-        assert!(accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "gzip, deflate, br")])));
-        assert!(accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "br;q=1, gzip;q=0.5")])));
-        assert!(accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "*")])));
-        assert!(!accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "gzip;q=0")])));
-        assert!(!accepts_gzip(&headers(&[(header::ACCEPT_ENCODING, "identity")])));
-        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 
     #[test]

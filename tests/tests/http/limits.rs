@@ -186,7 +186,11 @@ async fn expensive_requests_wait_for_a_place_and_a_slow_one_keeps_its_answer() {
     let kept = state.hotspots_kept();
     assert_eq!(kept.len(), 1, "the run's answer is kept");
     let (_, fresh) = get(&f.router, uncached).await;
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&kept[0]).unwrap(), fresh, "the answer kept is the run's");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&kept[0].json).unwrap(),
+        fresh,
+        "the answer kept is the run's"
+    );
 
     // Parameters that ask for more than one run may do: 422 naming what, before the memory goes.
     let (status, body) = get(&f.router, "/api/hotspots?weights=distance:50000&tessellation=h3&resolution=10").await;
