@@ -8,7 +8,7 @@ import { DEMO, launchChromium, READY_TIMEOUT_MS, startDemoSite } from './harness
 
 const web = path.resolve(process.env.RENTGRID_WEB ?? path.join(import.meta.dirname, '../../web-map/dist'));
 const out = path.resolve(process.argv[2] ?? path.join(import.meta.dirname, '../../docs/campaign-create.png'));
-const scale = process.argv[3] ?? '0.2';
+const scale = process.argv[3] ?? '0.05';
 
 const site = await startDemoSite(process.env.RENTGRID_BIN, web, 'campaign-shot', scale);
 let browser;
@@ -35,7 +35,11 @@ try {
   const ys = ring.map((p) => p[1]);
   const box = [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
   await page.evaluate((b) => window.__rentgrid.map.fitBounds(b, { padding: { top: 120, bottom: 120, left: 520, right: 460 }, duration: 0 }), box);
-  await page.evaluate(() => new Promise((resolve) => window.__rentgrid.map.once('idle', resolve)));
+  await page.evaluate(() => new Promise((resolve) => {
+    const map = window.__rentgrid.map;
+    map.once('idle', resolve);
+    map.triggerRepaint();
+  }));
   // The grid's outline, every few corners, clicked on the canvas; then its first corner again.
   const step = Math.max(1, Math.floor((ring.length - 1) / 10));
   const corners = await page.evaluate(
@@ -49,7 +53,10 @@ try {
     },
     ring.slice(0, -1).filter((_, i) => i % step === 0),
   );
-  for (const [x, y] of [...corners, corners[0]]) await page.mouse.click(x, y);
+  for (const [x, y] of [...corners, corners[0]]) {
+    await page.mouse.move(x, y);
+    await page.mouse.click(x, y);
+  }
   for (const member of team) await page.locator(`.rg-campaign-member input[value="${member.properties.caseworker_id}"]`).check();
   await page.evaluate(() => new Promise((resolve) => {
     const map = window.__rentgrid.map;
