@@ -920,3 +920,112 @@ pub fn assessment_book(atlas: &Atlas, rows: &[AssessmentRow], lang: Lang) -> Boo
 fn summary_name(lang: Lang) -> String {
     if lang == Lang::Zh { "汇总".into() } else { "summary".into() }
 }
+
+/// One spot check (暗查/反查) of a caseworker's area, as a supervisor reads it: who was checked,
+/// where, when, and what the re-visit found.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SpotCheckRow {
+    /// The spot check.
+    pub id: u32,
+    /// The day of the re-visit (YYYY-MM-DD).
+    pub checked_on: String,
+    /// The caseworker checked.
+    pub caseworker_id: CaseworkerId,
+    /// Their name.
+    pub name: String,
+    /// Their street's code.
+    pub street_code: String,
+    /// Their street's name.
+    pub street_name: String,
+    /// The grid sampled.
+    pub grid_id: GridId,
+    /// Its name.
+    pub grid_name: String,
+    /// Households re-visited.
+    pub households_checked: u32,
+    /// 漏登记: persons found unregistered.
+    pub missed_registration: u32,
+    /// 漏办证: registered persons found without the permit they should have.
+    pub missed_permit: u32,
+    /// Records found wrong.
+    pub wrong_records: u32,
+}
+
+/// The month's spot checks of every caseworker `scope` may see (as the assessment counts them),
+/// by street, then day, then id.
+pub fn spot_check_rows(
+    atlas: &Atlas,
+    caseworkers: &[Caseworker],
+    activity: &MonthActivity,
+    scope: &Scope,
+) -> Vec<SpotCheckRow> {
+    let street_names: HashMap<&str, &str> =
+        atlas.streets().iter().map(|s| (s.street.code.as_str(), s.street.name.as_str())).collect();
+    let visible: HashMap<CaseworkerId, &Caseworker> =
+        caseworkers.iter().filter(|c| sees_caseworker(atlas, scope, c)).map(|c| (c.id, c)).collect();
+    let mut rows: Vec<SpotCheckRow> = activity
+        .spot_checks
+        .iter()
+        .filter_map(|s| {
+            let c = visible.get(&s.caseworker_id)?;
+            Some(SpotCheckRow {
+                id: s.id,
+                checked_on: crate::store::dates::fmt_date(s.checked_on),
+                caseworker_id: c.id,
+                name: c.name.clone(),
+                street_code: c.street_code.clone(),
+                street_name: street_names.get(c.street_code.as_str()).copied().unwrap_or_default().to_owned(),
+                grid_id: s.grid_id,
+                grid_name: atlas.grid(s.grid_id).map(|g| g.grid.name.clone()).unwrap_or_default(),
+                households_checked: s.households_checked,
+                missed_registration: s.missed_registration,
+                missed_permit: s.missed_permit,
+                wrong_records: s.wrong_records,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.street_code, &a.checked_on, a.id).cmp(&(&b.street_code, &b.checked_on, b.id)));
+    rows
+}
+
+/// The columns of the spot-check table.
+const SPOT_CHECK_COLUMNS: [(&str, &str); 12] = [
+    ("id", "抽查编号"),
+    ("checked_on", "抽查日期"),
+    ("caseworker_id", "综管员ID"),
+    ("name", "姓名"),
+    ("street_code", "街道编码"),
+    ("street_name", "街道"),
+    ("grid_id", "网格ID"),
+    ("grid_name", "网格"),
+    ("households_checked", "抽查户数"),
+    ("missed_registration", "漏登记"),
+    ("missed_permit", "漏办证"),
+    ("wrong_records", "错误信息"),
+];
+
+/// The spot-check table: every row for CSV; in XLSX one sheet per street.
+pub fn spot_check_book(atlas: &Atlas, rows: &[SpotCheckRow]) -> Book {
+    let cells = |r: &SpotCheckRow| {
+        vec![
+            Cell::Int(r.id.into()),
+            Cell::Text(r.checked_on.clone()),
+            Cell::Int(r.caseworker_id.into()),
+            Cell::Text(r.name.clone()),
+            Cell::Text(r.street_code.clone()),
+            Cell::Text(r.street_name.clone()),
+            Cell::Int(r.grid_id.into()),
+            Cell::Text(r.grid_name.clone()),
+            Cell::Int(r.households_checked.into()),
+            Cell::Int(r.missed_registration.into()),
+            Cell::Int(r.missed_permit.into()),
+            Cell::Int(r.wrong_records.into()),
+        ]
+    };
+    let columns = SPOT_CHECK_COLUMNS.to_vec();
+    let all = Sheet { name: "spot_checks".into(), columns: columns.clone(), rows: rows.iter().map(cells).collect() };
+    let streets = per_street(atlas, rows, |r| Some(r.street_code.as_str()), cells, &columns);
+    // A month without spot checks is still a workbook: one empty sheet.
+    let summary = streets.is_empty().then(|| all.clone());
+    Book { all, summary, streets }
+}

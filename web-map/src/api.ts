@@ -252,7 +252,7 @@ export async function fetchPlaceRows(level: 'district' | 'street' | 'community',
 }
 
 /** The tables `GET /api/exports/{table}.{format}` serves to the web map's export buttons. */
-export type ExportTable = 'streets' | 'communities' | 'grids' | 'staffing' | 'assessment';
+export type ExportTable = 'streets' | 'communities' | 'grids' | 'staffing' | 'assessment' | 'spot_checks';
 
 /**
  * The URL of a table's download (`GET /api/exports/{table}.{format}`), with its headers in `lang`
@@ -297,9 +297,9 @@ export type CandidateReason = Schemas['WordedReason'];
 /** A building of `GET /api/unregistered-candidates`. */
 export type CandidateProperties = Schemas['Feature_CandidateProperties']['properties'];
 
-/** `GET /api/unregistered-candidates?limit=`: the buildings most likely to hide rentals, ranked. */
-export function fetchCandidates(limit: number): Promise<GeoCollection<Schemas['Candidates'], G.Point>> {
-  return getJson(`unregistered-candidates?limit=${limit}`);
+/** `GET /api/unregistered-candidates?limit=[&bbox=]`: the buildings most likely to hide rentals, ranked. */
+export function fetchCandidates(limit: number, bbox?: BBox): Promise<GeoCollection<Schemas['Candidates'], G.Point>> {
+  return getJson(`unregistered-candidates?limit=${limit}${bbox ? `&bbox=${bbox.join(',')}` : ''}`);
 }
 
 /** A block's phase (蚕食法): null before 排查. */
@@ -318,6 +318,31 @@ export async function fetchCampaignIds(): Promise<number[]> {
 }
 
 export const fetchCampaign = (id: number): Promise<Campaign> => getJson(`campaigns/${id}`);
+
+/** What `POST /api/campaigns` takes: the area (grids or a drawn polygon), the team and the dates. */
+export type CampaignRequest = Schemas['CampaignRequest'];
+
+/** Plans and stores a campaign (one audited write); answers it with its plan and blocks. */
+export const createCampaign = (body: CampaignRequest): Promise<Campaign> => postJson('campaigns', body);
+
+/** A block's phase after a move (`POST /api/campaigns/{id}/blocks/{block}/phase`). */
+export type BlockPhase = Schemas['BlockPhase'];
+
+/** Moves a block of a campaign on to `phase`, the next one in order (else a 409). */
+export const advanceBlockPhase = (campaign: number, block: number, phase: Phase): Promise<BlockPhase> =>
+  postJson(`campaigns/${campaign}/blocks/${block}/phase`, { phase });
+
+/** `GET /api/assessment?month=`: each caseworker's month (考核) within the caller's scope. */
+export type AssessmentAnswer = Ok<'assessment'>;
+
+/** The assessment of `month` (YYYY-MM). */
+export const fetchAssessment = (month: string): Promise<AssessmentAnswer> => getJson(`assessment?month=${encodeURIComponent(month)}`);
+
+/** `GET /api/spot-checks?month=`: the month's spot checks (抽查) within the caller's scope. */
+export type SpotChecksAnswer = Ok<'spot_checks'>;
+
+/** The spot checks of `month` (YYYY-MM). */
+export const fetchSpotChecks = (month: string): Promise<SpotChecksAnswer> => getJson(`spot-checks?month=${encodeURIComponent(month)}`);
 
 /** Each campaign's progress (blocks per phase, buildings visited), oldest first. */
 export async function fetchCampaignProgress(): Promise<Schemas['Progress'][]> {

@@ -15,6 +15,8 @@ import { createHeatLayer } from './layers/heat';
 import { createHotspotsLayer } from './layers/hotspots';
 import { createLeadersPanel } from './leaders/panel';
 import { createCampaignLayer } from './layers/campaign';
+import { createCampaignPanel } from './campaign/panel';
+import { mountAssessment } from './assessment/page';
 import { createCandidatesLayer } from './layers/candidates';
 import { createHazardsLayer } from './layers/hazards';
 import { createGridsLayer } from './layers/grids';
@@ -99,17 +101,21 @@ function mount(root: HTMLElement): () => void {
   const viewLink = h('a', { class: 'rg-view', href: leadersView || campaignView ? './' : '?view=leaders' });
   const coverageLink = h('a', { class: 'rg-view rg-view-coverage', href: coverageView ? './' : '?view=coverage' });
   const screenLink = h('a', { class: 'rg-view rg-view-screen', href: screenView ? './' : '?view=screen' });
+  const campaignLink = h('a', { class: 'rg-view rg-view-campaign', href: '?view=campaign' });
+  const assessmentLink = h('a', { class: 'rg-view rg-view-assessment', href: '?view=assessment' });
   const header = h(
     'header',
     { class: 'rg-header' },
     h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), nameEl, ' ', titleEl),
     searchBox.element,
-    h('nav', { class: 'rg-nav' }, screenLink, coverageLink, viewLink, userBar.element, langButton),
+    h('nav', { class: 'rg-nav' }, screenLink, coverageLink, campaignLink, assessmentLink, viewLink, userBar.element, langButton),
   );
   const may = allowedViews(me()?.role ?? 'leader');
   coverageLink.hidden = !may.includes(coverageView ? '' : 'coverage');
   screenLink.hidden = !may.includes(screenView ? '' : 'screen');
   viewLink.hidden = !may.includes(leadersView || campaignView ? '' : 'leaders');
+  campaignLink.hidden = campaignView || !may.includes('campaign');
+  assessmentLink.hidden = !may.includes('assessment');
   const mapEl = h('div', { class: 'rg-map' });
   const banner = h('div', { class: 'rg-banner', role: 'alert', hidden: true });
   const loadingText = h('span');
@@ -124,6 +130,8 @@ function mount(root: HTMLElement): () => void {
     viewLink.textContent = leadersView || campaignView ? t('fullView') : t('leadersView');
     coverageLink.textContent = coverageView ? t('fullView') : t('coverageView');
     screenLink.textContent = screenView ? t('fullView') : t('screenView');
+    campaignLink.textContent = t('campaignView');
+    assessmentLink.textContent = t('assessmentView');
     langButton.setAttribute('aria-label', t('switchLangLabel'));
     loadingText.textContent = t('loading');
     document.title = districtName ? t('documentTitle', { district: districtName }) : `rentgrid · ${t('appTitle')}`;
@@ -182,16 +190,17 @@ function mount(root: HTMLElement): () => void {
 
     const hotspots = leadersView ? createHotspotsLayer() : undefined;
     const coverage = coverageView ? createCoverageLayer() : undefined;
+    const campaign = campaignView ? createCampaignLayer() : undefined;
     // Place names go last, above everything (the grids' names where the view draws grids).
     const layers = hotspots
       ? [createBasemapLayer(), createHeatLayer(), hotspots, createLabelsLayer({ grids: false })]
       : coverage
         ? [createBasemapLayer(), coverage, createLabelsLayer({ grids: false })]
-        : campaignView
+        : campaign
           ? [
               createBasemapLayer(),
               createGridsLayer(),
-              createCampaignLayer(),
+              campaign,
               createCandidatesLayer(),
               createHazardsLayer(),
               createLabelsLayer({ grids: true }),
@@ -270,6 +279,12 @@ function mount(root: HTMLElement): () => void {
     const bound = bindInteraction(map, attached);
     popups = bound;
     disposers.push(() => bound.destroy());
+    // The campaign view's panel: the campaign shown, new ones planned, the day's route sheets.
+    if (campaign && attached.includes(campaign)) {
+      const panel = createCampaignPanel(map, campaign, bound, showError);
+      main.append(panel.element);
+      disposers.push(() => panel.destroy());
+    }
     // The drill-down (district to household) in the full map and the leaders' view.
     const drill = coverageView || campaignView || screenView ? undefined : mountDrill(map, fitPadding, !leadersView);
     if (drill) {
@@ -387,7 +402,8 @@ async function boot(root: HTMLElement): Promise<() => void> {
   } else if (!allowedViews(user.role).includes(view ?? '') || (view === null && landingQuery(user) !== '')) {
     window.location.replace(`${window.location.pathname}${landingQuery(user)}`);
   } else {
-    unmount = view === 'field' ? mountField(root) : view === 'account' ? mountAccount(root) : mount(root);
+    unmount =
+      view === 'field' ? mountField(root) : view === 'account' ? mountAccount(root) : view === 'assessment' ? mountAssessment(root) : mount(root);
   }
   return () => unmount();
 }

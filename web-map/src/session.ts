@@ -116,9 +116,9 @@ export function landingQuery(user: Me): string {
 export function allowedViews(role: Role): readonly string[] {
   switch (role) {
     case 'center':
-      return ['', 'leaders', 'screen', 'coverage', 'campaign', 'field', 'account'];
+      return ['', 'leaders', 'screen', 'coverage', 'campaign', 'assessment', 'field', 'account'];
     case 'supervisor':
-      return ['coverage', '', 'screen', 'campaign', 'field', 'account'];
+      return ['coverage', '', 'screen', 'campaign', 'assessment', 'field', 'account'];
     case 'caseworker':
       return ['field', 'campaign', 'account'];
     case 'leader':

@@ -109,6 +109,7 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/buildings/{id}", roles(OPERATIONS)),
     rule("GET", "/api/coverage", roles(OPERATIONS)),
     rule("GET", "/api/assessment", roles(OPERATIONS)),
+    rule("GET", "/api/spot-checks", roles(OPERATIONS)),
     rule("GET", "/api/unregistered-candidates", roles(OPERATIONS)),
     // Person records and household cards: masked, audited, within scope.
     rule("GET", "/api/persons", roles(OPERATIONS)),
@@ -309,6 +310,7 @@ mod tests {
         assert_eq!(allowed("POST", "/api/visits"), [Center, Caseworker]);
         assert_eq!(allowed("POST", "/api/territory/proposals/{id}/accept"), [Center, Supervisor]);
         assert_eq!(allowed("GET", "/api/assessment"), [Center, Supervisor, Caseworker]);
+        assert_eq!(allowed("GET", "/api/spot-checks"), [Center, Supervisor, Caseworker]);
         assert_eq!(allowed("GET", "/api/plates/{token}"), [Center, Supervisor, Caseworker]);
         assert_eq!(allowed("POST", "/api/plates/{token}/revoke"), [Center, Supervisor]);
         assert_eq!(allowed("GET", "/api/grids"), [Center, Supervisor, Caseworker, Leader]);

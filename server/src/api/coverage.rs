@@ -1,5 +1,5 @@
 //! 包干法 endpoints: staffing against the ratio rules, coverage areas, territory proposals (made,
-//! read, accepted in one audited write) and the monthly assessment. Thin: the documents are
+//! read, accepted in one audited write), the monthly assessment and its spot checks. Thin: the documents are
 //! built by [`crate::coverage`], the numbers by `rentgrid_analysis`.
 
 use super::extract::ApiPath;
@@ -9,7 +9,7 @@ use super::query::ApiQuery;
 use super::{ApiJson, ExportQuery, IdParam};
 use crate::access::audit::action;
 use crate::api::error::Exception;
-use crate::coverage::{self as cov, AssessmentRow, Coverage, PlaceRow, Proposal, ProposalRequest};
+use crate::coverage::{self as cov, AssessmentRow, Coverage, PlaceRow, Proposal, ProposalRequest, SpotCheckRow};
 use crate::error::{AppError, AppResult};
 use crate::export::{self, Format, Lang};
 use crate::identity::Actor;
@@ -321,6 +321,12 @@ pub(super) async fn assessment(
     Ok(no_cache(AssessmentAnswer { month: month.to_string(), formula: ScoreFormula::default(), rows }))
 }
 
+/// The month a table is of: `month=YYYY-MM`, required.
+fn required_month(month: Option<&str>) -> AppResult<Month> {
+    let raw = month.ok_or_else(|| AppError::BadRequest("month is required: month=YYYY-MM".into()))?;
+    raw.parse().map_err(AppError::BadRequest)
+}
+
 /// The month (required) and the assessment rows.
 pub(super) async fn assessment_rows(
     state: &AppState,
@@ -329,8 +335,7 @@ pub(super) async fn assessment_rows(
     rule: Option<&str>,
     cost: Option<&str>,
 ) -> AppResult<(Month, Vec<AssessmentRow>)> {
-    let raw = month.ok_or_else(|| AppError::BadRequest("month is required: month=YYYY-MM".into()))?;
-    let month: Month = raw.parse().map_err(AppError::BadRequest)?;
+    let month = required_month(month)?;
     let rule = cov::rule_from_query(rule, cost)?;
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
@@ -350,6 +355,55 @@ pub(super) async fn assessment_rows(
     Ok((month, rows))
 }
 
+/// The query of `GET /api/spot-checks`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SpotChecksQuery {
+    /// YYYY-MM, required.
+    #[param(required = true, pattern = "^[0-9]{4}-[0-9]{2}$")]
+    month: Option<String>,
+}
+
+/// The month's spot checks of every caseworker the caller may see.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SpotChecksAnswer {
+    /// The month (YYYY-MM).
+    month: String,
+    /// One row per spot check, by street, then day.
+    rows: Vec<SpotCheckRow>,
+}
+
+/// `GET /api/spot-checks?month=YYYY-MM`: the month's spot checks (暗查/反查), within the same
+/// scope as the assessment that scores them.
+#[utoipa::path(get, path = "/api/spot-checks", tag = "API", operation_id = "spot_checks",
+    summary = "the month's spot checks (抽查) of every caseworker the caller may see: the grid re-visited, the \
+               households checked and the missed registrations, missed permits and wrong records found",
+    params(SpotChecksQuery),
+    responses(
+        (status = 200, description = "the spot checks", body = SpotChecksAnswer),
+        (status = 400, description = "a missing or malformed month", body = Exception)))]
+pub(super) async fn spot_checks(
+    State(state): State<AppState>,
+    scope: Scope,
+    ApiQuery(q): ApiQuery<SpotChecksQuery>,
+) -> AppResult<Response> {
+    let (month, rows) = spot_check_rows(&state, &scope, q.month.as_deref()).await?;
+    Ok(no_cache(SpotChecksAnswer { month: month.to_string(), rows }))
+}
+
+/// The month (required) and its spot-check rows.
+async fn spot_check_rows(
+    state: &AppState,
+    scope: &Scope,
+    month: Option<&str>,
+) -> AppResult<(Month, Vec<SpotCheckRow>)> {
+    let month = required_month(month)?;
+    let atlas = state.atlas();
+    let caseworkers = state.store().caseworkers().await?;
+    let activity = state.store().month_activity(month).await?;
+    Ok((month, cov::spot_check_rows(&atlas, &caseworkers, &activity, scope)))
+}
+
 /// The 包干 tables exported at `/api/exports/{table}.{csv|xlsx}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Table {
@@ -357,6 +411,8 @@ pub(super) enum Table {
     Staffing,
     /// The month's assessment (`?month=YYYY-MM&rule=`).
     Assessment,
+    /// The month's spot checks (`?month=YYYY-MM`).
+    SpotChecks,
 }
 
 impl Table {
@@ -365,6 +421,7 @@ impl Table {
         match stem {
             "staffing" => Some(Table::Staffing),
             "assessment" => Some(Table::Assessment),
+            "spot_checks" => Some(Table::SpotChecks),
             _ => None,
         }
     }
@@ -380,7 +437,9 @@ pub(super) async fn export(
     q: &ExportQuery,
 ) -> AppResult<Vec<u8>> {
     if format == Format::GeoJson {
-        return Err(AppError::NotFound("staffing and assessment are tables: export them as .csv or .xlsx".into()));
+        return Err(AppError::NotFound(
+            "staffing, assessment and spot_checks are tables: export them as .csv or .xlsx".into(),
+        ));
     }
     let atlas = state.atlas();
     let book = match table {
@@ -395,6 +454,10 @@ pub(super) async fn export(
                 assessment_rows(state, scope, q.month.as_deref(), q.rule.as_deref(), q.cost_per_caseworker.as_deref())
                     .await?;
             cov::assessment_book(&atlas, &rows, lang)
+        }
+        Table::SpotChecks => {
+            let (_, rows) = spot_check_rows(state, scope, q.month.as_deref()).await?;
+            cov::spot_check_book(&atlas, &rows)
         }
     };
     tokio::task::spawn_blocking(move || export::write_book(&book, format, lang))

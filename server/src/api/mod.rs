@@ -172,6 +172,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(coverage::proposal))
         .routes(routes!(coverage::accept))
         .routes(routes!(coverage::assessment))
+        .routes(routes!(coverage::spot_checks))
         .routes(routes!(exports))
         .routes(routes!(search::search))
         .routes(routes!(persons::persons))
@@ -448,7 +449,7 @@ pub(crate) struct ExportQuery {
 /// person-level ledgers answer 403.
 #[utoipa::path(get, path = "/api/exports/{file}", tag = "API", operation_id = "export",
     summary = "a layer or table as a file: {grids|buildings|streets|communities|boundaries}.{geojson|csv|xlsx}, \
-               {staffing|assessment}.{csv|xlsx} (with the staffing endpoints' rule, cost_per_caseworker and month); \
+               {staffing|assessment|spot_checks}.{csv|xlsx} (with the staffing endpoints' rule, cost_per_caseworker and month); \
                grids, streets and communities at the end of a month with month=YYYY-MM; \
                the person-level ledgers answer 403",
     params(("file" = String, Path, description = "layer.format, e.g. grids.csv"), ExportQuery),
@@ -457,7 +458,7 @@ pub(crate) struct ExportQuery {
             (crate::api::openapi::Binary = "application/geo+json"), (crate::api::openapi::Binary = "text/csv"),
             (crate::api::openapi::Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, description = "a bad lang, rule, cost or month, or an unknown parameter", body = Exception),
-        (status = 403, description = "a person-level ledger (exported only by the CLI), or buildings or the assessment asked by a leader", body = Exception),
+        (status = 403, description = "a person-level ledger (exported only by the CLI), or buildings, the assessment or the spot checks asked by a leader", body = Exception),
         (status = 404, description = "an unknown layer or format", body = Exception)))]
 async fn exports(
     State(state): State<AppState>,
@@ -472,8 +473,10 @@ async fn exports(
         .rsplit_once('.')
         .ok_or_else(|| AppError::NotFound(format!("name the file as layer.format, e.g. grids.csv, not {file:?}")))?;
     if let Some(table) = coverage::Table::named(layer) {
-        if scope.aggregates_only() && table == coverage::Table::Assessment {
-            return Err(AppError::Forbidden("the assessment names caseworkers: leaders see aggregates only".into()));
+        if scope.aggregates_only() && matches!(table, coverage::Table::Assessment | coverage::Table::SpotChecks) {
+            return Err(AppError::Forbidden(
+                "the assessment and the spot checks name caseworkers: leaders see aggregates only".into(),
+            ));
         }
         let format: Format = format.parse().map_err(AppError::NotFound)?;
         let q: ExportQuery = query::parse(&raw)?;

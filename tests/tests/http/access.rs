@@ -228,6 +228,10 @@ async fn each_role_reads_and_writes_only_its_own_part(backend: Backend) {
     assert_eq!(s, StatusCode::OK, "{a}");
     let rows: Vec<&Value> = a["rows"].as_array().unwrap().iter().collect();
     assert!(rows.len() == 1 && rows[0]["caseworker_id"] == me.id, "{a}");
+    // Their own spot checks only, in any month.
+    let (s, checks) = get(&cw, &uri.replace("assessment?", "spot-checks?")).await;
+    assert_eq!(s, StatusCode::OK, "{checks}");
+    assert!(checks["rows"].as_array().unwrap().iter().all(|r| r["caseworker_id"] == me.id), "{checks}");
     // Visits: in their grids, as themselves; nowhere else.
     let inside = atlas.buildings().iter().find(|b| me.grids.contains(&b.grid_id)).unwrap().id;
     let outside = atlas.buildings().iter().find(|b| !me.grids.contains(&b.grid_id)).unwrap().id;
@@ -272,6 +276,9 @@ async fn each_role_reads_and_writes_only_its_own_part(backend: Backend) {
         assert_eq!(get(&leader, uri).await.0, StatusCode::FORBIDDEN, "{uri}");
     }
     assert_eq!(get(&leader, &uri.replace("assessment?", "exports/assessment.csv?")).await.0, StatusCode::FORBIDDEN);
+    // Nor the spot checks, which name caseworkers.
+    assert_eq!(get(&leader, &uri.replace("assessment?", "spot-checks?")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(get(&leader, &uri.replace("assessment?", "exports/spot_checks.csv?")).await.0, StatusCode::FORBIDDEN);
 
     // Administrators read no register data at all.
     for role in [Role::Sysadmin, Role::Secadmin, Role::Auditor] {

@@ -1,7 +1,7 @@
 //! 包干法 over HTTP on both stores: staffing rows that add up the hierarchy and equal the
 //! analysis, valid coverage areas whose area is their grids', balanced contiguous proposals,
-//! accepting one as a single audited write (once; a stale one refused), the monthly assessment,
-//! its and the staffing table's exports read back with calamine and csv, and bad parameters.
+//! accepting one as a single audited write (once; a stale one refused), the monthly assessment
+//! and its spot checks, their and the staffing table's exports read back with calamine and csv, and bad parameters.
 
 use crate::common::{Backend, Fixture};
 use axum::Router;
@@ -24,6 +24,7 @@ on_both_stores!(
     a_proposal_is_balanced_and_accepting_it_is_one_audited_write,
     the_assessment_equals_the_analysis_of_the_same_month,
     staffing_and_assessment_export_as_xlsx_and_csv,
+    the_spot_checks_are_the_months_within_scope_and_export,
     bad_parameters_get_a_4xx_naming_them,
     a_narrower_scope_sees_its_own_places_only,
 );
@@ -623,5 +624,80 @@ async fn a_narrower_scope_sees_its_own_places_only(backend: Backend) {
     for a in shown {
         assert!(grid_ids(&a["properties"]["grids"]).iter().all(|g| mine.contains(g)), "{}", a["properties"]);
     }
+    f.done().await;
+}
+
+/// `GET /api/spot-checks?month=` lists the month's spot checks as the register holds them (the
+/// ones the assessment counts), a supervisor's scope its street's only, and exports as CSV and
+/// XLSX with Chinese headers.
+async fn the_spot_checks_are_the_months_within_scope_and_export(backend: Backend) {
+    use rentgrid_server::coverage as cov;
+    use rentgrid_server::scope::{Role, Scope};
+    let f = Fixture::seeded(backend).await;
+    let city = rentgrid_geodata::demo::generate(&crate::common::small(), &mut |_, _| {}).unwrap();
+    let month = city.spot_checks.iter().map(|s| assessment::Month::of(s.checked_on)).max().unwrap();
+    let m = format!("{:04}-{:02}", month.year, month.month);
+    let expected: BTreeSet<u64> = city
+        .spot_checks
+        .iter()
+        .filter(|s| assessment::Month::of(s.checked_on) == month)
+        .map(|s| u64::from(s.id))
+        .collect();
+    assert!(!expected.is_empty(), "the demo month has spot checks");
+    let (s, body) = get(&f.router, &format!("/api/spot-checks?month={m}")).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["month"], m.as_str());
+    let rows = body["rows"].as_array().unwrap();
+    let ids: BTreeSet<u64> = rows.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, expected);
+    // Each row is the register's, with the names of who and where.
+    let atlas = f.atlas();
+    for r in rows {
+        let s = city.spot_checks.iter().find(|s| u64::from(s.id) == r["id"].as_u64().unwrap()).unwrap();
+        assert_eq!(r["caseworker_id"], s.caseworker_id);
+        assert_eq!(r["grid_id"], s.grid_id);
+        assert_eq!(r["grid_name"], atlas.grid(s.grid_id).unwrap().grid.name.as_str());
+        assert_eq!(r["households_checked"], s.households_checked);
+        assert_eq!(r["missed_registration"], s.missed_registration);
+        assert_eq!(r["missed_permit"], s.missed_permit);
+        assert_eq!(r["wrong_records"], s.wrong_records);
+        assert!(!r["name"].as_str().unwrap().is_empty() && !r["street_name"].as_str().unwrap().is_empty());
+    }
+    // The rows add up to what the assessment counts for the month.
+    let (_, a) = get(&f.router, &format!("/api/assessment?month={m}")).await;
+    let assessed: u64 = a["rows"].as_array().unwrap().iter().map(|r| r["spot_checks"].as_u64().unwrap()).sum();
+    assert_eq!(assessed, rows.len() as u64);
+
+    // A supervisor's scope: their street's caseworkers only.
+    let cws = f.store.caseworkers().await.unwrap();
+    let activity =
+        f.store.month_activity(rentgrid_geodata::Month { year: month.year, month: month.month }).await.unwrap();
+    let street = &atlas.streets()[0];
+    let scope = Scope::of_grids(Role::Supervisor, street.grids.iter().copied());
+    let theirs = cov::spot_check_rows(atlas, &cws, &activity, &scope);
+    assert!(theirs.len() < rows.len(), "the other streets' spot checks are left out");
+    assert!(theirs.iter().all(|r| r.street_code == street.street.code));
+
+    // Exported: one CSV row per spot check, an XLSX sheet per street with Chinese headers.
+    let (s, csv_bytes) = download(&f.router, &format!("/api/exports/spot_checks.csv?month={m}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(csv_bytes.starts_with(b"\xEF\xBB\xBF"));
+    let mut reader = csv::Reader::from_reader(&csv_bytes[3..]);
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(&headers[..4], ["抽查编号", "抽查日期", "综管员ID", "姓名"]);
+    assert_eq!(reader.records().count(), rows.len());
+    let (s, xlsx) = download(&f.router, &format!("/api/exports/spot_checks.xlsx?month={m}")).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(xlsx)).unwrap();
+    let sheets = book.sheet_names();
+    let mut total = 0;
+    for name in &sheets {
+        let (head, height) = sheet_headers(&mut book, name);
+        assert_eq!(head[9], "漏登记");
+        total += height - 1;
+    }
+    assert_eq!(total, rows.len());
+    assert_error(&get(&f.router, "/api/spot-checks").await, StatusCode::BAD_REQUEST, "month");
+    assert_error(&get(&f.router, "/api/spot-checks?month=2026-13").await, StatusCode::BAD_REQUEST, "month");
     f.done().await;
 }

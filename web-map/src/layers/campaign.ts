@@ -5,7 +5,7 @@
  * Numbers are HTML markers, as no glyphs are served.
  */
 import { Marker, type GeoJSONSource, type MapGeoJSONFeature } from 'maplibre-gl';
-import { fetchCampaign, fetchCampaignIds, fetchRoutes, type Campaign, type Phase } from '../api';
+import { advanceBlockPhase, ApiError, fetchCampaign, fetchCampaignIds, fetchRoutes, type Campaign, type DayRoutes, type Phase } from '../api';
 import { defineStrings } from '../i18n';
 import { h, isNarrowScreen } from '../ui/dom';
 import { colorBy } from './expressions';
@@ -27,6 +27,13 @@ export const tCampaign = defineStrings(
     blockTitle: '第 {order} 块 · {phase}',
     visited: '已走访 {visited} / {buildings} 栋',
     stopTitle: '第 {order} 站',
+    advance: '进入下一阶段：{phase}',
+    advancing: '正在提交…',
+    advanced: '已进入{phase}。',
+    lastPhase: '已是最后阶段（巩固）。',
+    redHazards: '不能进入巩固：这个地块还有超期（红色）的隐患没有整改。',
+    phaseMoved: '这个地块的阶段已被别人改过了，地图已刷新，请再看一下。',
+    failed: '没有成功：{detail}',
   },
   {
     title: 'Sweep campaign {id} (蚕食法)',
@@ -42,6 +49,13 @@ export const tCampaign = defineStrings(
     blockTitle: 'Block {order} · {phase}',
     visited: '{visited} of {buildings} buildings visited',
     stopTitle: 'Stop {order}',
+    advance: 'Move on to {phase}',
+    advancing: 'Sending…',
+    advanced: 'Now in {phase}.',
+    lastPhase: 'This is the last phase (consolidate).',
+    redHazards: 'Cannot consolidate yet: this block still has overdue (red) hazard cases.',
+    phaseMoved: 'Someone else moved this block already; the map is reloaded, please look again.',
+    failed: 'That did not work: {detail}',
   },
 );
 
@@ -58,7 +72,17 @@ const ROUTE_COLOR = '#6a1b9a';
 const BLOCKS = 'campaign-blocks';
 const ROUTES = 'campaign-routes';
 const BLOCK_FILL = 'campaign-blocks-fill';
+const ROUTE_LINES = 'campaign-routes-line';
 const STOP_CIRCLES = 'campaign-stops';
+
+/** The phase a block moves to next (none after 巩固). */
+const NEXT_PHASE: Record<Phase | 'none', Phase | undefined> = {
+  none: 'investigate',
+  investigate: 'clear',
+  clear: 'rectify',
+  rectify: 'consolidate',
+  consolidate: undefined,
+};
 
 const styleLayers: SlottedLayer[] = [
   {
@@ -77,7 +101,7 @@ const styleLayers: SlottedLayer[] = [
   {
     slot: 'overlay',
     layer: {
-      id: 'campaign-routes-line',
+      id: ROUTE_LINES,
       type: 'line',
       source: ROUTES,
       filter: ['==', ['get', 'kind'], 'route'],
@@ -127,20 +151,6 @@ function phaseLabel(phase: Phase | null): string {
   return tCampaign(phase ?? 'notStarted');
 }
 
-function renderPopup(feature: MapGeoJSONFeature): HTMLElement {
-  const p = feature.properties as Record<string, string | number>;
-  if (feature.layer.id === STOP_CIRCLES) {
-    return h('section', null, h('h3', null, p.kind === 'station' ? '🏠' : tCampaign('stopTitle', { order: p.order ?? '' })), h('p', null, String(p.address ?? '')));
-  }
-  const phase = (p.phase_key === 'none' ? null : p.phase_key) as Phase | null;
-  return h(
-    'section',
-    null,
-    h('header', null, h('span', { class: 'rg-dot', style: `background:${PHASE_COLORS[phase ?? 'none']}` }), h('h3', null, tCampaign('blockTitle', { order: p.order ?? '', phase: phaseLabel(phase) }))),
-    h('p', null, tCampaign('visited', { visited: p.visited ?? 0, buildings: p.buildings ?? 0 })),
-  );
-}
-
 /** A numbered marker. */
 function numberMarker(n: number, at: [number, number], className: string): Marker {
   return new Marker({ element: h('div', { class: className }, n) }).setLngLat(at);
@@ -171,19 +181,34 @@ function ringCentre(ring: number[][]): [number, number] {
   return [pts.reduce((s, p) => s + p[0]!, 0) / n, pts.reduce((s, p) => s + p[1]!, 0) / n];
 }
 
+/** The campaign layer, with what the campaign panel asks of it. */
+export interface CampaignLayer extends MapLayer {
+  /** The campaign shown, its day and that day's routes. */
+  shown(): { campaign: Campaign; date?: string; routes?: DayRoutes } | undefined;
+  /** Shows campaign `id` (the URL names it) and brings its blocks into view. */
+  show(id: number): Promise<void>;
+  /** Draws one caseworker's route and stops only (for a route sheet's map); none: everyone's. */
+  focus(caseworker: number | undefined): void;
+}
+
 /** Creates the campaign layer. */
-export function createCampaignLayer(): MapLayer {
+export function createCampaignLayer(): CampaignLayer {
   let campaign: Campaign | undefined;
   let date: string | undefined;
+  let routes: DayRoutes | undefined;
   let markers: Marker[] = [];
+  let stopMarkers: { caseworker: number; marker: Marker }[] = [];
   let fitted = false;
+  let context: LayerContext | undefined;
 
   const load = async (ctx: LayerContext) => {
     const wanted = requestedCampaign();
     campaign = await loadCampaign(wanted.id);
     date = campaign ? dayToShow(campaign, wanted.date) : undefined;
+    routes = undefined;
     for (const m of markers) m.remove();
     markers = [];
+    stopMarkers = [];
     if (!campaign) return;
     const blocks = {
       ...campaign.blocks,
@@ -201,28 +226,80 @@ export function createCampaignLayer(): MapLayer {
       const xs = corners.map((c) => c[0]!);
       const ys = corners.map((c) => c[1]!);
       ctx.map.fitBounds([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], {
-        padding: { top: 60, bottom: 40, left: 40, right: isNarrowScreen() ? 40 : 380 },
+        // The campaign panel is at the left, the legend at the right.
+        padding: isNarrowScreen() ? { top: 60, bottom: 40, left: 40, right: 40 } : { top: 60, bottom: 40, left: 420, right: 380 },
         maxZoom: 17,
         duration: 0,
       });
     }
     if (date) {
-      const routes = await fetchRoutes(campaign.id, date);
+      routes = await fetchRoutes(campaign.id, date);
       (ctx.map.getSource(ROUTES) as GeoJSONSource | undefined)?.setData(routes);
       for (const f of routes.features) {
         if (f.properties.kind === 'stop' && f.geometry.type === 'Point') {
-          markers.push(numberMarker(f.properties.order ?? 0, f.geometry.coordinates as [number, number], 'rg-stop-number').addTo(ctx.map));
+          const marker = numberMarker(f.properties.order ?? 0, f.geometry.coordinates as [number, number], 'rg-stop-number').addTo(ctx.map);
+          markers.push(marker);
+          stopMarkers.push({ caseworker: f.properties.caseworker_id, marker });
         }
       }
+    } else {
+      (ctx.map.getSource(ROUTES) as GeoJSONSource | undefined)?.setData({ type: 'FeatureCollection', features: [] });
     }
     declutter(markers);
     ctx.refreshLegend();
+  };
+
+  /** The popup's button that moves a block on to its next phase, and what came of it. */
+  const phaseControl = (blockId: number, phase: Phase | null): HTMLElement => {
+    const next = NEXT_PHASE[phase ?? 'none'];
+    const message = h('p', { class: 'rg-phase-message', role: 'status' });
+    if (!next || !campaign) return h('div', null, h('p', { class: 'rg-phase-message' }, tCampaign('lastPhase')));
+    const id = campaign.id;
+    const button = h('button', { type: 'button', class: 'rg-phase-next', 'data-phase': next }, tCampaign('advance', { phase: phaseLabel(next) }));
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      message.textContent = tCampaign('advancing');
+      advanceBlockPhase(id, blockId, next)
+        .then(() => {
+          button.remove();
+          message.textContent = tCampaign('advanced', { phase: phaseLabel(next) });
+          if (context) return load(context);
+        })
+        .catch((error: unknown) => {
+          button.disabled = false;
+          if (error instanceof ApiError && error.status === 409) {
+            message.textContent = error.message.includes('hazard') ? tCampaign('redHazards') : tCampaign('phaseMoved');
+            button.remove();
+            if (context) void load(context).catch(context.reportError);
+          } else {
+            message.textContent = tCampaign('failed', { detail: error instanceof Error ? error.message : String(error) });
+          }
+          message.classList.add('rg-phase-refused');
+        });
+    });
+    return h('div', { class: 'rg-phase' }, button, message);
+  };
+
+  const renderPopup = (feature: MapGeoJSONFeature): HTMLElement => {
+    const p = feature.properties as Record<string, string | number>;
+    if (feature.layer.id === STOP_CIRCLES) {
+      return h('section', null, h('h3', null, p.kind === 'station' ? '🏠' : tCampaign('stopTitle', { order: p.order ?? '' })), h('p', null, String(p.address ?? '')));
+    }
+    const phase = (p.phase_key === 'none' ? null : p.phase_key) as Phase | null;
+    return h(
+      'section',
+      { class: 'rg-block-popup', 'data-block': p.block_id },
+      h('header', null, h('span', { class: 'rg-dot', style: `background:${PHASE_COLORS[phase ?? 'none']}` }), h('h3', null, tCampaign('blockTitle', { order: p.order ?? '', phase: phaseLabel(phase) }))),
+      h('p', null, tCampaign('visited', { visited: p.visited ?? 0, buildings: p.buildings ?? 0 })),
+      phaseControl(Number(p.block_id), phase),
+    );
   };
 
   return {
     id: 'campaign',
     styleLayers,
     async attach(ctx) {
+      context = ctx;
       const empty = { type: 'FeatureCollection' as const, features: [] };
       ctx.map.addSource(BLOCKS, { type: 'geojson', data: empty });
       ctx.map.addSource(ROUTES, { type: 'geojson', data: empty });
@@ -258,5 +335,25 @@ export function createCampaignLayer(): MapLayer {
       };
     },
     popup: { layerIds: [BLOCK_FILL, STOP_CIRCLES], render: renderPopup },
+    shown() {
+      return campaign ? { campaign, ...(date ? { date } : {}), ...(routes ? { routes } : {}) } : undefined;
+    },
+    async show(id) {
+      const q = new URLSearchParams(window.location.search);
+      q.set('campaign', String(id));
+      q.delete('date');
+      window.history.replaceState(null, '', `${window.location.pathname}?${q}`);
+      fitted = false;
+      if (context) await load(context);
+    },
+    focus(caseworker) {
+      const map = context?.map;
+      if (!map) return;
+      const mine: ['==', ['get', string], number] | undefined = caseworker === undefined ? undefined : ['==', ['get', 'caseworker_id'], caseworker];
+      map.setFilter(ROUTE_LINES, mine ? ['all', ['==', ['get', 'kind'], 'route'], mine] : ['==', ['get', 'kind'], 'route']);
+      map.setFilter(STOP_CIRCLES, mine ? ['all', ['!=', ['get', 'kind'], 'route'], mine] : ['!=', ['get', 'kind'], 'route']);
+      for (const { caseworker: c, marker } of stopMarkers) marker.getElement().hidden = caseworker !== undefined && c !== caseworker;
+      declutter(markers);
+    },
   };
 }

@@ -66,6 +66,8 @@ export interface Popups {
   openAt(at: LngLatLike, heading?: () => Node): void;
   /** Redraws the open popup's content (after a language switch). */
   refresh(): void;
+  /** While suspended (a drawing tool has the map's clicks), a click opens no popup and closes any. */
+  suspend(on: boolean): void;
   /** Removes the popup and every listener. */
   destroy(): void;
 }
@@ -133,8 +135,10 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
     if (dx !== 0 || dy !== 0) map.panBy([-dx, -dy], { duration: 0 });
   };
 
+  let suspended = false;
   const onClick = (event: MapMouseEvent) => {
     heading = undefined;
+    if (suspended) return;
     const features = clickable.length ? map.queryRenderedFeatures(event.point, { layers: clickable }) : [];
     if (features.length) open(features, event.lngLat);
     else popup.remove();
@@ -167,6 +171,10 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
     },
     refresh() {
       if (popup.isOpen()) popup.setDOMContent(render());
+    },
+    suspend(on) {
+      suspended = on;
+      if (on) popup.remove();
     },
     destroy() {
       unbindHover();

@@ -48,7 +48,7 @@ const INK = '#212121';
 const MUTED = '#616161';
 
 /** The map's current frame, copied while the drawing buffer still holds it. */
-function mapFrame(map: Map): Promise<HTMLCanvasElement> {
+export function mapFrame(map: Map): Promise<HTMLCanvasElement> {
   return new Promise((resolve) => {
     map.once('render', () => {
       const source = map.getCanvas();
