@@ -11,6 +11,7 @@ use rentgrid_server::access::Role;
 use rentgrid_server::access::demo_users::DEMO_USERS;
 use rentgrid_server::access::lockout::Policy;
 use rentgrid_server::access::session::Timeouts;
+use rentgrid_server::atlas_file::AtlasFile;
 use rentgrid_server::export::{self, Format, Lang, Layer};
 use rentgrid_server::hazard_photos::PhotoDir;
 use rentgrid_server::identity::{Actor, Identity, NewUserRequest, system_clock};
@@ -218,6 +219,11 @@ enum Command {
         /// (package fonts-noto-cjk) where it is installed; with no font the map has no labels.
         #[arg(long = "fonts", env = "RENTGRID_FONTS", value_delimiter = ',')]
         fonts: Vec<PathBuf>,
+        /// The Atlas snapshot file the server starts from when it holds what the store holds
+        /// (written anew when it does not): default `rentgrid.atlas` in the data directory with
+        /// the GeoPackage, none with PostgreSQL; `off` for none.
+        #[arg(long, env = "RENTGRID_ATLAS_SNAPSHOT")]
+        atlas_snapshot: Option<PathBuf>,
         #[command(flatten)]
         reads: ReadArgs,
         #[command(flatten)]
@@ -850,6 +856,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             photo_max_kb,
             fonts,
             reads,
+            atlas_snapshot,
             limits,
         } => {
             if let Some(missing) = fonts.iter().find(|f| !f.is_file()) {
@@ -873,6 +880,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let opts = DemoOptions { seed: s, scale, as_of: DEFAULT_AS_OF };
             opts.validate()?;
             let at = store.location();
+            let atlas_file = match (atlas_snapshot, &at) {
+                (Some(p), _) if p.as_os_str() == "off" => None,
+                (Some(p), _) => Some(AtlasFile::new(p)),
+                (None, StoreLocation::Sqlite(dir)) => Some(AtlasFile::in_data_dir(dir)),
+                (None, StoreLocation::Postgis(_)) => None,
+            };
             let store = startup::open_store(&at, false).await?;
             // A store that does not read whole is named and left alone, never seeded over.
             let unreadable = || match &at {
@@ -919,9 +932,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     startup::FIRST_ADMIN
                 );
             }
-            let state = startup::state_for(store, targets, web.clone())
-                .await
-                .with_context(unreadable)?
+            let (state, _) =
+                startup::state_from(store, targets, web.clone(), atlas_file).await.with_context(unreadable)?;
+            let state = state
                 .with_tile_cache(tile_cache_mb.saturating_mul(1 << 20))
                 .with_identity(identity)
                 .with_limits(limits)

@@ -3,18 +3,22 @@
 use crate::access::Role;
 use crate::access::demo_users::{DEMO_USERS, caseworker_login};
 use crate::access::password;
+use crate::atlas_file::{AtlasFile, AtlasFileError};
 pub use crate::error::StartupError;
 use crate::identity::{Actor, Identity, UserError};
 pub use crate::state::{AppState, load_atlas, load_atlas_at};
 use crate::store::NewUser;
+use crate::store::changes::Parts;
 use crate::store::gpkg::GpkgStore;
 use crate::store::postgis::PostgisStore;
-use crate::store::{Progress, Store};
+use crate::store::snapshot_reads::Stamp;
+use crate::store::{Progress, Store, StoreError};
 use rentgrid_analysis::kpi::Targets;
-use rentgrid_geodata::City;
 use rentgrid_geodata::demo::{self, DemoOptions};
+use rentgrid_geodata::{Atlas, City};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Generation progress: (stage, fraction done).
 pub type GenProgress<'a> = &'a mut dyn FnMut(&str, f64);
@@ -148,4 +152,122 @@ pub async fn state_for(
 ) -> Result<AppState, StartupError> {
     let loaded = load_atlas_at(store.as_ref()).await?;
     Ok(AppState::new(store, loaded, targets, web_dir))
+}
+
+/// Where the Atlas a server starts with came from.
+#[derive(Debug)]
+pub enum AtlasOrigin {
+    /// The Atlas snapshot file, which held exactly what the store holds.
+    SnapshotFile,
+    /// The store.
+    Store {
+        /// Why the snapshot file was not used (`None`: there is none to use).
+        refused: Option<AtlasFileError>,
+        /// The snapshot file being written anew from what was loaded, off the start-up path.
+        writing: Option<tokio::task::JoinHandle<Result<(), AtlasFileError>>>,
+    },
+}
+
+/// The state for serving `store`, its Atlas read from `file` when that holds what the store
+/// holds now (see [`crate::atlas_file`]), else loaded from the store and then written to `file`
+/// anew off the start-up path; with where the Atlas came from.
+pub async fn state_from(
+    store: Arc<dyn Store>,
+    targets: Targets,
+    web_dir: Option<PathBuf>,
+    file: Option<AtlasFile>,
+) -> Result<(AppState, AtlasOrigin), StartupError> {
+    let (loaded, origin) = load_atlas_from(store.as_ref(), file).await?;
+    Ok((AppState::new(store, loaded, targets, web_dir), origin))
+}
+
+/// The Atlas of what `store` holds and the place of the last change it includes, read from
+/// `file` when that holds exactly the store's state, else from the store (then `file` is
+/// written anew off the start-up path).
+pub async fn load_atlas_from(
+    store: &dyn Store,
+    file: Option<AtlasFile>,
+) -> Result<((Atlas, i64), AtlasOrigin), StartupError> {
+    let started = Instant::now();
+    let Some(file) = file else {
+        let (atlas, stamp) = load_from_store(store).await?;
+        return Ok(((atlas, stamp.mark.seq), AtlasOrigin::Store { refused: None, writing: None }));
+    };
+    let stamp = store.stamp().await?;
+    let read = {
+        let (file, stamp) = (file.clone(), stamp.clone());
+        tokio::task::spawn_blocking(move || {
+            let at = Instant::now();
+            let input = file.read(&stamp)?;
+            let read_s = at.elapsed().as_secs_f64();
+            Atlas::build(input).map(|a| (a, read_s)).map_err(|e| AtlasFileError::Malformed(e.to_string()))
+        })
+        .await
+        .unwrap_or_else(|e| Err(AtlasFileError::Malformed(e.to_string())))
+    };
+    let refused = match read {
+        Ok((mut atlas, read_s)) => {
+            atlas.set_version(stamp.mark.version);
+            tracing::info!(
+                file = %file.path().display(),
+                read_s,
+                seconds = started.elapsed().as_secs_f64(),
+                rss_mib = resident_mib(),
+                "the Atlas was read from its snapshot file"
+            );
+            return Ok(((atlas, stamp.mark.seq), AtlasOrigin::SnapshotFile));
+        }
+        Err(AtlasFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            tracing::info!(file = %file.path().display(), "no Atlas snapshot file yet: loading from the store");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(file = %file.path().display(), reason = %e, "the Atlas snapshot file was not used: loading from the store");
+            Some(e)
+        }
+    };
+    let (atlas, stamp) = load_from_store(store).await?;
+    let copy = atlas.clone();
+    let seq = stamp.mark.seq;
+    let writing = tokio::task::spawn_blocking(move || {
+        let at = Instant::now();
+        let written = file.write(&copy, &stamp);
+        match &written {
+            Ok(()) => tracing::info!(
+                file = %file.path().display(),
+                seconds = at.elapsed().as_secs_f64(),
+                "wrote the Atlas snapshot file"
+            ),
+            Err(e) => tracing::warn!(reason = %e, "the Atlas snapshot file could not be written"),
+        }
+        written
+    });
+    Ok(((atlas, seq), AtlasOrigin::Store { refused, writing: Some(writing) }))
+}
+
+/// The Atlas of what `store` holds, with the stamp of the state it was loaded at; logs how long
+/// reading and building took.
+async fn load_from_store(store: &dyn Store) -> Result<(Atlas, Stamp), StartupError> {
+    let started = Instant::now();
+    let loaded = store.load(Parts { atlas: true, inputs: false }).await?;
+    let stamp = Stamp { mark: loaded.mark, history: loaded.history };
+    let input = loaded.atlas.ok_or(StoreError::Empty)?;
+    let (read_s, read_rss) = (started.elapsed().as_secs_f64(), resident_mib());
+    let mut atlas = Atlas::build(input)?;
+    atlas.set_version(stamp.mark.version);
+    tracing::info!(
+        read_s,
+        read_rss_mib = read_rss,
+        seconds = started.elapsed().as_secs_f64(),
+        rss_mib = resident_mib(),
+        "the Atlas was loaded from the store"
+    );
+    Ok((atlas, stamp))
+}
+
+/// The process's resident memory now, in MiB (Linux; `None` elsewhere), for the start-up log.
+fn resident_mib() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096 / (1 << 20))
 }

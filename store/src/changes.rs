@@ -115,6 +115,8 @@ pub struct Loaded {
     pub evidence: Option<StoredEvidence>,
     /// The last change the parts include.
     pub mark: Mark,
+    /// The store's history up to that change ([`crate::snapshot_reads::Stamp::history`]).
+    pub history: String,
 }
 
 pub use crate::backend::Wakeups;

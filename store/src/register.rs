@@ -185,8 +185,87 @@ fn point(r: &Row, col: &str, what: &'static str, id: &str) -> Result<geo::Point<
     }
 }
 
+/// Counts per building of one table (rental units, persons or visits), to add to the Atlas's
+/// input: each row a building's id and its counts ([`BuildingStats`] with only this table's
+/// fields set).
+#[derive(Debug, Default)]
+pub(crate) struct BuildingCounts(Vec<(u32, BuildingStats)>);
+
+impl BuildingCounts {
+    /// Adds the counts to `stats` (one per building, by id).
+    pub(crate) fn add_to(self, stats: &mut [BuildingStats]) -> Result<()> {
+        for (id, c) in self.0 {
+            let s = stats.get_mut(id as usize).ok_or_else(|| corrupt("row", id, "refers to a missing building"))?;
+            s.add(&c);
+        }
+        Ok(())
+    }
+}
+
+/// The rental units of each building, registered and with a pledge signed.
+pub(crate) async fn unit_counts(tx: &mut Tx<'_>) -> Result<BuildingCounts> {
+    let rows = tx
+        .fetch(Sql::new(
+            "SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS reg, \
+             SUM(CASE WHEN registered AND pledge_signed THEN 1 ELSE 0 END) AS pledged FROM rental_units GROUP BY building_id",
+        ))
+        .await?;
+    let counts = rows.iter().map(|r| {
+        let c = BuildingStats {
+            rental_units: r.u32("n")?,
+            rental_units_registered: r.u32("reg")?,
+            pledges_signed: r.u32("pledged")?,
+            ..BuildingStats::default()
+        };
+        Ok((r.u32("building_id")?, c))
+    });
+    Ok(BuildingCounts(counts.collect::<Result<_>>()?))
+}
+
+/// The persons living in each building (not departed), registered, with a permit, consistent.
+pub(crate) async fn person_counts(tx: &mut Tx<'_>) -> Result<BuildingCounts> {
+    let rows = tx
+        .fetch(Sql::new(
+            "SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS reg, \
+             SUM(CASE WHEN registered AND permit THEN 1 ELSE 0 END) AS permit, \
+             SUM(CASE WHEN registered AND consistent THEN 1 ELSE 0 END) AS consistent FROM persons \
+             WHERE left_on IS NULL GROUP BY building_id",
+        ))
+        .await?;
+    let counts = rows.iter().map(|r| {
+        let c = BuildingStats {
+            persons: r.u32("n")?,
+            persons_registered: r.u32("reg")?,
+            persons_with_permit: r.u32("permit")?,
+            persons_consistent: r.u32("consistent")?,
+            ..BuildingStats::default()
+        };
+        Ok((r.u32("building_id")?, c))
+    });
+    Ok(BuildingCounts(counts.collect::<Result<_>>()?))
+}
+
+/// The visits to each building.
+pub(crate) async fn visit_counts(tx: &mut Tx<'_>) -> Result<BuildingCounts> {
+    let rows = tx.fetch(Sql::new("SELECT building_id, COUNT(*) AS n FROM visits GROUP BY building_id")).await?;
+    let counts = rows
+        .iter()
+        .map(|r| Ok((r.u32("building_id")?, BuildingStats { visits: r.u32("n")?, ..BuildingStats::default() })));
+    Ok(BuildingCounts(counts.collect::<Result<_>>()?))
+}
+
 /// The Atlas's input as `tx` sees it.
 pub(crate) async fn load_atlas_input(tx: &mut Tx<'_>) -> Result<AtlasInput> {
+    let mut input = load_places(tx).await?;
+    for counts in [unit_counts(tx).await?, person_counts(tx).await?, visit_counts(tx).await?] {
+        counts.add_to(&mut input.building_stats)?;
+    }
+    Ok(input)
+}
+
+/// The Atlas's input as `tx` sees it, every building's counts zero (see [`unit_counts`],
+/// [`person_counts`], [`visit_counts`]).
+pub(crate) async fn load_places(tx: &mut Tx<'_>) -> Result<AtlasInput> {
     let Some(d) = tx.fetch(Sql::new("SELECT code, name, outline FROM districts LIMIT 1")).await?.into_iter().next()
     else {
         return Err(StoreError::Empty);
@@ -284,40 +363,7 @@ pub(crate) async fn load_atlas_input(tx: &mut Tx<'_>) -> Result<AtlasInput> {
         })
     })
     .collect::<Result<Vec<_>>>()?;
-    let mut stats = vec![BuildingStats::default(); buildings.len()];
-    let slot = |r: &Row, len: usize| -> Result<usize> {
-        let id = r.u32("building_id")?;
-        let i = id as usize;
-        if i < len { Ok(i) } else { Err(corrupt("row", id, "refers to a missing building")) }
-    };
-    for r in tx.fetch(Sql::new("SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS reg, \
-         SUM(CASE WHEN registered AND pledge_signed THEN 1 ELSE 0 END) AS pledged FROM rental_units GROUP BY building_id"))
-    .await?
-    {
-        let i = slot(&r, stats.len())?;
-        stats[i].rental_units = r.u32("n")?;
-        stats[i].rental_units_registered = r.u32("reg")?;
-        stats[i].pledges_signed = r.u32("pledged")?;
-    }
-    for r in tx
-        .fetch(Sql::new(
-            "SELECT building_id, COUNT(*) AS n, SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS reg, \
-         SUM(CASE WHEN registered AND permit THEN 1 ELSE 0 END) AS permit, \
-         SUM(CASE WHEN registered AND consistent THEN 1 ELSE 0 END) AS consistent FROM persons WHERE left_on IS NULL \
-         GROUP BY building_id",
-        ))
-        .await?
-    {
-        let i = slot(&r, stats.len())?;
-        stats[i].persons = r.u32("n")?;
-        stats[i].persons_registered = r.u32("reg")?;
-        stats[i].persons_with_permit = r.u32("permit")?;
-        stats[i].persons_consistent = r.u32("consistent")?;
-    }
-    for r in tx.fetch(Sql::new("SELECT building_id, COUNT(*) AS n FROM visits GROUP BY building_id")).await? {
-        let i = slot(&r, stats.len())?;
-        stats[i].visits = r.u32("n")?;
-    }
+    let stats = vec![BuildingStats::default(); buildings.len()];
     let workplaces = tx
         .fetch(Sql::new(
             "SELECT id, name, building_id, grid_id, point, employees, migrant_workers, \

@@ -1,7 +1,8 @@
 //! `rentgrid serve` as a user runs it: on an empty data directory it says it seeds the default
 //! demo city, prints where it listens, and serves 400+ grids whose KPIs add up to the street and
 //! district totals; at SIGTERM it answers the request in flight, then exits 0; on a PostGIS database it refuses a schema it does not know until migrated;
-//! with `--log-format json` each log line is a JSON object naming its request's id and route.
+//! with `--log-format json` each log line is a JSON object naming its request's id and route;
+//! it starts from its Atlas snapshot file, and refuses a damaged one.
 
 use crate::http::{demo_token, get_with, request};
 use serde_json::Value;
@@ -253,4 +254,54 @@ fn serve_writes_json_log_lines_carrying_each_requests_id_and_route() {
     assert_eq!((two["status"].as_u64(), two["span"]["route"].as_str()), (Some(401), Some("/api/grids/{id}")), "{two}");
     assert_eq!(two["span"]["path"], "/api/grids/7");
     assert_eq!(answered(&made_id)["status"], 401);
+}
+
+/// Waits until `done` holds, for at most five minutes.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(300), "{what}: not within five minutes");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The Atlas snapshot file: written next to the GeoPackage after the first start, read at the
+/// next one; cut short, it is refused with a log line, the Atlas loaded from the store and the
+/// file written anew; `--atlas-snapshot off` neither reads nor writes it.
+#[test]
+fn serve_starts_from_its_atlas_snapshot_file_and_refuses_a_damaged_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_string_lossy().to_string();
+    let args = ["serve", "--listen", "127.0.0.1:0", "--data", &data_arg, "--scale", "0.05"];
+    let file = data.join("rentgrid.atlas");
+    let (mut server, _, said) = start(&args, &[]);
+    wait_until("the snapshot file written", || file.is_file());
+    assert!(server.terminate().success());
+    let said = said.join().expect("stderr");
+    assert!(said.contains("no Atlas snapshot file yet"), "{said}");
+    let whole = std::fs::read(&file).expect("the snapshot file");
+
+    let (mut server, addr, said) = start(&args, &[]);
+    assert_eq!(request(&addr, "GET", "/health/ready", &[], b"").status, 200);
+    assert!(server.terminate().success());
+    let said = said.join().expect("stderr");
+    assert!(said.contains("the Atlas was read from its snapshot file"), "{said}");
+
+    std::fs::write(&file, &whole[..whole.len() / 2]).expect("cut the file");
+    let (mut server, addr, said) = start(&args, &[]);
+    assert_eq!(request(&addr, "GET", "/health/ready", &[], b"").status, 200);
+    wait_until("the snapshot file written anew", || std::fs::read(&file).is_ok_and(|b| b == whole));
+    assert!(server.terminate().success());
+    let said = said.join().expect("stderr");
+    assert!(said.contains("the Atlas snapshot file was not used") && said.contains("cut short"), "{said}");
+
+    std::fs::remove_file(&file).expect("remove the file");
+    let mut off = args.to_vec();
+    off.extend(["--atlas-snapshot", "off"]);
+    let (mut server, addr, said) = start(&off, &[]);
+    assert_eq!(request(&addr, "GET", "/health/ready", &[], b"").status, 200);
+    assert!(server.terminate().success());
+    let said = said.join().expect("stderr");
+    assert!(!said.contains("snapshot file") && !file.exists(), "{said}");
 }

@@ -12,6 +12,7 @@ mod common;
 
 mod access;
 mod api;
+mod atlas_file;
 mod audit;
 mod campaigns;
 mod coverage;
