@@ -26,6 +26,7 @@ pub mod snapshot;
 pub mod startup;
 pub mod state;
 pub mod summary;
+pub mod tianditu;
 pub mod tile_cache;
 
 /// The system of record, re-exported so that `crate::store::…` names it.

@@ -230,13 +230,14 @@ export async function outboxFlushSeconds(ctx, phone, { cw, campaign, buildings, 
 }
 
 /**
- * A demo city at `scale` served with the built web map `web`, and the center's API token: what a
+ * A demo city at `scale` served with the built web map `web` (and `serveArgs`, more options of
+ * `rentgrid serve`), and the center's API token: what a
  * browser test file starts from. `stop()` ends the server and removes its data.
  */
-export async function startDemoSite(bin, web, name, scale = '0.05') {
+export async function startDemoSite(bin, web, name, scale = '0.05', serveArgs = []) {
   const dataDir = await mkdtemp(path.join(tmpdir(), `rentgrid-${name}-`));
   await run(bin, ['demo', '--data', dataDir, '--scale', scale], DEMO_TIMEOUT_MS);
-  const server = await startServer(bin, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
+  const server = await startServer(bin, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web, ...serveArgs]);
   const origin = new URL(server.url).origin;
   const token = await centerToken(origin, `${name} browser test`);
   const stop = async () => {

@@ -13,6 +13,7 @@ mod common;
 mod access;
 mod api;
 mod audit;
+mod basemaps;
 mod campaigns;
 mod coverage;
 mod events;
