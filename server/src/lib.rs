@@ -29,6 +29,7 @@ pub mod standby;
 pub mod startup;
 pub mod state;
 pub mod summary;
+pub mod tianditu;
 pub mod tile_cache;
 
 /// The system of record, re-exported so that `crate::store::…` names it.

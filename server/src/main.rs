@@ -208,6 +208,10 @@ enum Command {
         /// built-in list (fire exits, overcrowding, group renting, gas, electrical, e-bikes, other).
         #[arg(long, env = "RENTGRID_HAZARD_KINDS")]
         hazard_kinds: Option<PathBuf>,
+        /// A Tianditu (天地图) key: the web map then offers Tianditu's vector map and imagery as
+        /// basemaps besides the offline one (the default). Without it nothing is asked of Tianditu.
+        #[arg(long, env = "RENTGRID_TIANDITU_KEY", value_parser = rentgrid_server::tianditu::TiandituKey::parse)]
+        tianditu_key: Option<rentgrid_server::tianditu::TiandituKey>,
         /// Where hazard photos are kept (default: `photos` in the data directory).
         #[arg(long, env = "RENTGRID_PHOTO_DIR")]
         photo_dir: Option<PathBuf>,
@@ -852,6 +856,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             public_url,
             behind_https,
             hazard_kinds,
+            tianditu_key,
             photo_dir,
             photo_max_kb,
             fonts,
@@ -940,6 +945,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_limits(limits)
                 .with_public_origin(public_url)
                 .with_https(behind_https)
+                .with_tianditu(tianditu_key)
                 .with_hazards(kinds, Some(photos))
                 .with_fonts(fonts);
             match &web {

@@ -101,6 +101,8 @@ struct Inner {
     public_origin: Option<String>,
     /// Users reach the server over HTTPS: answers carry Strict-Transport-Security.
     https: bool,
+    /// The Tianditu (天地图) key, when its basemaps are offered.
+    tianditu: Option<crate::tianditu::TiandituKey>,
     /// The request figures `GET /metrics` serves.
     metrics: Metrics,
     /// The kinds of hazard recorded, with their deadlines.
@@ -174,6 +176,7 @@ impl AppState {
                 gate: Gate::new(&Limits::default()),
                 public_origin: None,
                 https: false,
+                tianditu: None,
                 metrics: Metrics::default(),
                 hazard_kinds: HazardKinds::default(),
                 photos: None,
@@ -229,6 +232,20 @@ impl AppState {
             inner.https = https;
         }
         self
+    }
+
+    /// The same state offering Tianditu's basemaps with `key` (`None`: the offline basemap only).
+    /// Call it before the state is cloned; later it changes nothing.
+    pub fn with_tianditu(mut self, key: Option<crate::tianditu::TiandituKey>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.tianditu = key;
+        }
+        self
+    }
+
+    /// The Tianditu key, when its basemaps are offered.
+    pub fn tianditu(&self) -> Option<&crate::tianditu::TiandituKey> {
+        self.inner.tianditu.as_ref()
     }
 
     /// The same state with the configured hazard kinds and photo directory. Call it before the

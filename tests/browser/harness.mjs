@@ -230,19 +230,20 @@ export async function outboxFlushSeconds(ctx, phone, { cw, campaign, buildings, 
 }
 
 /**
- * A demo city at `scale` served with the built web map `web`, and the center's API token: what a
+ * A demo city at `scale` served with the built web map `web` (and `serveArgs`, more options of
+ * `rentgrid serve`), and the center's API token: what a
  * browser test file starts from. `stop()` ends the server and removes its data.
  *
  * The test command generates the scale-0.05 city once and names its data directory in
  * `RENTGRID_DEMO_CITY`; each test file then serves a copy of it (its writes are its own) instead of
  * generating the same city again.
  */
-export async function startDemoSite(bin, web, name, scale = '0.05') {
+export async function startDemoSite(bin, web, name, scale = '0.05', serveArgs = []) {
   const dataDir = await mkdtemp(path.join(tmpdir(), `rentgrid-${name}-`));
   const shared = process.env.RENTGRID_DEMO_CITY;
   if (shared && scale === '0.05') await cp(shared, dataDir, { recursive: true });
   else await run(bin, ['demo', '--data', dataDir, '--scale', scale], DEMO_TIMEOUT_MS);
-  const server = await startServer(bin, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web]);
+  const server = await startServer(bin, ['serve', '--data', dataDir, '--listen', '127.0.0.1:0', '--web', web, ...serveArgs]);
   const origin = new URL(server.url).origin;
   const token = await centerToken(origin, `${name} browser test`);
   const stop = async () => {

@@ -1,12 +1,16 @@
-// The leaders' view as a leader uses it (issue 19, parts 6 and 7): the metric selector redraws the
-// hot spots, the ranking's change since the month before and its export buttons, the trend chart,
-// "save the map as a picture" with its legend, and a popup kept on screen that Escape closes.
+// The leaders' view as a leader uses it (issue 19, parts 6, 7 and 8): the metric selector redraws
+// the hot spots, the ranking's change since the month before and its export buttons, the trend
+// chart and a street's own trend, the heat bands and their legend, two months side by side,
+// "save the map as a picture" with its legend, a popup kept on screen that Escape closes, and the
+// Tianditu basemap offered only with a key (its tiles answered here: nothing goes to Tianditu).
+// With RENTGRID_SCREENSHOTS=DIR the views are saved there; docs/leaders-compare.png is one of them.
 //
 //   RENTGRID_BIN=target/debug/rentgrid RENTGRID_WEB=web-map/dist node --test tests/browser/leaders.test.mjs
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { collectProblems, DEMO, launchChromium, READY_TIMEOUT_MS, startDemoSite } from './harness.mjs';
 
@@ -16,6 +20,13 @@ const web = path.resolve(process.env.RENTGRID_WEB ?? path.join(import.meta.dirna
 const HOT3 = [0xd6, 0x2f, 0x27];
 /** The legend column of the saved picture, CSS pixels (web-map/src/ui/snapshot.ts). */
 const LEGEND_WIDTH = 300;
+
+/** Where screenshots go, if anywhere. */
+const shots = process.env.RENTGRID_SCREENSHOTS;
+/** A Tianditu key for the test server (never sent to Tianditu: its tiles are answered here). */
+const TIANDITU_KEY = '0123456789abcdef0123456789abcdef';
+/** A 1×1 grey PNG, the tile answered for every Tianditu request. */
+const GREY_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGM4ceIEAAS0AlkWLoFAAAAAAElFTkSuQmCC', 'base64');
 
 /** Width and height of a PNG, from its IHDR chunk. */
 function pngSize(bytes) {
@@ -129,6 +140,201 @@ describe('the leaders\' view', () => {
     assert.equal(Number(await chart.getAttribute('data-streets')), now.rows.length);
     assert.equal(Number(await chart.getAttribute('data-months')), months.length);
     assert.equal(await chart.locator('canvas').count() > 0, true, 'the chart drew nothing');
+  });
+
+  it('draws the heat surface as bands within the district, with a legend for every band', async () => {
+    // The heat tiles' features are bands (lo, hi) between the legend's densities.
+    await page.waitForFunction(() => window.__rentgrid.map.queryRenderedFeatures({ layers: ['heat-fill'] }).length > 0, null, { timeout: 20_000 });
+    const bands = await page.evaluate(() => [
+      ...new Set(window.__rentgrid.map.queryRenderedFeatures({ layers: ['heat-fill'] }).map((f) => `${f.properties.lo}-${f.properties.hi ?? ''}`)),
+    ]);
+    const los = [100, 1000, 3000, 10000, 30000];
+    for (const band of bands) {
+      const [lo, hi] = band.split('-');
+      const i = los.indexOf(Number(lo));
+      assert.ok(i >= 0, band);
+      assert.equal(hi, i + 1 < los.length ? String(los[i + 1]) : '', band);
+    }
+    const legend = await page.locator('.rg-legend-layer[data-layer="heat"]').innerText();
+    for (const words of ['100–1,000 人/km²', '10,000–30,000 人/km²', '≥30,000 人/km²', '仅画区界以内']) assert.ok(legend.includes(words), legend);
+    // No band reaches past the district's box (the Rust tests check its outline itself).
+    const { bbox } = await api('/api/district');
+    const outside = await page.evaluate(([w, s, e, n]) => {
+      const slack = 1e-4;
+      return window.__rentgrid.map
+        .queryRenderedFeatures({ layers: ['heat-fill'] })
+        .flatMap((f) => (f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates))
+        .flat(2)
+        .filter(([x, y]) => x < w - slack || x > e + slack || y < s - slack || y > n + slack).length;
+    }, bbox);
+    assert.equal(outside, 0, 'heat vertices outside the district');
+    if (shots) {
+      await mkdir(shots, { recursive: true });
+      await page.screenshot({ path: path.join(shots, 'leaders-1280.png') });
+    }
+  });
+
+  it('shows a street\'s own trend when its ranking row or its area on the map is clicked', async () => {
+    const chart = page.locator('.rg-leaders-trend[data-streets]');
+    await chart.waitFor({ timeout: 20_000 });
+    const row = page.locator('.rg-ranking').first().locator('tbody tr').first();
+    const code = await row.getAttribute('data-code');
+    const name = await row.locator('td').nth(1).innerText();
+    await row.click();
+    await page.waitForFunction((c) => document.querySelector('.rg-leaders-trend')?.dataset.focus === c, code, { timeout: 10_000 });
+    assert.equal(await chart.getAttribute('data-streets'), '1');
+    assert.ok((await page.locator('.rg-trend-head h3').innerText()).includes(name));
+    // The row opened the street in the drill-down too (over the panel): closed, the chart is there.
+    await page.locator('.rg-drill-close').click();
+    await page.locator('.rg-drill').waitFor({ state: 'hidden' });
+    // Back to every street.
+    await page.locator('.rg-trend-all').click();
+    await page.waitForFunction(() => document.querySelector('.rg-leaders-trend')?.dataset.focus === '', null, { timeout: 10_000 });
+    // A click on a street's area on the map.
+    const spot = await page.evaluate(() => {
+      const map = window.__rentgrid.map;
+      const canvas = map.getCanvas();
+      const rect = canvas.getBoundingClientRect();
+      for (let y = rect.height * 0.3; y < rect.height * 0.8; y += 12) {
+        for (let x = rect.width * 0.45; x < rect.width * 0.7; x += 12) {
+          const hit = map.queryRenderedFeatures([x, y], { layers: ['leaders-street-pick'] })[0];
+          if (hit && document.elementFromPoint(rect.left + x, rect.top + y) === canvas) return { x: rect.left + x, y: rect.top + y, code: hit.properties.code };
+        }
+      }
+      return null;
+    });
+    assert.ok(spot, 'no street area in view');
+    await page.mouse.click(spot.x, spot.y);
+    await page.waitForFunction((c) => document.querySelector('.rg-leaders-trend')?.dataset.focus === c, spot.code, { timeout: 10_000 });
+    await page.keyboard.press('Escape');
+    await page.locator('.rg-trend-all').click();
+  });
+
+  it('compares two complete months side by side, one camera for both maps, stacked on a phone', async () => {
+    await page.setViewportSize({ width: 1600, height: 1000 });
+    await page.locator('.rg-compare-toggle').click();
+    const pane = page.locator('.rg-compare-pane[data-shown]');
+    await pane.waitFor({ timeout: 20_000 });
+    // Only complete months: the current month to date is offered on neither side.
+    const offered = await page.locator('.rg-compare-month option').evaluateAll((os) => os.map((o) => o.value));
+    assert.deepEqual(offered, months.slice(0, -1));
+    const left = await page.locator('.rg-leaders').getAttribute('data-month');
+    assert.ok(months.slice(0, -1).includes(left), left);
+    // Another month on the right: its hot spots are that month's answer.
+    const first = await page.locator('.rg-compare-month').inputValue();
+    assert.notEqual(first, left);
+    const other = months.slice(0, -1).find((m) => m !== left && m !== first);
+    const answer = page.waitForResponse((r) => r.url().includes('/api/hotspots') && r.url().includes(`month=${other}`));
+    await page.selectOption('.rg-compare-month', other);
+    const wanted = await (await answer).json();
+    await page.waitForFunction((m) => document.querySelector('.rg-compare-pane')?.dataset.shown === m, other, { timeout: 20_000 });
+    await page.waitForFunction(
+      (values) => {
+        const drawn = window.__rentgridCompare.queryRenderedFeatures({ layers: ['hotspots-fill'] });
+        return drawn.length > 0 && drawn.every((f) => values[f.properties.grid_id] === (f.properties.value ?? null));
+      },
+      Object.fromEntries(wanted.features.map((f) => [f.properties.grid_id, f.properties.value ?? null])),
+      { timeout: 20_000 },
+    );
+    // A legend on both maps, and each map's month written on it.
+    assert.equal(await page.locator('.rg-main > .rg-legend').isVisible(), true);
+    assert.equal(await page.locator('.rg-compare-pane .rg-legend').isVisible(), true);
+    assert.ok((await page.locator('.rg-compare-pane .rg-compare-badge').innerText()).includes(other));
+    assert.ok((await page.locator('.rg-main > .rg-compare-badge-main').innerText()).includes(left));
+    // Side by side, and one camera: moving one map moves the other.
+    const [a, b] = await page.evaluate(() => [window.__rentgrid.map.getContainer(), window.__rentgridCompare.getContainer()].map((e) => e.getBoundingClientRect().toJSON()));
+    assert.ok(b.left >= a.right - 1 && Math.abs(a.top - b.top) < 2, JSON.stringify({ a, b }));
+    await page.evaluate(() => window.__rentgrid.map.jumpTo({ zoom: window.__rentgrid.map.getZoom() + 1 }));
+    await page.waitForFunction(() => Math.abs(window.__rentgrid.map.getZoom() - window.__rentgridCompare.getZoom()) < 1e-6);
+    await page.evaluate(() => window.__rentgridCompare.jumpTo({ zoom: window.__rentgridCompare.getZoom() - 1 }));
+    await page.waitForFunction(() => Math.abs(window.__rentgrid.map.getZoom() - window.__rentgridCompare.getZoom()) < 1e-6);
+    await page.waitForFunction(() => window.__rentgridCompare.loaded() && window.__rentgrid.map.loaded(), null, { timeout: 20_000 });
+    if (shots) {
+      await mkdir(shots, { recursive: true });
+      await page.screenshot({ path: path.join(shots, 'leaders-compare-1600.png') });
+    }
+    // On a phone the maps are stacked.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForFunction(() => {
+      const [a, b] = [window.__rentgrid.map.getContainer(), window.__rentgridCompare.getContainer()].map((e) => e.getBoundingClientRect());
+      return b.top >= a.bottom - 1 && a.width > 350 && b.width > 350;
+    });
+    await page.waitForFunction(() => window.__rentgridCompare.loaded() && window.__rentgrid.map.loaded(), null, { timeout: 20_000 });
+    // Legends opened at the desktop size are folded, as a phone starts them.
+    const open = page.locator('.rg-legend[data-open="1"] .rg-legend-toggle');
+    for (let n = await open.count(); n > 0; n -= 1) await open.first().click();
+    assert.equal(await open.count(), 0);
+    assert.equal(await page.locator('.rg-leaders').isVisible(), true);
+    assert.equal(await page.locator('.rg-compare-month').isVisible(), true);
+    if (shots) await page.screenshot({ path: path.join(shots, 'leaders-compare-390.png') });
+    // Ended, the main map has the whole area again.
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.locator('.rg-compare-toggle').click();
+    await page.locator('.rg-compare-pane').waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => window.__rentgridCompare), undefined);
+  });
+
+  it('offers no basemap but the offline one without a Tianditu key', async () => {
+    assert.deepEqual((await api('/api/map-config')).raster, []);
+    assert.equal(await page.locator('.rg-basemap-choice').count(), 0);
+    assert.equal(await page.locator('.rg-map').getAttribute('data-basemap'), null);
+    const csp = (await context.request.get(`${site.url}/`)).headers()['content-security-policy'];
+    assert.ok(!csp.includes('tianditu'), csp);
+  });
+
+  it('with a Tianditu key offers its maps, falls back to the offline basemap, and allows exactly its hosts', async () => {
+    const keyed = await startDemoSite(process.env.RENTGRID_BIN, web, 'tianditu', '0.05', ['--tianditu-key', TIANDITU_KEY]);
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      // Tianditu is never asked: its tiles are answered here, or refused.
+      const asked = [];
+      let answer = (route) => route.fulfill({ status: 200, contentType: 'image/png', body: GREY_PNG });
+      await ctx.route(/tianditu\.gov\.cn/, (route) => {
+        asked.push(new URL(route.request().url()));
+        return answer(route);
+      });
+      const login = await ctx.request.post(`${keyed.origin}/api/login`, { data: DEMO.leader });
+      assert.equal(login.status(), 200);
+      const tab = await ctx.newPage();
+      const errors = [];
+      tab.on('pageerror', (error) => errors.push(error.message));
+      const doc = await tab.goto(`${keyed.url}/?view=leaders`);
+      const csp = (await doc.allHeaders())['content-security-policy'];
+      const hosts = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => `https://t${n}.tianditu.gov.cn`);
+      assert.ok(csp.includes(`img-src 'self' data: blob: ${hosts.join(' ')};`), csp);
+      assert.ok(csp.includes(`connect-src 'self' ${hosts.join(' ')};`), csp);
+      await tab.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+      // The offline basemap is the default: nothing asked of Tianditu yet.
+      const choice = tab.locator('.rg-basemap-choice');
+      await choice.waitFor();
+      assert.equal(await choice.inputValue(), 'offline');
+      assert.deepEqual(await choice.locator('option').evaluateAll((os) => os.map((o) => o.value)), ['offline', 'tianditu_vector', 'tianditu_image']);
+      assert.equal(asked.length, 0);
+      // Its vector map: web-Mercator tiles (vec_w, cva_w) with the key, under our layers.
+      await tab.selectOption('.rg-basemap-choice', 'tianditu_vector');
+      await tab.waitForFunction(() => window.__rentgrid.map.getContainer().dataset.basemap === 'tianditu_vector');
+      await tab.waitForFunction(() => window.__rentgrid.map.isSourceLoaded('tianditu-map'), null, { timeout: 20_000 });
+      assert.ok(asked.length > 0 && asked.every((u) => hosts.includes(u.origin) && /^\/(vec|cva)_w\/wmts$/.test(u.pathname) && u.searchParams.get('tk') === TIANDITU_KEY && u.searchParams.get('TILEMATRIXSET') === 'w'), asked.map(String).join('\n'));
+      const order = await tab.evaluate(() => window.__rentgrid.map.getStyle().layers.map((l) => l.id));
+      assert.ok(order.indexOf('tianditu-map') < order.indexOf('heat-fill'), order.join());
+      assert.equal(await tab.evaluate(() => window.__rentgrid.map.getLayoutProperty('basemap-land', 'visibility')), 'none');
+      // Back to the offline basemap.
+      await tab.selectOption('.rg-basemap-choice', 'offline');
+      await tab.waitForFunction(() => window.__rentgrid.map.getContainer().dataset.basemap === 'offline');
+      assert.equal(await tab.evaluate(() => window.__rentgrid.map.getLayer('tianditu-map')), undefined);
+      assert.equal(await tab.evaluate(() => window.__rentgrid.map.getLayoutProperty('basemap-land', 'visibility')), 'visible');
+      // Tianditu unreachable: the offline basemap comes back by itself, saying why.
+      answer = (route) => route.abort();
+      await tab.selectOption('.rg-basemap-choice', 'tianditu_image');
+      await tab.waitForFunction(() => window.__rentgrid.map.getContainer().dataset.basemap === 'offline', null, { timeout: 20_000 });
+      assert.equal(await choice.inputValue(), 'offline');
+      assert.ok((await tab.locator('.rg-legend-layer[data-layer="basemap"]').innerText()).includes('天地图无法访问'));
+      assert.equal(await tab.locator('.rg-banner').isVisible(), false);
+      assert.deepEqual(errors, []);
+    } finally {
+      await ctx.close();
+      await keyed.stop();
+    }
   });
 
   it('saves the map as a PNG with the legend, a north arrow and a scale', async () => {

@@ -662,6 +662,8 @@ describe('the web map', () => {
     const allowed = [
       /^\/api\/district$/,
       /^\/api\/me$/,
+      // The basemaps on offer (the offline one only, without a Tianditu key).
+      /^\/api\/map-config$/,
       /^\/api\/hotspots$/,
       /^\/api\/stats$/,
       // The data's changes: versions, grids and tiles (for a leader none of single buildings).

@@ -6,10 +6,15 @@
 //! weighted by its count, with ArcGIS's default radius (the spatial Silverman rule) unless one is
 //! given. It is evaluated at the centres of square cells of [`FINE_CELL_M`] metres in a local
 //! projection centred on the district; each coarser level merges 2 × 2 cells into one holding
-//! their mean, so a coarse cell carries the average density over its area and the total it
-//! stands for (density × area) is the same at every level. Zoom [`FINE_ZOOM`] and above draw the
-//! finest level, each zoom below one level coarser, down to [`LEVELS`] levels.
+//! their mean. A tile is drawn from the level whose cells are about 1/80 of its width (the
+//! finest from zoom [`FINE_ZOOM`] − 2 up), as bands between the densities of
+//! [`BAND_THRESHOLDS`] traced by marching squares with linear interpolation ([`HeatBand`]), so
+//! the bands' edges are smooth lines through the samples rather than the cells' squares.
 
+use contour::ContourBuilder;
+use i_overlay::core::fill_rule::FillRule;
+use i_overlay::core::overlay_rule::OverlayRule;
+use i_overlay::float::single::SingleFloatOverlay;
 use rentgrid_analysis::StatsResult;
 use rentgrid_analysis::density::KernelDensity;
 use rentgrid_geodata::Atlas;
@@ -88,17 +93,25 @@ pub struct HeatSurface {
     total: f64,
 }
 
-/// A drawn cell: its corners (WGS84, counter-clockwise from the south-west) and density per km².
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HeatCell {
-    /// Level-and-cell number, unique within the surface.
-    pub id: u64,
-    /// Corners: south-west, south-east, north-east, north-west, as (lon, lat).
-    pub corners: [(f64, f64); 4],
-    /// Mean density over the cell, per km².
-    pub density: f64,
-    /// The cell's side, metres.
-    pub cell_m: f64,
+/// The density thresholds (per km²) between the bands drawn, low to high: a band runs from one
+/// threshold to the next, the last band has no top, and below the first nothing is drawn.
+pub const BAND_THRESHOLDS: [f64; 5] = [100.0, 1_000.0, 3_000.0, 10_000.0, 30_000.0];
+
+/// How many levels finer than a tile's cells its bands are traced on: each tile's bands follow
+/// a raster of about 80 × 80 samples, so their edges look smooth at the zoom they are drawn at.
+const BAND_DETAIL: u8 = 2;
+
+/// One band of the surface (等值带): where the density lies between two thresholds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatBand {
+    /// Its position in [`BAND_THRESHOLDS`].
+    pub index: usize,
+    /// The lowest density in it, per km².
+    pub lo: f64,
+    /// The density it stays below, per km² (`None` for the top band).
+    pub hi: Option<f64>,
+    /// Where, WGS84: outer rings then holes of each part, as i_overlay's shapes.
+    pub shapes: Vec<Vec<Vec<[f64; 2]>>>,
 }
 
 impl HeatSurface {
@@ -188,28 +201,98 @@ impl HeatSurface {
         usize::from(FINE_ZOOM.saturating_sub(z)).min(LEVELS - 1)
     }
 
-    /// The side of the cells drawn at zoom `z`, metres.
-    pub fn cell_m_at_zoom(&self, z: u8) -> f64 {
-        self.levels[Self::level_for_zoom(z)].cell_m
+    /// The raster the bands at zoom `z` are traced on.
+    fn band_level(z: u8) -> usize {
+        Self::level_for_zoom(z.saturating_add(BAND_DETAIL))
     }
 
-    /// The density per km² at a longitude/latitude as drawn at zoom `z` (0 outside the raster).
-    pub fn density_at(&self, lon: f64, lat: f64, z: u8) -> f64 {
-        let level = &self.levels[Self::level_for_zoom(z)];
-        let (x, y) = self.projection.forward(lon, lat);
-        let c = ((x - self.origin[0]) / level.cell_m).floor();
-        let r = ((y - self.origin[1]) / level.cell_m).floor();
-        if c < 0.0 || r < 0.0 || c >= level.cols as f64 || r >= level.rows as f64 {
-            return 0.0;
+    /// The samples the bands at zoom `z` are traced through, meeting the WGS84 box (`west, south,
+    /// east, north`): each cell's centre (lon, lat) and its density per km² (at the finest level,
+    /// the kernel density at that point; coarser, the mean of the finer cells it covers).
+    pub fn samples_in(&self, z: u8, bbox: [f64; 4]) -> Vec<(f64, f64, f64)> {
+        let level = &self.levels[Self::band_level(z)];
+        let (cols, rows) = self.window(level, bbox, 0);
+        let mut out = Vec::with_capacity(cols.len() * rows.len());
+        for r in rows {
+            for c in cols.clone() {
+                let (x, y) = self.centre(level, r, c);
+                let (lon, lat) = self.projection.inverse(x, y);
+                out.push((lon, lat, level.values[r * level.cols + c]));
+            }
         }
-        level.values[r as usize * level.cols + c as usize]
+        out
     }
 
-    /// The cells with a positive density drawn at zoom `z` that meet the WGS84 box
-    /// (`west, south, east, north`).
-    pub fn cells_in(&self, z: u8, bbox: [f64; 4]) -> Vec<HeatCell> {
-        let li = Self::level_for_zoom(z);
-        let level = &self.levels[li];
+    /// The bands drawn at zoom `z` near the WGS84 box (`west, south, east, north`), cut to
+    /// `clip` (rings, even-odd: the district's outline) and traced by marching squares with
+    /// linear interpolation through the cell centres (the `contour` crate, a port of
+    /// d3-contour). A sample standing for fewer than `smallest_count` (density × cell area) is
+    /// taken as 0, so no band shows it. The bands reach past the box: cut them to the tile.
+    pub fn bands_in(&self, z: u8, bbox: [f64; 4], smallest_count: f64, clip: &[Vec<[f64; 2]>]) -> Vec<HeatBand> {
+        let level = &self.levels[Self::band_level(z)];
+        // Two samples beyond the box, so every ring the box sees is traced as in the whole raster.
+        let (cols, rows) = self.window(level, bbox, 2);
+        let (w, h) = (cols.len(), rows.len());
+        if w < 2 || h < 2 {
+            return Vec::new();
+        }
+        let cell_km2 = (level.cell_m / 1000.0).powi(2);
+        let values: Vec<f64> = rows
+            .clone()
+            .flat_map(|r| cols.clone().map(move |c| (r, c)))
+            .map(|(r, c)| level.values[r * level.cols + c])
+            .map(|v| if v * cell_km2 < smallest_count { 0.0 } else { v })
+            .collect();
+        // Sample (i, j) sits at (i + 0.5, j + 0.5) in the builder's units.
+        let builder = ContourBuilder::new(w, h, true)
+            .x_origin(self.origin[0] + cols.start as f64 * level.cell_m)
+            .y_origin(self.origin[1] + rows.start as f64 * level.cell_m)
+            .x_step(level.cell_m)
+            .y_step(level.cell_m);
+        let Ok(lines) = builder.lines(&values, &BAND_THRESHOLDS) else { return Vec::new() };
+        // The rings of each threshold, in WGS84: even-odd, they bound where the density is at
+        // least that threshold (rings of one threshold never cross, nor those of two).
+        let rings: Vec<Vec<Vec<[f64; 2]>>> = lines
+            .iter()
+            .map(|line| {
+                line.geometry()
+                    .0
+                    .iter()
+                    .filter(|ring| ring.0.len() >= 4)
+                    .map(|ring| {
+                        ring.0
+                            .iter()
+                            .map(|p| {
+                                let (lon, lat) = self.projection.inverse(p.x, p.y);
+                                [lon, lat]
+                            })
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (index, lo) in BAND_THRESHOLDS.iter().enumerate() {
+            // The band is what lies within its threshold's rings and not within the next's.
+            let mut subject = rings[index].clone();
+            if let Some(upper) = rings.get(index + 1) {
+                subject.extend(upper.iter().cloned());
+            }
+            if subject.is_empty() {
+                continue;
+            }
+            let shapes = subject.overlay(&clip, OverlayRule::Intersect, FillRule::EvenOdd);
+            if shapes.is_empty() {
+                continue;
+            }
+            out.push(HeatBand { index, lo: *lo, hi: BAND_THRESHOLDS.get(index + 1).copied(), shapes });
+        }
+        out
+    }
+
+    /// The columns and rows of `level` whose cell centres lie in the WGS84 box grown by `margin`
+    /// cells.
+    fn window(&self, level: &Level, bbox: [f64; 4], margin: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
         let [w, s, e, n] = bbox;
         let xy: Vec<(f64, f64)> =
             [(w, s), (e, s), (e, n), (w, n)].iter().map(|&(lon, lat)| self.projection.forward(lon, lat)).collect();
@@ -218,29 +301,15 @@ impl HeatSurface {
         let y0 = xy.iter().map(|p| p.1).fold(f64::MAX, f64::min);
         let y1 = xy.iter().map(|p| p.1).fold(f64::MIN, f64::max);
         let range = |lo: f64, hi: f64, origin: f64, n: usize| {
-            let a = ((lo - origin) / level.cell_m).floor().max(0.0) as usize;
-            let b = (((hi - origin) / level.cell_m).ceil().max(0.0) as usize).min(n);
-            a..b
+            let a = ((lo - origin) / level.cell_m - 0.5).ceil().max(0.0) as usize;
+            let b = (((hi - origin) / level.cell_m - 0.5).floor() + 1.0).max(0.0) as usize;
+            a.saturating_sub(margin).min(n)..(b + margin).min(n)
         };
-        let mut out = Vec::new();
-        for r in range(y0, y1, self.origin[1], level.rows) {
-            for c in range(x0, x1, self.origin[0], level.cols) {
-                let density = level.values[r * level.cols + c];
-                if density <= 1e-9 {
-                    continue;
-                }
-                let (cx0, cy0) = (self.origin[0] + c as f64 * level.cell_m, self.origin[1] + r as f64 * level.cell_m);
-                let (cx1, cy1) = (cx0 + level.cell_m, cy0 + level.cell_m);
-                let corners = [
-                    self.projection.inverse(cx0, cy0),
-                    self.projection.inverse(cx1, cy0),
-                    self.projection.inverse(cx1, cy1),
-                    self.projection.inverse(cx0, cy1),
-                ];
-                let id = ((li as u64) << 48) | ((r as u64) << 24) | c as u64;
-                out.push(HeatCell { id, corners, density, cell_m: level.cell_m });
-            }
-        }
-        out
+        (range(x0, x1, self.origin[0], level.cols), range(y0, y1, self.origin[1], level.rows))
+    }
+
+    /// The centre of a cell of `level`, metres.
+    fn centre(&self, level: &Level, r: usize, c: usize) -> (f64, f64) {
+        (self.origin[0] + (c as f64 + 0.5) * level.cell_m, self.origin[1] + (r as f64 + 0.5) * level.cell_m)
     }
 }

@@ -196,6 +196,15 @@ export function tileJsonUrl(layer: TileSet): string {
   return new URL(`/tiles/${layer}.json`, window.location.origin).href;
 }
 
+/** `GET /api/map-config`: the raster basemaps on offer besides the offline one (Tianditu's with a key). */
+export type MapConfig = Schemas['MapConfig'];
+export type RasterBasemap = Schemas['RasterBasemap'];
+
+/** The basemaps the server offers (signed-in users only: the Tianditu key is in their URLs). */
+export async function fetchMapConfig(): Promise<MapConfig> {
+  return getJson<Ok<'map_config'>>('map-config');
+}
+
 /** `GET /fonts.json`: the fonts the server draws map labels with (none: no labels). */
 export type FontCatalog = Schemas['FontCatalog'];
 

@@ -22,6 +22,8 @@ import { createHazardsLayer } from './layers/hazards';
 import { createGridsLayer } from './layers/grids';
 import { mountField } from './field/view';
 import { createBasemapLayer } from './layers/basemap';
+import { isTiandituError } from './layers/tianditu';
+import { mapOptions } from './map-options';
 import { createLabelsLayer } from './layers/labels';
 import { createCoverageLayer } from './layers/coverage';
 import { createCoveragePanel } from './coverage/panel';
@@ -160,25 +162,18 @@ function mount(root: HTMLElement): () => void {
     renderChrome();
 
     const map = new MapLibreMap({
+      ...mapOptions(),
       container: mapEl,
-      // The style starts empty: the base map is a layer like any other, drawn from our own data.
-      style: { version: 8, sources: {}, layers: [] },
       bounds: district.bbox,
       fitBoundsOptions: { padding: fitPadding() },
-      maxZoom: 19,
-      // Every feature on the map is our own data; there is nothing to attribute.
-      attributionControl: false,
-      // Place names are drawn with the glyphs our server makes, Chinese ones too, not with the
-      // browser's fonts: the same on every device, and what the phone keeps for offline use.
-      localIdeographFontFamily: false,
-      dragRotate: false,
-      pitchWithRotate: false,
-      touchPitch: false,
     });
     map.touchZoomRotate.disableRotation();
     map.addControl(new NavigationControl({ showCompass: false }), 'bottom-right');
     map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
-    map.on('error', (event) => showError(event.error));
+    // Tianditu's tiles failing is handled by the basemap choice (back to the offline basemap).
+    map.on('error', (event) => {
+      if (!isTiandituError(event)) showError(event.error);
+    });
     window.__rentgrid = { map };
     disposers.push(() => {
       map.remove();
@@ -251,7 +246,7 @@ function mount(root: HTMLElement): () => void {
     });
     main.append(legend.element);
     if (hotspots && attached.includes(hotspots)) {
-      const panel = await createLeadersPanel(district, hotspots, showError);
+      const panel = await createLeadersPanel(district, hotspots, map, showError);
       if (stopped) return;
       main.append(panel.element);
       disposers.push(() => panel.destroy());

@@ -93,6 +93,8 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/grids", roles(REGISTER)),
     rule("GET", "/api/grids/{id}", roles(REGISTER)),
     rule("GET", "/api/basemap", roles(REGISTER)),
+    // The basemaps on offer, with the Tianditu key when there is one: signed-in map users only.
+    rule("GET", "/api/map-config", roles(REGISTER)),
     rule("GET", "/api/stats", roles(REGISTER)),
     rule("GET", "/api/summary", roles(REGISTER)),
     // A place for the drill-down: its breadcrumb, figures and trend; a grid's buildings not for leaders.

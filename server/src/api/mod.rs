@@ -19,6 +19,7 @@ mod hotspots;
 pub mod identity;
 mod imports;
 mod limits;
+mod map_config;
 mod observe;
 mod ogc;
 pub(crate) mod openapi;
@@ -113,7 +114,7 @@ pub fn app(state: AppState) -> Router {
         // Security headers on every response (a handler's own take precedence).
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            content_security_policy(state.tianditu().is_some()),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -140,6 +141,19 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      child-src 'self' blob:; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; \
      connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The Content-Security-Policy of every response, with Tianditu's tile hosts admitted for
+/// images and fetches when its basemaps are offered.
+pub fn content_security_policy(tianditu: bool) -> HeaderValue {
+    if !tianditu {
+        return HeaderValue::from_static(CONTENT_SECURITY_POLICY);
+    }
+    let hosts = crate::tianditu::HOSTS.join(" ");
+    let csp = CONTENT_SECURITY_POLICY
+        .replace("img-src 'self' data: blob:;", &format!("img-src 'self' data: blob: {hosts};"))
+        .replace("connect-src 'self';", &format!("connect-src 'self' {hosts};"));
+    HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static(CONTENT_SECURITY_POLICY))
+}
+
 /// The routes, each documented handler with its OpenAPI operation (one declaration serves both).
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::base())
@@ -162,6 +176,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plates::open))
         .routes(routes!(plates::revoke))
         .routes(routes!(features::basemap))
+        .routes(routes!(map_config::map_config))
         .routes(routes!(stats))
         .routes(routes!(summary::summary))
         .routes(routes!(places::place))

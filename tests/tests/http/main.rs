@@ -14,6 +14,7 @@ mod access;
 mod api;
 mod atlas_file;
 mod audit;
+mod basemaps;
 mod campaigns;
 mod coverage;
 mod events;

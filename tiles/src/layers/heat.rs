@@ -1,50 +1,76 @@
-//! `heat`: the kernel density surface as square cells with their density per km² (see
-//! [`crate::heat`]); the same raster at every zoom of a band, so the value at a place does not
-//! change with zoom the way a client-side point heatmap does.
+//! `heat`: the kernel density surface as bands between fixed densities (see [`crate::heat`]),
+//! traced through the raster's samples with linear interpolation and cut to the district's
+//! outline, so the surface has smooth edges and nothing is drawn outside the district.
 
 use super::Ctx;
+use crate::heat::HeatBand;
 use crate::layer::{FieldType::*, VectorLayer, field};
 use crate::mvt::{LayerEncoder, TileGeometry, Value};
-use geo::{LineString, Polygon};
+use geo::{Coord, LineString, Polygon};
 
 /// The MVT layer of the `heat` tile set.
 pub const VECTOR_LAYERS: &[VectorLayer] = &[VectorLayer {
     id: "heat",
-    description: "核密度 kernel density (quartic kernel, metres) of what is counted, as raster cells",
+    description: "核密度 kernel density (quartic kernel, metres) of what is counted, as bands between fixed densities \
+                  within the district; feature id = the band's number from 1",
     fields: &[
-        field("density", Number, "Mean density over the cell, per km²"),
-        field("cell_m", Number, "The cell's side in metres"),
+        field("lo", Number, "The band's lowest density, per km²"),
+        field("hi", Number, "The density the band stays below, per km² (absent for the top band)"),
     ],
     minzoom: 8,
     maxzoom: 16,
 }];
 
-/// Draws the heat cells meeting the tile (none when the sources carry no surface).
+/// A band's parts as polygons.
+fn polygons(band: &HeatBand) -> Vec<Polygon<f64>> {
+    let ring = |r: &Vec<[f64; 2]>| {
+        let mut pts: Vec<Coord<f64>> = r.iter().map(|&[x, y]| Coord { x, y }).collect();
+        if let Some(&first) = pts.first() {
+            pts.push(first);
+        }
+        LineString(pts)
+    };
+    band.shapes
+        .iter()
+        .filter_map(|shape| {
+            let (outer, holes) = shape.split_first()?;
+            Some(Polygon::new(ring(outer), holes.iter().map(ring).collect()))
+        })
+        .collect()
+}
+
+/// Draws the bands meeting the tile (none when the sources carry no surface).
 pub fn build(ctx: &Ctx) -> Vec<LayerEncoder> {
     let mut layer = ctx.layer("heat");
     let Some(surface) = ctx.src.heat else { return vec![layer] };
     let g = ctx.generalise();
     let b = ctx.buffered_bounds();
-    // A leader is not shown a cell standing for fewer than K persons.
+    // A leader is not shown a sample standing for fewer than K persons.
     let smallest = if ctx.src.suppress_small_counts && surface.counts_persons() {
         f64::from(rentgrid_analysis::disclosure::K)
     } else {
         0.0
     };
-    for cell in surface.cells_in(ctx.tile.z, [b.min().x, b.min().y, b.max().x, b.max().y]) {
-        if cell.density * (cell.cell_m / 1000.0).powi(2) < smallest {
-            continue;
-        }
-        let ring: Vec<(f64, f64)> = cell.corners.iter().chain(std::iter::once(&cell.corners[0])).copied().collect();
-        let polygons = g.polygons(&[Polygon::new(LineString::from(ring), vec![])]);
+    let district: Vec<Vec<[f64; 2]>> = ctx
+        .src
+        .atlas
+        .district()
+        .outline
+        .0
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .map(|r| r.0.iter().map(|c| [c.x, c.y]).collect())
+        .collect();
+    for band in surface.bands_in(ctx.tile.z, [b.min().x, b.min().y, b.max().x, b.max().y], smallest, &district) {
+        let polygons = g.polygons(&polygons(&band));
         if polygons.is_empty() {
             continue;
         }
-        let props: Vec<(&str, Value)> = vec![
-            ("density", Value::Double((cell.density * 100.0).round() / 100.0)),
-            ("cell_m", Value::Double(cell.cell_m)),
-        ];
-        layer.add(cell.id, &TileGeometry::Polygons(polygons), &props);
+        let mut props: Vec<(&str, Value)> = vec![("lo", Value::Double(band.lo))];
+        if let Some(hi) = band.hi {
+            props.push(("hi", Value::Double(hi)));
+        }
+        layer.add(band.index as u64 + 1, &TileGeometry::Polygons(polygons), &props);
     }
     vec![layer]
 }

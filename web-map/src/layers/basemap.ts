@@ -1,11 +1,12 @@
 /**
  * The base map, drawn from our own vector tiles: the `basemap` tile set (district land, city
  * blocks, roads by class) and the `boundaries` tile set (street (街道), community (社区) and
- * district lines). No remote tiles.
+ * district lines). No remote tiles, unless Tianditu's maps are offered and chosen (`tianditu.ts`).
  */
 import type { ExpressionSpecification } from '@maplibre/maplibre-gl-style-spec';
-import { tileJsonUrl } from '../api';
+import { fetchMapConfig, tileJsonUrl } from '../api';
 import { defineStrings } from '../i18n';
+import { createBasemapChoice, type BasemapChoice } from './tianditu';
 import type { MapLayer, SlottedLayer } from './types';
 
 const t = defineStrings(
@@ -183,19 +184,27 @@ const styleLayers: SlottedLayer[] = [
   },
 ];
 
-/** Creates the base map layer. */
+/** Creates the base map layer, with a choice of Tianditu's maps when the server offers them. */
 export function createBasemapLayer(): MapLayer {
+  let choice: BasemapChoice | undefined;
   return {
     id: 'basemap',
     styleLayers,
-    attach({ map }) {
+    async attach({ map, refreshLegend }) {
       map.addSource(SOURCE, { type: 'vector', url: tileJsonUrl('basemap') });
       map.addSource(BOUNDARIES, { type: 'vector', url: tileJsonUrl('boundaries') });
-      return Promise.resolve();
+      // Offline, or an older server: the offline basemap alone.
+      const raster = (await fetchMapConfig().catch(() => undefined))?.raster ?? [];
+      if (raster.length === 0) return;
+      choice = createBasemapChoice(map, raster, refreshLegend);
+      return () => choice?.destroy();
     },
     legend() {
+      const note = choice?.note();
       return {
         title: t('title'),
+        ...(choice ? { controls: choice.element } : {}),
+        ...(note ? { note } : {}),
         items: [
           { swatch: { type: 'line', color: BASEMAP_COLORS.district, width: 3 }, label: t('district') },
           { swatch: { type: 'line', color: BASEMAP_COLORS.street, width: 2, dashed: true }, label: t('street') },

@@ -1,7 +1,9 @@
 /**
  * The heat surface (核密度) from our `heat` vector tiles: the quartic kernel density of migrants
- * computed on the server in metres, per km². The cells are a fixed raster, so the colour at a
- * place means the same number at every zoom, unlike a heatmap drawn from points in the browser.
+ * computed on the server in metres, per km², drawn as bands between fixed densities (等值带),
+ * traced smoothly through the server's raster and cut to the district's outline. The bands are
+ * fixed numbers, so a colour means the same density at every zoom, unlike a heatmap drawn from
+ * points in the browser.
  */
 import { tileJsonUrl } from '../api';
 import { formatCount } from '../format';
@@ -12,18 +14,20 @@ const t = defineStrings(
   'heat',
   {
     title: '核密度 · 流动人口',
-    note: '服务器按米计算的四次核密度（默认半径按 Silverman 规则），单位 人/km²，各缩放级别数值一致',
-    stop: '≥{n} 人/km²',
+    note: '服务器按米计算的四次核密度（默认半径按 Silverman 规则），按密度分带，仅画区界以内，单位 人/km²，各缩放级别数值一致',
+    band: '{lo}–{hi} 人/km²',
+    top: '≥{lo} 人/km²',
   },
   {
     title: 'Kernel density · migrants',
-    note: 'Quartic kernel density computed on the server in metres (default radius by Silverman’s rule), persons per km², the same at every zoom',
-    stop: '≥{n} per km²',
+    note: 'Quartic kernel density computed on the server in metres (default radius by Silverman’s rule), in bands, within the district only; persons per km², the same at every zoom',
+    band: '{lo}–{hi} per km²',
+    top: '≥{lo} per km²',
   },
 );
 
 const SOURCE = 'heat';
-/** Density stops (per km²) and their colours, light to dark. */
+/** The bands' lower densities (per km², the server's `BAND_THRESHOLDS`) and colours, light to dark. */
 const STOPS: [number, string][] = [
   [100, '#fff3c4'],
   [1_000, '#fdc372'],
@@ -40,11 +44,9 @@ const styleLayers: SlottedLayer[] = [
       type: 'fill',
       source: SOURCE,
       'source-layer': 'heat',
-      filter: ['>=', ['get', 'density'], STOPS[0]![0]],
       paint: {
-        'fill-color': ['step', ['get', 'density'], STOPS[0]![1], ...STOPS.slice(1).flatMap(([n, c]) => [n, c])] as never,
+        'fill-color': ['step', ['get', 'lo'], STOPS[0]![1], ...STOPS.slice(1).flatMap(([n, c]) => [n, c])] as never,
         'fill-opacity': 0.62,
-        'fill-antialias': false,
       },
     },
   },
@@ -65,7 +67,11 @@ export function createHeatLayer(): MapLayer {
       return {
         title: t('title'),
         note: t('note'),
-        items: STOPS.map(([n, color]) => ({ swatch: { type: 'fill', color }, label: t('stop', { n: formatCount(n) }) })),
+        items: STOPS.map(([lo, color], i) => {
+          const hi = STOPS[i + 1]?.[0];
+          const label = hi === undefined ? t('top', { lo: formatCount(lo) }) : t('band', { lo: formatCount(lo), hi: formatCount(hi) });
+          return { swatch: { type: 'fill' as const, color }, label };
+        }),
       };
     },
   };
