@@ -32,6 +32,22 @@ pub async fn small_counts(req: Request, next: Next) -> Response {
             return crate::error::AppError::Internal(format!("reading a response to suppress: {e}")).into_response();
         }
     };
+    // An answer kept gzipped (`crate::encoded`) is read as the JSON it holds and rewritten plain.
+    let bytes = match parts.headers.remove(header::CONTENT_ENCODING) {
+        None => bytes.to_vec(),
+        Some(v) if v == "gzip" => {
+            let mut plain = Vec::new();
+            if let Err(e) = std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain) {
+                return crate::error::AppError::Internal(format!("reading a gzipped response to suppress: {e}"))
+                    .into_response();
+            }
+            plain
+        }
+        Some(other) => {
+            return crate::error::AppError::Internal(format!("a response to suppress is encoded as {other:?}"))
+                .into_response();
+        }
+    };
     let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
         // Not JSON after all: nothing of it is shown to the leader.
         return crate::error::AppError::Internal("a response declared as JSON is not JSON".into()).into_response();
