@@ -34,10 +34,7 @@ try {
 
   const VIEWS = [
     { name: 'map', role: 'center', query: '' },
-    // Hot spots asked for without gzip: with `Accept-Encoding: gzip` (every browser) this server
-    // answers /api/hotspots with a 500 (docs/screens/README.md, defects), so the view never
-    // becomes ready. Remove `plainHotspots` once that is fixed.
-    { name: 'leaders', role: 'leader', query: 'view=leaders', plainHotspots: true },
+    { name: 'leaders', role: 'leader', query: 'view=leaders' },
     { name: 'screen', role: 'center', query: 'view=screen', live: true },
     { name: 'coverage', role: 'supervisor', query: 'view=coverage' },
     { name: 'campaign', role: 'center', query: `view=campaign&campaign=${campaign.id}&date=${day.date}` },
@@ -84,12 +81,6 @@ try {
         const expected = (status) => !v.role && status === 401;
         page.on('console', (m) => m.type() === 'error' && !(expected(401) && m.text().includes('401')) && problems.push(m.text()));
         page.on('response', (r) => r.status() >= 400 && !expected(r.status()) && problems.push(`HTTP ${r.status()} ${r.url().replace(site.origin, '')}`));
-        if (v.plainHotspots) {
-          await page.route('**/api/hotspots?*', async (route) => {
-            const response = await route.fetch({ headers: { ...route.request().headers(), 'accept-encoding': 'identity' } });
-            await route.fulfill({ response });
-          });
-        }
         const query = [v.query, `lang=${lang}`].filter(Boolean).join('&');
         const started = Date.now();
         try {
