@@ -234,6 +234,15 @@ fn postgres_restarted_under_load_is_503_then_recovers_with_no_write_lost() {
     for (what, answer) in &reads {
         assert_away(answer, what);
     }
+    // Down until a writer, too, has been refused. A write waits for a connection up to the
+    // pool's acquire timeout, so on a loaded machine the writers' requests could all start
+    // after the probes' and be answered 201 once PostgreSQL was back (seen twice): the outage
+    // must outlast one of them for the test to see what a writer gets during it.
+    let refused_by = Instant::now() + RECOVERY;
+    while !outcomes.lock().unwrap().values().any(|&(_, status)| status == 503) {
+        assert!(Instant::now() < refused_by, "no writer was refused {RECOVERY:?} into the outage");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 
     // Back: the same process serves again, within a bounded number of tries.
     cluster.start();
