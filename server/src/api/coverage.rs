@@ -15,13 +15,14 @@ use crate::export::{self, Format, Lang};
 use crate::identity::Actor;
 use crate::scope::Scope;
 use crate::state::AppState;
+use crate::store::contracts::MonthActivity;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_analysis::assessment::ScoreFormula;
 use rentgrid_analysis::staffing::StaffingRule;
-use rentgrid_geodata::Month;
+use rentgrid_geodata::{Caseworker, Month};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -335,13 +336,10 @@ pub(super) async fn assessment_rows(
     rule: Option<&str>,
     cost: Option<&str>,
 ) -> AppResult<(Month, Vec<AssessmentRow>)> {
-    let month = required_month(month)?;
     let rule = cov::rule_from_query(rule, cost)?;
+    let (month, caseworkers, activity) = roster_and_activity(state, month).await?;
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
-    let reads = crate::standby::reads(state).await;
-    let caseworkers = reads.caseworkers().await?;
-    let activity = reads.month_activity(month).await?;
     // The current month is judged on today's estimate too; a past month has none.
     let current = month == Month::of(rentgrid_geodata::clock::today());
     let estimate = if current { Some(state.estimate(&atlas).await?) } else { None };
@@ -397,11 +395,21 @@ async fn spot_check_rows(
     scope: &Scope,
     month: Option<&str>,
 ) -> AppResult<(Month, Vec<SpotCheckRow>)> {
+    let (month, caseworkers, activity) = roster_and_activity(state, month).await?;
+    Ok((month, cov::spot_check_rows(&state.atlas(), &caseworkers, &activity, scope)))
+}
+
+/// The month (required), the roster and the month's activity: what the assessment and the spot
+/// checks are read from, on the standby when it is up to date ([`crate::standby::reads`]).
+async fn roster_and_activity(
+    state: &AppState,
+    month: Option<&str>,
+) -> AppResult<(Month, Vec<Caseworker>, MonthActivity)> {
     let month = required_month(month)?;
-    let atlas = state.atlas();
-    let caseworkers = state.store().caseworkers().await?;
-    let activity = state.store().month_activity(month).await?;
-    Ok((month, cov::spot_check_rows(&atlas, &caseworkers, &activity, scope)))
+    let reads = crate::standby::reads(state).await;
+    let caseworkers = reads.caseworkers().await?;
+    let activity = reads.month_activity(month).await?;
+    Ok((month, caseworkers, activity))
 }
 
 /// The 包干 tables exported at `/api/exports/{table}.{csv|xlsx}`.
