@@ -4,11 +4,15 @@
 //!
 //! The file is never trusted blindly. Its header names the format and the store's [`Stamp`] (the
 //! last change of the log it includes and the store's history up to it); it is used only when
-//! that stamp is the store's stamp now, its length is the length it says and its checksum
-//! (CRC-32) matches, and what it decodes to builds an Atlas. Anything else (no file, a file of
-//! another format, a store written since, a file cut short or changed) is reported in one log
-//! line and the Atlas is loaded from the store, after which the file is written anew, off the
-//! start-up path, atomically (a temporary file renamed over it).
+//! its length is the length it says and its checksum (CRC-32) matches, what it decodes to builds
+//! an Atlas, and its stamp is either the store's stamp now or the stamp the store had at an
+//! earlier change of its log ([`crate::store::SnapshotReads::stamp_at`]): then the server
+//! applies the changes logged since, as it follows the log while serving (a reload among them,
+//! or a log pruned past the file's change, loads everything from the store instead), and the
+//! file is written anew off the start-up path. Anything else (no file, a file of another format,
+//! another store's file, a file cut short or changed) is reported in one log line and the Atlas
+//! is loaded from the store, after which the file is written anew, off the start-up path,
+//! atomically (a temporary file renamed over it).
 //!
 //! Layout (little-endian): the magic `RENTGRID-ATLAS\n\0`, the format ([`FORMAT`], u32), the
 //! stamp (change seq i64, data version u64, history text), the payload's length (u64) and
@@ -114,20 +118,18 @@ impl AtlasFile {
     /// The Atlas input the file holds, when the file is whole and holds exactly the store's
     /// state at `stamp`.
     pub fn read(&self, stamp: &Stamp) -> Result<AtlasInput> {
+        let whole = self.read_whole()?;
+        whole.check(stamp)?;
+        whole.input()
+    }
+
+    /// The file, read and checked whole (format, length, checksum), not yet decoded: its stamp
+    /// says which state of which store it holds.
+    pub fn read_whole(&self) -> Result<Whole> {
         let bytes = std::fs::read(&self.path).map_err(|source| self.io(source))?;
-        let (file_stamp, payload) = split(&bytes)?;
-        if file_stamp.mark != stamp.mark {
-            return Err(AtlasFileError::Stale {
-                file_seq: file_stamp.mark.seq,
-                file_version: file_stamp.mark.version,
-                store_seq: stamp.mark.seq,
-                store_version: stamp.mark.version,
-            });
-        }
-        if file_stamp.history != stamp.history {
-            return Err(AtlasFileError::OtherHistory);
-        }
-        decode(payload)
+        let (stamp, payload) = split(&bytes)?;
+        let at = bytes.len() - payload.len();
+        Ok(Whole { stamp, bytes, at })
     }
 
     /// Writes `atlas`'s input, which is the store's state at `stamp`, atomically: a temporary
@@ -155,6 +157,43 @@ impl AtlasFile {
 
     fn io(&self, source: std::io::Error) -> AtlasFileError {
         AtlasFileError::Io { path: self.path.display().to_string(), source }
+    }
+}
+
+/// A snapshot file read and checked whole, with the stamp of the state it holds.
+#[derive(Debug)]
+pub struct Whole {
+    stamp: Stamp,
+    bytes: Vec<u8>,
+    /// Where the payload starts.
+    at: usize,
+}
+
+impl Whole {
+    /// The store's state the file holds.
+    pub fn stamp(&self) -> &Stamp {
+        &self.stamp
+    }
+
+    /// Whether the file holds exactly the state of `stamp` (else why not).
+    pub fn check(&self, stamp: &Stamp) -> Result<()> {
+        if self.stamp.mark != stamp.mark {
+            return Err(AtlasFileError::Stale {
+                file_seq: self.stamp.mark.seq,
+                file_version: self.stamp.mark.version,
+                store_seq: stamp.mark.seq,
+                store_version: stamp.mark.version,
+            });
+        }
+        if self.stamp.history != stamp.history {
+            return Err(AtlasFileError::OtherHistory);
+        }
+        Ok(())
+    }
+
+    /// The Atlas input it holds.
+    pub fn input(&self) -> Result<AtlasInput> {
+        decode(&self.bytes[self.at..])
     }
 }
 

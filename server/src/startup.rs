@@ -157,8 +157,15 @@ pub async fn state_for(
 /// Where the Atlas a server starts with came from.
 #[derive(Debug)]
 pub enum AtlasOrigin {
-    /// The Atlas snapshot file, which held exactly what the store holds.
-    SnapshotFile,
+    /// The Atlas snapshot file.
+    SnapshotFile {
+        /// Whether the file held the store's state at an earlier change of its log, so the
+        /// changes logged since were applied after it was read.
+        behind: bool,
+        /// The file being written anew with the caught-up Atlas, off the start-up path (when
+        /// it was behind and no other server wrote meanwhile).
+        writing: Option<tokio::task::JoinHandle<Result<(), AtlasFileError>>>,
+    },
     /// The store.
     Store {
         /// Why the snapshot file was not used (`None`: there is none to use).
@@ -168,22 +175,56 @@ pub enum AtlasOrigin {
     },
 }
 
-/// The state for serving `store`, its Atlas read from `file` when that holds what the store
-/// holds now (see [`crate::atlas_file`]), else loaded from the store and then written to `file`
-/// anew off the start-up path; with where the Atlas came from.
+/// The state for serving `store`, its Atlas read from `file` when that holds the store's state
+/// now or at an earlier change of its log (then the changes since are applied before this
+/// returns), else loaded from the store; in both latter cases `file` is written anew off the
+/// start-up path (see [`crate::atlas_file`]). With where the Atlas came from.
 pub async fn state_from(
     store: Arc<dyn Store>,
     targets: Targets,
     web_dir: Option<PathBuf>,
     file: Option<AtlasFile>,
 ) -> Result<(AppState, AtlasOrigin), StartupError> {
-    let (loaded, origin) = load_atlas_from(store.as_ref(), file).await?;
-    Ok((AppState::new(store, loaded, targets, web_dir), origin))
+    let (loaded, mut origin) = load_atlas_from(store.as_ref(), file.clone()).await?;
+    let state = AppState::new(store, loaded, targets, web_dir);
+    if let (AtlasOrigin::SnapshotFile { behind: true, writing }, Some(file)) = (&mut origin, file) {
+        let started = Instant::now();
+        state.catch_up().await?;
+        let (atlas, applied) = state.applied().await;
+        tracing::info!(seconds = started.elapsed().as_secs_f64(), change = applied, "caught up with the change log");
+        let stamp = state.store().stamp().await?;
+        if stamp.mark.seq == applied {
+            *writing = Some(write_off_path(file, atlas, stamp));
+        }
+    }
+    Ok((state, origin))
+}
+
+/// Writes `atlas`, the store's state at `stamp`, to `file` on tokio's blocking pool.
+fn write_off_path(
+    file: AtlasFile,
+    atlas: Arc<Atlas>,
+    stamp: Stamp,
+) -> tokio::task::JoinHandle<Result<(), AtlasFileError>> {
+    tokio::task::spawn_blocking(move || {
+        let at = Instant::now();
+        let written = file.write(&atlas, &stamp);
+        match &written {
+            Ok(()) => tracing::info!(
+                file = %file.path().display(),
+                seconds = at.elapsed().as_secs_f64(),
+                "wrote the Atlas snapshot file"
+            ),
+            Err(e) => tracing::warn!(reason = %e, "the Atlas snapshot file could not be written"),
+        }
+        written
+    })
 }
 
 /// The Atlas of what `store` holds and the place of the last change it includes, read from
-/// `file` when that holds exactly the store's state, else from the store (then `file` is
-/// written anew off the start-up path).
+/// `file` when that holds the store's state now or at an earlier change of its log (the caller
+/// then applies the changes logged since: [`AppState::catch_up`]), else from the store (then
+/// `file` is written anew off the start-up path).
 pub async fn load_atlas_from(
     store: &dyn Store,
     file: Option<AtlasFile>,
@@ -194,28 +235,19 @@ pub async fn load_atlas_from(
         return Ok(((atlas, stamp.mark.seq), AtlasOrigin::Store { refused: None, writing: None }));
     };
     let stamp = store.stamp().await?;
-    let read = {
-        let (file, stamp) = (file.clone(), stamp.clone());
-        tokio::task::spawn_blocking(move || {
-            let at = Instant::now();
-            let input = file.read(&stamp)?;
-            let read_s = at.elapsed().as_secs_f64();
-            Atlas::build(input).map(|a| (a, read_s)).map_err(|e| AtlasFileError::Malformed(e.to_string()))
-        })
-        .await
-        .unwrap_or_else(|e| Err(AtlasFileError::Malformed(e.to_string())))
-    };
-    let refused = match read {
-        Ok((mut atlas, read_s)) => {
-            atlas.set_version(stamp.mark.version);
+    let refused = match read_usable(store, &file, &stamp).await {
+        Ok((atlas, file_stamp, read_s)) => {
+            let behind = file_stamp.mark.seq != stamp.mark.seq;
             tracing::info!(
                 file = %file.path().display(),
                 read_s,
                 seconds = started.elapsed().as_secs_f64(),
                 rss_mib = resident_mib(),
+                file_change = file_stamp.mark.seq,
+                store_change = stamp.mark.seq,
                 "the Atlas was read from its snapshot file"
             );
-            return Ok(((atlas, stamp.mark.seq), AtlasOrigin::SnapshotFile));
+            return Ok(((atlas, file_stamp.mark.seq), AtlasOrigin::SnapshotFile { behind, writing: None }));
         }
         Err(AtlasFileError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
             tracing::info!(file = %file.path().display(), "no Atlas snapshot file yet: loading from the store");
@@ -227,22 +259,40 @@ pub async fn load_atlas_from(
         }
     };
     let (atlas, stamp) = load_from_store(store).await?;
-    let copy = atlas.clone();
     let seq = stamp.mark.seq;
-    let writing = tokio::task::spawn_blocking(move || {
-        let at = Instant::now();
-        let written = file.write(&copy, &stamp);
-        match &written {
-            Ok(()) => tracing::info!(
-                file = %file.path().display(),
-                seconds = at.elapsed().as_secs_f64(),
-                "wrote the Atlas snapshot file"
-            ),
-            Err(e) => tracing::warn!(reason = %e, "the Atlas snapshot file could not be written"),
-        }
-        written
-    });
+    let writing = write_off_path(file, Arc::new(atlas.clone()), stamp);
     Ok(((atlas, seq), AtlasOrigin::Store { refused, writing: Some(writing) }))
+}
+
+/// The Atlas `file` holds, with the file's stamp and the seconds reading it took, when the file
+/// is whole and holds the store's state now (`stamp`) or at an earlier change of its log.
+async fn read_usable(
+    store: &dyn Store,
+    file: &AtlasFile,
+    stamp: &Stamp,
+) -> Result<(Atlas, Stamp, f64), AtlasFileError> {
+    let at = Instant::now();
+    let whole = {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || file.read_whole())
+            .await
+            .unwrap_or_else(|e| Err(AtlasFileError::Malformed(e.to_string())))?
+    };
+    if let Err(now) = whole.check(stamp) {
+        let earlier = whole.stamp().mark.seq < stamp.mark.seq;
+        let then = if earlier { store.stamp_at(whole.stamp().mark.seq).await.ok().flatten() } else { None };
+        if then.as_ref() != Some(whole.stamp()) {
+            return Err(now);
+        }
+    }
+    let file_stamp = whole.stamp().clone();
+    let mut atlas = tokio::task::spawn_blocking(move || {
+        Atlas::build(whole.input()?).map_err(|e| AtlasFileError::Malformed(e.to_string()))
+    })
+    .await
+    .unwrap_or_else(|e| Err(AtlasFileError::Malformed(e.to_string())))?;
+    atlas.set_version(file_stamp.mark.version);
+    Ok((atlas, file_stamp, at.elapsed().as_secs_f64()))
 }
 
 /// The Atlas of what `store` holds, with the stamp of the state it was loaded at; logs how long

@@ -662,6 +662,13 @@ impl AppState {
         self.catch_up_until(&mut applied, i64::MAX).await.map(drop)
     }
 
+    /// The Atlas now and the place of the last change of the log it includes (after the write
+    /// being applied, if any).
+    pub async fn applied(&self) -> (Arc<Atlas>, i64) {
+        let applied = self.write_turn().await;
+        (self.atlas(), *applied)
+    }
+
     /// Runs the store write `write` (which records its change in the log) under the write lock,
     /// then catches up with the log, its change included. The write stands whatever happens
     /// after its commit: when the log cannot be read, that is logged, and the next catching up

@@ -168,6 +168,15 @@ pub(crate) async fn last(tx: &mut Tx<'_>) -> Result<Mark> {
     mark_of(tx.fetch_optional(Sql::new("SELECT seq, version FROM changes ORDER BY seq DESC LIMIT 1")).await?.as_ref())
 }
 
+/// Change `seq`'s mark, if the log holds it, as `tx` sees it.
+pub(crate) async fn mark_at(tx: &mut Tx<'_>, seq: i64) -> Result<Option<Mark>> {
+    let row = tx.fetch_optional(Sql::new("SELECT seq, version FROM changes WHERE seq = ").bind(seq)).await?;
+    Ok(match row {
+        Some(r) => Some(mark_of(Some(&r))?),
+        None => None,
+    })
+}
+
 /// Records `change`, made by the write whose audit row is `row`, in that write's transaction
 /// `tx` (begun by [`crate::audit::begin`], so the audit chain's lock orders it), and announces
 /// it at commit where the database announces. Prunes the log now and then.

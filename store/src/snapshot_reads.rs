@@ -4,7 +4,7 @@
 //! of those parts made earlier (the Atlas snapshot file) is still what the store holds.
 
 use crate::backend::{Backend, Tx};
-use crate::changes::{Loaded, Mark, Parts, last};
+use crate::changes::{Loaded, Mark, Parts, last, mark_at};
 use crate::sql::Sql;
 use crate::{Result, SqlStore, register};
 use async_trait::async_trait;
@@ -29,6 +29,13 @@ pub trait SnapshotReads: Send + Sync {
     async fn load(&self, parts: Parts) -> Result<Loaded>;
     /// Where the store's history stands now.
     async fn stamp(&self) -> Result<Stamp>;
+    /// The stamp the store had right after change `seq`, if nothing reloaded since then: equal
+    /// to a copy's stamp when that copy was made from this store at that change (its history
+    /// names the change's audit hash, the store's origin and its grid, building and workplace
+    /// counts, which only a reload changes). `None` when the log no longer holds that change
+    /// (pruned) or never did. Whether a reload came after it is for the caller's catching up
+    /// to find in the log.
+    async fn stamp_at(&self, seq: i64) -> Result<Option<Stamp>>;
 }
 
 #[async_trait]
@@ -50,6 +57,17 @@ impl<B: Backend> SnapshotReads for SqlStore<B> {
     async fn stamp(&self) -> Result<Stamp> {
         let mut tx = Tx::snapshot(&self.db).await?;
         let stamp = stamp(&mut tx).await?;
+        tx.commit().await?;
+        Ok(stamp)
+    }
+
+    async fn stamp_at(&self, seq: i64) -> Result<Option<Stamp>> {
+        let mut tx = Tx::snapshot(&self.db).await?;
+        let mark = if seq == 0 { Some(Mark::default()) } else { mark_at(&mut tx, seq).await? };
+        let stamp = match mark {
+            Some(mark) => Some(stamp_of(&mut tx, mark).await?),
+            None => None,
+        };
         tx.commit().await?;
         Ok(stamp)
     }
@@ -114,6 +132,11 @@ async fn inputs(
 /// The stamp of what `tx` sees.
 async fn stamp(tx: &mut Tx<'_>) -> Result<Stamp> {
     let mark = last(tx).await?;
+    stamp_of(tx, mark).await
+}
+
+/// The stamp of the store at change `mark`, as `tx` sees the store's origin and counts.
+async fn stamp_of(tx: &mut Tx<'_>, mark: Mark) -> Result<Stamp> {
     let hash = match tx.fetch_optional(Sql::new("SELECT hash FROM audit_log WHERE seq = ").bind(mark.seq)).await? {
         Some(r) => r.text("hash")?,
         None => String::new(),

@@ -1,8 +1,10 @@
 //! The Atlas snapshot file a server starts from: what it reads back equals a fresh load from the
-//! store, every part of it; a store written after the file was made, and a file cut short or
-//! changed, are refused (the Atlas is loaded from the store and the file written anew).
+//! store, every part of it; a store written after the file was made is served from the file with
+//! the changes logged since applied, equal to a fresh load; another store's file, and a file cut
+//! short or changed, are refused (the Atlas is loaded from the store and the file written anew).
 
 use crate::common::{Backend, Fixture};
+use rentgrid_analysis::kpi::Targets;
 use rentgrid_geodata::{Atlas, AtlasInput};
 use rentgrid_server::atlas_file::{AtlasFile, AtlasFileError};
 use rentgrid_server::startup::{self, AtlasOrigin};
@@ -12,7 +14,8 @@ use time::OffsetDateTime;
 
 on_both_stores!(
     a_snapshot_reads_back_as_a_fresh_load,
-    a_store_written_after_the_snapshot_is_not_served_from_it,
+    a_store_written_after_the_snapshot_starts_from_it_and_catches_up,
+    another_stores_snapshot_is_refused,
     a_cut_or_changed_snapshot_is_refused_and_written_anew
 );
 
@@ -21,7 +24,7 @@ on_both_stores!(
 async fn start(store: &dyn Store, file: &AtlasFile) -> ((Atlas, i64), Result<(), Option<AtlasFileError>>) {
     let (loaded, origin) = startup::load_atlas_from(store, Some(file.clone())).await.unwrap();
     let from = match origin {
-        AtlasOrigin::SnapshotFile => Ok(()),
+        AtlasOrigin::SnapshotFile { .. } => Ok(()),
         AtlasOrigin::Store { refused, writing } => {
             writing.expect("the file is written anew").await.unwrap().unwrap();
             Err(refused)
@@ -99,12 +102,17 @@ async fn a_snapshot_reads_back_as_a_fresh_load(backend: Backend) {
 
 /// A visit to the first building with a caseworker's note: a write that records a change.
 async fn write_a_visit(f: &Fixture) {
+    write_a_visit_to(f, 0, "after the snapshot").await;
+}
+
+/// A visit to building `building_id` with `notes`.
+async fn write_a_visit_to(f: &Fixture, building_id: u32, notes: &str) {
     let v = NewVisit {
-        client_id: "atlas-file-test".into(),
-        building_id: 0,
+        client_id: format!("atlas-file-test: {notes}"),
+        building_id,
         caseworker_id: None,
         visited_on: time::macros::date!(2026 - 11 - 30),
-        notes: "after the snapshot".into(),
+        notes: notes.into(),
         register_units: Vec::new(),
         pledge_units: Vec::new(),
         register_persons: Vec::new(),
@@ -112,29 +120,69 @@ async fn write_a_visit(f: &Fixture) {
         campaign_id: None,
         position: None,
     };
-    let mut event = AuditEvent::new(OffsetDateTime::now_utc(), "visit", "atlas file test", "ok");
+    let mut event = AuditEvent::new(OffsetDateTime::now_utc(), "visit", notes, "ok");
     event.user = Some("test-center".into());
     f.state().record_visit(&v, &event).await.unwrap();
 }
 
-async fn a_store_written_after_the_snapshot_is_not_served_from_it(backend: Backend) {
+async fn a_store_written_after_the_snapshot_starts_from_it_and_catches_up(backend: Backend) {
     let f = Fixture::seeded(backend).await;
     let store = f.store.as_ref();
     let file = AtlasFile::new(f.dir.path().join("a.atlas"));
-    let ((before, _), _) = start(store, &file).await;
+    let ((before, before_seq), _) = start(store, &file).await;
     write_a_visit(&f).await;
-    let ((after, seq), from) = start(store, &file).await;
-    assert!(matches!(from, Err(Some(AtlasFileError::Stale { .. }))), "the stale file is refused: {from:?}");
-    assert!(after.version() > before.version());
-    assert_eq!(after.building_stats(0).unwrap().visits, before.building_stats(0).unwrap().visits + 1);
+    write_a_visit_to(&f, 1, "a second write").await;
+    // Read alone, the file is the store as it was, at its change.
+    let ((read, read_seq), from) = start(store, &file).await;
+    assert!(from.is_ok(), "the file at an earlier change of the log is used: {from:?}");
+    assert_eq!(read_seq, before_seq);
+    assert_same(&read, &before);
+    // A server started from it applies the changes logged since: the store's state now.
+    let (state, origin) =
+        startup::state_from(f.store.clone(), Targets::default(), None, Some(file.clone())).await.unwrap();
+    let AtlasOrigin::SnapshotFile { behind: true, writing: Some(writing) } = origin else {
+        panic!("read from the file, behind the store, and written anew: {origin:?}")
+    };
+    writing.await.unwrap().unwrap();
     let (fresh_atlas, fresh_seq) = startup::load_atlas_at(store).await.unwrap();
-    assert_eq!(seq, fresh_seq);
-    assert_same(&after, &fresh_atlas);
-    // Written anew, it is the store's state again and is used.
-    let ((again, _), from) = start(store, &file).await;
+    let (caught_up, applied) = state.applied().await;
+    assert_eq!(applied, fresh_seq);
+    assert!(caught_up.version() > before.version());
+    assert_eq!(caught_up.building_stats(0).unwrap().visits, before.building_stats(0).unwrap().visits + 1);
+    assert_eq!(caught_up.building_stats(1).unwrap().visits, before.building_stats(1).unwrap().visits + 1);
+    assert_same(&caught_up, &fresh_atlas);
+    // Written anew, it is the store's state now: used as it is.
+    let ((again, again_seq), from) = start(store, &file).await;
     assert!(from.is_ok(), "{from:?}");
+    assert_eq!(again_seq, fresh_seq);
     assert_same(&again, &fresh_atlas);
     f.done().await;
+}
+
+async fn another_stores_snapshot_is_refused(backend: Backend) {
+    // Two stores seeded alike (the same city, the same log), then each written differently.
+    let (a, b) = (Fixture::seeded(backend).await, Fixture::seeded(backend).await);
+    write_a_visit_to(&a, 0, "a's write").await;
+    write_a_visit_to(&b, 1, "b's write").await;
+    let file = AtlasFile::new(a.dir.path().join("a.atlas"));
+    let (_, from) = start(a.store.as_ref(), &file).await;
+    assert!(matches!(from, Err(None)), "{from:?}");
+    // b at the same change as a's file, then after it.
+    for (step, refusal) in ["at the same change", "after it"].into_iter().enumerate() {
+        let ((atlas, _), from) = start(b.store.as_ref(), &file).await;
+        match (step, &from) {
+            (0, Err(Some(AtlasFileError::OtherHistory))) | (1, Err(Some(AtlasFileError::Stale { .. }))) => {}
+            _ => panic!("{refusal}: refused, loaded from the store: {from:?}"),
+        }
+        let (fresh_atlas, _) = startup::load_atlas_at(b.store.as_ref()).await.unwrap();
+        assert_same(&atlas, &fresh_atlas);
+        // The file was written anew for b: a refuses it too and writes its own again; b moves on.
+        let (_, from) = start(a.store.as_ref(), &file).await;
+        assert!(matches!(from, Err(Some(AtlasFileError::OtherHistory | AtlasFileError::Stale { .. }))), "{from:?}");
+        write_a_visit_to(&b, 2, "b's second write").await;
+    }
+    a.done().await;
+    b.done().await;
 }
 
 async fn a_cut_or_changed_snapshot_is_refused_and_written_anew(backend: Backend) {
