@@ -7,7 +7,7 @@
 import { Marker, type GeoJSONSource, type MapGeoJSONFeature } from 'maplibre-gl';
 import { advanceBlockPhase, ApiError, fetchCampaign, fetchCampaignIds, fetchRoutes, type Campaign, type DayRoutes, type Phase } from '../api';
 import { defineStrings } from '../i18n';
-import { h, isNarrowScreen } from '../ui/dom';
+import { h } from '../ui/dom';
 import { colorBy } from './expressions';
 import type { LayerContext, MapLayer, SlottedLayer } from './types';
 
@@ -225,12 +225,7 @@ export function createCampaignLayer(): CampaignLayer {
       fitted = true;
       const xs = corners.map((c) => c[0]!);
       const ys = corners.map((c) => c[1]!);
-      ctx.map.fitBounds([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], {
-        // The campaign panel is at the left, the legend at the right.
-        padding: isNarrowScreen() ? { top: 60, bottom: 40, left: 40, right: 40 } : { top: 60, bottom: 40, left: 420, right: 380 },
-        maxZoom: 17,
-        duration: 0,
-      });
+      ctx.fit([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], { maxZoom: 17, duration: 0 });
     }
     if (date) {
       routes = await fetchRoutes(campaign.id, date);

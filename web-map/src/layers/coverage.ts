@@ -200,7 +200,7 @@ export function createCoverageLayer(): CoverageLayer {
       if (next && points.length >= 2) {
         const xs = points.filter((_, i) => i % 2 === 0);
         const ys = points.filter((_, i) => i % 2 === 1);
-        ctx?.map.fitBounds([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], { padding: 120, maxZoom: 15 });
+        ctx?.fit([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], { maxZoom: 15 });
       }
     },
     reload,

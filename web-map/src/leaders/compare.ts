@@ -78,7 +78,8 @@ export async function openComparePane(
   });
   legend.element.classList.add('rg-compare-legend');
   pane.append(legend.element);
-  const ctx: LayerContext = { map, district, refreshLegend: () => legend.render(), reportError: onError };
+  // The pane follows the primary map's camera: it fits nothing itself.
+  const ctx: LayerContext = { map, district, refreshLegend: () => legend.render(), reportError: onError, fit: () => {} };
   const stops: (() => void)[] = [];
   const destroy = () => {
     unsync();
