@@ -34,7 +34,7 @@ const t = defineStrings(
     title: 'Sweep campaign {id} (蚕食法) · route sheet',
     date: 'Date: {date}',
     who: 'Caseworker: {name}',
-    summary: '{stops} stops · about {km} km on foot · {finds} hidden rental units expected',
+    summary: '{stops} {stops|stop|stops} · about {km} km on foot · {finds} hidden rental units expected',
     order: 'No.',
     address: 'Address',
     expected: 'Expected finds (units)',

@@ -47,7 +47,7 @@ export const tCampaign = defineStrings(
     route: 'The day’s walking routes',
     stop: 'Stops, numbered in order',
     blockTitle: 'Block {order} · {phase}',
-    visited: '{visited} of {buildings} buildings visited',
+    visited: '{visited} of {buildings} {buildings|building|buildings} visited',
     stopTitle: 'Stop {order}',
     advance: 'Move on to {phase}',
     advancing: 'Sending…',

@@ -24,7 +24,7 @@ export const tCov = defineStrings(
     shared: '多人包干的网格',
     load: '负荷',
     grids: '包干网格',
-    caseworkers: '{n} 名综管员',
+    caseworkers: '{n} 人',
   },
   {
     title: 'Contracted areas · caseworker load',
@@ -36,7 +36,7 @@ export const tCov = defineStrings(
     shared: 'Grid covered twice',
     load: 'Load',
     grids: 'Grids',
-    caseworkers: '{n} caseworkers',
+    caseworkers: '{n} {n|caseworker|caseworkers}',
   },
 );
 
