@@ -117,9 +117,11 @@ const styleLayers: SlottedLayer[] = [
       source: SOURCE,
       paint: {
         'circle-color': colorBy('level', Object.fromEntries(OVERDUE_LEVELS), '#888888'),
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 11, 3.5, 15, 6, 18, 9],
+        // Small and without their white ring at a district's zoom (on a phone the whole district),
+        // so thousands of them leave the grids' colours readable; full size from a street's zoom.
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, 1.2, 11, 2.5, 13, 4, 15, 6, 18, 9],
         'circle-stroke-color': ['case', selected, '#111111', '#ffffff'],
-        'circle-stroke-width': ['case', ['any', hovered, selected], 2.5, 1],
+        'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 10, ['case', ['any', hovered, selected], 2.5, 0], 12, ['case', ['any', hovered, selected], 2.5, 1]],
       },
     },
   },
