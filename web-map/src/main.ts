@@ -300,7 +300,7 @@ function mount(root: HTMLElement): () => void {
       disposers.push(() => drill.destroy());
     }
     showSearchResult = (result) => {
-      showResult(map, bound, result, fitPadding());
+      showResult(map, frame, bound, result);
       drill?.openSearchResult(result);
     };
 

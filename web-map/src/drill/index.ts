@@ -107,7 +107,7 @@ export function mountDrill(map: MapLibreMap, frame: MapFrame, withButton: boolea
   const bringIntoView = (loaded: Loaded) => {
     const f = loaded.frame;
     if ('bbox' in f) frame.fit(f.bbox, { maxZoom: 17, duration: 500 });
-    else map.flyTo({ center: f.point, zoom: Math.max(map.getZoom(), 17), duration: 500 });
+    else frame.flyTo({ center: f.point, zoom: Math.max(map.getZoom(), 17), duration: 500 });
   };
 
   const show = async (place: Place, move: boolean) => {

@@ -2,10 +2,10 @@
  * The part of the map a user can see: what the panels over it (the leaders', coverage and
  * campaign panels, the drill-down; at the bottom on a phone, at the side on a desktop) leave
  * free. The map's padding follows those panels, so zooming keeps its centre in the free part, and
- * places are fitted into that part. A fit is kept until the user moves the map: a panel shown,
- * folded or resized after it fits the same place again.
+ * places are fitted into that part. A fit is kept until the user moves the map or the map flies
+ * elsewhere: a panel shown, folded or resized meanwhile fits the same place again.
  */
-import type { FitBoundsOptions, Map as MapLibreMap, PaddingOptions } from 'maplibre-gl';
+import type { FitBoundsOptions, FlyToOptions, Map as MapLibreMap, PaddingOptions } from 'maplibre-gl';
 import type { BBox } from '../api';
 import { fetchPlace } from '../api';
 import { me } from '../session';
@@ -14,6 +14,8 @@ import { me } from '../session';
 export interface MapFrame {
   /** Shows `bbox` in the free part of the map, `margins()` away from its edges. */
   fit(bbox: BBox, options?: Omit<FitBoundsOptions, 'padding'>): void;
+  /** Flies to a point (a building): the centre of the free part; no place is kept. */
+  flyTo(options: FlyToOptions): void;
   /** Counts `panel` as covering the map while it is shown; returns a function that stops it. */
   cover(panel: HTMLElement): () => void;
   /** The map's padding now (what the panels cover), for tests and the console. */
@@ -21,8 +23,6 @@ export interface MapFrame {
   destroy(): void;
 }
 
-/** Marks the camera moves the frame makes itself, so that only the user's own end a kept fit. */
-const OWN_MOVE = { rgFrame: true };
 
 /** The most of the map's width or height the panels may take: the rest stays for the map. */
 const MOST_COVERED = 0.7;
@@ -80,20 +80,24 @@ const samePadding = (a: PaddingOptions, b: PaddingOptions) =>
 export function createMapFrame(map: MapLibreMap, margins: () => PaddingOptions): MapFrame {
   const panels = new Set<HTMLElement>();
   let kept: { bbox: BBox; options: Omit<FitBoundsOptions, 'padding'> } | undefined;
+  // The padding set last; someone else's (a route sheet's picture) is left alone.
+  let applied: PaddingOptions = { ...NONE };
 
   const fitKept = () => {
-    if (kept) map.fitBounds(kept.bbox, { ...kept.options, padding: margins() }, OWN_MOVE);
+    if (kept) map.fitBounds(kept.bbox, { ...kept.options, padding: margins() });
   };
   const follow = () => {
     const pad = insetsOf(map.getContainer(), panels);
-    if (samePadding(pad, map.getPadding())) return;
-    map.setPadding(pad, OWN_MOVE);
+    if (samePadding(pad, applied)) return;
+    applied = pad;
+    map.setPadding(pad);
     fitKept();
   };
   const observer = new ResizeObserver(follow);
   observer.observe(map.getContainer());
-  const onMoveStart = (event: object) => {
-    if (!('rgFrame' in event)) kept = undefined;
+  // A drag, a pinch, the zoom buttons: the user has chosen where to look.
+  const onMoveStart = (event: { originalEvent?: unknown }) => {
+    if (event.originalEvent) kept = undefined;
   };
   map.on('movestart', onMoveStart);
 
@@ -101,6 +105,10 @@ export function createMapFrame(map: MapLibreMap, margins: () => PaddingOptions):
     fit(bbox, options = {}) {
       kept = { bbox, options };
       fitKept();
+    },
+    flyTo(options) {
+      kept = undefined;
+      map.flyTo(options);
     },
     cover(panel) {
       panels.add(panel);
