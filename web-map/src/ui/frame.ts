@@ -18,11 +18,8 @@ export interface MapFrame {
   flyTo(options: FlyToOptions): void;
   /** Counts `panel` as covering the map while it is shown; returns a function that stops it. */
   cover(panel: HTMLElement): () => void;
-  /** The map's padding now (what the panels cover), for tests and the console. */
-  insets(): PaddingOptions;
   destroy(): void;
 }
-
 
 /** The most of the map's width or height the panels may take: the rest stays for the map. */
 const MOST_COVERED = 0.7;
@@ -56,7 +53,7 @@ function insetsOf(container: HTMLElement, panels: Iterable<HTMLElement>): Paddin
     const band = bandOf(box, panel.getBoundingClientRect());
     if (band) pad[band[0]] = Math.max(pad[band[0]] ?? 0, band[1]);
   }
-  // Never leave less than a third of the map: a panel taller than that scrolls over the map.
+  // Never leave the map less than 30% of its height or width: a panel bigger than that lies over it.
   const shrink = (a: Side, b: Side, size: number) => {
     const sum = (pad[a] ?? 0) + (pad[b] ?? 0);
     if (sum > size * MOST_COVERED) {
@@ -119,7 +116,6 @@ export function createMapFrame(map: MapLibreMap, margins: () => PaddingOptions):
         follow();
       };
     },
-    insets: () => map.getPadding(),
     destroy() {
       observer.disconnect();
       map.off('movestart', onMoveStart);
