@@ -246,6 +246,28 @@ describe('campaigns and supervisors from the web map', () => {
     assert.equal(await page.locator('.rg-sheets').count(), 0);
   });
 
+  it('numbers the day\'s stops clear of the dots and of each other', async () => {
+    await idle();
+    const { numbers, dots } = await page.evaluate(() => {
+      const map = window.__rentgrid.map;
+      const box = map.getCanvas().getBoundingClientRect();
+      const shown = [...document.querySelectorAll('.rg-stop-number, .rg-block-number')].filter((e) => !e.classList.contains('rg-hidden-label') && !e.hidden);
+      return {
+        numbers: shown.map((e) => ({ stop: e.classList.contains('rg-stop-number'), ...e.getBoundingClientRect().toJSON() })),
+        dots: map.queryRenderedFeatures({ layers: ['campaign-stops'] }).map((f) => {
+          const p = map.project(f.geometry.coordinates);
+          return { left: box.left + p.x - 6.5, right: box.left + p.x + 6.5, top: box.top + p.y - 6.5, bottom: box.top + p.y + 6.5 };
+        }),
+      };
+    });
+    assert.ok(dots.length > 0 && numbers.some((n) => n.stop), `stops drawn (${dots.length}) and some numbered`);
+    const meet = (a, b) => a.left < b.right && a.right > b.left && a.top < b.bottom && a.bottom > b.top;
+    numbers.forEach((a, i) => {
+      for (const b of numbers.slice(i + 1)) assert.ok(!meet(a, b), `numbers ${JSON.stringify(a)} and ${JSON.stringify(b)} overlap`);
+      for (const d of dots) assert.ok(!meet(a, d), `number ${JSON.stringify(a)} covers the stop at ${JSON.stringify(d)}`);
+    });
+  });
+
   it('shows the assessment and spot checks with export buttons, a supervisor their street\'s', async () => {
     // The latest month with spot checks.
     let month;
@@ -293,6 +315,20 @@ describe('campaigns and supervisors from the web map', () => {
     collectProblems(sup, problems);
     await sup.goto(`${site.url}/?view=coverage`);
     await sup.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
+    // The coverage view opens on their street, in the part of the map the panel leaves free.
+    const street = (await theirs('/api/me')).scope.street;
+    const streetBox = (await theirs(`/api/places/street:${street}`)).bbox;
+    const framed = await sup.evaluate((b) => {
+      const map = window.__rentgrid.map;
+      const pad = map.getPadding();
+      const [sw, ne] = [map.project([b[0], b[1]]), map.project([b[2], b[3]])];
+      const free = { left: pad.left, top: pad.top, right: map.getCanvas().clientWidth - pad.right, bottom: map.getCanvas().clientHeight - pad.bottom };
+      return { free, street: { left: sw.x, bottom: sw.y, right: ne.x, top: ne.y }, panel: document.querySelector('.rg-coverage').getBoundingClientRect().right - map.getCanvas().getBoundingClientRect().left };
+    }, streetBox);
+    const { free, street: st } = framed;
+    assert.ok(free.left >= framed.panel - 1, `the map keeps clear of the panel: ${JSON.stringify(framed)}`);
+    assert.ok(st.left >= free.left - 1 && st.right <= free.right + 1 && st.top >= free.top - 1 && st.bottom <= free.bottom + 1, `the street lies in the free part: ${JSON.stringify(framed)}`);
+    assert.ok(st.right - st.left > 0.6 * (free.right - free.left) || st.bottom - st.top > 0.6 * (free.bottom - free.top), `the street fills it: ${JSON.stringify(framed)}`);
     await sup.locator('.rg-view-assessment').click();
     await sup.waitForURL(/view=assessment/);
     await sup.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });

@@ -32,8 +32,8 @@ describe('the drill-down', () => {
   };
 
   /** A signed-in page of `user` at `url`, its problems (errors, failed requests) collected. */
-  const pageOf = async (user, url) => {
-    const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
+  const pageOf = async (user, url, viewport = { width: 1600, height: 1000 }) => {
+    const context = await browser.newContext({ viewport });
     const login = await context.request.post(`${origin}/api/login`, { data: user });
     assert.equal(login.status(), 200);
     const page = await context.newPage();
@@ -163,6 +163,30 @@ describe('the drill-down', () => {
     await shows(page, `street:${grid.street_code}`);
     await page.goBack();
     await shows(page, key);
+    await page.context().close();
+  });
+
+  it('fits a drilled grid into the map above the panel on a phone', async () => {
+    const grids = (await api('/api/grids')).features.map((f) => f.properties).filter((g) => g.persons > 20);
+    const grid = grids[Math.floor(grids.length / 4)];
+    const bbox = (await api(`/api/places/grid:${grid.code}`)).bbox;
+    const page = await pageOf(DEMO.center, `/?place=grid:${grid.code}`, { width: 390, height: 844 });
+    await shows(page, `grid:${grid.code}`);
+    await page.waitForFunction(() => !window.__rentgrid.map.isMoving(), null, { timeout: 20_000 });
+    const seen = await page.evaluate((b) => {
+      const map = window.__rentgrid.map;
+      const canvas = map.getCanvas().getBoundingClientRect();
+      const [sw, ne] = [map.project([b[0], b[1]]), map.project([b[2], b[3]])];
+      return {
+        grid: { top: canvas.top + ne.y, bottom: canvas.top + sw.y, left: canvas.left + sw.x, right: canvas.left + ne.x },
+        panelTop: document.querySelector('.rg-drill').getBoundingClientRect().top,
+        mapTop: canvas.top,
+      };
+    }, bbox);
+    // Wholly on the map above the panel, and not a speck there.
+    const { grid: g, panelTop, mapTop } = seen;
+    assert.ok(g.top >= mapTop && g.bottom <= panelTop && g.left >= 0 && g.right <= 390, `the grid ${JSON.stringify(seen)} lies above the panel`);
+    assert.ok(Math.max(g.right - g.left, (g.bottom - g.top) * 2) > 150, `the grid is drawn large: ${JSON.stringify(seen)}`);
     await page.context().close();
   });
 

@@ -42,11 +42,20 @@ function initialLang(): Lang {
   return LANGS[0];
 }
 
+/** A value as a number for choosing its plural (`'1,234'` → 1234). */
+const numberOf = (value: string | number): number => (typeof value === 'number' ? value : Number(value.replace(/[^\d.-]/g, '')));
+
+/**
+ * Fills `{name}` with `vars.name`, and `{name|one|other}` with `one` when `vars.name` takes the
+ * singular in the current language, else `other` (English: `'{n} {n|person|persons}'`).
+ */
 function interpolate(text: string, vars: Vars | undefined): string {
   if (!vars) return text;
-  return text.replace(/\{(\w+)\}/g, (match, name: string) =>
-    name in vars ? String(vars[name]) : match,
-  );
+  return text
+    .replace(/\{(\w+)\|([^|{}]*)\|([^|{}]*)\}/g, (match, name: string, one: string, other: string) =>
+      name in vars ? (new Intl.PluralRules(current).select(numberOf(vars[name]!)) === 'one' ? one : other) : match,
+    )
+    .replace(/\{(\w+)\}/g, (match, name: string) => (name in vars ? String(vars[name]) : match));
 }
 
 /**

@@ -33,6 +33,7 @@ import { h, isNarrowScreen } from './ui/dom';
 import { bindInteraction, type Popups } from './ui/interaction';
 import { createLegend, type Legend } from './ui/legend';
 import { createSnapshotButton } from './ui/snapshot';
+import { createMapFrame, scopeBounds } from './ui/frame';
 import { createUserBar } from './ui/userbar';
 import { createSearchBox, showResult } from './ui/search';
 import type { SearchResult } from './api';
@@ -51,8 +52,8 @@ declare global {
 }
 
 /**
- * Room kept free around the district when fitting it: the legend covers the right on wide screens
- * and, collapsed, the top on phones.
+ * Room kept free around a fitted place besides the panels (`ui/frame.ts`): the legend covers the
+ * right on wide screens and, collapsed, the top on phones.
  */
 function fitPadding() {
   return isNarrowScreen()
@@ -157,6 +158,8 @@ function mount(root: HTMLElement): () => void {
 
   const start = async () => {
     const district = await fetchDistrict();
+    // The view opens on the places in the user's scope (a supervisor's street), not the district.
+    const home = await scopeBounds(district.bbox);
     if (stopped) return;
     districtName = district.name;
     renderChrome();
@@ -164,9 +167,12 @@ function mount(root: HTMLElement): () => void {
     const map = new MapLibreMap({
       ...mapOptions(),
       container: mapEl,
-      bounds: district.bbox,
+      bounds: home,
       fitBoundsOptions: { padding: fitPadding() },
     });
+    const frame = createMapFrame(map, fitPadding);
+    // Fitted again once the panels are there, into what they leave free.
+    frame.fit(home, { duration: 0 });
     map.touchZoomRotate.disableRotation();
     map.addControl(new NavigationControl({ showCompass: false }), 'bottom-right');
     map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-left');
@@ -176,6 +182,7 @@ function mount(root: HTMLElement): () => void {
     });
     window.__rentgrid = { map };
     disposers.push(() => {
+      frame.destroy();
       map.remove();
       delete window.__rentgrid;
     });
@@ -204,7 +211,13 @@ function mount(root: HTMLElement): () => void {
             ? [createBasemapLayer(), createGridsLayer(), createLabelsLayer({ grids: false })]
             : createLayers();
     const visibility = new Map<string, boolean>(layers.map((layer) => [layer.id, true]));
-    const ctx: LayerContext = { map, district, refreshLegend: () => legend?.render(), reportError: showError };
+    const ctx: LayerContext = {
+      map,
+      district,
+      refreshLegend: () => legend?.render(),
+      reportError: showError,
+      fit: (bbox, options) => frame.fit(bbox, options),
+    };
     const results = await Promise.allSettled(layers.map((layer) => layer.attach(ctx)));
     if (stopped) return;
     const attached: MapLayer[] = [];
@@ -249,13 +262,13 @@ function mount(root: HTMLElement): () => void {
       const panel = await createLeadersPanel(district, hotspots, map, showError);
       if (stopped) return;
       main.append(panel.element);
-      disposers.push(() => panel.destroy());
+      disposers.push(frame.cover(panel.element), () => panel.destroy());
     }
     if (coverage && attached.includes(coverage)) {
       const panel = await createCoveragePanel(coverage, showError);
       if (stopped) return;
       main.append(panel.element);
-      disposers.push(() => panel.destroy());
+      disposers.push(frame.cover(panel.element), () => panel.destroy());
     }
     let screen: ScreenPanel | undefined;
     if (screenView) {
@@ -278,16 +291,16 @@ function mount(root: HTMLElement): () => void {
     if (campaign && attached.includes(campaign)) {
       const panel = createCampaignPanel(map, campaign, bound, showError);
       main.append(panel.element);
-      disposers.push(() => panel.destroy());
+      disposers.push(frame.cover(panel.element), () => panel.destroy());
     }
     // The drill-down (district to household) in the full map and the leaders' view.
-    const drill = coverageView || campaignView || screenView ? undefined : mountDrill(map, fitPadding, !leadersView);
+    const drill = coverageView || campaignView || screenView ? undefined : mountDrill(map, frame, !leadersView);
     if (drill) {
       main.append(drill.element);
       disposers.push(() => drill.destroy());
     }
     showSearchResult = (result) => {
-      showResult(map, bound, result, fitPadding());
+      showResult(map, frame, bound, result);
       drill?.openSearchResult(result);
     };
 

@@ -138,7 +138,13 @@ async function build(root: HTMLElement): Promise<void> {
   await map.once('load');
   const hotspots = createHotspotsLayer(metric);
   const layers = [createBasemapLayer(), createHeatLayer(), hotspots];
-  const ctx: LayerContext = { map, district, refreshLegend: () => {}, reportError: (e) => console.error(e) };
+  const ctx: LayerContext = {
+    map,
+    district,
+    refreshLegend: () => {},
+    reportError: (e) => console.error(e),
+    fit: (bbox, options) => map.fitBounds(bbox, { ...options, padding: 8 }),
+  };
   for (const layer of layers) await layer.attach(ctx);
   for (const slot of SLOTS) {
     for (const layer of layers) for (const s of layer.styleLayers) if (s.slot === slot) map.addLayer(s.layer);

@@ -56,7 +56,7 @@ const t = defineStrings(
   },
   {
     heading: 'Sweep campaigns',
-    shown: 'Campaign {id} · {blocks} blocks · {date}',
+    shown: 'Campaign {id} · {blocks} {blocks|block|blocks} · {date}',
     none: 'No campaign yet.',
     noDay: 'No visits are planned that day.',
     create: 'New campaign',
@@ -79,7 +79,7 @@ const t = defineStrings(
     perDay: 'Buildings per caseworker per day',
     submit: 'Plan it',
     working: 'Planning…',
-    created: 'Campaign {id} planned: {blocks} blocks over {days} working days.',
+    created: 'Campaign {id} planned: {blocks} {blocks|block|blocks} over {days} working {days|day|days}.',
     needArea: 'Draw an area on the map or pick grids first.',
     needTeam: 'Pick at least one caseworker.',
     needsDays: 'With this team the area needs {n} working days, more than the {days} given. Allow more days, more caseworkers or more buildings a day.',

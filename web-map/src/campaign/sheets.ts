@@ -34,7 +34,7 @@ const t = defineStrings(
     title: 'Sweep campaign {id} (蚕食法) · route sheet',
     date: 'Date: {date}',
     who: 'Caseworker: {name}',
-    summary: '{stops} stops · about {km} km on foot · {finds} hidden rental units expected',
+    summary: '{stops} {stops|stop|stops} · about {km} km on foot · {finds} hidden rental units expected',
     order: 'No.',
     address: 'Address',
     expected: 'Expected finds (units)',
@@ -77,7 +77,8 @@ function positions(geometry: G.Geometry): number[][] {
  */
 async function routeImage(map: MapLibreMap, layer: CampaignLayer, caseworker: number, bbox: BBox, stops: Stop[]): Promise<string> {
   layer.focus(caseworker);
-  map.fitBounds(bbox, { padding: 48, maxZoom: 18, duration: 0 });
+  // The whole canvas is the picture: the padding the panels give the map does not apply.
+  map.fitBounds(bbox, { padding: 48, maxZoom: 18, duration: 0, absolutePadding: true });
   map.triggerRepaint();
   await map.once('idle');
   const frame = await mapFrame(map);
@@ -148,7 +149,7 @@ export async function openRouteSheets(map: MapLibreMap, layer: CampaignLayer, ca
   const team = [...stopsOf.keys()].sort((a, b) => nameOf(a).localeCompare(nameOf(b), 'zh-CN') || a - b);
 
   // The pictures, one walk at a time; then the map as it was.
-  const camera = { center: map.getCenter(), zoom: map.getZoom() };
+  const camera = { center: map.getCenter(), zoom: map.getZoom(), padding: map.getPadding() };
   const images = new Map<number, string>();
   try {
     for (const cw of team) {

@@ -7,11 +7,12 @@
  * place shown (`?place=grid:CODE`), so a place can be shared and reloaded; Back returns to the
  * place before. The page says what it shows in `data-drill` (the place's key) for tests.
  */
-import type { Map as MapLibreMap, MapMouseEvent, PaddingOptions } from 'maplibre-gl';
+import type { Map as MapLibreMap, MapMouseEvent } from 'maplibre-gl';
 import type { SearchResult } from '../api';
 import { onLangChange } from '../i18n';
 import { me } from '../session';
-import { h, isNarrowScreen } from '../ui/dom';
+import { h } from '../ui/dom';
+import type { MapFrame } from '../ui/frame';
 import { load, PlaceCache, type Loaded, type Selection } from './load';
 import { renderShown, t } from './panel';
 import { depth, parsePlace, placeInUrl, placeKey, setPlaceInUrl, type Place } from './place';
@@ -31,8 +32,6 @@ export interface Drill {
 /** The layers whose features name a grid by its `code` (the grid map, the leaders' hot spots). */
 const GRID_LAYERS = ['grids-fill', 'hotspots-fill'];
 const BUILDING_LAYER = 'buildings-fill';
-/** The room the open panel takes at the map's left (its width and margins). */
-const PANEL_ROOM = 452;
 
 /** The place a user starts from: the district for the center and leaders, a supervisor's street. */
 function topPlace(): Place | undefined {
@@ -63,11 +62,12 @@ function placeOfResult(r: SearchResult): Place | undefined {
 }
 
 /**
- * Mounts the drill-down over `map`; `padding()` is the room kept free when fitting a place. With
+ * Mounts the drill-down over `map`; places are fitted into what `frame` leaves free, the panel
+ * counted as covering the map. With
  * `withButton`, a button among the map's top-left controls opens it at the user's top place (the
  * leaders' view opens it from its ranking instead).
  */
-export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, withButton: boolean): Drill {
+export function mountDrill(map: MapLibreMap, frame: MapFrame, withButton: boolean): Drill {
   const cache = new PlaceCache();
   const top = withButton ? topPlace() : undefined;
   const openButton = h('button', { type: 'button', class: 'rg-drill-open', hidden: !top });
@@ -78,6 +78,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, with
   const status = h('p', { class: 'rg-drill-status', role: 'status' });
   const panel = h('aside', { class: 'rg-drill', hidden: true }, closeButton, status, body, hint);
   const element = h('div', { class: 'rg-drill-root' }, panel);
+  const uncover = frame.cover(panel);
   // Below the other top-left controls (the overdue list), as the map stacks them.
   const buttonControl = { onAdd: () => control, onRemove: () => control.remove() };
   map.addControl(buttonControl, 'top-left');
@@ -103,13 +104,10 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, with
     hint.textContent = t('drillHint');
   };
 
-  const frame = (loaded: Loaded) => {
+  const bringIntoView = (loaded: Loaded) => {
     const f = loaded.frame;
-    // Room for the panel at the left, beside what the map keeps free already.
-    const room = padding();
-    if (!isNarrowScreen()) room.left = Math.max(room.left ?? 0, PANEL_ROOM);
-    if ('bbox' in f) map.fitBounds(f.bbox, { padding: room, maxZoom: 17, duration: 500 });
-    else map.flyTo({ center: f.point, zoom: Math.max(map.getZoom(), 17), duration: 500 });
+    if ('bbox' in f) frame.fit(f.bbox, { maxZoom: 17, duration: 500 });
+    else frame.flyTo({ center: f.point, zoom: Math.max(map.getZoom(), 17), duration: 500 });
   };
 
   const show = async (place: Place, move: boolean) => {
@@ -128,7 +126,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, with
       body.replaceChildren(renderShown(loaded.shown));
       body.scrollTop = 0;
       mark(loaded.select);
-      if (move) frame(loaded);
+      if (move) bringIntoView(loaded);
       document.documentElement.dataset.drill = placeKey(place);
     } catch (error) {
       if (mine !== ticket) return;
@@ -242,6 +240,7 @@ export function mountDrill(map: MapLibreMap, padding: () => PaddingOptions, with
     },
     destroy() {
       ticket++;
+      uncover();
       offLang();
       document.removeEventListener('click', onClick);
       document.removeEventListener('keydown', onKey);

@@ -91,7 +91,7 @@ export const tc = defineStrings(
   {
     units: 'Rental units · household cards',
     noUnits: 'No rental unit in this building',
-    unit: '{label} ({n} persons)',
+    unit: '{label} ({n} {n|person|persons})',
     emptyUnit: '{label} (nobody recorded)',
     back: '← Back',
     landlord: 'Landlord',

@@ -17,8 +17,8 @@ const t = defineStrings(
     unknown: '逾期未走访：联网后显示',
   },
   {
-    summary: '{n} buildings overdue for a visit',
-    since: 'not visited for {days} days (limit {limit})',
+    summary: '{n} {n|building|buildings} overdue for a visit',
+    since: 'not visited for {days} {days|day|days} (limit {limit})',
     more: '{n} more',
     unknown: 'Overdue visits: shown when online',
   },

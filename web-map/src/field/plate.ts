@@ -37,7 +37,7 @@ const t = defineStrings(
     units: '{n} rental units in this building: tap one for its card',
     card: 'Household card · {address}',
     cardNo: 'Card {no}',
-    persons: '{n} persons registered',
+    persons: '{n} {n|person|persons} registered',
     registered: 'registered',
     unregistered: 'not registered',
     noPersons: 'No one registered here',

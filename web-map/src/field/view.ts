@@ -83,7 +83,7 @@ const t = defineStrings(
     personsNeedUnits: '{n} unregistered persons found: enter the rental units they live in (at least 1).',
     registeredNeedsUnits: '“Registered on the spot” is about the units found: enter how many first.',
     pledgeNeedsRegistered: 'A pledge is signed for a registered unit: tick “Registered on the spot” too.',
-    progress: '{n} of {total} stops visited',
+    progress: '{n} of {total} {total|stop|stops} visited',
     pending: '{n} waiting to be sent',
     lastSync: 'last sync {time}',
     neverSynced: 'not synced yet',

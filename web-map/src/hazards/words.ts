@@ -58,7 +58,7 @@ export const th = defineStrings(
     due: 'Rectify by',
     dueOn: 'rectify by {date}',
     overdue: 'Overdue',
-    overdueDays: '{n} days overdue',
+    overdueDays: '{n} {n|day|days} overdue',
     unitNo: 'rental unit {id}',
     noKinds: 'Could not read the kinds of hazard: {detail}',
   },

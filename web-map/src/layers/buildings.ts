@@ -42,7 +42,7 @@ const t = defineStrings(
     cluster: 'Buildings grouped (click to zoom in)',
     clustered: 'Zoom in to level {zoom} for footprints',
     clusterTitle: '{n} buildings',
-    floors: '{n} floors',
+    floors: '{n} {n|floor|floors}',
     rentalUnits: 'Rental units (registered / actual)',
     persons: 'Migrants (registered / actual)',
   },

@@ -7,7 +7,7 @@
 import { Marker, type GeoJSONSource, type MapGeoJSONFeature } from 'maplibre-gl';
 import { advanceBlockPhase, ApiError, fetchCampaign, fetchCampaignIds, fetchRoutes, type Campaign, type DayRoutes, type Phase } from '../api';
 import { defineStrings } from '../i18n';
-import { h, isNarrowScreen } from '../ui/dom';
+import { h } from '../ui/dom';
 import { colorBy } from './expressions';
 import type { LayerContext, MapLayer, SlottedLayer } from './types';
 
@@ -47,7 +47,7 @@ export const tCampaign = defineStrings(
     route: 'The day’s walking routes',
     stop: 'Stops, numbered in order',
     blockTitle: 'Block {order} · {phase}',
-    visited: '{visited} of {buildings} buildings visited',
+    visited: '{visited} of {buildings} {buildings|building|buildings} visited',
     stopTitle: 'Stop {order}',
     advance: 'Move on to {phase}',
     advancing: 'Sending…',
@@ -151,17 +151,24 @@ function phaseLabel(phase: Phase | null): string {
   return tCampaign(phase ?? 'notStarted');
 }
 
-/** A numbered marker. */
-function numberMarker(n: number, at: [number, number], className: string): Marker {
-  return new Marker({ element: h('div', { class: className }, n) }).setLngLat(at);
+/** A numbered marker, `offset` pixels from its point. */
+function numberMarker(n: number, at: [number, number], className: string, offset: [number, number] = [0, 0]): Marker {
+  return new Marker({ element: h('div', { class: className }, n), offset }).setLngLat(at);
 }
 
+/** The radius of a stop's dot on the map, its white ring included. */
+const STOP_RADIUS = 6.5;
+/** A stop's number sits above its dot, clear of it (the number is 15 px high). */
+const STOP_NUMBER_OFFSET: [number, number] = [0, -(STOP_RADIUS + 9)];
+
 /**
- * Leaves out every number that would cover one placed before it (blocks first, then stops in
- * their order), as a symbol layer's collision does; zooming in shows them again.
+ * Leaves out every number that would cover a stop's dot (`dots`, page pixels) or a number placed
+ * before it (blocks first, then stops in their order), as a symbol layer's collision does;
+ * zooming in shows them again.
  */
-function declutter(markers: readonly Marker[]): void {
-  const placed: DOMRect[] = [];
+function declutter(markers: readonly Marker[], dots: readonly [number, number][]): void {
+  const r = STOP_RADIUS;
+  const placed: { left: number; right: number; top: number; bottom: number }[] = dots.map(([x, y]) => ({ left: x - r, right: x + r, top: y - r, bottom: y + r }));
   for (const marker of markers) {
     const element = marker.getElement();
     element.classList.remove('rg-hidden-label');
@@ -198,8 +205,24 @@ export function createCampaignLayer(): CampaignLayer {
   let routes: DayRoutes | undefined;
   let markers: Marker[] = [];
   let stopMarkers: { caseworker: number; marker: Marker }[] = [];
+  /** The caseworker whose walk alone is drawn (a route sheet's map), if any. */
+  let focused: number | undefined;
   let fitted = false;
   let context: LayerContext | undefined;
+
+  /** Hides the numbers that would cover a dot or another number (`declutter`). */
+  const tidy = () => {
+    const map = context?.map;
+    if (!map) return;
+    const box = map.getContainer().getBoundingClientRect();
+    const dots = (routes?.features ?? []).flatMap((f): [number, number][] => {
+      if (f.properties.kind === 'route' || f.geometry.type !== 'Point') return [];
+      if (focused !== undefined && f.properties.caseworker_id !== focused) return [];
+      const p = map.project(f.geometry.coordinates as [number, number]);
+      return [[box.left + p.x, box.top + p.y]];
+    });
+    declutter(markers, dots);
+  };
 
   const load = async (ctx: LayerContext) => {
     const wanted = requestedCampaign();
@@ -225,19 +248,14 @@ export function createCampaignLayer(): CampaignLayer {
       fitted = true;
       const xs = corners.map((c) => c[0]!);
       const ys = corners.map((c) => c[1]!);
-      ctx.map.fitBounds([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], {
-        // The campaign panel is at the left, the legend at the right.
-        padding: isNarrowScreen() ? { top: 60, bottom: 40, left: 40, right: 40 } : { top: 60, bottom: 40, left: 420, right: 380 },
-        maxZoom: 17,
-        duration: 0,
-      });
+      ctx.fit([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], { maxZoom: 17, duration: 0 });
     }
     if (date) {
       routes = await fetchRoutes(campaign.id, date);
       (ctx.map.getSource(ROUTES) as GeoJSONSource | undefined)?.setData(routes);
       for (const f of routes.features) {
         if (f.properties.kind === 'stop' && f.geometry.type === 'Point') {
-          const marker = numberMarker(f.properties.order ?? 0, f.geometry.coordinates as [number, number], 'rg-stop-number').addTo(ctx.map);
+          const marker = numberMarker(f.properties.order ?? 0, f.geometry.coordinates as [number, number], 'rg-stop-number', STOP_NUMBER_OFFSET).addTo(ctx.map);
           markers.push(marker);
           stopMarkers.push({ caseworker: f.properties.caseworker_id, marker });
         }
@@ -245,7 +263,7 @@ export function createCampaignLayer(): CampaignLayer {
     } else {
       (ctx.map.getSource(ROUTES) as GeoJSONSource | undefined)?.setData({ type: 'FeatureCollection', features: [] });
     }
-    declutter(markers);
+    tidy();
     ctx.refreshLegend();
   };
 
@@ -304,7 +322,7 @@ export function createCampaignLayer(): CampaignLayer {
       ctx.map.addSource(BLOCKS, { type: 'geojson', data: empty });
       ctx.map.addSource(ROUTES, { type: 'geojson', data: empty });
       await load(ctx);
-      const onMoved = () => declutter(markers);
+      const onMoved = () => tidy();
       ctx.map.on('moveend', onMoved);
       return () => {
         ctx.map.off('moveend', onMoved);
@@ -316,7 +334,7 @@ export function createCampaignLayer(): CampaignLayer {
     },
     onVisibilityChange(visible) {
       for (const m of markers) m.getElement().hidden = !visible;
-      declutter(markers);
+      tidy();
     },
     legend() {
       const phases: (Phase | 'none')[] = ['none', 'investigate', 'clear', 'rectify', 'consolidate'];
@@ -349,11 +367,12 @@ export function createCampaignLayer(): CampaignLayer {
     focus(caseworker) {
       const map = context?.map;
       if (!map) return;
+      focused = caseworker;
       const mine: ['==', ['get', string], number] | undefined = caseworker === undefined ? undefined : ['==', ['get', 'caseworker_id'], caseworker];
       map.setFilter(ROUTE_LINES, mine ? ['all', ['==', ['get', 'kind'], 'route'], mine] : ['==', ['get', 'kind'], 'route']);
       map.setFilter(STOP_CIRCLES, mine ? ['all', ['!=', ['get', 'kind'], 'route'], mine] : ['!=', ['get', 'kind'], 'route']);
       for (const { caseworker: c, marker } of stopMarkers) marker.getElement().hidden = caseworker !== undefined && c !== caseworker;
-      declutter(markers);
+      tidy();
     },
   };
 }

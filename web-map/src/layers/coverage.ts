@@ -24,7 +24,7 @@ export const tCov = defineStrings(
     shared: '多人包干的网格',
     load: '负荷',
     grids: '包干网格',
-    caseworkers: '{n} 名综管员',
+    caseworkers: '{n} 人',
   },
   {
     title: 'Contracted areas · caseworker load',
@@ -36,7 +36,7 @@ export const tCov = defineStrings(
     shared: 'Grid covered twice',
     load: 'Load',
     grids: 'Grids',
-    caseworkers: '{n} caseworkers',
+    caseworkers: '{n} {n|caseworker|caseworkers}',
   },
 );
 
@@ -200,7 +200,7 @@ export function createCoverageLayer(): CoverageLayer {
       if (next && points.length >= 2) {
         const xs = points.filter((_, i) => i % 2 === 0);
         const ys = points.filter((_, i) => i % 2 === 1);
-        ctx?.map.fitBounds([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], { padding: 120, maxZoom: 15 });
+        ctx?.fit([Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)], { maxZoom: 15 });
       }
     },
     reload,

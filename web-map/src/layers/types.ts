@@ -9,8 +9,8 @@ import type {
   LineLayerSpecification,
   SymbolLayerSpecification,
 } from '@maplibre/maplibre-gl-style-spec';
-import type { Map, MapGeoJSONFeature } from 'maplibre-gl';
-import type { DataEvent, District } from '../api';
+import type { FitBoundsOptions, Map, MapGeoJSONFeature } from 'maplibre-gl';
+import type { BBox, DataEvent, District } from '../api';
 
 /**
  * The style layers a module may use. Symbol layers are for place names only (`labels.ts`), drawn
@@ -66,6 +66,8 @@ export interface LayerContext {
   refreshLegend(): void;
   /** Reports a failure the user should see (a failed fetch after the first load). */
   reportError(error: unknown): void;
+  /** Brings `bbox` into the part of the map no panel covers (see `ui/frame.ts`). */
+  fit(bbox: BBox, options?: Omit<FitBoundsOptions, 'padding'>): void;
 }
 
 /** Renders a clicked feature as one section of the map's popup. */

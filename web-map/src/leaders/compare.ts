@@ -23,13 +23,16 @@ export interface ComparePane {
   destroy(): void;
 }
 
-/** Keeps `b` where `a` is, and `a` where `b` is: one camera for both maps. */
+/**
+ * Keeps `b` where `a` is, and `a` where `b` is: one camera for both maps, padding included (the
+ * main map's padding keeps clear of the panels over it; the pane shows the same place).
+ */
 function synchronise(a: MapLibreMap, b: MapLibreMap): () => void {
   let moving = false;
   const follow = (from: MapLibreMap, to: MapLibreMap) => () => {
     if (moving) return;
     moving = true;
-    to.jumpTo({ center: from.getCenter(), zoom: from.getZoom(), bearing: from.getBearing(), pitch: from.getPitch() });
+    to.jumpTo({ center: from.getCenter(), zoom: from.getZoom(), bearing: from.getBearing(), pitch: from.getPitch(), padding: from.getPadding() });
     moving = false;
   };
   const ab = follow(a, b);
@@ -59,6 +62,7 @@ export async function openComparePane(
   host.append(pane);
   primary.resize();
   const map = new MapLibreMap({ ...mapOptions(), container: mapEl, center: primary.getCenter(), zoom: primary.getZoom() });
+  map.setPadding(primary.getPadding());
   map.touchZoomRotate.disableRotation();
   const unsync = synchronise(primary, map);
   const hotspots = createHotspotsLayer();
@@ -78,7 +82,8 @@ export async function openComparePane(
   });
   legend.element.classList.add('rg-compare-legend');
   pane.append(legend.element);
-  const ctx: LayerContext = { map, district, refreshLegend: () => legend.render(), reportError: onError };
+  // The pane follows the primary map's camera: it fits nothing itself.
+  const ctx: LayerContext = { map, district, refreshLegend: () => legend.render(), reportError: onError, fit: () => {} };
   const stops: (() => void)[] = [];
   const destroy = () => {
     unsync();

@@ -113,8 +113,13 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
     popup.setLngLat(at).setDOMContent(render());
     // Re-adding an open popup would close it first, and its `close` would clear the new selection.
     if (!popup.isOpen()) popup.addTo(map);
-    // A phone has no room beside the point: bring it low on the screen, the popup opens above it.
-    if (isNarrowScreen()) map.easeTo({ center: at, offset: [0, map.getContainer().clientHeight * 0.3] });
+    // A phone has no room beside the point: bring it low in the part of the map the panels leave
+    // free (the map's padding), the popup opens above it.
+    if (isNarrowScreen()) {
+      const pad = map.getPadding();
+      const free = map.getContainer().clientHeight - (pad.top ?? 0) - (pad.bottom ?? 0);
+      map.easeTo({ center: at, offset: [0, free * 0.3] });
+    }
     // A layer may move the map on the same click (a cluster zooms in): measure where that ends.
     else if (map.isMoving()) map.once('moveend', keepOnScreen);
     else keepOnScreen();

@@ -4,11 +4,12 @@
  * through them, Enter or a click picks one and Escape closes the list. Picking a result hands it
  * to `onPick` (the map flies there and opens it).
  */
-import type { Map as MapLibreMap, PaddingOptions } from 'maplibre-gl';
+import type { Map as MapLibreMap } from 'maplibre-gl';
 import { searchPlaces, type SearchResult } from '../api';
 import { defineStrings, onLangChange } from '../i18n';
 import { h } from './dom';
 import type { Popups } from './interaction';
+import type { MapFrame } from './frame';
 
 export const t = defineStrings(
   'search',
@@ -218,12 +219,12 @@ export function createSearchBox(onPick: (result: SearchResult) => void): SearchB
 }
 
 /**
- * Shows `result` on `map`: fits an area (street, community, grid, a caseworker's grids) or flies
+ * Shows `result` on `map`: fits an area into what `frame` leaves free (street, community, grid, a caseworker's grids) or flies
  * to a point (building, unit, person), then, once the map has drawn it, opens the popup there as a
  * click would, under the result's own heading. The page says what it opened last in
  * `data-search-shown` (`grid:12`, `street:330203005000`) for tests.
  */
-export function showResult(map: MapLibreMap, popups: Popups, result: SearchResult, padding: PaddingOptions): void {
+export function showResult(map: MapLibreMap, frame: MapFrame, popups: Popups, result: SearchResult): void {
   const heading = () =>
     h(
       'header',
@@ -237,8 +238,8 @@ export function showResult(map: MapLibreMap, popups: Popups, result: SearchResul
     document.documentElement.dataset.searchShown = `${result.kind}:${result.id ?? result.code ?? ''}`;
   };
   delete document.documentElement.dataset.searchShown;
-  if (result.bbox) map.fitBounds(result.bbox, { padding, maxZoom: 17, duration: 600 });
-  else map.flyTo({ center: result.point, zoom: Math.max(map.getZoom(), POINT_ZOOM), duration: 600 });
+  if (result.bbox) frame.fit(result.bbox, { maxZoom: 17, duration: 600 });
+  else frame.flyTo({ center: result.point, zoom: Math.max(map.getZoom(), POINT_ZOOM), duration: 600 });
   // `idle` comes once the camera has arrived and the tiles there are drawn; a repaint makes sure
   // it comes even when the camera did not have to move.
   map.once('idle', open);
