@@ -36,10 +36,9 @@ export const tRank = defineStrings(
     uncertain: '不确定',
     small: '<5',
     allCommunities: '全部社区',
-    change: '登记率较上月（百分点）',
+    change: '登记率较上月（与 {month} 月末相比，百分点）',
     changeShort: '环比',
     changeValue: '{sign}{pp}',
-    changeTitle: '与 {month} 月末相比',
   },
   {
     streets: 'Streets ranked',
@@ -63,10 +62,9 @@ export const tRank = defineStrings(
     uncertain: 'uncertain',
     small: '<5',
     allCommunities: 'all communities',
-    change: 'Registration vs the month before (points)',
+    change: 'Registration vs the month before (against the end of {month}, points)',
     changeShort: '±pp',
     changeValue: '{sign}{pp}',
-    changeTitle: 'against the end of {month}',
   },
 );
 
@@ -170,7 +168,7 @@ function table(
         'tr',
         null,
         shortHead(tRank('register'), tRank('reg_rate', { target: regTarget })),
-        before ? shortHead(tRank('changeShort'), `${tRank('change')}, ${tRank('changeTitle', { month: before.month })}`) : null,
+        before ? shortHead(tRank('changeShort'), tRank('change', { month: before.month })) : null,
         shortHead(tRank('estimated'), tRank('reg_rate_est')),
         shortHead(tRank('register'), tRank('rental_rate', { target: rentalTarget })),
         shortHead(tRank('estimated'), tRank('rental_rate_est')),
