@@ -286,8 +286,10 @@ describe('campaigns and supervisors from the web map', () => {
     await page.locator('.rg-view-assessment').click();
     await page.waitForURL(/view=assessment/);
     await page.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
-    await page.locator('.rg-assessment-month').fill(month);
-    await page.locator('.rg-assessment-month').dispatchEvent('change');
+    // Our own month picker, in the page's language (not the browser's): "2026年10月".
+    const [y, m] = month.split('-').map(Number);
+    assert.equal(await page.locator(`.rg-assessment-month option[value="${month}"]`).innerText(), `${y}年${m}月`);
+    await page.locator('.rg-assessment-month').selectOption(month);
     const first = page.locator(`.rg-spot-checks-table tr[data-spot-check="${checks.rows[0].id}"]`);
     await first.waitFor({ timeout: 10_000 });
     assert.equal(await page.locator('.rg-spot-checks-table tbody tr').count(), checks.rows.length);
@@ -332,8 +334,7 @@ describe('campaigns and supervisors from the web map', () => {
     await sup.locator('.rg-view-assessment').click();
     await sup.waitForURL(/view=assessment/);
     await sup.waitForFunction(ready, null, { timeout: READY_TIMEOUT_MS });
-    await sup.locator('.rg-assessment-month').fill(month);
-    await sup.locator('.rg-assessment-month').dispatchEvent('change');
+    await sup.locator('.rg-assessment-month').selectOption(month);
     await sup.waitForFunction((m) => new URL(window.location.href).searchParams.get('month') === m && !document.querySelector('.rg-assessment [role=status]'), month);
     assert.equal(await sup.locator('.rg-assessment-table tbody tr').count(), theirRows.rows.length);
     if (theirChecks.rows.length === 0) assert.equal(await sup.locator('.rg-spot-checks-none').count(), 1);

@@ -32,8 +32,8 @@ describe('the drill-down', () => {
   };
 
   /** A signed-in page of `user` at `url`, its problems (errors, failed requests) collected. */
-  const pageOf = async (user, url, viewport = { width: 1600, height: 1000 }) => {
-    const context = await browser.newContext({ viewport });
+  const pageOf = async (user, url, device = { viewport: { width: 1600, height: 1000 } }) => {
+    const context = await browser.newContext(device);
     const login = await context.request.post(`${origin}/api/login`, { data: user });
     assert.equal(login.status(), 200);
     const page = await context.newPage();
@@ -110,7 +110,9 @@ describe('the drill-down', () => {
     assert.equal(k.rental_rate.target, '≥95%');
     const row = (await api('/api/stats?level=district')).rows[0];
     assert.equal(k.reg_rate.value, `${(row.reg_rate * 100).toFixed(1)}%`);
-    assert.ok(k.reg_rate.estimate.startsWith(`${wholePct(row.reg_rate_est)}（${wholePct(row.reg_rate_est_low)}–${wholePct(row.reg_rate_est_high)}）`), k.reg_rate.estimate);
+    // The estimate, its verdict, and its 90% interval under them.
+    const [e, lo, hi] = [row.reg_rate_est, row.reg_rate_est_low, row.reg_rate_est_high].map(wholePct);
+    assert.match(k.reg_rate.estimate, new RegExp(`^${e}\\s*(达标|未达标|不确定)?\\s*${lo}–${hi}$`), k.reg_rate.estimate);
     assert.equal(await page.locator('.rg-drill-chart polyline[data-series="reg_rate"]').count(), 1, 'the trend is drawn');
     assert.equal(await page.locator('.rg-drill-children tr[data-level="street"]').count(), district.children.length);
     assert.match(page.url(), /[?&]place=district\b/);
@@ -170,7 +172,7 @@ describe('the drill-down', () => {
     const grids = (await api('/api/grids')).features.map((f) => f.properties).filter((g) => g.persons > 20);
     const grid = grids[Math.floor(grids.length / 4)];
     const bbox = (await api(`/api/places/grid:${grid.code}`)).bbox;
-    const page = await pageOf(DEMO.center, `/?place=grid:${grid.code}`, { width: 390, height: 844 });
+    const page = await pageOf(DEMO.center, `/?place=grid:${grid.code}`, { viewport: { width: 390, height: 844 } });
     await shows(page, `grid:${grid.code}`);
     await page.waitForFunction(() => !window.__rentgrid.map.isMoving(), null, { timeout: 20_000 });
     const seen = await page.evaluate((b) => {
@@ -210,6 +212,25 @@ describe('the drill-down', () => {
     assert.ok((await page.locator('.rg-drill').innerText()).includes('不含楼栋'), 'the panel says why');
     assert.equal(new URL(page.url()).searchParams.get('view'), 'leaders');
     await page.context().close();
+    assert.deepEqual(problems, []);
+  });
+
+  it('fits a grid\'s KPI table in the panel on a phone, in both languages', async () => {
+    const [grid] = (await api('/api/grids')).features.map((f) => f.properties).sort((a, b) => b.persons - a.persons);
+    for (const lang of ['zh-CN', 'en']) {
+      const page = await pageOf(DEMO.center, `/?place=grid:${grid.code}&lang=${lang}`, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+      await shows(page, `grid:${grid.code}`);
+      const fit = await page.evaluate(() => {
+        const panel = document.querySelector('.rg-drill');
+        const table = panel.querySelector('.rg-drill-kpis');
+        // The narrowest indicator name: a name broken every two characters would be ~2 em wide.
+        const names = [...table.querySelectorAll('tbody th')].map((th) => th.getBoundingClientRect().width);
+        return { table: table.getBoundingClientRect().right, panel: panel.getBoundingClientRect().right, scroll: panel.scrollWidth - panel.clientWidth, name: Math.min(...names) };
+      });
+      assert.ok(fit.table <= fit.panel && fit.scroll === 0, `${lang}: the KPI table overflows its panel: ${JSON.stringify(fit)}`);
+      assert.ok(fit.name >= 60, `${lang}: the indicators' names are ${fit.name} px wide`);
+      await page.context().close();
+    }
     assert.deepEqual(problems, []);
   });
 });

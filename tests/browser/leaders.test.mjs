@@ -106,7 +106,7 @@ describe('the leaders\' view', () => {
     // The change (环比) in percentage points, as the two months' stats say it.
     const [now, then] = await Promise.all([api(`/api/stats?level=street&month=${month}`), api(`/api/stats?level=street&month=${previous}`)]);
     const streets = page.locator('.rg-ranking').first();
-    assert.ok((await streets.locator('thead').innerText()).includes('登记率较上月'));
+    assert.ok((await streets.locator('thead abbr[title^="登记率较上月"]').innerText()) === '环比');
     const cells = await streets.locator('tbody tr').evaluateAll((rows) =>
       rows.map((tr) => ({ code: tr.dataset.code, pp: tr.querySelector('td.rg-change')?.dataset.pp })),
     );
@@ -397,6 +397,54 @@ describe('the leaders\' view', () => {
     assert.ok(box.left >= frame.left && box.right <= frame.right && box.top >= frame.top && box.bottom <= frame.bottom, JSON.stringify({ box, frame }));
     await page.keyboard.press('Escape');
     await popup.waitFor({ state: 'detached', timeout: 5_000 });
+  });
+
+  it('fits its ranking in the panel at 1600×1000 in both languages, and enlarges its chrome and map labels on a 4K screen', async () => {
+    /** Opens the view at `width`×`height` in `lang` in a page of its own, ready and ranked. */
+    const open = async (width, height, lang) => {
+      const p = await context.newPage();
+      collectProblems(p, problems);
+      await p.setViewportSize({ width, height });
+      await p.goto(`${site.url}/?view=leaders&lang=${lang}`);
+      await p.waitForFunction(() => document.documentElement.dataset.ready === '1' && document.querySelector('.rg-ranking tbody tr'), null, {
+        timeout: READY_TIMEOUT_MS,
+      });
+      return p;
+    };
+    for (const lang of ['zh-CN', 'en']) {
+      const p = await open(1600, 1000, lang);
+      const fit = await p.evaluate(() => {
+        const panel = document.querySelector('.rg-leaders');
+        return [...panel.querySelectorAll('.rg-ranking')].map((t) => ({ table: t.scrollWidth, panel: panel.clientWidth, heads: t.tHead.offsetHeight, row: t.tBodies[0].rows[0].offsetHeight }));
+      });
+      for (const f of fit) {
+        assert.ok(f.table <= f.panel, `${lang}: the ranking is ${f.table} px wide in a ${f.panel} px panel`);
+        // Two heading rows (the rate with its target over short headings), not four-line headings.
+        assert.ok(f.heads <= 80, `${lang}: the ranking's headings are ${f.heads} px high`);
+      }
+      await p.close();
+    }
+    // 3840 wide at the automatic scale (2.4): the panel's and the legend's text at least 24 px on
+    // the screen, the place names' text-size scaled alike.
+    const p = await open(3840, 2160, 'zh-CN');
+    const onScreen = await p.evaluate(() =>
+      ['.rg-leaders .rg-ranking td', '.rg-legend-layer li', '.rg-header h1'].map((sel) => {
+        const e = document.querySelector(sel);
+        return [sel, parseFloat(getComputedStyle(e).fontSize) * e.currentCSSZoom];
+      }),
+    );
+    for (const [sel, px] of onScreen) assert.ok(px >= 24, `${sel}: ${px} px on a 4K screen`);
+    // Each name layer's text-size is a zoom curve: ['interpolate', how, ['zoom'], zoom, size, …].
+    const sizes = await p.evaluate(() => {
+      const map = window.__rentgrid.map;
+      return map.getStyle().layers.filter((l) => l.id.startsWith('labels-')).map((l) => [l.id, map.getLayoutProperty(l.id, 'text-size')]);
+    });
+    assert.ok(sizes.length > 0, 'no place names');
+    for (const [id, curve] of sizes) {
+      const px = curve.filter((_, i) => i >= 4 && i % 2 === 0);
+      assert.ok(px.length > 0 && px.every((x) => x >= 24), `${id}: text-size ${JSON.stringify(curve)} on a 4K screen`);
+    }
+    await p.close();
   });
 
   it('logged no error', () => {

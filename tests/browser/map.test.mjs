@@ -467,7 +467,34 @@ describe('the web map', () => {
     assert.equal(after.recent[0].building_id, building.properties.id, 'the newest visit is not first in the feed');
     assert.equal(await screen.locator('.rg-feed li').first().getAttribute('data-visit'), String(after.recent[0].id));
     await phone.close();
+
+    /** Where the title, the legend and the map are on `page`, and whether the title is cut. */
+    const layout = (page) =>
+      page.evaluate(() => {
+        const box = (sel) => {
+          const r = document.querySelector(sel).getBoundingClientRect();
+          return { left: r.left, top: r.top, right: r.right, bottom: r.bottom, area: r.width * r.height };
+        };
+        const h1 = document.querySelector('.rg-header h1');
+        return { legend: box('.rg-legend'), map: box('.rg-map'), cut: h1.scrollWidth > h1.clientWidth, open: document.querySelector('.rg-legend').dataset.open };
+      });
+    // The legend is compact over the map between the panels; the English title is not cut.
+    await screen.goto(`${server.url}/?view=screen&lang=en`);
+    await screen.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+    const wide = await layout(screen);
+    assert.ok(wide.legend.left >= wide.map.left && wide.legend.right <= wide.map.right, JSON.stringify(wide));
+    assert.ok(wide.legend.area <= 0.15 * wide.map.area, `the legend covers ${Math.round((100 * wide.legend.area) / wide.map.area)}% of the map`);
+    assert.equal(wide.cut, false, 'the title is cut');
     await screen.close();
+    // On a phone the big screen has its legend too, folded, over the map.
+    const small = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, storageState: await context.storageState() });
+    const onPhone = await small.newPage();
+    await onPhone.goto(`${server.url}/?view=screen`);
+    await onPhone.waitForFunction(() => document.documentElement.dataset.ready === '1', null, { timeout: READY_TIMEOUT_MS });
+    const folded = await layout(onPhone);
+    assert.equal(folded.open, '0');
+    assert.ok(folded.legend.area > 0 && folded.legend.left >= 0 && folded.legend.right <= 390 && folded.legend.bottom <= folded.map.bottom, JSON.stringify(folded));
+    await small.close();
   });
 
   it('shows a hazard recorded through the API on the open map\'s hazards layer within 2 s, pushed by the server', async () => {
@@ -589,7 +616,7 @@ describe('the web map', () => {
     await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months.at(-1), { timeout: 20_000 });
     const estimates = await leaders.locator('.rg-ranking').first().locator('td.rg-estimate').allInnerTexts();
     assert.ok(estimates.length > 0, 'the ranking shows no estimated actual rate');
-    for (const cell of estimates) assert.match(cell, /^\d+%（\d+%–\d+%）\s*(达标|未达标|不确定)$/, cell);
+    for (const cell of estimates) assert.match(cell, /^\d+%\s*(达标|未达标|不确定)\s+\d+%–\d+%$/, cell);
     // Moving it (by keyboard, as a user can) redraws the hot spots of the first month.
     const answered = leaders.waitForResponse((r) => r.url().includes('/api/hotspots') && r.url().includes(`month=${months[0]}`));
     await leaders.focus('.rg-month-slider');
@@ -650,7 +677,8 @@ describe('the web map', () => {
     const wantPersons = streets.map((r) => (r.persons < 5 ? 0 : r.persons)).sort((a, b) => a - b);
     assert.deepEqual([...shownPersons].sort((a, b) => a - b), wantPersons);
     // Each rate two ways: the register's and the estimated actual one (none for a past month).
-    const heads = await leaders.locator('.rg-ranking').first().locator('thead').innerText();
+    // Short column headings; each one's full text is its tooltip.
+    const heads = await leaders.locator('.rg-ranking').first().locator('thead abbr').evaluateAll((a) => a.map((e) => e.title).join(' | '));
     assert.ok(heads.includes('估计实际登记率'), heads);
     // Small counts are suppressed.
     for (const cell of await leaders.locator('.rg-ranking tbody tr td:nth-child(3)').allInnerTexts()) {

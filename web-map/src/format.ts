@@ -1,4 +1,4 @@
-/** Number formatting shared by the legend and the popups. */
+/** Number and month formatting shared by the legend, the popups and the pages. */
 import { getLang } from './i18n';
 
 /** A rate in 0..1 as a percentage with one decimal (`0.932` → `93.2%`); `—` when there is none. */
@@ -19,4 +19,10 @@ export function formatCount(n: number): string {
 /** A rate as a whole percentage, as plain sentences say it (`0.786` → `79%`). */
 export function formatWholePct(x: number): string {
   return `${Math.round(x * 100)}%`;
+}
+
+/** A month (`YYYY-MM`) as the current language names it: `2026年10月`, `Oct 2026`. */
+export function formatMonth(month: string): string {
+  const [year, m] = month.split('-').map(Number);
+  return new Date(Date.UTC(year!, m! - 1, 1)).toLocaleDateString(getLang(), { year: 'numeric', month: 'short', timeZone: 'UTC' });
 }

@@ -104,6 +104,7 @@ export const t = defineStrings(
   'app',
   {
     appTitle: '出租房屋与网格化管理',
+    appTitleShort: '出租房屋与网格化管理',
     documentTitle: 'rentgrid · {district} 出租房屋与网格化管理',
     switchLang: 'EN',
     switchLangLabel: 'Switch to English',
@@ -122,6 +123,7 @@ export const t = defineStrings(
   },
   {
     appTitle: 'Rental housing & grid management',
+    appTitleShort: 'Rentals & grids',
     documentTitle: 'rentgrid · {district} rental housing & grid management',
     switchLang: '中文',
     switchLangLabel: '切换到中文',

@@ -25,6 +25,7 @@ import { createBasemapLayer } from './layers/basemap';
 import { isTiandituError } from './layers/tianditu';
 import { mapOptions } from './map-options';
 import { createLabelsLayer } from './layers/labels';
+import { followLabelScale } from './layers/label-scale';
 import { createCoverageLayer } from './layers/coverage';
 import { createCoveragePanel } from './coverage/panel';
 import type { ScreenPanel } from './screen/panel';
@@ -35,6 +36,7 @@ import { createLegend, type Legend } from './ui/legend';
 import { createSnapshotButton } from './ui/snapshot';
 import { createMapFrame, scopeBounds } from './ui/frame';
 import { createUserBar } from './ui/userbar';
+import { scaleFactor, startScale } from './ui/scale';
 import { createSearchBox, showResult } from './ui/search';
 import type { SearchResult } from './api';
 import { mountDrill } from './drill';
@@ -53,12 +55,13 @@ declare global {
 
 /**
  * Room kept free around a fitted place besides the panels (`ui/frame.ts`): the legend covers the
- * right on wide screens and, collapsed, the top on phones.
+ * right on wide screens (as wide as the display scale makes it) and, collapsed, the top on phones.
  */
 function fitPadding() {
+  const k = scaleFactor();
   return isNarrowScreen()
     ? { top: 64, bottom: 40, left: 16, right: 16 }
-    : { top: 32, bottom: 32, left: 32, right: 360 };
+    : { top: 32 * k, bottom: 32 * k, left: 32 * k, right: 360 * k };
 }
 
 /** `?view=leaders` opens the leaders' view (领导视图): aggregates only. */
@@ -106,10 +109,11 @@ function mount(root: HTMLElement): () => void {
   const screenLink = h('a', { class: 'rg-view rg-view-screen', href: screenView ? './' : '?view=screen' });
   const campaignLink = h('a', { class: 'rg-view rg-view-campaign', href: '?view=campaign' });
   const assessmentLink = h('a', { class: 'rg-view rg-view-assessment', href: '?view=assessment' });
+  const heading = h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), nameEl, ' ', titleEl);
   const header = h(
     'header',
     { class: 'rg-header' },
-    h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), nameEl, ' ', titleEl),
+    heading,
     searchBox.element,
     h('nav', { class: 'rg-nav' }, screenLink, coverageLink, campaignLink, assessmentLink, viewLink, userBar.element, langButton),
   );
@@ -128,7 +132,10 @@ function mount(root: HTMLElement): () => void {
 
   const renderChrome = () => {
     nameEl.textContent = districtName;
-    titleEl.textContent = t('appTitle');
+    // The title bar has room for the short title beside the search box and the links; the full
+    // one is the heading's tooltip.
+    titleEl.textContent = t('appTitleShort');
+    heading.title = `${districtName} ${t('appTitle')}`.trim();
     langButton.textContent = t('switchLang');
     viewLink.textContent = leadersView || campaignView ? t('fullView') : t('leadersView');
     coverageLink.textContent = coverageView ? t('fullView') : t('coverageView');
@@ -236,6 +243,8 @@ function mount(root: HTMLElement): () => void {
         for (const styled of layer.styleLayers) if (styled.slot === slot) map.addLayer(styled.layer);
       }
     }
+    // Their text grows with the display scale, as the chrome around the map does.
+    disposers.push(followLabelScale(map));
 
     const isVisible = (id: string) => visibility.get(id) ?? true;
     const title = () => t('documentTitle', { district: districtName });
@@ -403,6 +412,7 @@ async function boot(root: HTMLElement): Promise<() => void> {
       },
     });
   };
+  startScale();
   onSessionExpired(() => showLogin(true));
   const user = await loadMe();
   if (!user) {

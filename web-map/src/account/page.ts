@@ -1,12 +1,13 @@
 /**
  * The account page (`?view=account`): who is signed in, what they may see, and their API tokens
- * for QGIS, GDAL and scripts (created and shown once, listed, revoked). The three administrators
- * land here: they read no register data.
+ * for QGIS, GDAL and scripts (created and shown once, listed, revoked), and the display scale of
+ * this device's views. The three administrators land here: they read no register data.
  */
 import { createToken, fetchTokens, revokeToken, type TokenRow } from '../api';
 import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18n';
 import { me } from '../session';
 import { h } from '../ui/dom';
+import { createScalePicker } from '../ui/scale';
 import { createUserBar, roleName } from '../ui/userbar';
 
 const t = defineStrings(
@@ -57,6 +58,7 @@ export function mountAccount(root: HTMLElement): () => void {
   lang.addEventListener('click', () => setLang(getLang() === 'zh-CN' ? 'en' : 'zh-CN'));
   const title = h('span', { class: 'rg-title' });
   const body = h('section', { class: 'rg-account' });
+  const scale = createScalePicker();
   root.replaceChildren(
     h('header', { class: 'rg-header' }, h('h1', null, h('span', { class: 'rg-brand' }, 'rentgrid'), h('span', { class: 'rg-sep' }, ' · '), title), bar.element, lang),
     h('main', { class: 'rg-account-main' }, body),
@@ -116,6 +118,7 @@ export function mountAccount(root: HTMLElement): () => void {
     body.replaceChildren(
       h('h2', null, t('title')),
       facts,
+      h('p', { class: 'rg-account-scale' }, scale.element),
       ...(user.role === 'center' || user.role === 'supervisor' ? [h('p', null, h('a', { href: './' }, t('map')))] : []),
       h('h3', null, t('tokens')),
       ...(fresh ? [h('p', { class: 'rg-account-fresh' }, t('created'), ' ', h('code', null, fresh))] : []),
@@ -131,6 +134,7 @@ export function mountAccount(root: HTMLElement): () => void {
   void reload();
   return () => {
     off();
+    scale.destroy();
     bar.destroy();
     delete document.documentElement.dataset.ready;
   };

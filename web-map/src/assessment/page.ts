@@ -4,7 +4,7 @@
  * its deductions (`GET /api/spot-checks`), each table with its XLSX and CSV export.
  */
 import { fetchAssessment, fetchSpotChecks, type AssessmentAnswer, type SpotChecksAnswer } from '../api';
-import { formatPct } from '../format';
+import { formatMonth, formatPct } from '../format';
 import { defineStrings, getLang, onLangChange, setLang, t as tApp } from '../i18n';
 import { me } from '../session';
 import { h } from '../ui/dom';
@@ -73,6 +73,20 @@ const t = defineStrings(
 function thisMonth(): string {
   const d = new Date();
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
+}
+
+/** How many months back the month picker reaches. */
+const MONTHS_OFFERED = 24;
+
+/** The months offered, newest first: this month and the [`MONTHS_OFFERED`] - 1 before it, and
+ * `asked` (from the URL) when it is none of them. */
+function monthsOffered(asked: string): string[] {
+  const now = new Date();
+  const months = Array.from({ length: MONTHS_OFFERED }, (_, back) => {
+    const d = new Date(now.getFullYear(), now.getMonth() - back, 1);
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
+  });
+  return months.includes(asked) || !/^\d{4}-\d{2}$/.test(asked) ? months : [...months, asked].sort().reverse();
 }
 
 const num = (x: number) => h('td', { class: 'rg-num' }, x);
@@ -149,7 +163,16 @@ export function mountAssessment(root: HTMLElement): () => void {
   const title = h('span', { class: 'rg-title' });
   const mapLink = h('a', { class: 'rg-view', href: './' });
   const monthLabel = h('span');
-  const month = h('input', { type: 'month', class: 'rg-assessment-month', value: new URLSearchParams(window.location.search).get('month') ?? thisMonth() });
+  // Our own month picker, not `<input type=month>`: the browser draws that one in its own
+  // language, whatever the page's.
+  const month = h('select', { class: 'rg-assessment-month' });
+  const fromUrl = new URLSearchParams(window.location.search).get('month') ?? thisMonth();
+  const offered = monthsOffered(fromUrl);
+  const renderMonths = () => {
+    const chosen = month.value || fromUrl;
+    month.replaceChildren(...offered.map((m) => h('option', { value: m, selected: m === chosen }, formatMonth(m))));
+  };
+  renderMonths();
   const body = h('div', { class: 'rg-assessment-body' });
   root.replaceChildren(
     h(
@@ -169,6 +192,7 @@ export function mountAssessment(root: HTMLElement): () => void {
     lang.textContent = tApp('switchLang');
     mapLink.textContent = t('map');
     monthLabel.textContent = t('month');
+    renderMonths();
     document.title = `rentgrid · ${t('title')}`;
     const m = month.value;
     body.replaceChildren(

@@ -31,7 +31,7 @@ export const t = defineStrings(
     indicator: '指标',
     register: '登记',
     estimate: '估计实际（90% 区间）',
-    interval: '{est}（{low}–{high}）',
+    interval: '{low}–{high}',
     target: '目标',
     reg_rate: '流动人口登记率',
     permit_rate: '登记做证率',
@@ -102,7 +102,7 @@ export const t = defineStrings(
     indicator: 'Indicator',
     register: 'Register',
     estimate: 'Estimated actual (90% interval)',
-    interval: '{est} ({low}–{high})',
+    interval: '{low}–{high}',
     target: 'Target',
     reg_rate: 'Migrant registration',
     permit_rate: 'Registered with permit',
@@ -234,9 +234,12 @@ function kpiTable(lines: KpiLine[]): HTMLElement {
         ? h(
             'td',
             { class: 'rg-num rg-drill-est' },
-            t('interval', { est: formatWholePct(est.est), low: formatWholePct(est.low), high: formatWholePct(est.high) }),
+            formatWholePct(est.est),
             ' ',
             est.verdict ? h('span', { class: `rg-verdict rg-${VERDICT_CLASS[est.verdict]}`, 'data-verdict': est.verdict }, t(est.verdict)) : null,
+            ' ',
+            // On a line of its own under the estimate, so the table fits a phone's panel.
+            h('small', { class: 'rg-drill-interval' }, t('interval', { low: formatWholePct(est.low), high: formatWholePct(est.high) })),
           )
         : h('td', { class: 'rg-num rg-drill-est' }, '—');
     return h(

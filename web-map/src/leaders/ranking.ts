@@ -20,11 +20,15 @@ export const tRank = defineStrings(
     rank: '名次',
     place: '名称',
     persons: '流动人口',
+    reg_group: '流动人口登记率 ≥{target}',
+    rental_group: '出租房屋登记率 ≥{target}',
+    register: '登记',
+    estimated: '估计实际',
     reg_rate: '登记率（目标 ≥{target}）',
     rental_rate: '出租房屋登记率（目标 ≥{target}）',
     reg_rate_est: '估计实际登记率（90% 区间）',
     rental_rate_est: '估计实际出租房屋登记率（90% 区间）',
-    interval: '{est}（{low}–{high}）',
+    interval: '{low}–{high}',
     meets: '达标',
     below: '未达标',
     met: '达标',
@@ -32,9 +36,9 @@ export const tRank = defineStrings(
     uncertain: '不确定',
     small: '<5',
     allCommunities: '全部社区',
-    change: '登记率较上月（百分点）',
+    change: '登记率较上月（与 {month} 月末相比，百分点）',
+    changeShort: '环比',
     changeValue: '{sign}{pp}',
-    changeTitle: '与 {month} 月末相比',
   },
   {
     streets: 'Streets ranked',
@@ -42,11 +46,15 @@ export const tRank = defineStrings(
     rank: 'Rank',
     place: 'Name',
     persons: 'Migrants',
+    reg_group: 'Migrant registration ≥{target}',
+    rental_group: 'Rental registration ≥{target}',
+    register: 'Register',
+    estimated: 'Estimated',
     reg_rate: 'Registration (target ≥{target})',
     rental_rate: 'Rental registration (target ≥{target})',
     reg_rate_est: 'Estimated actual registration (90% interval)',
     rental_rate_est: 'Estimated actual rental registration (90% interval)',
-    interval: '{est} ({low}–{high})',
+    interval: '{low}–{high}',
     meets: 'meets',
     below: 'below',
     met: 'met',
@@ -54,9 +62,9 @@ export const tRank = defineStrings(
     uncertain: 'uncertain',
     small: '<5',
     allCommunities: 'all communities',
-    change: 'Registration vs the month before (points)',
+    change: 'Registration vs the month before (against the end of {month}, points)',
+    changeShort: '±pp',
     changeValue: '{sign}{pp}',
-    changeTitle: 'against the end of {month}',
   },
 );
 
@@ -72,14 +80,14 @@ export function suppressed(n: number | null): string {
 function rateCell(rate: number | null, base: number | null, target: number): HTMLTableCellElement {
   if (rate === null || base === null || base < MIN_SHOWN) return h('td', { class: 'rg-num' }, '—');
   const ok = rate >= target;
-  return h('td', { class: `rg-num ${ok ? 'rg-meets' : 'rg-below'}` }, formatPct(rate), ' ', h('small', null, ok ? tRank('meets') : tRank('below')));
+  return h('td', { class: `rg-num ${ok ? 'rg-meets' : 'rg-below'}` }, formatPct(rate), ' ', h('small', { class: 'rg-under' }, ok ? tRank('meets') : tRank('below')));
 }
 
 /** The CSS status class a verdict is coloured with. */
 const VERDICT_CLASS: Record<Verdict, string> = { met: 'rg-meets', missed: 'rg-below', uncertain: 'rg-near' };
 
-/** An estimated actual rate as shown to leaders: "79%（76%–82%） 不确定"; none for a past month
- * (no estimate) or a population under [`MIN_SHOWN`]. */
+/** An estimated actual rate as shown to leaders: "79% 不确定" over its 90% interval "76%–82%";
+ * none for a past month (no estimate) or a population under [`MIN_SHOWN`]. */
 function estimateCell(
   est: number | null,
   low: number | null,
@@ -88,9 +96,16 @@ function estimateCell(
   base: number | null,
 ): HTMLTableCellElement {
   if (est === null || low === null || high === null || base === null || base < MIN_SHOWN) return h('td', { class: 'rg-num' }, '—');
-  const words = tRank('interval', { est: formatWholePct(est), low: formatWholePct(low), high: formatWholePct(high) });
+  const interval = tRank('interval', { low: formatWholePct(low), high: formatWholePct(high) });
   const cls = verdict ? VERDICT_CLASS[verdict] : '';
-  return h('td', { class: `rg-num rg-estimate ${cls}` }, words, ' ', verdict ? h('small', null, tRank(verdict)) : null);
+  return h(
+    'td',
+    { class: `rg-num rg-estimate ${cls}` },
+    formatWholePct(est),
+    ' ',
+    verdict ? h('small', null, tRank(verdict)) : null,
+    h('small', { class: 'rg-interval rg-under' }, interval),
+  );
 }
 
 /** The month before's rows, and its name, that each row's change is measured against. */
@@ -117,6 +132,13 @@ function ranked(rows: PlaceRow[]): PlaceRow[] {
   return [...rows].sort((a, b) => key(b) - key(a) || a.code.localeCompare(b.code));
 }
 
+/** A column's short heading, its full text as the abbreviation's tooltip. */
+function shortHead(short: string, full: string): HTMLTableCellElement {
+  return h('th', { scope: 'col', class: 'rg-num' }, h('abbr', { title: full }, short));
+}
+
+/** The ranking table: each rate under its group's heading (the rate and its target), short
+ * column headings below it, so the table fits the leaders' panel. */
 function table(
   rows: PlaceRow[],
   district: District,
@@ -124,6 +146,8 @@ function table(
   level: 'street' | 'community',
   before?: Before,
 ): HTMLTableElement {
+  const regTarget = formatTarget(district.targets.reg_rate);
+  const rentalTarget = formatTarget(district.targets.rental_rate);
   return h(
     'table',
     { class: 'rg-ranking' },
@@ -133,14 +157,21 @@ function table(
       h(
         'tr',
         null,
-        h('th', { scope: 'col' }, tRank('rank')),
-        h('th', { scope: 'col' }, tRank('place')),
-        h('th', { scope: 'col', class: 'rg-num' }, tRank('persons')),
-        h('th', { scope: 'col', class: 'rg-num' }, tRank('reg_rate', { target: formatTarget(district.targets.reg_rate) })),
-        before ? h('th', { scope: 'col', class: 'rg-num', title: tRank('changeTitle', { month: before.month }) }, tRank('change')) : null,
-        h('th', { scope: 'col', class: 'rg-num' }, tRank('reg_rate_est')),
-        h('th', { scope: 'col', class: 'rg-num' }, tRank('rental_rate', { target: formatTarget(district.targets.rental_rate) })),
-        h('th', { scope: 'col', class: 'rg-num' }, tRank('rental_rate_est')),
+        h('th', { scope: 'col', rowspan: 2 }, tRank('rank')),
+        h('th', { scope: 'col', rowspan: 2 }, tRank('place')),
+        h('th', { scope: 'col', rowspan: 2, class: 'rg-num' }, tRank('persons')),
+        h('th', { scope: 'colgroup', colspan: before ? 3 : 2, class: 'rg-group' }, tRank('reg_group', { target: regTarget })),
+        h('th', { scope: 'colgroup', colspan: 2, class: 'rg-group' }, tRank('rental_group', { target: rentalTarget })),
+      ),
+      // Short headings under their rate; the full one is each heading's tooltip.
+      h(
+        'tr',
+        null,
+        shortHead(tRank('register'), tRank('reg_rate', { target: regTarget })),
+        before ? shortHead(tRank('changeShort'), tRank('change', { month: before.month })) : null,
+        shortHead(tRank('estimated'), tRank('reg_rate_est')),
+        shortHead(tRank('register'), tRank('rental_rate', { target: rentalTarget })),
+        shortHead(tRank('estimated'), tRank('rental_rate_est')),
       ),
     ),
     h(

@@ -16,7 +16,7 @@ const t = defineStrings(
     busy: '正在登录…',
     expired: '会话已过期，请重新登录。未发送的走访记录已保存在本机，登录后自动发送。',
     failed: '登录失败：{detail}',
-    hint: '演示账号见 README（例如 center / center-demo-2026）。',
+    hint: '演示账号见 README（例如 {example}）。',
   },
   {
     heading: 'Sign in',
@@ -26,7 +26,7 @@ const t = defineStrings(
     busy: 'Signing in…',
     expired: 'Your session has ended; please sign in again. Unsent visits are kept on this device and sent after you sign in.',
     failed: 'Sign-in failed: {detail}',
-    hint: 'Demo accounts are listed in the README (e.g. center / center-demo-2026).',
+    hint: 'Demo accounts are listed in the README (e.g. {example}).',
   },
 );
 
@@ -66,7 +66,9 @@ export function mountLogin(root: HTMLElement, options: { expired?: boolean; onLo
     usernameLabel.textContent = t('username');
     passwordLabel.textContent = t('password');
     submit.textContent = busy ? t('busy') : t('submit');
-    hint.textContent = t('hint');
+    // The example account is one piece: it never breaks at its hyphens.
+    const [before, after] = t('hint').split('{example}');
+    hint.replaceChildren(before ?? '', h('code', null, 'center / center-demo-2026'), after ?? '');
     if (failure !== undefined) message.textContent = t('failed', { detail: failure });
     else if (options.expired) message.textContent = t('expired');
     document.title = `rentgrid · ${t('heading')}`;

@@ -4,8 +4,8 @@
  * units registered and visits made today and this month; open hazard cases; the campaigns'
  * progress), the KPIs month by month as charts, the street ranking and the latest visits. Every
  * figure comes from one `GET /api/summary` answer (one data snapshot, whose time is shown), read
- * again as soon as the server pushes a change within the user's scope. A scale setting makes the
- * text readable on a 4K wall; it is kept on the device.
+ * again as soon as the server pushes a change within the user's scope. The display scale's picker
+ * (`ui/scale.ts`, shared by every view) sits in its head: a 4K wall reads it as a desktop does.
  */
 import { init, use, type EChartsType } from 'echarts/core';
 import { LineChart } from 'echarts/charts';
@@ -16,6 +16,7 @@ import { formatCount, formatPct, formatTarget, formatWholePct } from '../format'
 import { defineStrings, getLang, onLangChange } from '../i18n';
 import { h } from '../ui/dom';
 import { exportButtons } from '../ui/export';
+import { createScalePicker, onScaleChange } from '../ui/scale';
 import './screen.css';
 
 use([LineChart, GridComponent, LegendComponent, MarkLineComponent, TooltipComponent, CanvasRenderer]);
@@ -25,8 +26,6 @@ export const tScreen = defineStrings(
   {
     title: '指挥中心大屏',
     updated: '数据更新于 {time}',
-    scale: '显示比例',
-    auto: '自动',
     reg_rate: '流动人口登记率',
     rental_rate: '出租房屋登记率',
     permit_rate: '登记做证率',
@@ -60,8 +59,6 @@ export const tScreen = defineStrings(
   {
     title: 'Command center',
     updated: 'Data as of {time}',
-    scale: 'Scale',
-    auto: 'Auto',
     reg_rate: 'Migrant registration',
     rental_rate: 'Rental registration',
     permit_rate: 'Registered with permit',
@@ -97,28 +94,6 @@ export const tScreen = defineStrings(
 /** The rates a card shows, each with its target. */
 const RATE_CARDS = ['reg_rate', 'rental_rate', 'permit_rate', 'pledge_rate'] as const;
 type RateCard = (typeof RATE_CARDS)[number];
-
-/** The scales offered; `auto` follows the window's width (1 at 1600 px, 2.4 at 3840 px). */
-const SCALES = ['auto', '1', '1.5', '2', '2.5', '3'] as const;
-const SCALE_KEY = 'rentgrid.screenScale';
-
-function storedScale(): string {
-  const fromQuery = new URLSearchParams(window.location.search).get('scale');
-  if (fromQuery && (SCALES as readonly string[]).includes(fromQuery)) return fromQuery;
-  try {
-    const stored = window.localStorage.getItem(SCALE_KEY);
-    if (stored && (SCALES as readonly string[]).includes(stored)) return stored;
-  } catch {
-    // Storage can be disabled; auto is fine then.
-  }
-  return 'auto';
-}
-
-/** The factor a scale setting means now. */
-function factor(setting: string): number {
-  if (setting !== 'auto') return Number(setting);
-  return Math.min(3, Math.max(1, window.innerWidth / 1600));
-}
 
 /** A card: a label, a big value, and a line or two of detail. */
 function card(key: string, label: string, value: string, ...detail: (HTMLElement | string)[]): HTMLElement {
@@ -245,11 +220,10 @@ export interface ScreenPanel {
 
 /** Builds the big screen's panels; `showsCampaigns`: the user may read the campaigns. */
 export async function createScreenPanel(district: District, showsCampaigns: boolean, reportError: (e: unknown) => void): Promise<ScreenPanel> {
-  const scaleSelect = h('select', { class: 'rg-screen-scale' });
-  const scaleLabel = h('label', null);
+  const scalePicker = createScalePicker();
   const updated = h('time', { class: 'rg-screen-updated' });
   const title = h('h2', { class: 'rg-screen-title' });
-  const head = h('div', { class: 'rg-screen-head' }, title, updated, h('span', { class: 'rg-screen-scale-box' }, scaleLabel, scaleSelect));
+  const head = h('div', { class: 'rg-screen-head' }, title, updated, scalePicker.element);
   const cards = h('div', { class: 'rg-screen-cards' });
   const chartBox = h('div', { class: 'rg-screen-chart' });
   const trendHead = h('h3', null);
@@ -266,22 +240,12 @@ export async function createScreenPanel(district: District, showsCampaigns: bool
   let last: Summary | undefined;
   let streets: PlaceRow[] = [];
   let campaigns: Awaited<ReturnType<typeof fetchCampaignProgress>> = [];
-  let scale = storedScale();
-
-  const applyScale = () => {
-    document.documentElement.style.setProperty('--rg-screen-scale', String(factor(scale)));
-    document.documentElement.classList.add('rg-screen-page');
-    chart?.resize();
-  };
   // The chart is drawn at its box's size, which it has only once the panel is on the page.
   const sized = new ResizeObserver(() => chart?.resize());
   sized.observe(chartBox);
 
   const render = () => {
     title.textContent = `${district.name} · ${tScreen('title')}`;
-    scaleLabel.textContent = tScreen('scale');
-    scaleSelect.setAttribute('aria-label', tScreen('scale'));
-    scaleSelect.replaceChildren(...SCALES.map((v) => h('option', { value: v, selected: v === scale }, v === 'auto' ? tScreen('auto') : `${v}×`)));
     trendHead.textContent = tScreen('trend');
     rankingHead.textContent = tScreen('ranking');
     rankingExport.replaceChildren(exportButtons('streets', tScreen('ranking')));
@@ -357,30 +321,19 @@ export async function createScreenPanel(district: District, showsCampaigns: bool
     return pending;
   };
 
-  scaleSelect.addEventListener('change', () => {
-    scale = scaleSelect.value;
-    try {
-      window.localStorage.setItem(SCALE_KEY, scale);
-    } catch {
-      // Not kept; it still applies now.
-    }
-    applyScale();
-  });
-  const onResize = () => applyScale();
-  window.addEventListener('resize', onResize);
+  // The chart draws its text at the scale's size.
+  const offScale = onScaleChange(() => chart?.resize());
   const offLang = onLangChange(render);
-  applyScale();
   await load();
   return {
     element,
     refresh,
     destroy() {
-      window.removeEventListener('resize', onResize);
+      offScale();
+      scalePicker.destroy();
       offLang();
       sized.disconnect();
       chart?.dispose();
-      document.documentElement.style.removeProperty('--rg-screen-scale');
-      document.documentElement.classList.remove('rg-screen-page');
     },
   };
 }

@@ -81,7 +81,7 @@ export function bindInteraction(map: Map, layers: readonly MapLayer[]): Popups {
   // Top-most first: later layers draw above earlier ones.
   const clickable = specs.flatMap((spec) => spec.layerIds).reverse();
 
-  const popup = new Popup({ className: 'rg-popup', maxWidth: 'min(380px, calc(100vw - 24px))' });
+  const popup = new Popup({ className: 'rg-popup', maxWidth: 'min(calc(380px * var(--rg-scale, 1)), calc(100vw - 24px))' });
   let shown: MapGeoJSONFeature[] = [];
   let selected: FeatureRef[] = [];
   /** The heading `openAt` was given, above the features' sections. */
