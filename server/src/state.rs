@@ -34,6 +34,7 @@ use rentgrid_analysis::sweep::{BlockProgress, Phase};
 use rentgrid_analysis::unrecorded::{self, Unrecorded, UnrecordedParams};
 use rentgrid_analysis::view_inputs::{InputChange, ViewInputs};
 use rentgrid_geodata::{Atlas, Caseworker, StatsDelta};
+use rentgrid_tiles::heat::HeatCount;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -85,6 +86,8 @@ struct Inner {
     history: PerSnapshot<(u64, Arc<History>)>,
     /// Hot-spot answers, kept across snapshots (see [`crate::answers`]).
     hotspots: KeptAnswers<Arc<Encoded>>,
+    /// Heat surfaces by count, kept across snapshots as the hot-spot answers are.
+    heat: KeptAnswers<Arc<tile_cache::Heat>>,
     estimate: PerSnapshot<Estimate>,
     /// The newest estimate made, of whichever snapshot, served while the current one is made off
     /// the request path (see [`Limits::estimate_interval`]).
@@ -167,6 +170,7 @@ impl AppState {
                 inputs: Mutex::new(None),
                 history: PerSnapshot::default(),
                 hotspots: KeptAnswers::default(),
+                heat: KeptAnswers::default(),
                 estimate: PerSnapshot::default(),
                 newest_estimate: Mutex::new(None),
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
@@ -447,6 +451,58 @@ impl AppState {
     /// Ends the hot-spot run for `key` without an answer.
     pub fn hotspots_gave_up(&self, key: &str) {
         self.inner.hotspots.gave_up(key);
+    }
+
+    /// The heat surface of `count` for the heat tiles: the current snapshot's, else the newest
+    /// kept (it says which data version it reflects) while one build for the current snapshot
+    /// goes on off the request path, at most once per [`Limits::analysis_interval`] as writes
+    /// arrive. A heat surface is a kernel density over the whole district (about half a second at
+    /// scale 20), so rebuilding it for every write would make each heat tile wait for one. Only
+    /// the first request for a count waits for its build.
+    pub async fn heat_surface(&self, count: HeatCount) -> Result<Arc<tile_cache::Heat>, AppError> {
+        let key = count.index().to_string();
+        let snapshot = self.snapshot();
+        match self.inner.heat.lookup(&key, snapshot.version(), self.inner.limits.analysis_interval) {
+            Lookup::Current(heat) => Ok(heat),
+            Lookup::Older { body, refresh, .. } => {
+                if refresh {
+                    let state = self.clone();
+                    tokio::spawn(async move {
+                        let snapshot = state.snapshot();
+                        if state.build_heat_surface(snapshot, count, key.clone()).await.is_err() {
+                            state.inner.heat.gave_up(&key);
+                        }
+                    });
+                }
+                Ok(body)
+            }
+            Lookup::Missing => self.build_heat_surface(snapshot, count, key).await,
+        }
+    }
+
+    /// Builds the heat surface of `count` over `snapshot` on the blocking pool, keeps it under
+    /// `key` and drops the heat tiles of older surfaces.
+    async fn build_heat_surface(
+        &self,
+        snapshot: Arc<Snapshot>,
+        count: HeatCount,
+        key: String,
+    ) -> Result<Arc<tile_cache::Heat>, AppError> {
+        let started = Instant::now();
+        let version = snapshot.version();
+        let surface = tokio::task::spawn_blocking(move || snapshot.heat_surface(count))
+            .await
+            .map_err(|e| AppError::Internal(format!("heat surface: {e}")))?
+            .map_err(|e| AppError::Internal(format!("heat surface: {e}")))?;
+        let heat = Arc::new(tile_cache::Heat { count, version, surface });
+        self.inner.heat.keep(key, version, heat.clone(), started);
+        self.inner.tiles.heat_surface_kept(count, version);
+        Ok(heat)
+    }
+
+    /// Whether a heat surface is being built off the request path.
+    pub fn heat_refreshing(&self) -> bool {
+        self.inner.heat.refreshing()
     }
 
     /// Whether a hot-spot run is going on off the request path.

@@ -28,7 +28,7 @@ use quick_cache::Weighter;
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_analysis::unrecorded::Unrecorded;
 use rentgrid_geodata::{Atlas, GridId, StatsDelta};
-use rentgrid_tiles::heat::HeatCount;
+use rentgrid_tiles::heat::{HeatCount, HeatSurface};
 use rentgrid_tiles::{
     Layer, MapGeometry, TileId, TileOptions, TileRange, TileSources, build_tile, tiles_to_invalidate,
 };
@@ -52,6 +52,27 @@ pub struct TileKey {
     pub scope: u64,
     /// What the `heat` tile set counts ([`HeatCount::index`]); 0 for other layers.
     pub variant: u8,
+    /// The data version of the heat surface a `heat` tile is drawn from; 0 for other layers.
+    pub surface: u64,
+}
+
+/// The heat surface a `heat` tile is drawn from (kept across snapshots, see
+/// [`crate::state::AppState::heat_surface`]); [`Heat::none`] for the other layers.
+#[derive(Debug, Clone, Default)]
+pub struct Heat {
+    /// What it counts.
+    pub count: HeatCount,
+    /// The data version it reflects.
+    pub version: u64,
+    /// The surface (`None`: nothing to count).
+    pub surface: Option<Arc<HeatSurface>>,
+}
+
+impl Heat {
+    /// No surface: the tile sets other than `heat`.
+    pub fn none() -> Self {
+        Self::default()
+    }
 }
 
 /// A built tile as served.
@@ -144,19 +165,19 @@ impl TileCache {
         }
     }
 
-    /// The key of `tile` of `layer` as `scope` sees it (for `heat`, the surface of `count`).
-    fn key(layer: Layer, tile: TileId, scope: &Scope, count: HeatCount) -> TileKey {
-        let variant = if layer == Layer::Heat { count.index() } else { 0 };
-        TileKey { layer, tile, scope: scope_key(scope), variant }
+    /// The key of `tile` of `layer` as `scope` sees it (for `heat`, drawn from `heat`).
+    fn key(layer: Layer, tile: TileId, scope: &Scope, heat: &Heat) -> TileKey {
+        let (variant, surface) = if layer == Layer::Heat { (heat.count.index(), heat.version) } else { (0, 0) };
+        TileKey { layer, tile, scope: scope_key(scope), variant, surface }
     }
 
     /// The cached tile, if there is one: cheap, callable on the async runtime.
     /// A hit is counted; a miss is not (the tile is then asked of [`Self::get_or_build`]).
-    pub fn cached(&self, layer: Layer, tile: TileId, scope: &Scope, count: HeatCount) -> Option<CachedTile> {
+    pub fn cached(&self, layer: Layer, tile: TileId, scope: &Scope, heat: &Heat) -> Option<CachedTile> {
         let hit = self
             .entries
             .as_ref()
-            .and_then(|c| c.get(&Self::key(layer, tile, scope, count)))
+            .and_then(|c| c.get(&Self::key(layer, tile, scope, heat)))
             .filter(|t| t.is_for(scope));
         if hit.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
@@ -184,9 +205,10 @@ impl TileCache {
     }
 
     /// Runs `swap` (which publishes a snapshot changed by `deltas`) and drops the tiles those
-    /// changes touch ([`touched`]; every heat tile, as a count changed anywhere moves the density
-    /// within a kernel radius of it and the surface is rebuilt from the new snapshot). `atlas` is
-    /// the new snapshot, made from the snapshot of version `from`. Returns what was touched.
+    /// changes touch ([`touched`]). A heat tile is kept: it is drawn from a surface of a stated
+    /// data version, part of its key, which stays what it is ([`Self::heat_surface_kept`] drops
+    /// the tiles of older surfaces). `atlas` is the new snapshot, made from the snapshot of
+    /// version `from`. Returns what was touched.
     pub(crate) fn publish_deltas(
         &self,
         from: u64,
@@ -199,11 +221,17 @@ impl TileCache {
         swap();
         lock(&self.publishes).record(from, atlas.version(), Some(touches.clone()));
         if let Some(entries) = &self.entries {
-            entries.retain(|k, _| {
-                k.layer != Layer::Heat && !touches.iter().any(|t| t.layer == k.layer && t.range.contains(k.tile))
-            });
+            entries.retain(|k, _| !touches.iter().any(|t| t.layer == k.layer && t.range.contains(k.tile)));
         }
         touches
+    }
+
+    /// A heat surface of `count` of data version `version` is kept: the heat tiles drawn from
+    /// older surfaces of that count are dropped.
+    pub fn heat_surface_kept(&self, count: HeatCount, version: u64) {
+        if let Some(entries) = &self.entries {
+            entries.retain(|k, _| k.layer != Layer::Heat || k.variant != count.index() || k.surface >= version);
+        }
     }
 
     /// Runs `swap` (which publishes a snapshot rebuilt from the store) and drops every tile.
@@ -216,9 +244,10 @@ impl TileCache {
         }
     }
 
-    /// The tile `tile` of `layer` as `scope` sees it (for `heat`, the surface of `count`): from the
+    /// The tile `tile` of `layer` as `scope` sees it (for `heat`, drawn from `heat`): from the
     /// cache, or built from `ready` (see [`Ready::of`]) and cached if that is still the current
-    /// snapshot. Blocking (CPU-bound): call it off the async runtime.
+    /// snapshot or no publish since touched the tile (a heat tile: always, its key names its
+    /// surface). Blocking (CPU-bound): call it off the async runtime.
     #[allow(clippy::too_many_arguments)]
     pub fn get_or_build(
         &self,
@@ -227,9 +256,9 @@ impl TileCache {
         layer: Layer,
         tile: TileId,
         scope: &Scope,
-        count: HeatCount,
+        heat: &Heat,
     ) -> Result<CachedTile, rentgrid_tiles::Error> {
-        let key = Self::key(layer, tile, scope, count);
+        let key = Self::key(layer, tile, scope, heat);
         if let Some(hit) = self.entries.as_ref().and_then(|c| c.get(&key)).filter(|t| t.is_for(scope)) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(hit);
@@ -238,7 +267,7 @@ impl TileCache {
         let Ready { snapshot, map } = ready;
         let atlas = snapshot.atlas();
         let counts = snapshot.grid_counts();
-        let heat = if layer == Layer::Heat { snapshot.heat_surface(count)? } else { None };
+        let surface = if layer == Layer::Heat { heat.surface.as_deref() } else { None };
         let unrecorded = if layer == Layer::Grids { state.unrecorded(atlas) } else { None };
         let sees = |g| scope.sees_grid(g);
         let src = TileSources {
@@ -247,7 +276,7 @@ impl TileCache {
             targets: state.targets(),
             map,
             visible: if scope.grids.is_none() { None } else { Some(&sees) },
-            heat: heat.as_deref(),
+            heat: surface,
             suppress_small_counts: scope.aggregates_only(),
             unrecorded: unrecorded.as_deref(),
         };
@@ -264,7 +293,10 @@ impl TileCache {
         if let Some(entries) = self.entries.as_ref().filter(|_| complete) {
             let _read = self.gate.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             let current = state.snapshot().version();
-            if current == snapshot.version() || lock(&self.publishes).untouched(snapshot.version(), current, &key) {
+            if layer == Layer::Heat
+                || current == snapshot.version()
+                || lock(&self.publishes).untouched(snapshot.version(), current, &key)
+            {
                 entries.insert(key, built.clone());
             }
         }
@@ -300,7 +332,8 @@ impl Publishes {
     }
 
     /// Whether the publishes from version `built` up to version `current` are all remembered
-    /// and none touched `key` (a heat tile is touched by every publish).
+    /// and none touched `key` (counted as touching a heat tile: every publish, as a count changed
+    /// anywhere moves the density within a kernel radius of it).
     fn untouched(&self, built: u64, current: u64, key: &TileKey) -> bool {
         let Some(first) = self.log.iter().position(|(from, _, _)| *from == built) else { return false };
         let mut at = built;
@@ -441,7 +474,7 @@ mod tests {
 
     #[test]
     fn a_tile_built_before_publishes_that_did_not_touch_it_is_current() {
-        let key = |layer, x| TileKey { layer, tile: TileId { z: 14, x, y: 7 }, scope: 0, variant: 0 };
+        let key = |layer, x| TileKey { layer, tile: TileId { z: 14, x, y: 7 }, scope: 0, variant: 0, surface: 0 };
         let range = |x| TileRange { z: 14, min_x: x, min_y: 7, max_x: x, max_y: 7 };
         let touch = |layer, x| Touch { grid: 1, layer, range: range(x) };
         let mut log = Publishes::default();

@@ -37,6 +37,7 @@
 
 use super::geojson::{Feature, FeatureCollectionType, GEOJSON, geometry};
 use super::query::ApiQuery;
+use super::suppress::{self, Suppressed};
 use crate::answers::Lookup;
 use crate::api::error::Exception;
 use crate::encoded::Encoded;
@@ -270,8 +271,17 @@ pub async fn hotspots(
     // A leader's run takes no input computed from fewer than 5 persons.
     let params = Params { suppress_small_counts: scope.aggregates_only(), ..parse(&q)? };
     let key = format!("{params:?}|{}", scope_key(&scope));
+    // A leader's answer is suppressed once, when it is made (see `run_and_keep`).
+    let suppressed = params.suppress_small_counts;
+    let respond = |body: &Encoded| {
+        let mut res = body.respond(&headers, GEOJSON);
+        if suppressed {
+            res.extensions_mut().insert(Suppressed);
+        }
+        res
+    };
     match state.hotspots_lookup(&key) {
-        Lookup::Current(body) => return Ok(body.respond(&headers, GEOJSON)),
+        Lookup::Current(body) => return Ok(respond(&body)),
         Lookup::Older { body, refresh, .. } => {
             if refresh {
                 // Off the request path, with a place of the gate of its own (none free: the
@@ -287,17 +297,19 @@ pub async fn hotspots(
                     }
                 });
             }
-            return Ok(body.respond(&headers, GEOJSON));
+            return Ok(respond(&body));
         }
         Lookup::Missing => {}
     }
     let body = run_and_keep(&state, params, scope, key, place.map(|Extension(p)| p)).await?;
-    Ok(body.respond(&headers, GEOJSON))
+    Ok(respond(&body))
 }
 
 /// Runs the analysis of `params` as `scope` sees it over the current snapshot, keeps its answer
-/// under `key` and returns it. The run holds `place` (of the gate) until it ends, and keeps its
-/// answer even when the request that started it timed out first: asking again then finds it.
+/// under `key` and returns it; a leader's (`suppress_small_counts`) with every figure from fewer
+/// than 5 persons nulled, as the middleware would for each request ([`suppress::suppress`]). The
+/// run holds `place` (of the gate) until it ends, and keeps its answer even when the request that
+/// started it timed out first: asking again then finds it.
 async fn run_and_keep(
     state: &AppState,
     params: Params,
@@ -315,7 +327,14 @@ async fn run_and_keep(
     tokio::task::spawn_blocking(move || {
         let _place = place;
         let hotspots = Hotspots::of(run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g))?, version);
-        let json = serde_json::to_string(&hotspots).map_err(|e| AppError::Internal(e.to_string()))?;
+        let json = if params.suppress_small_counts {
+            let mut value = serde_json::to_value(&hotspots).map_err(|e| AppError::Internal(e.to_string()))?;
+            suppress::suppress(&mut value);
+            serde_json::to_string(&value)
+        } else {
+            serde_json::to_string(&hotspots)
+        }
+        .map_err(|e| AppError::Internal(e.to_string()))?;
         let body = Arc::new(Encoded::new(json));
         state.hotspots_store(version, key, body.clone(), started);
         Ok::<_, AppError>(body)

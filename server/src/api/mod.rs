@@ -34,6 +34,8 @@ mod suppress;
 mod tiles;
 mod visits;
 
+pub use tiles::DATA_VERSION;
+
 use crate::api::error::Exception;
 use crate::error::{AppError, AppResult};
 use crate::scope::Scope;

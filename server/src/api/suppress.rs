@@ -18,11 +18,18 @@ use serde_json::{Map, Value};
 /// The largest JSON body rewritten (a leader's whole-district GeoJSON is well under it).
 const MAX_BODY: usize = 512 * 1024 * 1024;
 
+/// Marks a response whose body was made by [`suppress`] already (an answer kept for leaders,
+/// suppressed once when it was made rather than parsed and rewritten for each request): the
+/// middleware passes it on as it is. Only a handler that ran [`suppress`] on the very body it
+/// answers with may set it.
+#[derive(Debug, Clone, Copy)]
+pub struct Suppressed;
+
 /// The middleware: a leader's JSON responses with small person counts nulled.
 pub async fn small_counts(req: Request, next: Next) -> Response {
     let leader = req.extensions().get::<Principal>().is_some_and(|p| p.role.aggregates_only());
     let res = next.run(req).await;
-    if !leader || !is_json(&res) {
+    if !leader || !is_json(&res) || res.extensions().get::<Suppressed>().is_some() {
         return res;
     }
     let (mut parts, body) = res.into_parts();

@@ -16,7 +16,7 @@ use crate::encoded::accepts_gzip;
 use crate::error::{AppError, AppResult};
 use crate::scope::Scope;
 use crate::state::AppState;
-use crate::tile_cache::{CachedTile, Ready};
+use crate::tile_cache::{CachedTile, Heat, Ready};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -25,6 +25,7 @@ use rentgrid_tiles::heat::HeatCount;
 use rentgrid_tiles::{Layer, TileId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 
 /// The media type of Mapbox Vector Tiles.
@@ -106,21 +107,38 @@ pub(crate) async fn tile(
             tracing::warn!("grids tile {tile} without the unrecorded estimate: {e}");
         }
     }
-    if let Some(hit) = state.tiles().cached(layer, tile, &scope, count) {
-        return Ok(respond(&hit, &headers, public));
+    // A heat tile is drawn from the heat surface kept now, which may be of an older snapshot
+    // than the current one (see `AppState::heat_surface`).
+    let heat = match layer {
+        Layer::Heat => state.heat_surface(count).await?,
+        _ => Arc::new(Heat::none()),
+    };
+    // A heat tile says which data its surface reflects.
+    let answer = |t: &CachedTile| {
+        let mut res = respond(t, &headers, public);
+        if layer == Layer::Heat {
+            res.headers_mut().insert(DATA_VERSION, HeaderValue::from(heat.version));
+        }
+        res
+    };
+    if let Some(hit) = state.tiles().cached(layer, tile, &scope, &heat) {
+        return Ok(answer(&hit));
     }
     let ready = Ready::of(&state).await.map_err(|e| AppError::Internal(format!("tile {layer}/{tile}: {e}")))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let builder = state.clone();
+    let (builder, heat_of_build) = (state.clone(), heat.clone());
     state.tiles().spawn_build(move || {
-        let _ = tx.send(builder.tiles().get_or_build(&builder, &ready, layer, tile, &scope, count));
+        let _ = tx.send(builder.tiles().get_or_build(&builder, &ready, layer, tile, &scope, &heat_of_build));
     });
     let built = rx
         .await
         .map_err(|_| AppError::Internal(format!("tile {layer}/{tile}: the build failed")))?
         .map_err(|e| AppError::Internal(format!("tile {layer}/{tile}: {e}")))?;
-    Ok(respond(&built, &headers, public))
+    Ok(answer(&built))
 }
+
+/// The header of a heat tile naming the data version its surface reflects.
+pub const DATA_VERSION: &str = "x-rentgrid-data-version";
 
 fn respond(t: &CachedTile, req: &HeaderMap, public: bool) -> Response {
     let mut h = HeaderMap::new();

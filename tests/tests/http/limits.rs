@@ -3,7 +3,8 @@
 //! sent as a form, is refused; an expensive route finds its places taken and is answered 503
 //! with Retry-After; a request over its time is 503 while its run goes on, keeps its place and
 //! keeps its answer; after a write, hot spots answer at once with the answer kept (saying
-//! which data it reflects) while one run per interval makes the new one off the request path;
+//! which data it reflects) while one run per interval makes the new one off the request path,
+//! and heat tiles are drawn from the heat surface kept the same way;
 //! a hot-spot run that would link too many sites is 422; behind HTTPS the
 //! answers carry HSTS and links follow the public URL. These are layers of the router, above
 //! the store: they run on the embedded store.
@@ -147,6 +148,53 @@ async fn after_a_write_hot_spots_answer_at_once_with_the_kept_answer_while_one_r
     let fresh = get(&router, gi).await.1;
     assert_eq!(fresh["data_version"].as_u64(), Some(after), "the run made the answer of the new data");
     assert_eq!(state.hotspots_kept().len(), 1);
+    f.done().await;
+}
+
+/// A heat tile at building 0 as `router` answers it: its data version and its bytes.
+async fn heat_tile(f: &Fixture, router: &axum::Router) -> (u64, Vec<u8>) {
+    let p = f.atlas().buildings()[0].point;
+    let n = 2f64.powi(14);
+    let x = ((p.x() + 180.0) / 360.0 * n).floor();
+    let phi = p.y().to_radians();
+    let y = ((1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor();
+    let req = Request::get(format!("/tiles/heat/14/{x}/{y}.mvt?count=persons")).body(Body::empty()).unwrap();
+    let res = router.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let version = res.headers()[rentgrid_server::api::DATA_VERSION].to_str().unwrap().parse().unwrap();
+    (version, axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec())
+}
+
+#[tokio::test]
+async fn after_a_write_heat_tiles_come_from_the_kept_surface_while_one_build_makes_the_new_one() {
+    let f = Fixture::seeded(Backend::Sqlite).await;
+    // One build an hour at most: after a write, the heat tile is the one drawn before it, and
+    // says so; no build starts.
+    let hourly = Limits { analysis_interval: Duration::from_secs(3600), ..Limits::default() };
+    let state = self::state(&f).await.with_limits(hourly);
+    let router = as_center(app(state.clone()));
+    let before = state.atlas().version();
+    let first = heat_tile(&f, &router).await;
+    assert_eq!(first.0, before, "a first surface is built for the data now");
+    a_visit(&f, &router, 3).await;
+    assert!(state.atlas().version() > before);
+    assert_eq!(heat_tile(&f, &router).await, first, "the tile of the surface kept");
+    assert!(!state.heat_refreshing(), "no build within the interval");
+
+    // No interval: the kept surface's tile at once, and one build off the request path; then
+    // the surface of the new data.
+    let eager = Limits { analysis_interval: Duration::ZERO, ..Limits::default() };
+    let state = self::state(&f).await.with_limits(eager);
+    let router = as_center(app(state.clone()));
+    let before = heat_tile(&f, &router).await.0;
+    a_visit(&f, &router, 4).await;
+    let after = state.atlas().version();
+    assert!(after > before);
+    assert_eq!(heat_tile(&f, &router).await.0, before, "served at once from the surface kept");
+    while state.heat_refreshing() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(heat_tile(&f, &router).await.0, after, "the build made the surface of the new data");
     f.done().await;
 }
 
