@@ -1,11 +1,12 @@
 //! The monthly history on the demo city: rebuilt from the registration dates the city holds, it
 //! ends at today's counts, never loses a registration going forward, and shows the trends the
-//! demo gives its communities (some register most of their year's people late, some early).
+//! demo gives its communities (some register most of their year's people late, some early); each
+//! grid's history is the sum of its buildings' (the drill-down's building trend).
 
-use rentgrid_analysis::history::monthly_history;
+use rentgrid_analysis::history::{building_history, monthly_history};
 use rentgrid_analysis::kpi::grid_counts;
 use rentgrid_geodata::demo::{DemoOptions, generate};
-use rentgrid_geodata::{Atlas, AtlasInput, City, Month, MonthlyRegistrations};
+use rentgrid_geodata::{Atlas, AtlasInput, BuildingStats, City, Month, MonthlyRegistrations};
 use std::collections::BTreeMap;
 
 /// What a store's `monthly_registrations` returns, computed from the city's records.
@@ -68,4 +69,23 @@ fn twelve_months_end_today_only_add_registrations_and_carry_trends() {
     let share = |k: usize| late_share.get(&k).map_or(0.0, |&(l, y)| f64::from(l) / f64::from(y.max(1)));
     let (steady, improving, stalling) = (share(0), share(1), share(2));
     assert!(improving > steady + 0.1 && steady > stalling + 0.03, "late shares {improving} {steady} {stalling}");
+}
+
+#[test]
+fn each_grids_history_is_the_sum_of_its_buildings_histories() {
+    let city = generate(&DemoOptions { scale: 0.05, ..Default::default() }, &mut |_, _| {}).unwrap();
+    let atlas = Atlas::build(AtlasInput::from_city(&city)).unwrap();
+    let now = grid_counts(&atlas);
+    let rows = registrations(&city);
+    let h = monthly_history(&atlas, &now, &rows, 12);
+    for g in atlas.grids() {
+        let mut summed = vec![BuildingStats::default(); h.months.len()];
+        for &b in &g.buildings {
+            let today = atlas.building_stats(b).copied().unwrap_or_default();
+            let history = building_history(&today, rows.iter().filter(|r| r.building_id == b), &h.months);
+            summed.iter_mut().zip(&history).for_each(|(s, c)| s.add(c));
+        }
+        let grid: Vec<BuildingStats> = h.counts.iter().map(|c| c[g.grid.id as usize].stats).collect();
+        assert_eq!(summed, grid, "grid {}", g.grid.code);
+    }
 }
