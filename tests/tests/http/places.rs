@@ -161,9 +161,11 @@ async fn a_caseworker_opens_only_their_own_grids(backend: crate::common::Backend
     let f = Fixture::seeded(backend).await;
     let atlas = f.atlas();
     let caseworkers = f.store.caseworkers().await.unwrap();
-    let me = caseworkers.iter().find(|c| !c.grids.is_empty()).expect("a caseworker with grids");
+    // A caseworker with a grid of buildings.
+    let built = |g: &u32| atlas.grid(*g).is_some_and(|e| !e.buildings.is_empty());
+    let me = caseworkers.iter().find(|c| c.grids.iter().any(built)).expect("a caseworker with buildings");
     let cw = signed_in(f.anonymous.clone(), Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
-    let mine = atlas.grid(me.grids[0]).unwrap();
+    let mine = atlas.grid(*me.grids.iter().find(|g| built(g)).unwrap()).unwrap();
     let here = place(&cw, &format!("grid:{}", mine.grid.code)).await;
     assert!(here["grid_buildings"].is_array());
     // Their breadcrumb names the places above, which they do not see whole.
@@ -177,8 +179,7 @@ async fn a_caseworker_opens_only_their_own_grids(backend: crate::common::Backend
         assert!(body["message"].as_str().unwrap().contains("outside your scope"), "{body}");
     }
     // A building of their grid has its trend; one of another's grid is not found, as everywhere.
-    let own = mine.buildings[0];
-    assert_eq!(months(&building_trend(&cw, i64::from(own)).await), months(&here));
+    assert_eq!(months(&building_trend(&cw, i64::from(mine.buildings[0])).await), months(&here));
     let b = atlas.buildings().iter().find(|b| !me.grids.contains(&b.grid_id)).unwrap();
     for path in [format!("/api/buildings/{}/units", b.id), format!("/api/buildings/{}/trend", b.id)] {
         assert_eq!(get(&cw, &path).await.0, StatusCode::NOT_FOUND, "{path}");
