@@ -165,6 +165,28 @@ pub fn history_of(now: &[Counts], totals: &MonthlyTotals, n: usize) -> History {
         return History { months: Vec::new(), counts: Vec::new() };
     };
     let months = last.last_n(n);
+    let counts = undone_through(now, totals, &months);
+    History { months, counts }
+}
+
+/// The counts of one building at the end of each of `months` (oldest first: a [`History`]'s
+/// months, so that they line up with its grid's), from `now`, its counts today, and its
+/// registrations (one record or more per month, in any order), by the rules of the grids'
+/// history: summed over a grid's buildings, the grid's history.
+pub fn building_history<'a>(
+    now: &BuildingStats,
+    registrations: impl IntoIterator<Item = &'a MonthlyRegistrations>,
+    months: &[Month],
+) -> Vec<BuildingStats> {
+    // The building as a grid of its own (grid 0): the same undoing, over its records only.
+    let totals = MonthlyTotals::of(|_| Some(0), registrations);
+    let now = [Counts { buildings: 1, stats: *now, ..Counts::default() }];
+    undone_through(&now, &totals, months).into_iter().map(|c| c.first().map(|c| c.stats).unwrap_or_default()).collect()
+}
+
+/// The per-grid counts `now` at the end of each of `months` (oldest first), with everything
+/// `totals` holds dated after each month undone.
+fn undone_through(now: &[Counts], totals: &MonthlyTotals, months: &[Month]) -> Vec<Vec<Counts>> {
     let mut counts = vec![Vec::new(); months.len()];
     let mut state: Vec<Counts> = now.to_vec();
     // Walk back from today: at the end of month m, undo everything registered after m (and not
@@ -197,5 +219,5 @@ pub fn history_of(now: &[Counts], totals: &MonthlyTotals, n: usize) -> History {
         undone_from = Bound::Included(m);
         counts[slot] = state.clone();
     }
-    History { months, counts }
+    counts
 }

@@ -235,6 +235,13 @@ impl MonthlyLedger {
         self.rows.values()
     }
 
+    /// The registrations of one building, by month (for [`crate::history::building_history`]).
+    pub fn of_building(&self, building: BuildingId) -> impl Iterator<Item = &MonthlyRegistrations> {
+        let first = Month { year: i32::MIN, month: 0 };
+        let last = Month { year: i32::MAX, month: u8::MAX };
+        self.rows.range((building, first)..=(building, last)).map(|(_, r)| r)
+    }
+
     /// The registrations summed per month and grid, for [`crate::history::history_of`].
     pub fn totals(&self) -> &MonthlyTotals {
         &self.totals
@@ -283,6 +290,8 @@ mod tests {
         change.replace(Some(before), Some(after));
         ledger.apply(grid_of, &change);
         assert_eq!(ledger.rows().map(|r| r.persons).sum::<u32>(), 1);
+        assert_eq!(ledger.of_building(0).collect::<Vec<_>>(), ledger.rows().collect::<Vec<_>>());
+        assert_eq!(ledger.of_building(1).count(), 0);
         let mut change = RegistrationChange::default();
         change.replace(Some(after), None);
         ledger.apply(grid_of, &change);

@@ -33,7 +33,7 @@ use rentgrid_analysis::kpi::Targets;
 use rentgrid_analysis::sweep::{BlockProgress, Phase};
 use rentgrid_analysis::unrecorded::{self, Unrecorded, UnrecordedParams};
 use rentgrid_analysis::view_inputs::{InputChange, ViewInputs};
-use rentgrid_geodata::{Atlas, Caseworker, StatsDelta};
+use rentgrid_geodata::{Atlas, BuildingId, BuildingStats, Caseworker, Month, StatsDelta};
 use rentgrid_tiles::heat::HeatCount;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -428,6 +428,21 @@ impl AppState {
         let h = Arc::new(history::history_of(&now, inputs.registrations.totals(), history::DEFAULT_MONTHS));
         self.inner.history.put(snapshot.version(), Arc::new((generation, h.clone())));
         Ok(h)
+    }
+
+    /// The counts of `building` at the end of each month of the history behind `snapshot` (the
+    /// months of its grid's trend), derived when asked from its monthly registrations kept in
+    /// memory (a few records: nothing read from the store, nothing kept).
+    pub async fn building_history(
+        &self,
+        snapshot: &Snapshot,
+        building: BuildingId,
+    ) -> Result<(Vec<Month>, Vec<BuildingStats>), AppError> {
+        let inputs = self.view_inputs().await?;
+        let months = self.history(snapshot).await?.months.clone();
+        let now = snapshot.atlas().building_stats(building).copied().unwrap_or_default();
+        let counts = history::building_history(&now, inputs.registrations.of_building(building), &months);
+        Ok((months, counts))
     }
 
     /// What is kept of the hot-spot answer to `key` now: the current one, or an older one and

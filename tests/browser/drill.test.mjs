@@ -1,8 +1,9 @@
 // The drill-down of the web map in headless Chromium against a real rentgrid server on a small demo
 // city: the command center goes from the district to a household — by a click on the map, by the
 // panel's rows — with the breadcrumb naming every level, each level's KPIs against the targets
-// (90% / 95%) and the estimated actual rate where /api/stats gives one, persons masked; the URL
-// names the place and a reload returns to it. A leader opens a street from the ranking and stops
+// (90% / 95%) and the estimated actual rate where /api/stats gives one, each level's trend (a
+// building its own, a unit and a household their building's), persons masked; the URL names the
+// place and a reload returns to it. A leader opens a street from the ranking and stops
 // at the grid.
 //
 //   RENTGRID_BIN=target/debug/rentgrid RENTGRID_WEB=web-map/dist node --test tests/browser/drill.test.mjs
@@ -140,8 +141,20 @@ describe('the drill-down', () => {
     await shows(page, `building:${building.id}`);
     assert.deepEqual(await crumbs(page), ['district', 'street', 'community', 'grid', 'building']);
     assert.equal((await kpis(page)).reg_rate.target, '≥90%');
+    // Its own trend over the grid's months, ending at its registration rate today.
+    const buildingTrend = await api(`/api/buildings/${building.id}/trend`);
+    assert.deepEqual(buildingTrend.trend.map((p) => p.month), gridPlace.trend.map((p) => p.month));
+    const trendBox = page.locator('.rg-drill-trend');
+    assert.equal(await trendBox.locator('h4').innerText(), '走势（月末）');
+    assert.equal(await trendBox.locator('polyline[data-series="reg_rate"]').count(), 1, 'the building’s trend is drawn');
+    const points = (await trendBox.locator('polyline[data-series="reg_rate"]').getAttribute('points')).trim().split(' ');
+    assert.equal(points.length, buildingTrend.trend.filter((p) => p.reg_rate !== null).length);
+    assert.ok((await trendBox.locator('li[data-series="reg_rate"]').innerText()).includes(`${(building.persons_registered / building.persons * 100).toFixed(1)}%`));
     await page.locator(`.rg-drill-children tr[data-place="unit:${unit.id}"]`).click();
     await shows(page, `unit:${unit.id}`);
+    // A unit shows its building's trend, said to be the building's.
+    assert.equal(await page.locator('.rg-drill-trend h4').innerText(), '所在楼栋走势（月末）');
+    assert.equal(await page.locator('.rg-drill-trend polyline[data-series="reg_rate"]').count(), 1);
     const household = page.locator('.rg-drill-children tr[data-level="household"]').first();
     const key = await household.getAttribute('data-place');
     await household.click();

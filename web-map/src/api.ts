@@ -518,6 +518,12 @@ export type PlaceView = Omit<Ok<'place'>, 'bbox' | 'point'> & { bbox: BBox; poin
 /** A place (`district`, `street:CODE`, `community:CODE`, `grid:CODE`) for the drill-down, within the user's scope. */
 export const fetchPlace = (key: string, signal?: AbortSignal): Promise<PlaceView> => getJson(`places/${encodeURIComponent(key)}`, signal);
 
+/** `GET /api/buildings/{id}/trend`: a building's KPIs at the end of each month, the months of its grid's trend. */
+export type BuildingTrend = Ok<'building_trend'>;
+
+/** A building's trend for the drill-down, within the user's scope (not for a leader). */
+export const fetchBuildingTrend = (id: number): Promise<BuildingTrend> => getJson(`buildings/${id}/trend`);
+
 /** One building with its counts (`GET /api/buildings/{id}`). */
 export const fetchBuilding = (id: number): Promise<GeoFeature<Ok<'building', 'application/geo+json'>, G.Polygon>> =>
   getJson(`buildings/${id}`);

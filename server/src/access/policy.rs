@@ -119,6 +119,8 @@ pub const TABLE: &[Rule] = &[
     rule("GET", "/api/units/{id}", roles(OPERATIONS)),
     // A building's rental units, empty ones too (no person named): where a card is opened from.
     rule("GET", "/api/buildings/{id}/units", roles(OPERATIONS)),
+    // A building's KPIs month by month, for the drill-down (no person named).
+    rule("GET", "/api/buildings/{id}/trend", roles(OPERATIONS)),
     // Door plates: printed and scanned within scope; revoked by who answers for the area.
     rule("GET", "/api/buildings/{id}/plates", roles(OPERATIONS)),
     rule("GET", "/api/plates/{token}", roles(OPERATIONS)),

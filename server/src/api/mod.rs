@@ -182,6 +182,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(stats))
         .routes(routes!(summary::summary))
         .routes(routes!(places::place))
+        .routes(routes!(places::building_trend))
         .routes(routes!(hotspots::hotspots))
         .routes(routes!(coverage::staffing))
         .routes(routes!(coverage::coverage))

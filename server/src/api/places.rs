@@ -4,7 +4,10 @@
 //! theirs, and for a grid its buildings (not for a leader). Within scope: a place is shown to a
 //! caller who sees all of its grids. It names no person; a building's units and households are
 //! read from their own endpoints (`/api/buildings/{id}/units`, `/api/units/{id}`: masked, audited).
+//! `GET /api/buildings/{id}/trend` gives a building its trend, over the same months (not for a
+//! leader, as the buildings are not).
 
+use super::IdParam;
 use super::extract::ApiPath;
 use super::search::extent;
 use crate::api::error::Exception;
@@ -296,6 +299,65 @@ pub(crate) async fn place(
         version: snapshot.version(),
     };
     Ok(([(header::CACHE_CONTROL, "no-cache")], Json(body)).into_response())
+}
+
+/// `GET /api/buildings/{id}/trend`: a building's trend for the drill-down (not for a leader).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BuildingTrend {
+    /// The building.
+    pub building_id: u32,
+    /// Its grid's code (the grid's trend: `GET /api/places/grid:{code}`).
+    pub grid_code: String,
+    /// The targets the rates are judged against.
+    pub targets: Targets,
+    /// Its KPIs at the end of each month of the history, oldest first (the last: today's): the
+    /// months of its grid's trend, by the same rules (everything dated after a month undone).
+    pub trend: Vec<TrendPoint>,
+    /// The data version the figures are of.
+    pub version: u64,
+}
+
+/// `GET /api/buildings/{id}/trend`: a building's KPIs at the end of each month of the history.
+#[utoipa::path(get, path = "/api/buildings/{id}/trend", tag = "API", operation_id = "building_trend",
+    summary = "a building's KPIs at the end of each month of the history, the months of its grid's trend (not for a \
+               leader); within scope",
+    params(IdParam),
+    responses(
+        (status = 200, description = "the building's trend", body = BuildingTrend),
+        (status = 400, description = "an id that is not a whole number", body = Exception),
+        (status = 403, description = "a role that sees no single building (a leader)", body = Exception),
+        (status = 404, description = "no such building, or one outside the caller's scope", body = Exception)))]
+pub(crate) async fn building_trend(
+    State(state): State<AppState>,
+    scope: Scope,
+    ApiPath(raw): ApiPath<String>,
+) -> AppResult<Json<BuildingTrend>> {
+    let id = super::parse_id("building", &raw)?;
+    let snapshot = state.snapshot();
+    let atlas = snapshot.atlas().clone();
+    // As every building route: one outside the caller's grids is not found.
+    let grid = atlas
+        .building(id)
+        .and_then(|b| atlas.grid(b.grid_id))
+        .filter(|g| scope.sees_grid(g.grid.id))
+        .ok_or_else(|| super::not_found("building", id))?;
+    let targets = *state.targets();
+    let (months, counts) = state.building_history(&snapshot, id).await?;
+    let trend = months
+        .iter()
+        .zip(counts)
+        .map(|(m, stats)| TrendPoint {
+            month: m.to_string(),
+            kpi: Kpi::from_counts(Counts { buildings: 1, stats, ..Counts::default() }, &targets),
+        })
+        .collect();
+    Ok(Json(BuildingTrend {
+        building_id: id,
+        grid_code: grid.grid.code.clone(),
+        targets,
+        trend,
+        version: snapshot.version(),
+    }))
 }
 
 #[cfg(test)]

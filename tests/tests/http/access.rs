@@ -685,6 +685,11 @@ async fn inside_and_outside(f: &Fixture, user: &Router, mine: Vec<u32>, casework
             format!("/api/buildings/{building_out}/units"),
         ),
         (
+            "/api/buildings/{id}/trend".into(),
+            Some(format!("/api/buildings/{building_in}/trend")),
+            format!("/api/buildings/{building_out}/trend"),
+        ),
+        (
             "/api/buildings/{id}/plates".into(),
             Some(format!("/api/buildings/{building_in}/plates")),
             format!("/api/buildings/{building_out}/plates"),

@@ -1,19 +1,22 @@
 //! The drill-down over HTTP, on both stores (`GET /api/places/{place}`): from the district down to
 //! a grid each place has its breadcrumb, the figures `/api/stats` gives it, a trend whose last
-//! month is today's, and the places one level down; a grid lists its buildings, whose units and
-//! households are read from their own endpoints (masked, audited). A caseworker cannot open a
-//! place outside their grids, and a leader sees places and figures only.
+//! month is today's, and the places one level down; a grid lists its buildings, each with a trend
+//! of its own over the same months (`GET /api/buildings/{id}/trend`), whose units and households
+//! are read from their own endpoints (masked, audited). A caseworker cannot open a place outside
+//! their grids, and a leader sees places and figures only.
 
 use crate::common::{Fixture, get, principal, signed_in};
 use axum::Router;
 use axum::http::StatusCode;
 use rentgrid_server::access::{Principal, Role};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 on_both_stores!(
     the_center_drills_from_the_district_to_a_household,
     a_caseworker_opens_only_their_own_grids,
     a_leader_sees_places_and_figures_only,
+    a_buildings_trend_counts_a_registration_from_its_month_on,
 );
 
 /// The fields a place's figures share with its `/api/stats` row.
@@ -30,6 +33,18 @@ async fn place(router: &Router, place: &str) -> Value {
 async fn stats_row(router: &Router, level: &str, code: &str) -> Value {
     let (_, stats) = get(router, &format!("/api/stats?level={level}")).await;
     stats["rows"].as_array().unwrap().iter().find(|r| r["code"] == code).cloned().unwrap()
+}
+
+/// The months of a place's or a building's trend.
+fn months(v: &Value) -> Vec<String> {
+    v["trend"].as_array().unwrap().iter().map(|p| p["month"].as_str().unwrap().to_owned()).collect()
+}
+
+/// A building's trend, as `router` answers it.
+async fn building_trend(router: &Router, building: i64) -> Value {
+    let (s, body) = get(router, &format!("/api/buildings/{building}/trend")).await;
+    assert_eq!(s, StatusCode::OK, "building {building}: {body}");
+    body
 }
 
 /// The levels of a breadcrumb.
@@ -51,7 +66,6 @@ async fn the_center_drills_from_the_district_to_a_household(backend: crate::comm
     }
     // The trend: the history's months, the last being today's register.
     let (_, summary) = get(r, "/api/summary").await;
-    let months = |v: &Value| v["trend"].as_array().unwrap().iter().map(|p| p["month"].clone()).collect::<Vec<_>>();
     assert_eq!(months(&district), months(&summary));
     assert_eq!(district["trend"].as_array().unwrap().last().unwrap()["reg_rate"], district["reg_rate"]);
     assert_eq!(district["children"].as_array().unwrap().len(), f.atlas().streets().len());
@@ -99,8 +113,24 @@ async fn the_center_drills_from_the_district_to_a_household(backend: crate::comm
     let sum: u64 = buildings.iter().map(|b| b["persons"].as_u64().unwrap()).sum();
     assert_eq!(Some(sum), grid["persons"].as_u64(), "a grid's persons are its buildings'");
 
-    // The building: its units, then the household card, masked and audited.
-    assert!(buildings.iter().any(|b| b["id"] == building), "the unit's building is the grid's");
+    // The building: its trend over the grid's months, the last being its figures today.
+    let listed = buildings.iter().find(|b| b["id"] == building).expect("the unit's building is the grid's");
+    let trend = building_trend(r, building).await;
+    assert_eq!(
+        (trend["building_id"].as_i64(), trend["grid_code"].as_str()),
+        (Some(building), Some(g.grid.code.as_str()))
+    );
+    assert_eq!(months(&trend), months(&grid));
+    assert_eq!(trend["targets"], grid["targets"]);
+    let today = trend["trend"].as_array().unwrap().last().unwrap();
+    for k in ["persons", "persons_registered", "rental_units", "rental_units_registered"] {
+        assert_eq!(today[k], listed[k], "the building's {k} today");
+    }
+    let rate = |k: &str, n: &str| listed[k].as_f64().unwrap() / listed[n].as_f64().unwrap();
+    assert_eq!(today["reg_rate"].as_f64(), Some(rate("persons_registered", "persons")));
+    assert_eq!(today["rental_rate"].as_f64(), Some(rate("rental_units_registered", "rental_units")));
+
+    // Its units, then the household card, masked and audited.
     let (s, units) = get(r, &format!("/api/buildings/{building}/units")).await;
     assert_eq!(s, StatusCode::OK, "{units}");
     assert!(units["units"].as_array().unwrap().iter().any(|u| u["id"] == unit));
@@ -131,9 +161,11 @@ async fn a_caseworker_opens_only_their_own_grids(backend: crate::common::Backend
     let f = Fixture::seeded(backend).await;
     let atlas = f.atlas();
     let caseworkers = f.store.caseworkers().await.unwrap();
-    let me = caseworkers.iter().find(|c| !c.grids.is_empty()).expect("a caseworker with grids");
+    // A caseworker with a grid of buildings.
+    let built = |g: &u32| atlas.grid(*g).is_some_and(|e| !e.buildings.is_empty());
+    let me = caseworkers.iter().find(|c| c.grids.iter().any(built)).expect("a caseworker with buildings");
     let cw = signed_in(f.anonymous.clone(), Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
-    let mine = atlas.grid(me.grids[0]).unwrap();
+    let mine = atlas.grid(*me.grids.iter().find(|g| built(g)).unwrap()).unwrap();
     let here = place(&cw, &format!("grid:{}", mine.grid.code)).await;
     assert!(here["grid_buildings"].is_array());
     // Their breadcrumb names the places above, which they do not see whole.
@@ -146,9 +178,12 @@ async fn a_caseworker_opens_only_their_own_grids(backend: crate::common::Backend
         assert_eq!((s, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{p}: {body}");
         assert!(body["message"].as_str().unwrap().contains("outside your scope"), "{body}");
     }
-    // A building of another's grid: not found, as everywhere.
+    // A building of their grid has its trend; one of another's grid is not found, as everywhere.
+    assert_eq!(months(&building_trend(&cw, i64::from(mine.buildings[0])).await), months(&here));
     let b = atlas.buildings().iter().find(|b| !me.grids.contains(&b.grid_id)).unwrap();
-    assert_eq!(get(&cw, &format!("/api/buildings/{}/units", b.id)).await.0, StatusCode::NOT_FOUND);
+    for path in [format!("/api/buildings/{}/units", b.id), format!("/api/buildings/{}/trend", b.id)] {
+        assert_eq!(get(&cw, &path).await.0, StatusCode::NOT_FOUND, "{path}");
+    }
     f.done().await;
 }
 
@@ -168,9 +203,48 @@ async fn a_leader_sees_places_and_figures_only(backend: crate::common::Backend) 
     assert!(!grid["trend"].as_array().unwrap().is_empty());
     // Below the grid: refused, and nothing of a person is read.
     let b = f.atlas().buildings()[0].id;
-    for path in [format!("/api/buildings/{b}/units"), "/api/units/1".into(), format!("/api/buildings/{b}")] {
+    for path in [
+        format!("/api/buildings/{b}/units"),
+        "/api/units/1".into(),
+        format!("/api/buildings/{b}"),
+        format!("/api/buildings/{b}/trend"),
+    ] {
         assert_eq!(get(&leader, &path).await.0, StatusCode::FORBIDDEN, "{path}");
     }
     assert_eq!(f.db.int(reads).await, before, "a leader's drill reads no person");
+    f.done().await;
+}
+
+async fn a_buildings_trend_counts_a_registration_from_its_month_on(backend: crate::common::Backend) {
+    let f = Fixture::seeded(backend).await;
+    let r = &f.router;
+    let months = months(&place(r, "district").await);
+    // Persons registered at home, by building and month of the registration, in buildings nobody
+    // moved out of (so that only registrations change their registered persons month by month).
+    let rows =
+        f.db.texts(
+            "SELECT CAST(building_id AS TEXT) || ' ' || CAST(registered_on AS TEXT) FROM persons \
+             WHERE registered AND registered_on IS NOT NULL AND left_on IS NULL \
+             AND building_id NOT IN (SELECT building_id FROM residences)",
+        )
+        .await;
+    let mut registered: BTreeMap<(i64, String), i64> = BTreeMap::new();
+    for row in rows {
+        let (b, day) = row.split_once(' ').unwrap();
+        *registered.entry((b.parse().unwrap(), day[..7].to_owned())).or_default() += 1;
+    }
+    // A building with registrations dated in a month of the trend after its first.
+    let ((building, month), n) = registered.iter().find(|((_, m), _)| months[1..].contains(m)).expect("a registration");
+    let i = months.iter().position(|m| m == month).unwrap();
+    let trend = building_trend(r, *building).await;
+    assert_eq!(trend["trend"].as_array().unwrap().len(), months.len());
+    let at = |i: usize| trend["trend"][i]["persons_registered"].as_i64().unwrap();
+    assert!(at(i) >= *n, "{month}: {trend}");
+    assert_eq!(
+        at(i - 1),
+        at(i) - n,
+        "at the end of {}, the {n} registered in {month} are not yet registered",
+        months[i - 1]
+    );
     f.done().await;
 }

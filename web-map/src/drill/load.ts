@@ -1,17 +1,21 @@
 /**
  * What the drill-down shows at each level, from the endpoints that already serve it: the areas
  * (district, street, community, grid) from `GET /api/places/{place}`; a building from
- * `GET /api/buildings/{id}` and its units from `/api/buildings/{id}/units` (no person named); a
- * rental unit and its households from the household card `GET /api/units/{id}` (persons masked,
- * the read audited by the server). Below the grid the breadcrumb is the grid's.
+ * `GET /api/buildings/{id}`, its units from `/api/buildings/{id}/units` (no person named) and its
+ * trend from `/api/buildings/{id}/trend`; a rental unit and its households from the household card
+ * `GET /api/units/{id}` (persons masked, the read audited by the server), with their building's
+ * trend (a unit's few persons make no monthly rate of their own). Below the grid the breadcrumb is
+ * the grid's.
  */
 import {
   fetchBuilding,
+  fetchBuildingTrend,
   fetchBuildingUnits,
   fetchPlace,
   fetchUnitCard,
   KPIS,
   type BBox,
+  type BuildingTrend,
   type Kpi,
   type PersonRow,
   type PlaceView,
@@ -22,6 +26,7 @@ import {
 import { formatCount, formatPct } from '../format';
 import { t, statusOf, type Crumb, type Estimate, type KpiLine, type Shown } from './panel';
 import type { AreaLevel, Place } from './place';
+import { tTrend, type TrendPoint } from './trend';
 
 /** Where the map goes for a place: an area's box, or a building's point. */
 export type Frame = { bbox: BBox } | { point: [number, number] };
@@ -79,24 +84,42 @@ function childRows(rows: StatsRow[], v: PlaceView) {
   }));
 }
 
-/** Fetches each area once per drill (the breadcrumb of a building, a unit and a household is their grid's). */
+/** What `fetch(key)` answered, fetched once while kept in `kept` (forgotten when it failed). */
+function once<K, V>(kept: Map<K, Promise<V>>, key: K, fetch: (key: K) => Promise<V>): Promise<V> {
+  let p = kept.get(key);
+  if (!p) {
+    p = fetch(key);
+    kept.set(key, p);
+    p.catch(() => kept.delete(key));
+  }
+  return p;
+}
+
+/**
+ * Fetches each area and each building's trend once per drill (the breadcrumb of a building, a unit
+ * and a household is their grid's; the trend of a unit and a household is their building's).
+ */
 export class PlaceCache {
   private areas = new Map<string, Promise<PlaceView>>();
+  private trends = new Map<number, Promise<BuildingTrend>>();
 
   area(key: string): Promise<PlaceView> {
-    let p = this.areas.get(key);
-    if (!p) {
-      p = fetchPlace(key);
-      this.areas.set(key, p);
-      p.catch(() => this.areas.delete(key));
-    }
-    return p;
+    return once(this.areas, key, fetchPlace);
+  }
+
+  buildingTrend(id: number): Promise<BuildingTrend> {
+    return once(this.trends, id, fetchBuildingTrend);
   }
 
   clear(): void {
     this.areas.clear();
+    this.trends.clear();
   }
 }
+
+/** The months of a trend as the chart draws them. */
+const trendPoints = (trend: { month: string; reg_rate: number | null; rental_rate: number | null }[]): TrendPoint[] =>
+  trend.map((p) => ({ month: p.month, reg_rate: p.reg_rate, rental_rate: p.rental_rate }));
 
 /** A district, street, community or grid. */
 async function loadArea(cache: PlaceCache, place: Place, key: string): Promise<Loaded> {
@@ -135,7 +158,7 @@ async function loadArea(cache: PlaceCache, place: Place, key: string): Promise<L
         [t('count_rental_units'), count(v.rental_units)],
         [t('count_buildings'), count(v.buildings)],
       ],
-      trend: v.trend.map((p) => ({ month: p.month, reg_rate: p.reg_rate, rental_rate: p.rental_rate })),
+      trend: trendPoints(v.trend),
       targets: v.targets,
       ...(children ? { children } : {}),
       notes: v.level === 'grid' && !v.grid_buildings ? [t('leaderStops')] : [],
@@ -177,22 +200,20 @@ async function buildingContext(cache: PlaceCache, id: number, gridCode: string) 
     : [0, 0];
   const crumbs = grid ? crumbsOf(grid, true) : [];
   const point = (listed?.point as [number, number] | undefined) ?? centroid;
-  return { b, grid, crumbs, point, label: b.address };
+  return { b, crumbs, point, label: b.address };
 }
 
-/** A building: its counts, rates and rental units. */
+/** A building: its counts, rates, trend and rental units. */
 async function loadBuilding(cache: PlaceCache, place: Place & { level: 'building' }): Promise<Loaded> {
-  const units = await fetchBuildingUnits(place.id);
+  const [units, trend] = await Promise.all([fetchBuildingUnits(place.id), cache.buildingTrend(place.id)]);
   const ctx = await buildingContext(cache, place.id, units.grid_code);
-  const { b, grid } = ctx;
-  const targets = grid?.targets;
+  const { b } = ctx;
+  const targets = trend.targets;
   const ratio = (k: number, n: number) => (n === 0 ? null : k / n);
-  const kpis: KpiLine[] = targets
-    ? [
-        { kpi: 'reg_rate', value: ratio(b.persons_registered, b.persons), target: targets.reg_rate },
-        { kpi: 'rental_rate', value: ratio(b.rental_units_registered, b.rental_units), target: targets.rental_rate },
-      ]
-    : [];
+  const kpis: KpiLine[] = [
+    { kpi: 'reg_rate', value: ratio(b.persons_registered, b.persons), target: targets.reg_rate },
+    { kpi: 'rental_rate', value: ratio(b.rental_units_registered, b.rental_units), target: targets.rental_rate },
+  ];
   return {
     shown: {
       place,
@@ -206,8 +227,8 @@ async function loadBuilding(cache: PlaceCache, place: Place & { level: 'building
         [t('count_floors'), formatCount(b.floors)],
         [t('count_visits'), formatCount(b.visits)],
       ],
-      trend: null,
-      targets: targets ?? { reg_rate: 0.9, rental_rate: 0.95 },
+      trend: trendPoints(trend.trend),
+      targets,
       children: {
         heading: t('units', { n: units.units.length }),
         columns: [t('label'), t('migrants'), t('tenants'), t('colRental')],
@@ -216,7 +237,7 @@ async function loadBuilding(cache: PlaceCache, place: Place & { level: 'building
           cells: [u.label, formatCount(u.persons), formatCount(u.tenants), { text: t(u.registered ? 'yes' : 'no'), status: u.registered ? 'meets' : 'below' }],
         })),
       },
-      notes: [t('noTrendBelowGrid')],
+      notes: [],
     },
     frame: { point: ctx.point },
     select: { source: 'buildings', ids: [place.id] },
@@ -233,8 +254,9 @@ function personRows(persons: PersonRow[]) {
 async function loadUnit(cache: PlaceCache, place: Place & { level: 'unit' | 'household' }): Promise<Loaded> {
   const unitId = place.level === 'unit' ? place.id : place.unit;
   const card: UnitCard = await fetchUnitCard(unitId);
-  const ctx = await buildingContext(cache, card.building_id, card.grid_code);
-  const targets = ctx.grid?.targets ?? { reg_rate: 0.9, permit_rate: 0.9, rental_rate: 0.95, consistency_rate: 0.7, pledge_rate: 1 };
+  const [ctx, buildingTrend] = await Promise.all([buildingContext(cache, card.building_id, card.grid_code), cache.buildingTrend(card.building_id)]);
+  const targets = buildingTrend.targets;
+  const trend = { trend: trendPoints(buildingTrend.trend), trendTitle: tTrend('building') };
   const unitPlace: Place = { level: 'unit', id: card.id };
   const crumbs: Crumb[] = [...ctx.crumbs, { place: { level: 'building', id: card.building_id }, label: ctx.label, enabled: true }];
   const unitRows: KpiLine[] = [yesNo('rental_rate', card.registered, targets.rental_rate), yesNo('pledge_rate', card.pledge_signed, targets.pledge_rate)];
@@ -255,7 +277,7 @@ async function loadUnit(cache: PlaceCache, place: Place & { level: 'unit' | 'hou
           [t('landlord'), card.landlord?.name ?? '—'],
           ...(card.last_visit ? [[t('lastVisit', { date: card.last_visit.date }), '']] as [string, string][] : []),
         ],
-        trend: null,
+        ...trend,
         targets,
         children: {
           heading: t('households', { n: card.households.length }),
@@ -268,7 +290,7 @@ async function loadUnit(cache: PlaceCache, place: Place & { level: 'unit' | 'hou
             };
           }),
         },
-        notes: [...masked, t('noTrendBelowGrid')],
+        notes: masked,
       },
       frame: { point: ctx.point },
       select: { source: 'buildings', ids: [card.building_id] },
@@ -284,14 +306,14 @@ async function loadUnit(cache: PlaceCache, place: Place & { level: 'unit' | 'hou
       context: `${ctx.label} ${card.label}`,
       kpis: personKpis(household.persons, targets),
       counts: [[t('count_persons'), formatCount(household.persons.length)]],
-      trend: null,
+      ...trend,
       targets,
       children: {
         heading: t('persons', { n: household.persons.length }),
         columns: [t('personName'), t('idNumber'), t('phone'), t('register'), t('permit'), t('consistent')],
         rows: personRows(household.persons),
       },
-      notes: [...masked, t('noTrendBelowGrid')],
+      notes: masked,
     },
     frame: { point: ctx.point },
     select: { source: 'buildings', ids: [card.building_id] },

@@ -78,7 +78,6 @@ export const t = defineStrings(
     mode: '管理方式',
     landlord: '房东',
     lastVisit: '最近走访 {date}',
-    noTrendBelowGrid: '按月走势统计到网格；楼栋、房屋与户没有按月的历史，请看所在网格的走势。',
     leaderStops: '领导视图只看到网格一级的汇总，不含楼栋、房屋与人员。',
     masked: '人员信息已脱敏；本次查看已记录在审计日志中。',
     none: '没有',
@@ -149,7 +148,6 @@ export const t = defineStrings(
     mode: 'Management',
     landlord: 'Landlord',
     lastVisit: 'Last visit {date}',
-    noTrendBelowGrid: 'Monthly trends go down to the grid; buildings, units and households have no monthly history: see their grid’s trend.',
     leaderStops: 'The leaders’ view sees totals down to the grid, no building, unit or person.',
     masked: 'Persons are masked; this view is recorded in the audit log.',
     none: 'None',
@@ -203,8 +201,10 @@ export interface Shown {
   context?: string;
   kpis: KpiLine[];
   counts: [string, string][];
-  /** The months of its trend; null below the grid (a note says so). */
+  /** The months of its trend (a unit's and a household's: their building's). */
   trend: TrendPoint[] | null;
+  /** The trend's heading when it is not the place's own (by default 走势（月末）). */
+  trendTitle?: string;
   targets: { reg_rate: number; rental_rate: number };
   children?: Children;
   notes: string[];
@@ -320,7 +320,7 @@ export function renderShown(s: Shown): HTMLElement {
     s.counts.length
       ? h('dl', { class: 'rg-counts rg-drill-counts' }, ...s.counts.map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))))
       : null,
-    s.trend ? renderTrend(s.trend, s.targets) : null,
+    s.trend ? renderTrend(s.trend, s.targets, s.trendTitle) : null,
     s.children ? childTable(s.children) : null,
     ...s.notes.map((n) => h('p', { class: 'rg-drill-note' }, n)),
   );

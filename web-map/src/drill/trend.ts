@@ -11,6 +11,7 @@ export const tTrend = defineStrings(
   'trend',
   {
     title: '走势（月末）',
+    building: '所在楼栋走势（月末）',
     reg_rate: '流动人口登记率',
     rental_rate: '出租房屋登记率',
     target: '目标 {target}',
@@ -21,6 +22,7 @@ export const tTrend = defineStrings(
   },
   {
     title: 'Trend (end of month)',
+    building: 'Trend of its building (end of month)',
     reg_rate: 'Migrant registration',
     rental_rate: 'Rental registration',
     target: 'target {target}',
@@ -64,9 +66,9 @@ function change(points: TrendPoint[], key: 'reg_rate' | 'rental_rate'): string |
   return tTrend('change', { sign: d > 0 ? '+' : '−', points: Math.abs(d).toFixed(1) });
 }
 
-/** The trend of a place with its targets. */
-export function renderTrend(points: TrendPoint[], targets: { reg_rate: number; rental_rate: number }): HTMLElement {
-  if (points.length === 0) return h('section', { class: 'rg-drill-trend' }, h('h4', null, tTrend('title')), h('p', { class: 'rg-drill-note' }, tTrend('none')));
+/** The trend of a place with its targets, under `title` (default: 走势（月末）). */
+export function renderTrend(points: TrendPoint[], targets: { reg_rate: number; rental_rate: number }, title = tTrend('title')): HTMLElement {
+  if (points.length === 0) return h('section', { class: 'rg-drill-trend' }, h('h4', null, title), h('p', { class: 'rg-drill-note' }, tTrend('none')));
   const values = points.flatMap((p) => SERIES.map(([k]) => p[k]).filter((v): v is number => v !== null));
   const lo = Math.max(0, Math.floor((Math.min(...values, targets.reg_rate, targets.rental_rate) - 0.02) * 20) / 20);
   const hi = Math.min(1, Math.ceil((Math.max(...values, targets.reg_rate, targets.rental_rate) + 0.01) * 20) / 20);
@@ -103,5 +105,5 @@ export function renderTrend(points: TrendPoint[], targets: { reg_rate: number; r
       h('small', null, `${tTrend('target', { target: formatTarget(targets[key]) })}${change(points, key) ? ` · ${change(points, key)}` : ''}`),
     ),
   );
-  return h('section', { class: 'rg-drill-trend' }, h('h4', null, tTrend('title')), chart, h('ul', { class: 'rg-drill-keys' }, ...keys));
+  return h('section', { class: 'rg-drill-trend' }, h('h4', null, title), chart, h('ul', { class: 'rg-drill-keys' }, ...keys));
 }
