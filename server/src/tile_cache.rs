@@ -174,11 +174,8 @@ impl TileCache {
     /// The cached tile, if there is one: cheap, callable on the async runtime.
     /// A hit is counted; a miss is not (the tile is then asked of [`Self::get_or_build`]).
     pub fn cached(&self, layer: Layer, tile: TileId, scope: &Scope, heat: &Heat) -> Option<CachedTile> {
-        let hit = self
-            .entries
-            .as_ref()
-            .and_then(|c| c.get(&Self::key(layer, tile, scope, heat)))
-            .filter(|t| t.is_for(scope));
+        let hit =
+            self.entries.as_ref().and_then(|c| c.get(&Self::key(layer, tile, scope, heat))).filter(|t| t.is_for(scope));
         if hit.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);
         }
