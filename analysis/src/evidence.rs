@@ -53,20 +53,27 @@ impl StoredEvidence {
 
     /// Replaces contracts as `change` says, keeping each caseworker's grids ascending.
     pub fn apply_contracts(&mut self, change: &ContractChange) {
-        let streets: BTreeSet<&str> = change.streets.iter().map(String::as_str).collect();
-        let grids: BTreeSet<GridId> = change.grids.iter().copied().collect();
-        for c in &mut self.caseworkers {
+        change.apply_to(&mut self.caseworkers);
+    }
+}
+
+impl ContractChange {
+    /// Replaces the contracts of `caseworkers` as this says, keeping each one's grids ascending.
+    pub fn apply_to(&self, caseworkers: &mut [Caseworker]) {
+        let streets: BTreeSet<&str> = self.streets.iter().map(String::as_str).collect();
+        let grids: BTreeSet<GridId> = self.grids.iter().copied().collect();
+        for c in caseworkers.iter_mut() {
             if streets.contains(c.street_code.as_str()) {
                 c.grids.clear();
             }
             c.grids.retain(|g| !grids.contains(g));
         }
-        for &(caseworker, grid) in &change.assignments {
-            if let Some(c) = self.caseworkers.iter_mut().find(|c| c.id == caseworker) {
+        for &(caseworker, grid) in &self.assignments {
+            if let Some(c) = caseworkers.iter_mut().find(|c| c.id == caseworker) {
                 c.grids.push(grid);
             }
         }
-        for c in &mut self.caseworkers {
+        for c in caseworkers.iter_mut() {
             c.grids.sort_unstable();
         }
     }

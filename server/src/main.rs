@@ -963,6 +963,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = state.store().clone();
             // The writes of other servers on the same database, from its change log.
             let follower = tokio::spawn(rentgrid_server::follow::follow(state.clone()));
+            // The inputs of the history and the estimate, read off the start-up path, so that
+            // the leaders' first view need not wait for them.
+            let reading = tokio::spawn(state.clone().read_view_inputs());
             let (app, prober) = match standby {
                 Some(standby) => {
                     let prober = tokio::spawn(standby.clone().probe());
@@ -973,6 +976,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             serve::serve(listener, app, connections, shutdown).await?;
             follower.abort();
+            reading.abort();
             if let Some(p) = prober {
                 p.abort();
             }

@@ -20,7 +20,7 @@ use crate::memo::PerSnapshot;
 use crate::observe::metrics::{Metrics, Readings};
 use crate::snapshot::Snapshot;
 use crate::store::campaigns::{NewCampaign, StoredEvidence};
-use crate::store::changes::{self, Logged, Parts};
+use crate::store::changes::{self, Loaded, Logged, Parts};
 use crate::store::field::{Departure, DepartureOutcome, Edited, Keep, NewResident, PersonEdit, ResidentOutcome};
 use crate::store::hazards::{HazardMove, HazardWritten, NewHazard};
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
@@ -82,6 +82,13 @@ struct Inner {
     /// read from the store once (`None` until first asked for, and after an import until asked
     /// for again) and changed by each committed write under the write lock.
     inputs: Mutex<Option<ViewInputs>>,
+    /// Held while the inputs are read from the store, so that concurrent first requests read
+    /// them once.
+    reading_inputs: tokio::sync::Mutex<()>,
+    /// The roster with each caseworker's contracted grids (what a caseworker's scope is derived
+    /// from), read from the store once (and after an import) under the write lock and changed
+    /// by each committed write's contracts, so that no request reads it from the store.
+    roster: Mutex<Option<Arc<Vec<Caseworker>>>>,
     /// The history, with the generation of the inputs it was made from.
     history: PerSnapshot<(u64, Arc<History>)>,
     /// Hot-spot answers, kept across snapshots (see [`crate::answers`]).
@@ -168,6 +175,8 @@ impl AppState {
                 targets,
                 web_dir,
                 inputs: Mutex::new(None),
+                reading_inputs: tokio::sync::Mutex::new(()),
+                roster: Mutex::new(None),
                 history: PerSnapshot::default(),
                 hotspots: KeptAnswers::default(),
                 heat: KeptAnswers::default(),
@@ -387,32 +396,118 @@ impl AppState {
         self.inner.web_dir.as_ref()
     }
 
-    /// The inputs of the history and the candidate estimate as they stand now: read from the
-    /// store the first time (under the write lock, so that no write is missed), then kept up to
+    /// The roster as committed, each caseworker with their contracted grids ascending: read
+    /// from the store the first time (under the write lock, a few milliseconds), then kept up to
     /// date by the change log.
+    pub async fn roster(&self) -> Result<Arc<Vec<Caseworker>>, AppError> {
+        if let Some(roster) = lock(&self.inner.roster).clone() {
+            return Ok(roster);
+        }
+        let _applied = self.write_turn().await;
+        if let Some(roster) = lock(&self.inner.roster).clone() {
+            return Ok(roster);
+        }
+        let roster = Arc::new(self.inner.store.caseworkers().await?);
+        *lock(&self.inner.roster) = Some(roster.clone());
+        Ok(roster)
+    }
+
+    /// The inputs of the history and the candidate estimate as they stand now: read from the
+    /// store the first time, then kept up to date by the change log. The read (tens of seconds
+    /// for a city-sized register) holds no write lock, so writes go on meanwhile; then, under
+    /// the write lock, the Atlas catches up to the read and the changes committed during it are
+    /// applied to what was read. One read at a time: concurrent callers wait for it.
     pub async fn view_inputs(&self) -> Result<ViewInputs, AppError> {
         if let Some(inputs) = lock(&self.inner.inputs).clone() {
             return Ok(inputs);
         }
-        let mut applied = self.write_turn().await;
+        let _one = self.inner.reading_inputs.lock().await;
         loop {
             if let Some(inputs) = lock(&self.inner.inputs).clone() {
                 return Ok(inputs);
             }
+            let started = Instant::now();
             let loaded = self.inner.store.load(Parts { atlas: false, inputs: true }).await?;
-            // The Atlas catches up to the changes the inputs include (with no inputs kept yet,
-            // applying a change leaves them alone); after a reload, read them again.
-            if self.catch_up_until(&mut applied, loaded.mark.seq).await? {
+            let read_ms = started.elapsed().as_millis() as u64;
+            let Some(inputs) = self.keep_view_inputs(loaded).await? else {
+                tracing::info!("a reload came during the read of the inputs: reading them again");
                 continue;
-            }
-            let (Some(registrations), Some(evidence)) = (loaded.registrations, loaded.evidence) else {
-                return Err(AppError::Internal("the store read no inputs".into()));
             };
-            let atlas = self.atlas();
-            let inputs = ViewInputs::new(|b| atlas.building(b).map(|b| b.grid_id), registrations, evidence);
-            *lock(&self.inner.inputs) = Some(inputs.clone());
+            tracing::info!(
+                read_ms,
+                ms = started.elapsed().as_millis() as u64,
+                "the inputs of the derived views are read"
+            );
             return Ok(inputs);
         }
+    }
+
+    /// Keeps `loaded`, the inputs of the derived views read from the store at some change of
+    /// its log, as the inputs now: under the write lock, the Atlas catches up to that change if
+    /// it is behind, and the changes applied since are applied to what was read. `None` (nothing
+    /// kept) when that cannot be done change by change: a reload came in between, or `loaded`
+    /// holds no inputs. Inputs kept already are not replaced.
+    pub async fn keep_view_inputs(&self, loaded: Loaded) -> Result<Option<ViewInputs>, AppError> {
+        let (Some(registrations), Some(evidence)) = (loaded.registrations, loaded.evidence) else {
+            return Ok(None);
+        };
+        let mut applied = self.write_turn().await;
+        if let Some(inputs) = lock(&self.inner.inputs).clone() {
+            return Ok(Some(inputs));
+        }
+        // With no inputs kept, applying a change to the Atlas leaves them alone.
+        if self.catch_up_until(&mut applied, loaded.mark.seq).await? {
+            return Ok(None);
+        }
+        let Some(since) = self.input_changes(loaded.mark.seq, *applied).await? else {
+            return Ok(None);
+        };
+        let atlas = self.atlas();
+        let grid_of = |b: BuildingId| atlas.building(b).map(|b| b.grid_id);
+        let mut inputs = ViewInputs::new(grid_of, registrations, evidence);
+        for change in &since {
+            inputs.apply(grid_of, change);
+        }
+        if !since.is_empty() {
+            tracing::info!(changes = since.len(), "applied the changes committed during the read of the inputs");
+        }
+        *lock(&self.inner.inputs) = Some(inputs.clone());
+        Ok(Some(inputs))
+    }
+
+    /// Reads the inputs of the derived views unless kept ([`Self::view_inputs`]), for a server
+    /// that starts: its leaders' first view then need not wait for them. A failure is logged
+    /// (the first request that needs them tries again).
+    pub async fn read_view_inputs(self) {
+        if let Err(e) = self.view_inputs().await {
+            tracing::warn!(error = %e, "the inputs of the derived views could not be read; the first view to need them reads them");
+        }
+    }
+
+    /// The changes to the inputs of the derived views logged after place `from` up to place
+    /// `to`, in order; `None` when they cannot be applied one by one (a reload among them, or
+    /// the log no longer holds them all). The caller holds the write lock.
+    async fn input_changes(&self, mut from: i64, to: i64) -> Result<Option<Vec<InputChange>>, AppError> {
+        let mut out = Vec::new();
+        while from < to {
+            let batch = self.inner.store.changes_after(from, CATCH_UP_BATCH).await?;
+            let Some(first) = batch.first() else { return Ok(None) };
+            if first.prev != from {
+                return Ok(None);
+            }
+            if first.seq > to {
+                break;
+            }
+            for c in batch.into_iter().take_while(|c| c.seq <= to) {
+                match c.change {
+                    changes::Change::Counts { inputs, .. } => out.push(inputs),
+                    changes::Change::Hazards { .. } => {}
+                    changes::Change::Reload => return Ok(None),
+                }
+                from = c.seq;
+            }
+        }
+        Ok(Some(out))
     }
 
     /// The monthly history of per-grid counts behind `snapshot`, made once per snapshot from the
@@ -802,6 +897,9 @@ impl AppState {
         if let Some(inputs) = lock(&self.inner.inputs).as_mut() {
             inputs.apply(|b| atlas.building(b).map(|b| b.grid_id), change);
         }
+        if let (Some(contracts), Some(roster)) = (&change.contracts, lock(&self.inner.roster).as_mut()) {
+            contracts.apply_to(Arc::<Vec<Caseworker>>::make_mut(roster));
+        }
     }
 
     /// Applies `change` to the inputs of the derived views, then publishes an Atlas of data
@@ -840,6 +938,8 @@ impl AppState {
         let version = next.version();
         self.inner.tiles.publish_reload(|| {
             *lock(&self.inner.inputs) = inputs;
+            // An import may change the roster: read it again when next asked for.
+            *lock(&self.inner.roster) = None;
             self.publish(Arc::new(Snapshot::new(next)))
         });
         self.inner.events.publish(Change::Reload { version });

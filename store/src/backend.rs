@@ -15,9 +15,15 @@ pub trait Conn: Send {
     async fn execute(&mut self, q: Sql) -> Result<u64>;
     /// Runs a query; returns its rows.
     async fn fetch(&mut self, q: Sql) -> Result<Vec<Row>>;
+    /// Runs a query, handing each row to `each` as it comes (none kept): for results too
+    /// large to hold whole. Returns how many rows there were.
+    async fn fetch_each(&mut self, q: Sql, each: &mut Each<'_>) -> Result<u64>;
     /// Commits.
     async fn commit(self: Box<Self>) -> Result<()>;
 }
+
+/// What takes each row of [`Conn::fetch_each`].
+pub type Each<'a> = dyn FnMut(Row) -> Result<()> + Send + 'a;
 
 /// How a backend runs a statement on one of its sqlx connections: the part of a transaction
 /// that differs between backends.
@@ -29,11 +35,14 @@ pub(crate) trait Driver: Send + Sync + 'static {
     async fn execute(c: &mut <Self::Db as sqlx::Database>::Connection, q: Sql) -> Result<u64>;
     /// Runs a query on `c`; returns its rows.
     async fn fetch(c: &mut <Self::Db as sqlx::Database>::Connection, q: Sql) -> Result<Vec<Row>>;
+    /// Runs a query on `c`, handing each row to `each` as it comes; returns how many.
+    async fn fetch_each(c: &mut <Self::Db as sqlx::Database>::Connection, q: Sql, each: &mut Each<'_>) -> Result<u64>;
 }
 
 /// The [`Driver`] of a sqlx backend `$backend` on database `$db` with connections `$conn`, from
-/// its module's `render(Sql) -> (String, Vec<Value>)`, `bound(text, params) -> Result<Query>`
-/// and `run(executor, Sql) -> Result<Vec<Row>>`: the part every sqlx backend writes alike.
+/// its module's `render(Sql) -> (String, Vec<Value>)`, `bound(text, params) -> Result<Query>`,
+/// `run(executor, Sql) -> Result<Vec<Row>>` and `run_each(executor, Sql, &mut Each) ->
+/// Result<u64>`: the part every sqlx backend writes alike.
 macro_rules! sqlx_driver {
     ($backend:ty, $db:ty, $conn:ty) => {
         #[async_trait::async_trait]
@@ -47,6 +56,14 @@ macro_rules! sqlx_driver {
 
             async fn fetch(c: &mut $conn, q: $crate::sql::Sql) -> $crate::Result<Vec<$crate::value::Row>> {
                 run(c, q).await
+            }
+
+            async fn fetch_each(
+                c: &mut $conn,
+                q: $crate::sql::Sql,
+                each: &mut $crate::backend::Each<'_>,
+            ) -> $crate::Result<u64> {
+                run_each(c, q, each).await
             }
         }
     };
@@ -64,6 +81,10 @@ impl<D: Driver> Conn for SqlxTx<D> {
 
     async fn fetch(&mut self, q: Sql) -> Result<Vec<Row>> {
         D::fetch(&mut self.0, q).await
+    }
+
+    async fn fetch_each(&mut self, q: Sql, each: &mut Each<'_>) -> Result<u64> {
+        D::fetch_each(&mut self.0, q, each).await
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
@@ -169,6 +190,12 @@ impl<'a> Tx<'a> {
     /// Runs a query; returns its rows.
     pub async fn fetch(&mut self, q: Sql) -> Result<Vec<Row>> {
         self.conn.fetch(q).await
+    }
+
+    /// Runs a query, handing each row to `each` as it comes (none kept): for results too
+    /// large to hold whole. Returns how many rows there were.
+    pub async fn fetch_each(&mut self, q: Sql, mut each: impl FnMut(Row) -> Result<()> + Send) -> Result<u64> {
+        self.conn.fetch_each(q, &mut each).await
     }
 
     /// Runs a query expected to return at most one row.

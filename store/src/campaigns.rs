@@ -382,10 +382,17 @@ pub(crate) async fn after_visit(tx: &mut Tx<'_>, campaign: u32, block: u32) -> R
 pub(crate) async fn evidence(tx: &mut Tx<'_>) -> Result<StoredEvidence> {
     let mut ev = StoredEvidence::default();
     let q = Sql::new(format!("SELECT {VISIT_COLUMNS}, campaign_id IS NOT NULL AS sweep FROM visits ORDER BY id"));
-    for r in tx.fetch(q).await? {
+    // Streamed: a city has close to a million visits.
+    tx.fetch_each(q, |r| {
         let v = visit_of(&r)?;
-        if r.bool("sweep")? { ev.sweeps.push(v) } else { ev.visits.push(v) }
-    }
+        if r.bool("sweep")? {
+            ev.sweeps.push(v)
+        } else {
+            ev.visits.push(v)
+        }
+        Ok(())
+    })
+    .await?;
     let q = Sql::new(
         "SELECT id, caseworker_id, grid_id, checked_on, households_checked, missed_registration, missed_permit, \
          wrong_records FROM spot_checks ORDER BY id",

@@ -12,7 +12,7 @@ pub use legacy::LEGACY_FILE_NAME;
 use crate::backend::{Backend, Conn, SqlxTx};
 use crate::dates::fmt_date;
 use crate::sql::{Bulk, Sql};
-use crate::value::{Row, Value, read_rows};
+use crate::value::{Row, Value, each_row, read_rows};
 use crate::{Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use geo::{BoundingRect, Geometry};
@@ -150,6 +150,16 @@ fn bound(text: &str, params: Vec<Value>) -> Result<Query<'_, Sqlite, SqliteArgum
 async fn run<'c>(e: impl Executor<'c, Database = Sqlite>, q: Sql) -> Result<Vec<Row>> {
     let (text, params) = render(q);
     read_rows(bound(&text, params)?.fetch_all(e).await?, decode)
+}
+
+/// Runs `q` on `e`, handing each row to `each` as it comes; returns how many.
+async fn run_each<'c>(
+    e: impl Executor<'c, Database = Sqlite>,
+    q: Sql,
+    each: &mut crate::backend::Each<'_>,
+) -> Result<u64> {
+    let (text, params) = render(q);
+    each_row(bound(&text, params)?.fetch(e), decode, each).await
 }
 
 crate::backend::sqlx_driver!(Gpkg, Sqlite, SqliteConnection);

@@ -7,7 +7,7 @@
 use crate::backend::{Backend, Conn, SqlxTx};
 use crate::changes::Wakeups;
 use crate::sql::{Bulk, Sql};
-use crate::value::{Row, Value, read_rows};
+use crate::value::{Row, Value, each_row, read_rows};
 use crate::{Result, SqlStore, StoreError};
 use async_trait::async_trait;
 use geo::Geometry;
@@ -214,6 +214,16 @@ fn render(q: Sql) -> (String, Vec<Value>) {
 async fn run<'c>(e: impl Executor<'c, Database = Postgres>, q: Sql) -> Result<Vec<Row>> {
     let (text, params) = render(q);
     read_rows(bound(&text, params)?.fetch_all(e).await?, decode)
+}
+
+/// Runs `q` on `e`, handing each row to `each` as it comes; returns how many.
+async fn run_each<'c>(
+    e: impl Executor<'c, Database = Postgres>,
+    q: Sql,
+    each: &mut crate::backend::Each<'_>,
+) -> Result<u64> {
+    let (text, params) = render(q);
+    each_row(bound(&text, params)?.fetch(e), decode, each).await
 }
 
 /// A value by its column's type.

@@ -400,7 +400,7 @@ pub(crate) async fn load_places(tx: &mut Tx<'_>) -> Result<AtlasInput> {
     })
 }
 
-/// What a row of [`merge_monthly_registrations`] counts.
+/// What a row of a [`MonthlyMerge`] counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dated {
     /// Persons registered: (n, permit, consistent).
@@ -413,50 +413,55 @@ enum Dated {
     Departures,
 }
 
-/// Merges the rows of dated events — (building, month, n, a, b[, c]) — into one record per
-/// building and month.
-fn merge_monthly_registrations(sets: [(Dated, Vec<Row>); 4]) -> Result<Vec<MonthlyRegistrations>> {
-    use std::collections::BTreeMap;
-    let mut out: BTreeMap<(u32, rentgrid_geodata::Month), MonthlyRegistrations> = BTreeMap::new();
-    let num = |v: i64, what: &str| {
-        u32::try_from(v).map_err(|_| StoreError::Corrupt {
-            what: "registration count",
-            id: what.to_string(),
-            reason: format!("{v} is out of range"),
-        })
-    };
-    for (kind, rows) in sets {
-        for row in rows {
-            let (building, month, n, a, b) =
-                (row.int("building_id")?, row.text("month")?, row.int("n")?, row.int("a")?, row.int("b")?);
-            let building_id = num(building, "building_id")?;
-            let month: rentgrid_geodata::Month = month.parse().map_err(|reason| StoreError::Corrupt {
-                what: "registration date",
-                id: building.to_string(),
-                reason,
-            })?;
-            let r = out.entry((building_id, month)).or_insert(MonthlyRegistrations::none(building_id, month));
-            match kind {
-                Dated::Persons => {
-                    r.persons += num(n, "persons")?;
-                    r.persons_with_permit += num(a, "permit")?;
-                    r.persons_consistent += num(b, "consistent")?;
-                }
-                Dated::Units => {
-                    r.rental_units += num(n, "rental_units")?;
-                    r.pledges_signed += num(a, "pledges")?;
-                }
-                Dated::Arrivals => r.arrived += num(n, "arrived")?,
-                Dated::Departures => {
-                    r.left += num(n, "left")?;
-                    r.left_registered += num(a, "left registered")?;
-                    r.left_with_permit += num(b, "left with permit")?;
-                    r.left_consistent += num(row.int("c")?, "left consistent")?;
-                }
+/// The rows of dated events — (building, month, n, a, b[, c]) — merged as they come into one
+/// record per building and month.
+#[derive(Debug, Default)]
+struct MonthlyMerge(std::collections::BTreeMap<(u32, rentgrid_geodata::Month), MonthlyRegistrations>);
+
+impl MonthlyMerge {
+    /// Adds one row of `kind`.
+    fn add(&mut self, kind: Dated, row: &Row) -> Result<()> {
+        let num = |v: i64, what: &str| {
+            u32::try_from(v).map_err(|_| StoreError::Corrupt {
+                what: "registration count",
+                id: what.to_string(),
+                reason: format!("{v} is out of range"),
+            })
+        };
+        let (building, month, n, a, b) =
+            (row.int("building_id")?, row.text("month")?, row.int("n")?, row.int("a")?, row.int("b")?);
+        let building_id = num(building, "building_id")?;
+        let month: rentgrid_geodata::Month = month.parse().map_err(|reason| StoreError::Corrupt {
+            what: "registration date",
+            id: building.to_string(),
+            reason,
+        })?;
+        let r = self.0.entry((building_id, month)).or_insert(MonthlyRegistrations::none(building_id, month));
+        match kind {
+            Dated::Persons => {
+                r.persons += num(n, "persons")?;
+                r.persons_with_permit += num(a, "permit")?;
+                r.persons_consistent += num(b, "consistent")?;
+            }
+            Dated::Units => {
+                r.rental_units += num(n, "rental_units")?;
+                r.pledges_signed += num(a, "pledges")?;
+            }
+            Dated::Arrivals => r.arrived += num(n, "arrived")?,
+            Dated::Departures => {
+                r.left += num(n, "left")?;
+                r.left_registered += num(a, "left registered")?;
+                r.left_with_permit += num(b, "left with permit")?;
+                r.left_consistent += num(row.int("c")?, "left consistent")?;
             }
         }
+        Ok(())
     }
-    Ok(out.into_values().collect())
+
+    /// The records, by building and month.
+    fn into_records(self) -> Vec<MonthlyRegistrations> {
+        self.0.into_values().collect()
+    }
 }
 
 /// The query that reads a ledger in the columns its importer reads (a workplace's point gives
@@ -508,44 +513,39 @@ pub(crate) async fn monthly_registrations(tx: &mut Tx<'_>) -> Result<Vec<Monthly
     // Registrations at every home a person has had: the present one (unless they left the
     // district) and each one they moved out of.
     let (m, m_in, m_out) = (month("registered_on"), month("moved_in_on"), month("moved_out_on"));
-    let persons = tx
-        .fetch(Sql::new(format!(
-            "SELECT building_id, {m} AS month, COUNT(*) AS n, \
+    let mut merged = MonthlyMerge::default();
+    let persons = Sql::new(format!(
+        "SELECT building_id, {m} AS month, COUNT(*) AS n, \
              SUM(CASE WHEN permit THEN 1 ELSE 0 END) AS a, SUM(CASE WHEN consistent THEN 1 ELSE 0 END) AS b \
              FROM (SELECT building_id, registered_on, permit, consistent FROM persons \
              WHERE registered AND registered_on IS NOT NULL AND left_on IS NULL \
              UNION ALL SELECT building_id, registered_on, permit, consistent FROM residences \
              WHERE registered AND registered_on IS NOT NULL) r GROUP BY building_id, {m}"
-        )))
-        .await?;
-    let units = tx
-        .fetch(Sql::new(format!(
-            "SELECT building_id, {m} AS month, COUNT(*) AS n, \
+    ));
+    let units = Sql::new(format!(
+        "SELECT building_id, {m} AS month, COUNT(*) AS n, \
              SUM(CASE WHEN pledge_signed THEN 1 ELSE 0 END) AS a, 0 AS b \
              FROM rental_units WHERE registered AND registered_on IS NOT NULL GROUP BY building_id, {m}"
-        )))
-        .await?;
-    let arrivals = tx
-        .fetch(Sql::new(format!(
-            "SELECT building_id, {m_in} AS month, COUNT(*) AS n, 0 AS a, 0 AS b \
+    ));
+    let arrivals = Sql::new(format!(
+        "SELECT building_id, {m_in} AS month, COUNT(*) AS n, 0 AS a, 0 AS b \
              FROM (SELECT building_id, moved_in_on FROM persons WHERE left_on IS NULL AND moved_in_on IS NOT NULL \
              UNION ALL SELECT building_id, moved_in_on FROM residences WHERE moved_in_on IS NOT NULL) r \
              GROUP BY building_id, {m_in}"
-        )))
-        .await?;
-    let departures = tx
-        .fetch(Sql::new(format!(
-            "SELECT building_id, {m_out} AS month, COUNT(*) AS n, \
+    ));
+    let departures = Sql::new(format!(
+        "SELECT building_id, {m_out} AS month, COUNT(*) AS n, \
              SUM(CASE WHEN registered THEN 1 ELSE 0 END) AS a, \
              SUM(CASE WHEN registered AND permit THEN 1 ELSE 0 END) AS b, \
              SUM(CASE WHEN registered AND consistent THEN 1 ELSE 0 END) AS c \
              FROM residences GROUP BY building_id, {m_out}"
-        )))
-        .await?;
-    merge_monthly_registrations([
-        (Dated::Persons, persons),
-        (Dated::Units, units),
-        (Dated::Arrivals, arrivals),
-        (Dated::Departures, departures),
-    ])
+    ));
+    // Each grouped result streamed into the merge as it comes: a city-sized register has
+    // millions of groups, which held whole (as rows, then as records) took gigabytes.
+    for (kind, q) in
+        [(Dated::Persons, persons), (Dated::Units, units), (Dated::Arrivals, arrivals), (Dated::Departures, departures)]
+    {
+        tx.fetch_each(q, |row| merged.add(kind, &row)).await?;
+    }
+    Ok(merged.into_records())
 }

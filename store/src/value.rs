@@ -243,24 +243,51 @@ pub(crate) fn read_rows<R: sqlx::Row>(rows: Vec<R>, decode: fn(&R, usize, &str) 
 where
     usize: sqlx::ColumnIndex<R>,
 {
+    let mut names = None;
+    rows.iter().map(|r| read_row(r, &mut names, decode)).collect()
+}
+
+/// Reads one row a backend returned, as [`read_rows`]; `names` keeps the column names of the
+/// first row for the rows after it.
+fn read_row<R: sqlx::Row>(
+    r: &R,
+    names: &mut Option<Arc<[String]>>,
+    decode: fn(&R, usize, &str) -> Result<Value>,
+) -> Result<Row>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
     use sqlx::{Column, TypeInfo, ValueRef};
-    let names: Arc<[String]> = rows.first().map_or_else(
-        || Arc::from(Vec::new()),
-        |r| r.columns().iter().map(|c| c.name().to_owned()).collect::<Vec<_>>().into(),
-    );
-    rows.iter()
-        .map(|r| {
-            let values = (0..r.len())
-                .map(|i| {
-                    let raw = r.try_get_raw(i)?;
-                    if raw.is_null() {
-                        return Ok(Value::Text(None));
-                    }
-                    let ty = raw.type_info().name().to_owned();
-                    decode(r, i, &ty)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Row::new(names.clone(), values))
+    let names =
+        names.get_or_insert_with(|| r.columns().iter().map(|c| c.name().to_owned()).collect::<Vec<_>>().into()).clone();
+    let values = (0..r.len())
+        .map(|i| {
+            let raw = r.try_get_raw(i)?;
+            if raw.is_null() {
+                return Ok(Value::Text(None));
+            }
+            let ty = raw.type_info().name().to_owned();
+            decode(r, i, &ty)
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Row::new(names, values))
+}
+
+/// Reads the rows of `rows`, a backend's stream of them, as [`read_rows`] does, handing each to
+/// `each` as it comes; returns how many there were.
+pub(crate) async fn each_row<R: sqlx::Row>(
+    mut rows: impl futures_util::Stream<Item = std::result::Result<R, sqlx::Error>> + Unpin,
+    decode: fn(&R, usize, &str) -> Result<Value>,
+    each: &mut crate::backend::Each<'_>,
+) -> Result<u64>
+where
+    usize: sqlx::ColumnIndex<R>,
+{
+    use futures_util::TryStreamExt;
+    let (mut names, mut n) = (None, 0);
+    while let Some(r) = rows.try_next().await? {
+        each(read_row(&r, &mut names, decode)?)?;
+        n += 1;
+    }
+    Ok(n)
 }

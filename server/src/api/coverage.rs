@@ -58,14 +58,15 @@ pub(crate) struct RuleQuery {
     cost_per_caseworker: Option<String>,
 }
 
-/// The request's rule, the Atlas and the contracts as stored now.
+/// The request's rule, the Atlas and the contracts as committed now.
 async fn rule_and_contracts(
     state: &AppState,
     rule: Option<&str>,
     cost: Option<&str>,
-) -> AppResult<(StaffingRule, std::sync::Arc<rentgrid_geodata::Atlas>, Vec<rentgrid_geodata::Caseworker>)> {
+) -> AppResult<(StaffingRule, std::sync::Arc<rentgrid_geodata::Atlas>, std::sync::Arc<Vec<rentgrid_geodata::Caseworker>>)>
+{
     let rule = cov::rule_from_query(rule, cost)?;
-    Ok((rule, state.atlas(), state.store().caseworkers().await?))
+    Ok((rule, state.atlas(), state.roster().await?))
 }
 
 /// Staffing of every place the caller sees whole.
@@ -136,7 +137,7 @@ pub(super) async fn propose(
     ApiJson(req): ApiJson<ProposalRequest>,
 ) -> AppResult<(StatusCode, Json<Proposal>)> {
     let atlas = state.atlas();
-    let caseworkers = state.store().caseworkers().await?;
+    let caseworkers = state.roster().await?;
     let now = super::now_rfc3339();
     let new = tokio::task::spawn_blocking(move || cov::make_proposal(&atlas, &caseworkers, &req, &scope, &now))
         .await
@@ -190,7 +191,7 @@ pub(super) async fn proposal(
     if !sees_streets(&state, &scope, &p.proposal.streets) {
         return Err(AppError::Forbidden(format!("territory proposal {id} covers streets outside what you may see")));
     }
-    let caseworkers = state.store().caseworkers().await?;
+    let caseworkers = state.roster().await?;
     Ok(no_cache(cov::proposal_json(&p, cov::proposal_status(&p, &caseworkers))?))
 }
 

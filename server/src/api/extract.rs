@@ -95,11 +95,11 @@ impl FromRequestParts<AppState> for Scope {
             return Ok(scope.clone());
         }
         let principal = parts.extensions.get::<Principal>().ok_or_else(unauthenticated)?;
-        // A caseworker's contracts as committed: the roster kept in memory with the view inputs,
-        // which every write's change (a contract's included) updates before it is acknowledged,
-        // so no request reads the whole roster from the store.
-        let inputs = if principal.role == Role::Caseworker { Some(state.view_inputs().await?) } else { None };
-        let caseworkers = inputs.as_ref().map_or(&[][..], |i| i.evidence.caseworkers.as_slice());
+        // A caseworker's contracts as committed: the roster kept in memory, which every write's
+        // change (a contract's included) updates before it is acknowledged, so no request reads
+        // the whole roster from the store.
+        let roster = if principal.role == Role::Caseworker { Some(state.roster().await?) } else { None };
+        let caseworkers = roster.as_deref().map_or(&[][..], Vec::as_slice);
         let scope = Scope::derive(principal, &state.atlas(), caseworkers);
         parts.extensions.insert(scope.clone());
         Ok(scope)

@@ -495,7 +495,7 @@ async fn move_case(
     let assignee_id = match (to, req.caseworker_id) {
         (Status::Assigned, None) => return Err(AppError::Unprocessable("caseworker_id: whom to assign it to".into())),
         (Status::Assigned, Some(c)) => {
-            let roster = state.store().caseworkers().await?;
+            let roster = state.roster().await?;
             if !roster.iter().any(|cw| cw.id == c && cw.grids.contains(&h.grid_id)) {
                 return Err(AppError::Unprocessable(format!(
                     "caseworker_id: caseworker {c} does not work the grid of building {}",

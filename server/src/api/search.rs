@@ -268,7 +268,7 @@ async fn index(state: &AppState) -> AppResult<(Arc<Atlas>, Arc<SearchIndex>)> {
     if let Some(ix) = snapshot.search_index() {
         return Ok((atlas, ix));
     }
-    let caseworkers = state.store().caseworkers().await?;
+    let caseworkers = state.roster().await?;
     let ix = tokio::task::spawn_blocking(move || snapshot.search_index_with(&caseworkers))
         .await
         .map_err(|e| AppError::Internal(format!("building the search index failed: {e}")))?;
@@ -383,11 +383,8 @@ pub(super) async fn search(
     let wanted = |k: ResultKind| kinds.contains(&k);
     let hits = index.search(&q, limit, |p| wanted(ResultKind::of_place(p.kind)) && sees_place(&atlas, &scope, p));
     // The caseworkers' areas as contracted now (contracts change without a new snapshot).
-    let contracts = if hits.iter().any(|h| h.place.kind == PlaceKind::Caseworker) {
-        state.store().caseworkers().await?
-    } else {
-        Vec::new()
-    };
+    let contracts =
+        if hits.iter().any(|h| h.place.kind == PlaceKind::Caseworker) { state.roster().await? } else { Arc::default() };
     let mut results: Vec<SearchResult> =
         hits.iter().filter_map(|h| place_result(&atlas, h.place, h.matched, &contracts)).collect();
 

@@ -17,6 +17,7 @@ use rentgrid_analysis::kpi::{self, Targets};
 use rentgrid_analysis::unrecorded::{self, UnrecordedParams};
 use rentgrid_geodata::MonthlyRegistrations;
 use rentgrid_server::state::AppState;
+use rentgrid_server::store::changes::Parts;
 use rentgrid_server::store::field::{Departure, Keep, NewResident, PersonDetails, PersonEdit, PersonField};
 use rentgrid_server::store::{AuditEvent, NewUnit, NewVisit};
 use rentgrid_server::{app, startup};
@@ -24,7 +25,10 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use time::{Date, Duration, OffsetDateTime};
 
-on_both_stores!(incremental_views_equal_a_rebuild_after_random_writes);
+on_both_stores!(
+    incremental_views_equal_a_rebuild_after_random_writes,
+    writes_committed_while_the_inputs_are_read_are_kept_in_them
+);
 
 /// The seeds and how many writes each runs.
 const RUNS: [(u64, usize); 3] = [(17, 40), (2026, 80), (7, 120)];
@@ -38,6 +42,47 @@ async fn incremental_views_equal_a_rebuild_after_random_writes(backend: Backend)
         run(&f, seed, writes).await;
         f.done().await;
     }
+}
+
+/// The inputs are read from the store without the write lock (a city-sized register takes tens
+/// of seconds), so writes are committed while they are read: those writes, a visit with new
+/// units and registrations among them, are applied to what was read before it is kept.
+async fn writes_committed_while_the_inputs_are_read_are_kept_in_them(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    // A server just started: nothing read yet.
+    let state = &startup::state_for(f.store.clone(), Targets::default(), None).await.unwrap();
+    let read = f.store.load(Parts { atlas: false, inputs: true }).await.unwrap();
+    let before = read.registrations.clone().unwrap();
+    let unit_list = units(&f.db).await;
+    let today = rentgrid_geodata::clock::today();
+    for (i, (unit, building)) in unit_list.iter().step_by(unit_list.len() / 3).take(3).enumerate() {
+        let v = NewVisit {
+            client_id: format!("during-read-{i}"),
+            building_id: *building,
+            caseworker_id: None,
+            visited_on: today,
+            notes: String::new(),
+            register_units: vec![*unit],
+            pledge_units: vec![*unit],
+            register_persons: Vec::new(),
+            new_units: vec![NewUnit {
+                label: format!("during-read-{i}"),
+                tenants: 2,
+                registered: true,
+                pledge_signed: true,
+            }],
+            campaign_id: None,
+            position: None,
+        };
+        state.record_visit(&v, &event("visit")).await.unwrap();
+    }
+    let kept = state.keep_view_inputs(read).await.unwrap().expect("the read is kept");
+    assert!(kept.evidence.visits.iter().any(|v| v.client_id == "during-read-2"), "the last visit is in the evidence");
+    let rows: Vec<MonthlyRegistrations> = kept.registrations.rows().copied().collect();
+    assert!(rows != before, "the visits' registrations changed what was read");
+    assert_kept_equals_rebuilt(&f, state, "after writes committed during the read").await;
+    assert_eq!(*state.roster().await.unwrap(), f.store.evidence().await.unwrap().caseworkers, "the kept roster");
+    f.done().await;
 }
 
 fn event(action: &str) -> AuditEvent {
@@ -99,6 +144,7 @@ async fn assert_kept_equals_rebuilt(f: &Fixture, state: &AppState, when: &str) {
     assert_eq!(inputs.evidence.visits.len(), ev.visits.len(), "{when}: routine visits");
     assert_eq!(inputs.evidence.sweeps.len(), ev.sweeps.len(), "{when}: sweep visits");
     assert_eq!(inputs.evidence.caseworkers, ev.caseworkers, "{when}: the roster");
+    assert_eq!(*state.roster().await.unwrap(), ev.caseworkers, "{when}: the roster kept for scopes");
     assert!(*inputs.evidence == ev, "{when}: evidence differs");
 
     let snapshot = state.snapshot();
