@@ -4,7 +4,7 @@
 //! concern modules; a backend module holds only this.
 
 use crate::sql::{Bulk, Sql};
-use crate::value::{Row, Value};
+use crate::value::{Each, Row, Value};
 use crate::{Progress, Result, StoreError};
 use async_trait::async_trait;
 
@@ -21,9 +21,6 @@ pub trait Conn: Send {
     /// Commits.
     async fn commit(self: Box<Self>) -> Result<()>;
 }
-
-/// What takes each row of [`Conn::fetch_each`].
-pub type Each<'a> = dyn FnMut(Row) -> Result<()> + Send + 'a;
 
 /// How a backend runs a statement on one of its sqlx connections: the part of a transaction
 /// that differs between backends.
@@ -61,7 +58,7 @@ macro_rules! sqlx_driver {
             async fn fetch_each(
                 c: &mut $conn,
                 q: $crate::sql::Sql,
-                each: &mut $crate::backend::Each<'_>,
+                each: &mut $crate::value::Each<'_>,
             ) -> $crate::Result<u64> {
                 run_each(c, q, each).await
             }

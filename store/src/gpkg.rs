@@ -156,7 +156,7 @@ async fn run<'c>(e: impl Executor<'c, Database = Sqlite>, q: Sql) -> Result<Vec<
 async fn run_each<'c>(
     e: impl Executor<'c, Database = Sqlite>,
     q: Sql,
-    each: &mut crate::backend::Each<'_>,
+    each: &mut crate::value::Each<'_>,
 ) -> Result<u64> {
     let (text, params) = render(q);
     each_row(bound(&text, params)?.fetch(e), decode, each).await

@@ -220,7 +220,7 @@ async fn run<'c>(e: impl Executor<'c, Database = Postgres>, q: Sql) -> Result<Ve
 async fn run_each<'c>(
     e: impl Executor<'c, Database = Postgres>,
     q: Sql,
-    each: &mut crate::backend::Each<'_>,
+    each: &mut crate::value::Each<'_>,
 ) -> Result<u64> {
     let (text, params) = render(q);
     each_row(bound(&text, params)?.fetch(e), decode, each).await

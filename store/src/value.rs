@@ -238,6 +238,9 @@ impl Row {
     }
 }
 
+/// What takes each row of a query whose rows are handed on as they come.
+pub type Each<'a> = dyn FnMut(Row) -> Result<()> + Send + 'a;
+
 /// Reads the rows a backend returned: each non-NULL value by `decode(row, position, type name)`.
 pub(crate) fn read_rows<R: sqlx::Row>(rows: Vec<R>, decode: fn(&R, usize, &str) -> Result<Value>) -> Result<Vec<Row>>
 where
@@ -278,7 +281,7 @@ where
 pub(crate) async fn each_row<R: sqlx::Row>(
     mut rows: impl futures_util::Stream<Item = std::result::Result<R, sqlx::Error>> + Unpin,
     decode: fn(&R, usize, &str) -> Result<Value>,
-    each: &mut crate::backend::Each<'_>,
+    each: &mut Each<'_>,
 ) -> Result<u64>
 where
     usize: sqlx::ColumnIndex<R>,
