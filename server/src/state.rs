@@ -151,15 +151,7 @@ struct NewestEstimate {
     started: Instant,
     /// Whether one is being made off the request path now.
     refreshing: bool,
-    /// How long the last estimate took to make.
-    took: Duration,
 }
-
-/// An estimate made off the request path takes at most one part in this many of a core: the
-/// next one starts no sooner than this many times the last one's making after it started, even
-/// when [`Limits::estimate_interval`] is shorter (at scale 20 one takes 6–10 s, and at a 10 s
-/// interval it kept one of two cores busy, the reads' p99 rising with it).
-const ESTIMATE_SHARE: u32 = 3;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -633,9 +625,8 @@ impl AppState {
     /// request waits for the estimate of its own snapshot, so what a visit found lowers its
     /// building's estimate at once; otherwise a request after a write gets the newest estimate
     /// made for the same places today (an import or a new day makes one anew) while one estimate
-    /// of the current snapshot is made off the request path, at most once per interval (and
-    /// using at most a third of a core, `ESTIMATE_SHARE`): no request waits for more than the
-    /// first estimate of the day.
+    /// of the current snapshot is made off the request path, at most once per interval: no
+    /// request waits for more than the first estimate of the day.
     pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, AppError> {
         let as_of = rentgrid_geodata::clock::today();
         let interval = self.inner.limits.estimate_interval;
@@ -654,8 +645,7 @@ impl AppState {
         let mut slot = lock(&self.inner.newest_estimate);
         let newest = slot.as_mut().filter(|n| n.estimate.as_of == as_of && n.atlas.same_places(atlas))?;
         let current = self.atlas();
-        let due = interval.max(newest.took * ESTIMATE_SHARE);
-        if newest.atlas.version() < current.version() && !newest.refreshing && newest.started.elapsed() >= due {
+        if newest.atlas.version() < current.version() && !newest.refreshing && newest.started.elapsed() >= interval {
             newest.refreshing = true;
             newest.started = Instant::now();
             let state = self.clone();
@@ -715,18 +705,13 @@ impl AppState {
             "the unrecorded estimate is made"
         );
         self.inner.estimate.put(atlas.version(), estimate.clone());
-        let took = started.elapsed();
         let mut newest = lock(&self.inner.newest_estimate);
         match newest.as_mut() {
             Some(n)
-                if n.atlas.same_places(atlas) && n.estimate.as_of == as_of && n.atlas.version() > atlas.version() =>
-            {
-                n.took = took
-            }
+                if n.atlas.same_places(atlas) && n.estimate.as_of == as_of && n.atlas.version() > atlas.version() => {}
             Some(n) => {
                 n.atlas = atlas.clone();
                 n.estimate = estimate.clone();
-                n.took = took;
             }
             None => {
                 *newest = Some(NewestEstimate {
@@ -734,7 +719,6 @@ impl AppState {
                     estimate: estimate.clone(),
                     started: Instant::now(),
                     refreshing: false,
-                    took,
                 })
             }
         }
