@@ -35,6 +35,11 @@ pub struct Limits {
     /// this interval, off the request path; requests get the newest one made meanwhile. Zero:
     /// every request waits for the estimate of the data it reads (one per write).
     pub estimate_interval: Duration,
+    /// An estimate made off the request path takes at most one part in this many of a core:
+    /// the next one also waits this many times the last one's making after it started (at
+    /// scale 20 one takes 6–10 s, and every 10 s it kept one of two cores busy). Zero: the
+    /// interval alone decides.
+    pub estimate_share: u32,
 }
 
 impl Default for Limits {
@@ -50,6 +55,7 @@ impl Default for Limits {
             heavy_wait: Duration::from_secs(10),
             analysis_interval: Duration::from_secs(10),
             estimate_interval: Duration::ZERO,
+            estimate_share: 0,
         }
     }
 }

@@ -109,6 +109,10 @@ struct LimitArgs {
     /// again before the next request that reads it is answered.
     #[arg(long, env = "RENTGRID_ESTIMATE_INTERVAL", default_value_t = 10)]
     estimate_interval: u64,
+    /// An estimate made off the request path takes at most one part in this many of a core:
+    /// the next one also waits this many times the last one's making; 0: the interval alone.
+    #[arg(long, env = "RENTGRID_ESTIMATE_SHARE", default_value_t = 3)]
+    estimate_share: u32,
     /// Seconds the requests in flight are waited for at SIGTERM or Ctrl-C.
     #[arg(long, env = "RENTGRID_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     shutdown_timeout: u64,
@@ -121,6 +125,7 @@ impl LimitArgs {
             request_timeout: Duration::from_secs(self.request_timeout),
             analysis_interval: Duration::from_secs(self.analysis_interval),
             estimate_interval: Duration::from_secs(self.estimate_interval),
+            estimate_share: self.estimate_share,
             ..Limits::default()
         };
         if let Some(n) = self.max_heavy {

@@ -151,6 +151,8 @@ struct NewestEstimate {
     started: Instant,
     /// Whether one is being made off the request path now.
     refreshing: bool,
+    /// How long the last estimate took to make.
+    took: Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -625,8 +627,9 @@ impl AppState {
     /// request waits for the estimate of its own snapshot, so what a visit found lowers its
     /// building's estimate at once; otherwise a request after a write gets the newest estimate
     /// made for the same places today (an import or a new day makes one anew) while one estimate
-    /// of the current snapshot is made off the request path, at most once per interval: no
-    /// request waits for more than the first estimate of the day.
+    /// of the current snapshot is made off the request path, at most once per interval (and
+    /// spaced by its own making, [`Limits::estimate_share`]): no request waits for more than the
+    /// first estimate of the day.
     pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, AppError> {
         let as_of = rentgrid_geodata::clock::today();
         let interval = self.inner.limits.estimate_interval;
@@ -645,7 +648,8 @@ impl AppState {
         let mut slot = lock(&self.inner.newest_estimate);
         let newest = slot.as_mut().filter(|n| n.estimate.as_of == as_of && n.atlas.same_places(atlas))?;
         let current = self.atlas();
-        if newest.atlas.version() < current.version() && !newest.refreshing && newest.started.elapsed() >= interval {
+        let due = interval.max(newest.took * self.inner.limits.estimate_share);
+        if newest.atlas.version() < current.version() && !newest.refreshing && newest.started.elapsed() >= due {
             newest.refreshing = true;
             newest.started = Instant::now();
             let state = self.clone();
@@ -705,13 +709,18 @@ impl AppState {
             "the unrecorded estimate is made"
         );
         self.inner.estimate.put(atlas.version(), estimate.clone());
+        let took = started.elapsed();
         let mut newest = lock(&self.inner.newest_estimate);
         match newest.as_mut() {
             Some(n)
-                if n.atlas.same_places(atlas) && n.estimate.as_of == as_of && n.atlas.version() > atlas.version() => {}
+                if n.atlas.same_places(atlas) && n.estimate.as_of == as_of && n.atlas.version() > atlas.version() =>
+            {
+                n.took = took
+            }
             Some(n) => {
                 n.atlas = atlas.clone();
                 n.estimate = estimate.clone();
+                n.took = took;
             }
             None => {
                 *newest = Some(NewestEstimate {
@@ -719,6 +728,7 @@ impl AppState {
                     estimate: estimate.clone(),
                     started: Instant::now(),
                     refreshing: false,
+                    took,
                 })
             }
         }

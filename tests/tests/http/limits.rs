@@ -311,6 +311,16 @@ async fn after_a_write_the_estimate_is_served_at_once_while_one_making_of_it_run
     assert!(Arc::ptr_eq(&kept, &state.estimate(&state.atlas()).await.unwrap()), "the newest estimate is served");
     assert!(!state.estimate_refreshing(), "no making within the interval");
 
+    // Spaced by its own making: a short interval, but the next making waits a million times the
+    // last one's, so a write right after an estimate starts none.
+    let spaced = Limits { estimate_interval: Duration::from_nanos(1), estimate_share: 1_000_000, ..Limits::default() };
+    let state = self::state(&f).await.with_limits(spaced);
+    let router = as_center(app(state.clone()));
+    let kept = state.estimate(&state.atlas()).await.unwrap();
+    a_visit(&f, &router, 14).await;
+    assert!(Arc::ptr_eq(&kept, &state.estimate(&state.atlas()).await.unwrap()), "the newest estimate is served");
+    assert!(!state.estimate_refreshing(), "no making before its share allows");
+
     // A short interval: the newest estimate is served at once and one making starts off the
     // request path; once it ends, the estimate of the new data is served.
     let eager = Limits { estimate_interval: Duration::from_nanos(1), ..Limits::default() };
