@@ -92,6 +92,13 @@ describe('the drill-down', () => {
 
   const wholePct = (x) => `${Math.round(x * 100)}%`;
 
+  /** The panel's row of `key`; a row past the first twelve is shown with the rest first. */
+  const rowOf = async (page, key) => {
+    const row = page.locator(`.rg-drill-children tr[data-place="${key}"]`);
+    if ((await row.count()) === 0) await page.locator('.rg-drill-more').click();
+    return row;
+  };
+
   it('goes from the district to a household as the center, and a reload returns there', async () => {
     const page = await pageOf(DEMO.center, '/');
     // The grid to drill into: one with a household, away from the district's edge.
@@ -115,7 +122,14 @@ describe('the drill-down', () => {
     const [e, lo, hi] = [row.reg_rate_est, row.reg_rate_est_low, row.reg_rate_est_high].map(wholePct);
     assert.match(k.reg_rate.estimate, new RegExp(`^${e}\\s*(达标|未达标|不确定)?\\s*${lo}–${hi}$`), k.reg_rate.estimate);
     assert.equal(await page.locator('.rg-drill-chart polyline[data-series="reg_rate"]').count(), 1, 'the trend is drawn');
-    assert.equal(await page.locator('.rg-drill-children tr[data-level="street"]').count(), district.children.length);
+    // The first twelve streets, and the rest on request.
+    const streetRows = page.locator('.rg-drill-children tr[data-level="street"]');
+    assert.ok(district.children.length > 12, `the demo district has ${district.children.length} streets`);
+    assert.equal(await streetRows.count(), 12);
+    assert.equal(await page.locator('.rg-drill-more').innerText(), `显示其余 ${district.children.length - 12} 行`);
+    await page.locator('.rg-drill-more').click();
+    assert.deepEqual(await streetRows.evaluateAll((rows) => rows.map((r) => r.dataset.place)), district.children.map((c) => `street:${c.code}`));
+    assert.equal(await page.locator('.rg-drill-more').count(), 0);
     assert.match(page.url(), /[?&]place=district\b/);
 
     // A click on the map goes one level down: the street under the pointer.
@@ -126,7 +140,7 @@ describe('the drill-down', () => {
     assert.equal((await kpis(page)).reg_rate.value, `${(street.reg_rate * 100).toFixed(1)}%`);
 
     // A row of the panel: the community.
-    await page.locator(`.rg-drill-children tr[data-place="community:${grid.community_code}"]`).click();
+    await (await rowOf(page, `community:${grid.community_code}`)).click();
     await shows(page, `community:${grid.community_code}`);
     assert.deepEqual(await crumbs(page), ['district', 'street', 'community']);
 
@@ -137,7 +151,7 @@ describe('the drill-down', () => {
     assert.equal((await kpis(page)).rental_rate.target, '≥95%');
 
     // Its building, the building's rental unit, the unit's household.
-    await page.locator(`.rg-drill-children tr[data-place="building:${building.id}"]`).click();
+    await (await rowOf(page, `building:${building.id}`)).click();
     await shows(page, `building:${building.id}`);
     assert.deepEqual(await crumbs(page), ['district', 'street', 'community', 'grid', 'building']);
     assert.equal((await kpis(page)).reg_rate.target, '≥90%');
@@ -150,7 +164,7 @@ describe('the drill-down', () => {
     const points = (await trendBox.locator('polyline[data-series="reg_rate"]').getAttribute('points')).trim().split(' ');
     assert.equal(points.length, buildingTrend.trend.filter((p) => p.reg_rate !== null).length);
     assert.ok((await trendBox.locator('li[data-series="reg_rate"]').innerText()).includes(`${(building.persons_registered / building.persons * 100).toFixed(1)}%`));
-    await page.locator(`.rg-drill-children tr[data-place="unit:${unit.id}"]`).click();
+    await (await rowOf(page, `unit:${unit.id}`)).click();
     await shows(page, `unit:${unit.id}`);
     // A unit shows its building's trend, said to be the building's.
     assert.equal(await page.locator('.rg-drill-trend h4').innerText(), '所在楼栋走势（月末）');

@@ -83,6 +83,9 @@ export async function stopServer(child) {
  * The demo city's users (README "Roles and demo users"; the server's demo user table): one per role
  * and a caseworker user per caseworker.
  */
+/** A month (`YYYY-MM`) as the zh-CN page names it: `2026年10月`. */
+export const zhMonth = (month) => `${month.slice(0, 4)}年${Number(month.slice(5, 7))}月`;
+
 export const DEMO = {
   center: { username: 'center', password: 'center-demo-2026' },
   supervisor: { username: 'supervisor', password: 'supervisor-demo-2026' },

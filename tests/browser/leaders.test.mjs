@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { collectProblems, DEMO, launchChromium, READY_TIMEOUT_MS, startDemoSite } from './harness.mjs';
+import { collectProblems, DEMO, launchChromium, READY_TIMEOUT_MS, startDemoSite, zhMonth } from './harness.mjs';
 
 const web = path.resolve(process.env.RENTGRID_WEB ?? path.join(import.meta.dirname, '../../web-map/dist'));
 
@@ -239,8 +239,8 @@ describe('the leaders\' view', () => {
     // A legend on both maps, and each map's month written on it.
     assert.equal(await page.locator('.rg-main > .rg-legend').isVisible(), true);
     assert.equal(await page.locator('.rg-compare-pane .rg-legend').isVisible(), true);
-    assert.ok((await page.locator('.rg-compare-pane .rg-compare-badge').innerText()).includes(other));
-    assert.ok((await page.locator('.rg-main > .rg-compare-badge-main').innerText()).includes(left));
+    assert.ok((await page.locator('.rg-compare-pane .rg-compare-badge').innerText()).includes(zhMonth(other)));
+    assert.ok((await page.locator('.rg-main > .rg-compare-badge-main').innerText()).includes(zhMonth(left)));
     // Side by side, and one camera: moving one map moves the other.
     const [a, b] = await page.evaluate(() => [window.__rentgrid.map.getContainer(), window.__rentgridCompare.getContainer()].map((e) => e.getBoundingClientRect().toJSON()));
     assert.ok(b.left >= a.right - 1 && Math.abs(a.top - b.top) < 2, JSON.stringify({ a, b }));

@@ -21,6 +21,7 @@ import {
   phoneOf as harnessPhoneOf,
   READY_TIMEOUT_MS,
   startDemoSite,
+  zhMonth,
 } from './harness.mjs';
 
 /** The web map's `formatPct` (web-map/src/format.ts), so the test expects exactly what users see. */
@@ -576,6 +577,19 @@ describe('the web map', () => {
     await page.locator('.rg-overdue-cw[data-caseworker=""]').click();
     await legend.locator('.rg-legend-status', { hasText: `共 ${zh(all.number_matched)} 栋` }).waitFor({ timeout: 10_000 });
 
+    // The panel lists the eight most overdue first; "more" adds eight, and a name finds anyone.
+    assert.ok(all.caseworkers.length > 16, `the demo city has ${all.caseworkers.length} caseworkers with overdue buildings`);
+    const listed = async () => page.locator('.rg-overdue-cw[data-caseworker]:not([data-caseworker=""])').evaluateAll((bs) => bs.map((b) => Number(b.dataset.caseworker)));
+    assert.deepEqual(await listed(), all.caseworkers.slice(0, 8).map((c) => c.caseworker_id));
+    await page.locator('.rg-overdue-more').click();
+    assert.deepEqual(await listed(), all.caseworkers.slice(0, 16).map((c) => c.caseworker_id));
+    const last = all.caseworkers[all.caseworkers.length - 1];
+    await page.locator('.rg-overdue-find').fill(last.name);
+    assert.ok((await listed()).includes(last.caseworker_id), `${last.name} is found by name`);
+    assert.ok((await listed()).every((id) => all.caseworkers.find((c) => c.caseworker_id === id).name.includes(last.name)));
+    await page.locator('.rg-overdue-find').fill('');
+    assert.deepEqual(await listed(), all.caseworkers.slice(0, 8).map((c) => c.caseworker_id));
+
     // Toggled off like any layer: the points and the panel go.
     await legend.locator('input[type=checkbox]').uncheck();
     assert.equal(await page.evaluate(() => window.__rentgrid.map.getLayoutProperty('overdue-circles', 'visibility')), 'none');
@@ -610,7 +624,7 @@ describe('the web map', () => {
     const panel = leaders.locator('.rg-leaders');
     assert.equal(await panel.getAttribute('data-month'), months.at(-1));
     // The latest month is the current one, unfinished: it is today's register, said so.
-    assert.equal(await leaders.locator('.rg-month').innerText(), `${months.at(-1)} 月至今（今日）`);
+    assert.equal(await leaders.locator('.rg-month').innerText(), `${zhMonth(months.at(-1))}（截至今日）`);
     // The latest month is today's register: its ranking shows each rate two ways, the estimated
     // actual one with its 90% interval and verdict.
     await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months.at(-1), { timeout: 20_000 });
@@ -623,10 +637,9 @@ describe('the web map', () => {
     await leaders.keyboard.press('Home');
     assert.equal((await answered).status(), 200);
     await leaders.waitForFunction((m) => document.querySelector('.rg-leaders')?.dataset.shown === m, months[0], { timeout: 20_000 });
-    assert.ok((await leaders.locator('.rg-month').innerText()).includes(months[0]));
-    // A past month is named by its end, in the slider and the ranking's heading alike.
-    assert.equal(await leaders.locator('.rg-month').innerText(), `${months[0]} 月末`);
-    assert.equal(await leaders.locator('.rg-leaders .rg-ranking-title').innerText(), `目标考核排名（${months[0]} 月末）`);
+        // A past month is named by its end, in the slider and the ranking's heading alike.
+    assert.equal(await leaders.locator('.rg-month').innerText(), `${zhMonth(months[0])}末`);
+    assert.equal(await leaders.locator('.rg-leaders .rg-ranking-title').innerText(), `目标考核排名（${zhMonth(months[0])}末）`);
     const drawn = await leaders.evaluate(() => window.__rentgrid.map.queryRenderedFeatures({ layers: ['hotspots-fill'] }).length);
     assert.ok(drawn > 0, 'no hot-spot grid is drawn');
 

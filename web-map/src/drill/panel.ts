@@ -83,6 +83,7 @@ export const t = defineStrings(
     none: '没有',
     outOfScope: '不在您的权限范围内',
     drillHint: '在地图上点击可进入下一级',
+    showRest: '显示其余 {n} 行',
   },
   {
     open: 'Drill down',
@@ -153,6 +154,7 @@ export const t = defineStrings(
     none: 'None',
     outOfScope: 'Outside your scope',
     drillHint: 'Click the map to go one level down',
+    showRest: 'Show the other {n} {n|row|rows}',
   },
 );
 
@@ -270,8 +272,22 @@ function kpiTable(lines: KpiLine[]): HTMLElement {
   );
 }
 
+/** The rows a table of places one level down shows at first (a grid has hundreds of buildings). */
+const FIRST_ROWS = 12;
+
 function childTable(c: Children): HTMLElement {
   const cell = (x: Cell) => (typeof x === 'string' ? h('td', null, x) : h('td', { class: `rg-num${x.status ? ` rg-${x.status}` : ''}` }, x.text));
+  const row = (r: Children['rows'][number]) =>
+    h('tr', r.place ? { 'data-place': placeKey(r.place), 'data-level': r.place.level, tabindex: 0 } : null, ...r.cells.map(cell));
+  const body = h('tbody', null, ...c.rows.slice(0, FIRST_ROWS).map(row));
+  const rest = c.rows.length - FIRST_ROWS;
+  // The rest on request: a panel scrolling through hundreds of rows over the map is neither
+  // readable on a phone nor cheap to draw.
+  const more = rest > 0 ? h('button', { type: 'button', class: 'rg-drill-more' }, t('showRest', { n: rest })) : null;
+  more?.addEventListener('click', () => {
+    body.append(...c.rows.slice(FIRST_ROWS).map(row));
+    more.remove();
+  });
   return h(
     'section',
     { class: 'rg-drill-children' },
@@ -285,15 +301,10 @@ function childTable(c: Children): HTMLElement {
             'table',
             { class: 'rg-ranking rg-drill-table' },
             h('thead', null, h('tr', null, ...c.columns.map((col, i) => h('th', { scope: 'col', class: i === 0 ? '' : 'rg-num' }, col)))),
-            h(
-              'tbody',
-              null,
-              ...c.rows.map((r) =>
-                h('tr', r.place ? { 'data-place': placeKey(r.place), 'data-level': r.place.level, tabindex: 0 } : null, ...r.cells.map(cell)),
-              ),
-            ),
+            body,
           ),
         ),
+    more,
   );
 }
 

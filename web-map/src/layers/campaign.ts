@@ -8,6 +8,7 @@ import { Marker, type GeoJSONSource, type MapGeoJSONFeature } from 'maplibre-gl'
 import { advanceBlockPhase, ApiError, fetchCampaign, fetchCampaignIds, fetchRoutes, type Campaign, type DayRoutes, type Phase } from '../api';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
+import { scaleFactor } from '../ui/scale';
 import { colorBy } from './expressions';
 import type { LayerContext, MapLayer, SlottedLayer } from './types';
 
@@ -158,8 +159,8 @@ function numberMarker(n: number, at: [number, number], className: string, offset
 
 /** The radius of a stop's dot on the map, its white ring included. */
 const STOP_RADIUS = 6.5;
-/** A stop's number sits above its dot, clear of it (the number is 15 px high). */
-const STOP_NUMBER_OFFSET: [number, number] = [0, -(STOP_RADIUS + 9)];
+/** A stop's number sits above its dot, clear of it (the number is 15 px high at the display scale 1, and grows with it). */
+const stopNumberOffset = (): [number, number] => [0, -(STOP_RADIUS + 9 * scaleFactor())];
 
 /**
  * Leaves out every number that would cover a stop's dot (`dots`, page pixels) or a number placed
@@ -255,7 +256,7 @@ export function createCampaignLayer(): CampaignLayer {
       (ctx.map.getSource(ROUTES) as GeoJSONSource | undefined)?.setData(routes);
       for (const f of routes.features) {
         if (f.properties.kind === 'stop' && f.geometry.type === 'Point') {
-          const marker = numberMarker(f.properties.order ?? 0, f.geometry.coordinates as [number, number], 'rg-stop-number', STOP_NUMBER_OFFSET).addTo(ctx.map);
+          const marker = numberMarker(f.properties.order ?? 0, f.geometry.coordinates as [number, number], 'rg-stop-number', stopNumberOffset()).addTo(ctx.map);
           markers.push(marker);
           stopMarkers.push({ caseworker: f.properties.caseworker_id, marker });
         }

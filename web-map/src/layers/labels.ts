@@ -20,6 +20,7 @@ const t = defineStrings(
     title: '地名标注',
     street: '街道/镇名（9–15 级）',
     community: '社区/村名（12–15 级）',
+    communityUp: '社区/村名（12 级起）',
     grid: '网格名与编码（14 级起）',
     noFonts: '服务器没有中文字体，不显示地名',
     sample: '名',
@@ -28,6 +29,7 @@ const t = defineStrings(
     title: 'Place names',
     street: 'Street and town names (zoom 9–15)',
     community: 'Community and village names (zoom 12–15)',
+    communityUp: 'Community and village names (from zoom 12)',
     grid: 'Grid names and codes (from zoom 14)',
     noFonts: 'The server has no Chinese font: names are not shown',
     sample: 'Aa',
@@ -39,10 +41,12 @@ export const LABEL_LAYERS = { grids: 'labels-grids', communities: 'labels-commun
 
 /**
  * Zooms each kind of name is written from (the tiles carry them from there) and up to: from 15
- * a grid's name (which holds its community's) takes over from its community's.
+ * a grid's name (which holds its community's) takes over from its community's; in a view that
+ * writes no grid names, a community's name stays at every zoom from 12.
  */
 const STREETS = { min: 9, max: 15 };
 const COMMUNITIES = { min: 12, max: 15 };
+const COMMUNITIES_ALONE = { min: 12, max: 24 };
 const GRIDS = { min: 14 };
 
 const COLORS = { street: '#1f2a44', community: '#3f4a5c', grid: '#4a5568', halo: 'rgba(255, 255, 255, 0.92)' } as const;
@@ -128,7 +132,7 @@ export function createLabelsLayer(options: LabelsOptions): MapLayer {
       areaNames({
         id: LABEL_LAYERS.communities,
         kind: 'community',
-        zooms: COMMUNITIES,
+        zooms: options.grids ? COMMUNITIES : COMMUNITIES_ALONE,
         font: regular,
         sizes: [[12, 12], [16, 15]],
         color: COLORS.community,
@@ -167,7 +171,7 @@ export function createLabelsLayer(options: LabelsOptions): MapLayer {
       const swatch = (color: string, bold = false) => ({ type: 'text', text: t('sample'), color, halo: '#ffffff', bold }) as const;
       const items = [
         { swatch: swatch(COLORS.street, true), label: t('street') },
-        { swatch: swatch(COLORS.community), label: t('community') },
+        { swatch: swatch(COLORS.community), label: t(options.grids ? 'community' : 'communityUp') },
         ...(options.grids ? [{ swatch: swatch(COLORS.grid), label: t('grid') }] : []),
       ];
       return { title: t('title'), items, ...(fontless ? { status: t('noFonts') } : {}) };

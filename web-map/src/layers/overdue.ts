@@ -9,7 +9,7 @@ import type { GeoJSONSource, IControl, MapGeoJSONFeature } from 'maplibre-gl';
 import type * as G from 'geojson';
 import { fetchOverdue, type OverdueBuilding, type OverdueList } from '../api';
 import { formatCount } from '../format';
-import { defineStrings } from '../i18n';
+import { defineStrings, onLangChange } from '../i18n';
 import { h, isNarrowScreen } from '../ui/dom';
 import { colorBy, hovered, selected } from './expressions';
 import type { LayerContext, MapLayer, SlottedLayer } from './types';
@@ -31,6 +31,9 @@ export const tOverdue = defineStrings(
     concentrated: '（集中居住）',
     byCaseworker: '按综管员',
     all: '全部综管员',
+    find: '查找综管员',
+    more: '再显示 {n} 人（共 {left} 人未显示）',
+    noMatch: '没有名字含“{q}”的综管员',
   },
   {
     title: 'Overdue visits',
@@ -47,6 +50,9 @@ export const tOverdue = defineStrings(
     concentrated: ' (concentrated housing)',
     byCaseworker: 'By caseworker',
     all: 'All caseworkers',
+    find: 'Find a caseworker',
+    more: 'Show {n} more ({left} not shown)',
+    noMatch: 'No caseworker’s name contains “{q}”',
   },
 );
 
@@ -104,6 +110,9 @@ export function overduePoints(list: OverdueList): G.FeatureCollection<G.Point, P
 
 /** The most buildings the map shows (the API's most). */
 const SHOWN = 10_000;
+
+/** The caseworkers the panel lists at first, and how many more each "more" adds. */
+const PAGE = 8;
 
 const SOURCE = 'overdue';
 const CIRCLES = 'overdue-circles';
@@ -163,6 +172,17 @@ export function createOverdueLayer(): MapLayer {
   let chosen: number | undefined;
   const panel = new CaseworkerPanel();
 
+  /**
+   * The panel lists the most overdue caseworkers first, a page at a time ("more" adds a page), and
+   * finds one by name: a district has hundreds, and a list as tall as all of them over the map is
+   * neither readable nor cheap to draw.
+   */
+  let showing = PAGE;
+  let query = '';
+  const find = h('input', { type: 'search', class: 'rg-overdue-find' });
+  const list = h('ul', null);
+  let drawList = () => {};
+
   const drawPanel = (ctx: LayerContext) => {
     const item = (id: number | undefined, label: string, count: number) => {
       const button = h(
@@ -177,16 +197,39 @@ export function createOverdueLayer(): MapLayer {
       });
       return h('li', null, button);
     };
-    panel.element.replaceChildren(
-      h('summary', null, `${tOverdue('title')} · ${tOverdue('byCaseworker')}`),
-      h(
-        'ul',
-        null,
+    drawList = () => {
+      const everyone = all?.caseworkers ?? [];
+      const q = query.trim();
+      const matching = q ? everyone.filter((c) => c.name.includes(q)) : everyone;
+      const page = matching.slice(0, showing);
+      // The chosen caseworker stays in the list wherever they rank.
+      const theChosen = everyone.find((c) => c.caseworker_id === chosen);
+      if (theChosen && !page.includes(theChosen)) page.push(theChosen);
+      const left = matching.length - Math.min(showing, matching.length);
+      const more = h('button', { type: 'button', class: 'rg-overdue-more' }, tOverdue('more', { n: Math.min(PAGE, left), left }));
+      more.addEventListener('click', () => {
+        showing += PAGE;
+        drawList();
+      });
+      list.replaceChildren(
         item(undefined, tOverdue('all'), all?.number_matched ?? 0),
-        ...(all?.caseworkers ?? []).map((c) => item(c.caseworker_id, c.name, c.overdue)),
-      ),
-    );
+        ...page.map((c) => item(c.caseworker_id, c.name, c.overdue)),
+        ...(q && matching.length === 0 ? [h('li', { class: 'rg-overdue-none' }, tOverdue('noMatch', { q }))] : []),
+        ...(left > 0 ? [h('li', null, more)] : []),
+      );
+    };
+    drawList();
+    find.placeholder = tOverdue('find');
+    find.setAttribute('aria-label', tOverdue('find'));
+    const many = (all?.caseworkers.length ?? 0) > PAGE;
+    panel.element.replaceChildren(h('summary', null, `${tOverdue('title')} · ${tOverdue('byCaseworker')}`), ...(many ? [find] : []), list);
   };
+
+  find.addEventListener('input', () => {
+    query = find.value;
+    showing = PAGE;
+    drawList();
+  });
 
   const load = async (ctx: LayerContext) => {
     all = await fetchOverdue(undefined, SHOWN);
@@ -204,8 +247,11 @@ export function createOverdueLayer(): MapLayer {
     async attach(ctx) {
       ctx.map.addSource(SOURCE, { type: 'geojson', data: { type: 'FeatureCollection', features: [] } });
       ctx.map.addControl(panel, 'top-left');
+      // The panel speaks the language chosen after it was drawn.
+      const offLang = onLangChange(() => drawPanel(ctx));
       await load(ctx);
       return () => {
+        offLang();
         if (ctx.map.hasControl(panel)) ctx.map.removeControl(panel);
       };
     },

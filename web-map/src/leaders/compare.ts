@@ -8,6 +8,7 @@ import { Map as MapLibreMap } from 'maplibre-gl';
 import type { District, HotspotMetric } from '../api';
 import { createBasemapLayer } from '../layers/basemap';
 import { createHotspotsLayer } from '../layers/hotspots';
+import { followLabelScale } from '../layers/label-scale';
 import { createLabelsLayer } from '../layers/labels';
 import { mapOptions } from '../map-options';
 import { SLOTS, type LayerContext } from '../layers/types';
@@ -99,6 +100,8 @@ export async function openComparePane(
     for (const slot of SLOTS) {
       for (const layer of layers) for (const styled of layer.styleLayers) if (styled.slot === slot) map.addLayer(styled.layer);
     }
+    // Its place names at the display scale, as the main map's.
+    stops.push(followLabelScale(map));
     legend.render();
   } catch (e) {
     destroy();

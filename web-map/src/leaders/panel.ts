@@ -8,6 +8,7 @@
  */
 import type { Map as MapLibreMap, MapMouseEvent } from 'maplibre-gl';
 import { fetchPlaceRows, type District, type HotspotMetric } from '../api';
+import { formatMonth } from '../format';
 import { defineStrings, onLangChange } from '../i18n';
 import type { HotspotsLayer } from '../layers/hotspots';
 import { tHot } from '../layers/hotspots';
@@ -22,8 +23,8 @@ const t = defineStrings(
   {
     title: '领导视图',
     month: '月份',
-    monthValue: '{month} 月末',
-    monthToDate: '{month} 月至今（今日）',
+    monthValue: '{month}末',
+    monthToDate: '{month}（截至今日）',
     metric: '冷热点指标',
     ranking: '目标考核排名（{when}）',
     report: '打印月报',
@@ -123,17 +124,13 @@ export async function createLeadersPanel(
   let pane: ComparePane | undefined;
   let compared: string | undefined;
   const monthWords = (i: number) =>
-    !months[i] ? '—' : i === months.length - 1 ? t('monthToDate', { month: months[i]! }) : t('monthValue', { month: months[i]! });
+    !months[i] ? '—' : t(i === months.length - 1 ? 'monthToDate' : 'monthValue', { month: formatMonth(months[i]!) });
   const render = () => {
     heading.textContent = t('title');
     labels.month.textContent = t('month');
     labels.metric.textContent = t('metric');
     // The history's last month is the current one, unfinished: today's register, not a month's end.
-    const when = !month()
-      ? '—'
-      : index === months.length - 1
-        ? t('monthToDate', { month: month()! })
-        : t('monthValue', { month: month()! });
+    const when = monthWords(index);
     labels.ranking.textContent = t('ranking', { when });
     const street = focus ? history.at(-1)?.rows.find((r) => r.code === focus)?.name : undefined;
     labels.trend.textContent = street ? t('streetTrend', { street }) : t('trend');

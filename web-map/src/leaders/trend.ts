@@ -36,16 +36,19 @@ function percent(row: PlaceRow | undefined, key: 'reg_rate' | 'rental_rate' = 'r
   return Math.round(rate * 1000) / 10;
 }
 
-/** A target as a dashed line, labelled. */
+/** A target as a dashed line, labelled in the margin right of the lines (never on them). */
 function targetLine(target: number, color: string) {
   return {
     symbol: 'none',
     silent: true,
     lineStyle: { type: 'dashed' as const, color },
-    label: { position: 'insideEndTop' as const, formatter: tTrend('target', { target: formatTarget(target) }) },
+    label: { position: 'end' as const, color, fontSize: 10, formatter: tTrend('target', { target: formatTarget(target) }) },
     data: [{ yAxis: target * 100 }],
   };
 }
+
+/** The room right of the lines for a target's label ("target 95%"). */
+const TARGET_MARGIN = 62;
 
 /** The colours of one street's two rates. */
 const FOCUS_COLORS = { reg_rate: '#1f4e9c', rental_rate: '#11898b' } as const;
@@ -67,7 +70,7 @@ function focusOption(district: District, history: MonthRows[], code: string) {
     textStyle: { fontSize: 11 },
     tooltip: { trigger: 'axis' as const, valueFormatter: (v: unknown) => (typeof v === 'number' ? `${v.toFixed(1)}%` : '—') },
     legend: { top: 0, textStyle: { fontSize: 11 } },
-    grid: { left: 40, right: 10, top: 30, bottom: 22 },
+    grid: { left: 40, right: TARGET_MARGIN, top: 30, bottom: 22 },
     xAxis: { type: 'category' as const, data: history.map((m) => m.month.slice(2)) },
     yAxis: {
       type: 'value' as const,
@@ -95,7 +98,7 @@ function option(district: District, history: MonthRows[], streets: PlaceRow[]) {
     textStyle: { fontSize: 11 },
     tooltip: { trigger: 'axis' as const, valueFormatter: (v: unknown) => (typeof v === 'number' ? `${v.toFixed(1)}%` : '—') },
     legend: { type: 'scroll' as const, top: 0, textStyle: { fontSize: 11 } },
-    grid: { left: 40, right: 10, top: 30, bottom: 22 },
+    grid: { left: 40, right: TARGET_MARGIN, top: 30, bottom: 22 },
     xAxis: { type: 'category' as const, data: history.map((m) => m.month.slice(2)) },
     yAxis: {
       type: 'value' as const,
