@@ -5,6 +5,7 @@ pub mod access;
 pub mod answers;
 pub mod api;
 pub mod atlas_file;
+pub mod background;
 pub mod campaign;
 pub mod coverage;
 pub mod encoded;

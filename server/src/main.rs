@@ -113,14 +113,22 @@ struct LimitArgs {
     /// the next one also waits this many times the last one's making; 0: the interval alone.
     #[arg(long, env = "RENTGRID_ESTIMATE_SHARE", default_value_t = 3)]
     estimate_share: u32,
+    /// How many nice levels (0–19) below the server the threads run that remake estimates, heat
+    /// surfaces and hot spots off the request path, so that requests get the cores first; 0: at
+    /// the server's priority.
+    #[arg(long, env = "RENTGRID_BACKGROUND_NICE", default_value_t = rentgrid_server::background::DEFAULT_NICE,
+          value_parser = clap::value_parser!(u8).range(0..=i64::from(rentgrid_server::background::MAX_NICE)))]
+    background_nice: u8,
     /// Seconds the requests in flight are waited for at SIGTERM or Ctrl-C.
     #[arg(long, env = "RENTGRID_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     shutdown_timeout: u64,
 }
 
 impl LimitArgs {
-    /// The per-request limits and the connection rules; the open-files limit raised to match.
+    /// The per-request limits and the connection rules; the open-files limit raised to match and
+    /// the background threads' priority set.
     fn apply(&self) -> (Limits, Connections) {
+        rentgrid_server::background::configure(self.background_nice);
         let mut limits = Limits {
             request_timeout: Duration::from_secs(self.request_timeout),
             analysis_interval: Duration::from_secs(self.analysis_interval),

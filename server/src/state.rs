@@ -10,6 +10,7 @@
 
 use crate::access::audit::AuditEvent;
 use crate::answers::{KeptAnswers, Lookup};
+use crate::background::{self, Priority};
 use crate::encoded::Encoded;
 use crate::error::{AppError, StartupError};
 use crate::events::{Change, Events};
@@ -36,7 +37,7 @@ use rentgrid_analysis::view_inputs::{InputChange, ViewInputs};
 use rentgrid_geodata::{Atlas, BuildingId, BuildingStats, Caseworker, Month, StatsDelta};
 use rentgrid_tiles::heat::HeatCount;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,10 @@ struct Inner {
     /// Held while the inputs are read from the store, so that concurrent first requests read
     /// them once.
     reading_inputs: tokio::sync::Mutex<()>,
+    /// How many times everything was loaded again (an import, or a log that does not follow
+    /// on), changed under the write lock: inputs built from one Atlas's buildings are kept only
+    /// if it has not changed since.
+    reloads: AtomicU64,
     /// The roster with each caseworker's contracted grids (what a caseworker's scope is derived
     /// from), read from the store once (and after an import) under the write lock and changed
     /// by each committed write's contracts, so that no request reads it from the store.
@@ -178,6 +183,7 @@ impl AppState {
                 web_dir,
                 inputs: Mutex::new(None),
                 reading_inputs: tokio::sync::Mutex::new(()),
+                reloads: AtomicU64::new(0),
                 roster: Mutex::new(None),
                 history: PerSnapshot::default(),
                 hotspots: KeptAnswers::default(),
@@ -445,35 +451,53 @@ impl AppState {
     }
 
     /// Keeps `loaded`, the inputs of the derived views read from the store at some change of
-    /// its log, as the inputs now: under the write lock, the Atlas catches up to that change if
-    /// it is behind, and the changes applied since are applied to what was read. `None` (nothing
-    /// kept) when that cannot be done change by change: a reload came in between, or `loaded`
-    /// holds no inputs. Inputs kept already are not replaced.
+    /// its log, as the inputs now. First, under the write lock, the Atlas catches up to that
+    /// change if it is behind. Then, with no lock held, the ledger is built from what was read
+    /// with that Atlas's buildings (only a reload moves a building, and one in between is seen
+    /// below). Last, under the write lock again, the changes applied since the read are applied
+    /// to it. `None` (nothing kept) when that cannot be done change by change: a reload came in
+    /// between, or `loaded` holds no inputs. Inputs kept already are not replaced.
     pub async fn keep_view_inputs(&self, loaded: Loaded) -> Result<Option<ViewInputs>, AppError> {
         let (Some(registrations), Some(evidence)) = (loaded.registrations, loaded.evidence) else {
             return Ok(None);
         };
-        let mut applied = self.write_turn().await;
+        let (atlas, reloads) = {
+            let mut applied = self.write_turn().await;
+            if let Some(inputs) = lock(&self.inner.inputs).clone() {
+                return Ok(Some(inputs));
+            }
+            // With no inputs kept, applying a change to the Atlas leaves them alone.
+            if self.catch_up_until(&mut applied, loaded.mark.seq).await? {
+                return Ok(None);
+            }
+            (self.atlas(), self.inner.reloads.load(Ordering::Relaxed))
+        };
+        let grid_of = |b: BuildingId| atlas.building(b).map(|b| b.grid_id);
+        let built = Instant::now();
+        let mut inputs = ViewInputs::new(grid_of, registrations, evidence);
+        let built_ms = built.elapsed().as_millis() as u64;
+
+        let applied = self.write_turn().await;
         if let Some(inputs) = lock(&self.inner.inputs).clone() {
             return Ok(Some(inputs));
         }
-        // With no inputs kept, applying a change to the Atlas leaves them alone.
-        if self.catch_up_until(&mut applied, loaded.mark.seq).await? {
+        if self.inner.reloads.load(Ordering::Relaxed) != reloads {
             return Ok(None);
         }
+        let locked = Instant::now();
         let Some(since) = self.input_changes(loaded.mark.seq, *applied).await? else {
             return Ok(None);
         };
-        let atlas = self.atlas();
-        let grid_of = |b: BuildingId| atlas.building(b).map(|b| b.grid_id);
-        let mut inputs = ViewInputs::new(grid_of, registrations, evidence);
         for change in &since {
             inputs.apply(grid_of, change);
         }
-        if !since.is_empty() {
-            tracing::info!(changes = since.len(), "applied the changes committed during the read of the inputs");
-        }
         *lock(&self.inner.inputs) = Some(inputs.clone());
+        tracing::info!(
+            built_ms,
+            changes = since.len(),
+            locked_ms = locked.elapsed().as_millis() as u64,
+            "kept the inputs read, with the changes committed during the read"
+        );
         Ok(Some(inputs))
     }
 
@@ -581,28 +605,29 @@ impl AppState {
                     let state = self.clone();
                     tokio::spawn(async move {
                         let snapshot = state.snapshot();
-                        if state.build_heat_surface(snapshot, count, key.clone()).await.is_err() {
+                        if state.build_heat_surface(snapshot, count, key.clone(), Priority::Background).await.is_err() {
                             state.inner.heat.gave_up(&key);
                         }
                     });
                 }
                 Ok(body)
             }
-            Lookup::Missing => self.build_heat_surface(snapshot, count, key).await,
+            Lookup::Missing => self.build_heat_surface(snapshot, count, key, Priority::Request).await,
         }
     }
 
-    /// Builds the heat surface of `count` over `snapshot` on the blocking pool, keeps it under
-    /// `key` and drops the heat tiles of older surfaces.
+    /// Builds the heat surface of `count` over `snapshot` at `priority`, keeps it under `key` and
+    /// drops the heat tiles of older surfaces.
     async fn build_heat_surface(
         &self,
         snapshot: Arc<Snapshot>,
         count: HeatCount,
         key: String,
+        priority: Priority,
     ) -> Result<Arc<tile_cache::Heat>, AppError> {
         let started = Instant::now();
         let version = snapshot.version();
-        let surface = tokio::task::spawn_blocking(move || snapshot.heat_surface(count))
+        let surface = background::run(priority, move || snapshot.heat_surface(count))
             .await
             .map_err(|e| AppError::Internal(format!("heat surface: {e}")))?
             .map_err(|e| AppError::Internal(format!("heat surface: {e}")))?;
@@ -638,7 +663,7 @@ impl AppState {
                 return Ok(newest);
             }
         }
-        self.estimate_of(atlas, as_of).await
+        self.estimate_of(atlas, as_of, Priority::Request).await
     }
 
     /// The newest estimate made for `atlas`'s places on `as_of`, when one is; starts the estimate
@@ -654,7 +679,7 @@ impl AppState {
             newest.started = Instant::now();
             let state = self.clone();
             tokio::spawn(async move {
-                if let Err(e) = state.estimate_of(&current, as_of).await {
+                if let Err(e) = state.estimate_of(&current, as_of, Priority::Background).await {
                     tracing::warn!(error = %e, "the estimate of the current data could not be made; the newest one is served");
                 }
                 if let Some(n) = lock(&state.inner.newest_estimate).as_mut() {
@@ -671,7 +696,12 @@ impl AppState {
     }
 
     /// The estimate of `atlas` itself on `as_of`, made now unless it is kept.
-    async fn estimate_of(&self, atlas: &Arc<Atlas>, as_of: time::Date) -> Result<Arc<Estimate>, AppError> {
+    async fn estimate_of(
+        &self,
+        atlas: &Arc<Atlas>,
+        as_of: time::Date,
+        priority: Priority,
+    ) -> Result<Arc<Estimate>, AppError> {
         let memo = |generation: u64| {
             self.inner.estimate.get(atlas.version(), |e| e.as_of == as_of && e.generation == generation)
         };
@@ -686,7 +716,7 @@ impl AppState {
         let (ev, generation) = (inputs.evidence, inputs.generation);
         let snapshot = atlas.clone();
         let started = Instant::now();
-        let estimate = tokio::task::spawn_blocking(move || {
+        let estimate = background::run(priority, move || {
             let evidence = ev.as_of(as_of);
             let candidates = candidates::estimate(&snapshot, &evidence, &CandidateWeights::default())?;
             let params = UnrecordedParams { weights: CandidateWeights::default(), ..UnrecordedParams::default() };
@@ -952,6 +982,7 @@ impl AppState {
             *lock(&self.inner.roster) = None;
             self.publish(Arc::new(Snapshot::new(next)))
         });
+        self.inner.reloads.fetch_add(1, Ordering::Relaxed);
         self.inner.events.publish(Change::Reload { version });
         *applied = loaded.mark.seq;
         Ok(())

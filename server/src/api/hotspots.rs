@@ -40,6 +40,7 @@ use super::query::ApiQuery;
 use super::suppress::{self, Suppressed};
 use crate::answers::Lookup;
 use crate::api::error::Exception;
+use crate::background::{self, Priority};
 use crate::encoded::Encoded;
 use crate::error::{AppError, AppResult};
 use crate::limits::Place;
@@ -289,7 +290,11 @@ pub async fn hotspots(
                 let state = state.clone();
                 tokio::spawn(async move {
                     let ran = match state.gate().enter().await {
-                        Ok(place) => run_and_keep(&state, params, scope, key.clone(), Some(place)).await.is_ok(),
+                        Ok(place) => {
+                            run_and_keep(&state, params, scope, key.clone(), Some(place), Priority::Background)
+                                .await
+                                .is_ok()
+                        }
                         Err(_) => false,
                     };
                     if !ran {
@@ -301,21 +306,22 @@ pub async fn hotspots(
         }
         Lookup::Missing => {}
     }
-    let body = run_and_keep(&state, params, scope, key, place.map(|Extension(p)| p)).await?;
+    let body = run_and_keep(&state, params, scope, key, place.map(|Extension(p)| p), Priority::Request).await?;
     Ok(respond(&body))
 }
 
 /// Runs the analysis of `params` as `scope` sees it over the current snapshot, keeps its answer
 /// under `key` and returns it; a leader's (`suppress_small_counts`) with every figure from fewer
 /// than 5 persons nulled, as the middleware would for each request ([`suppress::suppress`]). The
-/// run holds `place` (of the gate) until it ends, and keeps its answer even when the request that
-/// started it timed out first: asking again then finds it.
+/// run holds `place` (of the gate) until it ends, runs at `priority`, and keeps its answer even
+/// when the request that started it timed out first: asking again then finds it.
 async fn run_and_keep(
     state: &AppState,
     params: Params,
     scope: Scope,
     key: String,
     place: Option<Place>,
+    priority: Priority,
 ) -> AppResult<Arc<Encoded>> {
     let started = Instant::now();
     let snapshot = state.snapshot();
@@ -324,7 +330,7 @@ async fn run_and_keep(
     let now = snapshot.grid_counts();
     let version = atlas.version();
     let state = state.clone();
-    tokio::task::spawn_blocking(move || {
+    background::run(priority, move || {
         let _place = place;
         let hotspots = Hotspots::of(run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g))?, version);
         let json = if params.suppress_small_counts {
