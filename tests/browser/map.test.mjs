@@ -624,7 +624,7 @@ describe('the web map', () => {
     const panel = leaders.locator('.rg-leaders');
     assert.equal(await panel.getAttribute('data-month'), months.at(-1));
     // The latest month is the current one, unfinished: it is today's register, said so.
-    assert.equal(await leaders.locator('.rg-month').innerText(), `${zhMonth(months.at(-1))}（截至今日）`);
+    assert.equal(await leaders.locator('.rg-month').innerText(), `${zhMonth(months.at(-1))}，截至今日`);
     // The latest month is today's register: its ranking shows each rate two ways, the estimated
     // actual one with its 90% interval and verdict.
     await leaders.waitForFunction((m) => document.querySelector('.rg-rankings')?.dataset.month === m, months.at(-1), { timeout: 20_000 });
