@@ -18,7 +18,7 @@ pub const DEFAULT_NICE: u8 = 10;
 /// The highest nice value Linux has.
 pub const MAX_NICE: u8 = 19;
 
-/// Work that is ready off the request path.
+/// Whether a request waits for a piece of work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     /// A request waits for it: the blocking pool, at the server's priority.
