@@ -63,6 +63,9 @@ fn crossplatform_value(nice: i32) -> Option<u8> {
 
 /// Makes the calling thread (a background thread, when it starts) nicer by `by`, up to 19.
 fn lower_current_thread(by: u8) {
+    if by == 0 {
+        return;
+    }
     let Some(now) = current_nice() else { return };
     let nice = (now + i32::from(by)).min(i32::from(MAX_NICE));
     if nice <= now {
@@ -75,18 +78,22 @@ fn lower_current_thread(by: u8) {
 }
 
 fn pool() -> Option<&'static rayon::ThreadPool> {
-    POOL.get_or_init(|| {
-        let by = *NICER_BY.get_or_init(|| DEFAULT_NICE);
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
-            .thread_name(|i| format!("background-{i}"))
-            .start_handler(move |_| lower_current_thread(by))
-            .panic_handler(|_| tracing::error!("background work panicked"))
-            .build()
-            .map_err(|e| tracing::warn!("no background threads ({e}): background work runs on the blocking pool"))
-            .ok()
-    })
-    .as_ref()
+    POOL.get_or_init(|| threads("background", *NICER_BY.get_or_init(|| DEFAULT_NICE))).as_ref()
+}
+
+/// One named thread per core (`{name}-0`, `{name}-1`, …), nicer than the server by `nicer_by`,
+/// whose panics are logged; `None` (with a warning) when they could not be started, and the
+/// caller's work then goes to tokio's blocking pool. The tile builders are made here too, at
+/// the server's priority.
+pub fn threads(name: &'static str, nicer_by: u8) -> Option<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+        .thread_name(move |i| format!("{name}-{i}"))
+        .start_handler(move |_| lower_current_thread(nicer_by))
+        .panic_handler(move |_| tracing::error!("work on the {name} threads panicked"))
+        .build()
+        .map_err(|e| tracing::warn!("no {name} threads ({e}): their work runs on the blocking pool"))
+        .ok()
 }
 
 /// The work ended without an answer (it panicked).

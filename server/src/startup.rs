@@ -4,6 +4,7 @@ use crate::access::Role;
 use crate::access::demo_users::{DEMO_USERS, caseworker_login};
 use crate::access::password;
 use crate::atlas_file::{AtlasFile, AtlasFileError};
+use crate::background::{self, Priority};
 pub use crate::error::StartupError;
 use crate::identity::{Actor, Identity, UserError};
 pub use crate::state::{AppState, load_atlas, load_atlas_at};
@@ -200,13 +201,15 @@ pub async fn state_from(
     Ok((state, origin))
 }
 
-/// Writes `atlas`, the store's state at `stamp`, to `file` on tokio's blocking pool.
+/// Writes `atlas`, the store's state at `stamp`, to `file` on the background threads (nobody
+/// waits for it: requests are served meanwhile).
 fn write_off_path(
     file: AtlasFile,
     atlas: Arc<Atlas>,
     stamp: Stamp,
 ) -> tokio::task::JoinHandle<Result<(), AtlasFileError>> {
-    tokio::task::spawn_blocking(move || {
+    let path = file.path().display().to_string();
+    let write = move || {
         let at = Instant::now();
         let written = file.write(&atlas, &stamp);
         match &written {
@@ -218,6 +221,11 @@ fn write_off_path(
             Err(e) => tracing::warn!(reason = %e, "the Atlas snapshot file could not be written"),
         }
         written
+    };
+    tokio::spawn(async move {
+        background::run(Priority::Background, write).await.unwrap_or_else(|lost| {
+            Err(AtlasFileError::Io { path, source: std::io::Error::other(format!("writing it: {lost}")) })
+        })
     })
 }
 

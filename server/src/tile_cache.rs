@@ -422,17 +422,7 @@ pub fn touched(atlas: &Atlas, deltas: &[StatsDelta]) -> Vec<Touch> {
 /// `None` if they could not be started: builds then go to tokio's blocking pool.
 fn builders() -> Option<&'static rayon::ThreadPool> {
     static BUILDERS: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
-    BUILDERS
-        .get_or_init(|| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
-                .thread_name(|i| format!("tiles-{i}"))
-                .panic_handler(|_| tracing::error!("a tile build panicked"))
-                .build()
-                .map_err(|e| tracing::warn!("no tile build threads ({e}): building on the blocking pool"))
-                .ok()
-        })
-        .as_ref()
+    BUILDERS.get_or_init(|| crate::background::threads("tiles", 0)).as_ref()
 }
 
 /// The cache key of a scope: 0 for one that sees the whole district unsuppressed, else a hash
