@@ -136,15 +136,34 @@ pub fn month_counts(history: &History, m: Month) -> RunResult<&[Counts]> {
 }
 
 /// The weights over every grid of `atlas`, by grid id.
-fn weights(atlas: &Atlas, p: &Params) -> RunResult<Weights> {
+fn weights(atlas: &Atlas, p: &Params, contiguity: &Contiguity) -> RunResult<Weights> {
     let points = || atlas.grids().iter().map(|g| (g.label_point.x(), g.label_point.y())).collect::<Vec<_>>();
     let w = match p.neighbours {
-        Neighbours::Queen => Weights::queen(atlas),
-        Neighbours::Rook => Weights::rook(atlas),
+        Neighbours::Queen => contiguity.queen.get_or_init(|| Weights::queen(atlas)).clone(),
+        Neighbours::Rook => contiguity.rook.get_or_init(|| Weights::rook(atlas)).clone(),
         Neighbours::Knn(k) => Weights::knn_lonlat(&points(), k).map_err(stats_error)?,
         Neighbours::Distance(m) => Weights::distance_band_lonlat(&points(), m).map_err(stats_error)?,
     };
     Ok(if p.transform == Transform::RowStandardised { w.row_standardised() } else { w })
+}
+
+/// The grids' contiguity (binary queen and rook weights), each found at the first run that asks
+/// for it and kept for the next runs over the same grids: at a city's scale, finding which of
+/// 20,002 outlines touch takes longer than the Gi\* run over them. Keep one per district
+/// geometry (the grids' outlines); counts do not move it.
+#[derive(Default)]
+pub struct Contiguity {
+    queen: std::sync::OnceLock<Weights>,
+    rook: std::sync::OnceLock<Weights>,
+}
+
+impl std::fmt::Debug for Contiguity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contiguity")
+            .field("queen", &self.queen.get().is_some())
+            .field("rook", &self.rook.get().is_some())
+            .finish()
+    }
 }
 
 /// One site's result.
@@ -418,11 +437,24 @@ pub fn run(
     p: &Params,
     sees: &dyn Fn(u32) -> bool,
 ) -> RunResult<HotspotRun> {
+    run_with(atlas, now, history, p, sees, &Contiguity::default())
+}
+
+/// [`run`], with the grids' contiguity taken from (or kept in) `contiguity`, which belongs to
+/// `atlas`'s grids.
+pub fn run_with(
+    atlas: &Atlas,
+    now: &[Counts],
+    history: &History,
+    p: &Params,
+    sees: &dyn Fn(u32) -> bool,
+    contiguity: &Contiguity,
+) -> RunResult<HotspotRun> {
     if let Tessellation::H3(resolution) = p.tessellation {
         return run_hex(atlas, history, p, resolution, sees);
     }
     let n_grids = atlas.grids().len();
-    let w = weights(atlas, p)?;
+    let w = weights(atlas, p, contiguity)?;
     let month_counts = |m: Month| month_counts(history, m);
     // Per-site values (for emerging: one row per month), then the sites kept.
     let series: Vec<Vec<Option<f64>>> = match p.method {
@@ -781,6 +813,32 @@ mod tests {
             seed: 12345,
             suppress_small_counts: false,
         }
+    }
+
+    /// A run with the contiguity kept from an earlier run is the run that finds it anew.
+    #[test]
+    fn contiguity_kept_between_runs_gives_the_same_answers() {
+        let (atlas, now, history) = district(1);
+        let kept = Contiguity::default();
+        let answer = |r: HotspotRun| {
+            let sites: Vec<_> = r
+                .sites
+                .iter()
+                .map(|s| (s.id.clone(), s.geometry.clone(), serde_json::to_value(&s.properties).unwrap()))
+                .collect();
+            (serde_json::to_value(&r.description).unwrap(), sites)
+        };
+        for (method, neighbours) in
+            [(Method::Gi, Neighbours::Queen), (Method::Lisa, Neighbours::Queen), (Method::Lisa, Neighbours::Rook)]
+        {
+            let p = Params { neighbours, ..params(method) };
+            let fresh = answer(run(&atlas, &now, &history, &p, &|_| true).unwrap());
+            for _ in 0..2 {
+                let again = answer(run_with(&atlas, &now, &history, &p, &|_| true, &kept).unwrap());
+                assert!(again == fresh, "{method:?} {neighbours:?}");
+            }
+        }
+        assert!(kept.queen.get().is_some() && kept.rook.get().is_some(), "both kept");
     }
 
     #[test]

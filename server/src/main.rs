@@ -976,9 +976,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = state.store().clone();
             // The writes of other servers on the same database, from its change log.
             let follower = tokio::spawn(rentgrid_server::follow::follow(state.clone()));
-            // The inputs of the history and the estimate, read off the start-up path, so that
-            // the leaders' first view need not wait for them.
-            let reading = tokio::spawn(state.clone().read_view_inputs());
+            // The inputs of the history and the estimate, read off the start-up path, then the
+            // hot spots the leaders' view opens with, so that its first leader need not wait.
+            let reading = tokio::spawn({
+                let state = state.clone();
+                async move {
+                    state.clone().read_view_inputs().await;
+                    rentgrid_server::api::prepare_leaders_view(&state).await;
+                }
+            });
             let (app, prober) = match standby {
                 Some(standby) => {
                     let prober = tokio::spawn(standby.clone().probe());

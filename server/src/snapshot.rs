@@ -15,12 +15,15 @@
 //! Views that depend on more than the snapshot (the history and the estimate read the kept view
 //! inputs; hot-spot answers are kept across snapshots) live in the server's state.
 
+use crate::geojson::geometry;
+use rentgrid_analysis::hotspot_run::Contiguity;
 use rentgrid_analysis::kpi::{self, Counts};
 use rentgrid_analysis::network::WalkingNetwork;
 use rentgrid_analysis::search::SearchIndex;
 use rentgrid_geodata::{Atlas, Caseworker, StatsDelta};
 use rentgrid_tiles::MapGeometry;
 use rentgrid_tiles::heat::{HeatCount, HeatSurface};
+use serde_json::value::RawValue;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::SystemTime;
 
@@ -51,6 +54,21 @@ struct GeometryViews {
     walking: OnceLock<Arc<WalkingNetwork>>,
     /// The places search finds, and the caseworkers by name.
     search: OnceLock<Arc<SearchIndex>>,
+    /// Each grid's outline written as GeoJSON.
+    outlines: OnceLock<Arc<GridOutlines>>,
+    /// The grids' contiguity, for hot spots.
+    contiguity: Contiguity,
+}
+
+/// Each grid's outline written as GeoJSON once, in the Atlas's grid order: an answer made of
+/// every grid (hot spots: 20,002 grids and 10 MB of outlines at scale 20) then writes its
+/// figures only.
+#[derive(Debug)]
+pub struct GridOutlines {
+    /// By grid id.
+    pub each: Vec<Box<RawValue>>,
+    /// Their length together, bytes.
+    pub bytes: usize,
 }
 
 impl std::fmt::Debug for GeometryViews {
@@ -60,6 +78,8 @@ impl std::fmt::Debug for GeometryViews {
             .field("basemap", &self.basemap.get().is_some())
             .field("walking", &self.walking.get().is_some())
             .field("search", &self.search.get().is_some())
+            .field("outlines", &self.outlines.get().is_some())
+            .field("contiguity", &self.contiguity)
             .finish()
     }
 }
@@ -144,6 +164,27 @@ impl Snapshot {
         self.geometry.search.get_or_init(|| Arc::new(SearchIndex::of_atlas(&self.atlas, caseworkers))).clone()
     }
 
+    /// Each grid's outline as GeoJSON, written once per district geometry. Blocking.
+    pub fn grid_outlines(&self) -> Result<Arc<GridOutlines>, serde_json::Error> {
+        if let Some(kept) = self.geometry.outlines.get() {
+            return Ok(kept.clone());
+        }
+        let each = self
+            .atlas
+            .grids()
+            .iter()
+            .map(|g| serde_json::value::to_raw_value(&geometry(g.grid.geometry.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bytes = each.iter().map(|o| o.get().len()).sum();
+        Ok(self.geometry.outlines.get_or_init(|| Arc::new(GridOutlines { each, bytes })).clone())
+    }
+
+    /// The grids' contiguity weights, found once per district geometry (at the first hot-spot
+    /// run that asks for them).
+    pub fn contiguity(&self) -> &Contiguity {
+        &self.geometry.contiguity
+    }
+
     /// The heat surface of `count`, built once per snapshot. Blocking.
     pub fn heat_surface(&self, count: HeatCount) -> Result<Option<Arc<HeatSurface>>, rentgrid_tiles::Error> {
         let mut heat = self.heat.lock().unwrap_or_else(PoisonError::into_inner);
@@ -180,6 +221,12 @@ mod tests {
         let basemap = first.basemap(|_| b"{}".to_vec());
         assert!(first.search_index().is_none(), "built when first asked for");
         let search = first.search_index_with(&[]);
+        let outlines = first.grid_outlines().unwrap();
+        assert_eq!(outlines.each.len(), first.atlas().grids().len());
+        let g = &first.atlas().grids()[3];
+        let written: serde_json::Value = serde_json::from_str(outlines.each[3].get()).unwrap();
+        assert_eq!(written, serde_json::to_value(geometry(g.grid.geometry.clone())).unwrap(), "grid 3's outline");
+        assert_eq!(outlines.bytes, outlines.each.iter().map(|o| o.get().len()).sum::<usize>());
 
         let delta = StatsDelta { building_id: b, persons: 1, ..StatsDelta::default() };
         let next = first.with_deltas(&[delta], first.version() + 1);
@@ -189,10 +236,14 @@ mod tests {
         assert!(Arc::ptr_eq(&walking, &next.walking_network()));
         assert!(next.search_index().is_some_and(|s| Arc::ptr_eq(&search, &s)), "places do not move with counts");
         assert!(Arc::ptr_eq(&basemap, &next.basemap(|_| unreachable!("built once per geometry"))));
+        assert!(Arc::ptr_eq(&outlines, &next.grid_outlines().unwrap()), "written once per geometry");
+        assert!(std::ptr::eq(first.contiguity(), next.contiguity()), "the grids' contiguity is shared");
 
         let reloaded = Snapshot::new((**next.atlas()).clone());
         assert!(!Arc::ptr_eq(&map, &reloaded.map_geometry().await.unwrap()), "new geometry, views made again");
         assert_eq!(*reloaded.basemap(|_| b"[]".to_vec()), b"[]".to_vec());
         assert!(reloaded.search_index().is_none(), "an import's new places are indexed anew");
+        assert!(!Arc::ptr_eq(&outlines, &reloaded.grid_outlines().unwrap()), "an import's grids are written anew");
+        assert!(!std::ptr::eq(first.contiguity(), reloaded.contiguity()), "and their contiguity found anew");
     }
 }

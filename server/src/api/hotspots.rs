@@ -33,9 +33,12 @@
 //! answers ([`crate::answers`]) and writes them as GeoJSON. After a write, a request is answered
 //! at once with the newest answer kept, whose `data_version` says which data it reflects, while
 //! one run for the new data goes on off the request path (at most once per `serve
-//! --analysis-interval`); only a request never asked before waits for its run.
+//! --analysis-interval`); only a request never asked before waits for its run. The analyses the
+//! leaders' view asks for first are made at start-up, before anyone asks
+//! ([`prepare_leaders_view`]). Each grid's outline is written once per district geometry
+//! ([`crate::snapshot::GridOutlines`]): a run writes its figures only.
 
-use super::geojson::{Feature, FeatureCollectionType, GEOJSON, geometry};
+use super::geojson::{Feature, FeatureCollectionType, FeatureId, FeatureType, GEOJSON, geometry};
 use super::query::ApiQuery;
 use super::suppress::{self, Suppressed};
 use crate::answers::Lookup;
@@ -45,6 +48,7 @@ use crate::encoded::Encoded;
 use crate::error::{AppError, AppResult};
 use crate::limits::Place;
 use crate::scope::Scope;
+use crate::snapshot::GridOutlines;
 use crate::state::AppState;
 use crate::tile_cache::scope_key;
 use axum::Extension;
@@ -53,13 +57,14 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use rentgrid_analysis::hotspot_run::{
     H3_RESOLUTIONS, HotspotProperties, HotspotRun, Method, Neighbours, Params, RunDescription, SiteId, Tessellation,
-    run,
+    run_with,
 };
 use rentgrid_analysis::metrics::Metric;
 use rentgrid_analysis::moran::{MAX_PERMUTATIONS, MoranOptions};
 use rentgrid_analysis::weights::Transform;
 use rentgrid_geodata::Month;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use std::sync::Arc;
 use std::time::Instant;
 use utoipa::{IntoParams, ToSchema};
@@ -227,7 +232,9 @@ pub struct Hotspots {
 }
 
 impl Hotspots {
-    /// The answer of `run`, made over data version `data_version`.
+    /// The answer of `run`, made over data version `data_version` (the schema's form; the
+    /// handler writes it as [`write`] does).
+    #[cfg(test)]
     fn of(run: HotspotRun, data_version: u64) -> Self {
         let features = run
             .sites
@@ -247,6 +254,81 @@ impl Hotspots {
             features,
         }
     }
+}
+
+/// [`Hotspots`] as it is written: the same members, with each grid's outline taken as the
+/// district keeps it written ([`crate::snapshot::GridOutlines`]) rather than written again.
+#[derive(Serialize)]
+struct Written<'a, D, P> {
+    #[serde(rename = "type")]
+    kind: FeatureCollectionType,
+    data_version: u64,
+    description: D,
+    features: Vec<WrittenFeature<'a, P>>,
+}
+
+/// A [`Feature`] of [`Written`].
+#[derive(Serialize)]
+struct WrittenFeature<'a, P> {
+    #[serde(rename = "type")]
+    kind: FeatureType,
+    id: FeatureId,
+    geometry: Outline<'a>,
+    properties: P,
+}
+
+/// A site's outline: a grid's as kept, a hexagon's written with the answer.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Outline<'a> {
+    Kept(&'a RawValue),
+    Own(geojson::Geometry),
+}
+
+/// The JSON of `run` over data version `version`, each grid's outline from `outlines`; with
+/// `suppressed` (a leader's answer), every figure from fewer than 5 persons nulled, object by
+/// object, as [`suppress::suppress`] does over a whole answer (outlines hold no figures).
+fn write(run: HotspotRun, version: u64, outlines: &GridOutlines, suppressed: bool) -> serde_json::Result<String> {
+    let n = run.sites.len();
+    let mut out = Vec::with_capacity(outlines.bytes + n * 512 + 4096);
+    let features = run.sites.into_iter().map(|s| {
+        let (id, geometry) = match s.id {
+            SiteId::Grid(id) => (
+                FeatureId::Number(id.into()),
+                outlines.each.get(id as usize).map_or_else(|| Outline::Own(geometry(s.geometry)), |o| Outline::Kept(o)),
+            ),
+            SiteId::H3(index) => (FeatureId::Text(index), Outline::Own(geometry(s.geometry))),
+        };
+        (id, geometry, s.properties)
+    });
+    fn feature<P>((id, geometry, properties): (FeatureId, Outline<'_>, P)) -> WrittenFeature<'_, P> {
+        WrittenFeature { kind: FeatureType::Feature, id, geometry, properties }
+    }
+    if suppressed {
+        let mut description = serde_json::to_value(&run.description)?;
+        suppress::suppress(&mut description);
+        let features = features
+            .map(|(id, geometry, p)| {
+                let mut properties = serde_json::to_value(&p)?;
+                suppress::suppress(&mut properties);
+                Ok(feature((id, geometry, properties)))
+            })
+            .collect::<serde_json::Result<Vec<_>>>()?;
+        let written =
+            Written { kind: FeatureCollectionType::FeatureCollection, data_version: version, description, features };
+        serde_json::to_writer(&mut out, &written)?;
+    } else {
+        let features = features.map(feature).collect();
+        let written = Written {
+            kind: FeatureCollectionType::FeatureCollection,
+            data_version: version,
+            description: &run.description,
+            features,
+        };
+        serde_json::to_writer(&mut out, &written)?;
+    }
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).map_err(serde::ser::Error::custom)
 }
 
 /// `GET /api/hotspots`: see the module documentation.
@@ -271,7 +353,7 @@ pub async fn hotspots(
 ) -> AppResult<Response> {
     // A leader's run takes no input computed from fewer than 5 persons.
     let params = Params { suppress_small_counts: scope.aggregates_only(), ..parse(&q)? };
-    let key = format!("{params:?}|{}", scope_key(&scope));
+    let key = key_of(&params, &scope);
     // A leader's answer is suppressed once, when it is made (see `run_and_keep`).
     let suppressed = params.suppress_small_counts;
     let respond = |body: &Encoded| {
@@ -310,6 +392,43 @@ pub async fn hotspots(
     Ok(respond(&body))
 }
 
+/// The metrics the leaders' view offers (its metric selector: `HotspotMetric` in
+/// `web-map/src/api.ts`), the one it opens with first.
+pub const LEADERS_VIEW_METRICS: [Metric; 4] =
+    [Metric::UnregisteredPerKm2, Metric::RegRate, Metric::RentalRate, Metric::PersonsPerKm2];
+
+/// Makes, one after another off the request path, the hot spots the leaders' view asks for
+/// when it opens and when its metric changes (Gi\* of [`LEADERS_VIEW_METRICS`] with queen
+/// weights over today's register, for leaders), and keeps them as a request's run would: at a
+/// city's scale each takes a few hundred milliseconds that the first leader after a start
+/// would otherwise wait. Called once the inputs of the derived views are read; an analysis
+/// already kept or failing is passed over (a request makes or reports it).
+pub async fn prepare_leaders_view(state: &AppState) {
+    let scope = Scope { role: crate::scope::Role::Leader, grids: None, caseworker: None };
+    for metric in LEADERS_VIEW_METRICS {
+        let q = HotspotsQuery {
+            method: Some("gi".into()),
+            metric: Some(metric.as_str().into()),
+            weights: Some("queen".into()),
+            ..HotspotsQuery::default()
+        };
+        let Ok(parsed) = parse(&q) else { continue };
+        let params = Params { suppress_small_counts: scope.aggregates_only(), ..parsed };
+        let key = key_of(&params, &scope);
+        if !matches!(state.hotspots_lookup(&key), Lookup::Missing) {
+            continue;
+        }
+        if let Err(e) = run_and_keep(state, params, scope.clone(), key, None, Priority::Background).await {
+            tracing::warn!(error = %e, metric = metric.as_str(), "the leaders' view's hot spots were not made at start-up");
+        }
+    }
+}
+
+/// The key an answer to `params` as `scope` sees it is kept under.
+fn key_of(params: &Params, scope: &Scope) -> String {
+    format!("{params:?}|{}", scope_key(scope))
+}
+
 /// Runs the analysis of `params` as `scope` sees it over the current snapshot, keeps its answer
 /// under `key` and returns it; a leader's (`suppress_small_counts`) with every figure from fewer
 /// than 5 persons nulled, as the middleware would for each request ([`suppress::suppress`]). The
@@ -332,16 +451,23 @@ async fn run_and_keep(
     let state = state.clone();
     background::run(priority, move || {
         let _place = place;
-        let hotspots = Hotspots::of(run(&atlas, &now, &history, &params, &|g| scope.sees_grid(g))?, version);
-        let json = if params.suppress_small_counts {
-            let mut value = serde_json::to_value(&hotspots).map_err(|e| AppError::Internal(e.to_string()))?;
-            suppress::suppress(&mut value);
-            serde_json::to_string(&value)
-        } else {
-            serde_json::to_string(&hotspots)
-        }
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        let ran = Instant::now();
+        let outlines = snapshot.grid_outlines().map_err(|e| AppError::Internal(format!("grid outlines: {e}")))?;
+        let run = run_with(&atlas, &now, &history, &params, &|g| scope.sees_grid(g), snapshot.contiguity())?;
+        let (written, sites) = (Instant::now(), run.sites.len());
+        let json = write(run, version, &outlines, params.suppress_small_counts)
+            .map_err(|e| AppError::Internal(format!("writing hot spots: {e}")))?;
+        let (zipped, bytes) = (Instant::now(), json.len());
         let body = Arc::new(Encoded::new(json));
+        tracing::info!(
+            %key, ?priority, sites,
+            waited_ms = (ran - started).as_millis(),
+            analysis_ms = (written - ran).as_millis(),
+            json_ms = (zipped - written).as_millis(),
+            gzip_ms = zipped.elapsed().as_millis(),
+            bytes,
+            "hot spots made"
+        );
         state.hotspots_store(version, key, body.clone(), started);
         Ok::<_, AppError>(body)
     })
@@ -352,6 +478,43 @@ async fn run_and_keep(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::Snapshot;
+    use rentgrid_analysis::history::History;
+    use rentgrid_analysis::hotspot_run::run;
+    use rentgrid_geodata::demo::{self, DemoOptions};
+    use rentgrid_geodata::{Atlas, AtlasInput};
+    use serde_json::Value;
+
+    /// An answer written by [`write`] is the schema's [`Hotspots`] (and for a leader, that with
+    /// [`suppress::suppress`] run over the whole of it), for grids and hexagons, whole and scoped.
+    #[test]
+    fn the_answer_written_is_the_answer_of_the_schema() {
+        let city = demo::generate(&DemoOptions { scale: 0.05, ..Default::default() }, &mut |_, _| {}).unwrap();
+        let snapshot = Snapshot::new(Atlas::build(AtlasInput::from_city(&city)).unwrap());
+        let (atlas, now, outlines) = (snapshot.atlas(), snapshot.grid_counts(), snapshot.grid_outlines().unwrap());
+        let history = History { months: Vec::new(), counts: Vec::new() };
+        let mut checked = 0;
+        for raw in
+            ["method=gi", "method=lisa&permutations=99&metric=unregistered_per_km2", "tessellation=h3&resolution=8"]
+        {
+            for suppressed in [false, true] {
+                for half in [false, true] {
+                    let params = Params { suppress_small_counts: suppressed, ..parse(raw).unwrap() };
+                    let sees = |g: u32| !half || g % 2 == 0;
+                    let made = || run(atlas, &now, &history, &params, &sees).unwrap();
+                    let mut expected = serde_json::to_value(Hotspots::of(made(), 7)).unwrap();
+                    if suppressed {
+                        suppress::suppress(&mut expected);
+                    }
+                    let written: Value =
+                        serde_json::from_str(&write(made(), 7, &outlines, suppressed).unwrap()).unwrap();
+                    assert_eq!(written, expected, "{raw}, suppressed {suppressed}, half {half}");
+                    checked += expected["features"].as_array().map_or(0, Vec::len);
+                }
+            }
+        }
+        assert!(checked > 1_000, "{checked} features compared");
+    }
 
     /// The query string of `pairs`.
     fn q(pairs: &[(&str, &str)]) -> String {

@@ -16,6 +16,7 @@ mod fuzz;
 pub(crate) mod geojson;
 mod hazards;
 mod hotspots;
+pub use hotspots::{LEADERS_VIEW_METRICS, prepare_leaders_view};
 pub mod identity;
 mod imports;
 mod limits;

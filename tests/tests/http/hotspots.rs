@@ -3,7 +3,7 @@
 //! monthly history and emerging hot spots, and heat tiles whose band at a place holds the
 //! kernel density there at every zoom.
 
-use crate::common::{Backend, Fixture};
+use crate::common::{Backend, Fixture, principal, signed_in};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -16,6 +16,8 @@ use rentgrid_analysis::kpi::grid_counts;
 use rentgrid_analysis::metrics::{Metric, RateGuard, complete_cases, grid_metrics};
 use rentgrid_analysis::moran::{MoranOptions, local_moran};
 use rentgrid_analysis::weights::Weights;
+use rentgrid_server::access::Role;
+use rentgrid_server::api::{LEADERS_VIEW_METRICS, prepare_leaders_view};
 use rentgrid_tiles::decode::decode;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +30,7 @@ on_both_stores!(
     the_history_has_twelve_months_and_emerging_hot_spots_classify_them,
     hexagons_hold_every_building_and_their_gi_is_the_analysis,
     heat_tiles_hold_the_kernel_density_at_every_zoom,
+    the_leaders_views_hot_spots_are_made_before_a_leader_asks,
 );
 
 async fn get_raw(router: &Router, uri: &str) -> (StatusCode, Option<String>, Vec<u8>) {
@@ -341,5 +344,32 @@ async fn heat_tiles_hold_the_kernel_density_at_every_zoom(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert!(tj["tiles"][0].as_str().unwrap().ends_with("/tiles/heat/{z}/{x}/{y}.mvt?count=unregistered"), "{tj}");
     assert_eq!(tj["vector_layers"][0]["id"], "heat");
+    f.done().await;
+}
+
+/// What the server makes once the inputs are read at start-up is what the leaders' view asks
+/// for (`fetchHotspots` in web-map/src/api.ts: Gi*, each metric it offers, queen weights): a
+/// leader's request is then answered with it, and no run is made for the request.
+async fn the_leaders_views_hot_spots_are_made_before_a_leader_asks(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let state = f.state();
+    assert!(state.hotspots_kept().is_empty(), "nothing is made before it is asked for");
+    prepare_leaders_view(state).await;
+    let kept = state.hotspots_kept();
+    assert_eq!(kept.len(), LEADERS_VIEW_METRICS.len());
+    let leader = signed_in(f.anonymous.clone(), principal(Role::Leader));
+    for metric in LEADERS_VIEW_METRICS {
+        let uri = format!("/api/hotspots?method=gi&metric={}&weights=queen", metric.as_str());
+        let (status, _, bytes) = get_raw(&leader, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(kept.iter().any(|k| k.json == bytes), "{uri} is answered with what was made at start-up");
+    }
+    assert_eq!(state.hotspots_kept().len(), kept.len(), "no run was made for a leader's request");
+    // Made again, nothing is run twice; the command center's answer is its own (not suppressed).
+    prepare_leaders_view(state).await;
+    assert_eq!(state.hotspots_kept().len(), kept.len());
+    let (status, _, _) = get_raw(&f.router, "/api/hotspots?method=gi&metric=reg_rate&weights=queen").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(state.hotspots_kept().len(), kept.len() + 1, "the center's answer is another");
     f.done().await;
 }
