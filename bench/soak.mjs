@@ -1,8 +1,9 @@
 // The soak load of bench/soak.sh: many caseworker sessions, the command center and the leaders
 // against one `rentgrid serve`, for SECONDS, with think times (an open crowd of people, not a
 // saturating loop). Prints one JSON object: per route (method and template) the requests, p50/p99
-// latency in ms and the failures (status ≥ 400 or no answer), the visits acknowledged, and the
-// server's RSS every 30 s (RSS_EVERY_MS to change it).
+// latency in ms, the first request's and the slowest (with few requests a p99 is the slowest),
+// the failures (status ≥ 400 or no answer), the visits acknowledged, and the server's RSS every
+// 30 s (RSS_EVERY_MS to change it).
 //
 //   node bench/soak.mjs BASE SECONDS CASEWORKERS THINK_MS SERVER_PID
 //
@@ -78,7 +79,7 @@ const think = () => sleep(-Math.log(1 - Math.random()) * THINK_MS);
 const routes = new Map();
 function note(route, r) {
   let e = routes.get(route);
-  if (!e) routes.set(route, (e = { ms: [], failures: 0, statuses: {} }));
+  if (!e) routes.set(route, (e = { ms: [], first: r.ms, failures: 0, statuses: {} }));
   e.ms.push(r.ms);
   e.statuses[r.status] = (e.statuses[r.status] ?? 0) + 1;
   if (!(r.status >= 200 && r.status < 400)) e.failures++;
@@ -202,6 +203,8 @@ const table = [...routes.entries()]
       rps: Number((e.ms.length / seconds).toFixed(1)),
       p50_ms: Number(pct(e.ms, 50).toFixed(1)),
       p99_ms: Number(pct(e.ms, 99).toFixed(1)),
+      first_ms: Number(e.first.toFixed(1)),
+      max_ms: Number(e.ms[e.ms.length - 1].toFixed(1)),
       failures: e.failures,
       statuses: e.statuses,
     };

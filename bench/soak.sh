@@ -63,9 +63,10 @@ print(f"scale {scale}, embedded store, {sys.argv[6]}; server ready in {ready} s"
 print(f"{r['seconds']:.0f} s: {r['caseworkers']} caseworker sessions (think {r['think_ms']} ms), 4 center, 2 leaders; "
       f"{r['requests']:,} requests ({r['requests'] / r['seconds']:.1f}/s), {r['failures']} failures, "
       f"{r['visits_acknowledged']:,} visits acknowledged")
-print(f"{'route':<44} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'failures':>9}")
+print(f"{'route':<44} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'first ms':>9} {'max ms':>8} {'failures':>9}")
 for x in r["routes"]:
-    print(f"{x['route']:<44} {x['requests']:>9,} {x['rps']:>7} {x['p50_ms']:>8} {x['p99_ms']:>8} {x['failures']:>9}")
+    print(f"{x['route']:<44} {x['requests']:>9,} {x['rps']:>7} {x['p50_ms']:>8} {x['p99_ms']:>8} {x['first_ms']:>9} "
+          f"{x['max_ms']:>8} {x['failures']:>9}")
     bad = {k: v for k, v in x["statuses"].items() if not 200 <= int(k) < 400}
     if bad:
         print(f"{'':<44} statuses: {bad}")
