@@ -126,7 +126,7 @@ phase 2
 cpu="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 mem="$(awk '/^MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)"
 python3 - "$work" "$SCALE" "$(date -u +%F)" "$(nproc) cores ($cpu), $mem GiB, load $(cut -d' ' -f1-3 /proc/loadavg)" \
-  "$(basename "$(dirname "$bin")") build" <<'PY'
+  "$bin_label" <<'PY'
 import glob, json, os, sys
 work, scale, day, machine, build = sys.argv[1:6]
 print(f"{day}, {machine}")

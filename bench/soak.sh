@@ -55,7 +55,7 @@ node bench/soak.mjs "http://127.0.0.1:$port" "$SECONDS_" "$CASEWORKERS" "$THINK_
 
 cpu="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 mem="$(awk '/^MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)"
-python3 - "$work/result.json" "$SCALE" "$(date -u +%F)" "$(nproc) cores ($cpu), $mem GiB, load $(cut -d' ' -f1-3 /proc/loadavg)" "$ready_s" "$(basename "$(dirname "$bin")") build" <<'PY'
+python3 - "$work/result.json" "$SCALE" "$(date -u +%F)" "$(nproc) cores ($cpu), $mem GiB, load $(cut -d' ' -f1-3 /proc/loadavg)" "$ready_s" "$bin_label" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 scale, day, machine, ready = sys.argv[2:6]

@@ -3,7 +3,8 @@
 //!
 //! A write publishes a new [`Snapshot`] ([`Snapshot::with_deltas`]): its counts change, so its
 //! per-grid counts and heat surfaces are made again, while the views of the district's geometry
-//! (map geometry, base map, walking network), which no visit changes, are shared with the
+//! (map geometry, base map, walking network, the grids' outlines as GeoJSON and their
+//! contiguity for hot spots), which no visit changes, are shared with the
 //! snapshot before it. An import publishes a snapshot of new geometry ([`Snapshot::new`]), whose
 //! geometry views are made afresh. Readers take one snapshot for a whole request, so nothing they
 //! answer mixes two snapshots.
