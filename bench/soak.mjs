@@ -173,15 +173,24 @@ async function commandCenter() {
   }
 }
 
+// The metrics of the leaders' view (`HotspotMetric` in web-map/src/api.ts).
+const LEADERS_METRICS = ['unregistered_per_km2', 'reg_rate', 'rental_rate', 'persons_per_km2'];
+
 async function leaders() {
   while (Date.now() < deadline) {
-    const path = pick([
-      '/api/hotspots?method=gi',
-      '/api/hotspots?method=lisa',
-      '/api/stats?level=street',
-      '/api/stats?level=community',
+    const [route, path] = pick([
+      // As the leaders' view asks (`fetchHotspots`): Gi* of one of its metrics, without outlines
+      // (the map draws the grids from tiles).
+      [
+        '/api/hotspots?method=gi&metric={metric}&weights=queen&geometry=false',
+        `/api/hotspots?method=gi&metric=${pick(LEADERS_METRICS)}&weights=queen&geometry=false`,
+      ],
+      // An analysis the view does not prepare: Local Moran's I, as a map client would ask it.
+      ['/api/hotspots?method=lisa&geometry=false', '/api/hotspots?method=lisa&geometry=false'],
+      ['/api/stats?level=street', '/api/stats?level=street'],
+      ['/api/stats?level=community', '/api/stats?level=community'],
     ]);
-    note(`GET ${path}`, await request('GET', path, leader));
+    note(`GET ${route}`, await request('GET', path, leader));
     await sleep(5000 * (0.5 + Math.random()));
   }
 }

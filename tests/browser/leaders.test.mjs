@@ -87,7 +87,7 @@ describe('the leaders\' view', () => {
     await page.waitForFunction(
       (values) => {
         const drawn = window.__rentgrid.map.queryRenderedFeatures({ layers: ['hotspots-fill'] });
-        return drawn.length > 0 && drawn.every((f) => values[f.properties.grid_id] === (f.properties.value ?? null));
+        return drawn.length > 0 && drawn.every((f) => values[f.id] === (f.state.value ?? null));
       },
       Object.fromEntries([...now].map(([g, v]) => [g, v ?? null])),
       { timeout: 20_000 },
@@ -231,7 +231,7 @@ describe('the leaders\' view', () => {
     await page.waitForFunction(
       (values) => {
         const drawn = window.__rentgridCompare.queryRenderedFeatures({ layers: ['hotspots-fill'] });
-        return drawn.length > 0 && drawn.every((f) => values[f.properties.grid_id] === (f.properties.value ?? null));
+        return drawn.length > 0 && drawn.every((f) => values[f.id] === (f.state.value ?? null));
       },
       Object.fromEntries(wanted.features.map((f) => [f.properties.grid_id, f.properties.value ?? null])),
       { timeout: 20_000 },

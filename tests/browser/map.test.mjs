@@ -660,11 +660,11 @@ describe('the web map', () => {
       const canvas = map.getCanvas();
       const rect = canvas.getBoundingClientRect();
       for (const f of map.queryRenderedFeatures({ layers: ['hotspots-fill'] })) {
-        if (typeof f.properties.z !== 'number') continue;
+        if (typeof f.state.z !== 'number') continue;
         for (const [dx, dy] of [[0.5, 0.5], [0.3, 0.3], [0.7, 0.7]]) {
           const [x, y] = [rect.left + rect.width * dx, rect.top + rect.height * dy];
           const here = map.queryRenderedFeatures([x - rect.left, y - rect.top], { layers: ['hotspots-fill'] })[0];
-          if (here && typeof here.properties.z === 'number' && document.elementFromPoint(x, y) === canvas) return { x, y };
+          if (here && typeof here.state.z === 'number' && document.elementFromPoint(x, y) === canvas) return { x, y };
         }
       }
       return null;
@@ -710,8 +710,9 @@ describe('the web map', () => {
       // The data's changes: versions, grids and tiles (for a leader none of single buildings).
       /^\/api\/events$/,
       /^\/health$/,
-      /^\/tiles\/(basemap|boundaries|heat)\.json$/,
-      /^\/tiles\/(basemap|boundaries|heat)\/\d+\/\d+\/\d+\.mvt$/,
+      // The grids' outlines, which the hot spots colour (aggregates, small counts suppressed).
+      /^\/tiles\/(basemap|boundaries|heat|grids)\.json$/,
+      /^\/tiles\/(basemap|boundaries|heat|grids)\/\d+\/\d+\/\d+\.mvt$/,
     ];
     for (const u of asked.filter((u) => u.origin === origin && /^\/(api|tiles|health)/.test(u.pathname))) {
       assert.ok(allowed.some((re) => re.test(u.pathname)), `the leaders' view requested ${u.pathname}${u.search}`);

@@ -240,12 +240,19 @@ export type HotspotMetric = Extract<Schemas['Metric'], 'unregistered_per_km2' | 
 /** The properties of one site in `GET /api/hotspots`. */
 export type HotspotProperties = Schemas['Feature_HotspotProperties']['properties'];
 
-/** `GET /api/hotspots`: sites with their class, and what was run. */
-export type Hotspots = GeoCollection<Schemas['Hotspots'], G.Polygon | G.MultiPolygon>;
+/** A site of `GET /api/hotspots?geometry=false`: a grid (its id the grid id) and its figures. */
+export type HotspotSite = Omit<Schemas['Feature_HotspotProperties'], 'geometry'> & { geometry: null };
 
-/** Gi* hot spots of `metric` at the end of `month` (today's register when absent). */
+/** `GET /api/hotspots?geometry=false`: sites with their class, without outlines, and what was run. */
+export type Hotspots = Omit<Schemas['Hotspots'], 'features'> & { features: HotspotSite[] };
+
+/**
+ * Gi* hot spots of `metric` at the end of `month` (today's register when absent), without the
+ * grids' outlines: the map draws them from the `grids` tiles. The server makes these answers
+ * (this query as it is) before a leader asks (`LEADERS_VIEW_METRICS` in server/src/api/hotspots.rs).
+ */
 export function fetchHotspots(metric: HotspotMetric, month?: string): Promise<Hotspots> {
-  const q = new URLSearchParams({ method: 'gi', metric, weights: 'queen' });
+  const q = new URLSearchParams({ method: 'gi', metric, weights: 'queen', geometry: 'false' });
   if (month) q.set('month', month);
   return getJson(`hotspots?${q}`);
 }

@@ -20,6 +20,9 @@
 //!   hexagon centres. Hexagons are analysed on today's register (`gi` or `lisa`, no `month`):
 //!   the monthly history is kept per grid. A caller with a narrower scope gets hexagons of the
 //!   buildings it sees.
+//! - `geometry`: `true` (default) or `false`, for sites without outlines (`geometry: null`): the
+//!   web map's way, which draws the grids from the `grids` tiles (whose feature ids are the grid
+//!   ids) and colours them by this answer, a quarter of its size.
 //!
 //! Each feature is a grid with `value`, `statistic`, `z`, `p`, `q` (FDR-adjusted p),
 //! `fdr_significant` and `class`: the Gi\* confidence bin (±3 at 99%, ±2 at 95%, ±1 at 90%, 0 not
@@ -99,6 +102,10 @@ pub struct HotspotsQuery {
     /// The H3 resolution, 7 to 10 (default 9), with tessellation=h3.
     #[param(value_type = Option<u8>, minimum = 7, maximum = 10)]
     pub resolution: Option<String>,
+    /// true (default): each site with its outline; false: `geometry: null`, for a map that draws
+    /// the grids from the grids tiles (their feature ids are the grid ids).
+    #[param(value_type = Option<bool>)]
+    pub geometry: Option<String>,
 }
 
 /// The most neighbours `knn` takes.
@@ -152,6 +159,15 @@ pub fn parse(q: &HotspotsQuery) -> AppResult<Params> {
         seed,
         suppress_small_counts: false,
     })
+}
+
+/// Parses `geometry`: whether the answer carries the sites' outlines.
+pub fn parse_geometry(q: &HotspotsQuery) -> AppResult<bool> {
+    match q.geometry.as_deref() {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(bad(format!("geometry={other:?}: use true or false"))),
+    }
 }
 
 /// Parses `tessellation` and `resolution`.
@@ -273,7 +289,8 @@ struct WrittenFeature<'a, P> {
     #[serde(rename = "type")]
     kind: FeatureType,
     id: FeatureId,
-    geometry: Outline<'a>,
+    /// `None` (written `null`) when the outlines were not asked for.
+    geometry: Option<Outline<'a>>,
     properties: P,
 }
 
@@ -285,23 +302,31 @@ enum Outline<'a> {
     Own(geojson::Geometry),
 }
 
-/// The JSON of `run` over data version `version`, each grid's outline from `outlines`; with
-/// `suppressed` (a leader's answer), every figure from fewer than 5 persons nulled, object by
-/// object, as [`suppress::suppress`] does over a whole answer (outlines hold no figures).
-fn write(run: HotspotRun, version: u64, outlines: &GridOutlines, suppressed: bool) -> serde_json::Result<String> {
+/// The JSON of `run` over data version `version`, each grid's outline from `outlines` (with
+/// `outlines` `None`, every geometry `null`); with `suppressed` (a leader's answer), every figure
+/// from fewer than 5 persons nulled, object by object, as [`suppress::suppress`] does over a
+/// whole answer (outlines hold no figures).
+fn write(
+    run: HotspotRun,
+    version: u64,
+    outlines: Option<&GridOutlines>,
+    suppressed: bool,
+) -> serde_json::Result<String> {
     let n = run.sites.len();
-    let mut out = Vec::with_capacity(outlines.bytes + n * 512 + 4096);
+    let mut out = Vec::with_capacity(outlines.map_or(0, |o| o.bytes) + n * 512 + 4096);
     let features = run.sites.into_iter().map(|s| {
         let (id, geometry) = match s.id {
             SiteId::Grid(id) => (
                 FeatureId::Number(id.into()),
-                outlines.each.get(id as usize).map_or_else(|| Outline::Own(geometry(s.geometry)), |o| Outline::Kept(o)),
+                outlines.map(|o| {
+                    o.each.get(id as usize).map_or_else(|| Outline::Own(geometry(s.geometry)), |o| Outline::Kept(o))
+                }),
             ),
-            SiteId::H3(index) => (FeatureId::Text(index), Outline::Own(geometry(s.geometry))),
+            SiteId::H3(index) => (FeatureId::Text(index), outlines.map(|_| Outline::Own(geometry(s.geometry)))),
         };
         (id, geometry, s.properties)
     });
-    fn feature<P>((id, geometry, properties): (FeatureId, Outline<'_>, P)) -> WrittenFeature<'_, P> {
+    fn feature<P>((id, geometry, properties): (FeatureId, Option<Outline<'_>>, P)) -> WrittenFeature<'_, P> {
         WrittenFeature { kind: FeatureType::Feature, id, geometry, properties }
     }
     if suppressed {
@@ -353,7 +378,8 @@ pub async fn hotspots(
 ) -> AppResult<Response> {
     // A leader's run takes no input computed from fewer than 5 persons.
     let params = Params { suppress_small_counts: scope.aggregates_only(), ..parse(&q)? };
-    let key = key_of(&params, &scope);
+    let outlined = parse_geometry(&q)?;
+    let key = key_of(&params, &scope, outlined);
     // A leader's answer is suppressed once, when it is made (see `run_and_keep`).
     let suppressed = params.suppress_small_counts;
     let respond = |body: &Encoded| {
@@ -372,11 +398,17 @@ pub async fn hotspots(
                 let state = state.clone();
                 tokio::spawn(async move {
                     let ran = match state.gate().enter().await {
-                        Ok(place) => {
-                            run_and_keep(&state, params, scope, key.clone(), Some(place), Priority::Background)
-                                .await
-                                .is_ok()
-                        }
+                        Ok(place) => run_and_keep(
+                            &state,
+                            params,
+                            outlined,
+                            scope,
+                            key.clone(),
+                            Some(place),
+                            Priority::Background,
+                        )
+                        .await
+                        .is_ok(),
                         Err(_) => false,
                     };
                     if !ran {
@@ -388,7 +420,8 @@ pub async fn hotspots(
         }
         Lookup::Missing => {}
     }
-    let body = run_and_keep(&state, params, scope, key, place.map(|Extension(p)| p), Priority::Request).await?;
+    let body =
+        run_and_keep(&state, params, outlined, scope, key, place.map(|Extension(p)| p), Priority::Request).await?;
     Ok(respond(&body))
 }
 
@@ -399,9 +432,9 @@ pub const LEADERS_VIEW_METRICS: [Metric; 4] =
 
 /// Makes, one after another off the request path, the hot spots the leaders' view asks for
 /// when it opens and when its metric changes (Gi\* of [`LEADERS_VIEW_METRICS`] with queen
-/// weights over today's register, for leaders), and keeps them as a request's run would: at a
-/// city's scale each takes a few hundred milliseconds that the first leader after a start
-/// would otherwise wait. Called once the inputs of the derived views are read; an analysis
+/// weights over today's register, for leaders, without outlines), and keeps them as a request's
+/// run would: at a city's scale each takes a few hundred milliseconds that the first leader
+/// after a start would otherwise wait. Called once the inputs of the derived views are read; an analysis
 /// already kept or failing is passed over (a request makes or reports it).
 pub async fn prepare_leaders_view(state: &AppState) {
     let scope = Scope { role: crate::scope::Role::Leader, grids: None, caseworker: None };
@@ -410,33 +443,36 @@ pub async fn prepare_leaders_view(state: &AppState) {
             method: Some("gi".into()),
             metric: Some(metric.as_str().into()),
             weights: Some("queen".into()),
+            geometry: Some("false".into()),
             ..HotspotsQuery::default()
         };
-        let Ok(parsed) = parse(&q) else { continue };
+        let (Ok(parsed), Ok(outlined)) = (parse(&q), parse_geometry(&q)) else { continue };
         let params = Params { suppress_small_counts: scope.aggregates_only(), ..parsed };
-        let key = key_of(&params, &scope);
+        let key = key_of(&params, &scope, outlined);
         if !matches!(state.hotspots_lookup(&key), Lookup::Missing) {
             continue;
         }
-        if let Err(e) = run_and_keep(state, params, scope.clone(), key, None, Priority::Background).await {
+        if let Err(e) = run_and_keep(state, params, outlined, scope.clone(), key, None, Priority::Background).await {
             tracing::warn!(error = %e, metric = metric.as_str(), "the leaders' view's hot spots were not made at start-up");
         }
     }
 }
 
-/// The key an answer to `params` as `scope` sees it is kept under.
-fn key_of(params: &Params, scope: &Scope) -> String {
-    format!("{params:?}|{}", scope_key(scope))
+/// The key an answer to `params` as `scope` sees it, with or without outlines, is kept under.
+fn key_of(params: &Params, scope: &Scope, outlined: bool) -> String {
+    format!("{params:?}|{}|{}", scope_key(scope), if outlined { "outlined" } else { "bare" })
 }
 
 /// Runs the analysis of `params` as `scope` sees it over the current snapshot, keeps its answer
-/// under `key` and returns it; a leader's (`suppress_small_counts`) with every figure from fewer
-/// than 5 persons nulled, as the middleware would for each request ([`suppress::suppress`]). The
+/// (with the sites' outlines when `outlined`) under `key` and returns it; a leader's
+/// (`suppress_small_counts`) with every figure from fewer than 5 persons nulled, as the
+/// middleware would for each request ([`suppress::suppress`]). The
 /// run holds `place` (of the gate) until it ends, runs at `priority`, and keeps its answer even
 /// when the request that started it timed out first: asking again then finds it.
 async fn run_and_keep(
     state: &AppState,
     params: Params,
+    outlined: bool,
     scope: Scope,
     key: String,
     place: Option<Place>,
@@ -452,10 +488,13 @@ async fn run_and_keep(
     background::run(priority, move || {
         let _place = place;
         let ran = Instant::now();
-        let outlines = snapshot.grid_outlines().map_err(|e| AppError::Internal(format!("grid outlines: {e}")))?;
+        let outlines = match outlined {
+            true => Some(snapshot.grid_outlines().map_err(|e| AppError::Internal(format!("grid outlines: {e}")))?),
+            false => None,
+        };
         let run = run_with(&atlas, &now, &history, &params, &|g| scope.sees_grid(g), snapshot.contiguity())?;
         let (written, sites) = (Instant::now(), run.sites.len());
-        let json = write(run, version, &outlines, params.suppress_small_counts)
+        let json = write(run, version, outlines.as_deref(), params.suppress_small_counts)
             .map_err(|e| AppError::Internal(format!("writing hot spots: {e}")))?;
         let (zipped, bytes) = (Instant::now(), json.len());
         let body = Arc::new(Encoded::new(json));
@@ -486,7 +525,8 @@ mod tests {
     use serde_json::Value;
 
     /// An answer written by [`write`] is the schema's [`Hotspots`] (and for a leader, that with
-    /// [`suppress::suppress`] run over the whole of it), for grids and hexagons, whole and scoped.
+    /// [`suppress::suppress`] run over the whole of it), for grids and hexagons, whole and scoped;
+    /// without outlines, the same with every geometry `null`.
     #[test]
     fn the_answer_written_is_the_answer_of_the_schema() {
         let city = demo::generate(&DemoOptions { scale: 0.05, ..Default::default() }, &mut |_, _| {}).unwrap();
@@ -507,8 +547,14 @@ mod tests {
                         suppress::suppress(&mut expected);
                     }
                     let written: Value =
-                        serde_json::from_str(&write(made(), 7, &outlines, suppressed).unwrap()).unwrap();
+                        serde_json::from_str(&write(made(), 7, Some(&outlines), suppressed).unwrap()).unwrap();
                     assert_eq!(written, expected, "{raw}, suppressed {suppressed}, half {half}");
+                    let bare: Value = serde_json::from_str(&write(made(), 7, None, suppressed).unwrap()).unwrap();
+                    for f in expected["features"].as_array_mut().unwrap() {
+                        assert!(f["geometry"].is_object(), "{raw}: a site without an outline in the whole answer");
+                        f["geometry"] = Value::Null;
+                    }
+                    assert_eq!(bare, expected, "{raw} without outlines, suppressed {suppressed}, half {half}");
                     checked += expected["features"].as_array().map_or(0, Vec::len);
                 }
             }
@@ -521,9 +567,12 @@ mod tests {
         pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
     }
 
-    /// A query string read as the endpoint reads it: its parameters, then their values.
+    /// A query string read as the endpoint reads it: its parameters, then their values (the
+    /// analysis's and `geometry`).
     fn parse(raw: &str) -> AppResult<Params> {
-        super::parse(&crate::api::query::parse::<HotspotsQuery>(raw)?)
+        let q = crate::api::query::parse::<HotspotsQuery>(raw)?;
+        super::parse_geometry(&q)?;
+        super::parse(&q)
     }
 
     #[test]
@@ -564,6 +613,7 @@ mod tests {
             ("seed", "-1"),
             ("tessellation", "voronoi"),
             ("resolution", "9"),
+            ("geometry", "no"),
             ("colour", "red"),
         ] {
             match parse(&q(&[(k, v)])) {

@@ -359,17 +359,31 @@ async fn the_leaders_views_hot_spots_are_made_before_a_leader_asks(backend: Back
     assert_eq!(kept.len(), LEADERS_VIEW_METRICS.len());
     let leader = signed_in(f.anonymous.clone(), principal(Role::Leader));
     for metric in LEADERS_VIEW_METRICS {
-        let uri = format!("/api/hotspots?method=gi&metric={}&weights=queen", metric.as_str());
+        // As the web map asks (`fetchHotspots` in web-map/src/api.ts): grids drawn from tiles.
+        let uri = format!("/api/hotspots?method=gi&metric={}&weights=queen&geometry=false", metric.as_str());
         let (status, _, bytes) = get_raw(&leader, &uri).await;
         assert_eq!(status, StatusCode::OK, "{uri}");
         assert!(kept.iter().any(|k| k.json == bytes), "{uri} is answered with what was made at start-up");
+        let fc: Value = serde_json::from_slice(&bytes).unwrap();
+        let features = fc["features"].as_array().unwrap();
+        assert_eq!(features.len(), f.atlas().grids().len());
+        assert!(features.iter().all(|f| f["geometry"].is_null() && f["id"].is_u64()), "{uri}: outlines sent");
     }
     assert_eq!(state.hotspots_kept().len(), kept.len(), "no run was made for a leader's request");
+    // With outlines, another answer (and the same figures).
+    let uri = "/api/hotspots?method=gi&metric=reg_rate&weights=queen";
+    let (status, outlined) = get(&leader, uri).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(state.hotspots_kept().len(), kept.len() + 1, "{uri} was answered without outlines");
+    let (_, bare) = get(&leader, &format!("{uri}&geometry=false")).await;
+    assert!(outlined["features"].as_array().unwrap().iter().all(|f| f["geometry"]["type"].is_string()));
+    assert_eq!(by_grid(&outlined), by_grid(&bare));
     // Made again, nothing is run twice; the command center's answer is its own (not suppressed).
     prepare_leaders_view(state).await;
-    assert_eq!(state.hotspots_kept().len(), kept.len());
-    let (status, _, _) = get_raw(&f.router, "/api/hotspots?method=gi&metric=reg_rate&weights=queen").await;
+    assert_eq!(state.hotspots_kept().len(), kept.len() + 1);
+    let (status, _, _) =
+        get_raw(&f.router, "/api/hotspots?method=gi&metric=reg_rate&weights=queen&geometry=false").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(state.hotspots_kept().len(), kept.len() + 1, "the center's answer is another");
+    assert_eq!(state.hotspots_kept().len(), kept.len() + 2, "the center's answer is another");
     f.done().await;
 }

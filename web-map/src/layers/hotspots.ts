@@ -2,9 +2,15 @@
  * Hot and cold spots (冷热点, Getis-Ord Gi*) of a grid metric at the end of a month, from
  * `GET /api/hotspots` (aggregates per grid only), in ArcGIS's colours: reds for hot spots at
  * 99/95/90% confidence, grey for not significant, blues for cold spots.
+ *
+ * The grids are drawn from the `grids` vector tiles (their feature ids are the grid ids) and
+ * coloured by `feature-state`: the answer is asked for without outlines (`geometry=false`), a
+ * fraction of its size with them, and a month or metric changed recolours the tiles already
+ * drawn. Each grid's state holds its figures (`class`, `value`, `z`, `p`, `fdr_significant`) and
+ * `shown`; a grid the answer does not hold is not drawn.
  */
-import type { GeoJSONSource } from 'maplibre-gl';
-import { fetchHotspots, type HotspotMetric, type Hotspots } from '../api';
+import type { ExpressionSpecification } from '@maplibre/maplibre-gl-style-spec';
+import { fetchHotspots, tileJsonUrl, type HotspotMetric, type HotspotProperties, type Hotspots } from '../api';
 import { formatCount } from '../format';
 import { defineStrings } from '../i18n';
 import { h } from '../ui/dom';
@@ -75,7 +81,15 @@ export const BIN_COLORS: [number, string, 'hot3' | 'hot2' | 'hot1' | 'none' | 'c
 const EXCLUDED_COLOR = '#ffffff';
 
 const SOURCE = 'hotspots';
+/** The MVT layer of the `grids` tile set. */
+const SOURCE_LAYER = 'grids';
 const FILL = 'hotspots-fill';
+
+/** True for a grid of the answer shown (`feature-state` `shown`). */
+const shown: ExpressionSpecification = ['boolean', ['feature-state', 'shown'], false];
+
+/** The figures of a grid kept in its feature state, for the style and for whoever queries it. */
+const STATE_KEYS = ['class', 'value', 'z', 'p', 'fdr_significant'] as const;
 
 const styleLayers: SlottedLayer[] = [
   {
@@ -84,14 +98,15 @@ const styleLayers: SlottedLayer[] = [
       id: FILL,
       type: 'fill',
       source: SOURCE,
+      'source-layer': SOURCE_LAYER,
       paint: {
         'fill-color': [
           'match',
-          ['to-number', ['coalesce', ['get', 'class'], 99]],
+          ['to-number', ['coalesce', ['feature-state', 'class'], 99]],
           ...BIN_COLORS.flatMap(([bin, color]) => [bin, color]),
           EXCLUDED_COLOR,
         ] as never,
-        'fill-opacity': ['case', hovered, 0.75, 0.5],
+        'fill-opacity': ['case', ['!', shown], 0, hovered, 0.75, 0.5],
       },
     },
   },
@@ -101,7 +116,8 @@ const styleLayers: SlottedLayer[] = [
       id: 'hotspots-outline',
       type: 'line',
       source: SOURCE,
-      paint: { 'line-color': '#ffffff', 'line-width': 0.8, 'line-opacity': 0.9 },
+      'source-layer': SOURCE_LAYER,
+      paint: { 'line-color': '#ffffff', 'line-width': 0.8, 'line-opacity': ['case', shown, 0.9, 0] },
     },
   },
 ];
@@ -119,9 +135,26 @@ export interface HotspotsLayer extends MapLayer {
 /** Creates the hot-spot layer. */
 export function createHotspotsLayer(initial: HotspotMetric = 'unregistered_per_km2'): HotspotsLayer {
   let data: Hotspots | undefined;
+  /** The grids of `data`, by grid id. */
+  let grids = new Map<number, HotspotProperties>();
   let metric = initial;
   let ctx: LayerContext | undefined;
   let request = 0;
+
+  /** Writes `next` into the grids' feature states: each of its grids shown, any other not. */
+  const paint = (next: Hotspots) => {
+    const map = ctx?.map;
+    const was = grids;
+    grids = new Map();
+    for (const f of next.features) if (typeof f.id === 'number') grids.set(f.id, f.properties);
+    if (!map) return;
+    for (const id of was.keys()) if (!grids.has(id)) map.setFeatureState({ source: SOURCE, sourceLayer: SOURCE_LAYER, id }, { shown: false });
+    for (const [id, p] of grids) {
+      const state: Record<string, unknown> = { shown: true };
+      for (const key of STATE_KEYS) state[key] = p[key] ?? null;
+      map.setFeatureState({ source: SOURCE, sourceLayer: SOURCE_LAYER, id }, state);
+    }
+  };
 
   const show = async (m: HotspotMetric, month?: string) => {
     const mine = ++request;
@@ -129,7 +162,7 @@ export function createHotspotsLayer(initial: HotspotMetric = 'unregistered_per_k
     if (mine !== request) return next;
     data = next;
     metric = m;
-    (ctx?.map.getSource(SOURCE) as GeoJSONSource | undefined)?.setData(next);
+    paint(next);
     ctx?.refreshLegend();
     return next;
   };
@@ -143,7 +176,8 @@ export function createHotspotsLayer(initial: HotspotMetric = 'unregistered_per_k
     metric: () => metric,
     async attach(c) {
       ctx = c;
-      c.map.addSource(SOURCE, { type: 'geojson', data: { type: 'FeatureCollection', features: [] }, promoteId: 'grid_id' });
+      // The grids' outlines; their colours are this layer's (the tiles' feature ids are grid ids).
+      c.map.addSource(SOURCE, { type: 'vector', url: tileJsonUrl('grids') });
       await show(metric);
     },
     refresh(c) {
@@ -175,7 +209,7 @@ export function createHotspotsLayer(initial: HotspotMetric = 'unregistered_per_k
     popup: {
       layerIds: [FILL],
       render(feature) {
-        const p = feature.properties as Record<string, unknown>;
+        const p = (grids.get(Number(feature.id)) ?? {}) as Record<string, unknown>;
         const bin = typeof p.class === 'number' ? p.class : null;
         const key = BIN_COLORS.find(([b]) => b === bin)?.[2];
         const value = typeof p.value === 'number' ? p.value : null;
