@@ -322,10 +322,11 @@ pub fn rollup(
     level: Level,
     targets: &Targets,
 ) -> Vec<RatesRow> {
-    let rows = kpi::rollup(atlas, grid_counts, level, targets);
     let all: Vec<GridId>;
     let places: Vec<&[GridId]> = match level {
-        Level::Grid => Vec::new(),
+        Level::Grid => {
+            return grid_rows(atlas, grid_counts, unrecorded, targets, atlas.grids().iter().map(|g| g.grid.id));
+        }
         Level::Community => atlas.communities().iter().map(|c| c.grids.as_slice()).collect(),
         Level::Street => atlas.streets().iter().map(|s| s.grids.as_slice()).collect(),
         Level::District => {
@@ -333,13 +334,31 @@ pub fn rollup(
             vec![all.as_slice()]
         }
     };
-    rows.into_iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let grid = row.grid_id.map(|g| [g]);
-            let grids = grid.as_ref().map_or_else(|| places.get(i).copied().unwrap_or_default(), |g| g.as_slice());
+    kpi::rollup(atlas, grid_counts, level, targets)
+        .into_iter()
+        .zip(places)
+        .map(|(row, grids)| {
             let actual = PlaceRates::of(&row.kpi.counts, grids, unrecorded, targets);
             RatesRow { row, actual }
+        })
+        .collect()
+}
+
+/// The rows of [`rollup`] at [`Level::Grid`] of `grids` only, in their order (an unknown id has
+/// none): a caseworker's few grids without the district's thousands.
+pub fn grid_rows(
+    atlas: &Atlas,
+    grid_counts: &[Counts],
+    unrecorded: Option<&Unrecorded>,
+    targets: &Targets,
+    grids: impl IntoIterator<Item = GridId>,
+) -> Vec<RatesRow> {
+    grids
+        .into_iter()
+        .filter_map(|g| {
+            let row = kpi::grid_row(atlas, grid_counts, g, targets)?;
+            let actual = PlaceRates::of(&row.kpi.counts, &[g], unrecorded, targets);
+            Some(RatesRow { row, actual })
         })
         .collect()
 }

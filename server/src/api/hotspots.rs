@@ -22,7 +22,8 @@
 //!   buildings it sees.
 //! - `geometry`: `true` (default) or `false`, for sites without outlines (`geometry: null`): the
 //!   web map's way, which draws the grids from the `grids` tiles (whose feature ids are the grid
-//!   ids) and colours them by this answer, a quarter of its size.
+//!   ids) and colours them by this answer, about a quarter of the bytes gzipped (at scale 20,
+//!   1.2 MB against 4.6 MB).
 //!
 //! Each feature is a grid with `value`, `statistic`, `z`, `p`, `q` (FDR-adjusted p),
 //! `fdr_significant` and `class`: the Gi\* confidence bin (±3 at 99%, ±2 at 95%, ±1 at 90%, 0 not

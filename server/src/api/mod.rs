@@ -52,7 +52,8 @@ use extract::ApiPath;
 use geo::Rect;
 use query::ApiQuery;
 use rentgrid_analysis::actual_rates::{self, RatesRow};
-use rentgrid_analysis::kpi::{self, Level, Targets};
+use rentgrid_analysis::kpi::{self, Counts, Level, Targets};
+use rentgrid_analysis::unrecorded::Unrecorded;
 use serde::{Deserialize, Serialize};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
@@ -412,10 +413,18 @@ async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuer
         q.month.as_deref().map(str::parse::<rentgrid_geodata::Month>).transpose().map_err(AppError::BadRequest)?;
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
+    // A limited scope's grid rows are made for its grids only, not for the district's thousands.
+    let rollup = |counts: &[Counts], unrecorded: Option<&Unrecorded>| match (level, &scope.grids) {
+        (Level::Grid, Some(_)) => {
+            let seen = atlas.grids().iter().map(|g| g.grid.id).filter(|&g| scope.sees_grid(g));
+            actual_rates::grid_rows(&atlas, counts, unrecorded, state.targets(), seen)
+        }
+        _ => actual_rates::rollup(&atlas, counts, unrecorded, level, state.targets()),
+    };
     let mut rows = match month {
         None => {
             let estimate = state.estimate(&atlas).await?;
-            actual_rates::rollup(&atlas, &snapshot.grid_counts(), Some(&estimate.unrecorded), level, state.targets())
+            rollup(&snapshot.grid_counts(), Some(&estimate.unrecorded))
         }
         Some(m) => {
             let history = state.history(&snapshot).await?;
@@ -425,7 +434,7 @@ async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuer
             let current = history.last() == Some(m) && counts == snapshot.grid_counts().as_slice();
             let estimate = if current { Some(state.estimate(&atlas).await?) } else { None };
             let unrecorded = estimate.as_ref().map(|e| e.unrecorded.as_ref());
-            actual_rates::rollup(&atlas, counts, unrecorded, level, state.targets())
+            rollup(counts, unrecorded)
         }
     };
     // A limited scope sees the places it sees whole: its grids, and the communities and

@@ -208,6 +208,13 @@ async fn each_role_reads_and_writes_only_its_own_part(backend: Backend) {
     let cw = as_role(Principal { caseworker: Some(me.id), ..principal(Role::Caseworker) });
     let (api, stats, ogc, matched) = grids_seen(&cw).await;
     assert_eq!((&api, &stats, &ogc, matched), (&mine, &mine, &mine, mine.len() as u64));
+    // Their grids' rows (made for their grids alone) are the district's, figure for figure.
+    let (_, theirs) = get(&cw, "/api/stats?level=grid").await;
+    let (_, whole) = get(&as_role(principal(Role::Center)), "/api/stats?level=grid").await;
+    let of_mine: Vec<&Value> =
+        whole["rows"].as_array().unwrap().iter().filter(|r| mine.contains(&r["grid_id"].as_u64().unwrap())).collect();
+    assert_eq!(theirs["rows"].as_array().unwrap().iter().collect::<Vec<_>>(), of_mine);
+    assert!(of_mine.iter().any(|r| r["reg_rate_est"].is_number()), "no estimated rate compared");
     // Exports and hot spots: their grids' features and nothing else.
     let (s, export) = get(&cw, "/api/exports/grids.geojson").await;
     assert_eq!(s, StatusCode::OK, "{export}");
