@@ -413,9 +413,10 @@ async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuer
         q.month.as_deref().map(str::parse::<rentgrid_geodata::Month>).transpose().map_err(AppError::BadRequest)?;
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
-    // A limited scope's grid rows are made for its grids only, not for the district's thousands.
-    let rollup = |counts: &[Counts], unrecorded: Option<&Unrecorded>| match (level, &scope.grids) {
-        (Level::Grid, Some(_)) => {
+    // Grid rows are made for the grids the scope sees only (a caseworker's few, not the
+    // district's thousands); other levels for every place, kept below as the scope sees them.
+    let rollup = |counts: &[Counts], unrecorded: Option<&Unrecorded>| match level {
+        Level::Grid => {
             let seen = atlas.grids().iter().map(|g| g.grid.id).filter(|&g| scope.sees_grid(g));
             actual_rates::grid_rows(&atlas, counts, unrecorded, state.targets(), seen)
         }
@@ -437,10 +438,11 @@ async fn stats(State(state): State<AppState>, scope: Scope, ApiQuery(q): ApiQuer
             rollup(counts, unrecorded)
         }
     };
-    // A limited scope sees the places it sees whole: its grids, and the communities and
-    // streets all of whose grids are its own; the district only when it sees all of it.
+    // A limited scope sees the places it sees whole: its grids (made so above), and the
+    // communities and streets all of whose grids are its own; the district only when it sees
+    // all of it.
     match level {
-        Level::Grid => rows.retain(|r| r.row.grid_id.is_some_and(|g| scope.sees_grid(g))),
+        Level::Grid => {}
         _ if scope.grids.is_none() => {}
         Level::District => rows.clear(),
         Level::Street => {
