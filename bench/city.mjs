@@ -2,14 +2,18 @@
 // rental unit is recorded through WRITE_BASE (as the command center), and from its answer the
 // derived views are read through READ_BASE (the same server, or another on the same database)
 // until each first shows it. Prints one JSON object: per view the times from the write's answer
-// to its first appearance (p50, p99, max, and how many never appeared within GIVE_UP_MS).
+// to its first appearance (p50, p99, max, and how many never appeared within GIVE_UP_MS); and
+// the time of the requests issue 17 names, each asked once right after each write through
+// READ_BASE (hot spots, unregistered candidates, the month's assessment, the per-grid stats).
 //
 //   node bench/city.mjs WRITE_BASE READ_BASE SECONDS [INTERVAL_MS]
 //
 // The views: the grid's card (`/api/grids/{id}`), the per-grid stats (`/api/stats?level=grid`),
 // the grid's vector tile at z12 (`/tiles/grids/…`, its bytes changed), the big screen's latest
-// visits (`/api/summary`, read from the store) and the hot spots (`/api/hotspots?method=gi`,
-// whose `data_version` reaches the data version the write made).
+// visits (`/api/summary`, read from the store) and the hot spots (`/api/hotspots?method=gi`
+// without outlines, as the leaders' view asks, whose `data_version` reaches the data version the
+// write made; asked every 500 ms, not every 10 ms: each answer is megabytes at scale 20, and it
+// is remade at most every --analysis-interval).
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, json as parse } from './http.mjs';
@@ -61,7 +65,18 @@ const statsUnits = async () => {
 };
 const tileBytes = async () => (await request(readBase, 'GET', tile, reader)).body.toString('base64');
 const recentIds = async () => (json(await request(readBase, 'GET', '/api/summary?recent=50', reader))?.recent ?? []).map((v) => v.id);
-const hotspotVersion = async () => json(await request(readBase, 'GET', '/api/hotspots?method=gi', reader))?.data_version;
+const HOTSPOTS = '/api/hotspots?method=gi&weights=queen&geometry=false';
+const hotspotVersion = async () => json(await request(readBase, 'GET', HOTSPOTS, reader))?.data_version;
+
+// The requests timed right after each write (issue 17's table).
+const month = new Date().toISOString().slice(0, 7);
+const afterWrite = {
+  'GET /api/hotspots?method=gi': HOTSPOTS,
+  'GET /api/unregistered-candidates': `/api/unregistered-candidates?bbox=${district.bbox.join(',')}&limit=50`,
+  'GET /api/assessment?month=…': `/api/assessment?month=${month}`,
+  'GET /api/stats?level=grid': '/api/stats?level=grid',
+};
+const afterWriteMs = Object.fromEntries(Object.keys(afterWrite).map((k) => [k, { ms: [], failures: 0 }]));
 const dataVersion = async () => json(await request(writeBase, 'GET', '/api/summary?recent=0', writer))?.version;
 
 const views = {
@@ -73,14 +88,14 @@ const views = {
 };
 const never = Object.fromEntries(Object.keys(views).map((k) => [k, 0]));
 
-// Waits until `shown()` holds; records the time from `since` under `view`.
-async function until(view, since, shown) {
+// Waits until `shown()` holds, asking every `every` ms; records the time from `since` under `view`.
+async function until(view, since, shown, every = 10) {
   while (Date.now() - since < GIVE_UP_MS) {
     if (await shown()) {
       views[view].push(Date.now() - since);
       return;
     }
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, every));
   }
   never[view]++;
 }
@@ -105,6 +120,11 @@ while (Date.now() < deadline) {
     continue;
   }
   const id = made.visit.id;
+  for (const [name, path] of Object.entries(afterWrite)) {
+    const a = await request(readBase, 'GET', path, reader);
+    if (a.status === 200) afterWriteMs[name].ms.push(a.ms);
+    else afterWriteMs[name].failures++;
+  }
   const version = await dataVersion();
   probes.push(
     Promise.all([
@@ -112,7 +132,7 @@ while (Date.now() < deadline) {
       until('stats level=grid', answered, async () => (await statsUnits()) >= units + 1),
       until('grid tile z12', answered, async () => (await tileBytes()) !== bytes),
       until('latest visits (store)', answered, async () => (await recentIds()).includes(id)),
-      until('hot spots Gi*', answered, async () => (await hotspotVersion()) >= version),
+      until('hot spots Gi*', answered, async () => (await hotspotVersion()) >= version, 500),
     ]),
   );
   const wait = INTERVAL_MS - (Date.now() - started);
@@ -130,6 +150,13 @@ console.log(
       Object.entries(views).map(([k, xs]) => {
         xs.sort((a, b) => a - b);
         return [k, { samples: xs.length, p50: pct(xs, 50), p99: pct(xs, 99), max: xs.at(-1) ?? null, never: never[k] }];
+      }),
+    ),
+    after_write_ms: Object.fromEntries(
+      Object.entries(afterWriteMs).map(([k, { ms, failures: f }]) => {
+        ms.sort((a, b) => a - b);
+        const r = (x) => (x === null ? null : Number(x.toFixed(1)));
+        return [k, { samples: ms.length, p50: r(pct(ms, 50)), p99: r(pct(ms, 99)), max: r(ms.at(-1) ?? null), failures: f }];
       }),
     ),
   }),

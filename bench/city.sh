@@ -5,9 +5,11 @@
 # command center reading district tiles and stats, leaders polling hot spots), split over the
 # servers; beside it bench/city.mjs records a visit every 2 s through the first server and times
 # each derived view until it first shows it through the other (through the same one when there
-# is one). Prints per phase: per route p50/p99 and failures, the staleness of each view, RSS over
-# time per server; then the same aggregates as /api/stats computed by PostGIS SQL over the same
-# rows, timed, beside the API's p50 (the peer ratio: the approach of a database-backed platform).
+# is one), and times the requests of issue 17's table right after each write. Prints per phase:
+# per route p50/p99 and failures, the staleness of each view, those requests' times, RSS over
+# time per server, where the machine's CPU went and each server's writes by phase; then the same
+# aggregates as /api/stats computed by PostGIS SQL over the same rows, timed, beside the API's
+# p50 (the peer ratio: the approach of a database-backed platform).
 #
 # The city is seeded once per scale into the database rentgrid_bench_city_s<scale> (kept); each
 # phase serves a copy (CREATE DATABASE … TEMPLATE), so each starts from the same register.
@@ -128,6 +130,8 @@ mem="$(awk '/^MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)"
 python3 - "$work" "$SCALE" "$(date -u +%F)" "$(nproc) cores ($cpu), $mem GiB, load $(cut -d' ' -f1-3 /proc/loadavg)" \
   "$bin_label" <<'PY'
 import glob, json, os, sys
+sys.path.insert(0, "bench")
+from machine import print_machine
 work, scale, day, machine, build = sys.argv[1:6]
 print(f"{day}, {machine}")
 print(f"scale {scale}, PostGIS, {build}")
@@ -153,8 +157,17 @@ for n in (1, 2):
           f"{st['writes']} writes, {st['write_failures']} failed):")
     for view, s in st["staleness_ms"].items():
         print(f"  {view:<24} p50 {s['p50']}  p99 {s['p99']}  max {s['max']}  (n={s['samples']}, never {s['never']})")
+    print(f"asked once right after each of the probe's writes, through {via} (ms):")
+    for name, s in st["after_write_ms"].items():
+        print(f"  {name:<34} p50 {s['p50']}  p99 {s['p99']}  max {s['max']}  (n={s['samples']}, failed {s['failures']})")
     for i, l in enumerate(loads):
         print(f"RSS (MiB) of server {i + 1} at t s:", ", ".join(f"{s['t']}: {s['mib']}" for s in l["rss"]))
+    # The machine's figures are the first load's; each load names its own server and itself.
+    cpu = dict(loads[0]["cpu"], servers=sum(l["cpu"]["servers"] for l in loads),
+               load_generator=sum(l["cpu"]["load_generator"] for l in loads))
+    for i, l in enumerate(loads):
+        print(f"server {i + 1}:", end=" ")
+        print_machine(cpu if i == 0 else None, l["writes"], "servers" if n > 1 else "server")
     peer = dict(line.split() for line in open(os.path.join(work, f"{n}-peer.txt")) if len(line.split()) == 2)
     api = {k: [r["p50_ms"] for r in rs] for k, rs in routes.items()}
     print("PostGIS SQL over the same rows (median of 5, ms) vs the API's p50:")

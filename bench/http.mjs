@@ -34,6 +34,7 @@ export function request(base, agent, method, path, { cookie, csrf, body } = {}) 
   });
 }
 
-// The JSON of an answer (gunzipped when it came so).
-export const json = (r) =>
-  JSON.parse((r.headers['content-encoding'] === 'gzip' ? gunzipSync(r.body) : r.body).toString('utf8'));
+// The text of an answer (gunzipped when it came so).
+export const text = (r) => (r.headers['content-encoding'] === 'gzip' ? gunzipSync(r.body) : r.body).toString('utf8');
+// The JSON of an answer.
+export const json = (r) => JSON.parse(text(r));

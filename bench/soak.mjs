@@ -2,8 +2,10 @@
 // against one `rentgrid serve`, for SECONDS, with think times (an open crowd of people, not a
 // saturating loop). Prints one JSON object: per route (method and template) the requests, p50/p99
 // latency in ms, the p99 of the requests started after the first WARMUP_S seconds (default 60),
-// the first request's and the slowest (with few requests a p99 is the slowest), the failures (status ≥ 400 or no answer), the visits acknowledged, and the server's RSS every
-// 30 s (RSS_EVERY_MS to change it).
+// the first request's and the slowest (with few requests a p99 is the slowest), the failures
+// (status ≥ 400 or no answer), the visits acknowledged, the server's RSS every 30 s (RSS_EVERY_MS
+// to change it), and over the load the CPU seconds of the server, PostgreSQL, this load generator
+// and the machine, and the server's writes by phase (bench/machine.mjs).
 //
 //   node bench/soak.mjs BASE SECONDS CASEWORKERS THINK_MS SERVER_PID
 //
@@ -15,9 +17,10 @@
 // z12–z14 and the street stats; two leaders read hot spots (Gi*, LISA) and the street and
 // community stats every ~5 s.
 import http from 'node:http';
-import { request as httpRequest, json } from './http.mjs';
+import { request as httpRequest, json, text } from './http.mjs';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { cpuNow, since, writesOf } from './machine.mjs';
 
 const [base, secondsArg = '600', cwArg = '200', thinkArg = '1000', pidArg = ''] = process.argv.slice(2);
 const SECONDS = Number(secondsArg);
@@ -119,7 +122,17 @@ for (let id = 1; id <= maxId && sessions.length < CASEWORKERS; id += step) {
 }
 if (sessions.length === 0) throw new Error('no demo caseworker with grids signed in');
 
+// The CPU times and the server's write phases now (its metrics read as the auditor).
+const auditor = await login('auditor', 'auditor-demo-2026');
+if (!auditor) throw new Error('the demo auditor could not sign in (to read /metrics)');
+async function reading() {
+  const r = await request('GET', '/metrics', auditor);
+  if (r.status !== 200) throw new Error(`GET /metrics answered ${r.status}`);
+  return { cpu: cpuNow(pidArg ? [pidArg] : []), writes: writesOf(text(r)) };
+}
+
 // ---- run ----
+const before = await reading();
 loadStart = Date.now();
 const deadline = loadStart + SECONDS * 1000;
 let visits = 0;
@@ -204,6 +217,7 @@ await Promise.all([
 clearInterval(sampler);
 sampleRss();
 const seconds = (Date.now() - t0) / 1000;
+const machine = since(before, await reading(), (Date.now() - loadStart) / 1000);
 agent.destroy();
 
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
@@ -237,5 +251,6 @@ console.log(
     visits_acknowledged: visits,
     routes: table,
     rss,
+    ...machine,
   }),
 );

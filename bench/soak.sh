@@ -5,8 +5,8 @@
 # district tiles and stats, two leaders polling hot spots and stats (bench/soak.mjs has the mix).
 # Prints throughput, p50/p99 per route (and the p99 after the first WARMUP_S seconds, default 60,
 # with the first and the slowest request), failures, the visits acknowledged and the server's RSS every
-# 30 s, with the date and the machine. The goal (issue 18): zero failures, p99 < 100 ms for reads,
-# RSS flat after warm-up.
+# 30 s, where the CPU went and the writes' phases (bench/machine.mjs), with the date and the
+# machine. The goal (issue 18): zero failures, p99 < 100 ms for reads, RSS flat after warm-up.
 #
 # The city is seeded once per scale into DATA (kept); each run serves a copy, so every run starts
 # from the same register. The load generator runs on the same machine as the server.
@@ -73,4 +73,7 @@ for x in r["routes"]:
     if bad:
         print(f"{'':<44} statuses: {bad}")
 print("RSS (MiB) at t s:", ", ".join(f"{s['t']}: {s['mib']}" for s in r["rss"]))
+sys.path.insert(0, "bench")
+from machine import print_machine
+print_machine(r["cpu"], r["writes"])
 PY

@@ -1,7 +1,8 @@
 //! Following the store's change log, so that a server sees the writes of the other servers on
 //! its database: woken by the database's announcement of each change (PostgreSQL's
 //! `LISTEN`/`NOTIFY`), and at the latest every [`SAFETY_NET`], it catches up
-//! ([`AppState::catch_up`]): the changes after the last one it applied, in order. A lost
+//! ([`AppState::catch_up`]): the changes after the last one it applied, in order (an announced
+//! change it applied already, its own write's, wakes nothing). A lost
 //! listening connection is made again, and the server then catches up with whatever it missed
 //! meanwhile; a GeoPackage (one server) announces nothing, and is read every [`SAFETY_NET`].
 
@@ -14,8 +15,8 @@ pub const SAFETY_NET: Duration = Duration::from_secs(2);
 
 /// Why the follower woke.
 enum Woke {
-    /// A change was announced.
-    Announced,
+    /// Change `seq` was announced.
+    Announced(i64),
     /// The listening connection was lost and made again: announcements may have been missed.
     Reconnected,
     /// Nothing was announced for [`SAFETY_NET`].
@@ -32,7 +33,7 @@ async fn wait(wakeups: &mut Option<Box<dyn Wakeups>>) -> Woke {
     };
     match tokio::time::timeout(SAFETY_NET, w.next()).await {
         Err(_) => Woke::Quiet,
-        Ok(Ok(Some(_))) => Woke::Announced,
+        Ok(Ok(Some(seq))) => Woke::Announced(seq),
         Ok(Ok(None)) => Woke::Reconnected,
         Ok(Err(e)) => Woke::Failed(e),
     }
@@ -56,7 +57,11 @@ pub async fn follow(state: AppState) {
             }
         }
         match wait(&mut wakeups).await {
-            Woke::Announced | Woke::Quiet => {}
+            // This server's own write (mostly applied already, under the write lock, by the
+            // time its announcement arrives), or one caught up with: no turn of the lock, no
+            // read of the log.
+            Woke::Announced(seq) if state.has_applied(seq) => continue,
+            Woke::Announced(_) | Woke::Quiet => {}
             Woke::Reconnected => tracing::info!("listening for changes again: catching up with the change log"),
             Woke::Failed(e) => {
                 tracing::debug!(error = %e, "listening for changes failed");

@@ -18,7 +18,7 @@ use crate::hazard_photos::PhotoDir;
 use crate::ingest::Batch;
 use crate::limits::{Gate, Limits};
 use crate::memo::PerSnapshot;
-use crate::observe::metrics::{Metrics, Readings};
+use crate::observe::metrics::{Metrics, Readings, WritePhase};
 use crate::snapshot::Snapshot;
 use crate::store::campaigns::{NewCampaign, StoredEvidence};
 use crate::store::changes::{self, Loaded, Logged, Parts};
@@ -37,7 +37,7 @@ use rentgrid_analysis::view_inputs::{InputChange, ViewInputs};
 use rentgrid_geodata::{Atlas, BuildingId, BuildingStats, Caseworker, Month, StatsDelta};
 use rentgrid_tiles::heat::HeatCount;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -77,6 +77,9 @@ struct Inner {
     write: tokio::sync::Mutex<i64>,
     /// Writes waiting for `write`.
     writes_waiting: AtomicUsize,
+    /// The place `write` holds, copied whenever it moves (under the lock), so that whether a
+    /// change is applied can be asked without waiting for the lock; never ahead of it.
+    applied_place: AtomicI64,
     targets: Targets,
     web_dir: Option<PathBuf>,
     /// The inputs of the history and the candidate estimate (monthly registrations, evidence),
@@ -179,6 +182,7 @@ impl AppState {
                 snapshot: ArcSwap::from_pointee(Snapshot::new(atlas)),
                 write: tokio::sync::Mutex::new(applied),
                 writes_waiting: AtomicUsize::new(0),
+                applied_place: AtomicI64::new(applied),
                 targets,
                 web_dir,
                 inputs: Mutex::new(None),
@@ -386,7 +390,18 @@ impl AppState {
         }
         self.inner.writes_waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Waiting(&self.inner.writes_waiting);
-        self.inner.write.lock().await
+        let asked = Instant::now();
+        let turn = self.inner.write.lock().await;
+        self.metrics().observe_write(WritePhase::Wait, asked.elapsed());
+        turn
+    }
+
+    /// Runs the store's part of a write (its transaction, commit included), timed.
+    async fn stored<T>(&self, write: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let done = write.await;
+        self.metrics().observe_write(WritePhase::Store, started.elapsed());
+        done
     }
 
     /// The store.
@@ -782,7 +797,7 @@ impl AppState {
     /// Stores a planned campaign (serialised with the other writes) with its audit row `event`.
     pub async fn create_campaign(&self, c: &NewCampaign, event: &AuditEvent) -> Result<u32, StoreError> {
         let _guard = self.write_turn().await;
-        self.inner.store.create_campaign(c, event).await
+        self.stored(self.inner.store.create_campaign(c, event)).await
     }
 
     /// Moves a campaign's block to its next phase (serialised with the other writes) with its
@@ -796,7 +811,7 @@ impl AppState {
         event: &AuditEvent,
     ) -> Result<BlockProgress, StoreError> {
         let _guard = self.write_turn().await;
-        self.inner.store.advance_block(campaign, block, to, today, event).await
+        self.stored(self.inner.store.advance_block(campaign, block, to, today, event)).await
     }
 
     /// Records a visit with its audit row `event`: commits both to the store, then publishes an
@@ -865,7 +880,16 @@ impl AppState {
     /// change recorded after the last one applied, by this server or another (see the module).
     pub async fn catch_up(&self) -> Result<(), StartupError> {
         let mut applied = self.write_turn().await;
-        self.catch_up_until(&mut applied, i64::MAX).await.map(drop)
+        let started = Instant::now();
+        let caught_up = self.catch_up_until(&mut applied, i64::MAX).await.map(drop);
+        self.metrics().observe_write(WritePhase::Apply, started.elapsed());
+        caught_up
+    }
+
+    /// Whether change `seq` of the log is applied to what is kept in memory already (as this
+    /// server's own writes are when their announcement arrives). Does not wait for the write lock.
+    pub fn has_applied(&self, seq: i64) -> bool {
+        self.inner.applied_place.load(Ordering::Acquire) >= seq
     }
 
     /// The Atlas now and the place of the last change of the log it includes (after the write
@@ -881,10 +905,12 @@ impl AppState {
     /// (the follower's, at the latest) applies it.
     async fn committed<T, E>(&self, write: impl Future<Output = Result<T, E>>) -> Result<T, E> {
         let mut applied = self.write_turn().await;
-        let done = write.await?;
+        let done = self.stored(write).await?;
+        let started = Instant::now();
         if let Err(e) = self.catch_up_until(&mut applied, i64::MAX).await {
             tracing::warn!(error = %e, "a write was stored but the change log could not be read; it is applied later");
         }
+        self.metrics().observe_write(WritePhase::Apply, started.elapsed());
         Ok(done)
     }
 
@@ -905,6 +931,7 @@ impl AppState {
             for c in &batch {
                 self.apply(c);
                 *applied = c.seq;
+                self.inner.applied_place.store(c.seq, Ordering::Release);
             }
             if last_batch {
                 break;
@@ -985,6 +1012,7 @@ impl AppState {
         self.inner.reloads.fetch_add(1, Ordering::Relaxed);
         self.inner.events.publish(Change::Reload { version });
         *applied = loaded.mark.seq;
+        self.inner.applied_place.store(loaded.mark.seq, Ordering::Release);
         Ok(())
     }
 }

@@ -151,6 +151,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// The statement to run after rows with explicit ids went into `table`, so that the ids
     /// the database hands out next come after them (or nothing).
     fn after_explicit_ids(&self, table: &str) -> Option<Sql>;
+    /// The statement that refreshes the query planner's statistics after a bulk write, if the
+    /// backend plans from them: PostgreSQL has none for rows just loaded until autovacuum comes
+    /// by (if it is on), and until then may plan a building's lookup as a scan of every person.
+    fn analyze(&self) -> Option<Sql>;
     /// The statement that announces change `seq` to the servers listening, at commit, if the
     /// backend announces (the change log's module says how).
     fn announce(&self, seq: i64) -> Option<Sql>;

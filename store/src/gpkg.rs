@@ -223,6 +223,11 @@ impl Backend for Gpkg {
         None
     }
 
+    fn analyze(&self) -> Option<Sql> {
+        // Without statistics SQLite takes an index as selective, which is what these lookups want.
+        None
+    }
+
     fn announce(&self, _seq: i64) -> Option<Sql> {
         None
     }

@@ -1,5 +1,6 @@
 //! The writes of imports: a whole city, building footprints, rental units with their landlords,
-//! and the ledgers (through [`crate::ledgers`]), each in one transaction.
+//! and the ledgers (through [`crate::ledgers`]), each in one transaction, after which the query
+//! planner's statistics are refreshed (where the backend plans from them).
 
 use crate::audit::{self, AuditEvent};
 use crate::backend::{Backend, Tx};
@@ -19,7 +20,9 @@ impl<B: Backend> Imports for SqlStore<B> {
     async fn save_city(&self, city: &City, origin: &str, progress: Progress<'_>) -> Result<()> {
         let mut tx = Tx::begin(&self.db).await?;
         crate::seed::save_city(&mut tx, city, origin, progress).await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.refresh_statistics().await;
+        Ok(())
     }
 
     async fn import_units(
@@ -30,7 +33,9 @@ impl<B: Backend> Imports for SqlStore<B> {
     ) -> Result<ImportCounts> {
         let mut tx = audit::begin(&self.db).await?;
         let counts = import_units(&mut tx, units, progress).await?;
-        audited(tx, event, counts).await
+        let counts = audited(tx, event, counts).await?;
+        self.refresh_statistics().await;
+        Ok(counts)
     }
 
     async fn import_buildings(
@@ -41,7 +46,9 @@ impl<B: Backend> Imports for SqlStore<B> {
     ) -> Result<ImportCounts> {
         let mut tx = audit::begin(&self.db).await?;
         let counts = import_buildings(&mut tx, buildings, progress).await?;
-        audited(tx, event, counts).await
+        let counts = audited(tx, event, counts).await?;
+        self.refresh_statistics().await;
+        Ok(counts)
     }
 
     async fn import_ledger(
@@ -52,7 +59,9 @@ impl<B: Backend> Imports for SqlStore<B> {
     ) -> Result<ImportCounts> {
         let mut tx = audit::begin(&self.db).await?;
         let counts = crate::ledgers::write(&mut tx, rows, progress).await?;
-        audited(tx, event, counts).await
+        let counts = audited(tx, event, counts).await?;
+        self.refresh_statistics().await;
+        Ok(counts)
     }
 
     async fn keys(&self, of: Keyed) -> Result<Keys> {
@@ -62,6 +71,19 @@ impl<B: Backend> Imports for SqlStore<B> {
             .iter()
             .map(|r| Ok((r.text("k")?, (r.u32("id")?, r.u32("parent")?))))
             .collect()
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// Refreshes the query planner's statistics after a committed import (where the backend
+    /// plans from them). The import stands whatever happens here: a failure is logged.
+    async fn refresh_statistics(&self) {
+        let Some(q) = self.db.analyze() else { return };
+        let started = std::time::Instant::now();
+        match self.db.fetch(q).await {
+            Ok(_) => tracing::info!(ms = started.elapsed().as_millis() as u64, "planner statistics refreshed"),
+            Err(e) => tracing::warn!(error = %e, "the planner's statistics could not be refreshed after an import"),
+        }
     }
 }
 

@@ -332,6 +332,11 @@ impl Backend for Postgis {
         )))
     }
 
+    fn analyze(&self) -> Option<Sql> {
+        // PostgreSQL's advice after loading data ("Populating a Database": run ANALYZE afterwards).
+        Some(Sql::new("ANALYZE"))
+    }
+
     fn announce(&self, seq: i64) -> Option<Sql> {
         Some(Sql::new(format!("SELECT pg_notify('{CHANNEL}', ")).bind(seq.to_string()).push(")"))
     }
@@ -366,6 +371,7 @@ struct Listening(PgListener);
 #[async_trait]
 impl Wakeups for Listening {
     async fn next(&mut self) -> Result<Option<i64>> {
-        Ok(self.0.try_recv().await?.map(|n| n.payload().parse().unwrap_or(0)))
+        // A payload that is not a place (not one of ours) is taken as news of anything.
+        Ok(self.0.try_recv().await?.map(|n| n.payload().parse().unwrap_or(i64::MAX)))
     }
 }

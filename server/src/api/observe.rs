@@ -83,7 +83,8 @@ async fn track(State(state): State<AppState>, req: Request, next: Next) -> Respo
 #[utoipa::path(get, path = "/metrics", tag = "System", operation_id = "metrics",
     summary = "the server's figures in the Prometheus text format: requests by method, route template and status \
                (count, duration histogram), tile cache hits and misses, the Atlas's version and build time, the \
-               store's connection pool, audit rows written, writes waiting (sysadmin and auditor; an API token works)",
+               store's connection pool, audit rows written, writes waiting and each write's phases timed (sysadmin and \
+               auditor; an API token works)",
     responses(
         (status = 200, description = "the figures", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
         (status = 401, description = "not signed in", body = Exception),

@@ -1,7 +1,9 @@
 //! The figures `GET /metrics` serves, in the Prometheus text format (0.0.4): requests counted and
 //! timed by method, route and status ([`Metrics::observe`]), and what is read at each scrape
 //! ([`Readings`]): the Atlas's version and build time, the tile cache's hits and misses, the
-//! store's connection pool, the audit log's length and the writes waiting for their turn.
+//! store's connection pool, the audit log's length and the writes waiting for their turn; and the
+//! writes' time by phase ([`Metrics::observe_write`]): waiting for the write lock, the store's
+//! transaction, applying the change to what is kept in memory.
 //!
 //! Cardinality stays bounded and nothing personal is carried: a route is the path template the
 //! router matched (`/api/grids/{id}`, never `/api/grids/7`), every path no route matched is
@@ -37,6 +39,35 @@ struct RequestLabels {
     status: u16,
 }
 
+/// A phase of a write, each timed on its own: the write lock is held through `Store` and
+/// `Apply`, so their sum over a span of time is the share of it during which writes were serial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePhase {
+    /// Waiting for the write lock (behind the writes before it).
+    Wait,
+    /// The store's transaction, its commit included.
+    Store,
+    /// Catching up with the change log (after a write of this server, or on hearing of another
+    /// server's): the changes applied to the Atlas, the kept inputs and caches, and announced.
+    Apply,
+}
+
+impl WritePhase {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Wait => "wait",
+            Self::Store => "store",
+            Self::Apply => "apply",
+        }
+    }
+}
+
+/// The labels of a write's phase.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    phase: &'static str,
+}
+
 /// The labels of a pool's connections.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
@@ -59,11 +90,16 @@ fn duration_histogram() -> Histogram {
 pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RequestLabels, Histogram>,
+    writes: Family<WriteLabels, Histogram>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self { requests: Family::default(), durations: Family::new_with_constructor(duration_histogram) }
+        Self {
+            requests: Family::default(),
+            durations: Family::new_with_constructor(duration_histogram),
+            writes: Family::new_with_constructor(duration_histogram),
+        }
     }
 }
 
@@ -105,6 +141,11 @@ impl Metrics {
         self.durations.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
+    /// Times one phase of a write.
+    pub fn observe_write(&self, phase: WritePhase, took: Duration) {
+        self.writes.get_or_create(&WriteLabels { phase: phase.label() }).observe(took.as_secs_f64());
+    }
+
     /// The Prometheus text of the request figures and of `now`.
     pub fn render(&self, now: &Readings) -> Result<String, std::fmt::Error> {
         let mut r = Registry::with_prefix("rentgrid");
@@ -118,6 +159,13 @@ impl Metrics {
             "Time from a request's arrival to its response's head, by method, route template and status",
             Unit::Seconds,
             self.durations.clone(),
+        );
+        r.register_with_unit(
+            "write_duration",
+            "Time of each write's phase: waiting for the write lock (wait), the store's transaction with its commit \
+             (store), applying its change to what is kept in memory (apply); the lock is held through store and apply",
+            Unit::Seconds,
+            self.writes.clone(),
         );
         r.register("atlas_version", "The data version of the Atlas snapshot served", gauge_u64(now.atlas_version));
         let built = now.atlas_built.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
@@ -189,6 +237,7 @@ mod tests {
     fn labels_stay_bounded_whatever_the_client_sends() {
         let m = Metrics::default();
         m.observe("BREW", None, 405, Duration::from_millis(3));
+        m.observe_write(WritePhase::Store, Duration::from_millis(3));
         m.observe("GET", Some("/api/grids/{id}"), 200, Duration::from_millis(3));
         let text = m.render(&readings()).unwrap();
         assert!(
@@ -197,6 +246,8 @@ mod tests {
         );
         assert!(text.contains(r#"rentgrid_http_requests_total{method="GET",route="/api/grids/{id}",status="200"} 1"#));
         assert!(!text.contains("BREW"));
+        assert!(text.contains(r#"rentgrid_write_duration_seconds_count{phase="store"} 1"#), "{text}");
+        assert!(!text.contains(r#"phase="wait""#), "a phase not yet timed has no series: {text}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! (Python's `prometheus_client`, run by `$RENTGRID_PYTHON`) after known requests, on both
 //! stores; who may scrape it; and the request id every answer carries, quoted by every error body.
 
-use crate::common::{Backend, Db, Fixture, principal, signed_in, tile_at};
+use crate::common::{Backend, Db, Fixture, post_json, principal, signed_in, tile_at};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -112,7 +112,6 @@ async fn metrics_count_what_was_asked_and_report_the_server(backend: Backend) {
     for _ in 0..2 {
         assert!(status_of(&f.router, &tile).await.is_success());
     }
-
     let (text, kind) = scrape(&sysadmin).await;
     assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
     let after = parse_with_python(&text, f.dir.path()).unwrap();
@@ -172,6 +171,24 @@ async fn metrics_count_what_was_asked_and_report_the_server(backend: Backend) {
     let audit_rows = f.db.int("SELECT COUNT(*) FROM audit_log").await as f64;
     assert_eq!(value(&after, "rentgrid_audit_rows_total", &[]), audit_rows);
     assert_eq!(value(&after, "rentgrid_write_queue_depth", &[]), 0.0);
+
+    // A visit, then the same submission again (answered as before, a replay): each is stored and
+    // applied, and waits for its turn, each phase timed once per write.
+    let visit = format!(r#"{{"client_id":"metrics-1","building_id":{}}}"#, b.id);
+    assert_eq!(post_json(&f.router, "/api/visits", &visit).await.0, StatusCode::CREATED);
+    assert_eq!(post_json(&f.router, "/api/visits", &visit).await.0, StatusCode::OK);
+    let (text, _) = scrape(&sysadmin).await;
+    let written = parse_with_python(&text, f.dir.path()).unwrap();
+    let timed = |s: &[Sample], phase: &str| value(s, "rentgrid_write_duration_seconds_count", &[("phase", phase)]);
+    assert_eq!(
+        written.iter().find(|s| s.family == "rentgrid_write_duration_seconds").map(|s| s.kind.as_str()),
+        Some("histogram")
+    );
+    for phase in ["store", "apply"] {
+        assert_eq!(timed(&written, phase) - timed(&after, phase), 2.0, "{phase}: {text}");
+        assert!(value(&written, "rentgrid_write_duration_seconds_sum", &[("phase", phase)]) > 0.0, "{text}");
+    }
+    assert!(timed(&written, "wait") - timed(&after, "wait") >= 2.0, "{text}");
     f.done().await;
 }
 
