@@ -880,8 +880,14 @@ impl AppState {
     /// change recorded after the last one applied, by this server or another (see the module).
     pub async fn catch_up(&self) -> Result<(), StartupError> {
         let mut applied = self.write_turn().await;
+        self.apply_logged(&mut applied).await
+    }
+
+    /// Applies every change of the log after place `*applied` (the caller holds the write lock),
+    /// timed as a write's apply phase.
+    async fn apply_logged(&self, applied: &mut i64) -> Result<(), StartupError> {
         let started = Instant::now();
-        let caught_up = self.catch_up_until(&mut applied, i64::MAX).await.map(drop);
+        let caught_up = self.catch_up_until(applied, i64::MAX).await.map(drop);
         self.metrics().observe_write(WritePhase::Apply, started.elapsed());
         caught_up
     }
@@ -906,11 +912,9 @@ impl AppState {
     async fn committed<T, E>(&self, write: impl Future<Output = Result<T, E>>) -> Result<T, E> {
         let mut applied = self.write_turn().await;
         let done = self.stored(write).await?;
-        let started = Instant::now();
-        if let Err(e) = self.catch_up_until(&mut applied, i64::MAX).await {
+        if let Err(e) = self.apply_logged(&mut applied).await {
             tracing::warn!(error = %e, "a write was stored but the change log could not be read; it is applied later");
         }
-        self.metrics().observe_write(WritePhase::Apply, started.elapsed());
         Ok(done)
     }
 
