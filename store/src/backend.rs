@@ -141,9 +141,6 @@ pub trait Backend: Send + Sync + std::fmt::Debug + 'static {
     /// The statement that keeps other writers off `tables` (comma-separated) until the
     /// transaction ends, if the backend needs one (a GeoPackage has one writer at a time).
     fn lock_tables(&self, tables: &str) -> Option<Sql>;
-    /// The statement that makes a second transaction with the same `key` wait for this one,
-    /// across servers, if the backend has one.
-    fn lock_key(&self, key: &str) -> Option<Sql>;
     /// What follows a `SELECT` to lock its rows until the transaction ends (or nothing).
     fn for_update(&self) -> &'static str;
     /// The `YYYY-MM` text of the date column `col`.

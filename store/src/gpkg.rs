@@ -207,10 +207,6 @@ impl Backend for Gpkg {
         None
     }
 
-    fn lock_key(&self, _key: &str) -> Option<Sql> {
-        None
-    }
-
     fn for_update(&self) -> &'static str {
         ""
     }

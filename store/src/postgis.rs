@@ -314,10 +314,6 @@ impl Backend for Postgis {
         Some(Sql::new(format!("LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE")))
     }
 
-    fn lock_key(&self, key: &str) -> Option<Sql> {
-        Some(Sql::new("SELECT pg_advisory_xact_lock(hashtext(").bind(key).push("))"))
-    }
-
     fn for_update(&self) -> &'static str {
         " FOR UPDATE"
     }

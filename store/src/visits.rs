@@ -115,10 +115,10 @@ impl ClientIdLocks {
 impl<B: Backend> VisitLog for SqlStore<B> {
     async fn record_visit(&self, v: &NewVisit, event: &AuditEvent) -> Result<VisitOutcome> {
         let _one_at_a_time = self.client_ids.of(&v.client_id).lock().await;
+        // The audit chain's lock, taken first, orders this transaction after any other writing
+        // one on the database, from any server: a concurrent submission of the same client id
+        // has committed (and is replayed below) or has not begun.
         let mut tx = audit::begin(&self.db).await?;
-        if let Some(q) = self.db.lock_key(&v.client_id) {
-            tx.execute(q).await?;
-        }
         let outcome = record(&mut tx, v).await?;
         let event = event.clone().naming(format!("visit {}", outcome.visit.id));
         let event = if outcome.replayed { event.ending("replayed") } else { event };
@@ -194,11 +194,22 @@ async fn record(tx: &mut Tx<'_>, v: &NewVisit) -> Result<VisitOutcome> {
             registrations: RegistrationChange::default(),
         });
     }
-    if tx.fetch_optional(Sql::new("SELECT id FROM buildings WHERE id = ").bind(v.building_id)).await?.is_none() {
+    // The building and the caseworker in one round trip (a visit's transaction holds the audit
+    // chain's lock, so each one it saves is a write more a second).
+    let found = tx
+        .fetch_one(
+            Sql::new("SELECT (SELECT COUNT(*) FROM buildings WHERE id = ")
+                .bind(v.building_id)
+                .push(") AS buildings, (SELECT COUNT(*) FROM caseworkers WHERE id = ")
+                .bind(v.caseworker_id)
+                .push(") AS caseworkers"),
+        )
+        .await?;
+    if found.int("buildings")? == 0 {
         return Err(StoreError::NotFound { what: "building", id: v.building_id.to_string() });
     }
     if let Some(cw) = v.caseworker_id
-        && tx.fetch_optional(Sql::new("SELECT id FROM caseworkers WHERE id = ").bind(cw)).await?.is_none()
+        && found.int("caseworkers")? == 0
     {
         return Err(StoreError::Rejected(format!("caseworker {cw} does not exist")));
     }

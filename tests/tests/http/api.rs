@@ -9,6 +9,7 @@ use http_body_util::BodyExt;
 use rentgrid_geodata::AtlasInput;
 use rentgrid_geodata::demo::DemoOptions;
 use rentgrid_server::startup;
+use rentgrid_server::store::{AuditEvent, NewUnit, NewVisit};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tower::ServiceExt;
@@ -18,6 +19,7 @@ on_both_stores!(
     what_the_store_loads_is_what_was_saved,
     bad_requests_get_a_4xx_with_a_message,
     a_visit_updates_the_map_at_once_and_a_replay_changes_nothing,
+    a_visit_sent_at_once_through_two_servers_is_recorded_once,
     a_rejected_visit_applies_nothing_of_itself,
     buildings_in_a_box_and_by_id,
     an_import_through_the_api_updates_the_map_at_once,
@@ -253,6 +255,54 @@ async fn a_visit_updates_the_map_at_once_and_a_replay_changes_nothing(backend: B
     // It is in the store: a fresh start from the same data sees it.
     let (_, reloaded) = get(&f.router_now().await, &format!("/api/grids/{grid}")).await;
     assert_eq!(reloaded["properties"], after["properties"]);
+    f.done().await;
+}
+
+/// A phone's retry may reach another server behind the proxy while its first submission is still
+/// being written. The same visit sent at once, four times through each of two stores on one
+/// database (each with its own connections and in-process locks), is recorded once: one answer
+/// records it and seven replay it, and the store holds one visit, one unit found, and one audit
+/// row naming the visit for each submission, seven of them `replayed`.
+async fn a_visit_sent_at_once_through_two_servers_is_recorded_once(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let stores = [f.store.clone(), f.another_store().await];
+    let building = f.db.int("SELECT MIN(CAST(id AS BIGINT)) FROM buildings").await as u32;
+    let visit = NewVisit {
+        client_id: "3f1c2a9e-0000-4000-8000-00000000c0c0".into(),
+        building_id: building,
+        caseworker_id: None,
+        visited_on: time::macros::date!(2026 - 11 - 02),
+        notes: "sent twice at once".into(),
+        register_units: Vec::new(),
+        pledge_units: Vec::new(),
+        register_persons: Vec::new(),
+        new_units: vec![NewUnit { label: "c0-c0".into(), tenants: 2, registered: true, pledge_signed: false }],
+        campaign_id: None,
+        position: None,
+    };
+    let sent: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, visit) = (stores[i % 2].clone(), visit.clone());
+            tokio::spawn(async move {
+                let event = AuditEvent::new(time::OffsetDateTime::now_utc(), "record visit", "a retry", "ok");
+                store.record_visit(&visit, &event).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for s in sent {
+        outcomes.push(s.await.unwrap().unwrap_or_else(|e| panic!("a submission failed: {e}")));
+    }
+    assert_eq!(outcomes.iter().filter(|o| !o.replayed).count(), 1, "one submission records the visit");
+    let id = outcomes[0].visit.id;
+    assert!(outcomes.iter().all(|o| o.visit.id == id), "every answer names the one visit");
+    let stored = format!("SELECT COUNT(*) FROM visits WHERE client_id = '{}'", visit.client_id);
+    assert_eq!(f.db.int(&stored).await, 1);
+    assert_eq!(f.db.int("SELECT COUNT(*) FROM rental_units WHERE label = 'c0-c0'").await, 1);
+    let audited = format!("SELECT COUNT(*) FROM audit_log WHERE target = 'a retry visit {id}'");
+    assert_eq!(f.db.int(&audited).await, 8);
+    assert_eq!(f.db.int(&format!("{audited} AND outcome = 'replayed'")).await, 7);
+    drop(stores);
     f.done().await;
 }
 

@@ -16,6 +16,7 @@ use rentgrid_server::access::{Credential, Principal, Role};
 use rentgrid_server::state::AppState;
 use rentgrid_server::store::Store;
 use rentgrid_server::store::gpkg::{self, GpkgStore};
+use rentgrid_server::store::postgis::PostgisStore;
 use rentgrid_server::store::testing::TestDatabase;
 use rentgrid_server::{app, startup};
 use serde_json::Value;
@@ -230,6 +231,15 @@ impl Fixture {
     /// A store of `backend` seeded with the [`small`] demo city.
     pub async fn seeded(backend: Backend) -> Fixture {
         Fixture::seeded_with(backend, &small()).await
+    }
+
+    /// A second store on the same database, as a second server opens it: its own connections
+    /// and its own in-process locks.
+    pub async fn another_store(&self) -> Arc<dyn Store> {
+        match &self.pg {
+            Some(pg) => Arc::new(PostgisStore::connect(&pg.url).await.unwrap()),
+            None => Arc::new(GpkgStore::open(self.dir.path()).await.unwrap()),
+        }
     }
 
     /// The state the seeded routers serve.
