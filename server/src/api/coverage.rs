@@ -400,16 +400,16 @@ async fn spot_check_rows(
     Ok((month, cov::spot_check_rows(&state.atlas(), &caseworkers, &activity, scope)))
 }
 
-/// The month (required), the roster and the month's activity: what the assessment and the spot
-/// checks are read from, on the standby when it is up to date ([`crate::standby::reads`]).
+/// The month (required), the roster (as kept in memory) and the month's activity (read on the
+/// standby when it is up to date, [`crate::standby::reads`]): what the assessment and the spot
+/// checks are made from.
 async fn roster_and_activity(
     state: &AppState,
     month: Option<&str>,
-) -> AppResult<(Month, Vec<Caseworker>, MonthActivity)> {
+) -> AppResult<(Month, std::sync::Arc<Vec<Caseworker>>, MonthActivity)> {
     let month = required_month(month)?;
-    let reads = crate::standby::reads(state).await;
-    let caseworkers = reads.caseworkers().await?;
-    let activity = reads.month_activity(month).await?;
+    let caseworkers = state.roster().await?;
+    let activity = crate::standby::reads(state).await.month_activity(month).await?;
     Ok((month, caseworkers, activity))
 }
 

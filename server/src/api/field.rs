@@ -917,8 +917,8 @@ pub async fn overdue(
         }
     };
     let atlas = state.atlas();
+    let caseworkers = state.roster().await?;
     let reads = crate::standby::reads(&state).await;
-    let caseworkers = reads.caseworkers().await?;
     let only: Option<Vec<u32>> = match q.caseworker {
         None => None,
         Some(id) => match caseworkers.iter().find(|c| c.id == id && c.grids.iter().any(|&g| scope.sees_grid(g))) {

@@ -55,6 +55,7 @@ use rentgrid_analysis::actual_rates::{self, RatesRow};
 use rentgrid_analysis::kpi::{self, Counts, Level, Targets};
 use rentgrid_analysis::unrecorded::Unrecorded;
 use serde::{Deserialize, Serialize};
+use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -114,7 +115,11 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), identity::authenticate))
         // Before anyone reads the body: its size, the request's time, a write's origin and form.
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::guard))
-        .layer(CompressionLayer::new())
+        // gzip level 2: a city's whole answers are megabytes, and at the default level (6)
+        // gzip was most of their time (every grid's stats at scale 20, 27.4 MB of JSON: 660 ms
+        // to 6.1 MB; over half the CPU of the month's assessment). Level 2 took 281 ms to 7.7 MB;
+        // level 1, 197 ms to 11.1 MB (zlib-rs, bench machine, README "Benchmarks").
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(2)))
         // Security headers on every response (a handler's own take precedence).
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
