@@ -5,7 +5,9 @@
 # command center reading district tiles and stats, leaders polling hot spots), split over the
 # servers; beside it bench/city.mjs records a visit every 2 s through the first server and times
 # each derived view until it first shows it through the other (through the same one when there
-# is one), and times the requests of issue 17's table right after each write. Prints per phase:
+# is one), asking again as an open map does, at each event of the other's `GET /api/events`; and
+# times the requests of issue 17's table right after each write; the probe also runs alone for
+# 20 s before the load, for the same figures with no other load. Prints per phase:
 # per route p50/p99 and failures, the staleness of each view, those requests' times, RSS over
 # time per server, where the machine's CPU went and each server's writes by phase; then the same
 # aggregates as /api/stats computed by PostGIS SQL over the same rows, timed, beside the API's
@@ -84,6 +86,9 @@ phase() {
     bases+=("http://127.0.0.1:$port")
     ids+=("$pid")
   done
+  # The probe alone first, for 20 s: what the views take right after a write with no other load.
+  echo "== $n server(s): the probe alone for 20 s" >&2
+  node bench/city.mjs "${bases[0]}" "${bases[$((n - 1))]}" 20 > "$work/$n-quiet.json"
   echo "== $n server(s): $SECONDS_ s of load from $CASEWORKERS caseworkers (think $THINK_MS ms)" >&2
   local loads=() max_id
   # The load's caseworkers are spread over the city's caseworker ids.
@@ -154,12 +159,17 @@ for n in (1, 2):
             print(f"{route:<40} {i + 1:>6} {r['requests']:>9,} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['failures']:>9}")
     via = "the other server" if n > 1 else "the same server"
     print(f"staleness (ms from a write's answer to its first appearance through {via}; "
-          f"{st['writes']} writes, {st['write_failures']} failed):")
+          f"{st['writes']} writes, {st['write_failures']} failed; the event stream dropped "
+          f"{st['event_stream_drops']} times):")
     for view, s in st["staleness_ms"].items():
         print(f"  {view:<24} p50 {s['p50']}  p99 {s['p99']}  max {s['max']}  (n={s['samples']}, never {s['never']})")
-    print(f"asked once right after each of the probe's writes, through {via} (ms):")
-    for name, s in st["after_write_ms"].items():
-        print(f"  {name:<34} p50 {s['p50']}  p99 {s['p99']}  max {s['max']}  (n={s['samples']}, failed {s['failures']})")
+    quiet = json.load(open(os.path.join(work, f"{n}-quiet.json")))
+    for label, figures in (("under the load", st), ("with no other load (the probe alone, 20 s before it)", quiet)):
+        print(f"asked once right after each of the probe's writes, through {via}, {label} (ms):")
+        for name, s in figures["after_write_ms"].items():
+            print(f"  {name:<34} p50 {s['p50']}  p99 {s['p99']}  max {s['max']}  (n={s['samples']}, failed {s['failures']})")
+    print(f"staleness with no other load: " + ", ".join(
+        f"{view} p50 {s['p50']}" for view, s in quiet["staleness_ms"].items()))
     for i, l in enumerate(loads):
         print(f"RSS (MiB) of server {i + 1} at t s:", ", ".join(f"{s['t']}: {s['mib']}" for s in l["rss"]))
     # The machine's figures are the first load's; each load names its own server and itself.
