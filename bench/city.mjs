@@ -61,12 +61,8 @@ const grid = building.properties.grid_id;
 const tile = tileOf(firstPosition(building.geometry), 12);
 
 const gridUnits = async () => json(await request(readBase, 'GET', `/api/grids/${grid}`, reader))?.properties?.rental_units;
-const statsUnits = async () => {
-  const s = json(await request(readBase, 'GET', '/api/stats?level=grid', reader));
-  const rows = s?.rows ?? s?.places ?? s?.features ?? s ?? [];
-  const row = (Array.isArray(rows) ? rows : []).find((r) => (r.id ?? r.properties?.id ?? r.grid_id) === grid);
-  return row?.rental_units ?? row?.properties?.rental_units ?? row?.kpi?.rental_units;
-};
+const statsUnits = async () =>
+  json(await request(readBase, 'GET', '/api/stats?level=grid', reader))?.rows?.find((r) => r.grid_id === grid)?.rental_units;
 const tileBytes = async () => (await request(readBase, 'GET', tile, reader)).body.toString('base64');
 const recentIds = async () => (json(await request(readBase, 'GET', '/api/summary?recent=50', reader))?.recent ?? []).map((v) => v.id);
 const HOTSPOTS = '/api/hotspots?method=gi&weights=queen&geometry=false';

@@ -858,8 +858,8 @@ impl AppState {
     }
 
     /// Accepts a territory proposal: one transaction replacing its streets' contracts, with the
-    /// territory audit row and the audit log's row `event`. Contracts are read from the store on
-    /// each request, so the answers change at once.
+    /// territory audit row and the audit log's row `event`. The roster kept in memory is moved by
+    /// the logged change before this returns, so the answers change at once.
     pub async fn accept_proposal(
         &self,
         id: i64,
@@ -934,8 +934,7 @@ impl AppState {
             }
             for c in &batch {
                 self.apply(c);
-                *applied = c.seq;
-                self.inner.applied_place.store(c.seq, Ordering::Release);
+                self.applied_up_to(applied, c.seq);
             }
             if last_batch {
                 break;
@@ -1015,9 +1014,15 @@ impl AppState {
         });
         self.inner.reloads.fetch_add(1, Ordering::Relaxed);
         self.inner.events.publish(Change::Reload { version });
-        *applied = loaded.mark.seq;
-        self.inner.applied_place.store(loaded.mark.seq, Ordering::Release);
+        self.applied_up_to(applied, loaded.mark.seq);
         Ok(())
+    }
+
+    /// Moves the write lock's place `*applied` (the caller holds the lock) to `seq`, and the copy
+    /// of it that [`Self::has_applied`] reads without the lock.
+    fn applied_up_to(&self, applied: &mut i64, seq: i64) {
+        *applied = seq;
+        self.inner.applied_place.store(seq, Ordering::Release);
     }
 }
 

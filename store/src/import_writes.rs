@@ -33,9 +33,7 @@ impl<B: Backend> Imports for SqlStore<B> {
     ) -> Result<ImportCounts> {
         let mut tx = audit::begin(&self.db).await?;
         let counts = import_units(&mut tx, units, progress).await?;
-        let counts = audited(tx, event, counts).await?;
-        self.refresh_statistics().await;
-        Ok(counts)
+        self.audited(tx, event, counts).await
     }
 
     async fn import_buildings(
@@ -46,9 +44,7 @@ impl<B: Backend> Imports for SqlStore<B> {
     ) -> Result<ImportCounts> {
         let mut tx = audit::begin(&self.db).await?;
         let counts = import_buildings(&mut tx, buildings, progress).await?;
-        let counts = audited(tx, event, counts).await?;
-        self.refresh_statistics().await;
-        Ok(counts)
+        self.audited(tx, event, counts).await
     }
 
     async fn import_ledger(
@@ -59,9 +55,7 @@ impl<B: Backend> Imports for SqlStore<B> {
     ) -> Result<ImportCounts> {
         let mut tx = audit::begin(&self.db).await?;
         let counts = crate::ledgers::write(&mut tx, rows, progress).await?;
-        let counts = audited(tx, event, counts).await?;
-        self.refresh_statistics().await;
-        Ok(counts)
+        self.audited(tx, event, counts).await
     }
 
     async fn keys(&self, of: Keyed) -> Result<Keys> {
@@ -75,6 +69,21 @@ impl<B: Backend> Imports for SqlStore<B> {
 }
 
 impl<B: Backend> SqlStore<B> {
+    /// Appends the audit row of an import that wrote `counts` (in `tx`, begun by
+    /// [`audit::begin`]), records that servers load everything again, commits, and refreshes the
+    /// planner's statistics.
+    async fn audited(&self, mut tx: Tx<'_>, event: &AuditEvent, counts: ImportCounts) -> Result<ImportCounts> {
+        let mut wrote = format!("{} new, {} updated", counts.inserted, counts.updated);
+        if counts.landlords_added > 0 {
+            wrote.push_str(&format!(", {} landlords added", counts.landlords_added));
+        }
+        let row = audit::append(&mut tx, &event.clone().naming(wrote)).await?;
+        changes::record(&mut tx, &row, &Change::Reload).await?;
+        tx.commit().await?;
+        self.refresh_statistics().await;
+        Ok(counts)
+    }
+
     /// Refreshes the query planner's statistics after a committed import (where the backend
     /// plans from them). The import stands whatever happens here: a failure is logged.
     async fn refresh_statistics(&self) {
@@ -85,19 +94,6 @@ impl<B: Backend> SqlStore<B> {
             Err(e) => tracing::warn!(error = %e, "the planner's statistics could not be refreshed after an import"),
         }
     }
-}
-
-/// Appends the audit row of an import that wrote `counts` (begun by [`audit::begin`]), records
-/// that servers load everything again, and commits.
-async fn audited(mut tx: Tx<'_>, event: &AuditEvent, counts: ImportCounts) -> Result<ImportCounts> {
-    let mut wrote = format!("{} new, {} updated", counts.inserted, counts.updated);
-    if counts.landlords_added > 0 {
-        wrote.push_str(&format!(", {} landlords added", counts.landlords_added));
-    }
-    let row = audit::append(&mut tx, &event.clone().naming(wrote)).await?;
-    changes::record(&mut tx, &row, &Change::Reload).await?;
-    tx.commit().await?;
-    Ok(counts)
 }
 
 /// The values of a building as the columns of [`BUILDING_COLUMNS`] after `id`/`external_id`.
