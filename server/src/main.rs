@@ -965,14 +965,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(w) => eprintln!("serving the web map from {}", w.display()),
                 None => eprintln!("web map not built (web-map/dist): serving the API only"),
             }
+            // The signal handlers first: a stop asked for as soon as the server says it listens is
+            // a graceful one. At the signal the open event streams end too, or they would hold up
+            // the drain.
+            let events = state.events().clone();
+            let shutdown = events.close_after(shutdown_signal());
             let listener =
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
             let addr = listener.local_addr()?;
             println!("listening on http://{addr}");
             // Each request with its peer address, for the lockout of source addresses and the audit log.
-            // At the signal the open event streams end too, or they would hold up the drain.
-            let events = state.events().clone();
-            let shutdown = events.close_after(shutdown_signal());
             let store = state.store().clone();
             // The writes of other servers on the same database, from its change log.
             let follower = tokio::spawn(rentgrid_server::follow::follow(state.clone()));
@@ -1026,25 +1028,33 @@ async fn main() {
 }
 
 /// Resolves at Ctrl-C (SIGINT) or SIGTERM (systemd, Docker, Kubernetes): the server then stops
-/// accepting connections and finishes the requests in flight before it exits.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// accepting connections and finishes the requests in flight before it exits. The handlers are
+/// installed when this is called, not when the future is first polled: a signal that comes
+/// before the accept loop first waits (a test, or a supervisor, stopping a server just started)
+/// is a graceful stop too, never the default action's kill.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        [signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok()]
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    async move {
+        #[cfg(unix)]
+        {
+            let [interrupt, terminate] = signals;
+            let received = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => drop(s.recv().await),
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = received(interrupt) => {}
+                () = received(terminate) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("stopping: finishing the requests in flight");
     }
-    eprintln!("stopping: finishing the requests in flight");
 }
