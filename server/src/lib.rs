@@ -15,6 +15,7 @@ pub mod export;
 pub mod follow;
 pub mod geojson;
 pub mod glyphs;
+pub mod grid_stats;
 pub mod hazard_photos;
 pub mod identity;
 pub mod ingest;

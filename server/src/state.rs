@@ -14,6 +14,7 @@ use crate::background::{self, Priority};
 use crate::encoded::Encoded;
 use crate::error::{AppError, StartupError};
 use crate::events::{Change, Events};
+use crate::grid_stats::{self, EveryGrid};
 use crate::hazard_photos::PhotoDir;
 use crate::ingest::Batch;
 use crate::limits::{Gate, Limits};
@@ -27,6 +28,7 @@ use crate::store::hazards::{HazardMove, HazardWritten, NewHazard};
 use crate::store::{ImportCounts, NewVisit, Store, StoreError, VisitOutcome};
 use crate::tile_cache::{self, Snapshots, TileCache};
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use rentgrid_analysis::candidates::{self, CandidateWeights, Candidates, Evidence};
 use rentgrid_analysis::hazard::HazardKinds;
 use rentgrid_analysis::history::{self, History};
@@ -37,7 +39,7 @@ use rentgrid_analysis::view_inputs::{InputChange, ViewInputs};
 use rentgrid_geodata::{Atlas, BuildingId, BuildingStats, Caseworker, Month, StatsDelta};
 use rentgrid_tiles::heat::HeatCount;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -107,6 +109,11 @@ struct Inner {
     /// The newest estimate made, of whichever snapshot, served while the current one is made off
     /// the request path (see [`Limits::estimate_interval`]).
     newest_estimate: Mutex<Option<NewestEstimate>>,
+    /// Every grid's stats of today, kept to make the next answer from (see [`crate::grid_stats`]);
+    /// held while one is made, so that requests after a write wait for one making.
+    every_grid: tokio::sync::Mutex<Option<Arc<EveryGrid>>>,
+    /// Whether every grid's stats with a new estimate are being made off the request path.
+    every_grid_remaking: AtomicBool,
     tiles: TileCache,
     /// Held while an estimate is made, so concurrent first requests (a map's grid tiles) make it once.
     estimating: tokio::sync::Mutex<()>,
@@ -194,6 +201,8 @@ impl AppState {
                 heat: KeptAnswers::default(),
                 estimate: PerSnapshot::default(),
                 newest_estimate: Mutex::new(None),
+                every_grid: tokio::sync::Mutex::new(None),
+                every_grid_remaking: AtomicBool::new(false),
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
                 estimating: tokio::sync::Mutex::new(()),
                 identity: crate::identity::Identity::default(),
@@ -703,6 +712,115 @@ impl AppState {
             });
         }
         Some(newest.estimate.clone())
+    }
+
+    /// Every grid's stats of today for `snapshot` with the estimate `unrecorded`, around the rows
+    /// `head` and `tail`: the answer kept when it is theirs, else one made from it (only the
+    /// blocks of grids whose rows changed are written again) and kept. `None` when the snapshot's
+    /// counts give no row for some grid (the caller writes the answer whole).
+    ///
+    /// While writes arrive ([`Limits::estimate_interval`] not zero) a new estimate moves nearly
+    /// every grid's estimated rates, and writing every block again takes about half a second at
+    /// scale 20: that is done off the request path, and meanwhile the answer keeps the estimate
+    /// of the answer kept (with this snapshot's counts), as every view keeps the newest estimate
+    /// made while the next one is.
+    pub async fn every_grid_stats(
+        &self,
+        snapshot: &Snapshot,
+        unrecorded: Arc<Unrecorded>,
+        head: Bytes,
+        tail: Bytes,
+    ) -> Result<Option<Arc<EveryGrid>>, AppError> {
+        let mut kept = self.inner.every_grid.lock().await;
+        if let Some(k) = kept.as_ref().filter(|k| k.answers(snapshot.atlas(), Some(&unrecorded))) {
+            return Ok(Some(k.clone()));
+        }
+        let later = kept.as_ref().and_then(|k| k.inputs().unrecorded.clone()).filter(|older| {
+            !self.inner.limits.estimate_interval.is_zero()
+                && kept.as_ref().is_some_and(|k| k.inputs().atlas.same_places(snapshot.atlas()))
+                && !Arc::ptr_eq(older, &unrecorded)
+        });
+        let inputs = grid_stats::Inputs {
+            atlas: snapshot.atlas().clone(),
+            counts: snapshot.grid_counts(),
+            unrecorded: Some(later.clone().unwrap_or_else(|| unrecorded.clone())),
+            targets: self.inner.targets,
+            head,
+            tail,
+        };
+        if later.is_some() && !self.inner.every_grid_remaking.swap(true, Ordering::AcqRel) {
+            let (state, inputs) = (self.clone(), grid_stats::Inputs { unrecorded: Some(unrecorded), ..inputs.clone() });
+            tokio::spawn(async move {
+                if let Err(e) = state.every_grid_with_new_estimate(inputs).await {
+                    tracing::warn!(error = %e, "every grid's stats with the new estimate could not be made");
+                }
+                state.inner.every_grid_remaking.store(false, Ordering::Release);
+            });
+        }
+        let made = self.make_every_grid(kept.clone(), inputs, Priority::Request).await?;
+        if let Some(made) = &made {
+            if kept.as_ref().is_none_or(|k| k.version() <= made.version()) {
+                *kept = Some(made.clone());
+            }
+        }
+        Ok(made)
+    }
+
+    /// Whether every grid's stats with a new estimate are being made off the request path.
+    pub fn every_grid_refreshing(&self) -> bool {
+        self.inner.every_grid_remaking.load(Ordering::Acquire)
+    }
+
+    /// Every grid's stats of `inputs` (a new estimate) made off the request path from the answer
+    /// kept, then brought to the answer kept by then (writes went on meanwhile: only their blocks
+    /// are written again) and kept.
+    async fn every_grid_with_new_estimate(&self, inputs: grid_stats::Inputs) -> Result<(), AppError> {
+        let from = self.inner.every_grid.lock().await.clone();
+        let Some(made) = self.make_every_grid(from, inputs, Priority::Background).await? else { return Ok(()) };
+        let mut kept = self.inner.every_grid.lock().await;
+        let newer = kept
+            .as_ref()
+            .filter(|k| k.version() > made.version() && k.inputs().atlas.same_places(&made.inputs().atlas));
+        let made = match newer {
+            Some(k) => {
+                let now = grid_stats::Inputs {
+                    atlas: k.inputs().atlas.clone(),
+                    counts: k.inputs().counts.clone(),
+                    ..made.inputs().clone()
+                };
+                match self.make_every_grid(Some(made), now, Priority::Request).await? {
+                    Some(m) => m,
+                    None => return Ok(()),
+                }
+            }
+            None => made,
+        };
+        *kept = Some(made);
+        Ok(())
+    }
+
+    /// Every grid's stats of `inputs` made from `from` at `priority`.
+    async fn make_every_grid(
+        &self,
+        from: Option<Arc<EveryGrid>>,
+        inputs: grid_stats::Inputs,
+        priority: Priority,
+    ) -> Result<Option<Arc<EveryGrid>>, AppError> {
+        let started = Instant::now();
+        let made = background::run(priority, move || EveryGrid::make(from.as_deref(), inputs))
+            .await
+            .map_err(|e| AppError::Internal(format!("every grid's stats: {e}")))?
+            .map_err(|e| AppError::Internal(format!("every grid's stats: {e}")))?
+            .map(Arc::new);
+        if let Some(m) = &made {
+            tracing::debug!(
+                version = m.version(),
+                written = m.written(),
+                ms = started.elapsed().as_millis() as u64,
+                "every grid's stats made"
+            );
+        }
+        Ok(made)
     }
 
     /// Whether an estimate is being made off the request path.

@@ -436,23 +436,13 @@ async fn a_leader_is_shown_no_count_of_fewer_than_five_persons(backend: Backend)
     }
     assert!(nulled_total > 0, "the demo has places with small counts to hide");
 
-    // A hot-spot answer is kept gzipped; asked for with gzip, the leader's is the same
-    // suppressed answer as without.
-    let uri = "/api/hotspots?metric=persons&tessellation=h3&resolution=10";
-    let req = Request::get(uri).header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
-    let res = leader.clone().oneshot(req).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let gzipped = res.headers().get(header::CONTENT_ENCODING).is_some_and(|v| v == "gzip");
-    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
-    let plain = if gzipped {
-        let mut plain = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain).unwrap();
-        plain
-    } else {
-        bytes
-    };
-    let with_gzip: Value = serde_json::from_slice(&plain).unwrap();
-    assert_eq!(with_gzip, get(&leader, uri).await.1);
+    // A hot-spot answer is kept gzipped, and so is every grid's stats (in blocks); asked for
+    // with gzip, the leader's is the same suppressed answer as without.
+    for uri in ["/api/hotspots?metric=persons&tessellation=h3&resolution=10", "/api/stats?level=grid"] {
+        let (status, with_gzip, _) = crate::common::get_gzip(&leader, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(with_gzip, get(&leader, uri).await.1, "{uri}");
+    }
 
     // Tables: "<5" where a person count is under 5, never the count.
     let res = leader

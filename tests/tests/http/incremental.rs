@@ -7,7 +7,7 @@
 //! server on the same store, which only follows the change log, agrees with the writer and with
 //! a restart at each point: the same stats, data version and kept inputs.
 
-use crate::common::{Backend, Db, Fixture, as_center, get, post_json};
+use crate::common::{Backend, Db, Fixture, as_center, get, get_gzip, post_json};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -207,6 +207,10 @@ async fn assert_follower_agrees(f: &Fixture, writer: &AppState, follower: &AppSt
         for (router, who) in routers[1..].iter().zip(["the follower", "a restart"]) {
             assert!(get(router, &uri).await == written, "{when}: {uri}: {who}'s stats differ from the writer's");
         }
+        // Every grid's stats are kept between writes and joined from blocks, gzipped as kept.
+        let (status, gzipped, was) = get_gzip(&routers[0], &uri).await;
+        assert!(status == written.0 && gzipped == written.1, "{when}: {uri}: the writer's gzipped stats differ");
+        assert!(was || level != "grid", "{when}: {uri}: every grid's stats come gzipped");
     }
     assert_kept_equals_rebuilt(f, follower, &format!("{when}, the follower")).await;
 }

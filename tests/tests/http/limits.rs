@@ -15,6 +15,7 @@ use axum::http::{Request, StatusCode, header};
 use rentgrid_analysis::kpi::Targets;
 use rentgrid_server::limits::Limits;
 use rentgrid_server::{AppState, app, startup};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
@@ -281,6 +282,50 @@ async fn behind_https_answers_carry_hsts_and_links_follow_the_public_url() {
         let text = String::from_utf8_lossy(&body);
         assert!(text.contains(public) && !text.contains("127.0.0.1"), "{uri}: {text}");
     }
+    f.done().await;
+}
+
+/// A grid stats row without what the estimate gives (the register's counts and rates only).
+fn register_part(row: &Value) -> Value {
+    let mut row = row.clone();
+    if let Some(o) = row.as_object_mut() {
+        o.retain(|k, _| !(k.contains("_est") || k.contains("unrecorded") || k.contains("verdict")));
+    }
+    row
+}
+
+#[tokio::test]
+async fn every_grids_stats_show_a_write_at_once_and_a_new_estimate_once_made_off_the_request_path() {
+    let f = Fixture::seeded(Backend::Sqlite).await;
+    let grids = "/api/stats?level=grid";
+    let eager = Limits { estimate_interval: Duration::from_nanos(1), ..Limits::default() };
+    let state = self::state(&f).await.with_limits(eager);
+    let router = as_center(app(state.clone()));
+    let (status, first) = get(&router, grids).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    a_visit(&f, &router, 21).await;
+    // What a server started now answers (its estimate made for the data now): the truth.
+    let truth = get(&as_center(app(self::state(&f).await)), grids).await.1;
+    let register = |answer: &Value| answer["rows"].as_array().unwrap().iter().map(register_part).collect::<Vec<_>>();
+    assert_ne!(register(&first), register(&truth), "the visit changed a grid's counts");
+
+    // At once: the write's counts, with the estimate kept (the new one is being made).
+    let (_, at_once) = get(&router, grids).await;
+    assert_eq!(register(&at_once), register(&truth), "the write shows at once");
+    while state.estimate_refreshing() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The new estimate made: the next answer still has the kept one's rates (the counts are
+    // the write's) while every grid's rates are written off the request path; then the truth.
+    let (_, meanwhile) = get(&router, grids).await;
+    assert_eq!(register(&meanwhile), register(&truth), "the counts stay the write's");
+    while state.every_grid_refreshing() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_, made) = get(&router, grids).await;
+    assert_eq!(made, truth, "every grid's rates of the new estimate, once made");
+    let gzipped = crate::common::get_gzip(&router, grids).await;
+    assert!(gzipped.2 && gzipped.1 == truth, "and the same gzipped");
     f.done().await;
 }
 

@@ -282,6 +282,28 @@ pub async fn get(router: &Router, uri: &str) -> (StatusCode, Value) {
     send(router, Request::get(uri).body(Body::empty()).unwrap()).await
 }
 
+/// GET `uri` accepting gzip, as a browser asks: the JSON answer (gunzipped when it came gzipped)
+/// and whether it came gzipped.
+pub async fn get_gzip(router: &Router, uri: &str) -> (StatusCode, Value, bool) {
+    let req = Request::get(uri).header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap();
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let gzipped = res.headers().get(header::CONTENT_ENCODING).is_some_and(|v| v == "gzip");
+    let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let plain = if gzipped {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain).unwrap();
+        plain
+    } else {
+        bytes
+    };
+    (
+        status,
+        serde_json::from_slice(&plain).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&plain).into())),
+        gzipped,
+    )
+}
+
 /// POST `body` as JSON to `uri`.
 pub async fn post_json(router: &Router, uri: &str, body: &str) -> (StatusCode, Value) {
     let req =
