@@ -192,7 +192,7 @@ impl Standby {
             let replay = lock(&self.replay);
             (replay.replayed, replay.fresh_as_of)
         };
-        if !fresh.is_some_and(|t| now.duration_since(t) <= self.max_lag) {
+        if fresh.is_none_or(|t| now.duration_since(t) > self.max_lag) {
             return ReadPool::Primary;
         }
         let Some(session) = session else { return ReadPool::Standby };

@@ -682,10 +682,10 @@ impl AppState {
     pub async fn estimate(&self, atlas: &Arc<Atlas>) -> Result<Arc<Estimate>, AppError> {
         let as_of = rentgrid_geodata::clock::today();
         let interval = self.inner.limits.estimate_interval;
-        if !interval.is_zero() {
-            if let Some(newest) = self.newest_estimate(atlas, as_of, interval) {
-                return Ok(newest);
-            }
+        if !interval.is_zero()
+            && let Some(newest) = self.newest_estimate(atlas, as_of, interval)
+        {
+            return Ok(newest);
         }
         self.estimate_of(atlas, as_of, Priority::Request).await
     }
@@ -758,10 +758,10 @@ impl AppState {
             });
         }
         let made = self.make_every_grid(kept.clone(), inputs, Priority::Request).await?;
-        if let Some(made) = &made {
-            if kept.as_ref().is_none_or(|k| k.version() <= made.version()) {
-                *kept = Some(made.clone());
-            }
+        if let Some(made) = &made
+            && kept.as_ref().is_none_or(|k| k.version() <= made.version())
+        {
+            *kept = Some(made.clone());
         }
         Ok(made)
     }

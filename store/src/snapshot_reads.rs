@@ -41,10 +41,10 @@ pub trait SnapshotReads: Send + Sync {
 #[async_trait]
 impl<B: Backend> SnapshotReads for SqlStore<B> {
     async fn load(&self, parts: Parts) -> Result<Loaded> {
-        if parts.atlas {
-            if let Some(loaded) = self.load_in_parallel(parts).await? {
-                return Ok(loaded);
-            }
+        if parts.atlas
+            && let Some(loaded) = self.load_in_parallel(parts).await?
+        {
+            return Ok(loaded);
         }
         let mut tx = Tx::snapshot(&self.db).await?;
         let stamp = stamp(&mut tx).await?;

@@ -541,7 +541,7 @@ mod tests {
             for suppressed in [false, true] {
                 for half in [false, true] {
                     let params = Params { suppress_small_counts: suppressed, ..parse(raw).unwrap() };
-                    let sees = |g: u32| !half || g % 2 == 0;
+                    let sees = |g: u32| !half || g.is_multiple_of(2);
                     let made = || run(atlas, &now, &history, &params, &sees).unwrap();
                     let mut expected = serde_json::to_value(Hotspots::of(made(), 7)).unwrap();
                     if suppressed {
