@@ -778,10 +778,12 @@ impl AppState {
         let from = self.inner.every_grid.lock().await.clone();
         let Some(made) = self.make_every_grid(from, inputs, Priority::Background).await? else { return Ok(()) };
         let mut kept = self.inner.every_grid.lock().await;
-        let newer = kept
-            .as_ref()
-            .filter(|k| k.version() > made.version() && k.inputs().atlas.same_places(&made.inputs().atlas));
-        let made = match newer {
+        // Writes went on meanwhile: the new estimate's answer is brought to the counts of the
+        // answer kept by then (its own grids' blocks written again); after an import (other
+        // places) it is dropped, and the next request makes one anew.
+        let made = match kept.as_ref().filter(|k| k.version() > made.version()) {
+            None => made,
+            Some(k) if !k.inputs().atlas.same_places(&made.inputs().atlas) => return Ok(()),
             Some(k) => {
                 let now = grid_stats::Inputs {
                     atlas: k.inputs().atlas.clone(),
@@ -793,7 +795,6 @@ impl AppState {
                     None => return Ok(()),
                 }
             }
-            None => made,
         };
         *kept = Some(made);
         Ok(())
