@@ -24,7 +24,7 @@
 //! missed in one household) the Poisson score interval for a rate per household.
 
 use crate::kpi::wilson;
-use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, Person, RentalUnit, SpotCheck, Visit};
+use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId, Person, RentalUnit, SpotCheck, Visit};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use time::Date;
@@ -43,6 +43,12 @@ impl Month {
     /// The month a date falls in.
     pub fn of(d: Date) -> Self {
         Self { year: d.year(), month: u8::from(d.month()) }
+    }
+}
+
+impl From<Month> for rentgrid_geodata::Month {
+    fn from(m: Month) -> Self {
+        Self { year: m.year, month: m.month }
     }
 }
 
@@ -123,23 +129,154 @@ impl Default for ScoreFormula {
     }
 }
 
+/// What a month's registrations add up to in one grid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GridRegistrations {
+    /// Persons registered (登记).
+    pub persons: u32,
+    /// Rental units registered (出租房屋登记).
+    pub rental_units: u32,
+    /// Registrations cancelled (注销): registered persons who moved out of a home there.
+    pub cancellations: u32,
+}
+
+impl GridRegistrations {
+    fn add(&mut self, o: &Self) {
+        self.persons += o.persons;
+        self.rental_units += o.rental_units;
+        self.cancellations += o.cancellations;
+    }
+}
+
+/// One caseworker's visits and spot checks in a month, summed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Visits (rental inspections).
+    pub inspections: u32,
+    /// Pledges signed on them.
+    pub pledges: u32,
+    /// Spot checks of the caseworker.
+    pub checks: u32,
+    /// Households they re-visited.
+    pub households: u32,
+    /// Missed registrations they found.
+    pub missed_registration: u32,
+    /// Missed permits they found.
+    pub missed_permit: u32,
+    /// Wrong records they found.
+    pub wrong_records: u32,
+}
+
+impl Work {
+    /// Adds `o`.
+    pub fn add(&mut self, o: &Self) {
+        self.inspections += o.inspections;
+        self.pledges += o.pledges;
+        self.checks += o.checks;
+        self.households += o.households;
+        self.missed_registration += o.missed_registration;
+        self.missed_permit += o.missed_permit;
+        self.wrong_records += o.wrong_records;
+    }
+
+    /// What a visit adds.
+    pub fn of_visit(v: &Visit) -> Self {
+        Self { inspections: 1, pledges: v.pledges_signed, ..Self::default() }
+    }
+
+    /// What a spot check adds.
+    pub fn of_spot_check(s: &SpotCheck) -> Self {
+        Self {
+            checks: 1,
+            households: s.households_checked,
+            missed_registration: s.missed_registration,
+            missed_permit: s.missed_permit,
+            wrong_records: s.wrong_records,
+            ..Self::default()
+        }
+    }
+}
+
+/// What the assessment counts, summed: the registrations per month and grid, the visits and
+/// spot checks per month and caseworker. Summed from the records ([`Activity::of_records`]), or
+/// from the registrations and visits kept in memory (`crate::view_inputs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Registrations per month and grid.
+    pub grids: BTreeMap<(Month, GridId), GridRegistrations>,
+    /// Visits and spot checks per month and caseworker.
+    pub work: BTreeMap<(Month, CaseworkerId), Work>,
+}
+
+impl Activity {
+    /// Adds `r`, registrations of `grid` in `month`.
+    pub fn add_registrations(&mut self, month: Month, grid: GridId, r: &GridRegistrations) {
+        self.grids.entry((month, grid)).or_default().add(r);
+    }
+
+    /// Adds `w`, work of `caseworker` in `month`.
+    pub fn add_work(&mut self, month: Month, caseworker: CaseworkerId, w: &Work) {
+        self.work.entry((month, caseworker)).or_default().add(w);
+    }
+
+    /// Adds a visit (one with no caseworker counts for nobody).
+    pub fn add_visit(&mut self, v: &Visit) {
+        if let Some(c) = v.caseworker_id {
+            self.add_work(Month::of(v.visited_on), c, &Work::of_visit(v));
+        }
+    }
+
+    /// Adds a spot check.
+    pub fn add_spot_check(&mut self, s: &SpotCheck) {
+        self.add_work(Month::of(s.checked_on), s.caseworker_id, &Work::of_spot_check(s));
+    }
+
+    /// The activity of these records: person records and rental units registered on a day,
+    /// cancellations, visits and spot checks. Records in buildings `atlas` lacks count nowhere.
+    pub fn of_records(
+        atlas: &Atlas,
+        persons: &[Person],
+        rental_units: &[RentalUnit],
+        cancellations: &[Cancellation],
+        visits: &[Visit],
+        spot_checks: &[SpotCheck],
+    ) -> Self {
+        let mut a = Self::default();
+        let mut add = |building: u32, day: Date, r: GridRegistrations| {
+            if let Some(b) = atlas.building(building) {
+                a.add_registrations(Month::of(day), b.grid_id, &r);
+            }
+        };
+        for p in persons {
+            if let (true, Some(d)) = (p.registered, p.registered_on) {
+                add(p.building_id, d, GridRegistrations { persons: 1, ..GridRegistrations::default() });
+            }
+        }
+        for u in rental_units {
+            if let (true, Some(d)) = (u.registered, u.registered_on) {
+                add(u.building_id, d, GridRegistrations { rental_units: 1, ..GridRegistrations::default() });
+            }
+        }
+        for c in cancellations {
+            add(c.building_id, c.on, GridRegistrations { cancellations: 1, ..GridRegistrations::default() });
+        }
+        for v in visits {
+            a.add_visit(v);
+        }
+        for s in spot_checks {
+            a.add_spot_check(s);
+        }
+        a
+    }
+}
+
 /// What the assessment reads.
 #[derive(Debug, Clone, Copy)]
 pub struct AssessmentInput<'a> {
-    /// The Atlas (building → grid).
-    pub atlas: &'a Atlas,
     /// Caseworkers and their contracted grids.
     pub caseworkers: &'a [Caseworker],
-    /// Person records.
-    pub persons: &'a [Person],
-    /// Rental units.
-    pub rental_units: &'a [RentalUnit],
-    /// Visits.
-    pub visits: &'a [Visit],
-    /// Spot checks.
-    pub spot_checks: &'a [SpotCheck],
-    /// Registrations cancelled.
-    pub cancellations: &'a [Cancellation],
+    /// The registrations, visits and spot checks of the months assessed (others are ignored).
+    pub activity: &'a Activity,
     /// Counts the model lacks, per caseworker and month.
     pub manual: &'a BTreeMap<(CaseworkerId, Month), ManualCounts>,
 }
@@ -229,87 +366,48 @@ pub struct Assessment {
 
 /// Assesses every caseworker for every month in `months`.
 pub fn assess(input: &AssessmentInput<'_>, months: &[Month], formula: &ScoreFormula) -> Vec<Assessment> {
-    let atlas = input.atlas;
-    let mut grid_owner: HashMap<u32, usize> = HashMap::new();
+    let mut grid_owner: HashMap<GridId, usize> = HashMap::new();
     for (i, cw) in input.caseworkers.iter().enumerate() {
         for &g in &cw.grids {
             grid_owner.entry(g).or_insert(i);
         }
     }
     let index: HashMap<CaseworkerId, usize> = input.caseworkers.iter().enumerate().map(|(i, c)| (c.id, i)).collect();
-    let owner_of_building = |b: u32| atlas.building(b).and_then(|bd| grid_owner.get(&bd.grid_id)).copied();
     let wanted: std::collections::BTreeSet<Month> = months.iter().copied().collect();
     #[derive(Default, Clone, Copy)]
     struct Tally {
-        registrations: u32,
-        cancellations: u32,
-        rental_registrations: u32,
-        pledges: u32,
-        inspections: u32,
-        checks: u32,
-        households: u32,
-        missed_registration: u32,
-        missed_permit: u32,
-        wrong: u32,
+        registered: GridRegistrations,
+        work: Work,
     }
     let mut tally: HashMap<(usize, Month), Tally> = HashMap::new();
-    let key = |cw: Option<usize>, d: Date| {
-        let m = Month::of(d);
-        cw.filter(|_| wanted.contains(&m)).map(|c| (c, m))
-    };
-    for p in input.persons {
-        if let (true, Some(d)) = (p.registered, p.registered_on)
-            && let Some(k) = key(owner_of_building(p.building_id), d)
-        {
-            let t = tally.entry(k).or_default();
-            t.registrations += 1;
+    for &m in &wanted {
+        let grids = input.activity.grids.range((m, GridId::MIN)..=(m, GridId::MAX));
+        for (&(_, g), r) in grids {
+            if let Some(&i) = grid_owner.get(&g) {
+                tally.entry((i, m)).or_default().registered.add(r);
+            }
         }
-    }
-    for c in input.cancellations {
-        if let Some(k) = key(owner_of_building(c.building_id), c.on) {
-            tally.entry(k).or_default().cancellations += 1;
-        }
-    }
-    for u in input.rental_units {
-        if let (true, Some(d)) = (u.registered, u.registered_on)
-            && let Some(k) = key(owner_of_building(u.building_id), d)
-        {
-            let t = tally.entry(k).or_default();
-            t.rental_registrations += 1;
-        }
-    }
-    for v in input.visits {
-        let cw = v.caseworker_id.and_then(|c| index.get(&c).copied());
-        if let Some(k) = key(cw, v.visited_on) {
-            let t = tally.entry(k).or_default();
-            t.inspections += 1;
-            t.pledges += v.pledges_signed;
-        }
-    }
-    for s in input.spot_checks {
-        if let Some(k) = key(index.get(&s.caseworker_id).copied(), s.checked_on) {
-            let t = tally.entry(k).or_default();
-            t.checks += 1;
-            t.households += s.households_checked;
-            t.missed_registration += s.missed_registration;
-            t.missed_permit += s.missed_permit;
-            t.wrong += s.wrong_records;
+        let work = input.activity.work.range((m, CaseworkerId::MIN)..=(m, CaseworkerId::MAX));
+        for (&(_, c), w) in work {
+            if let Some(&i) = index.get(&c) {
+                tally.entry((i, m)).or_default().work.add(w);
+            }
         }
     }
     let mut out: Vec<Assessment> = Vec::with_capacity(input.caseworkers.len() * wanted.len());
     for &month in &wanted {
         for (i, cw) in input.caseworkers.iter().enumerate() {
-            let t = tally.get(&(i, month)).copied().unwrap_or_default();
+            let Tally { registered: r, work: t } = tally.get(&(i, month)).copied().unwrap_or_default();
             let manual = input.manual.get(&(cw.id, month)).copied().unwrap_or_default();
             let f = formula;
             let deductions = f.missed_registration * f64::from(t.missed_registration)
                 + f.missed_permit * f64::from(t.missed_permit)
-                + f.wrong_record * f64::from(t.wrong);
+                + f.wrong_record * f64::from(t.wrong_records);
             let score = f.base
-                + f.registration * f64::from(t.registrations)
-                + f.cancellation * f64::from(t.cancellations + manual.cancellations)
+                + f.registration * f64::from(r.persons)
+                + f.cancellation * f64::from(r.cancellations + manual.cancellations)
                 + f.permit * f64::from(manual.permits)
-                + f.rental_registration * f64::from(t.rental_registrations)
+                + f.rental_registration * f64::from(r.rental_units)
                 + f.pledge * f64::from(t.pledges)
                 + f.inspection * f64::from(t.inspections)
                 + f.certificate_check * f64::from(manual.certificate_checks)
@@ -320,16 +418,16 @@ pub fn assess(input: &AssessmentInput<'_>, months: &[Month], formula: &ScoreForm
                 name: cw.name.clone(),
                 street_code: cw.street_code.clone(),
                 month,
-                registrations: t.registrations,
-                cancellations: t.cancellations + manual.cancellations,
-                rental_registrations: t.rental_registrations,
+                registrations: r.persons,
+                cancellations: r.cancellations + manual.cancellations,
+                rental_registrations: r.rental_units,
                 pledges: t.pledges,
                 inspections: t.inspections,
                 manual,
                 spot_checks: t.checks,
                 missed_registration: SpotRate::new(t.missed_registration, t.households),
                 missed_permit: SpotRate::new(t.missed_permit, t.households),
-                wrong_records: SpotRate::new(t.wrong, t.households),
+                wrong_records: SpotRate::new(t.wrong_records, t.households),
                 deductions,
                 score,
                 rank_in_street: 0,

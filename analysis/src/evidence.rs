@@ -42,12 +42,16 @@ impl StoredEvidence {
     }
 
     /// Adds a recorded visit: a sweep visit when `sweep` (it names a campaign), else a routine
-    /// one. A visit already kept (by id) is not added again.
-    pub fn add_visit(&mut self, visit: Visit, sweep: bool) {
+    /// one. A visit already kept (by id) is not added again: `false`.
+    pub fn add_visit(&mut self, visit: Visit, sweep: bool) -> bool {
         let list = if sweep { &mut self.sweeps } else { &mut self.visits };
         // New visits have the highest id: the search ends at once.
-        if let Err(i) = list.binary_search_by_key(&visit.id, |v| v.id) {
-            list.insert(i, visit);
+        match list.binary_search_by_key(&visit.id, |v| v.id) {
+            Err(i) => {
+                list.insert(i, visit);
+                true
+            }
+            Ok(_) => false,
         }
     }
 

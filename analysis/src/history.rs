@@ -145,6 +145,11 @@ impl MonthlyTotals {
         }
     }
 
+    /// The totals of each grid with registrations dated in `month`, by grid.
+    pub fn in_month(&self, month: Month) -> impl Iterator<Item = (GridId, &GridMonth)> {
+        self.grids.get(&month).into_iter().flat_map(|grids| grids.iter().map(|(&g, t)| (g, t)))
+    }
+
     /// The latest month with a dated registration.
     pub fn last(&self) -> Option<Month> {
         self.buildings.keys().next_back().copied()

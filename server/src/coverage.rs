@@ -8,17 +8,17 @@ use crate::error::{AppError, AppResult};
 use crate::export::{self, Book, Cell, Lang, Sheet};
 use crate::geojson::{Feature, FeatureCollection, FeatureCollectionType, geometry};
 use crate::scope::Scope;
-use crate::store::contracts::{MonthActivity, NewProposal, StoredProposal, basis_of};
+use crate::store::contracts::{NewProposal, StoredProposal, basis_of};
 use geo::MultiPolygon;
 use rentgrid_analysis::actual_rates::PlaceRates;
-use rentgrid_analysis::assessment::{self, Assessment, AssessmentInput, ScoreFormula, SpotRate};
+use rentgrid_analysis::assessment::{self, Activity, Assessment, AssessmentInput, ScoreFormula, SpotRate};
 use rentgrid_analysis::coverage::{self, SharedGrid, dissolve};
 use rentgrid_analysis::disclosure;
 use rentgrid_analysis::kpi::{Counts, Targets};
 use rentgrid_analysis::staffing::{self, PlaceLevel, StaffingError, StaffingRow, StaffingRule};
 use rentgrid_analysis::territory::{self, Mode, PlanQuality, ProposedArea, TerritoryOptions};
 use rentgrid_analysis::unrecorded::Unrecorded;
-use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId, Month};
+use rentgrid_geodata::{Atlas, Caseworker, CaseworkerId, GridId, Month, SpotCheck};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use utoipa::ToSchema;
@@ -602,23 +602,14 @@ pub struct AreaEstimate<'a> {
 pub fn assessment_rows(
     atlas: &Atlas,
     caseworkers: &[Caseworker],
-    activity: &MonthActivity,
+    activity: &Activity,
     month: Month,
     rule: &StaffingRule,
     scope: &Scope,
     estimate: Option<AreaEstimate<'_>>,
 ) -> AppResult<Vec<AssessmentRow>> {
     let manual = BTreeMap::new();
-    let input = AssessmentInput {
-        atlas,
-        caseworkers,
-        persons: &activity.persons,
-        rental_units: &activity.rental_units,
-        visits: &activity.visits,
-        spot_checks: &activity.spot_checks,
-        cancellations: &activity.cancellations,
-        manual: &manual,
-    };
+    let input = AssessmentInput { caseworkers, activity, manual: &manual };
     let m = assessment::Month { year: month.year, month: month.month };
     let loads = loads(atlas, caseworkers, rule)?;
     let street_names: HashMap<&str, &str> =
@@ -956,15 +947,14 @@ pub struct SpotCheckRow {
 pub fn spot_check_rows(
     atlas: &Atlas,
     caseworkers: &[Caseworker],
-    activity: &MonthActivity,
+    spot_checks: &[&SpotCheck],
     scope: &Scope,
 ) -> Vec<SpotCheckRow> {
     let street_names: HashMap<&str, &str> =
         atlas.streets().iter().map(|s| (s.street.code.as_str(), s.street.name.as_str())).collect();
     let visible: HashMap<CaseworkerId, &Caseworker> =
         caseworkers.iter().filter(|c| sees_caseworker(atlas, scope, c)).map(|c| (c.id, c)).collect();
-    let mut rows: Vec<SpotCheckRow> = activity
-        .spot_checks
+    let mut rows: Vec<SpotCheckRow> = spot_checks
         .iter()
         .filter_map(|s| {
             let c = visible.get(&s.caseworker_id)?;

@@ -131,7 +131,9 @@ fn corrupt(id: i64, reason: String) -> StoreError {
 pub trait Contracts: Send + Sync {
     /// Caseworkers by id, each with their contracted grids (包干网格) ascending.
     async fn caseworkers(&self) -> Result<Vec<Caseworker>>;
-    /// What a month's assessment reads: registrations dated in it, its visits and spot checks.
+    /// The records a month's assessment counts, read from their tables: registrations dated
+    /// in it, its visits and spot checks. The server counts them from the inputs it keeps in
+    /// memory (`ViewInputs::activity`); this is what those are checked against.
     async fn month_activity(&self, month: Month) -> Result<MonthActivity>;
     /// Stores a territory proposal; returns its id.
     async fn save_proposal(&self, proposal: &NewProposal) -> Result<i64>;

@@ -3,7 +3,7 @@
 
 use crate::support::{Cell, lattice};
 use rentgrid_analysis::assessment::{
-    Assessment, AssessmentInput, Cancellation, ManualCounts, Month, ScoreFormula, SpotRate, assess,
+    Activity, Assessment, AssessmentInput, Cancellation, ManualCounts, Month, ScoreFormula, SpotRate, assess,
 };
 use rentgrid_geodata::{Caseworker, ManagementMode, Person, RentalUnit, SpotCheck, Visit};
 use std::collections::BTreeMap;
@@ -102,16 +102,8 @@ fn a_month_is_counted_scored_and_ranked() {
     // Two registered persons moved out of grid 3 (caseworker 2's) in September, one in August.
     let moved_out = |grid: u32, on: Date| Cancellation { building_id: 2 * grid, on };
     let cancellations = [moved_out(3, sep), moved_out(3, date!(2026 - 09 - 30)), moved_out(3, date!(2026 - 08 - 01))];
-    let input = AssessmentInput {
-        atlas: &atlas,
-        caseworkers: &cws,
-        persons: &persons,
-        rental_units: &units,
-        visits: &visits,
-        spot_checks: &checks,
-        cancellations: &cancellations,
-        manual: &manual,
-    };
+    let activity = Activity::of_records(&atlas, &persons, &units, &cancellations, &visits, &checks);
+    let input = AssessmentInput { caseworkers: &cws, activity: &activity, manual: &manual };
     let rows = assess(&input, &[AUG, SEP], &ScoreFormula::default());
     assert_eq!(rows.len(), 6);
     let (a, b, c) = (row(&rows, 0, SEP), row(&rows, 1, SEP), row(&rows, 2, SEP));

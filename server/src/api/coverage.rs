@@ -15,14 +15,14 @@ use crate::export::{self, Format, Lang};
 use crate::identity::Actor;
 use crate::scope::Scope;
 use crate::state::AppState;
-use crate::store::contracts::MonthActivity;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rentgrid_analysis::assessment::ScoreFormula;
+use rentgrid_analysis::assessment::{self, ScoreFormula};
 use rentgrid_analysis::staffing::StaffingRule;
-use rentgrid_geodata::{Caseworker, Month};
+use rentgrid_analysis::view_inputs::ViewInputs;
+use rentgrid_geodata::{Caseworker, Month, SpotCheck};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -338,7 +338,8 @@ pub(super) async fn assessment_rows(
     cost: Option<&str>,
 ) -> AppResult<(Month, Vec<AssessmentRow>)> {
     let rule = cov::rule_from_query(rule, cost)?;
-    let (month, caseworkers, activity) = roster_and_activity(state, month).await?;
+    let (month, caseworkers, inputs) = roster_and_inputs(state, month).await?;
+    let activity = inputs.activity(assessment::Month { year: month.year, month: month.month });
     let snapshot = state.snapshot();
     let atlas = snapshot.atlas().clone();
     // The current month is judged on today's estimate too; a past month has none.
@@ -396,21 +397,23 @@ async fn spot_check_rows(
     scope: &Scope,
     month: Option<&str>,
 ) -> AppResult<(Month, Vec<SpotCheckRow>)> {
-    let (month, caseworkers, activity) = roster_and_activity(state, month).await?;
-    Ok((month, cov::spot_check_rows(&state.atlas(), &caseworkers, &activity, scope)))
+    let (month, caseworkers, inputs) = roster_and_inputs(state, month).await?;
+    let checks: Vec<&SpotCheck> =
+        inputs.evidence.spot_checks.iter().filter(|s| Month::of(s.checked_on) == month).collect();
+    Ok((month, cov::spot_check_rows(&state.atlas(), &caseworkers, &checks, scope)))
 }
 
-/// The month (required), the roster (as kept in memory) and the month's activity (read on the
-/// standby when it is up to date, [`crate::standby::reads`]): what the assessment and the spot
-/// checks are made from.
-async fn roster_and_activity(
+/// The month (required), the roster and the inputs of the derived views (both as kept in
+/// memory, [`AppState::roster`], [`AppState::view_inputs`]): what the assessment and the spot
+/// checks are made from, with no read of the store after the first.
+async fn roster_and_inputs(
     state: &AppState,
     month: Option<&str>,
-) -> AppResult<(Month, std::sync::Arc<Vec<Caseworker>>, MonthActivity)> {
+) -> AppResult<(Month, std::sync::Arc<Vec<Caseworker>>, ViewInputs)> {
     let month = required_month(month)?;
     let caseworkers = state.roster().await?;
-    let activity = crate::standby::reads(state).await.month_activity(month).await?;
-    Ok((month, caseworkers, activity))
+    let inputs = state.view_inputs().await?;
+    Ok((month, caseworkers, inputs))
 }
 
 /// The 包干 tables exported at `/api/exports/{table}.{csv|xlsx}`.

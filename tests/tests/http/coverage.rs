@@ -10,7 +10,7 @@ use axum::http::{Request, StatusCode, header};
 use calamine::{Data, Reader, Xlsx};
 use geo::{Area, Validation};
 use http_body_util::BodyExt;
-use rentgrid_analysis::assessment::{self, AssessmentInput, ScoreFormula};
+use rentgrid_analysis::assessment::{self, Activity, AssessmentInput, ScoreFormula};
 use rentgrid_analysis::staffing::{self, StaffingRule};
 use rentgrid_geodata::{Atlas, Caseworker};
 use serde_json::{Value, json};
@@ -362,16 +362,9 @@ async fn the_assessment_equals_the_analysis_of_the_same_month(backend: Backend) 
     assert_eq!(body["month"], m.as_str());
     let rows = body["rows"].as_array().unwrap();
     let manual = BTreeMap::new();
-    let input = AssessmentInput {
-        atlas: f.atlas(),
-        caseworkers: &city.caseworkers,
-        persons: &city.persons,
-        rental_units: &city.rental_units,
-        visits: &city.visits,
-        spot_checks: &city.spot_checks,
-        cancellations: &[],
-        manual: &manual,
-    };
+    let activity =
+        Activity::of_records(f.atlas(), &city.persons, &city.rental_units, &[], &city.visits, &city.spot_checks);
+    let input = AssessmentInput { caseworkers: &city.caseworkers, activity: &activity, manual: &manual };
     let expected = assessment::assess(&input, &[month], &ScoreFormula::default());
     assert_eq!(rows.len(), expected.len());
     let by_id: HashMap<u64, &Value> = rows.iter().map(|r| (r["caseworker_id"].as_u64().unwrap(), r)).collect();
@@ -674,7 +667,8 @@ async fn the_spot_checks_are_the_months_within_scope_and_export(backend: Backend
         f.store.month_activity(rentgrid_geodata::Month { year: month.year, month: month.month }).await.unwrap();
     let street = &atlas.streets()[0];
     let scope = Scope::of_grids(Role::Supervisor, street.grids.iter().copied());
-    let theirs = cov::spot_check_rows(atlas, &cws, &activity, &scope);
+    let checks: Vec<_> = activity.spot_checks.iter().collect();
+    let theirs = cov::spot_check_rows(atlas, &cws, &checks, &scope);
     assert!(theirs.len() < rows.len(), "the other streets' spot checks are left out");
     assert!(theirs.iter().all(|r| r.street_code == street.street.code));
 

@@ -1,6 +1,7 @@
-//! The inputs of the derived views (monthly registrations, candidate evidence) kept in memory
-//! and changed by each write equal what the store holds, and so do the history and the estimate
-//! made from them: a random sequence of writes (visits routine and of a campaign, with units and
+//! The inputs of the derived views (monthly registrations, candidate evidence, the caseworkers'
+//! work per month) kept in memory and changed by each write equal what the store holds, and so
+//! do the history, the assessment's activity and the estimate made from them: a random sequence
+//! of writes (visits routine and of a campaign, some naming their caseworker, with units and
 //! persons registered, pledges and units found; new persons, moves, returns, departures, permit
 //! edits, conflicts resolved, a replayed visit, an accepted territory proposal) with fixed seeds,
 //! checked against a rebuild from the store at several points and after a restart. A second
@@ -11,6 +12,7 @@ use crate::common::{Backend, Db, Fixture, as_center, get, get_gzip, post_json};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rentgrid_analysis::assessment::{Activity, Month};
 use rentgrid_analysis::candidates::{self, CandidateWeights};
 use rentgrid_analysis::history;
 use rentgrid_analysis::kpi::{self, Targets};
@@ -22,7 +24,7 @@ use rentgrid_server::store::field::{Departure, Keep, NewResident, PersonDetails,
 use rentgrid_server::store::{AuditEvent, NewUnit, NewVisit};
 use rentgrid_server::{app, startup};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use time::{Date, Duration, OffsetDateTime};
 
 on_both_stores!(
@@ -154,6 +156,19 @@ fn first_difference(a: &[MonthlyRegistrations], b: &[MonthlyRegistrations]) -> S
     }
 }
 
+/// The first grid or caseworker whose month's activity differs between `kept` and `rebuilt`.
+fn activity_difference(kept: &Activity, rebuilt: &Activity) -> String {
+    fn first<K: Ord + Copy + std::fmt::Debug, V: PartialEq + std::fmt::Debug>(
+        a: &BTreeMap<K, V>,
+        b: &BTreeMap<K, V>,
+    ) -> Option<String> {
+        let keys: BTreeSet<K> = a.keys().chain(b.keys()).copied().collect();
+        let k = keys.into_iter().find(|k| a.get(k) != b.get(k))?;
+        Some(format!("{k:?}: kept {:?}, store {:?}", a.get(&k), b.get(&k)))
+    }
+    first(&kept.grids, &rebuilt.grids).or_else(|| first(&kept.work, &rebuilt.work)).unwrap_or_default()
+}
+
 /// Asserts that the inputs kept by `state`, and the history and estimate made from them, equal
 /// those rebuilt from the store.
 async fn assert_kept_equals_rebuilt(f: &Fixture, state: &AppState, when: &str) {
@@ -174,6 +189,28 @@ async fn assert_kept_equals_rebuilt(f: &Fixture, state: &AppState, when: &str) {
     let rebuilt = history::monthly_history(atlas, &kpi::grid_counts(atlas), &rows, history::DEFAULT_MONTHS);
     assert_eq!(made.months, rebuilt.months, "{when}: history months");
     assert!(*made == rebuilt, "{when}: history counts differ");
+
+    // The assessment's activity of the latest months (those the writes are dated in), from
+    // the ledger's totals and the work kept, against the month's records read from the store.
+    let months: BTreeSet<Month> = rows
+        .iter()
+        .map(|r| Month { year: r.month.year, month: r.month.month })
+        .chain(inputs.work.keys().map(|(m, _)| *m))
+        .collect();
+    for &m in months.iter().rev().take(6) {
+        let read = f.store.month_activity(m.into()).await.unwrap();
+        let rebuilt = Activity::of_records(
+            atlas,
+            &read.persons,
+            &read.rental_units,
+            &read.cancellations,
+            &read.visits,
+            &read.spot_checks,
+        );
+        assert!(rebuilt.grids.len() + rebuilt.work.len() > 0, "{when}: {m:?} has activity");
+        let kept = inputs.activity(m);
+        assert!(kept == rebuilt, "{when}: the activity of {m:?} differs: {}", activity_difference(&kept, &rebuilt));
+    }
 
     let estimate = state.estimate(atlas).await.unwrap();
     let evidence = ev.as_of(estimate.as_of);
@@ -249,6 +286,7 @@ async fn run(f: &Fixture, seed: u64, writes: usize) {
     assert_kept_equals_rebuilt(f, state, &format!("seed {seed}, before any write")).await;
     assert_follower_agrees(f, state, &follower, &format!("seed {seed}, before any write"), false).await;
     let generation = state.view_inputs().await.unwrap().generation;
+    let roster = state.roster().await.unwrap();
     let (campaign, campaign_buildings) = campaign(f, day).await;
     let proposal = proposal(f).await;
     let mut visits: Vec<NewVisit> = Vec::new();
@@ -297,10 +335,12 @@ async fn run(f: &Fixture, seed: u64, writes: usize) {
                         }
                     })
                     .collect();
+                // Half the visits name their caseworker: the assessment counts those.
+                let caseworker = rng.random_bool(0.5).then(|| roster.choose(&mut rng).map(|c| c.id)).flatten();
                 let v = NewVisit {
                     client_id: client_id.clone(),
                     building_id: building,
-                    caseworker_id: None,
+                    caseworker_id: caseworker,
                     visited_on: day,
                     notes: String::new(),
                     register_units,
