@@ -172,6 +172,13 @@ fn every_candidate_says_why_and_how_sure() {
     let ranked = d.candidates.ranked(&ids);
     assert!(!ranked.is_empty());
     assert!(ranked.windows(2).all(|w| w[0].expected_units >= w[1].expected_units));
+    // The first few selected without sorting them all are the first of the whole ranking.
+    for limit in [1, 7, 100, ranked.len() - 1, ranked.len(), ranked.len() + 5] {
+        let (matched, top) = d.candidates.top(&ids, limit);
+        assert_eq!(matched, ranked.len());
+        let first: Vec<u32> = ranked.iter().take(limit).map(|e| e.building_id).collect();
+        assert_eq!(top.iter().map(|e| e.building_id).collect::<Vec<_>>(), first, "limit {limit}");
+    }
     for e in ranked.iter().take(50) {
         assert!(!e.reasons.is_empty(), "building {} has no reason", e.building_id);
         // The interval is of whole counts: it holds the expected count to the nearest whole

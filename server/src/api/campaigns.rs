@@ -86,13 +86,12 @@ pub async fn candidates(
     .into_iter()
     .filter(|&id| atlas.building(id).is_some_and(|b| scope.sees_grid(b.grid_id)))
     .collect();
-    let ranked = estimate.candidates.ranked(&ids);
-    let features: Vec<_> =
-        ranked.iter().take(limit).enumerate().map(|(i, e)| campaign::candidate_feature(&atlas, e, i + 1)).collect();
+    let (matched, top) = estimate.candidates.top(&ids, limit);
+    let features: Vec<_> = top.iter().enumerate().map(|(i, e)| campaign::candidate_feature(&atlas, e, i + 1)).collect();
     Ok(GeoJson(Candidates {
         kind: super::geojson::FeatureCollectionType::FeatureCollection,
         as_of: crate::store::dates::fmt_date(estimate.as_of),
-        number_matched: ranked.len(),
+        number_matched: matched,
         number_returned: features.len(),
         features,
     }))

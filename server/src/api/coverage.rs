@@ -28,7 +28,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// A body answered with `Cache-Control: no-cache`.
 fn no_cache<T: Serialize>(v: T) -> Response {
-    ([(header::CACHE_CONTROL, "no-cache")], Json(v)).into_response()
+    ([(header::CACHE_CONTROL, "no-cache")], ApiJson(v)).into_response()
 }
 
 /// The staffing rule presets.
