@@ -2,8 +2,8 @@
 // CPU time from /proc (Linux) of the server processes, of PostgreSQL (every `postgres` process
 // with the time of its ended children: backends of closed connections) and of the whole machine,
 // this process's own; and the server's writes by phase from its `GET /metrics`
-// (`rentgrid_write_duration_seconds`), read as the auditor. `since(a, b)` turns two readings into
-// what happened between them.
+// (`rentgrid_write_duration_seconds`, `rentgrid_visits_per_commit`), read as the auditor.
+// `since(a, b)` turns two readings into what happened between them.
 import { readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 
@@ -43,10 +43,16 @@ export function cpuNow(serverPids) {
 }
 
 // The write phases' histograms as `GET /metrics` answers them: per phase the count, the sum in
-// seconds and the cumulative bucket counts by upper bound.
+// seconds and the cumulative bucket counts by upper bound; and as `visits_per_commit` the
+// transactions of visits committed together (count) and their visits (sum).
 export function writesOf(text) {
   const out = {};
   for (const line of text.split('\n')) {
+    const together = /^rentgrid_visits_per_commit_(sum|count) (\S+)$/.exec(line);
+    if (together) {
+      (out.visits_per_commit ??= { count: 0, sum: 0, buckets: {} })[together[1]] = Number(together[2]);
+      continue;
+    }
     const m = /^rentgrid_write_duration_seconds_(sum|count|bucket)\{(.*)\} (\S+)$/.exec(line);
     if (!m) continue;
     const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
@@ -60,7 +66,7 @@ export function writesOf(text) {
 // What happened between readings `a` and `b` over `seconds`: CPU seconds per part (`other`: the
 // rest of the machine's busy time, this process's included when it is not named), and per write
 // phase the count, the mean, the bucket bound under which 99% fell, and the share of the time
-// spent in it.
+// spent in it; the commits of visits and the mean visits per commit.
 export function since(a, b, seconds) {
   const d = (k) => Number((b.cpu[k] - a.cpu[k]).toFixed(1));
   const cpu = {
@@ -77,6 +83,10 @@ export function since(a, b, seconds) {
     const count = w.count - before.count;
     if (count <= 0) continue;
     const sum = w.sum - before.sum;
+    if (phase === 'visits_per_commit') {
+      writes[phase] = { count, mean: Number((sum / count).toFixed(2)) };
+      continue;
+    }
     const bounds = Object.keys(w.buckets).sort((x, y) => (x === '+Inf') - (y === '+Inf') || Number(x) - Number(y));
     const p99 = bounds.find((le) => w.buckets[le] - (before.buckets[le] ?? 0) >= 0.99 * count);
     writes[phase] = {

@@ -17,6 +17,9 @@ def print_machine(cpu, writes, servers="server"):
         if w:
             under = f"{w['p99_under_ms']:g} ms" if w["p99_under_ms"] is not None else "over 30 s"
             print(f"  {phase:<6} {w['count']:>8,} times, mean {w['mean_ms']:>8} ms, 99% under {under}")
+    together = writes.get("visits_per_commit")
+    if together:
+        print(f"  visits committed in {together['count']:,} transactions, {together['mean']} a transaction on average")
 
 
 def print_cpu(cpu, servers):

@@ -56,19 +56,26 @@ pub async fn follow(state: AppState) {
                 Err(e) => tracing::debug!(error = %e, "cannot listen for changes yet"),
             }
         }
-        match wait(&mut wakeups).await {
+        let caught_up = match wait(&mut wakeups).await {
             // This server's own write (mostly applied already, under the write lock, by the
             // time its announcement arrives), or one caught up with: no turn of the lock, no
             // read of the log.
             Woke::Announced(seq) if state.has_applied(seq) => continue,
-            Woke::Announced(_) | Woke::Quiet => {}
-            Woke::Reconnected => tracing::info!("listening for changes again: catching up with the change log"),
+            // Its own write being applied now (the announcement comes at the commit) is applied
+            // by the time the lock is had: then the log is not read either.
+            Woke::Announced(seq) => state.catch_up_to(seq).await,
+            Woke::Quiet => state.catch_up().await,
+            Woke::Reconnected => {
+                tracing::info!("listening for changes again: catching up with the change log");
+                state.catch_up().await
+            }
             Woke::Failed(e) => {
                 tracing::debug!(error = %e, "listening for changes failed");
                 tokio::time::sleep(SAFETY_NET).await;
+                state.catch_up().await
             }
-        }
-        match state.catch_up().await {
+        };
+        match caught_up {
             Ok(()) if failing => {
                 failing = false;
                 tracing::info!("caught up with the change log again");

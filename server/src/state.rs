@@ -60,6 +60,16 @@ pub async fn load_atlas_at(store: &dyn Store) -> Result<(Atlas, i64), StartupErr
 /// Changes read from the log at a time.
 const CATCH_UP_BATCH: u32 = 1_000;
 
+/// Most visits committed in one transaction.
+const VISITS_PER_COMMIT: usize = 64;
+
+/// A visit waiting for its turn to be committed, and where its outcome goes.
+struct WaitingVisit {
+    visit: NewVisit,
+    event: AuditEvent,
+    outcome: tokio::sync::oneshot::Sender<Result<VisitOutcome, StoreError>>,
+}
+
 /// The estimators' view of the evidence `ev` the store keeps, on the day `as_of`.
 pub fn evidence(ev: &StoredEvidence, as_of: time::Date) -> Evidence<'_> {
     ev.as_of(as_of)
@@ -79,6 +89,8 @@ struct Inner {
     write: tokio::sync::Mutex<i64>,
     /// Writes waiting for `write`.
     writes_waiting: AtomicUsize,
+    /// Visits waiting to be committed, all of them at the next turn of `write` (group commit).
+    visits_waiting: Mutex<Vec<WaitingVisit>>,
     /// The place `write` holds, copied whenever it moves (under the lock), so that whether a
     /// change is applied can be asked without waiting for the lock; never ahead of it.
     applied_place: AtomicI64,
@@ -189,6 +201,7 @@ impl AppState {
                 snapshot: ArcSwap::from_pointee(Snapshot::new(atlas)),
                 write: tokio::sync::Mutex::new(applied),
                 writes_waiting: AtomicUsize::new(0),
+                visits_waiting: Mutex::new(Vec::new()),
                 applied_place: AtomicI64::new(applied),
                 targets,
                 web_dir,
@@ -934,14 +947,69 @@ impl AppState {
     }
 
     /// Records a visit with its audit row `event`: commits both to the store, then publishes an
-    /// Atlas with its effect. Readers see the old snapshot or the new one, never half of the write.
+    /// Atlas with its effect, and answers once both are done. Readers see the old snapshot or the
+    /// new one, never half of the write.
+    ///
+    /// Visits are committed together (group commit): a visit waits in a queue, and whoever has
+    /// the next turn of the write lock commits every visit waiting (up to [`VISITS_PER_COMMIT`])
+    /// in one transaction, each in a savepoint of its own (a refused visit leaves the others), and
+    /// applies them in one catching up with the log. The turn is taken by a task of its own, so a
+    /// request given up (its client gone) does not undo the visits of others committed with it;
+    /// such a visit may still be recorded, and its retry (the same client id) is answered from it.
     pub async fn record_visit(
         &self,
         visit: &NewVisit,
         event: &AuditEvent,
     ) -> Result<(VisitOutcome, Arc<Snapshot>), StoreError> {
-        let outcome = self.committed(self.inner.store.record_visit(visit, event)).await?;
+        let (sent, outcome) = tokio::sync::oneshot::channel();
+        lock(&self.inner.visits_waiting).push(WaitingVisit {
+            visit: visit.clone(),
+            event: event.clone(),
+            outcome: sent,
+        });
+        tokio::spawn(self.clone().commit_waiting_visits());
+        let outcome = outcome.await.map_err(|_| StoreError::Corrupt {
+            what: "visit",
+            id: visit.client_id.clone(),
+            reason: "its commit ended without an answer".into(),
+        })??;
         Ok((outcome, self.snapshot()))
+    }
+
+    /// At the next turn of the write lock, commits the visits waiting then (if another turn has
+    /// not committed them already) and applies them; tells each visit's request its outcome.
+    async fn commit_waiting_visits(self) {
+        let mut applied = self.write_turn().await;
+        let waiting: Vec<WaitingVisit> = {
+            let mut queue = lock(&self.inner.visits_waiting);
+            let n = queue.len().min(VISITS_PER_COMMIT);
+            queue.drain(..n).collect()
+        };
+        if waiting.is_empty() {
+            return;
+        }
+        let visits: Vec<(NewVisit, AuditEvent)> = waiting.iter().map(|w| (w.visit.clone(), w.event.clone())).collect();
+        let outcomes = self.stored(self.inner.store.record_visits(&visits)).await;
+        if outcomes.as_ref().is_ok_and(|o| o.iter().any(Result::is_ok))
+            && let Err(e) = self.apply_logged(&mut applied).await
+        {
+            tracing::warn!(error = %e, "visits were stored but the change log could not be read; they are applied later");
+        }
+        drop(applied);
+        match outcomes {
+            Ok(outcomes) => {
+                self.metrics().observe_visits_committed_together(waiting.len());
+                for (w, outcome) in waiting.into_iter().zip(outcomes) {
+                    // A request given up has no one to tell.
+                    let _ = w.outcome.send(outcome);
+                }
+            }
+            Err(e) => {
+                for w in waiting {
+                    let _ = w.outcome.send(Err(e.told_again()));
+                }
+            }
+        }
     }
 
     /// Registers a person in a rental unit (a move or a return for a known ID number), with its
@@ -1002,6 +1070,17 @@ impl AppState {
         self.apply_logged(&mut applied).await
     }
 
+    /// Catches up as [`Self::catch_up`] does on hearing that change `seq` was recorded, unless
+    /// it was applied while this waited for the write lock (this server's own write, announced
+    /// at its commit before it was applied): then the log is not read.
+    pub async fn catch_up_to(&self, seq: i64) -> Result<(), StartupError> {
+        let mut applied = self.write_turn().await;
+        if *applied >= seq {
+            return Ok(());
+        }
+        self.apply_logged(&mut applied).await
+    }
+
     /// Applies every change of the log after place `*applied` (the caller holds the write lock),
     /// timed as a write's apply phase.
     async fn apply_logged(&self, applied: &mut i64) -> Result<(), StartupError> {
@@ -1051,9 +1130,13 @@ impl AppState {
                 self.reload(applied).await?;
                 return Ok(true);
             }
-            for c in &batch {
-                self.apply(c);
-                self.applied_up_to(applied, c.seq);
+            // Count changes one after the other (the visits of one commit, or a follower's
+            // backlog) are applied together: one snapshot published for the run.
+            for run in batch.chunk_by(|a, b| a.change.is_counts() && b.change.is_counts()) {
+                self.apply(run);
+                if let Some(last) = run.last() {
+                    self.applied_up_to(applied, last.seq);
+                }
             }
             if last_batch {
                 break;
@@ -1062,12 +1145,26 @@ impl AppState {
         Ok(false)
     }
 
-    /// Applies one logged change (not a reload) to what is kept in memory.
-    fn apply(&self, logged: &Logged) {
-        match &logged.change {
-            changes::Change::Counts { deltas, inputs } => self.publish_deltas(deltas, inputs, logged.version),
-            changes::Change::Hazards { grid } => self.announce_hazards(*grid),
-            changes::Change::Reload => {}
+    /// Applies logged changes (none a reload), in order, to what is kept in memory: the count
+    /// changes among them move the inputs one by one, then publish one snapshot, of the last
+    /// one's data version, with all their deltas (a reader sees the snapshot before them or after
+    /// them all, as it would had it asked a moment later).
+    fn apply(&self, run: &[Logged]) {
+        let mut deltas = Vec::new();
+        let mut version = None;
+        for logged in run {
+            match &logged.change {
+                changes::Change::Counts { deltas: moved, inputs } => {
+                    self.apply_inputs(inputs);
+                    deltas.extend_from_slice(moved);
+                    version = Some(logged.version);
+                }
+                changes::Change::Hazards { grid } => self.announce_hazards(*grid),
+                changes::Change::Reload => {}
+            }
+        }
+        if let Some(version) = version {
+            self.publish_counts(&deltas, version);
         }
     }
 
@@ -1091,12 +1188,11 @@ impl AppState {
         }
     }
 
-    /// Applies `change` to the inputs of the derived views, then publishes an Atlas of data
-    /// version `version` with `deltas` applied (nothing when they change nothing) and announces
-    /// the change to open maps. The caller holds the write lock. The inputs change first, so a
-    /// request that sees the new snapshot sees the inputs of its write too.
-    fn publish_deltas(&self, deltas: &[StatsDelta], change: &InputChange, version: u64) {
-        self.apply_inputs(change);
+    /// Publishes an Atlas of data version `version` with `deltas` applied (nothing when they
+    /// change nothing) and announces the change to open maps. The caller holds the write lock
+    /// and has applied the changes' inputs first, so a request that sees the new snapshot sees
+    /// the inputs of its write too.
+    fn publish_counts(&self, deltas: &[StatsDelta], version: u64) {
         if deltas.iter().all(StatsDelta::is_empty) {
             return;
         }

@@ -210,6 +210,24 @@ impl<'a> Tx<'a> {
         })
     }
 
+    /// Marks where the transaction stands (a savepoint; one at a time), so that a step that
+    /// fails can be undone by [`Self::rollback_to_savepoint`] and the transaction go on.
+    pub async fn savepoint(&mut self) -> Result<()> {
+        self.execute(Sql::new("SAVEPOINT step")).await.map(drop)
+    }
+
+    /// Keeps what was done since [`Self::savepoint`] (it is committed with the transaction).
+    pub async fn release_savepoint(&mut self) -> Result<()> {
+        self.execute(Sql::new("RELEASE SAVEPOINT step")).await.map(drop)
+    }
+
+    /// Undoes what was done since [`Self::savepoint`], a failed statement included, and ends the
+    /// savepoint; the transaction goes on.
+    pub async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.execute(Sql::new("ROLLBACK TO SAVEPOINT step")).await?;
+        self.release_savepoint().await
+    }
+
     /// Keeps other writers off `tables` until the transaction ends, where the backend needs it.
     pub async fn lock_tables(&mut self, tables: &str) -> Result<()> {
         if let Some(q) = self.db.lock_tables(tables) {

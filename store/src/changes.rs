@@ -61,6 +61,11 @@ impl Change {
         (!deltas.is_empty() || !inputs.is_empty()).then_some(Change::Counts { deltas, inputs })
     }
 
+    /// Whether it changes counts (and the inputs of the derived views).
+    pub fn is_counts(&self) -> bool {
+        matches!(self, Change::Counts { .. })
+    }
+
     /// Whether applying it makes a new data version (counts moved, or everything was loaded
     /// again).
     pub fn moves_version(&self) -> bool {

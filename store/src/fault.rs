@@ -18,6 +18,28 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// The same failure told again, for each of several operations it ended together (the
+    /// visits of one transaction): of the same kind, so answered alike, with the same message.
+    pub fn told_again(&self) -> StoreError {
+        let again = |e: &sqlx::Error| sqlx::Error::Protocol(e.to_string());
+        match self {
+            StoreError::Database(e) => StoreError::Database(again(e)),
+            StoreError::Unavailable(e) => StoreError::Unavailable(again(e)),
+            StoreError::DiskFull(e) => StoreError::DiskFull(again(e)),
+            StoreError::Rejected(m) => StoreError::Rejected(m.clone()),
+            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            StoreError::ClientIdConflict(c) => StoreError::ClientIdConflict(c.clone()),
+            StoreError::NotFound { what, id } => StoreError::NotFound { what, id: id.clone() },
+            StoreError::Corrupt { what, id, reason } => {
+                StoreError::Corrupt { what, id: id.clone(), reason: reason.clone() }
+            }
+            StoreError::Schema(m) => StoreError::Schema(m.clone()),
+            other => StoreError::Database(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+}
+
 /// The database cannot be reached or dropped the connection: sqlx gave up waiting for a
 /// connection (the server refuses them while it is down), the socket failed, or PostgreSQL ended
 /// the session (shutting down, starting up, out of connections, a connection exception).
@@ -81,5 +103,22 @@ mod tests {
         let full = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::StorageFull));
         assert!(matches!(StoreError::from(full), StoreError::DiskFull(_)));
         assert!(matches!(StoreError::from(sqlx::Error::RowNotFound), StoreError::Database(_)));
+    }
+
+    /// The visits of one failed commit are each told the failure: of its kind (so answered with
+    /// the same status) and with its message.
+    #[test]
+    fn a_failure_told_again_keeps_its_kind_and_message() {
+        let cut = StoreError::from(sqlx::Error::PoolTimedOut);
+        let again = cut.told_again();
+        assert!(matches!(again, StoreError::Unavailable(_)), "{again:?}");
+        assert!(again.to_string().contains(&sqlx::Error::PoolTimedOut.to_string()), "{again}");
+        let full = StoreError::from(sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::StorageFull)));
+        assert!(matches!(full.told_again(), StoreError::DiskFull(_)));
+        let refused = StoreError::NotFound { what: "building", id: "7".into() };
+        assert_eq!(refused.told_again().to_string(), "building 7 does not exist");
+        let io = StoreError::Io { path: "x".into(), source: std::io::Error::other("gone") };
+        assert!(matches!(io.told_again(), StoreError::Database(_)));
+        assert!(io.told_again().to_string().contains("x: gone"));
     }
 }

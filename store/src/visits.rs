@@ -89,7 +89,23 @@ pub trait VisitLog: Send + Sync {
     /// Records a visit and its effects in one transaction with its audit row: `event` naming the
     /// visit, ending `ok`, or `replayed` for a submission recorded before (which changes nothing
     /// else). A refused visit writes nothing, its audit row included.
-    async fn record_visit(&self, visit: &NewVisit, event: &AuditEvent) -> Result<VisitOutcome>;
+    async fn record_visit(&self, visit: &NewVisit, event: &AuditEvent) -> Result<VisitOutcome> {
+        let outcomes = self.record_visits(&[(visit.clone(), event.clone())]).await?;
+        outcomes.into_iter().next().unwrap_or_else(|| {
+            Err(StoreError::Corrupt {
+                what: "visit",
+                id: visit.client_id.clone(),
+                reason: "recording it answered no outcome".into(),
+            })
+        })
+    }
+
+    /// Records `visits` in order in one transaction (one commit for all: group commit), each as
+    /// [`Self::record_visit`] would with its own audit row, and each in a savepoint of its own,
+    /// so that a refused visit writes nothing and leaves the others recorded. Returns each visit's
+    /// outcome in order; an error of the whole (the transaction could not begin or commit) means
+    /// none of them was recorded.
+    async fn record_visits(&self, visits: &[(NewVisit, AuditEvent)]) -> Result<Vec<Result<VisitOutcome>>>;
 }
 
 /// Locks by client id within this process, so that a second submission of a client id waits
@@ -104,38 +120,75 @@ impl Default for ClientIdLocks {
 }
 
 impl ClientIdLocks {
-    pub(crate) fn of(&self, client_id: &str) -> &tokio::sync::Mutex<()> {
+    fn index(&self, client_id: &str) -> usize {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         client_id.hash(&mut h);
-        &self.0[(h.finish() % self.0.len() as u64) as usize]
+        (h.finish() % self.0.len() as u64) as usize
+    }
+
+    pub(crate) fn of(&self, client_id: &str) -> &tokio::sync::Mutex<()> {
+        &self.0[self.index(client_id)]
+    }
+
+    /// The locks of all `client_ids`, each taken once, in one order (so that two callers never
+    /// wait for each other).
+    pub(crate) async fn lock_all(
+        &self,
+        client_ids: impl Iterator<Item = &str>,
+    ) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        let indices: std::collections::BTreeSet<usize> = client_ids.map(|c| self.index(c)).collect();
+        let mut guards = Vec::with_capacity(indices.len());
+        for i in indices {
+            guards.push(self.0[i].lock().await);
+        }
+        guards
     }
 }
 
 #[async_trait]
 impl<B: Backend> VisitLog for SqlStore<B> {
-    async fn record_visit(&self, v: &NewVisit, event: &AuditEvent) -> Result<VisitOutcome> {
-        let _one_at_a_time = self.client_ids.of(&v.client_id).lock().await;
+    async fn record_visits(&self, visits: &[(NewVisit, AuditEvent)]) -> Result<Vec<Result<VisitOutcome>>> {
+        let _one_at_a_time = self.client_ids.lock_all(visits.iter().map(|(v, _)| v.client_id.as_str())).await;
         // The audit chain's lock, taken first, orders this transaction after any other writing
         // one on the database, from any server: a concurrent submission of the same client id
         // has committed (and is replayed below) or has not begun.
         let mut tx = audit::begin(&self.db).await?;
-        let outcome = record(&mut tx, v).await?;
-        let event = event.clone().naming(format!("visit {}", outcome.visit.id));
-        let event = if outcome.replayed { event.ending("replayed") } else { event };
-        let row = audit::append(&mut tx, &event).await?;
-        if !outcome.replayed {
-            let inputs = InputChange {
-                registrations: outcome.registrations.clone(),
-                visits: vec![(outcome.visit.clone(), v.campaign_id.is_some())],
-                contracts: None,
-            };
-            if let Some(change) = Change::counts(&[outcome.delta], inputs) {
-                changes::record(&mut tx, &row, &change).await?;
+        let mut outcomes = Vec::with_capacity(visits.len());
+        for (v, event) in visits {
+            tx.savepoint().await?;
+            match recorded(&mut tx, v, event).await {
+                Ok(outcome) => {
+                    tx.release_savepoint().await?;
+                    outcomes.push(Ok(outcome));
+                }
+                Err(e) => {
+                    tx.rollback_to_savepoint().await?;
+                    outcomes.push(Err(e));
+                }
             }
         }
         tx.commit().await?;
-        Ok(outcome)
+        Ok(outcomes)
     }
+}
+
+/// Records visit `v` and its audit row `event` in `tx`, with the change it makes to the log.
+async fn recorded(tx: &mut Tx<'_>, v: &NewVisit, event: &AuditEvent) -> Result<VisitOutcome> {
+    let outcome = record(tx, v).await?;
+    let event = event.clone().naming(format!("visit {}", outcome.visit.id));
+    let event = if outcome.replayed { event.ending("replayed") } else { event };
+    let row = audit::append(tx, &event).await?;
+    if !outcome.replayed {
+        let inputs = InputChange {
+            registrations: outcome.registrations.clone(),
+            visits: vec![(outcome.visit.clone(), v.campaign_id.is_some())],
+            contracts: None,
+        };
+        if let Some(change) = Change::counts(&[outcome.delta], inputs) {
+            changes::record(tx, &row, &change).await?;
+        }
+    }
+    Ok(outcome)
 }
 
 /// Fails unless every id in `ids` is a row of `table` in `building`.

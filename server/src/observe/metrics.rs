@@ -3,7 +3,8 @@
 //! ([`Readings`]): the Atlas's version and build time, the tile cache's hits and misses, the
 //! store's connection pool, the audit log's length and the writes waiting for their turn; and the
 //! writes' time by phase ([`Metrics::observe_write`]): waiting for the write lock, the store's
-//! transaction, applying the change to what is kept in memory.
+//! transaction, applying the change to what is kept in memory; and how many visits each
+//! transaction committed together ([`Metrics::observe_visits_committed_together`]).
 //!
 //! Cardinality stays bounded and nothing personal is carried: a route is the path template the
 //! router matched (`/api/grids/{id}`, never `/api/grids/7`), every path no route matched is
@@ -30,6 +31,9 @@ pub const UNMATCHED: &str = "(unmatched)";
 /// (a millisecond) to a district-wide hot-spot analysis (tens of seconds).
 pub const DURATION_BUCKETS: [f64; 14] =
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// The upper bounds of the buckets of visits committed in one transaction.
+const VISITS_PER_COMMIT_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 
 /// The labels of a request's count and duration.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -91,6 +95,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: Family<RequestLabels, Histogram>,
     writes: Family<WriteLabels, Histogram>,
+    visits_per_commit: Histogram,
 }
 
 impl Default for Metrics {
@@ -99,6 +104,7 @@ impl Default for Metrics {
             requests: Family::default(),
             durations: Family::new_with_constructor(duration_histogram),
             writes: Family::new_with_constructor(duration_histogram),
+            visits_per_commit: Histogram::new(VISITS_PER_COMMIT_BUCKETS),
         }
     }
 }
@@ -146,6 +152,11 @@ impl Metrics {
         self.writes.get_or_create(&WriteLabels { phase: phase.label() }).observe(took.as_secs_f64());
     }
 
+    /// Counts one transaction of `n` visits committed together.
+    pub fn observe_visits_committed_together(&self, n: usize) {
+        self.visits_per_commit.observe(n as f64);
+    }
+
     /// The Prometheus text of the request figures and of `now`.
     pub fn render(&self, now: &Readings) -> Result<String, std::fmt::Error> {
         let mut r = Registry::with_prefix("rentgrid");
@@ -166,6 +177,11 @@ impl Metrics {
              (store), applying its change to what is kept in memory (apply); the lock is held through store and apply",
             Unit::Seconds,
             self.writes.clone(),
+        );
+        r.register(
+            "visits_per_commit",
+            "Visits committed together in one transaction (group commit: the visits waiting at a turn of the write lock)",
+            self.visits_per_commit.clone(),
         );
         r.register("atlas_version", "The data version of the Atlas snapshot served", gauge_u64(now.atlas_version));
         let built = now.atlas_built.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64();

@@ -21,6 +21,7 @@ on_both_stores!(
     a_visit_updates_the_map_at_once_and_a_replay_changes_nothing,
     a_visit_sent_at_once_through_two_servers_is_recorded_once,
     a_rejected_visit_applies_nothing_of_itself,
+    visits_sent_together_are_committed_together_each_on_its_own,
     buildings_in_a_box_and_by_id,
     an_import_through_the_api_updates_the_map_at_once,
     building_footprints_through_the_api_land_in_their_grid,
@@ -303,6 +304,90 @@ async fn a_visit_sent_at_once_through_two_servers_is_recorded_once(backend: Back
     assert_eq!(f.db.int(&audited).await, 8);
     assert_eq!(f.db.int(&format!("{audited} AND outcome = 'replayed'")).await, 7);
     drop(stores);
+    f.done().await;
+}
+
+/// Visits sent at once are committed together (group commit: one transaction for the visits
+/// waiting at a turn of the write lock), each in a savepoint of its own: among sixteen visits
+/// to sixteen buildings, each finding a unit, one naming a unit of another building (refused)
+/// and one sent twice, every other visit is recorded and acknowledged, the refused one leaves
+/// nothing (no visit, no unit, no audit row), the one sent twice is recorded once and replayed
+/// once, the map counts each recorded visit, and the audit chain holds. The histogram of visits
+/// per commit shows fewer commits than visits.
+async fn visits_sent_together_are_committed_together_each_on_its_own(backend: Backend) {
+    let f = Fixture::seeded(backend).await;
+    let state = f.state().clone();
+    let commits = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("rentgrid_visits_per_commit_count "))
+            .map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
+    };
+    let commits_before = commits(&state.metrics().render(&state.readings(None)).unwrap());
+    let buildings = f.db.ints("SELECT CAST(id AS BIGINT) FROM buildings ORDER BY id LIMIT 16").await;
+    let foreign_unit =
+        f.db.int(&format!("SELECT CAST(MIN(id) AS BIGINT) FROM rental_units WHERE building_id <> {}", buildings[3]))
+            .await as u32;
+    let visit_to = |i: usize, client_id: String| NewVisit {
+        client_id,
+        building_id: buildings[i] as u32,
+        caseworker_id: None,
+        visited_on: time::macros::date!(2026 - 11 - 03),
+        notes: String::new(),
+        register_units: if i == 3 { vec![foreign_unit] } else { Vec::new() },
+        pledge_units: Vec::new(),
+        register_persons: Vec::new(),
+        new_units: vec![NewUnit {
+            label: format!("together-{i}"),
+            tenants: 1,
+            registered: false,
+            pledge_signed: false,
+        }],
+        campaign_id: None,
+        position: None,
+    };
+    let mut visits: Vec<NewVisit> = (0..16).map(|i| visit_to(i, format!("together-{i}"))).collect();
+    visits.push(visits[5].clone());
+    let visits_before = |b: i64| f.atlas().building_stats(b as u32).map(|s| s.visits).unwrap();
+    let counted_before: Vec<u32> = buildings.iter().map(|b| visits_before(*b)).collect();
+    let sent: Vec<_> = visits
+        .iter()
+        .map(|v| {
+            let (state, v) = (state.clone(), v.clone());
+            tokio::spawn(async move {
+                let event = AuditEvent::new(time::OffsetDateTime::now_utc(), "record visit", "together", "ok");
+                state.record_visit(&v, &event).await.map(|(outcome, _)| outcome)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for s in sent {
+        outcomes.push(s.await.unwrap());
+    }
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match (i, outcome) {
+            (3, Err(e)) => assert!(e.to_string().contains("not in building"), "{e}"),
+            (3, Ok(o)) => panic!("the visit naming another building's unit was recorded: {o:?}"),
+            (_, Err(e)) => panic!("visit {i} failed: {e}"),
+            (_, Ok(_)) => {}
+        }
+    }
+    let recorded: Vec<_> = outcomes.iter().filter_map(|o| o.as_ref().ok()).collect();
+    assert_eq!(recorded.iter().filter(|o| o.replayed).count(), 1, "the visit sent twice is replayed once");
+    assert_eq!(outcomes[5].as_ref().unwrap().visit.id, outcomes[16].as_ref().unwrap().visit.id);
+    assert_eq!(f.db.int("SELECT COUNT(*) FROM visits WHERE client_id LIKE 'together-%'").await, 15);
+    assert_eq!(f.db.int("SELECT COUNT(*) FROM rental_units WHERE label LIKE 'together-%'").await, 15);
+    assert_eq!(f.db.int("SELECT COUNT(*) FROM visits WHERE client_id = 'together-3'").await, 0);
+    assert_eq!(f.db.int("SELECT COUNT(*) FROM audit_log WHERE target LIKE 'together visit %'").await, 16);
+    let audit_rows = f.db.int("SELECT COUNT(*) FROM audit_log").await as u64;
+    assert_eq!(f.store.verify_audit().await.unwrap(), Ok(audit_rows));
+    // Each recorded visit is on the map once its answer has come.
+    let atlas = state.atlas();
+    for (i, b) in buildings.iter().enumerate() {
+        let now = atlas.building_stats(*b as u32).map(|s| s.visits).unwrap();
+        assert_eq!(now, counted_before[i] + u32::from(i != 3), "building {b}'s visits");
+    }
+    let commits_after = commits(&state.metrics().render(&state.readings(None)).unwrap());
+    assert!(commits_after - commits_before < 17.0, "{commits_before} -> {commits_after} commits for 17 visits");
     f.done().await;
 }
 

@@ -189,6 +189,10 @@ async fn metrics_count_what_was_asked_and_report_the_server(backend: Backend) {
         assert!(value(&written, "rentgrid_write_duration_seconds_sum", &[("phase", phase)]) > 0.0, "{text}");
     }
     assert!(timed(&written, "wait") - timed(&after, "wait") >= 2.0, "{text}");
+    // Sent one after the other, each visit is a commit of its own.
+    let commits = |s: &[Sample], what: &str| value(s, &format!("rentgrid_visits_per_commit_{what}"), &[]);
+    assert_eq!(commits(&written, "count") - commits(&after, "count"), 2.0, "{text}");
+    assert_eq!(commits(&written, "sum") - commits(&after, "sum"), 2.0, "{text}");
     f.done().await;
 }
 
