@@ -332,7 +332,8 @@ pub struct Candidates {
 
 impl Candidates {
     /// The buildings among `ids` worth a look (expected units above 0.05), most expected first
-    /// (ties by id): what `GET /api/unregistered-candidates?bbox=` lists for `atlas.buildings_in(bbox)`.
+    /// (ties by id), every one of them sorted: the whole ranking whose first few
+    /// [`Candidates::top`] selects (what `GET /api/unregistered-candidates?bbox=` lists).
     pub fn ranked(&self, ids: &[BuildingId]) -> Vec<&BuildingEstimate> {
         let mut out = self.worth_a_look(ids);
         out.sort_by(|a, b| most_expected_first(a, b));

@@ -65,8 +65,8 @@ const VISITS_PER_COMMIT: usize = 64;
 
 /// A visit waiting for its turn to be committed, and where its outcome goes.
 struct WaitingVisit {
-    visit: NewVisit,
-    event: AuditEvent,
+    /// The visit and its audit row.
+    visit: (NewVisit, AuditEvent),
     outcome: tokio::sync::oneshot::Sender<Result<VisitOutcome, StoreError>>,
 }
 
@@ -962,11 +962,7 @@ impl AppState {
         event: &AuditEvent,
     ) -> Result<(VisitOutcome, Arc<Snapshot>), StoreError> {
         let (sent, outcome) = tokio::sync::oneshot::channel();
-        lock(&self.inner.visits_waiting).push(WaitingVisit {
-            visit: visit.clone(),
-            event: event.clone(),
-            outcome: sent,
-        });
+        lock(&self.inner.visits_waiting).push(WaitingVisit { visit: (visit.clone(), event.clone()), outcome: sent });
         tokio::spawn(self.clone().commit_waiting_visits());
         let outcome = outcome.await.map_err(|_| StoreError::Corrupt {
             what: "visit",
@@ -980,15 +976,14 @@ impl AppState {
     /// not committed them already) and applies them; tells each visit's request its outcome.
     async fn commit_waiting_visits(self) {
         let mut applied = self.write_turn().await;
-        let waiting: Vec<WaitingVisit> = {
+        let (visits, senders): (Vec<_>, Vec<_>) = {
             let mut queue = lock(&self.inner.visits_waiting);
             let n = queue.len().min(VISITS_PER_COMMIT);
-            queue.drain(..n).collect()
+            queue.drain(..n).map(|w| (w.visit, w.outcome)).unzip()
         };
-        if waiting.is_empty() {
+        if visits.is_empty() {
             return;
         }
-        let visits: Vec<(NewVisit, AuditEvent)> = waiting.iter().map(|w| (w.visit.clone(), w.event.clone())).collect();
         let outcomes = self.stored(self.inner.store.record_visits(&visits)).await;
         if outcomes.as_ref().is_ok_and(|o| o.iter().any(Result::is_ok))
             && let Err(e) = self.apply_logged(&mut applied).await
@@ -998,15 +993,15 @@ impl AppState {
         drop(applied);
         match outcomes {
             Ok(outcomes) => {
-                self.metrics().observe_visits_committed_together(waiting.len());
-                for (w, outcome) in waiting.into_iter().zip(outcomes) {
+                self.metrics().observe_visits_committed_together(visits.len());
+                for (sender, outcome) in senders.into_iter().zip(outcomes) {
                     // A request given up has no one to tell.
-                    let _ = w.outcome.send(outcome);
+                    let _ = sender.send(outcome);
                 }
             }
             Err(e) => {
-                for w in waiting {
-                    let _ = w.outcome.send(Err(e.told_again()));
+                for sender in senders {
+                    let _ = sender.send(Err(e.told_again()));
                 }
             }
         }
