@@ -1,6 +1,7 @@
 //! Every grid's stats right after a visit (`GET /api/stats?level=grid` of today, as the command
-//! center asks it): the answer made from the one kept (`grid_stats::EveryGrid`: one block of 64
-//! grids written and deflated again, the rest joined as kept) against the same answer written
+//! center asks it): the answer made from the one kept (`grid_stats::EveryGrid`: one block of
+//! grids written and deflated again, the rest joined as kept; after a hundred visits over the
+//! city, as between two requests under a city's load, the blocks they touched) against the same answer written
 //! whole and gzipped, as the handler made it before, in the same run on the same city. Both give
 //! the same bytes (checked here, and by the module's tests). Also the answer made after a new
 //! estimate, whose rates move in every grid (what is made off the request path). Prints the
@@ -26,11 +27,16 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// The inputs after a visit registering one person in the `i`-th building of `atlas`.
-fn after_visit(atlas: &Atlas, i: usize, like: &Inputs) -> Inputs {
-    let b = &atlas.buildings()[i % atlas.buildings().len()];
-    let delta = StatsDelta { building_id: b.id, persons: 1, persons_registered: 1, visits: 1, ..StatsDelta::default() };
-    let next = atlas.with_deltas(&[delta]);
+/// The inputs after `n` visits, each registering one person, in the buildings `i`, `i + 7919`,
+/// … of `atlas` (spread over the city).
+fn after_visits(atlas: &Atlas, i: usize, n: usize, like: &Inputs) -> Inputs {
+    let deltas: Vec<StatsDelta> = (0..n)
+        .map(|k| {
+            let b = &atlas.buildings()[(i + k * 7919) % atlas.buildings().len()];
+            StatsDelta { building_id: b.id, persons: 1, persons_registered: 1, visits: 1, ..StatsDelta::default() }
+        })
+        .collect();
+    let next = atlas.with_deltas(&deltas);
     Inputs { counts: Arc::new(grid_counts(&next)), atlas: Arc::new(next), ..like.clone() }
 }
 
@@ -84,13 +90,22 @@ fn every_grid(c: &mut Criterion) {
     let next = std::cell::Cell::new(0usize);
     let visit = || {
         next.set(next.get() + 7919);
-        after_visit(&atlas, next.get(), &first)
+        after_visits(&atlas, next.get(), 1, &first)
+    };
+    // A city's load between two requests of the command center: some hundred visits (50 a
+    // second for two seconds) in as many grids.
+    let hundred = || {
+        next.set(next.get() + 104_729);
+        after_visits(&atlas, next.get(), 100, &first)
     };
     g.bench_function("made_from_the_kept_answer_gzip", |b| {
         b.iter_batched(visit, |inputs| black_box(from_kept(&kept, inputs, true)), BatchSize::LargeInput);
     });
     g.bench_function("made_from_the_kept_answer_plain", |b| {
         b.iter_batched(visit, |inputs| black_box(from_kept(&kept, inputs, false)), BatchSize::LargeInput);
+    });
+    g.bench_function("made_from_the_kept_answer_after_100_visits_gzip", |b| {
+        b.iter_batched(hundred, |inputs| black_box(from_kept(&kept, inputs, true)), BatchSize::LargeInput);
     });
     // A new estimate (made off the request path every `--estimate-interval` while writes
     // arrive) moves nearly every grid's rates: every block is written again, off the request path.

@@ -186,7 +186,7 @@ pub fn gzip(bytes: &[u8]) -> Bytes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
@@ -230,7 +230,8 @@ mod tests {
         }
     }
 
-    fn gunzip(gz: &[u8]) -> Vec<u8> {
+    /// `gz` gunzipped (test helper of the modules whose answers are kept gzipped).
+    pub(crate) fn gunzip(gz: &[u8]) -> Vec<u8> {
         let mut back = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut back).unwrap();
         back

@@ -4,8 +4,10 @@
 pub mod access;
 pub mod answers;
 pub mod api;
+pub mod assessment_kept;
 pub mod atlas_file;
 pub mod background;
+pub mod blocks;
 pub mod campaign;
 pub mod coverage;
 pub mod encoded;

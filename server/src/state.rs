@@ -10,6 +10,7 @@
 
 use crate::access::audit::AuditEvent;
 use crate::answers::{KeptAnswers, Lookup};
+use crate::assessment_kept::AssessmentKept;
 use crate::background::{self, Priority};
 use crate::encoded::Encoded;
 use crate::error::{AppError, StartupError};
@@ -126,6 +127,8 @@ struct Inner {
     every_grid: tokio::sync::Mutex<Option<Arc<EveryGrid>>>,
     /// Whether every grid's stats with a new estimate are being made off the request path.
     every_grid_remaking: AtomicBool,
+    /// The month's assessment of every caseworker last answered, in blocks per street.
+    assessment: AssessmentKept,
     tiles: TileCache,
     /// Held while an estimate is made, so concurrent first requests (a map's grid tiles) make it once.
     estimating: tokio::sync::Mutex<()>,
@@ -216,6 +219,7 @@ impl AppState {
                 newest_estimate: Mutex::new(None),
                 every_grid: tokio::sync::Mutex::new(None),
                 every_grid_remaking: AtomicBool::new(false),
+                assessment: AssessmentKept::default(),
                 tiles: TileCache::new(tile_cache::DEFAULT_CAPACITY_BYTES),
                 estimating: tokio::sync::Mutex::new(()),
                 identity: crate::identity::Identity::default(),
@@ -777,6 +781,12 @@ impl AppState {
             *kept = Some(made.clone());
         }
         Ok(made)
+    }
+
+    /// The month's assessment of every caseworker last answered (made from it, the next one
+    /// writes again only the streets whose rows changed).
+    pub fn assessment_kept(&self) -> &AssessmentKept {
+        &self.inner.assessment
     }
 
     /// Whether every grid's stats with a new estimate are being made off the request path.

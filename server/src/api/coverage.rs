@@ -9,7 +9,10 @@ use super::query::ApiQuery;
 use super::{ApiJson, ExportQuery, IdParam};
 use crate::access::audit::action;
 use crate::api::error::Exception;
+use crate::background::{self, Priority};
+use crate::blocks::around_rows;
 use crate::coverage::{self as cov, AssessmentRow, Coverage, PlaceRow, Proposal, ProposalRequest, SpotCheckRow};
+use crate::encoded;
 use crate::error::{AppError, AppResult};
 use crate::export::{self, Format, Lang};
 use crate::identity::Actor;
@@ -17,7 +20,7 @@ use crate::scope::Scope;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rentgrid_analysis::assessment::{self, ScoreFormula};
 use rentgrid_analysis::staffing::StaffingRule;
@@ -315,12 +318,23 @@ pub(crate) struct AssessmentAnswer {
 pub(super) async fn assessment(
     State(state): State<AppState>,
     scope: Scope,
+    headers: HeaderMap,
     ApiQuery(q): ApiQuery<AssessmentQuery>,
 ) -> AppResult<Response> {
     let (month, rows) =
         assessment_rows(&state, &scope, q.month.as_deref(), q.rule.as_deref(), q.cost_per_caseworker.as_deref())
             .await?;
-    Ok(no_cache(AssessmentAnswer { month: month.to_string(), formula: ScoreFormula::default(), rows }))
+    let month = month.to_string();
+    // Every caseworker (the command center's table): made from the answer kept, where only the
+    // streets whose rows changed are written and deflated again.
+    if scope.grids.is_none() && scope.caseworker.is_none() {
+        let envelope = AssessmentAnswer { month: month.clone(), formula: ScoreFormula::default(), rows: Vec::new() };
+        if let Some((head, tail)) = around_rows(&envelope).map_err(|e| AppError::Internal(e.to_string()))? {
+            let kept = state.assessment_kept().answer(rows, head, tail).await?;
+            return Ok(encoded::respond_with(&headers, "application/json", || kept.gzip(), || kept.json()));
+        }
+    }
+    Ok(no_cache(AssessmentAnswer { month, formula: ScoreFormula::default(), rows }))
 }
 
 /// The month a table is of: `month=YYYY-MM`, required.
@@ -346,12 +360,18 @@ pub(super) async fn assessment_rows(
     let current = month == Month::of(rentgrid_geodata::clock::today());
     let estimate = if current { Some(state.estimate(&atlas).await?) } else { None };
     let grid_counts = snapshot.grid_counts();
-    let area = estimate.as_ref().map(|e| cov::AreaEstimate {
-        grid_counts: &grid_counts,
-        unrecorded: &e.unrecorded,
-        targets: state.targets(),
-    });
-    let rows = cov::assessment_rows(&atlas, &caseworkers, &activity, month, &rule, scope, area)?;
+    let (targets, scope) = (*state.targets(), scope.clone());
+    // CPU-bound (tens of milliseconds for a city's thousands of caseworkers): off the runtime.
+    let rows = background::run(Priority::Request, move || {
+        let area = estimate.as_ref().map(|e| cov::AreaEstimate {
+            grid_counts: &grid_counts,
+            unrecorded: &e.unrecorded,
+            targets: &targets,
+        });
+        cov::assessment_rows(&atlas, &caseworkers, &activity, month, &rule, &scope, area)
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("the assessment: {e}")))??;
     Ok((month, rows))
 }
 

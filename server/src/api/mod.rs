@@ -49,7 +49,6 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::http::{Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use bytes::Bytes;
 use extract::ApiPath;
 use geo::Rect;
 use query::ApiQuery;
@@ -430,12 +429,11 @@ async fn stats(
     if level == Level::Grid && month.is_none() && scope.grids.is_none() {
         let estimate = state.estimate(&atlas).await?;
         let envelope = Stats { level, month: None, targets: *state.targets(), rows: Vec::new() };
-        let json = serde_json::to_vec(&envelope).map_err(|e| AppError::Internal(e.to_string()))?;
-        if let Some(head) = json.strip_suffix(b"]}") {
-            let (head, tail) = (Bytes::copy_from_slice(head), Bytes::from_static(b"]}"));
-            if let Some(every) = state.every_grid_stats(&snapshot, estimate.unrecorded.clone(), head, tail).await? {
-                return Ok(encoded::respond_with(&headers, "application/json", || every.gzip(), || every.json()));
-            }
+        if let Some((head, tail)) =
+            crate::blocks::around_rows(&envelope).map_err(|e| AppError::Internal(e.to_string()))?
+            && let Some(every) = state.every_grid_stats(&snapshot, estimate.unrecorded.clone(), head, tail).await?
+        {
+            return Ok(encoded::respond_with(&headers, "application/json", || every.gzip(), || every.json()));
         }
     }
     // Grid rows are made for the grids the scope sees only (a caseworker's few, not the

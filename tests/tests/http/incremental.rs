@@ -249,6 +249,25 @@ async fn assert_follower_agrees(f: &Fixture, writer: &AppState, follower: &AppSt
         assert!(status == written.0 && gzipped == written.1, "{when}: {uri}: the writer's gzipped stats differ");
         assert!(was || level != "grid", "{when}: {uri}: every grid's stats come gzipped");
     }
+    // The month's assessment of every caseworker, kept between writes in blocks per street (the
+    // writer's made from the one it answered at the last check): the same as the follower's and
+    // a restart's (made whole), and gzipped as kept.
+    let today = rentgrid_geodata::clock::today();
+    let uri = format!("/api/assessment?month={:04}-{:02}", today.year(), u8::from(today.month()));
+    let written = get(&routers[0], &uri).await;
+    assert!(
+        written.0.is_success() && !written.1["rows"].as_array().unwrap().is_empty(),
+        "{when}: {uri}: {}",
+        written.1
+    );
+    for (router, who) in routers[1..].iter().zip(["the follower", "a restart"]) {
+        assert!(get(router, &uri).await == written, "{when}: {uri}: {who}'s assessment differs from the writer's");
+    }
+    let (status, gzipped, was) = get_gzip(&routers[0], &uri).await;
+    assert!(
+        status == written.0 && gzipped == written.1 && was,
+        "{when}: {uri}: the writer's gzipped assessment differs"
+    );
     assert_kept_equals_rebuilt(f, follower, &format!("{when}, the follower")).await;
 }
 
