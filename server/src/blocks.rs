@@ -1,8 +1,9 @@
 //! A large JSON answer kept between snapshots in blocks of rows, each block as its JSON and its
 //! gzip piece ([`Piece`]): an answer made from a kept one takes every block whose rows are the
 //! same and writes and deflates only the others, and is sent as the blocks joined (plain, or
-//! their pieces as one gzip member). Every grid's stats ([`crate::grid_stats`], blocks of 64
-//! grids) and the month's assessment ([`crate::assessment_kept`], a block per street) are kept so.
+//! their pieces as one gzip member). Every grid's stats ([`crate::grid_stats`], blocks of
+//! [`crate::grid_stats::BLOCK`] grids) and the month's assessment ([`crate::assessment_kept`], a
+//! block per street) are kept so.
 
 use crate::encoded::{Piece, gzip_of};
 use bytes::Bytes;
